@@ -1,0 +1,70 @@
+//===- WeightsAttrs.td - Weights dialect attributes --------*- tablegen -*-===//
+
+#ifndef QOPT_WEIGHTS_ATTRS
+#define QOPT_WEIGHTS_ATTRS
+
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/BuiltinAttributeInterfaces.td"
+include "dialects/Weights/IR/WeightsBase.td"
+include "dialects/Weights/IR/WeightsEnums.td"
+include "dialects/Weights/IR/WeightsInterfaces.td"
+
+def Weights_GroupQuantAttr : Weights_Attr<"GroupQuant", "group",
+    [DeclareAttrInterfaceMethods<Weights_QuantSchemeAttrInterface>]> {
+  let summary = "Symmetric group quantization packed into uint32 words (MLC q3/q4 modes)";
+  let description = [{
+    Each run of `group_size` elements along the last axis shares one scale
+    `max|w| / max_int` in the expressed type. Values are stored offset by
+    `max_int` (`quant_type`'s storage range is `[0, 2*max_int]`) and packed
+    LSB-first, `32 / bits` per uint32 word; a group takes
+    `group_size / (32 / bits)` words. `layout = kn` transposes both outputs.
+
+    ```mlir
+    #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32,
+                   layout = nk, rounding = even>
+    ```
+  }];
+  let parameters = (ins
+    "::mlir::quant::AnyQuantizedType":$quant_type,
+    "int64_t":$group_size,
+    "::mlir::qopt::weights::Layout":$layout,
+    "::mlir::qopt::weights::Rounding":$rounding
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Bits of one quantized element.
+    unsigned getBits() const { return getQuantType().getStorageTypeIntegralWidth(); }
+    /// Largest magnitude of the signed value: 2^(bits-1) - 1.
+    int64_t getMaxInt() const { return (int64_t(1) << (getBits() - 1)) - 1; }
+    int64_t getElemsPerWord() const { return 32 / getBits(); }
+    int64_t getWordsPerGroup() const { return getGroupSize() / getElemsPerWord(); }
+  }];
+}
+
+def Weights_PerTensorQuantAttr : Weights_Attr<"PerTensorQuant", "per_tensor",
+    [DeclareAttrInterfaceMethods<Weights_QuantSchemeAttrInterface>]> {
+  let summary = "Per-tensor float8 quantization (MLC e4m3/e5m2 modes)";
+  let description = [{
+    The weight is cast to `storage_type` (one byte per element). With
+    `use_scale`, it is first divided by one float32 scale
+    `max(max|w| / max_finite, 1 / (max_finite * 512))`, written as
+    `q_scale : tensor<1xf32>`. `calibration_placeholder` adds the
+    `q_calibration_scale : tensor<1xf32>` record.
+
+    ```mlir
+    #weights.per_tensor<storage_type = f8E4M3FN, model_type = f16,
+                        use_scale = true, calibration_placeholder = false>
+    ```
+  }];
+  let parameters = (ins
+    "::mlir::Type":$storage_type,
+    "::mlir::Type":$model_type,
+    "bool":$use_scale,
+    "bool":$calibration_placeholder
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+#endif // QOPT_WEIGHTS_ATTRS

@@ -1,0 +1,46 @@
+//===- WeightsEnums.td - Weights dialect enums -------------*- tablegen -*-===//
+
+#ifndef QOPT_WEIGHTS_ENUMS
+#define QOPT_WEIGHTS_ENUMS
+
+include "mlir/IR/EnumAttr.td"
+include "dialects/Weights/IR/WeightsBase.td"
+
+/// What kind of module owns a parameter; decides whether and how a mode
+/// quantizes it (mlc-quantization.md, "What is quantized").
+def Weights_ParamKind : I32EnumAttr<"ParamKind", "the module kind owning a parameter", [
+    I32EnumAttrCase<"Linear", 0, "linear">,
+    I32EnumAttrCase<"FinalFC", 1, "final_fc">,
+    I32EnumAttrCase<"Embedding", 2, "embedding">,
+    I32EnumAttrCase<"MoEGate", 3, "moe_gate">,
+    I32EnumAttrCase<"Experts", 4, "experts">,
+    I32EnumAttrCase<"Norm", 5, "norm">,
+    I32EnumAttrCase<"Bias", 6, "bias">,
+    I32EnumAttrCase<"Other", 7, "other">
+  ]> {
+  let cppNamespace = "::mlir::qopt::weights";
+  let genSpecializedAttr = 0;
+}
+def Weights_ParamKindAttr : EnumAttr<Weights_Dialect, Weights_ParamKind, "kind">;
+
+/// Layout of a quantized linear weight: NK keeps [out, in]; KN transposes.
+def Weights_Layout : I32EnumAttr<"Layout", "quantized weight layout", [
+    I32EnumAttrCase<"NK", 0, "nk">,
+    I32EnumAttrCase<"KN", 1, "kn">
+  ]> {
+  let cppNamespace = "::mlir::qopt::weights";
+  let genSpecializedAttr = 0;
+}
+def Weights_LayoutAttr : EnumAttr<Weights_Dialect, Weights_Layout, "layout">;
+
+/// How `round` breaks ties in group quantization (TVM changed it in 2026).
+def Weights_Rounding : I32EnumAttr<"Rounding", "tie-breaking of the round step", [
+    I32EnumAttrCase<"NearestEven", 0, "even">,
+    I32EnumAttrCase<"NearestAway", 1, "away">
+  ]> {
+  let cppNamespace = "::mlir::qopt::weights";
+  let genSpecializedAttr = 0;
+}
+def Weights_RoundingAttr : EnumAttr<Weights_Dialect, Weights_Rounding, "rounding">;
+
+#endif // QOPT_WEIGHTS_ENUMS

@@ -1,0 +1,323 @@
+//===- WeightsOps.cpp - Weights dialect ops and attributes --*- C++ -*-===//
+//
+// Verifiers of the weights ops and the quantization-scheme attributes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/Weights/IR/WeightsOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/STLExtras.h"
+
+using namespace mlir;
+using namespace mlir::qopt::weights;
+
+#include "dialects/Weights/IR/WeightsEnums.cpp.inc"
+#include "dialects/Weights/IR/WeightsInterfaces.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+/// Element types a tensor cache record can have.
+static bool isStorableElementType(Type t) {
+  if (isa<Float16Type, BFloat16Type, Float32Type, Float64Type,
+          Float8E4M3FNType, Float8E5M2Type>(t))
+    return true;
+  if (auto i = dyn_cast<IntegerType>(t))
+    return llvm::is_contained({1u, 8u, 16u, 32u, 64u}, i.getWidth());
+  return false;
+}
+
+static std::string shapeString(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (auto [i, d] : llvm::enumerate(shape)) {
+    if (i)
+      s += ", ";
+    s += std::to_string(d);
+  }
+  return s + "]";
+}
+
+//===----------------------------------------------------------------------===//
+// GroupQuantAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+GroupQuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                       quant::AnyQuantizedType quantType, int64_t groupSize,
+                       Layout layout, Rounding rounding) {
+  unsigned bits = quantType.getStorageTypeIntegralWidth();
+  if (bits < 2 || bits > 8)
+    return emitError() << "group quantization needs 2..8 storage bits, got "
+                       << bits;
+  if (!isa<Float16Type, BFloat16Type, Float32Type>(
+          quantType.getExpressedType()))
+    return emitError() << "expressed type must be f16, bf16 or f32, got "
+                       << quantType.getExpressedType();
+  int64_t maxInt = (int64_t(1) << (bits - 1)) - 1;
+  if (quantType.isSigned() || quantType.getStorageTypeMin() != 0 ||
+      quantType.getStorageTypeMax() != 2 * maxInt)
+    return emitError() << "storage must be unsigned with range [0, "
+                       << 2 * maxInt << "] (offset by " << maxInt << ")";
+  int64_t perWord = 32 / bits;
+  if (groupSize <= 0 || groupSize % perWord != 0)
+    return emitError() << "group size " << groupSize
+                       << " must be a positive multiple of " << perWord
+                       << " (elements per uint32 word)";
+  return success();
+}
+
+Type GroupQuantAttr::getExpressedType() const {
+  return getQuantType().getExpressedType();
+}
+
+LogicalResult GroupQuantAttr::inferOutputs(
+    RankedTensorType input,
+    SmallVectorImpl<std::pair<std::string, RankedTensorType>> &outputs,
+    std::string &error) const {
+  if (input.getElementType() != getExpressedType()) {
+    llvm::raw_string_ostream os(error);
+    os << "input element type " << input.getElementType()
+       << " does not match the scheme's expressed type "
+       << getExpressedType();
+    return failure();
+  }
+  if (input.getRank() < 1 || input.getShape().back() <= 0) {
+    error = "cannot group-quantize a tensor with an empty last axis";
+    return failure();
+  }
+  if (getLayout() == Layout::KN && input.getRank() != 2) {
+    error = "the kn layout needs a 2-D weight, got rank " +
+            std::to_string(input.getRank());
+    return failure();
+  }
+  MLIRContext *ctx = getContext();
+  ArrayRef<int64_t> shape = input.getShape();
+  int64_t k = shape.back();
+  int64_t groups = (k + getGroupSize() - 1) / getGroupSize();
+  int64_t words = groups * getWordsPerGroup();
+  SmallVector<int64_t> wShape(shape), sShape(shape);
+  wShape.back() = words;
+  sShape.back() = groups;
+  if (getLayout() == Layout::KN) {
+    std::swap(wShape[0], wShape[1]);
+    std::swap(sShape[0], sShape[1]);
+  }
+  Type u32 = IntegerType::get(ctx, 32, IntegerType::Unsigned);
+  outputs.push_back({"q_weight", RankedTensorType::get(wShape, u32)});
+  outputs.push_back(
+      {"q_scale", RankedTensorType::get(sShape, getExpressedType())});
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// PerTensorQuantAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+PerTensorQuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                           Type storageType, Type modelType, bool useScale,
+                           bool calibrationPlaceholder) {
+  if (!isa<Float8E4M3FNType, Float8E5M2Type>(storageType))
+    return emitError() << "storage type must be f8E4M3FN or f8E5M2, got "
+                       << storageType;
+  if (!modelType.isF16())
+    return emitError() << "per-tensor float8 modes need model type f16, got "
+                       << modelType;
+  if (calibrationPlaceholder && !useScale)
+    return emitError() << "a calibration placeholder needs use_scale";
+  return success();
+}
+
+Type PerTensorQuantAttr::getExpressedType() const { return getModelType(); }
+
+LogicalResult PerTensorQuantAttr::inferOutputs(
+    RankedTensorType input,
+    SmallVectorImpl<std::pair<std::string, RankedTensorType>> &outputs,
+    std::string &error) const {
+  if (input.getElementType() != getModelType()) {
+    llvm::raw_string_ostream os(error);
+    os << "input element type " << input.getElementType()
+       << " does not match the scheme's model type " << getModelType();
+    return failure();
+  }
+  outputs.push_back({"q_weight", input.clone(getStorageType())});
+  auto scalar = RankedTensorType::get({1}, Float32Type::get(getContext()));
+  if (getUseScale())
+    outputs.push_back({"q_scale", scalar});
+  if (getCalibrationPlaceholder())
+    outputs.push_back({"q_calibration_scale", scalar});
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ModelOp
+//===----------------------------------------------------------------------===//
+
+void ModelOp::build(OpBuilder &builder, OperationState &state, StringRef name,
+                    StringRef arch, DictionaryAttr config) {
+  state.addAttribute(getSymNameAttrName(state.name),
+                     builder.getStringAttr(name));
+  state.addAttribute(getArchAttrName(state.name), builder.getStringAttr(arch));
+  state.addAttribute(getConfigAttrName(state.name), config);
+  Region *body = state.addRegion();
+  body->push_back(new Block());
+}
+
+//===----------------------------------------------------------------------===//
+// SourceOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult SourceOp::verify() {
+  auto type = cast<RankedTensorType>(getResult().getType());
+  if (!isStorableElementType(type.getElementType()))
+    return emitOpError("unsupported element type ") << type.getElementType();
+  if (getOffset() < 0)
+    return emitOpError("offset must be non-negative, got ") << getOffset();
+  if (getStrides() && getStrides()->size() != size_t(type.getRank()))
+    return emitOpError("has ")
+           << getStrides()->size() << " strides for a rank-" << type.getRank()
+           << " tensor";
+  if (getStrides() && llvm::any_of(*getStrides(), [](int64_t s) {
+        return s < 0;
+      }))
+    return emitOpError("strides must be non-negative");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ConcatOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ConcatOp::verify() {
+  if (getInputs().empty())
+    return emitOpError("needs at least one input");
+  auto first = cast<RankedTensorType>(getInputs().front().getType());
+  int64_t rank = first.getRank();
+  int64_t axis = getAxis();
+  if (axis < 0 || axis >= rank)
+    return emitOpError("axis ") << axis << " is out of range for rank " << rank;
+  SmallVector<int64_t> expected(first.getShape());
+  expected[axis] = 0;
+  for (auto [i, v] : llvm::enumerate(getInputs())) {
+    auto t = cast<RankedTensorType>(v.getType());
+    if (t.getElementType() != first.getElementType())
+      return emitOpError("input #")
+             << i << " has element type " << t.getElementType()
+             << ", expected " << first.getElementType();
+    if (t.getRank() != rank)
+      return emitOpError("input #") << i << " has rank " << t.getRank()
+                                    << ", expected " << rank;
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != axis && t.getDimSize(d) != first.getDimSize(d))
+        return emitOpError("input #")
+               << i << " has shape " << shapeString(t.getShape())
+               << ", incompatible with " << shapeString(first.getShape())
+               << " outside axis " << axis;
+    expected[axis] += t.getDimSize(axis);
+  }
+  auto result = cast<RankedTensorType>(getResult().getType());
+  if (result.getShape() != ArrayRef<int64_t>(expected) ||
+      result.getElementType() != first.getElementType())
+    return emitOpError("result type ")
+           << result << " does not match the concatenation "
+           << shapeString(expected) << " of " << first.getElementType();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// StackOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult StackOp::verify() {
+  if (getInputs().empty())
+    return emitOpError("needs at least one input");
+  Type first = getInputs().front().getType();
+  for (auto [i, v] : llvm::enumerate(getInputs()))
+    if (v.getType() != first)
+      return emitOpError("input #")
+             << i << " has type " << v.getType() << ", expected " << first;
+  auto in = cast<RankedTensorType>(first);
+  SmallVector<int64_t> expected{int64_t(getInputs().size())};
+  llvm::append_range(expected, in.getShape());
+  auto result = cast<RankedTensorType>(getResult().getType());
+  if (result.getShape() != ArrayRef<int64_t>(expected) ||
+      result.getElementType() != in.getElementType())
+    return emitOpError("result type ")
+           << result << " does not match the stacked shape "
+           << shapeString(expected);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// CastOp / TransposeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult CastOp::verify() {
+  auto in = cast<RankedTensorType>(getInput().getType());
+  auto out = cast<RankedTensorType>(getResult().getType());
+  if (in.getShape() != out.getShape())
+    return emitOpError("cannot change the shape ")
+           << shapeString(in.getShape()) << " to "
+           << shapeString(out.getShape());
+  if (!isa<FloatType>(in.getElementType()) ||
+      !isa<FloatType>(out.getElementType()))
+    return emitOpError("casts between float types only, got ")
+           << in.getElementType() << " to " << out.getElementType();
+  return success();
+}
+
+LogicalResult TransposeOp::verify() {
+  auto in = cast<RankedTensorType>(getInput().getType());
+  auto out = cast<RankedTensorType>(getResult().getType());
+  if (in.getRank() != 2)
+    return emitOpError("needs a 2-D tensor, got rank ") << in.getRank();
+  if (out.getElementType() != in.getElementType() || out.getRank() != 2 ||
+      out.getDimSize(0) != in.getDimSize(1) ||
+      out.getDimSize(1) != in.getDimSize(0))
+    return emitOpError("result type ")
+           << out << " is not the transpose of " << in;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// QuantizeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult QuantizeOp::verify() {
+  SmallVector<std::pair<std::string, RankedTensorType>> outputs;
+  std::string error;
+  auto in = cast<RankedTensorType>(getInput().getType());
+  if (failed(getScheme().inferOutputs(in, outputs, error)))
+    return emitOpError(error);
+  if (outputs.size() != getResults().size())
+    return emitOpError("scheme produces ")
+           << outputs.size() << " tensors, op has " << getResults().size()
+           << " results";
+  for (auto [i, pair] : llvm::enumerate(outputs))
+    if (getResult(i).getType() != pair.second)
+      return emitOpError("result #")
+             << i << " (" << pair.first << ") must be " << pair.second
+             << ", got " << getResult(i).getType();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ParamOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ParamOp::verify() {
+  if (getName().empty())
+    return emitOpError("needs a non-empty name");
+  auto type = cast<RankedTensorType>(getValue().getType());
+  if (!isStorableElementType(type.getElementType()))
+    return emitOpError("element type ")
+           << type.getElementType() << " cannot be stored in a tensor cache";
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "dialects/Weights/IR/WeightsOps.cpp.inc"

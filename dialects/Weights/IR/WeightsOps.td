@@ -1,0 +1,232 @@
+//===- WeightsOps.td - Weights dialect ops -----------------*- tablegen -*-===//
+
+#ifndef QOPT_WEIGHTS_OPS
+#define QOPT_WEIGHTS_OPS
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/IR/CommonAttrConstraints.td"
+include "mlir/IR/CommonTypeConstraints.td"
+include "mlir/IR/RegionKindInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "dialects/Weights/IR/WeightsBase.td"
+include "dialects/Weights/IR/WeightsEnums.td"
+include "dialects/Weights/IR/WeightsAttrs.td"
+
+//===----------------------------------------------------------------------===//
+// Container
+//===----------------------------------------------------------------------===//
+
+def Weights_ModelOp : Weights_Op<"model", [
+    IsolatedFromAbove, NoTerminator, SingleBlock, Symbol]> {
+  let summary = "The parameters of one model";
+  let description = [{
+    Holds the checkpoint tensors, the mapping and quantization steps and the
+    output parameters of one model. `arch` names the architecture (`llama`,
+    ...), `config` carries the fields of its `config.json`, `quantization`
+    the mode once a quantize pass ran, and `source_params` the number of
+    source parameters that `mlc_llm convert_weight` counts as "Total
+    parameters", and `source_index` the index JSON of a sharded checkpoint.
+    The order of `weights.param` ops is the emission order.
+
+    ```mlir
+    weights.model @llama attributes {arch = "llama", config = {hidden_size = 128 : i64}} {
+      %0 = weights.source "model.safetensors"["model.norm.weight"] offset 852992 : tensor<128xbf16>
+      weights.param "model.norm.weight" = %0 : tensor<128xbf16>
+    }
+    ```
+  }];
+  let arguments = (ins
+    SymbolNameAttr:$sym_name,
+    StrAttr:$arch,
+    DictionaryAttr:$config,
+    OptionalAttr<StrAttr>:$quantization,
+    OptionalAttr<I64Attr>:$source_params,
+    OptionalAttr<StrAttr>:$source_index
+  );
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
+  let extraClassDeclaration = [{
+    /// The model's `weights.param` ops in emission order.
+    auto getParams() { return getBody().front().getOps<ParamOp>(); }
+  }];
+  let skipDefaultBuilders = 1;
+  let builders = [
+    OpBuilder<(ins "::llvm::StringRef":$name, "::llvm::StringRef":$arch,
+                   "::mlir::DictionaryAttr":$config)>
+  ];
+}
+
+//===----------------------------------------------------------------------===//
+// Checkpoint tensors
+//===----------------------------------------------------------------------===//
+
+def Weights_SourceOp : Weights_Op<"source", [Pure]> {
+  let summary = "A tensor stored in a checkpoint file";
+  let description = [{
+    Names a tensor of a checkpoint: the file, the key it is stored under and
+    the absolute byte offset of its first element. The result type gives its
+    shape and dtype. `strides` (in elements) describe a non-contiguous view
+    (PyTorch storages); absent means row-major contiguous. The bytes are
+    read only when the tensor cache is serialized.
+
+    ```mlir
+    %0 = weights.source "llama/model.safetensors"["lm_head.weight"] offset 2192 : tensor<512x128xbf16>
+    ```
+  }];
+  let arguments = (ins
+    StrAttr:$file,
+    StrAttr:$key,
+    I64Attr:$offset,
+    OptionalAttr<DenseI64ArrayAttr>:$strides
+  );
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = [{
+    $file `[` $key `]` `offset` $offset (`strides` $strides^)? attr-dict `:` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Mapping steps
+//===----------------------------------------------------------------------===//
+
+def Weights_ConcatOp : Weights_Op<"concat", [Pure]> {
+  let summary = "Concatenates tensors along an axis";
+  let description = [{
+    Fuses source tensors, e.g. q/k/v projections into one `qkv_proj`:
+
+    ```mlir
+    %qkv = weights.concat %q, %k, %v axis 0 : (tensor<128x128xbf16>, tensor<64x128xbf16>, tensor<64x128xbf16>) -> tensor<256x128xbf16>
+    ```
+  }];
+  let arguments = (ins Variadic<AnyStaticShapeTensor>:$inputs, I64Attr:$axis);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = [{
+    $inputs `axis` $axis attr-dict `:` functional-type($inputs, $result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Weights_StackOp : Weights_Op<"stack", [Pure]> {
+  let summary = "Stacks equally shaped tensors on a new leading axis";
+  let description = [{
+    Builds MoE expert tensors `[E, ...]` from per-expert weights.
+
+    ```mlir
+    %e = weights.stack %a, %b : (tensor<8x4xf16>, tensor<8x4xf16>) -> tensor<2x8x4xf16>
+    ```
+  }];
+  let arguments = (ins Variadic<AnyStaticShapeTensor>:$inputs);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = "$inputs attr-dict `:` functional-type($inputs, $result)";
+  let hasVerifier = 1;
+}
+
+def Weights_CastOp : Weights_Op<"cast", [Pure]> {
+  let summary = "Converts a floating-point tensor to another float type";
+  let description = [{
+    numpy `astype` semantics: widen exactly, round once to nearest even.
+
+    ```mlir
+    %1 = weights.cast %0 : tensor<256x128xbf16> to tensor<256x128xf16>
+    ```
+  }];
+  let arguments = (ins AnyStaticShapeTensor:$input);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
+  let hasVerifier = 1;
+}
+
+def Weights_TransposeOp : Weights_Op<"transpose", [Pure]> {
+  let summary = "Transposes a 2-D tensor";
+  let description = [{
+    ```mlir
+    %1 = weights.transpose %0 : tensor<4x8xf16> to tensor<8x4xf16>
+    ```
+  }];
+  let arguments = (ins AnyStaticShapeTensor:$input);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
+  let hasVerifier = 1;
+}
+
+def Weights_AddConstantOp : Weights_Op<"add_constant", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "Adds a constant to every element, rounded in the tensor's type";
+  let description = [{
+    Gemma stores RMSNorm weights as `w + 1`:
+
+    ```mlir
+    %1 = weights.add_constant %0, 1.0 : tensor<128xbf16>
+    ```
+  }];
+  let arguments = (ins AnyStaticShapeTensor:$input, F64Attr:$value);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = "$input `,` $value attr-dict `:` type($input)";
+}
+
+//===----------------------------------------------------------------------===//
+// Quantization
+//===----------------------------------------------------------------------===//
+
+def Weights_QuantizeOp : Weights_Op<"quantize", [Pure]> {
+  let summary = "Quantizes a weight under a quantization scheme";
+  let description = [{
+    Produces the tensors that replace the weight in the tensor cache, in
+    emission order (for group quantization: packed storage, then scales).
+
+    ```mlir
+    %qw, %qs = weights.quantize %w with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even>
+        : tensor<256x128xf16> -> tensor<256x16xui32>, tensor<256x4xf16>
+    ```
+  }];
+  let arguments = (ins AnyStaticShapeTensor:$input,
+                       Weights_QuantSchemeAttrInterface:$scheme);
+  let results = (outs Variadic<AnyStaticShapeTensor>:$results);
+  let assemblyFormat = [{
+    $input `with` $scheme attr-dict `:` type($input) `->` type($results)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Output parameters
+//===----------------------------------------------------------------------===//
+
+def Weights_ParamOp : Weights_Op<"param"> {
+  let summary = "A named record of the tensor cache";
+  let description = [{
+    Names one tensor the compiled model loads. `kind` tells which module
+    owns it (decides quantization); the order of params is the order of
+    records in `tensor-cache.json`.
+
+    ```mlir
+    weights.param "model.norm.weight" = %0 {kind = #weights.kind<norm>} : tensor<128xf16>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, AnyStaticShapeTensor:$value,
+                       OptionalAttr<Weights_ParamKindAttr>:$kind);
+  let assemblyFormat = "$name `=` $value attr-dict `:` type($value)";
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Expected parameters of a compiled model
+//===----------------------------------------------------------------------===//
+
+def Weights_ExpectOp : Weights_Op<"expect"> {
+  let summary = "A parameter the compiled model expects";
+  let description = [{
+    Declares one parameter of the model graph: name, shape and dtype. A
+    dimension of `?` matches any size (symbolic, e.g. the vocabulary).
+    Used inside a `weights.graph` op, or at the top level of a `--graph` file.
+
+    ```mlir
+    weights.expect "model.embed_tokens.q_weight" : tensor<?x16xui32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, TypeAttrOf<AnyRankedTensor>:$type);
+  let assemblyFormat = "$name attr-dict `:` $type";
+}
+
+#endif // QOPT_WEIGHTS_OPS

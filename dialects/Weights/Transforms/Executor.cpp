@@ -1,0 +1,456 @@
+//===- Executor.cpp - Evaluate parameters into a tensor cache -*- C++ -*-===//
+
+#include "dialects/Weights/Transforms/Executor.h"
+#include "dialects/Weights/Transforms/Utils.h"
+#include "qopt/Loaders/TensorReader.h"
+#include "qopt/Numerics/Convert.h"
+#include "qopt/Numerics/Float.h"
+#include "qopt/Numerics/Fp8.h"
+#include "qopt/Numerics/GroupQuant.h"
+
+#include "llvm/Support/Format.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+using namespace mlir;
+using namespace mlir::qopt::weights;
+namespace num = ::qopt::numerics;
+namespace tc = ::qopt::tensorcache;
+using num::DType;
+
+static llvm::Error makeError(const llvm::Twine &msg) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
+}
+
+namespace {
+/// A row range [r0, r1) of a tensor's outermost dimension, materialized.
+struct Buf {
+  DType dtype;
+  SmallVector<int64_t> shape; // shape[0] == rows of this buffer (rank >= 1)
+  std::vector<uint8_t> data;
+
+  int64_t numElements() const {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return n;
+  }
+};
+
+/// Rows of a tensor as the executor sees it: its outermost dimension
+/// (a scalar is one row of one element).
+int64_t rowsOf(RankedTensorType t) {
+  return t.getRank() == 0 ? 1 : t.getDimSize(0);
+}
+
+SmallVector<int64_t> rowShape(RankedTensorType t, int64_t rows) {
+  SmallVector<int64_t> s(t.getShape());
+  if (s.empty())
+    s.push_back(1);
+  s[0] = rows;
+  return s;
+}
+
+DType dtypeOf(Type t) { return *fromMlirType(t); }
+
+num::FloatFormat floatFormat(DType t) {
+  return t == DType::BF16   ? num::FloatFormat::BF16
+         : t == DType::F32 ? num::FloatFormat::F32
+                           : num::FloatFormat::F16;
+}
+
+/// Evaluates values of the weights dialect, chunk by chunk.
+class Evaluator {
+public:
+  explicit Evaluator(::qopt::loaders::TensorReader &reader) : reader(reader) {}
+
+  llvm::Expected<Buf> rows(Value v, int64_t r0, int64_t r1) {
+    auto type = cast<RankedTensorType>(v.getType());
+    Buf out{dtypeOf(type.getElementType()), rowShape(type, r1 - r0), {}};
+    Operation *def = v.getDefiningOp();
+    if (auto s = dyn_cast_or_null<SourceOp>(def))
+      return readSource(s, r0, r1, std::move(out));
+    if (auto c = dyn_cast_or_null<ConcatOp>(def))
+      return concat(c, r0, r1, std::move(out));
+    if (auto s = dyn_cast_or_null<StackOp>(def)) {
+      out.data.resize(out.numElements() * num::dtypeSize(out.dtype));
+      size_t off = 0;
+      for (int64_t r = r0; r < r1; ++r) {
+        Value in = s.getInputs()[r];
+        auto b = rows(in, 0, rowsOf(cast<RankedTensorType>(in.getType())));
+        if (!b)
+          return b.takeError();
+        std::memcpy(out.data.data() + off, b->data.data(), b->data.size());
+        off += b->data.size();
+      }
+      return out;
+    }
+    if (auto c = dyn_cast_or_null<CastOp>(def)) {
+      auto in = rows(c.getInput(), r0, r1);
+      if (!in)
+        return in.takeError();
+      out.data.resize(out.numElements() * num::dtypeSize(out.dtype));
+      if (!num::convertElements(in->data.data(), in->dtype, out.data.data(),
+                                out.dtype, size_t(out.numElements())))
+        return makeError("cannot cast " + llvm::Twine(num::tvmName(in->dtype)) +
+                         " to " + num::tvmName(out.dtype));
+      return out;
+    }
+    if (auto t = dyn_cast_or_null<TransposeOp>(def)) {
+      auto inType = cast<RankedTensorType>(t.getInput().getType());
+      auto in = rows(t.getInput(), 0, inType.getDimSize(0));
+      if (!in)
+        return in.takeError();
+      size_t es = num::dtypeSize(in->dtype);
+      std::vector<uint8_t> full(in->data.size());
+      num::transpose2D(in->data.data(), inType.getDimSize(0),
+                       inType.getDimSize(1), es, full.data());
+      size_t rowBytes = size_t(inType.getDimSize(0)) * es;
+      out.data.assign(full.begin() + r0 * rowBytes, full.begin() + r1 * rowBytes);
+      return out;
+    }
+    if (auto a = dyn_cast_or_null<AddConstantOp>(def)) {
+      auto in = rows(a.getInput(), r0, r1);
+      if (!in)
+        return in.takeError();
+      addConstant(*in, a.getValue().convertToDouble());
+      return in;
+    }
+    return makeError("cannot evaluate a value defined by " +
+                     (def ? def->getName().getStringRef() : "a block argument"));
+  }
+
+private:
+  llvm::Expected<Buf> readSource(SourceOp s, int64_t r0, int64_t r1, Buf out) {
+    auto type = cast<RankedTensorType>(s.getType());
+    ::qopt::loaders::TensorInfo t;
+    t.name = s.getKey().str();
+    t.dtype = out.dtype;
+    t.shape.assign(type.getShape().begin(), type.getShape().end());
+    t.file = s.getFile().str();
+    t.offset = uint64_t(s.getOffset());
+    size_t es = num::dtypeSize(t.dtype);
+    if (auto strides = s.getStrides()) {
+      t.strides.assign(strides->begin(), strides->end());
+      uint64_t extent = 1;
+      for (size_t d = 0; d < t.shape.size(); ++d)
+        if (t.shape[d] > 0)
+          extent += uint64_t(t.shape[d] - 1) * uint64_t(t.strides[d]);
+      t.storageBytes = extent * es;
+    } else {
+      t.storageBytes = uint64_t(type.getNumElements()) * es;
+    }
+    out.data.resize(out.numElements() * es);
+    llvm::Error err = type.getRank() == 0
+                          ? reader.read(t, out.data.data())
+                          : reader.readRows(t, r0, r1, out.data.data());
+    if (err)
+      return makeError(t.file + ": tensor '" + t.name +
+                       "': " + llvm::toString(std::move(err)));
+    return out;
+  }
+
+  llvm::Expected<Buf> concat(ConcatOp c, int64_t r0, int64_t r1, Buf out) {
+    int64_t axis = c.getAxis();
+    size_t es = num::dtypeSize(out.dtype);
+    out.data.resize(out.numElements() * es);
+    if (axis == 0) {
+      // Rows come from consecutive inputs.
+      int64_t base = 0;
+      size_t off = 0;
+      for (Value in : c.getInputs()) {
+        int64_t n = cast<RankedTensorType>(in.getType()).getDimSize(0);
+        int64_t lo = std::max(r0, base), hi = std::min(r1, base + n);
+        if (lo < hi) {
+          auto b = rows(in, lo - base, hi - base);
+          if (!b)
+            return b.takeError();
+          std::memcpy(out.data.data() + off, b->data.data(), b->data.size());
+          off += b->data.size();
+        }
+        base += n;
+      }
+      return out;
+    }
+    // Interleave: each outer index takes one block from every input.
+    auto outType = cast<RankedTensorType>(c.getType());
+    int64_t outer = r1 - r0;
+    for (int64_t d = 1; d < axis; ++d)
+      outer *= outType.getDimSize(d);
+    SmallVector<Buf> parts;
+    SmallVector<size_t> blocks;
+    for (Value in : c.getInputs()) {
+      auto b = rows(in, r0, r1);
+      if (!b)
+        return b.takeError();
+      blocks.push_back(b->data.size() / size_t(outer));
+      parts.push_back(std::move(*b));
+    }
+    size_t off = 0;
+    for (int64_t o = 0; o < outer; ++o)
+      for (size_t i = 0; i < parts.size(); ++i) {
+        std::memcpy(out.data.data() + off, parts[i].data.data() + o * blocks[i],
+                    blocks[i]);
+        off += blocks[i];
+      }
+    return out;
+  }
+
+  static void addConstant(Buf &b, double c) {
+    size_t n = size_t(b.numElements());
+    float cf = float(c);
+    if (b.dtype == DType::F32) {
+      auto *p = reinterpret_cast<float *>(b.data.data());
+      for (size_t i = 0; i < n; ++i)
+        p[i] += cf;
+      return;
+    }
+    auto *p = reinterpret_cast<uint16_t *>(b.data.data());
+    if (b.dtype == DType::BF16)
+      for (size_t i = 0; i < n; ++i)
+        p[i] = num::floatToBFloat16(num::bfloat16ToFloat(p[i]) + cf);
+    else
+      for (size_t i = 0; i < n; ++i)
+        p[i] = num::floatToHalf(num::halfToFloat(p[i]) + cf);
+  }
+
+  ::qopt::loaders::TensorReader &reader;
+};
+
+/// One unit of work: a parameter, or a quantize op with all the parameters
+/// its results feed, evaluated over rows [r0, r1) of its input.
+struct Item {
+  Value input;                      // what is evaluated
+  QuantizeOp quantize;              // null for a plain parameter
+  SmallVector<size_t> records;      // record index per output
+  bool chunkable = true;
+  int64_t totalRows = 1;
+};
+
+struct Chunk {
+  size_t item;
+  int64_t r0, r1;
+};
+
+bool chainIsRowLocal(Value v) {
+  Operation *def = v.getDefiningOp();
+  if (!def || isa<SourceOp>(def))
+    return true;
+  if (isa<TransposeOp>(def))
+    return false;
+  for (Value in : def->getOperands())
+    if (!chainIsRowLocal(in))
+      return false;
+  return true;
+}
+
+/// Bytes of one row of a result, as written to the file.
+uint64_t fileRowBytes(const tc::RecordSpec &r) {
+  int64_t rows = r.shape.empty() ? 1 : r.shape[0];
+  return rows ? r.fileBytes() / uint64_t(rows) : 0;
+}
+
+class Runner {
+public:
+  Runner(ArrayRef<ParamOp> params, tc::TensorCacheWriter &writer,
+         const ExecutorOptions &opts)
+      : writer(writer), opts(opts) {
+    DenseMap<Operation *, size_t> itemOf;
+    for (size_t i = 0; i < params.size(); ++i) {
+      ParamOp p = params[i];
+      Value v = p.getValue();
+      if (auto q = v.getDefiningOp<QuantizeOp>()) {
+        auto [it, inserted] = itemOf.try_emplace(q, items.size());
+        if (inserted) {
+          Item item;
+          item.input = q.getInput();
+          item.quantize = q;
+          item.records.assign(q->getNumResults(), SIZE_MAX);
+          auto scheme = dyn_cast<GroupQuantAttr>(q.getScheme());
+          item.chunkable = scheme && scheme.getLayout() == Layout::NK &&
+                           chainIsRowLocal(item.input);
+          items.push_back(item);
+        }
+        items[it->second].records[cast<OpResult>(v).getResultNumber()] = i;
+        continue;
+      }
+      Item item;
+      item.input = v;
+      item.records.push_back(i);
+      item.chunkable = chainIsRowLocal(v);
+      items.push_back(item);
+    }
+    for (auto [i, item] : llvm::enumerate(items)) {
+      auto type = cast<RankedTensorType>(item.input.getType());
+      item.totalRows = rowsOf(type);
+      int64_t rows = item.totalRows;
+      uint64_t rowBytes =
+          rows ? uint64_t(type.getNumElements()) * 4 / uint64_t(rows) : 1;
+      int64_t step = item.chunkable
+                         ? std::max<int64_t>(
+                               1, int64_t(opts.chunkBytes / std::max<uint64_t>(
+                                                                rowBytes, 1)))
+                         : std::max<int64_t>(rows, 1);
+      if (rows == 0)
+        chunks.push_back({i, 0, 0});
+      for (int64_t r = 0; r < rows; r += step)
+        chunks.push_back({i, r, std::min(rows, r + step)});
+    }
+  }
+
+  llvm::Error run(::qopt::loaders::TensorReader &reader) {
+    unsigned n = opts.threads ? opts.threads
+                              : std::max(1u, std::thread::hardware_concurrency());
+    n = std::min<unsigned>(n, std::max<size_t>(chunks.size(), 1));
+    std::vector<std::thread> workers;
+    for (unsigned t = 1; t < n; ++t)
+      workers.emplace_back([&] { work(reader); });
+    work(reader);
+    for (std::thread &w : workers)
+      w.join();
+    if (opts.progress)
+      llvm::errs() << "\n";
+    std::lock_guard<std::mutex> lock(errorMutex);
+    if (!firstError.empty())
+      return makeError(firstError);
+    return llvm::Error::success();
+  }
+
+private:
+  void work(::qopt::loaders::TensorReader &reader) {
+    Evaluator eval(reader);
+    while (!failed.load()) {
+      size_t c = next.fetch_add(1);
+      if (c >= chunks.size())
+        return;
+      if (llvm::Error err = runChunk(eval, chunks[c])) {
+        std::lock_guard<std::mutex> lock(errorMutex);
+        if (firstError.empty())
+          firstError = llvm::toString(std::move(err));
+        failed.store(true);
+        return;
+      }
+      reportProgress();
+    }
+  }
+
+  llvm::Error write(size_t record, int64_t r0, const void *data, size_t size) {
+    const tc::RecordSpec &r = writer.records()[record];
+    uint64_t offset = uint64_t(r0) * fileRowBytes(r);
+    if (r.dtype != DType::F32)
+      return writer.writeRecordPart(record, offset, data, size);
+    // float32 records are stored in TVM's f32-to-bf16 encoding.
+    size_t n = size / 4;
+    std::vector<uint16_t> enc(n);
+    num::encodeF32AsBF16Tvm(static_cast<const float *>(data), enc.data(), n);
+    return writer.writeRecordPart(record, offset, enc.data(), n * 2);
+  }
+
+  llvm::Error runChunk(Evaluator &eval, const Chunk &c) {
+    Item &item = items[c.item];
+    auto in = eval.rows(item.input, c.r0, c.r1);
+    if (!in)
+      return withParam(item, in.takeError());
+    if (!item.quantize)
+      return withParam(item, write(item.records[0], c.r0, in->data.data(),
+                                   in->data.size()));
+    return withParam(item, quantize(item, *in, c.r0));
+  }
+
+  llvm::Error withParam(Item &item, llvm::Error err) {
+    if (!err)
+      return err;
+    const std::string &name = writer.records()[item.records[0]].name;
+    return makeError("parameter '" + name + "': " + llvm::toString(std::move(err)));
+  }
+
+  llvm::Error quantize(Item &item, Buf &in, int64_t r0) {
+    Attribute scheme = item.quantize.getScheme();
+    size_t n = size_t(in.numElements());
+    if (auto g = dyn_cast<GroupQuantAttr>(scheme)) {
+      num::GroupQuantSpec spec{int(g.getBits()), g.getGroupSize(),
+                               floatFormat(in.dtype),
+                               g.getRounding() == Rounding::NearestAway
+                                   ? num::RoundingMode::NearestAway
+                                   : num::RoundingMode::NearestEven};
+      int64_t k = in.shape.back();
+      int64_t rows = k ? int64_t(n) / k : 0;
+      int64_t words = num::wordsPerRow(spec, k), groups = num::groupsPerRow(spec, k);
+      size_t ses = num::dtypeSize(in.dtype);
+      std::vector<uint32_t> qw(size_t(rows * words));
+      std::vector<uint8_t> sc(size_t(rows * groups) * ses);
+      num::groupQuantizeRows(in.data.data(), rows, k, spec, qw.data(), sc.data());
+      if (g.getLayout() == Layout::KN) {
+        std::vector<uint32_t> qwT(qw.size());
+        std::vector<uint8_t> scT(sc.size());
+        num::transpose2D(qw.data(), rows, words, 4, qwT.data());
+        num::transpose2D(sc.data(), rows, groups, ses, scT.data());
+        qw.swap(qwT);
+        sc.swap(scT);
+      }
+      if (llvm::Error e = write(item.records[0], r0, qw.data(), qw.size() * 4))
+        return e;
+      return write(item.records[1], r0, sc.data(), sc.size());
+    }
+    auto p = cast<PerTensorQuantAttr>(scheme);
+    const auto *w = reinterpret_cast<const uint16_t *>(in.data.data());
+    std::vector<uint8_t> q(n);
+    if (!p.getUseScale()) {
+      num::castHalfToFp8E5M2(w, n, q.data());
+      return write(item.records[0], 0, q.data(), n);
+    }
+    float scale = num::fp8E4M3PerTensorScale(w, n);
+    num::quantizeFp8E4M3(w, n, scale, q.data());
+    if (llvm::Error e = write(item.records[0], 0, q.data(), n))
+      return e;
+    if (llvm::Error e = write(item.records[1], 0, &scale, 4))
+      return e;
+    if (item.records.size() < 3)
+      return llvm::Error::success();
+    // MLC leaves the calibration scale uninitialized; we write 1.0.
+    float one = 1.0f;
+    return write(item.records[2], 0, &one, 4);
+  }
+
+  void reportProgress() {
+    size_t done = ++finished;
+    if (!opts.progress)
+      return;
+    std::lock_guard<std::mutex> lock(progressMutex);
+    auto now = std::chrono::steady_clock::now();
+    if (done != chunks.size() && now - lastReport < std::chrono::milliseconds(200))
+      return;
+    lastReport = now;
+    double secs = std::chrono::duration<double>(now - start).count();
+    double frac = double(done) / double(chunks.size());
+    double eta = frac > 0 ? secs / frac - secs : 0;
+    llvm::errs() << llvm::format("\r[%3.0f%%] %zu/%zu chunks, %.1f s elapsed, ETA %.1f s ",
+                                 frac * 100, done, chunks.size(), secs, eta);
+  }
+
+  tc::TensorCacheWriter &writer;
+  const ExecutorOptions &opts;
+  std::vector<Item> items;
+  std::vector<Chunk> chunks;
+  std::atomic<size_t> next{0}, finished{0};
+  std::atomic<bool> failed{false};
+  std::mutex errorMutex, progressMutex;
+  std::string firstError;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point lastReport = start;
+};
+} // namespace
+
+llvm::Error mlir::qopt::weights::executeParams(ArrayRef<ParamOp> params,
+                                               tc::TensorCacheWriter &writer,
+                                               const ExecutorOptions &opts) {
+  ::qopt::loaders::TensorReader reader;
+  Runner runner(params, writer, opts);
+  return runner.run(reader);
+}

@@ -1,0 +1,38 @@
+//===- Executor.h - Evaluate parameters into a tensor cache -*- C++ -*-===//
+//
+// The conversion executor behind qopt-serialize-tensor-cache: evaluates the
+// definition chain of each weights.param (source -> concat/stack/transpose/
+// add_constant -> cast -> quantize) in row chunks on a pool of threads and
+// writes every chunk at its planned place in the staged shard files.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QOPT_DIALECTS_WEIGHTS_TRANSFORMS_EXECUTOR_H
+#define QOPT_DIALECTS_WEIGHTS_TRANSFORMS_EXECUTOR_H
+
+#include "dialects/Weights/IR/WeightsOps.h"
+#include "qopt/TensorCache/TensorCache.h"
+
+#include "llvm/Support/Error.h"
+
+namespace mlir::qopt::weights {
+
+struct ExecutorOptions {
+  /// Worker threads; 0 = all cores.
+  unsigned threads = 0;
+  /// Target bytes of input one chunk evaluates at a time.
+  uint64_t chunkBytes = 8ull << 20;
+  /// Print a progress line on stderr (only when it is a terminal).
+  bool progress = false;
+};
+
+/// Evaluates `params` (record i of `writer` is params[i]) and writes them.
+/// The first error stops the workers and is returned; it names the
+/// parameter and, for read errors, the checkpoint file and tensor.
+llvm::Error executeParams(llvm::ArrayRef<ParamOp> params,
+                          ::qopt::tensorcache::TensorCacheWriter &writer,
+                          const ExecutorOptions &options);
+
+} // namespace mlir::qopt::weights
+
+#endif // QOPT_DIALECTS_WEIGHTS_TRANSFORMS_EXECUTOR_H

@@ -1,0 +1,115 @@
+//===- ImportCheckpoint.cpp - Checkpoint headers into weights IR -*- C++ -*-===//
+//
+// Reads config.json and the headers of the checkpoint files (never the
+// weights) and appends a weights.model with one weights.source per tensor.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/Weights/Transforms/Passes.h"
+#include "dialects/Weights/Transforms/Utils.h"
+#include "qopt/Loaders/Checkpoint.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+namespace mlir::qopt::weights {
+#define GEN_PASS_DEF_IMPORTCHECKPOINT
+#include "dialects/Weights/Transforms/Passes.h.inc"
+} // namespace mlir::qopt::weights
+
+using namespace mlir;
+using namespace mlir::qopt::weights;
+namespace loaders = ::qopt::loaders;
+namespace models = ::qopt::models;
+
+static std::optional<loaders::SourceFormat> parseFormat(StringRef s) {
+  if (s == "auto")
+    return loaders::SourceFormat::Auto;
+  if (s == "huggingface-safetensor")
+    return loaders::SourceFormat::HFSafetensors;
+  if (s == "huggingface-torch")
+    return loaders::SourceFormat::HFTorch;
+  if (s == "gguf")
+    return loaders::SourceFormat::GGUF;
+  if (s == "awq")
+    return loaders::SourceFormat::AWQ;
+  return std::nullopt;
+}
+
+namespace {
+struct ImportCheckpointPass
+    : public ::mlir::qopt::weights::impl::ImportCheckpointBase<ImportCheckpointPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    std::string configPath = config.getValue();
+    std::string sourcePath = source.getValue();
+    if (configPath.empty() && sourcePath.empty()) {
+      module.emitError("qopt-import-checkpoint needs a 'source' or 'config' path");
+      return signalPassFailure();
+    }
+    if (configPath.empty())
+      configPath = llvm::sys::fs::is_directory(sourcePath)
+                       ? sourcePath
+                       : llvm::sys::path::parent_path(sourcePath).str();
+    if (sourcePath.empty())
+      sourcePath = llvm::sys::fs::is_directory(configPath)
+                       ? configPath
+                       : llvm::sys::path::parent_path(configPath).str();
+
+    auto fail = [&](Location loc, llvm::Error err) {
+      emitError(loc) << llvm::toString(std::move(err));
+      signalPassFailure();
+    };
+    std::optional<loaders::SourceFormat> format = parseFormat(sourceFormat);
+    if (!format) {
+      module.emitError("unknown source format '")
+          << sourceFormat.getValue()
+          << "'; valid: auto, huggingface-safetensor, huggingface-torch, gguf, awq";
+      return signalPassFailure();
+    }
+
+    llvm::Expected<models::ModelConfig> cfg = models::readModelConfig(configPath);
+    if (!cfg)
+      return fail(module.getLoc(), cfg.takeError());
+    Location modelLoc = FileLineColLoc::get(ctx, cfg->getPath(), 0, 0);
+    llvm::Expected<const models::Architecture *> arch =
+        models::detectArchitecture(*cfg, modelType);
+    if (!arch)
+      return fail(modelLoc, arch.takeError());
+
+    llvm::Expected<loaders::Checkpoint> ckpt =
+        loaders::openCheckpoint(sourcePath, *format);
+    if (!ckpt)
+      return fail(modelLoc, ckpt.takeError());
+
+    OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+    auto model = ModelOp::create(b, modelLoc, (*arch)->name, (*arch)->name,
+                                 jsonToAttr(ctx, cfg->raw()));
+    if (!ckpt->indexPath.empty())
+      model.setSourceIndexAttr(b.getStringAttr(ckpt->indexPath));
+    b.setInsertionPointToEnd(&model.getBody().front());
+    for (const auto &[name, file] : ckpt->torchToPath) {
+      const loaders::TensorInfo *t = ckpt->find(name);
+      Location loc = NameLoc::get(b.getStringAttr(name),
+                                  FileLineColLoc::get(ctx, file, 0, 0));
+      if (!t) {
+        emitError(loc) << file << ": tensor '" << name
+                       << "' is listed in the index but not in the file";
+        return signalPassFailure();
+      }
+      auto type = RankedTensorType::get(t->shape, toMlirType(ctx, t->dtype));
+      auto op = SourceOp::create(b, loc, type, b.getStringAttr(t->file),
+                                 b.getStringAttr(name),
+                                 b.getI64IntegerAttr(int64_t(t->offset)),
+                                 DenseI64ArrayAttr());
+      if (!t->strides.empty())
+        op.setStridesAttr(b.getDenseI64ArrayAttr(t->strides));
+    }
+  }
+};
+} // namespace

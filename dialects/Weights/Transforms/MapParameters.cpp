@@ -1,0 +1,278 @@
+//===- MapParameters.cpp - HF tensors to MLC parameters --------*- C++ -*-===//
+//
+// Builds each MLC parameter from its source tensors (models/<Arch>.cpp says
+// how) and emits the parameters in the order mlc_llm's HuggingFaceLoader
+// yields them: files in order of first appearance, tensors in file order,
+// each parameter at its first source tensor.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/Weights/Transforms/Passes.h"
+#include "dialects/Weights/Transforms/Utils.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <set>
+
+namespace mlir::qopt::weights {
+#define GEN_PASS_DEF_MAPPARAMETERS
+#include "dialects/Weights/Transforms/Passes.h.inc"
+} // namespace mlir::qopt::weights
+
+using namespace mlir;
+using namespace mlir::qopt::weights;
+namespace models = ::qopt::models;
+
+static std::string shapeStr(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+namespace {
+/// Materializes MapExprs as IR next to the source ops.
+class ExprBuilder {
+public:
+  ExprBuilder(OpBuilder &b, const llvm::StringMap<SourceOp> &sources)
+      : b(b), sources(sources) {}
+
+  /// Returns null after emitting a diagnostic.
+  Value build(const models::MapExpr &e, StringRef paramName) {
+    using Op = models::MapExpr::Op;
+    if (e.op == Op::Source)
+      return sources.lookup(e.source).getResult();
+    SmallVector<Value> ins;
+    for (const models::MapExpr &o : e.operands) {
+      Value v = build(o, paramName);
+      if (!v)
+        return {};
+      ins.push_back(v);
+    }
+    Location loc = fusedLoc(ins);
+    auto first = cast<RankedTensorType>(ins.front().getType());
+    switch (e.op) {
+    case Op::Concat: {
+      SmallVector<int64_t> shape(first.getShape());
+      if (e.axis >= first.getRank())
+        return error(loc, paramName, ins, "has no axis " + std::to_string(e.axis));
+      shape[e.axis] = 0;
+      for (Value v : ins) {
+        auto t = cast<RankedTensorType>(v.getType());
+        bool ok = t.getRank() == first.getRank() &&
+                  t.getElementType() == first.getElementType();
+        for (int64_t d = 0; ok && d < t.getRank(); ++d)
+          ok = d == e.axis || t.getDimSize(d) == first.getDimSize(d);
+        if (!ok)
+          return error(loc, paramName, ins, "cannot be concatenated on axis " +
+                                                std::to_string(e.axis));
+        shape[e.axis] += t.getDimSize(e.axis);
+      }
+      return ConcatOp::create(b, loc, first.clone(shape), ins,
+                              b.getI64IntegerAttr(e.axis))
+          .getResult();
+    }
+    case Op::Stack: {
+      for (Value v : ins)
+        if (v.getType() != first)
+          return error(loc, paramName, ins, "cannot be stacked");
+      SmallVector<int64_t> shape{int64_t(ins.size())};
+      llvm::append_range(shape, first.getShape());
+      return StackOp::create(b, loc, first.clone(shape), ins).getResult();
+    }
+    case Op::Transpose: {
+      if (first.getRank() != 2)
+        return error(loc, paramName, ins, "is not 2-D and cannot be transposed");
+      return TransposeOp::create(
+                 b, loc, first.clone({first.getDimSize(1), first.getDimSize(0)}),
+                 ins.front())
+          .getResult();
+    }
+    case Op::AddConstant:
+      return AddConstantOp::create(b, loc, first, ins.front(),
+                                   b.getF64FloatAttr(e.constant))
+          .getResult();
+    case Op::Source:
+      break;
+    }
+    return {};
+  }
+
+private:
+  Location fusedLoc(ArrayRef<Value> ins) {
+    SmallVector<Location> locs;
+    for (Value v : ins)
+      locs.push_back(v.getLoc());
+    return b.getFusedLoc(locs);
+  }
+
+  Value error(Location loc, StringRef param, ArrayRef<Value> ins,
+              const std::string &what) {
+    InFlightDiagnostic d = emitError(loc);
+    d << "source tensors of parameter '" << param << "' (";
+    for (size_t i = 0; i < ins.size(); ++i) {
+      auto t = cast<RankedTensorType>(ins[i].getType());
+      d << (i ? ", " : "") << shapeStr(t.getShape()) << " " << t.getElementType();
+    }
+    d << ") " << what;
+    return {};
+  }
+
+  OpBuilder &b;
+  const llvm::StringMap<SourceOp> &sources;
+};
+
+struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase<MapParametersPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    for (ModelOp model : getOperation().getOps<ModelOp>())
+      if (failed(mapModel(model)))
+        return signalPassFailure();
+  }
+
+  LogicalResult mapModel(ModelOp model) {
+    const models::Architecture *arch = models::findArchitecture(model.getArch());
+    if (!arch)
+      return model.emitError("unsupported model type '")
+             << model.getArch() << "'; supported: "
+             << models::supportedArchitectureList();
+    llvm::Expected<models::ModelDef> def = arch->build(getModelConfig(model), 1);
+    if (!def)
+      return model.emitError(llvm::toString(def.takeError()));
+
+    // Source tensors by name, in checkpoint order.
+    Block &body = model.getBody().front();
+    llvm::StringMap<SourceOp> sources;
+    SmallVector<SourceOp> sourceOrder;
+    for (SourceOp s : body.getOps<SourceOp>()) {
+      auto [it, inserted] = sources.try_emplace(s.getKey(), s);
+      if (!inserted) {
+        InFlightDiagnostic d = s.emitError("source tensor '")
+                               << s.getKey() << "' appears twice";
+        d.attachNote(it->second.getLoc()) << "first appearance";
+        return failure();
+      }
+      sourceOrder.push_back(s);
+    }
+
+    // Every parameter's sources must exist; report all that do not.
+    std::vector<std::vector<std::string>> paramSources(def->params.size());
+    bool missing = false;
+    for (auto [i, p] : llvm::enumerate(def->params)) {
+      p.map.collectSources(paramSources[i]);
+      for (const std::string &s : paramSources[i]) {
+        if (sources.count(s))
+          continue;
+        model.emitError("parameter '")
+            << p.name << "' needs source tensor '" << s
+            << "', which is not in the checkpoint";
+        missing = true;
+      }
+    }
+    if (missing)
+      return failure();
+
+    // MLC's loading order (huggingface_loader._loading_order).
+    llvm::MapVector<StringRef, SmallVector<SourceOp>> byFile;
+    for (SourceOp s : sourceOrder)
+      byFile[s.getFile()].push_back(s);
+    llvm::StringMap<SmallVector<size_t>> torchToMlc;
+    for (auto [i, names] : llvm::enumerate(paramSources))
+      for (const std::string &n : names)
+        torchToMlc[n].push_back(i);
+    llvm::SetVector<size_t> order;
+    for (auto &[file, list] : byFile)
+      for (SourceOp s : list)
+        for (size_t i : torchToMlc.lookup(s.getKey()))
+          order.insert(i);
+
+    // Unused source tensors: one warning listing them.
+    std::vector<std::string> unused;
+    for (SourceOp s : sourceOrder)
+      if (!torchToMlc.count(s.getKey()) && !def->isUnused(s.getKey()))
+        unused.push_back(s.getKey().str());
+    if (!unused.empty()) {
+      std::sort(unused.begin(), unused.end());
+      InFlightDiagnostic w = model.emitWarning("unused source tensors: ");
+      for (size_t i = 0; i < unused.size(); ++i)
+        w << (i ? ", " : "") << unused[i];
+    }
+
+    model->setAttr(model.getSourceParamsAttrName(),
+                   IntegerAttr::get(IntegerType::get(&getContext(), 64),
+                                    countSourceParams(model, *def, paramSources,
+                                                      order.getArrayRef(),
+                                                      byFile)));
+
+    OpBuilder b = OpBuilder::atBlockEnd(&body);
+    ExprBuilder exprs(b, sources);
+    for (size_t i : order) {
+      const models::ParamDef &p = def->params[i];
+      Value v = exprs.build(p.map, p.name);
+      if (!v)
+        return failure();
+      Location loc = NameLoc::get(b.getStringAttr(p.name), v.getLoc());
+      ParamOp::create(b, loc, b.getStringAttr(p.name), v,
+                      ParamKindAttr::get(&getContext(), toParamKind(p.kind)));
+    }
+    for (SourceOp s : sourceOrder)
+      if (s->use_empty())
+        s.erase();
+    return success();
+  }
+
+  /// `Total parameters` as mlc_llm counts it: every tensor of each file the
+  /// loader loads (again on each reload), except the architecture's unused
+  /// names. A single file is loaded once; the files of a sharded checkpoint
+  /// are loaded per parameter and unloaded when a parameter needs others.
+  int64_t countSourceParams(
+      ModelOp model, const models::ModelDef &def,
+      const std::vector<std::vector<std::string>> &paramSources,
+      ArrayRef<size_t> order,
+      const llvm::MapVector<StringRef, SmallVector<SourceOp>> &byFile) {
+    llvm::StringMap<int64_t> fileParams;
+    for (auto &[file, list] : byFile)
+      for (SourceOp s : list)
+        if (!def.isUnused(s.getKey()))
+          fileParams[file] +=
+              cast<RankedTensorType>(s.getType()).getNumElements();
+    llvm::StringMap<StringRef> pathOf;
+    for (auto &[file, list] : byFile)
+      for (SourceOp s : list)
+        pathOf[s.getKey()] = file;
+
+    int64_t total = 0;
+    std::set<std::string> cached;
+    if (!model.getSourceIndex()) {
+      for (auto &[file, list] : byFile) {
+        total += fileParams.lookup(file);
+        cached.insert(file.str());
+      }
+      return total;
+    }
+    for (size_t i : order) {
+      std::set<std::string> required;
+      for (const std::string &n : paramSources[i])
+        required.insert(pathOf.lookup(n).str());
+      std::vector<std::string> toLoad;
+      for (const std::string &f : required)
+        if (!cached.count(f))
+          toLoad.push_back(f);
+      if (toLoad.empty())
+        continue;
+      for (auto it = cached.begin(); it != cached.end();)
+        it = required.count(*it) ? std::next(it) : cached.erase(it);
+      for (const std::string &f : toLoad) {
+        total += fileParams.lookup(f);
+        cached.insert(f);
+      }
+    }
+    return total;
+  }
+};
+} // namespace

@@ -1,0 +1,47 @@
+//===- Passes.h - Weights dialect passes --------------------*- C++ -*-===//
+
+#ifndef QOPT_DIALECTS_WEIGHTS_TRANSFORMS_PASSES_H
+#define QOPT_DIALECTS_WEIGHTS_TRANSFORMS_PASSES_H
+
+#include "dialects/Weights/IR/WeightsOps.h"
+#include "mlir/Dialect/Quant/IR/Quant.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassOptions.h"
+
+#include <memory>
+#include <string>
+
+namespace mlir::qopt::weights {
+
+#define GEN_PASS_DECL
+#include "dialects/Weights/Transforms/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "dialects/Weights/Transforms/Passes.h.inc"
+
+/// Options of the whole conversion (`quant-opt convert`).
+struct ConvertPipelineOptions
+    : public PassPipelineOptions<ConvertPipelineOptions> {
+  Option<std::string> source{*this, "source", llvm::cl::desc("Checkpoint path")};
+  Option<std::string> config{*this, "config", llvm::cl::desc("config.json or its directory")};
+  Option<std::string> sourceFormat{*this, "source-format", llvm::cl::init("auto")};
+  Option<std::string> modelType{*this, "model-type", llvm::cl::init("auto")};
+  Option<std::string> quantization{*this, "quantization", llvm::cl::init("q4f16_1")};
+  Option<std::string> rounding{*this, "rounding", llvm::cl::init("even")};
+  Option<std::string> graph{*this, "graph", llvm::cl::init("")};
+  Option<std::string> output{*this, "output", llvm::cl::init("")};
+  Option<unsigned> threads{*this, "threads", llvm::cl::init(0)};
+  Option<std::string> statsJson{*this, "stats-json", llvm::cl::init("")};
+  Option<bool> printStats{*this, "print-stats", llvm::cl::init(false)};
+  Option<bool> dryRun{*this, "dry-run", llvm::cl::init(false)};
+};
+
+/// import -> map -> quantize -> verify -> serialize.
+void buildConvertPipeline(OpPassManager &pm, const ConvertPipelineOptions &opts);
+
+/// Registers `qopt-convert` as a named pipeline.
+void registerWeightsPipelines();
+
+} // namespace mlir::qopt::weights
+
+#endif // QOPT_DIALECTS_WEIGHTS_TRANSFORMS_PASSES_H

@@ -1,0 +1,103 @@
+//===- Passes.td - Weights dialect passes ------------------*- tablegen -*-===//
+//
+// import -> map names -> quantize -> verify -> shard -> serialize. Each pass
+// runs alone on IR; `qopt-convert` chains them (Pipelines.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QOPT_WEIGHTS_PASSES
+#define QOPT_WEIGHTS_PASSES
+
+include "mlir/Pass/PassBase.td"
+
+def ImportCheckpoint : Pass<"qopt-import-checkpoint", "::mlir::ModuleOp"> {
+  let summary = "Reads checkpoint headers into weights.source ops";
+  let description = [{
+    Opens a model directory (config.json plus safetensors or PyTorch files,
+    single or sharded with an index), reads only the headers, and appends a
+    `weights.model` holding one `weights.source` per tensor, in the order the
+    files and tensors are listed, with the config fields as an attribute.
+    Every location names the checkpoint file and the tensor.
+  }];
+  let options = [
+    Option<"source", "source", "std::string", "\"\"",
+           "Checkpoint directory or file (default: the config's directory)">,
+    Option<"config", "config", "std::string", "\"\"",
+           "config.json or the directory holding it">,
+    Option<"sourceFormat", "source-format", "std::string", "\"auto\"",
+           "auto|huggingface-safetensor|huggingface-torch">,
+    Option<"modelType", "model-type", "std::string", "\"auto\"",
+           "Architecture, or auto to read it from config.json">,
+  ];
+  let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
+}
+
+def MapParameters : Pass<"qopt-map-parameters", "::mlir::ModuleOp"> {
+  let summary = "Maps checkpoint tensors to the parameters MLC's model expects";
+  let description = [{
+    Builds, for every parameter of the architecture's MLC definition, the
+    mapping from source tensors (concatenations, stacks, transposes, ...) and
+    a `weights.param` in MLC's emission order, tagged with its module kind.
+    Reports every missing source tensor, warns once about unused ones, and
+    records the number of source parameters MLC counts.
+  }];
+  let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
+}
+
+def QuantizeWeights : Pass<"qopt-quantize-weights", "::mlir::ModuleOp"> {
+  let summary = "Applies an MLC quantization mode to the parameters";
+  let description = [{
+    Casts every parameter to the mode's model dtype and replaces each weight
+    the mode quantizes (by module kind) with `weights.quantize` and its
+    `q_weight` / `q_scale` / ... parameters.
+  }];
+  let options = [
+    Option<"mode", "mode", "std::string", "\"q4f16_1\"",
+           "MLC quantization mode (q0f16, q4f16_1, q3f16_1, e4m3_e4m3_f16, ...)">,
+    Option<"rounding", "rounding", "std::string", "\"even\"",
+           "Tie-breaking of group quantization's round: even (TVM >= 2026-04) or away">,
+  ];
+  let dependentDialects = ["::mlir::qopt::weights::WeightsDialect",
+                           "::mlir::quant::QuantDialect"];
+}
+
+def VerifyParameters : Pass<"qopt-verify-parameters", "::mlir::ModuleOp"> {
+  let summary = "Checks every parameter against what the compiled model expects";
+  let description = [{
+    Compares the `weights.param` ops with the expected parameter list: the
+    built-in definition of the architecture (from its config and the
+    quantization mode), or `graph`, an MLIR file of `weights.expect` ops or
+    function arguments, or MLC metadata JSON. Reports, all in one run:
+    parameters produced twice, missing, of the wrong shape or dtype, and
+    parameters the graph does not expect.
+  }];
+  let options = [
+    Option<"graph", "graph", "std::string", "\"\"",
+           "Expected parameters: .mlir (weights.expect ops / func args) or MLC metadata .json">,
+  ];
+  let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
+}
+
+def SerializeTensorCache : Pass<"qopt-serialize-tensor-cache", "::mlir::ModuleOp"> {
+  let summary = "Streams the parameters into a TVM tensor cache";
+  let description = [{
+    Evaluates every `weights.param` (reading source bytes, mapping,
+    casting, quantizing) tensor by tensor with bounded memory, and writes
+    `tensor-cache.json` and `params_shard_*.bin` exactly as
+    `mlc_llm convert_weight` does. Nothing is left behind on error.
+    With `dry-run`, prints the plan without reading weights or writing.
+  }];
+  let options = [
+    Option<"outputDir", "output-dir", "std::string", "\"\"", "Output directory">,
+    Option<"threads", "threads", "unsigned", "0", "Worker threads (0 = all cores)">,
+    Option<"statsJson", "stats-json", "std::string", "\"\"",
+           "Also write the statistics as JSON to this file">,
+    Option<"printStats", "print-stats", "bool", "false",
+           "Print the statistics lines of mlc_llm convert_weight">,
+    Option<"dryRun", "dry-run", "bool", "false",
+           "Print the plan; read no weights, write nothing">,
+  ];
+  let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
+}
+
+#endif // QOPT_WEIGHTS_PASSES

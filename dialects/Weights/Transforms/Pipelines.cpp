@@ -1,0 +1,35 @@
+//===- Pipelines.cpp - The conversion pipeline ---------------*- C++ -*-===//
+//
+// `qopt-convert`: import -> map names -> quantize -> verify -> serialize,
+// the pipeline `quant-opt convert` runs.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/Weights/Transforms/Passes.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+
+using namespace mlir;
+using namespace mlir::qopt::weights;
+
+void mlir::qopt::weights::buildConvertPipeline(
+    OpPassManager &pm, const ConvertPipelineOptions &opts) {
+  pm.addPass(createImportCheckpoint(ImportCheckpointOptions{
+      opts.source, opts.config, opts.sourceFormat, opts.modelType}));
+  pm.addPass(createMapParameters());
+  pm.addPass(createQuantizeWeights(
+      QuantizeWeightsOptions{opts.quantization, opts.rounding}));
+  pm.addPass(createVerifyParameters(VerifyParametersOptions{opts.graph}));
+  pm.addPass(createSerializeTensorCache(SerializeTensorCacheOptions{
+      opts.output, opts.threads, opts.statsJson, opts.printStats,
+      opts.dryRun}));
+}
+
+void mlir::qopt::weights::registerWeightsPipelines() {
+  PassPipelineRegistration<ConvertPipelineOptions>(
+      "qopt-convert",
+      "Convert a checkpoint to an MLC tensor cache (import, map, quantize, "
+      "verify, serialize)",
+      buildConvertPipeline);
+}

@@ -1,0 +1,159 @@
+//===- SerializeTensorCache.cpp - Stream parameters to a tensor cache -*- C++ -*-===//
+//
+// Plans the records (names, shapes, dtypes, shards) from the IR alone, then
+// evaluates each parameter's definition chain in row chunks -- read source
+// rows, concatenate, cast, quantize -- on a pool of workers, and writes every
+// chunk straight to its planned place in the staged shard files. Memory is
+// bounded by (threads x chunk), not by the model. The tensor cache appears
+// only when everything succeeded.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/Weights/Transforms/Executor.h"
+#include "dialects/Weights/Transforms/Passes.h"
+#include "dialects/Weights/Transforms/Utils.h"
+#include "qopt/TensorCache/TensorCache.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace mlir::qopt::weights {
+#define GEN_PASS_DEF_SERIALIZETENSORCACHE
+#include "dialects/Weights/Transforms/Passes.h.inc"
+} // namespace mlir::qopt::weights
+
+using namespace mlir;
+using namespace mlir::qopt::weights;
+namespace tc = ::qopt::tensorcache;
+using ::qopt::numerics::DType;
+
+/// Total parameters for the statistics: what the map pass counted, else the
+/// elements of every source tensor.
+static uint64_t sourceParamCount(ModelOp model) {
+  if (auto n = model.getSourceParams())
+    return *n;
+  uint64_t total = 0;
+  model.walk([&](SourceOp s) {
+    total += cast<RankedTensorType>(s.getType()).getNumElements();
+  });
+  return total;
+}
+
+namespace {
+struct SerializeTensorCachePass
+    : public ::mlir::qopt::weights::impl::SerializeTensorCacheBase<SerializeTensorCachePass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto models = llvm::to_vector(module.getOps<ModelOp>());
+    if (models.size() != 1) {
+      module.emitError("expected exactly one weights.model to serialize, found ")
+          << models.size();
+      return signalPassFailure();
+    }
+    ModelOp model = models.front();
+    if (!dryRun && outputDir.getValue().empty()) {
+      model.emitError("qopt-serialize-tensor-cache needs 'output-dir'");
+      return signalPassFailure();
+    }
+
+    // Records, in emission order.
+    std::vector<tc::RecordSpec> records;
+    std::vector<ParamOp> params;
+    for (ParamOp p : model.getParams()) {
+      auto type = cast<RankedTensorType>(p.getValue().getType());
+      std::optional<DType> dt = fromMlirType(type.getElementType());
+      if (!dt) {
+        p.emitError("parameter '") << p.getName() << "' has element type "
+                                   << type.getElementType()
+                                   << ", which a tensor cache cannot hold";
+        return signalPassFailure();
+      }
+      records.push_back({p.getName().str(),
+                         std::vector<int64_t>(type.getShape().begin(),
+                                              type.getShape().end()),
+                         *dt});
+      params.push_back(p);
+    }
+
+    tc::Statistics stats = tc::Statistics::fromRecords(records);
+    stats.totalParams = sourceParamCount(model);
+
+    if (dryRun) {
+      printPlan(model, records, stats);
+      return;
+    }
+
+    auto writer = tc::TensorCacheWriter::create(outputDir.getValue(), records);
+    if (!writer) {
+      model.emitError(llvm::toString(writer.takeError()));
+      return signalPassFailure();
+    }
+    ExecutorOptions opts;
+    opts.threads = threads;
+    if (llvm::Error err = executeParams(params, **writer, opts)) {
+      model.emitError(llvm::toString(std::move(err)));
+      return signalPassFailure();
+    }
+    llvm::Expected<tc::Metadata> meta = stats.metadata();
+    if (!meta) {
+      model.emitError(llvm::toString(meta.takeError()));
+      return signalPassFailure();
+    }
+    if (llvm::Error err = (*writer)->commit(*meta)) {
+      model.emitError(llvm::toString(std::move(err)));
+      return signalPassFailure();
+    }
+    if (printStats)
+      printStatistics(stats, "Saved to directory: " + outputDir.getValue());
+    if (!statsJson.getValue().empty())
+      if (failed(writeStatsJson(model, stats)))
+        return signalPassFailure();
+  }
+
+  static void printStatistics(const tc::Statistics &stats,
+                              const std::string &last) {
+    for (const std::string &line : tc::formatStatisticsLines(stats))
+      llvm::outs() << line << "\n";
+    if (!last.empty())
+      llvm::outs() << last << "\n";
+  }
+
+  LogicalResult writeStatsJson(ModelOp model, const tc::Statistics &stats) {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(statsJson.getValue(), ec);
+    if (ec)
+      return model.emitError("cannot write statistics to '")
+             << statsJson.getValue() << "': " << ec.message();
+    os << tc::renderStatisticsJson(stats);
+    return success();
+  }
+
+  void printPlan(ModelOp model, const std::vector<tc::RecordSpec> &records,
+                 const tc::Statistics &stats) {
+    tc::ShardPlan plan = tc::planShards(records);
+    llvm::raw_ostream &os = llvm::outs();
+    uint64_t fileBytes = 0;
+    for (uint64_t b : plan.shardBytes)
+      fileBytes += b;
+    os << "Dry run: " << records.size() << " parameters, "
+       << plan.shardBytes.size() << " shard(s), " << fileBytes
+       << " bytes of shard files";
+    if (model.getQuantization())
+      os << ", quantization " << *model.getQuantization();
+    os << "\n";
+    for (auto [i, r] : llvm::enumerate(records)) {
+      os << "  params_shard_" << plan.placements[i].shard << ".bin @"
+         << plan.placements[i].byteOffset << "  " << r.name << "  [";
+      for (size_t d = 0; d < r.shape.size(); ++d)
+        os << (d ? ", " : "") << r.shape[d];
+      os << "] " << ::qopt::numerics::tvmName(r.dtype) << "  "
+         << r.fileBytes() << " bytes\n";
+    }
+    printStatistics(stats, "");
+  }
+};
+} // namespace

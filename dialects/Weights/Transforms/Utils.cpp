@@ -1,0 +1,233 @@
+//===- Utils.cpp - Helpers shared by the weights passes -----*- C++ -*-===//
+
+#include "dialects/Weights/Transforms/Utils.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Location.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::qopt::weights;
+using ::qopt::numerics::DType;
+namespace models = ::qopt::models;
+
+Type mlir::qopt::weights::toMlirType(MLIRContext *ctx, DType t) {
+  Builder b(ctx);
+  auto ui = [&](unsigned w) {
+    return IntegerType::get(ctx, w, IntegerType::Unsigned);
+  };
+  switch (t) {
+  case DType::Bool:
+    return b.getI1Type();
+  case DType::U8:
+    return ui(8);
+  case DType::I8:
+    return b.getIntegerType(8);
+  case DType::I16:
+    return b.getIntegerType(16);
+  case DType::U16:
+    return ui(16);
+  case DType::I32:
+    return b.getIntegerType(32);
+  case DType::U32:
+    return ui(32);
+  case DType::I64:
+    return b.getIntegerType(64);
+  case DType::U64:
+    return ui(64);
+  case DType::F16:
+    return b.getF16Type();
+  case DType::BF16:
+    return b.getBF16Type();
+  case DType::F32:
+    return b.getF32Type();
+  case DType::F64:
+    return b.getF64Type();
+  case DType::F8E4M3FN:
+    return Float8E4M3FNType::get(ctx);
+  case DType::F8E5M2:
+    return Float8E5M2Type::get(ctx);
+  }
+  return {};
+}
+
+std::optional<DType> mlir::qopt::weights::fromMlirType(Type t) {
+  if (t.isF16())
+    return DType::F16;
+  if (t.isBF16())
+    return DType::BF16;
+  if (t.isF32())
+    return DType::F32;
+  if (t.isF64())
+    return DType::F64;
+  if (isa<Float8E4M3FNType>(t))
+    return DType::F8E4M3FN;
+  if (isa<Float8E5M2Type>(t))
+    return DType::F8E5M2;
+  auto i = dyn_cast<IntegerType>(t);
+  if (!i)
+    return std::nullopt;
+  bool u = i.isUnsigned();
+  switch (i.getWidth()) {
+  case 1:
+    return DType::Bool;
+  case 8:
+    return u ? DType::U8 : DType::I8;
+  case 16:
+    return u ? DType::U16 : DType::I16;
+  case 32:
+    return u ? DType::U32 : DType::I32;
+  case 64:
+    return u ? DType::U64 : DType::I64;
+  default:
+    return std::nullopt;
+  }
+}
+
+static Attribute jsonValueToAttr(MLIRContext *ctx, const nlohmann::json &v) {
+  Builder b(ctx);
+  if (v.is_boolean())
+    return b.getBoolAttr(v.get<bool>());
+  if (v.is_number_integer())
+    return b.getI64IntegerAttr(v.get<int64_t>());
+  if (v.is_number_float())
+    return b.getF64FloatAttr(v.get<double>());
+  if (v.is_string())
+    return b.getStringAttr(v.get<std::string>());
+  if (v.is_array()) {
+    SmallVector<Attribute> elems;
+    for (const nlohmann::json &e : v)
+      if (Attribute a = jsonValueToAttr(ctx, e))
+        elems.push_back(a);
+    return b.getArrayAttr(elems);
+  }
+  if (v.is_object())
+    return jsonToAttr(ctx, v);
+  return {}; // null: treated as absent, as MLC does for optional fields
+}
+
+DictionaryAttr mlir::qopt::weights::jsonToAttr(MLIRContext *ctx,
+                                               const nlohmann::json &obj) {
+  SmallVector<NamedAttribute> attrs;
+  for (auto it = obj.begin(); it != obj.end(); ++it)
+    if (Attribute a = jsonValueToAttr(ctx, it.value()))
+      attrs.push_back(NamedAttribute(StringAttr::get(ctx, it.key()), a));
+  return DictionaryAttr::get(ctx, attrs);
+}
+
+nlohmann::json mlir::qopt::weights::attrToJson(Attribute attr) {
+  if (auto d = dyn_cast<DictionaryAttr>(attr)) {
+    nlohmann::json obj = nlohmann::json::object();
+    for (NamedAttribute na : d)
+      obj[na.getName().str()] = attrToJson(na.getValue());
+    return obj;
+  }
+  if (auto a = dyn_cast<ArrayAttr>(attr)) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (Attribute e : a)
+      arr.push_back(attrToJson(e));
+    return arr;
+  }
+  if (auto b = dyn_cast<BoolAttr>(attr))
+    return b.getValue();
+  if (auto i = dyn_cast<IntegerAttr>(attr))
+    return i.getValue().getSExtValue();
+  if (auto f = dyn_cast<FloatAttr>(attr))
+    return f.getValueAsDouble();
+  if (auto s = dyn_cast<StringAttr>(attr))
+    return s.str();
+  return nullptr;
+}
+
+std::string mlir::qopt::weights::locationFile(Location loc) {
+  std::string file;
+  loc->walk([&](Location l) {
+    if (auto f = dyn_cast<FileLineColLoc>(l)) {
+      file = f.getFilename().str();
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  return file;
+}
+
+models::ModelConfig mlir::qopt::weights::getModelConfig(ModelOp model) {
+  std::string path = locationFile(model.getLoc());
+  if (path.empty())
+    path = "config.json";
+  return models::ModelConfig(attrToJson(model.getConfig()), path);
+}
+
+std::string mlir::qopt::weights::quantizedName(StringRef paramName,
+                                               StringRef suffix) {
+  StringRef base = paramName;
+  base.consume_back(".weight");
+  return (base + "." + suffix).str();
+}
+
+ParamKind mlir::qopt::weights::toParamKind(models::ParamKind k) {
+  switch (k) {
+  case models::ParamKind::Linear:
+    return ParamKind::Linear;
+  case models::ParamKind::FinalFC:
+    return ParamKind::FinalFC;
+  case models::ParamKind::Embedding:
+    return ParamKind::Embedding;
+  case models::ParamKind::MoEGate:
+    return ParamKind::MoEGate;
+  case models::ParamKind::Experts:
+    return ParamKind::Experts;
+  case models::ParamKind::Norm:
+    return ParamKind::Norm;
+  case models::ParamKind::Bias:
+    return ParamKind::Bias;
+  case models::ParamKind::Other:
+    return ParamKind::Other;
+  }
+  return ParamKind::Other;
+}
+
+bool mlir::qopt::weights::modeQuantizes(const models::QuantizationMode &mode,
+                                        ParamKind kind) {
+  using Kind = models::QuantizationMode::Kind;
+  switch (mode.kind) {
+  case Kind::NoQuant:
+  case Kind::AWQ:
+    return false;
+  case Kind::GroupQuant:
+  case Kind::PerTensorQuant:
+    switch (kind) {
+    case ParamKind::Linear:
+    case ParamKind::Experts:
+      return true;
+    case ParamKind::FinalFC:
+      return mode.quantizeFinalFC;
+    case ParamKind::Embedding:
+      return mode.quantizeEmbedding;
+    default:
+      return false;
+    }
+  }
+  return false;
+}
+
+Attribute mlir::qopt::weights::buildScheme(MLIRContext *ctx,
+                                           const models::QuantizationMode &mode,
+                                           ParamKind kind, Rounding rounding) {
+  if (!modeQuantizes(mode, kind))
+    return {};
+  Type modelType = toMlirType(ctx, mode.modelDType);
+  using Kind = models::QuantizationMode::Kind;
+  if (mode.kind == Kind::GroupQuant) {
+    int64_t maxInt = (int64_t(1) << (mode.bits - 1)) - 1;
+    auto qt = quant::AnyQuantizedType::get(
+        /*flags=*/0, IntegerType::get(ctx, mode.bits), modelType,
+        /*storageTypeMin=*/0, /*storageTypeMax=*/2 * maxInt);
+    // Embeddings are always quantized row-major (NK), whatever the layout.
+    Layout layout = mode.kn && kind != ParamKind::Embedding ? Layout::KN
+                                                             : Layout::NK;
+    return GroupQuantAttr::get(ctx, qt, mode.groupSize, layout, rounding);
+  }
+  return PerTensorQuantAttr::get(ctx, toMlirType(ctx, mode.fp8), modelType,
+                                 mode.useScale, mode.calibrationPlaceholder);
+}

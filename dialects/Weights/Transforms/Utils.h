@@ -1,0 +1,44 @@
+//===- Utils.h - Helpers shared by the weights passes -------*- C++ -*-===//
+
+#ifndef QOPT_DIALECTS_WEIGHTS_TRANSFORMS_UTILS_H
+#define QOPT_DIALECTS_WEIGHTS_TRANSFORMS_UTILS_H
+
+#include "dialects/Weights/IR/WeightsOps.h"
+#include "qopt/Models/ModelDef.h"
+#include "qopt/Models/QuantizationModes.h"
+#include "qopt/Numerics/DType.h"
+
+#include <nlohmann/json.hpp>
+#include <optional>
+
+namespace mlir::qopt::weights {
+
+/// Element type of a DType (unsigned integers become `ui<N>`).
+Type toMlirType(MLIRContext *ctx, ::qopt::numerics::DType t);
+/// Inverse; nullopt for types a tensor cache cannot hold.
+std::optional<::qopt::numerics::DType> fromMlirType(Type t);
+
+/// config.json <-> the `config` attribute of weights.model.
+DictionaryAttr jsonToAttr(MLIRContext *ctx, const nlohmann::json &obj);
+nlohmann::json attrToJson(Attribute attr);
+
+/// The path a location names (FileLineColLoc inside Name/Fused locs), or "".
+std::string locationFile(Location loc);
+
+/// The model config of a weights.model, with its config.json path.
+::qopt::models::ModelConfig getModelConfig(ModelOp model);
+
+/// MLC's names: `<base>.weight` quantized becomes `<base>.<suffix>`.
+std::string quantizedName(StringRef paramName, StringRef suffix);
+
+/// Whether a mode quantizes a parameter of this kind (mlc-quantization.md 2.6).
+bool modeQuantizes(const ::qopt::models::QuantizationMode &mode, ParamKind kind);
+/// The scheme attribute a mode applies to a parameter of this kind.
+/// Null for modes that do not quantize it. `rounding` applies to group modes.
+Attribute buildScheme(MLIRContext *ctx, const ::qopt::models::QuantizationMode &mode,
+                      ParamKind kind, Rounding rounding);
+ParamKind toParamKind(::qopt::models::ParamKind k);
+
+} // namespace mlir::qopt::weights
+
+#endif // QOPT_DIALECTS_WEIGHTS_TRANSFORMS_UTILS_H

@@ -1,0 +1,173 @@
+//===- Checkpoint.h - Checkpoint discovery and tensor directory -*- C++ -*-===//
+//
+// The vocabulary shared by every checkpoint reader: where a tensor lives in a
+// file (TensorInfo), the header of one file (CheckpointFile), and a whole
+// checkpoint as MLC's HuggingFaceLoader sees it (Checkpoint): which files, in
+// which order, and which tensor comes from which file.
+//
+// Readers only parse headers; no weight bytes are held. Bytes are read later
+// through TensorReader.
+//
+// Adding a format (GGUF, AutoAWQ, ...): add a reader returning CheckpointFile,
+// dispatch to it in readCheckpointFile(), and teach openCheckpoint's discovery
+// which file names belong to it (Checkpoint.cpp, `candidatesFor`).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QOPT_LOADERS_CHECKPOINT_H
+#define QOPT_LOADERS_CHECKPOINT_H
+
+#include "qopt/Numerics/DType.h"
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace qopt::loaders {
+
+/// The source formats quant-opt reads.
+enum class SourceFormat { Auto, HFSafetensors, HFTorch, GGUF, AWQ };
+
+/// MLC's spelling of a format: "auto", "huggingface-safetensor",
+/// "huggingface-torch", "gguf", "awq".
+llvm::StringRef sourceFormatName(SourceFormat format);
+/// Inverse of sourceFormatName.
+std::optional<SourceFormat> parseSourceFormat(llvm::StringRef name);
+
+/// One tensor of a checkpoint file, located but not loaded.
+struct TensorInfo {
+  std::string name;
+  numerics::DType dtype = numerics::DType::U8;
+  std::vector<int64_t> shape;
+  /// Path of the file holding the bytes.
+  std::string file;
+  /// Absolute byte offset in `file` of element 0 (storage offset applied).
+  uint64_t offset = 0;
+  /// Strides in elements; empty = contiguous row-major. Torch checkpoints
+  /// keep the strides of the pickle even when they are contiguous.
+  std::vector<int64_t> strides;
+  /// Bytes of the underlying storage/record available from `offset`; every
+  /// element the view reaches lies inside [offset, offset + storageBytes).
+  uint64_t storageBytes = 0;
+
+  /// Product of `shape` (1 for a scalar). Readers guarantee it does not
+  /// overflow.
+  int64_t numElements() const;
+  /// numElements() * dtypeSize(dtype).
+  uint64_t contiguousBytes() const;
+  /// True when the elements are stored row-major without gaps from `offset`
+  /// (`strides` empty or describing exactly that layout).
+  bool isContiguous() const;
+};
+
+/// The header of one checkpoint file.
+struct CheckpointFile {
+  std::string path;
+  SourceFormat format = SourceFormat::Auto;
+  /// The tensors in reader order (safetensors: lexicographic byte order of
+  /// names; torch: state-dict insertion order).
+  std::vector<TensorInfo> tensors;
+
+  /// The tensor called `name`, or nullptr.
+  const TensorInfo *find(llvm::StringRef name) const;
+};
+
+/// One entry of a `*.index.json` weight map.
+struct WeightMapEntry {
+  std::string tensor;
+  /// The shard path: the index's directory joined with the mapped name.
+  std::string file;
+};
+
+/// Reads `weight_map` of a `*.index.json` in JSON file order. Rejects
+/// duplicate tensor names, non-string file names, and file names that are
+/// absolute or contain a `..` component.
+llvm::Expected<std::vector<WeightMapEntry>>
+readWeightMap(llvm::StringRef indexJsonPath);
+
+/// A whole checkpoint as MLC's HuggingFaceLoader sees it.
+struct Checkpoint {
+  SourceFormat format = SourceFormat::Auto;
+  /// The `*.index.json` used; empty for a single file.
+  std::string indexPath;
+  /// MLC's torch_to_path in its order: single file -> the reader's order;
+  /// index -> weight_map order. (tensor name, file path).
+  std::vector<std::pair<std::string, std::string>> torchToPath;
+  /// Headers of every file, keyed by path.
+  std::map<std::string, CheckpointFile> files;
+  /// Non-fatal findings (e.g. a shard holds tensors the index does not map).
+  std::vector<std::string> warnings;
+  /// name -> (file path, position in that file's `tensors`); filled by
+  /// openCheckpoint. find() falls back to a scan when it is empty.
+  std::unordered_map<std::string, std::pair<std::string, size_t>> nameIndex;
+
+  /// The tensor called `tensorName` (as mapped by torchToPath), or nullptr.
+  const TensorInfo *find(llvm::StringRef tensorName) const;
+};
+
+/// Opens a checkpoint. `source` is a directory, or one file
+/// (`*.safetensors`, `*.bin`, `*.index.json`). In a directory, Auto looks
+/// for model.safetensors.index.json, model.safetensors,
+/// pytorch_model.bin.index.json, pytorch_model.bin, then a single
+/// `*.safetensors` or a single `*.bin`; an explicit format restricts the
+/// search to its own names. Every file's header is parsed eagerly and an
+/// index is checked against the files (every named file exists and parses,
+/// every mapped tensor is in its file).
+llvm::Expected<Checkpoint> openCheckpoint(llvm::StringRef source,
+                                          SourceFormat format);
+
+/// Parses the header of one checkpoint file with the reader for `format`
+/// (HFSafetensors and AWQ: safetensors; HFTorch: torch zip; Auto: decided by
+/// the file's first bytes).
+llvm::Expected<CheckpointFile> readCheckpointFile(llvm::StringRef path,
+                                                  SourceFormat format);
+
+/// Offset of the first byte of `s` that does not start a well-formed UTF-8
+/// sequence (RFC 3629: no overlongs, no surrogates, at most U+10FFFF), or
+/// nullopt if `s` is valid.
+std::optional<size_t> findInvalidUtf8(llvm::StringRef s);
+
+/// "[512, 128]".
+std::string formatShape(const std::vector<int64_t> &shape);
+
+namespace detail {
+/// Limits on a JSON document, so that hostile text cannot exhaust memory.
+struct JsonLimits {
+  unsigned maxDepth = 64;
+  uint64_t maxValues = 1u << 23;
+};
+
+/// Why parseJson failed.
+struct JsonFailure {
+  enum Kind { Syntax, TooDeep, TooManyValues, DuplicateKey } kind = Syntax;
+  /// Syntax: the byte nlohmann reports.
+  uint64_t byte = 0;
+  /// DuplicateKey: nesting depth of the object (1 = the top-level object),
+  /// the enclosing top-level key (depth > 1) and the repeated key.
+  unsigned depth = 0;
+  std::string outerKey;
+  std::string key;
+};
+
+/// Parses `text` as JSON, rejecting a key seen twice in one object. Returns
+/// false and fills `failure` on error. If `keyOrder` is given, it receives
+/// the keys, in file order, of the object that is the value of the
+/// top-level key `orderedKey` (nlohmann::json itself sorts keys).
+bool parseJson(llvm::StringRef text, const JsonLimits &limits,
+               nlohmann::json &out, JsonFailure &failure,
+               llvm::StringRef orderedKey = {},
+               std::vector<std::string> *keyOrder = nullptr);
+} // namespace detail
+
+} // namespace qopt::loaders
+
+#endif // QOPT_LOADERS_CHECKPOINT_H

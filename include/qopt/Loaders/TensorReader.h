@@ -1,0 +1,86 @@
+//===- TensorReader.h - Positioned reads of checkpoint tensors -*- C++ -*-===//
+//
+// RandomAccessFile: a read-only file for positioned reads (pread), used by the
+// header readers. TensorReader: copies a TensorInfo's elements into a
+// contiguous row-major buffer, gathering strided views, with bounded scratch
+// memory and one cached descriptor per file. Both are safe to use from several
+// threads at once (pread has no shared file offset).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QOPT_LOADERS_TENSORREADER_H
+#define QOPT_LOADERS_TENSORREADER_H
+
+#include "qopt/Loaders/Checkpoint.h"
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace qopt::loaders {
+
+/// A read-only file opened for positioned reads. Errors name the file.
+class RandomAccessFile {
+public:
+  /// Opens `path`; fails with "<path>: cannot open: <reason>" (also for a
+  /// directory).
+  static llvm::Expected<RandomAccessFile> open(llvm::StringRef path);
+
+  RandomAccessFile(RandomAccessFile &&other) noexcept;
+  RandomAccessFile &operator=(RandomAccessFile &&other) noexcept;
+  RandomAccessFile(const RandomAccessFile &) = delete;
+  RandomAccessFile &operator=(const RandomAccessFile &) = delete;
+  ~RandomAccessFile();
+
+  /// The file's length when it was opened.
+  uint64_t size() const { return fileSize; }
+  const std::string &path() const { return filePath; }
+
+  /// Reads exactly `len` bytes at `offset` into `dst`. A range past the end
+  /// of the file is "<path>: unexpected end of file reading <len> bytes at
+  /// offset <offset>".
+  llvm::Error readAt(uint64_t offset, uint64_t len, void *dst) const;
+  /// readAt into a new string.
+  llvm::Expected<std::string> readString(uint64_t offset, uint64_t len) const;
+
+private:
+  RandomAccessFile(int fd, uint64_t size, std::string path)
+      : fd(fd), fileSize(size), filePath(std::move(path)) {}
+  int fd = -1;
+  uint64_t fileSize = 0;
+  std::string filePath;
+};
+
+/// Reads tensor bytes as contiguous row-major buffers.
+class TensorReader {
+public:
+  /// `maxScratchBytes` bounds the scratch buffer used to gather strided
+  /// views (contiguous tensors are read straight into the destination).
+  explicit TensorReader(uint64_t maxScratchBytes = 64ull << 20);
+  ~TensorReader();
+  TensorReader(const TensorReader &) = delete;
+  TensorReader &operator=(const TensorReader &) = delete;
+
+  /// Reads all of `t`; `dst` holds t.contiguousBytes() bytes.
+  llvm::Error read(const TensorInfo &t, void *dst);
+  /// Reads rows [row0, row1) of the outermost dimension of `t`; `dst` holds
+  /// (row1 - row0) * (bytes of one row).
+  llvm::Error readRows(const TensorInfo &t, int64_t row0, int64_t row1,
+                       void *dst);
+
+private:
+  llvm::Expected<const RandomAccessFile *> getFile(const std::string &path);
+
+  uint64_t maxScratch;
+  std::mutex mutex;
+  std::unordered_map<std::string, std::unique_ptr<RandomAccessFile>> files;
+};
+
+} // namespace qopt::loaders
+
+#endif // QOPT_LOADERS_TENSORREADER_H

@@ -1,0 +1,132 @@
+//===- ModelDef.h - MLC model parameter definitions -----------*- C++ -*-===//
+//
+// What a compiled MLC model expects: its parameters (MLC names, shapes, the
+// module kind that decides quantization, the shard strategy) and how each is
+// built from Hugging Face tensors. One small file per architecture fills a
+// `ModelDef` from config.json; the passes turn it into IR. No MLIR here.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QOPT_MODELS_MODELDEF_H
+#define QOPT_MODELS_MODELDEF_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qopt::models {
+
+/// Mirrors `weights::ParamKind`: which module owns a parameter.
+enum class ParamKind { Linear, FinalFC, Embedding, MoEGate, Experts, Norm, Bias, Other };
+
+/// How an MLC parameter is computed from Hugging Face tensors: a small
+/// expression tree over source tensor names.
+struct MapExpr {
+  enum class Op { Source, Concat, Stack, Transpose, AddConstant };
+  Op op = Op::Source;
+  std::string source;             // Op::Source: the HF tensor name
+  int64_t axis = 0;               // Op::Concat
+  double constant = 0;            // Op::AddConstant
+  std::vector<MapExpr> operands;  // everything but Op::Source
+
+  static MapExpr src(std::string name);
+  static MapExpr concat(std::vector<MapExpr> parts, int64_t axis = 0);
+  static MapExpr stack(std::vector<MapExpr> parts);
+  static MapExpr transpose(MapExpr e);
+  static MapExpr addConstant(MapExpr e, double c);
+  /// HF names in the order the mapping lists them.
+  void collectSources(std::vector<std::string> &out) const;
+};
+
+/// MLC's `ShardSingleDim(dim, segs)`: per-shard segment lengths along `dim`.
+struct ShardStrategy {
+  int64_t dim = 0;
+  std::vector<int64_t> segments; // per-shard lengths; empty = one segment
+};
+
+/// One parameter of the compiled model, before quantization.
+struct ParamDef {
+  std::string name;              // e.g. "model.layers.0.self_attn.qkv_proj.weight"
+  std::vector<int64_t> shape;    // full (unsharded) shape; -1 = symbolic
+  ParamKind kind = ParamKind::Other;
+  MapExpr map;
+  std::optional<ShardStrategy> shard;
+};
+
+/// The parsed fields of config.json that shape parameters.
+class ModelConfig {
+public:
+  ModelConfig(nlohmann::json json, std::string path)
+      : json(std::move(json)), path(std::move(path)) {}
+  const nlohmann::json &raw() const { return json; }
+  const std::string &getPath() const { return path; }
+  bool has(llvm::StringRef key) const;
+  /// A required integer field; error "config.json: missing required field 'x' (llama)".
+  llvm::Expected<int64_t> getInt(llvm::StringRef key, llvm::StringRef arch) const;
+  int64_t getInt(llvm::StringRef key, int64_t dflt) const;
+  bool getBool(llvm::StringRef key, bool dflt) const;
+  std::string getString(llvm::StringRef key, llvm::StringRef dflt) const;
+  /// Fails unless every key is present (and not null).
+  llvm::Error require(llvm::ArrayRef<llvm::StringRef> keys, llvm::StringRef arch) const;
+
+private:
+  nlohmann::json json;
+  std::string path;
+};
+
+/// Everything the passes need to know about one architecture instance.
+struct ModelDef {
+  std::string arch;
+  std::vector<ParamDef> params;
+  /// HF tensors the loader reads but ignores (not counted as parameters).
+  std::vector<std::string> unusedSources;
+  /// Quantization kinds the MLC model accepts ("no-quant", "group-quant",
+  /// "per-tensor-quant", "awq", "ft-quant").
+  std::vector<std::string> quantizationKinds;
+  /// Aliases a checkpoint may omit (tied weights dropped by the writer).
+  std::vector<std::pair<std::string, std::string>> sourceAliases;
+  bool isUnused(llvm::StringRef hfName) const;
+};
+
+/// One architecture: names it answers to and the builder of its ModelDef.
+struct Architecture {
+  std::string name;                       // "llama"
+  std::vector<std::string> hfArchitectures; // "LlamaForCausalLM"
+  std::vector<std::string> modelTypes;      // config "model_type" values
+  std::function<llvm::Expected<ModelDef>(const ModelConfig &, int64_t tpShards)> build;
+};
+
+/// All registered architectures, in a stable order.
+const std::vector<Architecture> &architectures();
+const Architecture *findArchitecture(llvm::StringRef name);
+/// `--model-type auto`: from config "model_type", then "architectures".
+/// Error lists the supported names.
+llvm::Expected<const Architecture *> detectArchitecture(const ModelConfig &config,
+                                                        llvm::StringRef requested);
+/// Comma-separated list of supported architecture names.
+std::string supportedArchitectureList();
+
+/// Reads config.json (a directory holding one, or the file itself).
+llvm::Expected<ModelConfig> readModelConfig(llvm::StringRef path);
+
+/// Shared builders used by the per-architecture files.
+namespace build {
+std::string layer(int64_t i, llvm::StringRef rest, llvm::StringRef prefix = "model.layers.");
+/// Checked positive integer division: error unless `a % b == 0`.
+llvm::Expected<int64_t> divide(int64_t a, int64_t b, llvm::StringRef what);
+} // namespace build
+
+// Registration of each architecture's file (lib/Models/<Arch>.cpp).
+Architecture makeLlamaArchitecture();
+
+} // namespace qopt::models
+
+#endif // QOPT_MODELS_MODELDEF_H

@@ -1,0 +1,46 @@
+//===- QuantizationModes.h - MLC's quantization registry -------*- C++ -*-===//
+//
+// The `QUANTIZATION` table of mlc_llm (mlc-quantization.md section 1) as
+// data: which kind each mode is, its bits, group size, model dtype, layout,
+// and whether embeddings and the final fc are quantized.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QOPT_MODELS_QUANTIZATIONMODES_H
+#define QOPT_MODELS_QUANTIZATIONMODES_H
+
+#include "qopt/Numerics/DType.h"
+
+#include "llvm/ADT/StringRef.h"
+
+#include <string>
+#include <vector>
+
+namespace qopt::models {
+
+struct QuantizationMode {
+  enum class Kind { NoQuant, GroupQuant, PerTensorQuant, AWQ };
+  std::string name;
+  Kind kind;
+  numerics::DType modelDType; // F16, BF16 or F32
+  int bits = 0;               // group-quant
+  int64_t groupSize = 0;      // group-quant
+  bool kn = false;            // group-quant: KN layout (`*_0`)
+  bool quantizeEmbedding = false;
+  bool quantizeFinalFC = false;
+  numerics::DType fp8 = numerics::DType::F8E4M3FN; // per-tensor
+  bool useScale = false;                           // per-tensor
+  bool calibrationPlaceholder = false;             // per-tensor
+  /// The kind string MLC's model table uses ("no-quant", "group-quant", ...).
+  llvm::StringRef kindName() const;
+};
+
+/// Every supported mode in MLC's table order.
+const std::vector<QuantizationMode> &quantizationModes();
+const QuantizationMode *findQuantizationMode(llvm::StringRef name);
+/// "q0f16, q0bf16, ..." for error messages.
+std::string quantizationModeList();
+
+} // namespace qopt::models
+
+#endif // QOPT_MODELS_QUANTIZATIONMODES_H

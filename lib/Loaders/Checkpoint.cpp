@@ -1,0 +1,577 @@
+//===- Checkpoint.cpp - Checkpoint discovery and tensor directory --------===//
+//
+// Part of quant-opt.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qopt/Loaders/Checkpoint.h"
+
+#include "qopt/Loaders/Safetensors.h"
+#include "qopt/Loaders/TensorReader.h"
+#include "qopt/Loaders/TorchZip.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace qopt::loaders {
+
+static llvm::Error makeError(const llvm::Twine &msg) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg.str());
+}
+
+//===----------------------------------------------------------------------===//
+// Small shared pieces
+//===----------------------------------------------------------------------===//
+
+llvm::StringRef sourceFormatName(SourceFormat format) {
+  switch (format) {
+  case SourceFormat::Auto:
+    return "auto";
+  case SourceFormat::HFSafetensors:
+    return "huggingface-safetensor";
+  case SourceFormat::HFTorch:
+    return "huggingface-torch";
+  case SourceFormat::GGUF:
+    return "gguf";
+  case SourceFormat::AWQ:
+    return "awq";
+  }
+  return "unknown";
+}
+
+std::optional<SourceFormat> parseSourceFormat(llvm::StringRef name) {
+  for (SourceFormat f :
+       {SourceFormat::Auto, SourceFormat::HFSafetensors, SourceFormat::HFTorch,
+        SourceFormat::GGUF, SourceFormat::AWQ})
+    if (sourceFormatName(f) == name)
+      return f;
+  return std::nullopt;
+}
+
+int64_t TensorInfo::numElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+uint64_t TensorInfo::contiguousBytes() const {
+  return uint64_t(numElements()) * numerics::dtypeSize(dtype);
+}
+
+bool TensorInfo::isContiguous() const {
+  if (strides.empty())
+    return true;
+  if (strides.size() != shape.size())
+    return false;
+  int64_t expected = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    if (shape[i] == 0)
+      return true; // Empty: nothing is stored.
+    if (shape[i] != 1 && strides[i] != expected)
+      return false;
+    expected *= shape[i];
+  }
+  return true;
+}
+
+const TensorInfo *CheckpointFile::find(llvm::StringRef name) const {
+  for (const TensorInfo &t : tensors)
+    if (t.name == name)
+      return &t;
+  return nullptr;
+}
+
+const TensorInfo *Checkpoint::find(llvm::StringRef tensorName) const {
+  if (!nameIndex.empty()) {
+    auto it = nameIndex.find(tensorName.str());
+    if (it == nameIndex.end())
+      return nullptr;
+    auto fileIt = files.find(it->second.first);
+    if (fileIt == files.end() ||
+        it->second.second >= fileIt->second.tensors.size())
+      return nullptr;
+    return &fileIt->second.tensors[it->second.second];
+  }
+  for (const auto &[name, path] : torchToPath) {
+    if (name != tensorName)
+      continue;
+    auto fileIt = files.find(path);
+    return fileIt == files.end() ? nullptr : fileIt->second.find(name);
+  }
+  return nullptr;
+}
+
+std::optional<size_t> findInvalidUtf8(llvm::StringRef s) {
+  const auto *p = reinterpret_cast<const unsigned char *>(s.data());
+  size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t need;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      need = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      need = 2;
+      if (c == 0xE0)
+        lo = 0xA0; // Overlong.
+      if (c == 0xED)
+        hi = 0x9F; // Surrogates.
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      need = 3;
+      if (c == 0xF0)
+        lo = 0x90; // Overlong.
+      if (c == 0xF4)
+        hi = 0x8F; // Above U+10FFFF.
+    } else {
+      return i;
+    }
+    if (n - i <= need)
+      return i;
+    if (p[i + 1] < lo || p[i + 1] > hi)
+      return i;
+    for (size_t k = 2; k <= need; ++k)
+      if (p[i + k] < 0x80 || p[i + k] > 0xBF)
+        return i;
+    i += need + 1;
+  }
+  return std::nullopt;
+}
+
+std::string formatShape(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i)
+      s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+//===----------------------------------------------------------------------===//
+// JSON with duplicate-key detection
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Thrown from the parser callback to stop parsing.
+struct JsonAbort {};
+/// An open object or array during parsing.
+struct JsonFrame {
+  bool isObject;
+  std::unordered_set<std::string> keys;
+};
+} // namespace
+
+bool detail::parseJson(llvm::StringRef text, const JsonLimits &limits,
+                       nlohmann::json &out, JsonFailure &failure,
+                       llvm::StringRef orderedKey,
+                       std::vector<std::string> *keyOrder) {
+  using Event = nlohmann::json::parse_event_t;
+  std::vector<JsonFrame> stack;
+  uint64_t values = 0;
+  std::string topKey;
+  auto countValue = [&] {
+    if (++values > limits.maxValues) {
+      failure.kind = JsonFailure::TooManyValues;
+      throw JsonAbort{};
+    }
+  };
+  auto callback = [&](int, Event event, nlohmann::json &parsed) -> bool {
+    switch (event) {
+    case Event::object_start:
+    case Event::array_start:
+      if (stack.size() >= limits.maxDepth) {
+        failure.kind = JsonFailure::TooDeep;
+        throw JsonAbort{};
+      }
+      countValue();
+      stack.push_back({event == Event::object_start, {}});
+      break;
+    case Event::object_end:
+    case Event::array_end:
+      stack.pop_back();
+      break;
+    case Event::key: {
+      std::string key = parsed.get<std::string>();
+      if (!stack.back().keys.insert(key).second) {
+        failure.kind = JsonFailure::DuplicateKey;
+        failure.depth = unsigned(stack.size());
+        failure.outerKey = stack.size() > 1 ? topKey : std::string();
+        failure.key = std::move(key);
+        throw JsonAbort{};
+      }
+      if (stack.size() == 1) {
+        topKey = key;
+      } else if (keyOrder && stack.size() == 2 && stack[0].isObject &&
+                 stack[1].isObject && topKey == orderedKey) {
+        keyOrder->push_back(key);
+      }
+      break;
+    }
+    case Event::value:
+      countValue();
+      break;
+    }
+    return true;
+  };
+  try {
+    out = nlohmann::json::parse(text.begin(), text.end(), callback,
+                                /*allow_exceptions=*/true,
+                                /*ignore_comments=*/false);
+  } catch (const JsonAbort &) {
+    return false;
+  } catch (const nlohmann::json::parse_error &e) {
+    failure.kind = JsonFailure::Syntax;
+    failure.byte = e.byte;
+    return false;
+  } catch (const nlohmann::json::exception &) {
+    failure.kind = JsonFailure::Syntax;
+    failure.byte = 0;
+    return false;
+  }
+  return true;
+}
+
+//===----------------------------------------------------------------------===//
+// Index files
+//===----------------------------------------------------------------------===//
+
+/// Largest `*.index.json` accepted (real ones are a few hundred KB).
+static constexpr uint64_t kMaxIndexBytes = 256ull << 20;
+
+/// True if `name` is a relative path with no `..` component.
+static bool isContainedRelativePath(llvm::StringRef name) {
+  if (name.empty() || llvm::sys::path::is_absolute(name) ||
+      name.starts_with("/") || name.starts_with("\\"))
+    return false;
+  for (auto it = llvm::sys::path::begin(name), e = llvm::sys::path::end(name);
+       it != e; ++it)
+    if (*it == "..")
+      return false;
+  return !name.contains('\0');
+}
+
+llvm::Expected<std::vector<WeightMapEntry>>
+readWeightMap(llvm::StringRef indexJsonPath) {
+  std::string index = indexJsonPath.str();
+  llvm::Expected<RandomAccessFile> file = RandomAccessFile::open(index);
+  if (!file)
+    return file.takeError();
+  if (file->size() > kMaxIndexBytes)
+    return makeError(index + ": index file is larger than " +
+                     llvm::Twine(kMaxIndexBytes) + " bytes");
+  llvm::Expected<std::string> text = file->readString(0, file->size());
+  if (!text)
+    return text.takeError();
+
+  nlohmann::json json;
+  detail::JsonFailure failure;
+  std::vector<std::string> order;
+  if (!detail::parseJson(*text, detail::JsonLimits(), json, failure,
+                         "weight_map", &order)) {
+    switch (failure.kind) {
+    case detail::JsonFailure::Syntax:
+      return makeError(index + ": is not valid JSON (error at byte " +
+                       llvm::Twine(failure.byte) + ")");
+    case detail::JsonFailure::TooDeep:
+      return makeError(index + ": JSON nests too deeply");
+    case detail::JsonFailure::TooManyValues:
+      return makeError(index + ": JSON has too many values");
+    case detail::JsonFailure::DuplicateKey:
+      if (failure.depth == 2 && failure.outerKey == "weight_map")
+        return makeError(index + ": duplicate tensor name '" + failure.key +
+                         "' in weight_map");
+      if (failure.depth == 1)
+        return makeError(index + ": duplicate key '" + failure.key + "'");
+      return makeError(index + ": duplicate key '" + failure.key + "' in '" +
+                       failure.outerKey + "'");
+    }
+  }
+  if (!json.is_object())
+    return makeError(index + ": expected a JSON object");
+  auto mapIt = json.find("weight_map");
+  if (mapIt == json.end() || !mapIt->is_object())
+    return makeError(index + ": missing 'weight_map' object");
+
+  llvm::StringRef dir = llvm::sys::path::parent_path(index);
+  std::vector<WeightMapEntry> entries;
+  entries.reserve(order.size());
+  for (const std::string &tensor : order) {
+    const nlohmann::json &value = (*mapIt)[tensor];
+    if (!value.is_string())
+      return makeError(index + ": weight_map value for tensor '" + tensor +
+                       "' is not a string");
+    const std::string &name = value.get_ref<const std::string &>();
+    if (!isContainedRelativePath(name))
+      return makeError(index + ": weight_map file '" + name +
+                       "' for tensor '" + tensor +
+                       "' is not a relative path inside the checkpoint "
+                       "directory");
+    llvm::SmallString<256> path(dir);
+    llvm::sys::path::append(path, name);
+    entries.push_back({tensor, std::string(path.str())});
+  }
+  return entries;
+}
+
+//===----------------------------------------------------------------------===//
+// Reading one file
+//===----------------------------------------------------------------------===//
+
+llvm::Expected<CheckpointFile> readCheckpointFile(llvm::StringRef path,
+                                                  SourceFormat format) {
+  switch (format) {
+  case SourceFormat::HFSafetensors:
+  case SourceFormat::AWQ: {
+    llvm::Expected<CheckpointFile> cf = readSafetensorsHeader(path);
+    if (cf)
+      cf->format = format;
+    return cf;
+  }
+  case SourceFormat::HFTorch:
+    return readTorchZipHeader(path);
+  case SourceFormat::GGUF:
+    return makeError(path + ": GGUF checkpoints are not supported yet");
+  case SourceFormat::Auto:
+    break;
+  }
+  // Auto: decide by the first bytes.
+  llvm::Expected<RandomAccessFile> file = RandomAccessFile::open(path);
+  if (!file)
+    return file.takeError();
+  uint64_t n = std::min<uint64_t>(file->size(), 263);
+  llvm::Expected<std::string> head = file->readString(0, n);
+  if (!head)
+    return head.takeError();
+  llvm::StringRef h(*head);
+  bool isTar = h.size() >= 262 && h.substr(257, 5) == "ustar";
+  if (h.starts_with("PK") || h.starts_with("\x80\x02\x8a\x0a") || isTar)
+    return readTorchZipHeader(path);
+  if (h.starts_with("GGUF"))
+    return readCheckpointFile(path, SourceFormat::GGUF);
+  return readCheckpointFile(path, SourceFormat::HFSafetensors);
+}
+
+//===----------------------------------------------------------------------===//
+// Discovery
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// A file name looked for in a checkpoint directory.
+struct Candidate {
+  const char *name;
+  SourceFormat format;
+  bool isIndex;
+};
+/// Files with an extension taken when they are the only one of their kind.
+struct Singleton {
+  const char *extension;
+  SourceFormat format;
+};
+} // namespace
+
+/// The names looked for in a directory for `format`, in priority order.
+static std::vector<Candidate> candidatesFor(SourceFormat format) {
+  const Candidate st[] = {
+      {"model.safetensors.index.json", SourceFormat::HFSafetensors, true},
+      {"model.safetensors", SourceFormat::HFSafetensors, false}};
+  const Candidate pt[] = {
+      {"pytorch_model.bin.index.json", SourceFormat::HFTorch, true},
+      {"pytorch_model.bin", SourceFormat::HFTorch, false}};
+  std::vector<Candidate> out;
+  switch (format) {
+  case SourceFormat::Auto:
+    out.assign(std::begin(st), std::end(st));
+    out.insert(out.end(), std::begin(pt), std::end(pt));
+    break;
+  case SourceFormat::HFSafetensors:
+    out.assign(std::begin(st), std::end(st));
+    break;
+  case SourceFormat::AWQ:
+    for (Candidate c : st)
+      out.push_back({c.name, SourceFormat::AWQ, c.isIndex});
+    break;
+  case SourceFormat::HFTorch:
+    out.assign(std::begin(pt), std::end(pt));
+    break;
+  case SourceFormat::GGUF:
+    break;
+  }
+  return out;
+}
+
+static std::vector<Singleton> singletonsFor(SourceFormat format) {
+  switch (format) {
+  case SourceFormat::Auto:
+    return {{".safetensors", SourceFormat::HFSafetensors},
+            {".bin", SourceFormat::HFTorch}};
+  case SourceFormat::HFSafetensors:
+    return {{".safetensors", SourceFormat::HFSafetensors}};
+  case SourceFormat::AWQ:
+    return {{".safetensors", SourceFormat::AWQ}};
+  case SourceFormat::HFTorch:
+    return {{".bin", SourceFormat::HFTorch}};
+  case SourceFormat::GGUF:
+    return {{".gguf", SourceFormat::GGUF}};
+  }
+  return {};
+}
+
+/// The format a file name suggests, or Auto.
+static SourceFormat formatOfName(llvm::StringRef name) {
+  if (name.ends_with(".safetensors") ||
+      name.ends_with(".safetensors.index.json"))
+    return SourceFormat::HFSafetensors;
+  if (name.ends_with(".bin") || name.ends_with(".bin.index.json") ||
+      name.ends_with(".pt") || name.ends_with(".pth"))
+    return SourceFormat::HFTorch;
+  if (name.ends_with(".gguf"))
+    return SourceFormat::GGUF;
+  return SourceFormat::Auto;
+}
+
+static llvm::Expected<Checkpoint> openSingle(llvm::StringRef path,
+                                             SourceFormat format) {
+  llvm::Expected<CheckpointFile> cf = readCheckpointFile(path, format);
+  if (!cf)
+    return cf.takeError();
+  Checkpoint ckpt;
+  ckpt.format = cf->format;
+  std::string p = path.str();
+  for (size_t i = 0; i < cf->tensors.size(); ++i) {
+    ckpt.torchToPath.emplace_back(cf->tensors[i].name, p);
+    ckpt.nameIndex[cf->tensors[i].name] = {p, i};
+  }
+  ckpt.files.emplace(p, std::move(*cf));
+  return ckpt;
+}
+
+static llvm::Expected<Checkpoint> openIndex(llvm::StringRef indexPath,
+                                            SourceFormat format) {
+  llvm::Expected<std::vector<WeightMapEntry>> entries =
+      readWeightMap(indexPath);
+  if (!entries)
+    return entries.takeError();
+  Checkpoint ckpt;
+  ckpt.format = format;
+  ckpt.indexPath = indexPath.str();
+  // Parse each shard once, in order of first appearance.
+  for (const WeightMapEntry &e : *entries) {
+    if (ckpt.files.count(e.file))
+      continue;
+    if (!llvm::sys::fs::is_regular_file(e.file))
+      return makeError(indexPath + ": weight_map names " + e.file +
+                       " (for tensor '" + e.tensor +
+                       "'), which does not exist");
+    llvm::Expected<CheckpointFile> cf = readCheckpointFile(e.file, format);
+    if (!cf)
+      return cf.takeError();
+    if (ckpt.format == SourceFormat::Auto)
+      ckpt.format = cf->format;
+    ckpt.files.emplace(e.file, std::move(*cf));
+  }
+  // Every mapped tensor must be in its file.
+  for (const WeightMapEntry &e : *entries) {
+    const CheckpointFile &cf = ckpt.files.at(e.file);
+    size_t pos = 0;
+    while (pos < cf.tensors.size() && cf.tensors[pos].name != e.tensor)
+      ++pos;
+    if (pos == cf.tensors.size())
+      return makeError(indexPath + ": tensor '" + e.tensor + "' mapped to " +
+                       e.file + " is not in that file");
+    ckpt.torchToPath.emplace_back(e.tensor, e.file);
+    ckpt.nameIndex[e.tensor] = {e.file, pos};
+  }
+  // Tensors of a shard that the index does not map are ignored, as MLC does.
+  for (const auto &[path, cf] : ckpt.files)
+    for (const TensorInfo &t : cf.tensors) {
+      auto it = ckpt.nameIndex.find(t.name);
+      if (it == ckpt.nameIndex.end() || it->second.first != path)
+        ckpt.warnings.push_back(path + ": tensor '" + t.name +
+                                "' is not mapped to this file by " +
+                                ckpt.indexPath + "; ignored");
+    }
+  return ckpt;
+}
+
+/// Opens the file `path`: an index or a single checkpoint file.
+static llvm::Expected<Checkpoint> openFile(llvm::StringRef path,
+                                           SourceFormat format) {
+  bool isIndex = path.ends_with(".index.json");
+  if (format == SourceFormat::Auto)
+    format = formatOfName(path);
+  if (isIndex)
+    return openIndex(path, format);
+  return openSingle(path, format);
+}
+
+llvm::Expected<Checkpoint> openCheckpoint(llvm::StringRef source,
+                                          SourceFormat format) {
+  if (!llvm::sys::fs::exists(source))
+    return makeError(source + ": no such file or directory");
+  if (!llvm::sys::fs::is_directory(source))
+    return openFile(source, format);
+
+  std::vector<std::string> lookedFor;
+  for (const Candidate &c : candidatesFor(format)) {
+    llvm::SmallString<256> p(source);
+    llvm::sys::path::append(p, c.name);
+    lookedFor.push_back(c.name);
+    if (!llvm::sys::fs::exists(p))
+      continue;
+    if (c.isIndex)
+      return openIndex(p, c.format);
+    return openSingle(p, c.format);
+  }
+
+  // A lone file of a known extension.
+  std::vector<Singleton> singletons = singletonsFor(format);
+  std::vector<std::vector<std::string>> found(singletons.size());
+  std::error_code ec;
+  for (llvm::sys::fs::directory_iterator it(source, ec), end; it != end && !ec;
+       it.increment(ec)) {
+    llvm::StringRef name = llvm::sys::path::filename(it->path());
+    for (size_t i = 0; i < singletons.size(); ++i)
+      if (name.ends_with(singletons[i].extension) &&
+          llvm::sys::fs::is_regular_file(it->path()))
+        found[i].push_back(it->path());
+  }
+  if (ec)
+    return makeError(source + ": cannot list directory: " + ec.message());
+  for (size_t i = 0; i < singletons.size(); ++i) {
+    std::vector<std::string> &files = found[i];
+    if (files.empty())
+      continue;
+    std::sort(files.begin(), files.end());
+    if (files.size() > 1) {
+      std::string names;
+      for (const std::string &f : files)
+        names += (names.empty() ? "" : ", ") +
+                 llvm::sys::path::filename(f).str();
+      return makeError(source + ": found several *" +
+                       singletons[i].extension + " files (" + names +
+                       ") and no index naming them");
+    }
+    return openSingle(files.front(), singletons[i].format);
+  }
+  for (const Singleton &s : singletons)
+    lookedFor.push_back(std::string("*") + s.extension);
+  return makeError(source + ": no " +
+                   (format == SourceFormat::Auto
+                        ? std::string("checkpoint")
+                        : sourceFormatName(format).str() + " checkpoint") +
+                   " found; looked for " + llvm::join(lookedFor, ", "));
+}
+
+} // namespace qopt::loaders

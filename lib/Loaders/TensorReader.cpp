@@ -1,0 +1,342 @@
+//===- TensorReader.cpp - Positioned reads of checkpoint tensors ---------===//
+//
+// Part of quant-opt.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qopt/Loaders/TensorReader.h"
+
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/MathExtras.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <cstdio>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace qopt::loaders {
+
+//===----------------------------------------------------------------------===//
+// RandomAccessFile
+//===----------------------------------------------------------------------===//
+
+llvm::Expected<RandomAccessFile> RandomAccessFile::open(llvm::StringRef path) {
+  std::string p = path.str();
+  int fd;
+  do {
+    fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0)
+    return llvm::createStringError("%s: cannot open: %s", p.c_str(),
+                                   std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return llvm::createStringError("%s: cannot stat: %s", p.c_str(),
+                                   std::strerror(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return llvm::createStringError("%s: cannot open: not a regular file",
+                                   p.c_str());
+  }
+  return RandomAccessFile(fd, static_cast<uint64_t>(st.st_size), std::move(p));
+}
+
+RandomAccessFile::RandomAccessFile(RandomAccessFile &&other) noexcept
+    : fd(other.fd), fileSize(other.fileSize),
+      filePath(std::move(other.filePath)) {
+  other.fd = -1;
+}
+
+RandomAccessFile &RandomAccessFile::operator=(RandomAccessFile &&other) noexcept {
+  if (this == &other)
+    return *this;
+  if (fd >= 0)
+    ::close(fd);
+  fd = other.fd;
+  fileSize = other.fileSize;
+  filePath = std::move(other.filePath);
+  other.fd = -1;
+  return *this;
+}
+
+RandomAccessFile::~RandomAccessFile() {
+  if (fd >= 0)
+    ::close(fd);
+}
+
+llvm::Error RandomAccessFile::readAt(uint64_t offset, uint64_t len,
+                                     void *dst) const {
+  auto eof = [&] {
+    return llvm::createStringError(
+        "%s: unexpected end of file reading %llu bytes at offset %llu",
+        filePath.c_str(), (unsigned long long)len, (unsigned long long)offset);
+  };
+  if (offset > fileSize || len > fileSize - offset)
+    return eof();
+  char *out = static_cast<char *>(dst);
+  while (len > 0) {
+    size_t chunk = static_cast<size_t>(std::min<uint64_t>(len, 1ull << 30));
+    ssize_t got = ::pread(fd, out, chunk, static_cast<off_t>(offset));
+    if (got < 0) {
+      if (errno == EINTR)
+        continue;
+      return llvm::createStringError("%s: read error at offset %llu: %s",
+                                     filePath.c_str(),
+                                     (unsigned long long)offset,
+                                     std::strerror(errno));
+    }
+    if (got == 0)
+      return eof(); // The file shrank since it was opened.
+    out += got;
+    offset += static_cast<uint64_t>(got);
+    len -= static_cast<uint64_t>(got);
+  }
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::string> RandomAccessFile::readString(uint64_t offset,
+                                                         uint64_t len) const {
+  if (offset > fileSize || len > fileSize - offset)
+    return readAt(offset, len, nullptr); // Reports the end-of-file error.
+  std::string s(static_cast<size_t>(len), '\0');
+  if (llvm::Error e = readAt(offset, len, s.data()))
+    return e;
+  return s;
+}
+
+//===----------------------------------------------------------------------===//
+// TensorReader
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// One dimension of a gather: extent and strides in elements.
+struct GatherDim {
+  int64_t size;
+  uint64_t srcStride;
+  uint64_t dstStride;
+};
+} // namespace
+
+static llvm::Error tensorError(const TensorInfo &t, const llvm::Twine &msg) {
+  return llvm::createStringError(
+      llvm::inconvertibleErrorCode(),
+      (t.file + ": tensor '" + t.name + "': " + msg).str());
+}
+
+/// Checks shape, strides and storage bounds of `t`. Sets `numel` and
+/// `spanElems` (1 + the largest element index the view reaches; 0 if empty).
+static llvm::Error validateView(const TensorInfo &t, uint64_t &numel,
+                                uint64_t &spanElems) {
+  uint64_t elem = numerics::dtypeSize(t.dtype);
+  if (elem == 0)
+    return tensorError(t, "unknown element type");
+  if (!t.strides.empty() && t.strides.size() != t.shape.size())
+    return tensorError(t, "has " + llvm::Twine(t.strides.size()) +
+                              " strides for " + llvm::Twine(t.shape.size()) +
+                              " dimensions");
+  numel = 1;
+  uint64_t maxIndex = 0;
+  bool overflow = false;
+  for (size_t i = 0; i < t.shape.size(); ++i) {
+    if (t.shape[i] < 0)
+      return tensorError(t, "negative dimension in shape " +
+                                formatShape(t.shape));
+    numel = llvm::SaturatingMultiply(numel, uint64_t(t.shape[i]), &overflow);
+    if (!t.strides.empty() && t.strides[i] < 0)
+      return tensorError(t, "negative stride");
+  }
+  if (overflow || numel > uint64_t(INT64_MAX) / elem)
+    return tensorError(t, "shape " + formatShape(t.shape) +
+                              " overflows the byte count");
+  if (numel == 0) {
+    spanElems = 0;
+    return llvm::Error::success();
+  }
+  if (t.strides.empty()) {
+    maxIndex = numel - 1;
+  } else {
+    for (size_t i = 0; i < t.shape.size(); ++i) {
+      uint64_t term = llvm::SaturatingMultiply(uint64_t(t.shape[i] - 1),
+                                               uint64_t(t.strides[i]),
+                                               &overflow);
+      maxIndex = llvm::SaturatingAdd(maxIndex, term, &overflow);
+    }
+  }
+  uint64_t reach = llvm::SaturatingMultiply(
+      llvm::SaturatingAdd(maxIndex, uint64_t(1), &overflow), elem, &overflow);
+  if (overflow || reach > t.storageBytes)
+    return tensorError(t, "view reaches past its storage of " +
+                              llvm::Twine(t.storageBytes) + " bytes");
+  spanElems = maxIndex + 1;
+  return llvm::Error::success();
+}
+
+/// Copies the view `dims` (element strides) from `src` to `dst`.
+static void copyStrided(const char *src, char *dst,
+                        llvm::ArrayRef<GatherDim> dims, size_t elem) {
+  if (dims.empty()) {
+    std::memcpy(dst, src, elem);
+    return;
+  }
+  size_t rank = dims.size();
+  const GatherDim &inner = dims.back();
+  llvm::SmallVector<int64_t, 8> idx(rank, 0);
+  while (true) {
+    uint64_t srcOff = 0, dstOff = 0;
+    for (size_t i = 0; i + 1 < rank; ++i) {
+      srcOff += uint64_t(idx[i]) * dims[i].srcStride;
+      dstOff += uint64_t(idx[i]) * dims[i].dstStride;
+    }
+    const char *s = src + srcOff * elem;
+    char *d = dst + dstOff * elem;
+    if (inner.srcStride == 1 && inner.dstStride == 1) {
+      std::memcpy(d, s, size_t(inner.size) * elem);
+    } else {
+      for (int64_t j = 0; j < inner.size; ++j)
+        std::memcpy(d + uint64_t(j) * inner.dstStride * elem,
+                    s + uint64_t(j) * inner.srcStride * elem, elem);
+    }
+    // Advance the outer index (all but the innermost dimension).
+    size_t k = rank - 1;
+    while (true) {
+      if (k == 0)
+        return;
+      --k;
+      if (++idx[k] < dims[k].size)
+        break;
+      idx[k] = 0;
+    }
+  }
+}
+
+/// Gathers the view `dims` at absolute byte `srcByte` of `file` into `dst`,
+/// reading spans of at most `maxScratch` bytes.
+static llvm::Error gather(const RandomAccessFile &file, uint64_t srcByte,
+                          llvm::SmallVector<GatherDim, 8> dims, char *dst,
+                          size_t elem, uint64_t maxScratch,
+                          std::vector<char> &scratch) {
+  uint64_t maxElems = std::max<uint64_t>(1, maxScratch / elem);
+  uint64_t rest = 0; // Largest index reached.
+  for (const GatherDim &d : dims)
+    rest += uint64_t(d.size - 1) * d.srcStride;
+  if (rest + 1 <= maxElems) {
+    uint64_t span = (rest + 1) * elem;
+    if (scratch.size() < span)
+      scratch.resize(span);
+    if (llvm::Error e = file.readAt(srcByte, span, scratch.data()))
+      return e;
+    copyStrided(scratch.data(), dst, dims, elem);
+    return llvm::Error::success();
+  }
+  fprintf(stderr, "SPLIT\n");
+  // Too wide: split the dimension with the largest source stride.
+  size_t d = 0;
+  for (size_t i = 1; i < dims.size(); ++i)
+    if (dims[i].srcStride > dims[d].srcStride)
+      d = i;
+  GatherDim split = dims[d];
+  uint64_t others = rest - uint64_t(split.size - 1) * split.srcStride;
+  int64_t chunk = 1;
+  if (others + 1 <= maxElems && split.srcStride > 0)
+    chunk = int64_t(std::min<uint64_t>(
+        uint64_t(split.size), (maxElems - others - 1) / split.srcStride + 1));
+  for (int64_t i = 0; i < split.size; i += chunk) {
+    int64_t n = std::min<int64_t>(chunk, split.size - i);
+    llvm::SmallVector<GatherDim, 8> sub = dims;
+    if (n == 1)
+      sub.erase(sub.begin() + d);
+    else
+      sub[d].size = n;
+    if (llvm::Error e =
+            gather(file, srcByte + uint64_t(i) * split.srcStride * elem, sub,
+                   dst + uint64_t(i) * split.dstStride * elem, elem,
+                   maxScratch, scratch))
+      return e;
+  }
+  return llvm::Error::success();
+}
+
+TensorReader::TensorReader(uint64_t maxScratchBytes)
+    : maxScratch(std::max<uint64_t>(maxScratchBytes, 16)) {}
+
+TensorReader::~TensorReader() = default;
+
+llvm::Expected<const RandomAccessFile *>
+TensorReader::getFile(const std::string &path) {
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = files.find(path);
+  if (it != files.end())
+    return it->second.get();
+  llvm::Expected<RandomAccessFile> f = RandomAccessFile::open(path);
+  if (!f)
+    return f.takeError();
+  auto owned = std::make_unique<RandomAccessFile>(std::move(*f));
+  const RandomAccessFile *raw = owned.get();
+  files.emplace(path, std::move(owned));
+  return raw;
+}
+
+llvm::Error TensorReader::read(const TensorInfo &t, void *dst) {
+  uint64_t numel = 0, spanElems = 0;
+  if (llvm::Error e = validateView(t, numel, spanElems))
+    return e;
+  if (numel == 0)
+    return llvm::Error::success();
+  llvm::Expected<const RandomAccessFile *> file = getFile(t.file);
+  if (!file)
+    return file.takeError();
+  size_t elem = numerics::dtypeSize(t.dtype);
+  if (t.isContiguous())
+    return (*file)->readAt(t.offset, numel * elem, dst);
+
+  // Strided: drop unit dimensions, destination strides are row-major.
+  llvm::SmallVector<GatherDim, 8> dims;
+  uint64_t dstStride = 1;
+  for (size_t i = t.shape.size(); i-- > 0;) {
+    if (t.shape[i] != 1)
+      dims.push_back({t.shape[i], uint64_t(t.strides[i]), dstStride});
+    dstStride *= uint64_t(t.shape[i]);
+  }
+  std::reverse(dims.begin(), dims.end());
+  std::vector<char> scratch;
+  return gather(**file, t.offset, std::move(dims), static_cast<char *>(dst),
+                elem, maxScratch, scratch);
+}
+
+llvm::Error TensorReader::readRows(const TensorInfo &t, int64_t row0,
+                                   int64_t row1, void *dst) {
+  uint64_t numel = 0, spanElems = 0;
+  if (llvm::Error e = validateView(t, numel, spanElems))
+    return e;
+  if (t.shape.empty())
+    return tensorError(t, "cannot read rows of a scalar");
+  if (row0 < 0 || row1 < row0 || row1 > t.shape[0])
+    return tensorError(t, "row range [" + llvm::Twine(row0) + ", " +
+                              llvm::Twine(row1) + ") is outside [0, " +
+                              llvm::Twine(t.shape[0]) + ")");
+  if (row0 == row1 || numel == 0)
+    return llvm::Error::success();
+  uint64_t stride0 = 1;
+  if (t.strides.empty()) {
+    for (size_t i = 1; i < t.shape.size(); ++i)
+      stride0 *= uint64_t(t.shape[i]);
+  } else {
+    stride0 = uint64_t(t.strides[0]);
+  }
+  // row0 < shape[0], so row0 * stride0 is an element the view reaches and
+  // the shift stays inside the storage (validated above).
+  uint64_t shift = uint64_t(row0) * stride0 * numerics::dtypeSize(t.dtype);
+  TensorInfo sub = t;
+  sub.shape[0] = row1 - row0;
+  sub.offset += shift;
+  sub.storageBytes -= shift;
+  return read(sub, dst);
+}
+
+} // namespace qopt::loaders

@@ -1,0 +1,213 @@
+//===- ModelDef.cpp - Config reading and the architecture registry -*- C++ -*-===//
+
+#include "qopt/Models/ModelDef.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <algorithm>
+
+using namespace qopt::models;
+
+static llvm::Error makeError(const llvm::Twine &msg) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
+}
+
+//===----------------------------------------------------------------------===//
+// MapExpr
+//===----------------------------------------------------------------------===//
+
+MapExpr MapExpr::src(std::string name) {
+  MapExpr e;
+  e.op = Op::Source;
+  e.source = std::move(name);
+  return e;
+}
+
+MapExpr MapExpr::concat(std::vector<MapExpr> parts, int64_t axis) {
+  MapExpr e;
+  e.op = Op::Concat;
+  e.axis = axis;
+  e.operands = std::move(parts);
+  return e;
+}
+
+MapExpr MapExpr::stack(std::vector<MapExpr> parts) {
+  MapExpr e;
+  e.op = Op::Stack;
+  e.operands = std::move(parts);
+  return e;
+}
+
+MapExpr MapExpr::transpose(MapExpr inner) {
+  MapExpr e;
+  e.op = Op::Transpose;
+  e.operands.push_back(std::move(inner));
+  return e;
+}
+
+MapExpr MapExpr::addConstant(MapExpr inner, double c) {
+  MapExpr e;
+  e.op = Op::AddConstant;
+  e.constant = c;
+  e.operands.push_back(std::move(inner));
+  return e;
+}
+
+void MapExpr::collectSources(std::vector<std::string> &out) const {
+  if (op == Op::Source) {
+    out.push_back(source);
+    return;
+  }
+  for (const MapExpr &o : operands)
+    o.collectSources(out);
+}
+
+//===----------------------------------------------------------------------===//
+// ModelConfig
+//===----------------------------------------------------------------------===//
+
+bool ModelConfig::has(llvm::StringRef key) const {
+  auto it = json.find(key.str());
+  return it != json.end() && !it->is_null();
+}
+
+llvm::Expected<int64_t> ModelConfig::getInt(llvm::StringRef key,
+                                            llvm::StringRef arch) const {
+  auto it = json.find(key.str());
+  if (it == json.end() || it->is_null())
+    return makeError(path + ": missing required field '" + key + "' (" +
+                     arch + ")");
+  if (!it->is_number_integer())
+    return makeError(path + ": field '" + key + "' must be an integer, got " +
+                     it->dump());
+  return it->get<int64_t>();
+}
+
+int64_t ModelConfig::getInt(llvm::StringRef key, int64_t dflt) const {
+  auto it = json.find(key.str());
+  if (it == json.end() || !it->is_number_integer())
+    return dflt;
+  return it->get<int64_t>();
+}
+
+bool ModelConfig::getBool(llvm::StringRef key, bool dflt) const {
+  auto it = json.find(key.str());
+  if (it == json.end() || !it->is_boolean())
+    return dflt;
+  return it->get<bool>();
+}
+
+std::string ModelConfig::getString(llvm::StringRef key,
+                                   llvm::StringRef dflt) const {
+  auto it = json.find(key.str());
+  if (it == json.end() || !it->is_string())
+    return dflt.str();
+  return it->get<std::string>();
+}
+
+llvm::Error ModelConfig::require(llvm::ArrayRef<llvm::StringRef> keys,
+                                 llvm::StringRef arch) const {
+  for (llvm::StringRef k : keys)
+    if (!has(k))
+      return makeError(path + ": missing required field '" + k + "' (" +
+                       arch + ")");
+  return llvm::Error::success();
+}
+
+llvm::Expected<ModelConfig> qopt::models::readModelConfig(llvm::StringRef p) {
+  std::string path = p.str();
+  if (llvm::sys::fs::is_directory(path)) {
+    llvm::SmallString<256> joined(path);
+    llvm::sys::path::append(joined, "config.json");
+    path = std::string(joined);
+  }
+  auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  if (!buf)
+    return makeError("cannot read model config '" + path +
+                     "': " + buf.getError().message());
+  nlohmann::json j = nlohmann::json::parse((*buf)->getBuffer().begin(),
+                                           (*buf)->getBuffer().end(), nullptr,
+                                           /*allow_exceptions=*/false);
+  if (j.is_discarded())
+    return makeError(path + ": not valid JSON");
+  if (!j.is_object())
+    return makeError(path + ": expected a JSON object");
+  return ModelConfig(std::move(j), path);
+}
+
+//===----------------------------------------------------------------------===//
+// ModelDef and the registry
+//===----------------------------------------------------------------------===//
+
+bool ModelDef::isUnused(llvm::StringRef hfName) const {
+  return std::any_of(unusedSources.begin(), unusedSources.end(),
+                     [&](const std::string &u) { return u == hfName; });
+}
+
+const std::vector<Architecture> &qopt::models::architectures() {
+  static const std::vector<Architecture> all = {makeLlamaArchitecture()};
+  return all;
+}
+
+const Architecture *qopt::models::findArchitecture(llvm::StringRef name) {
+  for (const Architecture &a : architectures())
+    if (a.name == name)
+      return &a;
+  return nullptr;
+}
+
+std::string qopt::models::supportedArchitectureList() {
+  std::string s;
+  for (const Architecture &a : architectures())
+    s += (s.empty() ? "" : ", ") + a.name;
+  return s;
+}
+
+llvm::Expected<const Architecture *>
+qopt::models::detectArchitecture(const ModelConfig &config,
+                                 llvm::StringRef requested) {
+  if (!requested.empty() && requested != "auto") {
+    if (const Architecture *a = findArchitecture(requested))
+      return a;
+    return makeError("unsupported model type '" + requested +
+                     "'; supported: " + supportedArchitectureList());
+  }
+  std::string modelType = config.getString("model_type", "");
+  for (const Architecture &a : architectures())
+    for (const std::string &t : a.modelTypes)
+      if (t == modelType)
+        return &a;
+  const nlohmann::json &raw = config.raw();
+  std::string archs;
+  if (auto it = raw.find("architectures");
+      it != raw.end() && it->is_array()) {
+    for (const nlohmann::json &name : *it) {
+      if (!name.is_string())
+        continue;
+      archs += (archs.empty() ? "" : ", ") + name.get<std::string>();
+      for (const Architecture &a : architectures())
+        for (const std::string &h : a.hfArchitectures)
+          if (h == name.get<std::string>())
+            return &a;
+    }
+  }
+  return makeError(config.getPath() + ": unsupported model type '" +
+                   (modelType.empty() ? std::string("<none>") : modelType) +
+                   "'" + (archs.empty() ? "" : " (architectures: " + archs + ")") +
+                   "; supported: " + supportedArchitectureList());
+}
+
+std::string qopt::models::build::layer(int64_t i, llvm::StringRef rest,
+                                       llvm::StringRef prefix) {
+  return (prefix + llvm::Twine(i) + "." + rest).str();
+}
+
+llvm::Expected<int64_t> qopt::models::build::divide(int64_t a, int64_t b,
+                                                    llvm::StringRef what) {
+  if (b <= 0 || a % b != 0)
+    return makeError(what + ": " + llvm::Twine(a) +
+                     " is not divisible by " + llvm::Twine(b));
+  return a / b;
+}

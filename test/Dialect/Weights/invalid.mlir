@@ -1,0 +1,117 @@
+// RUN: quant-opt %s -split-input-file -verify-diagnostics
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  // expected-error @+1 {{'weights.source' op offset must be non-negative, got -4}}
+  %0 = weights.source "m.safetensors"["w"] offset -4 : tensor<4x4xf16>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  // expected-error @+1 {{'weights.source' op has 1 strides for a rank-2 tensor}}
+  %0 = weights.source "m.bin"["w"] offset 0 strides [1] : tensor<4x4xf16>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4x8xf16>
+  %b = weights.source "m.safetensors"["b"] offset 64 : tensor<4x4xf16>
+  // expected-error @+1 {{'weights.concat' op input #1 has shape [4, 4], incompatible with [4, 8] outside axis 0}}
+  %c = weights.concat %a, %b axis 0 : (tensor<4x8xf16>, tensor<4x4xf16>) -> tensor<8x8xf16>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4x8xf16>
+  // expected-error @+1 {{'weights.concat' op result type 'tensor<9x8xf16>' does not match the concatenation [8, 8] of 'f16'}}
+  %c = weights.concat %a, %a axis 0 : (tensor<4x8xf16>, tensor<4x8xf16>) -> tensor<9x8xf16>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4x8xf16>
+  // expected-error @+1 {{'weights.concat' op axis 2 is out of range for rank 2}}
+  %c = weights.concat %a, %a axis 2 : (tensor<4x8xf16>, tensor<4x8xf16>) -> tensor<8x8xf16>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4x8xf16>
+  // expected-error @+1 {{'weights.cast' op cannot change the shape [4, 8] to [8, 4]}}
+  %c = weights.cast %a : tensor<4x8xf16> to tensor<8x4xf32>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4x8xi32>
+  // expected-error @+1 {{'weights.cast' op casts between float types only, got 'i32' to 'f16'}}
+  %c = weights.cast %a : tensor<4x8xi32> to tensor<4x8xf16>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4x8x2xf16>
+  // expected-error @+1 {{'weights.transpose' op needs a 2-D tensor, got rank 3}}
+  %c = weights.transpose %a : tensor<4x8x2xf16> to tensor<8x4x2xf16>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4x64xbf16>
+  // expected-error @+1 {{'weights.quantize' op input element type 'bf16' does not match the scheme's expressed type 'f16'}}
+  %w, %s = weights.quantize %a with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even> : tensor<4x64xbf16> -> tensor<4x8xui32>, tensor<4x2xf16>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4x64xf16>
+  // expected-error @+1 {{'weights.quantize' op result #0 (q_weight) must be 'tensor<4x8xui32>', got 'tensor<4x16xui32>'}}
+  %w, %s = weights.quantize %a with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even> : tensor<4x64xf16> -> tensor<4x16xui32>, tensor<4x2xf16>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4x64xf16>
+  // expected-error @+1 {{'weights.quantize' op scheme produces 2 tensors, op has 1 results}}
+  %w = weights.quantize %a with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even> : tensor<4x64xf16> -> tensor<4x8xui32>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<2x4x64xf16>
+  // expected-error @+1 {{'weights.quantize' op the kn layout needs a 2-D weight, got rank 3}}
+  %w, %s = weights.quantize %a with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = kn, rounding = even> : tensor<2x4x64xf16> -> tensor<2x8x4xui32>, tensor<2x2x4xf16>
+}
+
+// -----
+
+// expected-error @+1 {{group size 36 must be a positive multiple of 8 (elements per uint32 word)}}
+#bad = #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 36, layout = nk, rounding = even>
+
+// -----
+
+// expected-error @+1 {{storage must be unsigned with range [0, 14] (offset by 7)}}
+#bad = #weights.group<quant_type = !quant.any<i4<-8:7>:f16>, group_size = 32, layout = nk, rounding = even>
+
+// -----
+
+// expected-error @+1 {{per-tensor float8 modes need model type f16, got 'bf16'}}
+#bad = #weights.per_tensor<storage_type = f8E4M3FN, model_type = bf16, use_scale = true, calibration_placeholder = false>
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4xf16>
+  // expected-error @+1 {{'weights.param' op needs a non-empty name}}
+  weights.param "" = %a : tensor<4xf16>
+}

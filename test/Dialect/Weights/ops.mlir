@@ -1,0 +1,37 @@
+// RUN: quant-opt %s | quant-opt | FileCheck %s
+// RUN: quant-opt %s --mlir-print-op-generic | quant-opt | FileCheck %s
+
+// CHECK-LABEL: weights.model @llama
+// CHECK-SAME: arch = "llama"
+weights.model @llama attributes {arch = "llama", config = {hidden_size = 64 : i64}} {
+  // CHECK: %[[Q:.+]] = weights.source "m.safetensors"["q"] offset 8 : tensor<64x64xbf16>
+  %q = weights.source "m.safetensors"["q"] offset 8 : tensor<64x64xbf16>
+  %k = weights.source "m.safetensors"["k"] offset 8200 : tensor<32x64xbf16>
+  // CHECK: weights.source "m.bin"["t"] offset 64 strides [1, 64] : tensor<64x32xf32>
+  %t = weights.source "m.bin"["t"] offset 64 strides [1, 64] : tensor<64x32xf32>
+  // CHECK: %[[QK:.+]] = weights.concat %[[Q]], %{{.+}} axis 0 : (tensor<64x64xbf16>, tensor<32x64xbf16>) -> tensor<96x64xbf16>
+  %qk = weights.concat %q, %k axis 0 : (tensor<64x64xbf16>, tensor<32x64xbf16>) -> tensor<96x64xbf16>
+  // CHECK: %[[C:.+]] = weights.cast %[[QK]] : tensor<96x64xbf16> to tensor<96x64xf16>
+  %c = weights.cast %qk : tensor<96x64xbf16> to tensor<96x64xf16>
+  // CHECK: weights.quantize %[[C]] with #weights.group<quant_type = !quant.any<i4<0:14>:f16>, group_size = 32, layout = nk, rounding = even> : tensor<96x64xf16> -> tensor<96x8xui32>, tensor<96x2xf16>
+  %w, %s = weights.quantize %c with #weights.group<quant_type = !quant.any<i4<0:14>:f16>, group_size = 32, layout = nk, rounding = even> : tensor<96x64xf16> -> tensor<96x8xui32>, tensor<96x2xf16>
+  // 3-bit, K = 64 is not a multiple of 40: 2 groups of 4 words; kn transposes.
+  // CHECK: weights.quantize %[[C]] with #weights.group<quant_type = !quant.any<i3<0:6>:f16>, group_size = 40, layout = kn, rounding = away> : tensor<96x64xf16> -> tensor<8x96xui32>, tensor<2x96xf16>
+  %w3, %s3 = weights.quantize %c with #weights.group<quant_type = !quant.any<i3<0:6>:f16>, group_size = 40, layout = kn, rounding = away> : tensor<96x64xf16> -> tensor<8x96xui32>, tensor<2x96xf16>
+  // CHECK: weights.quantize %[[C]] with #weights.per_tensor<storage_type = f8E4M3FN, model_type = f16, use_scale = true, calibration_placeholder = true> : tensor<96x64xf16> -> tensor<96x64xf8E4M3FN>, tensor<1xf32>, tensor<1xf32>
+  %f:3 = weights.quantize %c with #weights.per_tensor<storage_type = f8E4M3FN, model_type = f16, use_scale = true, calibration_placeholder = true> : tensor<96x64xf16> -> tensor<96x64xf8E4M3FN>, tensor<1xf32>, tensor<1xf32>
+  // CHECK: weights.transpose %{{.+}} : tensor<64x32xf32> to tensor<32x64xf32>
+  %tt = weights.transpose %t : tensor<64x32xf32> to tensor<32x64xf32>
+  // CHECK: weights.stack %{{.+}}, %{{.+}} : (tensor<32x64xf32>, tensor<32x64xf32>) -> tensor<2x32x64xf32>
+  %st = weights.stack %tt, %tt : (tensor<32x64xf32>, tensor<32x64xf32>) -> tensor<2x32x64xf32>
+  // CHECK: weights.add_constant %{{.+}}, 1.000000e+00 : tensor<32x64xf32>
+  %p1 = weights.add_constant %tt, 1.0 : tensor<32x64xf32>
+  // CHECK: weights.param "qk.q_weight" = %{{.+}} {kind = #weights.kind<linear>} : tensor<96x8xui32>
+  weights.param "qk.q_weight" = %w {kind = #weights.kind<linear>} : tensor<96x8xui32>
+  weights.param "qk.q_scale" = %s {kind = #weights.kind<linear>} : tensor<96x2xf16>
+  weights.param "stacked" = %st : tensor<2x32x64xf32>
+  weights.param "plus_one" = %p1 {kind = #weights.kind<norm>} : tensor<32x64xf32>
+}
+
+// CHECK: weights.expect "model.embed_tokens.q_weight" : tensor<?x16xui32>
+weights.expect "model.embed_tokens.q_weight" : tensor<?x16xui32>

@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Compares two tensor-cache directories byte for byte (stdlib only).
+
+Exit 0 when every file is identical; else prints, per differing file, the
+first record whose bytes differ (name, shard, offset) and exits 1.
+"""
+import json
+import os
+import sys
+
+
+def main(a, b):
+    fa, fb = sorted(os.listdir(a)), sorted(os.listdir(b))
+    if fa != fb:
+        print("file lists differ:\n  %s\n  %s" % (fa, fb))
+        return 1
+    bad = 0
+    for name in fa:
+        da = open(os.path.join(a, name), "rb").read()
+        db = open(os.path.join(b, name), "rb").read()
+        if da == db:
+            continue
+        bad += 1
+        print("%s differs (%d vs %d bytes)" % (name, len(da), len(db)))
+        if name.endswith(".bin"):
+            index = json.load(open(os.path.join(b, "tensor-cache.json")))
+            for shard in index["records"]:
+                if shard["dataPath"] != name:
+                    continue
+                for r in shard["records"]:
+                    o, n = r["byteOffset"], r["nbytes"]
+                    if da[o:o + n] != db[o:o + n]:
+                        i = next(k for k in range(n) if da[o + k:o + k + 1] != db[o + k:o + k + 1])
+                        print("  first differing record: %s at byte %d of %d" % (r["name"], i, n))
+                        break
+        else:
+            la, lb = da.decode().splitlines(), db.decode().splitlines()
+            for k, (x, y) in enumerate(zip(la, lb)):
+                if x != y:
+                    print("  line %d:\n    %s\n    %s" % (k + 1, x, y))
+                    break
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2]))

@@ -1,0 +1,196 @@
+//===- Convert.cpp - `quant-opt convert` -----------------------*- C++ -*-===//
+//
+// The command line of `mlc_llm convert_weight`, mapped onto the qopt-convert
+// pipeline: build an empty module, run import -> map -> quantize -> verify
+// -> serialize, print the statistics.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Convert.h"
+#include "qopt/InitAll.h"
+#include "qopt/Models/QuantizationModes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+using namespace mlir;
+namespace weights = mlir::qopt::weights;
+
+static const char *kUsage = R"(usage: quant-opt convert CONFIG --quantization MODE -o OUTPUT [options]
+
+Converts a checkpoint into an MLC-LLM / WebLLM tensor cache, byte for byte as
+`mlc_llm convert_weight` writes it.
+
+  CONFIG                    model directory, or its config.json
+  --quantization MODE       q0f16 q0bf16 q0f32 q3f16_0 q3f16_1 q4f16_0 q4f16_1
+                            q4bf16_0 q4bf16_1 q4f32_1 q4f16_2 e5m2_e5m2_f16
+                            e4m3_e4m3_f16 e4m3_e4m3_f16_max_calibrate
+  -o, --output OUTPUT       output directory
+  --source PATH             checkpoint (default: CONFIG's directory)
+  --source-format FMT       auto|huggingface-safetensor|huggingface-torch|gguf|awq
+  --model-type TYPE         auto|llama|...
+  --device DEV              cpu|cuda (default cpu)
+  --tensor-parallel-shards N  pre-shard for N GPUs (also MLC_INTERNAL_PRESHARD_NUM)
+  --graph FILE              expected parameters (.mlir or MLC metadata .json)
+  --dry-run                 print the plan; read no weights, write nothing
+  --stats-json FILE         also write the statistics as JSON
+  --threads N               worker threads (default: all cores)
+  --rounding even|away      ties of group quantization's round (default even)
+)";
+
+namespace {
+struct ConvertArgs {
+  std::string config, output, source, sourceFormat = "auto", modelType = "auto";
+  std::string quantization, device = "cpu", graph, statsJson, rounding = "even";
+  int64_t shards = 1;
+  unsigned threads = 0;
+  bool dryRun = false;
+};
+} // namespace
+
+static int usageError(const std::string &msg) {
+  llvm::errs() << "quant-opt convert: " << msg << "\n"
+               << "run 'quant-opt convert --help' for usage\n";
+  return 2;
+}
+
+static bool parseInt(const std::string &s, int64_t &out) {
+  char *end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (s.empty() || *end)
+    return false;
+  out = v;
+  return true;
+}
+
+int ::qopt::runConvert(int argc, char **argv) {
+  ConvertArgs a;
+  std::string shardsText;
+  if (const char *env = std::getenv("MLC_INTERNAL_PRESHARD_NUM"))
+    shardsText = env;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      llvm::outs() << kUsage;
+      return 0;
+    }
+    std::optional<std::string> inlineValue;
+    if (arg.rfind("--", 0) == 0 && arg.find('=') != std::string::npos) {
+      inlineValue = arg.substr(arg.find('=') + 1);
+      arg = arg.substr(0, arg.find('='));
+    }
+    auto value = [&](std::string &dst) -> bool {
+      if (inlineValue) {
+        dst = *inlineValue;
+        return true;
+      }
+      if (i + 1 >= argc)
+        return false;
+      dst = argv[++i];
+      return true;
+    };
+    std::string v;
+    if (arg == "--dry-run") {
+      a.dryRun = true;
+    } else if (arg == "--quantization") {
+      if (!value(a.quantization))
+        return usageError("--quantization needs a value");
+    } else if (arg == "-o" || arg == "--output") {
+      if (!value(a.output))
+        return usageError(arg + " needs a value");
+    } else if (arg == "--source") {
+      if (!value(a.source))
+        return usageError("--source needs a value");
+    } else if (arg == "--source-format") {
+      if (!value(a.sourceFormat))
+        return usageError("--source-format needs a value");
+    } else if (arg == "--model-type") {
+      if (!value(a.modelType))
+        return usageError("--model-type needs a value");
+    } else if (arg == "--device") {
+      if (!value(a.device))
+        return usageError("--device needs a value");
+    } else if (arg == "--graph") {
+      if (!value(a.graph))
+        return usageError("--graph needs a value");
+    } else if (arg == "--stats-json") {
+      if (!value(a.statsJson))
+        return usageError("--stats-json needs a value");
+    } else if (arg == "--rounding") {
+      if (!value(a.rounding))
+        return usageError("--rounding needs a value");
+    } else if (arg == "--tensor-parallel-shards") {
+      if (!value(shardsText))
+        return usageError("--tensor-parallel-shards needs a value");
+    } else if (arg == "--threads") {
+      int64_t n;
+      if (!value(v) || !parseInt(v, n) || n < 0 || n > 4096)
+        return usageError("--threads needs a count between 0 and 4096");
+      a.threads = unsigned(n);
+    } else if (!arg.empty() && arg[0] == '-') {
+      return usageError("unknown option '" + arg + "'");
+    } else if (a.config.empty()) {
+      a.config = arg;
+    } else {
+      return usageError("unexpected argument '" + arg + "'");
+    }
+  }
+  if (a.config.empty())
+    return usageError("missing CONFIG (a model directory or its config.json)");
+  if (a.quantization.empty())
+    return usageError("missing --quantization MODE; valid modes: " +
+                      ::qopt::models::quantizationModeList());
+  if (!::qopt::models::findQuantizationMode(a.quantization))
+    return usageError("unknown quantization mode '" + a.quantization +
+                      "'; valid modes: " + ::qopt::models::quantizationModeList());
+  if (a.output.empty() && !a.dryRun)
+    return usageError("missing -o OUTPUT");
+  if (!shardsText.empty() && (!parseInt(shardsText, a.shards) || a.shards < 1))
+    return usageError("tensor-parallel shard count must be a positive "
+                      "integer, got '" + shardsText + "'");
+  if (a.shards != 1)
+    return usageError("--tensor-parallel-shards " + std::to_string(a.shards) +
+                      ": presharding is not implemented yet");
+  if (a.device != "cpu" && a.device != "cuda")
+    return usageError("unknown device '" + a.device + "'; valid: cpu, cuda");
+  if (a.device == "cuda")
+    return usageError("--device cuda: this build has no CUDA executor");
+
+  DialectRegistry registry;
+  ::qopt::registerAllDialects(registry);
+  MLIRContext ctx(registry);
+  ctx.loadAllAvailableDialects();
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &ctx, llvm::errs());
+
+  OwningOpRef<ModuleOp> module =
+      ModuleOp::create(FileLineColLoc::get(&ctx, a.config, 0, 0));
+  PassManager pm(&ctx);
+  weights::ConvertPipelineOptions opts;
+  opts.config = a.config;
+  opts.source = a.source;
+  opts.sourceFormat = a.sourceFormat;
+  opts.modelType = a.modelType;
+  opts.quantization = a.quantization;
+  opts.rounding = a.rounding;
+  opts.graph = a.graph;
+  opts.output = a.output;
+  opts.threads = a.threads;
+  opts.statsJson = a.statsJson;
+  opts.printStats = true;
+  opts.dryRun = a.dryRun;
+  weights::buildConvertPipeline(pm, opts);
+  if (failed(pm.run(*module)))
+    return 1;
+  return 0;
+}
