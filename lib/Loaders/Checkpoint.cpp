@@ -314,8 +314,8 @@ readWeightMap(llvm::StringRef indexJsonPath) {
                        "' is not a string");
     const std::string &name = value.get_ref<const std::string &>();
     if (!isContainedRelativePath(name))
-      return makeError(index + ": weight_map file '" + name +
-                       "' for tensor '" + tensor +
+      return makeError(index + ": weight_map file '" + name + "' for tensor '" +
+                       tensor +
                        "' is not a relative path inside the checkpoint "
                        "directory");
     llvm::SmallString<256> path(dir);
@@ -482,16 +482,21 @@ static llvm::Expected<Checkpoint> openIndex(llvm::StringRef indexPath,
     ckpt.files.emplace(e.file, std::move(*cf));
   }
   // Every mapped tensor must be in its file.
+  std::unordered_map<std::string, std::unordered_map<std::string, size_t>>
+      positions;
+  for (const auto &[path, cf] : ckpt.files) {
+    auto &byName = positions[path];
+    for (size_t i = 0; i < cf.tensors.size(); ++i)
+      byName.emplace(cf.tensors[i].name, i);
+  }
   for (const WeightMapEntry &e : *entries) {
-    const CheckpointFile &cf = ckpt.files.at(e.file);
-    size_t pos = 0;
-    while (pos < cf.tensors.size() && cf.tensors[pos].name != e.tensor)
-      ++pos;
-    if (pos == cf.tensors.size())
+    const auto &byName = positions.at(e.file);
+    auto it = byName.find(e.tensor);
+    if (it == byName.end())
       return makeError(indexPath + ": tensor '" + e.tensor + "' mapped to " +
                        e.file + " is not in that file");
     ckpt.torchToPath.emplace_back(e.tensor, e.file);
-    ckpt.nameIndex[e.tensor] = {e.file, pos};
+    ckpt.nameIndex[e.tensor] = {e.file, it->second};
   }
   // Tensors of a shard that the index does not map are ignored, as MLC does.
   for (const auto &[path, cf] : ckpt.files)
@@ -557,11 +562,10 @@ llvm::Expected<Checkpoint> openCheckpoint(llvm::StringRef source,
     if (files.size() > 1) {
       std::string names;
       for (const std::string &f : files)
-        names += (names.empty() ? "" : ", ") +
-                 llvm::sys::path::filename(f).str();
-      return makeError(source + ": found several *" +
-                       singletons[i].extension + " files (" + names +
-                       ") and no index naming them");
+        names +=
+            (names.empty() ? "" : ", ") + llvm::sys::path::filename(f).str();
+      return makeError(source + ": found several *" + singletons[i].extension +
+                       " files (" + names + ") and no index naming them");
     }
     return openSingle(files.front(), singletons[i].format);
   }

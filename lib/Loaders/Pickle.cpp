@@ -656,8 +656,8 @@ void Machine::reduce() {
       fail("'" + callable->s + "' called with " +
            llvm::Twine(args->items.size()) + " arguments");
     if (args->items[0]->kind != Kind::Tensor)
-      fail("'" + callable->s + "' argument 1 is " +
-           describe(args->items[0]) + ", not a tensor");
+      fail("'" + callable->s + "' argument 1 is " + describe(args->items[0]) +
+           ", not a tensor");
     push(args->items[0]);
     return;
   }
@@ -711,22 +711,21 @@ void Machine::build() {
 
 TorchPickle Machine::finish(Object *root) {
   if (root->kind != Kind::Dict)
-    failAt(data.size(), "top-level object is " + describe(root) +
-                            ", not a dict of tensors");
+    failAt(data.size(),
+           "top-level object is " + describe(root) + ", not a dict of tensors");
   TorchPickle out = std::move(result);
   for (size_t i = 0; i + 1 < root->items.size(); i += 2) {
     const Object *key = root->items[i];
     const Object *value = root->items[i + 1];
     if (key->kind != Kind::Str)
-      failAt(data.size(), "state dict key is " + describe(key) +
-                              ", not a str");
+      failAt(data.size(), "state dict key is " + describe(key) + ", not a str");
     PickleEntry entry;
     entry.name = key->s;
     if (value->kind == Kind::Tensor)
       entry.tensor = *value->tensor;
     else if (value->kind != Kind::None)
-      failAt(data.size(), "value of '" + key->s + "' is " +
-                              describe(value) + ", not a tensor");
+      failAt(data.size(), "value of '" + key->s + "' is " + describe(value) +
+                              ", not a tensor");
     out.entries.push_back(std::move(entry));
   }
   return out;
@@ -781,8 +780,8 @@ llvm::Expected<TorchPickle> Machine::run() {
         push(t);
         break;
       }
-      case 0x85: // TUPLE1
-      case 0x86: // TUPLE2
+      case 0x85:   // TUPLE1
+      case 0x86:   // TUPLE2
       case 0x87: { // TUPLE3
         size_t n = op - 0x84;
         std::vector<Object *> items(n);
@@ -899,7 +898,7 @@ llvm::Expected<TorchPickle> Machine::run() {
         build();
         break;
       case 0x81: { // NEWOBJ
-        pop(); // args
+        pop();     // args
         Object *cls = pop();
         fail("NEWOBJ of " + describe(cls) + " is not supported");
       }

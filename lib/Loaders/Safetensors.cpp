@@ -32,13 +32,13 @@ std::optional<DType> safetensorsDType(llvm::StringRef code) {
     DType dtype;
   };
   static const Entry table[] = {
-      {"BOOL", DType::Bool},         {"U8", DType::U8},
-      {"I8", DType::I8},             {"I16", DType::I16},
-      {"U16", DType::U16},           {"I32", DType::I32},
-      {"U32", DType::U32},           {"I64", DType::I64},
-      {"U64", DType::U64},           {"F16", DType::F16},
-      {"BF16", DType::BF16},         {"F32", DType::F32},
-      {"F64", DType::F64},           {"F8_E4M3", DType::F8E4M3FN},
+      {"BOOL", DType::Bool},      {"U8", DType::U8},
+      {"I8", DType::I8},          {"I16", DType::I16},
+      {"U16", DType::U16},        {"I32", DType::I32},
+      {"U32", DType::U32},        {"I64", DType::I64},
+      {"U64", DType::U64},        {"F16", DType::F16},
+      {"BF16", DType::BF16},      {"F32", DType::F32},
+      {"F64", DType::F64},        {"F8_E4M3", DType::F8E4M3FN},
       {"F8_E5M2", DType::F8E5M2},
   };
   for (const Entry &e : table)
@@ -87,8 +87,8 @@ static llvm::Error parseEntry(const std::string &file, const std::string &name,
   if (!dt) {
     if (isKnownUnsupportedCode(out.code))
       return fail("dtype " + out.code + " is not supported");
-    return makeError(file + ": unknown dtype '" + out.code +
-                     "' for tensor '" + name + "'");
+    return makeError(file + ": unknown dtype '" + out.code + "' for tensor '" +
+                     name + "'");
   }
   out.dtype = *dt;
 
@@ -156,6 +156,7 @@ llvm::Expected<CheckpointFile> readSafetensorsHeader(llvm::StringRef path) {
   detail::JsonFailure failure;
   detail::JsonLimits limits;
   limits.maxDepth = 16;
+  limits.maxValues = 1u << 22; // About 500k tensors.
   if (!detail::parseJson(*header, limits, json, failure)) {
     switch (failure.kind) {
     case detail::JsonFailure::Syntax:

@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <cstdio>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -53,7 +52,8 @@ RandomAccessFile::RandomAccessFile(RandomAccessFile &&other) noexcept
   other.fd = -1;
 }
 
-RandomAccessFile &RandomAccessFile::operator=(RandomAccessFile &&other) noexcept {
+RandomAccessFile &
+RandomAccessFile::operator=(RandomAccessFile &&other) noexcept {
   if (this == &other)
     return *this;
   if (fd >= 0)
@@ -86,10 +86,9 @@ llvm::Error RandomAccessFile::readAt(uint64_t offset, uint64_t len,
     if (got < 0) {
       if (errno == EINTR)
         continue;
-      return llvm::createStringError("%s: read error at offset %llu: %s",
-                                     filePath.c_str(),
-                                     (unsigned long long)offset,
-                                     std::strerror(errno));
+      return llvm::createStringError(
+          "%s: read error at offset %llu: %s", filePath.c_str(),
+          (unsigned long long)offset, std::strerror(errno));
     }
     if (got == 0)
       return eof(); // The file shrank since it was opened.
@@ -145,8 +144,8 @@ static llvm::Error validateView(const TensorInfo &t, uint64_t &numel,
   bool overflow = false;
   for (size_t i = 0; i < t.shape.size(); ++i) {
     if (t.shape[i] < 0)
-      return tensorError(t, "negative dimension in shape " +
-                                formatShape(t.shape));
+      return tensorError(t,
+                         "negative dimension in shape " + formatShape(t.shape));
     numel = llvm::SaturatingMultiply(numel, uint64_t(t.shape[i]), &overflow);
     if (!t.strides.empty() && t.strides[i] < 0)
       return tensorError(t, "negative stride");
@@ -162,9 +161,8 @@ static llvm::Error validateView(const TensorInfo &t, uint64_t &numel,
     maxIndex = numel - 1;
   } else {
     for (size_t i = 0; i < t.shape.size(); ++i) {
-      uint64_t term = llvm::SaturatingMultiply(uint64_t(t.shape[i] - 1),
-                                               uint64_t(t.strides[i]),
-                                               &overflow);
+      uint64_t term = llvm::SaturatingMultiply(
+          uint64_t(t.shape[i] - 1), uint64_t(t.strides[i]), &overflow);
       maxIndex = llvm::SaturatingAdd(maxIndex, term, &overflow);
     }
   }
@@ -234,7 +232,6 @@ static llvm::Error gather(const RandomAccessFile &file, uint64_t srcByte,
     copyStrided(scratch.data(), dst, dims, elem);
     return llvm::Error::success();
   }
-  fprintf(stderr, "SPLIT\n");
   // Too wide: split the dimension with the largest source stride.
   size_t d = 0;
   for (size_t i = 1; i < dims.size(); ++i)
@@ -255,8 +252,8 @@ static llvm::Error gather(const RandomAccessFile &file, uint64_t srcByte,
       sub[d].size = n;
     if (llvm::Error e =
             gather(file, srcByte + uint64_t(i) * split.srcStride * elem, sub,
-                   dst + uint64_t(i) * split.dstStride * elem, elem,
-                   maxScratch, scratch))
+                   dst + uint64_t(i) * split.dstStride * elem, elem, maxScratch,
+                   scratch))
       return e;
   }
   return llvm::Error::success();

@@ -131,8 +131,8 @@ readZipDirectory(const RandomAccessFile &file) {
       cdLimit = z64Pos;
     }
   }
-  if (!haveLocator && (entries == 0xFFFF || cdSize == 0xFFFFFFFF ||
-                       cdOffset == 0xFFFFFFFF))
+  if (!haveLocator &&
+      (entries == 0xFFFF || cdSize == 0xFFFFFFFF || cdOffset == 0xFFFFFFFF))
     return makeError(f + ": zip64 archive without a zip64 end of central "
                          "directory locator");
   if (disk != 0 || cdDisk != 0 || entriesOnDisk != entries)
@@ -357,8 +357,7 @@ llvm::Expected<CheckpointFile> readTorchZipHeader(llvm::StringRef path) {
     if (storage.nbytes > record.size)
       return fail("storage '" + printable(storage.key) + "' needs " +
                   llvm::Twine(storage.nbytes) + " bytes but record '" +
-                  printable(recordName) + "' has " +
-                  llvm::Twine(record.size));
+                  printable(recordName) + "' has " + llvm::Twine(record.size));
 
     uint64_t elem = numerics::dtypeSize(t.dtype);
     bool overflow = false;
@@ -366,7 +365,8 @@ llvm::Expected<CheckpointFile> readTorchZipHeader(llvm::StringRef path) {
     for (int64_t d : t.size)
       numel = llvm::SaturatingMultiply(numel, uint64_t(d), &overflow);
     if (overflow || numel > uint64_t(INT64_MAX) ||
-        llvm::SaturatingMultiply(numel, elem, &overflow) > uint64_t(INT64_MAX) ||
+        llvm::SaturatingMultiply(numel, elem, &overflow) >
+            uint64_t(INT64_MAX) ||
         overflow)
       return fail("shape " + formatShape(t.size) + " overflows the byte count");
     // The view reaches elements [offset, offset + sum((size-1)*stride)].
@@ -379,8 +379,8 @@ llvm::Expected<CheckpointFile> readTorchZipHeader(llvm::StringRef path) {
                                      uint64_t(t.stride[i]), &overflow),
             &overflow);
     uint64_t needed = llvm::SaturatingMultiply(
-        llvm::SaturatingAdd(last, uint64_t(numel > 0 ? 1 : 0), &overflow),
-        elem, &overflow);
+        llvm::SaturatingAdd(last, uint64_t(numel > 0 ? 1 : 0), &overflow), elem,
+        &overflow);
     if (overflow || needed > storage.nbytes)
       return fail("view (storage offset " + llvm::Twine(t.storageOffset) +
                   ", shape " + formatShape(t.size) + ", strides " +

@@ -21,7 +21,9 @@ def Weights_ParamKind : I32EnumAttr<"ParamKind", "the module kind owning a param
   let cppNamespace = "::mlir::qopt::weights";
   let genSpecializedAttr = 0;
 }
-def Weights_ParamKindAttr : EnumAttr<Weights_Dialect, Weights_ParamKind, "kind">;
+def Weights_ParamKindAttr : EnumAttr<Weights_Dialect, Weights_ParamKind, "kind"> {
+  let assemblyFormat = "`<` $value `>`";
+}
 
 /// Layout of a quantized linear weight: NK keeps [out, in]; KN transposes.
 def Weights_Layout : I32EnumAttr<"Layout", "quantized weight layout", [
@@ -31,7 +33,9 @@ def Weights_Layout : I32EnumAttr<"Layout", "quantized weight layout", [
   let cppNamespace = "::mlir::qopt::weights";
   let genSpecializedAttr = 0;
 }
-def Weights_LayoutAttr : EnumAttr<Weights_Dialect, Weights_Layout, "layout">;
+def Weights_LayoutAttr : EnumAttr<Weights_Dialect, Weights_Layout, "layout"> {
+  let assemblyFormat = "`<` $value `>`";
+}
 
 /// How `round` breaks ties in group quantization (TVM changed it in 2026).
 def Weights_Rounding : I32EnumAttr<"Rounding", "tie-breaking of the round step", [
@@ -41,6 +45,8 @@ def Weights_Rounding : I32EnumAttr<"Rounding", "tie-breaking of the round step",
   let cppNamespace = "::mlir::qopt::weights";
   let genSpecializedAttr = 0;
 }
-def Weights_RoundingAttr : EnumAttr<Weights_Dialect, Weights_Rounding, "rounding">;
+def Weights_RoundingAttr : EnumAttr<Weights_Dialect, Weights_Rounding, "rounding"> {
+  let assemblyFormat = "`<` $value `>`";
+}
 
 #endif // QOPT_WEIGHTS_ENUMS

@@ -175,8 +175,9 @@ LogicalResult SourceOp::verify() {
   auto type = cast<RankedTensorType>(getResult().getType());
   if (!isStorableElementType(type.getElementType()))
     return emitOpError("unsupported element type ") << type.getElementType();
-  if (getOffset() < 0)
-    return emitOpError("offset must be non-negative, got ") << getOffset();
+  if (int64_t(getOffset()) < 0)
+    return emitOpError("offset must be non-negative, got ")
+           << int64_t(getOffset());
   if (getStrides() && getStrides()->size() != size_t(type.getRank()))
     return emitOpError("has ")
            << getStrides()->size() << " strides for a rank-" << type.getRank()

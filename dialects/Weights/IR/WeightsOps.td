@@ -176,15 +176,15 @@ def Weights_QuantizeOp : Weights_Op<"quantize", [Pure]> {
     emission order (for group quantization: packed storage, then scales).
 
     ```mlir
-    %qw, %qs = weights.quantize %w with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even>
-        : tensor<256x128xf16> -> tensor<256x16xui32>, tensor<256x4xf16>
+    %qw, %qs = weights.quantize %w : tensor<256x128xf16> -> tensor<256x16xui32>, tensor<256x4xf16>
+        with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even>
     ```
   }];
   let arguments = (ins AnyStaticShapeTensor:$input,
                        Weights_QuantSchemeAttrInterface:$scheme);
   let results = (outs Variadic<AnyStaticShapeTensor>:$results);
   let assemblyFormat = [{
-    $input `with` $scheme attr-dict `:` type($input) `->` type($results)
+    $input attr-dict `:` type($input) `->` type($results) `with` $scheme
   }];
   let hasVerifier = 1;
 }

@@ -69,7 +69,7 @@ struct TorchPickle {
 struct PickleLimits {
   uint64_t maxStack = 1u << 22;
   uint64_t maxMemo = 1u << 22;
-  uint64_t maxObjects = 1u << 23;
+  uint64_t maxObjects = 1u << 22;
 };
 
 /// Runs the pickle `data` (the `recordName` record of `fileName`) and returns

@@ -65,8 +65,8 @@ weights.model @m attributes {arch = "llama", config = {}} {
 
 weights.model @m attributes {arch = "llama", config = {}} {
   %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4x64xbf16>
-  // expected-error @+1 {{'weights.quantize' op input element type 'bf16' does not match the scheme's expressed type 'f16'}}
-  %w, %s = weights.quantize %a with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even> : tensor<4x64xbf16> -> tensor<4x8xui32>, tensor<4x2xf16>
+  // expected-error @+1 {{'weights.quantize' op input element type bf16 does not match the scheme's expressed type f16}}
+  %w, %s = weights.quantize %a : tensor<4x64xbf16> -> tensor<4x8xui32>, tensor<4x2xf16> with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even>
 }
 
 // -----
@@ -74,7 +74,7 @@ weights.model @m attributes {arch = "llama", config = {}} {
 weights.model @m attributes {arch = "llama", config = {}} {
   %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4x64xf16>
   // expected-error @+1 {{'weights.quantize' op result #0 (q_weight) must be 'tensor<4x8xui32>', got 'tensor<4x16xui32>'}}
-  %w, %s = weights.quantize %a with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even> : tensor<4x64xf16> -> tensor<4x16xui32>, tensor<4x2xf16>
+  %w, %s = weights.quantize %a : tensor<4x64xf16> -> tensor<4x16xui32>, tensor<4x2xf16> with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even>
 }
 
 // -----
@@ -82,7 +82,7 @@ weights.model @m attributes {arch = "llama", config = {}} {
 weights.model @m attributes {arch = "llama", config = {}} {
   %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4x64xf16>
   // expected-error @+1 {{'weights.quantize' op scheme produces 2 tensors, op has 1 results}}
-  %w = weights.quantize %a with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even> : tensor<4x64xf16> -> tensor<4x8xui32>
+  %w = weights.quantize %a : tensor<4x64xf16> -> tensor<4x8xui32> with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even>
 }
 
 // -----
@@ -90,7 +90,7 @@ weights.model @m attributes {arch = "llama", config = {}} {
 weights.model @m attributes {arch = "llama", config = {}} {
   %a = weights.source "m.safetensors"["a"] offset 0 : tensor<2x4x64xf16>
   // expected-error @+1 {{'weights.quantize' op the kn layout needs a 2-D weight, got rank 3}}
-  %w, %s = weights.quantize %a with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = kn, rounding = even> : tensor<2x4x64xf16> -> tensor<2x8x4xui32>, tensor<2x2x4xf16>
+  %w, %s = weights.quantize %a : tensor<2x4x64xf16> -> tensor<2x8x4xui32>, tensor<2x2x4xf16> with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = kn, rounding = even>
 }
 
 // -----

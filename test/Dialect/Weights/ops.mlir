@@ -13,13 +13,13 @@ weights.model @llama attributes {arch = "llama", config = {hidden_size = 64 : i6
   %qk = weights.concat %q, %k axis 0 : (tensor<64x64xbf16>, tensor<32x64xbf16>) -> tensor<96x64xbf16>
   // CHECK: %[[C:.+]] = weights.cast %[[QK]] : tensor<96x64xbf16> to tensor<96x64xf16>
   %c = weights.cast %qk : tensor<96x64xbf16> to tensor<96x64xf16>
-  // CHECK: weights.quantize %[[C]] with #weights.group<quant_type = !quant.any<i4<0:14>:f16>, group_size = 32, layout = nk, rounding = even> : tensor<96x64xf16> -> tensor<96x8xui32>, tensor<96x2xf16>
-  %w, %s = weights.quantize %c with #weights.group<quant_type = !quant.any<i4<0:14>:f16>, group_size = 32, layout = nk, rounding = even> : tensor<96x64xf16> -> tensor<96x8xui32>, tensor<96x2xf16>
+  // CHECK: weights.quantize %[[C]] : tensor<96x64xf16> -> tensor<96x8xui32>, tensor<96x2xf16> with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even>
+  %w, %s = weights.quantize %c : tensor<96x64xf16> -> tensor<96x8xui32>, tensor<96x2xf16> with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even>
   // 3-bit, K = 64 is not a multiple of 40: 2 groups of 4 words; kn transposes.
-  // CHECK: weights.quantize %[[C]] with #weights.group<quant_type = !quant.any<i3<0:6>:f16>, group_size = 40, layout = kn, rounding = away> : tensor<96x64xf16> -> tensor<8x96xui32>, tensor<2x96xf16>
-  %w3, %s3 = weights.quantize %c with #weights.group<quant_type = !quant.any<i3<0:6>:f16>, group_size = 40, layout = kn, rounding = away> : tensor<96x64xf16> -> tensor<8x96xui32>, tensor<2x96xf16>
-  // CHECK: weights.quantize %[[C]] with #weights.per_tensor<storage_type = f8E4M3FN, model_type = f16, use_scale = true, calibration_placeholder = true> : tensor<96x64xf16> -> tensor<96x64xf8E4M3FN>, tensor<1xf32>, tensor<1xf32>
-  %f:3 = weights.quantize %c with #weights.per_tensor<storage_type = f8E4M3FN, model_type = f16, use_scale = true, calibration_placeholder = true> : tensor<96x64xf16> -> tensor<96x64xf8E4M3FN>, tensor<1xf32>, tensor<1xf32>
+  // CHECK: weights.quantize %[[C]] : tensor<96x64xf16> -> tensor<8x96xui32>, tensor<2x96xf16> with #weights.group<quant_type = !quant.any<u3<0:6>:f16>, group_size = 40, layout = kn, rounding = away>
+  %w3, %s3 = weights.quantize %c : tensor<96x64xf16> -> tensor<8x96xui32>, tensor<2x96xf16> with #weights.group<quant_type = !quant.any<u3<0:6>:f16>, group_size = 40, layout = kn, rounding = away>
+  // CHECK: weights.quantize %[[C]] : tensor<96x64xf16> -> tensor<96x64xf8E4M3FN>, tensor<1xf32>, tensor<1xf32> with #weights.per_tensor<storage_type = f8E4M3FN, model_type = f16, use_scale = true, calibration_placeholder = true>
+  %f:3 = weights.quantize %c : tensor<96x64xf16> -> tensor<96x64xf8E4M3FN>, tensor<1xf32>, tensor<1xf32> with #weights.per_tensor<storage_type = f8E4M3FN, model_type = f16, use_scale = true, calibration_placeholder = true>
   // CHECK: weights.transpose %{{.+}} : tensor<64x32xf32> to tensor<32x64xf32>
   %tt = weights.transpose %t : tensor<64x32xf32> to tensor<32x64xf32>
   // CHECK: weights.stack %{{.+}}, %{{.+}} : (tensor<32x64xf32>, tensor<32x64xf32>) -> tensor<2x32x64xf32>

@@ -120,8 +120,8 @@ TEST(CheckpointTest, ShardedBinDirectory) {
   EXPECT_TRUE(ckpt->warnings.empty());
 
   // The same through the index file itself.
-  llvm::Expected<Checkpoint> viaIndex = openCheckpoint(
-      dir + "/pytorch_model.bin.index.json", SourceFormat::Auto);
+  llvm::Expected<Checkpoint> viaIndex =
+      openCheckpoint(dir + "/pytorch_model.bin.index.json", SourceFormat::Auto);
   ASSERT_TRUE(bool(viaIndex)) << llvm::toString(viaIndex.takeError());
   EXPECT_EQ(viaIndex->torchToPath, ckpt->torchToPath);
   EXPECT_EQ(viaIndex->format, SourceFormat::HFTorch);
@@ -227,15 +227,16 @@ protected:
             ::testing::UnitTest::GetInstance()->current_test_info()->name()));
     shard1 = dir + "/pytorch_model-00001-of-00002.bin";
     shard2 = dir + "/pytorch_model-00002-of-00002.bin";
-    copyFile(inputPath("llama-fp16-bin-sharded/pytorch_model-00001-of-00002.bin"),
-             shard1);
-    copyFile(inputPath("llama-fp16-bin-sharded/pytorch_model-00002-of-00002.bin"),
-             shard2);
+    copyFile(
+        inputPath("llama-fp16-bin-sharded/pytorch_model-00001-of-00002.bin"),
+        shard1);
+    copyFile(
+        inputPath("llama-fp16-bin-sharded/pytorch_model-00002-of-00002.bin"),
+        shard2);
     index = dir + "/pytorch_model.bin.index.json";
   }
   /// {"weight_map": {name: file, ...}} from the standard map with edits.
-  std::string standardMap(size_t skipLast = 0,
-                          const std::string &extra = "") {
+  std::string standardMap(size_t skipLast = 0, const std::string &extra = "") {
     std::string json = "{\"metadata\": {\"total_size\": 853248}, "
                        "\"weight_map\": {";
     size_t n = std::size(kModuleOrder) - skipLast;
@@ -293,9 +294,8 @@ TEST_F(IndexTest, TensorNotInItsFile) {
   // lm_head.weight is in shard 2 but mapped to shard 1.
   std::string json = standardMap(1, ", \"lm_head.weight\": "
                                     "\"pytorch_model-00001-of-00002.bin\"");
-  EXPECT_EQ(openError(json),
-            index + ": tensor 'lm_head.weight' mapped to " + shard1 +
-                " is not in that file");
+  EXPECT_EQ(openError(json), index + ": tensor 'lm_head.weight' mapped to " +
+                                 shard1 + " is not in that file");
 }
 
 TEST_F(IndexTest, DuplicateTensor) {

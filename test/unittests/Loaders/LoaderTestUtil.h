@@ -51,9 +51,7 @@ inline std::string readFile(const std::string &path) {
   return ss.str();
 }
 
-inline std::string le16(uint16_t v) {
-  return {char(v & 0xFF), char(v >> 8)};
-}
+inline std::string le16(uint16_t v) { return {char(v & 0xFF), char(v >> 8)}; }
 inline std::string le32(uint32_t v) {
   std::string s;
   for (int i = 0; i < 4; ++i)
@@ -124,12 +122,11 @@ inline BuiltZip buildZip(const std::vector<ZipMember> &members,
     uint64_t base = off + 30 + m.name.size() + 4;
     uint64_t pad = (64 - base % 64) % 64;
     std::string extra = "FB" + le16(uint16_t(pad)) + std::string(pad, 'Z');
-    std::string local = le32(0x04034b50) + le16(20) + le16(0) +
-                        le16(m.method) + le16(0) + le16(0) +
-                        le32(crc32(m.data)) + le32(uint32_t(m.data.size())) +
-                        le32(uint32_t(m.data.size())) +
-                        le16(uint16_t(m.name.size())) +
-                        le16(uint16_t(extra.size())) + m.name + extra;
+    std::string local =
+        le32(0x04034b50) + le16(20) + le16(0) + le16(m.method) + le16(0) +
+        le16(0) + le32(crc32(m.data)) + le32(uint32_t(m.data.size())) +
+        le32(uint32_t(m.data.size())) + le16(uint16_t(m.name.size())) +
+        le16(uint16_t(extra.size())) + m.name + extra;
     z.headerOffsets.push_back(off);
     z.bytes += local;
     z.dataOffsets.push_back(z.bytes.size());
@@ -161,11 +158,11 @@ inline BuiltZip buildZip(const std::vector<ZipMember> &members,
 
 /// A torch.save-style archive: `<prefix>/data.pkl`, `byteorder`, the
 /// storages `<prefix>/data/<key>` in the given order, and `version`.
-inline BuiltZip buildTorchZip(
-    const std::string &pickle,
-    const std::vector<std::pair<std::string, std::string>> &storages,
-    const std::string &prefix = "archive",
-    const std::string &byteorder = "little") {
+inline BuiltZip
+buildTorchZip(const std::string &pickle,
+              const std::vector<std::pair<std::string, std::string>> &storages,
+              const std::string &prefix = "archive",
+              const std::string &byteorder = "little") {
   std::vector<ZipMember> members;
   members.push_back({prefix + "/data.pkl", pickle});
   members.push_back({prefix + "/byteorder", byteorder});

@@ -143,13 +143,14 @@ TEST_F(SafetensorsFileTest, AllSupportedDtypeCodes) {
     const char *code;
     DType dtype;
   };
-  const Code codes[] = {
-      {"BOOL", DType::Bool}, {"U8", DType::U8},        {"I8", DType::I8},
-      {"I16", DType::I16},   {"U16", DType::U16},      {"I32", DType::I32},
-      {"U32", DType::U32},   {"I64", DType::I64},      {"U64", DType::U64},
-      {"F16", DType::F16},   {"BF16", DType::BF16},    {"F32", DType::F32},
-      {"F64", DType::F64},   {"F8_E4M3", DType::F8E4M3FN},
-      {"F8_E5M2", DType::F8E5M2}};
+  const Code codes[] = {{"BOOL", DType::Bool},     {"U8", DType::U8},
+                        {"I8", DType::I8},         {"I16", DType::I16},
+                        {"U16", DType::U16},       {"I32", DType::I32},
+                        {"U32", DType::U32},       {"I64", DType::I64},
+                        {"U64", DType::U64},       {"F16", DType::F16},
+                        {"BF16", DType::BF16},     {"F32", DType::F32},
+                        {"F64", DType::F64},       {"F8_E4M3", DType::F8E4M3FN},
+                        {"F8_E5M2", DType::F8E5M2}};
   const unsigned sizes[] = {1, 1, 1, 2, 2, 4, 4, 8, 8, 2, 2, 4, 8, 1, 1};
   for (size_t i = 0; i < std::size(codes); ++i) {
     std::string header = std::string("{\"t\":{\"dtype\":\"") + codes[i].code +
@@ -409,8 +410,8 @@ TEST_F(SafetensorsFileTest, MetadataMustBeStrings) {
 }
 
 TEST_F(SafetensorsFileTest, DeepNesting) {
-  std::string header = "{\"x\":" + std::string(100, '[') +
-                       std::string(100, ']') + "}";
+  std::string header =
+      "{\"x\":" + std::string(100, '[') + std::string(100, ']') + "}";
   EXPECT_EQ(fail(safetensors(header, "")),
             path + ": header JSON nests deeper than 16 levels");
 }

@@ -45,11 +45,10 @@ TEST(TensorReaderTest, Fp32BinEqualsBf16SafetensorsWidened) {
       readTorchZipHeader(inputPath("llama-fp32-bin/pytorch_model.bin"));
   ASSERT_TRUE(bool(pt)) << llvm::toString(pt.takeError());
   TensorReader reader;
-  for (const char *name :
-       {"model.norm.weight", "lm_head.weight",
-        "model.layers.0.self_attn.k_proj.weight",
-        "model.layers.1.input_layernorm.weight",
-        "model.layers.1.mlp.down_proj.weight"}) {
+  for (const char *name : {"model.norm.weight", "lm_head.weight",
+                           "model.layers.0.self_attn.k_proj.weight",
+                           "model.layers.1.input_layernorm.weight",
+                           "model.layers.1.mlp.down_proj.weight"}) {
     SCOPED_TRACE(name);
     const TensorInfo &a = findIn(*st, name);
     const TensorInfo &b = findIn(*pt, name);
@@ -173,8 +172,7 @@ TEST(TensorReaderTest, StridedGatherWithBoundedScratch) {
       ASSERT_FALSE(bool(reader.readRows(t, 1, 3, rows.data())));
       std::vector<int64_t> sub = c.shape;
       sub[0] = 2;
-      EXPECT_EQ(rows,
-                referenceGather(c.offset + c.strides[0], sub, c.strides));
+      EXPECT_EQ(rows, referenceGather(c.offset + c.strides[0], sub, c.strides));
     }
   }
 }

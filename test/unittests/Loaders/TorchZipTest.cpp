@@ -4,9 +4,9 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qopt/Loaders/TorchZip.h"
 #include "qopt/Loaders/Pickle.h"
 #include "qopt/Loaders/TensorReader.h"
-#include "qopt/Loaders/TorchZip.h"
 
 #include "LoaderTestUtil.h"
 
@@ -165,15 +165,14 @@ protected:
     return readTorchZipHeader(path);
   }
   /// A torch zip holding `pickle` and `storages`.
-  llvm::Expected<CheckpointFile>
-  readPickle(const std::string &pickle,
-             const std::vector<std::pair<std::string, std::string>>
-                 &storages = {}) {
+  llvm::Expected<CheckpointFile> readPickle(
+      const std::string &pickle,
+      const std::vector<std::pair<std::string, std::string>> &storages = {}) {
     return readBytes(buildTorchZip(pickle, storages).bytes);
   }
-  std::string failPickle(const std::string &pickle,
-                         const std::vector<std::pair<std::string, std::string>>
-                             &storages = {}) {
+  std::string failPickle(
+      const std::string &pickle,
+      const std::vector<std::pair<std::string, std::string>> &storages = {}) {
     return errorOf(readPickle(pickle, storages));
   }
   std::string dir;
@@ -245,8 +244,8 @@ TEST_F(TorchZipFileTest, DuplicateKeyKeepsFirstPosition) {
   p.str("y").tensorV2("ByteStorage", "1", 4, 0, {2}, {1});
   p.str("x").tensorV2("ByteStorage", "2", 4, 0, {3}, {1});
   p.setitems().stop();
-  BuiltZip zip = buildTorchZip(p.bytes,
-                               {{"0", "aaaa"}, {"1", "bbbb"}, {"2", "cccc"}});
+  BuiltZip zip =
+      buildTorchZip(p.bytes, {{"0", "aaaa"}, {"1", "bbbb"}, {"2", "cccc"}});
   llvm::Expected<CheckpointFile> cf = readBytes(zip.bytes);
   ASSERT_TRUE(bool(cf)) << llvm::toString(cf.takeError());
   ASSERT_EQ(cf->tensors.size(), 2u);
@@ -345,49 +344,50 @@ TEST_F(TorchZipFileTest, GlobalOsSystem) {
                             "}"                               // 2: EMPTY_DICT
                             "q\x00"                           // 3: BINPUT 0
                             "X\x0e\x00\x00\x00lm_head.weight" // 5: BINUNICODE
-                            "cos\nsystem\n"    // 24: GLOBAL os.system
+                            "cos\nsystem\n"       // 24: GLOBAL os.system
                             "X\x02\x00\x00\x00id" // 35: BINUNICODE 'id'
-                            "\x85"             // 42: TUPLE1
-                            "R"                // 43: REDUCE
-                            "s.");             // 44: SETITEM, STOP
+                            "\x85"                // 42: TUPLE1
+                            "R"                   // 43: REDUCE
+                            "s.");                // 44: SETITEM, STOP
   EXPECT_EQ(failPickle(pkl), path + ": unsupported pickle global 'os.system' "
                                     "in data.pkl at byte 24");
 }
 
 TEST_F(TorchZipFileTest, GlobalBuiltinsEval) {
-  std::string pkl = bytesOf("\x80\x02"                 // 0: PROTO 2
-                            "cbuiltins\neval\n"        // 2: GLOBAL
-                            "X\x01\x00\x00\x00" "1\x85R." // 17: ('1',) REDUCE
-  );
+  std::string pkl = bytesOf("\x80\x02"          // 0: PROTO 2
+                            "cbuiltins\neval\n" // 2: GLOBAL
+                            "X\x01\x00\x00\x00" // 17: BINUNICODE
+                            "1"                 // '1'
+                            "\x85R.");          // 23: TUPLE1 REDUCE STOP
   EXPECT_EQ(failPickle(pkl), path + ": unsupported pickle global "
                                     "'builtins.eval' in data.pkl at byte 2");
 }
 
 TEST_F(TorchZipFileTest, ReduceStyleUnknownClass) {
   // What pickle writes for an object whose __reduce__ returns (Evil, ()).
-  std::string pkl = bytesOf("\x80\x02"          // 0: PROTO 2
-                            "}"                 // 2: EMPTY_DICT
+  std::string pkl = bytesOf("\x80\x02"           // 0: PROTO 2
+                            "}"                  // 2: EMPTY_DICT
                             "X\x01\x00\x00\x00w" // 3: BINUNICODE 'w'
-                            "c__main__\nEvil\n" // 9: GLOBAL __main__.Evil
-                            ")R"                // 24: EMPTY_TUPLE REDUCE
+                            "c__main__\nEvil\n"  // 9: GLOBAL __main__.Evil
+                            ")R"                 // 24: EMPTY_TUPLE REDUCE
                             "s.");
   EXPECT_EQ(failPickle(pkl), path + ": unsupported pickle global "
                                     "'__main__.Evil' in data.pkl at byte 9");
 }
 
 TEST_F(TorchZipFileTest, TorchGlobalOutsideTheAllowList) {
-  std::string pkl = bytesOf("\x80\x02"          // 0: PROTO 2
-                            "ctorch\nload\n"    // 2: GLOBAL torch.load
+  std::string pkl = bytesOf("\x80\x02"       // 0: PROTO 2
+                            "ctorch\nload\n" // 2: GLOBAL torch.load
                             ".");
   EXPECT_EQ(failPickle(pkl), path + ": unsupported pickle global "
                                     "'torch.load' in data.pkl at byte 2");
 }
 
 TEST_F(TorchZipFileTest, StackGlobal) {
-  std::string pkl = bytesOf("\x80\x02"                   // 0: PROTO 2
-                            "X\x02\x00\x00\x00os"        // 2: 'os'
-                            "X\x06\x00\x00\x00system"    // 9: 'system'
-                            "\x93"                       // 20: STACK_GLOBAL
+  std::string pkl = bytesOf("\x80\x02"                // 0: PROTO 2
+                            "X\x02\x00\x00\x00os"     // 2: 'os'
+                            "X\x06\x00\x00\x00system" // 9: 'system'
+                            "\x93"                    // 20: STACK_GLOBAL
                             ")R.");
   EXPECT_EQ(failPickle(pkl), path + ": unsupported pickle opcode 0x93 "
                                     "(STACK_GLOBAL) in data.pkl at byte 20");
@@ -410,9 +410,9 @@ TEST_F(TorchZipFileTest, OtherRejectedOpcodes) {
 }
 
 TEST_F(TorchZipFileTest, MemoMiss) {
-  std::string pkl = bytesOf("\x80\x02"  // 0: PROTO 2
-                            "}"         // 2: EMPTY_DICT
-                            "h\x07"     // 3: BINGET 7 (never stored)
+  std::string pkl = bytesOf("\x80\x02" // 0: PROTO 2
+                            "}"        // 2: EMPTY_DICT
+                            "h\x07"    // 3: BINGET 7 (never stored)
                             ".");
   EXPECT_EQ(failPickle(pkl), path + ": pickle memo index 7 is not defined in "
                                     "data.pkl at byte 3");
@@ -420,15 +420,17 @@ TEST_F(TorchZipFileTest, MemoMiss) {
 
 TEST_F(TorchZipFileTest, StackUnderflow) {
   // SETITEM needs dict, key, value; only the dict and one str are there.
-  std::string pkl = bytesOf("\x80\x02"            // 0: PROTO 2
-                            "}"                   // 2: EMPTY_DICT
-                            "X\x01\x00\x00\x00" "a" // 3: BINUNICODE 'a'
-                            "s"                   // 9: SETITEM
+  std::string pkl = bytesOf("\x80\x02"          // 0: PROTO 2
+                            "}"                 // 2: EMPTY_DICT
+                            "X\x01\x00\x00\x00" // 3: BINUNICODE
+                            "a"                 // 'a'
+                            "s"                 // 9: SETITEM
                             ".");
   EXPECT_EQ(failPickle(pkl), path + ": pickle stack underflow in data.pkl at "
                                     "byte 9");
   // REDUCE cannot pop below a MARK.
-  EXPECT_EQ(failPickle(bytesOf("\x80\x02" "ccollections\nOrderedDict\n"
+  EXPECT_EQ(failPickle(bytesOf("\x80\x02"
+                               "ccollections\nOrderedDict\n"
                                "(" // 27: MARK
                                ")" // 28: EMPTY_TUPLE
                                "R" // 29: REDUCE
@@ -452,20 +454,23 @@ TEST_F(TorchZipFileTest, MarkImbalance) {
 
 TEST_F(TorchZipFileTest, TruncatedAndTrailingPickle) {
   // BINUNICODE claims 255 bytes, 2 follow.
-  EXPECT_EQ(failPickle(bytesOf("\x80\x02}X\xff\x00\x00\x00" "ab")),
+  EXPECT_EQ(failPickle(bytesOf("\x80\x02}X\xff\x00\x00\x00"
+                               "ab")),
             path + ": unexpected end of pickle data in data.pkl at byte 3");
   EXPECT_EQ(failPickle(bytesOf("\x80\x02}")),
             path + ": pickle data ends without STOP in data.pkl at byte 3");
   EXPECT_EQ(failPickle(bytesOf("\x80\x02}.N")),
             path + ": trailing bytes after STOP in data.pkl at byte 4");
   // A GLOBAL without its second newline.
-  EXPECT_EQ(failPickle(bytesOf("\x80\x02" "ccollections\nOrderedDict")),
+  EXPECT_EQ(failPickle(bytesOf("\x80\x02"
+                               "ccollections\nOrderedDict")),
             path + ": unexpected end of pickle data in data.pkl at byte 2");
 }
 
 TEST_F(TorchZipFileTest, BadStrings) {
   // BINUNICODE with an invalid UTF-8 byte.
-  EXPECT_EQ(failPickle(bytesOf("\x80\x02}X\x01\x00\x00\x00\xffN" "s.")),
+  EXPECT_EQ(failPickle(bytesOf("\x80\x02}X\x01\x00\x00\x00\xffN"
+                               "s.")),
             path + ": string is not valid UTF-8 in data.pkl at byte 3");
 }
 
@@ -479,8 +484,9 @@ TEST_F(TorchZipFileTest, UnknownStorageClass) {
   size_t at = p.size();
   p.persid().tensorTail(0, {1}, {1}).setitem().stop();
   EXPECT_EQ(failPickle(p.bytes, {{"0", "abcd"}}),
-            path + ": unknown storage class 'collections.OrderedDict' in "
-                   "persistent id in data.pkl at byte " +
+            path +
+                ": unknown storage class 'collections.OrderedDict' in "
+                "persistent id in data.pkl at byte " +
                 std::to_string(at));
 }
 
@@ -492,8 +498,9 @@ TEST_F(TorchZipFileTest, UnsupportedStorageClass) {
   size_t at = p.size();
   p.persid().tensorTail(0, {1}, {1}).setitem().stop();
   EXPECT_EQ(failPickle(p.bytes, {{"0", std::string(8, '\0')}}),
-            path + ": storage class 'torch.ComplexFloatStorage' is not "
-                   "supported in data.pkl at byte " +
+            path +
+                ": storage class 'torch.ComplexFloatStorage' is not "
+                "supported in data.pkl at byte " +
                 std::to_string(at));
   // A made-up storage class is not even an allowed global.
   PickleWriter q;
@@ -503,17 +510,18 @@ TEST_F(TorchZipFileTest, UnsupportedStorageClass) {
   size_t globalAt = q.size();
   q.global("torch", "EvilStorage");
   EXPECT_EQ(failPickle(q.bytes),
-            path + ": unsupported pickle global 'torch.EvilStorage' in "
-                   "data.pkl at byte " +
+            path +
+                ": unsupported pickle global 'torch.EvilStorage' in "
+                "data.pkl at byte " +
                 std::to_string(globalAt));
 }
 
 TEST_F(TorchZipFileTest, BadPersistentId) {
   // A pid that is a str, not a ('storage', ...) tuple.
   std::string pkl = bytesOf("\x80\x02}"
-                            "X\x01\x00\x00\x00w"   // 3
-                            "X\x01\x00\x00\x00x"   // 9
-                            "Q"                    // 15: BINPERSID
+                            "X\x01\x00\x00\x00w" // 3
+                            "X\x01\x00\x00\x00x" // 9
+                            "Q"                  // 15: BINPERSID
                             "s.");
   EXPECT_EQ(failPickle(pkl), path + ": persistent id is not a ('storage', "
                                     "class, key, location, numel) tuple in "
@@ -529,8 +537,9 @@ TEST_F(TorchZipFileTest, ConflictingStorageDeclarations) {
   size_t at = p.size();
   p.persid().tensorTail(0, {4}, {1}).setitems().stop();
   EXPECT_EQ(failPickle(p.bytes, {{"0", std::string(8, '\0')}}),
-            path + ": storage '0' is declared twice with different types or "
-                   "sizes in data.pkl at byte " +
+            path +
+                ": storage '0' is declared twice with different types or "
+                "sizes in data.pkl at byte " +
                 std::to_string(at));
 }
 
@@ -540,11 +549,14 @@ TEST_F(TorchZipFileTest, CallsThatAreNotAllowed) {
   p.proto().global("torch", "FloatStorage").emptyTuple();
   size_t at = p.size();
   p.reduce().stop();
-  EXPECT_EQ(failPickle(p.bytes), path + ": calling 'torch.FloatStorage' is "
-                                        "not supported in data.pkl at byte " +
+  EXPECT_EQ(failPickle(p.bytes), path +
+                                     ": calling 'torch.FloatStorage' is "
+                                     "not supported in data.pkl at byte " +
                                      std::to_string(at));
   // NEWOBJ of an allowed global is still refused.
-  EXPECT_EQ(failPickle(bytesOf("\x80\x02" "ccollections\nOrderedDict\n" ")"
+  EXPECT_EQ(failPickle(bytesOf("\x80\x02"
+                               "ccollections\nOrderedDict\n"
+                               ")"
                                "\x81" // 28: NEWOBJ
                                ".")),
             path + ": NEWOBJ of 'collections.OrderedDict' is not supported in "
@@ -559,8 +571,9 @@ TEST_F(TorchZipFileTest, CallsThatAreNotAllowed) {
   size_t rat = r.size();
   r.reduce().stop();
   EXPECT_EQ(failPickle(r.bytes),
-            path + ": 'torch._utils._rebuild_tensor_v2' called with 3 "
-                   "arguments in data.pkl at byte " +
+            path +
+                ": 'torch._utils._rebuild_tensor_v2' called with 3 "
+                "arguments in data.pkl at byte " +
                 std::to_string(rat));
 }
 
@@ -649,8 +662,9 @@ TEST_F(TorchZipFileTest, NegativeSize) {
   size_t at = p.size();
   p.reduce().setitem().stop();
   EXPECT_EQ(failPickle(p.bytes, {{"0", "abcd"}}),
-            path + ": 'torch._utils._rebuild_tensor_v2' size is not a tuple "
-                   "of non-negative ints in data.pkl at byte " +
+            path +
+                ": 'torch._utils._rebuild_tensor_v2' size is not a tuple "
+                "of non-negative ints in data.pkl at byte " +
                 std::to_string(at));
 }
 
@@ -677,6 +691,16 @@ TEST_F(TorchZipFileTest, PickleResourceCaps) {
   EXPECT_EQ(errorOf(parseTorchPickle(many, "f.bin", "data.pkl", limits)),
             "f.bin: pickle creates more than 100 objects in data.pkl at byte "
             "102");
+}
+
+TEST_F(TorchZipFileTest, HugeMemoIndicesCostNothing) {
+  // LONG_BINPUT 0xffffffff then LONG_BINGET 0xffffffff: the memo is sparse.
+  std::string pkl = bytesOf("\x80\x02}"
+                            "r\xff\xff\xff\xff" // 3: LONG_BINPUT 4294967295
+                            "j\xff\xff\xff\xff" // 8: LONG_BINGET 4294967295
+                            "b.");              // 13: BUILD
+  EXPECT_EQ(failPickle(pkl), path + ": BUILD on a dict is not supported in "
+                                    "data.pkl at byte 13");
 }
 
 //===----------------------------------------------------------------------===//
@@ -735,14 +759,13 @@ TEST_F(TorchZipFileTest, EntryOverlapsCentralDirectory) {
   EXPECT_EQ(errorOf(readBytes(z.bytes)),
             path + ": zip entry 'a/x' data [" +
                 std::to_string(z.dataOffsets[1]) + ", +" +
-                std::to_string(size) +
-                ") overlaps the central directory at " +
+                std::to_string(size) + ") overlaps the central directory at " +
                 std::to_string(z.cdOffset));
 }
 
 TEST_F(TorchZipFileTest, DuplicateEntryNames) {
-  BuiltZip z = buildZip({{"a/data.pkl", kEmptyDictPickle},
-                         {"a/data.pkl", kEmptyDictPickle}});
+  BuiltZip z = buildZip(
+      {{"a/data.pkl", kEmptyDictPickle}, {"a/data.pkl", kEmptyDictPickle}});
   EXPECT_EQ(errorOf(readBytes(z.bytes)),
             path + ": duplicate zip entry 'a/data.pkl'");
 }
@@ -775,9 +798,9 @@ TEST_F(TorchZipFileTest, EntryCountTooLarge) {
   size_t eocd = z.bytes.size() - 22;
   z.bytes.replace(eocd + 8, 2, le16(1000));
   z.bytes.replace(eocd + 10, 2, le16(1000));
-  EXPECT_EQ(errorOf(readBytes(z.bytes)),
-            path + ": central directory of " + std::to_string(z.cdSize) +
-                " bytes cannot hold 1000 entries");
+  EXPECT_EQ(errorOf(readBytes(z.bytes)), path + ": central directory of " +
+                                             std::to_string(z.cdSize) +
+                                             " bytes cannot hold 1000 entries");
 }
 
 TEST_F(TorchZipFileTest, NotInSubdirectory) {
