@@ -392,8 +392,9 @@ static std::vector<Candidate> candidatesFor(SourceFormat format) {
   std::vector<Candidate> out;
   switch (format) {
   case SourceFormat::Auto:
-    out.assign(std::begin(st), std::end(st));
-    out.insert(out.end(), std::begin(pt), std::end(pt));
+    // As mlc_llm's auto_weight.py: PyTorch files win over safetensors.
+    out.assign(std::begin(pt), std::end(pt));
+    out.insert(out.end(), std::begin(st), std::end(st));
     break;
   case SourceFormat::HFSafetensors:
     out.assign(std::begin(st), std::end(st));

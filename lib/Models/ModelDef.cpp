@@ -142,12 +142,46 @@ llvm::Expected<ModelConfig> qopt::models::readModelConfig(llvm::StringRef p) {
 //===----------------------------------------------------------------------===//
 
 bool ModelDef::isUnused(llvm::StringRef hfName) const {
-  return std::any_of(unusedSources.begin(), unusedSources.end(),
-                     [&](const std::string &u) { return u == hfName; });
+  for (const std::string &prefix : sourcePrefixes) {
+    if (!hfName.starts_with(prefix))
+      continue;
+    llvm::StringRef rest = hfName.drop_front(prefix.size());
+    if (std::any_of(unusedSources.begin(), unusedSources.end(),
+                    [&](const std::string &u) { return u == rest; }))
+      return true;
+  }
+  return false;
+}
+
+static void resolveExpr(MapExpr &e, llvm::ArrayRef<std::string> prefixes,
+                        llvm::function_ref<bool(llvm::StringRef)> exists) {
+  if (e.op != MapExpr::Op::Source) {
+    for (MapExpr &o : e.operands)
+      resolveExpr(o, prefixes, exists);
+    return;
+  }
+  for (const std::string &prefix : prefixes) {
+    std::string candidate = prefix + e.source;
+    if (exists(candidate)) {
+      e.source = std::move(candidate);
+      return;
+    }
+  }
+}
+
+void ModelDef::resolveSourceNames(
+    llvm::function_ref<bool(llvm::StringRef)> exists) {
+  for (ParamDef &p : params)
+    resolveExpr(p.map, sourcePrefixes, exists);
 }
 
 const std::vector<Architecture> &qopt::models::architectures() {
-  static const std::vector<Architecture> all = {makeLlamaArchitecture()};
+  static const std::vector<Architecture> all = {
+      makeLlamaArchitecture(),      makeMistralArchitecture(),
+      makeMixtralArchitecture(),    makeQwen2Architecture(),
+      makeQwen3Architecture(),      makePhi3Architecture(),
+      makeGemmaArchitecture(),      makeGemma2Architecture(),
+      makeStarcoder2Architecture(), makeGPT2Architecture()};
   return all;
 }
 

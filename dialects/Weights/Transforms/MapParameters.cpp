@@ -160,6 +160,9 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
       sourceOrder.push_back(s);
     }
 
+    // Checkpoints may store the source names under a prefix (GPT-2).
+    def->resolveSourceNames([&](StringRef n) { return sources.count(n) != 0; });
+
     // Every parameter's sources must exist; report all that do not.
     std::vector<std::vector<std::string>> paramSources(def->params.size());
     bool missing = false;

@@ -10,6 +10,7 @@
 #ifndef QOPT_MODELS_MODELDEF_H
 #define QOPT_MODELS_MODELDEF_H
 
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
@@ -93,7 +94,16 @@ struct ModelDef {
   std::vector<std::string> quantizationKinds;
   /// Aliases a checkpoint may omit (tied weights dropped by the writer).
   std::vector<std::pair<std::string, std::string>> sourceAliases;
+  /// Prefixes under which a checkpoint may store the source names, tried in
+  /// order (GPT-2: MLC reads `wte.weight`, transformers writes
+  /// `transformer.wte.weight`). Applies to mappings and unused names alike.
+  std::vector<std::string> sourcePrefixes = {""};
+  /// Whether `hfName` (under any source prefix) is a known unused tensor.
   bool isUnused(llvm::StringRef hfName) const;
+  /// Rewrites every source name of every mapping to the first
+  /// `prefix + name` for which `exists` holds; a name found under no prefix
+  /// is left as it is (so a missing-tensor error names what MLC looks for).
+  void resolveSourceNames(llvm::function_ref<bool(llvm::StringRef)> exists);
 };
 
 /// One architecture: names it answers to and the builder of its ModelDef.
@@ -126,6 +136,15 @@ llvm::Expected<int64_t> divide(int64_t a, int64_t b, llvm::StringRef what);
 
 // Registration of each architecture's file (lib/Models/<Arch>.cpp).
 Architecture makeLlamaArchitecture();
+Architecture makeMistralArchitecture();
+Architecture makeMixtralArchitecture();
+Architecture makeQwen2Architecture();
+Architecture makeQwen3Architecture();
+Architecture makePhi3Architecture();
+Architecture makeGemmaArchitecture();
+Architecture makeGemma2Architecture();
+Architecture makeStarcoder2Architecture();
+Architecture makeGPT2Architecture();
 
 } // namespace qopt::models
 

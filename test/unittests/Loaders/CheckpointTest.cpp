@@ -157,8 +157,8 @@ TEST(CheckpointTest, NothingFound) {
   std::string dir = scratchDir("NothingFound");
   EXPECT_EQ(errorOf(openCheckpoint(dir, SourceFormat::Auto)),
             dir + ": no checkpoint found; looked for "
-                  "model.safetensors.index.json, model.safetensors, "
                   "pytorch_model.bin.index.json, pytorch_model.bin, "
+                  "model.safetensors.index.json, model.safetensors, "
                   "*.safetensors, *.bin");
   EXPECT_EQ(errorOf(openCheckpoint(dir, SourceFormat::GGUF)),
             dir + ": no gguf checkpoint found; looked for *.gguf");
@@ -166,19 +166,22 @@ TEST(CheckpointTest, NothingFound) {
             dir + "/absent: no such file or directory");
 }
 
-TEST(CheckpointTest, SafetensorsPreferredOverBin) {
-  std::string dir = scratchDir("SafetensorsPreferredOverBin");
+// mlc_llm's auto_weight.py checks huggingface-torch before
+// huggingface-safetensor, so a directory with both converts from the .bin.
+TEST(CheckpointTest, BinPreferredOverSafetensorsAsInMLC) {
+  std::string dir = scratchDir("BinPreferredOverSafetensors");
   copyFile(inputPath("llama-fp32-bin/pytorch_model.bin"),
            dir + "/pytorch_model.bin");
   copyFile(inputPath("llama-bf16-st/model.safetensors"),
            dir + "/model.safetensors");
   llvm::Expected<Checkpoint> ckpt = openCheckpoint(dir, SourceFormat::Auto);
   ASSERT_TRUE(bool(ckpt)) << llvm::toString(ckpt.takeError());
-  EXPECT_EQ(ckpt->format, SourceFormat::HFSafetensors);
-  EXPECT_EQ(ckpt->torchToPath.front().second, dir + "/model.safetensors");
-  llvm::Expected<Checkpoint> bin = openCheckpoint(dir, SourceFormat::HFTorch);
-  ASSERT_TRUE(bool(bin)) << llvm::toString(bin.takeError());
-  EXPECT_EQ(bin->torchToPath.front().second, dir + "/pytorch_model.bin");
+  EXPECT_EQ(ckpt->format, SourceFormat::HFTorch);
+  EXPECT_EQ(ckpt->torchToPath.front().second, dir + "/pytorch_model.bin");
+  llvm::Expected<Checkpoint> st =
+      openCheckpoint(dir, SourceFormat::HFSafetensors);
+  ASSERT_TRUE(bool(st)) << llvm::toString(st.takeError());
+  EXPECT_EQ(st->torchToPath.front().second, dir + "/model.safetensors");
 }
 
 TEST(CheckpointTest, LoneFilesOfAKnownExtension) {

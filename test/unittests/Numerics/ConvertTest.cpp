@@ -105,8 +105,8 @@ TEST(ConvertTest, F64NarrowingRoundsOnce) {
   std::vector<uint16_t> wantB = {0x3F81, 0x3F80, 0x7F80, 0xFF80};
   EXPECT_EQ(convert<uint16_t>(srcB, DType::F64, DType::BF16), wantB);
 
-  // F64 -> F32: 1 + 2^-24 ties to 1; 1 + 2^-24 + 2^-60 rounds up.
-  std::vector<double> srcF = {1.0 + 0x1p-24, 1.0 + 0x1p-24 + 0x1p-60};
+  // F64 -> F32: 1 + 2^-24 ties to 1; 1 + 2^-24 + 2^-50 rounds up.
+  std::vector<double> srcF = {1.0 + 0x1p-24, 1.0 + 0x1p-24 + 0x1p-50};
   std::vector<float> wantF = {1.0f, 1.0f + 0x1p-23f};
   EXPECT_EQ(convert<float>(srcF, DType::F64, DType::F32), wantF);
 

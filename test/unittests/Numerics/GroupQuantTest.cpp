@@ -196,9 +196,13 @@ TEST(GroupQuantTest, DerivedConstants) {
 TEST(GroupQuantTest, ValidateSpec) {
   EXPECT_EQ(validateGroupQuantSpec(kQ4F16), "");
   EXPECT_EQ(validateGroupQuantSpec(kQ3F16), "");
-  EXPECT_EQ(validateGroupQuantSpec({3, 30, FloatFormat::F16}),
-            "group size 30 is not a multiple of 10 values per uint32 word "
+  EXPECT_EQ(validateGroupQuantSpec({3, 32, FloatFormat::F16}),
+            "group size 32 is not a multiple of 10 values per uint32 word "
             "(int3)");
+  EXPECT_EQ(validateGroupQuantSpec({5, 32, FloatFormat::F16}),
+            "group size 32 is not a multiple of 6 values per uint32 word "
+            "(int5)");
+  EXPECT_EQ(validateGroupQuantSpec({2, 32, FloatFormat::BF16}), "");
   EXPECT_EQ(validateGroupQuantSpec({1, 32, FloatFormat::F16}),
             "quantized bits must be in [2, 8], got 1");
   EXPECT_EQ(validateGroupQuantSpec({9, 32, FloatFormat::F16}),
@@ -208,14 +212,16 @@ TEST(GroupQuantTest, ValidateSpec) {
 }
 
 TEST(GroupQuantTest, InvalidSpecWritesNothing) {
-  std::vector<uint16_t> w(30, 0x3C00);
+  // int3 with group 32: 32 values do not fill whole 10-value words.
+  const GroupQuantSpec bad{3, 32, FloatFormat::F16};
+  std::vector<uint16_t> w(32, 0x3C00);
   uint32_t words[4] = {1, 2, 3, 4};
   uint16_t scale[2] = {5, 6};
-  groupQuantizeRows(w.data(), 1, 30, {3, 30, FloatFormat::F16}, words, scale);
+  groupQuantizeRows(w.data(), 1, 32, bad, words, scale);
   EXPECT_EQ(words[0], 1u);
   EXPECT_EQ(scale[0], 5);
-  float out[30] = {};
-  groupDequantizeRows(words, scale, 1, 30, {3, 30, FloatFormat::F16}, out);
+  float out[32] = {};
+  groupDequantizeRows(words, scale, 1, 32, bad, out);
   EXPECT_EQ(out[0], 0.0f);
 }
 

@@ -1,0 +1,86 @@
+//===- Dequantize.h - Parameters of a tensor cache as float32 ---*- C++ -*-===//
+//
+// Reconstructs MLC parameters (by their unquantized name, e.g.
+// `model.layers.0.mlp.down_proj.weight`) from the records a quantization
+// mode wrote for them:
+//
+//   plain        `<name>` in float16 / bfloat16 / float32 / float8
+//   group-quant  `<base>.q_weight` uint32 + `<base>.q_scale` (q3/q4, NK or
+//                KN layout): w = (q - max_int) * scale
+//   per-tensor   `<base>.q_weight` float8_e4m3fn / float8_e5m2, optional
+//                `<base>.q_scale` [1]: w = fp8 * scale (or fp8 itself)
+//
+// where `<base>` is `<name>` without its `.weight` suffix. Each encoding is a
+// DequantScheme; a new one (say asymmetric groups with `<base>.q_zero`) is a
+// new subclass added to dequantSchemes(), ahead of the ones it must shadow.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QOPT_EVAL_DEQUANTIZE_H
+#define QOPT_EVAL_DEQUANTIZE_H
+
+#include "qopt/Eval/TensorCacheReader.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qopt::eval {
+
+/// What is known about the mode a cache was converted with. Everything is
+/// optional: the schemes detect the layout from the records' shapes and only
+/// need the hint where the shapes are ambiguous (tiny K).
+struct QuantizationHint {
+  /// The mode name, e.g. "q4f16_1"; empty if unknown.
+  std::string mode;
+  /// Group quantization: bits and group size (0 = detect).
+  int bits = 0;
+  int64_t groupSize = 0;
+  /// Group quantization: true for KN (`*_0`), false for NK; unset = detect.
+  std::optional<bool> kn;
+};
+
+/// The hint for a mode name of MLC's registry ("q4f16_1", "e4m3_e4m3_f16",
+/// ...); an unknown name is an error listing the known ones.
+llvm::Expected<QuantizationHint> parseQuantizationHint(llvm::StringRef mode);
+
+/// One way of encoding a parameter in a tensor cache.
+class DequantScheme {
+public:
+  virtual ~DequantScheme();
+  /// A short name for messages ("plain", "group-quant", ...).
+  virtual llvm::StringRef name() const = 0;
+  /// Whether the cache holds `param` in this encoding.
+  virtual bool matches(const TensorCacheReader &cache,
+                       llvm::StringRef param) const = 0;
+  /// Writes the float32 values of `param`, whose unquantized shape is
+  /// `shape`, to `out` (numElements(shape) floats, row-major).
+  virtual llvm::Error dequantize(const TensorCacheReader &cache,
+                                 llvm::StringRef param,
+                                 llvm::ArrayRef<int64_t> shape,
+                                 const QuantizationHint &hint,
+                                 float *out) const = 0;
+};
+
+/// The registered schemes, most specific first.
+const std::vector<std::unique_ptr<DequantScheme>> &dequantSchemes();
+
+/// `param` without a trailing ".weight" (the prefix of its quantized
+/// records).
+llvm::StringRef quantizedBase(llvm::StringRef param);
+
+/// The float32 values of the MLC parameter `param` with unquantized shape
+/// `shape`, by the first scheme that matches. A parameter no scheme matches
+/// is "<index>: missing record '<param>' (nor '<base>.q_weight')".
+llvm::Expected<std::vector<float>>
+dequantizeParam(const TensorCacheReader &cache, llvm::StringRef param,
+                llvm::ArrayRef<int64_t> shape, const QuantizationHint &hint);
+
+} // namespace qopt::eval
+
+#endif // QOPT_EVAL_DEQUANTIZE_H

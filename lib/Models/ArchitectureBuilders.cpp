@@ -1,0 +1,190 @@
+//===- ArchitectureBuilders.cpp - Pieces shared by the model files -*- C++ -*-===//
+
+#include "ArchitectureBuilders.h"
+
+#include <string>
+#include <utility>
+
+using namespace qopt::models;
+using namespace qopt::models::build;
+
+llvm::Error build::configError(const ModelConfig &cfg, const llvm::Twine &msg) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 cfg.getPath() + ": " + msg);
+}
+
+ShardStrategy TransformerDims::qkvShard() const {
+  int64_t q = heads / tp * headDim, kv = kvHeads / tp * headDim;
+  return ShardStrategy{0, {q, kv, kv}};
+}
+
+ShardStrategy TransformerDims::gateUpShard() const {
+  return ShardStrategy{0, {intermediate / tp, intermediate / tp}};
+}
+
+llvm::Expected<TransformerDims> build::readDims(const ModelConfig &cfg,
+                                                llvm::StringRef arch,
+                                                int64_t tp) {
+  TransformerDims d;
+  d.tp = tp;
+  d.hidden = cfg.getInt("hidden_size", 0);
+  d.intermediate = cfg.getInt("intermediate_size", 0);
+  d.heads = cfg.getInt("num_attention_heads", 0);
+  d.layers = cfg.getInt("num_hidden_layers", 0);
+  d.vocab = cfg.getInt("vocab_size", 0);
+  d.kvHeads = cfg.getInt("num_key_value_heads", 0);
+  if (d.kvHeads == 0)
+    d.kvHeads = d.heads;
+  for (auto [key, v] : {std::pair{"hidden_size", d.hidden},
+                        {"intermediate_size", d.intermediate},
+                        {"num_attention_heads", d.heads},
+                        {"num_hidden_layers", d.layers},
+                        {"vocab_size", d.vocab},
+                        {"num_key_value_heads", d.kvHeads}})
+    if (v <= 0)
+      return configError(cfg, llvm::Twine("field '") + key +
+                                  "' must be a positive integer (" + arch +
+                                  ")");
+  d.headDim = cfg.getInt("head_dim", 0);
+  if (d.headDim < 0)
+    return configError(cfg, "field 'head_dim' must be a positive integer (" +
+                                arch + ")");
+  if (d.headDim == 0) {
+    auto hd = divide(d.hidden, d.heads,
+                     cfg.getPath() + ": hidden_size / num_attention_heads");
+    if (!hd)
+      return hd.takeError();
+    d.headDim = *hd;
+  }
+  if (d.heads % d.kvHeads != 0)
+    return configError(cfg, "num_attention_heads " + llvm::Twine(d.heads) +
+                                " is not a multiple of num_key_value_heads " +
+                                llvm::Twine(d.kvHeads));
+  for (auto [what, v] : {std::pair{"num_attention_heads", d.heads},
+                         {"num_key_value_heads", d.kvHeads},
+                         {"intermediate_size", d.intermediate}})
+    if (auto q = divide(v, tp, std::string("tensor-parallel-shards: ") + what);
+        !q)
+      return q.takeError();
+  return d;
+}
+
+llvm::Error build::requireContextWindow(const ModelConfig &cfg,
+                                        llvm::StringRef arch) {
+  for (const char *key : {"context_window_size", "max_position_embeddings",
+                          "max_sequence_length"})
+    if (cfg.getInt(key, 0) > 0)
+      return llvm::Error::success();
+  return configError(cfg, "missing required field 'max_position_embeddings' "
+                          "(or 'max_sequence_length') (" +
+                              arch + ")");
+}
+
+llvm::Error build::requireRopeTheta(const ModelConfig &cfg,
+                                    llvm::StringRef arch) {
+  if (cfg.has("rope_theta"))
+    return llvm::Error::success();
+  const nlohmann::json &raw = cfg.raw();
+  if (auto it = raw.find("rope_parameters");
+      it != raw.end() && it->is_object() && it->contains("rope_theta") &&
+      !(*it)["rope_theta"].is_null())
+    return llvm::Error::success();
+  return configError(cfg, "missing required field 'rope_theta' (" + arch + ")");
+}
+
+ModelDef build::startModel(llvm::StringRef arch,
+                           std::initializer_list<const char *> kinds) {
+  ModelDef m;
+  m.arch = arch.str();
+  for (const char *k : kinds)
+    m.quantizationKinds.emplace_back(k);
+  return m;
+}
+
+void build::addParam(ModelDef &m, std::string name, std::vector<int64_t> shape,
+                     ParamKind kind, MapExpr map,
+                     std::optional<ShardStrategy> shard) {
+  m.params.push_back(
+      {std::move(name), std::move(shape), kind, std::move(map), std::move(shard)});
+}
+
+void build::addCopy(ModelDef &m, const std::string &name,
+                    std::vector<int64_t> shape, ParamKind kind,
+                    std::optional<ShardStrategy> shard) {
+  addParam(m, name, std::move(shape), kind, MapExpr::src(name), std::move(shard));
+}
+
+MapExpr build::normWeight(std::string source, bool plusOne) {
+  MapExpr e = MapExpr::src(std::move(source));
+  return plusOne ? MapExpr::addConstant(std::move(e), 1.0) : e;
+}
+
+void build::addUnusedPerLayer(ModelDef &m, int64_t layers,
+                              llvm::StringRef rest) {
+  for (int64_t i = 0; i < layers; ++i)
+    m.unusedSources.push_back(layer(i, rest));
+}
+
+void build::addFusedAttention(ModelDef &m, const TransformerDims &d, int64_t i,
+                              const AttentionOptions &o) {
+  auto hf = [&](llvm::StringRef rest) { return MapExpr::src(layer(i, rest)); };
+  std::string fused = "self_attn." + o.fusedName;
+  addParam(m, layer(i, fused + ".weight"), {d.qkvRows(), d.hidden},
+           ParamKind::Linear,
+           MapExpr::concat({hf("self_attn.q_proj.weight"),
+                            hf("self_attn.k_proj.weight"),
+                            hf("self_attn.v_proj.weight")}),
+           d.qkvShard());
+  if (o.qkvBias)
+    addParam(m, layer(i, fused + ".bias"), {d.qkvRows()}, ParamKind::Bias,
+             MapExpr::concat({hf("self_attn.q_proj.bias"),
+                              hf("self_attn.k_proj.bias"),
+                              hf("self_attn.v_proj.bias")}),
+             d.qkvShard());
+  addCopy(m, layer(i, "self_attn.o_proj.weight"), {d.hidden, d.heads * d.headDim},
+          ParamKind::Linear, ShardStrategy{1, {}});
+  if (o.outBias)
+    addCopy(m, layer(i, "self_attn.o_proj.bias"), {d.hidden}, ParamKind::Bias);
+}
+
+void build::addGatedMLP(ModelDef &m, const TransformerDims &d, int64_t i) {
+  addParam(m, layer(i, "mlp.gate_up_proj.weight"), {2 * d.intermediate, d.hidden},
+           ParamKind::Linear,
+           MapExpr::concat({MapExpr::src(layer(i, "mlp.gate_proj.weight")),
+                            MapExpr::src(layer(i, "mlp.up_proj.weight"))}),
+           d.gateUpShard());
+  addCopy(m, layer(i, "mlp.down_proj.weight"), {d.hidden, d.intermediate},
+          ParamKind::Linear, ShardStrategy{1, {}});
+}
+
+void build::addLayerNorms(ModelDef &m, const TransformerDims &d, int64_t i,
+                          std::initializer_list<const char *> names,
+                          bool plusOne) {
+  for (const char *n : names) {
+    std::string name = layer(i, std::string(n) + ".weight");
+    addParam(m, name, {d.hidden}, ParamKind::Norm, normWeight(name, plusOne));
+  }
+}
+
+void build::addLlamaLayer(ModelDef &m, const TransformerDims &d, int64_t i,
+                          const AttentionOptions &o, bool normPlusOne) {
+  addFusedAttention(m, d, i, o);
+  addGatedMLP(m, d, i);
+  addLayerNorms(m, d, i, {"input_layernorm", "post_attention_layernorm"},
+                normPlusOne);
+}
+
+void build::addEmbedTokens(ModelDef &m, const TransformerDims &d,
+                           bool symbolicVocab) {
+  addCopy(m, "model.embed_tokens.weight",
+          {symbolicVocab ? int64_t(-1) : d.vocab, d.hidden},
+          ParamKind::Embedding);
+}
+
+void build::addFinalNormAndHead(ModelDef &m, const TransformerDims &d,
+                                bool tied, bool normPlusOne) {
+  addParam(m, "model.norm.weight", {d.hidden}, ParamKind::Norm,
+           normWeight("model.norm.weight", normPlusOne));
+  if (!tied)
+    addCopy(m, "lm_head.weight", {d.vocab, d.hidden}, ParamKind::FinalFC);
+}

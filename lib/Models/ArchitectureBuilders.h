@@ -1,0 +1,114 @@
+//===- ArchitectureBuilders.h - Pieces shared by the model files -*- C++ -*-===//
+//
+// Config reading and parameter emitters shared by lib/Models/<Arch>.cpp, so
+// that each architecture file only states what is particular to it. Private
+// to lib/Models; see docs/adding-an-architecture.md.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QOPT_LIB_MODELS_ARCHITECTUREBUILDERS_H
+#define QOPT_LIB_MODELS_ARCHITECTUREBUILDERS_H
+
+#include "qopt/Models/ModelDef.h"
+
+#include <initializer_list>
+
+namespace qopt::models::build {
+
+/// An error "<config path>: <msg>".
+llvm::Error configError(const ModelConfig &cfg, const llvm::Twine &msg);
+
+/// The shape-relevant fields of a decoder-only transformer's config.json.
+struct TransformerDims {
+  int64_t hidden = 0;       ///< H
+  int64_t intermediate = 0; ///< I
+  int64_t heads = 0;        ///< nq
+  int64_t kvHeads = 0;      ///< nkv
+  int64_t headDim = 0;      ///< d
+  int64_t layers = 0;
+  int64_t vocab = 0; ///< V
+  int64_t tp = 1;    ///< tensor_parallel_shards (T)
+
+  /// Rows of a fused q/k/v projection: (nq + 2 nkv) d.
+  int64_t qkvRows() const { return (heads + 2 * kvHeads) * headDim; }
+  /// ShardSingleDim(0, [q, k, v]) with q = nq/T d and k = v = nkv/T d.
+  ShardStrategy qkvShard() const;
+  /// ShardSingleDim(0, [i, i]) with i = I/T (a fused gate/up projection).
+  ShardStrategy gateUpShard() const;
+};
+
+/// Reads hidden_size, intermediate_size, num_attention_heads,
+/// num_key_value_heads (0 or absent: nq), head_dim (0 or absent: H / nq),
+/// num_hidden_layers and vocab_size, and checks that they are positive and
+/// that the head and intermediate counts divide into `tp` shards. The caller
+/// has already checked the architecture's required fields.
+llvm::Expected<TransformerDims> readDims(const ModelConfig &cfg,
+                                         llvm::StringRef arch, int64_t tp);
+
+/// Fails unless the config names a context window (context_window_size,
+/// max_position_embeddings or max_sequence_length).
+llvm::Error requireContextWindow(const ModelConfig &cfg, llvm::StringRef arch);
+
+/// Fails unless `rope_theta` is present, at the top level or (transformers
+/// 5 configs) inside `rope_parameters`.
+llvm::Error requireRopeTheta(const ModelConfig &cfg, llvm::StringRef arch);
+
+/// A new definition for `arch` that accepts the quantization kinds `kinds`.
+ModelDef startModel(llvm::StringRef arch,
+                    std::initializer_list<const char *> kinds);
+
+/// Appends a parameter.
+void addParam(ModelDef &m, std::string name, std::vector<int64_t> shape,
+              ParamKind kind, MapExpr map,
+              std::optional<ShardStrategy> shard = std::nullopt);
+
+/// Appends a parameter copied from the source tensor of the same name.
+void addCopy(ModelDef &m, const std::string &name, std::vector<int64_t> shape,
+             ParamKind kind, std::optional<ShardStrategy> shard = std::nullopt);
+
+/// A norm weight's mapping: the source, or Gemma's `source + 1` (computed in
+/// the source dtype, before the cast to the model dtype).
+MapExpr normWeight(std::string source, bool plusOne);
+
+/// Marks `model.layers.L.<rest>` unused for every layer.
+void addUnusedPerLayer(ModelDef &m, int64_t layers, llvm::StringRef rest);
+
+/// Options of the fused attention of the Llama family.
+struct AttentionOptions {
+  /// MLC name of the fused q/k/v projection under `self_attn.`.
+  std::string fusedName = "qkv_proj";
+  bool qkvBias = false; ///< also `<fused>.bias` = concat(q, k, v biases)
+  bool outBias = false; ///< also `o_proj.bias`
+};
+
+/// Layer `layer`'s `self_attn.<fused>.weight` = concat(q_proj, k_proj,
+/// v_proj) and `self_attn.o_proj.weight` (plus biases as `o` says), from
+/// `model.layers.<layer>.self_attn.*`.
+void addFusedAttention(ModelDef &m, const TransformerDims &d, int64_t layer,
+                       const AttentionOptions &o = {});
+
+/// Layer `layer`'s `mlp.gate_up_proj.weight` = concat(gate_proj, up_proj)
+/// and `mlp.down_proj.weight`.
+void addGatedMLP(ModelDef &m, const TransformerDims &d, int64_t layer);
+
+/// Layer `layer`'s RMSNorm weights `<name>.weight` [H], copied (or + 1).
+void addLayerNorms(ModelDef &m, const TransformerDims &d, int64_t layer,
+                   std::initializer_list<const char *> names,
+                   bool plusOne = false);
+
+/// One Llama-style decoder layer: fused attention, gated MLP and the
+/// `input_layernorm` / `post_attention_layernorm` weights.
+void addLlamaLayer(ModelDef &m, const TransformerDims &d, int64_t layer,
+                   const AttentionOptions &o = {}, bool normPlusOne = false);
+
+/// `model.embed_tokens.weight` [V, H]; `symbolicVocab` leaves V open (-1),
+/// as MLC models that take the vocabulary size from the tensor do.
+void addEmbedTokens(ModelDef &m, const TransformerDims &d, bool symbolicVocab);
+
+/// `model.norm.weight` and, unless `tied`, `lm_head.weight` [V, H].
+void addFinalNormAndHead(ModelDef &m, const TransformerDims &d, bool tied,
+                         bool normPlusOne = false);
+
+} // namespace qopt::models::build
+
+#endif // QOPT_LIB_MODELS_ARCHITECTUREBUILDERS_H

@@ -1,0 +1,51 @@
+//===- Qwen3.cpp - Qwen3ForCausalLM as MLC lays it out ---------*- C++ -*-===//
+//
+// mlc-llm python/mlc_llm/model/qwen3/{qwen3_model,qwen3_loader}.py: Qwen2's
+// names (`c_attn`), biases only with `attention_bias` (then `o_proj` has
+// one too), and per-head RMSNorms `q_norm` / `k_norm` [head_dim].
+//
+//===----------------------------------------------------------------------===//
+
+#include "ArchitectureBuilders.h"
+
+using namespace qopt::models;
+using build::layer;
+
+static llvm::Expected<ModelDef> buildQwen3(const ModelConfig &cfg,
+                                           int64_t tp) {
+  const char *arch = "qwen3";
+  if (llvm::Error e = cfg.require(
+          {"hidden_act", "hidden_size", "intermediate_size",
+           "attention_bias", "num_attention_heads", "num_hidden_layers",
+           "num_key_value_heads", "rms_norm_eps", "vocab_size"},
+          arch))
+    return std::move(e);
+  if (llvm::Error e = build::requireRopeTheta(cfg, arch))
+    return std::move(e);
+  if (llvm::Error e = build::requireContextWindow(cfg, arch))
+    return std::move(e);
+  llvm::Expected<build::TransformerDims> d = build::readDims(cfg, arch, tp);
+  if (!d)
+    return d.takeError();
+  bool bias = cfg.getBool("attention_bias", false);
+
+  ModelDef m = build::startModel(arch, {"no-quant", "group-quant", "ft-quant"});
+  build::addEmbedTokens(m, *d, /*symbolicVocab=*/false);
+  build::AttentionOptions attention;
+  attention.fusedName = "c_attn";
+  attention.qkvBias = attention.outBias = bias;
+  for (int64_t i = 0; i < d->layers; ++i) {
+    build::addFusedAttention(m, *d, i, attention);
+    for (const char *n : {"self_attn.q_norm.weight", "self_attn.k_norm.weight"})
+      build::addCopy(m, layer(i, n), {d->headDim}, ParamKind::Norm);
+    build::addGatedMLP(m, *d, i);
+    build::addLayerNorms(m, *d, i,
+                         {"input_layernorm", "post_attention_layernorm"});
+  }
+  build::addFinalNormAndHead(m, *d, cfg.getBool("tie_word_embeddings", false));
+  return m;
+}
+
+Architecture qopt::models::makeQwen3Architecture() {
+  return {"qwen3", {"Qwen3ForCausalLM"}, {"qwen3"}, buildQwen3};
+}
