@@ -13,6 +13,7 @@
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/MathExtras.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace qopt::eval {
@@ -112,6 +113,37 @@ public:
 
 } // namespace
 
+/// Whether `word` is a possible MLC int3 word: ten 3-bit values in [0, 6],
+/// bits 30-31 clear.
+static bool isInt3Word(uint32_t word) {
+  if (word >> 30)
+    return false;
+  for (int r = 0; r < 10; ++r)
+    if (((word >> (3 * r)) & 7u) == 7u)
+      return false;
+  return true;
+}
+
+std::vector<numerics::GroupQuantSpec>
+groupQuantCandidates(int64_t k, int64_t words, int64_t groups,
+                     numerics::FloatFormat format,
+                     const QuantizationHint &hint, bool onlyFitting) {
+  std::vector<numerics::GroupQuantSpec> candidates;
+  if (hint.bits)
+    candidates.push_back({hint.bits, hint.groupSize, format});
+  else
+    candidates = {{4, 32, format}, {3, 40, format}};
+  if (!onlyFitting)
+    return candidates;
+  std::vector<numerics::GroupQuantSpec> fits;
+  for (const numerics::GroupQuantSpec &spec : candidates)
+    if (numerics::validateGroupQuantSpec(spec).empty() &&
+        numerics::wordsPerRow(spec, k) == words &&
+        numerics::groupsPerRow(spec, k) == groups)
+      fits.push_back(spec);
+  return fits;
+}
+
 llvm::Error GroupQuantScheme::dequantize(const TensorCacheReader &cache,
                                          llvm::StringRef param,
                                          llvm::ArrayRef<int64_t> shape,
@@ -172,34 +204,29 @@ llvm::Error GroupQuantScheme::dequantize(const TensorCacheReader &cache,
                                      ", expected float16, bfloat16 or float32");
   }
 
-  // Bits and group size: from the hint, else whichever of MLC's int4/32 and
-  // int3/40 gives these word and group counts.
-  std::vector<numerics::GroupQuantSpec> candidates;
-  if (hint.bits)
-    candidates.push_back({hint.bits, hint.groupSize, format});
-  else
-    candidates = {{4, 32, format}, {3, 40, format}};
-  std::vector<numerics::GroupQuantSpec> fits;
-  for (const numerics::GroupQuantSpec &spec : candidates)
-    if (numerics::validateGroupQuantSpec(spec).empty() &&
-        numerics::wordsPerRow(spec, k) == words &&
-        numerics::groupsPerRow(spec, k) == groups)
-      fits.push_back(spec);
+  std::vector<numerics::GroupQuantSpec> fits =
+      groupQuantCandidates(k, words, groups, format, hint);
   if (fits.empty()) {
     std::string tried;
-    for (const numerics::GroupQuantSpec &spec : candidates)
+    for (const numerics::GroupQuantSpec &spec :
+         groupQuantCandidates(k, words, groups, format, hint, false))
       tried += (tried.empty() ? "" : " or ") + std::to_string(spec.bits) +
                "-bit groups of " + std::to_string(spec.groupSize);
     return misfit(llvm::Twine(words) + " words and " + llvm::Twine(groups) +
                   " groups per row are not " + tried);
   }
-  if (fits.size() > 1)
-    return misfit("4-bit and 3-bit groups both fit; pass --quantization");
-  const numerics::GroupQuantSpec &spec = fits.front();
 
   auto qwords = cache.readUInt32(qw);
   if (!qwords)
     return qwords.takeError();
+  if (fits.size() > 1) {
+    // Both int4/32 and int3/40 give these counts (small K): MLC's int3 words
+    // never use bits 30-31 nor the 3-bit value 7, which a real int4 tensor
+    // of more than a few words always does somewhere.
+    bool int3Valid = std::all_of(qwords->begin(), qwords->end(), isInt3Word);
+    fits = {fits[int3Valid ? 1 : 0]};
+  }
+  const numerics::GroupQuantSpec &spec = fits.front();
   // The scale in the model dtype's bits (uint16) or as float32.
   std::vector<uint8_t> scale;
   if (format == numerics::FloatFormat::F32) {

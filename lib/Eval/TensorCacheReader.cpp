@@ -9,6 +9,7 @@
 #include "qopt/Loaders/Checkpoint.h"
 #include "qopt/Numerics/Convert.h"
 
+#include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -203,11 +204,11 @@ TensorCacheReader::open(llvm::StringRef directory) {
       if (offsetIt == r.end() || !getUnsigned(*offsetIt, rec.byteOffset))
         return reader.recordError(rec, "missing non-negative 'byteOffset'");
 
-      uint64_t expected = 0;
-      if (llvm::MulOverflow(uint64_t(numel),
-                            uint64_t(numerics::dtypeSize(rec.storedDType())),
-                            expected) ||
-          expected != rec.nbytes)
+      int64_t expected = 0;
+      if (llvm::MulOverflow(
+              numel, int64_t(numerics::dtypeSize(rec.storedDType())),
+              expected) ||
+          uint64_t(expected) != rec.nbytes)
         return reader.recordError(
             rec, "nbytes " + llvm::Twine(rec.nbytes) + " does not match shape " +
                      formatShape(rec.shape) + " of " + dtypeName +

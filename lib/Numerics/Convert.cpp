@@ -1,5 +1,4 @@
-//===- Convert.cpp - Bulk element conversions ---------------------*- C++
-//-*-===//
+//===- Convert.cpp - Bulk element conversions -------------------*- C++ -*-===//
 //
 // Each entry point dispatches once on the element types and then runs a
 // plain loop over a scalar conversion from Float.h, which the compiler

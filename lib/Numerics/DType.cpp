@@ -1,5 +1,4 @@
-//===- DType.cpp - Element type names -----------------------------*- C++
-//-*-===//
+//===- DType.cpp - Element type names ---------------------------*- C++ -*-===//
 //
 // The TVM and safetensors spellings of each DType.
 //

@@ -1,5 +1,4 @@
-//===- Fp8.cpp - MLC per-tensor float8 quantization ---------------*- C++
-//-*-===//
+//===- Fp8.cpp - MLC per-tensor float8 quantization -------------*- C++ -*-===//
 //
 // PerTensorQuantize.quantize_float8 as TVM compiles it:
 //   scale = max(f16(max|w| / 448), f16(1 / (448 * 512)))   (fp16, then f32)

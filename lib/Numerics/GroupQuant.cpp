@@ -1,5 +1,4 @@
-//===- GroupQuant.cpp - MLC symmetric group quantization ----------*- C++
-//-*-===//
+//===- GroupQuant.cpp - MLC symmetric group quantization --------*- C++ -*-===//
 //
 // MLC's GroupQuantize._quantize as TVM compiles it, per group of a row:
 //

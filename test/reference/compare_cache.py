@@ -3,10 +3,41 @@
 
 Exit 0 when every file is identical; else prints, per differing file, the
 first record whose bytes differ (name, shard, offset) and exits 1.
+With --by-name, compares the records (name, shape, dtype, bytes) whatever
+their order and shard placement (two sources listing tensors in different
+orders give the same records in another order).
 """
 import json
 import os
 import sys
+
+
+def records(d):
+    index = json.load(open(os.path.join(d, "tensor-cache.json")))
+    out = {}
+    for shard in index["records"]:
+        data = open(os.path.join(d, shard["dataPath"]), "rb").read()
+        for r in shard["records"]:
+            o = r["byteOffset"]
+            out[r["name"]] = (r["shape"], r["dtype"], data[o:o + r["nbytes"]])
+    return index["metadata"], out
+
+
+def by_name(a, b):
+    ma, ra = records(a)
+    mb, rb = records(b)
+    bad = 0
+    if ma != mb:
+        print("metadata differs: %s vs %s" % (ma, mb))
+        bad += 1
+    if sorted(ra) != sorted(rb):
+        print("record names differ:\n  %s\n  %s" % (sorted(set(ra) - set(rb)), sorted(set(rb) - set(ra))))
+        return 1
+    for name in sorted(ra):
+        if ra[name] != rb[name]:
+            print("record %s differs" % name)
+            bad += 1
+    return 1 if bad else 0
 
 
 def main(a, b):
@@ -43,4 +74,6 @@ def main(a, b):
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--by-name":
+        sys.exit(by_name(sys.argv[2], sys.argv[3]))
     sys.exit(main(sys.argv[1], sys.argv[2]))

@@ -73,6 +73,53 @@ static bool parseInt(const std::string &s, int64_t &out) {
   return true;
 }
 
+/// The checkpoint file and tensor a location names (NameLoc(tensor,
+/// FileLineColLoc(file)) from the importer; FusedLoc: the first).
+static void describeLocation(Location loc, std::string &file,
+                             std::string &tensor) {
+  if (auto n = dyn_cast<NameLoc>(loc)) {
+    tensor = n.getName().str();
+    return describeLocation(n.getChildLoc(), file, tensor);
+  }
+  if (auto f = dyn_cast<FileLineColLoc>(loc)) {
+    file = f.getFilename().str();
+    return;
+  }
+  if (auto f = dyn_cast<FusedLoc>(loc); f && !f.getLocations().empty())
+    return describeLocation(f.getLocations().front(), file, tensor);
+}
+
+/// Prints `error: <file>: tensor '<name>': <message>`, leaving out what the
+/// message already says.
+static LogicalResult printDiagnostic(Diagnostic &diag) {
+  std::string message = diag.str(), file, tensor;
+  describeLocation(diag.getLocation(), file, tensor);
+  std::string prefix;
+  if (!file.empty() && message.find(file) == std::string::npos)
+    prefix = file + ": ";
+  if (!tensor.empty() && message.find("'" + tensor + "'") == std::string::npos)
+    prefix += "tensor '" + tensor + "': ";
+  const char *severity = "error";
+  switch (diag.getSeverity()) {
+  case DiagnosticSeverity::Warning:
+    severity = "warning";
+    break;
+  case DiagnosticSeverity::Note:
+    severity = "note";
+    break;
+  case DiagnosticSeverity::Remark:
+    severity = "remark";
+    break;
+  case DiagnosticSeverity::Error:
+    break;
+  }
+  llvm::errs() << "quant-opt: " << severity << ": " << prefix << message
+               << "\n";
+  for (Diagnostic &note : diag.getNotes())
+    (void)printDiagnostic(note);
+  return success();
+}
+
 int ::qopt::runConvert(int argc, char **argv) {
   ConvertArgs a;
   std::string shardsText;
@@ -170,8 +217,8 @@ int ::qopt::runConvert(int argc, char **argv) {
   ::qopt::registerAllDialects(registry);
   MLIRContext ctx(registry);
   ctx.loadAllAvailableDialects();
-  llvm::SourceMgr sourceMgr;
-  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &ctx, llvm::errs());
+  ctx.printOpOnDiagnostic(false);
+  ctx.getDiagEngine().registerHandler(printDiagnostic);
 
   OwningOpRef<ModuleOp> module =
       ModuleOp::create(FileLineColLoc::get(&ctx, a.config, 0, 0));

@@ -1,11 +1,13 @@
 //===- quant-opt.cpp - The quant-opt driver ---------------------*- C++ -*-===//
 //
 // `quant-opt convert CONFIG --quantization MODE -o OUT ...` runs the
-// conversion pipeline; anything else behaves exactly like mlir-opt.
+// conversion pipeline, `quant-opt eval MODEL --text FILE ...` measures
+// perplexity; anything else behaves exactly like mlir-opt.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Convert.h"
+#include "Eval.h"
 #include "qopt/InitAll.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -16,6 +18,8 @@
 int main(int argc, char **argv) {
   if (argc >= 2 && std::strcmp(argv[1], "convert") == 0)
     return qopt::runConvert(argc - 1, argv + 1);
+  if (argc >= 2 && std::strcmp(argv[1], "eval") == 0)
+    return qopt::runEval(argc - 1, argv + 1);
 
   qopt::registerAllPasses();
   mlir::DialectRegistry registry;

@@ -151,7 +151,7 @@ private:
                           ? reader.read(t, out.data.data())
                           : reader.readRows(t, r0, r1, out.data.data());
     if (err)
-      return makeError(t.file + ": tensor '" + t.name +
+      return makeError("reading tensor '" + t.name +
                        "': " + llvm::toString(std::move(err)));
     return out;
   }

@@ -84,8 +84,9 @@ struct ImportCheckpointPass
 
     llvm::Expected<loaders::Checkpoint> ckpt =
         loaders::openCheckpoint(sourcePath, *format);
+    // Loader errors name the checkpoint file themselves.
     if (!ckpt)
-      return fail(modelLoc, ckpt.takeError());
+      return fail(UnknownLoc::get(ctx), ckpt.takeError());
 
     OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
     auto model = ModelOp::create(b, modelLoc, (*arch)->name, (*arch)->name,

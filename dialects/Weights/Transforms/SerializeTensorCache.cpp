@@ -88,14 +88,16 @@ struct SerializeTensorCachePass
     }
 
     auto writer = tc::TensorCacheWriter::create(outputDir.getValue(), records);
+    // Writer and executor errors name the output or checkpoint file.
+    Location unknown = UnknownLoc::get(&getContext());
     if (!writer) {
-      model.emitError(llvm::toString(writer.takeError()));
+      emitError(unknown, llvm::toString(writer.takeError()));
       return signalPassFailure();
     }
     ExecutorOptions opts;
     opts.threads = threads;
     if (llvm::Error err = executeParams(params, **writer, opts)) {
-      model.emitError(llvm::toString(std::move(err)));
+      emitError(unknown, llvm::toString(std::move(err)));
       return signalPassFailure();
     }
     llvm::Expected<tc::Metadata> meta = stats.metadata();
@@ -104,7 +106,7 @@ struct SerializeTensorCachePass
       return signalPassFailure();
     }
     if (llvm::Error err = (*writer)->commit(*meta)) {
-      model.emitError(llvm::toString(std::move(err)));
+      emitError(unknown, llvm::toString(std::move(err)));
       return signalPassFailure();
     }
     if (printStats)

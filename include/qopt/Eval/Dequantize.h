@@ -20,6 +20,7 @@
 #define QOPT_EVAL_DEQUANTIZE_H
 
 #include "qopt/Eval/TensorCacheReader.h"
+#include "qopt/Numerics/GroupQuant.h"
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
@@ -48,6 +49,17 @@ struct QuantizationHint {
 /// The hint for a mode name of MLC's registry ("q4f16_1", "e4m3_e4m3_f16",
 /// ...); an unknown name is an error listing the known ones.
 llvm::Expected<QuantizationHint> parseQuantizationHint(llvm::StringRef mode);
+
+/// The group quantization configurations (bits, group size) that give
+/// `words` uint32 words and `groups` scales per row of K = `k` values: the
+/// hint's if it names one, else those of MLC's int4/32 and int3/40 that fit
+/// (all of them if `onlyFitting` is false). When both fit (small K), the
+/// group-quant scheme looks at the words: MLC's int3 words never set bits
+/// 30-31 nor hold the value 7.
+std::vector<numerics::GroupQuantSpec>
+groupQuantCandidates(int64_t k, int64_t words, int64_t groups,
+                     numerics::FloatFormat format,
+                     const QuantizationHint &hint, bool onlyFitting = true);
 
 /// One way of encoding a parameter in a tensor cache.
 class DequantScheme {

@@ -1,4 +1,4 @@
-//===- Config.h - Host/device annotations for the numerics -------*- C++ -*-===//
+//===- Config.h - Host/device annotations for the numerics ------*- C++ -*-===//
 //
 // The scalar element functions of the numerics library are shared by the CPU
 // passes and the CUDA kernels. They are written once, header-inline, and

@@ -1,4 +1,4 @@
-//===- Convert.h - Bulk element conversions -----------------------*- C++ -*-===//
+//===- Convert.h - Bulk element conversions ---------------------*- C++ -*-===//
 //
 // Whole-buffer conversions between element types with numpy `astype`
 // semantics, the tensor-cache f32-to-bf16 encoding, and a 2-D transpose.

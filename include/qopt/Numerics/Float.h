@@ -1,5 +1,4 @@
-//===- Float.h - Scalar conversions between float formats --------*- C++
-//-*-===//
+//===- Float.h - Scalar conversions between float formats -------*- C++ -*-===//
 //
 // Bit-exact conversions between float32 and the narrow float formats a
 // checkpoint or a tensor cache can hold: IEEE binary16, bfloat16, OCP

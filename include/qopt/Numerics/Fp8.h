@@ -1,4 +1,4 @@
-//===- Fp8.h - MLC per-tensor float8 quantization -----------------*- C++ -*-===//
+//===- Fp8.h - MLC per-tensor float8 quantization ---------------*- C++ -*-===//
 //
 // MLC-LLM's PerTensorQuantize modes e4m3_e4m3_f16(_max_calibrate) and
 // e5m2_e5m2_f16. The model dtype is float16 for all of them, so weights come
@@ -25,8 +25,7 @@ float fp8E4M3PerTensorScale(const uint16_t *wF16, size_t n);
 /// to nearest even, saturating at +-448). If scale is 0 (never produced by
 /// fp8E4M3PerTensorScale) the IEEE quotient is emulated without dividing:
 /// +-448 for nonzero w, NaN (0x7F) for zero or NaN w.
-void quantizeFp8E4M3(const uint16_t *wF16, size_t n, float scale,
-                     uint8_t *out);
+void quantizeFp8E4M3(const uint16_t *wF16, size_t n, float scale, uint8_t *out);
 
 /// e5m2 mode: out[i] = the fp16 w[i] cast to e5m2 (round to nearest even,
 /// finite values saturate at +-57344, inf stays inf, NaN -> quiet NaN 0x7E

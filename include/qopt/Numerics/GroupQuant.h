@@ -1,4 +1,4 @@
-//===- GroupQuant.h - MLC symmetric group quantization ------------*- C++ -*-===//
+//===- GroupQuant.h - MLC symmetric group quantization ----------*- C++ -*-===//
 //
 // MLC-LLM's GroupQuantize (q3f16_*, q4f16_*, q4bf16_*, q4f32_1): symmetric
 // max-abs group quantization along the last axis, offset-binary values
@@ -56,7 +56,8 @@ int64_t wordsPerRow(const GroupQuantSpec &spec, int64_t k);
 /// dtype (uint16 bits for F16/BF16, float for F32). Writes qweight [rows,
 /// wordsPerRow] (uint32) and scale [rows, groupsPerRow] in the model dtype
 /// (uint16 bits or float). Per group, in the model dtype's arithmetic:
-///   scale = maxAbs / maxInt;  q = clamp(round(w / scale + maxInt), 0, 2*maxInt)
+///   scale = maxAbs / maxInt
+///   q     = clamp(round(w / scale + maxInt), 0, 2 * maxInt)
 /// with every operation rounded to the model dtype, values packed LSB-first,
 /// padding positions (beyond k) 0. A zero scale gives q = 2*maxInt for w > 0
 /// and 0 otherwise (what IEEE +-inf/NaN do in TVM's clamp); an all-zero group

@@ -50,7 +50,7 @@ float fromBits(uint32_t u) {
 } // namespace
 
 TEST(ConvertTest, F32ToF16) {
-  std::vector<float> src = {1.0f / 3.0f, 65520.0f,   -0.0f,
+  std::vector<float> src = {1.0f / 3.0f, 65520.0f,     -0.0f,
                             0x1p-25f,    3 * 0x1p-25f, 1.0f + 0x1p-11f};
   // 1/3 -> 0x3555; 65520 ties to inf; -0 keeps its sign; 2^-25 ties to 0;
   // 1.5 subnormal steps ties to 2; 1 + half an ulp ties to 0x3C00.
@@ -92,9 +92,14 @@ TEST(ConvertTest, F64NarrowingRoundsOnce) {
   // 1 + 2^-11 + 2^-40 is just above the half tie between 0x3C00 and 0x3C01,
   // so the correct result is 0x3C01. Rounding to float first would lose the
   // 2^-40 (float ulp 2^-23), land on the tie and give 0x3C00.
-  std::vector<double> src = {1.0 + 0x1p-11 + 0x1p-40, 1.0 + 0x1p-11,
-                             -(1.0 + 0x1p-11 + 0x1p-40), 65519.999999,
-                             65520.0, 1e300, 0x1p-25 + 0x1p-60, 1e-300};
+  std::vector<double> src = {1.0 + 0x1p-11 + 0x1p-40,
+                             1.0 + 0x1p-11,
+                             -(1.0 + 0x1p-11 + 0x1p-40),
+                             65519.999999,
+                             65520.0,
+                             1e300,
+                             0x1p-25 + 0x1p-60,
+                             1e-300};
   std::vector<uint16_t> want = {0x3C01, 0x3C00, 0xBC01, 0x7BFF,
                                 0x7C00, 0x7C00, 0x0001, 0x0000};
   EXPECT_EQ(convert<uint16_t>(src, DType::F64, DType::F16), want);
@@ -110,9 +115,8 @@ TEST(ConvertTest, F64NarrowingRoundsOnce) {
   std::vector<float> wantF = {1.0f, 1.0f + 0x1p-23f};
   EXPECT_EQ(convert<float>(srcF, DType::F64, DType::F32), wantF);
 
-  std::vector<uint16_t> nan =
-      convert<uint16_t>(std::vector<double>{std::nan("")}, DType::F64,
-                        DType::F16);
+  std::vector<uint16_t> nan = convert<uint16_t>(
+      std::vector<double>{std::nan("")}, DType::F64, DType::F16);
   EXPECT_EQ(nan[0] & 0x7E00, 0x7E00);
 }
 
@@ -155,14 +159,14 @@ TEST(ConvertTest, IdenticalTypesAreCopied) {
 
 TEST(ConvertTest, UnsupportedPairsWriteNothing) {
   std::vector<unsigned char> src(16, 0x11), dst(16, 0xEE);
-  EXPECT_FALSE(convertElements(src.data(), DType::F16, dst.data(), DType::I32,
-                               2));
-  EXPECT_FALSE(convertElements(src.data(), DType::U8, dst.data(), DType::F32,
-                               2));
-  EXPECT_FALSE(convertElements(src.data(), DType::F32, dst.data(),
-                               DType::F8E4M3FN, 2));
-  EXPECT_FALSE(convertElements(src.data(), DType::I64, dst.data(), DType::U64,
-                               2));
+  EXPECT_FALSE(
+      convertElements(src.data(), DType::F16, dst.data(), DType::I32, 2));
+  EXPECT_FALSE(
+      convertElements(src.data(), DType::U8, dst.data(), DType::F32, 2));
+  EXPECT_FALSE(
+      convertElements(src.data(), DType::F32, dst.data(), DType::F8E4M3FN, 2));
+  EXPECT_FALSE(
+      convertElements(src.data(), DType::I64, dst.data(), DType::U64, 2));
   EXPECT_EQ(dst, std::vector<unsigned char>(16, 0xEE));
   EXPECT_FALSE(isConversionSupported(DType::F32, DType::F8E5M2));
   EXPECT_TRUE(isConversionSupported(DType::F8E5M2, DType::F32));
@@ -180,13 +184,13 @@ TEST(ConvertTest, ByteCountOverflowIsRejected) {
 
 TEST(ConvertTest, EncodeF32AsBF16Tvm) {
   std::vector<float> src = {1.0f,
-                            1.0f / 3.0f,                  // 0x3EAAAAAB
-                            fromBits(0x3F808000),         // tie -> even
-                            fromBits(0x3F818000),         // tie -> even
-                            fromBits(0x7F7F8000),         // >= limit: truncate
+                            1.0f / 3.0f,          // 0x3EAAAAAB
+                            fromBits(0x3F808000), // tie -> even
+                            fromBits(0x3F818000), // tie -> even
+                            fromBits(0x7F7F8000), // >= limit: truncate
                             std::numeric_limits<float>::max(),
                             -INFINITY,
-                            fromBits(0x7F800001)};        // NaN truncates
+                            fromBits(0x7F800001)}; // NaN truncates
   std::vector<uint16_t> dst(src.size(), 0xEEEE);
   encodeF32AsBF16Tvm(src.data(), dst.data(), src.size());
   std::vector<uint16_t> want = {0x3F80, 0x3EAB, 0x3F80, 0x3F82,
@@ -210,10 +214,8 @@ TEST(ConvertTest, Transpose2DSmall) {
 TEST(ConvertTest, Transpose2DMatchesNaiveLoop) {
   // Sizes straddling the tile size, all element widths incl. an odd one.
   for (size_t elem : {1, 2, 3, 4, 8, 12}) {
-    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{33, 65},
-                              {1, 70},
-                              {70, 1},
-                              {64, 64}}) {
+    for (auto [rows, cols] :
+         {std::pair<int64_t, int64_t>{33, 65}, {1, 70}, {70, 1}, {64, 64}}) {
       size_t n = size_t(rows * cols);
       std::vector<unsigned char> src(n * elem);
       for (size_t i = 0; i < src.size(); ++i)

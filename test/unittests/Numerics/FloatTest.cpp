@@ -76,8 +76,8 @@ uint8_t refEncodeFp8(float x, int expBits, int manBits, uint8_t maxCode) {
   double best = INFINITY;
   uint8_t bestCode = 0;
   for (int c = 0; c <= maxCode; ++c) {
-    double d = std::fabs(std::fabs(double(x)) - refDecodeFp8(uint8_t(c), expBits,
-                                                             manBits));
+    double d = std::fabs(std::fabs(double(x)) -
+                         refDecodeFp8(uint8_t(c), expBits, manBits));
     if (d < best || (d == best && (c & 1) == 0)) {
       best = d;
       bestCode = uint8_t(c);
@@ -209,12 +209,12 @@ TEST(FloatTest, HalfRoundTripsEveryValue) {
     }
     EXPECT_EQ(floatToHalf(f), h) << std::hex << h;
     // And the value agrees with the reference decoding of the fields.
-    double ref = (h & 0x7C00) == 0x7C00
-                     ? INFINITY
-                     : ((h & 0x7C00) == 0
-                            ? std::ldexp(double(h & 0x3FF), -24)
-                            : std::ldexp(1.0 + (h & 0x3FF) / 1024.0,
-                                         int((h >> 10) & 0x1F) - 15));
+    double ref =
+        (h & 0x7C00) == 0x7C00
+            ? INFINITY
+            : ((h & 0x7C00) == 0 ? std::ldexp(double(h & 0x3FF), -24)
+                                 : std::ldexp(1.0 + (h & 0x3FF) / 1024.0,
+                                              int((h >> 10) & 0x1F) - 15));
     EXPECT_EQ(double(f), (h & 0x8000) ? -ref : ref) << std::hex << h;
   }
 }
@@ -423,15 +423,15 @@ TEST(FloatTest, Fp8MatchReferenceSearch) {
   }
   // Exact midpoints between neighbouring codes exercise every tie.
   for (int c = 0; c < 0x7E; ++c) {
-    float mid = float((refDecodeFp8(uint8_t(c), 4, 3) +
-                       refDecodeFp8(uint8_t(c + 1), 4, 3)) /
-                      2);
+    float mid = float(
+        (refDecodeFp8(uint8_t(c), 4, 3) + refDecodeFp8(uint8_t(c + 1), 4, 3)) /
+        2);
     EXPECT_EQ(floatToF8E4M3FN(mid), (c & 1) ? c + 1 : c) << c;
   }
   for (int c = 0; c < 0x7B; ++c) {
-    float mid = float((refDecodeFp8(uint8_t(c), 5, 2) +
-                       refDecodeFp8(uint8_t(c + 1), 5, 2)) /
-                      2);
+    float mid = float(
+        (refDecodeFp8(uint8_t(c), 5, 2) + refDecodeFp8(uint8_t(c + 1), 5, 2)) /
+        2);
     EXPECT_EQ(floatToF8E5M2(mid), (c & 1) ? c + 1 : c) << c;
   }
 }

@@ -123,8 +123,8 @@ void refQuantize(const std::vector<double> &w, int64_t rows, int64_t k,
         double v = mode == RoundingMode::NearestEven ? std::nearbyint(t)
                                                      : std::round(t);
         v = std::fmin(std::fmax(v, 0.0), 2 * maxInt); // fmax drops a NaN.
-        words[size_t(r * rowWords + i / perWord)] |=
-            uint32_t(v) << ((i % perWord) * bits);
+        words[size_t(r * rowWords + i / perWord)] |= uint32_t(v)
+                                                     << ((i % perWord) * bits);
       }
     }
   }
@@ -303,8 +303,8 @@ TEST(GroupQuantTest, HandRowDequantize) {
                       out.data());
   // (q - 7) * 0.142822265625, all exact in float.
   const double s = 0.142822265625;
-  const int qs[32] = {14, 0, 10, 4, 9, 12, 2, 9, 7, 7, 8, 8, 5, 7, 6, 6,
-                      8,  6, 10, 4, 13, 1, 8, 5, 11, 13, 1, 7, 7, 10, 11, 9};
+  const int qs[32] = {14, 0, 10, 4, 9,  12, 2, 9, 7,  7,  8, 8, 5, 7,  6,  6,
+                      8,  6, 10, 4, 13, 1,  8, 5, 11, 13, 1, 7, 7, 10, 11, 9};
   for (int i = 0; i < 32; ++i)
     EXPECT_EQ(double(out[i]), (qs[i] - 7) * s) << i;
   EXPECT_EQ(out[0], 0.999755859375f);
@@ -320,7 +320,7 @@ TEST(GroupQuantTest, AllZeroGroup) {
   // Group 0 is all zeros (incl. -0): scale 0 -> 0/0 = NaN -> clamped to 0.
   // Group 1 has max 7 -> scale 1, q = w + 7.
   std::vector<uint16_t> w(64, 0x0000);
-  w[3] = 0x8000; // -0.0
+  w[3] = 0x8000;  // -0.0
   w[32] = 0x4700; // 7.0 -> 14
   w[33] = 0xC700; // -7.0 -> 0
   Quantized q = quantize16(w, 1, 64, kQ4F16);
@@ -375,17 +375,16 @@ TEST(GroupQuantTest, Q4F16K40Padding) {
     w.push_back(ints[i % 15]);
   // Group 1: 14 -14 1 -1 3 5 -3 0, max 14 -> scale 2.0; w/2 + 7 =
   // 14, 0, 7.5 -> 8, 6.5 -> 6, 8.5 -> 8, 9.5 -> 10, 5.5 -> 6, 7.
-  for (uint16_t v : {0x4B00, 0xCB00, 0x3C00, 0xBC00, 0x4200, 0x4500, 0xC200,
-                     0x0000})
+  for (uint16_t v :
+       {0x4B00, 0xCB00, 0x3C00, 0xBC00, 0x4200, 0x4500, 0xC200, 0x0000})
     w.push_back(v);
   Quantized q = quantize16(w, 1, 40, kQ4F16);
   EXPECT_EQ(q.scales, (std::vector<uint16_t>{0x3C00, 0x4000}));
   // q[0..7] = 0..7 -> 0x76543210; q[8..15] = 8..14,0 -> 0x0EDCBA98;
   // q[16..23] = 1..8 -> 0x87654321; q[24..31] = 9..14,0,1 -> 0x10EDCBA9;
   // group 1: 14 0 8 6 8 10 6 7 -> 0x76A8680E; padding words are 0.
-  EXPECT_EQ(q.words,
-            (std::vector<uint32_t>{0x76543210, 0x0EDCBA98, 0x87654321,
-                                   0x10EDCBA9, 0x76A8680E, 0, 0, 0}));
+  EXPECT_EQ(q.words, (std::vector<uint32_t>{0x76543210, 0x0EDCBA98, 0x87654321,
+                                            0x10EDCBA9, 0x76A8680E, 0, 0, 0}));
   // Dequantize: group 1 values come back as (q - 7) * 2.
   std::vector<float> out(40);
   groupDequantizeRows(q.words.data(), q.scales.data(), 1, 40, kQ4F16,
@@ -456,11 +455,10 @@ TEST(GroupQuantTest, MultipleRows) {
   // negated: -7 -> 0, -1.75 -> 5.25 -> 5, 3.5 -> 10.5 tie -> 10, 0 -> 7,
   // -0.4375 -> 6.5625 -> 7; group 1: -7 -> 0.
   EXPECT_EQ(q.scales, (std::vector<uint16_t>{0x3092, 0x2092, 0x3492, 0x2492}));
-  EXPECT_EQ(q.words,
-            (std::vector<uint32_t>{0x7777749E, 0x77777777, 0x77777777,
-                                   0x77777777, 0xEEEEEEEE, 0, 0, 0,
-                                   0x77777A50, 0x77777777, 0x77777777,
-                                   0x77777777, 0, 0, 0, 0}));
+  EXPECT_EQ(q.words, (std::vector<uint32_t>{0x7777749E, 0x77777777, 0x77777777,
+                                            0x77777777, 0xEEEEEEEE, 0, 0, 0,
+                                            0x77777A50, 0x77777777, 0x77777777,
+                                            0x77777777, 0, 0, 0, 0}));
 }
 
 //===----------------------------------------------------------------------===//
@@ -492,8 +490,7 @@ TEST(GroupQuantTest, BF16Row) {
   spec.rounding = RoundingMode::NearestAway;
   EXPECT_EQ(quantize16(w, 1, 32, spec).words[0], 0x582994BEu);
   std::vector<float> out(32);
-  groupDequantizeRows(q.words.data(), q.scales.data(), 1, 32, spec,
-                      out.data());
+  groupDequantizeRows(q.words.data(), q.scales.data(), 1, 32, spec, out.data());
   EXPECT_EQ(out[0], 7 * 0.142578125f);
   EXPECT_EQ(out[1], 3 * 0.142578125f);
 }
@@ -506,7 +503,7 @@ TEST(GroupQuantTest, F32Row) {
   //   1.0 -> 6.99999952 + 7 -> 14.0 -> 14;  -0.5 -> 3.50000024 -> 4;
   //   0.25 -> 8.75 -> 9;  0.3 -> 9.10000038 -> 9;  -0.75 -> 1.75 -> 2;
   //   0.1 -> 7.69999981 -> 8;  -1/3 -> 4.66666698 -> 5.
-  std::vector<float> w = {1.0f,  0.5f,  -0.5f, 0.25f,
+  std::vector<float> w = {1.0f, 0.5f,   -0.5f, 0.25f,
                           0.3f, -0.75f, 0.1f,  -1.0f / 3.0f};
   w.resize(32, 0.0f);
   GroupQuantSpec spec{4, 32, FloatFormat::F32};
@@ -522,9 +519,9 @@ TEST(GroupQuantTest, NaNWeightsQuantizeToZero) {
   // A NaN in a group: it quantizes to 0 and does not poison the scale when
   // a finite value follows it (TVM's select-based max: NaN > x is false).
   std::vector<uint16_t> w(32, 0x0000);
-  w[0] = 0x7E00;  // NaN
-  w[1] = 0x4700;  // 7.0 -> scale 1, q 14
-  w[2] = 0xC700;  // -7.0 -> 0
+  w[0] = 0x7E00; // NaN
+  w[1] = 0x4700; // 7.0 -> scale 1, q 14
+  w[2] = 0xC700; // -7.0 -> 0
   Quantized q = quantize16(w, 1, 32, kQ4F16);
   EXPECT_EQ(q.scales[0], 0x3C00);
   EXPECT_EQ(q.words[0], 0x777770E0u);
@@ -563,8 +560,8 @@ void checkAgainstReference(const std::vector<uint16_t> &halves, int64_t rows,
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t i = 0; i < k; ++i) {
       uint32_t word = wantWords[size_t(r * rowWords + i / perWord)];
-      int v = int((word >> ((i % perWord) * spec.bits)) &
-                  ((1u << spec.bits) - 1));
+      int v =
+          int((word >> ((i % perWord) * spec.bits)) & ((1u << spec.bits) - 1));
       double want = (v - ((1 << (spec.bits - 1)) - 1)) *
                     wantScales[size_t(r * groups + i / spec.groupSize)];
       ASSERT_EQ(double(out[size_t(r * k + i)]), want);

@@ -1,0 +1,802 @@
+//===- CudaKernels.cu - Cast and quantization kernels -----------*- C++ -*-===//
+//
+// CUDA versions of qopt::numerics' convertElements, groupQuantizeRows,
+// fp8E4M3PerTensorScale, quantizeFp8E4M3 and castHalfToFp8E5M2, bit-identical
+// to them. The element conversions are the header-inline QOPT_HD functions of
+// qopt/Numerics/Float.h, compiled for the device.
+//
+// Must be compiled without fast math: IEEE division, no flush-to-zero, no FMA
+// contraction (lib/Kernels/CMakeLists.txt passes the flags).
+//
+// Host side: the caller's host buffers are processed in chunks of about
+// kChunkBytes of input through two slots, each a stream with its own pinned
+// and device buffers, so that the host copies into and out of pinned memory
+// overlap the other slot's transfers and kernel. The slots live in a
+// per-thread context and are reused by later calls.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CudaDetail.h"
+
+#include "qopt/Numerics/Float.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cfloat>
+#include <cstring>
+#include <memory>
+#include <string>
+
+namespace qopt::kernels::detail {
+
+namespace num = ::qopt::numerics;
+using num::DType;
+using num::FloatFormat;
+using num::RoundingMode;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Device code
+//===----------------------------------------------------------------------===//
+
+/// x86 SSE semantics of a / b (what the CPU numerics get): a NaN operand is
+/// returned quieted (the first if both are), and an invalid operation (0/0,
+/// inf/inf) gives the "real indefinite" 0xFFC00000. The GPU itself returns
+/// the canonical NaN 0x7FFFFFFF in all these cases, which would change the
+/// sign or payload bits that reach a stored scale or an fp8 code.
+__device__ __forceinline__ float hostDivide(float a, float b) {
+  const uint32_t ua = num::detail::floatBits(a);
+  const uint32_t ub = num::detail::floatBits(b);
+  if ((ua & 0x7FFFFFFFu) > 0x7F800000u)
+    return num::detail::bitsToFloat(ua | 0x00400000u);
+  if ((ub & 0x7FFFFFFFu) > 0x7F800000u)
+    return num::detail::bitsToFloat(ub | 0x00400000u);
+  const float q = a / b;
+  return q != q ? num::detail::bitsToFloat(0xFFC00000u) : q;
+}
+
+/// Storage and arithmetic of a model format (as in GroupQuant.cpp).
+template <FloatFormat F>
+struct Model;
+
+template <>
+struct Model<FloatFormat::F16> {
+  using Storage = uint16_t;
+  static constexpr uint32_t kInfBits = 0x7C00u;
+  __device__ static float toFloat(Storage v) { return num::halfToFloat(v); }
+  __device__ static Storage fromFloat(float f) { return num::floatToHalf(f); }
+  __device__ static uint32_t absBits(Storage v) { return v & 0x7FFFu; }
+  /// TVM's min_value(float16).
+  __device__ static float lowest() { return -65504.0f; }
+};
+
+template <>
+struct Model<FloatFormat::BF16> {
+  using Storage = uint16_t;
+  static constexpr uint32_t kInfBits = 0x7F80u;
+  __device__ static float toFloat(Storage v) {
+    return num::bfloat16ToFloat(v);
+  }
+  __device__ static Storage fromFloat(float f) {
+    return num::floatToBFloat16(f);
+  }
+  __device__ static uint32_t absBits(Storage v) { return v & 0x7FFFu; }
+  /// TVM's min_value(bfloat16): 0xFF7F.
+  __device__ static float lowest() { return num::bfloat16ToFloat(0xFF7Fu); }
+};
+
+template <>
+struct Model<FloatFormat::F32> {
+  using Storage = float;
+  static constexpr uint32_t kInfBits = 0x7F800000u;
+  __device__ static float toFloat(Storage v) { return v; }
+  __device__ static Storage fromFloat(float f) { return f; }
+  __device__ static uint32_t absBits(Storage v) {
+    return num::detail::floatBits(v) & 0x7FFFFFFFu;
+  }
+  __device__ static float lowest() { return -FLT_MAX; }
+};
+
+/// TVM's max-abs reduction over one group: `acc = acc > v ? acc : v` from
+/// min_value over all groupSize positions, those at or beyond len giving
+/// min_value. Without NaNs that is the largest magnitude, found as an
+/// integer maximum; with one the select chain is replayed.
+template <FloatFormat F>
+__device__ float groupMaxAbs(const typename Model<F>::Storage *w, int64_t len,
+                             int64_t groupSize) {
+  using M = Model<F>;
+  uint32_t m = 0;
+  for (int64_t i = 0; i < len; ++i)
+    m = max(m, M::absBits(w[i]));
+  if (m <= M::kInfBits) {
+    typename M::Storage s;
+    if constexpr (F == FloatFormat::F32)
+      s = num::detail::bitsToFloat(m);
+    else
+      s = uint16_t(m);
+    return M::toFloat(s);
+  }
+  float acc = M::lowest();
+  for (int64_t i = 0; i < groupSize; ++i) {
+    float v = i < len ? fabsf(M::toFloat(w[i])) : M::lowest();
+    acc = acc > v ? acc : v;
+  }
+  return acc;
+}
+
+/// TVM's `round` to an integral value: ties to even (rint) or away from zero
+/// (round). The value is clamped to [0, 2 * maxInt] next, where both agree
+/// with the CPU's add-magic-number rounding for every input, huge and
+/// non-finite ones included.
+template <RoundingMode R>
+__device__ __forceinline__ float roundToIntegral(float t) {
+  if constexpr (R == RoundingMode::NearestEven)
+    return rintf(t);
+  else
+    return roundf(t);
+}
+
+/// One quantized value: clamp(round(F(F(x / s) + maxInt)), 0, hi); a zero
+/// scale gives hi for x > 0 and 0 otherwise (IEEE +-inf/NaN through the
+/// select-based clamp).
+template <FloatFormat F, RoundingMode R>
+__device__ __forceinline__ uint32_t quantizeValue(float x, float s,
+                                                  float maxInt, float hi) {
+  if (s == 0.0f)
+    return x > 0.0f ? uint32_t(hi) : 0u;
+  float t = num::roundTo<F>(x / s);
+  t = num::roundTo<F>(t + maxInt);
+  float r = roundToIntegral<R>(t);
+  r = r > 0.0f ? r : 0.0f; // NaN fails the comparison and becomes 0.
+  r = r < hi ? r : hi;
+  return uint32_t(int32_t(r));
+}
+
+/// Group quantization of `rows` rows of k values. Each block handles a chunk
+/// of rowsPerBlock consecutive rows (grid-stride over chunks); each thread
+/// one group of one row: the group's scale, then its words, packed LSB
+/// first with zero padding beyond k.
+template <FloatFormat F, RoundingMode R, int Bits>
+__global__ void groupQuantizeKernel(const typename Model<F>::Storage *w,
+                                    int64_t rows, int64_t k, int bitsArg,
+                                    int64_t groupSize, int64_t groupsPerRow,
+                                    int64_t rowsPerBlock, uint32_t *qweight,
+                                    typename Model<F>::Storage *scale) {
+  using M = Model<F>;
+  const int bits = Bits ? Bits : bitsArg;
+  const int epw = 32 / bits;
+  const int64_t wordsPerGroup = groupSize / epw;
+  const int64_t wordsPerRow = wordsPerGroup * groupsPerRow;
+  const float maxInt = float((1 << (bits - 1)) - 1);
+  const float hi = 2.0f * maxInt;
+  const int64_t perBlock = rowsPerBlock * groupsPerRow;
+  for (int64_t chunk = blockIdx.x; chunk * rowsPerBlock < rows;
+       chunk += gridDim.x) {
+    for (int64_t i = threadIdx.x; i < perBlock; i += blockDim.x) {
+      const int64_t row = chunk * rowsPerBlock + i / groupsPerRow;
+      if (row >= rows)
+        break;
+      const int64_t g = i % groupsPerRow;
+      const int64_t begin = g * groupSize;
+      const int64_t len = min(groupSize, k - begin);
+      const typename M::Storage *wg = w + row * k + begin;
+      // One model-dtype division.
+      const typename M::Storage scaleValue =
+          M::fromFloat(hostDivide(groupMaxAbs<F>(wg, len, groupSize), maxInt));
+      scale[row * groupsPerRow + g] = scaleValue;
+      const float s = M::toFloat(scaleValue);
+      uint32_t *out = qweight + row * wordsPerRow + g * wordsPerGroup;
+      for (int64_t j = 0; j < wordsPerGroup; ++j) {
+        uint32_t word = 0;
+        for (int r = 0; r < epw; ++r) {
+          const int64_t idx = j * epw + r;
+          if (idx < len)
+            word |= quantizeValue<F, R>(M::toFloat(wg[idx]), s, maxInt, hi)
+                    << (r * bits);
+        }
+        out[j] = word;
+      }
+    }
+  }
+}
+
+/// Widening of a source element type to float32.
+template <DType S>
+struct Src;
+
+template <>
+struct Src<DType::F16> {
+  using Storage = uint16_t;
+  __device__ static float widen(Storage v) { return num::halfToFloat(v); }
+};
+
+template <>
+struct Src<DType::BF16> {
+  using Storage = uint16_t;
+  __device__ static float widen(Storage v) { return num::bfloat16ToFloat(v); }
+};
+
+template <>
+struct Src<DType::F32> {
+  using Storage = float;
+  __device__ static float widen(Storage v) { return v; }
+};
+
+template <>
+struct Src<DType::F8E4M3FN> {
+  using Storage = uint8_t;
+  __device__ static float widen(Storage v) { return num::f8E4M3FNToFloat(v); }
+};
+
+template <>
+struct Src<DType::F8E5M2> {
+  using Storage = uint8_t;
+  __device__ static float widen(Storage v) { return num::f8E5M2ToFloat(v); }
+};
+
+/// Rounding of float32 to a destination element type.
+template <DType D>
+struct Dst;
+
+template <>
+struct Dst<DType::F16> {
+  using Storage = uint16_t;
+  __device__ static Storage narrow(float f) { return num::floatToHalf(f); }
+};
+
+template <>
+struct Dst<DType::BF16> {
+  using Storage = uint16_t;
+  __device__ static Storage narrow(float f) { return num::floatToBFloat16(f); }
+};
+
+template <>
+struct Dst<DType::F32> {
+  using Storage = float;
+  __device__ static Storage narrow(float f) { return f; }
+};
+
+template <DType S, DType D>
+__global__ void convertKernel(const typename Src<S>::Storage *in,
+                              typename Dst<D>::Storage *out, int64_t n) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = Dst<D>::narrow(Src<S>::widen(in[i]));
+}
+
+/// Statistics of the fp8 max-abs reduction, in device memory.
+struct Fp8Stats {
+  /// Largest fp16 magnitude that is not a NaN.
+  unsigned int maxBits;
+  unsigned int pad;
+  /// 1 + the global index of the last NaN (0: none).
+  unsigned long long lastNaNPlusOne;
+};
+
+/// Reduces n fp16 values whose global indices start at `base` into *stats.
+__global__ void fp8StatsKernel(const uint16_t *w, int64_t n, uint64_t base,
+                               Fp8Stats *stats) {
+  unsigned int m = 0;
+  unsigned long long last = 0;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const unsigned int a = w[i] & 0x7FFFu;
+    if (a > 0x7C00u)
+      last = base + uint64_t(i) + 1;
+    else
+      m = max(m, a);
+  }
+  for (int d = 16; d > 0; d /= 2) {
+    m = max(m, __shfl_down_sync(0xFFFFFFFFu, m, d));
+    last = max(last, __shfl_down_sync(0xFFFFFFFFu, last, d));
+  }
+  __shared__ unsigned int sm[32];
+  __shared__ unsigned long long sl[32];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  if (lane == 0) {
+    sm[warp] = m;
+    sl[warp] = last;
+  }
+  __syncthreads();
+  if (warp != 0)
+    return;
+  const int warps = (blockDim.x + 31) / 32;
+  m = lane < warps ? sm[lane] : 0u;
+  last = lane < warps ? sl[lane] : 0ull;
+  for (int d = 16; d > 0; d /= 2) {
+    m = max(m, __shfl_down_sync(0xFFFFFFFFu, m, d));
+    last = max(last, __shfl_down_sync(0xFFFFFFFFu, last, d));
+  }
+  if (lane == 0) {
+    atomicMax(&stats->maxBits, m);
+    atomicMax(&stats->lastNaNPlusOne, last);
+  }
+}
+
+__global__ void quantizeE4M3Kernel(const uint16_t *w, int64_t n, float scale,
+                                   uint8_t *out) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    if (scale == 0.0f) {
+      // As the CPU version: IEEE w / +-0 without dividing.
+      const uint32_t scaleSign = signbit(scale) ? 0x80u : 0u;
+      const uint32_t a = w[i] & 0x7FFFu;
+      const uint32_t sign = ((uint32_t(w[i]) >> 8) & 0x80u) ^ scaleSign;
+      out[i] = (a == 0 || a > 0x7C00u) ? uint8_t(0x7Fu) : uint8_t(sign | 0x7Eu);
+      continue;
+    }
+    out[i] = num::floatToF8E4M3FN(hostDivide(num::halfToFloat(w[i]), scale));
+  }
+}
+
+__global__ void castE5M2Kernel(const uint16_t *w, int64_t n, uint8_t *out) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = num::floatToF8E5M2(num::halfToFloat(w[i]));
+}
+
+//===----------------------------------------------------------------------===//
+// Host side: per-thread context and the chunk pipeline
+//===----------------------------------------------------------------------===//
+
+/// Input bytes per chunk.
+constexpr size_t kChunkBytes = size_t(16) << 20;
+constexpr int kThreads = 256;
+
+std::string cudaMessage(cudaError_t e, const char *what) {
+  return std::string(what) + ": " + cudaGetErrorName(e) + " (" +
+         cudaGetErrorString(e) + ")";
+}
+
+#define QOPT_CUDA_TRY(expr)                                                    \
+  do {                                                                         \
+    cudaError_t qoptErr = (expr);                                              \
+    if (qoptErr != cudaSuccess)                                                \
+      return cudaMessage(qoptErr, #expr);                                      \
+  } while (false)
+
+/// A pinned host or device allocation that grows on demand.
+class Buffer {
+public:
+  explicit Buffer(bool pinned) : pinned(pinned) {}
+  Buffer(const Buffer &) = delete;
+  Buffer &operator=(const Buffer &) = delete;
+  ~Buffer() { release(); }
+
+  /// Makes the buffer hold at least n bytes (old contents are dropped).
+  std::string reserve(size_t n) {
+    if (n <= capacity)
+      return {};
+    release();
+    // Round up to 1 MiB so that slightly growing requests reuse it.
+    size_t want = (n + (size_t(1) << 20) - 1) & ~((size_t(1) << 20) - 1);
+    cudaError_t e = pinned ? cudaMallocHost(&ptr, want) : cudaMalloc(&ptr, want);
+    if (e != cudaSuccess) {
+      ptr = nullptr;
+      (void)cudaGetLastError();
+      return cudaMessage(e, pinned ? "cudaMallocHost" : "cudaMalloc") +
+             " of " + std::to_string(want) + " bytes";
+    }
+    capacity = want;
+    return {};
+  }
+
+  void release() {
+    if (ptr)
+      (void)(pinned ? cudaFreeHost(ptr) : cudaFree(ptr));
+    ptr = nullptr;
+    capacity = 0;
+  }
+
+  void *data() const { return ptr; }
+
+private:
+  bool pinned;
+  void *ptr = nullptr;
+  size_t capacity = 0;
+};
+
+/// A host copy to do once a slot's work is done: pinned output bytes
+/// [offset, offset + bytes) to dst.
+struct OutCopy {
+  void *dst = nullptr;
+  size_t offset = 0, bytes = 0;
+};
+
+/// One chunk of work: its input bytes and where its output bytes go.
+struct ChunkIO {
+  const void *src = nullptr;
+  size_t inBytes = 0, outBytes = 0;
+  OutCopy copies[2];
+};
+
+/// A stream with its own staging and device buffers.
+struct Slot {
+  cudaStream_t stream = nullptr;
+  Buffer hostIn{true}, hostOut{true}, devIn{false}, devOut{false};
+  bool busy = false;
+  OutCopy copies[2];
+};
+
+class Context {
+public:
+  Context() = default;
+  Context(const Context &) = delete;
+  Context &operator=(const Context &) = delete;
+  ~Context() {
+    for (Slot &s : slots)
+      if (s.stream) {
+        (void)cudaStreamSynchronize(s.stream);
+        (void)cudaStreamDestroy(s.stream);
+      }
+  }
+
+  std::string init() {
+    if (ready)
+      return {};
+    QOPT_CUDA_TRY(cudaGetDevice(&device));
+    for (Slot &s : slots)
+      QOPT_CUDA_TRY(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
+    if (std::string e = devStats.reserve(sizeof(Fp8Stats)); !e.empty())
+      return e;
+    ready = true;
+    return {};
+  }
+
+  /// Runs numChunks chunks: io(c) describes chunk c, launch(c, in, out,
+  /// stream) enqueues its kernel(s) on the stream.
+  template <typename IOFn, typename LaunchFn>
+  std::string run(size_t numChunks, IOFn io, LaunchFn launch) {
+    QOPT_CUDA_TRY(cudaSetDevice(device));
+    std::string err;
+    for (size_t c = 0; c < numChunks && err.empty(); ++c) {
+      Slot &s = slots[c % 2];
+      err = finish(s);
+      if (err.empty())
+        err = enqueue(s, c, io(c), launch);
+    }
+    for (Slot &s : slots) {
+      std::string e = finish(s);
+      if (err.empty())
+        err = e;
+    }
+    return err;
+  }
+
+  Fp8Stats *stats() { return static_cast<Fp8Stats *>(devStats.data()); }
+  cudaStream_t firstStream() { return slots[0].stream; }
+
+private:
+  template <typename LaunchFn>
+  std::string enqueue(Slot &s, size_t c, const ChunkIO &io, LaunchFn &launch) {
+    for (Buffer *b : {&s.hostIn, &s.devIn})
+      if (std::string e = b->reserve(io.inBytes); !e.empty())
+        return e;
+    for (Buffer *b : {&s.hostOut, &s.devOut})
+      if (std::string e = b->reserve(io.outBytes); !e.empty())
+        return e;
+    std::memcpy(s.hostIn.data(), io.src, io.inBytes);
+    s.busy = true;
+    s.copies[0] = s.copies[1] = OutCopy();
+    QOPT_CUDA_TRY(cudaMemcpyAsync(s.devIn.data(), s.hostIn.data(), io.inBytes,
+                                  cudaMemcpyHostToDevice, s.stream));
+    launch(c, s.devIn.data(), s.devOut.data(), s.stream);
+    QOPT_CUDA_TRY(cudaGetLastError());
+    if (io.outBytes)
+      QOPT_CUDA_TRY(cudaMemcpyAsync(s.hostOut.data(), s.devOut.data(),
+                                    io.outBytes, cudaMemcpyDeviceToHost,
+                                    s.stream));
+    s.copies[0] = io.copies[0];
+    s.copies[1] = io.copies[1];
+    return {};
+  }
+
+  /// Waits for the slot's work and copies its output out.
+  std::string finish(Slot &s) {
+    if (!s.busy)
+      return {};
+    s.busy = false;
+    QOPT_CUDA_TRY(cudaStreamSynchronize(s.stream));
+    for (const OutCopy &oc : s.copies)
+      if (oc.bytes)
+        std::memcpy(oc.dst, static_cast<char *>(s.hostOut.data()) + oc.offset,
+                    oc.bytes);
+    return {};
+  }
+
+  int device = 0;
+  bool ready = false;
+  Slot slots[2];
+  Buffer devStats{false};
+};
+
+thread_local std::unique_ptr<Context> threadContext;
+
+std::string getContext(Context *&ctx) {
+  if (!threadContext)
+    threadContext = std::make_unique<Context>();
+  if (std::string e = threadContext->init(); !e.empty()) {
+    threadContext.reset();
+    return e;
+  }
+  ctx = threadContext.get();
+  return {};
+}
+
+/// Blocks for a grid-stride loop over n elements.
+unsigned gridFor(int64_t n) {
+  return unsigned(std::clamp<int64_t>((n + kThreads - 1) / kThreads, 1,
+                                      int64_t(1) << 16));
+}
+
+/// Runs an elementwise kernel over n elements of inSize bytes producing
+/// outSize bytes each; launch(in, out, count, firstIndex, stream).
+template <typename LaunchFn>
+std::string runElementwise(const void *src, size_t n, size_t inSize,
+                           void *dst, size_t outSize, LaunchFn launch) {
+  Context *ctx;
+  if (std::string e = getContext(ctx); !e.empty())
+    return e;
+  const size_t perChunk =
+      std::max<size_t>(1, kChunkBytes / std::max(inSize, outSize));
+  const size_t numChunks = (n + perChunk - 1) / perChunk;
+  auto io = [&](size_t c) {
+    const size_t first = c * perChunk, count = std::min(perChunk, n - first);
+    ChunkIO r;
+    r.src = static_cast<const char *>(src) + first * inSize;
+    r.inBytes = count * inSize;
+    r.outBytes = count * outSize;
+    if (dst)
+      r.copies[0] = {static_cast<char *>(dst) + first * outSize, 0,
+                     r.outBytes};
+    return r;
+  };
+  return ctx->run(numChunks, io,
+                  [&](size_t c, void *in, void *out, cudaStream_t stream) {
+                    const size_t first = c * perChunk;
+                    launch(in, out, int64_t(std::min(perChunk, n - first)),
+                           uint64_t(first), stream);
+                  });
+}
+
+template <DType S, DType D>
+void launchConvert(const void *in, void *out, int64_t n, cudaStream_t st) {
+  convertKernel<S, D><<<gridFor(n), kThreads, 0, st>>>(
+      static_cast<const typename Src<S>::Storage *>(in),
+      static_cast<typename Dst<D>::Storage *>(out), n);
+}
+
+using ConvertLauncher = void (*)(const void *, void *, int64_t, cudaStream_t);
+
+template <DType S>
+ConvertLauncher convertFor(DType dst) {
+  switch (dst) {
+  case DType::F16:
+    return S == DType::F16 ? nullptr : &launchConvert<S, DType::F16>;
+  case DType::BF16:
+    return S == DType::BF16 ? nullptr : &launchConvert<S, DType::BF16>;
+  case DType::F32:
+    return S == DType::F32 ? nullptr : &launchConvert<S, DType::F32>;
+  default:
+    return nullptr;
+  }
+}
+
+ConvertLauncher convertLauncher(DType src, DType dst) {
+  switch (src) {
+  case DType::F16:
+    return convertFor<DType::F16>(dst);
+  case DType::BF16:
+    return convertFor<DType::BF16>(dst);
+  case DType::F32:
+    return convertFor<DType::F32>(dst);
+  case DType::F8E4M3FN:
+    return convertFor<DType::F8E4M3FN>(dst);
+  case DType::F8E5M2:
+    return convertFor<DType::F8E5M2>(dst);
+  default:
+    return nullptr;
+  }
+}
+
+/// Group-quantization launch parameters of one chunk of rows.
+struct GroupLaunch {
+  int64_t rows, k, groupSize, groupsPerRow;
+  int bits;
+  size_t scaleOffset; // bytes of qweight before the scales in `out`
+};
+
+template <FloatFormat F, RoundingMode R, int Bits>
+void launchGroupQuantize(const void *in, void *out, const GroupLaunch &p,
+                         cudaStream_t st) {
+  using T = typename Model<F>::Storage;
+  const int64_t rowsPerBlock =
+      std::max<int64_t>(1, kThreads / std::max<int64_t>(p.groupsPerRow, 1));
+  const int64_t perBlock = rowsPerBlock * p.groupsPerRow;
+  const int threads = int(std::min<int64_t>(kThreads, (perBlock + 31) / 32 * 32));
+  const auto blocks = unsigned(std::clamp<int64_t>(
+      (p.rows + rowsPerBlock - 1) / rowsPerBlock, 1, int64_t(1) << 20));
+  groupQuantizeKernel<F, R, Bits><<<blocks, threads, 0, st>>>(
+      static_cast<const T *>(in), p.rows, p.k, p.bits, p.groupSize,
+      p.groupsPerRow, rowsPerBlock, static_cast<uint32_t *>(out),
+      reinterpret_cast<T *>(static_cast<char *>(out) + p.scaleOffset));
+}
+
+using GroupLauncher = void (*)(const void *, void *, const GroupLaunch &,
+                               cudaStream_t);
+
+template <FloatFormat F, RoundingMode R>
+GroupLauncher groupForBits(int bits) {
+  switch (bits) {
+  case 3:
+    return &launchGroupQuantize<F, R, 3>;
+  case 4:
+    return &launchGroupQuantize<F, R, 4>;
+  default:
+    return &launchGroupQuantize<F, R, 0>;
+  }
+}
+
+template <FloatFormat F>
+GroupLauncher groupForRounding(const num::GroupQuantSpec &spec) {
+  if (spec.rounding == RoundingMode::NearestAway)
+    return groupForBits<F, RoundingMode::NearestAway>(spec.bits);
+  return groupForBits<F, RoundingMode::NearestEven>(spec.bits);
+}
+
+GroupLauncher groupLauncher(const num::GroupQuantSpec &spec) {
+  switch (spec.modelFormat) {
+  case FloatFormat::BF16:
+    return groupForRounding<FloatFormat::BF16>(spec);
+  case FloatFormat::F32:
+    return groupForRounding<FloatFormat::F32>(spec);
+  default:
+    return groupForRounding<FloatFormat::F16>(spec);
+  }
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Entry points
+//===----------------------------------------------------------------------===//
+
+std::string deviceAvailable() {
+  int count = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return std::string("no usable CUDA device: ") + cudaGetErrorString(e);
+  }
+  if (count == 0)
+    return "no CUDA device found";
+  // Fails if no kernel image in this build runs on the current device.
+  cudaFuncAttributes attrs;
+  e = cudaFuncGetAttributes(&attrs, castE5M2Kernel);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return std::string("the CUDA kernels (built for sm_80 and sm_90) cannot "
+                       "run on this device: ") +
+           cudaGetErrorString(e);
+  }
+  return {};
+}
+
+std::string convertElements(const void *src, DType srcType, void *dst,
+                            DType dstType, size_t n) {
+  ConvertLauncher launch = convertLauncher(srcType, dstType);
+  if (!launch)
+    return "unsupported conversion";
+  return runElementwise(
+      src, n, num::dtypeSize(srcType), dst, num::dtypeSize(dstType),
+      [&](const void *in, void *out, int64_t count, uint64_t, cudaStream_t st) {
+        launch(in, out, count, st);
+      });
+}
+
+std::string groupQuantizeRows(const void *w, int64_t rows, int64_t k,
+                              const num::GroupQuantSpec &spec,
+                              uint32_t *qweight, void *scale) {
+  Context *ctx;
+  if (std::string e = getContext(ctx); !e.empty())
+    return e;
+  const size_t elem = spec.modelFormat == FloatFormat::F32 ? 4 : 2;
+  const int64_t groups = num::groupsPerRow(spec, k);
+  const int64_t words = num::wordsPerRow(spec, k);
+  const size_t inRow = size_t(k) * elem, qRow = size_t(words) * 4,
+               sRow = size_t(groups) * elem;
+  const size_t rowsPerChunk =
+      std::max<size_t>(1, kChunkBytes / std::max(inRow, qRow));
+  const size_t numChunks = (size_t(rows) + rowsPerChunk - 1) / rowsPerChunk;
+  auto chunkRows = [&](size_t c) {
+    return std::min(rowsPerChunk, size_t(rows) - c * rowsPerChunk);
+  };
+  auto io = [&](size_t c) {
+    const size_t r0 = c * rowsPerChunk, n = chunkRows(c);
+    ChunkIO r;
+    r.src = static_cast<const char *>(w) + r0 * inRow;
+    r.inBytes = n * inRow;
+    r.outBytes = n * (qRow + sRow);
+    r.copies[0] = {reinterpret_cast<char *>(qweight) + r0 * qRow, 0, n * qRow};
+    r.copies[1] = {static_cast<char *>(scale) + r0 * sRow, n * qRow, n * sRow};
+    return r;
+  };
+  GroupLauncher launch = groupLauncher(spec);
+  return ctx->run(numChunks, io,
+                  [&](size_t c, void *in, void *out, cudaStream_t st) {
+                    GroupLaunch p{int64_t(chunkRows(c)), k, spec.groupSize,
+                                  groups, spec.bits, chunkRows(c) * qRow};
+                    launch(in, out, p, st);
+                  });
+}
+
+std::string fp8MaxAbsBits(const uint16_t *wF16, size_t n, uint16_t *bits) {
+  Context *ctx;
+  if (std::string e = getContext(ctx); !e.empty())
+    return e;
+  Fp8Stats *stats = ctx->stats();
+  // One pass over [first, n): the largest non-NaN magnitude and the last NaN.
+  auto reduce = [&](size_t first, Fp8Stats &host) -> std::string {
+    QOPT_CUDA_TRY(cudaMemsetAsync(stats, 0, sizeof(Fp8Stats),
+                                  ctx->firstStream()));
+    QOPT_CUDA_TRY(cudaStreamSynchronize(ctx->firstStream()));
+    std::string e = runElementwise(
+        wF16 + first, n - first, 2, nullptr, 0,
+        [&](const void *in, void *, int64_t count, uint64_t index,
+            cudaStream_t st) {
+          fp8StatsKernel<<<gridFor(count), kThreads, 0, st>>>(
+              static_cast<const uint16_t *>(in), count, first + index, stats);
+        });
+    if (!e.empty())
+      return e;
+    QOPT_CUDA_TRY(cudaMemcpy(&host, stats, sizeof(Fp8Stats),
+                             cudaMemcpyDeviceToHost));
+    return {};
+  };
+  Fp8Stats all{};
+  if (std::string e = reduce(0, all); !e.empty())
+    return e;
+  if (all.lastNaNPlusOne == 0) {
+    *bits = uint16_t(all.maxBits);
+    return {};
+  }
+  if (all.lastNaNPlusOne == n) {
+    *bits = 0x7E00u;
+    return {};
+  }
+  // After the last NaN the select chain restarts: the largest magnitude of
+  // the values that follow it (none of them a NaN).
+  Fp8Stats suffix{};
+  if (std::string e = reduce(size_t(all.lastNaNPlusOne), suffix); !e.empty())
+    return e;
+  *bits = uint16_t(suffix.maxBits);
+  return {};
+}
+
+std::string quantizeFp8E4M3(const uint16_t *wF16, size_t n, float scale,
+                            uint8_t *out) {
+  return runElementwise(wF16, n, 2, out, 1,
+                        [&](const void *in, void *o, int64_t count, uint64_t,
+                            cudaStream_t st) {
+                          quantizeE4M3Kernel<<<gridFor(count), kThreads, 0,
+                                               st>>>(
+                              static_cast<const uint16_t *>(in), count, scale,
+                              static_cast<uint8_t *>(o));
+                        });
+}
+
+std::string castHalfToFp8E5M2(const uint16_t *wF16, size_t n, uint8_t *out) {
+  return runElementwise(
+      wF16, n, 2, out, 1,
+      [&](const void *in, void *o, int64_t count, uint64_t, cudaStream_t st) {
+        castE5M2Kernel<<<gridFor(count), kThreads, 0, st>>>(
+            static_cast<const uint16_t *>(in), count,
+            static_cast<uint8_t *>(o));
+      });
+}
+
+void releaseThreadContext() { threadContext.reset(); }
+
+} // namespace qopt::kernels::detail
