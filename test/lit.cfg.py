@@ -22,5 +22,6 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.qopt_tools_dir, config.llvm_tools_dir]
+config.substitutions.append(("%quant-opt-path", os.path.join(config.qopt_tools_dir, "quant-opt")))
 tools = ["quant-opt"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)

@@ -118,12 +118,22 @@ __device__ float groupMaxAbs(const typename Model<F>::Storage *w, int64_t len,
       s = uint16_t(m);
     return M::toFloat(s);
   }
-  float acc = M::lowest();
+  // Replayed on float32 bits: nvcc turns a float `a > b ? a : b` into
+  // max.f32, which keeps a when b is NaN, and abs.f32 of a NaN gives an
+  // unspecified NaN; the CPU keeps the NaN and its payload.
+  using num::detail::bitsToFloat;
+  using num::detail::floatBits;
+  auto isNaN = [](uint32_t u) { return (u & 0x7FFFFFFFu) > 0x7F800000u; };
+  const uint32_t lowestBits = floatBits(M::lowest());
+  uint32_t acc = lowestBits;
   for (int64_t i = 0; i < groupSize; ++i) {
-    float v = i < len ? fabsf(M::toFloat(w[i])) : M::lowest();
-    acc = acc > v ? acc : v;
+    const uint32_t v =
+        i < len ? floatBits(M::toFloat(w[i])) & 0x7FFFFFFFu : lowestBits;
+    const bool keep =
+        !isNaN(acc) && !isNaN(v) && bitsToFloat(acc) > bitsToFloat(v);
+    acc = keep ? acc : v;
   }
-  return acc;
+  return bitsToFloat(acc);
 }
 
 /// TVM's `round` to an integral value: ties to even (rint) or away from zero
