@@ -15,6 +15,7 @@ config.test_exec_root = os.path.join(config.qopt_obj_root, "test")
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
 config.substitutions.append(("%reference", os.path.join(config.test_source_root, "reference")))
+config.substitutions.append(("%qopt_src", config.qopt_src_root))
 python = config.python_executable or "python3"
 config.substitutions.append(("%python", python))
 

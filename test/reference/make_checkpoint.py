@@ -8,7 +8,8 @@ index + several shards, as transformers' save_pretrained lays them out.
   make_checkpoint.py random OUT [--arch llama] --hidden 72 --intermediate 96 \
       --layers 2 --heads 4 --kv-heads 2 --vocab 40 --dtype F16 [--shards 2] \
       [--tied] [--zero-group] [--head-dim D] [--experts E] [--bias] \
-      [--context N] [--prefix transformer.] [--mask]
+      [--context N] [--prefix transformer.] [--mask] [--drop KEY] \
+      [--set KEY=JSON]
   make_checkpoint.py recode IN_DIR OUT --dtype f32 [--shards 3]
 
 `random --arch A` uses the HF tensor names and config.json keys transformers
@@ -126,6 +127,7 @@ def hf_shapes(a):
     arch = a.arch
     shapes = {}
     if arch == "gpt2":
+        i = i or 4 * h  # n_inner null -> 4 * n_embd
         pre = a.prefix
         shapes[pre + "wte.weight"] = [v, h]
         shapes[pre + "wpe.weight"] = [a.context, h]
@@ -206,7 +208,7 @@ def hf_config(a):
     if arch == "gpt2":
         c.update({
             "vocab_size": a.vocab, "n_embd": a.hidden, "n_layer": a.layers,
-            "n_head": a.heads, "n_inner": a.intermediate, "n_positions": a.context,
+            "n_head": a.heads, "n_inner": a.intermediate or None, "n_positions": a.context,
             "n_ctx": a.context, "layer_norm_epsilon": 1e-5,
             "activation_function": "gelu_new", "torch_dtype": dtype,
         })
@@ -225,8 +227,8 @@ def hf_config(a):
     c["rms_norm_eps"] = 1e-6
     if a.head_dim:
         c["head_dim"] = a.head_dim
-    if arch in ("llama", "mixtral", "qwen2", "qwen3", "phi3"):
-        c["tie_word_embeddings"] = a.tied
+    if arch in ("llama", "mistral", "mixtral", "qwen2", "qwen3", "phi3"):
+        c["tie_word_embeddings"] = a.tied  # mistral: lm_head written anyway
     if arch in ("qwen2", "qwen3", "mistral", "mixtral"):
         c.update({"hidden_act": "silu", "rope_theta": 10000.0})
     if arch == "qwen3":
@@ -263,7 +265,13 @@ def random_checkpoint(a):
         if a.zero_group and name == "model.layers.0.self_attn.q_proj.weight":
             vals[:32] = [0.0] * 32  # an all-zero quantization group
         tensors.append((name, a.dtype, shape, to_bits(vals, a.dtype)))
-    save(a.out, hf_config(a), tensors, a.shards)
+    config = hf_config(a)
+    for key in a.drop:
+        config.pop(key, None)
+    for item in a.set:
+        key, _, value = item.partition("=")
+        config[key] = json.loads(value)
+    save(a.out, config, tensors, a.shards)
 
 
 def recode(a):
@@ -305,6 +313,10 @@ def main():
                    help="gpt2: prefix of every tensor name, e.g. 'transformer.'")
     r.add_argument("--mask", action="store_true",
                    help="gpt2: also write the h.L.attn.bias causal-mask buffers")
+    r.add_argument("--drop", action="append", default=[], metavar="KEY",
+                   help="leave KEY out of config.json (repeatable)")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                   help="set config.json KEY to a JSON value (repeatable)")
     c = sub.add_parser("recode")
     c.add_argument("input")
     c.add_argument("out")

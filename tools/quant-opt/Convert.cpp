@@ -83,6 +83,9 @@ static void describeLocation(Location loc, std::string &file,
   }
   if (auto f = dyn_cast<FileLineColLoc>(loc)) {
     file = f.getFilename().str();
+    if (f.getLine() > 0)
+      file += ":" + std::to_string(f.getLine()) + ":" +
+              std::to_string(f.getColumn());
     return;
   }
   if (auto f = dyn_cast<FusedLoc>(loc); f && !f.getLocations().empty())
