@@ -3,6 +3,7 @@
 reference, and compares the outputs byte for byte (stdlib only).
 
   check_modes.py QUANT_OPT MODEL_DIR WORK_DIR MODE [MODE ...] [--rounding R]
+      [--tensor-parallel-shards N]
 Prints one line per mode ("q4f16_1: identical, 4.517 bits") and exits 1 if
 any mode differs or fails.
 """
@@ -18,10 +19,14 @@ def run(cmd):
 
 
 def main(argv):
-    rounding = "even"
+    rounding, shards = "even", "1"
     if "--rounding" in argv:
         i = argv.index("--rounding")
         rounding = argv[i + 1]
+        del argv[i:i + 2]
+    if "--tensor-parallel-shards" in argv:
+        i = argv.index("--tensor-parallel-shards")
+        shards = argv[i + 1]
         del argv[i:i + 2]
     tool, model, work, modes = argv[0], argv[1], argv[2], argv[3:]
     bad = 0
@@ -29,9 +34,10 @@ def main(argv):
         ours = os.path.join(work, mode + "-ours")
         ref = os.path.join(work, mode + "-ref")
         a = run([tool, "convert", model, "--quantization", mode, "-o", ours,
-                 "--rounding", rounding])
+                 "--rounding", rounding, "--tensor-parallel-shards", shards])
         b = run([sys.executable, os.path.join(HERE, "mlc_reference.py"), model,
-                 "--quantization", mode, "-o", ref, "--rounding", rounding])
+                 "--quantization", mode, "-o", ref, "--rounding", rounding,
+                 "--tensor-parallel-shards", shards])
         if a.returncode or b.returncode:
             print("%s: FAILED\n%s%s" % (mode, a.stderr, b.stderr))
             bad += 1

@@ -208,9 +208,6 @@ int ::qopt::runConvert(int argc, char **argv) {
   if (!shardsText.empty() && (!parseInt(shardsText, a.shards) || a.shards < 1))
     return usageError("tensor-parallel shard count must be a positive "
                       "integer, got '" + shardsText + "'");
-  if (a.shards != 1)
-    return usageError("--tensor-parallel-shards " + std::to_string(a.shards) +
-                      ": presharding is not implemented yet");
   if (a.device != "cpu" && a.device != "cuda")
     return usageError("unknown device '" + a.device + "'; valid: cpu, cuda");
   if (a.device == "cuda")
@@ -235,6 +232,7 @@ int ::qopt::runConvert(int argc, char **argv) {
   opts.rounding = a.rounding;
   opts.graph = a.graph;
   opts.output = a.output;
+  opts.tensorParallelShards = a.shards;
   opts.threads = a.threads;
   opts.statsJson = a.statsJson;
   opts.printStats = true;

@@ -1,4 +1,4 @@
-//===- Eval.cpp - `quant-opt eval` -------------------------------*- C++ -*-===//
+//===- Eval.cpp - `quant-opt eval` ------------------------------*- C++ -*-===//
 //
 // Perplexity of a Llama checkpoint on a text, computed with the float32
 // reference forward pass, from the source checkpoint and (with --cache) from
@@ -95,10 +95,9 @@ static std::string chatConfigQuantization(llvm::StringRef dir) {
   auto buffer = llvm::MemoryBuffer::getFile(path);
   if (!buffer)
     return "";
-  nlohmann::json json =
-      nlohmann::json::parse((*buffer)->getBuffer().begin(),
-                            (*buffer)->getBuffer().end(), nullptr,
-                            /*allow_exceptions=*/false);
+  nlohmann::json json = nlohmann::json::parse(
+      (*buffer)->getBuffer().begin(), (*buffer)->getBuffer().end(), nullptr,
+      /*allow_exceptions=*/false);
   if (!json.is_object())
     return "";
   auto it = json.find("quantization");
@@ -107,9 +106,8 @@ static std::string chatConfigQuantization(llvm::StringRef dir) {
 
 /// Loads the weights from `source`, builds the model and measures it.
 static llvm::Expected<Measurement>
-measure(const qopt::eval::LlamaConfig &config,
-        qopt::eval::WeightSource &source, llvm::ArrayRef<int32_t> tokens,
-        int64_t context, unsigned threads) {
+measure(const qopt::eval::LlamaConfig &config, qopt::eval::WeightSource &source,
+        llvm::ArrayRef<int32_t> tokens, int64_t context, unsigned threads) {
   Measurement m;
   auto start = std::chrono::steady_clock::now();
   auto weights = qopt::eval::loadLlamaWeights(config, source);
@@ -225,8 +223,9 @@ int ::qopt::runEval(int argc, char **argv) {
     context = config->maxPositionEmbeddings > 0
                   ? std::min<int64_t>(config->maxPositionEmbeddings, 512)
                   : 512;
-  unsigned threads = a.threads > 0 ? unsigned(std::min<int64_t>(a.threads, 256))
-                                   : std::max(1u, std::thread::hardware_concurrency());
+  unsigned threads = a.threads > 0
+                         ? unsigned(std::min<int64_t>(a.threads, 256))
+                         : std::max(1u, std::thread::hardware_concurrency());
 
   auto tokens = a.tokenIds ? eval::readTokenIds(a.text, config->vocabSize)
                            : eval::readByteTokens(a.text, config->vocabSize);
@@ -300,12 +299,9 @@ int ::qopt::runEval(int argc, char **argv) {
     printTiming("cache", *cache);
 
   if (!a.json.empty()) {
-    nlohmann::json j = {{"model", a.model},
-                        {"text", a.text},
-                        {"tokens", r.tokens},
-                        {"predicted", r.predicted},
-                        {"windows", r.windows},
-                        {"context", context},
+    nlohmann::json j = {{"model", a.model},         {"text", a.text},
+                        {"tokens", r.tokens},       {"predicted", r.predicted},
+                        {"windows", r.windows},     {"context", context},
                         {"source", toJson(*source)}};
     if (cache) {
       nlohmann::json c = toJson(*cache);
@@ -318,9 +314,8 @@ int ::qopt::runEval(int argc, char **argv) {
     std::error_code ec;
     llvm::raw_fd_ostream out(a.json, ec);
     if (ec)
-      return fail(llvm::createStringError(ec, "%s: cannot write: %s",
-                                          a.json.c_str(),
-                                          ec.message().c_str()));
+      return fail(llvm::createStringError(
+          ec, "%s: cannot write: %s", a.json.c_str(), ec.message().c_str()));
     out << j.dump(2) << "\n";
   }
   return 0;

@@ -1,4 +1,4 @@
-//===- Eval.h - `quant-opt eval` ---------------------------------*- C++ -*-===//
+//===- Eval.h - `quant-opt eval` --------------------------------*- C++ -*-===//
 
 #ifndef QOPT_TOOLS_QUANTOPT_EVAL_H
 #define QOPT_TOOLS_QUANTOPT_EVAL_H

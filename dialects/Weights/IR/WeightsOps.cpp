@@ -307,6 +307,45 @@ LogicalResult QuantizeOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// ShardOp
+//===----------------------------------------------------------------------===//
+
+SmallVector<int64_t> ShardOp::getSegmentLengths() {
+  if (getSegments())
+    return SmallVector<int64_t>(*getSegments());
+  auto in = cast<RankedTensorType>(getInput().getType());
+  return {in.getDimSize(getDim()) / int64_t(getCount())};
+}
+
+LogicalResult ShardOp::verify() {
+  auto in = cast<RankedTensorType>(getInput().getType());
+  auto out = cast<RankedTensorType>(getResult().getType());
+  int64_t dim = getDim(), count = getCount(), index = getIndex();
+  if (dim < 0 || dim >= in.getRank())
+    return emitOpError("dim ") << dim << " is out of range for rank "
+                               << in.getRank();
+  if (count < 1 || index < 0 || index >= count)
+    return emitOpError("shard ") << index << " of " << count << " is invalid";
+  int64_t perShard = 0;
+  for (int64_t s : getSegmentLengths()) {
+    if (s < 0)
+      return emitOpError("segment lengths must be non-negative");
+    perShard += s;
+  }
+  if (perShard * count != in.getDimSize(dim))
+    return emitOpError("segments of ")
+           << perShard << " per shard times " << count
+           << " shards do not cover dimension " << dim << " of size "
+           << in.getDimSize(dim);
+  SmallVector<int64_t> shape(in.getShape());
+  shape[dim] = perShard;
+  if (out.getShape() != ArrayRef<int64_t>(shape) ||
+      out.getElementType() != in.getElementType())
+    return emitOpError("result type ") << out << " is not one shard of " << in;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // ParamOp
 //===----------------------------------------------------------------------===//
 

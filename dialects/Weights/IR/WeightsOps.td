@@ -70,20 +70,41 @@ def Weights_SourceOp : Weights_Op<"source", [Pure]> {
     (PyTorch storages); absent means row-major contiguous. The bytes are
     read only when the tensor cache is serialized.
 
+    GGUF tensors may carry two more attributes. `encoding` names the ggml
+    block type of the stored bytes (`Q4_K`, `Q8_0`, ...); they are
+    dequantized to the result type (f32) when read. `unpermute_heads` (q/k
+    projections) is the head count of llama.cpp's rotary row permutation,
+    undone when read: result row `h*hd + j*hd/2 + i` is stored row
+    `h*hd + 2*i + j`.
+
     ```mlir
     %0 = weights.source "llama/model.safetensors"["lm_head.weight"] offset 2192 : tensor<512x128xbf16>
+    %1 = weights.source "llama.gguf"["model.layers.0.self_attn.q_proj.weight"] offset 4096 encoding "Q8_0" unpermute_heads 4 : tensor<128x128xf32>
     ```
   }];
   let arguments = (ins
     StrAttr:$file,
     StrAttr:$key,
     I64Attr:$offset,
-    OptionalAttr<DenseI64ArrayAttr>:$strides
+    OptionalAttr<DenseI64ArrayAttr>:$strides,
+    OptionalAttr<StrAttr>:$encoding,
+    OptionalAttr<I64Attr>:$unpermute_heads
   );
   let results = (outs AnyStaticShapeTensor:$result);
   let assemblyFormat = [{
-    $file `[` $key `]` `offset` $offset (`strides` $strides^)? attr-dict `:` type($result)
+    $file `[` $key `]` `offset` $offset (`strides` $strides^)?
+    (`encoding` $encoding^)? (`unpermute_heads` $unpermute_heads^)?
+    attr-dict `:` type($result)
   }];
+  let builders = [
+    // A plain (non-GGUF) source: no encoding, no permutation.
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::StringAttr":$file,
+                   "::mlir::StringAttr":$key, "::mlir::IntegerAttr":$offset,
+                   "::mlir::DenseI64ArrayAttr":$strides), [{
+      build($_builder, $_state, result, file, key, offset, strides,
+            ::mlir::StringAttr(), ::mlir::IntegerAttr());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 
@@ -187,6 +208,38 @@ def Weights_QuantizeOp : Weights_Op<"quantize", [Pure]> {
     $input attr-dict `:` type($input) `->` type($results) `with` $scheme
   }];
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Tensor-parallel presharding
+//===----------------------------------------------------------------------===//
+
+def Weights_ShardOp : Weights_Op<"shard", [Pure]> {
+  let summary = "One tensor-parallel shard of a tensor (MLC's ShardSingleDim)";
+  let description = [{
+    Shard `index` of `count` along `dim`. `segments` are the per-shard
+    lengths of consecutive segments (e.g. q, k, v rows of a fused qkv
+    projection); the full tensor holds each segment `count` times back to
+    back, and shard `i` takes the `i`-th block of every segment. Without
+    `segments` the dimension is split evenly.
+
+    ```mlir
+    %s1 = weights.shard %qkv dim 0 segments [64, 32, 32] shard 1 of 2 : tensor<256x16xui32> to tensor<128x16xui32>
+    ```
+  }];
+  let arguments = (ins AnyStaticShapeTensor:$input, I64Attr:$dim,
+                       OptionalAttr<DenseI64ArrayAttr>:$segments,
+                       I64Attr:$index, I64Attr:$count);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = [{
+    $input `dim` $dim (`segments` $segments^)? `shard` $index `of` $count attr-dict
+    `:` type($input) `to` type($result)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The per-shard segment lengths (one segment when none are given).
+    ::llvm::SmallVector<int64_t> getSegmentLengths();
+  }];
 }
 
 //===----------------------------------------------------------------------===//

@@ -146,6 +146,14 @@ private:
     } else {
       t.storageBytes = uint64_t(type.getNumElements()) * es;
     }
+    // GGUF: dequantized and/or un-permuted on read; the byte count of
+    // encoded data follows from its encoding.
+    if (auto encoding = s.getEncoding()) {
+      t.encoding = encoding->str();
+      t.storageBytes = 0;
+    }
+    if (auto heads = s.getUnpermuteHeads())
+      t.unpermuteHeads = int64_t(*heads);
     out.data.resize(out.numElements() * es);
     llvm::Error err = type.getRank() == 0
                           ? reader.read(t, out.data.data())
@@ -223,12 +231,20 @@ private:
   ::qopt::loaders::TensorReader &reader;
 };
 
-/// One unit of work: a parameter, or a quantize op with all the parameters
-/// its results feed, evaluated over rows [r0, r1) of its input.
+/// A record fed by output `result` of an item, whole or one shard of it.
+struct Consumer {
+  size_t record;
+  unsigned result;
+  ShardOp shard; // null: the whole output
+};
+
+/// One unit of work: a value (or a quantize op) with every parameter that
+/// takes it whole or one of its shards, evaluated over rows [r0, r1) of its
+/// input, so each tensor is computed once.
 struct Item {
   Value input;                      // what is evaluated
-  QuantizeOp quantize;              // null for a plain parameter
-  SmallVector<size_t> records;      // record index per output
+  QuantizeOp quantize;              // null for a plain value
+  SmallVector<Consumer> consumers;
   bool chunkable = true;
   int64_t totalRows = 1;
 };
@@ -261,30 +277,27 @@ public:
   Runner(ArrayRef<ParamOp> params, tc::TensorCacheWriter &writer,
          const ExecutorOptions &opts)
       : writer(writer), opts(opts) {
-    DenseMap<Operation *, size_t> itemOf;
+    DenseMap<Value, size_t> itemOf;
     for (size_t i = 0; i < params.size(); ++i) {
       ParamOp p = params[i];
       Value v = p.getValue();
-      if (auto q = v.getDefiningOp<QuantizeOp>()) {
-        auto [it, inserted] = itemOf.try_emplace(q, items.size());
-        if (inserted) {
-          Item item;
-          item.input = q.getInput();
-          item.quantize = q;
-          item.records.assign(q->getNumResults(), SIZE_MAX);
-          auto scheme = dyn_cast<GroupQuantAttr>(q.getScheme());
-          item.chunkable = scheme && scheme.getLayout() == Layout::NK &&
-                           chainIsRowLocal(item.input);
-          items.push_back(item);
-        }
-        items[it->second].records[cast<OpResult>(v).getResultNumber()] = i;
-        continue;
+      ShardOp shard = v.getDefiningOp<ShardOp>();
+      if (shard)
+        v = shard.getInput();
+      QuantizeOp q = v.getDefiningOp<QuantizeOp>();
+      Value key = q ? q->getResult(0) : v;
+      auto [it, inserted] = itemOf.try_emplace(key, items.size());
+      if (inserted) {
+        Item item;
+        item.quantize = q;
+        item.input = q ? q.getInput() : v;
+        auto scheme = q ? dyn_cast<GroupQuantAttr>(q.getScheme()) : nullptr;
+        item.chunkable = chainIsRowLocal(item.input) &&
+                         (!q || (scheme && scheme.getLayout() == Layout::NK));
+        items.push_back(item);
       }
-      Item item;
-      item.input = v;
-      item.records.push_back(i);
-      item.chunkable = chainIsRowLocal(v);
-      items.push_back(item);
+      unsigned result = q ? cast<OpResult>(v).getResultNumber() : 0;
+      items[it->second].consumers.push_back({i, result, shard});
     }
     for (auto [i, item] : llvm::enumerate(items)) {
       auto type = cast<RankedTensorType>(item.input.getType());
@@ -358,15 +371,78 @@ private:
     if (!in)
       return withParam(item, in.takeError());
     if (!item.quantize)
-      return withParam(item, write(item.records[0], c.r0, in->data.data(),
-                                   in->data.size()));
+      return withParam(item, emit(item, 0, *in, c.r0));
     return withParam(item, quantize(item, *in, c.r0));
+  }
+
+  /// Writes rows [r0, r0 + rows) of output `result` of `item` to every
+  /// record that takes it, whole or sharded.
+  llvm::Error emit(Item &item, unsigned result, const Buf &out, int64_t r0) {
+    for (const Consumer &c : item.consumers) {
+      if (c.result != result)
+        continue;
+      llvm::Error err = c.shard ? emitShard(c, out, r0)
+                                : write(c.record, r0, out.data.data(),
+                                        out.data.size());
+      if (err)
+        return err;
+    }
+    return llvm::Error::success();
+  }
+
+  /// MLC's ShardSingleDim: shard i holds block i of every segment.
+  llvm::Error emitShard(const Consumer &c, const Buf &out, int64_t r0) {
+    ShardOp sh = c.shard;
+    int64_t dim = sh.getDim(), t = sh.getCount(), idx = sh.getIndex();
+    SmallVector<int64_t> segs = sh.getSegmentLengths();
+    size_t es = num::dtypeSize(out.dtype);
+    int64_t rows = out.shape[0];
+    if (dim == 0) {
+      // Full row r lies in segment j at block (r - off_j) / seg_j.
+      size_t rowBytes = rows ? out.data.size() / size_t(rows) : 0;
+      int64_t off = 0, local = 0;
+      for (int64_t seg : segs) {
+        int64_t lo = std::max(r0, off + idx * seg);
+        int64_t hi = std::min(r0 + rows, off + (idx + 1) * seg);
+        if (lo < hi)
+          if (llvm::Error e = write(c.record, local + (lo - off - idx * seg),
+                                    out.data.data() + (lo - r0) * rowBytes,
+                                    size_t(hi - lo) * rowBytes))
+            return e;
+        off += seg * t;
+        local += seg;
+      }
+      return llvm::Error::success();
+    }
+    int64_t outer = rows, inner = 1;
+    for (int64_t d = 1; d < dim; ++d)
+      outer *= out.shape[d];
+    for (size_t d = dim + 1; d < out.shape.size(); ++d)
+      inner *= out.shape[d];
+    int64_t full = out.shape[dim], per = 0;
+    for (int64_t seg : segs)
+      per += seg;
+    std::vector<uint8_t> part(size_t(outer * per * inner) * es);
+    uint8_t *dst = part.data();
+    for (int64_t o = 0; o < outer; ++o) {
+      int64_t off = 0;
+      for (int64_t seg : segs) {
+        size_t n = size_t(seg * inner) * es;
+        std::memcpy(dst,
+                    out.data.data() +
+                        (size_t(o * full + off + idx * seg) * inner) * es,
+                    n);
+        dst += n;
+        off += seg * t;
+      }
+    }
+    return write(c.record, r0, part.data(), part.size());
   }
 
   llvm::Error withParam(Item &item, llvm::Error err) {
     if (!err)
       return err;
-    const std::string &name = writer.records()[item.records[0]].name;
+    const std::string &name = writer.records()[item.consumers[0].record].name;
     return makeError("parameter '" + name + "': " + llvm::toString(std::move(err)));
   }
 
@@ -394,28 +470,46 @@ private:
         qw.swap(qwT);
         sc.swap(scT);
       }
-      if (llvm::Error e = write(item.records[0], r0, qw.data(), qw.size() * 4))
+      Buf qwBuf{DType::U32, {}, {}}, scBuf{in.dtype, {}, {}};
+      auto type0 = cast<RankedTensorType>(item.quantize.getResult(0).getType());
+      auto type1 = cast<RankedTensorType>(item.quantize.getResult(1).getType());
+      int64_t outRows = g.getLayout() == Layout::KN ? type0.getDimSize(0)
+                                                     : in.shape[0];
+      qwBuf.shape = rowShape(type0, outRows);
+      scBuf.shape = rowShape(type1, g.getLayout() == Layout::KN
+                                        ? type1.getDimSize(0)
+                                        : in.shape[0]);
+      qwBuf.data.assign(reinterpret_cast<uint8_t *>(qw.data()),
+                        reinterpret_cast<uint8_t *>(qw.data() + qw.size()));
+      scBuf.data = std::move(sc);
+      if (llvm::Error e = emit(item, 0, qwBuf, r0))
         return e;
-      return write(item.records[1], r0, sc.data(), sc.size());
+      return emit(item, 1, scBuf, r0);
     }
     auto p = cast<PerTensorQuantAttr>(scheme);
     const auto *w = reinterpret_cast<const uint16_t *>(in.data.data());
-    std::vector<uint8_t> q(n);
+    auto fp8Type = cast<RankedTensorType>(item.quantize.getResult(0).getType());
+    Buf q{*fromMlirType(fp8Type.getElementType()), in.shape, {}};
+    q.data.resize(n);
+    auto scalar = [](float v) {
+      Buf b{DType::F32, {1}, std::vector<uint8_t>(4)};
+      std::memcpy(b.data.data(), &v, 4);
+      return b;
+    };
     if (!p.getUseScale()) {
-      num::castHalfToFp8E5M2(w, n, q.data());
-      return write(item.records[0], 0, q.data(), n);
+      num::castHalfToFp8E5M2(w, n, q.data.data());
+      return emit(item, 0, q, 0);
     }
     float scale = num::fp8E4M3PerTensorScale(w, n);
-    num::quantizeFp8E4M3(w, n, scale, q.data());
-    if (llvm::Error e = write(item.records[0], 0, q.data(), n))
+    num::quantizeFp8E4M3(w, n, scale, q.data.data());
+    if (llvm::Error e = emit(item, 0, q, 0))
       return e;
-    if (llvm::Error e = write(item.records[1], 0, &scale, 4))
+    if (llvm::Error e = emit(item, 1, scalar(scale), 0))
       return e;
-    if (item.records.size() < 3)
+    if (!p.getCalibrationPlaceholder())
       return llvm::Error::success();
     // MLC leaves the calibration scale uninitialized; we write 1.0.
-    float one = 1.0f;
-    return write(item.records[2], 0, &one, 4);
+    return emit(item, 2, scalar(1.0f), 0);
   }
 
   void reportProgress() {

@@ -8,6 +8,7 @@
 #include "dialects/Weights/Transforms/Passes.h"
 #include "dialects/Weights/Transforms/Utils.h"
 #include "qopt/Loaders/Checkpoint.h"
+#include "qopt/Loaders/Gguf.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -38,6 +39,49 @@ static std::optional<loaders::SourceFormat> parseFormat(StringRef s) {
   return std::nullopt;
 }
 
+static bool isGgufFile(StringRef path) {
+  return llvm::sys::fs::is_regular_file(path) &&
+         (path.ends_with(".gguf") || loaders::hasGgufMagic(path));
+}
+
+/// The GGUF file whose metadata stands for config.json, or "": CONFIG when
+/// it is a GGUF file, else (CONFIG a directory without config.json) the GGUF
+/// source file or the one `*.gguf` of the source directory.
+static std::string ggufConfigFile(StringRef configPath, StringRef sourcePath,
+                                  loaders::SourceFormat format) {
+  if (format != loaders::SourceFormat::Auto &&
+      format != loaders::SourceFormat::GGUF)
+    return "";
+  if (isGgufFile(configPath))
+    return configPath.str();
+  llvm::SmallString<256> json(configPath);
+  llvm::sys::path::append(json, "config.json");
+  if (!llvm::sys::fs::is_directory(configPath) || llvm::sys::fs::exists(json))
+    return "";
+  if (isGgufFile(sourcePath))
+    return sourcePath.str();
+  if (!llvm::sys::fs::is_directory(sourcePath))
+    return "";
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (llvm::sys::fs::directory_iterator it(sourcePath, ec), end;
+       it != end && !ec; it.increment(ec))
+    if (StringRef(it->path()).ends_with(".gguf") && isGgufFile(it->path()))
+      found.push_back(it->path());
+  return found.size() == 1 ? found.front() : "";
+}
+
+/// config.json rebuilt from a GGUF file's metadata.
+static llvm::Expected<models::ModelConfig> readGgufConfig(StringRef path) {
+  llvm::Expected<loaders::GgufFile> file = loaders::readGgufFile(path);
+  if (!file)
+    return file.takeError();
+  llvm::Expected<nlohmann::json> json = loaders::ggufModelConfig(*file);
+  if (!json)
+    return json.takeError();
+  return models::ModelConfig(std::move(*json), path.str());
+}
+
 namespace {
 struct ImportCheckpointPass
     : public ::mlir::qopt::weights::impl::ImportCheckpointBase<ImportCheckpointPass> {
@@ -56,6 +100,10 @@ struct ImportCheckpointPass
       configPath = llvm::sys::fs::is_directory(sourcePath)
                        ? sourcePath
                        : llvm::sys::path::parent_path(sourcePath).str();
+    if (sourcePath.empty() && isGgufFile(configPath) &&
+        (sourceFormat.getValue() == "auto" ||
+         sourceFormat.getValue() == "gguf"))
+      sourcePath = configPath; // The GGUF file is config and weights.
     if (sourcePath.empty())
       sourcePath = llvm::sys::fs::is_directory(configPath)
                        ? configPath
@@ -73,7 +121,10 @@ struct ImportCheckpointPass
       return signalPassFailure();
     }
 
-    llvm::Expected<models::ModelConfig> cfg = models::readModelConfig(configPath);
+    std::string ggufConfig = ggufConfigFile(configPath, sourcePath, *format);
+    llvm::Expected<models::ModelConfig> cfg =
+        ggufConfig.empty() ? models::readModelConfig(configPath)
+                           : readGgufConfig(ggufConfig);
     if (!cfg)
       return fail(module.getLoc(), cfg.takeError());
     Location modelLoc = FileLineColLoc::get(ctx, cfg->getPath(), 0, 0);
@@ -110,6 +161,10 @@ struct ImportCheckpointPass
                                  DenseI64ArrayAttr());
       if (!t->strides.empty())
         op.setStridesAttr(b.getDenseI64ArrayAttr(t->strides));
+      if (!t->encoding.empty())
+        op.setEncodingAttr(b.getStringAttr(t->encoding));
+      if (t->unpermuteHeads != 0)
+        op.setUnpermuteHeadsAttr(b.getI64IntegerAttr(t->unpermuteHeads));
     }
   }
 };

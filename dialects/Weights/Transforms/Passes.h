@@ -30,13 +30,14 @@ struct ConvertPipelineOptions
   Option<std::string> rounding{*this, "rounding", llvm::cl::init("even")};
   Option<std::string> graph{*this, "graph", llvm::cl::init("")};
   Option<std::string> output{*this, "output", llvm::cl::init("")};
+  Option<int64_t> tensorParallelShards{*this, "tensor-parallel-shards", llvm::cl::init(1)};
   Option<unsigned> threads{*this, "threads", llvm::cl::init(0)};
   Option<std::string> statsJson{*this, "stats-json", llvm::cl::init("")};
   Option<bool> printStats{*this, "print-stats", llvm::cl::init(false)};
   Option<bool> dryRun{*this, "dry-run", llvm::cl::init(false)};
 };
 
-/// import -> map -> quantize -> verify -> serialize.
+/// import -> map -> quantize -> verify -> preshard -> serialize.
 void buildConvertPipeline(OpPassManager &pm, const ConvertPipelineOptions &opts);
 
 /// Registers `qopt-convert` as a named pipeline.

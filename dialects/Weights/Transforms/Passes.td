@@ -78,6 +78,23 @@ def VerifyParameters : Pass<"qopt-verify-parameters", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }
 
+def PreShardTP : Pass<"qopt-preshard", "::mlir::ModuleOp"> {
+  let summary = "Splits parameters into tensor-parallel shards as MLC pre-shards them";
+  let description = [{
+    For every parameter whose module has a shard strategy (the architecture
+    definition's `ShardSingleDim`), replaces `<name>` by `<name>_shard-0` ..
+    `<name>_shard-(N-1)`, each a `weights.shard` of the full (quantized)
+    tensor: contiguous head blocks per segment of fused q/k/v and gate/up,
+    `q_weight` and `q_scale` split on the weight's dimension. Parameters
+    without a strategy stay whole. Shard counts that do not divide heads,
+    the intermediate size or the groups, and KN layouts, are errors.
+  }];
+  let options = [
+    Option<"numShards", "num-shards", "int64_t", "1", "Tensor-parallel shards">,
+  ];
+  let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
+}
+
 def SerializeTensorCache : Pass<"qopt-serialize-tensor-cache", "::mlir::ModuleOp"> {
   let summary = "Streams the parameters into a TVM tensor cache";
   let description = [{

@@ -1,6 +1,7 @@
 //===- Pipelines.cpp - The conversion pipeline ---------------*- C++ -*-===//
 //
-// `qopt-convert`: import -> map names -> quantize -> verify -> serialize,
+// `qopt-convert`: import -> map names -> quantize -> verify -> preshard ->
+// serialize,
 // the pipeline `quant-opt convert` runs.
 //
 //===----------------------------------------------------------------------===//
@@ -21,6 +22,8 @@ void mlir::qopt::weights::buildConvertPipeline(
   pm.addPass(createQuantizeWeights(
       QuantizeWeightsOptions{opts.quantization, opts.rounding}));
   pm.addPass(createVerifyParameters(VerifyParametersOptions{opts.graph}));
+  if (opts.tensorParallelShards > 1)
+    pm.addPass(createPreShardTP(PreShardTPOptions{opts.tensorParallelShards}));
   pm.addPass(createSerializeTensorCache(SerializeTensorCacheOptions{
       opts.output, opts.threads, opts.statsJson, opts.printStats,
       opts.dryRun}));

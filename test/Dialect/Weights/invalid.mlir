@@ -115,3 +115,19 @@ weights.model @m attributes {arch = "llama", config = {}} {
   // expected-error @+1 {{'weights.param' op needs a non-empty name}}
   weights.param "" = %a : tensor<4xf16>
 }
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<96x4xf16>
+  // expected-error @+1 {{'weights.shard' op segments of 40 per shard times 2 shards do not cover dimension 0 of size 96}}
+  %s = weights.shard %a dim 0 segments [20, 20] shard 0 of 2 : tensor<96x4xf16> to tensor<40x4xf16>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<96x4xf16>
+  // expected-error @+1 {{'weights.shard' op shard 2 of 2 is invalid}}
+  %s = weights.shard %a dim 0 shard 2 of 2 : tensor<96x4xf16> to tensor<48x4xf16>
+}
