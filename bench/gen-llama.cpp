@@ -136,7 +136,8 @@ void usage() {
       "         [--kv-heads N] [--vocab N] [--tied] [--seed N]\n"
       "presets: 1b   = TinyLlama-1.1B dims (hidden 2048, ffn 5632, 22 layers,\n"
       "                32 heads, 4 kv heads, vocab 32000), 1.10e9 params\n"
-      "         3b   = hidden 3072, ffn 8192, 26 layers, 24 heads, 8 kv heads,\n"
+      "         3b   = hidden 3072, ffn 8192, 26 layers, 24 heads, 8 kv "
+      "heads,\n"
       "                vocab 32000, 2.81e9 params\n"
       "         tiny = hidden 256, ffn 704, 2 layers, 8 heads, 2 kv heads,\n"
       "                vocab 1000\n",
@@ -222,9 +223,8 @@ Options parseArgs(int argc, char **argv) {
     if (src)
       *dst = src;
   d.tied |= overrides.tied;
-  if (!havePreset &&
-      !(d.hidden && d.intermediate && d.layers && d.heads && d.kvHeads &&
-        d.vocab))
+  if (!havePreset && !(d.hidden && d.intermediate && d.layers && d.heads &&
+                       d.kvHeads && d.vocab))
     fail("without --preset, give all of --hidden --intermediate --layers "
          "--heads --kv-heads --vocab");
   if (d.hidden % d.heads != 0)
@@ -417,9 +417,9 @@ int main(int argc, char **argv) {
   }
   if (::close(fd) != 0)
     fail(path + ": close failed: " + std::strerror(errno));
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                              start)
-                    .count();
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   uint64_t bytes = 8 + h.size() + ts.back().end;
   std::printf("%s: %zu tensors, %.3f B params, %.3f GB, %.2f s (%.2f GB/s)\n",
               path.c_str(), ts.size(), double(params) / 1e9,

@@ -1,4 +1,4 @@
-//===- kernels-bench.cpp - Throughput of the CUDA kernels vs CPU -*- C++ -*-===//
+//===- kernels-bench.cpp - CUDA kernels vs the CPU numerics -----*- C++ -*-===//
 //
 // Times groupQuantizeRowsCuda, convertElementsCuda and fp8E4M3PerTensorCuda
 // against the single-threaded CPU numerics on Llama-1B-sized tensors
@@ -38,9 +38,9 @@ double best(const std::function<void()> &fn) {
   for (int i = 0; i < reps; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     fn();
-    b = std::min(b, std::chrono::duration<double>(
-                        std::chrono::steady_clock::now() - t0)
-                        .count());
+    b = std::min(
+        b, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+               .count());
   }
   return b;
 }
@@ -84,9 +84,10 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "qopt-bench-kernels: %s\n", why.c_str());
     return 1;
   }
-  std::printf("| operation | input MB | CPU 1 thread s | CPU GB/s | GPU s | "
-              "GPU GB/s | speed-up | same bytes |\n|---|---|---|---|---|---|---|"
-              "---|\n");
+  std::printf(
+      "| operation | input MB | CPU 1 thread s | CPU GB/s | GPU s | "
+      "GPU GB/s | speed-up | same bytes |\n|---|---|---|---|---|---|---|"
+      "---|\n");
   // mlp.gate_proj of the 1B preset: 5632 x 2048; the embedding 32000 x 2048.
   for (auto [rows, k, name] :
        {std::tuple<int64_t, int64_t, const char *>{5632, 2048, "5632x2048"},
@@ -96,9 +97,8 @@ int main(int argc, char **argv) {
                     "q4f16_1"},
           {num::GroupQuantSpec{3, 40, num::FloatFormat::F16}, "q3f16_1"},
           {num::GroupQuantSpec{4, 32, num::FloatFormat::BF16}, "q4bf16_1"}}) {
-      std::vector<uint16_t> w =
-          randomHalves(size_t(rows * k), spec.modelFormat ==
-                                             num::FloatFormat::BF16);
+      std::vector<uint16_t> w = randomHalves(
+          size_t(rows * k), spec.modelFormat == num::FloatFormat::BF16);
       const size_t nq = size_t(rows * num::wordsPerRow(spec, k));
       const size_t ns = size_t(rows * num::groupsPerRow(spec, k));
       std::vector<uint32_t> qc(nq), qg(nq);
@@ -141,9 +141,8 @@ int main(int argc, char **argv) {
       float s = num::fp8E4M3PerTensorScale(w.data(), n);
       num::quantizeFp8E4M3(w.data(), n, s, c.data());
     });
-    double gpu = best([&] {
-      check(kern::fp8E4M3PerTensorCuda(w.data(), n, &sg, g.data()));
-    });
+    double gpu = best(
+        [&] { check(kern::fp8E4M3PerTensorCuda(w.data(), n, &sg, g.data())); });
     row("e4m3 per-tensor 5632x2048", double(n * 2), cpu, gpu,
         c == g && sg == num::fp8E4M3PerTensorScale(w.data(), n));
   }

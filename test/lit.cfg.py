@@ -26,3 +26,9 @@ tool_dirs = [config.qopt_tools_dir, config.llvm_tools_dir]
 config.substitutions.append(("%quant-opt-path", os.path.join(config.qopt_tools_dir, "quant-opt")))
 tools = ["quant-opt"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# Cross-checks against independent JavaScript readers need node and npm
+# (tests marked `REQUIRES: node` are skipped without them).
+import shutil
+if shutil.which("node") and shutil.which("npm"):
+    config.available_features.add("node")

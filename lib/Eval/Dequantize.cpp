@@ -101,7 +101,8 @@ public:
   llvm::StringRef name() const override { return "per-tensor-fp8"; }
   bool matches(const TensorCacheReader &cache,
                llvm::StringRef param) const override {
-    const CacheRecord *qw = cache.find(quantizedBase(param).str() + ".q_weight");
+    const CacheRecord *qw =
+        cache.find(quantizedBase(param).str() + ".q_weight");
     return qw && (qw->dtype == numerics::DType::F8E4M3FN ||
                   qw->dtype == numerics::DType::F8E5M2);
   }
@@ -126,8 +127,8 @@ static bool isInt3Word(uint32_t word) {
 
 std::vector<numerics::GroupQuantSpec>
 groupQuantCandidates(int64_t k, int64_t words, int64_t groups,
-                     numerics::FloatFormat format,
-                     const QuantizationHint &hint, bool onlyFitting) {
+                     numerics::FloatFormat format, const QuantizationHint &hint,
+                     bool onlyFitting) {
   std::vector<numerics::GroupQuantSpec> candidates;
   if (hint.bits)
     candidates.push_back({hint.bits, hint.groupSize, format});
@@ -171,11 +172,9 @@ llvm::Error GroupQuantScheme::dequantize(const TensorCacheReader &cache,
   bool nkFits = qwShape.drop_back() == lead && qsShape.drop_back() == lead;
   // KN (2-D only): [words, N] and [groups, N].
   bool knFits = shape.size() == 2 && qwShape[1] == n && qsShape[1] == n;
-  if (hint.kn) {
-    if (*hint.kn && !knFits)
-      return misfit("expected the KN layout of " + hint.mode);
-    if (!*hint.kn && !nkFits)
-      return misfit("expected the NK layout of " + hint.mode);
+  // Both can only fit if a group is one word; the hint's layout decides.
+  // (It cannot be a requirement: embeddings are NK in the KN modes too.)
+  if (nkFits && knFits && hint.kn) {
     nkFits = !*hint.kn;
     knFits = *hint.kn;
   }
@@ -314,7 +313,8 @@ dequantizeParam(const TensorCacheReader &cache, llvm::StringRef param,
     if (!scheme->matches(cache, param))
       continue;
     std::vector<float> out(static_cast<size_t>(numel));
-    if (llvm::Error e = scheme->dequantize(cache, param, shape, hint, out.data()))
+    if (llvm::Error e =
+            scheme->dequantize(cache, param, shape, hint, out.data()))
       return std::move(e);
     return std::move(out);
   }

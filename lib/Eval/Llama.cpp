@@ -48,9 +48,10 @@ static llvm::Error readInt(const nlohmann::json &json, llvm::StringRef path,
   }
   if (!it->is_number_integer())
     return makeError(path + ": field '" + key + "' must be an integer");
-  int64_t v = it->is_number_unsigned() && it->get<uint64_t>() > uint64_t(kMaxDim)
-                  ? kMaxDim + 1
-                  : it->get<int64_t>();
+  int64_t v =
+      it->is_number_unsigned() && it->get<uint64_t>() > uint64_t(kMaxDim)
+          ? kMaxDim + 1
+          : it->get<int64_t>();
   if (v < 0 || v > kMaxDim)
     return makeError(path + ": field '" + key + "' is out of range (" +
                      it->dump() + ")");
@@ -76,7 +77,8 @@ llvm::Expected<LlamaConfig> LlamaConfig::fromJson(const nlohmann::json &json,
   LlamaConfig c;
   if (auto e = readInt(json, path, "hidden_size", true, c.hiddenSize))
     return std::move(e);
-  if (auto e = readInt(json, path, "intermediate_size", true, c.intermediateSize))
+  if (auto e =
+          readInt(json, path, "intermediate_size", true, c.intermediateSize))
     return std::move(e);
   if (auto e = readInt(json, path, "num_hidden_layers", true, c.numLayers))
     return std::move(e);
@@ -356,9 +358,8 @@ float silu(float x) { return x / (1.0f + std::exp(-x)); }
 // LlamaModel
 //===----------------------------------------------------------------------===//
 
-llvm::Expected<LlamaModel> LlamaModel::create(LlamaConfig config,
-                                              LlamaWeights weights,
-                                              unsigned threads) {
+llvm::Expected<LlamaModel>
+LlamaModel::create(LlamaConfig config, LlamaWeights weights, unsigned threads) {
   const LlamaConfig &c = config;
   auto check = [](const std::vector<float> &v, int64_t expected,
                   const llvm::Twine &what) -> llvm::Error {
@@ -453,14 +454,14 @@ std::vector<float> LlamaModel::forward(llvm::ArrayRef<int32_t> tokens) const {
 
     // MLP block.
     for (int64_t i = 0; i < t; ++i)
-      rmsNorm(x.data() + i * h, layer.postAttentionNorm.data(), h,
-              c.rmsNormEps, xn.data() + i * h);
+      rmsNorm(x.data() + i * h, layer.postAttentionNorm.data(), h, c.rmsNormEps,
+              xn.data() + i * h);
     matmulTransposed(xn.data(), t, h, layer.gateUp.data(), 2 * ffn,
                      gateUp.data(), threads);
     for (int64_t i = 0; i < t; ++i)
       for (int64_t e = 0; e < ffn; ++e)
-        act[i * ffn + e] = silu(gateUp[i * 2 * ffn + e]) *
-                           gateUp[i * 2 * ffn + ffn + e];
+        act[i * ffn + e] =
+            silu(gateUp[i * 2 * ffn + e]) * gateUp[i * 2 * ffn + ffn + e];
     matmulTransposed(act.data(), t, ffn, layer.down.data(), h, delta.data(),
                      threads);
     for (int64_t i = 0; i < t * h; ++i)

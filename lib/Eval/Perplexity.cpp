@@ -36,9 +36,9 @@ evaluatePerplexity(const LlamaModel &model, llvm::ArrayRef<int32_t> tokens,
   const int64_t vocab = model.config().vocabSize;
   for (size_t i = 0; i < tokens.size(); ++i)
     if (tokens[i] < 0 || tokens[i] >= vocab)
-      return makeError("token " + llvm::Twine(i) + " is " +
-                       llvm::Twine(tokens[i]) + ", outside the vocabulary [0, " +
-                       llvm::Twine(vocab) + ")");
+      return makeError(
+          "token " + llvm::Twine(i) + " is " + llvm::Twine(tokens[i]) +
+          ", outside the vocabulary [0, " + llvm::Twine(vocab) + ")");
   PerplexityResult result;
   result.tokens = static_cast<int64_t>(tokens.size());
   double totalNLL = 0;
@@ -110,8 +110,8 @@ llvm::Expected<std::vector<int32_t>> readTokenIds(llvm::StringRef path,
     // getAsInteger rejects signs other than '-', which would fail anyway.
     bool bad = word.getAsInteger(10, id) || word.starts_with("+");
     if (bad || id >= uint64_t(vocabSize)) {
-      std::string shown = word.size() > 32 ? word.take_front(32).str() + "..."
-                                           : word.str();
+      std::string shown =
+          word.size() > 32 ? word.take_front(32).str() + "..." : word.str();
       return makeError(path + ": token " + llvm::Twine(tokens.size()) +
                        " (at byte " + llvm::Twine(start) + ") '" + shown +
                        "' is not a token id in [0, " + llvm::Twine(vocabSize) +

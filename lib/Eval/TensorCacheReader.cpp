@@ -205,15 +205,17 @@ TensorCacheReader::open(llvm::StringRef directory) {
         return reader.recordError(rec, "missing non-negative 'byteOffset'");
 
       int64_t expected = 0;
-      if (llvm::MulOverflow(
-              numel, int64_t(numerics::dtypeSize(rec.storedDType())),
-              expected) ||
+      if (llvm::MulOverflow(numel,
+                            int64_t(numerics::dtypeSize(rec.storedDType())),
+                            expected) ||
           uint64_t(expected) != rec.nbytes)
         return reader.recordError(
-            rec, "nbytes " + llvm::Twine(rec.nbytes) + " does not match shape " +
-                     formatShape(rec.shape) + " of " + dtypeName +
+            rec, "nbytes " + llvm::Twine(rec.nbytes) +
+                     " does not match shape " + formatShape(rec.shape) +
+                     " of " + dtypeName +
                      (rec.bf16Encoded ? " stored as bf16" : ""));
-      if (rec.byteOffset > shardBytes || rec.nbytes > shardBytes - rec.byteOffset)
+      if (rec.byteOffset > shardBytes ||
+          rec.nbytes > shardBytes - rec.byteOffset)
         return reader.recordError(
             rec, "bytes [" + llvm::Twine(rec.byteOffset) + ", " +
                      llvm::Twine(rec.byteOffset + rec.nbytes) +

@@ -89,15 +89,14 @@ CheckpointWeightSource::load(llvm::StringRef name,
                        "' (for MLC parameter '" + name + "')");
     // Every part has the trailing dimensions of the fused parameter.
     if (info->shape.size() != shape.size() ||
-        llvm::ArrayRef<int64_t>(info->shape).drop_front() !=
-            shape.drop_front())
-      return makeError(info->file + ": tensor '" + part + "' has shape " +
-                       formatShape(info->shape) + ", expected " +
-                       (parts.size() == 1 ? formatShape(shape)
-                                          : "[*, " +
-                                                formatShape(shape.drop_front())
-                                                    .substr(1)) +
-                       " for MLC parameter '" + name + "'");
+        llvm::ArrayRef<int64_t>(info->shape).drop_front() != shape.drop_front())
+      return makeError(
+          info->file + ": tensor '" + part + "' has shape " +
+          formatShape(info->shape) + ", expected " +
+          (parts.size() == 1
+               ? formatShape(shape)
+               : "[*, " + formatShape(shape.drop_front()).substr(1)) +
+          " for MLC parameter '" + name + "'");
     numerics::DType dt = info->dtype;
     if (!numerics::isConversionSupported(dt, numerics::DType::F32))
       return makeError(info->file + ": tensor '" + part + "' has dtype " +

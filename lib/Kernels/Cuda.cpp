@@ -52,8 +52,8 @@ bool cudaDeviceAvailable(std::string *why) {
 bool isCudaConversionSupported(DType src, DType dst) {
   if (src == dst)
     return numerics::dtypeSize(src) != 0;
-  return isCudaFloat(dst) && (isCudaFloat(src) || src == DType::F8E4M3FN ||
-                              src == DType::F8E5M2);
+  return isCudaFloat(dst) &&
+         (isCudaFloat(src) || src == DType::F8E4M3FN || src == DType::F8E5M2);
 }
 
 llvm::Error convertElementsCuda(const void *src, DType srcType, void *dst,

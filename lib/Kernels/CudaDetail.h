@@ -26,8 +26,8 @@ std::string deviceAvailable();
 
 /// Converts n elements (src and dst one of F16, BF16, F32; src may also be
 /// F8E4M3FN or F8E5M2; srcType != dstType).
-std::string convertElements(const void *src, numerics::DType srcType,
-                            void *dst, numerics::DType dstType, size_t n);
+std::string convertElements(const void *src, numerics::DType srcType, void *dst,
+                            numerics::DType dstType, size_t n);
 
 /// groupQuantizeRows on the device; rows > 0, k > 0, spec valid, and the
 /// byte sizes rows * k * elem, rows * words * 4 fit in size_t.

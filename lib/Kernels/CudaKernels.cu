@@ -76,9 +76,7 @@ template <>
 struct Model<FloatFormat::BF16> {
   using Storage = uint16_t;
   static constexpr uint32_t kInfBits = 0x7F80u;
-  __device__ static float toFloat(Storage v) {
-    return num::bfloat16ToFloat(v);
-  }
+  __device__ static float toFloat(Storage v) { return num::bfloat16ToFloat(v); }
   __device__ static Storage fromFloat(float f) {
     return num::floatToBFloat16(f);
   }
@@ -382,12 +380,13 @@ public:
     release();
     // Round up to 1 MiB so that slightly growing requests reuse it.
     size_t want = (n + (size_t(1) << 20) - 1) & ~((size_t(1) << 20) - 1);
-    cudaError_t e = pinned ? cudaMallocHost(&ptr, want) : cudaMalloc(&ptr, want);
+    cudaError_t e =
+        pinned ? cudaMallocHost(&ptr, want) : cudaMalloc(&ptr, want);
     if (e != cudaSuccess) {
       ptr = nullptr;
       (void)cudaGetLastError();
-      return cudaMessage(e, pinned ? "cudaMallocHost" : "cudaMalloc") +
-             " of " + std::to_string(want) + " bytes";
+      return cudaMessage(e, pinned ? "cudaMallocHost" : "cudaMalloc") + " of " +
+             std::to_string(want) + " bytes";
     }
     capacity = want;
     return {};
@@ -448,7 +447,8 @@ public:
       return {};
     QOPT_CUDA_TRY(cudaGetDevice(&device));
     for (Slot &s : slots)
-      QOPT_CUDA_TRY(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
+      QOPT_CUDA_TRY(
+          cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
     if (std::string e = devStats.reserve(sizeof(Fp8Stats)); !e.empty())
       return e;
     ready = true;
@@ -537,15 +537,15 @@ std::string getContext(Context *&ctx) {
 
 /// Blocks for a grid-stride loop over n elements.
 unsigned gridFor(int64_t n) {
-  return unsigned(std::clamp<int64_t>((n + kThreads - 1) / kThreads, 1,
-                                      int64_t(1) << 16));
+  return unsigned(
+      std::clamp<int64_t>((n + kThreads - 1) / kThreads, 1, int64_t(1) << 16));
 }
 
 /// Runs an elementwise kernel over n elements of inSize bytes producing
 /// outSize bytes each; launch(in, out, count, firstIndex, stream).
 template <typename LaunchFn>
-std::string runElementwise(const void *src, size_t n, size_t inSize,
-                           void *dst, size_t outSize, LaunchFn launch) {
+std::string runElementwise(const void *src, size_t n, size_t inSize, void *dst,
+                           size_t outSize, LaunchFn launch) {
   Context *ctx;
   if (std::string e = getContext(ctx); !e.empty())
     return e;
@@ -559,8 +559,7 @@ std::string runElementwise(const void *src, size_t n, size_t inSize,
     r.inBytes = count * inSize;
     r.outBytes = count * outSize;
     if (dst)
-      r.copies[0] = {static_cast<char *>(dst) + first * outSize, 0,
-                     r.outBytes};
+      r.copies[0] = {static_cast<char *>(dst) + first * outSize, 0, r.outBytes};
     return r;
   };
   return ctx->run(numChunks, io,
@@ -625,7 +624,8 @@ void launchGroupQuantize(const void *in, void *out, const GroupLaunch &p,
   const int64_t rowsPerBlock =
       std::max<int64_t>(1, kThreads / std::max<int64_t>(p.groupsPerRow, 1));
   const int64_t perBlock = rowsPerBlock * p.groupsPerRow;
-  const int threads = int(std::min<int64_t>(kThreads, (perBlock + 31) / 32 * 32));
+  const int threads =
+      int(std::min<int64_t>(kThreads, (perBlock + 31) / 32 * 32));
   const auto blocks = unsigned(std::clamp<int64_t>(
       (p.rows + rowsPerBlock - 1) / rowsPerBlock, 1, int64_t(1) << 20));
   groupQuantizeKernel<F, R, Bits><<<blocks, threads, 0, st>>>(
@@ -699,11 +699,10 @@ std::string convertElements(const void *src, DType srcType, void *dst,
   ConvertLauncher launch = convertLauncher(srcType, dstType);
   if (!launch)
     return "unsupported conversion";
-  return runElementwise(
-      src, n, num::dtypeSize(srcType), dst, num::dtypeSize(dstType),
-      [&](const void *in, void *out, int64_t count, uint64_t, cudaStream_t st) {
-        launch(in, out, count, st);
-      });
+  return runElementwise(src, n, num::dtypeSize(srcType), dst,
+                        num::dtypeSize(dstType),
+                        [&](const void *in, void *out, int64_t count, uint64_t,
+                            cudaStream_t st) { launch(in, out, count, st); });
 }
 
 std::string groupQuantizeRows(const void *w, int64_t rows, int64_t k,
@@ -734,12 +733,13 @@ std::string groupQuantizeRows(const void *w, int64_t rows, int64_t k,
     return r;
   };
   GroupLauncher launch = groupLauncher(spec);
-  return ctx->run(numChunks, io,
-                  [&](size_t c, void *in, void *out, cudaStream_t st) {
-                    GroupLaunch p{int64_t(chunkRows(c)), k, spec.groupSize,
-                                  groups, spec.bits, chunkRows(c) * qRow};
-                    launch(in, out, p, st);
-                  });
+  return ctx->run(
+      numChunks, io, [&](size_t c, void *in, void *out, cudaStream_t st) {
+        GroupLaunch p{
+            int64_t(chunkRows(c)), k, spec.groupSize, groups, spec.bits,
+            chunkRows(c) * qRow};
+        launch(in, out, p, st);
+      });
 }
 
 std::string fp8MaxAbsBits(const uint16_t *wF16, size_t n, uint16_t *bits) {
@@ -749,8 +749,8 @@ std::string fp8MaxAbsBits(const uint16_t *wF16, size_t n, uint16_t *bits) {
   Fp8Stats *stats = ctx->stats();
   // One pass over [first, n): the largest non-NaN magnitude and the last NaN.
   auto reduce = [&](size_t first, Fp8Stats &host) -> std::string {
-    QOPT_CUDA_TRY(cudaMemsetAsync(stats, 0, sizeof(Fp8Stats),
-                                  ctx->firstStream()));
+    QOPT_CUDA_TRY(
+        cudaMemsetAsync(stats, 0, sizeof(Fp8Stats), ctx->firstStream()));
     QOPT_CUDA_TRY(cudaStreamSynchronize(ctx->firstStream()));
     std::string e = runElementwise(
         wF16 + first, n - first, 2, nullptr, 0,
@@ -761,8 +761,8 @@ std::string fp8MaxAbsBits(const uint16_t *wF16, size_t n, uint16_t *bits) {
         });
     if (!e.empty())
       return e;
-    QOPT_CUDA_TRY(cudaMemcpy(&host, stats, sizeof(Fp8Stats),
-                             cudaMemcpyDeviceToHost));
+    QOPT_CUDA_TRY(
+        cudaMemcpy(&host, stats, sizeof(Fp8Stats), cudaMemcpyDeviceToHost));
     return {};
   };
   Fp8Stats all{};
@@ -787,14 +787,13 @@ std::string fp8MaxAbsBits(const uint16_t *wF16, size_t n, uint16_t *bits) {
 
 std::string quantizeFp8E4M3(const uint16_t *wF16, size_t n, float scale,
                             uint8_t *out) {
-  return runElementwise(wF16, n, 2, out, 1,
-                        [&](const void *in, void *o, int64_t count, uint64_t,
-                            cudaStream_t st) {
-                          quantizeE4M3Kernel<<<gridFor(count), kThreads, 0,
-                                               st>>>(
-                              static_cast<const uint16_t *>(in), count, scale,
-                              static_cast<uint8_t *>(o));
-                        });
+  return runElementwise(
+      wF16, n, 2, out, 1,
+      [&](const void *in, void *o, int64_t count, uint64_t, cudaStream_t st) {
+        quantizeE4M3Kernel<<<gridFor(count), kThreads, 0, st>>>(
+            static_cast<const uint16_t *>(in), count, scale,
+            static_cast<uint8_t *>(o));
+      });
 }
 
 std::string castHalfToFp8E5M2(const uint16_t *wF16, size_t n, uint8_t *out) {

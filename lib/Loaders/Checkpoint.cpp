@@ -6,6 +6,7 @@
 
 #include "qopt/Loaders/Checkpoint.h"
 
+#include "qopt/Loaders/Gguf.h"
 #include "qopt/Loaders/Safetensors.h"
 #include "qopt/Loaders/TensorReader.h"
 #include "qopt/Loaders/TorchZip.h"
@@ -342,7 +343,7 @@ llvm::Expected<CheckpointFile> readCheckpointFile(llvm::StringRef path,
   case SourceFormat::HFTorch:
     return readTorchZipHeader(path);
   case SourceFormat::GGUF:
-    return makeError(path + ": GGUF checkpoints are not supported yet");
+    return readGgufCheckpoint(path);
   case SourceFormat::Auto:
     break;
   }
@@ -416,7 +417,8 @@ static std::vector<Singleton> singletonsFor(SourceFormat format) {
   switch (format) {
   case SourceFormat::Auto:
     return {{".safetensors", SourceFormat::HFSafetensors},
-            {".bin", SourceFormat::HFTorch}};
+            {".bin", SourceFormat::HFTorch},
+            {".gguf", SourceFormat::GGUF}};
   case SourceFormat::HFSafetensors:
     return {{".safetensors", SourceFormat::HFSafetensors}};
   case SourceFormat::AWQ:

@@ -1,4 +1,4 @@
-//===- ArchitectureBuilders.cpp - Pieces shared by the model files -*- C++ -*-===//
+//===- ArchitectureBuilders.cpp - Shared model-file pieces -----*- C++ -*-===//
 
 #include "ArchitectureBuilders.h"
 
@@ -22,9 +22,8 @@ ShardStrategy TransformerDims::gateUpShard() const {
   return ShardStrategy{0, {intermediate / tp, intermediate / tp}};
 }
 
-llvm::Expected<TransformerDims> build::readDims(const ModelConfig &cfg,
-                                                llvm::StringRef arch,
-                                                int64_t tp) {
+llvm::Expected<TransformerDims>
+build::readDims(const ModelConfig &cfg, llvm::StringRef arch, int64_t tp) {
   TransformerDims d;
   d.tp = tp;
   d.hidden = cfg.getInt("hidden_size", 0);
@@ -104,14 +103,15 @@ ModelDef build::startModel(llvm::StringRef arch,
 void build::addParam(ModelDef &m, std::string name, std::vector<int64_t> shape,
                      ParamKind kind, MapExpr map,
                      std::optional<ShardStrategy> shard) {
-  m.params.push_back(
-      {std::move(name), std::move(shape), kind, std::move(map), std::move(shard)});
+  m.params.push_back({std::move(name), std::move(shape), kind, std::move(map),
+                      std::move(shard)});
 }
 
 void build::addCopy(ModelDef &m, const std::string &name,
                     std::vector<int64_t> shape, ParamKind kind,
                     std::optional<ShardStrategy> shard) {
-  addParam(m, name, std::move(shape), kind, MapExpr::src(name), std::move(shard));
+  addParam(m, name, std::move(shape), kind, MapExpr::src(name),
+           std::move(shard));
 }
 
 MapExpr build::normWeight(std::string source, bool plusOne) {
@@ -141,15 +141,16 @@ void build::addFusedAttention(ModelDef &m, const TransformerDims &d, int64_t i,
                               hf("self_attn.k_proj.bias"),
                               hf("self_attn.v_proj.bias")}),
              d.qkvShard());
-  addCopy(m, layer(i, "self_attn.o_proj.weight"), {d.hidden, d.heads * d.headDim},
-          ParamKind::Linear, ShardStrategy{1, {}});
+  addCopy(m, layer(i, "self_attn.o_proj.weight"),
+          {d.hidden, d.heads * d.headDim}, ParamKind::Linear,
+          ShardStrategy{1, {}});
   if (o.outBias)
     addCopy(m, layer(i, "self_attn.o_proj.bias"), {d.hidden}, ParamKind::Bias);
 }
 
 void build::addGatedMLP(ModelDef &m, const TransformerDims &d, int64_t i) {
-  addParam(m, layer(i, "mlp.gate_up_proj.weight"), {2 * d.intermediate, d.hidden},
-           ParamKind::Linear,
+  addParam(m, layer(i, "mlp.gate_up_proj.weight"),
+           {2 * d.intermediate, d.hidden}, ParamKind::Linear,
            MapExpr::concat({MapExpr::src(layer(i, "mlp.gate_proj.weight")),
                             MapExpr::src(layer(i, "mlp.up_proj.weight"))}),
            d.gateUpShard());

@@ -1,4 +1,4 @@
-//===- ArchitectureBuilders.h - Pieces shared by the model files -*- C++ -*-===//
+//===- ArchitectureBuilders.h - Shared model-file pieces -------*- C++ -*-===//
 //
 // Config reading and parameter emitters shared by lib/Models/<Arch>.cpp, so
 // that each architecture file only states what is particular to it. Private

@@ -25,15 +25,17 @@ static llvm::Expected<ModelDef> buildGPT2(const ModelConfig &cfg, int64_t tp) {
   if (inner == -1 || inner == 0)
     inner = 4 * h;
   int64_t context = 0;
-  for (const char *key : {"context_window_size", "n_positions",
-                          "max_sequence_length"})
+  for (const char *key :
+       {"context_window_size", "n_positions", "max_sequence_length"})
     if ((context = cfg.getInt(key, 0)) > 0)
       break;
   if (context <= 0)
     return build::configError(cfg, "missing required field 'n_positions' "
                                    "(or 'context_window_size') (gpt2)");
-  for (auto [key, v] : {std::pair{"vocab_size", vocab}, {"n_embd", h},
-                        {"n_layer", layers}, {"n_head", heads},
+  for (auto [key, v] : {std::pair{"vocab_size", vocab},
+                        {"n_embd", h},
+                        {"n_layer", layers},
+                        {"n_head", heads},
                         {"n_inner", inner}})
     if (v <= 0)
       return build::configError(cfg, llvm::Twine("field '") + key +
@@ -43,8 +45,8 @@ static llvm::Expected<ModelDef> buildGPT2(const ModelConfig &cfg, int64_t tp) {
   if (!d)
     return d.takeError();
   for (auto [what, v] : {std::pair{"n_head", heads}, {"n_inner", inner}})
-    if (auto q = build::divide(v, tp, std::string("tensor-parallel-shards: ") +
-                                          what);
+    if (auto q = build::divide(v, tp,
+                               std::string("tensor-parallel-shards: ") + what);
         !q)
       return q.takeError();
   int64_t q = heads / tp * *d;

@@ -12,17 +12,16 @@
 using namespace qopt::models;
 
 llvm::Expected<build::TransformerDims>
-build::readGemmaDims(const ModelConfig &cfg, llvm::StringRef arch,
-                     int64_t tp) {
-  if (llvm::Error e = cfg.require(
-          {"hidden_size", "intermediate_size", "attention_bias",
-           "num_attention_heads", "num_key_value_heads", "head_dim",
-           "num_hidden_layers", "rms_norm_eps", "vocab_size"},
-          arch))
+build::readGemmaDims(const ModelConfig &cfg, llvm::StringRef arch, int64_t tp) {
+  if (llvm::Error e =
+          cfg.require({"hidden_size", "intermediate_size", "attention_bias",
+                       "num_attention_heads", "num_key_value_heads", "head_dim",
+                       "num_hidden_layers", "rms_norm_eps", "vocab_size"},
+                      arch))
     return std::move(e);
   if (cfg.getBool("attention_bias", true))
-    return configError(cfg, "field 'attention_bias' must be false (" + arch +
-                                ")");
+    return configError(cfg,
+                       "field 'attention_bias' must be false (" + arch + ")");
   std::string act = cfg.getString("hidden_activation", "");
   if (!cfg.has("hidden_activation"))
     act = cfg.getString("hidden_act", "");
@@ -38,10 +37,10 @@ build::readGemmaDims(const ModelConfig &cfg, llvm::StringRef arch,
   return readDims(cfg, arch, tp);
 }
 
-static llvm::Expected<ModelDef> buildGemma(const ModelConfig &cfg,
-                                           int64_t tp) {
+static llvm::Expected<ModelDef> buildGemma(const ModelConfig &cfg, int64_t tp) {
   const char *arch = "gemma";
-  llvm::Expected<build::TransformerDims> d = build::readGemmaDims(cfg, arch, tp);
+  llvm::Expected<build::TransformerDims> d =
+      build::readGemmaDims(cfg, arch, tp);
   if (!d)
     return d.takeError();
   ModelDef m = build::startModel(arch, {"no-quant", "group-quant"});

@@ -13,17 +13,17 @@ using namespace qopt::models;
 static llvm::Expected<ModelDef> buildGemma2(const ModelConfig &cfg,
                                             int64_t tp) {
   const char *arch = "gemma2";
-  llvm::Expected<build::TransformerDims> d = build::readGemmaDims(cfg, arch, tp);
+  llvm::Expected<build::TransformerDims> d =
+      build::readGemmaDims(cfg, arch, tp);
   if (!d)
     return d.takeError();
   ModelDef m = build::startModel(arch, {"no-quant", "group-quant"});
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/true);
   for (int64_t i = 0; i < d->layers; ++i) {
     build::addLlamaLayer(m, *d, i, {}, /*normPlusOne=*/true);
-    build::addLayerNorms(m, *d, i,
-                         {"pre_feedforward_layernorm",
-                          "post_feedforward_layernorm"},
-                         /*normPlusOne=*/true);
+    build::addLayerNorms(
+        m, *d, i, {"pre_feedforward_layernorm", "post_feedforward_layernorm"},
+        /*normPlusOne=*/true);
   }
   build::addFinalNormAndHead(m, *d, /*tied=*/true, /*normPlusOne=*/true);
   return m;

@@ -9,8 +9,7 @@
 
 using namespace qopt::models;
 
-static llvm::Expected<ModelDef> buildLlama(const ModelConfig &cfg,
-                                           int64_t tp) {
+static llvm::Expected<ModelDef> buildLlama(const ModelConfig &cfg, int64_t tp) {
   const char *arch = "llama";
   if (llvm::Error e = cfg.require({"hidden_size", "intermediate_size",
                                    "num_attention_heads", "num_hidden_layers",
@@ -23,8 +22,8 @@ static llvm::Expected<ModelDef> buildLlama(const ModelConfig &cfg,
   if (!d)
     return d.takeError();
 
-  ModelDef m = build::startModel(arch, {"no-quant", "group-quant", "ft-quant",
-                                        "awq", "per-tensor-quant"});
+  ModelDef m = build::startModel(
+      arch, {"no-quant", "group-quant", "ft-quant", "awq", "per-tensor-quant"});
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/true);
   for (int64_t i = 0; i < d->layers; ++i)
     build::addLlamaLayer(m, *d, i);

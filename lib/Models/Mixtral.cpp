@@ -19,11 +19,11 @@ static constexpr int64_t MaxMoEGateExperts = 256;
 static llvm::Expected<ModelDef> buildMixtral(const ModelConfig &cfg,
                                              int64_t tp) {
   const char *arch = "mixtral";
-  if (llvm::Error e = cfg.require(
-          {"hidden_size", "intermediate_size", "num_attention_heads",
-           "num_hidden_layers", "rms_norm_eps", "vocab_size",
-           "num_local_experts", "num_experts_per_tok"},
-          arch))
+  if (llvm::Error e = cfg.require({"hidden_size", "intermediate_size",
+                                   "num_attention_heads", "num_hidden_layers",
+                                   "rms_norm_eps", "vocab_size",
+                                   "num_local_experts", "num_experts_per_tok"},
+                                  arch))
     return std::move(e);
   if (llvm::Error e = build::requireContextWindow(cfg, arch))
     return std::move(e);

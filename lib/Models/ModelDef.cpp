@@ -1,4 +1,4 @@
-//===- ModelDef.cpp - Config reading and the architecture registry -*- C++ -*-===//
+//===- ModelDef.cpp - Config reading, architecture registry -----*- C++ -*-===//
 
 #include "qopt/Models/ModelDef.h"
 

@@ -42,6 +42,16 @@ static QuantizationMode group(const char *name, int bits, int64_t g, DType t,
   return m;
 }
 
+static QuantizationMode awq(const char *name) {
+  QuantizationMode m;
+  m.name = name;
+  m.kind = Kind::AWQ;
+  m.modelDType = DType::F16;
+  m.bits = 4;
+  m.groupSize = 128;
+  return m;
+}
+
 static QuantizationMode perTensor(const char *name, DType fp8, bool useScale,
                                   bool calibration) {
   QuantizationMode m;
@@ -68,6 +78,7 @@ const std::vector<QuantizationMode> &qopt::models::quantizationModes() {
       group("q4f32_1", 4, 32, DType::F32, /*kn=*/false),
       group("q4f16_2", 4, 32, DType::F16, /*kn=*/false,
             /*quantizeEmbeddingAndHead=*/false),
+      awq("q4f16_autoawq"),
       perTensor("e5m2_e5m2_f16", DType::F8E5M2, /*useScale=*/false,
                 /*calibration=*/false),
       perTensor("e4m3_e4m3_f16", DType::F8E4M3FN, /*useScale=*/true,

@@ -11,13 +11,12 @@
 using namespace qopt::models;
 using build::layer;
 
-static llvm::Expected<ModelDef> buildQwen3(const ModelConfig &cfg,
-                                           int64_t tp) {
+static llvm::Expected<ModelDef> buildQwen3(const ModelConfig &cfg, int64_t tp) {
   const char *arch = "qwen3";
   if (llvm::Error e = cfg.require(
-          {"hidden_act", "hidden_size", "intermediate_size",
-           "attention_bias", "num_attention_heads", "num_hidden_layers",
-           "num_key_value_heads", "rms_norm_eps", "vocab_size"},
+          {"hidden_act", "hidden_size", "intermediate_size", "attention_bias",
+           "num_attention_heads", "num_hidden_layers", "num_key_value_heads",
+           "rms_norm_eps", "vocab_size"},
           arch))
     return std::move(e);
   if (llvm::Error e = build::requireRopeTheta(cfg, arch))

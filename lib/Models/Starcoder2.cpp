@@ -1,4 +1,4 @@
-//===- Starcoder2.cpp - Starcoder2ForCausalLM as MLC lays it out -*- C++ -*-===//
+//===- Starcoder2.cpp - Starcoder2ForCausalLM as MLC lays it out *- C++ -*-===//
 //
 // mlc-llm python/mlc_llm/model/starcoder2/{starcoder2_model,
 // starcoder2_loader}.py: q/k/v fused into `wqkv_pack`, a plain (non-gated)
@@ -15,12 +15,12 @@ using build::layer;
 static llvm::Expected<ModelDef> buildStarcoder2(const ModelConfig &cfg,
                                                 int64_t tp) {
   const char *arch = "starcoder2";
-  if (llvm::Error e = cfg.require(
-          {"vocab_size", "hidden_size", "num_hidden_layers",
-           "num_attention_heads", "num_key_value_heads", "hidden_act",
-           "norm_epsilon", "intermediate_size", "use_bias", "use_cache",
-           "bos_token_id", "eos_token_id"},
-          arch))
+  if (llvm::Error e =
+          cfg.require({"vocab_size", "hidden_size", "num_hidden_layers",
+                       "num_attention_heads", "num_key_value_heads",
+                       "hidden_act", "norm_epsilon", "intermediate_size",
+                       "use_bias", "use_cache", "bos_token_id", "eos_token_id"},
+                      arch))
     return std::move(e);
   if (llvm::Error e = build::requireRopeTheta(cfg, arch))
     return std::move(e);
@@ -66,6 +66,6 @@ static llvm::Expected<ModelDef> buildStarcoder2(const ModelConfig &cfg,
 }
 
 Architecture qopt::models::makeStarcoder2Architecture() {
-  return {"starcoder2", {"Starcoder2ForCausalLM"}, {"starcoder2"},
-          buildStarcoder2};
+  return {
+      "starcoder2", {"Starcoder2ForCausalLM"}, {"starcoder2"}, buildStarcoder2};
 }

@@ -62,4 +62,4 @@ weights.model @llama attributes {arch = "llama", config = {}} {
 // E4M3MAX: -> tensor<96x72xf8E4M3FN>, tensor<1xf32> with #weights.per_tensor<storage_type = f8E4M3FN, model_type = f16, use_scale = true, calibration_placeholder = false>
 // E5M2: -> tensor<96x72xf8E5M2> with #weights.per_tensor<storage_type = f8E5M2, model_type = f16, use_scale = false, calibration_placeholder = false>
 
-// UNKNOWN: error: unknown quantization mode 'q8f16_1'; valid modes: q0f16, q0bf16, q0f32, q3f16_0, q3f16_1, q4f16_0, q4f16_1, q4bf16_0, q4bf16_1, q4f32_1, q4f16_2, e5m2_e5m2_f16, e4m3_e4m3_f16, e4m3_e4m3_f16_max_calibrate
+// UNKNOWN: error: unknown quantization mode 'q8f16_1'; valid modes: q0f16, q0bf16, q0f32, q3f16_0, q3f16_1, q4f16_0, q4f16_1, q4bf16_0, q4bf16_1, q4f32_1, q4f16_2, q4f16_autoawq, e5m2_e5m2_f16, e4m3_e4m3_f16, e4m3_e4m3_f16_max_calibrate

@@ -33,7 +33,7 @@ Converts a checkpoint into an MLC-LLM / WebLLM tensor cache, byte for byte as
 
   CONFIG                    model directory, or its config.json
   --quantization MODE       q0f16 q0bf16 q0f32 q3f16_0 q3f16_1 q4f16_0 q4f16_1
-                            q4bf16_0 q4bf16_1 q4f32_1 q4f16_2 e5m2_e5m2_f16
+                            q4bf16_0 q4bf16_1 q4f32_1 q4f16_2 q4f16_autoawq e5m2_e5m2_f16
                             e4m3_e4m3_f16 e4m3_e4m3_f16_max_calibrate
   -o, --output OUTPUT       output directory
   --source PATH             checkpoint (default: CONFIG's directory)

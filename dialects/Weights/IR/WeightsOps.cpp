@@ -264,11 +264,16 @@ LogicalResult CastOp::verify() {
     return emitOpError("cannot change the shape ")
            << shapeString(in.getShape()) << " to "
            << shapeString(out.getShape());
-  if (!isa<FloatType>(in.getElementType()) ||
-      !isa<FloatType>(out.getElementType()))
-    return emitOpError("casts between float types only, got ")
-           << in.getElementType() << " to " << out.getElementType();
-  return success();
+  Type a = in.getElementType(), b = out.getElementType();
+  if (isa<FloatType>(a) && isa<FloatType>(b))
+    return success();
+  // Integers: a bit-preserving reinterpretation (AWQ's int32 -> uint32).
+  if (isa<IntegerType>(a) && isa<IntegerType>(b) &&
+      a.getIntOrFloatBitWidth() == b.getIntOrFloatBitWidth())
+    return success();
+  return emitOpError("casts between float types or same-width integers only, "
+                     "got ")
+         << a << " to " << b;
 }
 
 LogicalResult TransposeOp::verify() {
@@ -281,6 +286,40 @@ LogicalResult TransposeOp::verify() {
       out.getDimSize(1) != in.getDimSize(0))
     return emitOpError("result type ")
            << out << " is not the transpose of " << in;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// DequantizeAwqOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult DequantizeAwqOp::verify() {
+  auto qw = cast<RankedTensorType>(getQweight().getType());
+  auto qz = cast<RankedTensorType>(getQzeros().getType());
+  auto sc = cast<RankedTensorType>(getScales().getType());
+  auto out = cast<RankedTensorType>(getResult().getType());
+  int64_t g = getGroupSize();
+  auto is32 = [](Type t) {
+    auto i = dyn_cast<IntegerType>(t);
+    return i && i.getWidth() == 32;
+  };
+  if (qw.getRank() != 2 || qz.getRank() != 2 || sc.getRank() != 2 ||
+      !is32(qw.getElementType()) || !is32(qz.getElementType()) ||
+      !sc.getElementType().isF16())
+    return emitOpError("expects 2-D int32 qweight and qzeros and 2-D f16 "
+                       "scales");
+  int64_t k = qw.getDimSize(0), n = qw.getDimSize(1) * 8;
+  if (g <= 0 || k % g != 0)
+    return emitOpError("group size ") << g << " does not divide " << k
+                                      << " input features";
+  if (qz.getDimSize(0) != k / g || qz.getDimSize(1) != n / 8 ||
+      sc.getDimSize(0) != k / g || sc.getDimSize(1) != n)
+    return emitOpError("qzeros ")
+           << qz << " and scales " << sc << " do not match qweight " << qw
+           << " with group size " << g;
+  if (out.getRank() != 2 || out.getDimSize(0) != n || out.getDimSize(1) != k ||
+      !out.getElementType().isF16())
+    return emitOpError("result must be tensor<") << n << "x" << k << "xf16>";
   return success();
 }
 

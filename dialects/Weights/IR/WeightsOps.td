@@ -145,9 +145,11 @@ def Weights_StackOp : Weights_Op<"stack", [Pure]> {
 }
 
 def Weights_CastOp : Weights_Op<"cast", [Pure]> {
-  let summary = "Converts a floating-point tensor to another float type";
+  let summary = "Converts a tensor to another float type (or reinterprets integers)";
   let description = [{
     numpy `astype` semantics: widen exactly, round once to nearest even.
+    Between integers of the same width it reinterprets the bits (AutoAWQ's
+    int32 storage written as uint32).
 
     ```mlir
     %1 = weights.cast %0 : tensor<256x128xbf16> to tensor<256x128xf16>
@@ -184,6 +186,28 @@ def Weights_AddConstantOp : Weights_Op<"add_constant", [Pure, AllTypesMatch<["in
   let arguments = (ins AnyStaticShapeTensor:$input, F64Attr:$value);
   let results = (outs AnyStaticShapeTensor:$result);
   let assemblyFormat = "$input `,` $value attr-dict `:` type($input)";
+}
+
+def Weights_DequantizeAwqOp : Weights_Op<"dequantize_awq", [Pure]> {
+  let summary = "Dequantizes an AutoAWQ GEMM linear to its HF weight";
+  let description = [{
+    `qweight [K, N/8]` and `qzeros [K/G, N/8]` (4-bit values packed along the
+    output axis in AutoAWQ's order) and `scales [K/G, N]` give the weight
+    `W[n, k] = (q - z) * s` in HF orientation `[N, K]`, rounded to fp16.
+    `weights.quantize ... q4f16_autoawq` keeps the three tensors instead.
+
+    ```mlir
+    %w = weights.dequantize_awq %qw, %qz, %s group 128 : tensor<256x16xi32>, tensor<2x16xi32>, tensor<2x128xf16> -> tensor<128x256xf16>
+    ```
+  }];
+  let arguments = (ins AnyStaticShapeTensor:$qweight, AnyStaticShapeTensor:$qzeros,
+                       AnyStaticShapeTensor:$scales, I64Attr:$group_size);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = [{
+    $qweight `,` $qzeros `,` $scales `group` $group_size attr-dict `:`
+    type($qweight) `,` type($qzeros) `,` type($scales) `->` type($result)
+  }];
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//

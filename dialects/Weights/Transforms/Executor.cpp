@@ -3,6 +3,7 @@
 #include "dialects/Weights/Transforms/Executor.h"
 #include "dialects/Weights/Transforms/Utils.h"
 #include "qopt/Loaders/TensorReader.h"
+#include "qopt/Numerics/Awq.h"
 #include "qopt/Numerics/Convert.h"
 #include "qopt/Numerics/Float.h"
 #include "qopt/Numerics/Fp8.h"
@@ -95,6 +96,11 @@ public:
       auto in = rows(c.getInput(), r0, r1);
       if (!in)
         return in.takeError();
+      if (!num::isFloat(in->dtype) && !num::isFloat(out.dtype)) {
+        // Same-width integers: the bits stay (verified by the op).
+        in->dtype = out.dtype;
+        return in;
+      }
       out.data.resize(out.numElements() * num::dtypeSize(out.dtype));
       if (!num::convertElements(in->data.data(), in->dtype, out.data.data(),
                                 out.dtype, size_t(out.numElements())))
@@ -113,6 +119,24 @@ public:
                        inType.getDimSize(1), es, full.data());
       size_t rowBytes = size_t(inType.getDimSize(0)) * es;
       out.data.assign(full.begin() + r0 * rowBytes, full.begin() + r1 * rowBytes);
+      return out;
+    }
+    if (auto d = dyn_cast_or_null<DequantizeAwqOp>(def)) {
+      SmallVector<Buf> ins;
+      for (Value in : d->getOperands()) {
+        auto b = rows(in, 0, rowsOf(cast<RankedTensorType>(in.getType())));
+        if (!b)
+          return b.takeError();
+        ins.push_back(std::move(*b));
+      }
+      out.data.resize(out.numElements() * 2);
+      auto qwType = cast<RankedTensorType>(d.getQweight().getType());
+      num::awqDequantizeGemm(
+          reinterpret_cast<const uint32_t *>(ins[0].data.data()),
+          reinterpret_cast<const uint32_t *>(ins[1].data.data()),
+          reinterpret_cast<const uint16_t *>(ins[2].data.data()),
+          qwType.getDimSize(0), qwType.getDimSize(1) * 8, d.getGroupSize(), r0,
+          r1, reinterpret_cast<uint16_t *>(out.data.data()));
       return out;
     }
     if (auto a = dyn_cast_or_null<AddConstantOp>(def)) {
@@ -258,7 +282,7 @@ bool chainIsRowLocal(Value v) {
   Operation *def = v.getDefiningOp();
   if (!def || isa<SourceOp>(def))
     return true;
-  if (isa<TransposeOp>(def))
+  if (isa<TransposeOp, DequantizeAwqOp>(def))
     return false;
   for (Value in : def->getOperands())
     if (!chainIsRowLocal(in))

@@ -15,6 +15,10 @@
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
+
+#include <array>
+#include <cstring>
 
 #include <set>
 
@@ -38,14 +42,18 @@ namespace {
 /// Materializes MapExprs as IR next to the source ops.
 class ExprBuilder {
 public:
-  ExprBuilder(OpBuilder &b, const llvm::StringMap<SourceOp> &sources)
-      : b(b), sources(sources) {}
+  ExprBuilder(OpBuilder &b, const llvm::StringMap<SourceOp> &sources,
+              const llvm::StringSet<> &awqWeights, int64_t awqGroup)
+      : b(b), sources(sources), awqWeights(awqWeights), awqGroup(awqGroup) {}
 
   /// Returns null after emitting a diagnostic.
   Value build(const models::MapExpr &e, StringRef paramName) {
     using Op = models::MapExpr::Op;
-    if (e.op == Op::Source)
+    if (e.op == Op::Source) {
+      if (awqWeights.contains(e.source))
+        return buildAwq(e.source, paramName);
       return sources.lookup(e.source).getResult();
+    }
     SmallVector<Value> ins;
     for (const models::MapExpr &o : e.operands) {
       Value v = build(o, paramName);
@@ -122,9 +130,45 @@ private:
     return {};
   }
 
+  /// W = dequantize_awq(X.qweight, X.qzeros, X.scales).
+  Value buildAwq(StringRef weight, StringRef paramName) {
+    StringRef base = weight.drop_back(strlen(".weight"));
+    SmallVector<Value> ins;
+    for (StringRef suffix : {".qweight", ".qzeros", ".scales"})
+      ins.push_back(sources.lookup((base + suffix).str()).getResult());
+    auto qw = cast<RankedTensorType>(ins[0].getType());
+    int64_t k = qw.getRank() == 2 ? qw.getDimSize(0) : 0;
+    int64_t group = awqGroup > 0 ? awqGroup : k;
+    Location loc = fusedLoc(ins);
+    if (qw.getRank() != 2 || group <= 0 || k % group != 0)
+      return error(loc, paramName, ins,
+                   "are not an AutoAWQ GEMM linear with group size " +
+                       std::to_string(group));
+    auto type = RankedTensorType::get({qw.getDimSize(1) * 8, k},
+                                      b.getF16Type());
+    auto op = DequantizeAwqOp::create(b, loc, type, ins[0], ins[1], ins[2],
+                                      b.getI64IntegerAttr(group));
+    if (failed(op.verify())) {
+      op.erase();
+      return {};
+    }
+    return op.getResult();
+  }
+
   OpBuilder &b;
   const llvm::StringMap<SourceOp> &sources;
+  const llvm::StringSet<> &awqWeights;
+  int64_t awqGroup;
 };
+
+/// `quantization_config.group_size` of an AutoAWQ config (-1: whole rows).
+static int64_t awqGroupSize(ModelOp model) {
+  auto q = model.getConfig().getAs<DictionaryAttr>("quantization_config");
+  if (!q)
+    return 128;
+  auto g = q.getAs<IntegerAttr>("group_size");
+  return g ? g.getInt() : 128;
+}
 
 struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase<MapParametersPass> {
   using Base::Base;
@@ -136,6 +180,20 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
   }
 
   LogicalResult mapModel(ModelOp model) {
+    if (auto q = model.getConfig().getAs<DictionaryAttr>("quantization_config")) {
+      auto method = q.getAs<StringAttr>("quant_method");
+      auto version = q.getAs<StringAttr>("version");
+      if (method && method.getValue() == "awq" && version &&
+          version.getValue().lower() != "gemm")
+        return model.emitError("AutoAWQ '")
+               << version.getValue()
+               << "' checkpoints are not supported; only the GEMM layout is "
+                  "(re-save with version=\"gemm\")";
+      auto bits = q.getAs<IntegerAttr>("bits");
+      if (method && method.getValue() == "awq" && bits && bits.getInt() != 4)
+        return model.emitError("AutoAWQ checkpoints with ")
+               << bits.getInt() << " bits are not supported; only 4";
+    }
     const models::Architecture *arch = models::findArchitecture(model.getArch());
     if (!arch)
       return model.emitError("unsupported model type '")
@@ -166,8 +224,29 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
     // Every parameter's sources must exist; report all that do not.
     std::vector<std::vector<std::string>> paramSources(def->params.size());
     bool missing = false;
+    // AutoAWQ checkpoints hold `X.qweight`, `X.qzeros` and `X.scales`
+    // instead of `X.weight`.
+    llvm::StringSet<> awqWeights;
+    auto awqParts = [](StringRef weight) {
+      StringRef base = weight.drop_back(strlen(".weight"));
+      return std::array<std::string, 3>{(base + ".qweight").str(),
+                                        (base + ".qzeros").str(),
+                                        (base + ".scales").str()};
+    };
     for (auto [i, p] : llvm::enumerate(def->params)) {
-      p.map.collectSources(paramSources[i]);
+      std::vector<std::string> names;
+      p.map.collectSources(names);
+      for (const std::string &s : names) {
+        if (!sources.count(s) && StringRef(s).ends_with(".weight") &&
+            llvm::all_of(awqParts(s), [&](const std::string &part) {
+              return sources.count(part) != 0;
+            })) {
+          awqWeights.insert(s);
+          llvm::append_range(paramSources[i], awqParts(s));
+          continue;
+        }
+        paramSources[i].push_back(s);
+      }
       for (const std::string &s : paramSources[i]) {
         if (sources.count(s))
           continue;
@@ -213,7 +292,7 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
                                                       byFile)));
 
     OpBuilder b = OpBuilder::atBlockEnd(&body);
-    ExprBuilder exprs(b, sources);
+    ExprBuilder exprs(b, sources, awqWeights, awqGroupSize(model));
     for (size_t i : order) {
       const models::ParamDef &p = def->params[i];
       Value v = exprs.build(p.map, p.name);

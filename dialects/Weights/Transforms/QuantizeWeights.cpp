@@ -81,6 +81,12 @@ struct QuantizeWeightsPass
     SmallVector<ParamOp> params(model.getParams());
     for (ParamOp p : params) {
       OpBuilder b(p);
+      if (m.kind == models::QuantizationMode::Kind::AWQ &&
+          p.getKind() == ParamKind::Linear) {
+        if (failed(keepAwqTensors(p)))
+          return failure();
+        continue;
+      }
       Value v = p.getValue();
       auto type = cast<RankedTensorType>(v.getType());
       if (isa<FloatType>(type.getElementType()) &&
@@ -114,6 +120,56 @@ struct QuantizeWeightsPass
       p.erase();
     }
     model.setQuantizationAttr(StringAttr::get(ctx, m.name));
+    return success();
+  }
+
+  /// q4f16_autoawq: MLC keeps AutoAWQ's tensors. `W = dequantize_awq(...)`
+  /// becomes `<name>.qweight/.qzeros/.scales`; fused weights (concat on the
+  /// output rows of W) concatenate the AWQ tensors on their output axis 1.
+  LogicalResult keepAwqTensors(ParamOp p) {
+    SmallVector<DequantizeAwqOp> parts;
+    Value v = p.getValue();
+    if (auto dq = v.getDefiningOp<DequantizeAwqOp>()) {
+      parts.push_back(dq);
+    } else if (auto c = v.getDefiningOp<ConcatOp>(); c && c.getAxis() == 0) {
+      for (Value in : c.getInputs())
+        if (auto dq = in.getDefiningOp<DequantizeAwqOp>())
+          parts.push_back(dq);
+      if (parts.size() != c.getInputs().size())
+        parts.clear();
+    }
+    if (parts.empty())
+      return p.emitError("parameter '")
+             << p.getName()
+             << "': mode 'q4f16_autoawq' needs an AutoAWQ checkpoint "
+                "(qweight/qzeros/scales), but this weight is not AWQ-quantized";
+    OpBuilder b(p);
+    Type u32 = b.getIntegerType(32, /*isSigned=*/false);
+    auto emit = [&](StringRef suffix, unsigned operand, bool reinterpret) {
+      SmallVector<Value> ins;
+      for (DequantizeAwqOp dq : parts)
+        ins.push_back(dq->getOperand(operand));
+      Value out = ins.front();
+      auto first = cast<RankedTensorType>(out.getType());
+      if (ins.size() > 1) {
+        SmallVector<int64_t> shape(first.getShape());
+        shape[1] = 0;
+        for (Value in : ins)
+          shape[1] += cast<RankedTensorType>(in.getType()).getDimSize(1);
+        out = ConcatOp::create(b, p.getLoc(), first.clone(shape), ins,
+                               b.getI64IntegerAttr(1));
+      }
+      auto type = cast<RankedTensorType>(out.getType());
+      if (reinterpret && type.getElementType() != u32)
+        out = CastOp::create(b, p.getLoc(), type.clone(u32), out);
+      std::string name = quantizedName(p.getName(), suffix);
+      ParamOp::create(b, NameLoc::get(b.getStringAttr(name), p.getLoc()),
+                      b.getStringAttr(name), out, p.getKindAttr());
+    };
+    emit("qweight", 0, true);
+    emit("qzeros", 1, true);
+    emit("scales", 2, false);
+    p.erase();
     return success();
   }
 };

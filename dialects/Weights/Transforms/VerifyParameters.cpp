@@ -72,6 +72,20 @@ static LogicalResult builtinExpectations(ModelOp model,
     for (int64_t d : p.shape)
       shape.push_back(d < 0 ? ShapedType::kDynamic : d);
     ParamKind kind = toParamKind(p.kind);
+    if (mode && mode->kind == models::QuantizationMode::Kind::AWQ &&
+        kind == ParamKind::Linear && shape.size() == 2) {
+      // AutoAWQ GEMM tensors: qweight [K, N/8], qzeros [K/G, N/8], scales [K/G, N].
+      int64_t n = shape[0], k = shape[1];
+      auto q = model.getConfig().getAs<DictionaryAttr>("quantization_config");
+      auto gAttr = q ? q.getAs<IntegerAttr>("group_size") : IntegerAttr();
+      int64_t g = gAttr && gAttr.getInt() > 0 ? gAttr.getInt() : k;
+      Type u32 = IntegerType::get(ctx, 32, IntegerType::Unsigned);
+      out.push_back({quantizedName(p.name, "qweight"), {k, n / 8}, u32, model.getLoc()});
+      out.push_back({quantizedName(p.name, "qzeros"), {k / g, n / 8}, u32, model.getLoc()});
+      out.push_back({quantizedName(p.name, "scales"), {k / g, n},
+                     Float16Type::get(ctx), model.getLoc()});
+      continue;
+    }
     Attribute scheme = mode ? buildScheme(ctx, *mode, kind, Rounding::NearestEven)
                             : Attribute();
     if (!scheme) {

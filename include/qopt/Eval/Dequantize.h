@@ -43,6 +43,8 @@ struct QuantizationHint {
   int bits = 0;
   int64_t groupSize = 0;
   /// Group quantization: true for KN (`*_0`), false for NK; unset = detect.
+  /// Only breaks ties: the layout is read from the shapes (embeddings are NK
+  /// in the KN modes too), and both layouts fit only if a group is one word.
   std::optional<bool> kn;
 };
 
@@ -58,8 +60,8 @@ llvm::Expected<QuantizationHint> parseQuantizationHint(llvm::StringRef mode);
 /// 30-31 nor hold the value 7.
 std::vector<numerics::GroupQuantSpec>
 groupQuantCandidates(int64_t k, int64_t words, int64_t groups,
-                     numerics::FloatFormat format,
-                     const QuantizationHint &hint, bool onlyFitting = true);
+                     numerics::FloatFormat format, const QuantizationHint &hint,
+                     bool onlyFitting = true);
 
 /// One way of encoding a parameter in a tensor cache.
 class DequantScheme {

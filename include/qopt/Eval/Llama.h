@@ -93,9 +93,8 @@ llvm::Expected<LlamaWeights> loadLlamaWeights(const LlamaConfig &config,
 class LlamaModel {
 public:
   /// Checks every weight's size against the config. `threads` 0 = 1.
-  static llvm::Expected<LlamaModel> create(LlamaConfig config,
-                                           LlamaWeights weights,
-                                           unsigned threads);
+  static llvm::Expected<LlamaModel>
+  create(LlamaConfig config, LlamaWeights weights, unsigned threads);
 
   const LlamaConfig &config() const { return cfg; }
 

@@ -56,8 +56,7 @@ llvm::Error groupQuantizeRowsCuda(const void *w, int64_t rows, int64_t k,
 
 /// numerics::fp8E4M3PerTensorScale on the GPU (max |w| reduced on the
 /// device, with the same NaN rules).
-llvm::Expected<float> fp8E4M3PerTensorScaleCuda(const uint16_t *wF16,
-                                                size_t n);
+llvm::Expected<float> fp8E4M3PerTensorScaleCuda(const uint16_t *wF16, size_t n);
 
 /// numerics::quantizeFp8E4M3 on the GPU.
 llvm::Error quantizeFp8E4M3Cuda(const uint16_t *wF16, size_t n, float scale,
@@ -69,8 +68,7 @@ llvm::Error fp8E4M3PerTensorCuda(const uint16_t *wF16, size_t n, float *scale,
                                  uint8_t *out);
 
 /// numerics::castHalfToFp8E5M2 on the GPU.
-llvm::Error castHalfToFp8E5M2Cuda(const uint16_t *wF16, size_t n,
-                                  uint8_t *out);
+llvm::Error castHalfToFp8E5M2Cuda(const uint16_t *wF16, size_t n, uint8_t *out);
 
 /// Frees the calling thread's streams and buffers (the next call makes new
 /// ones).

@@ -49,7 +49,7 @@ weights.model @m attributes {arch = "llama", config = {}} {
 
 weights.model @m attributes {arch = "llama", config = {}} {
   %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4x8xi32>
-  // expected-error @+1 {{'weights.cast' op casts between float types only, got 'i32' to 'f16'}}
+  // expected-error @+1 {{'weights.cast' op casts between float types or same-width integers only, got 'i32' to 'f16'}}
   %c = weights.cast %a : tensor<4x8xi32> to tensor<4x8xf16>
 }
 

@@ -97,11 +97,10 @@ TEST(Dequantize, GroupQuantInt4KN) {
   EXPECT_EQ(load(dir, "m.proj.weight", {2, 32}, hintFor("q4f16_0")),
             expectedQ4());
   EXPECT_EQ(load(dir, "m.proj.weight", {2, 32}), expectedQ4());
-  // The NK mode's hint does not fit these shapes.
-  EXPECT_EQ(loadError(dir, "m.proj.weight", {2, 32}, hintFor("q4f16_1")),
-            dir + "/tensor-cache.json: record 'm.proj.q_weight': q_weight "
-                  "[4, 2] and q_scale [1, 2] do not fit a weight of shape "
-                  "[2, 32]: expected the NK layout of q4f16_1");
+  // The layout comes from the shapes, so the NK mode's hint reads it too
+  // (MLC's KN modes keep embeddings NK).
+  EXPECT_EQ(load(dir, "m.proj.weight", {2, 32}, hintFor("q4f16_1")),
+            expectedQ4());
 }
 
 TEST(Dequantize, GroupQuantInt3) {
@@ -109,7 +108,9 @@ TEST(Dequantize, GroupQuantInt3) {
   // right: 06666543210 holds 0, 1, 2, 3, 4, 5, 6, 6, 6, 6 and 01234560123
   // holds 3, 2, 1, 0, 6, 5, 4, 3, 2, 1. w = (q - 3) * 0.5.
   std::string dir = scratchDir("q3");
-  writeCache(dir, {{"m.proj.q_weight", "uint32", {1, 4},
+  writeCache(dir, {{"m.proj.q_weight",
+                    "uint32",
+                    {1, 4},
                     words({06666543210, 0, 03333333333, 01234560123})},
                    {"m.proj.q_scale", "float16", {1, 1}, halves({0x3800})}});
   std::vector<float> expected = {-1.5, -1, -0.5, 0, 0.5, 1, 1.5, 1.5, 1.5, 1.5};
@@ -117,8 +118,8 @@ TEST(Dequantize, GroupQuantInt3) {
     expected.push_back(-1.5f);
   for (int i = 0; i < 10; ++i)
     expected.push_back(0.0f);
-  for (float v : {0.0f, -0.5f, -1.0f, -1.5f, 1.5f, 1.0f, 0.5f, 0.0f, -0.5f,
-                  -1.0f})
+  for (float v :
+       {0.0f, -0.5f, -1.0f, -1.5f, 1.5f, 1.0f, 0.5f, 0.0f, -0.5f, -1.0f})
     expected.push_back(v);
   // K = 40: one group of 4 words only fits int3/40 (int4/32 needs 8 words).
   EXPECT_EQ(load(dir, "m.proj.weight", {1, 40}), expected);
@@ -130,10 +131,11 @@ TEST(Dequantize, GroupQuantInt3ShortRowDecidedByWords) {
   // words are valid int3 (bits 30-31 clear, no 3-bit 7), so int3 is taken;
   // positions 20..39 are padding. Scale 1.0 (0x3C00).
   std::string dir = scratchDir("q3-short");
-  writeCache(dir,
-             {{"m.proj.q_weight", "uint32", {1, 4},
-               words({06666543210, 03333333333, 0, 0})},
-              {"m.proj.q_scale", "float16", {1, 1}, halves({0x3C00})}});
+  writeCache(dir, {{"m.proj.q_weight",
+                    "uint32",
+                    {1, 4},
+                    words({06666543210, 03333333333, 0, 0})},
+                   {"m.proj.q_scale", "float16", {1, 1}, halves({0x3C00})}});
   std::vector<float> expected = {-3, -2, -1, 0, 1, 2, 3, 3, 3, 3,
                                  0,  0,  0,  0, 0, 0, 0, 0, 0, 0};
   EXPECT_EQ(load(dir, "m.proj.weight", {1, 20}), expected);
@@ -143,13 +145,16 @@ TEST(Dequantize, GroupQuantBf16AndF32Scales) {
   // q4bf16_1: scale bfloat16 0x3F00 = 0.5. q4f32_1: float32 scale stored
   // as bf16 0x4000 = 2.0.
   std::string dir = scratchDir("q4-scales");
-  writeCache(dir,
-             {{"a.q_weight", "uint32", {1, 4},
-               words({0x76543210, 0xEEEEEEEE, 0x00000000, 0x77777777})},
-              {"a.q_scale", "bfloat16", {1, 1}, halves({0x3F00})},
-              {"b.q_weight", "uint32", {1, 4},
-               words({0x89ABCDE7, 0x77777777, 0x77777777, 0x77777777})},
-              {"b.q_scale", "float32", {1, 1}, halves({0x4000})}});
+  writeCache(dir, {{"a.q_weight",
+                    "uint32",
+                    {1, 4},
+                    words({0x76543210, 0xEEEEEEEE, 0x00000000, 0x77777777})},
+                   {"a.q_scale", "bfloat16", {1, 1}, halves({0x3F00})},
+                   {"b.q_weight",
+                    "uint32",
+                    {1, 4},
+                    words({0x89ABCDE7, 0x77777777, 0x77777777, 0x77777777})},
+                   {"b.q_scale", "float32", {1, 1}, halves({0x4000})}});
   std::vector<float> a = expectedQ4(), b = expectedQ4();
   a.resize(32);
   b.erase(b.begin(), b.begin() + 32);
@@ -170,6 +175,11 @@ TEST(Dequantize, GroupQuantShapeErrors) {
             dir + "/tensor-cache.json: record 'm.proj.q_weight': q_weight "
                   "[2, 4] and q_scale [2, 1] do not fit a weight of shape "
                   "[3, 32]: neither the NK nor the KN layout");
+  EXPECT_EQ(loadError(dir, "m.proj.weight", {2, 64}, hintFor("q3f16_1")),
+            dir + "/tensor-cache.json: record 'm.proj.q_weight': q_weight "
+                  "[2, 4] and q_scale [2, 1] do not fit a weight of shape "
+                  "[2, 64]: 4 words and 1 groups per row are not 3-bit groups "
+                  "of 40");
   EXPECT_EQ(loadError(dir, "m.proj.weight", {64}),
             dir + "/tensor-cache.json: record 'm.proj.q_weight': q_weight "
                   "[2, 4] and q_scale [2, 1] do not fit a weight of shape "
@@ -180,11 +190,13 @@ TEST(Dequantize, Fp8E4M3TimesScale) {
   // e4m3fn: 0x38 = 1.0, 0xC0 = -2.0, 0x01 = 2^-9 (smallest subnormal).
   // q_scale float32 [1] stored as bf16 0x3F00 = 0.5.
   std::string dir = scratchDir("fp8-e4m3");
-  writeCache(dir, {{"m.proj.q_weight", "float8_e4m3fn", {1, 3},
-                    std::string("\x38\xC0\x01", 3)},
-                   {"m.proj.q_scale", "float32", {1}, halves({0x3F00})},
-                   {"m.proj.q_calibration_scale", "float32", {1},
-                    halves({0x1234})}});
+  writeCache(
+      dir, {{"m.proj.q_weight",
+             "float8_e4m3fn",
+             {1, 3},
+             std::string("\x38\xC0\x01", 3)},
+            {"m.proj.q_scale", "float32", {1}, halves({0x3F00})},
+            {"m.proj.q_calibration_scale", "float32", {1}, halves({0x1234})}});
   EXPECT_EQ(load(dir, "m.proj.weight", {1, 3}, hintFor("e4m3_e4m3_f16")),
             (std::vector<float>{0.5f, -1.0f, std::ldexp(1.0f, -10)}));
 }
@@ -193,16 +205,18 @@ TEST(Dequantize, Fp8E5M2Direct) {
   // e5m2 is the top byte of a binary16: 0x3C -> 0x3C00 = 1.0, 0xC2 ->
   // 0xC200 = -3.0.
   std::string dir = scratchDir("fp8-e5m2");
-  writeCache(dir, {{"m.proj.q_weight", "float8_e5m2", {2, 1},
-                    std::string("\x3C\xC2", 2)}});
+  writeCache(
+      dir,
+      {{"m.proj.q_weight", "float8_e5m2", {2, 1}, std::string("\x3C\xC2", 2)}});
   EXPECT_EQ(load(dir, "m.proj.weight", {2, 1}),
             (std::vector<float>{1.0f, -3.0f}));
 }
 
 TEST(Dequantize, Fp8E4M3WithoutScaleIsAnError) {
   std::string dir = scratchDir("fp8-noscale");
-  writeCache(dir, {{"m.proj.q_weight", "float8_e4m3fn", {1, 1},
-                    std::string("\x38", 1)}});
+  writeCache(
+      dir,
+      {{"m.proj.q_weight", "float8_e4m3fn", {1, 1}, std::string("\x38", 1)}});
   EXPECT_EQ(loadError(dir, "m.proj.weight", {1, 1}),
             dir + "/tensor-cache.json: missing record 'm.proj.q_scale' "
                   "(float8_e4m3fn weights are scaled)");
@@ -210,12 +224,11 @@ TEST(Dequantize, Fp8E4M3WithoutScaleIsAnError) {
 
 TEST(Dequantize, PlainRecords) {
   std::string dir = scratchDir("plain");
-  writeCache(dir,
-             {{"h.weight", "float16", {2}, halves({0x3C00, 0xC000})},
-              {"b.weight", "bfloat16", {1}, halves({0x4049})},
-              {"f.weight", "float32", {2}, halves({0x3F80, 0xBF00})},
-              {"r.weight", "float32", {1}, leF32(1.25f), "raw"},
-              {"u.weight", "uint32", {1}, words({7})}});
+  writeCache(dir, {{"h.weight", "float16", {2}, halves({0x3C00, 0xC000})},
+                   {"b.weight", "bfloat16", {1}, halves({0x4049})},
+                   {"f.weight", "float32", {2}, halves({0x3F80, 0xBF00})},
+                   {"r.weight", "float32", {1}, leF32(1.25f), "raw"},
+                   {"u.weight", "uint32", {1}, words({7})}});
   EXPECT_EQ(load(dir, "h.weight", {2}), (std::vector<float>{1.0f, -2.0f}));
   EXPECT_EQ(load(dir, "b.weight", {1}), (std::vector<float>{3.140625f}));
   EXPECT_EQ(load(dir, "f.weight", {2}), (std::vector<float>{1.0f, -0.5f}));

@@ -1,4 +1,4 @@
-//===- EvalTestUtil.h - Helpers for the eval tests -------------*- C++ -*-===//
+//===- EvalTestUtil.h - Helpers for the eval tests --------------*- C++ -*-===//
 //
 // Independent writers for test inputs: a hand-rolled tensor cache (the JSON
 // text and shard bytes laid out as tensor-cache.md describes, without the
@@ -116,8 +116,7 @@ inline void writeCache(const std::string &dir,
       "{\"metadata\": {\"ParamSize\": " + std::to_string(records.size()) +
       "}, \"records\": [{\"dataPath\": \"params_shard_0.bin\", \"format\": "
       "\"raw-shard\", \"nbytes\": " +
-      std::to_string(shardBytes) + ", \"records\": [\n" + recs +
-      "]}]}";
+      std::to_string(shardBytes) + ", \"records\": [\n" + recs + "]}]}";
   writeFile(dir + "/tensor-cache.json", json);
   writeFile(dir + "/params_shard_0.bin", shard);
 }

@@ -85,7 +85,8 @@ LlamaConfig configOf(const Tiny &m) {
   return c;
 }
 
-std::vector<float> concat(std::initializer_list<const std::vector<float> *> parts) {
+std::vector<float>
+concat(std::initializer_list<const std::vector<float> *> parts) {
   std::vector<float> out;
   for (const std::vector<float> *p : parts)
     out.insert(out.end(), p->begin(), p->end());
@@ -411,9 +412,9 @@ TEST(LlamaConfigTest, DefaultsAndRopeParameters) {
 }
 
 TEST(LlamaConfigTest, Errors) {
-  nlohmann::json base = {{"hidden_size", 64},       {"intermediate_size", 96},
-                         {"num_hidden_layers", 2},  {"num_attention_heads", 4},
-                         {"vocab_size", 100},       {"rms_norm_eps", 1e-5}};
+  nlohmann::json base = {{"hidden_size", 64},      {"intermediate_size", 96},
+                         {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+                         {"vocab_size", 100},      {"rms_norm_eps", 1e-5}};
   nlohmann::json j = base;
   j.erase("vocab_size");
   EXPECT_EQ(errorOf(LlamaConfig::fromJson(j, "m/config.json")),

@@ -62,8 +62,9 @@ TEST(TensorCacheReader, ShardLengthDiffersFromIndex) {
   std::string dir = scratchDir("reader-shard-size");
   writeCache(dir, {{"a", "float16", {4}, halves({1, 2, 3, 4})}},
              /*shardBytesOverride=*/10);
-  EXPECT_EQ(openError(dir), dir + "/params_shard_0.bin: shard holds 8 bytes "
-                                  "but " +
+  EXPECT_EQ(openError(dir), dir +
+                                "/params_shard_0.bin: shard holds 8 bytes "
+                                "but " +
                                 dir + "/tensor-cache.json says 10");
 }
 

@@ -30,10 +30,14 @@ TEST(CheckpointWeightSource, FusesLikeMlc) {
       dir + "/model.safetensors",
       {{p + "self_attn.q_proj.weight", "F32", {2, 2}, f32s({1, 2, 3, 4})},
        {p + "self_attn.k_proj.weight", "F32", {1, 2}, f32s({5, 6})},
-       {p + "self_attn.v_proj.weight", "F16", {1, 2},
+       {p + "self_attn.v_proj.weight",
+        "F16",
+        {1, 2},
         halves({0x4700, 0x4800})}, // 7, 8
        {p + "mlp.gate_proj.weight", "F32", {1, 2}, f32s({-1, -2})},
-       {p + "mlp.up_proj.weight", "BF16", {1, 2},
+       {p + "mlp.up_proj.weight",
+        "BF16",
+        {1, 2},
         halves({0xC040, 0xC080})}, // -3, -4
        {"model.norm.weight", "F16", {2}, halves({0x3C00, 0x3800})}});
   auto source = CheckpointWeightSource::open(dir);
@@ -63,16 +67,16 @@ TEST(CheckpointWeightSource, FusesLikeMlc) {
 }
 
 TEST(CheckpointWeightSource, SourceNames) {
-  EXPECT_EQ(CheckpointWeightSource::sourceNames(
-                "model.layers.3.self_attn.qkv_proj.weight"),
-            (std::vector<std::string>{
-                "model.layers.3.self_attn.q_proj.weight",
-                "model.layers.3.self_attn.k_proj.weight",
-                "model.layers.3.self_attn.v_proj.weight"}));
   EXPECT_EQ(
-      CheckpointWeightSource::sourceNames("model.layers.0.mlp.gate_up_proj.weight"),
-      (std::vector<std::string>{"model.layers.0.mlp.gate_proj.weight",
-                                "model.layers.0.mlp.up_proj.weight"}));
+      CheckpointWeightSource::sourceNames(
+          "model.layers.3.self_attn.qkv_proj.weight"),
+      (std::vector<std::string>{"model.layers.3.self_attn.q_proj.weight",
+                                "model.layers.3.self_attn.k_proj.weight",
+                                "model.layers.3.self_attn.v_proj.weight"}));
+  EXPECT_EQ(CheckpointWeightSource::sourceNames(
+                "model.layers.0.mlp.gate_up_proj.weight"),
+            (std::vector<std::string>{"model.layers.0.mlp.gate_proj.weight",
+                                      "model.layers.0.mlp.up_proj.weight"}));
   EXPECT_EQ(CheckpointWeightSource::sourceNames("model.norm.weight"),
             (std::vector<std::string>{"model.norm.weight"}));
 }

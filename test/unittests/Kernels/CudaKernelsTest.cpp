@@ -62,9 +62,8 @@ GroupResult cpuGroup(const void *w, int64_t rows, int64_t k,
                      const GroupQuantSpec &spec) {
   GroupResult r;
   r.words.assign(size_t(rows * wordsPerRow(spec, k)), 0xDEADBEEFu);
-  r.scales.assign(size_t(rows * groupsPerRow(spec, k)) *
-                      elemSize(spec.modelFormat),
-                  0xEE);
+  r.scales.assign(
+      size_t(rows * groupsPerRow(spec, k)) * elemSize(spec.modelFormat), 0xEE);
   groupQuantizeRows(w, rows, k, spec, r.words.data(), r.scales.data());
   return r;
 }
@@ -73,9 +72,8 @@ GroupResult gpuGroup(const void *w, int64_t rows, int64_t k,
                      const GroupQuantSpec &spec) {
   GroupResult r;
   r.words.assign(size_t(rows * wordsPerRow(spec, k)), 0x12345678u);
-  r.scales.assign(size_t(rows * groupsPerRow(spec, k)) *
-                      elemSize(spec.modelFormat),
-                  0x55);
+  r.scales.assign(
+      size_t(rows * groupsPerRow(spec, k)) * elemSize(spec.modelFormat), 0x55);
   EXPECT_EQ(message(groupQuantizeRowsCuda(w, rows, k, spec, r.words.data(),
                                           r.scales.data())),
             "");
@@ -117,7 +115,8 @@ std::vector<GroupQuantSpec> allSpecs() {
   const std::pair<int, int64_t> kBitsAndGroups[] = {{4, 32}, {3, 40}, {5, 24}};
   std::vector<GroupQuantSpec> specs;
   for (FloatFormat f : {FloatFormat::F16, FloatFormat::BF16, FloatFormat::F32})
-    for (RoundingMode r : {RoundingMode::NearestEven, RoundingMode::NearestAway})
+    for (RoundingMode r :
+         {RoundingMode::NearestEven, RoundingMode::NearestAway})
       for (auto [bits, group] : kBitsAndGroups)
         specs.push_back({bits, group, f, r});
   return specs;
@@ -159,12 +158,12 @@ TEST(CudaKernelsArgs, InvalidSpecIsAnError) {
 
 TEST(CudaKernelsArgs, NegativeExtentsAreAnError) {
   GroupQuantSpec spec{4, 32, FloatFormat::F16};
-  EXPECT_EQ(message(groupQuantizeRowsCuda(nullptr, -1, 32, spec, nullptr,
-                                          nullptr)),
-            "groupQuantizeRowsCuda: negative extent (rows -1, k 32)");
-  EXPECT_EQ(message(groupQuantizeRowsCuda(nullptr, 2, -5, spec, nullptr,
-                                          nullptr)),
-            "groupQuantizeRowsCuda: negative extent (rows 2, k -5)");
+  EXPECT_EQ(
+      message(groupQuantizeRowsCuda(nullptr, -1, 32, spec, nullptr, nullptr)),
+      "groupQuantizeRowsCuda: negative extent (rows -1, k 32)");
+  EXPECT_EQ(
+      message(groupQuantizeRowsCuda(nullptr, 2, -5, spec, nullptr, nullptr)),
+      "groupQuantizeRowsCuda: negative extent (rows 2, k -5)");
 }
 
 TEST(CudaKernelsArgs, OverflowingSizesAreAnError) {
@@ -175,10 +174,10 @@ TEST(CudaKernelsArgs, OverflowingSizesAreAnError) {
             "groupQuantizeRowsCuda: 1099511627776 x 1099511627776 values do "
             "not fit in memory");
   size_t n = SIZE_MAX / 2 + 1;
-  EXPECT_EQ(message(convertElementsCuda(nullptr, DType::F16, nullptr,
-                                        DType::F32, n)),
-            "convertElementsCuda: " + std::to_string(n) +
-                " elements do not fit in memory");
+  EXPECT_EQ(
+      message(convertElementsCuda(nullptr, DType::F16, nullptr, DType::F32, n)),
+      "convertElementsCuda: " + std::to_string(n) +
+          " elements do not fit in memory");
   EXPECT_EQ(message(castHalfToFp8E5M2Cuda(nullptr, n, nullptr)),
             "castHalfToFp8E5M2Cuda: " + std::to_string(n) +
                 " elements do not fit in memory");
@@ -186,15 +185,15 @@ TEST(CudaKernelsArgs, OverflowingSizesAreAnError) {
 
 TEST(CudaKernelsArgs, EmptyInputsDoNothing) {
   GroupQuantSpec spec{4, 32, FloatFormat::F16};
-  EXPECT_EQ(message(groupQuantizeRowsCuda(nullptr, 0, 32, spec, nullptr,
-                                          nullptr)),
-            "");
-  EXPECT_EQ(message(groupQuantizeRowsCuda(nullptr, 3, 0, spec, nullptr,
-                                          nullptr)),
-            "");
-  EXPECT_EQ(message(convertElementsCuda(nullptr, DType::F16, nullptr,
-                                        DType::F32, 0)),
-            "");
+  EXPECT_EQ(
+      message(groupQuantizeRowsCuda(nullptr, 0, 32, spec, nullptr, nullptr)),
+      "");
+  EXPECT_EQ(
+      message(groupQuantizeRowsCuda(nullptr, 3, 0, spec, nullptr, nullptr)),
+      "");
+  EXPECT_EQ(
+      message(convertElementsCuda(nullptr, DType::F16, nullptr, DType::F32, 0)),
+      "");
   EXPECT_EQ(message(quantizeFp8E4M3Cuda(nullptr, 0, 1.0f, nullptr)), "");
   // An empty tensor's e4m3 scale is the floor f16(1 / (448 * 512)) =
   // 73 * 2^-24, computed without a device.
@@ -213,10 +212,10 @@ TEST(CudaKernelsArgs, ConversionSupport) {
   EXPECT_FALSE(isCudaConversionSupported(DType::F16, DType::F64));
   EXPECT_FALSE(isCudaConversionSupported(DType::F16, DType::F8E4M3FN));
   EXPECT_FALSE(isCudaConversionSupported(DType::I32, DType::F32));
-  EXPECT_EQ(message(convertElementsCuda(nullptr, DType::F64, nullptr,
-                                        DType::F16, 4)),
-            "convertElementsCuda: cannot convert float64 to float16 on the "
-            "GPU");
+  EXPECT_EQ(
+      message(convertElementsCuda(nullptr, DType::F64, nullptr, DType::F16, 4)),
+      "convertElementsCuda: cannot convert float64 to float16 on the "
+      "GPU");
 }
 
 TEST(CudaKernelsArgs, IdenticalTypesAreCopiedOnTheHost) {
@@ -330,7 +329,8 @@ TEST(CudaGroupQuant, EdgeCasesMatchCpu) {
       if (f == FloatFormat::F32) {
         std::memcpy(b.data(), &v, 4);
       } else {
-        uint16_t h = f == FloatFormat::F16 ? floatToHalf(v) : floatToBFloat16(v);
+        uint16_t h =
+            f == FloatFormat::F16 ? floatToHalf(v) : floatToBFloat16(v);
         std::memcpy(b.data(), &h, 2);
       }
       return b;
@@ -395,7 +395,8 @@ TEST(CudaGroupQuant, SeveralChunksAndUnalignedBuffers) {
   // used; the input and outputs start at odd addresses.
   const int64_t rows = 5632, k = 2048;
   GroupQuantSpec spec{4, 32, FloatFormat::F16};
-  std::vector<uint8_t> w = randomWeights(FloatFormat::F16, size_t(rows * k), 99);
+  std::vector<uint8_t> w =
+      randomWeights(FloatFormat::F16, size_t(rows * k), 99);
   std::vector<uint8_t> shifted(w.size() + 1);
   std::memcpy(shifted.data() + 1, w.data(), w.size());
   GroupResult cpu = cpuGroup(w.data(), rows, k, spec);
@@ -473,8 +474,8 @@ TEST(CudaConvert, HandWorkedValues) {
   // 1 + 3 * 2^-11 rounds up to 1 + 2^-9 (0x3C02); 65520 overflows to inf;
   // 2^-25 is half the smallest subnormal (tie to 0); 3 * 2^-26 rounds to
   // 2^-24 (0x0001).
-  const float in[5] = {1.0f + 0x1p-11f, 1.0f + 3 * 0x1p-11f, 65520.0f,
-                       0x1p-25f, 3 * 0x1p-26f};
+  const float in[5] = {1.0f + 0x1p-11f, 1.0f + 3 * 0x1p-11f, 65520.0f, 0x1p-25f,
+                       3 * 0x1p-26f};
   uint16_t out[5] = {};
   ASSERT_EQ(message(convertElementsCuda(in, DType::F32, out, DType::F16, 5)),
             "");
@@ -523,13 +524,12 @@ TEST(CudaConvert, Float32PatternsMatchCpu) {
   std::vector<uint32_t> bits(24'000'000);
   for (uint32_t &u : bits)
     u = rng();
-  const uint32_t special[] = {0x00000000u, 0x80000000u, 0x7F800000u,
-                              0xFF800000u, 0x7FC00000u, 0xFFC00001u,
-                              0x7F800001u, 0x477FEFFFu, 0x477FF000u,
-                              0x477FE000u, 0x38800000u, 0x387FFFFFu,
-                              0x33000000u, 0x33000001u, 0x7F7F8000u,
-                              0x7F7FFFFFu, 0x00000001u, 0x3F801000u,
-                              0x3F803000u, 0x3F808000u, 0x3F818000u};
+  const uint32_t special[] = {
+      0x00000000u, 0x80000000u, 0x7F800000u, 0xFF800000u, 0x7FC00000u,
+      0xFFC00001u, 0x7F800001u, 0x477FEFFFu, 0x477FF000u, 0x477FE000u,
+      0x38800000u, 0x387FFFFFu, 0x33000000u, 0x33000001u, 0x7F7F8000u,
+      0x7F7FFFFFu, 0x00000001u, 0x3F801000u, 0x3F803000u, 0x3F808000u,
+      0x3F818000u};
   for (size_t i = 0; i < 1'000'000; ++i) {
     // Ties: the bit below the kept mantissa set, nothing below it.
     uint32_t top = bits[i] & 0xFFFFE000u;
@@ -564,9 +564,9 @@ void expectSameE4M3(const std::vector<uint16_t> &w, const std::string &what) {
   quantizeFp8E4M3(w.data(), w.size(), cpuScale, cpu.data());
   float gpuScale = -1.0f;
   std::vector<uint8_t> gpu(w.size(), 0xEE);
-  ASSERT_EQ(message(fp8E4M3PerTensorCuda(w.data(), w.size(), &gpuScale,
-                                         gpu.data())),
-            "")
+  ASSERT_EQ(
+      message(fp8E4M3PerTensorCuda(w.data(), w.size(), &gpuScale, gpu.data())),
+      "")
       << what;
   EXPECT_EQ(detail::floatBits(gpuScale), detail::floatBits(cpuScale)) << what;
   EXPECT_EQ(firstDiff(cpu, gpu), -1) << what;
@@ -610,14 +610,14 @@ TEST(CudaFp8, E4M3NaNRulesMatchCpu) {
   // A NaN restarts TVM's max chain: only what follows the last NaN counts;
   // a trailing NaN gives the floor scale. Across chunk boundaries too.
   std::vector<uint16_t> w = randomHalves(20'000'000, 4, 0.1f);
-  w[5] = 0x7E00;                 // NaN early, a big value before it
+  w[5] = 0x7E00; // NaN early, a big value before it
   w[2] = floatToHalf(1000.0f);
   expectSameE4M3(w, "NaN early");
-  w[12'000'000] = 0xFC01;        // negative signaling NaN in a later chunk
+  w[12'000'000] = 0xFC01; // negative signaling NaN in a later chunk
   expectSameE4M3(w, "NaN in a later chunk");
-  w[w.size() - 2] = 0x7C01;      // second-to-last
+  w[w.size() - 2] = 0x7C01; // second-to-last
   expectSameE4M3(w, "NaN second to last");
-  w.back() = 0xFE00;             // last
+  w.back() = 0xFE00; // last
   expectSameE4M3(w, "NaN last");
   expectSameE4M3(std::vector<uint16_t>(100, 0x7E00), "all NaN");
   expectSameE4M3(std::vector<uint16_t>{0x7E00, 0x7C00, 0x3C00}, "NaN, inf");
@@ -629,14 +629,14 @@ TEST(CudaFp8, QuantizeWithGivenScalesMatchesCpu) {
   for (size_t i = 0; i < w.size(); ++i)
     w[i] = uint16_t(i);
   const float inf = std::numeric_limits<float>::infinity();
-  for (float scale : {1.0f, 0.001f, -3.0f, 0.0f, -0.0f, inf, -inf,
-                      std::numeric_limits<float>::quiet_NaN(), 0x1p-149f,
-                      73.0f * 0x1p-24f}) {
+  for (float scale :
+       {1.0f, 0.001f, -3.0f, 0.0f, -0.0f, inf, -inf,
+        std::numeric_limits<float>::quiet_NaN(), 0x1p-149f, 73.0f * 0x1p-24f}) {
     std::vector<uint8_t> cpu(w.size()), gpu(w.size(), 0xEE);
     quantizeFp8E4M3(w.data(), w.size(), scale, cpu.data());
-    ASSERT_EQ(message(quantizeFp8E4M3Cuda(w.data(), w.size(), scale,
-                                          gpu.data())),
-              "");
+    ASSERT_EQ(
+        message(quantizeFp8E4M3Cuda(w.data(), w.size(), scale, gpu.data())),
+        "");
     EXPECT_EQ(firstDiff(cpu, gpu), -1) << "scale " << scale;
   }
 }

@@ -1,0 +1,193 @@
+//===- Hqq.cpp - HQQ zero-point optimization for MNN blocks -----*- C++ -*-===//
+//
+// Half-Quadratic Quantization (mobiusml/hqq, as MNNConvert's HQQQuantizer
+// runs it) for one asymmetric block. With scale = (max - min) / (2^b - 1)
+// (MNN's float32 value), the inverse scale s = 1 / scale fixed, and the zero
+// z = -min * s (not rounded), each step is
+//
+//   W_q = clamp(round(W * s + z), 0, 2^b - 1)           round: half to even
+//   W_r = (W_q - z) * scale
+//   W_e = sign(W - W_r) * max(|W - W_r| - max(|W - W_r|, 1e-8)^(p-1) / beta, 0)
+//   z   = mean(W_q - (W - W_e) * s)
+//
+// with p = 0.7 and beta = 10 (never multiplied by kappa), 20 steps, as
+// MNNConvert runs it. MNNConvert keeps the last z; here every z visited (the
+// initial one and the result of each step, 21 in all) is scored by the
+// squared error sum of (W - W_r)^2, and the first one with the smallest error
+// is kept (a z equal to its predecessor ends the loop early: the steps would
+// repeat). The block is then stored in MNN's form (scale, min = -z * scale),
+// its codes computed from them as IDSTEncoder does, and kept only if its
+// exact squared error (through the float32 dequantization) is smaller than
+// that of MNN's plain asymmetric rounding; otherwise the plain rounding is
+// returned. All HQQ arithmetic is in double (sums: see hqqStep).
+//
+//===----------------------------------------------------------------------===//
+
+#include "qopt/Numerics/Mnn.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace qopt::numerics {
+
+namespace {
+
+constexpr double kLpNorm = 0.7;
+constexpr double kBeta = 10.0;
+constexpr int kIters = 20;
+constexpr float kMnnScaleEpsilon = 1e-6f;
+/// Independent accumulators of the vectorized loops.
+constexpr int kLanes = 8;
+
+} // namespace
+
+/// The lanes' sum, pairwise in a fixed order.
+static inline double sumLanes(const double (&v)[kLanes]) {
+  return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+
+/// std::nearbyint for |t| < 2^51 (ties to even in the default rounding
+/// mode), inlined; a larger |t| stays beyond the clamp range [0, 255].
+static inline double roundHalfEven(double t) {
+  constexpr double kMagic = 0x1.8p52;
+  return (t + kMagic) - kMagic;
+}
+
+/// clamp(v, 0, qmax) as selects, so the loops vectorize.
+static inline double clampCode(double v, double qmax) {
+  v = v < qmax ? v : qmax;
+  return v > 0.0 ? v : 0.0;
+}
+
+/// Squared error of the stored block: sum of (w - (float(u) * scale + min))^2
+/// with the dequantization's two float32 roundings.
+static double storedError(const float *w, int64_t n, const uint8_t *codes,
+                          float scale, float min) {
+  double err = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float p = float(codes[i]) * scale;
+    const float d = p + min;
+    const double diff = double(w[i]) - double(d);
+    err += diff * diff;
+  }
+  return err;
+}
+
+/// Codes of the stored (scale, min), as IDSTEncoder computes them:
+/// clamp(round((w - min) / scale), 0, qmax), round half away from zero.
+static void storedCodes(const float *w, int64_t n, float scale, float min,
+                        float qmax, uint8_t *codes) {
+  for (int64_t i = 0; i < n; ++i) {
+    float r = std::round((w[i] - min) / scale);
+    r = r < qmax ? r : qmax;
+    r = r > 0.0f ? r : 0.0f;
+    codes[i] = uint8_t(int(r));
+  }
+}
+
+/// One HQQ step at zero z over the block: the squared error of W_r against
+/// W into \p err and, for the update, the sum of W_q - (W - W_e) * s into
+/// \p acc. Element i accumulates into lane i % kLanes and the lanes are
+/// summed in a fixed order, so the loop vectorizes and stays deterministic.
+/// The shrinkage term W_e * s is added by a scalar pass over the (for
+/// weights of ordinary magnitude: no) elements with |W - W_r| > shrinkCut.
+static void hqqStep(const float *w, int64_t n, double s, double scale,
+                    double z, double qmax, double shrinkCut, double &err,
+                    double &acc) {
+  double e[kLanes] = {};
+  double a[kLanes] = {};
+  double maxAbs[kLanes] = {};
+  const int64_t full = n - n % kLanes;
+  for (int64_t i = 0; i < full; i += kLanes) {
+    for (int l = 0; l < kLanes; ++l) {
+      const double wi = w[i + l];
+      const double q = clampCode(roundHalfEven(wi * s + z), qmax);
+      const double x = wi - (q - z) * scale;
+      e[l] += x * x;
+      a[l] += q - wi * s;
+      const double ax = std::fabs(x);
+      maxAbs[l] = maxAbs[l] > ax ? maxAbs[l] : ax;
+    }
+  }
+  for (int64_t i = full; i < n; ++i) {
+    const int l = int(i - full);
+    const double wi = w[i];
+    const double q = clampCode(roundHalfEven(wi * s + z), qmax);
+    const double x = wi - (q - z) * scale;
+    e[l] += x * x;
+    a[l] += q - wi * s;
+    const double ax = std::fabs(x);
+    maxAbs[l] = maxAbs[l] > ax ? maxAbs[l] : ax;
+  }
+  bool anyShrink = false;
+  for (double m : maxAbs)
+    anyShrink |= m > shrinkCut;
+  if (anyShrink) {
+    for (int64_t i = 0; i < n; ++i) {
+      const double wi = w[i];
+      const double q = clampCode(roundHalfEven(wi * s + z), qmax);
+      const double x = wi - (q - z) * scale;
+      const double ax = std::fabs(x);
+      if (!(ax > shrinkCut))
+        continue;
+      const double shrunk =
+          ax - std::pow(std::max(ax, 1e-8), kLpNorm - 1.0) / kBeta;
+      if (shrunk > 0.0)
+        a[i % kLanes] += std::copysign(shrunk, x) * s;
+    }
+  }
+  err = sumLanes(e);
+  acc = sumLanes(a);
+}
+
+void mnnHqqQuantizeBlock(const float *w, int64_t n, int bits, uint8_t *codes,
+                         float &scale, float &min) {
+  if (bits < 2 || bits > 8 || n <= 0)
+    return;
+  mnnRtnQuantizeBlock(w, n, bits, /*asymmetric=*/true, codes, scale, min);
+  // A (near-)constant block, and non-finite input, keep the plain rounding.
+  if (!(scale > kMnnScaleEpsilon) || !std::isfinite(scale))
+    return;
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(w[i]))
+      return;
+
+  const double qmax = double((1 << bits) - 1);
+  const double scaleD = scale;
+  const double s = 1.0 / scaleD;
+  // Below this |W - W_r| the shrinkage is exactly 0 (|x|^(2-p) <= 1/beta);
+  // the margin keeps the pow-free shortcut clear of rounding noise.
+  const double shrinkCut =
+      0.999 * std::pow(1.0 / kBeta, 1.0 / (2.0 - kLpNorm));
+  double z = -double(min) * s;
+  double bestZ = z;
+  double bestErr = std::numeric_limits<double>::infinity();
+  for (int it = 0; it <= kIters; ++it) {
+    double err = 0.0;
+    double acc = 0.0;
+    hqqStep(w, n, s, scaleD, z, qmax, shrinkCut, err, acc);
+    if (err < bestErr) {
+      bestErr = err;
+      bestZ = z;
+    }
+    const double next = acc / double(n);
+    // A fixed point repeats itself: no later z can score better.
+    if (next == z)
+      break;
+    z = next;
+  }
+
+  // MNN's stored form: the scale is unchanged, min = -z * scale.
+  const auto hqqMin = float(-bestZ * scaleD);
+  std::vector<uint8_t> hqqCodes(static_cast<size_t>(n));
+  storedCodes(w, n, scale, hqqMin, float(qmax), hqqCodes.data());
+  if (!(storedError(w, n, hqqCodes.data(), scale, hqqMin) <
+        storedError(w, n, codes, scale, min)))
+    return;
+  min = hqqMin;
+  std::copy(hqqCodes.begin(), hqqCodes.end(), codes);
+}
+
+} // namespace qopt::numerics

@@ -1,0 +1,312 @@
+//===- ScaleSearch.cpp - Optimized scales for MLC group modes ---*- C++ -*-===//
+//
+// Per group: the RTN result of groupQuantizeRows, then a search over
+// clipping ratios (as llama.cpp's make_qx_quants tries iscale = (nmax +
+// 0.1 i) / max) with least-squares refinement of each candidate's scale,
+// every candidate scored exactly as MLC's dequantization will see it (the
+// scale rounded to the model dtype, the float32 product (q - M) * scale).
+//
+//===----------------------------------------------------------------------===//
+
+#include "qopt/Numerics/ScaleSearch.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <iterator>
+#include <limits>
+#include <vector>
+
+namespace qopt::numerics {
+
+namespace {
+
+/// Clipping ratios r: candidate scale = base * r, base being the smallest
+/// scale that represents the group's largest magnitude without clipping.
+/// Ratios below 1 clip the largest values; 1.04 coarsens the grid.
+constexpr float kRatios[] = {1.00f, 0.93f, 0.86f, 0.79f, 0.72f, 1.04f};
+/// Least-squares refinements after each ratio's first assignment.
+constexpr int kRefinements = 2;
+/// Independent accumulators of the scoring loop.
+constexpr int kLanes = 8;
+
+/// The lanes' sum, pairwise in a fixed order.
+double sumLanes(const double (&v)[kLanes]) {
+  return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+
+/// Signed value in [lo, hi] nearest to y * inv (ties to even; y * inv is
+/// bounded by the clamp range times a small factor unless the scale was
+/// rounded far down, where the magic rounding may be off but the clamp still
+/// holds).
+inline float assign(float y, float inv, float lo, float hi) {
+  constexpr float kMagic = 0x1.8p23f;
+  float r = (y * inv + kMagic) - kMagic;
+  r = r < hi ? r : hi;
+  return r > lo ? r : lo;
+}
+
+/// Score of one candidate: the squared error of y against float(q) * s and
+/// the least-squares sums. Element i accumulates into lane i % kLanes.
+struct Score {
+  double error;
+  double sxq;
+  double sqq;
+};
+
+Score score(const float *y, int64_t n, float s, float lo, float hi) {
+  double e[kLanes] = {};
+  double a[kLanes] = {};
+  double b[kLanes] = {};
+  const float inv = 1.0f / s;
+  const int64_t full = n - n % kLanes;
+  for (int64_t i = 0; i < full; i += kLanes) {
+#pragma GCC unroll 8
+    for (int l = 0; l < kLanes; ++l) {
+      const float yi = y[i + l];
+      const float r = assign(yi, inv, lo, hi);
+      const float d = r * s;
+      const double diff = double(yi) - double(d);
+      e[l] += diff * diff;
+      a[l] += double(yi) * double(r);
+      b[l] += double(r) * double(r);
+    }
+  }
+  for (int64_t i = full; i < n; ++i) {
+    const int l = int(i - full);
+    const float r = assign(y[i], inv, lo, hi);
+    const float d = r * s;
+    const double diff = double(y[i]) - double(d);
+    e[l] += diff * diff;
+    a[l] += double(y[i]) * double(r);
+    b[l] += double(r) * double(r);
+  }
+  return {sumLanes(e), sumLanes(a), sumLanes(b)};
+}
+
+/// The squared error of y against float(q) * s for given signed values q, in
+/// the same lane order as score.
+double errorOf(const float *y, const int32_t *q, int64_t n, float s) {
+  double e[kLanes] = {};
+  for (int64_t i = 0; i < n; ++i) {
+    const float d = float(q[i]) * s;
+    const double diff = double(y[i]) - double(d);
+    e[i % kLanes] += diff * diff;
+  }
+  return sumLanes(e);
+}
+
+/// Searches one group for the scale (and, with the full code range, the
+/// sign of the scale) of least squared error.
+class GroupSearcher {
+public:
+  GroupSearcher(FloatFormat format, int maxInt, bool fullRange,
+                size_t groupSize)
+      : format(format), maxInt(float(maxInt)), fullRange(fullRange),
+        flipped(groupSize) {}
+
+  /// Best candidate for the n finite values x (not all zero): its error,
+  /// its signed scale (negative: the values are those of -x) and its values
+  /// q in [-M, M] (or [-M, M + 1] with the full range) into \p q.
+  struct Result {
+    double error = std::numeric_limits<double>::infinity();
+    float scale = 0.0f;
+  };
+
+  Result search(const float *x, int64_t n, int32_t *q) {
+    best = Result();
+    const float hi = fullRange ? maxInt + 1.0f : maxInt;
+    searchOrientation(x, n, hi, /*negate=*/false);
+    if (fullRange) {
+      for (int64_t i = 0; i < n; ++i)
+        flipped[size_t(i)] = -x[i];
+      searchOrientation(flipped.data(), n, hi, /*negate=*/true);
+    }
+    if (!(best.scale != 0.0f))
+      return best;
+    // The winner's values, by the same arithmetic that scored it.
+    const float s = std::fabs(best.scale);
+    const float inv = 1.0f / s;
+    for (int64_t i = 0; i < n; ++i) {
+      const float y = best.scale < 0.0f ? -x[i] : x[i];
+      q[i] = int32_t(assign(y, inv, -maxInt, hi));
+    }
+    return best;
+  }
+
+private:
+  /// Tries every ratio on y with values in [-M, hi]; a winner's scale is
+  /// stored negated when \p negate (y = -x).
+  void searchOrientation(const float *y, int64_t n, float hi, bool negate) {
+    float top = 0.0f;
+    float bottom = 0.0f;
+    for (int64_t i = 0; i < n; ++i) {
+      top = std::max(top, y[i]);
+      bottom = std::max(bottom, -y[i]);
+    }
+    const float base = std::max(top / hi, bottom / maxInt);
+    // A scale already scored in this orientation ends the ratio's chain
+    // (scoring it again could not change the winner).
+    size_t numTried = 0;
+    for (float ratio : kRatios) {
+      float s = roundTo(base * ratio, format);
+      for (int refine = 0; refine <= kRefinements; ++refine) {
+        if (!(s > 0.0f) || !std::isfinite(s) ||
+            std::find(tried, tried + numTried, s) != tried + numTried)
+          break;
+        tried[numTried++] = s;
+        const Score sc = score(y, n, s, -maxInt, hi);
+        if (sc.error < best.error) {
+          best.error = sc.error;
+          best.scale = negate ? -s : s;
+        }
+        if (!(sc.sqq > 0.0))
+          break;
+        const float next = roundTo(float(sc.sxq / sc.sqq), format);
+        if (next == s)
+          break;
+        s = next;
+      }
+    }
+  }
+
+  static constexpr size_t kMaxTried =
+      std::size(kRatios) * (kRefinements + 1);
+  float tried[kMaxTried];
+  FloatFormat format;
+  float maxInt;
+  bool fullRange;
+  std::vector<float> flipped;
+  Result best;
+};
+
+/// Bytes of one model-dtype element.
+size_t storageSize(FloatFormat format) {
+  return format == FloatFormat::F32 ? 4 : 2;
+}
+
+float loadAsFloat(const unsigned char *p, FloatFormat format) {
+  if (format == FloatFormat::F32) {
+    float f;
+    std::memcpy(&f, p, 4);
+    return f;
+  }
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return format == FloatFormat::F16 ? halfToFloat(h) : bfloat16ToFloat(h);
+}
+
+/// Stores a float already representable in the model dtype.
+void storeFromFloat(float f, FloatFormat format, unsigned char *p) {
+  if (format == FloatFormat::F32) {
+    std::memcpy(p, &f, 4);
+    return;
+  }
+  const uint16_t h =
+      format == FloatFormat::F16 ? floatToHalf(f) : floatToBFloat16(f);
+  std::memcpy(p, &h, 2);
+}
+
+} // namespace
+
+void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
+                                const GroupQuantSpec &spec, uint32_t *qweight,
+                                void *scale,
+                                const ScaleSearchOptions &options) {
+  if (!validateGroupQuantSpec(spec).empty() || rows <= 0 || k <= 0)
+    return;
+  const FloatFormat format = spec.modelFormat;
+  const size_t elemSize = storageSize(format);
+  const int bits = spec.bits;
+  const int64_t groupSize = spec.groupSize;
+  const int64_t numGroups = groupsPerRow(spec, k);
+  const int64_t numWords = wordsPerRow(spec, k);
+  const int64_t epw = elemsPerWord(bits);
+  const int64_t wordsPerGroup = groupSize / epw;
+  const auto maxInt = int32_t(maxIntValue(bits));
+  const uint32_t mask = (1u << bits) - 1u;
+  auto *in = static_cast<const unsigned char *>(w);
+  auto *scaleOut = static_cast<unsigned char *>(scale);
+
+  std::vector<float> x(static_cast<size_t>(k));
+  std::vector<int32_t> rtnQ(static_cast<size_t>(groupSize));
+  std::vector<int32_t> bestQ(static_cast<size_t>(groupSize));
+  GroupSearcher searcher(format, maxInt, options.fullCodeRange,
+                         size_t(groupSize));
+  for (int64_t row = 0; row < rows; ++row) {
+    const unsigned char *wRow = in + size_t(row) * size_t(k) * elemSize;
+    uint32_t *qRow = qweight + size_t(row) * size_t(numWords);
+    unsigned char *scaleRow =
+        scaleOut + size_t(row) * size_t(numGroups) * elemSize;
+    // The RTN result, exactly groupQuantizeRows'.
+    groupQuantizeRows(wRow, 1, k, spec, qRow, scaleRow);
+    for (int64_t i = 0; i < k; ++i)
+      x[size_t(i)] = loadAsFloat(wRow + size_t(i) * elemSize, format);
+
+    for (int64_t g = 0; g < numGroups; ++g) {
+      const int64_t begin = g * groupSize;
+      const int64_t len = std::min(groupSize, k - begin);
+      const float *xg = x.data() + begin;
+      bool finite = true;
+      bool allZero = true;
+      for (int64_t i = 0; i < len; ++i) {
+        finite &= std::isfinite(xg[i]);
+        allZero &= xg[i] == 0.0f;
+      }
+      if (!finite || allZero)
+        continue;
+
+      // The RTN error, as groupDequantizeRows reconstructs it.
+      uint32_t *words = qRow + size_t(g) * size_t(wordsPerGroup);
+      unsigned char *scalePtr = scaleRow + size_t(g) * elemSize;
+      for (int64_t i = 0; i < len; ++i)
+        rtnQ[size_t(i)] =
+            int32_t((words[i / epw] >> ((i % epw) * bits)) & mask) - maxInt;
+      const double rtnError =
+          errorOf(xg, rtnQ.data(), len, loadAsFloat(scalePtr, format));
+
+      const auto best = searcher.search(xg, len, bestQ.data());
+      if (!(best.error < rtnError))
+        continue;
+      storeFromFloat(best.scale, format, scalePtr);
+      for (int64_t j = 0; j < wordsPerGroup; ++j) {
+        uint32_t word = 0;
+        for (int64_t r = 0; r < epw; ++r) {
+          const int64_t i = j * epw + r;
+          if (i < len)
+            word |= uint32_t(bestQ[size_t(i)] + maxInt) << (r * bits);
+        }
+        words[j] = word;
+      }
+    }
+  }
+}
+
+void ErrorAccumulator::add(const float *w, const float *wq, size_t n) {
+  double s = 0.0;
+  double e = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    const double a = w[i];
+    const double d = a - double(wq[i]);
+    s += a * a;
+    e += d * d;
+  }
+  signal += s;
+  noise += e;
+}
+
+double ErrorAccumulator::relFrobenius() const {
+  if (noise == 0.0)
+    return 0.0;
+  if (signal == 0.0)
+    return std::numeric_limits<double>::infinity();
+  return std::sqrt(noise / signal);
+}
+
+double ErrorAccumulator::sqnrDb() const {
+  if (noise == 0.0)
+    return std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(signal / noise);
+}
+
+} // namespace qopt::numerics
