@@ -38,7 +38,8 @@ constexpr double kLpNorm = 0.7;
 constexpr double kBeta = 10.0;
 constexpr int kIters = 20;
 constexpr float kMnnScaleEpsilon = 1e-6f;
-/// Independent accumulators of the vectorized loops.
+/// Independent accumulators of the error and zero sums (short dependency
+/// chains, a fixed summation order).
 constexpr int kLanes = 8;
 
 } // namespace
@@ -55,7 +56,7 @@ static inline double roundHalfEven(double t) {
   return (t + kMagic) - kMagic;
 }
 
-/// clamp(v, 0, qmax) as selects, so the loops vectorize.
+/// clamp(v, 0, qmax) as selects (branch-free).
 static inline double clampCode(double v, double qmax) {
   v = v < qmax ? v : qmax;
   return v > 0.0 ? v : 0.0;
@@ -90,12 +91,11 @@ static void storedCodes(const float *w, int64_t n, float scale, float min,
 /// One HQQ step at zero z over the block: the squared error of W_r against
 /// W into \p err and, for the update, the sum of W_q - (W - W_e) * s into
 /// \p acc. Element i accumulates into lane i % kLanes and the lanes are
-/// summed in a fixed order, so the loop vectorizes and stays deterministic.
+/// summed in a fixed order: deterministic, with short dependency chains.
 /// The shrinkage term W_e * s is added by a scalar pass over the (for
 /// weights of ordinary magnitude: no) elements with |W - W_r| > shrinkCut.
-static void hqqStep(const float *w, int64_t n, double s, double scale,
-                    double z, double qmax, double shrinkCut, double &err,
-                    double &acc) {
+static void hqqStep(const float *w, int64_t n, double s, double scale, double z,
+                    double qmax, double shrinkCut, double &err, double &acc) {
   double e[kLanes] = {};
   double a[kLanes] = {};
   double maxAbs[kLanes] = {};
@@ -159,8 +159,7 @@ void mnnHqqQuantizeBlock(const float *w, int64_t n, int bits, uint8_t *codes,
   const double s = 1.0 / scaleD;
   // Below this |W - W_r| the shrinkage is exactly 0 (|x|^(2-p) <= 1/beta);
   // the margin keeps the pow-free shortcut clear of rounding noise.
-  const double shrinkCut =
-      0.999 * std::pow(1.0 / kBeta, 1.0 / (2.0 - kLpNorm));
+  const double shrinkCut = 0.999 * std::pow(1.0 / kBeta, 1.0 / (2.0 - kLpNorm));
   double z = -double(min) * s;
   double bestZ = z;
   double bestErr = std::numeric_limits<double>::infinity();

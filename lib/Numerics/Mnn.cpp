@@ -106,8 +106,7 @@ void mnnRtnQuantizeBlock(const float *w, int64_t n, int bits, bool asymmetric,
 }
 
 /// Packs n codes of `bits` bits into a zeroed MSB-first bit stream.
-static void packCodes(const uint8_t *codes, int64_t n, int bits,
-                      uint8_t *out) {
+static void packCodes(const uint8_t *codes, int64_t n, int bits, uint8_t *out) {
   if (bits == 8) {
     std::memcpy(out, codes, size_t(n));
     return;
@@ -167,8 +166,8 @@ void mnnQuantizeRows(const float *w, int64_t rows, int64_t k,
       const float *wBlock = wRow + size_t(b) * size_t(blockSize);
       uint8_t *blockCodes = codes.data() + size_t(b) * size_t(blockSize);
       if (hqq)
-        mnnHqqQuantizeBlock(wBlock, blockSize, spec.bits, blockCodes,
-                            scale[at], blockMin);
+        mnnHqqQuantizeBlock(wBlock, blockSize, spec.bits, blockCodes, scale[at],
+                            blockMin);
       else
         mnnRtnQuantizeBlock(wBlock, blockSize, spec.bits, spec.asymmetric,
                             blockCodes, scale[at], blockMin);

@@ -27,7 +27,8 @@ namespace {
 constexpr float kRatios[] = {1.00f, 0.93f, 0.86f, 0.79f, 0.72f, 1.04f};
 /// Least-squares refinements after each ratio's first assignment.
 constexpr int kRefinements = 2;
-/// Independent accumulators of the scoring loop.
+/// Independent accumulators of the scoring sums (short dependency chains,
+/// a fixed summation order).
 constexpr int kLanes = 8;
 
 /// The lanes' sum, pairwise in a fixed order.
@@ -170,8 +171,7 @@ private:
     }
   }
 
-  static constexpr size_t kMaxTried =
-      std::size(kRatios) * (kRefinements + 1);
+  static constexpr size_t kMaxTried = std::size(kRatios) * (kRefinements + 1);
   float tried[kMaxTried];
   FloatFormat format;
   float maxInt;

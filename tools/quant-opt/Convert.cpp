@@ -45,6 +45,9 @@ Converts a checkpoint into an MLC-LLM / WebLLM tensor cache, byte for byte as
   --dry-run                 print the plan; read no weights, write nothing
   --stats-json FILE         also write the statistics as JSON
   --threads N               worker threads (default: all cores)
+  --accuracy                measure each quantized weight's error (relative
+                            Frobenius, SQNR) and print a summary; implied by
+                            --stats-json, which lists them per tensor
   --rounding even|away      ties of group quantization's round (default even)
 )";
 
@@ -55,6 +58,7 @@ struct ConvertArgs {
   int64_t shards = 1;
   unsigned threads = 0;
   bool dryRun = false;
+  bool accuracy = false;
 };
 } // namespace
 
@@ -152,6 +156,8 @@ int ::qopt::runConvert(int argc, char **argv) {
     std::string v;
     if (arg == "--dry-run") {
       a.dryRun = true;
+    } else if (arg == "--accuracy") {
+      a.accuracy = true;
     } else if (arg == "--quantization") {
       if (!value(a.quantization))
         return usageError("--quantization needs a value");
@@ -237,6 +243,8 @@ int ::qopt::runConvert(int argc, char **argv) {
   opts.statsJson = a.statsJson;
   opts.printStats = true;
   opts.dryRun = a.dryRun;
+  opts.accuracy = a.accuracy || !a.statsJson.empty();
+  opts.progress = true;
   weights::buildConvertPipeline(pm, opts);
   if (failed(pm.run(*module)))
     return 1;

@@ -14,6 +14,8 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <atomic>
+#include <cmath>
+#include <limits>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -276,6 +278,7 @@ struct Item {
 struct Chunk {
   size_t item;
   int64_t r0, r1;
+  double signal = 0, noise = 0; // quantization error of this chunk
 };
 
 bool chainIsRowLocal(Value v) {
@@ -341,6 +344,28 @@ public:
     }
   }
 
+  /// Per quantized item, the error summed over its chunks in chunk order.
+  void collectErrors(std::vector<TensorError> &out) {
+    std::vector<TensorError> perItem(items.size());
+    for (const Chunk &c : chunks) {
+      perItem[c.item].signal += c.signal;
+      perItem[c.item].noise += c.noise;
+    }
+    for (auto [i, item] : llvm::enumerate(items)) {
+      if (!item.quantize)
+        continue;
+      perItem[i].name = weightName(item);
+      out.push_back(perItem[i]);
+    }
+  }
+
+  /// The name of the weight a quantize item replaced.
+  std::string weightName(const Item &item) {
+    StringRef n = writer.records()[item.consumers[0].record].name;
+    n = n.take_front(n.find("_shard-"));
+    return (n.rsplit('.').first + ".weight").str();
+  }
+
   llvm::Error run(::qopt::loaders::TensorReader &reader) {
     unsigned n = opts.threads ? opts.threads
                               : std::max(1u, std::thread::hardware_concurrency());
@@ -389,14 +414,14 @@ private:
     return writer.writeRecordPart(record, offset, enc.data(), n * 2);
   }
 
-  llvm::Error runChunk(Evaluator &eval, const Chunk &c) {
+  llvm::Error runChunk(Evaluator &eval, Chunk &c) {
     Item &item = items[c.item];
     auto in = eval.rows(item.input, c.r0, c.r1);
     if (!in)
       return withParam(item, in.takeError());
     if (!item.quantize)
       return withParam(item, emit(item, 0, *in, c.r0));
-    return withParam(item, quantize(item, *in, c.r0));
+    return withParam(item, quantize(item, *in, c.r0, c));
   }
 
   /// Writes rows [r0, r0 + rows) of output `result` of `item` to every
@@ -470,7 +495,18 @@ private:
     return makeError("parameter '" + name + "': " + llvm::toString(std::move(err)));
   }
 
-  llvm::Error quantize(Item &item, Buf &in, int64_t r0) {
+  static void accumulate(Chunk &c, const float *w, const float *wq, size_t n) {
+    double signal = 0, noise = 0;
+    for (size_t i = 0; i < n; ++i) {
+      double d = double(w[i]) - double(wq[i]);
+      signal += double(w[i]) * double(w[i]);
+      noise += d * d;
+    }
+    c.signal += signal;
+    c.noise += noise;
+  }
+
+  llvm::Error quantize(Item &item, Buf &in, int64_t r0, Chunk &chunk) {
     Attribute scheme = item.quantize.getScheme();
     size_t n = size_t(in.numElements());
     if (auto g = dyn_cast<GroupQuantAttr>(scheme)) {
@@ -486,6 +522,12 @@ private:
       std::vector<uint32_t> qw(size_t(rows * words));
       std::vector<uint8_t> sc(size_t(rows * groups) * ses);
       num::groupQuantizeRows(in.data.data(), rows, k, spec, qw.data(), sc.data());
+      if (opts.accuracy) {
+        std::vector<float> deq(n), orig(n);
+        num::groupDequantizeRows(qw.data(), sc.data(), rows, k, spec, deq.data());
+        num::convertElements(in.data.data(), in.dtype, orig.data(), DType::F32, n);
+        accumulate(chunk, orig.data(), deq.data(), n);
+      }
       if (g.getLayout() == Layout::KN) {
         std::vector<uint32_t> qwT(qw.size());
         std::vector<uint8_t> scT(sc.size());
@@ -522,10 +564,26 @@ private:
     };
     if (!p.getUseScale()) {
       num::castHalfToFp8E5M2(w, n, q.data.data());
+      if (opts.accuracy) {
+        std::vector<float> deq(n), orig(n);
+        for (size_t i = 0; i < n; ++i) {
+          deq[i] = num::f8E5M2ToFloat(q.data[i]);
+          orig[i] = num::halfToFloat(w[i]);
+        }
+        accumulate(chunk, orig.data(), deq.data(), n);
+      }
       return emit(item, 0, q, 0);
     }
     float scale = num::fp8E4M3PerTensorScale(w, n);
     num::quantizeFp8E4M3(w, n, scale, q.data.data());
+    if (opts.accuracy) {
+      std::vector<float> deq(n), orig(n);
+      for (size_t i = 0; i < n; ++i) {
+        deq[i] = num::f8E4M3FNToFloat(q.data[i]) * scale;
+        orig[i] = num::halfToFloat(w[i]);
+      }
+      accumulate(chunk, orig.data(), deq.data(), n);
+    }
     if (llvm::Error e = emit(item, 0, q, 0))
       return e;
     if (llvm::Error e = emit(item, 1, scalar(scale), 0))
@@ -565,10 +623,24 @@ private:
 };
 } // namespace
 
-llvm::Error mlir::qopt::weights::executeParams(ArrayRef<ParamOp> params,
-                                               tc::TensorCacheWriter &writer,
-                                               const ExecutorOptions &opts) {
+llvm::Error mlir::qopt::weights::executeParams(
+    ArrayRef<ParamOp> params, tc::TensorCacheWriter &writer,
+    const ExecutorOptions &opts, std::vector<TensorError> *errors) {
   ::qopt::loaders::TensorReader reader;
   Runner runner(params, writer, opts);
-  return runner.run(reader);
+  if (llvm::Error err = runner.run(reader))
+    return err;
+  if (errors && opts.accuracy)
+    runner.collectErrors(*errors);
+  return llvm::Error::success();
+}
+
+double TensorError::relFrobenius() const {
+  return signal > 0 ? std::sqrt(noise / signal) : 0.0;
+}
+
+double TensorError::sqnrDb() const {
+  if (noise <= 0)
+    return std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(signal / noise);
 }

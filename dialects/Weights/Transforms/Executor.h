@@ -24,14 +24,30 @@ struct ExecutorOptions {
   uint64_t chunkBytes = 8ull << 20;
   /// Print a progress line on stderr (only when it is a terminal).
   bool progress = false;
+  /// Measure the quantization error of every quantized parameter.
+  bool accuracy = false;
+};
+
+/// Quantization error of one weight: its model-dtype values w against the
+/// dequantized values wq.
+struct TensorError {
+  std::string name; // the weight's name, e.g. "model.layers.0.mlp.down_proj.weight"
+  double signal = 0; // sum of w^2
+  double noise = 0;  // sum of (w - wq)^2
+  double relFrobenius() const;
+  double sqnrDb() const;
 };
 
 /// Evaluates `params` (record i of `writer` is params[i]) and writes them.
 /// The first error stops the workers and is returned; it names the
 /// parameter and, for read errors, the checkpoint file and tensor.
+/// With `options.accuracy`, `errors` receives one entry per quantized weight,
+/// in emission order (sums taken in a fixed order: the same for any thread
+/// count).
 llvm::Error executeParams(llvm::ArrayRef<ParamOp> params,
                           ::qopt::tensorcache::TensorCacheWriter &writer,
-                          const ExecutorOptions &options);
+                          const ExecutorOptions &options,
+                          std::vector<TensorError> *errors = nullptr);
 
 } // namespace mlir::qopt::weights
 

@@ -35,6 +35,8 @@ struct ConvertPipelineOptions
   Option<std::string> statsJson{*this, "stats-json", llvm::cl::init("")};
   Option<bool> printStats{*this, "print-stats", llvm::cl::init(false)};
   Option<bool> dryRun{*this, "dry-run", llvm::cl::init(false)};
+  Option<bool> accuracy{*this, "accuracy", llvm::cl::init(false)};
+  Option<bool> progress{*this, "progress", llvm::cl::init(false)};
 };
 
 /// import -> map -> quantize -> verify -> preshard -> serialize.

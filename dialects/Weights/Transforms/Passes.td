@@ -113,6 +113,11 @@ def SerializeTensorCache : Pass<"qopt-serialize-tensor-cache", "::mlir::ModuleOp
            "Print the statistics lines of mlc_llm convert_weight">,
     Option<"dryRun", "dry-run", "bool", "false",
            "Print the plan; read no weights, write nothing">,
+    Option<"accuracy", "accuracy", "bool", "false",
+           "Measure each quantized weight's relative Frobenius error and SQNR "
+           "(printed as a summary, per tensor in stats-json)">,
+    Option<"progress", "progress", "bool", "false",
+           "Show progress on stderr when it is a terminal">,
   ];
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }

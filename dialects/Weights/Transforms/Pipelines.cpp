@@ -26,7 +26,7 @@ void mlir::qopt::weights::buildConvertPipeline(
     pm.addPass(createPreShardTP(PreShardTPOptions{opts.tensorParallelShards}));
   pm.addPass(createSerializeTensorCache(SerializeTensorCacheOptions{
       opts.output, opts.threads, opts.statsJson, opts.printStats,
-      opts.dryRun}));
+      opts.dryRun, opts.accuracy, opts.progress}));
 }
 
 void mlir::qopt::weights::registerWeightsPipelines() {

@@ -17,6 +17,11 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/Process.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
 #include "llvm/Support/raw_ostream.h"
 
 namespace mlir::qopt::weights {
@@ -84,6 +89,9 @@ struct SerializeTensorCachePass
 
     if (dryRun) {
       printPlan(model, records, stats);
+      if (!statsJson.getValue().empty() &&
+          failed(writeStatsJson(model, stats, {})))
+        signalPassFailure();
       return;
     }
 
@@ -96,7 +104,10 @@ struct SerializeTensorCachePass
     }
     ExecutorOptions opts;
     opts.threads = threads;
-    if (llvm::Error err = executeParams(params, **writer, opts)) {
+    opts.accuracy = accuracy;
+    opts.progress = progress && llvm::sys::Process::StandardErrIsDisplayed();
+    std::vector<TensorError> errors;
+    if (llvm::Error err = executeParams(params, **writer, opts, &errors)) {
       emitError(unknown, llvm::toString(std::move(err)));
       return signalPassFailure();
     }
@@ -109,10 +120,13 @@ struct SerializeTensorCachePass
       emitError(unknown, llvm::toString(std::move(err)));
       return signalPassFailure();
     }
-    if (printStats)
+    if (printStats) {
       printStatistics(stats, "Saved to directory: " + outputDir.getValue());
+      if (accuracy)
+        printAccuracy(errors);
+    }
     if (!statsJson.getValue().empty())
-      if (failed(writeStatsJson(model, stats)))
+      if (failed(writeStatsJson(model, stats, errors)))
         return signalPassFailure();
   }
 
@@ -124,13 +138,58 @@ struct SerializeTensorCachePass
       llvm::outs() << last << "\n";
   }
 
-  LogicalResult writeStatsJson(ModelOp model, const tc::Statistics &stats) {
+  static TensorError total(const std::vector<TensorError> &errors) {
+    TensorError all;
+    for (const TensorError &e : errors) {
+      all.signal += e.signal;
+      all.noise += e.noise;
+    }
+    return all;
+  }
+
+  static void printAccuracy(const std::vector<TensorError> &errors) {
+    if (errors.empty()) {
+      llvm::outs() << "Quantization error: no quantized weights\n";
+      return;
+    }
+    TensorError all = total(errors);
+    llvm::outs() << llvm::format(
+        "Quantization error: relative Frobenius %.6f, SQNR %.2f dB over %zu "
+        "quantized weights\n",
+        all.relFrobenius(), all.sqnrDb(), errors.size());
+  }
+
+  /// The statistics JSON; with accuracy, an "Accuracy" object is added:
+  /// {"RelativeFrobenius", "SQNRdB", "Tensors": [{"name", "RelativeFrobenius",
+  /// "SQNRdB"}, ...]} in emission order.
+  LogicalResult writeStatsJson(ModelOp model, const tc::Statistics &stats,
+                               const std::vector<TensorError> &errors) {
+    std::string text = tc::renderStatisticsJson(stats);
+    if (accuracy && !dryRun) {
+      auto j = nlohmann::ordered_json::parse(text);
+      TensorError all = total(errors);
+      auto number = [](double v) -> nlohmann::ordered_json {
+        if (std::isfinite(v))
+          return v;
+        return nullptr; // no error at all: SQNR is infinite
+      };
+      nlohmann::ordered_json acc;
+      acc["RelativeFrobenius"] = number(all.relFrobenius());
+      acc["SQNRdB"] = number(all.sqnrDb());
+      acc["Tensors"] = nlohmann::ordered_json::array();
+      for (const TensorError &e : errors)
+        acc["Tensors"].push_back({{"name", e.name},
+                                  {"RelativeFrobenius", number(e.relFrobenius())},
+                                  {"SQNRdB", number(e.sqnrDb())}});
+      j["Accuracy"] = acc;
+      text = j.dump();
+    }
     std::error_code ec;
     llvm::raw_fd_ostream os(statsJson.getValue(), ec);
     if (ec)
       return model.emitError("cannot write statistics to '")
              << statsJson.getValue() << "': " << ec.message();
-    os << tc::renderStatisticsJson(stats);
+    os << text;
     return success();
   }
 

@@ -63,7 +63,7 @@ TEST(MnnTest, BlocksPerRowFollowsMnnConvert) {
   EXPECT_EQ(mnnBlocksPerRow({4, false, 48, false}, 96), 2);
   EXPECT_EQ(mnnBlocksPerRow({4, false, 16, false}, 48), 3);
   // Otherwise one block per row (channel-wise), no tail block, no padding.
-  EXPECT_EQ(mnnBlocksPerRow({4, false, 64, false}, 96), 1);   // 96 % 64
+  EXPECT_EQ(mnnBlocksPerRow({4, false, 64, false}, 96), 1); // 96 % 64
   EXPECT_EQ(mnnBlocksPerRow({4, false, 128, false}, 11000), 1);
   EXPECT_EQ(mnnBlocksPerRow({4, false, 8, false}, 64), 1);    // < 16
   EXPECT_EQ(mnnBlocksPerRow({4, false, 40, false}, 80), 1);   // 40 % 16
@@ -77,11 +77,11 @@ TEST(MnnTest, BlocksPerRowFollowsMnnConvert) {
 }
 
 TEST(MnnTest, PackedRowBytes) {
-  EXPECT_EQ(mnnPackedRowBytes({2, false, 0, false}, 6), 2);  // 12 bits
-  EXPECT_EQ(mnnPackedRowBytes({3, false, 0, false}, 5), 2);  // 15 bits
-  EXPECT_EQ(mnnPackedRowBytes({3, false, 0, false}, 8), 3);  // 24 bits
-  EXPECT_EQ(mnnPackedRowBytes({4, false, 0, false}, 5), 3);  // 20 bits
-  EXPECT_EQ(mnnPackedRowBytes({5, false, 0, false}, 4), 3);  // 20 bits
+  EXPECT_EQ(mnnPackedRowBytes({2, false, 0, false}, 6), 2); // 12 bits
+  EXPECT_EQ(mnnPackedRowBytes({3, false, 0, false}, 5), 2); // 15 bits
+  EXPECT_EQ(mnnPackedRowBytes({3, false, 0, false}, 8), 3); // 24 bits
+  EXPECT_EQ(mnnPackedRowBytes({4, false, 0, false}, 5), 3); // 20 bits
+  EXPECT_EQ(mnnPackedRowBytes({5, false, 0, false}, 4), 3); // 20 bits
   EXPECT_EQ(mnnPackedRowBytes({8, false, 0, false}, 7), 7);
   EXPECT_EQ(mnnPackedRowBytes({4, true, 64, false}, 4096), 2048);
   EXPECT_EQ(mnnPackedRowBytes({4, false, 0, false}, 0), 0);
@@ -194,10 +194,10 @@ TEST(MnnTest, AsymmetricHandWorkedBlocks) {
   // Block 1: min 0, max 7.5 -> scale 0.5; w = 0.5 t with
   // t = 15, 0, 1.5, 2.5, 6, 0.25, 0.75, 10, 12.5, 13.75, 2, 4, 8, 9, 11, 14
   // -> u = 15, 0, 2, 3, 6, 0, 1, 10, 13, 14, 2, 4, 8, 9, 11, 14.
-  const float t0[16] = {0,    15,   2.5f, 3.5f, 7,  1,  0.5f, 14.5f,
-                        4.25f, 5.75f, 8,  9,    10, 11, 12,   13};
-  const float t1[16] = {15,    0,     1.5f, 2.5f, 6,  0.25f, 0.75f, 10,
-                        12.5f, 13.75f, 2,   4,    8,  9,     11,    14};
+  const float t0[16] = {0,     15,    2.5f, 3.5f, 7,  1,  0.5f, 14.5f,
+                        4.25f, 5.75f, 8,    9,    10, 11, 12,   13};
+  const float t1[16] = {15,    0,      1.5f, 2.5f, 6, 0.25f, 0.75f, 10,
+                        12.5f, 13.75f, 2,    4,    8, 9,     11,    14};
   std::vector<float> w(32);
   for (int i = 0; i < 16; ++i) {
     w[size_t(i)] = -1.5f + 0.25f * t0[i];
@@ -207,17 +207,16 @@ TEST(MnnTest, AsymmetricHandWorkedBlocks) {
   MnnResult r = quantize(w, 1, 32, spec);
   EXPECT_EQ(r.scale, (std::vector<float>{0.25f, 0.5f}));
   EXPECT_EQ(r.zero, (std::vector<float>{-1.5f, 0.0f}));
-  EXPECT_EQ(r.packed,
-            (std::vector<uint8_t>{0x0F, 0x34, 0x71, 0x1F, 0x46, 0x89, 0xAB,
-                                  0xCD, 0xF0, 0x23, 0x60, 0x1A, 0xDE, 0x24,
-                                  0x89, 0xBE}));
+  EXPECT_EQ(r.packed, (std::vector<uint8_t>{0x0F, 0x34, 0x71, 0x1F, 0x46, 0x89,
+                                            0xAB, 0xCD, 0xF0, 0x23, 0x60, 0x1A,
+                                            0xDE, 0x24, 0x89, 0xBE}));
   // w = u * scale + min.
-  const int u[32] = {0,  15, 3, 4, 7,  1,  1,  15, 4,  6, 8,
-                     9,  10, 11, 12, 13, 15, 0,  2,  3, 6, 0,
-                     1,  10, 13, 14, 2,  4,  8,  9,  11, 14};
+  const int u[32] = {0,  15, 3, 4, 7, 1, 1, 15, 4,  6,  8, 9, 10, 11, 12, 13,
+                     15, 0,  2, 3, 6, 0, 1, 10, 13, 14, 2, 4, 8,  9,  11, 14};
   std::vector<float> expected(32);
   for (int i = 0; i < 32; ++i)
-    expected[size_t(i)] = i < 16 ? float(u[i]) * 0.25f - 1.5f : float(u[i]) * 0.5f;
+    expected[size_t(i)] =
+        i < 16 ? float(u[i]) * 0.25f - 1.5f : float(u[i]) * 0.5f;
   EXPECT_EQ(dequantize(r, 1, 32, spec), expected);
 }
 
