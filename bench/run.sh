@@ -174,6 +174,7 @@ done
 commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if ! git -C "$repo" diff --quiet HEAD 2>/dev/null; then commit="$commit (with uncommitted changes)"; fi
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 fs=$(df -P -T "$work" | awk 'NR == 2 { print $2 " (" $1 ")" }')
 
 {
@@ -181,7 +182,9 @@ fs=$(df -P -T "$work" | awk 'NR == 2 { print $2 " (" $1 ")" }')
   echo
   echo "Produced by \`bench/run.sh\` (see bench/README.md). $started, commit $commit."
   echo "Machine: $(nproc) cores ($cpu), $(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo) GiB RAM;"
-  echo "scratch file system: $fs; load average at start: $load_start."
+  echo "scratch file system: $fs; load average at start: $load_start, at the end: $load_end"
+  echo "(a load above the core count means other processes shared the CPU: wall times are then"
+  echo "inflated and noisy, the CPU column much less so)."
   echo
   echo "- baseline: best of $reps of \`cat model.safetensors > /dev/null\` + \`dd if=/dev/zero bs=8M\` of the output's size, warm page cache"
   echo "- ours: best of $reps wall times of \`quant-opt convert DIR --quantization MODE -o OUT --threads N\`; CPU = user + sys of that run; peak RSS = largest of the $reps runs"

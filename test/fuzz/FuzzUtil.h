@@ -1,7 +1,7 @@
 //===- FuzzUtil.h - Helpers shared by the libFuzzer targets ----*- C++ -*-===//
 //
-// The header readers take a path, so each input is written to one scratch
-// file per process first (under $TMPDIR, default /tmp).
+// The header readers take a path, so each input is first written to one
+// in-memory scratch file per process.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,31 +14,39 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <string>
 #include <unistd.h>
 
 namespace qopt::fuzz {
 
-/// Writes `data` to this process's scratch file (named with `suffix`) and
-/// returns its path.
+/// Writes `data` to this process's scratch file and returns a path that
+/// opens it. The file is an in-memory memfd (opened through /proc/self/fd),
+/// or, where that fails, `$TMPDIR/qopt-fuzz-<pid><suffix>`.
 inline const std::string &writeScratch(const uint8_t *data, size_t size,
                                        const char *suffix) {
+  static int fd = -1;
   static const std::string path = [&] {
+    fd = ::memfd_create("qopt-fuzz", MFD_CLOEXEC);
+    if (fd >= 0)
+      return "/proc/self/fd/" + std::to_string(fd);
     const char *dir = std::getenv("TMPDIR");
-    return std::string(dir && *dir ? dir : "/tmp") + "/qopt-fuzz-" +
-           std::to_string(::getpid()) + suffix;
+    std::string p = std::string(dir && *dir ? dir : "/tmp") + "/qopt-fuzz-" +
+                    std::to_string(::getpid()) + suffix;
+    fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    return p;
   }();
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
+  if (fd < 0 || ::ftruncate(fd, 0) != 0)
     std::abort();
+  off_t at = 0;
   while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
+    ssize_t n = ::pwrite(fd, data, size, at);
     if (n <= 0)
       std::abort();
     data += n;
+    at += n;
     size -= size_t(n);
   }
-  ::close(fd);
   return path;
 }
 

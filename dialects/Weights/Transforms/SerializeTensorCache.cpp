@@ -19,8 +19,6 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/Process.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include "llvm/Support/raw_ostream.h"
 
@@ -165,24 +163,22 @@ struct SerializeTensorCachePass
   LogicalResult writeStatsJson(ModelOp model, const tc::Statistics &stats,
                                const std::vector<TensorError> &errors) {
     std::string text = tc::renderStatisticsJson(stats);
-    if (accuracy && !dryRun) {
-      auto j = nlohmann::ordered_json::parse(text);
-      TensorError all = total(errors);
-      auto number = [](double v) -> nlohmann::ordered_json {
-        if (std::isfinite(v))
-          return v;
-        return nullptr; // no error at all: SQNR is infinite
+    if (accuracy && !dryRun && !text.empty() && text.back() == '}') {
+      // Same layout as the rest: Python json.dumps separators and reprs.
+      auto number = [](double v) {
+        return std::isfinite(v) ? tc::pythonFloatRepr(v) : std::string("null");
       };
-      nlohmann::ordered_json acc;
-      acc["RelativeFrobenius"] = number(all.relFrobenius());
-      acc["SQNRdB"] = number(all.sqnrDb());
-      acc["Tensors"] = nlohmann::ordered_json::array();
-      for (const TensorError &e : errors)
-        acc["Tensors"].push_back({{"name", e.name},
-                                  {"RelativeFrobenius", number(e.relFrobenius())},
-                                  {"SQNRdB", number(e.sqnrDb())}});
-      j["Accuracy"] = acc;
-      text = j.dump();
+      TensorError all = total(errors);
+      std::string acc = "{\"RelativeFrobenius\": " + number(all.relFrobenius()) +
+                        ", \"SQNRdB\": " + number(all.sqnrDb()) +
+                        ", \"Tensors\": [";
+      for (size_t i = 0; i < errors.size(); ++i)
+        acc += (i ? ", " : "") + std::string("{\"name\": ") +
+               tc::pythonJsonString(errors[i].name) +
+               ", \"RelativeFrobenius\": " + number(errors[i].relFrobenius()) +
+               ", \"SQNRdB\": " + number(errors[i].sqnrDb()) + "}";
+      text.pop_back();
+      text += ", \"Accuracy\": " + acc + "]}}";
     }
     std::error_code ec;
     llvm::raw_fd_ostream os(statsJson.getValue(), ec);
