@@ -2,6 +2,11 @@
 
 #include "qopt/Models/QuantizationModes.h"
 
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+
 using namespace qopt::models;
 using qopt::numerics::DType;
 using Kind = QuantizationMode::Kind;
@@ -16,6 +21,8 @@ llvm::StringRef QuantizationMode::kindName() const {
     return "per-tensor-quant";
   case Kind::AWQ:
     return "awq";
+  case Kind::MNN:
+    return "mnn";
   }
   return "";
 }
@@ -89,12 +96,56 @@ const std::vector<QuantizationMode> &qopt::models::quantizationModes() {
   return modes;
 }
 
+std::string qopt::models::mnnModeName(int bits, bool asymmetric,
+                                      int64_t block, bool hqq) {
+  std::string s = "mnn_w" + std::to_string(bits);
+  if (asymmetric)
+    s += "_asym";
+  if (block > 0)
+    s += "_b" + std::to_string(block);
+  if (hqq)
+    s += "_hqq";
+  return s;
+}
+
+/// Parses `mnn_w<bits>[_asym][_b<block>][_hqq]`.
+static std::optional<QuantizationMode> parseMnn(llvm::StringRef name) {
+  llvm::StringRef rest = name;
+  if (!rest.consume_front("mnn_w"))
+    return std::nullopt;
+  QuantizationMode m;
+  m.kind = Kind::MNN;
+  m.modelDType = DType::F16;
+  if (rest.consumeInteger(10, m.bits) || m.bits < 2 || m.bits > 8)
+    return std::nullopt;
+  m.mnnAsymmetric = rest.consume_front("_asym");
+  if (rest.consume_front("_b") &&
+      (rest.consumeInteger(10, m.mnnBlock) || m.mnnBlock <= 0))
+    return std::nullopt;
+  m.mnnHqq = rest.consume_front("_hqq");
+  if (!rest.empty() || (m.mnnHqq && !m.mnnAsymmetric))
+    return std::nullopt;
+  m.name = mnnModeName(m.bits, m.mnnAsymmetric, m.mnnBlock, m.mnnHqq);
+  if (m.name != name)
+    return std::nullopt;
+  return m;
+}
+
 const QuantizationMode *
 qopt::models::findQuantizationMode(llvm::StringRef name) {
   for (const QuantizationMode &m : quantizationModes())
     if (m.name == name)
       return &m;
-  return nullptr;
+  std::optional<QuantizationMode> mnn = parseMnn(name);
+  if (!mnn)
+    return nullptr;
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<QuantizationMode>> interned;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto &slot = interned[mnn->name];
+  if (!slot)
+    slot = std::make_unique<QuantizationMode>(*mnn);
+  return slot.get();
 }
 
 std::string qopt::models::quantizationModeList() {

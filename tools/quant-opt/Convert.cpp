@@ -49,6 +49,13 @@ Converts a checkpoint into an MLC-LLM / WebLLM tensor cache, byte for byte as
                             Frobenius, SQNR) and print a summary; implied by
                             --stats-json, which lists them per tensor
   --rounding even|away      ties of group quantization's round (default even)
+  --optimize-scales         group modes: search each group's scale for the
+                            least error; same MLC format
+  --quantization mnn        MNN-style weight quantization, with
+    --weight-quant-bits N       2..8 (default 8)
+    --weight-quant-asymmetric   per block min + scale (default symmetric)
+    --weight-quant-block N      0 = channel-wise (default), else block size
+    --hqq                       HQQ zero-point optimization (asymmetric)
 )";
 
 namespace {
@@ -59,6 +66,10 @@ struct ConvertArgs {
   unsigned threads = 0;
   bool dryRun = false;
   bool accuracy = false;
+  bool optimizeScales = false;
+  // MNNConvert's weight quantization flags (--quantization mnn).
+  int64_t mnnBits = 8, mnnBlock = 0;
+  bool mnnAsymmetric = false, mnnHqq = false;
 };
 } // namespace
 
@@ -158,6 +169,19 @@ int ::qopt::runConvert(int argc, char **argv) {
       a.dryRun = true;
     } else if (arg == "--accuracy") {
       a.accuracy = true;
+    } else if (arg == "--optimize-scales") {
+      a.optimizeScales = true;
+    } else if (arg == "--weight-quant-asymmetric") {
+      a.mnnAsymmetric = true;
+    } else if (arg == "--hqq") {
+      a.mnnHqq = true;
+    } else if (arg == "--weight-quant-bits") {
+      if (!value(v) || !parseInt(v, a.mnnBits) || a.mnnBits < 2 || a.mnnBits > 8)
+        return usageError("--weight-quant-bits needs a value from 2 to 8");
+    } else if (arg == "--weight-quant-block") {
+      if (!value(v) || !parseInt(v, a.mnnBlock) || a.mnnBlock < 0)
+        return usageError("--weight-quant-block needs 0 (channel-wise) or a "
+                          "block size");
     } else if (arg == "--quantization") {
       if (!value(a.quantization))
         return usageError("--quantization needs a value");
@@ -206,6 +230,13 @@ int ::qopt::runConvert(int argc, char **argv) {
   if (a.quantization.empty())
     return usageError("missing --quantization MODE; valid modes: " +
                       ::qopt::models::quantizationModeList());
+  if (a.quantization == "mnn") {
+    if (a.mnnHqq && !a.mnnAsymmetric)
+      return usageError("--hqq needs --weight-quant-asymmetric (HQQ optimizes "
+                        "zero points)");
+    a.quantization = ::qopt::models::mnnModeName(
+        int(a.mnnBits), a.mnnAsymmetric, a.mnnBlock, a.mnnHqq);
+  }
   if (!::qopt::models::findQuantizationMode(a.quantization))
     return usageError("unknown quantization mode '" + a.quantization +
                       "'; valid modes: " + ::qopt::models::quantizationModeList());
@@ -236,6 +267,7 @@ int ::qopt::runConvert(int argc, char **argv) {
   opts.modelType = a.modelType;
   opts.quantization = a.quantization;
   opts.rounding = a.rounding;
+  opts.optimizeScales = a.optimizeScales;
   opts.graph = a.graph;
   opts.output = a.output;
   opts.tensorParallelShards = a.shards;

@@ -14,7 +14,8 @@ def Weights_GroupQuantAttr : Weights_Attr<"GroupQuant", "group",
   let summary = "Symmetric group quantization packed into uint32 words (MLC q3/q4 modes)";
   let description = [{
     Each run of `group_size` elements along the last axis shares one scale
-    `max|w| / max_int` in the expressed type. Values are stored offset by
+    `max|w| / max_int` in the expressed type (with `optimize_scales`, the
+    scale that minimizes the group's reconstruction error; same format). Values are stored offset by
     `max_int` (`quant_type`'s storage range is `[0, 2*max_int]`) and packed
     LSB-first, `32 / bits` per uint32 word; a group takes
     `group_size / (32 / bits)` words. `layout = kn` transposes both outputs.
@@ -28,7 +29,8 @@ def Weights_GroupQuantAttr : Weights_Attr<"GroupQuant", "group",
     "::mlir::quant::AnyQuantizedType":$quant_type,
     "int64_t":$group_size,
     "::mlir::qopt::weights::Layout":$layout,
-    "::mlir::qopt::weights::Rounding":$rounding
+    "::mlir::qopt::weights::Rounding":$rounding,
+    DefaultValuedParameter<"bool", "false">:$optimize_scales
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
@@ -65,6 +67,36 @@ def Weights_PerTensorQuantAttr : Weights_Attr<"PerTensorQuant", "per_tensor",
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
+}
+
+def Weights_MnnQuantAttr : Weights_Attr<"MnnQuant", "mnn",
+    [DeclareAttrInterfaceMethods<Weights_QuantSchemeAttrInterface>]> {
+  let summary = "MNN-style block-wise weight quantization (2..8 bits, HQQ)";
+  let description = [{
+    MNNConvert's weight quantization: per output row, blocks of `block`
+    input features (0 = the whole row) share a scale; signed storage in
+    `quant_type` means symmetric (`w = code * scale`), unsigned means
+    asymmetric (`w = code * scale + min`, the zero point as a float), with
+    `hqq` optimizing the zero points. Codes are bit-packed per row
+    (docs/mnn-format.md); scales and mins are stored in the expressed type.
+    Outputs: `q_weight : ui8 [.., packed bytes]`, `q_scale [.., blocks]`
+    and, asymmetric, `q_zero [.., blocks]`.
+
+    ```mlir
+    #weights.mnn<quant_type = !quant.any<u4:f16>, block = 64, hqq = true>
+    ```
+  }];
+  let parameters = (ins
+    "::mlir::quant::AnyQuantizedType":$quant_type,
+    "int64_t":$block,
+    "bool":$hqq
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    unsigned getBits() const { return getQuantType().getStorageTypeIntegralWidth(); }
+    bool isAsymmetric() const { return !getQuantType().isSigned(); }
+  }];
 }
 
 #endif // QOPT_WEIGHTS_ATTRS

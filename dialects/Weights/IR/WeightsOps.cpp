@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/Weights/IR/WeightsOps.h"
+#include "qopt/Numerics/Mnn.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -48,7 +49,7 @@ static std::string shapeString(ArrayRef<int64_t> shape) {
 LogicalResult
 GroupQuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                        quant::AnyQuantizedType quantType, int64_t groupSize,
-                       Layout layout, Rounding rounding) {
+                       Layout layout, Rounding rounding, bool optimizeScales) {
   unsigned bits = quantType.getStorageTypeIntegralWidth();
   if (bits < 2 || bits > 8)
     return emitError() << "group quantization needs 2..8 storage bits, got "
@@ -150,6 +151,68 @@ LogicalResult PerTensorQuantAttr::inferOutputs(
     outputs.push_back({"q_scale", scalar});
   if (getCalibrationPlaceholder())
     outputs.push_back({"q_calibration_scale", scalar});
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// MnnQuantAttr
+//===----------------------------------------------------------------------===//
+
+static ::qopt::numerics::MnnQuantSpec mnnSpec(MnnQuantAttr a) {
+  ::qopt::numerics::MnnQuantSpec spec;
+  spec.bits = int(a.getBits());
+  spec.asymmetric = a.isAsymmetric();
+  spec.block = a.getBlock();
+  spec.hqq = a.getHqq();
+  return spec;
+}
+
+LogicalResult MnnQuantAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   quant::AnyQuantizedType quantType,
+                                   int64_t block, bool hqq) {
+  unsigned bits = quantType.getStorageTypeIntegralWidth();
+  if (bits < 2 || bits > 8)
+    return emitError() << "MNN quantization needs 2..8 bits, got " << bits;
+  if (!isa<Float16Type, Float32Type>(quantType.getExpressedType()))
+    return emitError() << "scales must be f16 or f32, got "
+                       << quantType.getExpressedType();
+  if (block < 0)
+    return emitError() << "block must be 0 (channel-wise) or positive, got "
+                       << block;
+  if (hqq && quantType.isSigned())
+    return emitError() << "hqq needs asymmetric (unsigned) storage";
+  return success();
+}
+
+Type MnnQuantAttr::getExpressedType() const {
+  return getQuantType().getExpressedType();
+}
+
+LogicalResult MnnQuantAttr::inferOutputs(
+    RankedTensorType input,
+    SmallVectorImpl<std::pair<std::string, RankedTensorType>> &outputs,
+    std::string &error) const {
+  if (input.getElementType() != getExpressedType()) {
+    llvm::raw_string_ostream os(error);
+    os << "input element type " << input.getElementType()
+       << " does not match the scheme's expressed type " << getExpressedType();
+    return failure();
+  }
+  if (input.getRank() < 1 || input.getShape().back() <= 0) {
+    error = "cannot quantize a tensor with an empty last axis";
+    return failure();
+  }
+  ::qopt::numerics::MnnQuantSpec spec = mnnSpec(*this);
+  int64_t k = input.getShape().back();
+  SmallVector<int64_t> w(input.getShape()), s(input.getShape());
+  w.back() = ::qopt::numerics::mnnPackedRowBytes(spec, k);
+  s.back() = ::qopt::numerics::mnnBlocksPerRow(spec, k);
+  MLIRContext *ctx = getContext();
+  outputs.push_back({"q_weight", RankedTensorType::get(
+                                     w, IntegerType::get(ctx, 8, IntegerType::Unsigned))});
+  outputs.push_back({"q_scale", RankedTensorType::get(s, getExpressedType())});
+  if (isAsymmetric())
+    outputs.push_back({"q_zero", RankedTensorType::get(s, getExpressedType())});
   return success();
 }
 

@@ -8,6 +8,8 @@
 #include "qopt/Numerics/Float.h"
 #include "qopt/Numerics/Fp8.h"
 #include "qopt/Numerics/GroupQuant.h"
+#include "qopt/Numerics/Mnn.h"
+#include "qopt/Numerics/ScaleSearch.h"
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/Process.h"
@@ -319,8 +321,9 @@ public:
         item.quantize = q;
         item.input = q ? q.getInput() : v;
         auto scheme = q ? dyn_cast<GroupQuantAttr>(q.getScheme()) : nullptr;
-        item.chunkable = chainIsRowLocal(item.input) &&
-                         (!q || (scheme && scheme.getLayout() == Layout::NK));
+        bool rowwise = !q || isa<MnnQuantAttr>(q.getScheme()) ||
+                       (scheme && scheme.getLayout() == Layout::NK);
+        item.chunkable = chainIsRowLocal(item.input) && rowwise;
         items.push_back(item);
       }
       unsigned result = q ? cast<OpResult>(v).getResultNumber() : 0;
@@ -495,6 +498,54 @@ private:
     return makeError("parameter '" + name + "': " + llvm::toString(std::move(err)));
   }
 
+  /// MNN-style: codes from float32 arithmetic; scales and mins stored in
+  /// the expressed type (the accuracy report measures the stored values).
+  llvm::Error quantizeMnn(Item &item, MnnQuantAttr m, Buf &in, int64_t r0,
+                          Chunk &chunk) {
+    num::MnnQuantSpec spec;
+    spec.bits = int(m.getBits());
+    spec.asymmetric = m.isAsymmetric();
+    spec.block = m.getBlock();
+    spec.hqq = m.getHqq();
+    size_t n = size_t(in.numElements());
+    int64_t k = in.shape.back();
+    int64_t rows = k ? int64_t(n) / k : 0;
+    int64_t bytes = num::mnnPackedRowBytes(spec, k);
+    int64_t blocks = num::mnnBlocksPerRow(spec, k);
+    std::vector<float> w(n);
+    num::convertElements(in.data.data(), in.dtype, w.data(), DType::F32, n);
+    std::vector<uint8_t> packed(size_t(rows * bytes));
+    std::vector<float> scale(size_t(rows * blocks)), zero(scale.size());
+    num::mnnQuantizeRows(w.data(), rows, k, spec, packed.data(), scale.data(),
+                         zero.data());
+    auto store = [&](std::vector<float> &v, unsigned result) {
+      auto type = cast<RankedTensorType>(item.quantize.getResult(result).getType());
+      Buf b{dtypeOf(type.getElementType()), rowShape(type, in.shape[0]), {}};
+      b.data.resize(v.size() * num::dtypeSize(b.dtype));
+      num::convertElements(v.data(), DType::F32, b.data.data(), b.dtype, v.size());
+      // What a runtime will read back.
+      num::convertElements(b.data.data(), b.dtype, v.data(), DType::F32, v.size());
+      return b;
+    };
+    auto q = cast<RankedTensorType>(item.quantize.getResult(0).getType());
+    Buf qBuf{DType::U8, rowShape(q, in.shape[0]), std::move(packed)};
+    Buf sBuf = store(scale, 1);
+    Buf zBuf = spec.asymmetric ? store(zero, 2) : Buf{};
+    if (opts.accuracy) {
+      std::vector<float> deq(n);
+      num::mnnDequantizeRows(qBuf.data.data(), scale.data(), zero.data(), rows,
+                             k, spec, deq.data());
+      accumulate(chunk, w.data(), deq.data(), n);
+    }
+    if (llvm::Error e = emit(item, 0, qBuf, r0))
+      return e;
+    if (llvm::Error e = emit(item, 1, sBuf, r0))
+      return e;
+    if (!spec.asymmetric)
+      return llvm::Error::success();
+    return emit(item, 2, zBuf, r0);
+  }
+
   static void accumulate(Chunk &c, const float *w, const float *wq, size_t n) {
     double signal = 0, noise = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -521,7 +572,12 @@ private:
       size_t ses = num::dtypeSize(in.dtype);
       std::vector<uint32_t> qw(size_t(rows * words));
       std::vector<uint8_t> sc(size_t(rows * groups) * ses);
-      num::groupQuantizeRows(in.data.data(), rows, k, spec, qw.data(), sc.data());
+      if (g.getOptimizeScales())
+        num::groupQuantizeRowsOptimized(in.data.data(), rows, k, spec, qw.data(),
+                                        sc.data());
+      else
+        num::groupQuantizeRows(in.data.data(), rows, k, spec, qw.data(),
+                               sc.data());
       if (opts.accuracy) {
         std::vector<float> deq(n), orig(n);
         num::groupDequantizeRows(qw.data(), sc.data(), rows, k, spec, deq.data());
@@ -552,6 +608,8 @@ private:
         return e;
       return emit(item, 1, scBuf, r0);
     }
+    if (auto m = dyn_cast<MnnQuantAttr>(scheme))
+      return quantizeMnn(item, m, in, r0, chunk);
     auto p = cast<PerTensorQuantAttr>(scheme);
     const auto *w = reinterpret_cast<const uint16_t *>(in.data.data());
     auto fp8Type = cast<RankedTensorType>(item.quantize.getResult(0).getType());

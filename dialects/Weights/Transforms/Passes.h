@@ -28,6 +28,7 @@ struct ConvertPipelineOptions
   Option<std::string> modelType{*this, "model-type", llvm::cl::init("auto")};
   Option<std::string> quantization{*this, "quantization", llvm::cl::init("q4f16_1")};
   Option<std::string> rounding{*this, "rounding", llvm::cl::init("even")};
+  Option<bool> optimizeScales{*this, "optimize-scales", llvm::cl::init(false)};
   Option<std::string> graph{*this, "graph", llvm::cl::init("")};
   Option<std::string> output{*this, "output", llvm::cl::init("")};
   Option<int64_t> tensorParallelShards{*this, "tensor-parallel-shards", llvm::cl::init(1)};

@@ -56,6 +56,8 @@ def QuantizeWeights : Pass<"qopt-quantize-weights", "::mlir::ModuleOp"> {
            "MLC quantization mode (q0f16, q4f16_1, q3f16_1, e4m3_e4m3_f16, ...)">,
     Option<"rounding", "rounding", "std::string", "\"even\"",
            "Tie-breaking of group quantization's round: even (TVM >= 2026-04) or away">,
+    Option<"optimizeScales", "optimize-scales", "bool", "false",
+           "Group modes: search each group's scale for the least error (same format)">,
   ];
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect",
                            "::mlir::quant::QuantDialect"];

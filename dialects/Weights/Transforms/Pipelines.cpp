@@ -20,7 +20,8 @@ void mlir::qopt::weights::buildConvertPipeline(
       opts.source, opts.config, opts.sourceFormat, opts.modelType}));
   pm.addPass(createMapParameters());
   pm.addPass(createQuantizeWeights(
-      QuantizeWeightsOptions{opts.quantization, opts.rounding}));
+      QuantizeWeightsOptions{opts.quantization, opts.rounding,
+                             opts.optimizeScales}));
   pm.addPass(createVerifyParameters(VerifyParametersOptions{opts.graph}));
   if (opts.tensorParallelShards > 1)
     pm.addPass(createPreShardTP(PreShardTPOptions{opts.tensorParallelShards}));

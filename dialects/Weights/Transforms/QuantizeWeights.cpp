@@ -32,7 +32,8 @@ struct QuantizeWeightsPass
     if (!m) {
       module.emitError("unknown quantization mode '")
           << mode.getValue() << "'; valid modes: "
-          << models::quantizationModeList();
+          << models::quantizationModeList()
+          << ", mnn_w<bits>[_asym][_b<block>][_hqq]";
       return signalPassFailure();
     }
     Rounding r;
@@ -52,14 +53,20 @@ struct QuantizeWeightsPass
 
   LogicalResult quantizeModel(ModelOp model, const models::QuantizationMode &m,
                               Rounding r) {
+    if (optimizeScales && m.kind != models::QuantizationMode::Kind::GroupQuant)
+      return model.emitError("optimize-scales applies to group modes "
+                             "(q3f16_*, q4f16_*, ...), not '")
+             << m.name << "'";
     if (model.getQuantization())
       return model.emitError("model is already quantized with '")
              << *model.getQuantization() << "'";
     if (const models::Architecture *arch =
             models::findArchitecture(model.getArch())) {
       auto def = arch->build(getModelConfig(model), 1);
-      if (def && llvm::find(def->quantizationKinds, m.kindName().str()) ==
-                     def->quantizationKinds.end()) {
+      // MNN-style modes are ours: every architecture takes them.
+      if (def && m.kind != models::QuantizationMode::Kind::MNN &&
+          llvm::find(def->quantizationKinds, m.kindName().str()) ==
+              def->quantizationKinds.end()) {
         InFlightDiagnostic d = model.emitError("model type '")
                                << model.getArch() << "' cannot take mode '"
                                << m.name << "' (" << m.kindName()
@@ -93,7 +100,7 @@ struct QuantizeWeightsPass
           type.getElementType() != modelType)
         v = CastOp::create(b, v.getLoc(), type.clone(modelType), v);
       ParamKind kind = p.getKind().value_or(ParamKind::Other);
-      Attribute scheme = buildScheme(ctx, m, kind, r);
+      Attribute scheme = buildScheme(ctx, m, kind, r, optimizeScales);
       if (!scheme || !isa<FloatType>(type.getElementType())) {
         p.getValueMutable().assign(v);
         continue;

@@ -194,6 +194,10 @@ bool mlir::qopt::weights::modeQuantizes(const models::QuantizationMode &mode,
   case Kind::NoQuant:
   case Kind::AWQ:
     return false;
+  case Kind::MNN:
+    // MNN quantizes matmul weights; embeddings stay in the model dtype.
+    return kind == ParamKind::Linear || kind == ParamKind::FinalFC ||
+           kind == ParamKind::Experts;
   case Kind::GroupQuant:
   case Kind::PerTensorQuant:
     switch (kind) {
@@ -213,7 +217,8 @@ bool mlir::qopt::weights::modeQuantizes(const models::QuantizationMode &mode,
 
 Attribute mlir::qopt::weights::buildScheme(MLIRContext *ctx,
                                            const models::QuantizationMode &mode,
-                                           ParamKind kind, Rounding rounding) {
+                                           ParamKind kind, Rounding rounding,
+                                           bool optimizeScales) {
   if (!modeQuantizes(mode, kind))
     return {};
   Type modelType = toMlirType(ctx, mode.modelDType);
@@ -226,7 +231,17 @@ Attribute mlir::qopt::weights::buildScheme(MLIRContext *ctx,
     // Embeddings are always quantized row-major (NK), whatever the layout.
     Layout layout = mode.kn && kind != ParamKind::Embedding ? Layout::KN
                                                              : Layout::NK;
-    return GroupQuantAttr::get(ctx, qt, mode.groupSize, layout, rounding);
+    return GroupQuantAttr::get(ctx, qt, mode.groupSize, layout, rounding,
+                               optimizeScales);
+  }
+  if (mode.kind == Kind::MNN) {
+    unsigned flags = mode.mnnAsymmetric ? 0 : quant::QuantizationFlags::Signed;
+    int64_t lo = mode.mnnAsymmetric ? 0 : -(int64_t(1) << (mode.bits - 1));
+    int64_t hi = mode.mnnAsymmetric ? (int64_t(1) << mode.bits) - 1
+                                    : (int64_t(1) << (mode.bits - 1)) - 1;
+    auto qt = quant::AnyQuantizedType::get(
+        flags, IntegerType::get(ctx, mode.bits), modelType, lo, hi);
+    return MnnQuantAttr::get(ctx, qt, mode.mnnBlock, mode.mnnHqq);
   }
   return PerTensorQuantAttr::get(ctx, toMlirType(ctx, mode.fp8), modelType,
                                  mode.useScale, mode.calibrationPlaceholder);

@@ -36,7 +36,8 @@ bool modeQuantizes(const ::qopt::models::QuantizationMode &mode, ParamKind kind)
 /// The scheme attribute a mode applies to a parameter of this kind.
 /// Null for modes that do not quantize it. `rounding` applies to group modes.
 Attribute buildScheme(MLIRContext *ctx, const ::qopt::models::QuantizationMode &mode,
-                      ParamKind kind, Rounding rounding);
+                      ParamKind kind, Rounding rounding,
+                      bool optimizeScales = false);
 ParamKind toParamKind(::qopt::models::ParamKind k);
 
 } // namespace mlir::qopt::weights

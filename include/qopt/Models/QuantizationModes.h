@@ -19,7 +19,7 @@
 namespace qopt::models {
 
 struct QuantizationMode {
-  enum class Kind { NoQuant, GroupQuant, PerTensorQuant, AWQ };
+  enum class Kind { NoQuant, GroupQuant, PerTensorQuant, AWQ, MNN };
   std::string name;
   Kind kind;
   numerics::DType modelDType; // F16, BF16 or F32
@@ -31,12 +31,21 @@ struct QuantizationMode {
   numerics::DType fp8 = numerics::DType::F8E4M3FN; // per-tensor
   bool useScale = false;                           // per-tensor
   bool calibrationPlaceholder = false;             // per-tensor
+  bool mnnAsymmetric = false;                      // MNN (bits above)
+  int64_t mnnBlock = 0;                            // MNN: 0 = channel-wise
+  bool mnnHqq = false;                             // MNN
   /// The kind string MLC's model table uses ("no-quant", "group-quant", ...).
   llvm::StringRef kindName() const;
 };
 
+/// The mode name of an MNN-style configuration, e.g. "mnn_w4_asym_b64_hqq"
+/// (`mnn_w<bits>[_asym][_b<block>][_hqq]`; no `_b` = channel-wise).
+std::string mnnModeName(int bits, bool asymmetric, int64_t block, bool hqq);
+
 /// Every supported mode in MLC's table order.
 const std::vector<QuantizationMode> &quantizationModes();
+/// A mode of the table, or a parsed `mnn_w...` name (interned: the pointer
+/// stays valid); nullptr for anything else.
 const QuantizationMode *findQuantizationMode(llvm::StringRef name);
 /// "q0f16, q0bf16, ..." for error messages.
 std::string quantizationModeList();

@@ -159,7 +159,7 @@ TEST(CheckpointTest, NothingFound) {
             dir + ": no checkpoint found; looked for "
                   "pytorch_model.bin.index.json, pytorch_model.bin, "
                   "model.safetensors.index.json, model.safetensors, "
-                  "*.safetensors, *.bin");
+                  "*.safetensors, *.bin, *.gguf");
   EXPECT_EQ(errorOf(openCheckpoint(dir, SourceFormat::GGUF)),
             dir + ": no gguf checkpoint found; looked for *.gguf");
   EXPECT_EQ(errorOf(openCheckpoint(dir + "/absent", SourceFormat::Auto)),
@@ -198,11 +198,13 @@ TEST(CheckpointTest, LoneFilesOfAKnownExtension) {
                   "b.safetensors) and no index naming them");
 }
 
-TEST(CheckpointTest, GgufIsNotReadHereYet) {
+// A directory's lone *.gguf goes to the GGUF reader (GgufTest.cpp).
+TEST(CheckpointTest, GgufGoesToTheGgufReader) {
   std::string dir = scratchDir("Gguf");
   writeFile(dir + "/m.gguf", "GGUF\x03");
   EXPECT_EQ(errorOf(openCheckpoint(dir, SourceFormat::GGUF)),
-            dir + "/m.gguf: GGUF checkpoints are not supported yet");
+            dir + "/m.gguf: truncated: the version at offset 4 needs 4 bytes, "
+                  "but the file has 5");
 }
 
 TEST(CheckpointTest, FormatNames) {
