@@ -9,6 +9,7 @@
 #include "qopt/Models/QuantizationModes.h"
 #include "qopt/Numerics/Convert.h"
 #include "qopt/Numerics/GroupQuant.h"
+#include "qopt/Numerics/Mnn.h"
 
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/MathExtras.h"
@@ -38,6 +39,14 @@ llvm::Expected<QuantizationHint> parseQuantizationHint(llvm::StringRef mode) {
     hint.bits = m->bits;
     hint.groupSize = m->groupSize;
     hint.kn = m->kn;
+  }
+  if (m->kind == models::QuantizationMode::Kind::MNN) {
+    numerics::MnnQuantSpec spec;
+    spec.bits = m->bits;
+    spec.asymmetric = m->mnnAsymmetric;
+    spec.block = m->mnnBlock;
+    spec.hqq = m->mnnHqq;
+    hint.mnn = spec;
   }
   return hint;
 }
@@ -112,7 +121,88 @@ public:
                          float *out) const override;
 };
 
+/// MNN-style: `<base>.q_weight` uint8 [lead..., bytes], `<base>.q_scale`
+/// [lead..., blocks] and, asymmetric, `<base>.q_zero` [lead..., blocks];
+/// the configuration is read from the shapes (mnnSpecFromShapes).
+class MnnScheme final : public DequantScheme {
+public:
+  llvm::StringRef name() const override { return "mnn"; }
+  bool matches(const TensorCacheReader &cache,
+               llvm::StringRef param) const override {
+    std::string base = quantizedBase(param).str();
+    const CacheRecord *qw = cache.find(base + ".q_weight");
+    return qw && qw->dtype == numerics::DType::U8 &&
+           cache.find(base + ".q_scale");
+  }
+  llvm::Error dequantize(const TensorCacheReader &cache, llvm::StringRef param,
+                         llvm::ArrayRef<int64_t> shape,
+                         const QuantizationHint &hint,
+                         float *out) const override;
+};
+
 } // namespace
+
+llvm::Expected<numerics::MnnQuantSpec>
+mnnSpecFromShapes(int64_t k, int64_t bytes, int64_t blocks, bool asymmetric,
+                  const QuantizationHint &hint) {
+  if (k <= 0)
+    return makeError(llvm::Twine("K = ") + llvm::Twine(k) +
+                     " is not positive");
+  const numerics::MnnQuantSpec *wanted = hint.mnn ? &*hint.mnn : nullptr;
+  numerics::MnnQuantSpec spec;
+  spec.asymmetric = asymmetric;
+  if (wanted) {
+    if (wanted->asymmetric != asymmetric)
+      return makeError("mode '" + hint.mode + "' is " +
+                       (wanted->asymmetric
+                            ? "asymmetric, but there is no q_zero record"
+                            : "symmetric, but there is a q_zero record"));
+    spec.bits = wanted->bits;
+    int64_t expected = numerics::mnnPackedRowBytes(spec, k);
+    if (expected != bytes)
+      return makeError(llvm::Twine(bytes) + " bytes per row are not " +
+                       llvm::Twine(k) + " codes of " +
+                       llvm::Twine(spec.bits) + " bits (mode '" + hint.mode +
+                       "' needs " + llvm::Twine(expected) + ")");
+  } else {
+    std::vector<int> fits;
+    for (int bits = 2; bits <= 8; ++bits) {
+      spec.bits = bits;
+      if (numerics::mnnPackedRowBytes(spec, k) == bytes)
+        fits.push_back(bits);
+    }
+    if (fits.empty())
+      return makeError(llvm::Twine(bytes) + " bytes per row are not " +
+                       llvm::Twine(k) + " codes of 2 to 8 bits");
+    if (fits.size() > 1) {
+      std::string list;
+      for (int bits : fits)
+        list += (list.empty() ? "" : ", ") + std::to_string(bits);
+      return makeError(llvm::Twine(bytes) + " bytes per row fit " +
+                       llvm::Twine(k) + " codes of " + list +
+                       " bits; pass --quantization mnn_w<bits>...");
+    }
+    spec.bits = fits.front();
+  }
+  if (blocks <= 0 || k % blocks != 0)
+    return makeError(llvm::Twine(k) + " values per row do not split into " +
+                     llvm::Twine(blocks) + " blocks");
+  spec.block = blocks == 1 ? 0 : k / blocks;
+  if (numerics::mnnBlocksPerRow(spec, k) != blocks)
+    return makeError(llvm::Twine(blocks) + " blocks of " +
+                     llvm::Twine(spec.block) +
+                     " values per row are not MNN blocks (a multiple of 16)");
+  if (wanted) {
+    int64_t expected = numerics::mnnBlocksPerRow(*wanted, k);
+    if (expected != blocks)
+      return makeError("mode '" + hint.mode + "' gives " +
+                       llvm::Twine(expected) + " blocks per row of " +
+                       llvm::Twine(k) + " values, the records hold " +
+                       llvm::Twine(blocks));
+    spec.hqq = wanted->hqq;
+  }
+  return spec;
+}
 
 /// Whether `word` is a possible MLC int3 word: ten 3-bit values in [0, 6],
 /// bits 30-31 clear.
@@ -290,10 +380,66 @@ llvm::Error PerTensorFp8Scheme::dequantize(const TensorCacheReader &cache,
   return llvm::Error::success();
 }
 
+llvm::Error MnnScheme::dequantize(const TensorCacheReader &cache,
+                                  llvm::StringRef param,
+                                  llvm::ArrayRef<int64_t> shape,
+                                  const QuantizationHint &hint,
+                                  float *out) const {
+  std::string base = quantizedBase(param).str();
+  const CacheRecord &qw = *cache.find(base + ".q_weight");
+  const CacheRecord &qs = *cache.find(base + ".q_scale");
+  const CacheRecord *qz = cache.find(base + ".q_zero");
+  auto misfit = [&](const llvm::Twine &why) {
+    std::string zero = qz ? " and q_zero " + formatShape(qz->shape) : "";
+    return cache.recordError(qw, "q_weight " + formatShape(qw.shape) +
+                                     " and q_scale " + formatShape(qs.shape) +
+                                     zero + " do not fit a weight of shape " +
+                                     formatShape(shape) + ": " + why);
+  };
+  if (shape.size() < 2)
+    return misfit("MNN quantization needs a weight of rank 2 or more");
+  llvm::ArrayRef<int64_t> lead = shape.drop_back();
+  if (qw.shape.size() != shape.size() || qs.shape.size() != shape.size() ||
+      (qz && qz->shape.size() != shape.size()))
+    return misfit("ranks differ");
+  if (llvm::ArrayRef<int64_t>(qw.shape).drop_back() != lead ||
+      llvm::ArrayRef<int64_t>(qs.shape).drop_back() != lead)
+    return misfit("the rows differ");
+  if (qz && qz->shape != qs.shape)
+    return misfit("q_zero and q_scale differ");
+  int64_t k = shape.back();
+  auto spec = mnnSpecFromShapes(k, qw.shape.back(), qs.shape.back(),
+                                qz != nullptr, hint);
+  if (!spec)
+    return misfit(llvm::toString(spec.takeError()));
+
+  std::vector<uint8_t> packed(static_cast<size_t>(qw.nbytes));
+  if (llvm::Error e = cache.readRaw(qw, packed.data()))
+    return e;
+  // float16 (or any float dtype) widened exactly to float32.
+  auto scale = cache.readFloats(qs);
+  if (!scale)
+    return scale.takeError();
+  std::vector<float> zero;
+  if (qz) {
+    auto z = cache.readFloats(*qz);
+    if (!z)
+      return z.takeError();
+    zero = std::move(*z);
+  }
+  int64_t rows = 1;
+  for (int64_t d : lead)
+    rows *= d;
+  numerics::mnnDequantizeRows(packed.data(), scale->data(),
+                              qz ? zero.data() : nullptr, rows, k, *spec, out);
+  return llvm::Error::success();
+}
+
 const std::vector<std::unique_ptr<DequantScheme>> &dequantSchemes() {
   static const std::vector<std::unique_ptr<DequantScheme>> schemes = [] {
     std::vector<std::unique_ptr<DequantScheme>> s;
     s.push_back(std::make_unique<GroupQuantScheme>());
+    s.push_back(std::make_unique<MnnScheme>());
     s.push_back(std::make_unique<PerTensorFp8Scheme>());
     s.push_back(std::make_unique<PlainScheme>());
     return s;

@@ -36,23 +36,36 @@ static llvm::Error makeError(const llvm::Twine &msg) {
 //===----------------------------------------------------------------------===//
 
 static const GgmlTypeInfo kGgmlTypes[] = {
-    {GgmlType::F32, "F32", 1, 4},         {GgmlType::F16, "F16", 1, 2},
-    {GgmlType::Q4_0, "Q4_0", 32, 18},     {GgmlType::Q4_1, "Q4_1", 32, 20},
-    {GgmlType::Q5_0, "Q5_0", 32, 22},     {GgmlType::Q5_1, "Q5_1", 32, 24},
-    {GgmlType::Q8_0, "Q8_0", 32, 34},     {GgmlType::Q8_1, "Q8_1", 32, 36},
-    {GgmlType::Q2_K, "Q2_K", 256, 84},    {GgmlType::Q3_K, "Q3_K", 256, 110},
-    {GgmlType::Q4_K, "Q4_K", 256, 144},   {GgmlType::Q5_K, "Q5_K", 256, 176},
-    {GgmlType::Q6_K, "Q6_K", 256, 210},   {GgmlType::Q8_K, "Q8_K", 256, 292},
+    {GgmlType::F32, "F32", 1, 4},
+    {GgmlType::F16, "F16", 1, 2},
+    {GgmlType::Q4_0, "Q4_0", 32, 18},
+    {GgmlType::Q4_1, "Q4_1", 32, 20},
+    {GgmlType::Q5_0, "Q5_0", 32, 22},
+    {GgmlType::Q5_1, "Q5_1", 32, 24},
+    {GgmlType::Q8_0, "Q8_0", 32, 34},
+    {GgmlType::Q8_1, "Q8_1", 32, 36},
+    {GgmlType::Q2_K, "Q2_K", 256, 84},
+    {GgmlType::Q3_K, "Q3_K", 256, 110},
+    {GgmlType::Q4_K, "Q4_K", 256, 144},
+    {GgmlType::Q5_K, "Q5_K", 256, 176},
+    {GgmlType::Q6_K, "Q6_K", 256, 210},
+    {GgmlType::Q8_K, "Q8_K", 256, 292},
     {GgmlType::IQ2_XXS, "IQ2_XXS", 256, 66},
     {GgmlType::IQ2_XS, "IQ2_XS", 256, 74},
     {GgmlType::IQ3_XXS, "IQ3_XXS", 256, 98},
-    {GgmlType::IQ1_S, "IQ1_S", 256, 50},  {GgmlType::IQ4_NL, "IQ4_NL", 32, 18},
-    {GgmlType::IQ3_S, "IQ3_S", 256, 110}, {GgmlType::IQ2_S, "IQ2_S", 256, 82},
+    {GgmlType::IQ1_S, "IQ1_S", 256, 50},
+    {GgmlType::IQ4_NL, "IQ4_NL", 32, 18},
+    {GgmlType::IQ3_S, "IQ3_S", 256, 110},
+    {GgmlType::IQ2_S, "IQ2_S", 256, 82},
     {GgmlType::IQ4_XS, "IQ4_XS", 256, 136},
-    {GgmlType::I8, "I8", 1, 1},           {GgmlType::I16, "I16", 1, 2},
-    {GgmlType::I32, "I32", 1, 4},         {GgmlType::I64, "I64", 1, 8},
-    {GgmlType::F64, "F64", 1, 8},         {GgmlType::IQ1_M, "IQ1_M", 256, 56},
-    {GgmlType::BF16, "BF16", 1, 2},       {GgmlType::TQ1_0, "TQ1_0", 256, 54},
+    {GgmlType::I8, "I8", 1, 1},
+    {GgmlType::I16, "I16", 1, 2},
+    {GgmlType::I32, "I32", 1, 4},
+    {GgmlType::I64, "I64", 1, 8},
+    {GgmlType::F64, "F64", 1, 8},
+    {GgmlType::IQ1_M, "IQ1_M", 256, 56},
+    {GgmlType::BF16, "BF16", 1, 2},
+    {GgmlType::TQ1_0, "TQ1_0", 256, 54},
     {GgmlType::TQ2_0, "TQ2_0", 256, 66},
 };
 
@@ -319,8 +332,8 @@ public:
         position += n;
         return llvm::Error::success();
       }
-      uint64_t len = std::min<uint64_t>(std::max<uint64_t>(n, kWindow),
-                                        remaining());
+      uint64_t len =
+          std::min<uint64_t>(std::max<uint64_t>(n, kWindow), remaining());
       if (!dst && n >= kWindow) {
         // Skipping: nothing to read.
         position += n;
@@ -451,11 +464,11 @@ static llvm::Error readValue(Cursor &cur, const std::string &path,
     bool overflow = false;
     uint64_t need = llvm::SaturatingMultiply(out.count, minSize, &overflow);
     if (overflow || need > cur.remaining())
-      return makeError(path + ": key " + keyQ + ": array of " +
-                       llvm::Twine(out.count) + " " +
-                       ggufValueTypeName(out.elemType) + " values at offset " +
-                       llvm::Twine(cur.pos()) + " runs past the end of the file (" +
-                       llvm::Twine(cur.size()) + " bytes)");
+      return makeError(
+          path + ": key " + keyQ + ": array of " + llvm::Twine(out.count) +
+          " " + ggufValueTypeName(out.elemType) + " values at offset " +
+          llvm::Twine(cur.pos()) + " runs past the end of the file (" +
+          llvm::Twine(cur.size()) + " bytes)");
     if (elemSize) {
       out.packed.resize(size_t(need));
       if (llvm::Error e =
@@ -490,8 +503,8 @@ static llvm::Error readValue(Cursor &cur, const std::string &path,
   // Integer scalars and BOOL.
   uint64_t size = scalarSize(type);
   unsigned char b[8];
-  if (llvm::Error e =
-          cur.bytes(size, reinterpret_cast<char *>(b), "the value of key " + keyQ))
+  if (llvm::Error e = cur.bytes(size, reinterpret_cast<char *>(b),
+                                "the value of key " + keyQ))
     return e;
   out.bits = decodeIntBits(type, b);
   if (type == GgufValueType::Bool)
@@ -621,18 +634,23 @@ static llvm::Expected<GgufFile> parseGgufSource(const ByteSource &src,
     if (llvm::Error e = cur.u64(t.offset, "the offset of tensor " + q))
       return e;
 
+    // The product of the non-zero dims bounds every partial product in any
+    // order (the HF view multiplies the reversed dims), so a zero dim cannot
+    // hide an overflow (found by fuzzing).
     std::string shape = "ne=" + formatShape(t.ne);
-    int64_t numel = 1;
+    int64_t numel = 1, nonZero = 1;
     for (int64_t ne : t.ne)
-      if (llvm::MulOverflow(numel, ne, numel))
-        return makeError(path + ": tensor " + q + ": " + shape +
-                         " has more than INT64_MAX elements");
+      if (ne != 0 && llvm::MulOverflow(nonZero, ne, nonZero))
+        return makeError(path + ": tensor " + q + ": dimensions " + shape +
+                         " multiply past INT64_MAX");
+    for (int64_t ne : t.ne)
+      numel *= ne; // <= nonZero: cannot overflow.
     int64_t row = t.ne.empty() ? 1 : t.ne[0];
     if (row % int64_t(info->blockSize) != 0)
-      return makeError(path + ": tensor " + q + ": ne[0] = " +
-                       llvm::Twine(row) + " is not a multiple of the " +
-                       info->name + " block size " +
-                       llvm::Twine(info->blockSize));
+      return makeError(path + ": tensor " + q +
+                       ": ne[0] = " + llvm::Twine(row) +
+                       " is not a multiple of the " + info->name +
+                       " block size " + llvm::Twine(info->blockSize));
     bool overflow = false;
     t.nbytes = llvm::SaturatingMultiply(uint64_t(numel) / info->blockSize,
                                         uint64_t(info->typeSize), &overflow);
@@ -659,15 +677,14 @@ static llvm::Expected<GgufFile> parseGgufSource(const ByteSource &src,
     uint64_t begin = llvm::SaturatingAdd(f.dataStart, t.offset, &overflow);
     uint64_t end = llvm::SaturatingAdd(begin, t.nbytes, &overflow);
     if (overflow || end > f.fileSize)
-      return makeError(path + ": tensor " + q + ": data [" +
-                       llvm::Twine(begin) + ", " +
-                       (overflow ? std::string("overflow")
-                                 : std::to_string(end)) +
-                       ") extends past the end of the file (" +
-                       llvm::Twine(f.fileSize) + " bytes)");
+      return makeError(
+          path + ": tensor " + q + ": data [" + llvm::Twine(begin) + ", " +
+          (overflow ? std::string("overflow") : std::to_string(end)) +
+          ") extends past the end of the file (" + llvm::Twine(f.fileSize) +
+          " bytes)");
     t.fileOffset = begin;
-    uint64_t padded = t.nbytes + (f.alignment - t.nbytes % f.alignment) %
-                                     f.alignment;
+    uint64_t padded =
+        t.nbytes + (f.alignment - t.nbytes % f.alignment) % f.alignment;
     // padded <= nbytes + alignment <= file size + 2^32: no overflow.
     expected = t.offset + padded;
   }
@@ -901,11 +918,11 @@ llvm::Expected<nlohmann::json> ggufModelConfig(const GgufFile &file) {
     const char *hf;
     const char *key;
   };
-  for (IntField fld : {IntField{"hidden_size", "llama.embedding_length"},
-                       IntField{"intermediate_size", "llama.feed_forward_length"},
-                       IntField{"num_hidden_layers", "llama.block_count"},
-                       IntField{"max_position_embeddings",
-                                "llama.context_length"}}) {
+  for (IntField fld :
+       {IntField{"hidden_size", "llama.embedding_length"},
+        IntField{"intermediate_size", "llama.feed_forward_length"},
+        IntField{"num_hidden_layers", "llama.block_count"},
+        IntField{"max_position_embeddings", "llama.context_length"}}) {
     llvm::Expected<int64_t> v = md.positiveInt(fld.key);
     if (!v)
       return v.takeError();
@@ -1030,10 +1047,10 @@ llvm::Expected<CheckpointFile> ggufToCheckpointFile(const GgufFile &file) {
       t.dtype = DType::F32;
       t.encoding = info->name;
     } else {
-      return makeError(file.path + ": tensor " + q + " has ggml type " +
-                       info->name +
-                       ", which quant-opt cannot read (supported: " +
-                       readableTypeList() + ")");
+      return makeError(
+          file.path + ": tensor " + q + " has ggml type " + info->name +
+          ", which quant-opt cannot read (supported: " + readableTypeList() +
+          ")");
     }
     llvm::StringRef n(g.name);
     if (n.starts_with("blk.") &&
@@ -1044,8 +1061,8 @@ llvm::Expected<CheckpointFile> ggufToCheckpointFile(const GgufFile &file) {
       int64_t rows = t.shape.empty() ? 1 : t.shape[0];
       if (rows % h != 0 || (rows / h) % 2 != 0)
         return makeError(file.path + ": tensor " + q + ": " +
-                         llvm::Twine(rows) + " rows are not " +
-                         llvm::Twine(h) + " heads (" +
+                         llvm::Twine(rows) + " rows are not " + llvm::Twine(h) +
+                         " heads (" +
                          (isQ ? "llama.attention.head_count"
                               : "llama.attention.head_count_kv") +
                          ") of an even head dimension");
@@ -1077,8 +1094,7 @@ class ElementDecoder {
 public:
   ElementDecoder(const RandomAccessFile &file, const TensorInfo &t,
                  const GgmlTypeInfo *enc, uint64_t maxScratch)
-      : file(file), t(t), enc(enc),
-        maxScratch(maxScratch) {}
+      : file(file), t(t), enc(enc), maxScratch(maxScratch) {}
 
   /// Writes elements [e0, e1) (in t.dtype) to `dst`.
   llvm::Error decode(uint64_t e0, uint64_t e1, char *dst) {
@@ -1138,8 +1154,10 @@ llvm::Error readGgufRows(const RandomAccessFile &file, const TensorInfo &t,
     if (!enc || !canDequantizeGgml(enc->type) || enc->blockSize == 1)
       return rowsError(t, "unknown encoding '" + t.encoding + "'");
     if (t.dtype != DType::F32)
-      return rowsError(t, "encoding " + t.encoding + " decodes to float32, "
-                          "not " + std::string(numerics::tvmName(t.dtype)));
+      return rowsError(t, "encoding " + t.encoding +
+                              " decodes to float32, "
+                              "not " +
+                              std::string(numerics::tvmName(t.dtype)));
   }
   uint64_t es = numerics::dtypeSize(t.dtype);
   if (es == 0)
@@ -1147,18 +1165,24 @@ llvm::Error readGgufRows(const RandomAccessFile &file, const TensorInfo &t,
   // Shape and byte counts, checked.
   uint64_t inner = 1;
   bool overflow = false;
+  // SaturatingMultiply resets its flag on each call: accumulate it.
+  auto mul = [&overflow](uint64_t a, uint64_t b) {
+    bool step = false;
+    uint64_t r = llvm::SaturatingMultiply(a, b, &step);
+    overflow |= step || r > uint64_t(INT64_MAX);
+    return r;
+  };
   for (size_t i = 0; i < t.shape.size(); ++i) {
     if (t.shape[i] < 0)
-      return rowsError(t, "negative dimension in shape " + formatShape(t.shape));
+      return rowsError(t,
+                       "negative dimension in shape " + formatShape(t.shape));
     if (i > 0)
-      inner = llvm::SaturatingMultiply(inner, uint64_t(t.shape[i]), &overflow);
+      inner = mul(inner, uint64_t(t.shape[i]));
   }
   uint64_t rows = uint64_t(t.shape[0]);
-  uint64_t numel = llvm::SaturatingMultiply(inner, rows, &overflow);
-  uint64_t stored =
-      enc ? llvm::SaturatingMultiply(numel / enc->blockSize,
-                                     uint64_t(enc->typeSize), &overflow)
-          : llvm::SaturatingMultiply(numel, es, &overflow);
+  uint64_t numel = mul(inner, rows);
+  uint64_t stored = enc ? mul(numel / enc->blockSize, uint64_t(enc->typeSize))
+                        : mul(numel, es);
   if (overflow || numel > uint64_t(INT64_MAX) / 8)
     return rowsError(t, "shape " + formatShape(t.shape) +
                             " overflows the byte count");
@@ -1195,8 +1219,8 @@ llvm::Error readGgufRows(const RandomAccessFile &file, const TensorInfo &t,
   uint64_t hd = rows / n, half = hd / 2;
   std::vector<char> head(size_t(hd * rowBytes));
   for (uint64_t h = uint64_t(row0) / hd; h * hd < uint64_t(row1); ++h) {
-    if (llvm::Error e = dec.decode(h * hd * inner, (h + 1) * hd * inner,
-                                   head.data()))
+    if (llvm::Error e =
+            dec.decode(h * hd * inner, (h + 1) * hd * inner, head.data()))
       return e;
     uint64_t lo = std::max<uint64_t>(uint64_t(row0), h * hd);
     uint64_t hi = std::min<uint64_t>(uint64_t(row1), (h + 1) * hd);

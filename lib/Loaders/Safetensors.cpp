@@ -224,11 +224,17 @@ llvm::Expected<CheckpointFile> readSafetensorsHeader(llvm::StringRef path) {
                        " overlap tensor '" + prev->name + "' [" +
                        llvm::Twine(prev->begin) + ", " +
                        llvm::Twine(prev->end) + ")");
+    // Every partial product must fit in int64, as TensorInfo::numElements
+    // multiplies in this order: a zero dimension after an overflowing prefix
+    // does not make the shape valid (found by fuzzing).
     bool overflow = false;
     uint64_t numel = 1;
-    for (int64_t d : t.shape)
-      numel = llvm::SaturatingMultiply(numel, uint64_t(d), &overflow);
-    if (overflow || numel > uint64_t(INT64_MAX))
+    for (int64_t d : t.shape) {
+      bool step = false;
+      numel = llvm::SaturatingMultiply(numel, uint64_t(d), &step);
+      overflow |= step || numel > uint64_t(INT64_MAX);
+    }
+    if (overflow)
       return makeError(f + ": tensor '" + t.name + "': shape " +
                        formatShape(t.shape) + " overflows the element count");
     uint64_t elem = numerics::dtypeSize(t.dtype);

@@ -148,7 +148,9 @@ static llvm::Error validateView(const TensorInfo &t, uint64_t &numel,
     if (t.shape[i] < 0)
       return tensorError(t,
                          "negative dimension in shape " + formatShape(t.shape));
-    numel = llvm::SaturatingMultiply(numel, uint64_t(t.shape[i]), &overflow);
+    bool step = false; // SaturatingMultiply resets its flag: keep it sticky.
+    numel = llvm::SaturatingMultiply(numel, uint64_t(t.shape[i]), &step);
+    overflow |= step || numel > uint64_t(INT64_MAX);
     if (!t.strides.empty() && t.strides[i] < 0)
       return tensorError(t, "negative stride");
   }

@@ -360,11 +360,16 @@ llvm::Expected<CheckpointFile> readTorchZipHeader(llvm::StringRef path) {
                   printable(recordName) + "' has " + llvm::Twine(record.size));
 
     uint64_t elem = numerics::dtypeSize(t.dtype);
+    // Every partial product must fit in int64 (TensorInfo::numElements
+    // multiplies in this order; a later zero does not undo an overflow).
     bool overflow = false;
     uint64_t numel = 1;
-    for (int64_t d : t.size)
-      numel = llvm::SaturatingMultiply(numel, uint64_t(d), &overflow);
-    if (overflow || numel > uint64_t(INT64_MAX) ||
+    for (int64_t d : t.size) {
+      bool step = false;
+      numel = llvm::SaturatingMultiply(numel, uint64_t(d), &step);
+      overflow |= step || numel > uint64_t(INT64_MAX);
+    }
+    if (overflow ||
         llvm::SaturatingMultiply(numel, elem, &overflow) >
             uint64_t(INT64_MAX) ||
         overflow)

@@ -183,6 +183,18 @@ static void packWords(const uint8_t *q, int64_t numWords, int bits,
                       uint32_t *out) {
   const int b = Bits ? Bits : bits;
   const int epw = 32 / b;
+  if constexpr (Bits == 4) {
+    // SWAR: eight bytes <= 15 -> eight nibbles, LSB first.
+    for (int64_t j = 0; j < numWords; ++j) {
+      uint64_t u;
+      std::memcpy(&u, q + j * 8, 8);
+      u = (u | (u >> 4)) & 0x00FF00FF00FF00FFull;
+      u = (u | (u >> 8)) & 0x0000FFFF0000FFFFull;
+      u = (u | (u >> 16)) & 0x00000000FFFFFFFFull;
+      out[j] = uint32_t(u);
+    }
+    return;
+  }
   for (int64_t j = 0; j < numWords; ++j) {
     uint32_t word = 0;
     for (int r = 0; r < epw; ++r)
@@ -211,20 +223,45 @@ static void quantizeRowsImpl(const unsigned char *w, int64_t rows, int64_t k,
   std::vector<uint8_t> q(paddedK, 0);
   std::vector<float> valueScales(paddedK, 1.0f);
   std::vector<float> groupScales(static_cast<size_t>(numGroups));
+  std::vector<uint32_t> groupBits(static_cast<size_t>(numGroups));
+  std::vector<T> scaleValues(static_cast<size_t>(numGroups));
   for (int64_t row = 0; row < rows; ++row) {
     const unsigned char *wRow = w + size_t(row) * size_t(k) * sizeof(T);
     unsigned char *scaleRow =
         scale + size_t(row) * size_t(numGroups) * sizeof(T);
+    // 1. Largest magnitude bits per group: an integer max that vectorizes.
+    bool anyNaN = false;
+    for (int64_t g = 0; g < numGroups; ++g) {
+      const int64_t begin = g * groupSize;
+      const int64_t len = std::min(groupSize, k - begin);
+      const unsigned char *wg = wRow + size_t(begin) * sizeof(T);
+      uint32_t m = 0;
+      for (int64_t i = 0; i < len; ++i)
+        m = std::max(m, M::absBits(loadElem<T>(wg, size_t(i))));
+      groupBits[size_t(g)] = m;
+      anyNaN |= m > M::kInfBits;
+    }
+    // 2. All scales at once: one model-dtype division each, branch-free.
+    for (int64_t g = 0; g < numGroups; ++g) {
+      const T sv = M::fromFloat(M::absBitsToFloat(groupBits[size_t(g)]) / maxInt);
+      scaleValues[size_t(g)] = sv;
+    }
+    // 3. Groups holding a NaN replay TVM's select chain (rare).
+    if (anyNaN)
+      for (int64_t g = 0; g < numGroups; ++g)
+        if (groupBits[size_t(g)] > M::kInfBits) {
+          const int64_t begin = g * groupSize;
+          scaleValues[size_t(g)] = M::fromFloat(
+              groupMaxAbs<F>(wRow + size_t(begin) * sizeof(T),
+                             std::min(groupSize, k - begin), groupSize) /
+              maxInt);
+        }
+    std::memcpy(scaleRow, scaleValues.data(), size_t(numGroups) * sizeof(T));
     bool anyZeroScale = false;
     for (int64_t g = 0; g < numGroups; ++g) {
       const int64_t begin = g * groupSize;
       const int64_t len = std::min(groupSize, k - begin);
-      // One model-dtype division.
-      T scaleValue = M::fromFloat(
-          groupMaxAbs<F>(wRow + size_t(begin) * sizeof(T), len, groupSize) /
-          maxInt);
-      std::memcpy(scaleRow + size_t(g) * sizeof(T), &scaleValue, sizeof(T));
-      float s = M::toFloat(scaleValue);
+      const float s = M::toFloat(scaleValues[size_t(g)]);
       groupScales[size_t(g)] = s;
       anyZeroScale |= s == 0.0f;
       // A zero scale's group is redone below; divide by 1 meanwhile.
@@ -313,6 +350,7 @@ int64_t wordsPerRow(const GroupQuantSpec &spec, int64_t k) {
   return (spec.groupSize / elemsPerWord(spec.bits)) * groupsPerRow(spec, k);
 }
 
+QOPT_MULTIVERSION
 void groupQuantizeRows(const void *w, int64_t rows, int64_t k,
                        const GroupQuantSpec &spec, uint32_t *qweight,
                        void *scale) {

@@ -14,8 +14,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <string>
+#include <sys/mman.h>
 #include <unistd.h>
 
 namespace qopt::fuzz {
@@ -51,7 +51,8 @@ inline const std::string &writeScratch(const uint8_t *data, size_t size,
 }
 
 /// Drops an Expected's value or error (fuzzing only looks for crashes).
-template <typename T> void ignore(llvm::Expected<T> &&e) {
+template <typename T>
+void ignore(llvm::Expected<T> &&e) {
   if (!e)
     llvm::consumeError(e.takeError());
 }

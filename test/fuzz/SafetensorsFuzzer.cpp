@@ -16,7 +16,8 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   using namespace qopt::loaders;
-  const std::string &path = qopt::fuzz::writeScratch(data, size, ".safetensors");
+  const std::string &path =
+      qopt::fuzz::writeScratch(data, size, ".safetensors");
   llvm::Expected<CheckpointFile> cf = readSafetensorsHeader(path);
   if (!cf) {
     llvm::consumeError(cf.takeError());

@@ -5,7 +5,9 @@
 
 The committed test/fuzz/corpus/ was made with it. Seeds are small valid
 files (so the fuzzer starts past the magic and the counts) plus a few broken
-ones: truncated, lying lengths, duplicate keys.
+ones: truncated, lying lengths, duplicate keys. The `regression-*` files are
+inputs on which a target found a bug (see
+test/unittests/Loaders/FuzzRegressionTest.cpp); they are kept by hand.
 """
 import json
 import os

@@ -9,6 +9,11 @@
 //                KN layout): w = (q - max_int) * scale
 //   per-tensor   `<base>.q_weight` float8_e4m3fn / float8_e5m2, optional
 //                `<base>.q_scale` [1]: w = fp8 * scale (or fp8 itself)
+//   MNN-style    `<base>.q_weight` uint8 [rows, bytes] (codes packed
+//                MSB-first per row), `<base>.q_scale` [rows, blocks] and,
+//                asymmetric, `<base>.q_zero` [rows, blocks] (the block min):
+//                w = u * scale + min, or (u - 2^(bits-1)) * scale
+//                (docs/mnn-format.md)
 //
 // where `<base>` is `<name>` without its `.weight` suffix. Each encoding is a
 // DequantScheme; a new one (say asymmetric groups with `<base>.q_zero`) is a
@@ -21,6 +26,7 @@
 
 #include "qopt/Eval/TensorCacheReader.h"
 #include "qopt/Numerics/GroupQuant.h"
+#include "qopt/Numerics/Mnn.h"
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
@@ -46,6 +52,11 @@ struct QuantizationHint {
   /// Only breaks ties: the layout is read from the shapes (embeddings are NK
   /// in the KN modes too), and both layouts fit only if a group is one word.
   std::optional<bool> kn;
+  /// MNN-style modes (`mnn_w<bits>[_asym][_b<block>][_hqq]`): the
+  /// configuration. The MNN scheme reads bits, symmetry and block from the
+  /// records' shapes and only needs the hint when several bit widths give
+  /// the same packed row length (K < 8); if set, the records must agree.
+  std::optional<numerics::MnnQuantSpec> mnn;
 };
 
 /// The hint for a mode name of MLC's registry ("q4f16_1", "e4m3_e4m3_f16",
@@ -62,6 +73,17 @@ std::vector<numerics::GroupQuantSpec>
 groupQuantCandidates(int64_t k, int64_t words, int64_t groups,
                      numerics::FloatFormat format, const QuantizationHint &hint,
                      bool onlyFitting = true);
+
+/// The MNN configuration of records holding `rows` rows of K = `k` values as
+/// `bytes` packed bytes and `blocks` scales per row, `asymmetric` if there is
+/// a `q_zero` record: bits is the unique width in [2, 8] with
+/// ceil(k * bits / 8) == bytes (the hint's when given), block = k / blocks
+/// (0, channel-wise, for one block). An error message (without the record
+/// name) if the counts fit no MNN configuration, fit several bit widths and
+/// there is no hint, or disagree with the hint.
+llvm::Expected<numerics::MnnQuantSpec>
+mnnSpecFromShapes(int64_t k, int64_t bytes, int64_t blocks, bool asymmetric,
+                  const QuantizationHint &hint);
 
 /// One way of encoding a parameter in a tensor cache.
 class DequantScheme {

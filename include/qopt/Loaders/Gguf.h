@@ -198,12 +198,12 @@ constexpr uint64_t kGgufMaxTensors = 1u << 20;
 /// Reads and validates the header of the GGUF file `path`. Every error
 /// starts with "<path>: " and names the key or tensor at fault. Checks:
 /// magic; version 2 or 3 (1, > 3 and byte-swapped files rejected); the
-/// counts against the caps above and the file size; every string length and value against the
-/// bytes left; known value types; BOOL values 0 or 1; no nested arrays; no
-/// duplicate key; `general.alignment` a UINT32 non-zero power of two; tensor
-/// names shorter than 64 bytes and unique; n_dims <= 4; every ne >= 0 and
-/// their product <= INT64_MAX; a known ggml type; ne[0] a multiple of its
-/// block size; byte sizes without overflow; offsets exactly sequential
+/// counts against the caps above and the file size; every string length and
+/// value against the bytes left; known value types; BOOL values 0 or 1; no
+/// nested arrays; no duplicate key; `general.alignment` a UINT32 non-zero power
+/// of two; tensor names shorter than 64 bytes and unique; n_dims <= 4; every ne
+/// >= 0 and their product <= INT64_MAX; a known ggml type; ne[0] a multiple of
+/// its block size; byte sizes without overflow; offsets exactly sequential
 /// (offset_i == sum of align_up(nbytes_j) for j < i); data inside the file.
 llvm::Expected<GgufFile> readGgufFile(llvm::StringRef path);
 

@@ -212,6 +212,11 @@ private:
   std::unique_ptr<std::atomic<uint8_t>[]> recordStates;
   /// Bytes written so far by writeRecordPart, per record.
   std::unique_ptr<std::atomic<uint64_t>[]> partBytes;
+  /// Bytes written so far per shard; the write that completes a shard
+  /// hashes it right away (overlapping the md5 with the remaining work).
+  std::unique_ptr<std::atomic<uint64_t>[]> shardWritten;
+  std::vector<std::string> shardMd5; // empty until hashed
+  void noteShardBytes(uint32_t shard, uint64_t bytes);
   /// Files already renamed into outDir by a commit in progress.
   std::vector<std::string> movedFiles;
   std::atomic<uint64_t> bytesWritten{0};

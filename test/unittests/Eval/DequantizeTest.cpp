@@ -257,3 +257,192 @@ TEST(Dequantize, UnknownModeHint) {
   EXPECT_EQ(h.bits, 0);
   EXPECT_FALSE(h.kn.has_value());
 }
+
+//===----------------------------------------------------------------------===//
+// MNN-style records (docs/mnn-format.md): codes packed MSB-first per row,
+// float16 scale (and min) per block; worked by hand.
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// 4-bit asymmetric, K = 32 in blocks of 16, two rows.
+///  row 0 block 0: codes 0..15       -> bytes 01 23 45 67 89 AB CD EF,
+///                 scale 0.5 (0x3800), min -1 (0xBC00): w = u / 2 - 1
+///  row 0 block 1: codes 15..0       -> bytes FE DC BA 98 76 54 32 10,
+///                 scale 0.25 (0x3400), min 2 (0x4000): w = u / 4 + 2
+///  row 1 block 0: codes 15, 0, ...  -> bytes F0 x 8,
+///                 scale 1 (0x3C00), min 0 (0x0000)
+///  row 1 block 1: codes 0, 15, ...  -> bytes 0F x 8,
+///                 scale 0x2E66 = 819/8192, min -0.5 (0xB800)
+std::vector<TestRecord> mnnAsym4Records() {
+  std::string packed;
+  for (int i = 0; i < 8; ++i)
+    packed += char((2 * i) << 4 | (2 * i + 1));
+  for (int i = 0; i < 8; ++i)
+    packed += char((15 - 2 * i) << 4 | (14 - 2 * i));
+  packed += std::string(8, '\xF0') + std::string(8, '\x0F');
+  return {{"m.proj.q_weight", "uint8", {2, 16}, packed},
+          {"m.proj.q_scale",
+           "float16",
+           {2, 2},
+           halves({0x3800, 0x3400, 0x3C00, 0x2E66})},
+          {"m.proj.q_zero",
+           "float16",
+           {2, 2},
+           halves({0xBC00, 0x4000, 0x0000, 0xB800})}};
+}
+
+std::vector<float> mnnAsym4Expected() {
+  std::vector<float> w;
+  for (int u = 0; u < 16; ++u)
+    w.push_back(float(u) * 0.5f - 1.0f);
+  for (int u = 15; u >= 0; --u)
+    w.push_back(float(u) * 0.25f + 2.0f);
+  for (int i = 0; i < 16; ++i)
+    w.push_back(i % 2 ? 0.0f : 15.0f);
+  // 15 * 819 / 8192 - 0.5 = 12285 / 8192 - 4096 / 8192, exact in float32.
+  for (int i = 0; i < 16; ++i)
+    w.push_back(i % 2 ? 8189.0f / 8192.0f : -0.5f);
+  return w;
+}
+
+} // namespace
+
+TEST(Dequantize, MnnAsymmetric4BitBlocks) {
+  std::string dir = scratchDir("mnn-asym4");
+  writeCache(dir, mnnAsym4Records());
+  // Bits (16 bytes for K = 32: only 4), asymmetry (q_zero) and the block
+  // (32 / 2 scales) come from the records alone.
+  EXPECT_EQ(load(dir, "m.proj.weight", {2, 32}), mnnAsym4Expected());
+  // A matching mode changes nothing; HQQ is irrelevant to dequantization.
+  EXPECT_EQ(load(dir, "m.proj.weight", {2, 32}, hintFor("mnn_w4_asym_b16")),
+            mnnAsym4Expected());
+  EXPECT_EQ(
+      load(dir, "m.proj.weight", {2, 32}, hintFor("mnn_w4_asym_b16_hqq")),
+      mnnAsym4Expected());
+}
+
+TEST(Dequantize, MnnSymmetric3BitChannelWise) {
+  // Codes 0..7 then 7..0 as a 3-bit MSB-first stream:
+  // 000 001 010 011 100 101 110 111 -> 00000101 00111001 01110111,
+  // 111 110 101 100 011 010 001 000 -> 11111010 11000110 10001000.
+  // One scale per row (2.0 = 0x4000): w = (u - 4) * 2. u = 0 never comes
+  // out of MNN's symmetric quantizer but decodes like any other code.
+  std::string dir = scratchDir("mnn-sym3");
+  writeCache(dir,
+             {{"m.proj.q_weight", "uint8", {1, 6},
+               std::string("\x05\x39\x77\xFA\xC6\x88", 6)},
+              {"m.proj.q_scale", "float16", {1, 1}, halves({0x4000})}});
+  std::vector<float> expected = {-8, -6, -4, -2, 0,  2,  4,  6,
+                                 6,  4,  2,  0,  -2, -4, -6, -8};
+  EXPECT_EQ(load(dir, "m.proj.weight", {1, 16}), expected);
+  EXPECT_EQ(load(dir, "m.proj.weight", {1, 16}, hintFor("mnn_w3")), expected);
+  // The mode's block 64 does not divide K = 16: MNN falls back to one block.
+  EXPECT_EQ(load(dir, "m.proj.weight", {1, 16}, hintFor("mnn_w3_b64")),
+            expected);
+}
+
+TEST(Dequantize, MnnExpertsRank3) {
+  // Experts [2, 1, 16], 8-bit symmetric channel-wise: one byte per code,
+  // w = (u - 128) * scale with scale 0.5 and 0.25.
+  std::string dir = scratchDir("mnn-experts");
+  std::string packed;
+  for (int i = 0; i < 32; ++i)
+    packed += char(120 + i);
+  writeCache(dir, {{"e.q_weight", "uint8", {2, 1, 16}, packed},
+                   {"e.q_scale", "float16", {2, 1, 1}, halves({0x3800, 0x3400})}});
+  std::vector<float> expected;
+  for (int i = 0; i < 32; ++i)
+    expected.push_back(float(i - 8) * (i < 16 ? 0.5f : 0.25f));
+  EXPECT_EQ(load(dir, "e", {2, 1, 16}), expected);
+}
+
+TEST(Dequantize, MnnAmbiguousBitsNeedTheMode) {
+  // K = 4 in 2 bytes: 3 bits (12 bits) and 4 bits (16) both fit.
+  // 4-bit codes 1 2 14 15 -> 12 EF; asymmetric, scale 1, min 0.
+  std::string dir = scratchDir("mnn-ambiguous");
+  writeCache(dir, {{"m.proj.q_weight", "uint8", {1, 2},
+                    std::string("\x12\xEF", 2)},
+                   {"m.proj.q_scale", "float16", {1, 1}, halves({0x3C00})},
+                   {"m.proj.q_zero", "float16", {1, 1}, halves({0x0000})}});
+  EXPECT_EQ(loadError(dir, "m.proj.weight", {1, 4}),
+            dir + "/tensor-cache.json: record 'm.proj.q_weight': q_weight "
+                  "[1, 2] and q_scale [1, 1] and q_zero [1, 1] do not fit a "
+                  "weight of shape [1, 4]: 2 bytes per row fit 4 codes of 3, "
+                  "4 bits; pass --quantization mnn_w<bits>...");
+  EXPECT_EQ(load(dir, "m.proj.weight", {1, 4}, hintFor("mnn_w4_asym")),
+            (std::vector<float>{1, 2, 14, 15}));
+  // 3-bit codes of the same bytes: 000 100 101 110 -> 0 4 5 6 (bits 12..15,
+  // 1111, are padding).
+  EXPECT_EQ(load(dir, "m.proj.weight", {1, 4}, hintFor("mnn_w3_asym")),
+            (std::vector<float>{0, 4, 5, 6}));
+}
+
+TEST(Dequantize, MnnRecordErrors) {
+  std::string dir = scratchDir("mnn-errors");
+  std::vector<TestRecord> recs = mnnAsym4Records();
+  // A symmetric copy (no q_zero), blocks of 8 (4 scales per row) and a
+  // uint32 scale.
+  recs.push_back({"s.q_weight", "uint8", {2, 16}, recs[0].bytes});
+  recs.push_back({"s.q_scale", "float16", {2, 1}, halves({0x3C00, 0x3C00})});
+  recs.push_back({"b.q_weight", "uint8", {2, 16}, recs[0].bytes});
+  recs.push_back({"b.q_scale", "float16", {2, 4}, halves(std::vector<uint16_t>(8, 0x3C00))});
+  recs.push_back({"u.q_weight", "uint8", {2, 16}, recs[0].bytes});
+  recs.push_back({"u.q_scale", "uint32", {2, 1}, words({1, 2})});
+  writeCache(dir, recs);
+  const std::string idx = dir + "/tensor-cache.json: record ";
+  const std::string m = "'m.proj.q_weight': q_weight [2, 16] and q_scale "
+                        "[2, 2] and q_zero [2, 2] do not fit a weight of "
+                        "shape ";
+  EXPECT_EQ(loadError(dir, "m.proj.weight", {2, 32}, hintFor("mnn_w4_b16")),
+            idx + m + "[2, 32]: mode 'mnn_w4_b16' is symmetric, but there "
+                      "is a q_zero record");
+  EXPECT_EQ(loadError(dir, "m.proj.weight", {2, 32}, hintFor("mnn_w4_asym")),
+            idx + m + "[2, 32]: mode 'mnn_w4_asym' gives 1 blocks per row "
+                      "of 32 values, the records hold 2");
+  EXPECT_EQ(loadError(dir, "m.proj.weight", {2, 32}, hintFor("mnn_w3_asym")),
+            idx + m + "[2, 32]: 16 bytes per row are not 32 codes of 3 bits "
+                      "(mode 'mnn_w3_asym' needs 12)");
+  EXPECT_EQ(loadError(dir, "m.proj.weight", {2, 40}),
+            idx + m + "[2, 40]: 16 bytes per row are not 40 codes of 2 to 8 "
+                      "bits");
+  EXPECT_EQ(loadError(dir, "m.proj.weight", {3, 32}),
+            idx + m + "[3, 32]: the rows differ");
+  EXPECT_EQ(loadError(dir, "m.proj.weight", {64}),
+            idx + m + "[64]: MNN quantization needs a weight of rank 2 or "
+                      "more");
+  EXPECT_EQ(loadError(dir, "m.proj.weight", {2, 30}),
+            idx + m + "[2, 30]: 16 bytes per row are not 30 codes of 2 to 8 "
+                      "bits");
+  EXPECT_EQ(loadError(dir, "s.weight", {2, 32}, hintFor("mnn_w4_asym")),
+            idx + "'s.q_weight': q_weight [2, 16] and q_scale [2, 1] do not "
+                  "fit a weight of shape [2, 32]: mode 'mnn_w4_asym' is "
+                  "asymmetric, but there is no q_zero record");
+  EXPECT_EQ(loadError(dir, "b.weight", {2, 32}),
+            idx + "'b.q_weight': q_weight [2, 16] and q_scale [2, 4] do not "
+                  "fit a weight of shape [2, 32]: 4 blocks of 8 values per "
+                  "row are not MNN blocks (a multiple of 16)");
+  EXPECT_EQ(loadError(dir, "u.weight", {2, 32}),
+            idx + "'u.q_scale': has dtype uint32, expected a floating-point "
+                  "type");
+}
+
+TEST(Dequantize, MnnModeHint) {
+  QuantizationHint h = hintFor("mnn_w4_asym_b64_hqq");
+  EXPECT_EQ(h.mode, "mnn_w4_asym_b64_hqq");
+  ASSERT_TRUE(h.mnn.has_value());
+  EXPECT_EQ(h.mnn->bits, 4);
+  EXPECT_TRUE(h.mnn->asymmetric);
+  EXPECT_EQ(h.mnn->block, 64);
+  EXPECT_TRUE(h.mnn->hqq);
+  EXPECT_EQ(h.bits, 0);
+  h = hintFor("mnn_w8");
+  ASSERT_TRUE(h.mnn.has_value());
+  EXPECT_EQ(h.mnn->bits, 8);
+  EXPECT_FALSE(h.mnn->asymmetric);
+  EXPECT_EQ(h.mnn->block, 0);
+  EXPECT_FALSE(hintFor("q4f16_1").mnn.has_value());
+  std::string e = errorOf(parseQuantizationHint("mnn_w9"));
+  EXPECT_EQ(e.rfind("unknown quantization mode 'mnn_w9' (known: ", 0), 0u)
+      << e;
+}

@@ -20,12 +20,12 @@ using namespace qopt::loaders;
 namespace {
 
 // IEEE binary16 bit patterns.
-constexpr uint16_t kHalfOne = 0x3C00;        // 1.0
-constexpr uint16_t kHalfHalf = 0x3800;       // 0.5
-constexpr uint16_t kHalfQuarter = 0x3400;    // 0.25
-constexpr uint16_t kHalfEighth = 0x3000;     // 0.125
-constexpr uint16_t kHalfTwo = 0x4000;        // 2.0
-constexpr uint16_t kHalfMinusOne = 0xBC00;   // -1.0
+constexpr uint16_t kHalfOne = 0x3C00;      // 1.0
+constexpr uint16_t kHalfHalf = 0x3800;     // 0.5
+constexpr uint16_t kHalfQuarter = 0x3400;  // 0.25
+constexpr uint16_t kHalfEighth = 0x3000;   // 0.125
+constexpr uint16_t kHalfTwo = 0x4000;      // 2.0
+constexpr uint16_t kHalfMinusOne = 0xBC00; // -1.0
 
 void putHalf(std::vector<uint8_t> &b, size_t at, uint16_t h) {
   b[at] = uint8_t(h & 0xFF);
@@ -45,18 +45,18 @@ TEST(GgufDequantTest, TypeTable) {
     uint32_t value;
     const char *name;
     uint32_t block, bytes;
-  } rows[] = {{0, "F32", 1, 4},      {1, "F16", 1, 2},
-              {2, "Q4_0", 32, 18},   {3, "Q4_1", 32, 20},
-              {6, "Q5_0", 32, 22},   {7, "Q5_1", 32, 24},
-              {8, "Q8_0", 32, 34},   {9, "Q8_1", 32, 36},
-              {10, "Q2_K", 256, 84}, {11, "Q3_K", 256, 110},
-              {12, "Q4_K", 256, 144}, {13, "Q5_K", 256, 176},
-              {14, "Q6_K", 256, 210}, {15, "Q8_K", 256, 292},
+  } rows[] = {{0, "F32", 1, 4},         {1, "F16", 1, 2},
+              {2, "Q4_0", 32, 18},      {3, "Q4_1", 32, 20},
+              {6, "Q5_0", 32, 22},      {7, "Q5_1", 32, 24},
+              {8, "Q8_0", 32, 34},      {9, "Q8_1", 32, 36},
+              {10, "Q2_K", 256, 84},    {11, "Q3_K", 256, 110},
+              {12, "Q4_K", 256, 144},   {13, "Q5_K", 256, 176},
+              {14, "Q6_K", 256, 210},   {15, "Q8_K", 256, 292},
               {16, "IQ2_XXS", 256, 66}, {20, "IQ4_NL", 32, 18},
               {23, "IQ4_XS", 256, 136}, {24, "I8", 1, 1},
-              {27, "I64", 1, 8},     {28, "F64", 1, 8},
-              {29, "IQ1_M", 256, 56}, {30, "BF16", 1, 2},
-              {34, "TQ1_0", 256, 54}, {35, "TQ2_0", 256, 66}};
+              {27, "I64", 1, 8},        {28, "F64", 1, 8},
+              {29, "IQ1_M", 256, 56},   {30, "BF16", 1, 2},
+              {34, "TQ1_0", 256, 54},   {35, "TQ2_0", 256, 66}};
   for (const Row &r : rows) {
     SCOPED_TRACE(r.name);
     const GgmlTypeInfo *t = ggmlTypeInfo(r.value);
@@ -113,10 +113,10 @@ TEST(GgufDequantTest, Q4_0) {
   putHalf(b, 0, kHalfHalf);
   for (int j = 0; j < 16; ++j)
     b[2 + j] = uint8_t(j | (15 - j) << 4);
-  std::vector<float> expected = {
-      -4,  -3.5, -3,   -2.5, -2,   -1.5, -1,   -0.5, 0,  0.5, 1,
-      1.5, 2,    2.5,  3,    3.5,  3.5,  3,    2.5,  2,  1.5, 1,
-      0.5, 0,    -0.5, -1,   -1.5, -2,   -2.5, -3,   -3.5, -4};
+  std::vector<float> expected = {-4,   -3.5, -3,   -2.5, -2,   -1.5, -1,   -0.5,
+                                 0,    0.5,  1,    1.5,  2,    2.5,  3,    3.5,
+                                 3.5,  3,    2.5,  2,    1.5,  1,    0.5,  0,
+                                 -0.5, -1,   -1.5, -2,   -2.5, -3,   -3.5, -4};
   EXPECT_EQ(decode(GgmlType::Q4_0, b, 32), expected);
 }
 
@@ -128,9 +128,8 @@ TEST(GgufDequantTest, Q4_1) {
   putHalf(b, 2, kHalfMinusOne);
   for (int j = 0; j < 16; ++j)
     b[4 + j] = uint8_t(j | 0xF0);
-  std::vector<float> expected = {-1,    -0.75, -0.5, -0.25, 0,    0.25, 0.5,
-                                 0.75,  1,     1.25, 1.5,   1.75, 2,    2.25,
-                                 2.5,   2.75};
+  std::vector<float> expected = {-1, -0.75, -0.5, -0.25, 0, 0.25, 0.5, 0.75,
+                                 1,  1.25,  1.5,  1.75,  2, 2.25, 2.5, 2.75};
   expected.resize(32, 2.75f);
   EXPECT_EQ(decode(GgmlType::Q4_1, b, 32), expected);
 }
@@ -145,9 +144,8 @@ TEST(GgufDequantTest, Q5_0) {
   b[5] = 0x80;
   for (int j = 0; j < 16; ++j)
     b[6 + j] = uint8_t(j | 0xF0);
-  std::vector<float> expected = {0,    -7.5, -7,   -6.5, -6,  -5.5,
-                                 -5,   -4.5, -4,   -3.5, -3,  -2.5,
-                                 -2,   -1.5, -1,   -0.5};
+  std::vector<float> expected = {0,  -7.5, -7, -6.5, -6, -5.5, -5, -4.5,
+                                 -4, -3.5, -3, -2.5, -2, -1.5, -1, -0.5};
   expected.resize(31, -0.5f);
   expected.push_back(7.5f);
   EXPECT_EQ(decode(GgmlType::Q5_0, b, 32), expected);
@@ -180,11 +178,11 @@ TEST(GgufDequantTest, Q8_0) {
   for (int j = 2; j < 32; ++j)
     b[2 + j] = uint8_t(int8_t(j - 16));
   std::vector<float> y = decode(GgmlType::Q8_0, b, 32);
-  EXPECT_EQ(y[0], -16.0f);     // -128 / 8
-  EXPECT_EQ(y[1], 15.875f);    // 127 / 8
-  EXPECT_EQ(y[2], -1.75f);     // -14 / 8
-  EXPECT_EQ(y[16], 0.0f);      // 0
-  EXPECT_EQ(y[31], 1.875f);    // 15 / 8
+  EXPECT_EQ(y[0], -16.0f);  // -128 / 8
+  EXPECT_EQ(y[1], 15.875f); // 127 / 8
+  EXPECT_EQ(y[2], -1.75f);  // -14 / 8
+  EXPECT_EQ(y[16], 0.0f);   // 0
+  EXPECT_EQ(y[31], 1.875f); // 15 / 8
 }
 
 TEST(GgufDequantTest, Q8_1) {
@@ -314,11 +312,11 @@ TEST(GgufDequantTest, Q4_K) {
     for (int l = 0; l < 32; ++l)
       b[16 + 32 * c + l] = uint8_t((l % 16) | (15 - l % 16) << 4);
   std::vector<float> y = decode(GgmlType::Q4_K, b, 256);
-  EXPECT_EQ(y[0], -1.25f);  // sc 1 * 0 - 5/4
-  EXPECT_EQ(y[33], 12.5f);  // 0.5 * 2 * 14 - 6/4
-  EXPECT_EQ(y[79], 20.75f); // 0.5 * 3 * 15 - 7/4
-  EXPECT_EQ(y[96], 28.0f);  // 0.5 * 4 * 15 - 8/4
-  EXPECT_EQ(y[145], 4.0f);  // 0.5 * 17 * 1 - 18/4 (6-bit scale, i = 4)
+  EXPECT_EQ(y[0], -1.25f);   // sc 1 * 0 - 5/4
+  EXPECT_EQ(y[33], 12.5f);   // 0.5 * 2 * 14 - 6/4
+  EXPECT_EQ(y[79], 20.75f);  // 0.5 * 3 * 15 - 7/4
+  EXPECT_EQ(y[96], 28.0f);   // 0.5 * 4 * 15 - 8/4
+  EXPECT_EQ(y[145], 4.0f);   // 0.5 * 17 * 1 - 18/4 (6-bit scale, i = 4)
   EXPECT_EQ(y[160], 239.0f); // 0.5 * 33 * 15 - 34/4
   EXPECT_EQ(y[197], 110.0f); // 0.5 * 49 * 5 - 50/4
   EXPECT_EQ(y[224], 457.0f); // 0.5 * 63 * 15 - 62/4
@@ -357,8 +355,8 @@ TEST(GgufDequantTest, Q5_K) {
     for (int l = 0; l < 32; ++l) {
       int qLo = l % 16 + (l < 16 ? 16 : 0);
       int qHi = 15 - l % 16 + (l < 16 ? 0 : 16);
-      EXPECT_EQ(y[64 * c + l], 0.5f * float(kK4Sc[2 * c] * qLo) -
-                                   0.25f * float(kK4Mn[2 * c]));
+      EXPECT_EQ(y[64 * c + l],
+                0.5f * float(kK4Sc[2 * c] * qLo) - 0.25f * float(kK4Mn[2 * c]));
       EXPECT_EQ(y[64 * c + 32 + l], 0.5f * float(kK4Sc[2 * c + 1] * qHi) -
                                         0.25f * float(kK4Mn[2 * c + 1]));
     }
@@ -381,10 +379,10 @@ TEST(GgufDequantTest, Q6_K) {
   std::memcpy(b.data() + 192, scales, 16);
   putHalf(b, 208, kHalfHalf);
   std::vector<float> y = decode(GgmlType::Q6_K, b, 256);
-  EXPECT_EQ(y[0], -12.0f);  // S 1 * -24 / 2
-  EXPECT_EQ(y[16], 12.0f);  // S -1 * -24 / 2
-  EXPECT_EQ(y[32], -10.0f); // S 2 * -10 / 2
-  EXPECT_EQ(y[64], 13.5f);  // S 3 * 9 / 2
+  EXPECT_EQ(y[0], -12.0f);   // S 1 * -24 / 2
+  EXPECT_EQ(y[16], 12.0f);   // S -1 * -24 / 2
+  EXPECT_EQ(y[32], -10.0f);  // S 2 * -10 / 2
+  EXPECT_EQ(y[64], 13.5f);   // S 3 * 9 / 2
   EXPECT_EQ(y[127], -46.0f); // S -4 * 23 / 2
   EXPECT_EQ(y[128], -60.0f); // S 5 * -24 / 2
   EXPECT_EQ(y[200], 31.5f);  // quarter 2, l 8: S[12] = 7 * 9 / 2

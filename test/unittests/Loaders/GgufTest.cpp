@@ -68,16 +68,16 @@ struct GgufBuilder {
   }
 
   std::string build() {
-    std::string out = "GGUF" + le32(version) + le64(tensors.size()) +
-                      le64(kvCount) + kvs;
+    std::string out =
+        "GGUF" + le32(version) + le64(tensors.size()) + le64(kvCount) + kvs;
     uint64_t offset = 0;
     for (const Tensor &t : tensors) {
       out += ggufStr(t.name) + le32(uint32_t(t.ne.size()));
       for (uint64_t d : t.ne)
         out += le64(d);
       out += le32(t.type) + le64(t.offset.value_or(offset));
-      offset += t.data.size() + (alignment - t.data.size() % alignment) %
-                                    alignment;
+      offset +=
+          t.data.size() + (alignment - t.data.size() % alignment) % alignment;
     }
     headerLen = out.size();
     out += std::string((alignment - out.size() % alignment) % alignment, '\0');
@@ -126,11 +126,11 @@ std::string oneTensor(const std::string &infoBytes, size_t data,
 TEST(GgufTest, ParsesMetadataOfEveryType) {
   GgufBuilder b;
   b.raw("u8", 0, "\xFE")
-      .raw("i8", 1, "\xFF")                     // -1
+      .raw("i8", 1, "\xFF") // -1
       .raw("u16", 2, le16(65535))
-      .raw("i16", 3, le16(0x8000))              // -32768
+      .raw("i16", 3, le16(0x8000)) // -32768
       .u32("u32", 4000000000u)
-      .raw("i32", 5, le32(0xFFFFFFFE))          // -2
+      .raw("i32", 5, le32(0xFFFFFFFE)) // -2
       .f32("f32", 0.5f)
       .raw("bool", 7, std::string(1, '\1'))
       .str("str", "h\xC3\xA9llo")
@@ -175,9 +175,9 @@ TEST(GgufTest, ParsesMetadataOfEveryType) {
 TEST(GgufTest, TensorInfosAndOffsets) {
   GgufBuilder b;
   b.u32("general.alignment", 64);
-  b.tensor("a", {4, 2}, 0, std::string(32, 'a'));       // F32: 32 bytes
-  b.tensor("b", {64, 3}, 8, std::string(6 * 34, 'b'));  // Q8_0: 204 bytes
-  b.tensor("c", {3}, 1, std::string(6, 'c'));           // F16: 6 bytes
+  b.tensor("a", {4, 2}, 0, std::string(32, 'a'));      // F32: 32 bytes
+  b.tensor("b", {64, 3}, 8, std::string(6 * 34, 'b')); // Q8_0: 204 bytes
+  b.tensor("c", {3}, 1, std::string(6, 'c'));          // F16: 6 bytes
   b.alignment = 64;
   std::string bytes = b.build();
   llvm::Expected<GgufFile> f = parseGguf("t.gguf", bytes);
@@ -277,35 +277,39 @@ TEST(GgufTest, KeyValueErrors) {
             "the end of the file (65 bytes)");
   EXPECT_EQ(parseError(header(0, 1, ggufStr("k") + le32(13) + pad)),
             "x.gguf: key 'k' has unknown value type 13");
-  EXPECT_EQ(parseError(header(0, 1, ggufStr("n") + le32(9) + le32(9) +
-                                        le64(1) + pad)),
+  EXPECT_EQ(parseError(
+                header(0, 1, ggufStr("n") + le32(9) + le32(9) + le64(1) + pad)),
             "x.gguf: key 'n' is an array of arrays, which GGUF readers reject");
-  EXPECT_EQ(parseError(header(0, 1, ggufStr("n") + le32(9) + le32(13) +
-                                        le64(1) + pad)),
+  EXPECT_EQ(parseError(header(
+                0, 1, ggufStr("n") + le32(9) + le32(13) + le64(1) + pad)),
             "x.gguf: key 'n' is an array of unknown value type 13");
   // 2^61 UINT32 values = 2^63 bytes.
-  EXPECT_EQ(parseError(header(0, 1, ggufStr("a") + le32(9) + le32(4) +
-                                        le64(1ull << 61) + pad)),
-            "x.gguf: key 'a': array of 2305843009213693952 UINT32 values at "
-            "offset 49 runs past the end of the file (81 bytes)");
+  EXPECT_EQ(
+      parseError(header(
+          0, 1, ggufStr("a") + le32(9) + le32(4) + le64(1ull << 61) + pad)),
+      "x.gguf: key 'a': array of 2305843009213693952 UINT32 values at "
+      "offset 49 runs past the end of the file (81 bytes)");
   // 2^62 UINT64 values: the byte count overflows.
-  EXPECT_EQ(parseError(header(0, 1, ggufStr("a") + le32(9) + le32(10) +
-                                        le64(1ull << 62) + pad)),
-            "x.gguf: key 'a': array of 4611686018427387904 UINT64 values at "
-            "offset 49 runs past the end of the file (81 bytes)");
+  EXPECT_EQ(
+      parseError(header(
+          0, 1, ggufStr("a") + le32(9) + le32(10) + le64(1ull << 62) + pad)),
+      "x.gguf: key 'a': array of 4611686018427387904 UINT64 values at "
+      "offset 49 runs past the end of the file (81 bytes)");
   // A string of an array of strings runs past the end.
-  EXPECT_EQ(parseError(header(0, 1, ggufStr("s") + le32(9) + le32(8) +
-                                        le64(2) + ggufStr("ok") +
-                                        le64(1000) + pad)),
+  EXPECT_EQ(parseError(header(0, 1,
+                              ggufStr("s") + le32(9) + le32(8) + le64(2) +
+                                  ggufStr("ok") + le64(1000) + pad)),
             "x.gguf: string #1 of key 's' at offset 67 has length 1000, past "
             "the end of the file (99 bytes)");
   EXPECT_EQ(parseError(header(0, 1, ggufStr("b") + le32(7) + "\2" + pad)),
             "x.gguf: key 'b' has BOOL value 2 (expected 0 or 1)");
-  EXPECT_EQ(parseError(header(0, 1, ggufStr("b") + le32(9) + le32(7) +
-                                        le64(3) + std::string("\1\0\5", 3) + pad)),
+  EXPECT_EQ(parseError(header(0, 1,
+                              ggufStr("b") + le32(9) + le32(7) + le64(3) +
+                                  std::string("\1\0\5", 3) + pad)),
             "x.gguf: key 'b' element #2 has BOOL value 5 (expected 0 or 1)");
-  EXPECT_EQ(parseError(header(0, 2, ggufStr("k") + le32(0) + "\1" +
-                                        ggufStr("k") + le32(0) + "\2" + pad)),
+  EXPECT_EQ(parseError(header(0, 2,
+                              ggufStr("k") + le32(0) + "\1" + ggufStr("k") +
+                                  le32(0) + "\2" + pad)),
             "x.gguf: duplicate key 'k'");
   // Non-printable key bytes are escaped.
   EXPECT_EQ(parseError(header(0, 1, ggufStr("a\nb") + le32(77) + pad)),
@@ -318,14 +322,14 @@ TEST(GgufTest, KeyValueErrors) {
 
 TEST(GgufTest, AlignmentErrors) {
   std::string pad(32, '\0');
-  EXPECT_EQ(parseError(header(0, 1, ggufStr("general.alignment") + le32(5) +
-                                        le32(64) + pad)),
+  EXPECT_EQ(parseError(header(
+                0, 1, ggufStr("general.alignment") + le32(5) + le32(64) + pad)),
             "x.gguf: key 'general.alignment' has type INT32, expected UINT32");
-  EXPECT_EQ(parseError(header(0, 1, ggufStr("general.alignment") + le32(4) +
-                                        le32(48) + pad)),
+  EXPECT_EQ(parseError(header(
+                0, 1, ggufStr("general.alignment") + le32(4) + le32(48) + pad)),
             "x.gguf: general.alignment is 48, not a non-zero power of two");
-  EXPECT_EQ(parseError(header(0, 1, ggufStr("general.alignment") + le32(4) +
-                                        le32(0) + pad)),
+  EXPECT_EQ(parseError(header(
+                0, 1, ggufStr("general.alignment") + le32(4) + le32(0) + pad)),
             "x.gguf: general.alignment is 0, not a non-zero power of two");
 }
 
@@ -343,10 +347,18 @@ TEST(GgufTest, TensorInfoErrors) {
             "x.gguf: tensor 'w': unknown ggml type 4");
   EXPECT_EQ(parseError(oneTensor(info("w", {32}, 39, 0), 64)),
             "x.gguf: tensor 'w': unknown ggml type 39");
-  EXPECT_EQ(parseError(oneTensor(info("w", {1ull << 32, 1ull << 32}, 0, 0),
-                                 64)),
-            "x.gguf: tensor 'w': ne=[4294967296, 4294967296] has more than "
-            "INT64_MAX elements");
+  EXPECT_EQ(
+      parseError(oneTensor(info("w", {1ull << 32, 1ull << 32}, 0, 0), 64)),
+      "x.gguf: tensor 'w': dimensions ne=[4294967296, 4294967296] "
+      "multiply past INT64_MAX");
+  // A zero dimension does not hide the overflow of the others: the HF view
+  // multiplies the reversed dims, 2^40 * 2^40 first (found by fuzzing).
+  EXPECT_EQ(
+      parseError(oneTensor(info("w", {0, 1ull << 40, 1ull << 40}, 0, 0), 64)),
+      "x.gguf: tensor 'w': dimensions ne=[0, 1099511627776, "
+      "1099511627776] multiply past INT64_MAX");
+  // A zero-size tensor with sane dims is fine.
+  EXPECT_EQ(parseError(oneTensor(info("w", {0, 4}, 0, 0), 64)), "<success>");
   EXPECT_EQ(parseError(oneTensor(info("w", {48, 2}, 2, 0), 64)),
             "x.gguf: tensor 'w': ne[0] = 48 is not a multiple of the Q4_0 "
             "block size 32");
@@ -354,9 +366,9 @@ TEST(GgufTest, TensorInfoErrors) {
   EXPECT_EQ(parseError(oneTensor(info("w", {1ull << 62}, 28, 0), 64)),
             "x.gguf: tensor 'w': ne=[4611686018427387904] overflows the byte "
             "count");
-  EXPECT_EQ(parseError(header(2, 0, info("w", {8}, 0, 0) +
-                                        info("w", {8}, 0, 32) +
-                                        std::string(64, '\0'))),
+  EXPECT_EQ(parseError(header(2, 0,
+                              info("w", {8}, 0, 0) + info("w", {8}, 0, 32) +
+                                  std::string(64, '\0'))),
             "x.gguf: duplicate tensor name 'w'");
   // 25 bytes of a 41-byte info: ne[1] (at 24 + 21) is cut.
   EXPECT_EQ(parseError(header(1, 0, info("w", {8, 8}, 0, 0).substr(0, 25))),
@@ -372,10 +384,10 @@ TEST(GgufTest, OffsetAndDataErrors) {
             "x.gguf: tensor 'w': data [96, 352) extends past the end of the "
             "file (196 bytes)");
   // Absurd dims: 2^40 elements, 2^42 bytes.
-  EXPECT_EQ(parseError(oneTensor(info("w", {1ull << 20, 1ull << 20}, 0, 0),
-                                 64)),
-            "x.gguf: tensor 'w': data [96, 4398046511200) extends past the "
-            "end of the file (160 bytes)");
+  EXPECT_EQ(
+      parseError(oneTensor(info("w", {1ull << 20, 1ull << 20}, 0, 0), 64)),
+      "x.gguf: tensor 'w': data [96, 4398046511200) extends past the "
+      "end of the file (160 bytes)");
   EXPECT_EQ(parseError(oneTensor(info("w", {32, 2}, 0, 32), 512)),
             "x.gguf: tensor 'w' has offset 32, expected 0 (tensor data must "
             "follow in tensor-info order, each aligned to 32 bytes)");
@@ -432,8 +444,7 @@ TEST(GgufTest, HfNames) {
       {"blk.10.ffn_down.weight", "model.layers.10.mlp.down_proj.weight"},
   };
   for (const Row &r : rows)
-    EXPECT_EQ(ggufToHfName(r.gguf), std::optional<std::string>(r.hf))
-        << r.gguf;
+    EXPECT_EQ(ggufToHfName(r.gguf), std::optional<std::string>(r.hf)) << r.gguf;
   for (const char *none :
        {"rope_freqs.weight", "blk.01.attn_q.weight", "blk.x.attn_q.weight",
         "blk..attn_q.weight", "blk.0.attn_norm.bias", "blk.0.attn_q",
@@ -491,8 +502,8 @@ TEST(GgufTest, ConfigDefaultsAndFallbacks) {
       .u32("llama.context_length", 64)
       .u32("llama.embedding_length", 8)
       .u32("llama.block_count", 2)
-      .raw("llama.feed_forward_length", 9, le32(4) + le64(2) + le32(16) +
-                                                 le32(16))
+      .raw("llama.feed_forward_length", 9,
+           le32(4) + le64(2) + le32(16) + le32(16))
       .raw("llama.attention.head_count", 10, le64(2))
       .f32("llama.attention.layer_norm_rms_epsilon", 1e-6f)
       .u32("llama.attention.key_length", 6)
@@ -567,8 +578,7 @@ TEST(GgufTest, ConfigErrors) {
   }
   {
     GgufBuilder b;
-    b.str("general.architecture", "llama")
-        .str("llama.embedding_length", "64");
+    b.str("general.architecture", "llama").str("llama.embedding_length", "64");
     EXPECT_EQ(errorOf(configOf(b)),
               "m.gguf: metadata key 'llama.embedding_length' has type STRING, "
               "expected an integer");
@@ -602,9 +612,8 @@ TEST(GgufTest, ConfigErrors) {
         .u32("llama.block_count", 2)
         .u32("llama.feed_forward_length", 16)
         .u32("llama.attention.head_count", 2);
-    EXPECT_EQ(errorOf(configOf(b)),
-              "m.gguf: missing metadata key "
-              "'llama.attention.layer_norm_rms_epsilon'");
+    EXPECT_EQ(errorOf(configOf(b)), "m.gguf: missing metadata key "
+                                    "'llama.attention.layer_norm_rms_epsilon'");
     b.f32("llama.attention.layer_norm_rms_epsilon", 1e-6f);
     EXPECT_EQ(errorOf(configOf(b)),
               "m.gguf: cannot tell the vocabulary size: no 'llama.vocab_size', "
@@ -639,10 +648,13 @@ TEST(GgufTest, CheckpointView) {
   } rows[] = {
       {"model.embed_tokens.weight", DType::F32, {40, 32}, "Q8_0", 0, 0},
       {"model.layers.0.input_layernorm.weight", DType::F32, {8}, "", 0, 1},
-      {"model.layers.0.self_attn.q_proj.weight", DType::F32, {8, 32}, "Q8_0",
-       2, 2},
-      {"model.layers.0.self_attn.k_proj.weight", DType::F16, {4, 32}, "", 1,
-       3},
+      {"model.layers.0.self_attn.q_proj.weight",
+       DType::F32,
+       {8, 32},
+       "Q8_0",
+       2,
+       2},
+      {"model.layers.0.self_attn.k_proj.weight", DType::F16, {4, 32}, "", 1, 3},
       {"blk.0.custom.weight", DType::BF16, {3}, "", 0, 5},
   };
   for (size_t i = 0; i < std::size(rows); ++i) {
