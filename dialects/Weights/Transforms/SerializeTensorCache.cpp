@@ -100,6 +100,7 @@ struct SerializeTensorCachePass
       emitError(unknown, llvm::toString(writer.takeError()));
       return signalPassFailure();
     }
+    (*writer)->setHashThreads(threads);
     ExecutorOptions opts;
     opts.threads = threads;
     opts.accuracy = accuracy;

@@ -68,6 +68,11 @@ void groupQuantizeRows(const void *w, int64_t rows, int64_t k,
                        const GroupQuantSpec &spec, uint32_t *qweight,
                        void *scale);
 
+/// Where the CPU has AVX-512 and F16C, the float16 round-half-to-even path
+/// of groupQuantizeRows runs explicit SIMD kernels with the same results;
+/// false forces the portable loops (tests compare the two). Default true.
+void setSimdKernelsEnabled(bool enabled);
+
 /// Inverse: out[r, i] = float(q - maxInt) * float(scale), row-major float32
 /// [rows, k]. Does nothing if the spec is not valid.
 void groupDequantizeRows(const uint32_t *qweight, const void *scale,

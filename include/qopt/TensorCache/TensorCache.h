@@ -180,7 +180,8 @@ public:
                               size_t size);
 
   /// Checks that every record was written, computes the md5 of each staged
-  /// shard (re-reading it in bounded chunks), writes the JSON files and moves
+  /// shard (re-reading them in bounded chunks, several shards at once per
+  /// thread: qopt/TensorCache/Md5.h), writes the JSON files and moves
   /// everything into place. At most one successful commit.
   llvm::Error commit(const Metadata &meta);
 
@@ -188,6 +189,9 @@ public:
   /// the bytes written by this writer (records and JSON files) would exceed
   /// `bytes`. Simulates a full disk without needing a small filesystem.
   void setDiskLimitForTesting(uint64_t bytes) { diskLimit = bytes; }
+
+  /// Threads commit() hashes the shards on (0, the default: all cores).
+  void setHashThreads(unsigned n) { hashThreads = n; }
 
 private:
   TensorCacheWriter() = default;
@@ -212,11 +216,7 @@ private:
   std::unique_ptr<std::atomic<uint8_t>[]> recordStates;
   /// Bytes written so far by writeRecordPart, per record.
   std::unique_ptr<std::atomic<uint64_t>[]> partBytes;
-  /// Bytes written so far per shard; the write that completes a shard
-  /// hashes it right away (overlapping the md5 with the remaining work).
-  std::unique_ptr<std::atomic<uint64_t>[]> shardWritten;
-  std::vector<std::string> shardMd5; // empty until hashed
-  void noteShardBytes(uint32_t shard, uint64_t bytes);
+  unsigned hashThreads = 0; // 0: all cores
   /// Files already renamed into outDir by a commit in progress.
   std::vector<std::string> movedFiles;
   std::atomic<uint64_t> bytesWritten{0};

@@ -570,8 +570,21 @@ void checkAgainstReference(const std::vector<uint16_t> &halves, int64_t rows,
 
 } // namespace
 
+/// Runs a test body with the SIMD kernels on (where the CPU has them) and
+/// with the portable loops.
+template <typename Body>
+void withBothPaths(Body body) {
+  for (bool simd : {true, false}) {
+    SCOPED_TRACE(simd ? "SIMD kernels" : "portable loops");
+    setSimdKernelsEnabled(simd);
+    body();
+  }
+  setSimdKernelsEnabled(true);
+}
+
 TEST(GroupQuantTest, MatchesReferenceF16) {
   const std::vector<uint16_t> w = randomHalfWeights(6 * 4100, 11);
+  withBothPaths([&] {
   for (RoundingMode mode :
        {RoundingMode::NearestEven, RoundingMode::NearestAway}) {
     checkAgainstReference(w, 6, 4100, {4, 32, FloatFormat::F16, mode});
@@ -579,6 +592,32 @@ TEST(GroupQuantTest, MatchesReferenceF16) {
     checkAgainstReference(w, 3, 8200, {2, 32, FloatFormat::F16, mode});
     checkAgainstReference(w, 5, 4920, {5, 30, FloatFormat::F16, mode});
     checkAgainstReference(w, 4, 6150, {8, 128, FloatFormat::F16, mode});
+    checkAgainstReference(w, 6, 4100, {4, 64, FloatFormat::F16, mode});
+    checkAgainstReference(w, 6, 4100, {4, 16, FloatFormat::F16, mode});
+  }
+  });
+}
+
+TEST(GroupQuantTest, SimdAndPortablePathsAgreeOnSpecialValues) {
+  // Rows with NaNs, infinities, zeros, subnormals and huge values in
+  // odd-sized rows (masked tails), q4 groups of 32 and q3 groups of 40.
+  std::mt19937 rng(17);
+  const uint16_t specials[] = {0x7E00, 0xFE00, 0x7C00, 0xFC00, 0x0000, 0x8000,
+                               0x0001, 0x83FF, 0x7BFF, 0xFBFF, 0x3C00, 0x0400};
+  std::vector<uint16_t> w = randomHalfWeights(7 * 997, 23);
+  for (uint16_t &h : w)
+    if (rng() % 29 == 0)
+      h = specials[rng() % 12];
+  for (int64_t i = 0; i < 40; ++i) // an all-zero group and a zero-scale one
+    w[size_t(997 + i)] = i == 7 ? 0x0001 : 0x0000;
+  for (const GroupQuantSpec &spec : {kQ4F16, kQ3F16}) {
+    setSimdKernelsEnabled(true);
+    Quantized fast = quantize16(w, 7, 997, spec);
+    setSimdKernelsEnabled(false);
+    Quantized portable = quantize16(w, 7, 997, spec);
+    setSimdKernelsEnabled(true);
+    EXPECT_EQ(fast.words, portable.words) << spec.bits << " bits";
+    EXPECT_EQ(fast.scales, portable.scales) << spec.bits << " bits";
   }
 }
 
@@ -590,8 +629,10 @@ TEST(GroupQuantTest, MatchesReferenceOnEveryHalfValue) {
       all.push_back(uint16_t(h));
   std::shuffle(all.begin(), all.end(), std::mt19937(5));
   all.resize(15 * 4096);
-  checkAgainstReference(all, 15, 4096, kQ4F16);
-  checkAgainstReference(all, 15, 4096, kQ3F16);
+  withBothPaths([&] {
+    checkAgainstReference(all, 15, 4096, kQ4F16);
+    checkAgainstReference(all, 15, 4096, kQ3F16);
+  });
 }
 
 TEST(GroupQuantTest, MatchesReferenceBF16AndF32) {

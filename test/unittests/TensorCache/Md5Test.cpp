@@ -1,0 +1,122 @@
+//===- Md5Test.cpp - Multi-buffer MD5 ---------------------------*- C++ -*-===//
+//
+// Expected digests: the RFC 1321 test suite (appendix A.5), and llvm::MD5 (an
+// independent scalar implementation) for messages of every length around the
+// block and padding boundaries, in batches that mix lengths so lanes finish
+// at different blocks.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qopt/TensorCache/Md5.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/MD5.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <random>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+using namespace qopt::tensorcache;
+
+namespace {
+
+llvm::ArrayRef<uint8_t> bytes(const std::string &s) {
+  return {reinterpret_cast<const uint8_t *>(s.data()), s.size()};
+}
+
+std::string scalarMd5(llvm::ArrayRef<uint8_t> m) {
+  llvm::MD5 md5;
+  md5.update(m);
+  llvm::MD5::MD5Result r;
+  md5.final(r);
+  return std::string(r.digest());
+}
+
+std::vector<uint8_t> randomBytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> v(n);
+  for (auto &b : v)
+    b = uint8_t(rng());
+  return v;
+}
+
+TEST(Md5, Rfc1321Suite) {
+  const std::vector<std::pair<std::string, std::string>> suite = {
+      {"", "d41d8cd98f00b204e9800998ecf8427e"},
+      {"a", "0cc175b9c0f1b6a831c399e269772661"},
+      {"abc", "900150983cd24fb0d6963f7d28e17f72"},
+      {"message digest", "f96b697d7cb7938d525a2f31aaf161d0"},
+      {"abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"},
+      {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+       "d174ab98d277d9f5a5611c2c9f419d9f"},
+      {"1234567890123456789012345678901234567890123456789012345678901234567890"
+       "1234567890",
+       "57edf4a22be3c955ac49da2e2107b67a"}};
+  std::vector<llvm::ArrayRef<uint8_t>> msgs;
+  for (auto &[m, _] : suite)
+    msgs.push_back(bytes(m));
+  std::vector<Md5Digest> got = md5Many(msgs);
+  ASSERT_EQ(got.size(), suite.size());
+  for (size_t i = 0; i < suite.size(); ++i)
+    EXPECT_EQ(md5Hex(got[i]), suite[i].second) << "message " << i;
+}
+
+TEST(Md5, EveryLengthAroundTheBlocksAgainstScalar) {
+  // Lengths 0..200 in batches of 16 (more than one batch, the last partial):
+  // tails of 55, 56 and 63 bytes need one or two padding blocks.
+  std::vector<std::vector<uint8_t>> data;
+  for (size_t n = 0; n <= 200; ++n)
+    data.push_back(randomBytes(n, uint32_t(n)));
+  std::vector<llvm::ArrayRef<uint8_t>> msgs(data.begin(), data.end());
+  std::vector<Md5Digest> got = md5Many(msgs);
+  for (size_t n = 0; n < data.size(); ++n)
+    EXPECT_EQ(md5Hex(got[n]), scalarMd5(data[n])) << "length " << n;
+}
+
+TEST(Md5, FilesOfMixedSizesOnSeveralThreads) {
+  // 37 files (three batches on two threads; a file of exactly 1 MiB, the
+  // chunk a lane reads at a time, and ones just around it) against llvm::MD5.
+  const std::vector<size_t> sizes = {0,       1,        63,       64,
+                                     65,      1000,     4096,     (1 << 20) - 1,
+                                     1 << 20, (1 << 20) + 1, 3 << 20, 77777};
+  char dirTemplate[] = "/tmp/qopt-md5-XXXXXX";
+  ASSERT_NE(mkdtemp(dirTemplate), nullptr);
+  std::string dir = dirTemplate;
+  std::vector<Md5File> files;
+  std::vector<std::string> expected;
+  for (size_t i = 0; i < 37; ++i) {
+    size_t n = sizes[i % sizes.size()];
+    std::vector<uint8_t> d = randomBytes(n, uint32_t(1000 + i));
+    std::string path = dir + "/f" + std::to_string(i);
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char *>(d.data()), std::streamsize(n));
+    files.push_back({path, n, "shard" + std::to_string(i)});
+    expected.push_back(scalarMd5(d));
+  }
+  for (unsigned threads : {1u, 2u, 3u}) {
+    auto got = md5Files(files, threads);
+    ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
+    EXPECT_EQ(*got, expected) << threads << " threads";
+  }
+  // A file whose size is not the planned one is an error naming it.
+  files[5].size += 1;
+  auto bad = md5Files(files, 2);
+  ASSERT_FALSE(bool(bad));
+  EXPECT_EQ(llvm::toString(bad.takeError()),
+            "error reading 'shard5': has 1000 bytes, expected 1001");
+  files[5].size -= 1;
+  files[7].path = dir + "/missing";
+  bad = md5Files(files, 1);
+  ASSERT_FALSE(bool(bad));
+  EXPECT_EQ(llvm::toString(bad.takeError()),
+            "error reading 'shard7': No such file or directory");
+  for (size_t i = 0; i < 37; ++i)
+    ::unlink((dir + "/f" + std::to_string(i)).c_str());
+  ::rmdir(dir.c_str());
+}
+
+} // namespace
