@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -347,6 +348,48 @@ llvm::Error TensorReader::readRows(const TensorInfo &t, int64_t row0,
   sub.offset += shift;
   sub.storageBytes -= shift;
   return read(sub, dst);
+}
+
+MappedBytes::~MappedBytes() { ::munmap(base, length); }
+
+std::unique_ptr<MappedBytes> TensorReader::mapRows(const TensorInfo &t,
+                                                   int64_t row0, int64_t row1) {
+  if (!t.encoding.empty() || t.unpermuteHeads != 0 || t.shape.empty() ||
+      !t.isContiguous() || row0 < 0 || row1 <= row0 || row1 > t.shape[0])
+    return nullptr;
+  uint64_t numel = 0, spanElems = 0;
+  if (llvm::Error e = validateView(t, numel, spanElems)) {
+    llvm::consumeError(std::move(e));
+    return nullptr;
+  }
+  if (numel == 0)
+    return nullptr;
+  uint64_t elem = numerics::dtypeSize(t.dtype);
+  uint64_t rowBytes = numel / uint64_t(t.shape[0]) * elem;
+  uint64_t begin = t.offset + uint64_t(row0) * rowBytes;
+  uint64_t len = uint64_t(row1 - row0) * rowBytes;
+  llvm::Expected<const RandomAccessFile *> file = getFile(t.file);
+  if (!file) {
+    llvm::consumeError(file.takeError());
+    return nullptr;
+  }
+  // Only ranges inside the file as it was opened (a mapping past the end
+  // would fault on access; readRows reports the error instead).
+  struct stat st;
+  if (begin > (*file)->size() || len > (*file)->size() - begin ||
+      ::fstat((*file)->descriptor(), &st) != 0 ||
+      uint64_t(st.st_size) < begin + len)
+    return nullptr;
+  static const uint64_t page = uint64_t(::sysconf(_SC_PAGESIZE));
+  uint64_t start = begin / page * page;
+  size_t length = size_t(begin + len - start);
+  void *base = ::mmap(nullptr, length, PROT_READ, MAP_SHARED | MAP_POPULATE,
+                      (*file)->descriptor(), off_t(start));
+  if (base == MAP_FAILED)
+    return nullptr;
+  return std::make_unique<MappedBytes>(
+      base, length, static_cast<const uint8_t *>(base) + (begin - start),
+      size_t(len));
 }
 
 } // namespace qopt::loaders

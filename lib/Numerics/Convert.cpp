@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qopt/Numerics/Convert.h"
+#include "Simd.h"
 #include "qopt/Numerics/Float.h"
 
 #include <algorithm>
@@ -170,6 +171,16 @@ bool convertElements(const void *src, DType srcType, void *dst, DType dstType,
   if (srcType == dstType) {
     if (n != 0)
       std::memcpy(dst, src, n * srcSize);
+    return true;
+  }
+  if (dstType == DType::F16 &&
+      (srcType == DType::BF16 || srcType == DType::F32) && simd::useAvx512()) {
+    if (srcType == DType::BF16)
+      simd::bf16ToF16(static_cast<const uint16_t *>(src),
+                      static_cast<uint16_t *>(dst), n);
+    else
+      simd::f32ToF16(static_cast<const float *>(src),
+                     static_cast<uint16_t *>(dst), n);
     return true;
   }
   ConvertFn fn = selectConversion(srcType, dstType);

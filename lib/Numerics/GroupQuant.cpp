@@ -13,7 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qopt/Numerics/GroupQuant.h"
-#include "GroupQuantSimd.h"
+#include "Simd.h"
 
 #include <algorithm>
 #include <cmath>
@@ -230,18 +230,22 @@ static void quantizeRowsImpl(const unsigned char *w, int64_t rows, int64_t k,
     const unsigned char *wRow = w + size_t(row) * size_t(k) * sizeof(T);
     unsigned char *scaleRow =
         scale + size_t(row) * size_t(numGroups) * sizeof(T);
-    // 1. Largest magnitude bits per group: an integer max that vectorizes.
-    constexpr bool kF16Even =
-        F == FloatFormat::F16 && R == RoundingMode::NearestEven;
-    const bool fast = kF16Even && groupSize <= 64 && simd::useAvx512();
-    bool anyNaN = false;
-    if (fast) {
-      simd::groupMaxAbsBitsF16(reinterpret_cast<const uint16_t *>(wRow), k,
-                               groupSize, groupBits.data());
-      for (int64_t g = 0; g < numGroups; ++g)
-        anyNaN |= groupBits[size_t(g)] > M::kInfBits;
+    uint32_t *qRow = qweight + size_t(row) * size_t(numWords);
+    // The whole row in one SIMD kernel where it applies (it declines rows
+    // holding a NaN, which the loops below handle).
+    if constexpr (F == FloatFormat::F16 && R == RoundingMode::NearestEven) {
+      if (groupSize <= 64 && simd::useAvx512() &&
+          simd::quantizeRowF16(reinterpret_cast<const uint16_t *>(wRow), k,
+                               groupSize, maxInt, hi,
+                               reinterpret_cast<uint16_t *>(scaleRow),
+                               q.data())) {
+        packWords<Bits>(q.data(), numWords, bits, qRow);
+        continue;
+      }
     }
-    for (int64_t g = 0; g < numGroups && !fast; ++g) {
+    // 1. Largest magnitude bits per group: an integer max that vectorizes.
+    bool anyNaN = false;
+    for (int64_t g = 0; g < numGroups; ++g) {
       const int64_t begin = g * groupSize;
       const int64_t len = std::min(groupSize, k - begin);
       const unsigned char *wg = wRow + size_t(begin) * sizeof(T);
@@ -277,11 +281,7 @@ static void quantizeRowsImpl(const unsigned char *w, int64_t rows, int64_t k,
       // A zero scale's group is redone below; divide by 1 meanwhile.
       std::fill_n(valueScales.begin() + begin, len, s != 0.0f ? s : 1.0f);
     }
-    if (kF16Even && simd::useAvx512())
-      simd::quantizeSpanF16(reinterpret_cast<const uint16_t *>(wRow), k,
-                            valueScales.data(), maxInt, hi, q.data());
-    else
-      quantizeSpan<F, R>(wRow, k, valueScales.data(), maxInt, hi, q.data());
+    quantizeSpan<F, R>(wRow, k, valueScales.data(), maxInt, hi, q.data());
     if (anyZeroScale) {
       for (int64_t g = 0; g < numGroups; ++g) {
         if (groupScales[size_t(g)] != 0.0f)
@@ -292,8 +292,7 @@ static void quantizeRowsImpl(const unsigned char *w, int64_t rows, int64_t k,
                                   q.data() + begin);
       }
     }
-    packWords<Bits>(q.data(), numWords, bits,
-                    qweight + size_t(row) * size_t(numWords));
+    packWords<Bits>(q.data(), numWords, bits, qRow);
   }
 }
 

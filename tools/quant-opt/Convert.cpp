@@ -247,8 +247,6 @@ int ::qopt::runConvert(int argc, char **argv) {
                       "integer, got '" + shardsText + "'");
   if (a.device != "cpu" && a.device != "cuda")
     return usageError("unknown device '" + a.device + "'; valid: cpu, cuda");
-  if (a.device == "cuda")
-    return usageError("--device cuda: this build has no CUDA executor");
 
   DialectRegistry registry;
   ::qopt::registerAllDialects(registry);
@@ -272,6 +270,7 @@ int ::qopt::runConvert(int argc, char **argv) {
   opts.output = a.output;
   opts.tensorParallelShards = a.shards;
   opts.threads = a.threads;
+  opts.device = a.device;
   opts.statsJson = a.statsJson;
   opts.printStats = true;
   opts.dryRun = a.dryRun;

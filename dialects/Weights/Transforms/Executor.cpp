@@ -2,6 +2,7 @@
 
 #include "dialects/Weights/Transforms/Executor.h"
 #include "dialects/Weights/Transforms/Utils.h"
+#include "qopt/Kernels/Cuda.h"
 #include "qopt/Loaders/TensorReader.h"
 #include "qopt/Numerics/Awq.h"
 #include "qopt/Numerics/Convert.h"
@@ -30,6 +31,7 @@ using namespace mlir;
 using namespace mlir::qopt::weights;
 namespace num = ::qopt::numerics;
 namespace tc = ::qopt::tensorcache;
+namespace kern = ::qopt::kernels;
 using num::DType;
 
 /// Leaves new elements uninitialized: every buffer here is fully written
@@ -63,6 +65,22 @@ struct Buf {
   DType dtype;
   SmallVector<int64_t> shape; // shape[0] == rows of this buffer (rank >= 1)
   Vec<uint8_t> data;
+  /// When set, the bytes are these checkpoint rows mapped from the file
+  /// (read straight from the page cache, no copy), not `data`.
+  std::shared_ptr<const ::qopt::loaders::MappedBytes> mapped;
+
+  const uint8_t *bytes() const {
+    return mapped ? mapped->data() : data.data();
+  }
+  size_t byteSize() const { return mapped ? mapped->size() : data.size(); }
+  /// The bytes, writable (mapped rows are copied into `data` first).
+  uint8_t *mutableBytes() {
+    if (mapped) {
+      data.assign(mapped->data(), mapped->data() + mapped->size());
+      mapped.reset();
+    }
+    return data.data();
+  }
 
   int64_t numElements() const {
     int64_t n = 1;
@@ -97,7 +115,8 @@ num::FloatFormat floatFormat(DType t) {
 /// Evaluates values of the weights dialect, chunk by chunk.
 class Evaluator {
 public:
-  explicit Evaluator(::qopt::loaders::TensorReader &reader) : reader(reader) {}
+  Evaluator(::qopt::loaders::TensorReader &reader, bool cuda)
+      : reader(reader), cuda(cuda) {}
 
   llvm::Expected<Buf> rows(Value v, int64_t r0, int64_t r1) {
     auto type = cast<RankedTensorType>(v.getType());
@@ -115,8 +134,8 @@ public:
         auto b = rows(in, 0, rowsOf(cast<RankedTensorType>(in.getType())));
         if (!b)
           return b.takeError();
-        std::memcpy(out.data.data() + off, b->data.data(), b->data.size());
-        off += b->data.size();
+        std::memcpy(out.data.data() + off, b->bytes(), b->byteSize());
+        off += b->byteSize();
       }
       return out;
     }
@@ -130,7 +149,14 @@ public:
         return in;
       }
       out.data.resize(out.numElements() * num::dtypeSize(out.dtype));
-      if (!num::convertElements(in->data.data(), in->dtype, out.data.data(),
+      if (cuda && kern::isCudaConversionSupported(in->dtype, out.dtype)) {
+        if (llvm::Error e = kern::convertElementsCuda(
+                in->bytes(), in->dtype, out.data.data(), out.dtype,
+                size_t(out.numElements())))
+          return std::move(e);
+        return out;
+      }
+      if (!num::convertElements(in->bytes(), in->dtype, out.data.data(),
                                 out.dtype, size_t(out.numElements())))
         return makeError("cannot cast " + llvm::Twine(num::tvmName(in->dtype)) +
                          " to " + num::tvmName(out.dtype));
@@ -142,8 +168,8 @@ public:
       if (!in)
         return in.takeError();
       size_t es = num::dtypeSize(in->dtype);
-      Vec<uint8_t> full(in->data.size());
-      num::transpose2D(in->data.data(), inType.getDimSize(0),
+      Vec<uint8_t> full(in->byteSize());
+      num::transpose2D(in->bytes(), inType.getDimSize(0),
                        inType.getDimSize(1), es, full.data());
       size_t rowBytes = size_t(inType.getDimSize(0)) * es;
       out.data.assign(full.begin() + r0 * rowBytes, full.begin() + r1 * rowBytes);
@@ -160,9 +186,9 @@ public:
       out.data.resize(out.numElements() * 2);
       auto qwType = cast<RankedTensorType>(d.getQweight().getType());
       num::awqDequantizeGemm(
-          reinterpret_cast<const uint32_t *>(ins[0].data.data()),
-          reinterpret_cast<const uint32_t *>(ins[1].data.data()),
-          reinterpret_cast<const uint16_t *>(ins[2].data.data()),
+          reinterpret_cast<const uint32_t *>(ins[0].bytes()),
+          reinterpret_cast<const uint32_t *>(ins[1].bytes()),
+          reinterpret_cast<const uint16_t *>(ins[2].bytes()),
           qwType.getDimSize(0), qwType.getDimSize(1) * 8, d.getGroupSize(), r0,
           r1, reinterpret_cast<uint16_t *>(out.data.data()));
       return out;
@@ -206,6 +232,11 @@ private:
     }
     if (auto heads = s.getUnpermuteHeads())
       t.unpermuteHeads = int64_t(*heads);
+    if (type.getRank() != 0)
+      if (auto mapped = reader.mapRows(t, r0, r1)) {
+        out.mapped = std::move(mapped);
+        return out;
+      }
     out.data.resize(out.numElements() * es);
     llvm::Error err = type.getRank() == 0
                           ? reader.read(t, out.data.data())
@@ -219,6 +250,21 @@ private:
   llvm::Expected<Buf> concat(ConcatOp c, int64_t r0, int64_t r1, Buf out) {
     int64_t axis = c.getAxis();
     size_t es = num::dtypeSize(out.dtype);
+    if (axis == 0) {
+      // Rows of one input (chunks are cut at the inputs' boundaries): those
+      // rows as they are, without a copy.
+      int64_t base = 0;
+      for (Value in : c.getInputs()) {
+        int64_t n = cast<RankedTensorType>(in.getType()).getDimSize(0);
+        if (r0 >= base && r1 <= base + n) {
+          auto b = rows(in, r0 - base, r1 - base);
+          if (b)
+            b->shape = out.shape;
+          return b;
+        }
+        base += n;
+      }
+    }
     out.data.resize(out.numElements() * es);
     if (axis == 0) {
       // Rows come from consecutive inputs.
@@ -231,8 +277,8 @@ private:
           auto b = rows(in, lo - base, hi - base);
           if (!b)
             return b.takeError();
-          std::memcpy(out.data.data() + off, b->data.data(), b->data.size());
-          off += b->data.size();
+          std::memcpy(out.data.data() + off, b->bytes(), b->byteSize());
+          off += b->byteSize();
         }
         base += n;
       }
@@ -249,13 +295,13 @@ private:
       auto b = rows(in, r0, r1);
       if (!b)
         return b.takeError();
-      blocks.push_back(b->data.size() / size_t(outer));
+      blocks.push_back(b->byteSize() / size_t(outer));
       parts.push_back(std::move(*b));
     }
     size_t off = 0;
     for (int64_t o = 0; o < outer; ++o)
       for (size_t i = 0; i < parts.size(); ++i) {
-        std::memcpy(out.data.data() + off, parts[i].data.data() + o * blocks[i],
+        std::memcpy(out.data.data() + off, parts[i].bytes() + o * blocks[i],
                     blocks[i]);
         off += blocks[i];
       }
@@ -266,12 +312,12 @@ private:
     size_t n = size_t(b.numElements());
     float cf = float(c);
     if (b.dtype == DType::F32) {
-      auto *p = reinterpret_cast<float *>(b.data.data());
+      auto *p = reinterpret_cast<float *>(b.mutableBytes());
       for (size_t i = 0; i < n; ++i)
         p[i] += cf;
       return;
     }
-    auto *p = reinterpret_cast<uint16_t *>(b.data.data());
+    auto *p = reinterpret_cast<uint16_t *>(b.mutableBytes());
     if (b.dtype == DType::BF16)
       for (size_t i = 0; i < n; ++i)
         p[i] = num::floatToBFloat16(num::bfloat16ToFloat(p[i]) + cf);
@@ -281,6 +327,7 @@ private:
   }
 
   ::qopt::loaders::TensorReader &reader;
+  bool cuda;
 };
 
 /// A record fed by output `result` of an item, whole or one shard of it.
@@ -317,6 +364,23 @@ bool chainIsRowLocal(Value v) {
     if (!chainIsRowLocal(in))
       return false;
   return true;
+}
+
+/// The row offsets at which the inputs of an axis-0 concatenation start
+/// (after the first), looking through element-wise ops.
+void concatCuts(Value v, SmallVectorImpl<int64_t> &cuts) {
+  Operation *def = v.getDefiningOp();
+  if (isa_and_nonnull<CastOp, AddConstantOp>(def))
+    return concatCuts(def->getOperand(0), cuts);
+  auto c = dyn_cast_or_null<ConcatOp>(def);
+  if (!c || c.getAxis() != 0)
+    return;
+  int64_t base = 0;
+  for (Value in : c.getInputs()) {
+    if (base > 0)
+      cuts.push_back(base);
+    base += cast<RankedTensorType>(in.getType()).getDimSize(0);
+  }
 }
 
 /// Bytes of one row of a result, as written to the file.
@@ -366,8 +430,20 @@ public:
                          : std::max<int64_t>(rows, 1);
       if (rows == 0)
         chunks.push_back({i, 0, 0});
-      for (int64_t r = 0; r < rows; r += step)
-        chunks.push_back({i, r, std::min(rows, r + step)});
+      // Chunks end at the boundaries of row-concatenated inputs (fused
+      // q/k/v, gate/up), so each chunk's rows are one input's, read in place.
+      SmallVector<int64_t> cuts;
+      if (item.chunkable)
+        concatCuts(item.input, cuts);
+      cuts.push_back(rows);
+      size_t nextCut = 0;
+      for (int64_t r = 0; r < rows;) {
+        while (cuts[nextCut] <= r)
+          ++nextCut;
+        int64_t end = std::min(r + step, cuts[nextCut]);
+        chunks.push_back({i, r, end});
+        r = end;
+      }
     }
   }
 
@@ -413,7 +489,15 @@ public:
 
 private:
   void work(::qopt::loaders::TensorReader &reader) {
-    Evaluator eval(reader);
+    Evaluator eval(reader, opts.cuda);
+    // Each worker's CUDA streams and buffers live as long as it works.
+    struct CudaRelease {
+      bool on;
+      ~CudaRelease() {
+        if (on)
+          kern::releaseCudaThreadContext();
+      }
+    } release{opts.cuda};
     while (!failed.load()) {
       size_t c = next.fetch_add(1);
       if (c >= chunks.size())
@@ -458,8 +542,8 @@ private:
       if (c.result != result)
         continue;
       llvm::Error err = c.shard ? emitShard(c, out, r0)
-                                : write(c.record, r0, out.data.data(),
-                                        out.data.size());
+                                : write(c.record, r0, out.bytes(),
+                                        out.byteSize());
       if (err)
         return err;
     }
@@ -475,14 +559,14 @@ private:
     int64_t rows = out.shape[0];
     if (dim == 0) {
       // Full row r lies in segment j at block (r - off_j) / seg_j.
-      size_t rowBytes = rows ? out.data.size() / size_t(rows) : 0;
+      size_t rowBytes = rows ? out.byteSize() / size_t(rows) : 0;
       int64_t off = 0, local = 0;
       for (int64_t seg : segs) {
         int64_t lo = std::max(r0, off + idx * seg);
         int64_t hi = std::min(r0 + rows, off + (idx + 1) * seg);
         if (lo < hi)
           if (llvm::Error e = write(c.record, local + (lo - off - idx * seg),
-                                    out.data.data() + (lo - r0) * rowBytes,
+                                    out.bytes() + (lo - r0) * rowBytes,
                                     size_t(hi - lo) * rowBytes))
             return e;
         off += seg * t;
@@ -505,7 +589,7 @@ private:
       for (int64_t seg : segs) {
         size_t n = size_t(seg * inner) * es;
         std::memcpy(dst,
-                    out.data.data() +
+                    out.bytes() +
                         (size_t(o * full + off + idx * seg) * inner) * es,
                     n);
         dst += n;
@@ -537,7 +621,7 @@ private:
     int64_t bytes = num::mnnPackedRowBytes(spec, k);
     int64_t blocks = num::mnnBlocksPerRow(spec, k);
     Vec<float> w(n);
-    num::convertElements(in.data.data(), in.dtype, w.data(), DType::F32, n);
+    num::convertElements(in.bytes(), in.dtype, w.data(), DType::F32, n);
     Vec<uint8_t> packed(size_t(rows * bytes));
     Vec<float> scale(size_t(rows * blocks)), zero(scale.size());
     num::mnnQuantizeRows(w.data(), rows, k, spec, packed.data(), scale.data(),
@@ -594,22 +678,28 @@ private:
       int64_t rows = k ? int64_t(n) / k : 0;
       int64_t words = num::wordsPerRow(spec, k), groups = num::groupsPerRow(spec, k);
       size_t ses = num::dtypeSize(in.dtype);
-      Vec<uint32_t> qw(size_t(rows * words));
+      // The packed words go into a byte buffer that becomes the output.
+      Vec<uint8_t> qw(size_t(rows * words) * 4);
+      auto *words32 = reinterpret_cast<uint32_t *>(qw.data());
       Vec<uint8_t> sc(size_t(rows * groups) * ses);
       if (g.getOptimizeScales())
-        num::groupQuantizeRowsOptimized(in.data.data(), rows, k, spec, qw.data(),
+        num::groupQuantizeRowsOptimized(in.bytes(), rows, k, spec, words32,
                                         sc.data());
-      else
-        num::groupQuantizeRows(in.data.data(), rows, k, spec, qw.data(),
-                               sc.data());
+      else if (opts.cuda) {
+        if (llvm::Error e = kern::groupQuantizeRowsCuda(in.bytes(), rows, k,
+                                                        spec, words32,
+                                                        sc.data()))
+          return e;
+      } else
+        num::groupQuantizeRows(in.bytes(), rows, k, spec, words32, sc.data());
       if (opts.accuracy) {
         Vec<float> deq(n), orig(n);
-        num::groupDequantizeRows(qw.data(), sc.data(), rows, k, spec, deq.data());
-        num::convertElements(in.data.data(), in.dtype, orig.data(), DType::F32, n);
+        num::groupDequantizeRows(words32, sc.data(), rows, k, spec, deq.data());
+        num::convertElements(in.bytes(), in.dtype, orig.data(), DType::F32, n);
         accumulate(chunk, orig.data(), deq.data(), n);
       }
       if (g.getLayout() == Layout::KN) {
-        Vec<uint32_t> qwT(qw.size());
+        Vec<uint8_t> qwT(qw.size());
         Vec<uint8_t> scT(sc.size());
         num::transpose2D(qw.data(), rows, words, 4, qwT.data());
         num::transpose2D(sc.data(), rows, groups, ses, scT.data());
@@ -625,8 +715,7 @@ private:
       scBuf.shape = rowShape(type1, g.getLayout() == Layout::KN
                                         ? type1.getDimSize(0)
                                         : in.shape[0]);
-      qwBuf.data.assign(reinterpret_cast<uint8_t *>(qw.data()),
-                        reinterpret_cast<uint8_t *>(qw.data() + qw.size()));
+      qwBuf.data = std::move(qw);
       scBuf.data = std::move(sc);
       if (llvm::Error e = emit(item, 0, qwBuf, r0))
         return e;
@@ -635,7 +724,7 @@ private:
     if (auto m = dyn_cast<MnnQuantAttr>(scheme))
       return quantizeMnn(item, m, in, r0, chunk);
     auto p = cast<PerTensorQuantAttr>(scheme);
-    const auto *w = reinterpret_cast<const uint16_t *>(in.data.data());
+    const auto *w = reinterpret_cast<const uint16_t *>(in.bytes());
     auto fp8Type = cast<RankedTensorType>(item.quantize.getResult(0).getType());
     Buf q{*fromMlirType(fp8Type.getElementType()), in.shape, {}};
     q.data.resize(n);
@@ -645,7 +734,12 @@ private:
       return b;
     };
     if (!p.getUseScale()) {
-      num::castHalfToFp8E5M2(w, n, q.data.data());
+      if (opts.cuda) {
+        if (llvm::Error e = kern::castHalfToFp8E5M2Cuda(w, n, q.data.data()))
+          return e;
+      } else {
+        num::castHalfToFp8E5M2(w, n, q.data.data());
+      }
       if (opts.accuracy) {
         Vec<float> deq(n), orig(n);
         for (size_t i = 0; i < n; ++i) {
@@ -656,8 +750,14 @@ private:
       }
       return emit(item, 0, q, 0);
     }
-    float scale = num::fp8E4M3PerTensorScale(w, n);
-    num::quantizeFp8E4M3(w, n, scale, q.data.data());
+    float scale;
+    if (opts.cuda) {
+      if (llvm::Error e = kern::fp8E4M3PerTensorCuda(w, n, &scale, q.data.data()))
+        return e;
+    } else {
+      scale = num::fp8E4M3PerTensorScale(w, n);
+      num::quantizeFp8E4M3(w, n, scale, q.data.data());
+    }
     if (opts.accuracy) {
       Vec<float> deq(n), orig(n);
       for (size_t i = 0; i < n; ++i) {

@@ -26,6 +26,9 @@ struct ExecutorOptions {
   bool progress = false;
   /// Measure the quantization error of every quantized parameter.
   bool accuracy = false;
+  /// Run casts, group quantization and float8 quantization with the CUDA
+  /// kernels (qopt/Kernels/Cuda.h; the caller checked for a device).
+  bool cuda = false;
 };
 
 /// Quantization error of one weight: its model-dtype values w against the

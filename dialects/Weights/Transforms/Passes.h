@@ -33,6 +33,7 @@ struct ConvertPipelineOptions
   Option<std::string> output{*this, "output", llvm::cl::init("")};
   Option<int64_t> tensorParallelShards{*this, "tensor-parallel-shards", llvm::cl::init(1)};
   Option<unsigned> threads{*this, "threads", llvm::cl::init(0)};
+  Option<std::string> device{*this, "device", llvm::cl::init("cpu")};
   Option<std::string> statsJson{*this, "stats-json", llvm::cl::init("")};
   Option<bool> printStats{*this, "print-stats", llvm::cl::init(false)};
   Option<bool> dryRun{*this, "dry-run", llvm::cl::init(false)};

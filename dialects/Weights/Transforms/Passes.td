@@ -120,6 +120,10 @@ def SerializeTensorCache : Pass<"qopt-serialize-tensor-cache", "::mlir::ModuleOp
            "(printed as a summary, per tensor in stats-json)">,
     Option<"progress", "progress", "bool", "false",
            "Show progress on stderr when it is a terminal">,
+    Option<"device", "device", "std::string", "\"cpu\"",
+           "Where casts and quantization run: cpu, or cuda (the kernels of "
+           "qopt/Kernels/Cuda.h, same bytes; MNN modes and optimized scales "
+           "stay on the CPU)">,
   ];
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }

@@ -27,7 +27,7 @@ void mlir::qopt::weights::buildConvertPipeline(
     pm.addPass(createPreShardTP(PreShardTPOptions{opts.tensorParallelShards}));
   pm.addPass(createSerializeTensorCache(SerializeTensorCacheOptions{
       opts.output, opts.threads, opts.statsJson, opts.printStats,
-      opts.dryRun, opts.accuracy, opts.progress}));
+      opts.dryRun, opts.accuracy, opts.progress, opts.device}));
 }
 
 void mlir::qopt::weights::registerWeightsPipelines() {

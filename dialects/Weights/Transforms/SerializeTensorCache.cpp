@@ -12,6 +12,7 @@
 #include "dialects/Weights/Transforms/Executor.h"
 #include "dialects/Weights/Transforms/Passes.h"
 #include "dialects/Weights/Transforms/Utils.h"
+#include "qopt/Kernels/Cuda.h"
 #include "qopt/TensorCache/TensorCache.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -93,9 +94,19 @@ struct SerializeTensorCachePass
       return;
     }
 
-    auto writer = tc::TensorCacheWriter::create(outputDir.getValue(), records);
-    // Writer and executor errors name the output or checkpoint file.
+    // Device, writer and executor errors name the device, the output or
+    // the checkpoint file themselves.
     Location unknown = UnknownLoc::get(&getContext());
+    if (device != "cpu" && device != "cuda") {
+      emitError(unknown, "unknown device '") << device << "'; valid: cpu, cuda";
+      return signalPassFailure();
+    }
+    std::string why;
+    if (device == "cuda" && !::qopt::kernels::cudaDeviceAvailable(&why)) {
+      emitError(unknown, "--device cuda: ") << why;
+      return signalPassFailure();
+    }
+    auto writer = tc::TensorCacheWriter::create(outputDir.getValue(), records);
     if (!writer) {
       emitError(unknown, llvm::toString(writer.takeError()));
       return signalPassFailure();
@@ -104,6 +115,7 @@ struct SerializeTensorCachePass
     ExecutorOptions opts;
     opts.threads = threads;
     opts.accuracy = accuracy;
+    opts.cuda = device == "cuda";
     opts.progress = progress && llvm::sys::Process::StandardErrIsDisplayed();
     std::vector<TensorError> errors;
     if (llvm::Error err = executeParams(params, **writer, opts, &errors)) {

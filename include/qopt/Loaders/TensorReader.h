@@ -40,6 +40,7 @@ public:
   /// The file's length when it was opened.
   uint64_t size() const { return fileSize; }
   const std::string &path() const { return filePath; }
+  int descriptor() const { return fd; }
 
   /// Reads exactly `len` bytes at `offset` into `dst`. A range past the end
   /// of the file is "<path>: unexpected end of file reading <len> bytes at
@@ -54,6 +55,24 @@ private:
   int fd = -1;
   uint64_t fileSize = 0;
   std::string filePath;
+};
+
+/// Bytes of a checkpoint mapped read-only (mmap); unmapped when destroyed.
+class MappedBytes {
+public:
+  MappedBytes(void *base, size_t length, const uint8_t *data, size_t size)
+      : base(base), length(length), ptr(data), len(size) {}
+  ~MappedBytes();
+  MappedBytes(const MappedBytes &) = delete;
+  MappedBytes &operator=(const MappedBytes &) = delete;
+  const uint8_t *data() const { return ptr; }
+  size_t size() const { return len; }
+
+private:
+  void *base;
+  size_t length;
+  const uint8_t *ptr;
+  size_t len;
 };
 
 /// Reads tensor bytes as contiguous row-major buffers.
@@ -72,6 +91,13 @@ public:
   /// (row1 - row0) * (bytes of one row).
   llvm::Error readRows(const TensorInfo &t, int64_t row0, int64_t row1,
                        void *dst);
+  /// Rows [row0, row1) of `t` mapped instead of copied, when `t` is stored
+  /// contiguously as it is read (no strides, no GGUF encoding) and the rows
+  /// lie inside the file; nullptr otherwise (then use readRows, which also
+  /// reports the errors). The pages are populated at once and released on
+  /// destruction, so memory stays bounded by the rows held.
+  std::unique_ptr<MappedBytes> mapRows(const TensorInfo &t, int64_t row0,
+                                       int64_t row1);
 
 private:
   llvm::Expected<const RandomAccessFile *> getFile(const std::string &path);

@@ -69,7 +69,8 @@ void groupQuantizeRows(const void *w, int64_t rows, int64_t k,
                        void *scale);
 
 /// Where the CPU has AVX-512 and F16C, the float16 round-half-to-even path
-/// of groupQuantizeRows runs explicit SIMD kernels with the same results;
+/// of groupQuantizeRows and the bf16/f32 -> f16 casts of convertElements run
+/// explicit SIMD kernels with the same results;
 /// false forces the portable loops (tests compare the two). Default true.
 void setSimdKernelsEnabled(bool enabled);
 
