@@ -253,10 +253,20 @@ llvm::Expected<CheckpointFile> readSafetensorsHeader(llvm::StringRef path) {
 
   // 7: the file ends exactly where the last tensor does.
   uint64_t dataBytes = fileSize - 8 - n;
-  if (expected > dataBytes)
+  if (expected > dataBytes) {
+    // Name the first tensor (in buffer order) the end of the file cuts off.
+    const RawTensor *cut = prev;
+    for (size_t idx : order)
+      if (tensors[idx].end > dataBytes) {
+        cut = &tensors[idx];
+        break;
+      }
     return makeError(f + ": file is truncated: header says " +
                      llvm::Twine(expected) + " data bytes, file has " +
-                     llvm::Twine(dataBytes));
+                     llvm::Twine(dataBytes) + "; tensor '" + cut->name +
+                     "' (data_offsets [" + llvm::Twine(cut->begin) + ", " +
+                     llvm::Twine(cut->end) + ")) is cut off");
+  }
   if (expected < dataBytes)
     return makeError(f + ": file has trailing bytes: header says " +
                      llvm::Twine(expected) + " data bytes, file has " +

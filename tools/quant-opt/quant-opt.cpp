@@ -11,9 +11,30 @@
 #include "qopt/InitAll.h"
 
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "llvm/Support/CommandLine.h"
 
 #include <cstring>
+#include <utility>
+
+/// `--print-ir-before-all` / `--print-ir-after-all` (as the README documents
+/// them) for upstream's `--mlir-print-ir-*-all`.
+static void registerPrintIRAliases() {
+  mlir::registerPassManagerCLOptions();
+  auto &opts = llvm::cl::getRegisteredOptions();
+  static constexpr std::pair<const char *, const char *> aliases[] = {
+      {"print-ir-before-all", "Alias for --mlir-print-ir-before-all"},
+      {"print-ir-after-all", "Alias for --mlir-print-ir-after-all"}};
+  for (auto [name, desc] : aliases) {
+    llvm::cl::Option *target = opts.lookup(std::string("mlir-") + name);
+    if (!target)
+      continue;
+    // Registered with the command line for the life of the process.
+    new llvm::cl::alias(llvm::StringRef(name), llvm::cl::desc(desc),
+                        llvm::cl::aliasopt(*target));
+  }
+}
 
 int main(int argc, char **argv) {
   if (argc >= 2 && std::strcmp(argv[1], "convert") == 0)
@@ -22,6 +43,7 @@ int main(int argc, char **argv) {
     return qopt::runEval(argc - 1, argv + 1);
 
   qopt::registerAllPasses();
+  registerPrintIRAliases();
   mlir::DialectRegistry registry;
   qopt::registerAllDialects(registry);
   return mlir::asMainReturnCode(mlir::MlirOptMain(

@@ -296,7 +296,9 @@ def Weights_ExpectOp : Weights_Op<"expect"> {
   let description = [{
     Declares one parameter of the model graph: name, shape and dtype. A
     dimension of `?` matches any size (symbolic, e.g. the vocabulary).
-    Used inside a `weights.graph` op, or at the top level of a `--graph` file.
+    Listed in the MLIR file given to `qopt-verify-parameters{graph=...}`
+    (`quant-opt convert --graph`), which collects every `weights.expect` in
+    it; the op's location is where the verify pass's notes point.
 
     ```mlir
     weights.expect "model.embed_tokens.q_weight" : tensor<?x16xui32>

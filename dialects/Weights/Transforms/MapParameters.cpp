@@ -12,6 +12,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringMap.h"
@@ -205,6 +206,7 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
 
     // Source tensors by name, in checkpoint order.
     Block &body = model.getBody().front();
+    Builder b(&getContext());
     llvm::StringMap<SourceOp> sources;
     SmallVector<SourceOp> sourceOrder;
     for (SourceOp s : body.getOps<SourceOp>()) {
@@ -221,9 +223,12 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
     // Checkpoints may store the source names under a prefix (GPT-2).
     def->resolveSourceNames([&](StringRef n) { return sources.count(n) != 0; });
 
-    // Every parameter's sources must exist; report all that do not.
+    // Every parameter's sources must exist; report all that do not (or,
+    // with defer-missing, record them for qopt-verify-parameters).
     std::vector<std::vector<std::string>> paramSources(def->params.size());
     bool missing = false;
+    llvm::DenseSet<size_t> skipped;
+    SmallVector<Attribute> missingRecords;
     // AutoAWQ checkpoints hold `X.qweight`, `X.qzeros` and `X.scales`
     // instead of `X.weight`.
     llvm::StringSet<> awqWeights;
@@ -247,17 +252,27 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
         }
         paramSources[i].push_back(s);
       }
+      SmallVector<Attribute> record{b.getStringAttr(p.name)};
       for (const std::string &s : paramSources[i]) {
         if (sources.count(s))
+          continue;
+        record.push_back(b.getStringAttr(s));
+        if (deferMissing)
           continue;
         model.emitError("parameter '")
             << p.name << "' needs source tensor '" << s
             << "', which is not in the checkpoint";
         missing = true;
       }
+      if (record.size() > 1) {
+        skipped.insert(i);
+        missingRecords.push_back(b.getArrayAttr(record));
+      }
     }
     if (missing)
       return failure();
+    if (!missingRecords.empty())
+      model->setAttr(kMissingSourcesAttrName, b.getArrayAttr(missingRecords));
 
     // MLC's loading order (huggingface_loader._loading_order).
     llvm::MapVector<StringRef, SmallVector<SourceOp>> byFile;
@@ -271,7 +286,8 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
     for (auto &[file, list] : byFile)
       for (SourceOp s : list)
         for (size_t i : torchToMlc.lookup(s.getKey()))
-          order.insert(i);
+          if (!skipped.contains(i))
+            order.insert(i);
 
     // Unused source tensors: one warning listing them.
     std::vector<std::string> unused;
@@ -291,15 +307,15 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
                                                       order.getArrayRef(),
                                                       byFile)));
 
-    OpBuilder b = OpBuilder::atBlockEnd(&body);
-    ExprBuilder exprs(b, sources, awqWeights, awqGroupSize(model));
+    OpBuilder ob = OpBuilder::atBlockEnd(&body);
+    ExprBuilder exprs(ob, sources, awqWeights, awqGroupSize(model));
     for (size_t i : order) {
       const models::ParamDef &p = def->params[i];
       Value v = exprs.build(p.map, p.name);
       if (!v)
         return failure();
-      Location loc = NameLoc::get(b.getStringAttr(p.name), v.getLoc());
-      ParamOp::create(b, loc, b.getStringAttr(p.name), v,
+      Location loc = NameLoc::get(ob.getStringAttr(p.name), v.getLoc());
+      ParamOp::create(ob, loc, ob.getStringAttr(p.name), v,
                       ParamKindAttr::get(&getContext(), toParamKind(p.kind)));
     }
     for (SourceOp s : sourceOrder)

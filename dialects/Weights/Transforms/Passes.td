@@ -40,7 +40,17 @@ def MapParameters : Pass<"qopt-map-parameters", "::mlir::ModuleOp"> {
     a `weights.param` in MLC's emission order, tagged with its module kind.
     Reports every missing source tensor, warns once about unused ones, and
     records the number of source parameters MLC counts.
+    With `defer-missing`, a parameter whose source tensors are missing is
+    not built but recorded on the model (`weights.missing_sources`), and the
+    pass succeeds: `qopt-verify-parameters` then reports it with the other
+    problems, each with a note at the graph's declaration (`qopt-convert`
+    does this).
   }];
+  let options = [
+    Option<"deferMissing", "defer-missing", "bool", "false",
+           "Record parameters with missing source tensors for "
+           "qopt-verify-parameters to report instead of failing">,
+  ];
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }
 

@@ -18,7 +18,9 @@ void mlir::qopt::weights::buildConvertPipeline(
     OpPassManager &pm, const ConvertPipelineOptions &opts) {
   pm.addPass(createImportCheckpoint(ImportCheckpointOptions{
       opts.source, opts.config, opts.sourceFormat, opts.modelType}));
-  pm.addPass(createMapParameters());
+  // Missing source tensors are reported by the verify pass, with the other
+  // problems and a note at the graph's declaration.
+  pm.addPass(createMapParameters(MapParametersOptions{/*deferMissing=*/true}));
   pm.addPass(createQuantizeWeights(
       QuantizeWeightsOptions{opts.quantization, opts.rounding,
                              opts.optimizeScales}));

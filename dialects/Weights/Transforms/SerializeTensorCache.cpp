@@ -63,6 +63,16 @@ struct SerializeTensorCachePass
       model.emitError("qopt-serialize-tensor-cache needs 'output-dir'");
       return signalPassFailure();
     }
+    FailureOr<SmallVector<MissingSources>> missing = getMissingSources(model);
+    if (failed(missing))
+      return signalPassFailure();
+    if (!missing->empty()) {
+      model.emitError("parameter '")
+          << missing->front().param << "' was not built: source tensor '"
+          << missing->front().tensors.front()
+          << "' is not in the checkpoint (run qopt-verify-parameters for all)";
+      return signalPassFailure();
+    }
 
     // Records, in emission order.
     std::vector<tc::RecordSpec> records;

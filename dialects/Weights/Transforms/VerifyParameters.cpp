@@ -16,6 +16,7 @@
 #include "mlir/Parser/Parser.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 
@@ -213,14 +214,16 @@ struct VerifyParametersPass
     llvm::StringMap<ParamOp> produced;
     for (ParamOp p : model.getParams()) {
       auto [it, inserted] = produced.try_emplace(p.getName(), p);
+      auto e = expected.find(p.getName());
       if (!inserted) {
         InFlightDiagnostic d = p.emitError("parameter '")
                                << p.getName() << "' is produced twice";
         d.attachNote(it->second.getLoc()) << "first produced here";
+        if (e != expected.end())
+          d.attachNote(e->second.loc) << "expected here";
         ok = false;
         continue;
       }
-      auto e = expected.find(p.getName());
       if (e == expected.end()) {
         p.emitError("parameter '")
             << p.getName() << "' is not a parameter of the model graph";
@@ -252,8 +255,35 @@ struct VerifyParametersPass
         ok = false;
       }
     }
+
+    // Parameters qopt-map-parameters{defer-missing} could not build: one
+    // error per missing source tensor, with a note at each declaration of
+    // the graph the parameter (or its quantized tensors) would have met.
+    llvm::StringSet<> explained;
+    FailureOr<SmallVector<MissingSources>> missing = getMissingSources(model);
+    if (failed(missing))
+      return failure();
+    for (const MissingSources &m : *missing) {
+      SmallVector<Location> decls;
+      for (auto &[name, want] : expected) {
+        if (produced.count(name) || !isProducedFrom(name, m.param))
+          continue;
+        explained.insert(name);
+        if (!llvm::is_contained(decls, want.loc))
+          decls.push_back(want.loc);
+      }
+      for (StringRef tensor : m.tensors) {
+        InFlightDiagnostic d = model.emitError("parameter '")
+                               << m.param << "' needs source tensor '"
+                               << tensor << "', which is not in the checkpoint";
+        for (Location loc : decls)
+          d.attachNote(loc) << "expected here";
+      }
+      ok = false;
+    }
+
     for (auto &[name, want] : expected) {
-      if (produced.count(name))
+      if (produced.count(name) || explained.contains(name))
         continue;
       InFlightDiagnostic d = model.emitError("parameter '")
                              << name

@@ -380,7 +380,8 @@ TEST_F(SafetensorsFileTest, TruncatedData) {
       fail(safetensors(
           "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}",
           std::string(8, '\0'))),
-      path + ": file is truncated: header says 16 data bytes, file has 8");
+      path + ": file is truncated: header says 16 data bytes, file has 8; "
+             "tensor 'a' (data_offsets [0, 16)) is cut off");
 }
 
 TEST_F(SafetensorsFileTest, TrailingBytes) {
@@ -394,12 +395,15 @@ TEST_F(SafetensorsFileTest, TrailingBytes) {
 
 TEST_F(SafetensorsFileTest, TruncatedRealFile) {
   // The real file cut 248 bytes short: 853248 data bytes expected, 853000
-  // present.
+  // present. The last tensor, model.norm.weight (BF16 [128]), occupies
+  // [852992, 853248); only its first 8 bytes remain.
   std::string bytes = readFile(inputPath("llama-bf16-st/model.safetensors"));
   ASSERT_EQ(bytes.size(), 855440u);
   bytes.resize(bytes.size() - 248);
   EXPECT_EQ(fail(bytes), path + ": file is truncated: header says 853248 data "
-                                "bytes, file has 853000");
+                                "bytes, file has 853000; tensor "
+                                "'model.norm.weight' (data_offsets [852992, "
+                                "853248)) is cut off");
 }
 
 TEST_F(SafetensorsFileTest, MetadataMustBeStrings) {
