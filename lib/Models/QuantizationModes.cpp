@@ -154,3 +154,29 @@ std::string qopt::models::quantizationModeList() {
     s += (s.empty() ? "" : ", ") + m.name;
   return s;
 }
+
+std::string qopt::models::unsupportedModeReason(llvm::StringRef name,
+                                                int64_t shards) {
+  // mlc-quantization.md sections 1 and 5; mlc-models.md section 4.
+  if (name == "q4f16_ft") {
+    const std::string cutlass =
+        "its weights go through CUTLASS's FasterTransformer preprocessing "
+        "(ft_preprocess_weight, an architecture-specific interleave), which "
+        "cannot be reproduced without CUTLASS";
+    if (shards > 1)
+      return "mode 'q4f16_ft' cannot be pre-sharded "
+             "(--tensor-parallel-shards " +
+             std::to_string(shards) +
+             "): MLC rejects q4f16_ft with tensor parallelism; without "
+             "presharding it is not supported either: " +
+             cutlass;
+    return "mode 'q4f16_ft' is not supported: " + cutlass;
+  }
+  if (name == "fp8_e4m3fn_bf16_block_scale" ||
+      name == "fp8_e4m3fn_bf16_block_scale_static_activation")
+    return "mode '" + name.str() +
+           "' is not supported: it only re-packs checkpoints already "
+           "quantized to FP8 blocks (weight_block_size), which quant-opt "
+           "does not read";
+  return "";
+}

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Writes an AutoAWQ (GEMM) checkpoint from an HF Llama checkpoint (stdlib).
 
-  make_awq.py IN_DIR OUT_DIR [--group G] [--version gemm]
+  make_awq.py IN_DIR OUT_DIR [--group G] [--version gemm] [--bits B]
+                             [--bad-scales]
 Every decoder linear is quantized as AutoAWQ's pseudo_quantize_tensor does
 (zero point, 4 bits; source-formats.md 4.2) and packed in the GEMM layout:
 qweight [K, N/8] / qzeros [K/G, N/8] int32 along the output axis in the order
 [0, 2, 4, 6, 1, 3, 5, 7], scales [K/G, N] fp16. Other tensors become fp16.
+--bits only changes config.json (a hostile config; the data stay 4-bit);
+--bad-scales writes every scales tensor transposed ([N, K/G], GEMV-like).
 Also writes OUT_DIR-dequant/: a plain fp16 HF checkpoint of the weights
 W = (q - z) * s that the AWQ checkpoint represents.
 
@@ -60,7 +63,7 @@ def pack(values, rows, cols):
     return bytes(out)
 
 
-def make(src, dst, group, version):
+def make(src, dst, group, version, bits=4, bad_scales=False):
     tensors = read_safetensors(os.path.join(src, "model.safetensors"))
     out, deq = [], []
     for name, dtype, shape, data in tensors:
@@ -73,8 +76,12 @@ def make(src, dst, group, version):
             qT = [[q[r][i] for i in range(k)] for r in range(n)]  # [n][k]
             out.append((base + ".qweight", "I32", [k, n // 8], pack(qT, k, n)))
             out.append((base + ".qzeros", "I32", [k // g, n // 8], pack(z, k // g, n)))
-            out.append((base + ".scales", "F16", [k // g, n],
-                        to_bits([s[r][gi] for gi in range(k // g) for r in range(n)], "F16")))
+            if bad_scales:
+                out.append((base + ".scales", "F16", [n, k // g],
+                            to_bits([s[r][gi] for r in range(n) for gi in range(k // g)], "F16")))
+            else:
+                out.append((base + ".scales", "F16", [k // g, n],
+                            to_bits([s[r][gi] for gi in range(k // g) for r in range(n)], "F16")))
             w = [f16((q[r][i] - z[r][i // g]) * s[r][i // g]) for r in range(n) for i in range(k)]
             deq.append((name, "F16", shape, to_bits(w, "F16")))
         else:
@@ -84,7 +91,7 @@ def make(src, dst, group, version):
     config["torch_dtype"] = "float16"
     plain = dict(config)
     config["quantization_config"] = {"quant_method": "awq", "zero_point": True,
-                                     "group_size": group, "bits": 4,
+                                     "group_size": group, "bits": bits,
                                      "version": version,
                                      "modules_to_not_convert": None}
     for d in (dst, dst + "-dequant"):
@@ -155,7 +162,8 @@ def main(argv):
         group = int(argv[argv.index("--group") + 1])
     if "--version" in argv:
         version = argv[argv.index("--version") + 1]
-    make(argv[0], argv[1], group, version)
+    bits = int(argv[argv.index("--bits") + 1]) if "--bits" in argv else 4
+    make(argv[0], argv[1], group, version, bits, "--bad-scales" in argv)
     return 0
 
 

@@ -237,14 +237,20 @@ int ::qopt::runConvert(int argc, char **argv) {
     a.quantization = ::qopt::models::mnnModeName(
         int(a.mnnBits), a.mnnAsymmetric, a.mnnBlock, a.mnnHqq);
   }
-  if (!::qopt::models::findQuantizationMode(a.quantization))
-    return usageError("unknown quantization mode '" + a.quantization +
-                      "'; valid modes: " + ::qopt::models::quantizationModeList());
-  if (a.output.empty() && !a.dryRun)
-    return usageError("missing -o OUTPUT");
   if (!shardsText.empty() && (!parseInt(shardsText, a.shards) || a.shards < 1))
     return usageError("tensor-parallel shard count must be a positive "
                       "integer, got '" + shardsText + "'");
+  if (!::qopt::models::findQuantizationMode(a.quantization)) {
+    std::string why =
+        ::qopt::models::unsupportedModeReason(a.quantization, a.shards);
+    return usageError((why.empty() ? "unknown quantization mode '" +
+                                         a.quantization + "'"
+                                   : why) +
+                      "; valid modes: " +
+                      ::qopt::models::quantizationModeList());
+  }
+  if (a.output.empty() && !a.dryRun)
+    return usageError("missing -o OUTPUT");
   if (a.device != "cpu" && a.device != "cuda")
     return usageError("unknown device '" + a.device + "'; valid: cpu, cuda");
 

@@ -145,6 +145,27 @@ private:
       return error(loc, paramName, ins,
                    "are not an AutoAWQ GEMM linear with group size " +
                        std::to_string(group));
+    // AutoAWQ GEMM (source-formats.md 4.2): qzeros [K/G, N/8] int32,
+    // scales [K/G, N] f16 for qweight [K, N/8] int32.
+    auto qz = cast<RankedTensorType>(ins[1].getType());
+    auto sc = cast<RankedTensorType>(ins[2].getType());
+    int64_t n8 = qw.getDimSize(1);
+    auto isI32 = [](RankedTensorType t) {
+      auto i = dyn_cast<IntegerType>(t.getElementType());
+      return i && i.getWidth() == 32;
+    };
+    if (!isI32(qw) || !isI32(qz) || !sc.getElementType().isF16() ||
+        qz.getRank() != 2 || sc.getRank() != 2 ||
+        qz.getShape() != ArrayRef<int64_t>{k / group, n8} ||
+        sc.getShape() != ArrayRef<int64_t>{k / group, n8 * 8})
+      return error(loc, paramName, ins,
+                   "are not an AutoAWQ GEMM linear with group size " +
+                       std::to_string(group) + ": qweight [" +
+                       std::to_string(k) + ", " + std::to_string(n8) +
+                       "] int32 needs qzeros [" + std::to_string(k / group) +
+                       ", " + std::to_string(n8) + "] int32 and scales [" +
+                       std::to_string(k / group) + ", " +
+                       std::to_string(n8 * 8) + "] f16");
     auto type = RankedTensorType::get({qw.getDimSize(1) * 8, k},
                                       b.getF16Type());
     auto op = DequantizeAwqOp::create(b, loc, type, ins[0], ins[1], ins[2],

@@ -8,6 +8,7 @@
 
 #include "dialects/Weights/Transforms/Passes.h"
 #include "dialects/Weights/Transforms/Utils.h"
+#include "qopt/Numerics/Mnn.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -56,6 +57,17 @@ struct PreShardTPPass : public ::mlir::qopt::weights::impl::PreShardTPBase<PreSh
              << mode->name
              << "' (kn layout) cannot be pre-sharded: MLC would shard the "
                 "transposed axis; use the nk variant";
+    // AutoAWQ's tensors are kept as stored ([K, N/8] packed on the output
+    // axis); no shard rule for them is documented (mlc-models.md 4), and
+    // leaving them whole next to `_shard-i` records would be an
+    // inconsistent cache.
+    if (mode && mode->kind == models::QuantizationMode::Kind::AWQ)
+      return model.emitError("mode '")
+             << mode->name
+             << "' cannot be pre-sharded: AutoAWQ's qweight/qzeros/scales "
+                "have no documented shard rule; convert with another mode "
+                "(which dequantizes and re-quantizes) or without "
+                "--tensor-parallel-shards";
     bool fp8 = mode && mode->kind == models::QuantizationMode::Kind::PerTensorQuant;
 
     llvm::StringMap<const models::ParamDef *> byName;
@@ -66,7 +78,11 @@ struct PreShardTPPass : public ::mlir::qopt::weights::impl::PreShardTPBase<PreSh
     for (ParamOp p : params) {
       StringRef name = p.getName();
       StringRef base = name, suffix;
-      for (StringRef s : {"q_weight", "q_scale", "q_calibration_scale"})
+      // Every output of a quantize op (QuantSchemeAttrInterface::inferOutputs)
+      // inherits the weight's strategy; MNN's asymmetric q_zero [.., blocks]
+      // is split exactly like q_scale.
+      for (StringRef s :
+           {"q_weight", "q_scale", "q_zero", "q_calibration_scale"})
         if (name.ends_with(("." + s).str())) {
           base = name.drop_back(s.size() + 1);
           suffix = s;
@@ -92,6 +108,22 @@ struct PreShardTPPass : public ::mlir::qopt::weights::impl::PreShardTPBase<PreSh
         // which equals quantizing each shard only when every shard holds
         // whole groups.
         int64_t k = pd->shard->segments.empty() ? pd->shape[dim] : -1;
+        if (auto mnn = getMnnScheme(p)) {
+          ::qopt::numerics::MnnQuantSpec spec;
+          spec.bits = int(mnn.getBits());
+          spec.asymmetric = mnn.isAsymmetric();
+          spec.block = mnn.getBlock();
+          int64_t blocks =
+              k > 0 ? ::qopt::numerics::mnnBlocksPerRow(spec, k) : 0;
+          if (blocks < 2 || blocks % t != 0)
+            return p.emitError("cannot pre-shard parameter '")
+                   << name << "' into " << t << " shards: MNN quantization "
+                   << "with " << blocks << " block" << (blocks == 1 ? "" : "s")
+                   << " per row of " << k
+                   << " input features cannot give each shard whole blocks; "
+                      "use a --weight-quant-block that divides "
+                   << (k > 0 ? k / t : k);
+        }
         if (auto g = getGroupSize(p)) {
           if (k < 0 || k % t != 0 || (k / t) % *g != 0)
             return p.emitError("cannot pre-shard parameter '")
@@ -137,6 +169,12 @@ struct PreShardTPPass : public ::mlir::qopt::weights::impl::PreShardTPBase<PreSh
       p.erase();
     }
     return success();
+  }
+
+  /// The MNN scheme of the quantize op defining a parameter, if any.
+  static MnnQuantAttr getMnnScheme(ParamOp p) {
+    auto q = p.getValue().getDefiningOp<QuantizeOp>();
+    return q ? dyn_cast<MnnQuantAttr>(q.getScheme()) : MnnQuantAttr();
   }
 
   /// The group size of the quantize op defining a parameter, if any.

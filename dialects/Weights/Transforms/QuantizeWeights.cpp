@@ -30,8 +30,11 @@ struct QuantizeWeightsPass
     ModuleOp module = getOperation();
     const models::QuantizationMode *m = models::findQuantizationMode(mode);
     if (!m) {
-      module.emitError("unknown quantization mode '")
-          << mode.getValue() << "'; valid modes: "
+      std::string why = models::unsupportedModeReason(mode);
+      module.emitError(why.empty()
+                           ? "unknown quantization mode '" + mode.getValue() + "'"
+                           : why)
+          << "; valid modes: "
           << models::quantizationModeList()
           << ", mnn_w<bits>[_asym][_b<block>][_hqq]";
       return signalPassFailure();

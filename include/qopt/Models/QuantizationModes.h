@@ -49,6 +49,10 @@ const std::vector<QuantizationMode> &quantizationModes();
 const QuantizationMode *findQuantizationMode(llvm::StringRef name);
 /// "q0f16, q0bf16, ..." for error messages.
 std::string quantizationModeList();
+/// Why a mode of MLC's table is not supported (q4f16_ft, the FP8
+/// block-scale modes), with `shards` > 1 saying also what presharding
+/// would do; empty for any other name (supported or unknown).
+std::string unsupportedModeReason(llvm::StringRef name, int64_t shards = 1);
 
 } // namespace qopt::models
 
