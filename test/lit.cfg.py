@@ -32,3 +32,14 @@ llvm_config.add_tool_substitutions(tools, tool_dirs)
 import shutil
 if shutil.which("node") and shutil.which("npm"):
     config.available_features.add("node")
+
+# A usable CUDA device (nvidia-smi lists a GPU): `--device cuda` then runs
+# the kernels (tests marked `REQUIRES: cuda-device`); without one it is an
+# error (`UNSUPPORTED: cuda-device`).
+import subprocess
+try:
+    if shutil.which("nvidia-smi") and subprocess.run(
+            ["nvidia-smi", "-L"], capture_output=True, timeout=20).stdout.strip():
+        config.available_features.add("cuda-device")
+except Exception:
+    pass
