@@ -9,6 +9,7 @@
 #include "qopt/Numerics/GroupQuant.h"
 
 #include <atomic>
+#include <cstdlib>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -34,7 +35,8 @@ static bool cpuHasAvx512() {
 }
 
 bool useAvx512() {
-  static const bool has = cpuHasAvx512();
+  // QOPT_DISABLE_SIMD (any value) keeps the portable loops, for comparisons.
+  static const bool has = cpuHasAvx512() && !std::getenv("QOPT_DISABLE_SIMD");
   return has && simdEnabled.load(std::memory_order_relaxed);
 }
 

@@ -352,6 +352,7 @@ struct Chunk {
   size_t item;
   int64_t r0, r1;
   double signal = 0, noise = 0; // quantization error of this chunk
+  uint64_t bytes = 0;            // input bytes it evaluates (for progress)
 };
 
 bool chainIsRowLocal(Value v) {
@@ -428,6 +429,11 @@ public:
                                1, int64_t(opts.chunkBytes / std::max<uint64_t>(
                                                                 rowBytes, 1)))
                          : std::max<int64_t>(rows, 1);
+      uint64_t inRowBytes =
+          rows ? uint64_t(type.getNumElements()) *
+                     num::dtypeSize(dtypeOf(type.getElementType())) /
+                     uint64_t(rows)
+               : 0;
       if (rows == 0)
         chunks.push_back({i, 0, 0});
       // Chunks end at the boundaries of row-concatenated inputs (fused
@@ -441,9 +447,16 @@ public:
         while (cuts[nextCut] <= r)
           ++nextCut;
         int64_t end = std::min(r + step, cuts[nextCut]);
-        chunks.push_back({i, r, end});
+        chunks.push_back({i, r, end, 0, 0, uint64_t(end - r) * inRowBytes});
         r = end;
       }
+    }
+    chunksLeft.reset(new std::atomic<uint32_t>[items.size()]);
+    for (size_t i = 0; i < items.size(); ++i)
+      chunksLeft[i].store(0);
+    for (const Chunk &c : chunks) {
+      chunksLeft[c.item].fetch_add(1);
+      totalBytes += c.bytes;
     }
   }
 
@@ -509,7 +522,7 @@ private:
         failed.store(true);
         return;
       }
-      reportProgress();
+      reportProgress(chunks[c]);
     }
   }
 
@@ -776,27 +789,41 @@ private:
     return emit(item, 2, scalar(1.0f), 0);
   }
 
-  void reportProgress() {
-    size_t done = ++finished;
+  /// "[ 42%] 120/291 tensors, 0.93/2.20 GB, 1.85 GB/s, ETA 0.7 s" on
+  /// stderr, at most five times a second, when opts.progress.
+  void reportProgress(const Chunk &c) {
+    size_t tensorsDone = 0;
+    if (chunksLeft[c.item].fetch_sub(1) == 1)
+      tensorsDone = ++itemsDone;
+    else
+      tensorsDone = itemsDone.load();
+    uint64_t bytes = (bytesDone += c.bytes);
     if (!opts.progress)
       return;
     std::lock_guard<std::mutex> lock(progressMutex);
     auto now = std::chrono::steady_clock::now();
-    if (done != chunks.size() && now - lastReport < std::chrono::milliseconds(200))
+    bool last = tensorsDone == items.size();
+    if (!last && now - lastReport < std::chrono::milliseconds(200))
       return;
     lastReport = now;
     double secs = std::chrono::duration<double>(now - start).count();
-    double frac = double(done) / double(chunks.size());
-    double eta = frac > 0 ? secs / frac - secs : 0;
-    llvm::errs() << llvm::format("\r[%3.0f%%] %zu/%zu chunks, %.1f s elapsed, ETA %.1f s ",
-                                 frac * 100, done, chunks.size(), secs, eta);
+    double frac = totalBytes ? double(bytes) / double(totalBytes) : 1.0;
+    double rate = secs > 0 ? double(bytes) / secs / 1e9 : 0;
+    double eta = rate > 0 ? double(totalBytes - bytes) / 1e9 / rate : 0;
+    llvm::errs() << llvm::format(
+        "\r[%3.0f%%] %zu/%zu tensors, %.2f/%.2f GB, %.2f GB/s, ETA %.1f s ",
+        frac * 100, tensorsDone, items.size(), double(bytes) / 1e9,
+        double(totalBytes) / 1e9, rate, eta);
   }
 
   tc::TensorCacheWriter &writer;
   const ExecutorOptions &opts;
   std::vector<Item> items;
   std::vector<Chunk> chunks;
-  std::atomic<size_t> next{0}, finished{0};
+  std::atomic<size_t> next{0}, itemsDone{0};
+  std::atomic<uint64_t> bytesDone{0};
+  uint64_t totalBytes = 0;
+  std::unique_ptr<std::atomic<uint32_t>[]> chunksLeft; // per item
   std::atomic<bool> failed{false};
   std::mutex errorMutex, progressMutex;
   std::string firstError;
