@@ -234,6 +234,41 @@ def Weights_QuantizeOp : Weights_Op<"quantize", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Weights_QuantViewOp : Weights_Op<"quant_view"> {
+  let summary = "An MNN-quantized weight as a tensor of the upstream quant dialect";
+  let description = [{
+    Views the outputs of an MNN-style `weights.quantize` (packed codes,
+    scales, and for asymmetric blocks the mins) as one tensor of the
+    weight's shape whose element type is an upstream `quant` type, so that
+    other compilers can consume it. Written by `qopt-lower-to-quant-types`
+    (docs/mnn-format.md section 9). The storage values are the unpacked
+    codes `u`, re-centred to `q = u - 2^(b-1)` when the storage is signed
+    (symmetric); every zero point is 0. The element type is either
+    `!quant.any<..>` (the scales are the `scale` operand, by reference) or,
+    with the scales materialized, `!quant.uniform` per-axis (channel-wise
+    2-D weight: axis 0) or sub-channel (block sizes 1 on every leading axis
+    and `k / blocks` on the last), holding exactly the `scale` operand's
+    values. Asymmetric blocks add their min, `offset`, after dequantization:
+    `w = dequantize(q) + offset[block]`; the upstream types only allow
+    integer zero points, and MNN's mins are not multiples of the scale.
+
+    ```mlir
+    %v = weights.quant_view "model.layers.0.mlp.down_proj.weight" = %q#0, %q#1
+        : tensor<96x36xui8>, tensor<96x1xf16>
+        -> tensor<96x72x!quant.uniform<i4<-7:7>:f16:0, {...}>>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, AnyStaticShapeTensor:$codes,
+                       AnyStaticShapeTensor:$scale,
+                       Optional<AnyStaticShapeTensor>:$offset);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = [{
+    $name `=` $codes `,` $scale (`offset` $offset^)? attr-dict `:`
+    type($codes) `,` type($scale) (`,` type($offset)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Tensor-parallel presharding
 //===----------------------------------------------------------------------===//
