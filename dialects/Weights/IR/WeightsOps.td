@@ -253,9 +253,12 @@ def Weights_QuantViewOp : Weights_Op<"quant_view"> {
     integer zero points, and MNN's mins are not multiples of the scale.
 
     ```mlir
-    %v = weights.quant_view "model.layers.0.mlp.down_proj.weight" = %q#0, %q#1
-        : tensor<96x36xui8>, tensor<96x1xf16>
-        -> tensor<96x72x!quant.uniform<i4<-7:7>:f16:0, {...}>>
+    %v = weights.quant_view "lm_head.weight" = %q#0, %q#1
+        : tensor<2x4xui8>, tensor<2x1xf16>
+        -> tensor<2x8x!quant.uniform<i4<-7:7>:f16:0, {2.5e-01, 1.25e-01}>>
+    %a = weights.quant_view "o_proj.weight" = %p#0, %p#1 offset %p#2
+        : tensor<2x4xui8>, tensor<2x2xf16>, tensor<2x2xf16>
+        -> tensor<2x8x!quant.uniform<u4:f16:{0:1, 1:4}, {{1.0, 2.0}, {3.0, 4.0}}>>
     ```
   }];
   let arguments = (ins StrAttr:$name, AnyStaticShapeTensor:$codes,
