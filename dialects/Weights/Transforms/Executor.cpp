@@ -94,6 +94,16 @@ num::FloatFormat floatFormat(DType t) {
                            : num::FloatFormat::F16;
 }
 
+/// The numerics configuration of an MNN scheme.
+num::MnnQuantSpec mnnSpecOf(MnnQuantAttr m) {
+  num::MnnQuantSpec spec;
+  spec.bits = int(m.getBits());
+  spec.asymmetric = m.isAsymmetric();
+  spec.block = m.getBlock();
+  spec.hqq = m.getHqq();
+  return spec;
+}
+
 /// Evaluates values of the weights dialect, chunk by chunk.
 class Evaluator {
 public:
@@ -526,11 +536,7 @@ private:
   /// the expressed type (the accuracy report measures the stored values).
   llvm::Error quantizeMnn(Item &item, MnnQuantAttr m, Buf &in, int64_t r0,
                           Chunk &chunk) {
-    num::MnnQuantSpec spec;
-    spec.bits = int(m.getBits());
-    spec.asymmetric = m.isAsymmetric();
-    spec.block = m.getBlock();
-    spec.hqq = m.getHqq();
+    num::MnnQuantSpec spec = mnnSpecOf(m);
     size_t n = size_t(in.numElements());
     int64_t k = in.shape.back();
     int64_t rows = k ? int64_t(n) / k : 0;
@@ -729,11 +735,7 @@ mlir::qopt::weights::evaluateMnnScales(QuantizeOp op) {
   auto m = dyn_cast<MnnQuantAttr>(op.getScheme());
   if (!m)
     return makeError("not an MNN-style quantize op");
-  num::MnnQuantSpec spec;
-  spec.bits = int(m.getBits());
-  spec.asymmetric = m.isAsymmetric();
-  spec.block = m.getBlock();
-  spec.hqq = m.getHqq();
+  num::MnnQuantSpec spec = mnnSpecOf(m);
   ::qopt::loaders::TensorReader reader;
   Evaluator eval(reader);
   auto type = cast<RankedTensorType>(op.getInput().getType());
