@@ -16,6 +16,14 @@ Usage:
       those flags and compares it byte for byte with the cache in CACHE_DIR
       (names, dtypes, shapes and bytes; no record missing, none extra).
       Prints "ok: ..." or the first differences and exits 1.
+  python3 mnn_reference.py MODEL_DIR --views IR_FILE --bits B [--asymmetric]
+                           [--block N]
+      Checks the weights.quant_view ops that qopt-lower-to-quant-types
+      {materialize-scales=1} wrote into IR_FILE: one per MNN weight, its
+      upstream type (storage i<b><-T:T> symmetric / u<b> asymmetric with an
+      offset operand, per-axis "0" when channel-wise, sub-channel
+      {0:1, 1:K/blocks} when block-wise, zero points 0) and every scale,
+      equal to the float16 q_scale (1 where that is 0).
   python3 mnn_reference.py --selftest
       Checks hand-worked values (rounding, packing, blocks) and exits 1 on
       a failure.
@@ -44,6 +52,7 @@ import argparse
 import json
 import math
 import os
+import re
 import struct
 import sys
 
@@ -276,6 +285,86 @@ def compare(model_dir, cache_dir, bits, asymmetric, block):
 
 
 # ---------------------------------------------------------------------------
+# Upstream quant types (qopt-lower-to-quant-types{materialize-scales=1})
+# ---------------------------------------------------------------------------
+
+_VIEW = re.compile(r'weights\.quant_view "([^"]+)" = %[^,]+, %[^ ]+'
+                   r'( offset %[^ ]+)? : .*-> tensor<([0-9x]+)x'
+                   r'!quant\.uniform<(i\d+<-\d+:\d+>|u\d+):f16:(\d+|\{[^}]*\}), (.*)>>$')
+
+
+def expected_view(shape, scale_bits, bits, asymmetric, nb):
+    """(storage, axes, scales) the view of one weight must carry.
+
+    Storage: symmetric i<b><-T:T> (the signed code q = u - 2^(b-1)),
+    asymmetric u<b> (the stored code, range [0, 2^b - 1], the default).
+    Axes: channel-wise 2-D -> per-axis on axis 0 ("0"); block-wise ->
+    sub-channel "{0:1, 1:K/blocks}". Scales: the stored float16 scales,
+    row-major; a scale of 0 (an all-zero-code block) is written as 1.
+    """
+    rows, k = shape
+    t = (1 << (bits - 1)) - 1
+    storage = f"u{bits}" if asymmetric else f"i{bits}<-{t}:{t}>"
+    axes = "0" if nb == 1 else f"{{0:1, 1:{k // nb}}}"
+    scales = [f16_value(b) or 1.0 for b in scale_bits]
+    return storage, axes, scales
+
+
+def check_views(model_dir, ir_file, bits, asymmetric, block):
+    """Compares the materialized views in IR_FILE with the reference."""
+    want, count = expected_records(model_dir, bits, asymmetric, block)
+    views = {}
+    for line in open(ir_file):
+        m = _VIEW.search(line.strip())
+        if m:
+            views[m.group(1)] = m.groups()[1:]
+    errors = []
+    for name in sorted(n for n in want if n.endswith(".q_scale")):
+        base = name[:-len(".q_scale")]
+        weight = base + ".weight"
+        if weight not in views:
+            errors.append(f"no weights.quant_view for {weight}")
+            continue
+        offset, dims, storage, axes, text = views.pop(weight)
+        _, sshape, sdata = want[name]
+        rows, nb = sshape
+        k = int(dims.split("x")[1])
+        bits_list = [_U16.unpack_from(sdata, 2 * i)[0]
+                     for i in range(rows * nb)]
+        ws, wa, wscales = expected_view([rows, k], bits_list, bits,
+                                        asymmetric, nb)
+        if dims != f"{rows}x{k}" or storage != ws or axes != wa or \
+                bool(offset) != asymmetric:
+            errors.append(f"{weight}: {dims} {storage} {axes} offset="
+                          f"{bool(offset)}, expected {rows}x{k} {ws} {wa} "
+                          f"offset={asymmetric}")
+            continue
+        got = [float(x) for x in re.findall(r"[-+]?[0-9.]+(?:[eE][-+]?\d+)?",
+                                           text)]
+        if len(got) != len(wscales):
+            errors.append(f"{weight}: {len(got)} scales, expected "
+                          f"{len(wscales)}")
+            continue
+        # Per-axis scales print as shortest doubles (4.1913986206054688E-4),
+        # sub-channel ones with 6 significant digits: either names the
+        # float16 value exactly.
+        bad = [i for i, (g, w) in enumerate(zip(got, wscales))
+               if f16_value(f16_bits(g)) != w]
+        if bad:
+            i = bad[0]
+            errors.append(f"{weight}: scale {i} is {got[i]!r}, expected "
+                          f"{wscales[i]!r} ({len(bad)} differ)")
+    for extra in views:
+        errors.append(f"unexpected weights.quant_view for {extra}")
+    if errors:
+        for e in errors[:20]:
+            print("mismatch:", e)
+        return 1
+    print(f"ok: {count} views match the reference scales")
+    return 0
+
+
+# ---------------------------------------------------------------------------
 # Self-test: values worked by hand
 # ---------------------------------------------------------------------------
 
@@ -333,9 +422,17 @@ def main(argv=None):
     ap.add_argument("--asymmetric", action="store_true")
     ap.add_argument("--block", type=int, default=0)
     ap.add_argument("--selftest", action="store_true")
+    ap.add_argument("--views", metavar="IR_FILE",
+                    help="check the weights.quant_view ops of IR_FILE "
+                         "(materialized scales) instead of a cache")
     a = ap.parse_args(argv)
     if a.selftest:
         return selftest()
+    if a.views:
+        if not a.model_dir:
+            ap.error("MODEL_DIR is required")
+        return check_views(a.model_dir, a.views, a.bits, a.asymmetric,
+                           a.block)
     if not a.model_dir or not a.cache_dir:
         ap.error("MODEL_DIR and CACHE_DIR are required")
     if not 2 <= a.bits <= 8:

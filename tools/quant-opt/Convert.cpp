@@ -54,7 +54,8 @@ Converts a checkpoint into an MLC-LLM / WebLLM tensor cache, byte for byte as
   --quantization mnn        MNN-style weight quantization, with
     --weight-quant-bits N       2..8 (default 8)
     --weight-quant-asymmetric   per block min + scale (default symmetric)
-    --weight-quant-block N      0 = channel-wise (default), else block size
+    --weight-quant-block N      0 = channel-wise (default), or a multiple
+                                of 16 from 32 to 256 along the input axis
     --hqq                       HQQ zero-point optimization (asymmetric)
 )";
 
@@ -70,6 +71,8 @@ struct ConvertArgs {
   // MNNConvert's weight quantization flags (--quantization mnn).
   int64_t mnnBits = 8, mnnBlock = 0;
   bool mnnAsymmetric = false, mnnHqq = false;
+  // The last MNN flag given, if any (they need --quantization mnn).
+  std::string mnnFlag;
 };
 } // namespace
 
@@ -172,16 +175,21 @@ int ::qopt::runConvert(int argc, char **argv) {
     } else if (arg == "--optimize-scales") {
       a.optimizeScales = true;
     } else if (arg == "--weight-quant-asymmetric") {
+      a.mnnFlag = arg;
       a.mnnAsymmetric = true;
     } else if (arg == "--hqq") {
+      a.mnnFlag = arg;
       a.mnnHqq = true;
     } else if (arg == "--weight-quant-bits") {
+      a.mnnFlag = arg;
       if (!value(v) || !parseInt(v, a.mnnBits) || a.mnnBits < 2 || a.mnnBits > 8)
         return usageError("--weight-quant-bits needs a value from 2 to 8");
     } else if (arg == "--weight-quant-block") {
-      if (!value(v) || !parseInt(v, a.mnnBlock) || a.mnnBlock < 0)
-        return usageError("--weight-quant-block needs 0 (channel-wise) or a "
-                          "block size");
+      a.mnnFlag = arg;
+      if (!value(v) || !parseInt(v, a.mnnBlock) ||
+          !::qopt::models::isValidMnnBlock(a.mnnBlock))
+        return usageError("--weight-quant-block must be 0 (channel-wise) or "
+                          "a multiple of 16 from 32 to 256, got '" + v + "'");
     } else if (arg == "--quantization") {
       if (!value(a.quantization))
         return usageError("--quantization needs a value");
@@ -230,6 +238,12 @@ int ::qopt::runConvert(int argc, char **argv) {
   if (a.quantization.empty())
     return usageError("missing --quantization MODE; valid modes: " +
                       ::qopt::models::quantizationModeList());
+  if (!a.mnnFlag.empty() && a.quantization != "mnn")
+    return usageError(
+        a.mnnFlag + " applies only to --quantization mnn" +
+        (llvm::StringRef(a.quantization).starts_with("mnn_")
+             ? " (the mode name '" + a.quantization + "' already fixes it)"
+             : ", not '" + a.quantization + "'"));
   if (a.quantization == "mnn") {
     if (a.mnnHqq && !a.mnnAsymmetric)
       return usageError("--hqq needs --weight-quant-asymmetric (HQQ optimizes "
@@ -237,6 +251,13 @@ int ::qopt::runConvert(int argc, char **argv) {
     a.quantization = ::qopt::models::mnnModeName(
         int(a.mnnBits), a.mnnAsymmetric, a.mnnBlock, a.mnnHqq);
   }
+  if (const auto *m = ::qopt::models::findQuantizationMode(a.quantization);
+      m && m->kind == ::qopt::models::QuantizationMode::Kind::MNN &&
+      !::qopt::models::isValidMnnBlock(m->mnnBlock))
+    return usageError("MNN block must be 0 (channel-wise) or a multiple of "
+                      "16 from 32 to 256, got " +
+                      std::to_string(m->mnnBlock) + " in '" + a.quantization +
+                      "'");
   if (!shardsText.empty() && (!parseInt(shardsText, a.shards) || a.shards < 1))
     return usageError("tensor-parallel shard count must be a positive "
                       "integer, got '" + shardsText + "'");

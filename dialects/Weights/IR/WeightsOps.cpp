@@ -409,6 +409,101 @@ LogicalResult QuantizeOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// QuantViewOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult QuantViewOp::verify() {
+  auto codes = cast<RankedTensorType>(getCodes().getType());
+  auto scale = cast<RankedTensorType>(getScale().getType());
+  auto result = cast<RankedTensorType>(getResult().getType());
+  auto qt = dyn_cast<quant::QuantizedType>(result.getElementType());
+  if (!qt)
+    return emitOpError("result element type must be a quant type, got ")
+           << result.getElementType();
+  unsigned bits = qt.getStorageTypeIntegralWidth();
+  if (bits < 2 || bits > 8)
+    return emitOpError("storage must have 2..8 bits, got ") << bits;
+  if (qt.getExpressedType() != scale.getElementType())
+    return emitOpError("expressed type ")
+           << qt.getExpressedType() << " must be the scale's element type "
+           << scale.getElementType();
+  auto u8 = dyn_cast<IntegerType>(codes.getElementType());
+  if (!u8 || u8.getWidth() != 8 || !u8.isUnsigned())
+    return emitOpError("codes must be ui8, got ") << codes.getElementType();
+  int64_t rank = result.getRank();
+  if (rank < 2 || codes.getRank() != rank || scale.getRank() != rank)
+    return emitOpError("codes, scale and result must have the same rank, at "
+                       "least 2");
+  if (codes.getShape().drop_back() != result.getShape().drop_back() ||
+      scale.getShape().drop_back() != result.getShape().drop_back())
+    return emitOpError("codes and scale must have the result's leading "
+                       "dimensions ")
+           << shapeString(result.getShape().drop_back());
+  int64_t k = result.getShape().back();
+  int64_t blocks = scale.getShape().back();
+  if (k <= 0 || blocks <= 0 || k % blocks)
+    return emitOpError("the last axis (") << k << ") must split into "
+                                          << blocks << " equal blocks";
+  if (codes.getShape().back() != (k * bits + 7) / 8)
+    return emitOpError("codes must hold ceil(")
+           << k << " * " << bits << " / 8) = " << (k * bits + 7) / 8
+           << " bytes per row, got " << codes.getShape().back();
+  // Symmetric: signed [-T, T]; asymmetric: unsigned [0, 2^b - 1] + offset.
+  bool asymmetric = bool(getOffset());
+  int64_t lo = asymmetric ? 0 : -((int64_t(1) << (bits - 1)) - 1);
+  int64_t hi = asymmetric ? (int64_t(1) << bits) - 1
+                          : (int64_t(1) << (bits - 1)) - 1;
+  if (qt.isSigned() == asymmetric || qt.getStorageTypeMin() != lo ||
+      qt.getStorageTypeMax() != hi)
+    return emitOpError("storage must be ")
+           << (asymmetric ? "u" : "i") << bits << "<" << lo << ":" << hi
+           << "> for " << (asymmetric ? "asymmetric (with offset)"
+                                      : "symmetric (no offset)")
+           << " blocks";
+  if (asymmetric && getOffset().getType() != scale)
+    return emitOpError("offset must have the scale's type ") << scale;
+  if (isa<quant::AnyQuantizedType>(qt))
+    return success();
+  if (auto pa = dyn_cast<quant::UniformQuantizedPerAxisType>(qt)) {
+    if (rank != 2 || blocks != 1 || pa.getQuantizedDimension() != 0)
+      return emitOpError("a per-axis type is for channel-wise 2-D weights "
+                         "(axis 0, one block per row)");
+    if (int64_t(pa.getScales().size()) != result.getDimSize(0))
+      return emitOpError("the per-axis type has ")
+             << pa.getScales().size() << " scales for "
+             << result.getDimSize(0) << " rows";
+    if (llvm::any_of(pa.getZeroPoints(), [](int64_t z) { return z != 0; }))
+      return emitOpError("zero points must be 0");
+    return success();
+  }
+  auto sc = dyn_cast<quant::UniformQuantizedSubChannelType>(qt);
+  if (!sc)
+    return emitOpError("result element type must be !quant.any, per-axis or "
+                       "sub-channel, got ")
+           << qt;
+  SmallVector<int64_t> want(rank, 1);
+  want.back() = k / blocks;
+  SmallVector<int64_t> got(rank, 0);
+  for (auto [dim, size] :
+       llvm::zip(sc.getQuantizedDimensions(), sc.getBlockSizes()))
+    if (dim >= 0 && dim < rank)
+      got[dim] = size;
+  for (int64_t d = 0; d < rank; ++d)
+    if (got[d] == 0)
+      got[d] = result.getDimSize(d); // an axis left out: one block
+  if (got != want)
+    return emitOpError("sub-channel block sizes must be ")
+           << shapeString(want) << ", got " << shapeString(got);
+  if (sc.getScales().getType().getShape() != scale.getShape())
+    return emitOpError("sub-channel scales must have the scale's shape ")
+           << shapeString(scale.getShape());
+  if (!llvm::all_of(sc.getZeroPoints().getValues<APInt>(),
+                    [](const APInt &z) { return z.isZero(); }))
+    return emitOpError("zero points must be 0");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // ShardOp
 //===----------------------------------------------------------------------===//
 

@@ -234,6 +234,44 @@ def Weights_QuantizeOp : Weights_Op<"quantize", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Weights_QuantViewOp : Weights_Op<"quant_view"> {
+  let summary = "An MNN-quantized weight as a tensor of the upstream quant dialect";
+  let description = [{
+    Views the outputs of an MNN-style `weights.quantize` (packed codes,
+    scales, and for asymmetric blocks the mins) as one tensor of the
+    weight's shape whose element type is an upstream `quant` type, so that
+    other compilers can consume it. Written by `qopt-lower-to-quant-types`
+    (docs/mnn-format.md section 9). The storage values are the unpacked
+    codes `u`, re-centred to `q = u - 2^(b-1)` when the storage is signed
+    (symmetric); every zero point is 0. The element type is either
+    `!quant.any<..>` (the scales are the `scale` operand, by reference) or,
+    with the scales materialized, `!quant.uniform` per-axis (channel-wise
+    2-D weight: axis 0) or sub-channel (block sizes 1 on every leading axis
+    and `k / blocks` on the last), holding exactly the `scale` operand's
+    values. Asymmetric blocks add their min, `offset`, after dequantization:
+    `w = dequantize(q) + offset[block]`; the upstream types only allow
+    integer zero points, and MNN's mins are not multiples of the scale.
+
+    ```mlir
+    %v = weights.quant_view "lm_head.weight" = %q#0, %q#1
+        : tensor<2x4xui8>, tensor<2x1xf16>
+        -> tensor<2x8x!quant.uniform<i4<-7:7>:f16:0, {2.5e-01, 1.25e-01}>>
+    %a = weights.quant_view "o_proj.weight" = %p#0, %p#1 offset %p#2
+        : tensor<2x4xui8>, tensor<2x2xf16>, tensor<2x2xf16>
+        -> tensor<2x8x!quant.uniform<u4:f16:{0:1, 1:4}, {{1.0, 2.0}, {3.0, 4.0}}>>
+    ```
+  }];
+  let arguments = (ins StrAttr:$name, AnyStaticShapeTensor:$codes,
+                       AnyStaticShapeTensor:$scale,
+                       Optional<AnyStaticShapeTensor>:$offset);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = [{
+    $name `=` $codes `,` $scale (`offset` $offset^)? attr-dict `:`
+    type($codes) `,` type($scale) (`,` type($offset)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Tensor-parallel presharding
 //===----------------------------------------------------------------------===//

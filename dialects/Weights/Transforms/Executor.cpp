@@ -112,6 +112,16 @@ num::FloatFormat floatFormat(DType t) {
                            : num::FloatFormat::F16;
 }
 
+/// The numerics configuration of an MNN scheme.
+num::MnnQuantSpec mnnSpecOf(MnnQuantAttr m) {
+  num::MnnQuantSpec spec;
+  spec.bits = int(m.getBits());
+  spec.asymmetric = m.isAsymmetric();
+  spec.block = m.getBlock();
+  spec.hqq = m.getHqq();
+  return spec;
+}
+
 /// Evaluates values of the weights dialect, chunk by chunk.
 class Evaluator {
 public:
@@ -623,11 +633,7 @@ private:
   /// the expressed type (the accuracy report measures the stored values).
   llvm::Error quantizeMnn(Item &item, MnnQuantAttr m, Buf &in, int64_t r0,
                           Chunk &chunk) {
-    num::MnnQuantSpec spec;
-    spec.bits = int(m.getBits());
-    spec.asymmetric = m.isAsymmetric();
-    spec.block = m.getBlock();
-    spec.hqq = m.getHqq();
+    num::MnnQuantSpec spec = mnnSpecOf(m);
     size_t n = size_t(in.numElements());
     int64_t k = in.shape.back();
     int64_t rows = k ? int64_t(n) / k : 0;
@@ -849,6 +855,40 @@ llvm::Error mlir::qopt::weights::executeParams(
   if (errors && opts.accuracy)
     runner.collectErrors(*errors);
   return llvm::Error::success();
+}
+
+llvm::Expected<std::vector<double>>
+mlir::qopt::weights::evaluateMnnScales(QuantizeOp op) {
+  auto m = dyn_cast<MnnQuantAttr>(op.getScheme());
+  if (!m)
+    return makeError("not an MNN-style quantize op");
+  num::MnnQuantSpec spec = mnnSpecOf(m);
+  ::qopt::loaders::TensorReader reader;
+  Evaluator eval(reader, /*cuda=*/false);
+  auto type = cast<RankedTensorType>(op.getInput().getType());
+  auto in = eval.rows(op.getInput(), 0, rowsOf(type));
+  if (!in)
+    return in.takeError();
+  size_t n = size_t(in->numElements());
+  int64_t k = in->shape.back();
+  int64_t rows = k ? int64_t(n) / k : 0;
+  int64_t blocks = num::mnnBlocksPerRow(spec, k);
+  Vec<float> w(n);
+  num::convertElements(in->bytes(), in->dtype, w.data(), DType::F32, n);
+  Vec<uint8_t> packed(size_t(rows * num::mnnPackedRowBytes(spec, k)));
+  Vec<float> scale(size_t(rows * blocks)), zero(scale.size());
+  num::mnnQuantizeRows(w.data(), rows, k, spec, packed.data(), scale.data(),
+                       zero.data());
+  // The values a runtime reads back: rounded to the expressed type, as
+  // quantizeMnn stores them.
+  auto scaleType = cast<RankedTensorType>(op.getResult(1).getType());
+  DType stored = dtypeOf(scaleType.getElementType());
+  Vec<uint8_t> bytes(scale.size() * num::dtypeSize(stored));
+  num::convertElements(scale.data(), DType::F32, bytes.data(), stored,
+                       scale.size());
+  num::convertElements(bytes.data(), stored, scale.data(), DType::F32,
+                       scale.size());
+  return std::vector<double>(scale.begin(), scale.end());
 }
 
 double TensorError::relFrobenius() const {

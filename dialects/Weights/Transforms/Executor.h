@@ -52,6 +52,12 @@ llvm::Error executeParams(llvm::ArrayRef<ParamOp> params,
                           const ExecutorOptions &options,
                           std::vector<TensorError> *errors = nullptr);
 
+/// The scales an MNN-style `weights.quantize` writes to its `q_scale`
+/// record, row-major, as the runtime reads them back (rounded to the
+/// expressed type). Reads and quantizes the whole input weight in memory:
+/// for small models (qopt-lower-to-quant-types caps its use).
+llvm::Expected<std::vector<double>> evaluateMnnScales(QuantizeOp op);
+
 } // namespace mlir::qopt::weights
 
 #endif // QOPT_DIALECTS_WEIGHTS_TRANSFORMS_EXECUTOR_H

@@ -73,6 +73,33 @@ def QuantizeWeights : Pass<"qopt-quantize-weights", "::mlir::ModuleOp"> {
                            "::mlir::quant::QuantDialect"];
 }
 
+def LowerToQuantTypes : Pass<"qopt-lower-to-quant-types", "::mlir::ModuleOp"> {
+  let summary = "Exposes MNN-style quantized weights as upstream quant types";
+  let description = [{
+    For every MNN-style `weights.quantize` (`#weights.mnn`), adds a
+    `weights.quant_view` of its outputs: a tensor of the weight's shape
+    whose element type is an upstream `quant` type with the storage type
+    and range, the expressed type and zero point 0 (docs/mnn-format.md
+    section 9). By default the element type is `!quant.any<..>` and the
+    scales stay in the `q_scale` record, referenced by the view's operand:
+    nothing is read and no weight data enters the IR. With
+    `materialize-scales`, the weights are read and quantized once more and
+    the type becomes `!quant.uniform` per-axis (channel-wise 2-D weights,
+    axis 0) or sub-channel (block-wise, or channel-wise experts), holding
+    every stored scale; more than `max-scales` scales in the module is an
+    error. Asymmetric blocks keep their mins as the view's `offset` operand
+    (the `q_zero` record): the upstream types only have integer zero points.
+  }];
+  let options = [
+    Option<"materializeScales", "materialize-scales", "bool", "false",
+           "Read the weights and embed the scales in per-axis / sub-channel types">,
+    Option<"maxScales", "max-scales", "int64_t", "1048576",
+           "Most scales materialize-scales may put into the IR (whole module)">,
+  ];
+  let dependentDialects = ["::mlir::qopt::weights::WeightsDialect",
+                           "::mlir::quant::QuantDialect"];
+}
+
 def VerifyParameters : Pass<"qopt-verify-parameters", "::mlir::ModuleOp"> {
   let summary = "Checks every parameter against what the compiled model expects";
   let description = [{

@@ -42,6 +42,12 @@ struct QuantizationMode {
 /// (`mnn_w<bits>[_asym][_b<block>][_hqq]`; no `_b` = channel-wise).
 std::string mnnModeName(int bits, bool asymmetric, int64_t block, bool hqq);
 
+/// Whether \p block is a block size `--weight-quant-block` accepts: 0
+/// (channel-wise) or a multiple of 16 from 32 to 256 (docs/mnn-format.md 5).
+inline bool isValidMnnBlock(int64_t block) {
+  return block == 0 || (block >= 32 && block <= 256 && block % 16 == 0);
+}
+
 /// Every supported mode in MLC's table order.
 const std::vector<QuantizationMode> &quantizationModes();
 /// A mode of the table, or a parsed `mnn_w...` name (interned: the pointer

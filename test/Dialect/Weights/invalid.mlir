@@ -131,3 +131,49 @@ weights.model @m attributes {arch = "llama", config = {}} {
   // expected-error @+1 {{'weights.shard' op shard 2 of 2 is invalid}}
   %s = weights.shard %a dim 0 shard 2 of 2 : tensor<96x4xf16> to tensor<48x4xf16>
 }
+
+// -----
+
+// weights.quant_view: symmetric codes are typed i<b><-T:T> (no offset).
+weights.model @m attributes {arch = "llama", config = {}} {
+  %c = weights.source "m.safetensors"["c"] offset 0 : tensor<8x32xui8>
+  %s = weights.source "m.safetensors"["s"] offset 0 : tensor<8x2xf16>
+  // expected-error @+1 {{'weights.quant_view' op storage must be i4<-7:7> for symmetric (no offset) blocks}}
+  %v = weights.quant_view "w" = %c, %s : tensor<8x32xui8>, tensor<8x2xf16> -> tensor<8x64x!quant.any<i4:f16>>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %c = weights.source "m.safetensors"["c"] offset 0 : tensor<8x32xui8>
+  %s = weights.source "m.safetensors"["s"] offset 0 : tensor<8x2xf16>
+  // expected-error @+1 {{'weights.quant_view' op codes must hold ceil(64 * 3 / 8) = 24 bytes per row, got 32}}
+  %v = weights.quant_view "w" = %c, %s offset %s : tensor<8x32xui8>, tensor<8x2xf16>, tensor<8x2xf16> -> tensor<8x64x!quant.any<u3:f16>>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %c = weights.source "m.safetensors"["c"] offset 0 : tensor<2x4xui8>
+  %s = weights.source "m.safetensors"["s"] offset 0 : tensor<2x2xf16>
+  // expected-error @+1 {{'weights.quant_view' op sub-channel block sizes must be [1, 4], got [1, 2]}}
+  %v = weights.quant_view "w" = %c, %s : tensor<2x4xui8>, tensor<2x2xf16> -> tensor<2x8x!quant.uniform<i4<-7:7>:f16:{0:1, 1:2}, {{1.0, 2.0, 3.0, 4.0}, {1.0, 2.0, 3.0, 4.0}}>>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %c = weights.source "m.safetensors"["c"] offset 0 : tensor<2x4xui8>
+  %s = weights.source "m.safetensors"["s"] offset 0 : tensor<2x2xf16>
+  // expected-error @+1 {{'weights.quant_view' op a per-axis type is for channel-wise 2-D weights (axis 0, one block per row)}}
+  %v = weights.quant_view "w" = %c, %s : tensor<2x4xui8>, tensor<2x2xf16> -> tensor<2x8x!quant.uniform<i4<-7:7>:f16:0, {1.0, 2.0}>>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %c = weights.source "m.safetensors"["c"] offset 0 : tensor<2x4xui8>
+  %s = weights.source "m.safetensors"["s"] offset 0 : tensor<2x1xf16>
+  // expected-error @+1 {{'weights.quant_view' op zero points must be 0}}
+  %v = weights.quant_view "w" = %c, %s : tensor<2x4xui8>, tensor<2x1xf16> -> tensor<2x8x!quant.uniform<i4<-7:7>:f16:0, {1.0:1, 2.0}>>
+}

@@ -35,3 +35,18 @@ weights.model @llama attributes {arch = "llama", config = {hidden_size = 64 : i6
 
 // CHECK: weights.expect "model.embed_tokens.q_weight" : tensor<?x16xui32>
 weights.expect "model.embed_tokens.q_weight" : tensor<?x16xui32>
+
+// weights.quant_view round-trips with !quant.any, per-axis and sub-channel
+// element types.
+// CHECK-LABEL: weights.model @views
+weights.model @views attributes {arch = "llama", config = {}} {
+  %c = weights.source "m.safetensors"["c"] offset 0 : tensor<2x4xui8>
+  %s = weights.source "m.safetensors"["s"] offset 0 : tensor<2x2xf16>
+  %s1 = weights.source "m.safetensors"["s1"] offset 0 : tensor<2x1xf16>
+  // CHECK: weights.quant_view "a" = %{{.+}}, %{{.+}} : tensor<2x4xui8>, tensor<2x2xf16> -> tensor<2x8x!quant.any<i4<-7:7>:f16>>
+  %a = weights.quant_view "a" = %c, %s : tensor<2x4xui8>, tensor<2x2xf16> -> tensor<2x8x!quant.any<i4<-7:7>:f16>>
+  // CHECK: weights.quant_view "b" = %{{.+}}, %{{.+}} offset %{{.+}} : tensor<2x4xui8>, tensor<2x2xf16>, tensor<2x2xf16> -> tensor<2x8x!quant.uniform<u4:f16:{0:1, 1:4}, {{\{\{}}1.000000e+00, 2.000000e+00}, {3.000000e+00, 4.000000e+00}}>>
+  %b = weights.quant_view "b" = %c, %s offset %s : tensor<2x4xui8>, tensor<2x2xf16>, tensor<2x2xf16> -> tensor<2x8x!quant.uniform<u4:f16:{0:1, 1:4}, {{1.0, 2.0}, {3.0, 4.0}}>>
+  // CHECK: weights.quant_view "c" = %{{.+}}, %{{.+}} : tensor<2x4xui8>, tensor<2x1xf16> -> tensor<2x8x!quant.uniform<i4<-7:7>:f16:0, {2.500000e-01,1.250000e-01}>>
+  %d = weights.quant_view "c" = %c, %s1 : tensor<2x4xui8>, tensor<2x1xf16> -> tensor<2x8x!quant.uniform<i4<-7:7>:f16:0, {0.25, 0.125}>>
+}

@@ -279,3 +279,37 @@ TEST(HqqTest, ConstantAndSymmetricBlocksKeepPlainRounding) {
 }
 
 } // namespace
+
+TEST(HqqTest, HandWorkedZeroUpdate) {
+  // Worked by hand from the sheet (peer-quantizers.md 1.6 / 2.1-2.2), 2 bits
+  // (codes 0..3), c = 2^-8: w = [0, c, c, c, 6c].
+  //   scale = (6c - 0) / 3 = 2c (kept fixed), s = 1 / (2c), z0 = -min * s = 0.
+  //   step 0: W*s + z = [0, .5, .5, .5, 3] -> round half even [0, 0, 0, 0, 3];
+  //           W_r = (W_q - z) * scale = [0, 0, 0, 0, 6c]: squared error 3c^2;
+  //           |W - W_r| <= c < 0.17, so W_e = 0 and
+  //           z1 = mean(W_q - W*s) = (0 - .5 - .5 - .5 + 0) / 5 = -0.3
+  //           (fractional: the zero is not rounded).
+  //   step 1: W*s + z = [-.3, .2, .2, .2, 2.7] -> the same codes;
+  //           W_r = [.6c, .6c, .6c, .6c, 6.6c]: error (.36 + 3 * .16 + .36)
+  //           c^2 = 1.2 c^2; the update gives -0.3 again (a fixed point).
+  //   stored: scale 2c, min' = -z * scale = 0.3 * 2c, codes
+  //           round((w - min') / scale) = round([-.3, .2, .2, .2, 2.7]) =
+  //           [0, 0, 0, 0, 3]; error 1.2c^2 beats plain rounding's
+  //           round([0, .5, .5, .5, 3]) = [0, 1, 1, 1, 3] (half away), 3c^2.
+  const float c = 1.0f / 256.0f;
+  const std::vector<float> w = {0.0f, c, c, c, 6.0f * c};
+  std::vector<uint8_t> codes(w.size());
+  float scale = 0, min = 0;
+  mnnRtnQuantizeBlock(w.data(), 5, 2, true, codes.data(), scale, min);
+  EXPECT_EQ(codes, (std::vector<uint8_t>{0, 1, 1, 1, 3}));
+  EXPECT_EQ(scale, 2.0f * c);
+  EXPECT_EQ(min, 0.0f);
+  mnnHqqQuantizeBlock(w.data(), 5, 2, codes.data(), scale, min);
+  EXPECT_EQ(codes, (std::vector<uint8_t>{0, 0, 0, 0, 3}));
+  EXPECT_EQ(scale, 2.0f * c);
+  EXPECT_EQ(min, float(0.3 * (2.0 / 256.0)));
+  Block b{{0, 0, 0, 0, 3}, scale, min};
+  // 1.2 c^2 up to the float32 rounding of min' (relative 2^-24).
+  EXPECT_NEAR(refError(w, b), 1.2 * double(c) * double(c),
+              1e-6 * double(c) * double(c));
+}
