@@ -243,7 +243,10 @@ private:
     if (auto heads = s.getUnpermuteHeads())
       t.unpermuteHeads = int64_t(*heads);
     if (type.getRank() != 0)
-      if (auto mapped = reader.mapRows(t, r0, r1)) {
+      // Mapped rows are used in place only when their elements are aligned
+      // (a checkpoint may place a tensor at any byte offset).
+      if (auto mapped = reader.mapRows(t, r0, r1);
+          mapped && reinterpret_cast<uintptr_t>(mapped->data()) % es == 0) {
         out.mapped = std::move(mapped);
         return out;
       }

@@ -85,6 +85,39 @@ TEST(TensorReaderTest, ContiguousReadMatchesFileBytes) {
   EXPECT_EQ(rows, fileBytes(path, 27792, 768));
 }
 
+TEST(TensorReaderTest, MappedRowsAreTheFileBytes) {
+  std::string path = inputPath("llama-bf16-st/model.safetensors");
+  llvm::Expected<CheckpointFile> st = readSafetensorsHeader(path);
+  ASSERT_TRUE(bool(st)) << llvm::toString(st.takeError());
+  TensorReader reader;
+  const TensorInfo &lm = findIn(*st, "lm_head.weight"); // [512, 128] bf16 @2192
+  // Rows [100, 103): 2192 + 100 * 256 = 27792, not page aligned.
+  std::unique_ptr<MappedBytes> m = reader.mapRows(lm, 100, 103);
+  ASSERT_NE(m, nullptr);
+  ASSERT_EQ(m->size(), 768u);
+  EXPECT_EQ(std::string(reinterpret_cast<const char *>(m->data()), 768),
+            fileBytes(path, 27792, 768));
+  m = reader.mapRows(lm, 0, 512); // the whole tensor
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(std::string(reinterpret_cast<const char *>(m->data()), m->size()),
+            fileBytes(path, 2192, 512 * 256));
+  // Not mappable (readRows reads or reports these): empty or bad row
+  // ranges, strided views, GGUF encodings, ranges past the end of the file.
+  EXPECT_EQ(reader.mapRows(lm, 3, 3), nullptr);
+  EXPECT_EQ(reader.mapRows(lm, 500, 513), nullptr);
+  TensorInfo strided = lm;
+  strided.strides = {1, 512};
+  strided.shape = {128, 512};
+  EXPECT_EQ(reader.mapRows(strided, 0, 1), nullptr);
+  TensorInfo encoded = lm;
+  encoded.encoding = "Q8_0";
+  EXPECT_EQ(reader.mapRows(encoded, 0, 1), nullptr);
+  TensorInfo past = lm;
+  past.offset = readFile(path).size() - 256;
+  past.storageBytes = 512 * 256;
+  EXPECT_EQ(reader.mapRows(past, 0, 2), nullptr);
+}
+
 TEST(TensorReaderTest, ShardedBinReadsRows) {
   std::string path =
       inputPath("llama-fp16-bin-sharded/pytorch_model-00002-of-00002.bin");
