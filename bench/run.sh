@@ -10,6 +10,8 @@
 #     --quants "LIST"    quantization modes (default "q4f16_1 q3f16_1")
 #     --threads "LIST"   --threads values (default "1 2")
 #     --reps N           timed runs per figure, the best is kept (default 3)
+#     --device DEV       quant-opt's --device: cpu (default) or cuda (needs a
+#                        GPU; the table then has the CUDA executor's figures)
 #     --work DIR         parent of the scratch directory (default /tmp); the
 #                        checkpoint, the outputs and the dd file live there
 #     --out FILE         results file (default bench/results.md)
@@ -40,6 +42,7 @@ dtypes="f16 bf16"
 quants="q4f16_1 q3f16_1"
 threads_list="1 2"
 reps=3
+device=cpu
 work_parent=/tmp
 out_file=$script_dir/results.md
 keep=0
@@ -57,6 +60,7 @@ while [ $# -gt 0 ]; do
     --quants) quants=$2; shift 2 ;;
     --threads) threads_list=$2; shift 2 ;;
     --reps) reps=$2; shift 2 ;;
+    --device) device=$2; shift 2 ;;
     --work) work_parent=$2; shift 2 ;;
     --out) out_file=$2; shift 2 ;;
     --keep) keep=1; shift ;;
@@ -128,7 +132,8 @@ for preset in $presets; do
           start=$(now)
           if ! /usr/bin/time -f '%e %U %S %M' -o "$work/time.txt" \
               "$quant_opt" convert "$ckpt" --quantization "$quant" \
-              -o "$work/out" --threads "$t" >"$work/log.txt" 2>&1; then
+              -o "$work/out" --threads "$t" --device "$device" \
+              >"$work/log.txt" 2>&1; then
             cat "$work/log.txt" >&2
             die "quant-opt convert failed ($preset $dtype $quant --threads $t)"
           fi
@@ -187,7 +192,7 @@ fs=$(df -P -T "$work" | awk 'NR == 2 { print $2 " (" $1 ")" }')
   echo "inflated and noisy, the CPU column much less so)."
   echo
   echo "- baseline: best of $reps of \`cat model.safetensors > /dev/null\` + \`dd if=/dev/zero bs=8M\` of the output's size, warm page cache"
-  echo "- ours: best of $reps wall times of \`quant-opt convert DIR --quantization MODE -o OUT --threads N\`; CPU = user + sys of that run; peak RSS = largest of the $reps runs"
+  echo "- ours: best of $reps wall times of \`quant-opt convert DIR --quantization MODE -o OUT --threads N --device $device\`; CPU = user + sys of that run; peak RSS = largest of the $reps runs"
   echo "- input GB/s = checkpoint bytes / our best time; ratio = ours / baseline (1.00 = as fast as reading the input and writing the output)"
   echo "- llama.cpp is not installed on this machine, so there is no llama-quantize column"
   echo
