@@ -34,6 +34,14 @@ static bool cpuHasAvx512() {
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c");
 }
 
+/// Round to nearest even, no exceptions: every conversion and rounding here.
+constexpr int kRne = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+
+/// Lanes [0, min(left, 16)) of a 16-lane step.
+static inline __mmask16 tailMask16(size_t left) {
+  return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+}
+
 bool useAvx512() {
   // QOPT_DISABLE_SIMD (any value) keeps the portable loops, for comparisons.
   static const bool has = cpuHasAvx512() && !std::getenv("QOPT_DISABLE_SIMD");
@@ -43,7 +51,6 @@ bool useAvx512() {
 QOPT_AVX512 bool quantizeRowF16(const uint16_t *w, int64_t k,
                                 int64_t groupSize, float maxInt, float hi,
                                 uint16_t *scales, uint8_t *q) {
-  constexpr int kRne = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
   const __m512i absMask = _mm512_set1_epi16(0x7FFF);
   const __m128i ones = _mm_set1_epi16(-1);
   const __m512 vMax = _mm512_set1_ps(maxInt);
@@ -77,9 +84,7 @@ QOPT_AVX512 bool quantizeRowF16(const uint16_t *w, int64_t k,
     const float s = _mm_cvtss_f32(_mm_cvtph_ps(s16));
     const __m512 vs = _mm512_set1_ps(s);
     for (int64_t i = 0; i < len; i += 16) {
-      const int64_t n = len - i;
-      const __mmask16 mask =
-          n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+      const __mmask16 mask = tailMask16(size_t(len - i));
       __m512 x = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, wg + i));
       __m512 r;
       if (s != 0.0f) {
@@ -100,11 +105,8 @@ QOPT_AVX512 bool quantizeRowF16(const uint16_t *w, int64_t k,
 }
 
 QOPT_AVX512 void bf16ToF16(const uint16_t *src, uint16_t *dst, size_t n) {
-  constexpr int kRne = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
   for (size_t i = 0; i < n; i += 16) {
-    const size_t left = n - i;
-    const __mmask16 mask =
-        left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+    const __mmask16 mask = tailMask16(n - i);
     __m512i b = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, src + i));
     __m512 f = _mm512_castsi512_ps(_mm512_slli_epi32(b, 16));
     _mm256_mask_storeu_epi16(dst + i, mask, _mm512_cvtps_ph(f, kRne));
@@ -112,11 +114,8 @@ QOPT_AVX512 void bf16ToF16(const uint16_t *src, uint16_t *dst, size_t n) {
 }
 
 QOPT_AVX512 void f32ToF16(const float *src, uint16_t *dst, size_t n) {
-  constexpr int kRne = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
   for (size_t i = 0; i < n; i += 16) {
-    const size_t left = n - i;
-    const __mmask16 mask =
-        left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1);
+    const __mmask16 mask = tailMask16(n - i);
     _mm256_mask_storeu_epi16(dst + i, mask,
                              _mm512_cvtps_ph(_mm512_maskz_loadu_ps(mask, src + i), kRne));
   }

@@ -301,13 +301,12 @@ llvm::Expected<std::vector<std::string>>
 md5Files(llvm::ArrayRef<Md5File> files, unsigned threads) {
   constexpr size_t kLaneBytes = 1 << 20;
   std::vector<std::string> out(files.size());
-  size_t batches = (files.size() + L - 1) / L;
   // Spread the files evenly: with T threads and B = ceil(n / T) files each
   // (at most L per batch), every thread fills its lanes alike.
   threads = std::max(1u, threads);
   size_t perThread = (files.size() + threads - 1) / threads;
   size_t perBatch = std::min<size_t>(L, std::max<size_t>(perThread, 1));
-  batches = (files.size() + perBatch - 1) / perBatch;
+  size_t batches = (files.size() + perBatch - 1) / perBatch;
   std::mutex mu;
   std::string firstError;
   std::atomic<size_t> next{0};
