@@ -129,7 +129,15 @@ struct SerializeTensorCachePass
     opts.progress = progress && llvm::sys::Process::StandardErrIsDisplayed();
     std::vector<TensorError> errors;
     if (llvm::Error err = executeParams(params, **writer, opts, &errors)) {
-      emitError(unknown, llvm::toString(std::move(err)));
+      // Evaluation errors are located at the op that failed.
+      llvm::handleAllErrors(
+          std::move(err),
+          [&](const EvaluationError &e) {
+            emitError(e.getLocation()) << e.getMessage();
+          },
+          [&](const llvm::ErrorInfoBase &e) {
+            emitError(unknown) << e.message();
+          });
       return signalPassFailure();
     }
     llvm::Expected<tc::Metadata> meta = stats.metadata();
