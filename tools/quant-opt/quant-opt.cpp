@@ -13,6 +13,7 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
 
 #include <cstring>
@@ -43,6 +44,10 @@ int main(int argc, char **argv) {
     return qopt::runEval(argc - 1, argv + 1);
 
   qopt::registerAllPasses();
+  // The upstream passes mlir-opt users expect on any IR.
+  mlir::registerCanonicalizerPass();
+  mlir::registerCSEPass();
+  mlir::registerSymbolDCEPass();
   registerPrintIRAliases();
   mlir::DialectRegistry registry;
   qopt::registerAllDialects(registry);

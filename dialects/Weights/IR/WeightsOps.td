@@ -134,6 +134,7 @@ def Weights_ConcatOp : Weights_EvaluableOp<"concat", ["getRowCuts"]> {
     $inputs `axis` $axis attr-dict `:` functional-type($inputs, $result)
   }];
   let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
 def Weights_StackOp : Weights_EvaluableOp<"stack"> {
@@ -166,6 +167,7 @@ def Weights_CastOp : Weights_EvaluableOp<"cast", ["getRowCuts"]> {
   let results = (outs AnyStaticShapeTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
   let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
 def Weights_TransposeOp : Weights_EvaluableOp<"transpose"> {
@@ -179,6 +181,7 @@ def Weights_TransposeOp : Weights_EvaluableOp<"transpose"> {
   let results = (outs AnyStaticShapeTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
   let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
 def Weights_AddConstantOp : Weights_EvaluableOp<"add_constant", ["getRowCuts"],
@@ -308,6 +311,7 @@ def Weights_ShardOp : Weights_EvaluableOp<"shard", [],
     `:` type($input) `to` type($result)
   }];
   let hasVerifier = 1;
+  let hasFolder = 1;
   let extraClassDeclaration = [{
     /// The per-shard segment lengths (one segment when none are given).
     ::llvm::SmallVector<int64_t> getSegmentLengths();
