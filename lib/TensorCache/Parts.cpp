@@ -299,8 +299,8 @@ static std::string planDifference(const llvm::json::Object &a,
         return k + " '" + va + "' vs '" + vb + "'";
     }
   }
-  for (const char *field : {"parts", "shard_cap_bytes", "metadata", "records",
-                            "shard_bytes", "shard_parts"}) {
+  for (const char *field : {"parts", "records", "shard_cap_bytes",
+                            "shard_bytes", "shard_parts", "metadata"}) {
     const llvm::json::Value *va = a.get(field), *vb = b.get(field);
     if (!va || !vb || *va != *vb) {
       if (llvm::StringRef(field) == "records")
