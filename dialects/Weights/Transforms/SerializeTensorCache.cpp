@@ -230,10 +230,12 @@ struct SerializeTensorCachePass
   static void printHashStats(const tc::ShardHasher::Stats &s) {
     llvm::errs() << llvm::format(
         "md5: %llu bytes hashed as written (%llu waited out of order, %llu "
-        "read back), %llu batches, %.1f lanes per batch\n",
+        "read back), %llu batches, %.1f lanes per batch, at most %.1f MB "
+        "waiting\n",
         (unsigned long long)s.bytes, (unsigned long long)s.outOfOrder,
         (unsigned long long)s.readBack, (unsigned long long)s.batches,
-        s.batches ? double(s.laneBatches) / double(s.batches) : 0.0);
+        s.batches ? double(s.laneBatches) / double(s.batches) : 0.0,
+        double(s.peakWaiting) / 1e6);
   }
 
   static void printStatistics(const tc::Statistics &stats,
