@@ -174,7 +174,7 @@ bool convertElements(const void *src, DType srcType, void *dst, DType dstType,
     return true;
   }
   if (dstType == DType::F16 &&
-      (srcType == DType::BF16 || srcType == DType::F32) && simd::useAvx512()) {
+      (srcType == DType::BF16 || srcType == DType::F32) && simd::enabled()) {
     if (srcType == DType::BF16)
       simd::bf16ToF16(static_cast<const uint16_t *>(src),
                       static_cast<uint16_t *>(dst), n);

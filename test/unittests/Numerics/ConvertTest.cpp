@@ -8,6 +8,7 @@
 #include "qopt/Numerics/Convert.h"
 #include "qopt/Numerics/Float.h"
 #include "qopt/Numerics/GroupQuant.h"
+#include "SimdTargets.h"
 
 #include <gtest/gtest.h>
 
@@ -274,9 +275,7 @@ TEST(ConvertTest, SimdCastsMatchTheScalarDefinition) {
   for (uint32_t u : {0x477FEFFFu, 0x477FF000u, 0x38800000u, 0x387FFFFFu,
                      0x33000000u, 0x33000001u, 0x7F800001u, 0xFFC00000u})
     f32.push_back(qopt::numerics::detail::bitsToFloat(u));
-  for (bool simd : {true, false}) {
-    SCOPED_TRACE(simd ? "SIMD kernels" : "portable loops");
-    qopt::numerics::setSimdKernelsEnabled(simd);
+  qopt::numerics::testing::forEachSimdTarget([&] {
     std::vector<uint16_t> out(bf.size());
     ASSERT_TRUE(convertElements(bf.data(), DType::BF16, out.data(), DType::F16,
                                 bf.size()));
@@ -288,6 +287,5 @@ TEST(ConvertTest, SimdCastsMatchTheScalarDefinition) {
     for (size_t i = 0; i < f32.size(); ++i)
       ASSERT_EQ(out[i], floatToHalf(f32[i]))
           << qopt::numerics::detail::floatBits(f32[i]);
-  }
-  qopt::numerics::setSimdKernelsEnabled(true);
+  });
 }
