@@ -100,11 +100,12 @@ HWY_INLINE int64_t QuantizeSpan(DF df,
   for (; i + n <= len; i += n) {
     const auto x = LoadValues<F>(df, w + i);
     if constexpr (ZeroScale)
-      hn::StoreU(hn::DemoteTo(d8, QuantizeValuesZeroScale(df, x, vHi)), d8,
+      hn::StoreU(CodesToBytes(df, QuantizeValuesZeroScale(df, x, vHi)), d8,
                  q + i);
     else
-      hn::StoreU(hn::DemoteTo(d8, QuantizeValues<F, R>(df, x, vs, vMax, vHi)),
-                 d8, q + i);
+      hn::StoreU(
+          CodesToBytes(df, QuantizeValues<F, R>(df, x, vs, vMax, vHi)), d8,
+          q + i);
   }
   return i;
 }
@@ -160,22 +161,59 @@ void QuantizeRowsT(const void *wv, int64_t rows, int64_t k, int bits,
   // Codes of a row; the padding positions [k, numGroups * groupSize) and 8
   // bytes of slack for the packers' word loads stay 0.
   std::vector<uint8_t> q(size_t(numGroups * groupSize) + 8, 0);
+  std::vector<uint32_t> maxBits(static_cast<size_t>(numGroups));
+  std::vector<float> scales(static_cast<size_t>(numGroups));
   const T *w = static_cast<const T *>(wv);
   T *scale = static_cast<T *>(scalev);
   for (int64_t row = 0; row < rows; ++row) {
     const T *wRow = w + row * k;
+    T *scaleRow = scale + row * numGroups;
+    bool anyNaN = false;
     for (int64_t g = 0; g < numGroups; ++g) {
       const int64_t begin = g * groupSize;
+      const uint32_t m =
+          GroupMaxBits<F>(wRow + begin, std::min(groupSize, k - begin));
+      maxBits[size_t(g)] = m;
+      anyNaN |= m > M::kInfBits;
+    }
+    // The scales (rules::groupScale): float16 ones on vectors of groups.
+    int64_t g = 0;
+    if constexpr (F == FloatFormat::F16) {
+      const hn::ScalableTag<float> df;
+      const hn::RebindToUnsigned<decltype(df)> du;
+      const hn::Rebind<uint16_t, decltype(df)> dh;
+      const auto n = int64_t(hn::Lanes(df));
+      for (; g + n <= numGroups; g += n) {
+        const auto maxAbs = HalfToFloat(
+            df, hn::DemoteTo(dh, hn::BitCast(hn::RebindToSigned<decltype(df)>(),
+                                             hn::LoadU(du, &maxBits[size_t(g)]))));
+        const auto sv = FloatToHalf(df, hn::Div(maxAbs, hn::Set(df, maxInt)));
+        hn::StoreU(sv, dh, scaleRow + g);
+        hn::StoreU(HalfToFloat(df, sv), df, &scales[size_t(g)]);
+      }
+    }
+    for (; g < numGroups; ++g) {
+      const T sv =
+          rules::groupScale<F>(M::absBitsToFloat(maxBits[size_t(g)]), maxInt);
+      storeAt(scaleRow, g, sv);
+      scales[size_t(g)] = M::toFloat(sv);
+    }
+    // A NaN in a group: TVM's select chain decides its max.
+    if (anyNaN)
+      for (g = 0; g < numGroups; ++g)
+        if (maxBits[size_t(g)] > M::kInfBits) {
+          const int64_t begin = g * groupSize;
+          const T sv = rules::groupScale<F>(
+              rules::groupMaxAbs<F>(wRow + begin,
+                                    std::min(groupSize, k - begin), groupSize),
+              maxInt);
+          storeAt(scaleRow, g, sv);
+          scales[size_t(g)] = M::toFloat(sv);
+        }
+    for (g = 0; g < numGroups; ++g) {
+      const int64_t begin = g * groupSize;
       const int64_t len = std::min(groupSize, k - begin);
-      const uint32_t m = GroupMaxBits<F>(wRow + begin, len);
-      // A NaN in the group: TVM's select chain decides the max.
-      const float maxAbs = m <= M::kInfBits
-                               ? M::absBitsToFloat(m)
-                               : rules::groupMaxAbs<F>(wRow + begin, len,
-                                                       groupSize);
-      const T sv = rules::groupScale<F>(maxAbs, maxInt);
-      storeAt(scale, row * numGroups + g, sv);
-      const float s = M::toFloat(sv);
+      const float s = scales[size_t(g)];
       if (s != 0.0f)
         QuantizeGroup<F, R, false>(wRow + begin, len, s, maxInt, hi,
                                    q.data() + begin);

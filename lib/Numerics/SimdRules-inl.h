@@ -160,10 +160,15 @@ HWY_INLINE VecOf<DF> RoundToBFloat16(DF df, VecOf<DF> x) {
       df, hn::IfThenElse(GtU(du, a, hn::Set(du, kFloatInfBits)), nan, rounded));
 }
 
-/// rules::roundForQuantizer<F>.
+/// rules::roundForQuantizer<F>. With F16C the float16 step is the exact
+/// roundTo<F16> (a conversion round trip, two instructions); its codes equal
+/// those of the cheaper bit formula (see rules::roundToHalfForQuantizer, and
+/// the exhaustive unit test over every half value).
 template <FloatFormat F, class DF>
 HWY_INLINE VecOf<DF> RoundForQuantizer(DF df, VecOf<DF> x) {
-  if constexpr (F == FloatFormat::F16)
+  if constexpr (F == FloatFormat::F16 && kHardwareF16)
+    return HalfToFloat(df, FloatToHalf(df, x));
+  else if constexpr (F == FloatFormat::F16)
     return RoundToHalfForQuantizer(df, x);
   else if constexpr (F == FloatFormat::BF16)
     return RoundToBFloat16(df, x);
@@ -189,31 +194,38 @@ HWY_INLINE VecOf<DF> RoundToIntegral(DF df, VecOf<DF> t) {
   }
 }
 
-/// rules::clampCode (selects, so NaN gives 0).
+/// rules::clampCode: the `r > 0` select (NaN gives 0), then the minimum
+/// with hi, which equals the `r < hi` select once r is not NaN.
 template <class DF>
 HWY_INLINE VecOf<DF> ClampCode(DF df, VecOf<DF> r, VecOf<DF> hi) {
-  const auto zero = hn::Zero(df);
-  r = hn::IfThenElse(hn::Gt(r, zero), r, zero);
-  return hn::IfThenElse(hn::Lt(r, hi), r, hi);
+  r = hn::IfThenElseZero(hn::Gt(r, hn::Zero(df)), r);
+  return hn::Min(r, hi);
 }
 
-/// rules::quantizeValue<F, R> on a vector (nonzero scale s).
+/// rules::quantizeValue<F, R> on a vector (nonzero scale s), the codes as
+/// integral floats in [0, hi].
 template <FloatFormat F, RoundingMode R, class DF>
-HWY_INLINE VecOf<hn::RebindToSigned<DF>>
-QuantizeValues(DF df, VecOf<DF> x, VecOf<DF> s, VecOf<DF> maxInt,
-               VecOf<DF> hi) {
+HWY_INLINE VecOf<DF> QuantizeValues(DF df, VecOf<DF> x, VecOf<DF> s,
+                                    VecOf<DF> maxInt, VecOf<DF> hi) {
   auto t = RoundForQuantizer<F>(df, hn::Div(x, s));
   t = RoundForQuantizer<F>(df, hn::Add(t, maxInt));
-  const hn::RebindToSigned<DF> di;
-  return hn::ConvertTo(di, ClampCode(df, RoundToIntegral<R>(df, t), hi));
+  return ClampCode(df, RoundToIntegral<R>(df, t), hi);
 }
 
-/// rules::quantizeValueZeroScale on a vector.
+/// rules::quantizeValueZeroScale on a vector (codes as floats).
 template <class DF>
-HWY_INLINE VecOf<hn::RebindToSigned<DF>>
-QuantizeValuesZeroScale(DF df, VecOf<DF> x, VecOf<DF> hi) {
-  const hn::RebindToSigned<DF> di;
-  return hn::ConvertTo(di, hn::IfThenElseZero(hn::Gt(x, hn::Zero(df)), hi));
+HWY_INLINE VecOf<DF> QuantizeValuesZeroScale(DF df, VecOf<DF> x,
+                                             VecOf<DF> hi) {
+  return hn::IfThenElseZero(hn::Gt(x, hn::Zero(df)), hi);
+}
+
+/// Integral floats in [0, 255] to bytes: adding 2^23 puts the integer in
+/// the low mantissa bits (exactly), whose low byte is kept.
+template <class DF>
+HWY_INLINE VecOf<hn::Rebind<uint8_t, DF>> CodesToBytes(DF df, VecOf<DF> r) {
+  const hn::RebindToUnsigned<DF> du;
+  const hn::Rebind<uint8_t, DF> d8;
+  return hn::TruncateTo(d8, hn::BitCast(du, hn::Add(r, hn::Set(df, 0x1p23f))));
 }
 
 /// detail::roundMagnitudeToMinifloat<E, M> on float32 magnitude bits.
