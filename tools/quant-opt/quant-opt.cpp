@@ -9,6 +9,7 @@
 #include "Convert.h"
 #include "Eval.h"
 #include "qopt/InitAll.h"
+#include "qopt/Numerics/Simd.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassManager.h"
@@ -44,6 +45,14 @@ int main(int argc, char **argv) {
 
   qopt::registerAllPasses();
   registerPrintIRAliases();
+  // `quant-opt --version` names the SIMD code the numerics dispatch to.
+  llvm::cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
+    os << "  SIMD kernels: " << qopt::numerics::simdTargetName()
+       << " (this CPU runs:";
+    for (const std::string &t : qopt::numerics::simdRunnableTargets())
+      os << ' ' << t;
+    os << ")\n";
+  });
   mlir::DialectRegistry registry;
   qopt::registerAllDialects(registry);
   return mlir::asMainReturnCode(mlir::MlirOptMain(
