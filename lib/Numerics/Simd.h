@@ -40,6 +40,20 @@ void quantizeFp8E4M3(const uint16_t *w, size_t n, float scale, uint8_t *out);
 /// out[i] = rules::fp8E5M2Code(w[i]).
 void castHalfToFp8E5M2(const uint16_t *w, size_t n, uint8_t *out);
 
+/// The scale search's score (ScaleSearch.cpp) over the first n values of y,
+/// n a multiple of search::kSumLanes: with r = search::assignCode(y[i], inv,
+/// lo, hi) and d = r * s (float), adds (y - d)^2, y r and r r (in double)
+/// to e, a and b at lane i % kSumLanes, in order.
+void scoreScaleLanes(const float *y, int64_t n, float s, float inv, float lo,
+                     float hi, double *e, double *a, double *b);
+
+/// One HQQ step (Hqq.cpp) over the first n values of w, n a multiple of
+/// search::kSumLanes: with q = clampHqqCode(roundHalfEven(w s + z)) and
+/// x = w - (q - z) scale (double), adds x^2 and q - w s to e and a at lane
+/// i % kSumLanes and keeps max |x| per lane in maxAbs.
+void hqqStepLanes(const float *w, int64_t n, double s, double scale, double z,
+                  double qmax, double *e, double *a, double *maxAbs);
+
 } // namespace qopt::numerics::simd
 
 #endif // QOPT_LIB_NUMERICS_SIMD_H
