@@ -66,12 +66,10 @@ static double storedError(const float *w, int64_t n, const uint8_t *codes,
 /// clamp(round((w - min) / scale), 0, qmax), round half away from zero.
 static void storedCodes(const float *w, int64_t n, float scale, float min,
                         float qmax, uint8_t *codes) {
-  for (int64_t i = 0; i < n; ++i) {
-    float r = std::round((w[i] - min) / scale);
-    r = r < qmax ? r : qmax;
-    r = r > 0.0f ? r : 0.0f;
-    codes[i] = uint8_t(int(r));
-  }
+  if (simd::enabled())
+    return simd::mnnCodes(w, n, min, scale, 0.0f, qmax, 0, codes);
+  for (int64_t i = 0; i < n; ++i)
+    codes[i] = rules::mnnCode(w[i], min, scale, 0.0f, qmax, 0);
 }
 
 /// One HQQ step at zero z over the block: the squared error of W_r against

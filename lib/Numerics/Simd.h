@@ -54,6 +54,10 @@ void scoreScaleLanes(const float *y, int64_t n, float s, float inv, float lo,
 void hqqStepLanes(const float *w, int64_t n, double s, double scale, double z,
                   double qmax, double *e, double *a, double *maxAbs);
 
+/// codes[i] = rules::mnnCode(w[i], sub, scale, lo, hi, offset).
+void mnnCodes(const float *w, int64_t n, float sub, float scale, float lo,
+              float hi, int offset, uint8_t *codes);
+
 } // namespace qopt::numerics::simd
 
 #endif // QOPT_LIB_NUMERICS_SIMD_H

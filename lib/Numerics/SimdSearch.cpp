@@ -85,6 +85,40 @@ void HqqStepLanes(const float *w, int64_t n, double s, double scale, double z,
   }
 }
 
+void MnnCodes(const float *w, int64_t n, float sub, float scale, float lo,
+              float hi, int offset, uint8_t *codes) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToUnsigned<decltype(df)> du;
+  const hn::Rebind<uint8_t, decltype(df)> d8;
+  const auto lanes = int64_t(hn::Lanes(df));
+  const auto vSub = hn::Set(df, sub), vScale = hn::Set(df, scale),
+             vLo = hn::Set(df, lo), vHi = hn::Set(df, hi),
+             vOffset = hn::Set(df, float(offset)),
+             integral = hn::Set(df, rules::kFloatIntegralFrom),
+             half = hn::Set(df, 0.5f), one = hn::Set(df, 1.0f),
+             twoTo23 = hn::Set(df, 0x1p23f);
+  const auto signMask = hn::Set(du, 0x80000000u);
+  int64_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const auto t = hn::Div(hn::Sub(hn::LoadU(df, w + i), vSub), vScale);
+    // rules::roundHalfAway.
+    const auto a = hn::BitCast(df, hn::AndNot(signMask, hn::BitCast(du, t)));
+    auto r = hn::Sub(hn::Add(a, integral), integral);
+    r = hn::Add(r, hn::IfThenElseZero(hn::Eq(hn::Sub(a, r), half), one));
+    r = hn::BitCast(df, hn::Or(hn::BitCast(du, r),
+                               hn::And(hn::BitCast(du, t), signMask)));
+    r = hn::IfThenElse(hn::Lt(a, integral), r, t);
+    // rules::mnnClamp, then the offset; the code's low byte.
+    r = hn::IfThenElse(hn::Lt(r, vHi), r, vHi);
+    r = hn::IfThenElse(hn::Gt(r, vLo), r, vLo);
+    r = hn::Add(r, vOffset);
+    hn::StoreU(hn::TruncateTo(d8, hn::BitCast(du, hn::Add(r, twoTo23))), d8,
+               codes + i);
+  }
+  for (; i < n; ++i)
+    codes[i] = rules::mnnCode(w[i], sub, scale, lo, hi, offset);
+}
+
 } // namespace qopt::numerics::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -96,6 +130,7 @@ namespace qopt::numerics {
 
 HWY_EXPORT(ScoreScaleLanes);
 HWY_EXPORT(HqqStepLanes);
+HWY_EXPORT(MnnCodes);
 
 namespace simd {
 
@@ -107,6 +142,11 @@ void scoreScaleLanes(const float *y, int64_t n, float s, float inv, float lo,
 void hqqStepLanes(const float *w, int64_t n, double s, double scale, double z,
                   double qmax, double *e, double *a, double *maxAbs) {
   HWY_DYNAMIC_DISPATCH(HqqStepLanes)(w, n, s, scale, z, qmax, e, a, maxAbs);
+}
+
+void mnnCodes(const float *w, int64_t n, float sub, float scale, float lo,
+              float hi, int offset, uint8_t *codes) {
+  HWY_DYNAMIC_DISPATCH(MnnCodes)(w, n, sub, scale, lo, hi, offset, codes);
 }
 
 } // namespace simd

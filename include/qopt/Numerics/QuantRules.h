@@ -275,6 +275,43 @@ QOPT_HD inline uint8_t fp8E5M2Code(uint16_t w) {
   return uint8_t(sign | code);
 }
 
+//===----------------------------------------------------------------------===//
+// MNN weight quantization
+//===----------------------------------------------------------------------===//
+
+/// Floats at or above 2^23 in magnitude are integers.
+inline constexpr float kFloatIntegralFrom = 0x1p23f;
+
+/// C's round (half away from zero) for every float, inline: a magnitude a
+/// below 2^23 is rounded to an integer, ties to even, by adding and
+/// subtracting 2^23 (the sum lies in [2^23, 2^24), whose step is 1), then
+/// the ties that went down are moved up and the sign of t is put back
+/// (round(-0.3) = -0); integers, infinities and NaN are returned unchanged.
+QOPT_HD inline float roundHalfAway(float t) {
+  const uint32_t u = detail::floatBits(t);
+  const float a = detail::bitsToFloat(u & 0x7FFFFFFFu);
+  float r = (a + kFloatIntegralFrom) - kFloatIntegralFrom;
+  r += (a - r == 0.5f) ? 1.0f : 0.0f;
+  r = detail::bitsToFloat(detail::floatBits(r) | (u & 0x80000000u));
+  return a < kFloatIntegralFrom ? r : t;
+}
+
+/// clamp(r, lo, hi) as MNN writes it, fmax(fmin(r, hi), lo): NaN gives hi.
+QOPT_HD inline float mnnClamp(float r, float lo, float hi) {
+  r = r < hi ? r : hi;
+  return r > lo ? r : lo;
+}
+
+/// MNN's (IDSTEncoder's) code of w: clamp(round((w - sub) / scale), lo, hi)
+/// + offset, round = half away from zero (symmetric: sub 0, [lo, hi] =
+/// [-2^(b-1), 2^(b-1) - 1], offset 2^(b-1); asymmetric: sub = the block's
+/// min, [0, 2^b - 1], offset 0).
+QOPT_HD inline uint8_t mnnCode(float w, float sub, float scale, float lo,
+                               float hi, int offset) {
+  return uint8_t(int(mnnClamp(roundHalfAway((w - sub) / scale), lo, hi)) +
+                 offset);
+}
+
 } // namespace qopt::numerics::rules
 
 #endif // QOPT_NUMERICS_QUANTRULES_H
