@@ -1,8 +1,9 @@
 //===- Convert.cpp - Bulk element conversions -------------------*- C++ -*-===//
 //
 // Each entry point dispatches once on the element types and then runs a
-// plain loop over a scalar conversion from Float.h, which the compiler
-// vectorizes. Elements are loaded and stored with memcpy, so buffers may be
+// plain loop over a scalar conversion from Float.h (the bf16/f32 -> f16
+// casts: the Highway kernels of SimdKernels.cpp unless the SIMD kernels are
+// off). Elements are loaded and stored with memcpy, so buffers may be
 // unaligned.
 //
 //===----------------------------------------------------------------------===//

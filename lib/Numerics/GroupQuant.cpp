@@ -6,9 +6,10 @@
 //   scale   = max_abs / max_int                 (one model-dtype division)
 //   q       = min(max(round(w / scale + max_int), 0), 2 * max_int)
 //
-// where each + and / rounds to the model dtype. The entry points dispatch
-// once on (model format, rounding mode, bits) into a template whose inner
-// loops are straight-line float code the compiler vectorizes.
+// where each + and / rounds to the model dtype (the rules of
+// qopt/Numerics/QuantRules.h). groupQuantizeRows runs the Highway kernel
+// (SimdKernels.cpp) unless the SIMD kernels are off; the loops here are the
+// portable path, which calls the scalar rules element by element.
 //
 //===----------------------------------------------------------------------===//
 
