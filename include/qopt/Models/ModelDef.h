@@ -145,6 +145,17 @@ Architecture makeGemmaArchitecture();
 Architecture makeGemma2Architecture();
 Architecture makeStarcoder2Architecture();
 Architecture makeGPT2Architecture();
+Architecture makeQwen3MoeArchitecture();
+Architecture makeQwen2MoeArchitecture();
+Architecture makeGemma3Architecture();
+Architecture makeGemma3TextArchitecture();
+Architecture makeOLMoArchitecture();
+Architecture makeOLMo2Architecture();
+Architecture makeStableLMArchitecture();
+Architecture makeInternLMArchitecture();
+Architecture makeCohereArchitecture();
+Architecture makeNemotronArchitecture();
+Architecture makeOrionArchitecture();
 
 } // namespace qopt::models
 
