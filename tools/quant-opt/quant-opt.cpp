@@ -11,6 +11,7 @@
 #include "Eval.h"
 #include "MergeParts.h"
 #include "qopt/InitAll.h"
+#include "qopt/Numerics/Simd.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassManager.h"
@@ -53,6 +54,14 @@ int main(int argc, char **argv) {
   mlir::registerCSEPass();
   mlir::registerSymbolDCEPass();
   registerPrintIRAliases();
+  // `quant-opt --version` names the SIMD code the numerics dispatch to.
+  llvm::cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
+    os << "  SIMD kernels: " << qopt::numerics::simdTargetName()
+       << " (this CPU runs:";
+    for (const std::string &t : qopt::numerics::simdRunnableTargets())
+      os << ' ' << t;
+    os << ")\n";
+  });
   mlir::DialectRegistry registry;
   qopt::registerAllDialects(registry);
   return mlir::asMainReturnCode(mlir::MlirOptMain(

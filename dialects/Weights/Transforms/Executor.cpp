@@ -8,6 +8,7 @@
 
 #include "dialects/Weights/Transforms/Executor.h"
 #include "dialects/Weights/Transforms/ChunkOrder.h"
+#include "dialects/Weights/Transforms/Prefetch.h"
 #include "qopt/Kernels/Cuda.h"
 #include "qopt/Loaders/TensorReader.h"
 #include "qopt/Numerics/Convert.h"
@@ -157,6 +158,7 @@ public:
     unsigned n = opts.threads ? opts.threads
                               : std::max(1u, std::thread::hardware_concurrency());
     n = std::min<unsigned>(n, std::max<size_t>(order.size(), 1));
+    numWorkers = n;
     std::vector<std::thread> workers;
     for (unsigned t = 1; t < n; ++t)
       workers.emplace_back([&] { work(reader); });
@@ -212,6 +214,11 @@ private:
       if (i >= order.size())
         return;
       size_t c = order[i];
+      // Read ahead the chunk this worker will likely take next.
+      if (size_t ahead = i + numWorkers; ahead < order.size()) {
+        const Chunk &later = chunks[order[ahead]];
+        prefetchChunk(items[later.item].op, later.r0, later.r1);
+      }
       if (llvm::Error err = runChunk(ctx, chunks[c])) {
         std::lock_guard<std::mutex> lock(errorMutex);
         llvm::handleAllErrors(
@@ -315,6 +322,7 @@ private:
   std::vector<Item> items;
   std::vector<Chunk> chunks;
   std::vector<size_t> order; // indices into chunks
+  unsigned numWorkers = 1;
   std::atomic<size_t> next{0}, itemsDone{0};
   std::atomic<uint64_t> bytesDone{0};
   uint64_t totalBytes = 0;

@@ -15,6 +15,7 @@
 #include "qopt/Kernels/Cuda.h"
 #include "qopt/TensorCache/TensorCache.h"
 
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -43,6 +44,19 @@ static uint64_t sourceParamCount(ModelOp model) {
     total += cast<RankedTensorType>(s.getType()).getNumElements();
   });
   return total;
+}
+
+/// Records the statistics on the module (kStatisticsAttrName).
+static void recordStatistics(ModuleOp module, const tc::Statistics &stats) {
+  Builder b(module.getContext());
+  module->setAttr(
+      kStatisticsAttrName,
+      b.getDictionaryAttr(
+          {b.getNamedAttr("param_size", b.getI64IntegerAttr(stats.paramSize)),
+           b.getNamedAttr("param_bytes",
+                          b.getI64IntegerAttr(int64_t(stats.paramBytes))),
+           b.getNamedAttr("total_params",
+                          b.getI64IntegerAttr(int64_t(stats.totalParams)))}));
 }
 
 namespace {
@@ -115,7 +129,8 @@ struct SerializeTensorCachePass
       printPlan(model, records, stats);
       if (!statsJson.getValue().empty() &&
           failed(writeStatsJson(model, stats, {})))
-        signalPassFailure();
+        return signalPassFailure();
+      recordStatistics(module, stats);
       return;
     }
 
@@ -195,6 +210,7 @@ struct SerializeTensorCachePass
     if (!statsJson.getValue().empty())
       if (failed(writeStatsJson(model, stats, errors)))
         return signalPassFailure();
+    recordStatistics(module, stats);
   }
 
   /// "I/N" with 1 <= I <= N.
@@ -230,10 +246,12 @@ struct SerializeTensorCachePass
   static void printHashStats(const tc::ShardHasher::Stats &s) {
     llvm::errs() << llvm::format(
         "md5: %llu bytes hashed as written (%llu waited out of order, %llu "
-        "read back), %llu batches, %.1f lanes per batch\n",
+        "read back), %llu batches, %.1f lanes per batch, at most %.1f MB "
+        "waiting\n",
         (unsigned long long)s.bytes, (unsigned long long)s.outOfOrder,
         (unsigned long long)s.readBack, (unsigned long long)s.batches,
-        s.batches ? double(s.laneBatches) / double(s.batches) : 0.0);
+        s.batches ? double(s.laneBatches) / double(s.batches) : 0.0,
+        double(s.peakWaiting) / 1e6);
   }
 
   static void printStatistics(const tc::Statistics &stats,
