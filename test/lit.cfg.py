@@ -16,6 +16,8 @@ config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
 config.substitutions.append(("%reference", os.path.join(config.test_source_root, "reference")))
 config.substitutions.append(("%qopt_src", config.qopt_src_root))
+# MLIR's .td files, for mlir-tblgen (docs-current.test).
+config.substitutions.append(("%mlir_include", os.path.join(config.llvm_tools_dir, "..", "include")))
 python = config.python_executable or "python3"
 config.substitutions.append(("%python", python))
 

@@ -163,7 +163,15 @@ struct SerializeTensorCachePass
     opts.progress = progress && llvm::sys::Process::StandardErrIsDisplayed();
     std::vector<TensorError> errors;
     if (llvm::Error err = executeParams(params, **writer, opts, &errors)) {
-      emitError(unknown, llvm::toString(std::move(err)));
+      // Evaluation errors are located at the op that failed.
+      llvm::handleAllErrors(
+          std::move(err),
+          [&](const EvaluationError &e) {
+            emitError(e.getLocation()) << e.getMessage();
+          },
+          [&](const llvm::ErrorInfoBase &e) {
+            emitError(unknown) << e.message();
+          });
       return signalPassFailure();
     }
     llvm::Expected<tc::Metadata> meta = stats.metadata();
@@ -238,10 +246,12 @@ struct SerializeTensorCachePass
   static void printHashStats(const tc::ShardHasher::Stats &s) {
     llvm::errs() << llvm::format(
         "md5: %llu bytes hashed as written (%llu waited out of order, %llu "
-        "read back), %llu batches, %.1f lanes per batch\n",
+        "read back), %llu batches, %.1f lanes per batch, at most %.1f MB "
+        "waiting\n",
         (unsigned long long)s.bytes, (unsigned long long)s.outOfOrder,
         (unsigned long long)s.readBack, (unsigned long long)s.batches,
-        s.batches ? double(s.laneBatches) / double(s.batches) : 0.0);
+        s.batches ? double(s.laneBatches) / double(s.batches) : 0.0,
+        double(s.peakWaiting) / 1e6);
   }
 
   static void printStatistics(const tc::Statistics &stats,
