@@ -47,3 +47,18 @@ void mlir::qopt::weights::prefetchRows(Value v, int64_t r0, int64_t r1) {
                   off_t(uint64_t(r1 - r0) * rowBytes), POSIX_FADV_WILLNEED);
   ::close(fd);
 }
+
+void mlir::qopt::weights::prefetchChunk(EvaluableOpInterface op, int64_t r0,
+                                        int64_t r1) {
+  Operation *o = op.getOperation();
+  if (o->getNumResults() == 0)
+    return;
+  prefetchRows(o->getResult(0), r0, r1);
+  if (o->getNumOperands() == 0 || !op.isRowLocal())
+    return;
+  auto in = dyn_cast<RankedTensorType>(o->getOperand(0).getType());
+  auto out = dyn_cast<RankedTensorType>(o->getResult(0).getType());
+  if (in && out && in.getRank() > 0 && out.getRank() > 0 &&
+      in.getDimSize(0) == out.getDimSize(0))
+    prefetchRows(o->getOperand(0), r0, r1);
+}

@@ -10,6 +10,7 @@
 #ifndef QOPT_DIALECTS_WEIGHTS_TRANSFORMS_PREFETCH_H
 #define QOPT_DIALECTS_WEIGHTS_TRANSFORMS_PREFETCH_H
 
+#include "dialects/Weights/IR/WeightsOps.h"
 #include "mlir/IR/Value.h"
 
 #include <cstdint>
@@ -21,6 +22,11 @@ namespace mlir::qopt::weights {
 /// to plain (unstrided, unencoded) sources. Best effort: anything else, and
 /// any error, is ignored.
 void prefetchRows(Value v, int64_t r0, int64_t r1);
+
+/// Reads ahead what evaluating rows [r0, r1) of `op` will read: its first
+/// result's producers, and for a row-local op whose first operand has the
+/// same rows (a quantize, a cast), that operand's.
+void prefetchChunk(EvaluableOpInterface op, int64_t r0, int64_t r1);
 
 } // namespace mlir::qopt::weights
 

@@ -15,6 +15,7 @@
 #include "qopt/Kernels/Cuda.h"
 #include "qopt/TensorCache/TensorCache.h"
 
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -43,6 +44,19 @@ static uint64_t sourceParamCount(ModelOp model) {
     total += cast<RankedTensorType>(s.getType()).getNumElements();
   });
   return total;
+}
+
+/// Records the statistics on the module (kStatisticsAttrName).
+static void recordStatistics(ModuleOp module, const tc::Statistics &stats) {
+  Builder b(module.getContext());
+  module->setAttr(
+      kStatisticsAttrName,
+      b.getDictionaryAttr(
+          {b.getNamedAttr("param_size", b.getI64IntegerAttr(stats.paramSize)),
+           b.getNamedAttr("param_bytes",
+                          b.getI64IntegerAttr(int64_t(stats.paramBytes))),
+           b.getNamedAttr("total_params",
+                          b.getI64IntegerAttr(int64_t(stats.totalParams)))}));
 }
 
 namespace {
@@ -115,7 +129,8 @@ struct SerializeTensorCachePass
       printPlan(model, records, stats);
       if (!statsJson.getValue().empty() &&
           failed(writeStatsJson(model, stats, {})))
-        signalPassFailure();
+        return signalPassFailure();
+      recordStatistics(module, stats);
       return;
     }
 
@@ -148,7 +163,15 @@ struct SerializeTensorCachePass
     opts.progress = progress && llvm::sys::Process::StandardErrIsDisplayed();
     std::vector<TensorError> errors;
     if (llvm::Error err = executeParams(params, **writer, opts, &errors)) {
-      emitError(unknown, llvm::toString(std::move(err)));
+      // Evaluation errors are located at the op that failed.
+      llvm::handleAllErrors(
+          std::move(err),
+          [&](const EvaluationError &e) {
+            emitError(e.getLocation()) << e.getMessage();
+          },
+          [&](const llvm::ErrorInfoBase &e) {
+            emitError(unknown) << e.message();
+          });
       return signalPassFailure();
     }
     llvm::Expected<tc::Metadata> meta = stats.metadata();
@@ -187,6 +210,7 @@ struct SerializeTensorCachePass
     if (!statsJson.getValue().empty())
       if (failed(writeStatsJson(model, stats, errors)))
         return signalPassFailure();
+    recordStatistics(module, stats);
   }
 
   /// "I/N" with 1 <= I <= N.
