@@ -30,7 +30,10 @@ void mlir::qopt::weights::prefetchRows(Value v, int64_t r0, int64_t r1) {
     return;
   }
   auto s = dyn_cast_or_null<SourceOp>(def);
-  if (!s || s.getStrides() || s.getEncoding() || s.getUnpermuteHeads())
+  // Plain row-major bytes only (no strided views, no GGUF decoding or head
+  // un-permutation; checked by attribute name, whichever ops carry them).
+  if (!s || s.getStrides() || s->hasAttr("encoding") ||
+      s->hasAttr("unpermute_heads"))
     return;
   auto type = cast<RankedTensorType>(s.getType());
   std::optional<::qopt::numerics::DType> dt =
