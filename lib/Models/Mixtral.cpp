@@ -38,6 +38,7 @@ static llvm::Expected<ModelDef> buildMixtral(const ModelConfig &cfg,
 
   ModelDef m = build::startModel(
       arch, {"no-quant", "group-quant", "ft-quant", "per-tensor-quant"});
+  m.shardDivisors = d->shardDivisors();
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/true);
   for (int64_t i = 0; i < d->layers; ++i) {
     build::addFusedAttention(m, *d, i);

@@ -33,6 +33,7 @@ static llvm::Expected<ModelDef> buildStarcoder2(const ModelConfig &cfg,
   int64_t h = d->hidden, ffn = d->intermediate;
 
   ModelDef m = build::startModel(arch, {"no-quant", "group-quant", "ft-quant"});
+  m.shardDivisors = d->shardDivisors();
   // lm_head is inserted first: both read model.embed_tokens.weight, and MLC
   // emits lm_head.weight right before model.embed_tokens.weight.
   build::addParam(m, "lm_head.weight", {d->vocab, h}, ParamKind::FinalFC,

@@ -125,8 +125,10 @@ num::MnnQuantSpec mnnSpecOf(MnnQuantAttr m) {
 /// Evaluates values of the weights dialect, chunk by chunk.
 class Evaluator {
 public:
-  Evaluator(::qopt::loaders::TensorReader &reader, bool cuda)
-      : reader(reader), cuda(cuda) {}
+  /// `root`, when not empty, replaces the models' checkpoint_root.
+  Evaluator(::qopt::loaders::TensorReader &reader, bool cuda,
+            StringRef root = {})
+      : reader(reader), cuda(cuda), root(root) {}
 
   llvm::Expected<Buf> rows(Value v, int64_t r0, int64_t r1) {
     auto type = cast<RankedTensorType>(v.getType());
@@ -221,7 +223,11 @@ private:
     t.name = s.getKey().str();
     t.dtype = out.dtype;
     t.shape.assign(type.getShape().begin(), type.getShape().end());
-    t.file = s.getFile().str();
+    // Files are named relative to the model's checkpoint root.
+    if (auto model = s->getParentOfType<ModelOp>())
+      t.file = model.resolveCheckpointPath(s.getFile(), root);
+    else
+      t.file = s.getFile().str();
     t.offset = uint64_t(s.getOffset());
     size_t es = num::dtypeSize(t.dtype);
     if (auto strides = s.getStrides()) {
@@ -341,6 +347,7 @@ private:
 
   ::qopt::loaders::TensorReader &reader;
   bool cuda;
+  StringRef root;
 };
 
 /// A record fed by output `result` of an item, whole or one shard of it.
@@ -356,6 +363,7 @@ struct Consumer {
 struct Item {
   Value input;                      // what is evaluated
   QuantizeOp quantize;              // null for a plain value
+  StringRef weight;                 // the parameter it was quantized from
   SmallVector<Consumer> consumers;
   bool chunkable = true;
   int64_t totalRows = 1;
@@ -421,6 +429,7 @@ public:
       if (inserted) {
         Item item;
         item.quantize = q;
+        item.weight = p.getOriginName();
         item.input = q ? q.getInput() : v;
         auto scheme = q ? dyn_cast<GroupQuantAttr>(q.getScheme()) : nullptr;
         bool rowwise = !q || isa<MnnQuantAttr>(q.getScheme()) ||
@@ -483,16 +492,9 @@ public:
     for (auto [i, item] : llvm::enumerate(items)) {
       if (!item.quantize)
         continue;
-      perItem[i].name = weightName(item);
+      perItem[i].name = item.weight.str();
       out.push_back(perItem[i]);
     }
-  }
-
-  /// The name of the weight a quantize item replaced.
-  std::string weightName(const Item &item) {
-    StringRef n = writer.records()[item.consumers[0].record].name;
-    n = n.take_front(n.find("_shard-"));
-    return (n.rsplit('.').first + ".weight").str();
   }
 
   llvm::Error run(::qopt::loaders::TensorReader &reader) {
@@ -515,7 +517,7 @@ public:
 
 private:
   void work(::qopt::loaders::TensorReader &reader) {
-    Evaluator eval(reader, opts.cuda);
+    Evaluator eval(reader, opts.cuda, opts.checkpointRoot);
     // Each worker's CUDA streams and buffers live as long as it works.
     struct CudaRelease {
       bool on;

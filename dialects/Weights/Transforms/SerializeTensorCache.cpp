@@ -51,10 +51,10 @@ struct SerializeTensorCachePass
   using Base::Base;
 
   void runOnOperation() override {
-    ModuleOp module = getOperation();
-    auto models = llvm::to_vector(module.getOps<ModelOp>());
+    Operation *op = getOperation();
+    SmallVector<ModelOp> models = getModels(op);
     if (models.size() != 1) {
-      module.emitError("expected exactly one weights.model to serialize, found ")
+      op->emitError("expected exactly one weights.model to serialize, found ")
           << models.size();
       return signalPassFailure();
     }
@@ -63,13 +63,12 @@ struct SerializeTensorCachePass
       model.emitError("qopt-serialize-tensor-cache needs 'output-dir'");
       return signalPassFailure();
     }
-    FailureOr<SmallVector<MissingSources>> missing = getMissingSources(model);
-    if (failed(missing))
-      return signalPassFailure();
-    if (!missing->empty()) {
+    auto missing = model.getBody().front().getOps<MissingOp>();
+    if (!missing.empty()) {
+      MissingOp first = *missing.begin();
       model.emitError("parameter '")
-          << missing->front().param << "' was not built: source tensor '"
-          << missing->front().tensors.front()
+          << first.getParam() << "' was not built: source tensor '"
+          << *first.getTensors().getAsValueRange<StringAttr>().begin()
           << "' is not in the checkpoint (run qopt-verify-parameters for all)";
       return signalPassFailure();
     }
@@ -126,6 +125,7 @@ struct SerializeTensorCachePass
     opts.threads = threads;
     opts.accuracy = accuracy;
     opts.cuda = device == "cuda";
+    opts.checkpointRoot = checkpointRoot.getValue();
     opts.progress = progress && llvm::sys::Process::StandardErrIsDisplayed();
     std::vector<TensorError> errors;
     if (llvm::Error err = executeParams(params, **writer, opts, &errors)) {

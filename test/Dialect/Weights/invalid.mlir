@@ -113,7 +113,7 @@ weights.model @m attributes {arch = "llama", config = {}} {
 weights.model @m attributes {arch = "llama", config = {}} {
   %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4xf16>
   // expected-error @+1 {{'weights.param' op needs a non-empty name}}
-  weights.param "" = %a : tensor<4xf16>
+  weights.param @"" = %a : tensor<4xf16>
 }
 
 // -----
@@ -176,4 +176,37 @@ weights.model @m attributes {arch = "llama", config = {}} {
   %s = weights.source "m.safetensors"["s"] offset 0 : tensor<2x1xf16>
   // expected-error @+1 {{'weights.quant_view' op zero points must be 0}}
   %v = weights.quant_view "w" = %c, %s : tensor<2x4xui8>, tensor<2x1xf16> -> tensor<2x8x!quant.uniform<i4<-7:7>:f16:0, {1.0:1, 2.0}>>
+}
+
+// -----
+
+// Record names are symbols of the model: a name appears once.
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4xf16>
+  // expected-note @+1 {{see existing symbol definition here}}
+  weights.param @w.weight = %a : tensor<4xf16>
+  // expected-error @+1 {{redefinition of symbol named 'w.weight'}}
+  weights.param @"w.weight" = %a : tensor<4xf16>
+}
+
+// -----
+
+// A parameter belongs to a model.
+%a = weights.source "m.safetensors"["a"] offset 0 : tensor<4xf16>
+// expected-error @+1 {{'weights.param' op expects parent op 'weights.model'}}
+weights.param @w.weight = %a : tensor<4xf16>
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  // expected-error @+1 {{'weights.missing' op attribute 'tensors' failed to satisfy constraint: string array attribute with at least 1 elements}}
+  weights.missing "w.weight" needs []
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4x4xf16>
+  // expected-error @+1 {{shard segments must be positive}}
+  weights.param @w.weight = %a {shard = #weights.shard<dim = 0, segments = [4, 0]>} : tensor<4x4xf16>
 }
