@@ -17,7 +17,6 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <atomic>
-#include <malloc.h>
 #include <memory>
 #include <type_traits>
 #include <cmath>
@@ -846,13 +845,6 @@ private:
 llvm::Error mlir::qopt::weights::executeParams(
     ArrayRef<ParamOp> params, tc::TensorCacheWriter &writer,
     const ExecutorOptions &opts, std::vector<TensorError> *errors) {
-  // Keep freed chunk buffers in the heap instead of returning them to the
-  // kernel after every chunk (munmap + page faults on the next one).
-  static std::once_flag mallocTuned;
-  std::call_once(mallocTuned, [] {
-    mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    mallopt(M_TRIM_THRESHOLD, 512 << 20);
-  });
   ::qopt::loaders::TensorReader reader;
   Runner runner(params, writer, opts);
   if (llvm::Error err = runner.run(reader))

@@ -145,7 +145,7 @@ private:
       return error(loc, paramName, ins,
                    "are not an AutoAWQ GEMM linear with group size " +
                        std::to_string(group));
-    // AutoAWQ GEMM (source-formats.md 4.2): qzeros [K/G, N/8] int32,
+    // AutoAWQ GEMM (docs/source-formats.md, AutoAWQ): qzeros [K/G, N/8] int32,
     // scales [K/G, N] f16 for qweight [K, N/8] int32.
     auto qz = cast<RankedTensorType>(ins[1].getType());
     auto sc = cast<RankedTensorType>(ins[2].getType());

@@ -21,7 +21,9 @@ def ImportCheckpoint : Pass<"qopt-import-checkpoint", "::mlir::ModuleOp"> {
     single or sharded with an index), reads only the headers, and appends a
     `weights.model` holding one `weights.source` per tensor, in the order the
     files and tensors are listed, with the config fields as an attribute.
-    Every location names the checkpoint file and the tensor.
+    Files are named relative to the checkpoint's directory, recorded once as
+    the model's `checkpoint_root`. Every location names the checkpoint file
+    and the tensor.
   }];
   let options = [
     Option<"source", "source", "std::string", "\"\"",
@@ -116,9 +118,10 @@ def VerifyParameters : Pass<"qopt-verify-parameters"> {
     model's own `weights.expect` ops (the architecture's definition as
     qopt-map-parameters wrote it and the quantize pass rewrote it), or
     `graph`, an MLIR file of `weights.expect` ops or function arguments, or
-    MLC metadata JSON. Reports, all in one run:
-    parameters produced twice, missing, of the wrong shape or dtype, and
-    parameters the graph does not expect.
+    MLC metadata JSON. Reports, all in one run: parameters missing (and
+    the `weights.missing` ops qopt-map-parameters left), of the wrong shape
+    or dtype, and parameters the graph does not expect. (A parameter
+    produced twice does not verify: each is a symbol of its model.)
   }];
   let options = [
     Option<"graph", "graph", "std::string", "\"\"",

@@ -62,7 +62,7 @@ struct PreShardTPPass : public ::mlir::qopt::weights::impl::PreShardTPBase<PreSh
              << "' (kn layout) cannot be pre-sharded: MLC would shard the "
                 "transposed axis; use the nk variant";
     // AutoAWQ's tensors are kept as stored ([K, N/8] packed on the output
-    // axis); no shard rule for them is documented (mlc-models.md 4), and
+    // axis); MLC documents no shard rule for them, and
     // leaving them whole next to `_shard-i` records would be an
     // inconsistent cache.
     if (mode && mode->kind == models::QuantizationMode::Kind::AWQ)

@@ -38,7 +38,7 @@ std::string quantizedName(StringRef paramName, StringRef suffix);
 /// inside it (run on `builtin.module`).
 SmallVector<ModelOp> getModels(Operation *op);
 
-/// Whether a mode quantizes a parameter of this kind (mlc-quantization.md 2.6).
+/// Whether a mode quantizes a parameter of this kind (docs/quantization.md).
 bool modeQuantizes(const ::qopt::models::QuantizationMode &mode, ParamKind kind);
 /// The scheme attribute a mode applies to a parameter of this kind.
 /// Null for modes that do not quantize it. `rounding` applies to group modes.
