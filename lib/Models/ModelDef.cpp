@@ -181,7 +181,13 @@ const std::vector<Architecture> &qopt::models::architectures() {
       makeMixtralArchitecture(),    makeQwen2Architecture(),
       makeQwen3Architecture(),      makePhi3Architecture(),
       makeGemmaArchitecture(),      makeGemma2Architecture(),
-      makeStarcoder2Architecture(), makeGPT2Architecture()};
+      makeStarcoder2Architecture(), makeGPT2Architecture(),
+      makeQwen3MoeArchitecture(),   makeQwen2MoeArchitecture(),
+      makeGemma3Architecture(),     makeGemma3TextArchitecture(),
+      makeOLMoArchitecture(),       makeOLMo2Architecture(),
+      makeStableLMArchitecture(),   makeInternLMArchitecture(),
+      makeCohereArchitecture(),     makeNemotronArchitecture(),
+      makeOrionArchitecture()};
   return all;
 }
 

@@ -25,3 +25,14 @@ weights.model @m attributes {arch = "llama", config = {}} {
   // expected-error @+1 {{parameter 'w.weight' has no dimension 2 to shard}}
   weights.param @w.weight = %w {shard = #weights.shard<dim = 2>} : tensor<8x8xf16>
 }
+
+// -----
+
+// A model MLC cannot pre-shard says why (the definition's words, recorded by
+// qopt-map-parameters), before any divisor; the message names the config
+// file of the model's location (here this file).
+// expected-error @+1 {{preshard-errors.mlir: tensor-parallel-shards 4: nemotron cannot be pre-sharded as MLC defines it: its mlp.up_proj [intermediate, hidden] carries ShardSingleDim(1), which needs hidden x shards columns in the checkpoint}}
+weights.model @nemotron attributes {arch = "nemotron", config = {}, preshard_refusal = "nemotron cannot be pre-sharded as MLC defines it: its mlp.up_proj [intermediate, hidden] carries ShardSingleDim(1), which needs hidden x shards columns in the checkpoint", shard_divisors = [#weights.divisor<"num_attention_heads" = 3>]} {
+  %n = weights.source "m.safetensors"["n"] offset 0 : tensor<64xf16>
+  weights.param @model.norm.weight = %n {kind = #weights.kind<norm>} : tensor<64xf16>
+}

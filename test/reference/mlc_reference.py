@@ -688,6 +688,16 @@ HF_ARCHITECTURE_NAMES = {
 }
 
 
+# The architectures added from mlc-llm's own sources live in mlc_archs.py;
+# it reads this module's helpers under the name `mlc_reference`, also when
+# this file runs as a script.
+sys.modules.setdefault("mlc_reference", sys.modules[__name__])
+import mlc_archs  # noqa: E402
+
+ARCHITECTURES.update(mlc_archs.ARCHITECTURES)
+HF_ARCHITECTURE_NAMES.update(mlc_archs.HF_ARCHITECTURE_NAMES)
+
+
 def detect_architecture(cfg):
     model_type = cfg.get("model_type")
     if model_type in ARCHITECTURES:

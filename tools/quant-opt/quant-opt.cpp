@@ -2,12 +2,14 @@
 //
 // `quant-opt convert CONFIG --quantization MODE -o OUT ...` runs the
 // conversion pipeline, `quant-opt eval MODEL --text FILE ...` measures
-// perplexity; anything else behaves exactly like mlir-opt.
+// perplexity, `quant-opt merge-parts OUT` combines the parts of a split
+// conversion; anything else behaves exactly like mlir-opt.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Convert.h"
 #include "Eval.h"
+#include "MergeParts.h"
 #include "qopt/InitAll.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -56,6 +58,8 @@ int main(int argc, char **argv) {
     return qopt::runConvert(argc - 1, argv + 1);
   if (argc >= 2 && std::strcmp(argv[1], "eval") == 0)
     return qopt::runEval(argc - 1, argv + 1);
+  if (argc >= 2 && std::strcmp(argv[1], "merge-parts") == 0)
+    return qopt::runMergeParts(argc - 1, argv + 1);
 
   qopt::registerAllPasses();
   registerPrintIRAliases();

@@ -36,8 +36,9 @@ def Weights_ModelOp : Weights_Op<"model", [
     or giving `qopt-serialize-tensor-cache{checkpoint-root=...}`.
     `qopt-map-parameters` records what later passes need from the model
     definition: `shard_divisors` (quantities the tensor-parallel shard count
-    must divide) and `quantization_kinds` (the kinds of modes the model
-    accepts); no later pass reads `config` again.
+    must divide), `preshard_refusal` (why MLC's presharding of the model
+    cannot work, if it cannot) and `quantization_kinds` (the kinds of modes
+    the model accepts); no later pass reads `config` again.
 
     ```mlir
     weights.model @llama attributes {arch = "llama", checkpoint_root = "/ckpt/llama", config = {hidden_size = 128 : i64}} {
@@ -56,7 +57,8 @@ def Weights_ModelOp : Weights_Op<"model", [
     OptionalAttr<StrAttr>:$checkpoint_root,
     OptionalAttr<TypedArrayAttrBase<Weights_ShardDivisorAttr,
                                     "shard divisors">>:$shard_divisors,
-    OptionalAttr<StrArrayAttr>:$quantization_kinds
+    OptionalAttr<StrArrayAttr>:$quantization_kinds,
+    OptionalAttr<StrAttr>:$preshard_refusal
   );
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$sym_name attr-dict-with-keyword $body";

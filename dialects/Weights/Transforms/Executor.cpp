@@ -1,6 +1,7 @@
 //===- Executor.cpp - Evaluate parameters into a tensor cache -*- C++ -*-===//
 
 #include "dialects/Weights/Transforms/Executor.h"
+#include "dialects/Weights/Transforms/ChunkOrder.h"
 #include "dialects/Weights/Transforms/Utils.h"
 #include "qopt/Kernels/Cuda.h"
 #include "qopt/Loaders/TensorReader.h"
@@ -11,6 +12,7 @@
 #include "qopt/Numerics/GroupQuant.h"
 #include "qopt/Numerics/Mnn.h"
 #include "qopt/Numerics/ScaleSearch.h"
+#include "qopt/TensorCache/Md5.h"
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/Process.h"
@@ -472,13 +474,28 @@ public:
         r = end;
       }
     }
+    order = runOrder();
     chunksLeft.reset(new std::atomic<uint32_t>[items.size()]);
     for (size_t i = 0; i < items.size(); ++i)
       chunksLeft[i].store(0);
-    for (const Chunk &c : chunks) {
-      chunksLeft[c.item].fetch_add(1);
-      totalBytes += c.bytes;
+    for (size_t c : order) {
+      itemsInRun += chunksLeft[chunks[c].item].fetch_add(1) == 0;
+      totalBytes += chunks[c].bytes;
     }
+  }
+
+  /// The chunks to run, in the order to run them: several shards side by
+  /// side (the writer hashes them together), none whose records all belong
+  /// to another part.
+  std::vector<size_t> runOrder() {
+    std::vector<uint32_t> shardOf(chunks.size(), kSkipChunk);
+    for (size_t c = 0; c < chunks.size(); ++c)
+      for (const Consumer &con : items[chunks[c].item].consumers)
+        if (writer.wantsRecord(con.record)) {
+          shardOf[c] = writer.plan().placements[con.record].shard;
+          break;
+        }
+    return interleaveChunksByShard(shardOf, tc::kMd5Lanes);
   }
 
   /// Per quantized item, the error summed over its chunks in chunk order.
@@ -499,7 +516,7 @@ public:
   llvm::Error run(::qopt::loaders::TensorReader &reader) {
     unsigned n = opts.threads ? opts.threads
                               : std::max(1u, std::thread::hardware_concurrency());
-    n = std::min<unsigned>(n, std::max<size_t>(chunks.size(), 1));
+    n = std::min<unsigned>(n, std::max<size_t>(order.size(), 1));
     std::vector<std::thread> workers;
     for (unsigned t = 1; t < n; ++t)
       workers.emplace_back([&] { work(reader); });
@@ -526,9 +543,10 @@ private:
       }
     } release{opts.cuda};
     while (!failed.load()) {
-      size_t c = next.fetch_add(1);
-      if (c >= chunks.size())
+      size_t i = next.fetch_add(1);
+      if (i >= order.size())
         return;
+      size_t c = order[i];
       if (llvm::Error err = runChunk(eval, chunks[c])) {
         std::lock_guard<std::mutex> lock(errorMutex);
         if (firstError.empty())
@@ -566,7 +584,7 @@ private:
   /// record that takes it, whole or sharded.
   llvm::Error emit(Item &item, unsigned result, const Buf &out, int64_t r0) {
     for (const Consumer &c : item.consumers) {
-      if (c.result != result)
+      if (c.result != result || !writer.wantsRecord(c.record))
         continue;
       llvm::Error err = c.shard ? emitShard(c, out, r0)
                                 : write(c.record, r0, out.bytes(),
@@ -812,7 +830,7 @@ private:
       return;
     std::lock_guard<std::mutex> lock(progressMutex);
     auto now = std::chrono::steady_clock::now();
-    bool last = tensorsDone == items.size();
+    bool last = tensorsDone == itemsInRun;
     if (!last && now - lastReport < std::chrono::milliseconds(200))
       return;
     lastReport = now;
@@ -822,7 +840,7 @@ private:
     double eta = rate > 0 ? double(totalBytes - bytes) / 1e9 / rate : 0;
     llvm::errs() << llvm::format(
         "\r[%3.0f%%] %zu/%zu tensors, %.2f/%.2f GB, %.2f GB/s, ETA %.1f s ",
-        frac * 100, tensorsDone, items.size(), double(bytes) / 1e9,
+        frac * 100, tensorsDone, itemsInRun, double(bytes) / 1e9,
         double(totalBytes) / 1e9, rate, eta);
   }
 
@@ -830,9 +848,11 @@ private:
   const ExecutorOptions &opts;
   std::vector<Item> items;
   std::vector<Chunk> chunks;
+  std::vector<size_t> order; // indices into chunks
   std::atomic<size_t> next{0}, itemsDone{0};
   std::atomic<uint64_t> bytesDone{0};
   uint64_t totalBytes = 0;
+  size_t itemsInRun = 0; // items with chunks to run
   std::unique_ptr<std::atomic<uint32_t>[]> chunksLeft; // per item
   std::atomic<bool> failed{false};
   std::mutex errorMutex, progressMutex;

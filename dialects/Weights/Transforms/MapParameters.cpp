@@ -382,6 +382,8 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
     for (const auto &[field, value] : def.shardDivisors)
       divisors.push_back(ShardDivisorAttr::get(ctx, field, value));
     model.setShardDivisorsAttr(b.getArrayAttr(divisors));
+    if (!def.preshardRefusal.empty())
+      model.setPreshardRefusalAttr(b.getStringAttr(def.preshardRefusal));
     SmallVector<StringRef> kinds(def.quantizationKinds.begin(),
                                  def.quantizationKinds.end());
     model.setQuantizationKindsAttr(b.getStrArrayAttr(kinds));

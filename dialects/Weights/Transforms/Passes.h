@@ -39,6 +39,9 @@ struct ConvertPipelineOptions
   Option<bool> dryRun{*this, "dry-run", llvm::cl::init(false)};
   Option<bool> accuracy{*this, "accuracy", llvm::cl::init(false)};
   Option<bool> progress{*this, "progress", llvm::cl::init(false)};
+  Option<std::string> part{*this, "part", llvm::cl::init("")};
+  Option<uint64_t> shardCapBytes{*this, "shard-cap-bytes",
+                                 llvm::cl::init(33554432)};
 };
 
 /// import -> map -> quantize -> verify -> preshard -> serialize.

@@ -44,8 +44,15 @@ struct PreShardTPPass : public ::mlir::qopt::weights::impl::PreShardTPBase<PreSh
 
   LogicalResult shardModel(ModelOp model) {
     int64_t t = numShards;
-    // Each shard holds whole heads (and intermediate rows): the quantities
-    // the definition listed, checked in its order.
+    // As the definition built for t shards would fail: a model MLC cannot
+    // pre-shard, then each quantity a shard must hold whole (heads, the
+    // intermediate size), in the definition's order. The messages name the
+    // config file, from the model's location.
+    if (std::optional<StringRef> why = model.getPreshardRefusal()) {
+      std::string config = locationFile(model.getLoc());
+      return model.emitError(config.empty() ? "config.json" : config)
+             << ": tensor-parallel-shards " << t << ": " << *why;
+    }
     if (ArrayAttr divisors = model.getShardDivisorsAttr())
       for (auto d : divisors.getAsRange<ShardDivisorAttr>())
         if (d.getValue() % t != 0)

@@ -98,6 +98,11 @@ struct ModelDef {
   /// with "tensor-parallel-shards: <field>: <value> is not divisible by T"
   /// for the first that T does not divide.
   std::vector<std::pair<std::string, int64_t>> shardDivisors;
+  /// "<arch> cannot be pre-sharded as MLC defines it: <why>" when MLC's
+  /// presharding of this model cannot work (empty: it can); a definition
+  /// built for more than one shard fails with "<config>:
+  /// tensor-parallel-shards T: " and this, before any divisor is checked.
+  std::string preshardRefusal;
   /// Aliases a checkpoint may omit (tied weights dropped by the writer).
   std::vector<std::pair<std::string, std::string>> sourceAliases;
   /// Prefixes under which a checkpoint may store the source names, tried in
@@ -151,6 +156,17 @@ Architecture makeGemmaArchitecture();
 Architecture makeGemma2Architecture();
 Architecture makeStarcoder2Architecture();
 Architecture makeGPT2Architecture();
+Architecture makeQwen3MoeArchitecture();
+Architecture makeQwen2MoeArchitecture();
+Architecture makeGemma3Architecture();
+Architecture makeGemma3TextArchitecture();
+Architecture makeOLMoArchitecture();
+Architecture makeOLMo2Architecture();
+Architecture makeStableLMArchitecture();
+Architecture makeInternLMArchitecture();
+Architecture makeCohereArchitecture();
+Architecture makeNemotronArchitecture();
+Architecture makeOrionArchitecture();
 
 } // namespace qopt::models
 
