@@ -241,3 +241,14 @@ llvm::Expected<int64_t> build::positiveInt(const ModelConfig &cfg,
                                 arch + ")");
   return v;
 }
+
+llvm::Error build::refuseFp8Checkpoint(const ModelConfig &cfg,
+                                       llvm::StringRef arch) {
+  if (!cfg.has("quantization_config"))
+    return llvm::Error::success();
+  return configError(
+      cfg, "the checkpoint is FP8 block-quantized (quantization_config); MLC "
+           "converts it only with fp8_e4m3fn_bf16_block_scale, which "
+           "quant-opt does not support yet (" +
+               arch + ")");
+}

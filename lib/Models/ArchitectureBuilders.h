@@ -145,6 +145,11 @@ std::string preshardRefusal(llvm::StringRef arch, const llvm::Twine &why);
 llvm::Error refusePresharding(const ModelConfig &cfg, llvm::StringRef arch,
                               int64_t tp, const llvm::Twine &why);
 
+/// Error if the config declares an FP8 block-quantized checkpoint
+/// (`quantization_config`), which MLC converts only with the block-scale
+/// modes.
+llvm::Error refuseFp8Checkpoint(const ModelConfig &cfg, llvm::StringRef arch);
+
 /// A positive integer field `key` (error otherwise), for fields that MLC
 /// declares with a default of 0 but needs positive.
 llvm::Expected<int64_t> positiveInt(const ModelConfig &cfg, llvm::StringRef key,

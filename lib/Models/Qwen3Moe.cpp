@@ -27,6 +27,8 @@ static llvm::Expected<ModelDef> buildQwen3Moe(const ModelConfig &cfg,
     return std::move(e);
   if (llvm::Error e = build::requireContextWindow(cfg, arch))
     return std::move(e);
+  if (llvm::Error e = build::refuseFp8Checkpoint(cfg, arch))
+    return std::move(e);
   llvm::Expected<build::TransformerDims> d = build::readDims(cfg, arch, tp);
   if (!d)
     return d.takeError();

@@ -19,7 +19,7 @@ ShardHasher::ShardHasher(std::vector<uint64_t> sizesIn,
     incomplete += s != 0;
 }
 
-/// Reads [offset, offset + size) of `path` and appends it to `out`.
+/// Reads [offset, offset + size) of `path` into `out`.
 static llvm::Error readBack(const std::string &path, const std::string &display,
                             uint64_t offset, uint64_t size,
                             std::vector<uint8_t> &out) {
@@ -27,8 +27,8 @@ static llvm::Error readBack(const std::string &path, const std::string &display,
   if (fd < 0)
     return llvm::createStringError("error reading '" + display +
                                    "': " + std::strerror(errno));
-  size_t at = out.size();
-  out.resize(at + size);
+  size_t at = 0;
+  out.resize(size);
   uint64_t got = 0;
   while (got < size) {
     ssize_t n = ::pread(fd, out.data() + at + got, size - got,
@@ -55,15 +55,16 @@ llvm::Error ShardHasher::drainPending(size_t k) {
     Piece &p = it->second;
     if (p.bytes.empty()) {
       if (llvm::Error err =
-              readBack(paths[k], displays[k], it->first, p.size, sh.ready))
+              readBack(paths[k], displays[k], it->first, p.size, p.bytes))
         return err;
       counters.readBack += p.size;
     } else {
-      sh.ready.insert(sh.ready.end(), p.bytes.begin(), p.bytes.end());
       pendingCopies -= p.size;
       counters.outOfOrder += p.size;
     }
+    sh.ready.push_back(std::move(p.bytes));
     sh.frontier += p.size;
+    sh.readySize += p.size;
     readyTotal += p.size;
   }
   return llvm::Error::success();
@@ -74,22 +75,29 @@ llvm::Error ShardHasher::add(size_t k, uint64_t offset, const void *data,
   if (size == 0)
     return llvm::Error::success();
   const auto *bytes = static_cast<const uint8_t *>(data);
+  // The copy waits for a batch of lanes; it is made outside the lock.
+  std::vector<uint8_t> copy(bytes, bytes + size);
   std::unique_lock<std::mutex> lock(mu);
   Shard &sh = shards[k];
   if (offset == sh.frontier) {
-    sh.ready.insert(sh.ready.end(), bytes, bytes + size);
+    sh.ready.push_back(std::move(copy));
     sh.frontier += size;
+    sh.readySize += size;
     readyTotal += size;
     if (llvm::Error err = drainPending(k))
       return err;
   } else {
     Piece p{size, {}};
     if (pendingCopies + size <= limits.pendingBytes) {
-      p.bytes.assign(bytes, bytes + size);
+      p.bytes = std::move(copy);
       pendingCopies += size;
+    } else {
+      copy = std::vector<uint8_t>(); // read back when the frontier gets here
     }
     sh.pending.emplace(offset, std::move(p));
   }
+  counters.peakWaiting =
+      std::max(counters.peakWaiting, readyTotal + pendingCopies);
   if (hashing || !shouldHash())
     return llvm::Error::success();
   return hashBatches(lock, /*all=*/false);
@@ -118,29 +126,59 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
     if (order.empty())
       break;
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      return shards[a].ready.size() > shards[b].ready.size();
+      return shards[a].readySize > shards[b].readySize;
     });
     if (order.size() > kMd5Lanes)
       order.resize(kMd5Lanes);
-    std::vector<std::vector<uint8_t>> taken;
+    size_t n = order.size();
+    std::vector<std::vector<std::vector<uint8_t>>> taken(n);
+    std::vector<uint64_t> takenBytes(n);
     std::vector<Md5Stream *> streams;
-    for (size_t k : order) {
-      shards[k].busy = true;
-      readyTotal -= shards[k].ready.size();
-      taken.push_back(std::move(shards[k].ready));
-      shards[k].ready.clear();
-      streams.push_back(&shards[k].stream);
+    for (size_t i = 0; i < n; ++i) {
+      Shard &sh = shards[order[i]];
+      sh.busy = true;
+      readyTotal -= sh.readySize;
+      takenBytes[i] = sh.readySize;
+      sh.readySize = 0;
+      taken[i] = std::move(sh.ready);
+      sh.ready.clear();
+      streams.push_back(&sh.stream);
     }
     lock.unlock();
-    std::vector<llvm::ArrayRef<uint8_t>> data(taken.begin(), taken.end());
-    md5UpdateMany(streams, data);
+    // Rounds of at most kSlice bytes per lane, so that lanes holding pieces
+    // of different sizes still advance together.
+    constexpr uint64_t kSlice = 64 << 10;
+    std::vector<size_t> piece(n, 0);
+    std::vector<uint64_t> at(n, 0);
+    std::vector<llvm::ArrayRef<uint8_t>> data(n);
+    for (bool more = true; more;) {
+      more = false;
+      for (size_t i = 0; i < n; ++i) {
+        data[i] = {};
+        while (piece[i] < taken[i].size() && at[i] == taken[i][piece[i]].size()) {
+          taken[i][piece[i]] = std::vector<uint8_t>(); // free as we go
+          ++piece[i];
+          at[i] = 0;
+        }
+        if (piece[i] == taken[i].size())
+          continue;
+        const std::vector<uint8_t> &p = taken[i][piece[i]];
+        uint64_t len = std::min<uint64_t>(kSlice, p.size() - at[i]);
+        data[i] = {p.data() + at[i], size_t(len)};
+        at[i] += len;
+        more = true;
+      }
+      if (more)
+        md5UpdateMany(streams, data);
+    }
+    taken.clear();
     lock.lock();
     ++counters.batches;
-    counters.laneBatches += order.size();
-    for (size_t i = 0; i < order.size(); ++i) {
+    counters.laneBatches += n;
+    for (size_t i = 0; i < n; ++i) {
       Shard &sh = shards[order[i]];
       sh.busy = false;
-      counters.bytes += taken[i].size();
+      counters.bytes += takenBytes[i];
       if (sizes[order[i]] != 0 && sh.stream.length == sizes[order[i]])
         --incomplete;
     }

@@ -8,7 +8,8 @@ or, with --t5, transformers 5 (`dtype`, `rope_parameters`).
 """
 
 ARCHES = ("qwen3_moe", "qwen2_moe", "gemma3", "gemma3_text", "olmo", "olmo2",
-          "stablelm", "internlm", "cohere", "nemotron", "orion")
+          "stablelm", "internlm", "cohere", "nemotron", "orion", "deepseek_v2",
+          "deepseek_v3")
 
 HF_CLASS = {
     "qwen3_moe": "Qwen3MoeForCausalLM", "qwen2_moe": "Qwen2MoeForCausalLM",
@@ -16,14 +17,56 @@ HF_CLASS = {
     "olmo": "OlmoForCausalLM", "olmo2": "Olmo2ForCausalLM",
     "stablelm": "StableLmForCausalLM", "internlm": "InternLMForCausalLM",
     "cohere": "CohereForCausalLM", "nemotron": "NemotronForCausalLM",
-    "orion": "OrionForCausalLM",
+    "orion": "OrionForCausalLM", "deepseek_v2": "DeepseekV2ForCausalLM",
+    "deepseek_v3": "DeepseekV3ForCausalLM",
 }
 
 # Norm weights stored as offsets from 1 (the converter adds the 1).
 PLUS_ONE_NORMS = ("gemma3", "gemma3_text")
 
 
+def deepseek_shapes(a):
+    """DeepSeek-V2/V3 (modeling_deepseek*.py): multi-head latent attention,
+    dense layers before first_k_dense_replace, MoE layers after."""
+    h, i, nh, v = a.hidden, a.intermediate, a.heads, a.vocab
+    rank, q_rank, nope, rope, vd = a.kv_lora_rank, a.q_lora_rank, 32, 16, 32
+    mi, e = a.moe_intermediate, a.experts
+    s = {"model.embed_tokens.weight": [v, h], "model.norm.weight": [h],
+         "lm_head.weight": [v, h]}
+    for l in range(a.layers):
+        p = "model.layers.%d." % l
+        at = p + "self_attn."
+        if q_rank:
+            s.update({at + "q_a_proj.weight": [q_rank, h], at + "q_a_layernorm.weight": [q_rank],
+                      at + "q_b_proj.weight": [nh * (nope + rope), q_rank]})
+        else:
+            s[at + "q_proj.weight"] = [nh * (nope + rope), h]
+        s.update({at + "kv_a_proj_with_mqa.weight": [rank + rope, h],
+                  at + "kv_a_layernorm.weight": [rank],
+                  at + "kv_b_proj.weight": [nh * (nope + vd), rank],
+                  at + "o_proj.weight": [h, nh * vd],
+                  p + "input_layernorm.weight": [h], p + "post_attention_layernorm.weight": [h]})
+        mlp = p + "mlp."
+        if l < a.first_dense:
+            s.update({mlp + "gate_proj.weight": [i, h], mlp + "up_proj.weight": [i, h],
+                      mlp + "down_proj.weight": [h, i]})
+            continue
+        s[mlp + "gate.weight"] = [e, h]
+        if a.arch == "deepseek_v3":
+            s[mlp + "gate.e_score_correction_bias"] = [e]
+        for x in range(e):
+            ex = "%sexperts.%d." % (mlp, x)
+            s.update({ex + "gate_proj.weight": [mi, h], ex + "up_proj.weight": [mi, h],
+                      ex + "down_proj.weight": [h, mi]})
+        se = mlp + "shared_experts."
+        s.update({se + "gate_proj.weight": [mi, h], se + "up_proj.weight": [mi, h],
+                  se + "down_proj.weight": [h, mi]})
+    return s
+
+
 def hf_shapes(a):
+    if a.arch.startswith("deepseek"):
+        return deepseek_shapes(a)
     h, i, nq, nkv, v = a.hidden, a.intermediate, a.heads, a.kv_heads, a.vocab
     d = a.head_dim or h // nq
     arch = a.arch
@@ -140,6 +183,19 @@ def hf_config(a, dtype):
                   "head_dim": a.head_dim or a.hidden // a.heads})
     elif arch == "orion":
         t.update({"hidden_act": "silu", "rms_norm_eps": 1e-5})
+    elif arch.startswith("deepseek"):
+        v3 = arch == "deepseek_v3"
+        t.update({"num_key_value_heads": a.heads, "hidden_act": "silu", "rms_norm_eps": 1e-6,
+                  "moe_intermediate_size": a.moe_intermediate, "n_shared_experts": 1,
+                  "n_routed_experts": a.experts, "num_experts_per_tok": 2,
+                  "norm_topk_prob": v3, "first_k_dense_replace": a.first_dense,
+                  "moe_layer_freq": 1, "routed_scaling_factor": 2.5 if v3 else 1.0,
+                  "scoring_func": "sigmoid" if v3 else "softmax",
+                  "topk_method": "noaux_tc" if v3 else "greedy", "n_group": 1,
+                  "topk_group": 1, "attention_bias": False,
+                  "kv_lora_rank": a.kv_lora_rank, "q_lora_rank": a.q_lora_rank or None,
+                  "qk_rope_head_dim": 16, "qk_nope_head_dim": 32, "v_head_dim": 32,
+                  "tie_word_embeddings": False})
     if a.t5:
         t["rope_parameters"] = dict({"rope_type": "default"}, **rope)
     else:

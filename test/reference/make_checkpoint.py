@@ -314,6 +314,10 @@ def main():
                    help="qwen3_moe/qwen2_moe moe_intermediate_size")
     r.add_argument("--shared-intermediate", type=int, default=64,
                    help="qwen2_moe shared_expert_intermediate_size")
+    r.add_argument("--kv-lora-rank", type=int, default=32, help="deepseek")
+    r.add_argument("--q-lora-rank", type=int, default=0, help="deepseek; 0 = null")
+    r.add_argument("--first-dense", type=int, default=1,
+                   help="deepseek first_k_dense_replace")
     r.add_argument("--inv-freq", action="store_true",
                    help="also write the rotary_emb.inv_freq buffers (unused)")
     r.add_argument("--t5", action="store_true",

@@ -11,10 +11,12 @@
 #include "Eval.h"
 #include "MergeParts.h"
 #include "qopt/InitAll.h"
+#include "qopt/Numerics/Simd.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
 
 #include <cstring>
@@ -62,7 +64,19 @@ int main(int argc, char **argv) {
     return qopt::runMergeParts(argc - 1, argv + 1);
 
   qopt::registerAllPasses();
+  // The upstream passes mlir-opt users expect on any IR.
+  mlir::registerCanonicalizerPass();
+  mlir::registerCSEPass();
+  mlir::registerSymbolDCEPass();
   registerPrintIRAliases();
+  // `quant-opt --version` names the SIMD code the numerics dispatch to.
+  llvm::cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
+    os << "  SIMD kernels: " << qopt::numerics::simdTargetName()
+       << " (this CPU runs:";
+    for (const std::string &t : qopt::numerics::simdRunnableTargets())
+      os << ' ' << t;
+    os << ")\n";
+  });
   mlir::DialectRegistry registry;
   qopt::registerAllDialects(registry);
   return mlir::asMainReturnCode(mlir::MlirOptMain(

@@ -15,6 +15,7 @@
 #include "qopt/Kernels/Cuda.h"
 #include "qopt/TensorCache/TensorCache.h"
 
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -43,6 +44,20 @@ static uint64_t sourceParamCount(ModelOp model) {
     total += cast<RankedTensorType>(s.getType()).getNumElements();
   });
   return total;
+}
+
+/// Records the statistics (kStatisticsAttrName) on the op the pass runs on:
+/// the module, or the model when the pass is nested under it.
+static void recordStatistics(Operation *module, const tc::Statistics &stats) {
+  Builder b(module->getContext());
+  module->setAttr(
+      kStatisticsAttrName,
+      b.getDictionaryAttr(
+          {b.getNamedAttr("param_size", b.getI64IntegerAttr(stats.paramSize)),
+           b.getNamedAttr("param_bytes",
+                          b.getI64IntegerAttr(int64_t(stats.paramBytes))),
+           b.getNamedAttr("total_params",
+                          b.getI64IntegerAttr(int64_t(stats.totalParams)))}));
 }
 
 namespace {
@@ -114,7 +129,8 @@ struct SerializeTensorCachePass
       printPlan(model, records, stats);
       if (!statsJson.getValue().empty() &&
           failed(writeStatsJson(model, stats, {})))
-        signalPassFailure();
+        return signalPassFailure();
+      recordStatistics(op, stats);
       return;
     }
 
@@ -148,7 +164,15 @@ struct SerializeTensorCachePass
     opts.progress = progress && llvm::sys::Process::StandardErrIsDisplayed();
     std::vector<TensorError> errors;
     if (llvm::Error err = executeParams(params, **writer, opts, &errors)) {
-      emitError(unknown, llvm::toString(std::move(err)));
+      // Evaluation errors are located at the op that failed.
+      llvm::handleAllErrors(
+          std::move(err),
+          [&](const EvaluationError &e) {
+            emitError(e.getLocation()) << e.getMessage();
+          },
+          [&](const llvm::ErrorInfoBase &e) {
+            emitError(unknown) << e.message();
+          });
       return signalPassFailure();
     }
     llvm::Expected<tc::Metadata> meta = stats.metadata();
@@ -187,6 +211,7 @@ struct SerializeTensorCachePass
     if (!statsJson.getValue().empty())
       if (failed(writeStatsJson(model, stats, errors)))
         return signalPassFailure();
+    recordStatistics(op, stats);
   }
 
   /// "I/N" with 1 <= I <= N.
@@ -222,10 +247,12 @@ struct SerializeTensorCachePass
   static void printHashStats(const tc::ShardHasher::Stats &s) {
     llvm::errs() << llvm::format(
         "md5: %llu bytes hashed as written (%llu waited out of order, %llu "
-        "read back), %llu batches, %.1f lanes per batch\n",
+        "read back), %llu batches, %.1f lanes per batch, at most %.1f MB "
+        "waiting\n",
         (unsigned long long)s.bytes, (unsigned long long)s.outOfOrder,
         (unsigned long long)s.readBack, (unsigned long long)s.batches,
-        s.batches ? double(s.laneBatches) / double(s.batches) : 0.0);
+        s.batches ? double(s.laneBatches) / double(s.batches) : 0.0,
+        double(s.peakWaiting) / 1e6);
   }
 
   static void printStatistics(const tc::Statistics &stats,

@@ -33,11 +33,11 @@ public:
   struct Limits {
     /// Shards with waiting bytes that start a batch (capped at the number of
     /// shards not yet complete).
-    unsigned batchLanes = kMd5Lanes / 2;
+    unsigned batchLanes = kMd5Lanes;
     /// Waiting in-order bytes that start a batch whatever the lanes.
-    uint64_t readyBytes = 32ull << 20;
+    uint64_t readyBytes = 16ull << 20;
     /// Copies of out-of-order pieces kept; beyond, they are read back.
-    uint64_t pendingBytes = 64ull << 20;
+    uint64_t pendingBytes = 8ull << 20;
   };
   /// What was hashed from where (for tests and the benchmark notes).
   struct Stats {
@@ -46,6 +46,7 @@ public:
     uint64_t outOfOrder = 0;    // of which waited as out-of-order copies
     uint64_t batches = 0;       // md5UpdateMany calls
     uint64_t laneBatches = 0;   // sum over batches of the lanes used
+    uint64_t peakWaiting = 0;   // most bytes held (in order + out of order)
   };
 
   /// `sizes[k]` is shard k's final size; `paths[k]` its staged file (for
@@ -79,7 +80,10 @@ private:
   struct Shard {
     Md5Stream stream;
     uint64_t frontier = 0;      // bytes before it are in `ready` or hashed
-    std::vector<uint8_t> ready; // in-order bytes not yet hashed
+    /// In-order pieces not yet hashed (one allocation each, so that the
+    /// heap reuses them; no buffer that grows).
+    std::vector<std::vector<uint8_t>> ready;
+    uint64_t readySize = 0;
     std::map<uint64_t, Piece> pending;
     bool busy = false;          // a batch holds `stream`
   };

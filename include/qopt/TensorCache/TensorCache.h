@@ -7,7 +7,8 @@
 //
 // The shard layout depends only on the sequence of record sizes, so it is
 // planned up front (`planShards`); the bytes of each record can then be written
-// in any order and from several threads (`TensorCacheWriter::writeRecord`).
+// in any order and from several threads (`TensorCacheWriter::writeRecord`),
+// and are hashed as they are written (qopt/TensorCache/ShardHasher.h).
 //
 //===----------------------------------------------------------------------===//
 

@@ -247,10 +247,71 @@ TEST(MoreArchitecturesTest, DetectionByClassName) {
         {"InternLMForCausalLM", "internlm"},
         {"CohereForCausalLM", "cohere"},
         {"NemotronForCausalLM", "nemotron"},
-        {"OrionForCausalLM", "orion"}}) {
+        {"OrionForCausalLM", "orion"},
+        {"DeepseekV2ForCausalLM", "deepseek_v2"},
+        {"DeepseekV3ForCausalLM", "deepseek_v3"}}) {
     ModelConfig cfg({{"architectures", {cls}}}, "c");
     llvm::Expected<const Architecture *> a = detectArchitecture(cfg, "auto");
     ASSERT_TRUE(bool(a)) << llvm::toString(a.takeError());
     EXPECT_EQ((*a)->name, name);
   }
+}
+
+TEST(MoreArchitecturesTest, DeepseekKvBSplitViews) {
+  // nh 2, nope 4, v 3, rank 5: kv_b_proj is [2 x (4 + 3), 5]; head h's rows
+  // start at flat element 35 h. w_uk[h, r, n] = kv_b[7 h + n, r] (flat
+  // 35 h + 5 n + r); w_uv[h, j, r] = kv_b[7 h + 4 + j, r] (flat
+  // 20 + 35 h + 5 j + r).
+  nlohmann::json c = {{"model_type", "deepseek_v2"},
+                      {"vocab_size", 40},
+                      {"hidden_size", 32},
+                      {"intermediate_size", 64},
+                      {"moe_intermediate_size", 32},
+                      {"num_hidden_layers", 1},
+                      {"num_attention_heads", 2},
+                      {"num_key_value_heads", 2},
+                      {"n_shared_experts", 1},
+                      {"n_routed_experts", 4},
+                      {"num_experts_per_tok", 2},
+                      {"norm_topk_prob", false},
+                      {"first_k_dense_replace", 1},
+                      {"moe_layer_freq", 1},
+                      {"routed_scaling_factor", 1.0},
+                      {"scoring_func", "softmax"},
+                      {"topk_method", "greedy"},
+                      {"n_group", 1},
+                      {"topk_group", 1},
+                      {"attention_bias", false},
+                      {"kv_lora_rank", 5},
+                      {"qk_rope_head_dim", 2},
+                      {"v_head_dim", 3},
+                      {"qk_nope_head_dim", 4},
+                      {"rms_norm_eps", 1e-6},
+                      {"rope_theta", 10000},
+                      {"max_position_embeddings", 64}};
+  llvm::Expected<ModelDef> m = buildDef(c, 1);
+  ASSERT_TRUE(bool(m)) << llvm::toString(m.takeError());
+  const ParamDef *uk = find(*m, "model.layers.0.self_attn.w_uk");
+  const ParamDef *uv = find(*m, "model.layers.0.self_attn.w_uv");
+  ASSERT_TRUE(uk && uv);
+  ASSERT_EQ(uk->map.op, MapExpr::Op::View);
+  EXPECT_EQ(uk->map.operands[0].source, "model.layers.0.self_attn.kv_b_proj.weight");
+  EXPECT_EQ(uk->map.viewOffset, 0);
+  EXPECT_EQ(uk->map.viewShape, (std::vector<int64_t>{2, 5, 4}));
+  EXPECT_EQ(uk->map.viewStrides, (std::vector<int64_t>{35, 1, 5}));
+  EXPECT_EQ(uv->map.viewOffset, 20);
+  EXPECT_EQ(uv->map.viewShape, (std::vector<int64_t>{2, 3, 5}));
+  EXPECT_EQ(uv->map.viewStrides, (std::vector<int64_t>{35, 5, 1}));
+  EXPECT_EQ(uk->kind, ParamKind::Other);
+  // Only dense layers (first_k_dense_replace 1 of 1 layer): no router.
+  EXPECT_EQ(find(*m, "model.layers.0.mlp.gate.weight"), nullptr);
+  EXPECT_EQ(shapeOf(*m, "model.layers.0.mlp.gate_up_proj.weight"), "128x32");
+  // w_uk and w_uv are defined (so emitted) before kv_b_proj.weight.
+  EXPECT_LT(uv - m->params.data(),
+            find(*m, "model.layers.0.self_attn.kv_b_proj.weight") -
+                m->params.data());
+  c["num_key_value_heads"] = 1;
+  m = buildDef(c, 1);
+  ASSERT_FALSE(bool(m));
+  llvm::consumeError(m.takeError());
 }
