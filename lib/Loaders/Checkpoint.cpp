@@ -165,12 +165,105 @@ std::string formatShape(const std::vector<int64_t> &shape) {
 //===----------------------------------------------------------------------===//
 
 namespace {
-/// Thrown from the parser callback to stop parsing.
-struct JsonAbort {};
 /// An open object or array during parsing.
 struct JsonFrame {
   bool isObject;
   std::unordered_set<std::string> keys;
+};
+
+/// nlohmann's DOM builder, driven through its SAX interface so that the
+/// limits and duplicate keys stop parsing by returning false: no exception
+/// is thrown or caught (the library builds with -fno-exceptions).
+class LimitedJsonBuilder
+    : public nlohmann::detail::json_sax_dom_parser<nlohmann::json> {
+  using Base = nlohmann::detail::json_sax_dom_parser<nlohmann::json>;
+
+public:
+  LimitedJsonBuilder(nlohmann::json &out, const detail::JsonLimits &limits,
+                     detail::JsonFailure &failure, llvm::StringRef orderedKey,
+                     std::vector<std::string> *keyOrder)
+      : Base(out, /*allow_exceptions_=*/false), limits(limits),
+        failure(failure), orderedKey(orderedKey), keyOrder(keyOrder) {}
+
+  bool null() { return countValue() && Base::null(); }
+  bool boolean(bool v) { return countValue() && Base::boolean(v); }
+  bool number_integer(number_integer_t v) {
+    return countValue() && Base::number_integer(v);
+  }
+  bool number_unsigned(number_unsigned_t v) {
+    return countValue() && Base::number_unsigned(v);
+  }
+  bool number_float(number_float_t v, const string_t &text) {
+    return countValue() && Base::number_float(v, text);
+  }
+  bool string(string_t &v) { return countValue() && Base::string(v); }
+  bool binary(binary_t &v) { return countValue() && Base::binary(v); }
+  bool start_object(std::size_t n) {
+    if (!open(/*isObject=*/true))
+      return false;
+    return Base::start_object(n);
+  }
+  bool start_array(std::size_t n) {
+    if (!open(/*isObject=*/false))
+      return false;
+    return Base::start_array(n);
+  }
+  bool end_object() {
+    stack.pop_back();
+    return Base::end_object();
+  }
+  bool end_array() {
+    stack.pop_back();
+    return Base::end_array();
+  }
+  bool key(string_t &k) {
+    if (!stack.back().keys.insert(k).second) {
+      failure.kind = detail::JsonFailure::DuplicateKey;
+      failure.depth = unsigned(stack.size());
+      failure.outerKey = stack.size() > 1 ? topKey : std::string();
+      failure.key = k;
+      return false;
+    }
+    if (stack.size() == 1) {
+      topKey = k;
+    } else if (keyOrder && stack.size() == 2 && stack[0].isObject &&
+               stack[1].isObject && topKey == orderedKey) {
+      keyOrder->push_back(k);
+    }
+    return Base::key(k);
+  }
+  bool parse_error(std::size_t position, const std::string &,
+                   const nlohmann::detail::exception &) {
+    failure.kind = detail::JsonFailure::Syntax;
+    failure.byte = position;
+    return false;
+  }
+
+private:
+  bool countValue() {
+    if (++values <= limits.maxValues)
+      return true;
+    failure.kind = detail::JsonFailure::TooManyValues;
+    return false;
+  }
+  bool open(bool isObject) {
+    if (stack.size() >= limits.maxDepth) {
+      failure.kind = detail::JsonFailure::TooDeep;
+      return false;
+    }
+    if (!countValue())
+      return false;
+    stack.push_back({isObject, {}});
+    return true;
+  }
+
+  const detail::JsonLimits &limits;
+  detail::JsonFailure &failure;
+  llvm::StringRef orderedKey;
+  std::vector<std::string> *keyOrder;
+  std::vector<JsonFrame> stack;
+  uint64_t values = 0;
+  std::string topKey;
 };
 } // namespace
 
@@ -178,70 +271,10 @@ bool detail::parseJson(llvm::StringRef text, const JsonLimits &limits,
                        nlohmann::json &out, JsonFailure &failure,
                        llvm::StringRef orderedKey,
                        std::vector<std::string> *keyOrder) {
-  using Event = nlohmann::json::parse_event_t;
-  std::vector<JsonFrame> stack;
-  uint64_t values = 0;
-  std::string topKey;
-  auto countValue = [&] {
-    if (++values > limits.maxValues) {
-      failure.kind = JsonFailure::TooManyValues;
-      throw JsonAbort{};
-    }
-  };
-  auto callback = [&](int, Event event, nlohmann::json &parsed) -> bool {
-    switch (event) {
-    case Event::object_start:
-    case Event::array_start:
-      if (stack.size() >= limits.maxDepth) {
-        failure.kind = JsonFailure::TooDeep;
-        throw JsonAbort{};
-      }
-      countValue();
-      stack.push_back({event == Event::object_start, {}});
-      break;
-    case Event::object_end:
-    case Event::array_end:
-      stack.pop_back();
-      break;
-    case Event::key: {
-      std::string key = parsed.get<std::string>();
-      if (!stack.back().keys.insert(key).second) {
-        failure.kind = JsonFailure::DuplicateKey;
-        failure.depth = unsigned(stack.size());
-        failure.outerKey = stack.size() > 1 ? topKey : std::string();
-        failure.key = std::move(key);
-        throw JsonAbort{};
-      }
-      if (stack.size() == 1) {
-        topKey = key;
-      } else if (keyOrder && stack.size() == 2 && stack[0].isObject &&
-                 stack[1].isObject && topKey == orderedKey) {
-        keyOrder->push_back(key);
-      }
-      break;
-    }
-    case Event::value:
-      countValue();
-      break;
-    }
-    return true;
-  };
-  try {
-    out = nlohmann::json::parse(text.begin(), text.end(), callback,
-                                /*allow_exceptions=*/true,
-                                /*ignore_comments=*/false);
-  } catch (const JsonAbort &) {
-    return false;
-  } catch (const nlohmann::json::parse_error &e) {
-    failure.kind = JsonFailure::Syntax;
-    failure.byte = e.byte;
-    return false;
-  } catch (const nlohmann::json::exception &) {
-    failure.kind = JsonFailure::Syntax;
-    failure.byte = 0;
-    return false;
-  }
-  return true;
+  LimitedJsonBuilder builder(out, limits, failure, orderedKey, keyOrder);
+  return nlohmann::json::sax_parse(text.begin(), text.end(), &builder,
+                                   nlohmann::json::input_format_t::json,
+                                   /*strict=*/true, /*ignore_comments=*/false);
 }
 
 //===----------------------------------------------------------------------===//

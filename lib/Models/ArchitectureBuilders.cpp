@@ -59,10 +59,8 @@ build::readDims(const ModelConfig &cfg, llvm::StringRef arch, int64_t tp) {
     return configError(cfg, "num_attention_heads " + llvm::Twine(d.heads) +
                                 " is not a multiple of num_key_value_heads " +
                                 llvm::Twine(d.kvHeads));
-  for (auto [what, v] : {std::pair{"num_attention_heads", d.heads},
-                         {"num_key_value_heads", d.kvHeads},
-                         {"intermediate_size", d.intermediate}})
-    if (auto q = divide(v, tp, std::string("tensor-parallel-shards: ") + what);
+  for (const auto &[what, v] : d.shardDivisors())
+    if (auto q = divide(v, tp, "tensor-parallel-shards: " + what);
         !q)
       return q.takeError();
   return d;
@@ -226,9 +224,12 @@ llvm::Error build::refusePresharding(const ModelConfig &cfg,
   if (tp == 1)
     return llvm::Error::success();
   return configError(cfg, "tensor-parallel-shards " + llvm::Twine(tp) +
-                              ": " + arch +
-                              " cannot be pre-sharded as MLC defines it: " +
-                              why);
+                              ": " + preshardRefusal(arch, why));
+}
+
+std::string build::preshardRefusal(llvm::StringRef arch,
+                                   const llvm::Twine &why) {
+  return (arch + " cannot be pre-sharded as MLC defines it: " + why).str();
 }
 
 llvm::Expected<int64_t> build::positiveInt(const ModelConfig &cfg,

@@ -35,6 +35,12 @@ struct TransformerDims {
   ShardStrategy qkvShard() const;
   /// ShardSingleDim(0, [i, i]) with i = I/T (a fused gate/up projection).
   ShardStrategy gateUpShard() const;
+  /// What T must divide: nq, nkv and I (ModelDef::shardDivisors).
+  std::vector<std::pair<std::string, int64_t>> shardDivisors() const {
+    return {{"num_attention_heads", heads},
+            {"num_key_value_heads", kvHeads},
+            {"intermediate_size", intermediate}};
+  }
 };
 
 /// Reads hidden_size, intermediate_size, num_attention_heads,
@@ -132,6 +138,9 @@ struct StackedExperts {
 void addStackedExperts(ModelDef &m, const TransformerDims &d,
                        const StackedExperts &e);
 
+/// "<arch> cannot be pre-sharded as MLC defines it: <why>"
+/// (ModelDef::preshardRefusal).
+std::string preshardRefusal(llvm::StringRef arch, const llvm::Twine &why);
 /// Error unless `tp` is 1: `why` MLC's own presharding of `arch` cannot work.
 llvm::Error refusePresharding(const ModelConfig &cfg, llvm::StringRef arch,
                               int64_t tp, const llvm::Twine &why);

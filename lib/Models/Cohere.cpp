@@ -37,6 +37,11 @@ static llvm::Expected<ModelDef> buildCohere(const ModelConfig &cfg,
   int64_t h = d->hidden, ffn = d->intermediate;
 
   ModelDef m = build::startModel(arch, {"no-quant", "group-quant", "ft-quant"});
+  m.preshardRefusal = build::preshardRefusal(
+      arch, "its mlp.gate_proj and mlp.up_proj [intermediate/shards, hidden] "
+      "carry ShardSingleDim(0, [i, i]), whose segments add up to twice "
+      "their rows (MLC's own assertion fails)");
+  m.shardDivisors = d->shardDivisors();
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/true);
   for (int64_t i = 0; i < d->layers; ++i) {
     auto hf = [&](llvm::StringRef rest) { return MapExpr::src(layer(i, rest)); };

@@ -44,15 +44,16 @@ static llvm::Expected<ModelDef> buildGPT2(const ModelConfig &cfg, int64_t tp) {
       build::divide(h, heads, cfg.getPath() + ": n_embd / n_head");
   if (!d)
     return d.takeError();
-  for (auto [what, v] : {std::pair{"n_head", heads}, {"n_inner", inner}})
-    if (auto q = build::divide(v, tp,
-                               std::string("tensor-parallel-shards: ") + what);
-        !q)
+  std::vector<std::pair<std::string, int64_t>> divisors = {
+      {"n_head", heads}, {"n_inner", inner}};
+  for (const auto &[what, v] : divisors)
+    if (auto q = build::divide(v, tp, "tensor-parallel-shards: " + what); !q)
       return q.takeError();
   int64_t q = heads / tp * *d;
 
   ModelDef m = build::startModel(arch, {"no-quant", "group-quant", "ft-quant"});
   m.sourcePrefixes = {"", "transformer."};
+  m.shardDivisors = std::move(divisors);
   auto add = [&](std::string mlc, std::vector<int64_t> shape, ParamKind kind,
                  MapExpr map, std::optional<ShardStrategy> shard = {}) {
     build::addParam(m, std::move(mlc), std::move(shape), kind, std::move(map),

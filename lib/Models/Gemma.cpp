@@ -44,6 +44,7 @@ static llvm::Expected<ModelDef> buildGemma(const ModelConfig &cfg, int64_t tp) {
   if (!d)
     return d.takeError();
   ModelDef m = build::startModel(arch, {"no-quant", "group-quant"});
+  m.shardDivisors = d->shardDivisors();
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/true);
   for (int64_t i = 0; i < d->layers; ++i)
     build::addLlamaLayer(m, *d, i, {}, /*normPlusOne=*/true);

@@ -77,6 +77,9 @@ static llvm::Expected<ModelDef> buildGemma3(const ModelConfig &top,
   };
   ModelDef m = build::startModel(isTextModel ? "gemma3_text" : "gemma3",
                                  {"no-quant", "group-quant"});
+  m.preshardRefusal = build::preshardRefusal(
+      arch, "its q_norm and k_norm [head_dim] carry ShardSingleDim(0), which "
+      "needs head_dim x shards rows in the checkpoint");
   auto copy = [&](const std::string &mlc, std::vector<int64_t> shape,
                   ParamKind kind, std::optional<ShardStrategy> shard = {}) {
     build::addParam(m, mlc, std::move(shape), kind, MapExpr::src(hf(mlc)),

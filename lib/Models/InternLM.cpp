@@ -37,6 +37,11 @@ static llvm::Expected<ModelDef> buildInternLM(const ModelConfig &cfg,
   d->kvHeads = d->heads;
 
   ModelDef m = build::startModel(arch, {"no-quant", "group-quant", "ft-quant"});
+  if (bias)
+    m.preshardRefusal = build::preshardRefusal(
+        arch, "its o_proj.bias [hidden] carries ShardSingleDim(0), which needs "
+        "hidden x shards elements in the checkpoint");
+  m.shardDivisors = d->shardDivisors();
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/false);
   build::AttentionOptions attention;
   attention.fusedName = "wqkv_pack";

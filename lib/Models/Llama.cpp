@@ -24,6 +24,7 @@ static llvm::Expected<ModelDef> buildLlama(const ModelConfig &cfg, int64_t tp) {
 
   ModelDef m = build::startModel(
       arch, {"no-quant", "group-quant", "ft-quant", "awq", "per-tensor-quant"});
+  m.shardDivisors = d->shardDivisors();
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/true);
   for (int64_t i = 0; i < d->layers; ++i)
     build::addLlamaLayer(m, *d, i);

@@ -26,6 +26,7 @@ static llvm::Expected<ModelDef> buildMistral(const ModelConfig &cfg,
 
   ModelDef m =
       build::startModel(arch, {"no-quant", "group-quant", "ft-quant", "awq"});
+  m.shardDivisors = d->shardDivisors();
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/true);
   for (int64_t i = 0; i < d->layers; ++i)
     build::addLlamaLayer(m, *d, i);

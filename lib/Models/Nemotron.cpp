@@ -40,6 +40,10 @@ static llvm::Expected<ModelDef> buildNemotron(const ModelConfig &cfg,
 
   ModelDef m = build::startModel(
       arch, {"no-quant", "group-quant", "ft-quant", "awq", "per-tensor-quant"});
+  m.preshardRefusal = build::preshardRefusal(
+      arch, "its mlp.up_proj [intermediate, hidden] carries ShardSingleDim(1), "
+      "which needs hidden x shards columns in the checkpoint");
+  m.shardDivisors = d->shardDivisors();
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/true);
   for (int64_t i = 0; i < d->layers; ++i) {
     build::addFusedAttention(m, *d, i);

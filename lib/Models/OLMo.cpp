@@ -43,6 +43,11 @@ static llvm::Expected<ModelDef> buildOLMoFamily(const ModelConfig &cfg,
                   : std::initializer_list<const char *>{
                         "no-quant", "group-quant", "ft-quant", "awq",
                         "per-tensor-quant"});
+  if (olmo2)
+    m.preshardRefusal = build::preshardRefusal(
+        arch, "its q_norm [heads/shards x head_dim] and k_norm carry no shard "
+        "strategy, so the full HF tensors do not fit them");
+  m.shardDivisors = d->shardDivisors();
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/false);
   for (int64_t i = 0; i < d->layers; ++i) {
     build::addFusedAttention(m, *d, i);

@@ -26,6 +26,7 @@ static llvm::Expected<ModelDef> buildOrion(const ModelConfig &cfg, int64_t tp) {
     return d.takeError();
 
   ModelDef m = build::startModel(arch, {"no-quant", "group-quant"});
+  m.shardDivisors = d->shardDivisors();
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/true);
   for (int64_t i = 0; i < d->layers; ++i) {
     build::addFusedAttention(m, *d, i);

@@ -25,6 +25,7 @@ static llvm::Expected<ModelDef> buildPhi3(const ModelConfig &cfg, int64_t tp) {
   int64_t h = d->hidden, ffn = d->intermediate;
 
   ModelDef m = build::startModel(arch, {"no-quant", "group-quant", "ft-quant"});
+  m.shardDivisors = d->shardDivisors();
   auto from = [&](std::string mlc, std::vector<int64_t> shape, ParamKind kind,
                   std::string hf, std::optional<ShardStrategy> shard = {}) {
     build::addParam(m, std::move(mlc), std::move(shape), kind,

@@ -27,6 +27,7 @@ static llvm::Expected<ModelDef> buildQwen2(const ModelConfig &cfg, int64_t tp) {
     return d.takeError();
 
   ModelDef m = build::startModel(arch, {"no-quant", "group-quant", "ft-quant"});
+  m.shardDivisors = d->shardDivisors();
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/false);
   build::AttentionOptions attention;
   attention.fusedName = "c_attn";

@@ -52,6 +52,9 @@ static llvm::Expected<ModelDef> buildQwen2Moe(const ModelConfig &cfg,
   int64_t h = d->hidden, s = shared / tp;
 
   ModelDef m = build::startModel(arch, {"no-quant", "group-quant", "ft-quant"});
+  m.shardDivisors = d->shardDivisors();
+  for (int k = 1; k < 3; ++k)
+    m.shardDivisors.push_back({keys[k], sizes[k]});
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/false);
   build::AttentionOptions attention;
   attention.fusedName = "c_attn";

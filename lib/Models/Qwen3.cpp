@@ -29,6 +29,7 @@ static llvm::Expected<ModelDef> buildQwen3(const ModelConfig &cfg, int64_t tp) {
   bool bias = cfg.getBool("attention_bias", false);
 
   ModelDef m = build::startModel(arch, {"no-quant", "group-quant", "ft-quant"});
+  m.shardDivisors = d->shardDivisors();
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/false);
   build::AttentionOptions attention;
   attention.fusedName = "c_attn";

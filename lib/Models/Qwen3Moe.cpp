@@ -50,6 +50,8 @@ static llvm::Expected<ModelDef> buildQwen3Moe(const ModelConfig &cfg,
 
   ModelDef m = build::startModel(
       arch, {"no-quant", "group-quant", "ft-quant"});
+  m.shardDivisors = d->shardDivisors();
+  m.shardDivisors.push_back({"moe_intermediate_size", *ffn});
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/false);
   build::AttentionOptions attention;
   attention.fusedName = "c_attn";

@@ -29,6 +29,7 @@ static llvm::Expected<ModelDef> buildStableLM(const ModelConfig &cfg,
     return d.takeError();
 
   ModelDef m = build::startModel(arch, {"no-quant", "group-quant", "ft-quant"});
+  m.shardDivisors = d->shardDivisors();
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/false);
   build::AttentionOptions attention;
   attention.qkvBias = cfg.getBool("use_qkv_bias", false);

@@ -33,6 +33,7 @@ static llvm::Expected<ModelDef> buildStarcoder2(const ModelConfig &cfg,
   int64_t h = d->hidden, ffn = d->intermediate;
 
   ModelDef m = build::startModel(arch, {"no-quant", "group-quant", "ft-quant"});
+  m.shardDivisors = d->shardDivisors();
   // lm_head is inserted first: both read model.embed_tokens.weight, and MLC
   // emits lm_head.weight right before model.embed_tokens.weight.
   build::addParam(m, "lm_head.weight", {d->vocab, h}, ParamKind::FinalFC,
@@ -50,7 +51,7 @@ static llvm::Expected<ModelDef> buildStarcoder2(const ModelConfig &cfg,
                      ShardStrategy{0, {}});
     build::addCopy(m, layer(i, "mlp.c_proj.weight"), {h, ffn},
                    ParamKind::Linear, ShardStrategy{1, {}});
-    if (bias) // mlc-models.md 4 gives c_proj.bias dim 0, as MLC declares it.
+    if (bias) // MLC declares c_proj.bias with dim 0.
       build::addCopy(m, layer(i, "mlp.c_proj.bias"), {h}, ParamKind::Bias,
                      ShardStrategy{0, {}});
     for (const char *n : {"input_layernorm", "post_attention_layernorm"}) {

@@ -14,10 +14,10 @@ weights.model @llama attributes {arch = "llama", config = {}} {
   %w = weights.source "missing.safetensors"["w"] offset 0 : tensor<96x64xbf16>
   %e = weights.source "missing.safetensors"["e"] offset 0 : tensor<8x64xbf16>
   %n = weights.source "missing.safetensors"["n"] offset 0 : tensor<64xbf16>
-  weights.param "lm_head.weight" = %e {kind = #weights.kind<final_fc>} : tensor<8x64xbf16>
-  weights.param "model.embed_tokens.weight" = %e {kind = #weights.kind<embedding>} : tensor<8x64xbf16>
-  weights.param "model.layers.0.mlp.down_proj.weight" = %w {kind = #weights.kind<linear>} : tensor<96x64xbf16>
-  weights.param "model.norm.weight" = %n {kind = #weights.kind<norm>} : tensor<64xbf16>
+  weights.param @lm_head.weight = %e {kind = #weights.kind<final_fc>} : tensor<8x64xbf16>
+  weights.param @model.embed_tokens.weight = %e {kind = #weights.kind<embedding>} : tensor<8x64xbf16>
+  weights.param @model.layers.0.mlp.down_proj.weight = %w {kind = #weights.kind<linear>} : tensor<96x64xbf16>
+  weights.param @model.norm.weight = %n {kind = #weights.kind<norm>} : tensor<64xbf16>
 }
 
 // Symmetric 4 bits: q = u - 8 in [-7, 7], 64 * 4 / 8 = 32 bytes per row.

@@ -21,8 +21,21 @@ weights.model @llama attributes {arch = "llama", config = {hidden_size = 64 : i6
 }
 
 // CHECK-LABEL: weights.model @llama
+// What later passes need of the definition is recorded once, here: the
+// kinds of modes llama takes, what the shard count must divide, and every
+// parameter the model expects (the embedding's vocabulary is symbolic).
+// CHECK-SAME: quantization_kinds = ["no-quant", "group-quant", "ft-quant", "awq", "per-tensor-quant"]
+// CHECK-SAME: shard_divisors = [#weights.divisor<"num_attention_heads" = 2>, #weights.divisor<"num_key_value_heads" = 1>, #weights.divisor<"intermediate_size" = 96>]
 // 512 + 64 + 3 * 6144 + 64 + 2 * 2048 + 2 * 4096 + 64 + 3 (stray; inv_freq is not counted)
 // CHECK-SAME: source_params = 31427
+// CHECK-NEXT: weights.expect "model.embed_tokens.weight" {kind = #weights.kind<embedding>} : tensor<?x64xbf16>
+// CHECK-NEXT: weights.expect "model.layers.0.self_attn.qkv_proj.weight" {kind = #weights.kind<linear>} : tensor<128x64xbf16>
+// CHECK-NEXT: weights.expect "model.layers.0.self_attn.o_proj.weight" {kind = #weights.kind<linear>} : tensor<64x64xbf16>
+// CHECK-NEXT: weights.expect "model.layers.0.mlp.gate_up_proj.weight" {kind = #weights.kind<linear>} : tensor<192x64xbf16>
+// CHECK-NEXT: weights.expect "model.layers.0.mlp.down_proj.weight" {kind = #weights.kind<linear>} : tensor<64x96xbf16>
+// CHECK-NEXT: weights.expect "model.layers.0.input_layernorm.weight" {kind = #weights.kind<norm>} : tensor<64xbf16>
+// CHECK-NEXT: weights.expect "model.layers.0.post_attention_layernorm.weight" {kind = #weights.kind<norm>} : tensor<64xbf16>
+// CHECK-NEXT: weights.expect "model.norm.weight" {kind = #weights.kind<norm>} : tensor<64xbf16>
 // CHECK-DAG: %[[Q:.+]] = weights.source "m.safetensors"["model.layers.0.self_attn.q_proj.weight"]
 // CHECK-DAG: %[[K:.+]] = weights.source "m.safetensors"["model.layers.0.self_attn.k_proj.weight"]
 // CHECK-DAG: %[[V:.+]] = weights.source "m.safetensors"["model.layers.0.self_attn.v_proj.weight"]
@@ -30,14 +43,16 @@ weights.model @llama attributes {arch = "llama", config = {hidden_size = 64 : i6
 // CHECK-DAG: %[[U:.+]] = weights.source "m.safetensors"["model.layers.0.mlp.up_proj.weight"]
 // CHECK-NOT: inv_freq
 // CHECK-NOT: stray
-// CHECK: weights.param "model.embed_tokens.weight" = %{{.+}} {kind = #weights.kind<embedding>} : tensor<8x64xbf16>
-// CHECK-NEXT: weights.param "model.layers.0.input_layernorm.weight" = %{{.+}} {kind = #weights.kind<norm>}
-// CHECK-NEXT: weights.param "model.layers.0.mlp.down_proj.weight" = %{{.+}} {kind = #weights.kind<linear>}
+// CHECK: weights.param @model.embed_tokens.weight = %{{.+}} {kind = #weights.kind<embedding>} : tensor<8x64xbf16>
+// CHECK-NEXT: weights.param @model.layers.0.input_layernorm.weight = %{{.+}} {kind = #weights.kind<norm>}
+// Shard strategies (full segment lengths): o/down on the input axis, fused
+// gate/up and q/k/v by segment.
+// CHECK-NEXT: weights.param @model.layers.0.mlp.down_proj.weight = %{{.+}} {kind = #weights.kind<linear>, shard = #weights.shard<dim = 1>}
 // CHECK-NEXT: %[[GU:.+]] = weights.concat %[[G]], %[[U]] axis 0 : (tensor<96x64xbf16>, tensor<96x64xbf16>) -> tensor<192x64xbf16>
-// CHECK-NEXT: weights.param "model.layers.0.mlp.gate_up_proj.weight" = %[[GU]] {kind = #weights.kind<linear>}
-// CHECK-NEXT: weights.param "model.layers.0.post_attention_layernorm.weight"
+// CHECK-NEXT: weights.param @model.layers.0.mlp.gate_up_proj.weight = %[[GU]] {kind = #weights.kind<linear>, shard = #weights.shard<dim = 0, segments = [96, 96]>}
+// CHECK-NEXT: weights.param @model.layers.0.post_attention_layernorm.weight
 // CHECK-NEXT: %[[QKV:.+]] = weights.concat %[[Q]], %[[K]], %[[V]] axis 0 : (tensor<64x64xbf16>, tensor<32x64xbf16>, tensor<32x64xbf16>) -> tensor<128x64xbf16>
-// CHECK-NEXT: weights.param "model.layers.0.self_attn.qkv_proj.weight" = %[[QKV]] {kind = #weights.kind<linear>}
-// CHECK-NEXT: weights.param "model.layers.0.self_attn.o_proj.weight"
-// CHECK-NEXT: weights.param "model.norm.weight"
+// CHECK-NEXT: weights.param @model.layers.0.self_attn.qkv_proj.weight = %[[QKV]] {kind = #weights.kind<linear>, shard = #weights.shard<dim = 0, segments = [64, 32, 32]>}
+// CHECK-NEXT: weights.param @model.layers.0.self_attn.o_proj.weight = %{{.+}} {kind = #weights.kind<linear>, shard = #weights.shard<dim = 1>}
+// CHECK-NEXT: weights.param @model.norm.weight
 // CHECK-NOT: lm_head

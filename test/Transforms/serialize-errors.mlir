@@ -11,7 +11,7 @@ weights.model @m attributes {arch = "llama", config = {}} {
   %0 = weights.source "/nonexistent/qopt-test/w.bin"["x"] offset 0 : tensor<2x2xf16>
   %1 = weights.shard %0 dim 1 shard 1 of 2 : tensor<2x2xf16> to tensor<2x1xf16>
   %2 = weights.cast %1 : tensor<2x1xf16> to tensor<2x1xbf16>
-  weights.param "w" = %2 : tensor<2x1xbf16>
+  weights.param @w = %2 : tensor<2x1xbf16>
 }
 
 // -----
@@ -23,7 +23,7 @@ weights.model @m attributes {arch = "llama", config = {}} {
   %2 = weights.transpose %1 : tensor<2x4xf16> to tensor<4x2xf16>
   %3 = weights.transpose %2 : tensor<4x2xf16> to tensor<2x4xf16>
   %4 = weights.stack %0, %3 : (tensor<2x4xf16>, tensor<2x4xf16>) -> tensor<2x2x4xf16>
-  weights.param "stacked" = %4 : tensor<2x2x4xf16>
+  weights.param @stacked = %4 : tensor<2x2x4xf16>
 }
 
 // -----
@@ -31,9 +31,9 @@ weights.model @m attributes {arch = "llama", config = {}} {
 // An op without EvaluableOpInterface: refused before anything is read.
 weights.model @m attributes {arch = "llama", config = {}} {
   %0 = weights.source "@FILE@"["a"] offset 0 : tensor<2x4xf16>
-  weights.param "a" = %0 : tensor<2x4xf16>
+  weights.param @a = %0 : tensor<2x4xf16>
   // expected-error @+1 {{parameter 'b': cannot evaluate a value defined by test.opaque}}
   %1 = "test.opaque"() : () -> tensor<2x4xf16>
   %2 = weights.concat %0, %1 axis 0 : (tensor<2x4xf16>, tensor<2x4xf16>) -> tensor<4x4xf16>
-  weights.param "b" = %2 : tensor<4x4xf16>
+  weights.param @b = %2 : tensor<4x4xf16>
 }

@@ -21,6 +21,9 @@
 
 #include <cstring>
 #include <utility>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 /// `--print-ir-before-all` / `--print-ir-after-all` (as the README documents
 /// them) for upstream's `--mlir-print-ir-*-all`.
@@ -49,7 +52,19 @@ static std::string simdReport() {
   return s + ")";
 }
 
+/// Keeps the serialize pass's freed chunk buffers in the heap instead of
+/// returning them to the kernel after every chunk (munmap + page faults on
+/// the next one). A process-wide setting: the tool's to make, never the
+/// libraries' (docs/design.md, "Embedding").
+static void tuneMalloc() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+#endif
+}
+
 int main(int argc, char **argv) {
+  tuneMalloc();
   if (argc >= 2 && std::strcmp(argv[1], "convert") == 0)
     return qopt::runConvert(argc - 1, argv + 1);
   if (argc >= 2 && std::strcmp(argv[1], "eval") == 0)

@@ -99,4 +99,45 @@ def Weights_MnnQuantAttr : Weights_Attr<"MnnQuant", "mnn",
   }];
 }
 
+def Weights_ShardStrategyAttr : Weights_Attr<"ShardStrategy", "shard"> {
+  let summary = "How a parameter splits into tensor-parallel shards (MLC's ShardSingleDim)";
+  let description = [{
+    Set on a `weights.param` by `qopt-map-parameters` from the
+    architecture's definition, and inherited by the records quantization
+    makes of it. `dim` is the split dimension of the unquantized weight;
+    `segments` are the full lengths of its consecutive segments (e.g. the
+    q, k and v rows of a fused projection), each split evenly so that shard
+    `i` takes block `i` of every segment. Without `segments` the dimension
+    is split evenly. `qopt-preshard` reads it; nothing parses names.
+
+    ```mlir
+    #weights.shard<dim = 0, segments = [128, 64, 64]>
+    #weights.shard<dim = 1>
+    ```
+  }];
+  let parameters = (ins "int64_t":$dim,
+                        OptionalArrayRefParameter<"int64_t">:$segments);
+  let assemblyFormat = [{
+    `<` `dim` `=` $dim (`,` `segments` `=` `[` $segments^ `]`)? `>`
+  }];
+  let genVerifyDecl = 1;
+}
+
+def Weights_ShardDivisorAttr : Weights_Attr<"ShardDivisor", "divisor"> {
+  let summary = "A model quantity the tensor-parallel shard count must divide";
+  let description = [{
+    Set on a `weights.model` (`shard_divisors`, in the definition's order)
+    by `qopt-map-parameters`: the config field and its value, e.g. the head
+    counts, whose per-shard share must be whole. `qopt-preshard` checks
+    them in order without re-reading the config.
+
+    ```mlir
+    #weights.divisor<"num_key_value_heads" = 2>
+    ```
+  }];
+  let parameters = (ins StringRefParameter<"config field">:$field,
+                        "int64_t":$value);
+  let assemblyFormat = "`<` $field `=` $value `>`";
+}
+
 #endif // QOPT_WEIGHTS_ATTRS

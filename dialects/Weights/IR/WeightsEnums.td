@@ -7,7 +7,7 @@ include "mlir/IR/EnumAttr.td"
 include "dialects/Weights/IR/WeightsBase.td"
 
 /// What kind of module owns a parameter; decides whether and how a mode
-/// quantizes it (mlc-quantization.md, "What is quantized").
+/// quantizes it (docs/quantization.md).
 def Weights_ParamKind : I32EnumAttr<"ParamKind", "the module kind owning a parameter", [
     I32EnumAttrCase<"Linear", 0, "linear">,
     I32EnumAttrCase<"FinalFC", 1, "final_fc">,
@@ -22,6 +22,24 @@ def Weights_ParamKind : I32EnumAttr<"ParamKind", "the module kind owning a param
   let genSpecializedAttr = 0;
 }
 def Weights_ParamKindAttr : EnumAttr<Weights_Dialect, Weights_ParamKind, "kind"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
+/// What one record holds of the parameter it belongs to: the parameter's
+/// own tensor, or one of the tensors a quantization scheme replaced it with.
+/// Set by the pass that creates the record (docs/design.md, "Facts on the
+/// IR").
+def Weights_ParamRole : I32EnumAttr<"ParamRole", "what a record holds of its parameter", [
+    I32EnumAttrCase<"Weight", 0, "weight">,
+    I32EnumAttrCase<"QuantizedWeight", 1, "quantized_weight">,
+    I32EnumAttrCase<"Scale", 2, "scale">,
+    I32EnumAttrCase<"Zero", 3, "zero">,
+    I32EnumAttrCase<"CalibrationScale", 4, "calibration_scale">
+  ]> {
+  let cppNamespace = "::mlir::qopt::weights";
+  let genSpecializedAttr = 0;
+}
+def Weights_ParamRoleAttr : EnumAttr<Weights_Dialect, Weights_ParamRole, "role"> {
   let assemblyFormat = "`<` $value `>`";
 }
 

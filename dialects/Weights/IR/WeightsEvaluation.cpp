@@ -252,7 +252,12 @@ llvm::Error SourceOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
   t.name = getKey().str();
   t.dtype = *fromMlirType(type.getElementType());
   t.shape.assign(type.getShape().begin(), type.getShape().end());
-  t.file = getFile().str();
+  // Files are named relative to the model's checkpoint root.
+  if (auto model = (*this)->getParentOfType<ModelOp>())
+    t.file = model.resolveCheckpointPath(getFile(),
+                                         ctx.getOptions().checkpointRoot);
+  else
+    t.file = getFile().str();
   t.offset = uint64_t(getOffset());
   size_t es = num::dtypeSize(t.dtype);
   if (auto strides = getStrides()) {

@@ -117,6 +117,9 @@ struct EvaluationOptions {
   bool cuda = false;
   /// Measure the quantization error of quantized values (addError).
   bool measureError = false;
+  /// When not empty, replaces each model's checkpoint_root: the directory
+  /// the files of weights.source are read from (the checkpoint moved).
+  std::string checkpointRoot;
 };
 
 /// What an op sees while it evaluates: the rows of its operands and the

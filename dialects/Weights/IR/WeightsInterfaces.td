@@ -27,12 +27,13 @@ def Weights_QuantSchemeAttrInterface : AttrInterface<"QuantSchemeAttrInterface">
   }];
   let methods = [
     InterfaceMethod<[{
-        Appends the outputs for a weight of type `input`: one (suffix, type)
-        pair per produced tensor, in emission order. Fails with a message in
+        Appends the outputs for a weight of type `input`: one QuantOutput
+        (MLC's record suffix, the record's role, its type) per produced
+        tensor, in emission order. Fails with a message in
         `error` when the scheme cannot quantize that weight.
       }], "::llvm::LogicalResult", "inferOutputs",
       (ins "::mlir::RankedTensorType":$input,
-           "::llvm::SmallVectorImpl<std::pair<std::string, ::mlir::RankedTensorType>> &":$outputs,
+           "::llvm::SmallVectorImpl<::mlir::qopt::weights::QuantOutput> &":$outputs,
            "std::string &":$error)>,
     InterfaceMethod<"The element type every non-quantized tensor is cast to.",
       "::mlir::Type", "getExpressedType", (ins)>,

@@ -12,6 +12,8 @@
 #include "mlir/IR/DialectImplementation.h"
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/Path.h"
 
 using namespace mlir;
 using namespace mlir::qopt::weights;
@@ -80,7 +82,7 @@ Type GroupQuantAttr::getExpressedType() const {
 
 LogicalResult GroupQuantAttr::inferOutputs(
     RankedTensorType input,
-    SmallVectorImpl<std::pair<std::string, RankedTensorType>> &outputs,
+    SmallVectorImpl<QuantOutput> &outputs,
     std::string &error) const {
   if (input.getElementType() != getExpressedType()) {
     llvm::raw_string_ostream os(error);
@@ -111,9 +113,10 @@ LogicalResult GroupQuantAttr::inferOutputs(
     std::swap(sShape[0], sShape[1]);
   }
   Type u32 = IntegerType::get(ctx, 32, IntegerType::Unsigned);
-  outputs.push_back({"q_weight", RankedTensorType::get(wShape, u32)});
   outputs.push_back(
-      {"q_scale", RankedTensorType::get(sShape, getExpressedType())});
+      {"q_weight", ParamRole::QuantizedWeight, RankedTensorType::get(wShape, u32)});
+  outputs.push_back({"q_scale", ParamRole::Scale,
+                     RankedTensorType::get(sShape, getExpressedType())});
   return success();
 }
 
@@ -140,7 +143,7 @@ Type PerTensorQuantAttr::getExpressedType() const { return getModelType(); }
 
 LogicalResult PerTensorQuantAttr::inferOutputs(
     RankedTensorType input,
-    SmallVectorImpl<std::pair<std::string, RankedTensorType>> &outputs,
+    SmallVectorImpl<QuantOutput> &outputs,
     std::string &error) const {
   if (input.getElementType() != getModelType()) {
     llvm::raw_string_ostream os(error);
@@ -148,12 +151,14 @@ LogicalResult PerTensorQuantAttr::inferOutputs(
        << " does not match the scheme's model type " << getModelType();
     return failure();
   }
-  outputs.push_back({"q_weight", input.clone(getStorageType())});
+  outputs.push_back(
+      {"q_weight", ParamRole::QuantizedWeight, input.clone(getStorageType())});
   auto scalar = RankedTensorType::get({1}, Float32Type::get(getContext()));
   if (getUseScale())
-    outputs.push_back({"q_scale", scalar});
+    outputs.push_back({"q_scale", ParamRole::Scale, scalar});
   if (getCalibrationPlaceholder())
-    outputs.push_back({"q_calibration_scale", scalar});
+    outputs.push_back(
+        {"q_calibration_scale", ParamRole::CalibrationScale, scalar});
   return success();
 }
 
@@ -193,7 +198,7 @@ Type MnnQuantAttr::getExpressedType() const {
 
 LogicalResult MnnQuantAttr::inferOutputs(
     RankedTensorType input,
-    SmallVectorImpl<std::pair<std::string, RankedTensorType>> &outputs,
+    SmallVectorImpl<QuantOutput> &outputs,
     std::string &error) const {
   if (input.getElementType() != getExpressedType()) {
     llvm::raw_string_ostream os(error);
@@ -211,17 +216,45 @@ LogicalResult MnnQuantAttr::inferOutputs(
   w.back() = ::qopt::numerics::mnnPackedRowBytes(spec, k);
   s.back() = ::qopt::numerics::mnnBlocksPerRow(spec, k);
   MLIRContext *ctx = getContext();
-  outputs.push_back({"q_weight", RankedTensorType::get(
-                                     w, IntegerType::get(ctx, 8, IntegerType::Unsigned))});
-  outputs.push_back({"q_scale", RankedTensorType::get(s, getExpressedType())});
+  outputs.push_back(
+      {"q_weight", ParamRole::QuantizedWeight,
+       RankedTensorType::get(w, IntegerType::get(ctx, 8, IntegerType::Unsigned))});
+  outputs.push_back({"q_scale", ParamRole::Scale,
+                     RankedTensorType::get(s, getExpressedType())});
   if (isAsymmetric())
-    outputs.push_back({"q_zero", RankedTensorType::get(s, getExpressedType())});
+    outputs.push_back({"q_zero", ParamRole::Zero,
+                       RankedTensorType::get(s, getExpressedType())});
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ShardStrategyAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+ShardStrategyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                          int64_t dim, ArrayRef<int64_t> segments) {
+  if (dim < 0)
+    return emitError() << "shard dimension must be non-negative, got " << dim;
+  if (llvm::any_of(segments, [](int64_t s) { return s <= 0; }))
+    return emitError() << "shard segments must be positive";
   return success();
 }
 
 //===----------------------------------------------------------------------===//
 // ModelOp
 //===----------------------------------------------------------------------===//
+
+std::string ModelOp::resolveCheckpointPath(StringRef file, StringRef root) {
+  if (root.empty())
+    if (std::optional<StringRef> own = getCheckpointRoot())
+      root = *own;
+  if (root.empty() || llvm::sys::path::is_absolute(file))
+    return file.str();
+  SmallString<256> path(root);
+  llvm::sys::path::append(path, file);
+  return std::string(path);
+}
 
 void ModelOp::build(OpBuilder &builder, OperationState &state, StringRef name,
                     StringRef arch, DictionaryAttr config) {
@@ -406,7 +439,7 @@ LogicalResult DequantizeAwqOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult QuantizeOp::verify() {
-  SmallVector<std::pair<std::string, RankedTensorType>> outputs;
+  SmallVector<QuantOutput> outputs;
   std::string error;
   auto in = cast<RankedTensorType>(getInput().getType());
   if (failed(getScheme().inferOutputs(in, outputs, error)))
@@ -415,10 +448,10 @@ LogicalResult QuantizeOp::verify() {
     return emitOpError("scheme produces ")
            << outputs.size() << " tensors, op has " << getResults().size()
            << " results";
-  for (auto [i, pair] : llvm::enumerate(outputs))
-    if (getResult(i).getType() != pair.second)
+  for (auto [i, out] : llvm::enumerate(outputs))
+    if (getResult(i).getType() != out.type)
       return emitOpError("result #")
-             << i << " (" << pair.first << ") must be " << pair.second
+             << i << " (" << out.suffix << ") must be " << out.type
              << ", got " << getResult(i).getType();
   return success();
 }
@@ -562,7 +595,7 @@ LogicalResult ShardOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult ParamOp::verify() {
-  if (getName().empty())
+  if (getSymName().empty())
     return emitOpError("needs a non-empty name");
   auto type = cast<RankedTensorType>(getValue().getType());
   if (!isStorableElementType(type.getElementType()))

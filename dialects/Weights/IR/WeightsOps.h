@@ -18,6 +18,17 @@
 #include <utility>
 
 #include "dialects/Weights/IR/WeightsEnums.h.inc"
+
+namespace mlir::qopt::weights {
+/// One tensor a quantization scheme makes of a weight
+/// (QuantSchemeAttrInterface::inferOutputs).
+struct QuantOutput {
+  std::string suffix; ///< MLC's record suffix: `q_weight`, `q_scale`, ...
+  ParamRole role;     ///< what the record holds
+  RankedTensorType type;
+};
+} // namespace mlir::qopt::weights
+
 #include "dialects/Weights/IR/WeightsInterfaces.h.inc"
 #include "dialects/Weights/IR/WeightsOpInterfaces.h.inc"
 

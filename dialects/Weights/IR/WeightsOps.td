@@ -25,7 +25,7 @@ class Weights_EvaluableOp<string mnemonic, list<string> overrides = [],
 //===----------------------------------------------------------------------===//
 
 def Weights_ModelOp : Weights_Op<"model", [
-    IsolatedFromAbove, NoTerminator, SingleBlock, Symbol]> {
+    IsolatedFromAbove, NoTerminator, SingleBlock, Symbol, SymbolTable]> {
   let summary = "The parameters of one model";
   let description = [{
     Holds the checkpoint tensors, the mapping and quantization steps and the
@@ -34,12 +34,23 @@ def Weights_ModelOp : Weights_Op<"model", [
     the mode once a quantize pass ran, and `source_params` the number of
     source parameters that `mlc_llm convert_weight` counts as "Total
     parameters", and `source_index` the index JSON of a sharded checkpoint.
-    The order of `weights.param` ops is the emission order.
+    The order of `weights.param` ops is the emission order; each is a
+    symbol of the model, so a record name can appear only once.
+
+    `checkpoint_root` is the directory the `file` of every `weights.source`
+    (and `source_index`) is relative to, held once here as IREE holds a
+    parameter scope: moving the checkpoint means changing this one string,
+    or giving `qopt-serialize-tensor-cache{checkpoint-root=...}`.
+    `qopt-map-parameters` records what later passes need from the model
+    definition: `shard_divisors` (quantities the tensor-parallel shard count
+    must divide), `preshard_refusal` (why MLC's presharding of the model
+    cannot work, if it cannot) and `quantization_kinds` (the kinds of modes
+    the model accepts); no later pass reads `config` again.
 
     ```mlir
-    weights.model @llama attributes {arch = "llama", config = {hidden_size = 128 : i64}} {
+    weights.model @llama attributes {arch = "llama", checkpoint_root = "/ckpt/llama", config = {hidden_size = 128 : i64}} {
       %0 = weights.source "model.safetensors"["model.norm.weight"] offset 852992 : tensor<128xbf16>
-      weights.param "model.norm.weight" = %0 : tensor<128xbf16>
+      weights.param @model.norm.weight = %0 {kind = #weights.kind<norm>} : tensor<128xbf16>
     }
     ```
   }];
@@ -49,13 +60,23 @@ def Weights_ModelOp : Weights_Op<"model", [
     DictionaryAttr:$config,
     OptionalAttr<StrAttr>:$quantization,
     OptionalAttr<I64Attr>:$source_params,
-    OptionalAttr<StrAttr>:$source_index
+    OptionalAttr<StrAttr>:$source_index,
+    OptionalAttr<StrAttr>:$checkpoint_root,
+    OptionalAttr<TypedArrayAttrBase<Weights_ShardDivisorAttr,
+                                    "shard divisors">>:$shard_divisors,
+    OptionalAttr<StrArrayAttr>:$quantization_kinds,
+    OptionalAttr<StrAttr>:$preshard_refusal
   );
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
   let extraClassDeclaration = [{
     /// The model's `weights.param` ops in emission order.
     auto getParams() { return getBody().front().getOps<ParamOp>(); }
+    /// The path of a checkpoint file named relative to `checkpoint_root`
+    /// (or to `root` when it is not empty: an embedder's substitute).
+    /// Absolute names are returned as they are.
+    std::string resolveCheckpointPath(::llvm::StringRef file,
+                                      ::llvm::StringRef root = {});
   }];
   let skipDefaultBuilders = 1;
   let builders = [
@@ -71,8 +92,10 @@ def Weights_ModelOp : Weights_Op<"model", [
 def Weights_SourceOp : Weights_EvaluableOp<"source"> {
   let summary = "A tensor stored in a checkpoint file";
   let description = [{
-    Names a tensor of a checkpoint: the file, the key it is stored under and
-    the absolute byte offset of its first element. The result type gives its
+    Names a tensor of a checkpoint: the file (relative to the enclosing
+    model's `checkpoint_root`; an absolute path when the model has none),
+    the key it is stored under and the absolute byte offset of its first
+    element in that file. The result type gives its
     shape and dtype. `strides` (in elements) describe a non-contiguous view
     (PyTorch storages); absent means row-major contiguous. The bytes are
     read only when the tensor cache is serialized.
@@ -81,7 +104,7 @@ def Weights_SourceOp : Weights_EvaluableOp<"source"> {
     (`tensor<rows x bytes x ui8>`) decoded by `weights.dequantize_ggml`.
 
     ```mlir
-    %0 = weights.source "llama/model.safetensors"["lm_head.weight"] offset 2192 : tensor<512x128xbf16>
+    %0 = weights.source "model.safetensors"["lm_head.weight"] offset 2192 : tensor<512x128xbf16>
     %1 = weights.source "llama.gguf"["model.layers.0.mlp.up_proj.weight"] offset 4096 : tensor<256x136xui8>
     ```
   }];
@@ -350,21 +373,77 @@ def Weights_ShardOp : Weights_EvaluableOp<"shard", [],
 // Output parameters
 //===----------------------------------------------------------------------===//
 
-def Weights_ParamOp : Weights_Op<"param"> {
+def Weights_ParamOp : Weights_Op<"param", [Symbol, HasParent<"ModelOp">]> {
   let summary = "A named record of the tensor cache";
   let description = [{
-    Names one tensor the compiled model loads. `kind` tells which module
-    owns it (decides quantization); the order of params is the order of
-    records in `tensor-cache.json`.
+    Names one tensor the compiled model loads; the name is a symbol of the
+    enclosing `weights.model`, so it is unique. The order of params is the
+    order of records in `tensor-cache.json`. The passes that know them set
+    the facts later passes read (docs/design.md, "Facts on the IR"):
+
+    - `kind` (qopt-map-parameters): which module owns the parameter;
+      decides quantization.
+    - `shard` (qopt-map-parameters): its tensor-parallel shard strategy,
+      from the architecture's definition; kept by every record made of it.
+    - `role` (qopt-quantize-weights): which of a quantized parameter's
+      tensors the record holds (absent: the parameter's own tensor).
+    - `quantized_from` (qopt-quantize-weights): the name of the parameter
+      the record was quantized from (that parameter is gone from the IR).
 
     ```mlir
-    weights.param "model.norm.weight" = %0 {kind = #weights.kind<norm>} : tensor<128xf16>
+    weights.param @model.norm.weight = %0 {kind = #weights.kind<norm>} : tensor<128xf16>
+    weights.param @model.layers.0.mlp.down_proj.q_scale = %q#1 {kind = #weights.kind<linear>, quantized_from = "model.layers.0.mlp.down_proj.weight", role = #weights.role<scale>, shard = #weights.shard<dim = 1>} : tensor<128x8xf16>
     ```
   }];
-  let arguments = (ins StrAttr:$name, AnyStaticShapeTensor:$value,
-                       OptionalAttr<Weights_ParamKindAttr>:$kind);
-  let assemblyFormat = "$name `=` $value attr-dict `:` type($value)";
+  let arguments = (ins SymbolNameAttr:$sym_name, AnyStaticShapeTensor:$value,
+                       OptionalAttr<Weights_ParamKindAttr>:$kind,
+                       OptionalAttr<Weights_ParamRoleAttr>:$role,
+                       OptionalAttr<StrAttr>:$quantized_from,
+                       OptionalAttr<Weights_ShardStrategyAttr>:$shard);
+  let assemblyFormat = "$sym_name `=` $value attr-dict `:` type($value)";
   let hasVerifier = 1;
+  let builders = [
+    // A parameter's own tensor: no role, origin or shard strategy yet.
+    OpBuilder<(ins "::mlir::StringAttr":$name, "::mlir::Value":$value,
+                   "::mlir::qopt::weights::ParamKindAttr":$kind), [{
+      build($_builder, $_state, name, value, kind, ParamRoleAttr(),
+            ::mlir::StringAttr(), ShardStrategyAttr());
+    }]>
+  ];
+  let extraClassDeclaration = [{
+    /// The role, `weight` when none is set.
+    ParamRole getEffectiveRole() {
+      return getRole().value_or(ParamRole::Weight);
+    }
+    /// The name of the parameter this record holds (a tensor of): its
+    /// `quantized_from`, else its own name.
+    ::llvm::StringRef getOriginName() {
+      if (auto from = getQuantizedFrom())
+        return *from;
+      return getSymName();
+    }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Parameters that could not be built
+//===----------------------------------------------------------------------===//
+
+def Weights_MissingOp : Weights_Op<"missing", [HasParent<"ModelOp">]> {
+  let summary = "A parameter not built because source tensors are missing";
+  let description = [{
+    Left by `qopt-map-parameters{defer-missing=true}` in place of the
+    parameter: its name and the source tensors the checkpoint lacks.
+    `qopt-verify-parameters` reports each with the other problems;
+    `qopt-serialize-tensor-cache` refuses a model that has one.
+
+    ```mlir
+    weights.missing "model.layers.0.self_attn.qkv_proj.weight" needs ["model.layers.0.self_attn.v_proj.weight"]
+    ```
+  }];
+  let arguments = (ins StrAttr:$param,
+                       ConfinedAttr<StrArrayAttr, [ArrayMinCount<1>]>:$tensors);
+  let assemblyFormat = "$param `needs` $tensors attr-dict";
 }
 
 //===----------------------------------------------------------------------===//
@@ -380,12 +459,31 @@ def Weights_ExpectOp : Weights_Op<"expect"> {
     (`quant-opt convert --graph`), which collects every `weights.expect` in
     it; the op's location is where the verify pass's notes point.
 
+    Inside a `weights.model`, the expects are the model's own definition:
+    `qopt-map-parameters` writes one per parameter of the architecture
+    (with its `kind`), `qopt-quantize-weights` replaces each by what the
+    mode makes of it (in the model dtype, or the scheme's tensors with
+    their `quantized_from`), and `qopt-verify-parameters` without `graph`
+    checks the parameters against them. Before quantization their element
+    type is not checked.
+
     ```mlir
     weights.expect "model.embed_tokens.q_weight" : tensor<?x16xui32>
+    weights.expect "model.norm.weight" {kind = #weights.kind<norm>} : tensor<128xf16>
     ```
   }];
-  let arguments = (ins StrAttr:$name, TypeAttrOf<AnyRankedTensor>:$type);
+  let arguments = (ins StrAttr:$name, TypeAttrOf<AnyRankedTensor>:$type,
+                       OptionalAttr<Weights_ParamKindAttr>:$kind,
+                       OptionalAttr<StrAttr>:$quantized_from);
   let assemblyFormat = "$name attr-dict `:` $type";
+  let extraClassDeclaration = [{
+    /// The name of the parameter the expected record is (a tensor of).
+    ::llvm::StringRef getOriginName() {
+      if (auto from = getQuantizedFrom())
+        return *from;
+      return getName();
+    }
+  }];
 }
 
 #endif // QOPT_WEIGHTS_OPS

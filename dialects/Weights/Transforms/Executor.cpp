@@ -21,7 +21,6 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
-#include <malloc.h>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -46,6 +45,7 @@ struct Item {
   EvaluableOpInterface op;
   SmallVector<Consumer> consumers;
   bool chunkable = true;
+  StringRef weight; // the parameter it was quantized from (quantized_from)
 };
 
 struct Chunk {
@@ -101,7 +101,7 @@ public:
       auto op = v.getDefiningOp<EvaluableOpInterface>();
       auto [it, inserted] = itemOf.try_emplace(op, items.size());
       if (inserted)
-        items.push_back({op, {}, isRowLocalChain(v)});
+        items.push_back({op, {}, isRowLocalChain(v), p.getOriginName()});
       items[it->second].consumers.push_back(
           {i, cast<OpResult>(v).getResultNumber(), selection});
     }
@@ -191,16 +191,15 @@ public:
       if (!measured[i])
         continue;
       // The weight the item's first record was quantized from.
-      StringRef n = writer.records()[item.consumers[0].record].name;
-      n = n.take_front(n.find("_shard-"));
-      perItem[i].name = (n.rsplit('.').first + ".weight").str();
+      perItem[i].name = item.weight.str();
       out.push_back(perItem[i]);
     }
   }
 
 private:
   void work(::qopt::loaders::TensorReader &reader) {
-    EvaluationContext ctx(reader, {opts.cuda, opts.accuracy});
+    EvaluationContext ctx(reader,
+                          {opts.cuda, opts.accuracy, opts.checkpointRoot});
     // Each worker's CUDA streams and buffers live as long as it works.
     struct CudaRelease {
       bool on;
@@ -217,7 +216,8 @@ private:
       // Read ahead the chunk this worker will likely take next.
       if (size_t ahead = i + numWorkers; ahead < order.size()) {
         const Chunk &later = chunks[order[ahead]];
-        prefetchChunk(items[later.item].op, later.r0, later.r1);
+        prefetchChunk(items[later.item].op, later.r0, later.r1,
+                      opts.checkpointRoot);
       }
       if (llvm::Error err = runChunk(ctx, chunks[c])) {
         std::lock_guard<std::mutex> lock(errorMutex);
@@ -339,13 +339,6 @@ private:
 llvm::Error mlir::qopt::weights::executeParams(
     ArrayRef<ParamOp> params, tc::TensorCacheWriter &writer,
     const ExecutorOptions &opts, std::vector<TensorError> *errors) {
-  // Keep freed chunk buffers in the heap instead of returning them to the
-  // kernel after every chunk (munmap + page faults on the next one).
-  static std::once_flag mallocTuned;
-  std::call_once(mallocTuned, [] {
-    mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    mallopt(M_TRIM_THRESHOLD, 512 << 20);
-  });
   Runner runner(writer, opts);
   if (llvm::Error err = runner.plan(params))
     return err;

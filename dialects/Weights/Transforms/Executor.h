@@ -31,6 +31,9 @@ struct ExecutorOptions {
   /// Run casts, group quantization and float8 quantization with the CUDA
   /// kernels (qopt/Kernels/Cuda.h; the caller checked for a device).
   bool cuda = false;
+  /// Read the checkpoint files relative to this directory instead of each
+  /// model's `checkpoint_root` (the checkpoint was moved); empty: the IR's.
+  std::string checkpointRoot;
 };
 
 /// Quantization error of one weight: its model-dtype values w against the

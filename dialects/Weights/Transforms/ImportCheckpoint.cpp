@@ -82,6 +82,16 @@ static llvm::Expected<models::ModelConfig> readGgufConfig(StringRef path) {
   return models::ModelConfig(std::move(*json), path.str());
 }
 
+/// `file` relative to `root` when it lies under it, else `file` unchanged.
+static std::string relativeTo(StringRef file, StringRef root) {
+  StringRef rest = file;
+  if (root.empty() || !rest.consume_front(root))
+    return file.str();
+  if (!root.ends_with("/") && !rest.consume_front("/"))
+    return file.str();
+  return rest.str();
+}
+
 namespace {
 struct ImportCheckpointPass
     : public ::mlir::qopt::weights::impl::ImportCheckpointBase<ImportCheckpointPass> {
@@ -142,8 +152,19 @@ struct ImportCheckpointPass
     OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
     auto model = ModelOp::create(b, modelLoc, (*arch)->name, (*arch)->name,
                                  jsonToAttr(ctx, cfg->raw()));
+    // Files are named relative to the checkpoint's directory, held once on
+    // the model: the IR stays valid when the checkpoint moves.
+    std::string root;
     if (!ckpt->indexPath.empty())
-      model.setSourceIndexAttr(b.getStringAttr(ckpt->indexPath));
+      root = llvm::sys::path::parent_path(ckpt->indexPath).str();
+    else if (!ckpt->torchToPath.empty())
+      root = llvm::sys::path::parent_path(ckpt->torchToPath.front().second)
+                 .str();
+    if (!root.empty())
+      model.setCheckpointRootAttr(b.getStringAttr(root));
+    if (!ckpt->indexPath.empty())
+      model.setSourceIndexAttr(
+          b.getStringAttr(relativeTo(ckpt->indexPath, root)));
     b.setInsertionPointToEnd(&model.getBody().front());
     for (const auto &[name, file] : ckpt->torchToPath) {
       const loaders::TensorInfo *t = ckpt->find(name);
@@ -155,7 +176,8 @@ struct ImportCheckpointPass
         return signalPassFailure();
       }
       auto type = RankedTensorType::get(t->shape, toMlirType(ctx, t->dtype));
-      auto op = SourceOp::create(b, loc, type, b.getStringAttr(t->file),
+      auto op = SourceOp::create(b, loc, type,
+                                 b.getStringAttr(relativeTo(t->file, root)),
                                  b.getStringAttr(name),
                                  b.getI64IntegerAttr(int64_t(t->offset)),
                                  DenseI64ArrayAttr());

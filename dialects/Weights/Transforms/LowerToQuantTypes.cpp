@@ -23,16 +23,13 @@ namespace mlir::qopt::weights {
 using namespace mlir;
 using namespace mlir::qopt::weights;
 
-/// The name of the weight a quantize op replaces: its `q_weight` record's
-/// name with `q_weight` -> `weight`, or "" when no record uses it directly.
+/// The name of the weight a quantize op replaces: the `quantized_from` of
+/// the record holding its first result, or "" when no record uses it
+/// directly.
 static std::string weightName(QuantizeOp op) {
   for (Operation *user : op.getResult(0).getUsers())
-    if (auto p = dyn_cast<ParamOp>(user)) {
-      StringRef name = p.getName();
-      if (name.consume_back("q_weight"))
-        return (name + "weight").str();
-      return name.str();
-    }
+    if (auto p = dyn_cast<ParamOp>(user))
+      return p.getOriginName().str();
   return "";
 }
 
@@ -74,12 +71,12 @@ struct LowerToQuantTypesPass
 
   void runOnOperation() override {
     if (maxScales < 0) {
-      getOperation().emitError("max-scales must be non-negative, got ")
+      getOperation()->emitError("max-scales must be non-negative, got ")
           << maxScales.getValue();
       return signalPassFailure();
     }
     SmallVector<QuantizeOp> ops;
-    getOperation().walk([&](QuantizeOp op) {
+    getOperation()->walk([&](QuantizeOp op) {
       if (!isa<MnnQuantAttr>(op.getScheme()))
         return;
       // Idempotent: a quantize op that has its view keeps it.

@@ -172,7 +172,7 @@ private:
       return error(loc, paramName, ins,
                    "are not an AutoAWQ GEMM linear with group size " +
                        std::to_string(group));
-    // AutoAWQ GEMM (source-formats.md 4.2): qzeros [K/G, N/8] int32,
+    // AutoAWQ GEMM (docs/source-formats.md, AutoAWQ): qzeros [K/G, N/8] int32,
     // scales [K/G, N] f16 for qweight [K, N/8] int32.
     auto qz = cast<RankedTensorType>(ins[1].getType());
     auto sc = cast<RankedTensorType>(ins[2].getType());
@@ -223,7 +223,7 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
   using Base::Base;
 
   void runOnOperation() override {
-    for (ModelOp model : getOperation().getOps<ModelOp>())
+    for (ModelOp model : getModels(getOperation()))
       if (failed(mapModel(model)))
         return signalPassFailure();
   }
@@ -276,7 +276,8 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
     std::vector<std::vector<std::string>> paramSources(def->params.size());
     bool missing = false;
     llvm::DenseSet<size_t> skipped;
-    SmallVector<Attribute> missingRecords;
+    // Parameters not built (defer-missing): name and missing tensors.
+    SmallVector<std::pair<StringRef, SmallVector<Attribute>>> missingParams;
     // AutoAWQ checkpoints hold `X.qweight`, `X.qzeros` and `X.scales`
     // instead of `X.weight`.
     llvm::StringSet<> awqWeights;
@@ -300,11 +301,11 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
         }
         paramSources[i].push_back(s);
       }
-      SmallVector<Attribute> record{b.getStringAttr(p.name)};
+      SmallVector<Attribute> absent;
       for (const std::string &s : paramSources[i]) {
         if (sources.count(s))
           continue;
-        record.push_back(b.getStringAttr(s));
+        absent.push_back(b.getStringAttr(s));
         if (deferMissing)
           continue;
         model.emitError("parameter '")
@@ -312,15 +313,13 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
             << "', which is not in the checkpoint";
         missing = true;
       }
-      if (record.size() > 1) {
+      if (!absent.empty()) {
         skipped.insert(i);
-        missingRecords.push_back(b.getArrayAttr(record));
+        missingParams.push_back({p.name, std::move(absent)});
       }
     }
     if (missing)
       return failure();
-    if (!missingRecords.empty())
-      model->setAttr(kMissingSourcesAttrName, b.getArrayAttr(missingRecords));
 
     // MLC's loading order (huggingface_loader._loading_order).
     llvm::MapVector<StringRef, SmallVector<SourceOp>> byFile;
@@ -355,6 +354,7 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
                                                       order.getArrayRef(),
                                                       byFile)));
 
+    MLIRContext *ctx = &getContext();
     OpBuilder ob = OpBuilder::atBlockEnd(&body);
     ExprBuilder exprs(ob, sources, awqWeights, awqGroupSize(model));
     for (size_t i : order) {
@@ -363,9 +363,15 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
       if (!v)
         return failure();
       Location loc = NameLoc::get(ob.getStringAttr(p.name), v.getLoc());
-      ParamOp::create(ob, loc, ob.getStringAttr(p.name), v,
-                      ParamKindAttr::get(&getContext(), toParamKind(p.kind)));
+      auto param = ParamOp::create(
+          ob, loc, ob.getStringAttr(p.name), v,
+          ParamKindAttr::get(ctx, toParamKind(p.kind)));
+      if (p.shard)
+        param.setShardAttr(
+            ShardStrategyAttr::get(ctx, p.shard->dim, p.shard->segments));
     }
+    for (auto &[name, tensors] : missingParams)
+      MissingOp::create(ob, model.getLoc(), name, ob.getArrayAttr(tensors));
     // Unused sources go, with the ops that decode them.
     for (SourceOp s : sourceOrder) {
       Value v = getCheckpointTensor(s);
@@ -379,7 +385,45 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
         op = prev;
       }
     }
+    recordDefinition(model, *def);
     return success();
+  }
+
+  /// What later passes need of the definition, so that none re-reads the
+  /// config: the expected parameters (weights.expect ops at the top of the
+  /// model, at the model's location), the shard divisors and the
+  /// quantization kinds the model accepts.
+  void recordDefinition(ModelOp model, const models::ModelDef &def) {
+    MLIRContext *ctx = &getContext();
+    Block &body = model.getBody().front();
+    OpBuilder b = OpBuilder::atBlockBegin(&body);
+    // Before quantization the element type is not checked; the built
+    // parameter's keeps the IR readable.
+    llvm::StringMap<Type> builtType;
+    for (ParamOp p : model.getParams())
+      builtType[p.getSymName()] =
+          cast<RankedTensorType>(p.getValue().getType()).getElementType();
+    Type fallback = b.getF32Type();
+    for (const models::ParamDef &p : def.params) {
+      SmallVector<int64_t> shape;
+      for (int64_t d : p.shape)
+        shape.push_back(d < 0 ? ShapedType::kDynamic : d);
+      Type element = builtType.lookup(p.name);
+      auto type = RankedTensorType::get(shape, element ? element : fallback);
+      ExpectOp::create(b, model.getLoc(), b.getStringAttr(p.name),
+                       TypeAttr::get(type),
+                       ParamKindAttr::get(ctx, toParamKind(p.kind)),
+                       StringAttr());
+    }
+    SmallVector<Attribute> divisors;
+    for (const auto &[field, value] : def.shardDivisors)
+      divisors.push_back(ShardDivisorAttr::get(ctx, field, value));
+    model.setShardDivisorsAttr(b.getArrayAttr(divisors));
+    if (!def.preshardRefusal.empty())
+      model.setPreshardRefusalAttr(b.getStringAttr(def.preshardRefusal));
+    SmallVector<StringRef> kinds(def.quantizationKinds.begin(),
+                                 def.quantizationKinds.end());
+    model.setQuantizationKindsAttr(b.getStrArrayAttr(kinds));
   }
 
   /// `Total parameters` as mlc_llm counts it: every tensor of each file the

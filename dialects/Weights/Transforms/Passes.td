@@ -1,7 +1,11 @@
 //===- Passes.td - Weights dialect passes ------------------*- tablegen -*-===//
 //
 // import -> map names -> quantize -> verify -> shard -> serialize. Each pass
-// runs alone on IR; `qopt-convert` chains them (Pipelines.cpp).
+// runs alone on IR; `qopt-convert` chains them (Pipelines.cpp). All but the
+// importer work on weights.model ops and are op-agnostic: scheduled on
+// `builtin.module` they handle every model in it, nested as
+// `builtin.module(weights.model(...))` the pass manager runs them per model
+// (in parallel when there are several).
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,7 +21,9 @@ def ImportCheckpoint : Pass<"qopt-import-checkpoint", "::mlir::ModuleOp"> {
     single or sharded with an index), reads only the headers, and appends a
     `weights.model` holding one `weights.source` per tensor, in the order the
     files and tensors are listed, with the config fields as an attribute.
-    Every location names the checkpoint file and the tensor.
+    Files are named relative to the checkpoint's directory, recorded once as
+    the model's `checkpoint_root`. Every location names the checkpoint file
+    and the tensor.
   }];
   let options = [
     Option<"source", "source", "std::string", "\"\"",
@@ -32,19 +38,22 @@ def ImportCheckpoint : Pass<"qopt-import-checkpoint", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }
 
-def MapParameters : Pass<"qopt-map-parameters", "::mlir::ModuleOp"> {
+def MapParameters : Pass<"qopt-map-parameters"> {
   let summary = "Maps checkpoint tensors to the parameters MLC's model expects";
   let description = [{
     Builds, for every parameter of the architecture's MLC definition, the
     mapping from source tensors (concatenations, stacks, transposes, ...) and
-    a `weights.param` in MLC's emission order, tagged with its module kind.
-    Reports every missing source tensor, warns once about unused ones, and
-    records the number of source parameters MLC counts.
+    a `weights.param` in MLC's emission order, tagged with its module kind
+    and shard strategy. Reports every missing source tensor, warns once
+    about unused ones, and records the number of source parameters MLC
+    counts. It is the one pass that reads the model definition (from the
+    `config` attribute): it also writes the definition's parameters as
+    `weights.expect` ops and the model's `shard_divisors` and
+    `quantization_kinds`, which later passes read instead.
     With `defer-missing`, a parameter whose source tensors are missing is
-    not built but recorded on the model (`weights.missing_sources`), and the
-    pass succeeds: `qopt-verify-parameters` then reports it with the other
-    problems, each with a note at the graph's declaration (`qopt-convert`
-    does this).
+    not built but left as a `weights.missing` op, and the pass succeeds:
+    `qopt-verify-parameters` then reports it with the other problems, each
+    with a note at the graph's declaration (`qopt-convert` does this).
   }];
   let options = [
     Option<"deferMissing", "defer-missing", "bool", "false",
@@ -54,12 +63,14 @@ def MapParameters : Pass<"qopt-map-parameters", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }
 
-def QuantizeWeights : Pass<"qopt-quantize-weights", "::mlir::ModuleOp"> {
+def QuantizeWeights : Pass<"qopt-quantize-weights"> {
   let summary = "Applies an MLC quantization mode to the parameters";
   let description = [{
     Casts every parameter to the mode's model dtype and replaces each weight
     the mode quantizes (by module kind) with `weights.quantize` and its
-    `q_weight` / `q_scale` / ... parameters.
+    `q_weight` / `q_scale` / ... parameters, each with its `role`, the
+    `quantized_from` name and the weight's `kind` and `shard`. The model's
+    own `weights.expect` ops are rewritten the same way.
   }];
   let options = [
     Option<"mode", "mode", "std::string", "\"q4f16_1\"",
@@ -73,7 +84,7 @@ def QuantizeWeights : Pass<"qopt-quantize-weights", "::mlir::ModuleOp"> {
                            "::mlir::quant::QuantDialect"];
 }
 
-def LowerToQuantTypes : Pass<"qopt-lower-to-quant-types", "::mlir::ModuleOp"> {
+def LowerToQuantTypes : Pass<"qopt-lower-to-quant-types"> {
   let summary = "Exposes MNN-style quantized weights as upstream quant types";
   let description = [{
     For every MNN-style `weights.quantize` (`#weights.mnn`), adds a
@@ -100,15 +111,17 @@ def LowerToQuantTypes : Pass<"qopt-lower-to-quant-types", "::mlir::ModuleOp"> {
                            "::mlir::quant::QuantDialect"];
 }
 
-def VerifyParameters : Pass<"qopt-verify-parameters", "::mlir::ModuleOp"> {
+def VerifyParameters : Pass<"qopt-verify-parameters"> {
   let summary = "Checks every parameter against what the compiled model expects";
   let description = [{
     Compares the `weights.param` ops with the expected parameter list: the
-    built-in definition of the architecture (from its config and the
-    quantization mode), or `graph`, an MLIR file of `weights.expect` ops or
-    function arguments, or MLC metadata JSON. Reports, all in one run:
-    parameters produced twice, missing, of the wrong shape or dtype, and
-    parameters the graph does not expect.
+    model's own `weights.expect` ops (the architecture's definition as
+    qopt-map-parameters wrote it and the quantize pass rewrote it), or
+    `graph`, an MLIR file of `weights.expect` ops or function arguments, or
+    MLC metadata JSON. Reports, all in one run: parameters missing (and
+    the `weights.missing` ops qopt-map-parameters left), of the wrong shape
+    or dtype, and parameters the graph does not expect. (A parameter
+    produced twice does not verify: each is a symbol of its model.)
   }];
   let options = [
     Option<"graph", "graph", "std::string", "\"\"",
@@ -117,16 +130,18 @@ def VerifyParameters : Pass<"qopt-verify-parameters", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }
 
-def PreShardTP : Pass<"qopt-preshard", "::mlir::ModuleOp"> {
+def PreShardTP : Pass<"qopt-preshard"> {
   let summary = "Splits parameters into tensor-parallel shards as MLC pre-shards them";
   let description = [{
-    For every parameter whose module has a shard strategy (the architecture
-    definition's `ShardSingleDim`), replaces `<name>` by `<name>_shard-0` ..
-    `<name>_shard-(N-1)`, each a `weights.shard` of the full (quantized)
-    tensor: contiguous head blocks per segment of fused q/k/v and gate/up,
-    `q_weight` and `q_scale` split on the weight's dimension. Parameters
-    without a strategy stay whole. Shard counts that do not divide heads,
-    the intermediate size or the groups, and KN layouts, are errors.
+    For every parameter with a `shard` strategy (set by qopt-map-parameters
+    from the definition's `ShardSingleDim`), replaces `<name>` by
+    `<name>_shard-0` .. `<name>_shard-(N-1)`, each a `weights.shard` of the
+    full (quantized) tensor: contiguous head blocks per segment of fused
+    q/k/v and gate/up, quantized storage and scales split on the weight's
+    dimension (per-tensor float8 scales stay whole). Parameters without a
+    strategy stay whole. Shard counts that do not divide the model's
+    `shard_divisors` (heads, intermediate size), the segments or the
+    groups, and KN layouts, are errors.
   }];
   let options = [
     Option<"numShards", "num-shards", "int64_t", "1", "Tensor-parallel shards">,
@@ -134,7 +149,7 @@ def PreShardTP : Pass<"qopt-preshard", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }
 
-def SerializeTensorCache : Pass<"qopt-serialize-tensor-cache", "::mlir::ModuleOp"> {
+def SerializeTensorCache : Pass<"qopt-serialize-tensor-cache"> {
   let summary = "Streams the parameters into a TVM tensor cache";
   let description = [{
     Evaluates every `weights.param` (reading source bytes, mapping,
@@ -166,6 +181,9 @@ def SerializeTensorCache : Pass<"qopt-serialize-tensor-cache", "::mlir::ModuleOp
            "manifest (combine the parts with quant-opt merge-parts)">,
     Option<"shardCapBytes", "shard-cap-bytes", "uint64_t", "33554432",
            "Shard capacity (tvmjs' shard_cap_mb; mlc_llm uses 32 MiB)">,
+    Option<"checkpointRoot", "checkpoint-root", "std::string", "\"\"",
+           "Read the checkpoint files from this directory instead of the "
+           "model's checkpoint_root (the checkpoint was moved)">,
   ];
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }

@@ -2,7 +2,9 @@
 //
 // MLC_INTERNAL_PRESHARD_NUM / --tensor-parallel-shards: every parameter with
 // a shard strategy becomes `<name>_shard-<i>` records, each a weights.shard
-// of the full, already quantized tensor (mlc-models.md section 4).
+// of the full, already quantized tensor (docs/design.md, "Presharding").
+// Everything it needs is on the IR: each record's `shard` strategy and
+// `role`, the model's `shard_divisors` and `quantization`.
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,25 +31,34 @@ struct PreShardTPPass : public ::mlir::qopt::weights::impl::PreShardTPBase<PreSh
 
   void runOnOperation() override {
     if (numShards < 1) {
-      getOperation().emitError("num-shards must be positive, got ")
+      getOperation()->emitError("num-shards must be positive, got ")
           << numShards.getValue();
       return signalPassFailure();
     }
     if (numShards == 1)
       return;
-    for (ModelOp model : getOperation().getOps<ModelOp>())
+    for (ModelOp model : getModels(getOperation()))
       if (failed(shardModel(model)))
         return signalPassFailure();
   }
 
   LogicalResult shardModel(ModelOp model) {
     int64_t t = numShards;
-    const models::Architecture *arch = models::findArchitecture(model.getArch());
-    if (!arch)
-      return model.emitError("unsupported model type '") << model.getArch() << "'";
-    auto def = arch->build(getModelConfig(model), t);
-    if (!def)
-      return model.emitError(llvm::toString(def.takeError()));
+    // As the definition built for t shards would fail: a model MLC cannot
+    // pre-shard, then each quantity a shard must hold whole (heads, the
+    // intermediate size), in the definition's order. The messages name the
+    // config file, from the model's location.
+    if (std::optional<StringRef> why = model.getPreshardRefusal()) {
+      std::string config = locationFile(model.getLoc());
+      return model.emitError(config.empty() ? "config.json" : config)
+             << ": tensor-parallel-shards " << t << ": " << *why;
+    }
+    if (ArrayAttr divisors = model.getShardDivisorsAttr())
+      for (auto d : divisors.getAsRange<ShardDivisorAttr>())
+        if (d.getValue() % t != 0)
+          return model.emitError("tensor-parallel-shards: ")
+                 << d.getField() << ": " << d.getValue()
+                 << " is not divisible by " << t;
     const models::QuantizationMode *mode =
         model.getQuantization()
             ? models::findQuantizationMode(*model.getQuantization())
@@ -58,7 +69,7 @@ struct PreShardTPPass : public ::mlir::qopt::weights::impl::PreShardTPBase<PreSh
              << "' (kn layout) cannot be pre-sharded: MLC would shard the "
                 "transposed axis; use the nk variant";
     // AutoAWQ's tensors are kept as stored ([K, N/8] packed on the output
-    // axis); no shard rule for them is documented (mlc-models.md 4), and
+    // axis); MLC documents no shard rule for them, and
     // leaving them whole next to `_shard-i` records would be an
     // inconsistent cache.
     if (mode && mode->kind == models::QuantizationMode::Kind::AWQ)
@@ -70,44 +81,45 @@ struct PreShardTPPass : public ::mlir::qopt::weights::impl::PreShardTPBase<PreSh
                 "--tensor-parallel-shards";
     bool fp8 = mode && mode->kind == models::QuantizationMode::Kind::PerTensorQuant;
 
-    llvm::StringMap<const models::ParamDef *> byName;
-    for (const models::ParamDef &p : def->params)
-      byName[p.name] = &p;
-
     SmallVector<ParamOp> params(model.getParams());
     for (ParamOp p : params) {
       StringRef name = p.getName();
-      StringRef base = name, suffix;
-      // Every output of a quantize op (QuantSchemeAttrInterface::inferOutputs)
-      // inherits the weight's strategy; MNN's asymmetric q_zero [.., blocks]
-      // is split exactly like q_scale.
-      for (StringRef s :
-           {"q_weight", "q_scale", "q_zero", "q_calibration_scale"})
-        if (name.ends_with(("." + s).str())) {
-          base = name.drop_back(s.size() + 1);
-          suffix = s;
-        }
-      std::string weightName = suffix.empty() ? name.str() : (base + ".weight").str();
-      const models::ParamDef *pd = byName.lookup(weightName);
-      if (!pd || !pd->shard)
+      // Every record made of a weight (QuantSchemeAttrInterface) carries
+      // its strategy; MNN's asymmetric q_zero [.., blocks] is split exactly
+      // like q_scale.
+      ShardStrategyAttr strategy = p.getShardAttr();
+      if (!strategy)
         continue;
+      ParamRole role = p.getEffectiveRole();
+      bool quantized = role != ParamRole::Weight;
       // FP8 scales are per tensor: replicated.
-      if (fp8 && suffix != "q_weight" && !suffix.empty())
+      if (fp8 && quantized && role != ParamRole::QuantizedWeight)
         continue;
       auto type = cast<RankedTensorType>(p.getValue().getType());
-      int64_t dim = pd->shard->dim;
+      int64_t dim = strategy.getDim();
       if (dim >= type.getRank())
         return p.emitError("parameter '") << name << "' has no dimension " << dim
                                           << " to shard";
-      SmallVector<int64_t> segs(pd->shard->segments.begin(),
-                                pd->shard->segments.end());
+      // The strategy holds the full segment lengths; a shard takes 1/t of
+      // each.
+      SmallVector<int64_t> segs;
+      for (int64_t full : strategy.getSegments()) {
+        if (full % t != 0) {
+          InFlightDiagnostic d = p.emitError("cannot pre-shard parameter '")
+                                 << name << "': segments [";
+          llvm::interleaveComma(strategy.getSegments(), d);
+          return d << "] of dimension " << dim << " are not divisible by "
+                   << t;
+        }
+        segs.push_back(full / t);
+      }
       int64_t size = type.getDimSize(dim);
-      bool packedAxis = !suffix.empty() && dim == type.getRank() - 1;
+      bool packedAxis = quantized && dim == type.getRank() - 1;
       if (packedAxis) {
         // The quantized K axis: shard s takes words/scales of its K range,
         // which equals quantizing each shard only when every shard holds
         // whole groups.
-        int64_t k = pd->shard->segments.empty() ? pd->shape[dim] : -1;
+        int64_t k = strategy.getSegments().empty() ? inputFeatures(p) : -1;
         if (auto mnn = getMnnScheme(p)) {
           ::qopt::numerics::MnnQuantSpec spec;
           spec.bits = int(mnn.getBits());
@@ -157,18 +169,29 @@ struct PreShardTPPass : public ::mlir::qopt::weights::impl::PreShardTPBase<PreSh
         auto shard = ShardOp::create(
             b, p.getLoc(), type.clone(shape), p.getValue(),
             b.getI64IntegerAttr(dim),
-            pd->shard->segments.empty() || packedAxis
+            strategy.getSegments().empty() || packedAxis
                 ? DenseI64ArrayAttr()
                 : b.getDenseI64ArrayAttr(segs),
             b.getI64IntegerAttr(i), b.getI64IntegerAttr(t));
         std::string shardName = (name + "_shard-" + Twine(i)).str();
         ParamOp::create(b, NameLoc::get(b.getStringAttr(shardName), p.getLoc()),
                         b.getStringAttr(shardName), shard.getResult(),
-                        p.getKindAttr());
+                        p.getKindAttr(), p.getRoleAttr(),
+                        p.getQuantizedFromAttr(), ShardStrategyAttr());
       }
       p.erase();
     }
     return success();
+  }
+
+  /// The input features (last axis) of the weight a quantize op made the
+  /// record from; -1 when no quantize op defines it.
+  static int64_t inputFeatures(ParamOp p) {
+    auto q = p.getValue().getDefiningOp<QuantizeOp>();
+    if (!q)
+      return -1;
+    auto in = cast<RankedTensorType>(q.getInput().getType());
+    return in.getRank() ? in.getShape().back() : -1;
   }
 
   /// The MNN scheme of the quantize op defining a parameter, if any.

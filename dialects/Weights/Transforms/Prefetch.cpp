@@ -10,12 +10,13 @@
 using namespace mlir;
 using namespace mlir::qopt::weights;
 
-void mlir::qopt::weights::prefetchRows(Value v, int64_t r0, int64_t r1) {
+void mlir::qopt::weights::prefetchRows(Value v, int64_t r0, int64_t r1,
+                                       StringRef root) {
   if (r1 <= r0)
     return;
   Operation *def = v.getDefiningOp();
   if (isa_and_nonnull<CastOp, AddConstantOp>(def))
-    return prefetchRows(def->getOperand(0), r0, r1);
+    return prefetchRows(def->getOperand(0), r0, r1, root);
   if (auto c = dyn_cast_or_null<ConcatOp>(def)) {
     if (c.getAxis() != 0)
       return;
@@ -24,7 +25,7 @@ void mlir::qopt::weights::prefetchRows(Value v, int64_t r0, int64_t r1) {
       int64_t n = cast<RankedTensorType>(in.getType()).getDimSize(0);
       int64_t lo = std::max(r0, base), hi = std::min(r1, base + n);
       if (lo < hi)
-        prefetchRows(in, lo - base, hi - base);
+        prefetchRows(in, lo - base, hi - base, root);
       base += n;
     }
     return;
@@ -40,7 +41,10 @@ void mlir::qopt::weights::prefetchRows(Value v, int64_t r0, int64_t r1) {
   uint64_t rowBytes = uint64_t(type.getNumElements()) /
                       uint64_t(type.getDimSize(0)) *
                       ::qopt::numerics::dtypeSize(*dt);
-  int fd = ::open(s.getFile().str().c_str(), O_RDONLY | O_CLOEXEC);
+  auto model = s->getParentOfType<ModelOp>();
+  std::string path = model ? model.resolveCheckpointPath(s.getFile(), root)
+                           : s.getFile().str();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return;
   ::posix_fadvise(fd, off_t(uint64_t(s.getOffset()) + uint64_t(r0) * rowBytes),
@@ -49,16 +53,16 @@ void mlir::qopt::weights::prefetchRows(Value v, int64_t r0, int64_t r1) {
 }
 
 void mlir::qopt::weights::prefetchChunk(EvaluableOpInterface op, int64_t r0,
-                                        int64_t r1) {
+                                        int64_t r1, StringRef root) {
   Operation *o = op.getOperation();
   if (o->getNumResults() == 0)
     return;
-  prefetchRows(o->getResult(0), r0, r1);
+  prefetchRows(o->getResult(0), r0, r1, root);
   if (o->getNumOperands() == 0 || !op.isRowLocal())
     return;
   auto in = dyn_cast<RankedTensorType>(o->getOperand(0).getType());
   auto out = dyn_cast<RankedTensorType>(o->getResult(0).getType());
   if (in && out && in.getRank() > 0 && out.getRank() > 0 &&
       in.getDimSize(0) == out.getDimSize(0))
-    prefetchRows(o->getOperand(0), r0, r1);
+    prefetchRows(o->getOperand(0), r0, r1, root);
 }

@@ -20,13 +20,15 @@ namespace mlir::qopt::weights {
 /// Asks the kernel to read ahead the checkpoint bytes of rows [r0, r1) of
 /// `v`, looking through casts, added constants and row concatenations down
 /// to plain (unstrided, unencoded) sources. Best effort: anything else, and
-/// any error, is ignored.
-void prefetchRows(Value v, int64_t r0, int64_t r1);
+/// any error, is ignored. `root`, when not empty, replaces the model's
+/// checkpoint_root.
+void prefetchRows(Value v, int64_t r0, int64_t r1, StringRef root = {});
 
 /// Reads ahead what evaluating rows [r0, r1) of `op` will read: its first
 /// result's producers, and for a row-local op whose first operand has the
 /// same rows (a quantize, a cast), that operand's.
-void prefetchChunk(EvaluableOpInterface op, int64_t r0, int64_t r1);
+void prefetchChunk(EvaluableOpInterface op, int64_t r0, int64_t r1,
+                   StringRef root = {});
 
 } // namespace mlir::qopt::weights
 

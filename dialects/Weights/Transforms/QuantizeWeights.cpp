@@ -11,6 +11,7 @@
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringMap.h"
 
 namespace mlir::qopt::weights {
 #define GEN_PASS_DEF_QUANTIZEWEIGHTS
@@ -27,11 +28,11 @@ struct QuantizeWeightsPass
   using Base::Base;
 
   void runOnOperation() override {
-    ModuleOp module = getOperation();
+    Operation *module = getOperation();
     const models::QuantizationMode *m = models::findQuantizationMode(mode);
     if (!m) {
       std::string why = models::unsupportedModeReason(mode);
-      module.emitError(why.empty()
+      module->emitError(why.empty()
                            ? "unknown quantization mode '" + mode.getValue() + "'"
                            : why)
           << "; valid modes: "
@@ -45,11 +46,11 @@ struct QuantizeWeightsPass
     } else if (rounding.getValue() == "away") {
       r = Rounding::NearestAway;
     } else {
-      module.emitError("unknown rounding '")
+      module->emitError("unknown rounding '")
           << rounding.getValue() << "'; valid: even, away";
       return signalPassFailure();
     }
-    for (ModelOp model : module.getOps<ModelOp>())
+    for (ModelOp model : getModels(module))
       if (failed(quantizeModel(model, *m, r)))
         return signalPassFailure();
   }
@@ -63,31 +64,33 @@ struct QuantizeWeightsPass
     if (model.getQuantization())
       return model.emitError("model is already quantized with '")
              << *model.getQuantization() << "'";
-    if (const models::Architecture *arch =
-            models::findArchitecture(model.getArch())) {
-      auto def = arch->build(getModelConfig(model), 1);
-      // MNN-style modes are ours: every architecture takes them.
-      if (def && m.kind != models::QuantizationMode::Kind::MNN &&
-          llvm::find(def->quantizationKinds, m.kindName().str()) ==
-              def->quantizationKinds.end()) {
+    // The kinds of modes the model accepts, as qopt-map-parameters
+    // recorded them from the definition. MNN-style modes are ours: every
+    // architecture takes them.
+    if (ArrayAttr kinds = model.getQuantizationKindsAttr();
+        kinds && m.kind != models::QuantizationMode::Kind::MNN) {
+      auto accepts = [&](StringRef kind) {
+        return llvm::any_of(kinds.getAsValueRange<StringAttr>(),
+                            [&](StringRef k) { return k == kind; });
+      };
+      if (!accepts(m.kindName())) {
         InFlightDiagnostic d = model.emitError("model type '")
                                << model.getArch() << "' cannot take mode '"
                                << m.name << "' (" << m.kindName()
                                << "); valid modes for it: ";
         bool first = true;
         for (const models::QuantizationMode &q : models::quantizationModes())
-          if (llvm::is_contained(def->quantizationKinds, q.kindName().str())) {
+          if (accepts(q.kindName())) {
             d << (first ? "" : ", ") << q.name;
             first = false;
           }
         return d;
       }
-      if (!def)
-        llvm::consumeError(def.takeError());
     }
 
     MLIRContext *ctx = &getContext();
     Type modelType = toMlirType(ctx, m.modelDType);
+    llvm::StringMap<int64_t> groups = awqGroups(model);
     SmallVector<ParamOp> params(model.getParams());
     for (ParamOp p : params) {
       OpBuilder b(p);
@@ -113,24 +116,103 @@ struct QuantizeWeightsPass
                << p.getName() << "': mode '" << m.name
                << "' (kn layout) cannot quantize MoE experts";
       auto iface = cast<QuantSchemeAttrInterface>(scheme);
-      SmallVector<std::pair<std::string, RankedTensorType>> outs;
+      SmallVector<QuantOutput> outs;
       std::string err;
       if (failed(iface.inferOutputs(cast<RankedTensorType>(v.getType()), outs,
                                     err)))
         return p.emitError("parameter '") << p.getName() << "': " << err;
       SmallVector<Type> types;
-      for (auto &o : outs)
-        types.push_back(o.second);
+      for (QuantOutput &o : outs)
+        types.push_back(o.type);
       auto q = QuantizeOp::create(b, p.getLoc(), types, v, iface);
-      for (auto [i, o] : llvm::enumerate(outs)) {
-        std::string name = quantizedName(p.getName(), o.first);
-        ParamOp::create(b, NameLoc::get(b.getStringAttr(name), p.getLoc()),
-                        b.getStringAttr(name), q.getResult(i), p.getKindAttr());
-      }
+      for (auto [i, o] : llvm::enumerate(outs))
+        createOutput(b, p, o.suffix, o.role, q.getResult(i));
       p.erase();
     }
+    if (failed(rewriteExpectations(model, m, r, groups)))
+      return failure();
     model.setQuantizationAttr(StringAttr::get(ctx, m.name));
     return success();
+  }
+
+  /// The record `<base>.<suffix>` holding one tensor a scheme made of `p`:
+  /// the weight's kind and shard strategy, the record's role and origin.
+  static void createOutput(OpBuilder &b, ParamOp p, StringRef suffix,
+                           ParamRole role, Value value) {
+    std::string name = quantizedName(p.getName(), suffix);
+    ParamOp::create(b, NameLoc::get(b.getStringAttr(name), p.getLoc()),
+                    b.getStringAttr(name), value, p.getKindAttr(),
+                    ParamRoleAttr::get(b.getContext(), role),
+                    p.getSymNameAttr(), p.getShardAttr());
+  }
+
+  /// The model's own expectations (weights.expect ops qopt-map-parameters
+  /// wrote from the definition) become what the mode makes of each
+  /// parameter, as the parameters did: the model dtype, or the scheme's
+  /// tensors.
+  LogicalResult rewriteExpectations(ModelOp model,
+                                    const models::QuantizationMode &m,
+                                    Rounding r,
+                                    const llvm::StringMap<int64_t> &groups) {
+    MLIRContext *ctx = &getContext();
+    Type modelType = toMlirType(ctx, m.modelDType);
+    SmallVector<ExpectOp> expects(model.getBody().front().getOps<ExpectOp>());
+    for (ExpectOp e : expects) {
+      OpBuilder b(e);
+      auto type = cast<RankedTensorType>(e.getType());
+      ParamKind kind = e.getKind().value_or(ParamKind::Other);
+      auto expect = [&](StringRef name, RankedTensorType t, StringAttr from) {
+        ExpectOp::create(b, e.getLoc(), b.getStringAttr(name),
+                         TypeAttr::get(t), e.getKindAttr(), from);
+      };
+      if (m.kind == models::QuantizationMode::Kind::AWQ &&
+          kind == ParamKind::Linear && type.getRank() == 2) {
+        // AutoAWQ GEMM tensors: qweight [K, N/8], qzeros [K/G, N/8],
+        // scales [K/G, N], with the group of the parameter's
+        // dequantize_awq (whole columns when it was not built).
+        int64_t n = type.getDimSize(0), k = type.getDimSize(1);
+        auto it = groups.find(e.getName());
+        int64_t g = it != groups.end() ? it->second : k;
+        Type u32 = IntegerType::get(ctx, 32, IntegerType::Unsigned);
+        StringAttr from = e.getNameAttr();
+        expect(quantizedName(e.getName(), "qweight"),
+               RankedTensorType::get({k, n / 8}, u32), from);
+        expect(quantizedName(e.getName(), "qzeros"),
+               RankedTensorType::get({k / g, n / 8}, u32), from);
+        expect(quantizedName(e.getName(), "scales"),
+               RankedTensorType::get({k / g, n}, Float16Type::get(ctx)), from);
+        e.erase();
+        continue;
+      }
+      Attribute scheme = buildScheme(ctx, m, kind, r, optimizeScales);
+      if (!scheme) {
+        e.setType(type.clone(modelType));
+        continue;
+      }
+      SmallVector<QuantOutput> outs;
+      std::string err;
+      if (failed(cast<QuantSchemeAttrInterface>(scheme).inferOutputs(
+              type.clone(modelType), outs, err)))
+        return model.emitError("parameter '") << e.getName() << "': " << err;
+      for (QuantOutput &o : outs)
+        expect(quantizedName(e.getName(), o.suffix), o.type, e.getNameAttr());
+      e.erase();
+    }
+    return success();
+  }
+
+  /// The group size of each parameter built by dequantize_awq (AutoAWQ
+  /// checkpoints), by name.
+  static llvm::StringMap<int64_t> awqGroups(ModelOp model) {
+    llvm::StringMap<int64_t> groups;
+    for (ParamOp p : model.getParams()) {
+      Value v = p.getValue();
+      if (auto c = v.getDefiningOp<ConcatOp>(); c && !c.getInputs().empty())
+        v = c.getInputs().front();
+      if (auto dq = v.getDefiningOp<DequantizeAwqOp>())
+        groups[p.getSymName()] = dq.getGroupSize();
+    }
+    return groups;
   }
 
   /// q4f16_autoawq: MLC keeps AutoAWQ's tensors. `W = dequantize_awq(...)`
@@ -155,7 +237,8 @@ struct QuantizeWeightsPass
                 "(qweight/qzeros/scales), but this weight is not AWQ-quantized";
     OpBuilder b(p);
     Type u32 = b.getIntegerType(32, /*isSigned=*/false);
-    auto emit = [&](StringRef suffix, unsigned operand, bool reinterpret) {
+    auto emit = [&](StringRef suffix, ParamRole role, unsigned operand,
+                    bool reinterpret) {
       SmallVector<Value> ins;
       for (DequantizeAwqOp dq : parts)
         ins.push_back(dq->getOperand(operand));
@@ -172,13 +255,11 @@ struct QuantizeWeightsPass
       auto type = cast<RankedTensorType>(out.getType());
       if (reinterpret && type.getElementType() != u32)
         out = CastOp::create(b, p.getLoc(), type.clone(u32), out);
-      std::string name = quantizedName(p.getName(), suffix);
-      ParamOp::create(b, NameLoc::get(b.getStringAttr(name), p.getLoc()),
-                      b.getStringAttr(name), out, p.getKindAttr());
+      createOutput(b, p, suffix, role, out);
     };
-    emit("qweight", 0, true);
-    emit("qzeros", 1, true);
-    emit("scales", 2, false);
+    emit("qweight", ParamRole::QuantizedWeight, 0, true);
+    emit("qzeros", ParamRole::Zero, 1, true);
+    emit("scales", ParamRole::Scale, 2, false);
     p.erase();
     return success();
   }

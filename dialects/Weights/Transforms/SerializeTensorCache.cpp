@@ -46,9 +46,10 @@ static uint64_t sourceParamCount(ModelOp model) {
   return total;
 }
 
-/// Records the statistics on the module (kStatisticsAttrName).
-static void recordStatistics(ModuleOp module, const tc::Statistics &stats) {
-  Builder b(module.getContext());
+/// Records the statistics (kStatisticsAttrName) on the op the pass runs on:
+/// the module, or the model when the pass is nested under it.
+static void recordStatistics(Operation *module, const tc::Statistics &stats) {
+  Builder b(module->getContext());
   module->setAttr(
       kStatisticsAttrName,
       b.getDictionaryAttr(
@@ -65,10 +66,10 @@ struct SerializeTensorCachePass
   using Base::Base;
 
   void runOnOperation() override {
-    ModuleOp module = getOperation();
-    auto models = llvm::to_vector(module.getOps<ModelOp>());
+    Operation *op = getOperation();
+    SmallVector<ModelOp> models = getModels(op);
     if (models.size() != 1) {
-      module.emitError("expected exactly one weights.model to serialize, found ")
+      op->emitError("expected exactly one weights.model to serialize, found ")
           << models.size();
       return signalPassFailure();
     }
@@ -77,13 +78,12 @@ struct SerializeTensorCachePass
       model.emitError("qopt-serialize-tensor-cache needs 'output-dir'");
       return signalPassFailure();
     }
-    FailureOr<SmallVector<MissingSources>> missing = getMissingSources(model);
-    if (failed(missing))
-      return signalPassFailure();
-    if (!missing->empty()) {
+    auto missing = model.getBody().front().getOps<MissingOp>();
+    if (!missing.empty()) {
+      MissingOp first = *missing.begin();
       model.emitError("parameter '")
-          << missing->front().param << "' was not built: source tensor '"
-          << missing->front().tensors.front()
+          << first.getParam() << "' was not built: source tensor '"
+          << *first.getTensors().getAsValueRange<StringAttr>().begin()
           << "' is not in the checkpoint (run qopt-verify-parameters for all)";
       return signalPassFailure();
     }
@@ -130,7 +130,7 @@ struct SerializeTensorCachePass
       if (!statsJson.getValue().empty() &&
           failed(writeStatsJson(model, stats, {})))
         return signalPassFailure();
-      recordStatistics(module, stats);
+      recordStatistics(op, stats);
       return;
     }
 
@@ -160,6 +160,7 @@ struct SerializeTensorCachePass
     opts.threads = threads;
     opts.accuracy = accuracy;
     opts.cuda = device == "cuda";
+    opts.checkpointRoot = checkpointRoot.getValue();
     opts.progress = progress && llvm::sys::Process::StandardErrIsDisplayed();
     std::vector<TensorError> errors;
     if (llvm::Error err = executeParams(params, **writer, opts, &errors)) {
@@ -210,7 +211,7 @@ struct SerializeTensorCachePass
     if (!statsJson.getValue().empty())
       if (failed(writeStatsJson(model, stats, errors)))
         return signalPassFailure();
-    recordStatistics(module, stats);
+    recordStatistics(op, stats);
   }
 
   /// "I/N" with 1 <= I <= N.

@@ -92,43 +92,15 @@ std::string mlir::qopt::weights::quantizedName(StringRef paramName,
   return (base + "." + suffix).str();
 }
 
-bool mlir::qopt::weights::isProducedFrom(StringRef name, StringRef paramName) {
-  if (name == paramName)
-    return true;
-  StringRef base = paramName;
-  if (!base.consume_back(".weight") || !name.consume_front(base) ||
-      !name.consume_front("."))
-    return false;
-  return name.starts_with("q_") || name == "qweight" || name == "qzeros" ||
-         name == "scales";
-}
-
-FailureOr<SmallVector<MissingSources>>
-mlir::qopt::weights::getMissingSources(ModelOp model) {
-  SmallVector<MissingSources> out;
-  Attribute attr = model->getAttr(kMissingSourcesAttrName);
-  if (!attr)
-    return out;
-  auto bad = [&] {
-    return model.emitError("'")
-           << kMissingSourcesAttrName
-           << "' must be an array of [\"param\", \"tensor\", ...] string arrays";
-  };
-  auto records = dyn_cast<ArrayAttr>(attr);
-  if (!records)
-    return bad();
-  for (Attribute r : records) {
-    auto record = dyn_cast<ArrayAttr>(r);
-    if (!record || record.size() < 2 ||
-        !llvm::all_of(record, llvm::IsaPred<StringAttr>))
-      return bad();
-    MissingSources m;
-    m.param = cast<StringAttr>(record[0]).getValue();
-    for (Attribute t : llvm::drop_begin(record.getValue()))
-      m.tensors.push_back(cast<StringAttr>(t).getValue());
-    out.push_back(std::move(m));
-  }
-  return out;
+SmallVector<ModelOp> mlir::qopt::weights::getModels(Operation *op) {
+  if (auto model = dyn_cast<ModelOp>(op))
+    return {model};
+  SmallVector<ModelOp> models;
+  for (Region &region : op->getRegions())
+    for (Block &block : region)
+      for (auto model : block.getOps<ModelOp>())
+        models.push_back(model);
+  return models;
 }
 
 ParamKind mlir::qopt::weights::toParamKind(models::ParamKind k) {

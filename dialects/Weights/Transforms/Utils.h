@@ -22,31 +22,20 @@ nlohmann::json attrToJson(Attribute attr);
 /// The path a location names (FileLineColLoc inside Name/Fused locs), or "".
 std::string locationFile(Location loc);
 
-/// The model config of a weights.model, with its config.json path.
+/// The model config of a weights.model, with its config.json path. Only
+/// qopt-map-parameters reads it: it records what later passes need as
+/// attributes (docs/design.md, "Facts on the IR").
 ::qopt::models::ModelConfig getModelConfig(ModelOp model);
 
 /// MLC's names: `<base>.weight` quantized becomes `<base>.<suffix>`.
 std::string quantizedName(StringRef paramName, StringRef suffix);
-/// Whether `name` is `paramName` or one of the tensors quantizing it
-/// (`<base>.q_weight`, `<base>.q_scale`, ..., AWQ's `qweight`/`qzeros`/`scales`).
-bool isProducedFrom(StringRef name, StringRef paramName);
 
-/// Discardable attribute of weights.model left by
-/// `qopt-map-parameters{defer-missing=true}`: the parameters not built because
-/// source tensors are missing, `[["param", "missing tensor", ...], ...]`.
-/// `qopt-verify-parameters` reports them; serialization refuses them.
-inline constexpr llvm::StringLiteral kMissingSourcesAttrName =
-    "weights.missing_sources";
-/// One entry of kMissingSourcesAttrName.
-struct MissingSources {
-  StringRef param;
-  SmallVector<StringRef> tensors;
-};
-/// The entries of kMissingSourcesAttrName (none when absent); an error at the
-/// model when the attribute is malformed.
-FailureOr<SmallVector<MissingSources>> getMissingSources(ModelOp model);
+/// The models a pass works on: `op` itself when it is a weights.model (the
+/// pass nested as `weights.model(...)`), else the weights.model ops directly
+/// inside it (run on `builtin.module`).
+SmallVector<ModelOp> getModels(Operation *op);
 
-/// Whether a mode quantizes a parameter of this kind (mlc-quantization.md 2.6).
+/// Whether a mode quantizes a parameter of this kind (docs/quantization.md).
 bool modeQuantizes(const ::qopt::models::QuantizationMode &mode, ParamKind kind);
 /// The scheme attribute a mode applies to a parameter of this kind.
 /// Null for modes that do not quantize it. `rounding` applies to group modes.

@@ -50,59 +50,21 @@ static std::string shapeStr(ArrayRef<int64_t> shape) {
   return s + "]";
 }
 
-/// Expected parameters from the architecture definition and the mode.
+/// Expected parameters from the model's own weights.expect ops (the
+/// definition as qopt-map-parameters recorded it, rewritten by the quantize
+/// pass). Before quantization the element type is not checked.
 static LogicalResult builtinExpectations(ModelOp model,
                                          std::vector<Expected> &out) {
-  const models::Architecture *arch = models::findArchitecture(model.getArch());
-  if (!arch)
-    return model.emitError("unsupported model type '") << model.getArch() << "'";
-  auto def = arch->build(getModelConfig(model), 1);
-  if (!def)
-    return model.emitError(llvm::toString(def.takeError()));
-  MLIRContext *ctx = model.getContext();
-  const models::QuantizationMode *mode =
-      model.getQuantization()
-          ? models::findQuantizationMode(*model.getQuantization())
-          : nullptr;
-  if (model.getQuantization() && !mode)
-    return model.emitError("unknown quantization mode '")
-           << *model.getQuantization() << "'";
-  Type modelType = mode ? toMlirType(ctx, mode->modelDType) : Type();
-  for (const models::ParamDef &p : def->params) {
-    SmallVector<int64_t> shape;
-    for (int64_t d : p.shape)
-      shape.push_back(d < 0 ? ShapedType::kDynamic : d);
-    ParamKind kind = toParamKind(p.kind);
-    if (mode && mode->kind == models::QuantizationMode::Kind::AWQ &&
-        kind == ParamKind::Linear && shape.size() == 2) {
-      // AutoAWQ GEMM tensors: qweight [K, N/8], qzeros [K/G, N/8], scales [K/G, N].
-      int64_t n = shape[0], k = shape[1];
-      auto q = model.getConfig().getAs<DictionaryAttr>("quantization_config");
-      auto gAttr = q ? q.getAs<IntegerAttr>("group_size") : IntegerAttr();
-      int64_t g = gAttr && gAttr.getInt() > 0 ? gAttr.getInt() : k;
-      Type u32 = IntegerType::get(ctx, 32, IntegerType::Unsigned);
-      out.push_back({quantizedName(p.name, "qweight"), {k, n / 8}, u32, model.getLoc()});
-      out.push_back({quantizedName(p.name, "qzeros"), {k / g, n / 8}, u32, model.getLoc()});
-      out.push_back({quantizedName(p.name, "scales"), {k / g, n},
-                     Float16Type::get(ctx), model.getLoc()});
-      continue;
-    }
-    Attribute scheme = mode ? buildScheme(ctx, *mode, kind, Rounding::NearestEven)
-                            : Attribute();
-    if (!scheme) {
-      out.push_back({p.name, shape, modelType, model.getLoc()});
-      continue;
-    }
-    SmallVector<std::pair<std::string, RankedTensorType>> outs;
-    std::string err;
-    if (failed(cast<QuantSchemeAttrInterface>(scheme).inferOutputs(
-            RankedTensorType::get(shape, modelType), outs, err)))
-      return model.emitError("parameter '") << p.name << "': " << err;
-    for (auto &[suffix, type] : outs)
-      out.push_back({quantizedName(p.name, suffix),
-                     SmallVector<int64_t>(type.getShape()),
-                     type.getElementType(), model.getLoc()});
+  bool quantized = model.getQuantization().has_value();
+  for (ExpectOp e : model.getBody().front().getOps<ExpectOp>()) {
+    auto t = cast<RankedTensorType>(e.getType());
+    out.push_back({e.getName().str(), SmallVector<int64_t>(t.getShape()),
+                   quantized ? t.getElementType() : Type(), e.getLoc()});
   }
+  if (out.empty())
+    return model.emitError("the model declares no expected parameters "
+                           "(weights.expect); run qopt-map-parameters first, "
+                           "or give 'graph'");
   return success();
 }
 
@@ -184,7 +146,7 @@ struct VerifyParametersPass
   using Base::Base;
 
   void runOnOperation() override {
-    for (ModelOp model : getOperation().getOps<ModelOp>())
+    for (ModelOp model : getModels(getOperation()))
       if (failed(verifyModel(model)))
         signalPassFailure();
   }
@@ -211,19 +173,11 @@ struct VerifyParametersPass
       }
     }
 
+    // Names are unique: each weights.param is a symbol of the model.
     llvm::StringMap<ParamOp> produced;
     for (ParamOp p : model.getParams()) {
-      auto [it, inserted] = produced.try_emplace(p.getName(), p);
+      produced[p.getName()] = p;
       auto e = expected.find(p.getName());
-      if (!inserted) {
-        InFlightDiagnostic d = p.emitError("parameter '")
-                               << p.getName() << "' is produced twice";
-        d.attachNote(it->second.getLoc()) << "first produced here";
-        if (e != expected.end())
-          d.attachNote(e->second.loc) << "expected here";
-        ok = false;
-        continue;
-      }
       if (e == expected.end()) {
         p.emitError("parameter '")
             << p.getName() << "' is not a parameter of the model graph";
@@ -259,22 +213,27 @@ struct VerifyParametersPass
     // Parameters qopt-map-parameters{defer-missing} could not build: one
     // error per missing source tensor, with a note at each declaration of
     // the graph the parameter (or its quantized tensors) would have met.
+    // Which records those are, the model's own expectations say (their
+    // name or `quantized_from`); without them, the parameter's name.
+    llvm::StringMap<SmallVector<StringRef>> recordsOf;
+    for (ExpectOp e : model.getBody().front().getOps<ExpectOp>())
+      recordsOf[e.getOriginName()].push_back(e.getName());
     llvm::StringSet<> explained;
-    FailureOr<SmallVector<MissingSources>> missing = getMissingSources(model);
-    if (failed(missing))
-      return failure();
-    for (const MissingSources &m : *missing) {
+    for (MissingOp m : model.getBody().front().getOps<MissingOp>()) {
+      SmallVector<StringRef> records = recordsOf.lookup(m.getParam());
+      if (records.empty())
+        records.push_back(m.getParam());
       SmallVector<Location> decls;
       for (auto &[name, want] : expected) {
-        if (produced.count(name) || !isProducedFrom(name, m.param))
+        if (produced.count(name) || !llvm::is_contained(records, name))
           continue;
         explained.insert(name);
         if (!llvm::is_contained(decls, want.loc))
           decls.push_back(want.loc);
       }
-      for (StringRef tensor : m.tensors) {
+      for (StringRef tensor : m.getTensors().getAsValueRange<StringAttr>()) {
         InFlightDiagnostic d = model.emitError("parameter '")
-                               << m.param << "' needs source tensor '"
+                               << m.getParam() << "' needs source tensor '"
                                << tensor << "', which is not in the checkpoint";
         for (Location loc : decls)
           d.attachNote(loc) << "expected here";

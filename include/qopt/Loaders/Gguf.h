@@ -8,7 +8,7 @@
 // rebuilt from the metadata. Decoding and un-permuting are ops of the
 // weights dialect (docs/gguf.md).
 //
-// Fact sheet: shared/spec/source-formats.md, section 3.
+// The format as quant-opt reads it: docs/gguf.md.
 //
 //===----------------------------------------------------------------------===//
 

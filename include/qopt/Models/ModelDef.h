@@ -101,6 +101,17 @@ struct ModelDef {
   /// Quantization kinds the MLC model accepts ("no-quant", "group-quant",
   /// "per-tensor-quant", "awq", "ft-quant").
   std::vector<std::string> quantizationKinds;
+  /// Config quantities the tensor-parallel shard count must divide, as
+  /// (field, value), in the order they are checked (e.g. the head counts:
+  /// each shard holds whole heads). A definition built for T shards fails
+  /// with "tensor-parallel-shards: <field>: <value> is not divisible by T"
+  /// for the first that T does not divide.
+  std::vector<std::pair<std::string, int64_t>> shardDivisors;
+  /// "<arch> cannot be pre-sharded as MLC defines it: <why>" when MLC's
+  /// presharding of this model cannot work (empty: it can); a definition
+  /// built for more than one shard fails with "<config>:
+  /// tensor-parallel-shards T: " and this, before any divisor is checked.
+  std::string preshardRefusal;
   /// Aliases a checkpoint may omit (tied weights dropped by the writer).
   std::vector<std::pair<std::string, std::string>> sourceAliases;
   /// Prefixes under which a checkpoint may store the source names, tried in

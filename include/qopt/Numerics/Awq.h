@@ -1,6 +1,6 @@
 //===- Awq.h - AutoAWQ GEMM dequantization ---------------------*- C++ -*-===//
 //
-// AutoAWQ's GEMM layout (source-formats.md section 4.2): qweight [K, N/8] and
+// AutoAWQ's GEMM layout (docs/source-formats.md, AutoAWQ): qweight [K, N/8] and
 // qzeros [K/G, N/8] pack 8 four-bit values along the output axis in the
 // order [0, 2, 4, 6, 1, 3, 5, 7]; scales [K/G, N] are fp16.
 //

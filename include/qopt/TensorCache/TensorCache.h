@@ -3,7 +3,7 @@
 // Writes the TVM tensor cache (`tensor-cache.json`, `params_shard_<k>.bin`,
 // `tensor-cache-b16.json`) byte for byte as `tvm.contrib.tvmjs.
 // dump_tensor_cache(..., encode_format="f32-to-bf16", shard_cap_mb=32)` does
-// when `mlc_llm convert_weight` calls it. See spec tensor-cache.md.
+// when `mlc_llm convert_weight` calls it. See docs/design.md.
 //
 // The shard layout depends only on the sequence of record sizes, so it is
 // planned up front (`planShards`); the bytes of each record can then be written

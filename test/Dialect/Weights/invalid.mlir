@@ -111,14 +111,6 @@ weights.model @m attributes {arch = "llama", config = {}} {
 // -----
 
 weights.model @m attributes {arch = "llama", config = {}} {
-  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4xf16>
-  // expected-error @+1 {{'weights.param' op needs a non-empty name}}
-  weights.param "" = %a : tensor<4xf16>
-}
-
-// -----
-
-weights.model @m attributes {arch = "llama", config = {}} {
   %a = weights.source "m.safetensors"["a"] offset 0 : tensor<96x4xf16>
   // expected-error @+1 {{'weights.shard' op segments of 40 per shard times 2 shards do not cover dimension 0 of size 96}}
   %s = weights.shard %a dim 0 segments [20, 20] shard 0 of 2 : tensor<96x4xf16> to tensor<40x4xf16>
@@ -258,4 +250,45 @@ weights.model @m attributes {arch = "llama", config = {}} {
   %a = weights.source "m.gguf"["a"] offset 0 : tensor<8x4xf32>
   // expected-error @+1 {{'weights.unpermute_heads' op 8 rows are not 0 heads of an even head dimension}}
   %b = weights.unpermute_heads %a heads 0 : tensor<8x4xf32>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4xf16>
+  // expected-error @+1 {{'weights.param' op needs a non-empty name}}
+  weights.param @"" = %a : tensor<4xf16>
+}
+
+// -----
+
+// Record names are symbols of the model: a name appears once.
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4xf16>
+  // expected-note @+1 {{see existing symbol definition here}}
+  weights.param @w.weight = %a : tensor<4xf16>
+  // expected-error @+1 {{redefinition of symbol named 'w.weight'}}
+  weights.param @"w.weight" = %a : tensor<4xf16>
+}
+
+// -----
+
+// A parameter belongs to a model.
+%a = weights.source "m.safetensors"["a"] offset 0 : tensor<4xf16>
+// expected-error @+1 {{'weights.param' op expects parent op 'weights.model'}}
+weights.param @w.weight = %a : tensor<4xf16>
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  // expected-error @+1 {{'weights.missing' op attribute 'tensors' failed to satisfy constraint: string array attribute with at least 1 elements}}
+  weights.missing "w.weight" needs []
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4x4xf16>
+  // expected-error @+1 {{shard segments must be positive}}
+  weights.param @w.weight = %a {shard = #weights.shard<dim = 0, segments = [4, 0]>} : tensor<4x4xf16>
 }

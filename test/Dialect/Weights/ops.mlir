@@ -26,11 +26,11 @@ weights.model @llama attributes {arch = "llama", config = {hidden_size = 64 : i6
   %st = weights.stack %tt, %tt : (tensor<32x64xf32>, tensor<32x64xf32>) -> tensor<2x32x64xf32>
   // CHECK: weights.add_constant %{{.+}}, 1.000000e+00 : tensor<32x64xf32>
   %p1 = weights.add_constant %tt, 1.0 : tensor<32x64xf32>
-  // CHECK: weights.param "qk.q_weight" = %{{.+}} {kind = #weights.kind<linear>} : tensor<96x8xui32>
-  weights.param "qk.q_weight" = %w {kind = #weights.kind<linear>} : tensor<96x8xui32>
-  weights.param "qk.q_scale" = %s {kind = #weights.kind<linear>} : tensor<96x2xf16>
-  weights.param "stacked" = %st : tensor<2x32x64xf32>
-  weights.param "plus_one" = %p1 {kind = #weights.kind<norm>} : tensor<32x64xf32>
+  // CHECK: weights.param @qk.q_weight = %{{.+}} {kind = #weights.kind<linear>} : tensor<96x8xui32>
+  weights.param @qk.q_weight = %w {kind = #weights.kind<linear>} : tensor<96x8xui32>
+  weights.param @qk.q_scale = %s {kind = #weights.kind<linear>} : tensor<96x2xf16>
+  weights.param @stacked = %st : tensor<2x32x64xf32>
+  weights.param @plus_one = %p1 {kind = #weights.kind<norm>} : tensor<32x64xf32>
 }
 
 // CHECK: weights.expect "model.embed_tokens.q_weight" : tensor<?x16xui32>
@@ -60,5 +60,5 @@ weights.model @gguf attributes {arch = "llama", config = {}} {
   %d = weights.dequantize_ggml %r encoding "Q8_0" : tensor<8x68xui8> to tensor<8x64xf32>
   // CHECK-NEXT: weights.unpermute_heads %[[D]] heads 2 : tensor<8x64xf32>
   %u = weights.unpermute_heads %d heads 2 : tensor<8x64xf32>
-  weights.param "q" = %u : tensor<8x64xf32>
+  weights.param @q = %u : tensor<8x64xf32>
 }
