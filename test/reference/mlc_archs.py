@@ -577,3 +577,50 @@ ARCHITECTURES["gpt_bigcode"] = (gpt_bigcode_params, _unused_none, False)
 HF_ARCHITECTURE_NAMES["BaichuanForCausalLM"] = "baichuan"
 HF_ARCHITECTURE_NAMES["BaiChuanForCausalLM"] = "baichuan"
 HF_ARCHITECTURE_NAMES["GPTBigCodeForCausalLM"] = "gpt_bigcode"
+
+
+# ---------------------------------------------------------------------------
+# deepseek (v1, DeepSeek-MoE: deepseek_model.py / deepseek_loader.py)
+# ---------------------------------------------------------------------------
+
+def deepseek_params(cfg, t, arch):
+    ref._require(cfg, ["vocab_size", "hidden_size", "intermediate_size", "moe_intermediate_size",
+                       "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+                       "n_shared_experts", "n_routed_experts", "moe_layer_freq",
+                       "first_k_dense_replace", "hidden_act", "norm_topk_prob",
+                       "attention_bias", "rms_norm_eps", "use_cache", "bos_token_id",
+                       "eos_token_id"], arch)
+    ref._context_window(cfg, arch)
+    if cfg["attention_bias"]:
+        raise ConvertError("deepseek: the loader maps no wqkv_pack.bias")
+    _no_preshard(t, arch, "shared experts are split per shard without a strategy")
+    h, nq, nkv, d, segs, inter, vocab, layers = _dims(cfg, t, arch)
+    e, mi = cfg["n_routed_experts"], cfg["moe_intermediate_size"]
+    shared = cfg["n_shared_experts"] * mi
+    ps = [Param("model.embed_tokens.weight", [vocab, h], ["model.embed_tokens.weight"],
+                kind="embedding")]
+    for layer in range(layers):
+        p = f"model.layers.{layer}"
+        ps += _qkv(p, ["q_proj", "k_proj", "v_proj"], h, nq, nkv, d, segs, "wqkv_pack")
+        mlp = f"{p}.mlp"
+        if layer >= cfg["first_k_dense_replace"] and layer % cfg["moe_layer_freq"] == 0:
+            ps.append(Param(f"{mlp}.gate.weight", [e, h], [f"{mlp}.gate.weight"], kind="linear"))
+            if shared:
+                se = f"{mlp}.shared_experts"
+                ps.append(Param(f"{se}.gate_up_proj.weight", [2 * shared, h],
+                                [f"{se}.gate_proj.weight", f"{se}.up_proj.weight"],
+                                kind="linear"))
+                ps.append(Param(f"{se}.down_proj.weight", [h, shared],
+                                [f"{se}.down_proj.weight"], kind="linear"))
+            ps += _experts(mlp, e, h, mi, t)
+        else:
+            ps += _gate_up(p, h, inter, t)
+        for n in ("input_layernorm", "post_attention_layernorm"):
+            ps.append(_norm(f"{p}.{n}.weight", h))
+    ps.append(_norm("model.norm.weight", h))
+    ps.append(Param("lm_head.weight", [vocab, h], ["lm_head.weight"], kind="linear"))
+    return ps
+
+
+ARCHITECTURES["deepseek"] = (deepseek_params, _unused_none, False)
+HF_ARCHITECTURE_NAMES["DeepseekForCausalLM"] = "deepseek"

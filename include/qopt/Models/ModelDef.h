@@ -169,6 +169,7 @@ Architecture makeDeepseekV2Architecture();
 Architecture makeDeepseekV3Architecture();
 Architecture makeBaichuanArchitecture();
 Architecture makeGPTBigCodeArchitecture();
+Architecture makeDeepseekArchitecture();
 
 } // namespace qopt::models
 
