@@ -201,7 +201,7 @@ const std::vector<Architecture> &qopt::models::architectures() {
       makeCohereArchitecture(),     makeNemotronArchitecture(),
       makeOrionArchitecture(),      makeDeepseekV2Architecture(),
       makeDeepseekV3Architecture(), makeBaichuanArchitecture(),
-      makeGPTBigCodeArchitecture()};
+      makeGPTBigCodeArchitecture(), makeDeepseekArchitecture()};
   return all;
 }
 

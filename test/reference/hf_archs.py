@@ -9,7 +9,7 @@ or, with --t5, transformers 5 (`dtype`, `rope_parameters`).
 
 ARCHES = ("qwen3_moe", "qwen2_moe", "gemma3", "gemma3_text", "olmo", "olmo2",
           "stablelm", "internlm", "cohere", "nemotron", "orion", "deepseek_v2",
-          "deepseek_v3", "baichuan", "gpt_bigcode")
+          "deepseek_v3", "baichuan", "gpt_bigcode", "deepseek")
 
 HF_CLASS = {
     "qwen3_moe": "Qwen3MoeForCausalLM", "qwen2_moe": "Qwen2MoeForCausalLM",
@@ -19,7 +19,7 @@ HF_CLASS = {
     "cohere": "CohereForCausalLM", "nemotron": "NemotronForCausalLM",
     "orion": "OrionForCausalLM", "deepseek_v2": "DeepseekV2ForCausalLM",
     "deepseek_v3": "DeepseekV3ForCausalLM", "baichuan": "BaichuanForCausalLM",
-    "gpt_bigcode": "GPTBigCodeForCausalLM",
+    "gpt_bigcode": "GPTBigCodeForCausalLM", "deepseek": "DeepseekForCausalLM",
 }
 
 # Norm weights stored as offsets from 1 (the converter adds the 1).
@@ -84,7 +84,36 @@ def gpt_bigcode_shapes(a):
     return s
 
 
+def deepseek_v1_shapes(a):
+    """DeepSeek-MoE (remote modeling_deepseek.py of deepseek-moe-16b)."""
+    h, i, nh, nkv, v = a.hidden, a.intermediate, a.heads, a.kv_heads, a.vocab
+    d, mi, e = h // nh, a.moe_intermediate, a.experts
+    s = {"model.embed_tokens.weight": [v, h], "model.norm.weight": [h], "lm_head.weight": [v, h]}
+    for l in range(a.layers):
+        p = "model.layers.%d." % l
+        at = p + "self_attn."
+        s.update({at + "q_proj.weight": [nh * d, h], at + "k_proj.weight": [nkv * d, h],
+                  at + "v_proj.weight": [nkv * d, h], at + "o_proj.weight": [h, nh * d],
+                  p + "input_layernorm.weight": [h], p + "post_attention_layernorm.weight": [h]})
+        mlp = p + "mlp."
+        if l < a.first_dense:
+            s.update({mlp + "gate_proj.weight": [i, h], mlp + "up_proj.weight": [i, h],
+                      mlp + "down_proj.weight": [h, i]})
+            continue
+        s[mlp + "gate.weight"] = [e, h]
+        for x in range(e):
+            ex = "%sexperts.%d." % (mlp, x)
+            s.update({ex + "gate_proj.weight": [mi, h], ex + "up_proj.weight": [mi, h],
+                      ex + "down_proj.weight": [h, mi]})
+        se = mlp + "shared_experts."
+        s.update({se + "gate_proj.weight": [2 * mi, h], se + "up_proj.weight": [2 * mi, h],
+                  se + "down_proj.weight": [h, 2 * mi]})
+    return s
+
+
 def hf_shapes(a):
+    if a.arch == "deepseek":
+        return deepseek_v1_shapes(a)
     if a.arch.startswith("deepseek"):
         return deepseek_shapes(a)
     if a.arch == "gpt_bigcode":
@@ -209,6 +238,13 @@ def hf_config(a, dtype):
                   "head_dim": a.head_dim or a.hidden // a.heads})
     elif arch == "orion":
         t.update({"hidden_act": "silu", "rms_norm_eps": 1e-5})
+    elif arch == "deepseek":
+        t.update({"hidden_act": "silu", "rms_norm_eps": 1e-6,
+                  "moe_intermediate_size": a.moe_intermediate, "n_shared_experts": 2,
+                  "n_routed_experts": a.experts, "num_experts_per_tok": 2,
+                  "moe_layer_freq": 1, "first_k_dense_replace": a.first_dense,
+                  "norm_topk_prob": False, "attention_bias": False, "use_cache": True,
+                  "bos_token_id": 0, "eos_token_id": 1, "tie_word_embeddings": False})
     elif arch.startswith("deepseek"):
         v3 = arch == "deepseek_v3"
         t.update({"num_key_value_heads": a.heads, "hidden_act": "silu", "rms_norm_eps": 1e-6,

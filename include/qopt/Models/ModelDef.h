@@ -180,6 +180,7 @@ Architecture makeDeepseekV2Architecture();
 Architecture makeDeepseekV3Architecture();
 Architecture makeBaichuanArchitecture();
 Architecture makeGPTBigCodeArchitecture();
+Architecture makeDeepseekArchitecture();
 
 } // namespace qopt::models
 

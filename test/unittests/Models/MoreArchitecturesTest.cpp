@@ -251,7 +251,8 @@ TEST(MoreArchitecturesTest, DetectionByClassName) {
         {"DeepseekV2ForCausalLM", "deepseek_v2"},
         {"DeepseekV3ForCausalLM", "deepseek_v3"},
         {"BaichuanForCausalLM", "baichuan"},
-        {"GPTBigCodeForCausalLM", "gpt_bigcode"}}) {
+        {"GPTBigCodeForCausalLM", "gpt_bigcode"},
+        {"DeepseekForCausalLM", "deepseek"}}) {
     ModelConfig cfg({{"architectures", {cls}}}, "c");
     llvm::Expected<const Architecture *> a = detectArchitecture(cfg, "auto");
     ASSERT_TRUE(bool(a)) << llvm::toString(a.takeError());
@@ -316,4 +317,37 @@ TEST(MoreArchitecturesTest, DeepseekKvBSplitViews) {
   m = buildDef(c, 1);
   ASSERT_FALSE(bool(m));
   llvm::consumeError(m.takeError());
+}
+
+TEST(MoreArchitecturesTest, DeepseekMoeLayersAndRefusals) {
+  nlohmann::json c = base("deepseek");
+  for (auto [k, v] : {std::pair{"moe_intermediate_size", 32},
+                      {"n_shared_experts", 2},
+                      {"n_routed_experts", 4},
+                      {"moe_layer_freq", 1},
+                      {"first_k_dense_replace", 1},
+                      {"bos_token_id", 0},
+                      {"eos_token_id", 1}})
+    c[k] = v;
+  for (const char *k : {"norm_topk_prob", "attention_bias", "use_cache"})
+    c[k] = false;
+  llvm::Expected<ModelDef> m = buildDef(c, 1);
+  ASSERT_TRUE(bool(m)) << llvm::toString(m.takeError());
+  // Layer 0 dense, layer 1 MoE with 2 x 32 shared-expert rows per half.
+  EXPECT_EQ(shapeOf(*m, "model.layers.0.mlp.gate_up_proj.weight"), "192x64");
+  EXPECT_EQ(find(*m, "model.layers.0.mlp.gate.weight"), nullptr);
+  EXPECT_EQ(shapeOf(*m, "model.layers.1.mlp.shared_experts.gate_up_proj.weight"),
+            "128x64");
+  EXPECT_EQ(shapeOf(*m, "model.layers.1.mlp.moe_down_proj.weight"), "4x64x32");
+  EXPECT_EQ(find(*m, "model.layers.1.mlp.gate.weight")->kind,
+            ParamKind::MoEGate);
+  m = buildDef(c, 2);
+  ASSERT_FALSE(bool(m));
+  llvm::consumeError(m.takeError());
+  c["attention_bias"] = true;
+  m = buildDef(c, 1);
+  ASSERT_FALSE(bool(m));
+  EXPECT_EQ(llvm::toString(m.takeError()),
+            "/m/config.json: field 'attention_bias' must be false: MLC's "
+            "deepseek loader maps no q/k/v bias");
 }
