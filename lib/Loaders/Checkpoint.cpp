@@ -165,12 +165,98 @@ std::string formatShape(const std::vector<int64_t> &shape) {
 //===----------------------------------------------------------------------===//
 
 namespace {
-/// Thrown from the parser callback to stop parsing.
-struct JsonAbort {};
 /// An open object or array during parsing.
 struct JsonFrame {
   bool isObject;
   std::unordered_set<std::string> keys;
+};
+
+/// A SAX handler that checks limits and duplicate keys, then hands each
+/// event to nlohmann's plain DOM builder. (nlohmann's callback parser scans
+/// the parent object after every member object ends, which is quadratic in
+/// the number of members: 100k safetensors entries took minutes. Neither
+/// this handler nor nlohmann's SAX driver recurses, so depth costs no stack.)
+class CheckedSax {
+public:
+  using Json = nlohmann::json;
+  CheckedSax(const detail::JsonLimits &limits, Json &out,
+             detail::JsonFailure &failure, llvm::StringRef orderedKey,
+             std::vector<std::string> *keyOrder)
+      : limits(limits), dom(out, /*allow_exceptions=*/false), failure(failure),
+        orderedKey(orderedKey), keyOrder(keyOrder) {}
+
+  bool null() { return value() && dom.null(); }
+  bool boolean(bool v) { return value() && dom.boolean(v); }
+  bool number_integer(Json::number_integer_t v) {
+    return value() && dom.number_integer(v);
+  }
+  bool number_unsigned(Json::number_unsigned_t v) {
+    return value() && dom.number_unsigned(v);
+  }
+  bool number_float(Json::number_float_t v, const Json::string_t &s) {
+    return value() && dom.number_float(v, s);
+  }
+  bool string(Json::string_t &v) { return value() && dom.string(v); }
+  bool binary(Json::binary_t &v) { return value() && dom.binary(v); }
+  bool start_object(std::size_t n) { return open(true) && dom.start_object(n); }
+  bool start_array(std::size_t n) { return open(false) && dom.start_array(n); }
+  bool end_object() {
+    stack.pop_back();
+    return dom.end_object();
+  }
+  bool end_array() {
+    stack.pop_back();
+    return dom.end_array();
+  }
+  bool key(Json::string_t &key) {
+    if (!stack.back().keys.insert(key).second) {
+      failure.kind = detail::JsonFailure::DuplicateKey;
+      failure.depth = unsigned(stack.size());
+      failure.outerKey = stack.size() > 1 ? topKey : std::string();
+      failure.key = key;
+      return false;
+    }
+    if (stack.size() == 1)
+      topKey = key;
+    else if (keyOrder && stack.size() == 2 && stack[0].isObject &&
+             stack[1].isObject && topKey == orderedKey)
+      keyOrder->push_back(key);
+    return dom.key(key);
+  }
+  bool parse_error(std::size_t position, const std::string &,
+                   const nlohmann::detail::exception &) {
+    failure.kind = detail::JsonFailure::Syntax;
+    failure.byte = position;
+    return false;
+  }
+
+private:
+  bool value() {
+    if (++values > limits.maxValues) {
+      failure.kind = detail::JsonFailure::TooManyValues;
+      return false;
+    }
+    return true;
+  }
+  bool open(bool isObject) {
+    if (stack.size() >= limits.maxDepth) {
+      failure.kind = detail::JsonFailure::TooDeep;
+      return false;
+    }
+    if (!value())
+      return false;
+    stack.push_back({isObject, {}});
+    return true;
+  }
+
+  const detail::JsonLimits &limits;
+  nlohmann::detail::json_sax_dom_parser<Json> dom;
+  detail::JsonFailure &failure;
+  llvm::StringRef orderedKey;
+  std::vector<std::string> *keyOrder;
+  std::vector<JsonFrame> stack;
+  uint64_t values = 0;
+  std::string topKey;
 };
 } // namespace
 
@@ -178,70 +264,14 @@ bool detail::parseJson(llvm::StringRef text, const JsonLimits &limits,
                        nlohmann::json &out, JsonFailure &failure,
                        llvm::StringRef orderedKey,
                        std::vector<std::string> *keyOrder) {
-  using Event = nlohmann::json::parse_event_t;
-  std::vector<JsonFrame> stack;
-  uint64_t values = 0;
-  std::string topKey;
-  auto countValue = [&] {
-    if (++values > limits.maxValues) {
-      failure.kind = JsonFailure::TooManyValues;
-      throw JsonAbort{};
-    }
-  };
-  auto callback = [&](int, Event event, nlohmann::json &parsed) -> bool {
-    switch (event) {
-    case Event::object_start:
-    case Event::array_start:
-      if (stack.size() >= limits.maxDepth) {
-        failure.kind = JsonFailure::TooDeep;
-        throw JsonAbort{};
-      }
-      countValue();
-      stack.push_back({event == Event::object_start, {}});
-      break;
-    case Event::object_end:
-    case Event::array_end:
-      stack.pop_back();
-      break;
-    case Event::key: {
-      std::string key = parsed.get<std::string>();
-      if (!stack.back().keys.insert(key).second) {
-        failure.kind = JsonFailure::DuplicateKey;
-        failure.depth = unsigned(stack.size());
-        failure.outerKey = stack.size() > 1 ? topKey : std::string();
-        failure.key = std::move(key);
-        throw JsonAbort{};
-      }
-      if (stack.size() == 1) {
-        topKey = key;
-      } else if (keyOrder && stack.size() == 2 && stack[0].isObject &&
-                 stack[1].isObject && topKey == orderedKey) {
-        keyOrder->push_back(key);
-      }
-      break;
-    }
-    case Event::value:
-      countValue();
-      break;
-    }
-    return true;
-  };
-  try {
-    out = nlohmann::json::parse(text.begin(), text.end(), callback,
-                                /*allow_exceptions=*/true,
-                                /*ignore_comments=*/false);
-  } catch (const JsonAbort &) {
-    return false;
-  } catch (const nlohmann::json::parse_error &e) {
-    failure.kind = JsonFailure::Syntax;
-    failure.byte = e.byte;
-    return false;
-  } catch (const nlohmann::json::exception &) {
-    failure.kind = JsonFailure::Syntax;
-    failure.byte = 0;
-    return false;
-  }
-  return true;
+  CheckedSax sax(limits, out, failure, orderedKey, keyOrder);
+  bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &sax,
+                                      nlohmann::json::input_format_t::json,
+                                      /*strict=*/true,
+                                      /*ignore_comments=*/false);
+  if (!ok)
+    out = nlohmann::json(); // Drop the partial DOM.
+  return ok;
 }
 
 //===----------------------------------------------------------------------===//
@@ -319,8 +349,11 @@ readWeightMap(llvm::StringRef indexJsonPath) {
                        tensor +
                        "' is not a relative path inside the checkpoint "
                        "directory");
+    // One spelling per file ("./s", ".//s" and "s" are one shard), so that
+    // each shard is opened and parsed once however the index names it.
     llvm::SmallString<256> path(dir);
     llvm::sys::path::append(path, name);
+    llvm::sys::path::remove_dots(path, /*remove_dot_dot=*/false);
     entries.push_back({tensor, std::string(path.str())});
   }
   return entries;
@@ -505,10 +538,15 @@ static llvm::Expected<Checkpoint> openIndex(llvm::StringRef indexPath,
   for (const auto &[path, cf] : ckpt.files)
     for (const TensorInfo &t : cf.tensors) {
       auto it = ckpt.nameIndex.find(t.name);
-      if (it == ckpt.nameIndex.end() || it->second.first != path)
+      if (it == ckpt.nameIndex.end())
         ckpt.warnings.push_back(path + ": tensor '" + t.name +
                                 "' is not mapped to this file by " +
                                 ckpt.indexPath + "; ignored");
+      else if (it->second.first != path)
+        ckpt.warnings.push_back(path + ": tensor '" + t.name +
+                                "' is also in " + it->second.first +
+                                ", where " + ckpt.indexPath +
+                                " maps it; this copy is ignored");
     }
   return ckpt;
 }

@@ -29,7 +29,9 @@ llvm::Expected<RandomAccessFile> RandomAccessFile::open(llvm::StringRef path) {
   std::string p = path.str();
   int fd;
   do {
-    fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO for reading would wait for a writer; the
+    // S_ISREG check below then turns it away. (Regular files ignore it.)
+    fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0)
     return llvm::createStringError("%s: cannot open: %s", p.c_str(),

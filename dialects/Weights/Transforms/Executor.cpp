@@ -2,6 +2,7 @@
 
 #include "dialects/Weights/Transforms/Executor.h"
 #include "dialects/Weights/Transforms/Utils.h"
+#include "dialects/Weights/Transforms/WeightRange.h"
 #include "qopt/Kernels/Cuda.h"
 #include "qopt/Loaders/TensorReader.h"
 #include "qopt/Numerics/Awq.h"
@@ -125,15 +126,18 @@ num::MnnQuantSpec mnnSpecOf(MnnQuantAttr m) {
 /// Evaluates values of the weights dialect, chunk by chunk.
 class Evaluator {
 public:
-  Evaluator(::qopt::loaders::TensorReader &reader, bool cuda)
-      : reader(reader), cuda(cuda) {}
+  Evaluator(::qopt::loaders::TensorReader &reader, bool cuda,
+            const WeightRangePolicy *range = nullptr)
+      : reader(reader), cuda(cuda), range(range) {}
 
   llvm::Expected<Buf> rows(Value v, int64_t r0, int64_t r1) {
     auto type = cast<RankedTensorType>(v.getType());
     Buf out{dtypeOf(type.getElementType()), rowShape(type, r1 - r0), {}};
     Operation *def = v.getDefiningOp();
-    if (auto s = dyn_cast_or_null<SourceOp>(def))
-      return readSource(s, r0, r1, std::move(out));
+    if (auto s = dyn_cast_or_null<SourceOp>(def)) {
+      auto b = readSource(s, r0, r1, std::move(out));
+      return b ? checkRange(s, r0, std::move(*b)) : std::move(b);
+    }
     if (auto c = dyn_cast_or_null<ConcatOp>(def))
       return concat(c, r0, r1, std::move(out));
     if (auto s = dyn_cast_or_null<StackOp>(def)) {
@@ -339,8 +343,28 @@ private:
         p[i] = num::floatToHalf(num::halfToFloat(p[i]) + cf);
   }
 
+  /// Source rows a parameter's float type cannot hold: an error naming the
+  /// file, tensor and element, or clamped (WeightRange.h).
+  llvm::Expected<Buf> checkRange(SourceOp s, int64_t r0, Buf b) {
+    if (!range ||
+        (b.dtype != DType::F16 && b.dtype != DType::BF16 && b.dtype != DType::F32))
+      return b;
+    num::FloatFormat own = floatFormat(b.dtype), target = range->targetOf(s, own);
+    size_t n = size_t(b.numElements());
+    std::optional<size_t> bad = num::findUnrepresentable(b.bytes(), n, own, target);
+    if (!bad)
+      return b;
+    if (range->clamp) {
+      num::clampUnrepresentable(b.mutableBytes(), n, own, target);
+      return b;
+    }
+    return range->error(s, r0, b.shape, *bad,
+                        num::elementAsFloat(b.bytes(), *bad, own), target);
+  }
+
   ::qopt::loaders::TensorReader &reader;
   bool cuda;
+  const WeightRangePolicy *range;
 };
 
 /// A record fed by output `result` of an item, whole or one shard of it.
@@ -407,7 +431,8 @@ class Runner {
 public:
   Runner(ArrayRef<ParamOp> params, tc::TensorCacheWriter &writer,
          const ExecutorOptions &opts)
-      : writer(writer), opts(opts) {
+      : writer(writer), opts(opts),
+        range(WeightRangePolicy::build(params, opts.clampWeights)) {
     DenseMap<Value, size_t> itemOf;
     for (size_t i = 0; i < params.size(); ++i) {
       ParamOp p = params[i];
@@ -515,7 +540,7 @@ public:
 
 private:
   void work(::qopt::loaders::TensorReader &reader) {
-    Evaluator eval(reader, opts.cuda);
+    Evaluator eval(reader, opts.cuda, &range);
     // Each worker's CUDA streams and buffers live as long as it works.
     struct CudaRelease {
       bool on;
@@ -827,6 +852,7 @@ private:
 
   tc::TensorCacheWriter &writer;
   const ExecutorOptions &opts;
+  WeightRangePolicy range;
   std::vector<Item> items;
   std::vector<Chunk> chunks;
   std::atomic<size_t> next{0}, itemsDone{0};

@@ -29,6 +29,9 @@ struct ExecutorOptions {
   /// Run casts, group quantization and float8 quantization with the CUDA
   /// kernels (qopt/Kernels/Cuda.h; the caller checked for a device).
   bool cuda = false;
+  /// Clamp NaN, infinite and out-of-range source weights instead of failing
+  /// (qopt/Numerics/Range.h).
+  bool clampWeights = false;
 };
 
 /// Quantization error of one weight: its model-dtype values w against the

@@ -38,6 +38,7 @@ struct ConvertPipelineOptions
   Option<bool> printStats{*this, "print-stats", llvm::cl::init(false)};
   Option<bool> dryRun{*this, "dry-run", llvm::cl::init(false)};
   Option<bool> accuracy{*this, "accuracy", llvm::cl::init(false)};
+  Option<bool> clampWeights{*this, "clamp-weights", llvm::cl::init(false)};
   Option<bool> progress{*this, "progress", llvm::cl::init(false)};
 };
 

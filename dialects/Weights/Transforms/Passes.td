@@ -161,6 +161,10 @@ def SerializeTensorCache : Pass<"qopt-serialize-tensor-cache", "::mlir::ModuleOp
            "Where casts and quantization run: cpu, or cuda (the kernels of "
            "qopt/Kernels/Cuda.h, same bytes; MNN modes and optimized scales "
            "stay on the CPU)">,
+    Option<"clampWeights", "clamp-weights", "bool", "false",
+           "Replace NaN source weights by 0 and infinite or out-of-range ones "
+           "(beyond the float type they are cast to) by the largest finite "
+           "value, instead of failing (docs/reliability.md)">,
   ];
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }

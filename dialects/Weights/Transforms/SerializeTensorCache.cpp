@@ -21,6 +21,7 @@
 #include "llvm/Support/Process.h"
 
 #include <cmath>
+#include <unistd.h>
 #include "llvm/Support/raw_ostream.h"
 
 namespace mlir::qopt::weights {
@@ -46,6 +47,32 @@ static uint64_t sourceParamCount(ModelOp model) {
 }
 
 namespace {
+/// The --stats-json file, opened before the conversion without truncating
+/// it; a file this run created is removed again unless keep() is called.
+struct StatsFile {
+  int fd = -1;
+  std::string path;
+  bool created = false, kept = false;
+
+  LogicalResult open(ModelOp model, llvm::StringRef p) {
+    path = p.str();
+    created = !llvm::sys::fs::exists(path);
+    std::error_code ec = llvm::sys::fs::openFileForWrite(
+        path, fd, llvm::sys::fs::CD_OpenAlways);
+    if (ec)
+      return model.emitError("cannot write statistics to '")
+             << path << "': " << ec.message();
+    return success();
+  }
+  void keep() { kept = true; }
+  ~StatsFile() {
+    if (fd >= 0)
+      ::close(fd);
+    if (created && !kept)
+      llvm::sys::fs::remove(path);
+  }
+};
+
 struct SerializeTensorCachePass
     : public ::mlir::qopt::weights::impl::SerializeTensorCacheBase<SerializeTensorCachePass> {
   using Base::Base;
@@ -116,6 +143,12 @@ struct SerializeTensorCachePass
       emitError(unknown, "--device cuda: ") << why;
       return signalPassFailure();
     }
+    // --stats-json is opened (not truncated) before anything is converted,
+    // so that an unwritable path fails before the cache is committed.
+    StatsFile statsFile;
+    if (!statsJson.getValue().empty() &&
+        failed(statsFile.open(model, statsJson.getValue())))
+      return signalPassFailure();
     auto writer = tc::TensorCacheWriter::create(outputDir.getValue(), records);
     if (!writer) {
       emitError(unknown, llvm::toString(writer.takeError()));
@@ -126,6 +159,7 @@ struct SerializeTensorCachePass
     opts.threads = threads;
     opts.accuracy = accuracy;
     opts.cuda = device == "cuda";
+    opts.clampWeights = clampWeights;
     opts.progress = progress && llvm::sys::Process::StandardErrIsDisplayed();
     std::vector<TensorError> errors;
     if (llvm::Error err = executeParams(params, **writer, opts, &errors)) {
@@ -147,8 +181,9 @@ struct SerializeTensorCachePass
         printAccuracy(errors);
     }
     if (!statsJson.getValue().empty())
-      if (failed(writeStatsJson(model, stats, errors)))
+      if (failed(writeStatsJson(model, stats, errors, &statsFile)))
         return signalPassFailure();
+    statsFile.keep();
   }
 
   static void printStatistics(const tc::Statistics &stats,
@@ -184,7 +219,8 @@ struct SerializeTensorCachePass
   /// {"RelativeFrobenius", "SQNRdB", "Tensors": [{"name", "RelativeFrobenius",
   /// "SQNRdB"}, ...]} in emission order.
   LogicalResult writeStatsJson(ModelOp model, const tc::Statistics &stats,
-                               const std::vector<TensorError> &errors) {
+                               const std::vector<TensorError> &errors,
+                               StatsFile *file = nullptr) {
     std::string text = tc::renderStatisticsJson(stats);
     if (accuracy && !dryRun && !text.empty() && text.back() == '}') {
       // Same layout as the rest: Python json.dumps separators and reprs.
@@ -202,6 +238,19 @@ struct SerializeTensorCachePass
                ", \"SQNRdB\": " + number(errors[i].sqnrDb()) + "}";
       text.pop_back();
       text += ", \"Accuracy\": " + acc + "]}}";
+    }
+    if (file && file->fd >= 0) {
+      (void)::ftruncate(file->fd, 0); // Fails harmlessly on a pipe or tty.
+      llvm::raw_fd_ostream os(file->fd, /*shouldClose=*/false);
+      os << text;
+      os.flush();
+      if (os.has_error()) {
+        std::error_code ec = os.error();
+        os.clear_error();
+        return model.emitError("cannot write statistics to '")
+               << file->path << "': " << ec.message();
+      }
+      return success();
     }
     std::error_code ec;
     llvm::raw_fd_ostream os(statsJson.getValue(), ec);
