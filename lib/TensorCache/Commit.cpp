@@ -27,6 +27,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -291,9 +292,15 @@ static llvm::Error publishSteps(Journal &j,
   for (const char *index : {kIndexName, kB16IndexName})
     if (llvm::is_contained(*present, index))
       oldNames.push_back(index);
+  size_t firstShard = oldNames.size();
   for (const std::string &name : *present)
     if (isShardName(name))
       oldNames.push_back(name);
+  // Directory order differs between file systems: move shards by number.
+  std::sort(oldNames.begin() + firstShard, oldNames.end(),
+            [](const std::string &a, const std::string &b) {
+              return a.size() != b.size() ? a.size() < b.size() : a < b;
+            });
   for (const std::string &name : oldNames) {
     if (llvm::Error err = moveOrFail(join(j.outDir, name), join(j.oldDir, name)))
       return err;
@@ -513,6 +520,10 @@ int registerStaging(llvm::StringRef stagingDir, llvm::StringRef createdOutDir) {
       sa.sa_handler = onSignal;
       sigemptyset(&sa.sa_mask);
       ::sigaction(kSignals[i], &sa, &previous[i]);
+      // A signal ignored at start (nohup, a background job) stays ignored.
+      if (!(previous[i].sa_flags & SA_SIGINFO) &&
+          previous[i].sa_handler == SIG_IGN)
+        ::sigaction(kSignals[i], &previous[i], nullptr);
     }
   });
   if (stagingDir.size() >= sizeof(Slot::staging) ||

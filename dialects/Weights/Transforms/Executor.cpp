@@ -881,6 +881,9 @@ llvm::Error mlir::qopt::weights::executeParams(
   Runner runner(params, writer, opts);
   if (llvm::Error err = runner.run(reader))
     return err;
+  // A source file that shrank under mapped rows (TensorReader.h).
+  if (llvm::Error err = reader.takeChangedFileError())
+    return err;
   if (errors && opts.accuracy)
     runner.collectErrors(*errors);
   return llvm::Error::success();

@@ -5,8 +5,10 @@
 
 Every kind starts from a small random llama (test/reference/make_checkpoint.py
 layout: hidden 64, 2 layers, fp32 or fp16) and breaks one thing:
-  value       fp32 checkpoint whose q_proj weight [0][ARG index] holds a value
-              given as ARG "INDEX=VALUE" (VALUE: a float, nan, inf, -inf)
+  value       fp32 checkpoint whose layer-0 q_proj weight element INDEX (flat)
+              holds VALUE, ARG "INDEX=VALUE" (VALUE: a float, nan, inf, -inf)
+  poke        changes OUT_DIR/model.safetensors in place: ARG
+              "TENSOR:INDEX=VALUE" (any float dtype)
   deep-config config.json with a value nested ARG (default 50000) levels deep
   config-set  config.json with KEY=JSON (ARG) set
   st-many     model.safetensors whose header also lists ARG (default 100000)
@@ -16,8 +18,9 @@ layout: hidden 64, 2 layers, fp32 or fp16) and breaks one thing:
   codecs-bomb pytorch_model.bin whose pickle repeats _codecs.encode on a
               growing string (the classic memory bomb)
   gguf-blocks a 1 KB GGUF whose llama.block_count is ARG (default 10**7)
-  big         a larger fp16 checkpoint (hidden 1024, 8 layers: ~70 MB) for
-              the signal tests
+  big         a larger fp16 checkpoint (hidden 1024, 8 layers: 160 MB) for
+              the signal tests (weights repeat one random block: fast);
+              ARG "medium": hidden 512 (40 MB, a 2-shard q0f16 cache)
 """
 import io
 import json
@@ -78,10 +81,58 @@ def set_value(out, arg):
     mc.write_safetensors(path, fixed)
 
 
+def poke(out, arg):
+    target, _, rest = arg.partition(":")
+    index, _, value = rest.partition("=")
+    path = os.path.join(out, "model.safetensors")
+    fixed = []
+    for name, dtype, shape, data in mc.read_safetensors(path):
+        if name == target:
+            vals = mc.from_bits(data, dtype)
+            vals[int(index)] = float(value)
+            data = mc.to_bits(vals, dtype)
+        fixed.append((name, dtype, shape, data))
+    mc.write_safetensors(path, fixed)
+
+
+def big(out, medium=False):
+    """hidden 1024, 8 layers, fp16 (medium: hidden 512, 40 MB); every tensor
+    is one 64 KB block of small random values repeated (building 80M values
+    one by one in Python takes minutes)."""
+    import random
+    rng = random.Random(1)
+    block = struct.pack("<32768e", *[rng.gauss(0, 0.02) for _ in range(32768)])
+    h, inter, layers, vocab = (512, 1024, 8, 512) if medium else (1024, 2048, 8, 512)
+    shapes = {"model.embed_tokens.weight": [vocab, h], "lm_head.weight": [vocab, h],
+              "model.norm.weight": [h]}
+    for i in range(layers):
+        p = "model.layers.%d." % i
+        for n, shp in (("self_attn.q_proj", [h, h]), ("self_attn.k_proj", [h, h]),
+                       ("self_attn.v_proj", [h, h]), ("self_attn.o_proj", [h, h]),
+                       ("mlp.gate_proj", [inter, h]), ("mlp.up_proj", [inter, h]),
+                       ("mlp.down_proj", [h, inter])):
+            shapes[p + n + ".weight"] = shp
+        shapes[p + "input_layernorm.weight"] = [h]
+        shapes[p + "post_attention_layernorm.weight"] = [h]
+    tensors = []
+    for name, shp in shapes.items():
+        n = 1
+        for d in shp:
+            n *= d
+        data = (block * (n * 2 // len(block) + 1))[:n * 2]
+        tensors.append((name, "F16", shp, data))
+    a = Args()
+    a.hidden, a.intermediate, a.layers, a.heads, a.kv_heads = h, inter, layers, 8, 8
+    a.vocab, a.dtype = vocab, "F16"
+    mc.save(out, mc.hf_config(a), tensors, 1)
+
+
 def main(kind, out, arg):
     os.makedirs(out, exist_ok=True)
     if kind == "value":
         set_value(out, arg)
+    elif kind == "poke":
+        poke(out, arg)
     elif kind == "deep-config":
         base(out)
         depth = int(arg or 50000)
@@ -178,8 +229,7 @@ def main(kind, out, arg):
         mg.write_gguf(os.path.join(out, "model.gguf"), kvs,
                       [("token_embd.weight", [64, 1], "F32", data)])
     elif kind == "big":
-        base(out, hidden=1024, intermediate=2048, layers=8, heads=8,
-             kv_heads=8, vocab=512, dtype="F16")
+        big(out, medium=arg == "medium")
     else:
         sys.exit("unknown kind " + kind)
 
