@@ -28,11 +28,12 @@ WeightRangePolicy WeightRangePolicy::build(ArrayRef<ParamOp> params,
                                            bool clamp) {
   WeightRangePolicy policy;
   policy.clamp = clamp;
-  // (value, target) pairs already walked; F32 is "no narrowing yet".
+  // (value, target) pairs already walked. Every float32 record is stored
+  // as bfloat16 ("format": "f32-to-bf16"), so BF16 is the widest target.
   llvm::DenseSet<std::pair<Value, unsigned>> seen;
   SmallVector<std::pair<Value, num::FloatFormat>> work;
   for (ParamOp p : params)
-    work.push_back({p.getValue(), num::FloatFormat::F32});
+    work.push_back({p.getValue(), num::FloatFormat::BF16});
   while (!work.empty()) {
     auto [v, target] = work.pop_back_val();
     if (!seen.insert({v, unsigned(target)}).second)
