@@ -187,7 +187,7 @@ static llvm::Expected<std::vector<std::string>> listDir(llvm::StringRef dir) {
 // Lock
 //===----------------------------------------------------------------------===//
 
-llvm::Expected<int> lockDirectory(llvm::StringRef dir) {
+llvm::Expected<int> lockDirectory(llvm::StringRef dir, bool shared) {
   std::string d = dir.str();
   int fd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
@@ -197,7 +197,7 @@ llvm::Expected<int> lockDirectory(llvm::StringRef dir) {
   }
   int rc;
   do {
-    rc = ::flock(fd, LOCK_EX | LOCK_NB);
+    rc = ::flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB);
   } while (rc != 0 && errno == EINTR);
   if (rc != 0) {
     std::error_code ec = lastError();

@@ -35,9 +35,10 @@ enum class FsOp { Write, Fsync, Rename, Mkdir, Unlink };
 /// Returns the error to report for the next `op`, or success.
 std::error_code injectFault(FsOp op);
 
-/// Takes an exclusive, non-blocking flock on the directory `dir` itself
-/// (no lock file to leave behind). Returns the descriptor that holds it.
-llvm::Expected<int> lockDirectory(llvm::StringRef dir);
+/// Takes a non-blocking flock on the directory `dir` itself (no lock file
+/// to leave behind): exclusive, or `shared` (the parts of a --part run).
+/// Returns the descriptor that holds it.
+llvm::Expected<int> lockDirectory(llvm::StringRef dir, bool shared = false);
 
 /// fsync of a file or a directory.
 std::error_code fsyncPath(llvm::StringRef path);

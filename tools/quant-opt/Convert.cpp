@@ -45,6 +45,11 @@ Converts a checkpoint into an MLC-LLM / WebLLM tensor cache, byte for byte as
   --dry-run                 print the plan; read no weights, write nothing
   --stats-json FILE         also write the statistics as JSON
   --threads N               worker threads (default: all cores)
+  --part I/N                write only the I-th of N slices of the shards,
+                            plus a part manifest; run all N (on any
+                            machines sharing OUTPUT), then
+                            `quant-opt merge-parts OUTPUT`
+  --shard-cap-mb X          shard capacity in MiB (default 32, as mlc_llm)
   --accuracy                measure each quantized weight's error (relative
                             Frobenius, SQNR) and print a summary; implied by
                             --stats-json, which lists them per tensor
@@ -68,6 +73,8 @@ namespace {
 struct ConvertArgs {
   std::string config, output, source, sourceFormat = "auto", modelType = "auto";
   std::string quantization, device = "cpu", graph, statsJson, rounding = "even";
+  std::string part;
+  uint64_t shardCapBytes = 32ull << 20;
   int64_t shards = 1;
   unsigned threads = 0;
   bool dryRun = false;
@@ -228,6 +235,22 @@ int ::qopt::runConvert(int argc, char **argv) {
     } else if (arg == "--tensor-parallel-shards") {
       if (!value(shardsText))
         return usageError("--tensor-parallel-shards needs a value");
+    } else if (arg == "--part") {
+      if (!value(a.part))
+        return usageError("--part needs a value I/N");
+      auto [i, n] = llvm::StringRef(a.part).split('/');
+      uint32_t index, count;
+      if (i.getAsInteger(10, index) || n.getAsInteger(10, count) ||
+          index < 1 || index > count)
+        return usageError("--part needs I/N with 1 <= I <= N, got '" +
+                          a.part + "'");
+    } else if (arg == "--shard-cap-mb") {
+      char *end = nullptr;
+      double mb = value(v) ? std::strtod(v.c_str(), &end) : 0;
+      if (v.empty() || *end || !(mb * 1048576 >= 1) || mb > 1e9)
+        return usageError("--shard-cap-mb needs a positive size in MiB, got '" +
+                          v + "'");
+      a.shardCapBytes = uint64_t(mb * 1048576);
     } else if (arg == "--threads") {
       int64_t n;
       if (!value(v) || !parseInt(v, n) || n < 0 || n > 4096)
@@ -307,6 +330,8 @@ int ::qopt::runConvert(int argc, char **argv) {
   opts.threads = a.threads;
   opts.device = a.device;
   opts.statsJson = a.statsJson;
+  opts.part = a.part;
+  opts.shardCapBytes = a.shardCapBytes;
   opts.printStats = true;
   opts.dryRun = a.dryRun;
   opts.accuracy = a.accuracy || !a.statsJson.empty();

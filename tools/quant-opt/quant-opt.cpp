@@ -2,17 +2,21 @@
 //
 // `quant-opt convert CONFIG --quantization MODE -o OUT ...` runs the
 // conversion pipeline, `quant-opt eval MODEL --text FILE ...` measures
-// perplexity; anything else behaves exactly like mlir-opt.
+// perplexity, `quant-opt merge-parts OUT` combines the parts of a split
+// conversion; anything else behaves exactly like mlir-opt.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Convert.h"
 #include "Eval.h"
+#include "MergeParts.h"
 #include "qopt/InitAll.h"
+#include "qopt/Numerics/Simd.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/Support/CommandLine.h"
 
 #include <cstring>
@@ -41,9 +45,23 @@ int main(int argc, char **argv) {
     return qopt::runConvert(argc - 1, argv + 1);
   if (argc >= 2 && std::strcmp(argv[1], "eval") == 0)
     return qopt::runEval(argc - 1, argv + 1);
+  if (argc >= 2 && std::strcmp(argv[1], "merge-parts") == 0)
+    return qopt::runMergeParts(argc - 1, argv + 1);
 
   qopt::registerAllPasses();
+  // The upstream passes mlir-opt users expect on any IR.
+  mlir::registerCanonicalizerPass();
+  mlir::registerCSEPass();
+  mlir::registerSymbolDCEPass();
   registerPrintIRAliases();
+  // `quant-opt --version` names the SIMD code the numerics dispatch to.
+  llvm::cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
+    os << "  SIMD kernels: " << qopt::numerics::simdTargetName()
+       << " (this CPU runs:";
+    for (const std::string &t : qopt::numerics::simdRunnableTargets())
+      os << ' ' << t;
+    os << ")\n";
+  });
   mlir::DialectRegistry registry;
   qopt::registerAllDialects(registry);
   return mlir::asMainReturnCode(mlir::MlirOptMain(

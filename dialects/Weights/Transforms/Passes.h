@@ -19,6 +19,12 @@ namespace mlir::qopt::weights {
 #define GEN_PASS_REGISTRATION
 #include "dialects/Weights/Transforms/Passes.h.inc"
 
+/// The discardable module attribute qopt-serialize-tensor-cache sets when it
+/// succeeds (also with dry-run): the statistics `quant-opt convert` prints,
+/// as {param_size, param_bytes, total_params} i64 integers. The C API's
+/// qoptConvert returns them.
+inline constexpr llvm::StringLiteral kStatisticsAttrName = "weights.statistics";
+
 /// Options of the whole conversion (`quant-opt convert`).
 struct ConvertPipelineOptions
     : public PassPipelineOptions<ConvertPipelineOptions> {
@@ -40,6 +46,9 @@ struct ConvertPipelineOptions
   Option<bool> accuracy{*this, "accuracy", llvm::cl::init(false)};
   Option<bool> clampWeights{*this, "clamp-weights", llvm::cl::init(false)};
   Option<bool> progress{*this, "progress", llvm::cl::init(false)};
+  Option<std::string> part{*this, "part", llvm::cl::init("")};
+  Option<uint64_t> shardCapBytes{*this, "shard-cap-bytes",
+                                 llvm::cl::init(33554432)};
 };
 
 /// import -> map -> quantize -> verify -> preshard -> serialize.

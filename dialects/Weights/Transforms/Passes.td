@@ -161,6 +161,11 @@ def SerializeTensorCache : Pass<"qopt-serialize-tensor-cache", "::mlir::ModuleOp
            "Where casts and quantization run: cpu, or cuda (the kernels of "
            "qopt/Kernels/Cuda.h, same bytes; MNN modes and optimized scales "
            "stay on the CPU)">,
+    Option<"part", "part", "std::string", "\"\"",
+           "I/N: write only the I-th of N slices of the shards plus a part "
+           "manifest (combine the parts with quant-opt merge-parts)">,
+    Option<"shardCapBytes", "shard-cap-bytes", "uint64_t", "33554432",
+           "Shard capacity (tvmjs' shard_cap_mb; mlc_llm uses 32 MiB)">,
     Option<"clampWeights", "clamp-weights", "bool", "false",
            "Replace NaN source weights by 0 and infinite or out-of-range ones "
            "(beyond the float type they are cast to) by the largest finite "

@@ -29,8 +29,8 @@ void mlir::qopt::weights::buildConvertPipeline(
     pm.addPass(createPreShardTP(PreShardTPOptions{opts.tensorParallelShards}));
   pm.addPass(createSerializeTensorCache(SerializeTensorCacheOptions{
       opts.output, opts.threads, opts.statsJson, opts.printStats,
-      opts.dryRun, opts.accuracy, opts.progress, opts.device,
-      opts.clampWeights}));
+      opts.dryRun, opts.accuracy, opts.progress, opts.device, opts.part,
+      opts.shardCapBytes, opts.clampWeights}));
 }
 
 void mlir::qopt::weights::registerWeightsPipelines() {

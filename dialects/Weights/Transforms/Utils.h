@@ -13,10 +13,7 @@
 
 namespace mlir::qopt::weights {
 
-/// Element type of a DType (unsigned integers become `ui<N>`).
-Type toMlirType(MLIRContext *ctx, ::qopt::numerics::DType t);
-/// Inverse; nullopt for types a tensor cache cannot hold.
-std::optional<::qopt::numerics::DType> fromMlirType(Type t);
+// toMlirType / fromMlirType: dialects/Weights/IR/WeightsEvaluation.h.
 
 /// config.json <-> the `config` attribute of weights.model.
 DictionaryAttr jsonToAttr(MLIRContext *ctx, const nlohmann::json &obj);

@@ -111,3 +111,27 @@ llvm::Error WeightRangePolicy::error(SourceOp source, int64_t row0,
           " is " + what + why +
           " (--clamp-weights replaces non-finite and out-of-range weights)");
 }
+
+llvm::Error mlir::qopt::weights::checkWeightRange(
+    const WeightRangePolicy &policy, SourceOp source, int64_t r0,
+    RowBuffer &rows) {
+  using num::DType;
+  if (rows.dtype != DType::F16 && rows.dtype != DType::BF16 &&
+      rows.dtype != DType::F32)
+    return llvm::Error::success();
+  num::FloatFormat own = rows.dtype == DType::F16    ? num::FloatFormat::F16
+                         : rows.dtype == DType::BF16 ? num::FloatFormat::BF16
+                                                     : num::FloatFormat::F32;
+  num::FloatFormat target = policy.targetOf(source, own);
+  size_t n = size_t(rows.numElements());
+  std::optional<size_t> bad =
+      num::findUnrepresentable(rows.bytes(), n, own, target);
+  if (!bad)
+    return llvm::Error::success();
+  if (policy.clamp) {
+    num::clampUnrepresentable(rows.mutableBytes(), n, own, target);
+    return llvm::Error::success();
+  }
+  return policy.error(source, r0, rows.shape, *bad,
+                      num::elementAsFloat(rows.bytes(), *bad, own), target);
+}

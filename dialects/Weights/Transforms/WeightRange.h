@@ -9,6 +9,7 @@
 #ifndef QOPT_WEIGHTS_TRANSFORMS_WEIGHTRANGE_H
 #define QOPT_WEIGHTS_TRANSFORMS_WEIGHTRANGE_H
 
+#include "dialects/Weights/IR/WeightsEvaluation.h"
 #include "dialects/Weights/IR/WeightsOps.h"
 #include "qopt/Numerics/Range.h"
 
@@ -37,6 +38,11 @@ struct WeightRangePolicy {
                     size_t index, float value,
                     ::qopt::numerics::FloatFormat target) const;
 };
+
+/// Checks (or, with policy.clamp, clamps in place) a chunk of source rows
+/// starting at row `r0`; float16/bfloat16/float32 only.
+llvm::Error checkWeightRange(const WeightRangePolicy &policy, SourceOp source,
+                             int64_t r0, RowBuffer &rows);
 
 } // namespace mlir::qopt::weights
 
