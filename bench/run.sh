@@ -122,10 +122,10 @@ free_bytes() { df -P -B1 "$outs" | awk 'NR == 2 { print $4 }'; }
 # The 1-minute load average now.
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
-# SIMD: what the CPU offers (/proc/cpuinfo flags) and what quant-opt's
-# kernels use on it (lib/Numerics: AVX-512 + F16C kernels, else portable
-# loops; QOPT_DISABLE_SIMD=1 forces the portable loops). A build that can
-# report its own dispatch (`quant-opt --qopt-simd-report`) is asked instead.
+# SIMD: what the CPU offers (/proc/cpuinfo flags) and which Highway target
+# quant-opt's kernels dispatch to (`quant-opt --qopt-simd-report`, also in
+# --version; docs/simd.md; QOPT_DISABLE_SIMD=1 forces the scalar
+# definitions). Older builds without the report are described from the flags.
 cpu_flags=$(awk -F': ' '/^(flags|Features)/ { print $2; exit }' /proc/cpuinfo)
 simd=""
 for f in sse4_2 avx avx2 fma f16c avx512f avx512bw avx512vl avx512_bf16 avx512_fp16 asimd asimdhp sve sve2; do

@@ -30,6 +30,14 @@ function(qopt_export_library target export_name)
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT QuantOpt
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT QuantOpt
     RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT QuantOpt)
+  qopt_add_to_dist(${target})
+endfunction()
+
+# qopt_add_to_dist(<target>...)
+#   Marks targets that `cmake --install` installs: the quant-opt-dist target
+#   builds exactly them (`bash .ci/run install`), without tests or benchmarks.
+function(qopt_add_to_dist)
+  set_property(GLOBAL APPEND PROPERTY QOPT_DIST_TARGETS ${ARGN})
 endfunction()
 
 # qopt_add_library(<target> <export-name> <sources>...)

@@ -2,9 +2,10 @@
 //
 // Part of quant-opt.
 //
-// The GGUF header reader (source-formats.md 3.1-3.3), the Llama view of a
-// GGUF file (3.5-3.7) and row reads that dequantize and undo the q/k
-// permutation. The block decoders live in GgufDequant.cpp.
+// The GGUF header reader and the Llama view of a GGUF file (docs/gguf.md).
+// The block decoders live in GgufDequant.cpp; decoding and the q/k row
+// permutation are ops of the weights dialect (weights.dequantize_ggml,
+// weights.unpermute_heads).
 //
 //===----------------------------------------------------------------------===//
 
@@ -1044,8 +1045,13 @@ llvm::Expected<CheckpointFile> ggufToCheckpointFile(const GgufFile &file) {
     if (std::optional<DType> plain = plainDType(g.type)) {
       t.dtype = *plain;
     } else if (canDequantizeGgml(g.type)) {
-      t.dtype = DType::F32;
+      // The raw blocks, one row of bytes per row of values; the importer
+      // decodes them with weights.dequantize_ggml.
+      t.dtype = DType::U8;
       t.encoding = info->name;
+      if (t.shape.empty())
+        t.shape.push_back(1);
+      t.shape.back() = t.shape.back() / info->blockSize * info->typeSize;
     } else {
       return makeError(
           file.path + ": tensor " + q + " has ggml type " + info->name +
@@ -1078,160 +1084,6 @@ llvm::Expected<CheckpointFile> readGgufCheckpoint(llvm::StringRef path) {
   if (!f)
     return f.takeError();
   return ggufToCheckpointFile(*f);
-}
-
-//===----------------------------------------------------------------------===//
-// Reading rows
-//===----------------------------------------------------------------------===//
-
-static llvm::Error rowsError(const TensorInfo &t, const llvm::Twine &msg) {
-  return makeError(t.file + ": tensor '" + t.name + "': " + msg);
-}
-
-namespace {
-/// Decodes element ranges of one GGUF tensor (plain or block-encoded).
-class ElementDecoder {
-public:
-  ElementDecoder(const RandomAccessFile &file, const TensorInfo &t,
-                 const GgmlTypeInfo *enc, uint64_t maxScratch)
-      : file(file), t(t), enc(enc), maxScratch(maxScratch) {}
-
-  /// Writes elements [e0, e1) (in t.dtype) to `dst`.
-  llvm::Error decode(uint64_t e0, uint64_t e1, char *dst) {
-    if (e0 == e1)
-      return llvm::Error::success();
-    if (!enc) {
-      uint64_t es = numerics::dtypeSize(t.dtype);
-      return file.readAt(t.offset + e0 * es, (e1 - e0) * es, dst);
-    }
-    uint64_t block = enc->blockSize;
-    float *out = reinterpret_cast<float *>(dst);
-    uint64_t b0 = e0 / block, b1 = (e1 + block - 1) / block;
-    // Partial first/last blocks (1-D tensors only) go through a small buffer.
-    if (e0 % block || e1 % block) {
-      std::vector<float> tmp(size_t((b1 - b0) * block));
-      if (llvm::Error e = decodeBlocks(b0, b1, tmp.data()))
-        return e;
-      std::memcpy(out, tmp.data() + (e0 - b0 * block),
-                  size_t(e1 - e0) * sizeof(float));
-      return llvm::Error::success();
-    }
-    return decodeBlocks(b0, b1, out);
-  }
-
-private:
-  llvm::Error decodeBlocks(uint64_t b0, uint64_t b1, float *out) {
-    uint64_t perChunk = std::max<uint64_t>(1, maxScratch / enc->typeSize);
-    for (uint64_t b = b0; b < b1; b += perChunk) {
-      uint64_t n = std::min(perChunk, b1 - b);
-      scratch.resize(size_t(n * enc->typeSize));
-      if (llvm::Error e = file.readAt(t.offset + b * enc->typeSize,
-                                      n * enc->typeSize, scratch.data()))
-        return e;
-      if (!ggmlDequantize(enc->type, scratch.data(), n * enc->blockSize,
-                          out + (b - b0) * enc->blockSize))
-        return rowsError(t, llvm::Twine("cannot dequantize ") + enc->name);
-    }
-    return llvm::Error::success();
-  }
-
-  const RandomAccessFile &file;
-  const TensorInfo &t;
-  const GgmlTypeInfo *enc;
-  uint64_t maxScratch;
-  std::vector<char> scratch;
-};
-} // namespace
-
-llvm::Error readGgufRows(const RandomAccessFile &file, const TensorInfo &t,
-                         int64_t row0, int64_t row1, void *dst,
-                         uint64_t maxScratch) {
-  if (t.shape.empty())
-    return rowsError(t, "cannot read rows of a scalar");
-  const GgmlTypeInfo *enc = nullptr;
-  if (!t.encoding.empty()) {
-    enc = ggmlTypeByName(t.encoding);
-    if (!enc || !canDequantizeGgml(enc->type) || enc->blockSize == 1)
-      return rowsError(t, "unknown encoding '" + t.encoding + "'");
-    if (t.dtype != DType::F32)
-      return rowsError(t, "encoding " + t.encoding +
-                              " decodes to float32, "
-                              "not " +
-                              std::string(numerics::tvmName(t.dtype)));
-  }
-  uint64_t es = numerics::dtypeSize(t.dtype);
-  if (es == 0)
-    return rowsError(t, "unknown element type");
-  // Shape and byte counts, checked.
-  uint64_t inner = 1;
-  bool overflow = false;
-  // SaturatingMultiply resets its flag on each call: accumulate it.
-  auto mul = [&overflow](uint64_t a, uint64_t b) {
-    bool step = false;
-    uint64_t r = llvm::SaturatingMultiply(a, b, &step);
-    overflow |= step || r > uint64_t(INT64_MAX);
-    return r;
-  };
-  for (size_t i = 0; i < t.shape.size(); ++i) {
-    if (t.shape[i] < 0)
-      return rowsError(t,
-                       "negative dimension in shape " + formatShape(t.shape));
-    if (i > 0)
-      inner = mul(inner, uint64_t(t.shape[i]));
-  }
-  uint64_t rows = uint64_t(t.shape[0]);
-  uint64_t numel = mul(inner, rows);
-  uint64_t stored = enc ? mul(numel / enc->blockSize, uint64_t(enc->typeSize))
-                        : mul(numel, es);
-  if (overflow || numel > uint64_t(INT64_MAX) / 8)
-    return rowsError(t, "shape " + formatShape(t.shape) +
-                            " overflows the byte count");
-  if (enc && uint64_t(t.shape.back()) % enc->blockSize != 0)
-    return rowsError(t, "the last dimension of shape " + formatShape(t.shape) +
-                            " is not a multiple of the " + enc->name +
-                            " block size " + llvm::Twine(enc->blockSize));
-  if (t.storageBytes != 0 && stored > t.storageBytes)
-    return rowsError(t, "needs " + llvm::Twine(stored) +
-                            " bytes but its storage has " +
-                            llvm::Twine(t.storageBytes));
-  if (row0 < 0 || row1 < row0 || uint64_t(row1) > rows)
-    return rowsError(t, "row range [" + llvm::Twine(row0) + ", " +
-                            llvm::Twine(row1) + ") is outside [0, " +
-                            llvm::Twine(rows) + ")");
-  if (t.offset > UINT64_MAX - stored)
-    return rowsError(t, "offset " + llvm::Twine(t.offset) + " overflows");
-  if (row0 == row1 || inner == 0)
-    return llvm::Error::success();
-
-  ElementDecoder dec(file, t, enc, maxScratch);
-  char *out = static_cast<char *>(dst);
-  uint64_t rowBytes = inner * es;
-  if (t.unpermuteHeads == 0)
-    return dec.decode(uint64_t(row0) * inner, uint64_t(row1) * inner, out);
-
-  // HF row h*hd + j*hd/2 + i is GGUF row h*hd + 2*i + j (3.6): decode each
-  // head touched, then pick its rows.
-  uint64_t n = uint64_t(t.unpermuteHeads);
-  if (t.unpermuteHeads < 0 || rows % n != 0 || (rows / n) % 2 != 0)
-    return rowsError(t, llvm::Twine(rows) + " rows are not " +
-                            llvm::Twine(t.unpermuteHeads) +
-                            " heads of an even head dimension");
-  uint64_t hd = rows / n, half = hd / 2;
-  std::vector<char> head(size_t(hd * rowBytes));
-  for (uint64_t h = uint64_t(row0) / hd; h * hd < uint64_t(row1); ++h) {
-    if (llvm::Error e =
-            dec.decode(h * hd * inner, (h + 1) * hd * inner, head.data()))
-      return e;
-    uint64_t lo = std::max<uint64_t>(uint64_t(row0), h * hd);
-    uint64_t hi = std::min<uint64_t>(uint64_t(row1), (h + 1) * hd);
-    for (uint64_t r = lo; r < hi; ++r) {
-      uint64_t rem = r - h * hd;
-      uint64_t g = 2 * (rem % half) + rem / half;
-      std::memcpy(out + (r - uint64_t(row0)) * rowBytes,
-                  head.data() + g * rowBytes, size_t(rowBytes));
-    }
-  }
-  return llvm::Error::success();
 }
 
 } // namespace qopt::loaders

@@ -6,7 +6,6 @@
 
 #include "qopt/Loaders/TensorReader.h"
 
-#include "qopt/Loaders/Gguf.h"
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/MathExtras.h"
@@ -289,9 +288,6 @@ TensorReader::getFile(const std::string &path) {
 }
 
 llvm::Error TensorReader::read(const TensorInfo &t, void *dst) {
-  // GGUF block-quantized or q/k-permuted tensors: all rows.
-  if (!t.encoding.empty() || t.unpermuteHeads != 0)
-    return readRows(t, 0, t.shape.empty() ? 1 : t.shape[0], dst);
   uint64_t numel = 0, spanElems = 0;
   if (llvm::Error e = validateView(t, numel, spanElems))
     return e;
@@ -320,12 +316,6 @@ llvm::Error TensorReader::read(const TensorInfo &t, void *dst) {
 
 llvm::Error TensorReader::readRows(const TensorInfo &t, int64_t row0,
                                    int64_t row1, void *dst) {
-  if (!t.encoding.empty() || t.unpermuteHeads != 0) {
-    llvm::Expected<const RandomAccessFile *> file = getFile(t.file);
-    if (!file)
-      return file.takeError();
-    return readGgufRows(**file, t, row0, row1, dst, maxScratch);
-  }
   uint64_t numel = 0, spanElems = 0;
   if (llvm::Error e = validateView(t, numel, spanElems))
     return e;
@@ -448,7 +438,7 @@ llvm::Error TensorReader::takeChangedFileError() {
 
 std::unique_ptr<MappedBytes> TensorReader::mapRows(const TensorInfo &t,
                                                    int64_t row0, int64_t row1) {
-  if (!t.encoding.empty() || t.unpermuteHeads != 0 || t.shape.empty() ||
+  if (t.shape.empty() ||
       !t.isContiguous() || row0 < 0 || row1 <= row0 || row1 > t.shape[0])
     return nullptr;
   uint64_t numel = 0, spanElems = 0;

@@ -209,7 +209,8 @@ const std::vector<Architecture> &qopt::models::architectures() {
       makeStableLMArchitecture(),   makeInternLMArchitecture(),
       makeCohereArchitecture(),     makeNemotronArchitecture(),
       makeOrionArchitecture(),      makeDeepseekV2Architecture(),
-      makeDeepseekV3Architecture()};
+      makeDeepseekV3Architecture(), makeBaichuanArchitecture(),
+      makeGPTBigCodeArchitecture()};
   return all;
 }
 

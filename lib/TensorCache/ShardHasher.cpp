@@ -19,19 +19,51 @@ ShardHasher::ShardHasher(std::vector<uint64_t> sizesIn,
     incomplete += s != 0;
 }
 
-/// Reads [offset, offset + size) of `path` into `out`.
+std::vector<std::unique_ptr<uint8_t[]>> ShardHasher::takeSlabs(size_t n) {
+  std::vector<std::unique_ptr<uint8_t[]>> out(n);
+  for (size_t i = 0; i < n && !freeSlabs.empty(); ++i) {
+    out[i] = std::move(freeSlabs.back());
+    freeSlabs.pop_back();
+  }
+  return out;
+}
+
+ShardHasher::Bytes
+ShardHasher::copyIn(std::vector<std::unique_ptr<uint8_t[]>> slabs,
+                    const uint8_t *data, uint64_t size) {
+  Bytes out;
+  for (size_t i = 0; i < slabs.size(); ++i) {
+    size_t len = size_t(std::min<uint64_t>(kSlab, size - i * kSlab));
+    if (!slabs[i])
+      slabs[i].reset(new uint8_t[kSlab]);
+    if (data)
+      std::memcpy(slabs[i].get(), data + i * kSlab, len);
+    out.push_back({std::move(slabs[i]), len});
+  }
+  return out;
+}
+
+void ShardHasher::releaseSlabs(Bytes &bytes) {
+  for (SlabRef &s : bytes)
+    freeSlabs.push_back(std::move(s.data));
+  bytes.clear();
+}
+
+static size_t slabsFor(uint64_t size, size_t slab) {
+  return size_t((size + slab - 1) / slab);
+}
+
+/// Reads [offset, offset + size) of `path` into the slabs of `out`.
 static llvm::Error readBack(const std::string &path, const std::string &display,
-                            uint64_t offset, uint64_t size,
-                            std::vector<uint8_t> &out) {
+                            uint64_t offset, uint64_t size, uint8_t *out) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return llvm::createStringError("error reading '" + display +
                                    "': " + std::strerror(errno));
   size_t at = 0;
-  out.resize(size);
   uint64_t got = 0;
   while (got < size) {
-    ssize_t n = ::pread(fd, out.data() + at + got, size - got,
+    ssize_t n = ::pread(fd, out + at + got, size - got,
                         off_t(offset + got));
     if (n < 0 && errno == EINTR)
       continue;
@@ -54,15 +86,19 @@ llvm::Error ShardHasher::drainPending(size_t k) {
        it = sh.pending.erase(it)) {
     Piece &p = it->second;
     if (p.bytes.empty()) {
-      if (llvm::Error err =
-              readBack(paths[k], displays[k], it->first, p.size, p.bytes))
-        return err;
+      p.bytes = copyIn(takeSlabs(slabsFor(p.size, kSlab)), nullptr, p.size);
+      for (size_t i = 0; i < p.bytes.size(); ++i)
+        if (llvm::Error err =
+                readBack(paths[k], displays[k], it->first + i * kSlab,
+                         p.bytes[i].size, p.bytes[i].data.get()))
+          return err;
       counters.readBack += p.size;
     } else {
       pendingCopies -= p.size;
       counters.outOfOrder += p.size;
     }
-    sh.ready.push_back(std::move(p.bytes));
+    for (SlabRef &r : p.bytes)
+      sh.ready.push_back(std::move(r));
     sh.frontier += p.size;
     sh.readySize += p.size;
     readyTotal += p.size;
@@ -76,11 +112,15 @@ llvm::Error ShardHasher::add(size_t k, uint64_t offset, const void *data,
     return llvm::Error::success();
   const auto *bytes = static_cast<const uint8_t *>(data);
   // The copy waits for a batch of lanes; it is made outside the lock.
-  std::vector<uint8_t> copy(bytes, bytes + size);
   std::unique_lock<std::mutex> lock(mu);
+  auto slabs = takeSlabs(slabsFor(size, kSlab));
+  lock.unlock();
+  Bytes copy = copyIn(std::move(slabs), bytes, size);
+  lock.lock();
   Shard &sh = shards[k];
   if (offset == sh.frontier) {
-    sh.ready.push_back(std::move(copy));
+    for (SlabRef &r : copy)
+      sh.ready.push_back(std::move(r));
     sh.frontier += size;
     sh.readySize += size;
     readyTotal += size;
@@ -92,13 +132,16 @@ llvm::Error ShardHasher::add(size_t k, uint64_t offset, const void *data,
       p.bytes = std::move(copy);
       pendingCopies += size;
     } else {
-      copy = std::vector<uint8_t>(); // read back when the frontier gets here
+      releaseSlabs(copy); // read back when the frontier gets here
     }
     sh.pending.emplace(offset, std::move(p));
   }
   counters.peakWaiting =
       std::max(counters.peakWaiting, readyTotal + pendingCopies);
-  if (hashing || !shouldHash())
+  // One thread hashes while the others compute; past the budget, a second
+  // one helps (on other shards), so the waiting bytes stay bounded.
+  bool overBudget = readyTotal >= limits.readyBytes;
+  if ((hashers > 0 && !overBudget) || !shouldHash())
     return llvm::Error::success();
   return hashBatches(lock, /*all=*/false);
 }
@@ -116,7 +159,7 @@ bool ShardHasher::shouldHash() const {
 
 llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
                                      bool all) {
-  hashing = true;
+  ++hashers;
   while (all ? readyTotal > 0 : shouldHash()) {
     // The shards with the most waiting bytes, one per lane.
     std::vector<size_t> order;
@@ -131,7 +174,7 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
     if (order.size() > kMd5Lanes)
       order.resize(kMd5Lanes);
     size_t n = order.size();
-    std::vector<std::vector<std::vector<uint8_t>>> taken(n);
+    std::vector<Bytes> taken(n);
     std::vector<uint64_t> takenBytes(n);
     std::vector<Md5Stream *> streams;
     for (size_t i = 0; i < n; ++i) {
@@ -155,24 +198,25 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
       more = false;
       for (size_t i = 0; i < n; ++i) {
         data[i] = {};
-        while (piece[i] < taken[i].size() && at[i] == taken[i][piece[i]].size()) {
-          taken[i][piece[i]] = std::vector<uint8_t>(); // free as we go
+        while (piece[i] < taken[i].size() &&
+               at[i] == taken[i][piece[i]].size) {
           ++piece[i];
           at[i] = 0;
         }
         if (piece[i] == taken[i].size())
           continue;
-        const std::vector<uint8_t> &p = taken[i][piece[i]];
-        uint64_t len = std::min<uint64_t>(kSlice, p.size() - at[i]);
-        data[i] = {p.data() + at[i], size_t(len)};
+        const SlabRef &p = taken[i][piece[i]];
+        uint64_t len = std::min<uint64_t>(kSlice, p.size - at[i]);
+        data[i] = {p.data.get() + at[i], size_t(len)};
         at[i] += len;
         more = true;
       }
       if (more)
         md5UpdateMany(streams, data);
     }
-    taken.clear();
     lock.lock();
+    for (Bytes &b : taken)
+      releaseSlabs(b);
     ++counters.batches;
     counters.laneBatches += n;
     for (size_t i = 0; i < n; ++i) {
@@ -183,7 +227,7 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
         --incomplete;
     }
   }
-  hashing = false;
+  --hashers;
   return llvm::Error::success();
 }
 

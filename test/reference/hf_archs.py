@@ -9,7 +9,7 @@ or, with --t5, transformers 5 (`dtype`, `rope_parameters`).
 
 ARCHES = ("qwen3_moe", "qwen2_moe", "gemma3", "gemma3_text", "olmo", "olmo2",
           "stablelm", "internlm", "cohere", "nemotron", "orion", "deepseek_v2",
-          "deepseek_v3")
+          "deepseek_v3", "baichuan", "gpt_bigcode")
 
 HF_CLASS = {
     "qwen3_moe": "Qwen3MoeForCausalLM", "qwen2_moe": "Qwen2MoeForCausalLM",
@@ -18,7 +18,8 @@ HF_CLASS = {
     "stablelm": "StableLmForCausalLM", "internlm": "InternLMForCausalLM",
     "cohere": "CohereForCausalLM", "nemotron": "NemotronForCausalLM",
     "orion": "OrionForCausalLM", "deepseek_v2": "DeepseekV2ForCausalLM",
-    "deepseek_v3": "DeepseekV3ForCausalLM",
+    "deepseek_v3": "DeepseekV3ForCausalLM", "baichuan": "BaichuanForCausalLM",
+    "gpt_bigcode": "GPTBigCodeForCausalLM",
 }
 
 # Norm weights stored as offsets from 1 (the converter adds the 1).
@@ -64,13 +65,34 @@ def deepseek_shapes(a):
     return s
 
 
+def gpt_bigcode_shapes(a):
+    """GPTBigCode (modeling_gpt_bigcode.py): nn.Linear weights under
+    `transformer.`, multi-query c_attn [(n_head + 2) d, n_embd]."""
+    h, i, nh, v = a.hidden, a.intermediate, a.heads, a.vocab
+    d = h // nh
+    t = "transformer."
+    s = {t + "wte.weight": [v, h], t + "wpe.weight": [a.context, h],
+         t + "ln_f.weight": [h], t + "ln_f.bias": [h], "lm_head.weight": [v, h]}
+    for l in range(a.layers):
+        p = "%sh.%d." % (t, l)
+        s.update({p + "ln_1.weight": [h], p + "ln_1.bias": [h], p + "ln_2.weight": [h],
+                  p + "ln_2.bias": [h], p + "attn.c_attn.weight": [(nh + 2) * d, h],
+                  p + "attn.c_attn.bias": [(nh + 2) * d], p + "attn.c_proj.weight": [h, h],
+                  p + "attn.c_proj.bias": [h], p + "mlp.c_fc.weight": [i, h],
+                  p + "mlp.c_fc.bias": [i], p + "mlp.c_proj.weight": [h, i],
+                  p + "mlp.c_proj.bias": [h]})
+    return s
+
+
 def hf_shapes(a):
     if a.arch.startswith("deepseek"):
         return deepseek_shapes(a)
+    if a.arch == "gpt_bigcode":
+        return gpt_bigcode_shapes(a)
     h, i, nq, nkv, v = a.hidden, a.intermediate, a.heads, a.kv_heads, a.vocab
     d = a.head_dim or h // nq
     arch = a.arch
-    if arch == "internlm":
+    if arch in ("internlm", "baichuan"):
         nkv = nq
     pre = "language_model." if arch == "gemma3" else ""
     s = {pre + "model.embed_tokens.weight": [v, h]}
@@ -84,8 +106,12 @@ def hf_shapes(a):
     for l in range(a.layers):
         p = "%smodel.layers.%d." % (pre, l)
         at = p + "self_attn."
-        s.update({at + "q_proj.weight": [nq * d, h], at + "k_proj.weight": [nkv * d, h],
-                  at + "v_proj.weight": [nkv * d, h], at + "o_proj.weight": [h, nq * d]})
+        if arch == "baichuan":  # q, k, v stored fused
+            s[at + "W_pack.weight"] = [3 * nq * d, h]
+        else:
+            s.update({at + "q_proj.weight": [nq * d, h], at + "k_proj.weight": [nkv * d, h],
+                      at + "v_proj.weight": [nkv * d, h]})
+        s[at + "o_proj.weight"] = [h, nq * d]
         qkv_bias = (arch == "qwen2_moe" or (arch in ("qwen3_moe", "internlm", "stablelm")
                                             and a.bias))
         if qkv_bias:
@@ -201,6 +227,18 @@ def hf_config(a, dtype):
     else:
         t.update(rope)
     dtype_key = "dtype" if a.t5 else "torch_dtype"
+    if arch == "baichuan":
+        t.update({"hidden_act": "silu", "rms_norm_eps": 1e-6, "initializer_range": 0.02,
+                  "use_cache": True, "pad_token_id": 0, "bos_token_id": 1,
+                  "eos_token_id": 2, "tie_word_embeddings": False})
+        t.pop("num_key_value_heads")
+    if arch == "gpt_bigcode":
+        c.update({"n_embd": a.hidden, "n_inner": a.intermediate, "n_head": a.heads,
+                  "n_layer": a.layers, "n_positions": a.context, "vocab_size": a.vocab,
+                  "layer_norm_epsilon": 1e-5, "multi_query": True,
+                  "activation_function": "gelu_pytorch_tanh",
+                  "dtype" if a.t5 else "torch_dtype": dtype})
+        return c
     if arch == "gemma3":
         c.update({"text_config": t, "vision_config": {"model_type": "siglip_vision_model",
                                                       "hidden_size": 16},

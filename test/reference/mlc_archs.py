@@ -510,3 +510,70 @@ ARCHITECTURES["deepseek_v2"] = (deepseek_v2_params, _unused_none, False)
 ARCHITECTURES["deepseek_v3"] = (deepseek_v2_params, _unused_none, False)
 HF_ARCHITECTURE_NAMES["DeepseekV2ForCausalLM"] = "deepseek_v2"
 HF_ARCHITECTURE_NAMES["DeepseekV3ForCausalLM"] = "deepseek_v3"
+
+
+# ---------------------------------------------------------------------------
+# baichuan (baichuan_model.py / baichuan_loader.py) and gpt_bigcode
+# (gpt_bigcode_model.py / gpt_bigcode_loader.py): names copied as they are
+# ---------------------------------------------------------------------------
+
+def baichuan_params(cfg, t, arch):
+    ref._require(cfg, ["vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                       "initializer_range", "intermediate_size", "rms_norm_eps", "use_cache",
+                       "pad_token_id", "bos_token_id", "eos_token_id",
+                       "tie_word_embeddings"], arch)
+    ref._context_window(cfg, arch)
+    h, nq, _, d, _, inter, vocab, layers = _dims(cfg, t, arch)
+    q = nq // t * d
+    ps = [Param("model.embed_tokens.weight", [vocab, h], ["model.embed_tokens.weight"],
+                kind="embedding")]
+    for layer in range(layers):
+        p = f"model.layers.{layer}"
+        a = f"{p}.self_attn"
+        ps.append(Param(f"{a}.W_pack.weight", [3 * nq * d, h], [f"{a}.W_pack.weight"],
+                        kind="linear", shard=(0, [q, q, q])))
+        ps.append(Param(f"{a}.o_proj.weight", [h, nq * d], [f"{a}.o_proj.weight"],
+                        kind="linear", shard=(1, None)))
+        ps += _gate_up(p, h, inter, t)
+        for n in ("input_layernorm", "post_attention_layernorm"):
+            ps.append(_norm(f"{p}.{n}.weight", h))
+    ps.append(_norm("model.norm.weight", h))
+    ps.append(Param("lm_head.weight", [vocab, h], ["lm_head.weight"], kind="linear"))
+    return ps
+
+
+def gpt_bigcode_params(cfg, t, arch):
+    ref._require(cfg, ["n_embd", "n_inner", "n_head", "n_layer", "n_positions",
+                       "layer_norm_epsilon", "vocab_size"], arch)
+    _no_preshard(t, arch, "GPTBigCodeAttention asserts tensor_parallel_shards == 1")
+    h, inner, nh = cfg["n_embd"], cfg["n_inner"], cfg["n_head"]
+    d = h // nh
+    pre = "transformer"
+
+    def copy(name, shape, kind="other"):
+        return Param(name, shape, [name], kind=kind)
+
+    ps = [copy(f"{pre}.wte.weight", [None, h], "embedding"),
+          copy(f"{pre}.wpe.weight", [cfg["n_positions"], h], "embedding")]
+    for layer in range(cfg["n_layer"]):
+        p = f"{pre}.h.{layer}"
+        for n in ("ln_1", "ln_2"):
+            ps += [copy(f"{p}.{n}.weight", [h]), copy(f"{p}.{n}.bias", [h])]
+        ps += [copy(f"{p}.attn.c_attn.weight", [(nh + 2) * d, h], "linear"),
+               copy(f"{p}.attn.c_attn.bias", [(nh + 2) * d]),
+               copy(f"{p}.attn.c_proj.weight", [h, nh * d], "linear"),
+               copy(f"{p}.attn.c_proj.bias", [h]),
+               copy(f"{p}.mlp.c_fc.weight", [inner, h], "linear"),
+               copy(f"{p}.mlp.c_fc.bias", [inner]),
+               copy(f"{p}.mlp.c_proj.weight", [h, inner], "linear"),
+               copy(f"{p}.mlp.c_proj.bias", [h])]
+    ps += [copy(f"{pre}.ln_f.weight", [h]), copy(f"{pre}.ln_f.bias", [h]),
+           copy("lm_head.weight", [None, h], "linear")]
+    return ps
+
+
+ARCHITECTURES["baichuan"] = (baichuan_params, _unused_none, False)
+ARCHITECTURES["gpt_bigcode"] = (gpt_bigcode_params, _unused_none, False)
+HF_ARCHITECTURE_NAMES["BaichuanForCausalLM"] = "baichuan"
+HF_ARCHITECTURE_NAMES["BaiChuanForCausalLM"] = "baichuan"
+HF_ARCHITECTURE_NAMES["GPTBigCodeForCausalLM"] = "gpt_bigcode"

@@ -40,6 +40,15 @@ static void registerPrintIRAliases() {
   }
 }
 
+/// "AVX2 (this CPU runs: AVX2 SSE4 SSSE3 SCALAR)": the numerics' SIMD
+/// target (docs/simd.md).
+static std::string simdReport() {
+  std::string s = qopt::numerics::simdTargetName() + " (this CPU runs:";
+  for (const std::string &t : qopt::numerics::simdRunnableTargets())
+    s += " " + t;
+  return s + ")";
+}
+
 int main(int argc, char **argv) {
   if (argc >= 2 && std::strcmp(argv[1], "convert") == 0)
     return qopt::runConvert(argc - 1, argv + 1);
@@ -47,6 +56,13 @@ int main(int argc, char **argv) {
     return qopt::runEval(argc - 1, argv + 1);
   if (argc >= 2 && std::strcmp(argv[1], "merge-parts") == 0)
     return qopt::runMergeParts(argc - 1, argv + 1);
+
+  // One line naming the SIMD target the numerics dispatch to (also in
+  // --version), for scripts such as bench/run.sh.
+  if (argc == 2 && std::strcmp(argv[1], "--qopt-simd-report") == 0) {
+    llvm::outs() << simdReport() << "\n";
+    return 0;
+  }
 
   qopt::registerAllPasses();
   // The upstream passes mlir-opt users expect on any IR.
@@ -56,11 +72,7 @@ int main(int argc, char **argv) {
   registerPrintIRAliases();
   // `quant-opt --version` names the SIMD code the numerics dispatch to.
   llvm::cl::AddExtraVersionPrinter([](llvm::raw_ostream &os) {
-    os << "  SIMD kernels: " << qopt::numerics::simdTargetName()
-       << " (this CPU runs:";
-    for (const std::string &t : qopt::numerics::simdRunnableTargets())
-      os << ' ' << t;
-    os << ")\n";
+    os << "  SIMD kernels: " << simdReport() << "\n";
   });
   mlir::DialectRegistry registry;
   qopt::registerAllDialects(registry);

@@ -276,14 +276,6 @@ llvm::Error SourceOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
   } else {
     t.storageBytes = uint64_t(type.getNumElements()) * es;
   }
-  // GGUF: dequantized and/or un-permuted on read; the byte count of
-  // encoded data follows from its encoding.
-  if (auto encoding = getEncoding()) {
-    t.encoding = encoding->str();
-    t.storageBytes = 0;
-  }
-  if (auto heads = getUnpermuteHeads())
-    t.unpermuteHeads = int64_t(*heads);
   RowBuffer out;
   out.dtype = t.dtype;
   out.shape.assign(t.shape.begin(), t.shape.end());

@@ -165,6 +165,11 @@ bool isRowLocalChain(Value value);
 /// argument.
 llvm::Error checkEvaluable(Value value, Operation *user);
 
+/// The tensor a checkpoint source stands for: `source`'s result, or the
+/// ops the importer decodes its stored form with (GGUF block decoding and
+/// row unpermutation, GgufEvaluation.cpp), when they are its only users.
+Value getCheckpointTensor(Operation *source);
+
 } // namespace mlir::qopt::weights
 
 #endif // QOPT_DIALECTS_WEIGHTS_IR_WEIGHTSEVALUATION_H

@@ -77,41 +77,25 @@ def Weights_SourceOp : Weights_EvaluableOp<"source"> {
     (PyTorch storages); absent means row-major contiguous. The bytes are
     read only when the tensor cache is serialized.
 
-    GGUF tensors may carry two more attributes. `encoding` names the ggml
-    block type of the stored bytes (`Q4_K`, `Q8_0`, ...); they are
-    dequantized to the result type (f32) when read. `unpermute_heads` (q/k
-    projections) is the head count of llama.cpp's rotary row permutation,
-    undone when read: result row `h*hd + j*hd/2 + i` is stored row
-    `h*hd + 2*i + j`.
+    GGUF block-quantized tensors are sources of their raw bytes
+    (`tensor<rows x bytes x ui8>`) decoded by `weights.dequantize_ggml`.
 
     ```mlir
     %0 = weights.source "llama/model.safetensors"["lm_head.weight"] offset 2192 : tensor<512x128xbf16>
-    %1 = weights.source "llama.gguf"["model.layers.0.self_attn.q_proj.weight"] offset 4096 encoding "Q8_0" unpermute_heads 4 : tensor<128x128xf32>
+    %1 = weights.source "llama.gguf"["model.layers.0.mlp.up_proj.weight"] offset 4096 : tensor<256x136xui8>
     ```
   }];
   let arguments = (ins
     StrAttr:$file,
     StrAttr:$key,
     I64Attr:$offset,
-    OptionalAttr<DenseI64ArrayAttr>:$strides,
-    OptionalAttr<StrAttr>:$encoding,
-    OptionalAttr<I64Attr>:$unpermute_heads
+    OptionalAttr<DenseI64ArrayAttr>:$strides
   );
   let results = (outs AnyStaticShapeTensor:$result);
   let assemblyFormat = [{
     $file `[` $key `]` `offset` $offset (`strides` $strides^)?
-    (`encoding` $encoding^)? (`unpermute_heads` $unpermute_heads^)?
     attr-dict `:` type($result)
   }];
-  let builders = [
-    // A plain (non-GGUF) source: no encoding, no permutation.
-    OpBuilder<(ins "::mlir::Type":$result, "::mlir::StringAttr":$file,
-                   "::mlir::StringAttr":$key, "::mlir::IntegerAttr":$offset,
-                   "::mlir::DenseI64ArrayAttr":$strides), [{
-      build($_builder, $_state, result, file, key, offset, strides,
-            ::mlir::StringAttr(), ::mlir::IntegerAttr());
-    }]>
-  ];
   let hasVerifier = 1;
 }
 
@@ -219,6 +203,50 @@ def Weights_DequantizeAwqOp : Weights_EvaluableOp<"dequantize_awq"> {
     $qweight `,` $qzeros `,` $scales `group` $group_size attr-dict `:`
     type($qweight) `,` type($qzeros) `,` type($scales) `->` type($result)
   }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// GGUF (llama.cpp) storage
+//===----------------------------------------------------------------------===//
+
+def Weights_DequantizeGgmlOp : Weights_EvaluableOp<"dequantize_ggml"> {
+  let summary = "Decodes ggml blocks (llama.cpp's quantized storage) to f32";
+  let description = [{
+    `input` holds the raw bytes of a GGUF tensor stored in the ggml block
+    type `encoding` (`Q4_0`, `Q4_1`, `Q5_0`, `Q5_1`, `Q8_0`, `Q8_1`,
+    `Q2_K` ... `Q8_K`): each row of the result, `k` values, is
+    `k / block size` blocks of the type's size in bytes. The values are
+    decoded exactly as llama.cpp's `dequantize_row_*` does
+    (docs/gguf.md).
+
+    ```mlir
+    %w = weights.dequantize_ggml %raw encoding "Q8_0" : tensor<256x136xui8> to tensor<256x128xf32>
+    ```
+  }];
+  let arguments = (ins AnyStaticShapeTensor:$input, StrAttr:$encoding);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = [{
+    $input `encoding` $encoding attr-dict `:` type($input) `to` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Weights_UnpermuteHeadsOp : Weights_EvaluableOp<"unpermute_heads", [],
+    [AllTypesMatch<["input", "result"]>]> {
+  let summary = "Undoes llama.cpp's rotary row permutation of q/k projections";
+  let description = [{
+    llama.cpp's converter reorders the rows of each of the `heads` heads
+    (head dimension `hd`) of a q or k projection; result row
+    `h*hd + j*hd/2 + i` is input row `h*hd + 2*i + j` (docs/gguf.md).
+
+    ```mlir
+    %q = weights.unpermute_heads %w heads 4 : tensor<128x128xf32>
+    ```
+  }];
+  let arguments = (ins AnyStaticShapeTensor:$input, I64Attr:$heads);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = "$input `heads` $heads attr-dict `:` type($input)";
   let hasVerifier = 1;
 }
 

@@ -182,10 +182,20 @@ struct ImportCheckpointPass
                                  DenseI64ArrayAttr());
       if (!t->strides.empty())
         op.setStridesAttr(b.getDenseI64ArrayAttr(t->strides));
-      if (!t->encoding.empty())
-        op.setEncodingAttr(b.getStringAttr(t->encoding));
+      // GGUF: the stored form, decoded by ops (docs/gguf.md).
+      Value v = op.getResult();
+      if (!t->encoding.empty()) {
+        const loaders::GgmlTypeInfo *info =
+            loaders::ggmlTypeByName(t->encoding);
+        SmallVector<int64_t> shape(t->shape.begin(), t->shape.end());
+        shape.back() = shape.back() / info->typeSize * info->blockSize;
+        v = DequantizeGgmlOp::create(b, loc,
+                                     RankedTensorType::get(shape, b.getF32Type()),
+                                     v, b.getStringAttr(t->encoding));
+      }
       if (t->unpermuteHeads != 0)
-        op.setUnpermuteHeadsAttr(b.getI64IntegerAttr(t->unpermuteHeads));
+        v = UnpermuteHeadsOp::create(b, loc, v.getType(), v,
+                                     b.getI64IntegerAttr(t->unpermuteHeads));
     }
   }
 };

@@ -53,7 +53,7 @@ public:
     if (e.op == Op::Source) {
       if (awqWeights.contains(e.source))
         return buildAwq(e.source, paramName);
-      return sources.lookup(e.source).getResult();
+      return getCheckpointTensor(sources.lookup(e.source));
     }
     if (e.op == Op::View)
       return buildView(e, paramName);
@@ -162,7 +162,7 @@ private:
     StringRef base = weight.drop_back(strlen(".weight"));
     SmallVector<Value> ins;
     for (StringRef suffix : {".qweight", ".qzeros", ".scales"})
-      ins.push_back(sources.lookup((base + suffix).str()).getResult());
+      ins.push_back(getCheckpointTensor(sources.lookup((base + suffix).str())));
     auto qw = cast<RankedTensorType>(ins[0].getType());
     int64_t k = qw.getRank() == 2 ? qw.getDimSize(0) : 0;
     int64_t group = awqGroup > 0 ? awqGroup : k;
@@ -365,9 +365,19 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
       ParamOp::create(ob, loc, ob.getStringAttr(p.name), v,
                       ParamKindAttr::get(&getContext(), toParamKind(p.kind)));
     }
-    for (SourceOp s : sourceOrder)
-      if (s->use_empty())
-        s.erase();
+    // Unused sources go, with the ops that decode them.
+    for (SourceOp s : sourceOrder) {
+      Value v = getCheckpointTensor(s);
+      if (!v.use_empty())
+        continue;
+      for (Operation *op = v.getDefiningOp(); op;) {
+        Operation *prev = op == s.getOperation()
+                              ? nullptr
+                              : op->getOperand(0).getDefiningOp();
+        op->erase();
+        op = prev;
+      }
+    }
     return success();
   }
 
@@ -384,8 +394,9 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
     for (auto &[file, list] : byFile)
       for (SourceOp s : list)
         if (!def.isUnused(s.getKey()))
-          fileParams[file] +=
-              cast<RankedTensorType>(s.getType()).getNumElements();
+          fileParams[file] += cast<RankedTensorType>(
+                                  getCheckpointTensor(s).getType())
+                                  .getNumElements();
     llvm::StringMap<StringRef> pathOf;
     for (auto &[file, list] : byFile)
       for (SourceOp s : list)

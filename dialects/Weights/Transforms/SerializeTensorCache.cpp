@@ -228,19 +228,19 @@ struct SerializeTensorCachePass
       }
       if (printStats)
         printPartSummary(**writer, *partSpec);
-      return;
-    }
-    if (llvm::Error err = (*writer)->commit(*meta)) {
-      emitError(unknown, llvm::toString(std::move(err)));
-      return signalPassFailure();
+    } else {
+      if (llvm::Error err = (*writer)->commit(*meta)) {
+        emitError(unknown, llvm::toString(std::move(err)));
+        return signalPassFailure();
+      }
+      if (printStats) {
+        printStatistics(stats, "Saved to directory: " + outputDir.getValue());
+        if (accuracy)
+          printAccuracy(errors);
+      }
     }
     if (std::getenv("QOPT_HASH_STATS"))
       printHashStats((*writer)->hashStats());
-    if (printStats) {
-      printStatistics(stats, "Saved to directory: " + outputDir.getValue());
-      if (accuracy)
-        printAccuracy(errors);
-    }
     if (!statsJson.getValue().empty())
       if (failed(writeStatsJson(model, stats, errors, &statsFile)))
         return signalPassFailure();

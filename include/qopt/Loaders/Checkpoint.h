@@ -59,11 +59,13 @@ struct TensorInfo {
   /// element the view reaches lies inside [offset, offset + storageBytes).
   uint64_t storageBytes = 0;
   /// GGUF block-quantized data: the ggml type name ("Q4_K") of the stored
-  /// blocks, dequantized to `dtype` (F32) when read; `storageBytes` then
-  /// counts encoded bytes. Empty for plain storage.
+  /// blocks; the tensor is then their raw bytes (U8, last dimension in
+  /// bytes), read as they are and decoded by weights.dequantize_ggml.
+  /// Empty for plain storage.
   std::string encoding;
   /// GGUF q/k projections: when non-zero, the outermost dimension is stored
-  /// in llama.cpp's rotary row order for this many heads; reads undo it.
+  /// in llama.cpp's rotary row order for this many heads (undone by
+  /// weights.unpermute_heads; reads return the stored order).
   int64_t unpermuteHeads = 0;
 
   /// Product of `shape` (1 for a scalar). Readers guarantee it does not

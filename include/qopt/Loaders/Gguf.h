@@ -4,8 +4,9 @@
 // (metadata key/values and tensor infos) with every check llama.cpp's reader
 // makes, the ggml block formats (dequantized to float32 in GgufDequant.cpp),
 // and the view of a Llama-family GGUF as a Hugging Face checkpoint: HF tensor
-// names and shapes, the q/k row permutation undone on read, and an HF-style
-// config.json rebuilt from the metadata.
+// names and shapes, which rows are permuted, and an HF-style config.json
+// rebuilt from the metadata. Decoding and un-permuting are ops of the
+// weights dialect (docs/gguf.md).
 //
 // Fact sheet: shared/spec/source-formats.md, section 3.
 //
@@ -237,8 +238,9 @@ llvm::Expected<nlohmann::json> ggufModelConfig(const GgufFile &file);
 /// The tensors of `file` as an HF checkpoint: HF names (ggufToHfName; names
 /// without a counterpart are kept as they are, `rope_freqs.weight` is
 /// dropped), HF shapes (reversed ne), dtype F32/F16/BF16/F64/I8-I64 for
-/// plain storage and F32 with `encoding` = the ggml type name for block
-/// types; q/k projections get `unpermuteHeads` (head_count, head_count_kv).
+/// plain storage; block types are their raw bytes (U8, the last dimension
+/// in bytes) with `encoding` = the ggml type name; q/k projections get
+/// `unpermuteHeads` (head_count, head_count_kv).
 /// Fails for a block type that cannot be dequantized and for a non-llama
 /// architecture. Offsets are absolute; storageBytes = nbytes.
 llvm::Expected<CheckpointFile> ggufToCheckpointFile(const GgufFile &file);
@@ -246,15 +248,6 @@ llvm::Expected<CheckpointFile> ggufToCheckpointFile(const GgufFile &file);
 /// readGgufFile + ggufToCheckpointFile.
 llvm::Expected<CheckpointFile> readGgufCheckpoint(llvm::StringRef path);
 
-/// Reads rows [row0, row1) of the outermost (HF) dimension of a tensor with
-/// an `encoding` and/or `unpermuteHeads` (see TensorInfo) from `file` into
-/// `dst` (row1 - row0 rows of t.dtype elements): reads the GGUF rows holding
-/// them (HF row h*hd + j*hd/2 + i is GGUF row h*hd + 2i + j when
-/// unpermuting), dequantizes, in chunks of at most `maxScratch` encoded
-/// bytes. Errors name the file and tensor.
-llvm::Error readGgufRows(const RandomAccessFile &file, const TensorInfo &t,
-                         int64_t row0, int64_t row1, void *dst,
-                         uint64_t maxScratch);
 
 } // namespace qopt::loaders
 

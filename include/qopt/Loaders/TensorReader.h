@@ -109,7 +109,7 @@ public:
   llvm::Error readRows(const TensorInfo &t, int64_t row0, int64_t row1,
                        void *dst);
   /// Rows [row0, row1) of `t` mapped instead of copied, when `t` is stored
-  /// contiguously as it is read (no strides, no GGUF encoding) and the rows
+  /// contiguously (no strides) and the rows
   /// lie inside the file; nullptr otherwise (then use readRows, which also
   /// reports the errors). The pages are populated at once and released on
   /// destruction, so memory stays bounded by the rows held.

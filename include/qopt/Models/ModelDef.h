@@ -202,6 +202,8 @@ Architecture makeNemotronArchitecture();
 Architecture makeOrionArchitecture();
 Architecture makeDeepseekV2Architecture();
 Architecture makeDeepseekV3Architecture();
+Architecture makeBaichuanArchitecture();
+Architecture makeGPTBigCodeArchitecture();
 
 } // namespace qopt::models
 

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -35,9 +36,9 @@ public:
     /// shards not yet complete).
     unsigned batchLanes = kMd5Lanes;
     /// Waiting in-order bytes that start a batch whatever the lanes.
-    uint64_t readyBytes = 16ull << 20;
+    uint64_t readyBytes = 12ull << 20;
     /// Copies of out-of-order pieces kept; beyond, they are read back.
-    uint64_t pendingBytes = 8ull << 20;
+    uint64_t pendingBytes = 2ull << 20;
   };
   /// What was hashed from where (for tests and the benchmark notes).
   struct Stats {
@@ -73,21 +74,35 @@ public:
   Stats stats() const;
 
 private:
+  /// Copies live in 64 KiB slabs that are reused (a free list), so waiting
+  /// bytes cost no heap growth or page faults beyond their peak.
+  static constexpr size_t kSlab = 64 << 10;
+  struct SlabRef {
+    std::unique_ptr<uint8_t[]> data;
+    size_t size;
+  };
+  using Bytes = std::vector<SlabRef>;
   struct Piece {
     uint64_t size;
-    std::vector<uint8_t> bytes; // empty: read back from the file
+    Bytes bytes; // empty: read back from the file
   };
   struct Shard {
     Md5Stream stream;
     uint64_t frontier = 0;      // bytes before it are in `ready` or hashed
-    /// In-order pieces not yet hashed (one allocation each, so that the
-    /// heap reuses them; no buffer that grows).
-    std::vector<std::vector<uint8_t>> ready;
+    /// In-order bytes not yet hashed.
+    Bytes ready;
     uint64_t readySize = 0;
     std::map<uint64_t, Piece> pending;
     bool busy = false;          // a batch holds `stream`
   };
 
+  /// With the lock held: `n` slabs from the free list (null: to allocate).
+  std::vector<std::unique_ptr<uint8_t[]>> takeSlabs(size_t n);
+  /// Copies `size` bytes into slabs (without the lock).
+  Bytes copyIn(std::vector<std::unique_ptr<uint8_t[]>> slabs,
+               const uint8_t *data, uint64_t size);
+  /// With the lock held: returns the slabs to the free list.
+  void releaseSlabs(Bytes &bytes);
   /// Appends pending pieces that the frontier reached to `ready`.
   llvm::Error drainPending(size_t k);
   /// With the lock held: hashes batches while the limits say so (or all
@@ -100,7 +115,8 @@ private:
   Limits limits;
   std::vector<Shard> shards;
   mutable std::mutex mu;
-  bool hashing = false;
+  unsigned hashers = 0; // threads in hashBatches
+  std::vector<std::unique_ptr<uint8_t[]>> freeSlabs;
   uint64_t readyTotal = 0, pendingCopies = 0;
   size_t incomplete = 0; // shards whose stream has not all their bytes
   Stats counters;

@@ -195,3 +195,67 @@ weights.model @m attributes {arch = "llama", config = {}} {
   // expected-error @+1 {{'weights.add_constant' op adds to f16, bf16 or f32 tensors, got 'i32'}}
   %c = weights.add_constant %a, 1.0 : tensor<4xi32>
 }
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.gguf"["a"] offset 0 : tensor<4x68xui8>
+  // expected-error @+1 {{'weights.dequantize_ggml' op unknown ggml block type 'IQ2_XXS'}}
+  %b = weights.dequantize_ggml %a encoding "IQ2_XXS" : tensor<4x68xui8> to tensor<4x64xf32>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.gguf"["a"] offset 0 : tensor<4x68xui8>
+  // expected-error @+1 {{'weights.dequantize_ggml' op result must be f32, got 'f16'}}
+  %b = weights.dequantize_ggml %a encoding "Q8_0" : tensor<4x68xui8> to tensor<4x64xf16>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.gguf"["a"] offset 0 : tensor<4x68xui8>
+  // expected-error @+1 {{'weights.dequantize_ggml' op the last axis (48) is not a multiple of the Q8_0 block size 32}}
+  %b = weights.dequantize_ggml %a encoding "Q8_0" : tensor<4x68xui8> to tensor<4x48xf32>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.gguf"["a"] offset 0 : tensor<4x64xui8>
+  // expected-error @+1 {{'weights.dequantize_ggml' op rows of 64 Q8_0 values take 68 bytes, input has 64}}
+  %b = weights.dequantize_ggml %a encoding "Q8_0" : tensor<4x64xui8> to tensor<4x64xf32>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.gguf"["a"] offset 0 : tensor<4x68xi8>
+  // expected-error @+1 {{'weights.dequantize_ggml' op input must hold ui8 bytes, got 'i8'}}
+  %b = weights.dequantize_ggml %a encoding "Q8_0" : tensor<4x68xi8> to tensor<4x64xf32>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.gguf"["a"] offset 0 : tensor<3x68xui8>
+  // expected-error @+1 {{'weights.dequantize_ggml' op input 'tensor<3x68xui8>' and result 'tensor<4x64xf32>' must agree on all but the last axis}}
+  %b = weights.dequantize_ggml %a encoding "Q8_0" : tensor<3x68xui8> to tensor<4x64xf32>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.gguf"["a"] offset 0 : tensor<6x4xf32>
+  // expected-error @+1 {{'weights.unpermute_heads' op 6 rows are not 2 heads of an even head dimension}}
+  %b = weights.unpermute_heads %a heads 2 : tensor<6x4xf32>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.gguf"["a"] offset 0 : tensor<8x4xf32>
+  // expected-error @+1 {{'weights.unpermute_heads' op 8 rows are not 0 heads of an even head dimension}}
+  %b = weights.unpermute_heads %a heads 0 : tensor<8x4xf32>
+}

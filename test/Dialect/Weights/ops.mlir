@@ -50,3 +50,15 @@ weights.model @views attributes {arch = "llama", config = {}} {
   // CHECK: weights.quant_view "c" = %{{.+}}, %{{.+}} : tensor<2x4xui8>, tensor<2x1xf16> -> tensor<2x8x!quant.uniform<i4<-7:7>:f16:0, {2.500000e-01,1.250000e-01}>>
   %d = weights.quant_view "c" = %c, %s1 : tensor<2x4xui8>, tensor<2x1xf16> -> tensor<2x8x!quant.uniform<i4<-7:7>:f16:0, {0.25, 0.125}>>
 }
+
+// The GGUF ops round-trip.
+// CHECK-LABEL: weights.model @gguf
+weights.model @gguf attributes {arch = "llama", config = {}} {
+  // CHECK: %[[R:.+]] = weights.source "m.gguf"["q"] offset 64 : tensor<8x68xui8>
+  %r = weights.source "m.gguf"["q"] offset 64 : tensor<8x68xui8>
+  // CHECK-NEXT: %[[D:.+]] = weights.dequantize_ggml %[[R]] encoding "Q8_0" : tensor<8x68xui8> to tensor<8x64xf32>
+  %d = weights.dequantize_ggml %r encoding "Q8_0" : tensor<8x68xui8> to tensor<8x64xf32>
+  // CHECK-NEXT: weights.unpermute_heads %[[D]] heads 2 : tensor<8x64xf32>
+  %u = weights.unpermute_heads %d heads 2 : tensor<8x64xf32>
+  weights.param "q" = %u : tensor<8x64xf32>
+}

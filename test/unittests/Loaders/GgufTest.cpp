@@ -646,11 +646,12 @@ TEST(GgufTest, CheckpointView) {
     int64_t heads;
     size_t ggufIndex;
   } rows[] = {
-      {"model.embed_tokens.weight", DType::F32, {40, 32}, "Q8_0", 0, 0},
+      // Block types: their raw rows (32 values = one 34-byte Q8_0 block).
+      {"model.embed_tokens.weight", DType::U8, {40, 34}, "Q8_0", 0, 0},
       {"model.layers.0.input_layernorm.weight", DType::F32, {8}, "", 0, 1},
       {"model.layers.0.self_attn.q_proj.weight",
-       DType::F32,
-       {8, 32},
+       DType::U8,
+       {8, 34},
        "Q8_0",
        2,
        2},
@@ -728,9 +729,11 @@ CheckpointFile writeAndOpen(GgufBuilder &b, const std::string &name) {
   return cf ? std::move(*cf) : CheckpointFile();
 }
 
-TEST(GgufTest, ReadsUnpermutedRows) {
-  // k_proj with 2 kv heads... here q_proj with 2 heads of hd = 4 and 3
-  // columns, F32; GGUF row g holds g * 10 + column.
+TEST(GgufTest, ReadsStoredRowsOfPermutedTensors) {
+  // q_proj with 2 heads of hd = 4 and 3 columns, F32; GGUF row g holds
+  // g * 10 + column. The view marks the permutation; reads return the rows
+  // as stored (weights.unpermute_heads undoes the order:
+  // test/Transforms/serialize-gguf-ops.test).
   GgufBuilder b = llamaBuilder();
   std::vector<float> values;
   for (int g = 0; g < 8; ++g)
@@ -741,26 +744,17 @@ TEST(GgufTest, ReadsUnpermutedRows) {
   ASSERT_EQ(cf.tensors.size(), 1u);
   const TensorInfo &t = cf.tensors[0];
   EXPECT_EQ(t.unpermuteHeads, 2);
-  // HF row h*4 + j*2 + i is GGUF row h*4 + 2i + j: HF rows 0..7 are GGUF
-  // rows 0 2 1 3 4 6 5 7.
+  EXPECT_EQ(t.shape, (std::vector<int64_t>{8, 3}));
   TensorReader reader;
-  std::vector<float> all(24);
-  ASSERT_EQ(errorOf(reader.read(t, all.data())), "<success>");
-  const int order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
-  for (int r = 0; r < 8; ++r)
-    for (int c = 0; c < 3; ++c)
-      EXPECT_EQ(all[r * 3 + c], float(order[r] * 10 + c)) << r << " " << c;
-  // Rows [1, 6) cross the head boundary.
   std::vector<float> some(15);
   ASSERT_EQ(errorOf(reader.readRows(t, 1, 6, some.data())), "<success>");
-  const int part[5] = {2, 1, 3, 4, 6};
   for (int r = 0; r < 5; ++r)
-    EXPECT_EQ(some[r * 3], float(part[r] * 10)) << r;
+    EXPECT_EQ(some[r * 3], float((r + 1) * 10)) << r;
 }
 
-TEST(GgufTest, ReadsDequantizedRows) {
+TEST(GgufTest, BlockTensorsAreTheirRawRows) {
   // token_embd [3 rows, 64 columns] Q8_0: row r has blocks with qs starting
-  // at 10r - 40 and 10r - 8, d = 1.
+  // at 10r - 40 and 10r - 8, d = 1. Each row is 2 blocks of 34 bytes.
   GgufBuilder b = llamaBuilder();
   std::string data;
   for (int r = 0; r < 3; ++r)
@@ -769,49 +763,39 @@ TEST(GgufTest, ReadsDequantizedRows) {
   CheckpointFile cf = writeAndOpen(b, "GgufDequantRows");
   const TensorInfo &t = cf.tensors[0];
   EXPECT_EQ(t.encoding, "Q8_0");
-  EXPECT_EQ(t.shape, (std::vector<int64_t>{3, 64}));
-  // A 16-byte scratch: one block per read.
-  TensorReader reader(16);
+  EXPECT_EQ(t.dtype, DType::U8);
+  EXPECT_EQ(t.shape, (std::vector<int64_t>{3, 68}));
+  TensorReader reader;
+  std::vector<char> raw(136);
+  ASSERT_EQ(errorOf(reader.readRows(t, 1, 3, raw.data())), "<success>");
+  EXPECT_EQ(std::string(raw.data(), raw.size()), data.substr(68));
+  // The rows decode to the values of the blocks.
   std::vector<float> rows(128);
-  ASSERT_EQ(errorOf(reader.readRows(t, 1, 3, rows.data())), "<success>");
+  ASSERT_TRUE(ggmlDequantize(GgmlType::Q8_0, raw.data(), 128, rows.data()));
   for (int r = 1; r < 3; ++r)
     for (int c = 0; c < 64; ++c) {
       int q = c < 32 ? 10 * r - 40 + c : 10 * r - 8 + (c - 32);
       EXPECT_EQ(rows[(r - 1) * 64 + c], float(q)) << r << " " << c;
     }
-  std::vector<float> all(192);
-  ASSERT_EQ(errorOf(reader.read(t, all.data())), "<success>");
-  EXPECT_EQ(all[0], -40.0f);
-  EXPECT_EQ(all[191], 20.0f - 8.0f + 31.0f);
-  EXPECT_EQ(errorOf(reader.readRows(t, 2, 4, rows.data())),
+  EXPECT_EQ(errorOf(reader.readRows(t, 2, 4, raw.data())),
             t.file + ": tensor 'model.embed_tokens.weight': row range [2, 4) "
                      "is outside [0, 3)");
 }
 
-TEST(GgufTest, ReadsQuantizedPermutedAndOneDim) {
+TEST(GgufTest, OneDimBlockTensor) {
+  // A 1-D Q8_0 tensor of 64 elements (qs = j and 32 + j): 68 bytes.
   GgufBuilder b = llamaBuilder();
-  // k_proj: 1 kv head of hd = 4 rows, 32 columns, Q8_0; GGUF row g has
-  // qs = 4g + j. HF rows are GGUF rows 0 2 1 3.
-  std::string k;
-  for (int g = 0; g < 4; ++g)
-    k += q8Block(4 * g);
-  b.tensor("blk.1.attn_k.weight", {32, 4}, 8, k);
-  // A 1-D Q8_0 tensor of 64 elements (qs = j and 32 + j).
   b.tensor("blk.1.odd.weight", {64}, 8, q8Block(0) + q8Block(32));
-  CheckpointFile cf = writeAndOpen(b, "GgufQuantPermuted");
-  ASSERT_EQ(cf.tensors.size(), 2u);
+  CheckpointFile cf = writeAndOpen(b, "GgufQuantOneDim");
+  ASSERT_EQ(cf.tensors.size(), 1u);
+  EXPECT_EQ(cf.tensors[0].shape, (std::vector<int64_t>{68}));
   TensorReader reader;
-  std::vector<float> rows(128);
-  ASSERT_EQ(errorOf(reader.read(cf.tensors[0], rows.data())), "<success>");
-  const int order[4] = {0, 2, 1, 3};
-  for (int r = 0; r < 4; ++r)
-    EXPECT_EQ(rows[r * 32 + 5], float(4 * order[r] + 5)) << r;
-  // Elements [30, 40) of the 1-D tensor straddle the two blocks.
-  std::vector<float> part(10);
-  ASSERT_EQ(errorOf(reader.readRows(cf.tensors[1], 30, 40, part.data())),
-            "<success>");
-  for (int i = 0; i < 10; ++i)
-    EXPECT_EQ(part[i], float(30 + i));
+  std::vector<char> raw(68);
+  ASSERT_EQ(errorOf(reader.read(cf.tensors[0], raw.data())), "<success>");
+  std::vector<float> all(64);
+  ASSERT_TRUE(ggmlDequantize(GgmlType::Q8_0, raw.data(), 64, all.data()));
+  for (int i = 0; i < 64; ++i)
+    EXPECT_EQ(all[i], float(i));
 }
 
 TEST(GgufTest, ReadErrors) {
@@ -824,29 +808,7 @@ TEST(GgufTest, ReadErrors) {
   llvm::Expected<CheckpointFile> cf = readGgufCheckpoint(path);
   ASSERT_TRUE(bool(cf)) << llvm::toString(cf.takeError());
   TensorInfo t = cf->tensors[0];
-  TensorReader reader;
-  std::vector<float> out(64);
-  TensorInfo bad = t;
-  bad.encoding = "IQ2_XXS";
-  EXPECT_EQ(errorOf(reader.readRows(bad, 0, 1, out.data())),
-            path + ": tensor 'model.embed_tokens.weight': unknown encoding "
-                   "'IQ2_XXS'");
-  bad = t;
-  bad.dtype = DType::F16;
-  EXPECT_EQ(errorOf(reader.readRows(bad, 0, 1, out.data())),
-            path + ": tensor 'model.embed_tokens.weight': encoding Q8_0 "
-                   "decodes to float32, not float16");
-  bad = t;
-  bad.shape = {2, 48};
-  EXPECT_EQ(errorOf(reader.readRows(bad, 0, 1, out.data())),
-            path + ": tensor 'model.embed_tokens.weight': the last dimension "
-                   "of shape [2, 48] is not a multiple of the Q8_0 block "
-                   "size 32");
-  bad = t;
-  bad.unpermuteHeads = 3;
-  EXPECT_EQ(errorOf(reader.readRows(bad, 0, 1, out.data())),
-            path + ": tensor 'model.embed_tokens.weight': 2 rows are not 3 "
-                   "heads of an even head dimension");
+  std::vector<char> out(68);
   // The file shrank after the header was read.
   writeFile(path, bytes.substr(0, t.offset + 40));
   TensorReader fresh;

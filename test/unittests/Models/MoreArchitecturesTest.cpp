@@ -249,7 +249,9 @@ TEST(MoreArchitecturesTest, DetectionByClassName) {
         {"NemotronForCausalLM", "nemotron"},
         {"OrionForCausalLM", "orion"},
         {"DeepseekV2ForCausalLM", "deepseek_v2"},
-        {"DeepseekV3ForCausalLM", "deepseek_v3"}}) {
+        {"DeepseekV3ForCausalLM", "deepseek_v3"},
+        {"BaichuanForCausalLM", "baichuan"},
+        {"GPTBigCodeForCausalLM", "gpt_bigcode"}}) {
     ModelConfig cfg({{"architectures", {cls}}}, "c");
     llvm::Expected<const Architecture *> a = detectArchitecture(cfg, "auto");
     ASSERT_TRUE(bool(a)) << llvm::toString(a.takeError());
