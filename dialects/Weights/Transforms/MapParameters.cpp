@@ -120,7 +120,8 @@ private:
   Value buildView(const models::MapExpr &e, StringRef paramName) {
     SourceOp base = sources.lookup(e.operands.front().source);
     auto type = cast<RankedTensorType>(base.getType());
-    if (base.getStrides() || base.getEncoding() || base.getUnpermuteHeads())
+    // Strided, or stored in a form that ops decode (GGUF): not plain.
+    if (base.getStrides() || getCheckpointTensor(base) != base.getResult())
       return error(base.getLoc(), paramName, {base.getResult()},
                    "is not a contiguous plain tensor and cannot be viewed");
     int64_t last = e.viewOffset;

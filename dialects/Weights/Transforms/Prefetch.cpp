@@ -30,7 +30,7 @@ void mlir::qopt::weights::prefetchRows(Value v, int64_t r0, int64_t r1) {
     return;
   }
   auto s = dyn_cast_or_null<SourceOp>(def);
-  if (!s || s.getStrides() || s.getEncoding() || s.getUnpermuteHeads())
+  if (!s || s.getStrides())
     return;
   auto type = cast<RankedTensorType>(s.getType());
   std::optional<::qopt::numerics::DType> dt =
