@@ -171,66 +171,57 @@ struct JsonFrame {
   std::unordered_set<std::string> keys;
 };
 
-/// nlohmann's DOM builder, driven through its SAX interface so that the
-/// limits and duplicate keys stop parsing by returning false: no exception
-/// is thrown or caught (the library builds with -fno-exceptions).
-class LimitedJsonBuilder
-    : public nlohmann::detail::json_sax_dom_parser<nlohmann::json> {
-  using Base = nlohmann::detail::json_sax_dom_parser<nlohmann::json>;
-
+/// A SAX handler that checks limits and duplicate keys, then hands each
+/// event to nlohmann's plain DOM builder. (nlohmann's callback parser scans
+/// the parent object after every member object ends, which is quadratic in
+/// the number of members: 100k safetensors entries took minutes. Neither
+/// this handler nor nlohmann's SAX driver recurses, so depth costs no stack.)
+class CheckedSax {
 public:
-  LimitedJsonBuilder(nlohmann::json &out, const detail::JsonLimits &limits,
-                     detail::JsonFailure &failure, llvm::StringRef orderedKey,
-                     std::vector<std::string> *keyOrder)
-      : Base(out, /*allow_exceptions_=*/false), limits(limits),
-        failure(failure), orderedKey(orderedKey), keyOrder(keyOrder) {}
+  using Json = nlohmann::json;
+  CheckedSax(const detail::JsonLimits &limits, Json &out,
+             detail::JsonFailure &failure, llvm::StringRef orderedKey,
+             std::vector<std::string> *keyOrder)
+      : limits(limits), dom(out, /*allow_exceptions=*/false), failure(failure),
+        orderedKey(orderedKey), keyOrder(keyOrder) {}
 
-  bool null() { return countValue() && Base::null(); }
-  bool boolean(bool v) { return countValue() && Base::boolean(v); }
-  bool number_integer(number_integer_t v) {
-    return countValue() && Base::number_integer(v);
+  bool null() { return value() && dom.null(); }
+  bool boolean(bool v) { return value() && dom.boolean(v); }
+  bool number_integer(Json::number_integer_t v) {
+    return value() && dom.number_integer(v);
   }
-  bool number_unsigned(number_unsigned_t v) {
-    return countValue() && Base::number_unsigned(v);
+  bool number_unsigned(Json::number_unsigned_t v) {
+    return value() && dom.number_unsigned(v);
   }
-  bool number_float(number_float_t v, const string_t &text) {
-    return countValue() && Base::number_float(v, text);
+  bool number_float(Json::number_float_t v, const Json::string_t &s) {
+    return value() && dom.number_float(v, s);
   }
-  bool string(string_t &v) { return countValue() && Base::string(v); }
-  bool binary(binary_t &v) { return countValue() && Base::binary(v); }
-  bool start_object(std::size_t n) {
-    if (!open(/*isObject=*/true))
-      return false;
-    return Base::start_object(n);
-  }
-  bool start_array(std::size_t n) {
-    if (!open(/*isObject=*/false))
-      return false;
-    return Base::start_array(n);
-  }
+  bool string(Json::string_t &v) { return value() && dom.string(v); }
+  bool binary(Json::binary_t &v) { return value() && dom.binary(v); }
+  bool start_object(std::size_t n) { return open(true) && dom.start_object(n); }
+  bool start_array(std::size_t n) { return open(false) && dom.start_array(n); }
   bool end_object() {
     stack.pop_back();
-    return Base::end_object();
+    return dom.end_object();
   }
   bool end_array() {
     stack.pop_back();
-    return Base::end_array();
+    return dom.end_array();
   }
-  bool key(string_t &k) {
-    if (!stack.back().keys.insert(k).second) {
+  bool key(Json::string_t &key) {
+    if (!stack.back().keys.insert(key).second) {
       failure.kind = detail::JsonFailure::DuplicateKey;
       failure.depth = unsigned(stack.size());
       failure.outerKey = stack.size() > 1 ? topKey : std::string();
-      failure.key = k;
+      failure.key = key;
       return false;
     }
-    if (stack.size() == 1) {
-      topKey = k;
-    } else if (keyOrder && stack.size() == 2 && stack[0].isObject &&
-               stack[1].isObject && topKey == orderedKey) {
-      keyOrder->push_back(k);
-    }
-    return Base::key(k);
+    if (stack.size() == 1)
+      topKey = key;
+    else if (keyOrder && stack.size() == 2 && stack[0].isObject &&
+             stack[1].isObject && topKey == orderedKey)
+      keyOrder->push_back(key);
+    return dom.key(key);
   }
   bool parse_error(std::size_t position, const std::string &,
                    const nlohmann::detail::exception &) {
@@ -240,24 +231,26 @@ public:
   }
 
 private:
-  bool countValue() {
-    if (++values <= limits.maxValues)
-      return true;
-    failure.kind = detail::JsonFailure::TooManyValues;
-    return false;
+  bool value() {
+    if (++values > limits.maxValues) {
+      failure.kind = detail::JsonFailure::TooManyValues;
+      return false;
+    }
+    return true;
   }
   bool open(bool isObject) {
     if (stack.size() >= limits.maxDepth) {
       failure.kind = detail::JsonFailure::TooDeep;
       return false;
     }
-    if (!countValue())
+    if (!value())
       return false;
     stack.push_back({isObject, {}});
     return true;
   }
 
   const detail::JsonLimits &limits;
+  nlohmann::detail::json_sax_dom_parser<Json> dom;
   detail::JsonFailure &failure;
   llvm::StringRef orderedKey;
   std::vector<std::string> *keyOrder;
@@ -271,10 +264,14 @@ bool detail::parseJson(llvm::StringRef text, const JsonLimits &limits,
                        nlohmann::json &out, JsonFailure &failure,
                        llvm::StringRef orderedKey,
                        std::vector<std::string> *keyOrder) {
-  LimitedJsonBuilder builder(out, limits, failure, orderedKey, keyOrder);
-  return nlohmann::json::sax_parse(text.begin(), text.end(), &builder,
-                                   nlohmann::json::input_format_t::json,
-                                   /*strict=*/true, /*ignore_comments=*/false);
+  CheckedSax sax(limits, out, failure, orderedKey, keyOrder);
+  bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &sax,
+                                      nlohmann::json::input_format_t::json,
+                                      /*strict=*/true,
+                                      /*ignore_comments=*/false);
+  if (!ok)
+    out = nlohmann::json(); // Drop the partial DOM.
+  return ok;
 }
 
 //===----------------------------------------------------------------------===//
@@ -352,8 +349,11 @@ readWeightMap(llvm::StringRef indexJsonPath) {
                        tensor +
                        "' is not a relative path inside the checkpoint "
                        "directory");
+    // One spelling per file ("./s", ".//s" and "s" are one shard), so that
+    // each shard is opened and parsed once however the index names it.
     llvm::SmallString<256> path(dir);
     llvm::sys::path::append(path, name);
+    llvm::sys::path::remove_dots(path, /*remove_dot_dot=*/false);
     entries.push_back({tensor, std::string(path.str())});
   }
   return entries;
@@ -538,10 +538,15 @@ static llvm::Expected<Checkpoint> openIndex(llvm::StringRef indexPath,
   for (const auto &[path, cf] : ckpt.files)
     for (const TensorInfo &t : cf.tensors) {
       auto it = ckpt.nameIndex.find(t.name);
-      if (it == ckpt.nameIndex.end() || it->second.first != path)
+      if (it == ckpt.nameIndex.end())
         ckpt.warnings.push_back(path + ": tensor '" + t.name +
                                 "' is not mapped to this file by " +
                                 ckpt.indexPath + "; ignored");
+      else if (it->second.first != path)
+        ckpt.warnings.push_back(path + ": tensor '" + t.name +
+                                "' is also in " + it->second.first +
+                                ", where " + ckpt.indexPath +
+                                " maps it; this copy is ignored");
     }
   return ckpt;
 }

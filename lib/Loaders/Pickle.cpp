@@ -135,6 +135,7 @@ private:
   PickleLimits limits;
   size_t pos = 0;
   size_t opPos = 0;
+  uint64_t createdBytes = 0; // by calls (limits.maxCreatedBytes)
   std::string error;
 
   std::vector<std::unique_ptr<Object>> arena;
@@ -613,6 +614,13 @@ Object *Machine::callCodecsEncode(const Object &args) {
   if (a.size() != 2 || a[0]->kind != Kind::Str || a[1]->kind != Kind::Str ||
       (a[1]->s != "latin1" && a[1]->s != "latin-1"))
     fail("'_codecs.encode' is only supported as (str, 'latin1')");
+  uint64_t budget = limits.maxCreatedBytes
+                        ? limits.maxCreatedBytes
+                        : 2 * uint64_t(data.size()) + (1u << 20);
+  createdBytes += a[0]->s.size();
+  if (createdBytes > budget)
+    fail("'_codecs.encode' calls create more than " + llvm::Twine(budget) +
+         " bytes");
   Object *o = make(Kind::Bytes);
   if (!utf8ToLatin1(a[0]->s, o->s))
     fail("'_codecs.encode' string is not latin-1");

@@ -11,7 +11,9 @@
 #include "llvm/Support/MathExtras.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -28,7 +30,9 @@ llvm::Expected<RandomAccessFile> RandomAccessFile::open(llvm::StringRef path) {
   std::string p = path.str();
   int fd;
   do {
-    fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO for reading would wait for a writer; the
+    // S_ISREG check below then turns it away. (Regular files ignore it.)
+    fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0)
     return llvm::createStringError("%s: cannot open: %s", p.c_str(),
@@ -340,7 +344,97 @@ llvm::Error TensorReader::readRows(const TensorInfo &t, int64_t row0,
   return read(sub, dst);
 }
 
-MappedBytes::~MappedBytes() { ::munmap(base, length); }
+//===----------------------------------------------------------------------===//
+// Mapped rows and SIGBUS
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// A live mapping the SIGBUS handler may repair. `end` is set before
+/// `begin`, and `begin` cleared first, so the handler never sees half of one.
+struct MapSlot {
+  std::atomic<int> state{0}; // 0 free, 1 taken
+  std::atomic<uintptr_t> begin{0}, end{0};
+  std::atomic<bool> lost{false};
+};
+} // namespace
+
+static MapSlot mapSlots[256];
+static struct sigaction previousSigbus;
+static uintptr_t pageSize = 4096;
+
+static void onSigbus(int sig, siginfo_t *info, void *) {
+  uintptr_t addr = reinterpret_cast<uintptr_t>(info->si_addr);
+  for (MapSlot &s : mapSlots) {
+    uintptr_t b = s.begin.load(), e = s.end.load();
+    if (b == 0 || addr < b || addr >= e)
+      continue;
+    // The file under this page is gone: read zeros from here on, and let
+    // the owner report it.
+    void *page = reinterpret_cast<void *>(addr & ~(pageSize - 1));
+    if (::mmap(page, pageSize, PROT_READ,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
+      s.lost.store(true);
+      return;
+    }
+  }
+  // Not a mapping of ours: the previous disposition handles the fault when
+  // the instruction runs again.
+  ::sigaction(sig, &previousSigbus, nullptr);
+}
+
+static int claimMapSlot(uintptr_t begin, uintptr_t end) {
+  static std::once_flag installed;
+  std::call_once(installed, [] {
+    pageSize = uintptr_t(::sysconf(_SC_PAGESIZE));
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = onSigbus;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGBUS, &sa, &previousSigbus);
+  });
+  for (int i = 0; i < int(std::size(mapSlots)); ++i) {
+    int expected = 0;
+    if (!mapSlots[i].state.compare_exchange_strong(expected, 1))
+      continue;
+    mapSlots[i].lost.store(false);
+    mapSlots[i].end.store(end);
+    mapSlots[i].begin.store(begin);
+    return i;
+  }
+  return -1;
+}
+
+bool MappedBytes::lostPages() const { return mapSlots[slot].lost.load(); }
+
+MappedBytes::~MappedBytes() {
+  bool lost = lostPages();
+  mapSlots[slot].begin.store(0);
+  mapSlots[slot].end.store(0);
+  mapSlots[slot].state.store(0);
+  ::munmap(base, length);
+  if (!lost || !owner)
+    return;
+  struct stat st;
+  std::string size = ::stat(file.c_str(), &st) == 0
+                         ? std::to_string(uint64_t(st.st_size)) + " bytes"
+                         : std::string("nothing");
+  std::lock_guard<std::mutex> lock(owner->mutex);
+  if (owner->changedFileError.empty())
+    owner->changedFileError = file + ": tensor '" + tensor +
+                              "': the file changed while it was read (it "
+                              "shrank to " +
+                              size + ")";
+}
+
+llvm::Error TensorReader::takeChangedFileError() {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (changedFileError.empty())
+    return llvm::Error::success();
+  std::string msg = std::move(changedFileError);
+  changedFileError.clear();
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
+}
 
 std::unique_ptr<MappedBytes> TensorReader::mapRows(const TensorInfo &t,
                                                    int64_t row0, int64_t row1) {
@@ -377,9 +471,15 @@ std::unique_ptr<MappedBytes> TensorReader::mapRows(const TensorInfo &t,
                       (*file)->descriptor(), off_t(start));
   if (base == MAP_FAILED)
     return nullptr;
+  int slot = claimMapSlot(reinterpret_cast<uintptr_t>(base),
+                          reinterpret_cast<uintptr_t>(base) + length);
+  if (slot < 0) { // Every slot in use: the caller reads the rows instead.
+    ::munmap(base, length);
+    return nullptr;
+  }
   return std::make_unique<MappedBytes>(
       base, length, static_cast<const uint8_t *>(base) + (begin - start),
-      size_t(len));
+      size_t(len), slot, this, t.file, t.name);
 }
 
 } // namespace qopt::loaders

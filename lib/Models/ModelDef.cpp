@@ -135,18 +135,27 @@ llvm::Expected<ModelConfig> qopt::models::readModelConfig(llvm::StringRef p) {
     llvm::sys::path::append(joined, "config.json");
     path = std::string(joined);
   }
-  auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
-  if (!buf)
+  llvm::Expected<std::string> text =
+      readRegularFile(path, ConfigLimits::kMaxBytes);
+  if (!text)
     return makeError("cannot read model config '" + path +
-                     "': " + buf.getError().message());
-  nlohmann::json j = nlohmann::json::parse((*buf)->getBuffer().begin(),
-                                           (*buf)->getBuffer().end(), nullptr,
+                     "': " + llvm::toString(text.takeError()));
+  // nlohmann's parser does not recurse, but everything that walks the result
+  // (the config attribute of the IR) does: bound the nesting first.
+  if (jsonNestingDepth(*text, ConfigLimits::kMaxDepth) >
+      ConfigLimits::kMaxDepth)
+    return makeError(path + ": JSON nests deeper than " +
+                     llvm::Twine(ConfigLimits::kMaxDepth) + " levels");
+  nlohmann::json j = nlohmann::json::parse(text->begin(), text->end(), nullptr,
                                            /*allow_exceptions=*/false);
   if (j.is_discarded())
     return makeError(path + ": not valid JSON");
   if (!j.is_object())
     return makeError(path + ": expected a JSON object");
-  return ModelConfig(std::move(j), path);
+  ModelConfig config(std::move(j), path);
+  if (llvm::Error err = checkModelConfig(config))
+    return err;
+  return config;
 }
 
 //===----------------------------------------------------------------------===//

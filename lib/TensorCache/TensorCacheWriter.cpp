@@ -1,12 +1,15 @@
 //===- TensorCacheWriter.cpp - Staged tensor-cache output -------*- C++ -*-===//
 //
 // Writes shards into a staging directory with pwrite at planned offsets,
-// hashing every piece as it is written (ShardHasher), then moves everything
-// into the output directory, the index last.
+// hashing every piece as it is written (ShardHasher), then publishes them
+// into the output directory (Commit.h: locked, fsynced, journaled; the index
+// last).
 //
 //===----------------------------------------------------------------------===//
 
 #include "qopt/TensorCache/TensorCache.h"
+
+#include "Commit.h"
 
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
@@ -166,6 +169,23 @@ TensorCacheWriter::createImpl(llvm::StringRef outDir,
     writer->createdOutDir = true;
   }
 
+  // One writer per directory: the others fail here, before any work. The
+  // parts of a --part run may write at the same time (a shared lock, which
+  // still excludes a whole-cache writer).
+  llvm::Expected<int> lock = detail::lockDirectory(outDir, part.has_value());
+  if (!lock) {
+    if (writer->createdOutDir)
+      ::rmdir(writer->outDir.c_str());
+    return lock.takeError();
+  }
+  writer->lockFd = *lock;
+  // Staging directories of killed runs (and the cache a killed commit was
+  // replacing) are cleaned up under the exclusive lock. (Parts may run on
+  // other hosts, where a pid says nothing: they leave staging alone.)
+  if (!part)
+    if (llvm::Error err = detail::removeStaleStaging(outDir))
+      return err;
+
   // The staging directory, unique within this process and among processes.
   static std::atomic<unsigned> stagingCounter{0};
   for (unsigned attempt = 0;; ++attempt) {
@@ -175,6 +195,8 @@ TensorCacheWriter::createImpl(llvm::StringRef outDir,
     ec = llvm::sys::fs::create_directory(candidate, /*IgnoreExisting=*/false);
     if (!ec) {
       writer->stagingDir = std::move(candidate);
+      writer->signalSlot = detail::registerStaging(
+          writer->stagingDir, writer->createdOutDir ? outDir : "");
       break;
     }
     if (ec != std::errc::file_exists || attempt >= 1000)
@@ -220,6 +242,8 @@ TensorCacheWriter::createImpl(llvm::StringRef outDir,
 TensorCacheWriter::~TensorCacheWriter() {
   if (!committed)
     cleanup();
+  if (lockFd >= 0)
+    ::close(lockFd);
 }
 
 std::string TensorCacheWriter::stagedShardPath(size_t shard) const {
@@ -231,14 +255,19 @@ std::string TensorCacheWriter::finalShardPath(size_t shard) const {
 }
 
 void TensorCacheWriter::cleanup() {
-  // Undo moves in reverse, so the index goes before any shard it names.
+  // A staging directory that holds the previous cache (a commit that could
+  // not be undone) stays for the next run to restore.
+  detail::unregisterStaging(signalSlot);
+  signalSlot = -1;
+  // Shards a failed part commit had moved (parts do not replace a cache).
   for (auto it = movedFiles.rbegin(); it != movedFiles.rend(); ++it)
     llvm::sys::fs::remove(*it);
   movedFiles.clear();
-  if (!stagingDir.empty())
+  if (!stagingDir.empty() && !keepStaging)
     llvm::sys::fs::remove_directories(stagingDir, /*IgnoreErrors=*/true);
-  if (createdOutDir)
+  if (createdOutDir && !keepStaging)
     ::rmdir(outDir.c_str()); // Only succeeds when empty.
+  detail::raisePendingSignal();
 }
 
 llvm::Error TensorCacheWriter::writeAt(int fd, const void *data, uint64_t size,
@@ -403,17 +432,6 @@ llvm::Error TensorCacheWriter::commit(const Metadata &meta) {
   return llvm::Error::success();
 }
 
-/// Parses "params_shard_<k>.bin" as tvmjs names it (k in plain decimal).
-static std::optional<uint64_t> parseShardFileName(llvm::StringRef name) {
-  llvm::StringRef digits = name;
-  if (!digits.consume_front("params_shard_") || !digits.consume_back(".bin"))
-    return std::nullopt;
-  uint64_t k;
-  if (digits.getAsInteger(10, k) || shardFileName(k) != name)
-    return std::nullopt;
-  return k;
-}
-
 llvm::Error TensorCacheWriter::commitImpl(const Metadata &meta) {
   for (size_t i = 0; i < recordSpecs.size(); ++i)
     if (recordStates[i].load() != Written)
@@ -443,6 +461,9 @@ llvm::Error TensorCacheWriter::commitImpl(const Metadata &meta) {
                               llvm::StringRef(name) == kB16IndexName);
     std::string staged = joinPath(stagingDir, name);
     std::string display = joinPath(outDir, name);
+    if (std::error_code ec = detail::injectFault(detail::FsOp::Write))
+      return llvm::createStringError(ec, "error writing '" + display +
+                                             "': " + ec.message());
     int fd =
         ::open(staged.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {
@@ -459,57 +480,23 @@ llvm::Error TensorCacheWriter::commitImpl(const Metadata &meta) {
                                                   "': " + closeEc.message());
   }
 
-  // From here on outDir changes: first make any previous cache incomplete.
-  for (const char *name : {kIndexName, kB16IndexName}) {
-    std::string path = joinPath(outDir, name);
-    std::error_code ec =
-        llvm::sys::fs::remove(path, /*IgnoreNonExisting=*/true);
-    if (ec)
-      return llvm::createStringError(ec, "cannot remove '" + path +
-                                             "': " + ec.message());
-  }
-  // Shards of a previous, larger cache.
-  {
-    std::error_code ec;
-    std::vector<std::string> stale;
-    for (llvm::sys::fs::directory_iterator it(outDir, ec), end;
-         it != end && !ec; it.increment(ec)) {
-      llvm::StringRef file = llvm::sys::path::filename(it->path());
-      std::optional<uint64_t> k = parseShardFileName(file);
-      if (k && *k >= numShards)
-        stale.push_back(it->path());
-    }
-    if (ec)
-      return llvm::createStringError(ec, "cannot list '" + outDir +
-                                             "': " + ec.message());
-    for (const std::string &path : stale) {
-      ec = llvm::sys::fs::remove(path);
-      if (ec)
-        return llvm::createStringError(ec, "cannot remove '" + path +
-                                               "': " + ec.message());
-    }
-  }
-
-  auto move = [&](const std::string &from,
-                  const std::string &to) -> llvm::Error {
-    std::error_code ec = llvm::sys::fs::rename(from, to);
-    if (ec)
-      return llvm::createStringError(ec, "cannot move '" + from + "' to '" +
-                                             to + "': " + ec.message());
-    movedFiles.push_back(to);
-    return llvm::Error::success();
-  };
+  // Shards, the b16 index, then tensor-cache.json: the order publish()
+  // moves them in.
+  std::vector<std::string> newNames;
   for (size_t s = 0; s < numShards; ++s)
-    if (llvm::Error err = move(stagedShardPath(s), finalShardPath(s)))
-      return err;
-  for (const char *name : indexNames)
-    if (llvm::Error err =
-            move(joinPath(stagingDir, name), joinPath(outDir, name)))
-      return err;
+    newNames.push_back(shardFileName(s));
+  if (hasF32)
+    newNames.push_back(kB16IndexName);
+  newNames.push_back(kIndexName);
+  if (llvm::Error err =
+          detail::publish(outDir, stagingDir, newNames, keepStaging))
+    return err;
 
-  movedFiles.clear();
+  detail::unregisterStaging(signalSlot);
+  signalSlot = -1;
   llvm::sys::fs::remove_directories(stagingDir, /*IgnoreErrors=*/true);
   stagingDir.clear();
+  detail::raisePendingSignal();
   return llvm::Error::success();
 }
 

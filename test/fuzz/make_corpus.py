@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of the fuzz targets (stdlib only).
 
-  make_corpus.py OUT_DIR     # OUT_DIR/{safetensors,pickle,torchzip,gguf}/
+  make_corpus.py OUT_DIR     # OUT_DIR/{safetensors,pickle,torchzip,gguf,
+                             #          config,index}/
 
 The committed test/fuzz/corpus/ was made with it. Seeds are small valid
 files (so the fuzzer starts past the magic and the counts) plus a few broken
@@ -158,11 +159,46 @@ def gguf_seeds(out):
     os.remove(tmp)
 
 
+def config_seeds(out):
+    import make_checkpoint as mc
+
+    class A:
+        hidden, intermediate, layers, heads, kv_heads, vocab = 64, 96, 2, 4, 2, 40
+        dtype, tied, head_dim, experts, bias, context = "F16", False, 0, 4, False, 128
+    for arch in mc.ARCHES:
+        a = A()
+        a.arch = arch
+        put(out, "config", arch, json.dumps(mc.hf_config(a), indent=2).encode())
+    llama = mc.hf_config(type("L", (A,), {"arch": "llama"})())
+    for name, key, value in (("head-dim-zero", "head_dim", 0),
+                             ("tie-yes", "tie_word_embeddings", "yes"),
+                             ("huge-head-dim", "head_dim", 1 << 62),
+                             ("many-layers", "num_hidden_layers", 100000)):
+        c = dict(llama)
+        c[key] = value
+        put(out, "config", name, json.dumps(c).encode())
+    put(out, "config", "deep", b'{"a": ' + b"[" * 70 + b"]" * 70 + b"}")
+
+
+def index_seeds(out):
+    wm = {"model.embed_tokens.weight": "model-00001-of-00002.safetensors",
+          "lm_head.weight": "./model-00002-of-00002.safetensors",
+          "model.norm.weight": ".//model-00002-of-00002.safetensors"}
+    put(out, "index", "two-shards", json.dumps(
+        {"metadata": {"total_size": 1024}, "weight_map": wm}, indent=2).encode())
+    put(out, "index", "duplicate-tensor",
+        b'{"weight_map": {"a": "s1.safetensors", "a": "s2.safetensors"}}')
+    put(out, "index", "escapes", b'{"weight_map": {"a": "../x.bin", "b": "/etc/x"}}')
+    put(out, "index", "not-strings", b'{"weight_map": {"a": 1, "b": null}}')
+
+
 def main():
     out = sys.argv[1]
     st_seeds(out)
     torch_seeds(out)
     gguf_seeds(out)
+    config_seeds(out)
+    index_seeds(out)
 
 
 if __name__ == "__main__":

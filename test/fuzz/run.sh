@@ -5,7 +5,8 @@
 # crashes to build-fuzz/artifacts/. Exits non-zero if any target found a
 # crash, a leak, a timeout or undefined behaviour.
 #
-#   test/fuzz/run.sh [SECONDS] [TARGET...]     targets: safetensors pickle torchzip gguf
+#   test/fuzz/run.sh [SECONDS] [TARGET...]     targets: safetensors pickle torchzip
+#                                              gguf config index
 #
 # Environment: QOPT_FUZZ_CXX (default: the first of clang++-22, clang++,
 # clang++-19, clang++-14; clang 22 matches the LLVM 22 headers the loaders
@@ -19,7 +20,7 @@ set -uo pipefail
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors pickle torchzip gguf)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors pickle torchzip gguf config index)
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${QOPT_FUZZ_BUILD:-$root/build-fuzz}

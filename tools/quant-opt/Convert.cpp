@@ -53,6 +53,11 @@ Converts a checkpoint into an MLC-LLM / WebLLM tensor cache, byte for byte as
   --accuracy                measure each quantized weight's error (relative
                             Frobenius, SQNR) and print a summary; implied by
                             --stats-json, which lists them per tensor
+  --clamp-weights           replace NaN weights by 0 and infinite or
+                            out-of-range ones (beyond the float type they
+                            are cast to, e.g. |w| > 65504 for f16) by the
+                            largest finite value; without it they are an
+                            error naming the tensor
   --rounding even|away      ties of group quantization's round (default even)
   --optimize-scales         group modes: search each group's scale for the
                             least error; same MLC format
@@ -75,6 +80,7 @@ struct ConvertArgs {
   bool dryRun = false;
   bool accuracy = false;
   bool optimizeScales = false;
+  bool clampWeights = false;
   // MNNConvert's weight quantization flags (--quantization mnn).
   int64_t mnnBits = 8, mnnBlock = 0;
   bool mnnAsymmetric = false, mnnHqq = false;
@@ -179,6 +185,8 @@ int ::qopt::runConvert(int argc, char **argv) {
       a.dryRun = true;
     } else if (arg == "--accuracy") {
       a.accuracy = true;
+    } else if (arg == "--clamp-weights") {
+      a.clampWeights = true;
     } else if (arg == "--optimize-scales") {
       a.optimizeScales = true;
     } else if (arg == "--weight-quant-asymmetric") {
@@ -327,6 +335,7 @@ int ::qopt::runConvert(int argc, char **argv) {
   opts.printStats = true;
   opts.dryRun = a.dryRun;
   opts.accuracy = a.accuracy || !a.statsJson.empty();
+  opts.clampWeights = a.clampWeights;
   opts.progress = true;
   weights::buildConvertPipeline(pm, opts);
   if (failed(pm.run(*module)))

@@ -244,6 +244,17 @@ llvm::Error mlir::qopt::weights::checkEvaluable(Value value, Operation *user) {
 
 bool SourceOp::isRowLocal() { return true; }
 
+/// EvaluationOptions::checkSourceRows, located at the source op.
+static llvm::Error checkSourceRows(EvaluationContext &ctx, SourceOp op,
+                                   int64_t r0, RowBuffer &rows) {
+  const auto &check = ctx.getOptions().checkSourceRows;
+  if (!check)
+    return llvm::Error::success();
+  if (llvm::Error err = check(op, r0, rows))
+    return makeEvaluationError(op, llvm::toString(std::move(err)));
+  return llvm::Error::success();
+}
+
 llvm::Error SourceOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
                                    int64_t r1,
                                    SmallVectorImpl<RowBuffer> &results) {
@@ -282,6 +293,8 @@ llvm::Error SourceOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
     if (auto mapped = ctx.getReader().mapRows(t, r0, r1);
         mapped && reinterpret_cast<uintptr_t>(mapped->data()) % es == 0) {
       out.mapped = std::move(mapped);
+      if (llvm::Error err = checkSourceRows(ctx, *this, r0, out))
+        return err;
       results.push_back(std::move(out));
       return llvm::Error::success();
     }
@@ -292,6 +305,8 @@ llvm::Error SourceOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
   if (err)
     return makeEvaluationError(*this, "reading tensor '" + t.name + "': " +
                                           llvm::toString(std::move(err)));
+  if (llvm::Error err = checkSourceRows(ctx, *this, r0, out))
+    return err;
   results.push_back(std::move(out));
   return llvm::Error::success();
 }

@@ -21,6 +21,7 @@
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/Error.h"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <tuple>
@@ -120,6 +121,11 @@ struct EvaluationOptions {
   /// When not empty, replaces each model's checkpoint_root: the directory
   /// the files of weights.source are read from (the checkpoint moved).
   std::string checkpointRoot;
+  /// Called on every chunk of source rows as it is read (the weights.source
+  /// op, the first row); may change the rows or fail (the non-finite weights
+  /// policy, docs/reliability.md). Unset: no check.
+  std::function<llvm::Error(Operation *, int64_t, RowBuffer &)>
+      checkSourceRows;
 };
 
 /// What an op sees while it evaluates: the rows of its operands and the

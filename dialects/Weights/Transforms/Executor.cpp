@@ -9,6 +9,7 @@
 #include "dialects/Weights/Transforms/Executor.h"
 #include "dialects/Weights/Transforms/ChunkOrder.h"
 #include "dialects/Weights/Transforms/Prefetch.h"
+#include "dialects/Weights/Transforms/WeightRange.h"
 #include "qopt/Kernels/Cuda.h"
 #include "qopt/Loaders/TensorReader.h"
 #include "qopt/Numerics/Convert.h"
@@ -83,8 +84,10 @@ uint64_t fileRowBytes(const tc::RecordSpec &r) {
 
 class Runner {
 public:
-  Runner(tc::TensorCacheWriter &writer, const ExecutorOptions &opts)
-      : writer(writer), opts(opts) {}
+  Runner(tc::TensorCacheWriter &writer, const ExecutorOptions &opts,
+         ArrayRef<ParamOp> params)
+      : writer(writer), opts(opts),
+        range(WeightRangePolicy::build(params, opts.clampWeights)) {}
 
   /// Groups the parameters into items and cuts them into chunks; fails at
   /// the first op that cannot be evaluated.
@@ -198,8 +201,13 @@ public:
 
 private:
   void work(::qopt::loaders::TensorReader &reader) {
-    EvaluationContext ctx(reader,
-                          {opts.cuda, opts.accuracy, opts.checkpointRoot});
+    EvaluationOptions evalOpts{opts.cuda, opts.accuracy, opts.checkpointRoot};
+    // Non-finite and out-of-range source weights (WeightRange.h).
+    evalOpts.checkSourceRows = [this](Operation *s, int64_t r0,
+                                      RowBuffer &b) {
+      return checkWeightRange(range, cast<SourceOp>(s), r0, b);
+    };
+    EvaluationContext ctx(reader, evalOpts);
     // Each worker's CUDA streams and buffers live as long as it works.
     struct CudaRelease {
       bool on;
@@ -319,6 +327,7 @@ private:
 
   tc::TensorCacheWriter &writer;
   const ExecutorOptions &opts;
+  WeightRangePolicy range;
   std::vector<Item> items;
   std::vector<Chunk> chunks;
   std::vector<size_t> order; // indices into chunks
@@ -339,11 +348,14 @@ private:
 llvm::Error mlir::qopt::weights::executeParams(
     ArrayRef<ParamOp> params, tc::TensorCacheWriter &writer,
     const ExecutorOptions &opts, std::vector<TensorError> *errors) {
-  Runner runner(writer, opts);
+  Runner runner(writer, opts, params);
   if (llvm::Error err = runner.plan(params))
     return err;
   ::qopt::loaders::TensorReader reader;
   if (llvm::Error err = runner.run(reader))
+    return err;
+  // A source file that shrank under mapped rows (TensorReader.h).
+  if (llvm::Error err = reader.takeChangedFileError())
     return err;
   if (errors && opts.accuracy)
     runner.collectErrors(*errors);

@@ -34,6 +34,9 @@ struct ExecutorOptions {
   /// Read the checkpoint files relative to this directory instead of each
   /// model's `checkpoint_root` (the checkpoint was moved); empty: the IR's.
   std::string checkpointRoot;
+  /// Clamp NaN, infinite and out-of-range source weights instead of failing
+  /// (qopt/Numerics/Range.h).
+  bool clampWeights = false;
 };
 
 /// Quantization error of one weight: its model-dtype values w against the

@@ -92,6 +92,21 @@ static std::string relativeTo(StringRef file, StringRef root) {
   return rest.str();
 }
 
+/// The config checks of models::checkModelConfig (GGUF metadata becomes a
+/// config too) and models::checkConfigAgainstCheckpoint.
+static llvm::Error checkConfigAgainst(const ::qopt::models::ModelConfig &cfg,
+                                      const ::qopt::loaders::Checkpoint &ckpt) {
+  if (llvm::Error err = ::qopt::models::checkModelConfig(cfg))
+    return err;
+  uint64_t tensors = 0, elements = 0;
+  for (const auto &[path, file] : ckpt.files)
+    for (const ::qopt::loaders::TensorInfo &t : file.tensors) {
+      ++tensors;
+      elements += uint64_t(t.numElements());
+    }
+  return ::qopt::models::checkConfigAgainstCheckpoint(cfg, tensors, elements);
+}
+
 namespace {
 struct ImportCheckpointPass
     : public ::mlir::qopt::weights::impl::ImportCheckpointBase<ImportCheckpointPass> {
@@ -148,6 +163,12 @@ struct ImportCheckpointPass
     // Loader errors name the checkpoint file themselves.
     if (!ckpt)
       return fail(UnknownLoc::get(ctx), ckpt.takeError());
+    // Sizes from the config are checked against the tensors actually present
+    // before anything is planned from them (docs/reliability.md).
+    if (llvm::Error err = checkConfigAgainst(*cfg, *ckpt))
+      return fail(modelLoc, std::move(err));
+    for (const std::string &w : ckpt->warnings)
+      emitWarning(UnknownLoc::get(ctx)) << w;
 
     OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
     auto model = ModelOp::create(b, modelLoc, (*arch)->name, (*arch)->name,

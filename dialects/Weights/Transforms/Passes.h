@@ -44,6 +44,7 @@ struct ConvertPipelineOptions
   Option<bool> printStats{*this, "print-stats", llvm::cl::init(false)};
   Option<bool> dryRun{*this, "dry-run", llvm::cl::init(false)};
   Option<bool> accuracy{*this, "accuracy", llvm::cl::init(false)};
+  Option<bool> clampWeights{*this, "clamp-weights", llvm::cl::init(false)};
   Option<bool> progress{*this, "progress", llvm::cl::init(false)};
   Option<std::string> part{*this, "part", llvm::cl::init("")};
   Option<uint64_t> shardCapBytes{*this, "shard-cap-bytes",

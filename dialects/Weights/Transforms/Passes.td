@@ -184,6 +184,10 @@ def SerializeTensorCache : Pass<"qopt-serialize-tensor-cache"> {
     Option<"checkpointRoot", "checkpoint-root", "std::string", "\"\"",
            "Read the checkpoint files from this directory instead of the "
            "model's checkpoint_root (the checkpoint was moved)">,
+    Option<"clampWeights", "clamp-weights", "bool", "false",
+           "Replace NaN source weights by 0 and infinite or out-of-range ones "
+           "(beyond the float type they are cast to) by the largest finite "
+           "value, instead of failing (docs/reliability.md)">,
   ];
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }

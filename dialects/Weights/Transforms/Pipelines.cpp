@@ -30,7 +30,7 @@ void mlir::qopt::weights::buildConvertPipeline(
   pm.addPass(createSerializeTensorCache(SerializeTensorCacheOptions{
       opts.output, opts.threads, opts.statsJson, opts.printStats,
       opts.dryRun, opts.accuracy, opts.progress, opts.device, opts.part,
-      opts.shardCapBytes}));
+      opts.shardCapBytes, /*checkpointRoot=*/"", opts.clampWeights}));
 }
 
 void mlir::qopt::weights::registerWeightsPipelines() {

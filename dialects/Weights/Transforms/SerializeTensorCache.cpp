@@ -22,6 +22,7 @@
 #include "llvm/Support/Process.h"
 
 #include <cmath>
+#include <unistd.h>
 #include "llvm/Support/raw_ostream.h"
 
 namespace mlir::qopt::weights {
@@ -61,6 +62,32 @@ static void recordStatistics(Operation *module, const tc::Statistics &stats) {
 }
 
 namespace {
+/// The --stats-json file, opened before the conversion without truncating
+/// it; a file this run created is removed again unless keep() is called.
+struct StatsFile {
+  int fd = -1;
+  std::string path;
+  bool created = false, kept = false;
+
+  LogicalResult open(ModelOp model, llvm::StringRef p) {
+    path = p.str();
+    created = !llvm::sys::fs::exists(path);
+    std::error_code ec = llvm::sys::fs::openFileForWrite(
+        path, fd, llvm::sys::fs::CD_OpenAlways);
+    if (ec)
+      return model.emitError("cannot write statistics to '")
+             << path << "': " << ec.message();
+    return success();
+  }
+  void keep() { kept = true; }
+  ~StatsFile() {
+    if (fd >= 0)
+      ::close(fd);
+    if (created && !kept)
+      llvm::sys::fs::remove(path);
+  }
+};
+
 struct SerializeTensorCachePass
     : public ::mlir::qopt::weights::impl::SerializeTensorCacheBase<SerializeTensorCachePass> {
   using Base::Base;
@@ -146,6 +173,12 @@ struct SerializeTensorCachePass
       emitError(unknown, "--device cuda: ") << why;
       return signalPassFailure();
     }
+    // --stats-json is opened (not truncated) before anything is converted,
+    // so that an unwritable path fails before the cache is committed.
+    StatsFile statsFile;
+    if (!statsJson.getValue().empty() &&
+        failed(statsFile.open(model, statsJson.getValue())))
+      return signalPassFailure();
     auto writer =
         partSpec ? tc::TensorCacheWriter::createPart(outputDir.getValue(),
                                                      records, *partSpec,
@@ -161,6 +194,7 @@ struct SerializeTensorCachePass
     opts.accuracy = accuracy;
     opts.cuda = device == "cuda";
     opts.checkpointRoot = checkpointRoot.getValue();
+    opts.clampWeights = clampWeights;
     opts.progress = progress && llvm::sys::Process::StandardErrIsDisplayed();
     std::vector<TensorError> errors;
     if (llvm::Error err = executeParams(params, **writer, opts, &errors)) {
@@ -209,8 +243,9 @@ struct SerializeTensorCachePass
     if (std::getenv("QOPT_HASH_STATS"))
       printHashStats((*writer)->hashStats());
     if (!statsJson.getValue().empty())
-      if (failed(writeStatsJson(model, stats, errors)))
+      if (failed(writeStatsJson(model, stats, errors, &statsFile)))
         return signalPassFailure();
+    statsFile.keep();
     recordStatistics(op, stats);
   }
 
@@ -288,7 +323,8 @@ struct SerializeTensorCachePass
   /// {"RelativeFrobenius", "SQNRdB", "Tensors": [{"name", "RelativeFrobenius",
   /// "SQNRdB"}, ...]} in emission order.
   LogicalResult writeStatsJson(ModelOp model, const tc::Statistics &stats,
-                               const std::vector<TensorError> &errors) {
+                               const std::vector<TensorError> &errors,
+                               StatsFile *file = nullptr) {
     std::string text = tc::renderStatisticsJson(stats);
     if (accuracy && !dryRun && !text.empty() && text.back() == '}') {
       // Same layout as the rest: Python json.dumps separators and reprs.
@@ -306,6 +342,19 @@ struct SerializeTensorCachePass
                ", \"SQNRdB\": " + number(errors[i].sqnrDb()) + "}";
       text.pop_back();
       text += ", \"Accuracy\": " + acc + "]}}";
+    }
+    if (file && file->fd >= 0) {
+      (void)::ftruncate(file->fd, 0); // Fails harmlessly on a pipe or tty.
+      llvm::raw_fd_ostream os(file->fd, /*shouldClose=*/false);
+      os << text;
+      os.flush();
+      if (os.has_error()) {
+        std::error_code ec = os.error();
+        os.clear_error();
+        return model.emitError("cannot write statistics to '")
+               << file->path << "': " << ec.message();
+      }
+      return success();
     }
     std::error_code ec;
     llvm::raw_fd_ostream os(statsJson.getValue(), ec);

@@ -70,6 +70,10 @@ struct PickleLimits {
   uint64_t maxStack = 1u << 22;
   uint64_t maxMemo = 1u << 22;
   uint64_t maxObjects = 1u << 22;
+  /// Bytes that calls may create beyond the pickle's own (a memoized string
+  /// passed to `_codecs.encode` again and again makes a new copy each time):
+  /// 0 means 2 x the pickle's size + 1 MiB.
+  uint64_t maxCreatedBytes = 0;
 };
 
 /// Runs the pickle `data` (the `recordName` record of `fileName`) and returns

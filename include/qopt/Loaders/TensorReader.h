@@ -57,22 +57,39 @@ private:
   std::string filePath;
 };
 
+class TensorReader;
+
 /// Bytes of a checkpoint mapped read-only (mmap); unmapped when destroyed.
+///
+/// If the file shrinks while the bytes are mapped (a re-download, a
+/// truncation), touching the lost pages would raise SIGBUS. A SIGBUS handler
+/// maps zero pages over them instead and marks the mapping; when it is
+/// destroyed, the owning TensorReader records a located error
+/// (TensorReader::takeChangedFileError), so the run fails with a message,
+/// never with a signal.
 class MappedBytes {
 public:
-  MappedBytes(void *base, size_t length, const uint8_t *data, size_t size)
-      : base(base), length(length), ptr(data), len(size) {}
+  MappedBytes(void *base, size_t length, const uint8_t *data, size_t size,
+              int slot, TensorReader *owner, std::string file,
+              std::string tensor)
+      : base(base), length(length), ptr(data), len(size), slot(slot),
+        owner(owner), file(std::move(file)), tensor(std::move(tensor)) {}
   ~MappedBytes();
   MappedBytes(const MappedBytes &) = delete;
   MappedBytes &operator=(const MappedBytes &) = delete;
   const uint8_t *data() const { return ptr; }
   size_t size() const { return len; }
+  /// True once a page of the mapping was lost (the file shrank).
+  bool lostPages() const;
 
 private:
   void *base;
   size_t length;
   const uint8_t *ptr;
   size_t len;
+  int slot;
+  TensorReader *owner;
+  std::string file, tensor;
 };
 
 /// Reads tensor bytes as contiguous row-major buffers.
@@ -99,8 +116,14 @@ public:
   std::unique_ptr<MappedBytes> mapRows(const TensorInfo &t, int64_t row0,
                                        int64_t row1);
 
+  /// The first "<file>: tensor '<name>': the file changed while it was read
+  /// (it shrank to N bytes)" error of a mapping that lost pages, if any.
+  llvm::Error takeChangedFileError();
+
 private:
+  friend class MappedBytes;
   llvm::Expected<const RandomAccessFile *> getFile(const std::string &path);
+  std::string changedFileError;
 
   uint64_t maxScratch;
   std::mutex mutex;

@@ -147,6 +147,41 @@ std::string supportedArchitectureList();
 /// Reads config.json (a directory holding one, or the file itself).
 llvm::Expected<ModelConfig> readModelConfig(llvm::StringRef path);
 
+/// Limits on a config.json (docs/reliability.md): its size, its nesting, and
+/// the fields that size the model.
+struct ConfigLimits {
+  /// Bytes of config.json (real ones are a few KB).
+  static constexpr uint64_t kMaxBytes = 16u << 20;
+  /// Nesting of arrays and objects (real ones nest 3 deep).
+  static constexpr unsigned kMaxDepth = 64;
+  /// Any dimension (hidden_size, head_dim, vocab_size, ...): 2^20, so that a
+  /// product of three stays far inside int64.
+  static constexpr int64_t kMaxDim = int64_t(1) << 20;
+};
+
+/// Reads a regular file of at most `maxBytes` without blocking on a FIFO or
+/// device. The error is the reason alone ("No such file or directory",
+/// "not a regular file", "larger than N bytes"); callers add the path.
+llvm::Expected<std::string> readRegularFile(llvm::StringRef path,
+                                            uint64_t maxBytes);
+
+/// Depth of the deepest array/object nesting of JSON `text`, stopping (and
+/// returning limit + 1) once `limit` is passed. A linear scan, no recursion.
+unsigned jsonNestingDepth(llvm::StringRef text, unsigned limit);
+
+/// Type and range of the config fields the architectures read: integers
+/// (positive, at most ConfigLimits::kMaxDim; head_dim may be null but not 0),
+/// booleans (tie_word_embeddings: "yes" is an error, not false), strings.
+/// Errors: "<path>: field 'head_dim' must be a positive integer, got 0".
+llvm::Error checkModelConfig(const ModelConfig &config);
+
+/// Checks the config's sizes against the checkpoint before anything is
+/// planned: every layer needs its own tensors, and the embedding
+/// (vocab_size x hidden_size) cannot hold more elements than the whole
+/// checkpoint. `tensors` and `elements` are the checkpoint's counts.
+llvm::Error checkConfigAgainstCheckpoint(const ModelConfig &config,
+                                         uint64_t tensors, uint64_t elements);
+
 /// Shared builders used by the per-architecture files.
 namespace build {
 std::string layer(int64_t i, llvm::StringRef rest, llvm::StringRef prefix = "model.layers.");

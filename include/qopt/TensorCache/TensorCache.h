@@ -151,16 +151,18 @@ std::string renderStatisticsJson(const Statistics &stats);
 /// Streams a tensor cache into an output directory.
 ///
 /// All files are first written into a staging directory
-/// `<outDir>/.quant-opt-staging-<pid>-<n>`. `commit()` removes a previous
-/// tensor-cache.json / tensor-cache-b16.json in outDir first, moves the shards
-/// in (also removing stale `params_shard_<k>.bin` with k >= the new shard
-/// count), then tensor-cache.json, then tensor-cache-b16.json when some record
-/// is float32, so an interrupted or failed run never leaves a complete-looking
-/// cache. On any commit error or on destruction without a successful commit,
-/// the staging directory and any shard already moved are deleted (and outDir
-/// too if this writer created it and it is empty).
-///
-/// Files are not fsync'ed (neither does tvmjs).
+/// `<outDir>/.quant-opt-staging-<pid>-<n>`. `create()` takes an exclusive
+/// flock on outDir (a second writer fails at once) and removes the staging
+/// directories of dead processes. `commit()` fsyncs the staged files, then
+/// replaces the previous cache (its index files and every
+/// `params_shard_<k>.bin`) by the new one with journaled, fsynced renames:
+/// the old index leaves first, the new tensor-cache.json arrives last, and
+/// any failure moves the old cache back, so outDir never holds an index next
+/// to shards it does not describe and an old cache survives a failed run
+/// (docs/reliability.md). Other files in outDir are not touched. On any
+/// error, on SIGINT/SIGTERM/SIGHUP, or on destruction without a successful
+/// commit, the staging directory is deleted (and outDir too if this writer
+/// created it and it is empty).
 class TensorCacheWriter {
 public:
   /// Validates the records (unique, valid UTF-8 names; non-negative dims;
@@ -271,6 +273,13 @@ private:
   std::unique_ptr<ShardHasher> hasher;
   /// Files already renamed into outDir by a commit in progress.
   std::vector<std::string> movedFiles;
+  /// The descriptor holding the flock on outDir, and the signal clean-up
+  /// slot of the staging directory.
+  int lockFd = -1;
+  int signalSlot = -1;
+  /// Set when a failed commit could not restore the previous cache: the
+  /// staging directory holds it and must stay.
+  bool keepStaging = false;
   std::atomic<uint64_t> bytesWritten{0};
   uint64_t diskLimit = UINT64_MAX;
 };
