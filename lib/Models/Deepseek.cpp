@@ -54,6 +54,9 @@ static llvm::Expected<ModelDef> buildDeepseek(const ModelConfig &cfg,
   int64_t h = d->hidden;
 
   ModelDef m = build::startModel(arch, {"no-quant", "group-quant", "ft-quant"});
+  m.preshardRefusal = build::preshardRefusal(
+      arch, "its shared experts have per-shard shapes but no shard strategy, "
+      "so the full HF tensors do not fit them");
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/false);
   build::AttentionOptions attention;
   attention.fusedName = "wqkv_pack";

@@ -45,6 +45,8 @@ static llvm::Expected<ModelDef> buildGPTBigCode(const ModelConfig &cfg,
     return d.takeError();
 
   ModelDef m = build::startModel(arch, {"no-quant", "group-quant", "ft-quant"});
+  m.preshardRefusal = build::preshardRefusal(
+      arch, "MLC's GPTBigCodeAttention asserts tensor_parallel_shards == 1");
   auto copy = [&](const std::string &name, std::vector<int64_t> shape,
                   ParamKind kind, std::optional<ShardStrategy> shard = {}) {
     build::addCopy(m, name, std::move(shape), kind, std::move(shard));

@@ -107,7 +107,7 @@ llvm::Error WeightRangePolicy::error(SourceOp source, int64_t row0,
   }
   return llvm::createStringError(
       llvm::inconvertibleErrorCode(),
-      source.getFile() + ": tensor '" + source.getKey() + "': " + where +
+      "tensor '" + source.getKey() + "': " + where +
           " is " + what + why +
           " (--clamp-weights replaces non-finite and out-of-range weights)");
 }
