@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qopt-c/Convert.h"
+#include "dialects/Weights/Transforms/Utils.h"
 #include "qopt/InitAll.h"
 #include "qopt/TensorCache/TensorCache.h"
 
@@ -20,27 +21,6 @@
 
 using namespace mlir;
 namespace weights = mlir::qopt::weights;
-
-/// "<file>[:line:col]" and the checkpoint tensor from the importer's
-/// locations (NameLoc(tensor, FileLineColLoc(file)), possibly inside the
-/// NameLoc of the parameter built from it: the innermost name is the
-/// tensor's; a FusedLoc: its first), as `quant-opt convert` reads them.
-static void describeLocation(Location loc, std::string &file,
-                             std::string &tensor) {
-  if (auto n = dyn_cast<NameLoc>(loc)) {
-    tensor = n.getName().str();
-    return describeLocation(n.getChildLoc(), file, tensor);
-  }
-  if (auto f = dyn_cast<FileLineColLoc>(loc)) {
-    file = f.getFilename().str();
-    if (f.getLine() > 0)
-      file += ":" + std::to_string(f.getLine()) + ":" +
-              std::to_string(f.getColumn());
-    return;
-  }
-  if (auto f = dyn_cast<FusedLoc>(loc); f && !f.getLocations().empty())
-    return describeLocation(f.getLocations().front(), file, tensor);
-}
 
 static MlirDiagnosticSeverity wrapSeverity(DiagnosticSeverity s) {
   switch (s) {
@@ -65,7 +45,7 @@ static void report(const QoptConvertOptions &o, MlirDiagnosticSeverity severity,
 
 static void reportDiagnostic(const QoptConvertOptions &o, Diagnostic &diag) {
   std::string file, tensor;
-  describeLocation(diag.getLocation(), file, tensor);
+  weights::describeCheckpointLocation(diag.getLocation(), file, tensor);
   std::string location = file;
   if (!tensor.empty())
     location += (location.empty() ? "" : ": ") + ("tensor '" + tensor + "'");

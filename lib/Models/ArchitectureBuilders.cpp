@@ -252,3 +252,17 @@ llvm::Error build::refuseFp8Checkpoint(const ModelConfig &cfg,
            "quant-opt does not support yet (" +
                arch + ")");
 }
+
+llvm::Expected<build::TransformerDims>
+build::readDecoderConfig(const ModelConfig &cfg, llvm::StringRef arch,
+                         int64_t tp, llvm::ArrayRef<llvm::StringRef> fields,
+                         bool needsRope) {
+  if (llvm::Error e = cfg.require(fields, arch))
+    return std::move(e);
+  if (needsRope)
+    if (llvm::Error e = requireRopeTheta(cfg, arch))
+      return std::move(e);
+  if (llvm::Error e = requireContextWindow(cfg, arch))
+    return std::move(e);
+  return readDims(cfg, arch, tp);
+}

@@ -59,6 +59,13 @@ llvm::Error requireContextWindow(const ModelConfig &cfg, llvm::StringRef arch);
 /// 5 configs) inside `rope_parameters`.
 llvm::Error requireRopeTheta(const ModelConfig &cfg, llvm::StringRef arch);
 
+/// The checks most decoder definitions open with, in this order: the
+/// architecture's required `fields`, `rope_theta` (when `needsRope`), a
+/// context window; then readDims.
+llvm::Expected<TransformerDims>
+readDecoderConfig(const ModelConfig &cfg, llvm::StringRef arch, int64_t tp,
+                  llvm::ArrayRef<llvm::StringRef> fields, bool needsRope);
+
 /// A new definition for `arch` that accepts the quantization kinds `kinds`.
 ModelDef startModel(llvm::StringRef arch,
                     std::initializer_list<const char *> kinds);

@@ -12,17 +12,12 @@ using namespace qopt::models;
 
 static llvm::Expected<ModelDef> buildQwen2(const ModelConfig &cfg, int64_t tp) {
   const char *arch = "qwen2";
-  if (llvm::Error e =
-          cfg.require({"hidden_act", "hidden_size", "intermediate_size",
-                       "num_attention_heads", "num_hidden_layers",
-                       "num_key_value_heads", "rms_norm_eps", "vocab_size"},
-                      arch))
-    return std::move(e);
-  if (llvm::Error e = build::requireRopeTheta(cfg, arch))
-    return std::move(e);
-  if (llvm::Error e = build::requireContextWindow(cfg, arch))
-    return std::move(e);
-  llvm::Expected<build::TransformerDims> d = build::readDims(cfg, arch, tp);
+  llvm::Expected<build::TransformerDims> d = build::readDecoderConfig(
+      cfg, arch, tp,
+      {"hidden_act", "hidden_size", "intermediate_size", "num_attention_heads",
+       "num_hidden_layers", "num_key_value_heads", "rms_norm_eps",
+       "vocab_size"},
+      /*needsRope=*/true);
   if (!d)
     return d.takeError();
 

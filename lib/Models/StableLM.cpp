@@ -14,17 +14,12 @@ using namespace qopt::models;
 static llvm::Expected<ModelDef> buildStableLM(const ModelConfig &cfg,
                                               int64_t tp) {
   const char *arch = "stablelm";
-  if (llvm::Error e = cfg.require(
-          {"vocab_size", "hidden_size", "num_hidden_layers",
-           "num_attention_heads", "num_key_value_heads", "layer_norm_eps",
-           "partial_rotary_factor", "intermediate_size"},
-          arch))
-    return std::move(e);
-  if (llvm::Error e = build::requireRopeTheta(cfg, arch))
-    return std::move(e);
-  if (llvm::Error e = build::requireContextWindow(cfg, arch))
-    return std::move(e);
-  llvm::Expected<build::TransformerDims> d = build::readDims(cfg, arch, tp);
+  llvm::Expected<build::TransformerDims> d = build::readDecoderConfig(
+      cfg, arch, tp,
+      {"vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+       "num_key_value_heads", "layer_norm_eps", "partial_rotary_factor",
+       "intermediate_size"},
+      /*needsRope=*/true);
   if (!d)
     return d.takeError();
 

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Convert.h"
+#include "dialects/Weights/Transforms/Utils.h"
 #include "qopt/InitAll.h"
 #include "qopt/Models/QuantizationModes.h"
 
@@ -104,30 +105,11 @@ static bool parseInt(const std::string &s, int64_t &out) {
   return true;
 }
 
-/// The checkpoint file and tensor a location names (NameLoc(tensor,
-/// FileLineColLoc(file)) from the importer; FusedLoc: the first).
-static void describeLocation(Location loc, std::string &file,
-                             std::string &tensor) {
-  if (auto n = dyn_cast<NameLoc>(loc)) {
-    tensor = n.getName().str();
-    return describeLocation(n.getChildLoc(), file, tensor);
-  }
-  if (auto f = dyn_cast<FileLineColLoc>(loc)) {
-    file = f.getFilename().str();
-    if (f.getLine() > 0)
-      file += ":" + std::to_string(f.getLine()) + ":" +
-              std::to_string(f.getColumn());
-    return;
-  }
-  if (auto f = dyn_cast<FusedLoc>(loc); f && !f.getLocations().empty())
-    return describeLocation(f.getLocations().front(), file, tensor);
-}
-
 /// Prints `error: <file>: tensor '<name>': <message>`, leaving out what the
 /// message already says.
 static LogicalResult printDiagnostic(Diagnostic &diag) {
   std::string message = diag.str(), file, tensor;
-  describeLocation(diag.getLocation(), file, tensor);
+  weights::describeCheckpointLocation(diag.getLocation(), file, tensor);
   std::string prefix;
   if (!file.empty() && message.find(file) == std::string::npos)
     prefix = file + ": ";

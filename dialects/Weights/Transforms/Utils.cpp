@@ -184,3 +184,21 @@ Attribute mlir::qopt::weights::buildScheme(MLIRContext *ctx,
   return PerTensorQuantAttr::get(ctx, toMlirType(ctx, mode.fp8), modelType,
                                  mode.useScale, mode.calibrationPlaceholder);
 }
+
+void mlir::qopt::weights::describeCheckpointLocation(Location loc,
+                                                     std::string &file,
+                                                     std::string &tensor) {
+  if (auto n = dyn_cast<NameLoc>(loc)) {
+    tensor = n.getName().str();
+    return describeCheckpointLocation(n.getChildLoc(), file, tensor);
+  }
+  if (auto f = dyn_cast<FileLineColLoc>(loc)) {
+    file = f.getFilename().str();
+    if (f.getLine() > 0)
+      file += ":" + std::to_string(f.getLine()) + ":" +
+              std::to_string(f.getColumn());
+    return;
+  }
+  if (auto f = dyn_cast<FusedLoc>(loc); f && !f.getLocations().empty())
+    return describeCheckpointLocation(f.getLocations().front(), file, tensor);
+}

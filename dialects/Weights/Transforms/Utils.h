@@ -44,6 +44,14 @@ Attribute buildScheme(MLIRContext *ctx, const ::qopt::models::QuantizationMode &
                       bool optimizeScales = false);
 ParamKind toParamKind(::qopt::models::ParamKind k);
 
+/// The checkpoint file ("<file>[:line:col]") and tensor an importer's
+/// location names: NameLoc(tensor, FileLineColLoc(file)), possibly inside
+/// the NameLoc of the parameter built from it (the innermost name is the
+/// tensor's); of a FusedLoc, its first. Used by `quant-opt convert` and the
+/// C API to report diagnostics the same way.
+void describeCheckpointLocation(Location loc, std::string &file,
+                                std::string &tensor);
+
 } // namespace mlir::qopt::weights
 
 #endif // QOPT_DIALECTS_WEIGHTS_TRANSFORMS_UTILS_H
