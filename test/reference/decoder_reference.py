@@ -17,8 +17,10 @@ and checks a STATS file written by `quant-opt calibrate` against them:
 
 `IDS` holds whitespace-separated token ids. For every MLC weight W it
 computes mean_t x_t^2 (W.imatrix), the token count (W.count) and, if the
-file holds W.hessian, mean_t x_t x_t^T; every value must satisfy
-|got - want| <= atol + rtol * |want|. The header's metadata, names, dtypes
+file holds W.hessian, mean_t x_t x_t^T; every imatrix value must satisfy
+|got - want| <= atol + rtol * |want|, every Hessian entry (i, j)
+|got - want| <= atol + rtol * sqrt(want_ii * want_jj) (its Cauchy-Schwarz
+bound: the off-diagonal sums cancel, so their own size is no scale). The header's metadata, names, dtypes
 and shapes must be exactly those of the contract (docs/calibration.md).
 With --eval-json it also compares the mean negative log-likelihood of the
 windows with `quant-opt eval --json`'s source mean_nll. Prints one summary
@@ -361,7 +363,10 @@ def main():
                     for j in range(k):
                         want_h = outer[i][j] / count if count else 0.0
                         got = stats[name + ".hessian"][2][(si * k + i) * k + j]
-                        if abs(got - want_h) > a.atol + a.rtol * abs(want_h):
+                        # Relative to the entry's Cauchy-Schwarz bound
+                        # sqrt(H_ii H_jj): off-diagonal sums cancel.
+                        bound = math.sqrt(outer[i][i] * outer[j][j]) / count if count else 0.0
+                        if abs(got - want_h) > a.atol + a.rtol * bound:
                             fail("%s.hessian[%d][%d][%d] = %r, expected %r" % (name, si, i, j, got, want_h))
                         checked += 1
     extra = set(stats) - expected_keys
