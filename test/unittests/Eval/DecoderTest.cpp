@@ -13,6 +13,7 @@
 #include "qopt/Eval/Calibration.h"
 #include "qopt/Eval/Decoder.h"
 #include "qopt/Eval/Llama.h"
+#include "qopt/Eval/Perplexity.h"
 #include "qopt/Eval/WeightSource.h"
 
 #include <nlohmann/json.hpp>
@@ -61,6 +62,16 @@ TEST(DecoderTest, LlamaLogitsAreBitIdenticalToLlamaModel) {
     EXPECT_EQ(0, std::memcmp(got->data(), want.data(), want.size() * 4))
         << "threads " << threads;
   }
+
+  // Perplexity over windows of 20 (20 + 20 + 4 tokens), layer by layer over
+  // all windows: the same mean NLL to the last bit.
+  auto ppl = evaluatePerplexity(*model, tokens, 20);
+  ASSERT_TRUE(bool(ppl)) << llvm::toString(ppl.takeError());
+  auto decoderPpl = evaluateDecoderPerplexity(*config, **source, tokens, 20, 2);
+  ASSERT_TRUE(bool(decoderPpl)) << llvm::toString(decoderPpl.takeError());
+  EXPECT_EQ(ppl->meanNLL, decoderPpl->meanNLL);
+  EXPECT_EQ(ppl->predicted, decoderPpl->predicted);
+  EXPECT_EQ(ppl->windows, decoderPpl->windows);
 }
 
 TEST(DecoderTest, UnsupportedModelType) {
