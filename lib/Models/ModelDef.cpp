@@ -116,6 +116,17 @@ llvm::Error ModelConfig::require(llvm::ArrayRef<llvm::StringRef> keys,
   return llvm::Error::success();
 }
 
+/// "line L, column C" of nlohmann's 1-based error byte.
+static std::string jsonPosition(llvm::StringRef text, uint64_t byte) {
+  size_t at = std::min<size_t>(byte ? size_t(byte - 1) : 0, text.size());
+  llvm::StringRef before = text.take_front(at);
+  size_t lastNewline = before.rfind('\n');
+  return "line " + std::to_string(1 + before.count('\n')) + ", column " +
+         std::to_string(lastNewline == llvm::StringRef::npos
+                            ? at + 1
+                            : at - lastNewline);
+}
+
 llvm::Expected<ModelConfig> qopt::models::readModelConfig(llvm::StringRef p) {
   std::string path = p.str();
   if (llvm::sys::fs::is_directory(path)) {
@@ -127,11 +138,16 @@ llvm::Expected<ModelConfig> qopt::models::readModelConfig(llvm::StringRef p) {
   if (!buf)
     return makeError("cannot read model config '" + path +
                      "': " + buf.getError().message());
-  nlohmann::json j = nlohmann::json::parse((*buf)->getBuffer().begin(),
-                                           (*buf)->getBuffer().end(), nullptr,
-                                           /*allow_exceptions=*/false);
-  if (j.is_discarded())
+  nlohmann::json j;
+  llvm::StringRef text = (*buf)->getBuffer();
+  try {
+    j = nlohmann::json::parse(text.begin(), text.end());
+  } catch (const nlohmann::json::parse_error &e) {
+    return makeError(path + ": not valid JSON (error at " +
+                     jsonPosition(text, e.byte) + ")");
+  } catch (const nlohmann::json::exception &) {
     return makeError(path + ": not valid JSON");
+  }
   if (!j.is_object())
     return makeError(path + ": expected a JSON object");
   return ModelConfig(std::move(j), path);

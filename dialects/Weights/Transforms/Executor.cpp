@@ -1,6 +1,7 @@
 //===- Executor.cpp - Evaluate parameters into a tensor cache -*- C++ -*-===//
 
 #include "dialects/Weights/Transforms/Executor.h"
+#include "dialects/Weights/Transforms/Progress.h"
 #include "dialects/Weights/Transforms/Utils.h"
 #include "qopt/Kernels/Cuda.h"
 #include "qopt/Loaders/TensorReader.h"
@@ -9,6 +10,7 @@
 #include "qopt/Numerics/Float.h"
 #include "qopt/Numerics/Fp8.h"
 #include "qopt/Numerics/GroupQuant.h"
+#include "qopt/Numerics/Lora.h"
 #include "qopt/Numerics/Mnn.h"
 #include "qopt/Numerics/ScaleSearch.h"
 
@@ -128,6 +130,9 @@ public:
   Evaluator(::qopt::loaders::TensorReader &reader, bool cuda)
       : reader(reader), cuda(cuda) {}
 
+  /// Nanoseconds spent reading checkpoint bytes so far.
+  uint64_t readNs = 0;
+
   llvm::Expected<Buf> rows(Value v, int64_t r0, int64_t r1) {
     auto type = cast<RankedTensorType>(v.getType());
     Buf out{dtypeOf(type.getElementType()), rowShape(type, r1 - r0), {}};
@@ -203,6 +208,8 @@ public:
           r1, reinterpret_cast<uint16_t *>(out.data.data()));
       return out;
     }
+    if (auto m = dyn_cast_or_null<MergeLoraOp>(def))
+      return mergeLora(m, r0, r1, std::move(out));
     if (auto a = dyn_cast_or_null<AddConstantOp>(def)) {
       auto in = rows(a.getInput(), r0, r1);
       if (!in)
@@ -216,6 +223,16 @@ public:
 
 private:
   llvm::Expected<Buf> readSource(SourceOp s, int64_t r0, int64_t r1, Buf out) {
+    auto started = std::chrono::steady_clock::now();
+    auto result = readSourceRows(s, r0, r1, std::move(out));
+    readNs += uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::steady_clock::now() - started)
+                           .count());
+    return result;
+  }
+
+  llvm::Expected<Buf> readSourceRows(SourceOp s, int64_t r0, int64_t r1,
+                                     Buf out) {
     auto type = cast<RankedTensorType>(s.getType());
     ::qopt::loaders::TensorInfo t;
     t.name = s.getKey().str();
@@ -318,6 +335,52 @@ private:
                     blocks[i]);
         off += blocks[i];
       }
+    return out;
+  }
+
+  /// Rows [r0, r1) of W + scale * B @ A (qopt/Numerics/Lora.h); with
+  /// fan_in_fan_out, W is [in, out] and its row i takes column i of A.
+  llvm::Expected<Buf> mergeLora(MergeLoraOp m, int64_t r0, int64_t r1,
+                                Buf out) {
+    auto whole = [&](Value v) -> llvm::Expected<Vec<float>> {
+      auto t = cast<RankedTensorType>(v.getType());
+      auto b = rows(v, 0, rowsOf(t));
+      if (!b)
+        return b.takeError();
+      Vec<float> f(size_t(b->numElements()));
+      num::convertElements(b->bytes(), b->dtype, f.data(), DType::F32, f.size());
+      return f;
+    };
+    auto w = rows(m.getBase(), r0, r1);
+    if (!w)
+      return w.takeError();
+    auto a = whole(m.getLoraA()), b = whole(m.getLoraB());
+    if (!a || !b)
+      return a ? b.takeError() : a.takeError();
+    auto aType = cast<RankedTensorType>(m.getLoraA().getType());
+    int64_t rank = aType.getDimSize(0), in = aType.getDimSize(1);
+    int64_t outF = cast<RankedTensorType>(m.getLoraB().getType()).getDimSize(0);
+    int64_t rows = r1 - r0, cols = m.getFanInFanOut() ? outF : in;
+    Vec<float> left(size_t(rows * rank)), right;
+    if (!m.getFanInFanOut()) {
+      std::memcpy(left.data(), b->data() + r0 * rank, left.size() * 4);
+      right = std::move(*a);
+    } else {
+      // W'[i][j] = W[i][j] + scale * sum_k A[k][i] * B[j][k].
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t k = 0; k < rank; ++k)
+          left[size_t(i * rank + k)] = (*a)[size_t(k * in + r0 + i)];
+      right.resize(size_t(rank * outF));
+      for (int64_t k = 0; k < rank; ++k)
+        for (int64_t j = 0; j < outF; ++j)
+          right[size_t(k * outF + j)] = (*b)[size_t(j * rank + k)];
+    }
+    out.data.resize(size_t(out.numElements()) * num::dtypeSize(out.dtype));
+    if (!num::loraMergeRows(w->bytes(), out.dtype, rows, cols, left.data(),
+                            right.data(), rank,
+                            m.getScale().convertToDouble(), out.data.data()))
+      return makeError("cannot merge a LoRA adapter into a " +
+                       llvm::Twine(num::tvmName(out.dtype)) + " weight");
     return out;
   }
 
@@ -505,8 +568,6 @@ public:
     work(reader);
     for (std::thread &w : workers)
       w.join();
-    if (opts.progress)
-      llvm::errs() << "\n";
     std::lock_guard<std::mutex> lock(errorMutex);
     if (!firstError.empty())
       return makeError(firstError);
@@ -553,12 +614,28 @@ private:
 
   llvm::Error runChunk(Evaluator &eval, Chunk &c) {
     Item &item = items[c.item];
+    using Clock = std::chrono::steady_clock;
+    auto ns = [](Clock::time_point a, Clock::time_point b) {
+      return uint64_t(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
+    };
+    uint64_t read0 = eval.readNs;
+    Clock::time_point t0 = Clock::now();
     auto in = eval.rows(item.input, c.r0, c.r1);
     if (!in)
       return withParam(item, in.takeError());
+    Clock::time_point t1 = Clock::now();
+    if (opts.times) {
+      uint64_t read = eval.readNs - read0;
+      opts.times->loadNs += read;
+      opts.times->mapNs += ns(t0, t1) - std::min(read, ns(t0, t1));
+    }
     if (!item.quantize)
       return withParam(item, emit(item, 0, *in, c.r0));
-    return withParam(item, quantize(item, *in, c.r0, c));
+    llvm::Error err = quantize(item, *in, c.r0, c);
+    if (opts.times)
+      opts.times->quantNs += ns(t1, Clock::now());
+    return withParam(item, std::move(err));
   }
 
   /// Writes rows [r0, r0 + rows) of output `result` of `item` to every
@@ -798,8 +875,8 @@ private:
     return emit(item, 2, scalar(1.0f), 0);
   }
 
-  /// "[ 42%] 120/291 tensors, 0.93/2.20 GB, 1.85 GB/s, ETA 0.7 s" on
-  /// stderr, at most five times a second, when opts.progress.
+  /// "[ 42%] convert 120/291 tensors, 0.93/2.20 GB, 1.85 GB/s, ETA 0.7 s"
+  /// (MB below a GB), at most five times a second, when opts.progress.
   void reportProgress(const Chunk &c) {
     size_t tensorsDone = 0;
     if (chunksLeft[c.item].fetch_sub(1) == 1)
@@ -807,7 +884,7 @@ private:
     else
       tensorsDone = itemsDone.load();
     uint64_t bytes = (bytesDone += c.bytes);
-    if (!opts.progress)
+    if (!opts.progress || !opts.progressLine)
       return;
     std::lock_guard<std::mutex> lock(progressMutex);
     auto now = std::chrono::steady_clock::now();
@@ -817,12 +894,19 @@ private:
     lastReport = now;
     double secs = std::chrono::duration<double>(now - start).count();
     double frac = totalBytes ? double(bytes) / double(totalBytes) : 1.0;
-    double rate = secs > 0 ? double(bytes) / secs / 1e9 : 0;
-    double eta = rate > 0 ? double(totalBytes - bytes) / 1e9 / rate : 0;
-    llvm::errs() << llvm::format(
-        "\r[%3.0f%%] %zu/%zu tensors, %.2f/%.2f GB, %.2f GB/s, ETA %.1f s ",
-        frac * 100, tensorsDone, items.size(), double(bytes) / 1e9,
-        double(totalBytes) / 1e9, rate, eta);
+    double rate = secs > 0 ? double(bytes) / secs : 0;
+    double eta = rate > 0 ? double(totalBytes - bytes) / rate : 0;
+    // Both sizes in the unit of the total.
+    double unit = totalBytes >= 1e9 ? 1e9 : 1e6;
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << llvm::format("[%3.0f%%] convert %zu/%zu tensors, %.*f/%.*f %s, ",
+                       frac * 100, tensorsDone, items.size(),
+                       unit == 1e9 ? 2 : 1, double(bytes) / unit,
+                       unit == 1e9 ? 2 : 1, double(totalBytes) / unit,
+                       unit == 1e9 ? "GB" : "MB")
+       << ProgressLine::rate(rate) << llvm::format(", ETA %.1f s", eta);
+    opts.progressLine->draw(text);
   }
 
   tc::TensorCacheWriter &writer;
