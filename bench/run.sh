@@ -7,22 +7,30 @@
 #                        (default: $QOPT_BUILD or ./build)
 #     --presets "LIST"   checkpoint presets (default "1b 3b"; also "tiny")
 #     --dtypes "LIST"    checkpoint dtypes (default "f16 bf16")
-#     --quants "LIST"    quantization modes (default "q4f16_1 q3f16_1")
+#     --quants "LIST"    quantization modes (default "q4f16_1 q3f16_1 q0f16")
 #     --threads "LIST"   --threads values (default "1 2")
-#     --reps N           timed runs per figure, the best is kept (default 3)
+#     --reps N           timed runs per figure, the best is kept (default 3;
+#                        the floor always takes the best of at least 5)
+#     --parts N          also time the conversion split in N parts run one
+#                        after the other + merge-parts, against one run
+#                        (default 2; 0: no split table)
 #     --device DEV       quant-opt's --device: cpu (default) or cuda (needs a
 #                        GPU; the table then has the CUDA executor's figures)
 #     --work DIR         parent of the scratch directory (default /tmp); the
-#                        checkpoint, the outputs and the dd file live there
+#                        checkpoint lives there
+#     --out-fs DIR       where our outputs and the floor's dd file are written
+#                        (default /dev/shm, a tmpfs, so that disk write-back
+#                        does not decide the figures; "" = the scratch dir)
 #     --out FILE         results file (default bench/results.md)
 #     --keep             keep the scratch directory
 #
 # Per (preset, dtype): generate the checkpoint, read it twice so the page cache
 # is warm. Per (preset, dtype, mode):
-#   baseline = best of N of  cat model.safetensors >/dev/null  followed by
-#              dd if=/dev/zero of=SCRATCH/dd.tmp bs=8M count=OUTPUT_BYTES
-#              iflag=count_bytes  (the time to read the input once and write
-#              as many bytes as quant-opt writes, through the page cache)
+#   floor    = best of max(N, 5) of  cat model.safetensors >/dev/null
+#              followed by  dd if=/dev/zero of=OUTFS/dd.tmp bs=8M
+#              count=OUTPUT_BYTES iflag=count_bytes  (the time to read the
+#              input once and write as many bytes as quant-opt writes, to
+#              the same tmpfs as our output)
 # and per --threads value:
 #   ours     = best of N wall times of quant-opt convert, each run into a
 #              fresh output directory; CPU = user + sys of that run; peak RSS =
@@ -39,7 +47,9 @@ repo=$(cd "$script_dir/.." && pwd)
 build=${QOPT_BUILD:-$repo/build}
 presets="1b 3b"
 dtypes="f16 bf16"
-quants="q4f16_1 q3f16_1"
+quants="q4f16_1 q3f16_1 q0f16"
+parts=2
+out_fs=/dev/shm
 threads_list="1 2"
 reps=3
 device=cpu
@@ -62,14 +72,18 @@ while [ $# -gt 0 ]; do
     --reps) reps=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     --work) work_parent=$2; shift 2 ;;
+    --out-fs) out_fs=$2; shift 2 ;;
+    --parts) parts=$2; shift 2 ;;
     --out) out_file=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,30p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,42p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
 
 [[ $reps =~ ^[1-9][0-9]*$ ]] || die "--reps needs a positive integer, got '$reps'"
+[[ $parts =~ ^[0-9]+$ ]] && [ "$parts" != 1 ] || die "--parts needs 0 or a count >= 2, got '$parts'"
+floor_reps=$(( reps > 5 ? reps : 5 ))
 quant_opt=$build/bin/quant-opt
 gen=$build/bin/qopt-bench-gen
 [ -x "$quant_opt" ] || die "$quant_opt not found; build it: cmake -G Ninja -S $repo -B $build ... && ninja -C $build quant-opt qopt-bench-gen"
@@ -78,12 +92,19 @@ gen=$build/bin/qopt-bench-gen
 [ -d "$work_parent" ] || die "--work $work_parent is not a directory"
 
 work=$(mktemp -d "$work_parent/qopt-bench.XXXXXX")
+if [ -n "$out_fs" ]; then
+  [ -d "$out_fs" ] || die "--out-fs $out_fs is not a directory"
+  outs=$(mktemp -d "$out_fs/qopt-bench-out.XXXXXX")
+else
+  outs=$work
+fi
 cleanup() {
   if [ "$keep" = 1 ]; then
     echo "bench/run.sh: kept $work" >&2
   else
     rm -rf "$work"
   fi
+  [ "$outs" = "$work" ] || rm -rf "$outs"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -96,10 +117,32 @@ secs() { awk -v n="$1" 'BEGIN { printf "%.3f", n / 1e9 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 gb() { awk -v n="$1" 'BEGIN { printf "%.3f", n / 1e9 }'; }
 
-# Free bytes of the scratch file system.
-free_bytes() { df -P -B1 "$work" | awk 'NR == 2 { print $4 }'; }
+# Free bytes of the output file system.
+free_bytes() { df -P -B1 "$outs" | awk 'NR == 2 { print $4 }'; }
+# The 1-minute load average now.
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
+# SIMD: what the CPU offers (/proc/cpuinfo flags) and what quant-opt's
+# kernels use on it (lib/Numerics: AVX-512 + F16C kernels, else portable
+# loops; QOPT_DISABLE_SIMD=1 forces the portable loops). A build that can
+# report its own dispatch (`quant-opt --qopt-simd-report`) is asked instead.
+cpu_flags=$(awk -F': ' '/^(flags|Features)/ { print $2; exit }' /proc/cpuinfo)
+simd=""
+for f in sse4_2 avx avx2 fma f16c avx512f avx512bw avx512vl avx512_bf16 avx512_fp16 asimd asimdhp sve sve2; do
+  case " $cpu_flags " in *" $f "*) simd="$simd $f" ;; esac
+done
+simd=${simd# }
+if "$quant_opt" --qopt-simd-report >/dev/null 2>&1; then
+  dispatch=$("$quant_opt" --qopt-simd-report 2>&1 | tr '\n' ' ')
+elif [[ " $cpu_flags " == *" avx512f "* && " $cpu_flags " == *" avx512bw "* && " $cpu_flags " == *" f16c "* ]]; then
+  dispatch="AVX-512 + F16C kernels (from the flags; this quant-opt has no dispatch report)"
+else
+  dispatch="portable loops (from the flags; this quant-opt has no dispatch report)"
+fi
+[ -n "${QOPT_DISABLE_SIMD:-}" ] && dispatch="portable loops (QOPT_DISABLE_SIMD is set)"
 
 rows=()
+part_rows=()
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -114,25 +157,25 @@ for preset in $presets; do
     in_bytes=$(stat -c %s "$input")
     echo "   $(gb "$in_bytes") GB in $(secs "$gen_ns") s" >&2
     (( $(free_bytes) > in_bytes )) ||
-      die "not enough free space in $work_parent for the outputs of $input"
+      die "not enough free space in $outs for the outputs of $input"
     # Warm the page cache.
     cat "$input" >/dev/null
     cat "$input" >/dev/null
 
     for quant in $quants; do
       out_bytes=""
-      declare -A best_ns=() cpu_s=() rss_kb=()
+      declare -A best_ns=() cpu_s=() rss_kb=() load_at=()
       for t in $threads_list; do
         best=""
         rss=0
         for ((r = 1; r <= reps; r++)); do
-          rm -rf "$work/out"
+          rm -rf "$outs/out"
           sync
           echo "== $preset $dtype $quant --threads $t run $r/$reps" >&2
           start=$(now)
           if ! /usr/bin/time -f '%e %U %S %M' -o "$work/time.txt" \
               "$quant_opt" convert "$ckpt" --quantization "$quant" \
-              -o "$work/out" --threads "$t" --device "$device" \
+              -o "$outs/out" --threads "$t" --device "$device" \
               >"$work/log.txt" 2>&1; then
             cat "$work/log.txt" >&2
             die "quant-opt convert failed ($preset $dtype $quant --threads $t)"
@@ -147,30 +190,67 @@ for preset in $presets; do
         done
         best_ns[$t]=$best
         rss_kb[$t]=$rss
-        out_bytes=$(du -sb "$work/out" | cut -f1)
+        load_at[$t]=$(load1)
+        out_bytes=$(du -sb "$outs/out" | cut -f1)
       done
-      rm -rf "$work/out"
+      rm -rf "$outs/out"
 
-      # Baseline: read the input once, write out_bytes.
+      # Floor: read the input once, write out_bytes to the output tmpfs.
       base=""
-      for ((r = 1; r <= reps; r++)); do
-        rm -f "$work/dd.tmp"
+      for ((r = 1; r <= floor_reps; r++)); do
+        rm -f "$outs/dd.tmp"
         sync
         start=$(now)
         cat "$input" >/dev/null
-        dd if=/dev/zero of="$work/dd.tmp" bs=8M count="$out_bytes" \
+        dd if=/dev/zero of="$outs/dd.tmp" bs=8M count="$out_bytes" \
           iflag=count_bytes status=none
         ns=$(( $(now) - start ))
         if [ -z "$base" ] || (( ns < base )); then base=$ns; fi
       done
-      rm -f "$work/dd.tmp"
+      rm -f "$outs/dd.tmp"
+
+      # Split: --parts N run one after the other, then merge-parts, against
+      # one run (both with the largest --threads value).
+      if (( parts >= 2 )); then
+        t=${threads_list##* }
+        split_best="" merge_best="" single_best=""
+        for ((r = 1; r <= reps; r++)); do
+          rm -rf "$outs/out"
+          sync
+          start=$(now)
+          "$quant_opt" convert "$ckpt" --quantization "$quant" -o "$outs/out" \
+            --threads "$t" --device "$device" >/dev/null 2>&1 ||
+            die "quant-opt convert failed ($preset $dtype $quant, single run for --parts)"
+          ns=$(( $(now) - start ))
+          if [ -z "$single_best" ] || (( ns < single_best )); then single_best=$ns; fi
+          rm -rf "$outs/out"
+          sync
+          start=$(now)
+          for ((p = 1; p <= parts; p++)); do
+            "$quant_opt" convert "$ckpt" --quantization "$quant" -o "$outs/out" \
+              --threads "$t" --device "$device" --part "$p/$parts" >/dev/null 2>&1 ||
+              die "quant-opt convert --part $p/$parts failed ($preset $dtype $quant)"
+          done
+          mid=$(now)
+          "$quant_opt" merge-parts "$outs/out" --threads "$t" >/dev/null 2>&1 ||
+            die "quant-opt merge-parts failed ($preset $dtype $quant)"
+          end=$(now)
+          if [ -z "$split_best" ] || (( end - start < split_best )); then
+            split_best=$(( end - start ))
+            merge_best=$(( end - mid ))
+          fi
+        done
+        rm -rf "$outs/out"
+        part_rows+=("| $preset | $dtype | $quant | $t | $(secs "$single_best") | $parts | $(secs $(( split_best - merge_best ))) | $(secs "$merge_best") | $(secs "$split_best") | $(ratio "$split_best" "$single_best") | $(load1) |")
+        echo "${part_rows[-1]}" >&2
+      fi
 
       for t in $threads_list; do
         ns=${best_ns[$t]}
-        rows+=("| $preset | $dtype | $quant | $t | $(gb "$in_bytes") | $(gb "$out_bytes") | $(secs "$base") | $(secs "$ns") | ${cpu_s[$t]} | $(( ${rss_kb[$t]} / 1024 )) | $(awk -v b="$in_bytes" -v n="$ns" 'BEGIN { printf "%.2f", b / n }') | $(ratio "$ns" "$base") |")
+        rows+=("| $preset | $dtype | $quant | $t | $(gb "$in_bytes") | $(gb "$out_bytes") | $(secs "$base") | $(secs "$ns") | ${cpu_s[$t]} | $(( ${rss_kb[$t]} / 1024 )) | $(awk -v b="$in_bytes" -v n="$ns" 'BEGIN { printf "%.2f", b / n }') | $(ratio "$ns" "$base") | ${load_at[$t]} |")
         echo "${rows[-1]}" >&2
       done
-      unset best_ns cpu_s rss_kb
+      unset best_ns cpu_s rss_kb load_at
     done
     rm -rf "$ckpt"
   done
@@ -181,24 +261,37 @@ if ! git -C "$repo" diff --quiet HEAD 2>/dev/null; then commit="$commit (with un
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 fs=$(df -P -T "$work" | awk 'NR == 2 { print $2 " (" $1 ")" }')
+out_fs_desc=$(df -P -T "$outs" | awk 'NR == 2 { print $2 " (" $1 ")" }')
 
 {
   echo "# quant-opt convert benchmark"
   echo
   echo "Produced by \`bench/run.sh\` (see bench/README.md). $started, commit $commit."
   echo "Machine: $(nproc) cores ($cpu), $(awk '/MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo) GiB RAM;"
-  echo "scratch file system: $fs; load average at start: $load_start, at the end: $load_end"
-  echo "(a load above the core count means other processes shared the CPU: wall times are then"
-  echo "inflated and noisy, the CPU column much less so)."
+  echo "SIMD (CPU flags): $simd; quant-opt kernels: $dispatch."
+  echo "Checkpoint file system: $fs; outputs and the floor's dd file: $out_fs_desc."
+  echo "Load average (1, 5, 15 min) at start: $load_start, at the end: $load_end; the \"load\" column is"
+  echo "the 1-minute figure after each row's runs (a load above the core count means other processes"
+  echo "shared the CPU: wall times are then inflated and noisy, the CPU column much less so)."
   echo
-  echo "- baseline: best of $reps of \`cat model.safetensors > /dev/null\` + \`dd if=/dev/zero bs=8M\` of the output's size, warm page cache"
+  echo "- floor: best of $floor_reps of \`cat model.safetensors > /dev/null\` + \`dd if=/dev/zero bs=8M\` of the output's size to the output file system, warm page cache"
   echo "- ours: best of $reps wall times of \`quant-opt convert DIR --quantization MODE -o OUT --threads N --device $device\`; CPU = user + sys of that run; peak RSS = largest of the $reps runs"
-  echo "- input GB/s = checkpoint bytes / our best time; ratio = ours / baseline (1.00 = as fast as reading the input and writing the output)"
+  echo "- input GB/s = checkpoint bytes / our best time; ratio = ours / floor (1.00 = as fast as reading the input and writing the output)"
   echo "- llama.cpp is not installed on this machine, so there is no llama-quantize column"
   echo
-  echo "| model | dtype | mode | threads | input GB | output GB | baseline s | ours s | CPU s | peak RSS MB | input GB/s | ours / baseline |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| model | dtype | mode | threads | input GB | output GB | floor s | ours s | CPU s | peak RSS MB | input GB/s | ours / floor | load |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
+  if [ "${#part_rows[@]}" -gt 0 ]; then
+    echo
+    echo "## Split conversion (\`--part I/$parts\` one after the other, then \`merge-parts\`)"
+    echo
+    echo "SIMD: $simd; load average at the end: $load_end. Best of $reps; parts s = the $parts conversions, merge s = \`merge-parts\` (re-hashes every shard)."
+    echo
+    echo "| model | dtype | mode | threads | one run s | parts | parts s | merge s | split total s | split / one run | load |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${part_rows[@]}"
+  fi
 } >"$out_file.tmp"
 mv "$out_file.tmp" "$out_file"
 cat "$out_file"

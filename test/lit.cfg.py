@@ -16,6 +16,8 @@ config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
 config.substitutions.append(("%reference", os.path.join(config.test_source_root, "reference")))
 config.substitutions.append(("%qopt_src", config.qopt_src_root))
+# MLIR's .td files, for mlir-tblgen (docs-current.test).
+config.substitutions.append(("%mlir_include", os.path.join(config.llvm_tools_dir, "..", "include")))
 python = config.python_executable or "python3"
 config.substitutions.append(("%python", python))
 
@@ -24,7 +26,15 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.qopt_tools_dir, config.llvm_tools_dir]
 config.substitutions.append(("%quant-opt-path", os.path.join(config.qopt_tools_dir, "quant-opt")))
-tools = ["quant-opt"]
+config.substitutions.append(("%qopt_lib_dir", config.qopt_lib_dir))
+config.substitutions.append(("%mlir_opt", os.path.join(config.llvm_tools_dir, "mlir-opt")))
+# The quant_opt Python package of this build (python/): %pyqopt runs
+# Debian's python3 with it on the path.
+if config.qopt_have_python:
+    config.available_features.add("python-module")
+    config.substitutions.append(
+        ("%pyqopt", "env PYTHONPATH=%s %s" % (config.qopt_python_packages_dir, python)))
+tools = ["quant-opt", "qopt-capi-test"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 # Cross-checks against independent JavaScript readers need node and npm

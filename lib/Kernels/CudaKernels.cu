@@ -18,7 +18,7 @@
 
 #include "CudaDetail.h"
 
-#include "qopt/Numerics/Float.h"
+#include "qopt/Numerics/QuantRules.h"
 
 #include <cuda_runtime.h>
 
@@ -41,126 +41,12 @@ namespace {
 // Device code
 //===----------------------------------------------------------------------===//
 
-/// x86 SSE semantics of a / b (what the CPU numerics get): a NaN operand is
-/// returned quieted (the first if both are), and an invalid operation (0/0,
-/// inf/inf) gives the "real indefinite" 0xFFC00000. The GPU itself returns
-/// the canonical NaN 0x7FFFFFFF in all these cases, which would change the
-/// sign or payload bits that reach a stored scale or an fp8 code.
-__device__ __forceinline__ float hostDivide(float a, float b) {
-  const uint32_t ua = num::detail::floatBits(a);
-  const uint32_t ub = num::detail::floatBits(b);
-  if ((ua & 0x7FFFFFFFu) > 0x7F800000u)
-    return num::detail::bitsToFloat(ua | 0x00400000u);
-  if ((ub & 0x7FFFFFFFu) > 0x7F800000u)
-    return num::detail::bitsToFloat(ub | 0x00400000u);
-  const float q = a / b;
-  return q != q ? num::detail::bitsToFloat(0xFFC00000u) : q;
-}
-
-/// Storage and arithmetic of a model format (as in GroupQuant.cpp).
-template <FloatFormat F>
-struct Model;
-
-template <>
-struct Model<FloatFormat::F16> {
-  using Storage = uint16_t;
-  static constexpr uint32_t kInfBits = 0x7C00u;
-  __device__ static float toFloat(Storage v) { return num::halfToFloat(v); }
-  __device__ static Storage fromFloat(float f) { return num::floatToHalf(f); }
-  __device__ static uint32_t absBits(Storage v) { return v & 0x7FFFu; }
-  /// TVM's min_value(float16).
-  __device__ static float lowest() { return -65504.0f; }
-};
-
-template <>
-struct Model<FloatFormat::BF16> {
-  using Storage = uint16_t;
-  static constexpr uint32_t kInfBits = 0x7F80u;
-  __device__ static float toFloat(Storage v) { return num::bfloat16ToFloat(v); }
-  __device__ static Storage fromFloat(float f) {
-    return num::floatToBFloat16(f);
-  }
-  __device__ static uint32_t absBits(Storage v) { return v & 0x7FFFu; }
-  /// TVM's min_value(bfloat16): 0xFF7F.
-  __device__ static float lowest() { return num::bfloat16ToFloat(0xFF7Fu); }
-};
-
-template <>
-struct Model<FloatFormat::F32> {
-  using Storage = float;
-  static constexpr uint32_t kInfBits = 0x7F800000u;
-  __device__ static float toFloat(Storage v) { return v; }
-  __device__ static Storage fromFloat(float f) { return f; }
-  __device__ static uint32_t absBits(Storage v) {
-    return num::detail::floatBits(v) & 0x7FFFFFFFu;
-  }
-  __device__ static float lowest() { return -FLT_MAX; }
-};
-
-/// TVM's max-abs reduction over one group: `acc = acc > v ? acc : v` from
-/// min_value over all groupSize positions, those at or beyond len giving
-/// min_value. Without NaNs that is the largest magnitude, found as an
-/// integer maximum; with one the select chain is replayed.
-template <FloatFormat F>
-__device__ float groupMaxAbs(const typename Model<F>::Storage *w, int64_t len,
-                             int64_t groupSize) {
-  using M = Model<F>;
-  uint32_t m = 0;
-  for (int64_t i = 0; i < len; ++i)
-    m = max(m, M::absBits(w[i]));
-  if (m <= M::kInfBits) {
-    typename M::Storage s;
-    if constexpr (F == FloatFormat::F32)
-      s = num::detail::bitsToFloat(m);
-    else
-      s = uint16_t(m);
-    return M::toFloat(s);
-  }
-  // Replayed on float32 bits: nvcc turns a float `a > b ? a : b` into
-  // max.f32, which keeps a when b is NaN, and abs.f32 of a NaN gives an
-  // unspecified NaN; the CPU keeps the NaN and its payload.
-  using num::detail::bitsToFloat;
-  using num::detail::floatBits;
-  auto isNaN = [](uint32_t u) { return (u & 0x7FFFFFFFu) > 0x7F800000u; };
-  const uint32_t lowestBits = floatBits(M::lowest());
-  uint32_t acc = lowestBits;
-  for (int64_t i = 0; i < groupSize; ++i) {
-    const uint32_t v =
-        i < len ? floatBits(M::toFloat(w[i])) & 0x7FFFFFFFu : lowestBits;
-    const bool keep =
-        !isNaN(acc) && !isNaN(v) && bitsToFloat(acc) > bitsToFloat(v);
-    acc = keep ? acc : v;
-  }
-  return bitsToFloat(acc);
-}
-
-/// TVM's `round` to an integral value: ties to even (rint) or away from zero
-/// (round). The value is clamped to [0, 2 * maxInt] next, where both agree
-/// with the CPU's add-magic-number rounding for every input, huge and
-/// non-finite ones included.
-template <RoundingMode R>
-__device__ __forceinline__ float roundToIntegral(float t) {
-  if constexpr (R == RoundingMode::NearestEven)
-    return rintf(t);
-  else
-    return roundf(t);
-}
-
-/// One quantized value: clamp(round(F(F(x / s) + maxInt)), 0, hi); a zero
-/// scale gives hi for x > 0 and 0 otherwise (IEEE +-inf/NaN through the
-/// select-based clamp).
-template <FloatFormat F, RoundingMode R>
-__device__ __forceinline__ uint32_t quantizeValue(float x, float s,
-                                                  float maxInt, float hi) {
-  if (s == 0.0f)
-    return x > 0.0f ? uint32_t(hi) : 0u;
-  float t = num::roundTo<F>(x / s);
-  t = num::roundTo<F>(t + maxInt);
-  float r = roundToIntegral<R>(t);
-  r = r > 0.0f ? r : 0.0f; // NaN fails the comparison and becomes 0.
-  r = r < hi ? r : hi;
-  return uint32_t(int32_t(r));
-}
+// The numeric rules are those of the CPU path, instantiated for the device
+// from qopt/Numerics/QuantRules.h (one definition each): the model formats
+// (rules::Model), the x86 division results (rules::divide), TVM's max-abs
+// reduction (rules::groupMaxAbs), the scale (rules::groupScale) and the
+// per-value chain and clamp (rules::quantizeValue, quantizeValueZeroScale).
+using num::rules::Model;
 
 /// Group quantization of `rows` rows of k values. Each block handles a chunk
 /// of rowsPerBlock consecutive rows (grid-stride over chunks); each thread
@@ -191,8 +77,8 @@ __global__ void groupQuantizeKernel(const typename Model<F>::Storage *w,
       const int64_t len = min(groupSize, k - begin);
       const typename M::Storage *wg = w + row * k + begin;
       // One model-dtype division.
-      const typename M::Storage scaleValue =
-          M::fromFloat(hostDivide(groupMaxAbs<F>(wg, len, groupSize), maxInt));
+      const typename M::Storage scaleValue = num::rules::groupScale<F>(
+          num::rules::groupMaxAbs<F>(wg, len, groupSize), maxInt);
       scale[row * groupsPerRow + g] = scaleValue;
       const float s = M::toFloat(scaleValue);
       uint32_t *out = qweight + row * wordsPerRow + g * wordsPerGroup;
@@ -200,9 +86,13 @@ __global__ void groupQuantizeKernel(const typename Model<F>::Storage *w,
         uint32_t word = 0;
         for (int r = 0; r < epw; ++r) {
           const int64_t idx = j * epw + r;
-          if (idx < len)
-            word |= quantizeValue<F, R>(M::toFloat(wg[idx]), s, maxInt, hi)
-                    << (r * bits);
+          if (idx >= len)
+            continue;
+          const float x = M::toFloat(wg[idx]);
+          word |= (s != 0.0f
+                       ? num::rules::quantizeValue<F, R>(x, s, maxInt, hi)
+                       : num::rules::quantizeValueZeroScale(x, hi))
+                  << (r * bits);
         }
         out[j] = word;
       }
@@ -327,22 +217,16 @@ __global__ void quantizeE4M3Kernel(const uint16_t *w, int64_t n, float scale,
                                    uint8_t *out) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x) {
-    if (scale == 0.0f) {
-      // As the CPU version: IEEE w / +-0 without dividing.
-      const uint32_t scaleSign = signbit(scale) ? 0x80u : 0u;
-      const uint32_t a = w[i] & 0x7FFFu;
-      const uint32_t sign = ((uint32_t(w[i]) >> 8) & 0x80u) ^ scaleSign;
-      out[i] = (a == 0 || a > 0x7C00u) ? uint8_t(0x7Fu) : uint8_t(sign | 0x7Eu);
-      continue;
-    }
-    out[i] = num::floatToF8E4M3FN(hostDivide(num::halfToFloat(w[i]), scale));
+    out[i] = scale == 0.0f
+                 ? num::rules::fp8E4M3CodeZeroScale(w[i], signbit(scale))
+                 : num::rules::fp8E4M3Code(w[i], scale);
   }
 }
 
 __global__ void castE5M2Kernel(const uint16_t *w, int64_t n, uint8_t *out) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += int64_t(gridDim.x) * blockDim.x)
-    out[i] = num::floatToF8E5M2(num::halfToFloat(w[i]));
+    out[i] = num::rules::fp8E5M2Code(w[i]);
 }
 
 //===----------------------------------------------------------------------===//

@@ -2,7 +2,7 @@
 //
 // Part of quant-opt.
 //
-// The GGUF header reader (source-formats.md 3.1-3.3), the Llama view of a
+// The GGUF header reader (docs/source-formats.md section 3), the Llama view of a
 // GGUF file (3.5-3.7) and row reads that dequantize and undo the q/k
 // permutation. The block decoders live in GgufDequant.cpp.
 //

@@ -3,7 +3,7 @@
 // Part of quant-opt.
 //
 // Pure functions decoding ggml blocks exactly as llama.cpp's
-// `dequantize_row_*` (source-formats.md 3.4): the same block layouts, the
+// `dequantize_row_*` (docs/source-formats.md section 3): the same block layouts, the
 // same integer arithmetic (signed, so `q - 16` never wraps) and the same
 // float operation order (`d * sc` first, then `* q`, then `- dmin * m`), so
 // the results match bit for bit.

@@ -405,7 +405,7 @@ static const GlobalEntry kGlobals[] = {
     {"torch", "Size", GlobalId::Size, std::nullopt},
     {"_codecs", "encode", GlobalId::CodecsEncode, std::nullopt},
     {"torch", "UntypedStorage", GlobalId::UntypedStorage, std::nullopt},
-    // Typed storage classes (source-formats.md 2.4).
+    // Typed storage classes (docs/source-formats.md section 2).
     {"torch", "DoubleStorage", GlobalId::StorageClass, DType::F64},
     {"torch", "FloatStorage", GlobalId::StorageClass, DType::F32},
     {"torch", "HalfStorage", GlobalId::StorageClass, DType::F16},

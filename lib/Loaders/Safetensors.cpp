@@ -3,7 +3,7 @@
 // Part of quant-opt.
 //
 // Mirrors `SafeTensors::read_metadata` of huggingface/safetensors
-// (source-formats.md 1.4); see Safetensors.h for the list of checks.
+// (docs/source-formats.md section 1); see Safetensors.h for the list of checks.
 //
 //===----------------------------------------------------------------------===//
 

@@ -3,7 +3,7 @@
 // Part of quant-opt.
 //
 // Zip layout per APPNOTE.TXT 4.3 (stored entries only) and torch's writer
-// (caffe2/serialize/inline_container.cc); source-formats.md 2.2-2.4.
+// (caffe2/serialize/inline_container.cc); docs/source-formats.md section 2.
 //
 //===----------------------------------------------------------------------===//
 
@@ -279,7 +279,7 @@ llvm::Expected<CheckpointFile> readTorchZipHeader(llvm::StringRef path) {
     return fileOr.takeError();
   const RandomAccessFile &file = *fileOr;
 
-  // Container detection (source-formats.md 2.1).
+  // Container detection (docs/source-formats.md section 2).
   llvm::Expected<std::string> headOr =
       file.readString(0, std::min<uint64_t>(file.size(), 512));
   if (!headOr)

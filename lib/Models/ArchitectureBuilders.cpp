@@ -189,3 +189,65 @@ void build::addFinalNormAndHead(ModelDef &m, const TransformerDims &d,
   if (!tied)
     addCopy(m, "lm_head.weight", {d.vocab, d.hidden}, ParamKind::FinalFC);
 }
+
+ParamKind build::routerKind(int64_t outFeatures) {
+  constexpr int64_t MaxMoEGateOutputs = 256;
+  return outFeatures <= MaxMoEGateOutputs ? ParamKind::MoEGate
+                                          : ParamKind::Linear;
+}
+
+void build::addLayerNormWithBias(ModelDef &m, const TransformerDims &d,
+                                 int64_t i, llvm::StringRef name) {
+  addCopy(m, layer(i, name.str() + ".weight"), {d.hidden}, ParamKind::Norm);
+  addCopy(m, layer(i, name.str() + ".bias"), {d.hidden}, ParamKind::Bias);
+}
+
+void build::addStackedExperts(ModelDef &m, const TransformerDims &d,
+                              const StackedExperts &e) {
+  std::vector<MapExpr> gateUp, down;
+  for (int64_t x = 0; x < e.experts; ++x) {
+    std::string expert = e.hfExperts + "." + std::to_string(x) + ".";
+    gateUp.push_back(
+        MapExpr::concat({MapExpr::src(expert + e.gate + ".weight"),
+                         MapExpr::src(expert + e.up + ".weight")}));
+    down.push_back(MapExpr::src(expert + e.down + ".weight"));
+  }
+  int64_t f = e.ffn / d.tp;
+  addParam(m, e.mlcGateUp, {e.experts, 2 * e.ffn, d.hidden},
+           ParamKind::Experts, MapExpr::stack(std::move(gateUp)),
+           ShardStrategy{1, {f, f}});
+  addParam(m, e.mlcDown, {e.experts, d.hidden, e.ffn}, ParamKind::Experts,
+           MapExpr::stack(std::move(down)), ShardStrategy{2, {}});
+}
+
+llvm::Error build::refusePresharding(const ModelConfig &cfg,
+                                     llvm::StringRef arch, int64_t tp,
+                                     const llvm::Twine &why) {
+  if (tp == 1)
+    return llvm::Error::success();
+  return configError(cfg, "tensor-parallel-shards " + llvm::Twine(tp) +
+                              ": " + arch +
+                              " cannot be pre-sharded as MLC defines it: " +
+                              why);
+}
+
+llvm::Expected<int64_t> build::positiveInt(const ModelConfig &cfg,
+                                           llvm::StringRef key,
+                                           llvm::StringRef arch) {
+  int64_t v = cfg.getInt(key, 0);
+  if (v <= 0)
+    return configError(cfg, "field '" + key + "' must be a positive integer (" +
+                                arch + ")");
+  return v;
+}
+
+llvm::Error build::refuseFp8Checkpoint(const ModelConfig &cfg,
+                                       llvm::StringRef arch) {
+  if (!cfg.has("quantization_config"))
+    return llvm::Error::success();
+  return configError(
+      cfg, "the checkpoint is FP8 block-quantized (quantization_config); MLC "
+           "converts it only with fp8_e4m3fn_bf16_block_scale, which "
+           "quant-opt does not support yet (" +
+               arch + ")");
+}

@@ -109,6 +109,43 @@ void addEmbedTokens(ModelDef &m, const TransformerDims &d, bool symbolicVocab);
 void addFinalNormAndHead(ModelDef &m, const TransformerDims &d, bool tied,
                          bool normPlusOne = false);
 
+/// MLC's module visitor leaves a Linear whose path ends in `gate` with at
+/// most 256 outputs unquantized (docs/quantization.md): the kind of such
+/// a router with `outFeatures` outputs.
+ParamKind routerKind(int64_t outFeatures);
+
+/// Layer `layer`'s LayerNorm `<name>.weight` and `<name>.bias` [H], copied.
+void addLayerNormWithBias(ModelDef &m, const TransformerDims &d, int64_t layer,
+                          llvm::StringRef name);
+
+/// MoE experts as MLC's `MixtralExperts` hold them: `<mlc>gate_up` [E, 2F, H]
+/// stacks concat(gate, up) of every expert `<hf>.<e>.` and `<mlc>down`
+/// [E, H, F] stacks the down projections, with ShardSingleDim(1, [F/T, F/T])
+/// and ShardSingleDim(2).
+struct StackedExperts {
+  std::string hfExperts;      ///< "model.layers.0.mlp.experts"
+  std::string mlcGateUp;      ///< "model.layers.0.mlp.moe_gate_up_proj.weight"
+  std::string mlcDown;        ///< "model.layers.0.mlp.moe_down_proj.weight"
+  std::string gate = "gate_proj", up = "up_proj", down = "down_proj";
+  int64_t experts = 0, ffn = 0; ///< E, F
+};
+void addStackedExperts(ModelDef &m, const TransformerDims &d,
+                       const StackedExperts &e);
+
+/// Error unless `tp` is 1: `why` MLC's own presharding of `arch` cannot work.
+llvm::Error refusePresharding(const ModelConfig &cfg, llvm::StringRef arch,
+                              int64_t tp, const llvm::Twine &why);
+
+/// Error if the config declares an FP8 block-quantized checkpoint
+/// (`quantization_config`), which MLC converts only with the block-scale
+/// modes.
+llvm::Error refuseFp8Checkpoint(const ModelConfig &cfg, llvm::StringRef arch);
+
+/// A positive integer field `key` (error otherwise), for fields that MLC
+/// declares with a default of 0 but needs positive.
+llvm::Expected<int64_t> positiveInt(const ModelConfig &cfg, llvm::StringRef key,
+                                    llvm::StringRef arch);
+
 } // namespace qopt::models::build
 
 #endif // QOPT_LIB_MODELS_ARCHITECTUREBUILDERS_H

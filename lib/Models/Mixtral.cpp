@@ -13,7 +13,7 @@ using namespace qopt::models;
 using build::layer;
 
 /// MLC's module visitor leaves a Linear whose path ends in `gate` and whose
-/// out_features is at most 256 unquantized (mlc-quantization.md 2.6).
+/// out_features is at most 256 unquantized (docs/quantization.md).
 static constexpr int64_t MaxMoEGateExperts = 256;
 
 static llvm::Expected<ModelDef> buildMixtral(const ModelConfig &cfg,

@@ -55,6 +55,18 @@ MapExpr MapExpr::addConstant(MapExpr inner, double c) {
   return e;
 }
 
+MapExpr MapExpr::view(std::string src, int64_t offset,
+                      std::vector<int64_t> shape,
+                      std::vector<int64_t> strides) {
+  MapExpr e;
+  e.op = Op::View;
+  e.viewOffset = offset;
+  e.viewShape = std::move(shape);
+  e.viewStrides = std::move(strides);
+  e.operands.push_back(MapExpr::src(std::move(src)));
+  return e;
+}
+
 void MapExpr::collectSources(std::vector<std::string> &out) const {
   if (op == Op::Source) {
     out.push_back(source);
@@ -197,7 +209,14 @@ const std::vector<Architecture> &qopt::models::architectures() {
       makeMixtralArchitecture(),    makeQwen2Architecture(),
       makeQwen3Architecture(),      makePhi3Architecture(),
       makeGemmaArchitecture(),      makeGemma2Architecture(),
-      makeStarcoder2Architecture(), makeGPT2Architecture()};
+      makeStarcoder2Architecture(), makeGPT2Architecture(),
+      makeQwen3MoeArchitecture(),   makeQwen2MoeArchitecture(),
+      makeGemma3Architecture(),     makeGemma3TextArchitecture(),
+      makeOLMoArchitecture(),       makeOLMo2Architecture(),
+      makeStableLMArchitecture(),   makeInternLMArchitecture(),
+      makeCohereArchitecture(),     makeNemotronArchitecture(),
+      makeOrionArchitecture(),      makeDeepseekV2Architecture(),
+      makeDeepseekV3Architecture()};
   return all;
 }
 

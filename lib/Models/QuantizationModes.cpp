@@ -157,7 +157,7 @@ std::string qopt::models::quantizationModeList() {
 
 std::string qopt::models::unsupportedModeReason(llvm::StringRef name,
                                                 int64_t shards) {
-  // mlc-quantization.md sections 1 and 5; mlc-models.md section 4.
+  // docs/quantization.md; MLC refuses q4f16_ft with tensor parallelism.
   if (name == "q4f16_ft") {
     const std::string cutlass =
         "its weights go through CUTLASS's FasterTransformer preprocessing "

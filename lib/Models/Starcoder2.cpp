@@ -50,7 +50,7 @@ static llvm::Expected<ModelDef> buildStarcoder2(const ModelConfig &cfg,
                      ShardStrategy{0, {}});
     build::addCopy(m, layer(i, "mlp.c_proj.weight"), {h, ffn},
                    ParamKind::Linear, ShardStrategy{1, {}});
-    if (bias) // mlc-models.md 4 gives c_proj.bias dim 0, as MLC declares it.
+    if (bias) // mlc-llm gives c_proj.bias dim 0, as MLC declares it.
       build::addCopy(m, layer(i, "mlp.c_proj.bias"), {h}, ParamKind::Bias,
                      ShardStrategy{0, {}});
     for (const char *n : {"input_layernorm", "post_attention_layernorm"}) {

@@ -1,8 +1,9 @@
 //===- Convert.cpp - Bulk element conversions -------------------*- C++ -*-===//
 //
 // Each entry point dispatches once on the element types and then runs a
-// plain loop over a scalar conversion from Float.h, which the compiler
-// vectorizes. Elements are loaded and stored with memcpy, so buffers may be
+// plain loop over a scalar conversion from Float.h (the bf16/f32 -> f16
+// casts: the Highway kernels of SimdKernels.cpp unless the SIMD kernels are
+// off). Elements are loaded and stored with memcpy, so buffers may be
 // unaligned.
 //
 //===----------------------------------------------------------------------===//
@@ -174,7 +175,7 @@ bool convertElements(const void *src, DType srcType, void *dst, DType dstType,
     return true;
   }
   if (dstType == DType::F16 &&
-      (srcType == DType::BF16 || srcType == DType::F32) && simd::useAvx512()) {
+      (srcType == DType::BF16 || srcType == DType::F32) && simd::enabled()) {
     if (srcType == DType::BF16)
       simd::bf16ToF16(static_cast<const uint16_t *>(src),
                       static_cast<uint16_t *>(dst), n);

@@ -24,6 +24,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "qopt/Numerics/Mnn.h"
+#include "SearchRules.h"
+#include "Simd.h"
 
 #include <algorithm>
 #include <cmath>
@@ -38,29 +40,13 @@ constexpr double kLpNorm = 0.7;
 constexpr double kBeta = 10.0;
 constexpr int kIters = 20;
 constexpr float kMnnScaleEpsilon = 1e-6f;
-/// Independent accumulators of the error and zero sums (short dependency
-/// chains, a fixed summation order).
-constexpr int kLanes = 8;
 
 } // namespace
 
-/// The lanes' sum, pairwise in a fixed order.
-static inline double sumLanes(const double (&v)[kLanes]) {
-  return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
-}
-
-/// std::nearbyint for |t| < 2^51 (ties to even in the default rounding
-/// mode), inlined; a larger |t| stays beyond the clamp range [0, 255].
-static inline double roundHalfEven(double t) {
-  constexpr double kMagic = 0x1.8p52;
-  return (t + kMagic) - kMagic;
-}
-
-/// clamp(v, 0, qmax) as selects (branch-free).
-static inline double clampCode(double v, double qmax) {
-  v = v < qmax ? v : qmax;
-  return v > 0.0 ? v : 0.0;
-}
+using search::clampHqqCode;
+using search::kSumLanes;
+using search::roundHalfEven;
+using search::sumLanes;
 
 /// Squared error of the stored block: sum of (w - (float(u) * scale + min))^2
 /// with the dequantization's two float32 roundings.
@@ -80,12 +66,10 @@ static double storedError(const float *w, int64_t n, const uint8_t *codes,
 /// clamp(round((w - min) / scale), 0, qmax), round half away from zero.
 static void storedCodes(const float *w, int64_t n, float scale, float min,
                         float qmax, uint8_t *codes) {
-  for (int64_t i = 0; i < n; ++i) {
-    float r = std::round((w[i] - min) / scale);
-    r = r < qmax ? r : qmax;
-    r = r > 0.0f ? r : 0.0f;
-    codes[i] = uint8_t(int(r));
-  }
+  if (simd::enabled())
+    return simd::mnnCodes(w, n, min, scale, 0.0f, qmax, 0, codes);
+  for (int64_t i = 0; i < n; ++i)
+    codes[i] = rules::mnnCode(w[i], min, scale, 0.0f, qmax, 0);
 }
 
 /// One HQQ step at zero z over the block: the squared error of W_r against
@@ -96,25 +80,29 @@ static void storedCodes(const float *w, int64_t n, float scale, float min,
 /// weights of ordinary magnitude: no) elements with |W - W_r| > shrinkCut.
 static void hqqStep(const float *w, int64_t n, double s, double scale, double z,
                     double qmax, double shrinkCut, double &err, double &acc) {
-  double e[kLanes] = {};
-  double a[kLanes] = {};
-  double maxAbs[kLanes] = {};
-  const int64_t full = n - n % kLanes;
-  for (int64_t i = 0; i < full; i += kLanes) {
-    for (int l = 0; l < kLanes; ++l) {
-      const double wi = w[i + l];
-      const double q = clampCode(roundHalfEven(wi * s + z), qmax);
-      const double x = wi - (q - z) * scale;
-      e[l] += x * x;
-      a[l] += q - wi * s;
-      const double ax = std::fabs(x);
-      maxAbs[l] = maxAbs[l] > ax ? maxAbs[l] : ax;
+  double e[kSumLanes] = {};
+  double a[kSumLanes] = {};
+  double maxAbs[kSumLanes] = {};
+  const int64_t full = n - n % kSumLanes;
+  if (simd::enabled()) {
+    simd::hqqStepLanes(w, full, s, scale, z, qmax, e, a, maxAbs);
+  } else {
+    for (int64_t i = 0; i < full; i += kSumLanes) {
+      for (int l = 0; l < kSumLanes; ++l) {
+        const double wi = w[i + l];
+        const double q = clampHqqCode(roundHalfEven(wi * s + z), qmax);
+        const double x = wi - (q - z) * scale;
+        e[l] += x * x;
+        a[l] += q - wi * s;
+        const double ax = std::fabs(x);
+        maxAbs[l] = maxAbs[l] > ax ? maxAbs[l] : ax;
+      }
     }
   }
   for (int64_t i = full; i < n; ++i) {
     const int l = int(i - full);
     const double wi = w[i];
-    const double q = clampCode(roundHalfEven(wi * s + z), qmax);
+    const double q = clampHqqCode(roundHalfEven(wi * s + z), qmax);
     const double x = wi - (q - z) * scale;
     e[l] += x * x;
     a[l] += q - wi * s;
@@ -127,7 +115,7 @@ static void hqqStep(const float *w, int64_t n, double s, double scale, double z,
   if (anyShrink) {
     for (int64_t i = 0; i < n; ++i) {
       const double wi = w[i];
-      const double q = clampCode(roundHalfEven(wi * s + z), qmax);
+      const double q = clampHqqCode(roundHalfEven(wi * s + z), qmax);
       const double x = wi - (q - z) * scale;
       const double ax = std::fabs(x);
       if (!(ax > shrinkCut))
@@ -135,7 +123,7 @@ static void hqqStep(const float *w, int64_t n, double s, double scale, double z,
       const double shrunk =
           ax - std::pow(std::max(ax, 1e-8), kLpNorm - 1.0) / kBeta;
       if (shrunk > 0.0)
-        a[i % kLanes] += std::copysign(shrunk, x) * s;
+        a[i % kSumLanes] += std::copysign(shrunk, x) * s;
     }
   }
   err = sumLanes(e);

@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "qopt/Numerics/Mnn.h"
+#include "Simd.h"
+#include "qopt/Numerics/QuantRules.h"
 
 #include <algorithm>
 #include <cmath>
@@ -21,11 +23,13 @@ namespace qopt::numerics {
 /// (IDSTEncoder: `alpha > 1e-6f`).
 static constexpr float kMnnScaleEpsilon = 1e-6f;
 
-/// clamp(r, lo, hi) as MNN writes it, fmax(fmin(r, hi), lo): a NaN r gives
-/// hi. Returns an integer-valued float in [lo, hi].
-static inline float clampCode(float r, float lo, float hi) {
-  r = r < hi ? r : hi;
-  return r > lo ? r : lo;
+/// codes[i] = rules::mnnCode(w[i], sub, scale, lo, hi, offset).
+static void mnnCodes(const float *w, int64_t n, float sub, float scale,
+                     float lo, float hi, int offset, uint8_t *codes) {
+  if (simd::enabled())
+    return simd::mnnCodes(w, n, sub, scale, lo, hi, offset, codes);
+  for (int64_t i = 0; i < n; ++i)
+    codes[i] = rules::mnnCode(w[i], sub, scale, lo, hi, offset);
 }
 
 std::string validateMnnQuantSpec(const MnnQuantSpec &spec) {
@@ -77,10 +81,7 @@ void mnnRtnQuantizeBlock(const float *w, int64_t n, int bits, bool asymmetric,
       std::fill_n(codes, n, uint8_t(offset));
       return;
     }
-    const float lo = -float(offset);
-    for (int64_t i = 0; i < n; ++i)
-      codes[i] = uint8_t(
-          int(clampCode(std::round(w[i] / scale), lo, threshold)) + offset);
+    mnnCodes(w, n, 0.0f, scale, -float(offset), threshold, offset, codes);
     return;
   }
   // findMinMax, likewise.
@@ -100,9 +101,7 @@ void mnnRtnQuantizeBlock(const float *w, int64_t n, int bits, bool asymmetric,
     std::fill_n(codes, n, uint8_t(0));
     return;
   }
-  for (int64_t i = 0; i < n; ++i)
-    codes[i] =
-        uint8_t(int(clampCode(std::round((w[i] - lo) / scale), 0.0f, qmax)));
+  mnnCodes(w, n, lo, scale, 0.0f, qmax, 0, codes);
 }
 
 /// Packs n codes of `bits` bits into a zeroed MSB-first bit stream.

@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "qopt/Numerics/ScaleSearch.h"
+#include "SearchRules.h"
+#include "Simd.h"
 
 #include <algorithm>
 #include <cmath>
@@ -27,24 +29,12 @@ namespace {
 constexpr float kRatios[] = {1.00f, 0.93f, 0.86f, 0.79f, 0.72f, 1.04f};
 /// Least-squares refinements after each ratio's first assignment.
 constexpr int kRefinements = 2;
-/// Independent accumulators of the scoring sums (short dependency chains,
-/// a fixed summation order).
-constexpr int kLanes = 8;
+using search::kSumLanes;
+using search::sumLanes;
 
-/// The lanes' sum, pairwise in a fixed order.
-double sumLanes(const double (&v)[kLanes]) {
-  return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
-}
-
-/// Signed value in [lo, hi] nearest to y * inv (ties to even; y * inv is
-/// bounded by the clamp range times a small factor unless the scale was
-/// rounded far down, where the magic rounding may be off but the clamp still
-/// holds).
+/// The scalar rule of one value (SearchRules.h).
 inline float assign(float y, float inv, float lo, float hi) {
-  constexpr float kMagic = 0x1.8p23f;
-  float r = (y * inv + kMagic) - kMagic;
-  r = r < hi ? r : hi;
-  return r > lo ? r : lo;
+  return search::assignCode(y, inv, lo, hi);
 }
 
 /// Score of one candidate: the squared error of y against float(q) * s and
@@ -56,21 +46,25 @@ struct Score {
 };
 
 Score score(const float *y, int64_t n, float s, float lo, float hi) {
-  double e[kLanes] = {};
-  double a[kLanes] = {};
-  double b[kLanes] = {};
+  double e[kSumLanes] = {};
+  double a[kSumLanes] = {};
+  double b[kSumLanes] = {};
   const float inv = 1.0f / s;
-  const int64_t full = n - n % kLanes;
-  for (int64_t i = 0; i < full; i += kLanes) {
+  const int64_t full = n - n % kSumLanes;
+  if (simd::enabled()) {
+    simd::scoreScaleLanes(y, full, s, inv, lo, hi, e, a, b);
+  } else {
+    for (int64_t i = 0; i < full; i += kSumLanes) {
 #pragma GCC unroll 8
-    for (int l = 0; l < kLanes; ++l) {
-      const float yi = y[i + l];
-      const float r = assign(yi, inv, lo, hi);
-      const float d = r * s;
-      const double diff = double(yi) - double(d);
-      e[l] += diff * diff;
-      a[l] += double(yi) * double(r);
-      b[l] += double(r) * double(r);
+      for (int l = 0; l < kSumLanes; ++l) {
+        const float yi = y[i + l];
+        const float r = assign(yi, inv, lo, hi);
+        const float d = r * s;
+        const double diff = double(yi) - double(d);
+        e[l] += diff * diff;
+        a[l] += double(yi) * double(r);
+        b[l] += double(r) * double(r);
+      }
     }
   }
   for (int64_t i = full; i < n; ++i) {
@@ -88,11 +82,11 @@ Score score(const float *y, int64_t n, float s, float lo, float hi) {
 /// The squared error of y against float(q) * s for given signed values q, in
 /// the same lane order as score.
 double errorOf(const float *y, const int32_t *q, int64_t n, float s) {
-  double e[kLanes] = {};
+  double e[kSumLanes] = {};
   for (int64_t i = 0; i < n; ++i) {
     const float d = float(q[i]) * s;
     const double diff = double(y[i]) - double(d);
-    e[i % kLanes] += diff * diff;
+    e[i % kSumLanes] += diff * diff;
   }
   return sumLanes(e);
 }

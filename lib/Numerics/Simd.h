@@ -1,39 +1,62 @@
-//===- Simd.h - Explicit SIMD kernels of the numerics -----------*- C++ -*-===//
+//===- Simd.h - Highway kernels of the numerics -----------------*- C++ -*-===//
 //
-// Internal to lib/Numerics. The float16 / round-half-to-even path of
-// groupQuantizeRows (every MLC f16 mode today) and the bf16/f32 -> f16 casts
-// run, on CPUs with AVX-512 (F, BW, VL) and F16C, as the kernels below,
-// chosen at run time (SimdX86.cpp); their results are identical to the portable loops (hardware f16
-// conversions round to nearest even exactly as roundTo<F16>; the unit tests
-// run both paths against the reference).
+// Internal to lib/Numerics. The hot loops of the library, written once with
+// Google Highway and compiled for every x86 target from SSSE3 to AVX-512
+// (and NEON/SVE on Arm), one chosen at run time (HWY_DYNAMIC_DISPATCH).
+// Each kernel computes the scalar rules of qopt/Numerics/QuantRules.h and
+// Float.h in vector form; the public entry points call it unless the SIMD
+// kernels are off (setSimdKernelsEnabled(false), QOPT_DISABLE_SIMD), in
+// which case they run the scalar definitions directly.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef QOPT_LIB_NUMERICS_SIMD_H
 #define QOPT_LIB_NUMERICS_SIMD_H
 
+#include "qopt/Numerics/GroupQuant.h"
+
 #include <cstddef>
 #include <cstdint>
 
 namespace qopt::numerics::simd {
 
-/// Whether the AVX-512 kernels may run: the CPU has them and
-/// setSimdKernelsEnabled (GroupQuant.h) has not turned them off.
-bool useAvx512();
+/// Whether the kernels below may run (see the file comment).
+bool enabled();
 
-/// One row of groupQuantizeRows for float16 values and round-half-to-even:
-/// k values `w` in groups of groupSize <= 64 (the last one shorter); writes
-/// the float16 scales and the codes q[0, k). Returns false, having written
-/// nothing meaningful, if the row holds a NaN (TVM's select chain is then
-/// replayed by the portable loops).
-bool quantizeRowF16(const uint16_t *w, int64_t k, int64_t groupSize,
-                    float maxInt, float hi, uint16_t *scales, uint8_t *q);
+/// groupQuantizeRows for a valid spec, rows > 0, k > 0.
+void groupQuantizeRows(const void *w, int64_t rows, int64_t k,
+                       const GroupQuantSpec &spec, uint32_t *qweight,
+                       void *scale);
 
-/// dst[i] = floatToHalf(bfloat16ToFloat(src[i])) for n values: a shift and
-/// vcvtps2ph, which rounds (and quiets NaNs) exactly as floatToHalf.
+/// dst[i] = floatToHalf(bfloat16ToFloat(src[i])) for n values.
 void bf16ToF16(const uint16_t *src, uint16_t *dst, size_t n);
 /// dst[i] = floatToHalf(src[i]) for n values.
 void f32ToF16(const float *src, uint16_t *dst, size_t n);
+
+/// max(w[i] & 0x7FFF) over n binary16 values (0 for n == 0).
+uint32_t maxAbsBits16(const uint16_t *w, size_t n);
+/// out[i] = rules::fp8E4M3Code(w[i], scale) for a nonzero scale.
+void quantizeFp8E4M3(const uint16_t *w, size_t n, float scale, uint8_t *out);
+/// out[i] = rules::fp8E5M2Code(w[i]).
+void castHalfToFp8E5M2(const uint16_t *w, size_t n, uint8_t *out);
+
+/// The scale search's score (ScaleSearch.cpp) over the first n values of y,
+/// n a multiple of search::kSumLanes: with r = search::assignCode(y[i], inv,
+/// lo, hi) and d = r * s (float), adds (y - d)^2, y r and r r (in double)
+/// to e, a and b at lane i % kSumLanes, in order.
+void scoreScaleLanes(const float *y, int64_t n, float s, float inv, float lo,
+                     float hi, double *e, double *a, double *b);
+
+/// One HQQ step (Hqq.cpp) over the first n values of w, n a multiple of
+/// search::kSumLanes: with q = clampHqqCode(roundHalfEven(w s + z)) and
+/// x = w - (q - z) scale (double), adds x^2 and q - w s to e and a at lane
+/// i % kSumLanes and keeps max |x| per lane in maxAbs.
+void hqqStepLanes(const float *w, int64_t n, double s, double scale, double z,
+                  double qmax, double *e, double *a, double *maxAbs);
+
+/// codes[i] = rules::mnnCode(w[i], sub, scale, lo, hi, offset).
+void mnnCodes(const float *w, int64_t n, float sub, float scale, float lo,
+              float hi, int offset, uint8_t *codes);
 
 } // namespace qopt::numerics::simd
 

@@ -339,4 +339,99 @@ md5Files(llvm::ArrayRef<Md5File> files, unsigned threads) {
   return out;
 }
 
+//===----------------------------------------------------------------------===//
+// Incremental hashing: lanes gathered from independent streams.
+//===----------------------------------------------------------------------===//
+
+namespace {
+void loadStreams(State &st, llvm::ArrayRef<Md5Stream *> s) {
+  initState(st);
+  for (unsigned l = 0; l < s.size(); ++l) {
+    st.a[l] = s[l]->state[0];
+    st.b[l] = s[l]->state[1];
+    st.c[l] = s[l]->state[2];
+    st.d[l] = s[l]->state[3];
+  }
+}
+
+void storeStreams(const State &st, llvm::ArrayRef<Md5Stream *> s) {
+  for (unsigned l = 0; l < s.size(); ++l) {
+    s[l]->state[0] = st.a[l];
+    s[l]->state[1] = st.b[l];
+    s[l]->state[2] = st.c[l];
+    s[l]->state[3] = st.d[l];
+  }
+}
+} // namespace
+
+Md5Digest Md5Stream::digest() const {
+  State st;
+  Md5Stream copy = *this;
+  Md5Stream *one[1] = {&copy};
+  loadStreams(st, one);
+  uint8_t tail[128];
+  uint64_t fill = length % 64;
+  std::memcpy(tail, partial, fill);
+  uint8_t *base[L] = {};
+  uint64_t blocks[L] = {};
+  base[0] = tail;
+  blocks[0] = padTail(tail, fill, length);
+  runBlocks(st, base, blocks);
+  return digestOf(st, 0);
+}
+
+void md5UpdateMany(llvm::ArrayRef<Md5Stream *> streams,
+                   llvm::ArrayRef<llvm::ArrayRef<uint8_t>> data) {
+  for (size_t first = 0; first < streams.size(); first += L) {
+    size_t n = std::min<size_t>(L, streams.size() - first);
+    llvm::ArrayRef<Md5Stream *> s = streams.slice(first, n);
+    State st;
+    loadStreams(st, s);
+    // First the blocks that complete a stream's unfinished block, then the
+    // whole blocks of the new bytes, then the rest waits in `partial`.
+    uint8_t *base[L] = {};
+    uint64_t blocks[L] = {};
+    size_t used[L] = {};
+    bool anyPartial = false;
+    for (unsigned l = 0; l < n; ++l) {
+      llvm::ArrayRef<uint8_t> d = data[first + l];
+      uint64_t fill = s[l]->length % 64;
+      if (fill == 0 || d.empty())
+        continue;
+      used[l] = std::min<size_t>(64 - fill, d.size());
+      std::memcpy(s[l]->partial + fill, d.data(), used[l]);
+      if (fill + used[l] == 64) {
+        base[l] = s[l]->partial;
+        blocks[l] = 1;
+        anyPartial = true;
+      }
+    }
+    if (anyPartial)
+      runBlocks(st, base, blocks);
+    for (unsigned l = 0; l < L; ++l) {
+      base[l] = nullptr;
+      blocks[l] = 0;
+      if (l >= n)
+        continue;
+      llvm::ArrayRef<uint8_t> d = data[first + l].drop_front(used[l]);
+      bool wasPartial = s[l]->length % 64 != 0;
+      if (wasPartial && (s[l]->length % 64) + used[l] < 64)
+        continue; // all of d went into `partial`
+      base[l] = const_cast<uint8_t *>(d.data());
+      blocks[l] = d.size() / 64;
+    }
+    runBlocks(st, base, blocks);
+    for (unsigned l = 0; l < n; ++l) {
+      llvm::ArrayRef<uint8_t> d = data[first + l].drop_front(used[l]);
+      bool allInPartial =
+          s[l]->length % 64 != 0 && (s[l]->length % 64) + used[l] < 64;
+      if (!allInPartial && d.size() % 64 != 0)
+        std::memcpy(s[l]->partial, d.data() + d.size() / 64 * 64,
+                    d.size() % 64);
+      s[l]->length += data[first + l].size();
+    }
+    storeStreams(st, s);
+  }
+}
+
 } // namespace qopt::tensorcache

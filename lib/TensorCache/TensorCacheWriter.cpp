@@ -1,8 +1,8 @@
 //===- TensorCacheWriter.cpp - Staged tensor-cache output -------*- C++ -*-===//
 //
 // Writes shards into a staging directory with pwrite at planned offsets,
-// then hashes them and moves everything into the output directory, the index
-// last.
+// hashing every piece as it is written (ShardHasher), then moves everything
+// into the output directory, the index last.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,7 +11,7 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
-#include "qopt/TensorCache/Md5.h"
+#include "qopt/TensorCache/ShardHasher.h"
 
 #include <thread>
 
@@ -92,6 +92,23 @@ static llvm::Error validateRecords(llvm::StringRef outDir,
 llvm::Expected<std::unique_ptr<TensorCacheWriter>>
 TensorCacheWriter::create(llvm::StringRef outDir,
                           std::vector<RecordSpec> records, uint64_t capBytes) {
+  return createImpl(outDir, std::move(records), capBytes, std::nullopt);
+}
+
+llvm::Expected<std::unique_ptr<TensorCacheWriter>>
+TensorCacheWriter::createPart(llvm::StringRef outDir,
+                              std::vector<RecordSpec> records, PartSpec part,
+                              uint64_t capBytes) {
+  if (part.count == 0 || part.index == 0 || part.index > part.count)
+    return llvm::createStringError("invalid part " + llvm::Twine(part.index) +
+                                   "/" + llvm::Twine(part.count));
+  return createImpl(outDir, std::move(records), capBytes, part);
+}
+
+llvm::Expected<std::unique_ptr<TensorCacheWriter>>
+TensorCacheWriter::createImpl(llvm::StringRef outDir,
+                              std::vector<RecordSpec> records,
+                              uint64_t capBytes, std::optional<PartSpec> part) {
   if (outDir.empty())
     return llvm::createStringError("output directory path is empty");
   if (llvm::Error err = validateRecords(outDir, records))
@@ -111,6 +128,16 @@ TensorCacheWriter::create(llvm::StringRef outDir,
     return llvm::createStringError("cannot write tensor cache '" + outDir +
                                    "': too many shards");
   writer->recordSpecs = std::move(records);
+  writer->capBytes = capBytes;
+  writer->part = part;
+  size_t numShards = writer->shardPlan.shardBytes.size();
+  writer->inPart.assign(numShards, true);
+  if (part) {
+    std::vector<uint32_t> owner =
+        assignShardsToParts(writer->shardPlan.shardBytes, part->count);
+    for (size_t s = 0; s < numShards; ++s)
+      writer->inPart[s] = owner[s] == part->index - 1;
+  }
   writer->recordStates.reset(
       new std::atomic<uint8_t>[writer->recordSpecs.size()]);
   writer->partBytes.reset(
@@ -156,10 +183,18 @@ TensorCacheWriter::create(llvm::StringRef outDir,
   }
 
   // Pre-size every shard file (sparse) so that writes can land anywhere.
-  for (size_t s = 0; s < writer->shardPlan.shardBytes.size(); ++s) {
-    std::string staged = writer->stagedShardPath(s);
-    int fd =
-        ::open(staged.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  std::vector<std::string> staged, display;
+  for (size_t s = 0; s < numShards; ++s) {
+    staged.push_back(writer->stagedShardPath(s));
+    display.push_back(writer->finalShardPath(s));
+  }
+  writer->hasher = std::make_unique<ShardHasher>(writer->shardPlan.shardBytes,
+                                                 staged, display);
+  for (size_t s = 0; s < numShards; ++s) {
+    if (!writer->inPart[s])
+      continue;
+    int fd = ::open(staged[s].c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                    0666);
     if (fd < 0) {
       ec = lastError();
       return llvm::createStringError(ec, "cannot create '" +
@@ -268,6 +303,12 @@ llvm::Error TensorCacheWriter::writeRecordPart(size_t i, uint64_t offset,
   if (recordStates[i].load() == Written)
     return llvm::createStringError("tensor '" + rec.name + "' written twice");
   const ShardPlan::Placement &place = shardPlan.placements[i];
+  if (!inPart[place.shard]) {
+    // Another part writes this record.
+    if (partBytes[i].fetch_add(size) + size == expected)
+      recordStates[i].store(Written);
+    return llvm::Error::success();
+  }
   std::string staged = stagedShardPath(place.shard);
   std::string display = finalShardPath(place.shard);
   int fd = ::open(staged.c_str(), O_WRONLY | O_CLOEXEC);
@@ -282,6 +323,8 @@ llvm::Error TensorCacheWriter::writeRecordPart(size_t i, uint64_t offset,
   if (!err && closeEc)
     err = llvm::createStringError(closeEc, "error writing '" + display +
                                                "': " + closeEc.message());
+  if (!err)
+    err = hasher->add(place.shard, place.byteOffset + offset, data, size);
   if (err)
     return err;
   if (partBytes[i].fetch_add(size) + size == expected)
@@ -320,7 +363,7 @@ llvm::Error TensorCacheWriter::writeRecord(size_t i, const void *data,
     recordStates[i].store(err ? NotWritten : Written);
     return err;
   };
-  if (size == 0)
+  if (size == 0 || !inPart[place.shard])
     return finish(llvm::Error::success());
   std::string staged = stagedShardPath(place.shard);
   std::string display = finalShardPath(place.shard);
@@ -335,6 +378,8 @@ llvm::Error TensorCacheWriter::writeRecord(size_t i, const void *data,
   if (!err && closeEc)
     err = llvm::createStringError(closeEc, "error writing '" + display +
                                                "': " + closeEc.message());
+  if (!err)
+    err = hasher->add(place.shard, place.byteOffset, data, size);
   return finish(std::move(err));
 }
 
@@ -346,6 +391,9 @@ llvm::Error TensorCacheWriter::commit(const Metadata &meta) {
     return llvm::createStringError("tensor cache '" + outDir +
                                    "' cannot be committed after a failed "
                                    "commit");
+  if (part)
+    return llvm::createStringError("tensor cache '" + outDir +
+                                   "' is written in parts: use commitPart()");
   commitAttempted = true;
   if (llvm::Error err = commitImpl(meta)) {
     cleanup();
@@ -374,13 +422,9 @@ llvm::Error TensorCacheWriter::commitImpl(const Metadata &meta) {
                                      "' was never written");
 
   size_t numShards = shardPlan.shardBytes.size();
-  std::vector<Md5File> staged;
-  for (size_t s = 0; s < numShards; ++s)
-    staged.push_back(
-        {stagedShardPath(s), shardPlan.shardBytes[s], finalShardPath(s)});
-  llvm::Expected<std::vector<std::string>> hashed = md5Files(
-      staged, hashThreads ? hashThreads
-                          : std::max(1u, std::thread::hardware_concurrency()));
+  // The md5 was computed as the bytes were written; what still waits in the
+  // hasher's buffers is hashed now.
+  llvm::Expected<std::vector<std::string>> hashed = hasher->finish();
   if (!hashed)
     return hashed.takeError();
   std::vector<std::string> md5Hex = std::move(*hashed);

@@ -13,7 +13,9 @@ index + several shards, as transformers' save_pretrained lays them out.
   make_checkpoint.py recode IN_DIR OUT --dtype f32 [--shards 3]
 
 `random --arch A` uses the HF tensor names and config.json keys transformers
-writes for each of the ten architectures (mlc-models.md section 2).
+writes for each of the ten architectures (mlc-models.md section 2) and for
+those in hf_archs.py ([--moe-intermediate F] [--shared-intermediate S]
+[--inv-freq] [--t5]).
 """
 import argparse
 import json
@@ -23,6 +25,8 @@ import random
 import shutil
 import struct
 import sys
+
+import hf_archs
 
 SIZES = {"F16": 2, "BF16": 2, "F32": 4}
 
@@ -120,6 +124,8 @@ HF_CLASS = {
 
 
 def hf_shapes(a):
+    if a.arch in hf_archs.ARCHES:
+        return hf_archs.hf_shapes(a)
     """{HF tensor name: shape} as transformers names them for `a.arch`
     (mlc-models.md 2, the HF column)."""
     h, i, nq, nkv, v = a.hidden, a.intermediate, a.heads, a.kv_heads, a.vocab
@@ -204,6 +210,8 @@ def hf_config(a):
     """config.json with the keys transformers writes for `a.arch`."""
     arch = a.arch
     dtype = {"F16": "float16", "BF16": "bfloat16", "F32": "float32"}[a.dtype]
+    if arch in hf_archs.ARCHES:
+        return hf_archs.hf_config(a, dtype)
     c = {"architectures": [HF_CLASS[arch]], "model_type": arch}
     if arch == "gpt2":
         c.update({
@@ -249,7 +257,7 @@ def hf_config(a):
 
 def random_checkpoint(a):
     rng = random.Random(a.seed)
-    plus_one_norms = a.arch in ("gemma", "gemma2")
+    plus_one_norms = a.arch in ("gemma", "gemma2") + hf_archs.PLUS_ONE_NORMS
     tensors = []
     for name, shape in sorted(hf_shapes(a).items()):
         n = math.prod(shape)
@@ -301,7 +309,19 @@ def main():
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--tied", action="store_true")
     r.add_argument("--zero-group", action="store_true")
-    r.add_argument("--arch", choices=ARCHES, default="llama")
+    r.add_argument("--arch", choices=ARCHES + hf_archs.ARCHES, default="llama")
+    r.add_argument("--moe-intermediate", type=int, default=32,
+                   help="qwen3_moe/qwen2_moe moe_intermediate_size")
+    r.add_argument("--shared-intermediate", type=int, default=64,
+                   help="qwen2_moe shared_expert_intermediate_size")
+    r.add_argument("--kv-lora-rank", type=int, default=32, help="deepseek")
+    r.add_argument("--q-lora-rank", type=int, default=0, help="deepseek; 0 = null")
+    r.add_argument("--first-dense", type=int, default=1,
+                   help="deepseek first_k_dense_replace")
+    r.add_argument("--inv-freq", action="store_true",
+                   help="also write the rotary_emb.inv_freq buffers (unused)")
+    r.add_argument("--t5", action="store_true",
+                   help="config.json as transformers 5 writes it (dtype, rope_parameters)")
     r.add_argument("--head-dim", type=int, default=0,
                    help="explicit head_dim (gemma, qwen3); 0 = hidden / heads")
     r.add_argument("--experts", type=int, default=4, help="mixtral")

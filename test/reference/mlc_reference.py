@@ -381,6 +381,7 @@ class Param:
     sources: HF tensor names
     combine: 'concat' (flat concatenation = concat/stack along leading axes),
              'transpose' (2-D), 'plus_one' (Gemma norms: x + 1 in source dtype)
+             or a function of the loaded pieces (mlc_archs.py)
     kind:    'linear', 'embedding', 'experts' or 'other'
     shard:   None or (dim, per-shard segment lengths or None)
     """
@@ -688,6 +689,16 @@ HF_ARCHITECTURE_NAMES = {
 }
 
 
+# The architectures added from mlc-llm's own sources live in mlc_archs.py;
+# it reads this module's helpers under the name `mlc_reference`, also when
+# this file runs as a script.
+sys.modules.setdefault("mlc_reference", sys.modules[__name__])
+import mlc_archs  # noqa: E402
+
+ARCHITECTURES.update(mlc_archs.ARCHITECTURES)
+HF_ARCHITECTURE_NAMES.update(mlc_archs.HF_ARCHITECTURE_NAMES)
+
+
 def detect_architecture(cfg):
     model_type = cfg.get("model_type")
     if model_type in ARCHITECTURES:
@@ -873,7 +884,14 @@ def load_param(param, ckpt, ftype):
         return ConvertError(f"tensor '{src}': shape {shape} does not fit "
                             f"'{param.name}' of shape {expected}")
 
-    if param.combine == "transpose":
+    if callable(param.combine):
+        # A transform of its own (mlc_archs.py): (shape, values) from the
+        # loaded (name, shape, dtype, values) pieces.
+        shape, values = param.combine(pieces)
+        if len(shape) != len(expected) or any(
+                w is not None and g != w for g, w in zip(shape, expected)):
+            raise mismatch(pieces[0][0], pieces[0][1])
+    elif param.combine == "transpose":
         src, shape, _, values = pieces[0]
         if len(shape) != 2 or [shape[1], shape[0]] != expected:
             raise mismatch(src, shape)

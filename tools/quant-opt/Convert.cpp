@@ -111,6 +111,14 @@ cl::opt<std::string> statsJson(
     "stats-json", cl::sub(sub()), cl::cat(cat()), cl::value_desc("FILE"),
     cl::desc("Also write the statistics as JSON (with --accuracy, the error "
              "of each tensor too)"));
+cl::opt<std::string> part(
+    "part", cl::sub(sub()), cl::cat(cat()), cl::value_desc("I/N"),
+    cl::desc("Write only the I-th of N slices of the shards, plus a part "
+             "manifest; run all N (on any machines sharing OUTPUT), then "
+             "`quant-opt merge-parts OUTPUT`"));
+cl::opt<std::string> shardCapMb(
+    "shard-cap-mb", cl::sub(sub()), cl::cat(cat()), cl::value_desc("X"),
+    cl::desc("Shard capacity in MiB (default 32, as mlc_llm)"));
 cl::opt<unsigned> threads("threads", cl::sub(sub()), cl::cat(cat()),
                           cl::init(0), cl::value_desc("N"),
                           cl::desc("Worker threads (default 0: all cores)"));
@@ -273,6 +281,24 @@ int runConvert() {
   }
   if (output.empty() && !dryRun)
     return usageError("missing -o OUTPUT");
+  if (!part.empty()) {
+    auto [i, n] = llvm::StringRef(part).split('/');
+    uint32_t index, count;
+    if (i.getAsInteger(10, index) || n.getAsInteger(10, count) || index < 1 ||
+        index > count)
+      return usageError("--part needs I/N with 1 <= I <= N, got '" + part +
+                        "'");
+  }
+  uint64_t shardCapBytes = 32ull << 20;
+  if (shardCapMb.getNumOccurrences()) {
+    const std::string &v = shardCapMb;
+    char *end = nullptr;
+    double mb = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end || !(mb * 1048576 >= 1) || mb > 1e9)
+      return usageError("--shard-cap-mb needs a positive size in MiB, got '" +
+                        v + "'");
+    shardCapBytes = uint64_t(mb * 1048576);
+  }
   if (threads > 4096)
     return usageError("--threads needs a count between 0 and 4096");
   if (quiet && verbose)
@@ -326,6 +352,8 @@ int runConvert() {
   opts.threads = threads;
   opts.device = deviceKind;
   opts.statsJson = statsJson;
+  opts.part = part;
+  opts.shardCapBytes = shardCapBytes;
   opts.printStats = level != LogLevel::Quiet;
   opts.logParams = level != LogLevel::Quiet;
   opts.dryRun = dryRun;

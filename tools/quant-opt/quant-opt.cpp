@@ -8,12 +8,15 @@
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
+#include "MergeParts.h"
 #include "Version.h"
 #include "qopt/InitAll.h"
+#include "qopt/Numerics/Simd.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "mlir/Transforms/Passes.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -32,6 +35,8 @@ static const char kOverview[] =
       cache; see `quant-opt convert --help`
   quant-opt eval MODEL_DIR --text FILE [--cache DIR]
       perplexity of a checkpoint and of a converted cache
+  quant-opt merge-parts OUTPUT
+      combines the parts of a conversion split with --part I/N
   quant-opt [input.mlir] [--pass-pipeline=... | --<pass> ...]
       the weights dialect and passes, driven like mlir-opt (options below)
 )";
@@ -58,6 +63,12 @@ static void printVersion(llvm::raw_ostream &os) {
   os << "quant-opt " << QOPT_VERSION << " (commit " << QOPT_GIT_COMMIT
      << ")\n"
      << "  LLVM/MLIR version " << LLVM_VERSION_STRING << "\n";
+  // The SIMD code the numerics dispatch to.
+  os << "  SIMD kernels: " << qopt::numerics::simdTargetName()
+     << " (this CPU runs:";
+  for (const std::string &t : qopt::numerics::simdRunnableTargets())
+    os << ' ' << t;
+  os << ")\n";
 }
 
 /// The subcommand `word` most likely meant (edit distance at most 2), if it
@@ -65,7 +76,8 @@ static void printVersion(llvm::raw_ostream &os) {
 static llvm::StringRef suggestCommand(llvm::StringRef word) {
   if (word.empty() || word.starts_with("-") || llvm::sys::fs::exists(word))
     return {};
-  static const char *const names[] = {"convert", "convert_weight", "eval"};
+  static const char *const names[] = {"convert", "convert_weight", "eval",
+                                      "merge-parts"};
   llvm::StringRef best;
   unsigned bestDistance = 3;
   for (const char *name : names) {
@@ -98,6 +110,10 @@ int main(int argc, char **argv) {
   cl::SubCommand &convert = qopt::convertCommand();
   cl::SubCommand &eval = qopt::evalCommand();
 
+  // merge-parts parses its own arguments.
+  if (argc >= 2 && llvm::StringRef(argv[1]) == "merge-parts")
+    return qopt::runMergeParts(argc - 1, argv + 1);
+
   std::vector<char *> args(argv, argv + argc);
   static char convertName[] = "convert";
   if (argc >= 2 && llvm::StringRef(argv[1]) == "convert_weight")
@@ -124,6 +140,10 @@ int main(int argc, char **argv) {
     }
 
   qopt::registerAllPasses();
+  // The upstream passes mlir-opt users expect on any IR.
+  mlir::registerCanonicalizerPass();
+  mlir::registerCSEPass();
+  mlir::registerSymbolDCEPass();
   registerPrintIRAliases();
   mlir::DialectRegistry registry;
   qopt::registerAllDialects(registry);

@@ -7,7 +7,7 @@ include "mlir/IR/EnumAttr.td"
 include "dialects/Weights/IR/WeightsBase.td"
 
 /// What kind of module owns a parameter; decides whether and how a mode
-/// quantizes it (mlc-quantization.md, "What is quantized").
+/// quantizes it (docs/quantization.md).
 def Weights_ParamKind : I32EnumAttr<"ParamKind", "the module kind owning a parameter", [
     I32EnumAttrCase<"Linear", 0, "linear">,
     I32EnumAttrCase<"FinalFC", 1, "final_fc">,

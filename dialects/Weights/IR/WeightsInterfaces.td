@@ -1,4 +1,12 @@
 //===- WeightsInterfaces.td - Weights dialect interfaces ---*- tablegen -*-===//
+//
+// The semantics of the weights dialect live on its ops and attributes:
+// every value-producing op evaluates its rows through EvaluableOpInterface,
+// every quantization scheme quantizes and dequantizes rows through
+// QuantSchemeAttrInterface. The tensor-cache executor only schedules row
+// chunks and writes them (docs/design.md, "Evaluation").
+//
+//===----------------------------------------------------------------------===//
 
 #ifndef QOPT_WEIGHTS_INTERFACES
 #define QOPT_WEIGHTS_INTERFACES
@@ -6,13 +14,16 @@
 include "mlir/IR/OpBase.td"
 
 /// A quantization scheme: tells which tensors `weights.quantize` produces
-/// for a weight, with their name suffixes, shapes and element types.
+/// for a weight, with their name suffixes, shapes and element types, and
+/// computes them.
 def Weights_QuantSchemeAttrInterface : AttrInterface<"QuantSchemeAttrInterface"> {
   let cppNamespace = "::mlir::qopt::weights";
   let description = [{
     Implemented by every quantization-scheme attribute. `weights.quantize`
-    verifies its results against `inferOutputs`, and the verify pass derives
-    the expected records of a quantized parameter from it.
+    verifies its results against `inferOutputs`, the verify pass derives
+    the expected records of a quantized parameter from it, and the
+    evaluation of `weights.quantize` calls `quantizeRows` (and, to measure
+    the error, `dequantizeRows`).
   }];
   let methods = [
     InterfaceMethod<[{
@@ -25,6 +36,91 @@ def Weights_QuantSchemeAttrInterface : AttrInterface<"QuantSchemeAttrInterface">
            "std::string &":$error)>,
     InterfaceMethod<"The element type every non-quantized tensor is cast to.",
       "::mlir::Type", "getExpressedType", (ins)>,
+    InterfaceMethod<[{
+        Whether each row of the weight is quantized alone, so that rows
+        [r0, r1) of the weight give rows [r0, r1) of every output. When
+        false, quantizeRows is only given the whole weight.
+      }], "bool", "isRowLocal", (ins)>,
+    InterfaceMethod<[{
+        Quantizes `input` (rows of a weight of type `weightType`) into one
+        buffer per output of `inferOutputs`, in order.
+      }], "::llvm::Error", "quantizeRows",
+      (ins "::mlir::qopt::weights::EvaluationContext &":$ctx,
+           "::mlir::RankedTensorType":$weightType,
+           "const ::mlir::qopt::weights::RowBuffer &":$input,
+           "::llvm::SmallVectorImpl<::mlir::qopt::weights::RowBuffer> &":$outputs)>,
+    InterfaceMethod<[{
+        The inverse: the float32 values the outputs of quantizeRows stand
+        for, row-major in the weight's layout (`out` holds as many elements
+        as the input had).
+      }], "::llvm::Error", "dequantizeRows",
+      (ins "::llvm::ArrayRef<::mlir::qopt::weights::RowBuffer>":$outputs,
+           "const ::mlir::qopt::weights::RowBuffer &":$input,
+           "float *":$out)>,
+  ];
+}
+
+/// An op whose results the executor can compute, a range of rows at a time.
+def Weights_EvaluableOpInterface : OpInterface<"EvaluableOpInterface"> {
+  let cppNamespace = "::mlir::qopt::weights";
+  let description = [{
+    Implemented by every op that produces tensor values (weights.source, the
+    mapping ops, weights.quantize, weights.shard, the GGUF ops). The op
+    iterates over rows `[0, getRowCount())` (the outermost dimension of its
+    results; a scalar has one row) and `evaluateRows` computes rows
+    `[r0, r1)` of every result, asking the context for the rows of its
+    operands that it needs.
+
+    A row-local op gives rows `[r0, r1)` of each result at a cost that
+    grows with `r1 - r0`, and every result has `getRowCount()` rows; the
+    executor cuts the tensors of chains of row-local ops into chunks. Other
+    ops are evaluated whole (`r0 = 0`, `r1 = getRowCount()`).
+  }];
+  let methods = [
+    InterfaceMethod<"The rows the op iterates over.",
+      "int64_t", "getRowCount", (ins), [{}], [{
+        return ::mlir::qopt::weights::getRowCount(
+            ::llvm::cast<::mlir::RankedTensorType>(
+                $_op->getResult(0).getType()));
+      }]>,
+    InterfaceMethod<"Whether the op evaluates any row range alone (see above).",
+      "bool", "isRowLocal", (ins)>,
+    InterfaceMethod<[{
+        Appends the rows (ascending, inside (0, getRowCount())) at which a
+        chunk should end so that it reads one operand in place (the inputs
+        of a row concatenation, seen through element-wise ops).
+      }], "void", "getRowCuts", (ins "::llvm::SmallVectorImpl<int64_t> &":$cuts),
+      [{}], [{ (void)cuts; }]>,
+    InterfaceMethod<[{
+        Computes rows [r0, r1) of every result into `results` (one buffer
+        per result). Errors are EvaluationErrors at the op that failed.
+      }], "::llvm::Error", "evaluateRows",
+      (ins "::mlir::qopt::weights::EvaluationContext &":$ctx, "int64_t":$r0,
+           "int64_t":$r1,
+           "::llvm::SmallVectorImpl<::mlir::qopt::weights::RowBuffer> &":$results)>,
+  ];
+}
+
+/// An op whose result selects parts of its operand's rows, so that the
+/// executor can evaluate the operand once for several selections.
+def Weights_RowSelectionOpInterface : OpInterface<"RowSelectionOpInterface"> {
+  let cppNamespace = "::mlir::qopt::weights";
+  let description = [{
+    Implemented by `weights.shard`. The executor evaluates the selected
+    value once and hands each chunk of its rows to `selectRows`, which
+    passes on the parts that belong to the result, with the result row
+    they start at.
+  }];
+  let methods = [
+    InterfaceMethod<"The value whose rows are selected from.",
+      "::mlir::Value", "getSelectedValue", (ins)>,
+    InterfaceMethod<[{
+        Calls `emit(resultRow, bytes, size)` for every part of `rows` (rows
+        `[r0, r0 + rows.numRows())` of the selected value) that the result
+        holds.
+      }], "::llvm::Error", "selectRows",
+      (ins "const ::mlir::qopt::weights::RowBuffer &":$rows, "int64_t":$r0,
+           "::llvm::function_ref<::llvm::Error(int64_t, const uint8_t *, size_t)>":$emit)>,
   ];
 }
 

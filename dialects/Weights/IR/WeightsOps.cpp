@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/Weights/IR/WeightsOps.h"
+#include "qopt/Numerics/Convert.h"
 
 #include <cmath>
 #include "qopt/Numerics/Mnn.h"
@@ -16,9 +17,11 @@
 
 using namespace mlir;
 using namespace mlir::qopt::weights;
+using ::qopt::numerics::DType;
 
 #include "dialects/Weights/IR/WeightsEnums.cpp.inc"
 #include "dialects/Weights/IR/WeightsInterfaces.cpp.inc"
+#include "dialects/Weights/IR/WeightsOpInterfaces.cpp.inc"
 
 //===----------------------------------------------------------------------===//
 // Helpers
@@ -330,8 +333,13 @@ LogicalResult CastOp::verify() {
            << shapeString(in.getShape()) << " to "
            << shapeString(out.getShape());
   Type a = in.getElementType(), b = out.getElementType();
-  if (isa<FloatType>(a) && isa<FloatType>(b))
-    return success();
+  if (isa<FloatType>(a) && isa<FloatType>(b)) {
+    // What the evaluation can convert (lib/Numerics/Convert.h).
+    std::optional<DType> from = fromMlirType(a), to = fromMlirType(b);
+    if (from && to && ::qopt::numerics::isConversionSupported(*from, *to))
+      return success();
+    return emitOpError("cannot cast ") << a << " to " << b;
+  }
   // Integers: a bit-preserving reinterpretation (AWQ's int32 -> uint32).
   if (isa<IntegerType>(a) && isa<IntegerType>(b) &&
       a.getIntOrFloatBitWidth() == b.getIntOrFloatBitWidth())
@@ -339,6 +347,13 @@ LogicalResult CastOp::verify() {
   return emitOpError("casts between float types or same-width integers only, "
                      "got ")
          << a << " to " << b;
+}
+
+LogicalResult AddConstantOp::verify() {
+  Type t = cast<RankedTensorType>(getType()).getElementType();
+  if (!t.isF16() && !t.isBF16() && !t.isF32())
+    return emitOpError("adds to f16, bf16 or f32 tensors, got ") << t;
+  return success();
 }
 
 LogicalResult TransposeOp::verify() {

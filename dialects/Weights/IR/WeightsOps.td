@@ -12,6 +12,13 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 include "dialects/Weights/IR/WeightsBase.td"
 include "dialects/Weights/IR/WeightsEnums.td"
 include "dialects/Weights/IR/WeightsAttrs.td"
+include "dialects/Weights/IR/WeightsInterfaces.td"
+
+class Weights_EvaluableOp<string mnemonic, list<string> overrides = [],
+                          list<Trait> traits = []>
+    : Weights_Op<mnemonic, !listconcat([Pure,
+        DeclareOpInterfaceMethods<Weights_EvaluableOpInterface, overrides>],
+        traits)>;
 
 //===----------------------------------------------------------------------===//
 // Container
@@ -61,7 +68,7 @@ def Weights_ModelOp : Weights_Op<"model", [
 // Checkpoint tensors
 //===----------------------------------------------------------------------===//
 
-def Weights_SourceOp : Weights_Op<"source", [Pure]> {
+def Weights_SourceOp : Weights_EvaluableOp<"source"> {
   let summary = "A tensor stored in a checkpoint file";
   let description = [{
     Names a tensor of a checkpoint: the file, the key it is stored under and
@@ -112,7 +119,7 @@ def Weights_SourceOp : Weights_Op<"source", [Pure]> {
 // Mapping steps
 //===----------------------------------------------------------------------===//
 
-def Weights_ConcatOp : Weights_Op<"concat", [Pure]> {
+def Weights_ConcatOp : Weights_EvaluableOp<"concat", ["getRowCuts"]> {
   let summary = "Concatenates tensors along an axis";
   let description = [{
     Fuses source tensors, e.g. q/k/v projections into one `qkv_proj`:
@@ -127,9 +134,10 @@ def Weights_ConcatOp : Weights_Op<"concat", [Pure]> {
     $inputs `axis` $axis attr-dict `:` functional-type($inputs, $result)
   }];
   let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
-def Weights_StackOp : Weights_Op<"stack", [Pure]> {
+def Weights_StackOp : Weights_EvaluableOp<"stack"> {
   let summary = "Stacks equally shaped tensors on a new leading axis";
   let description = [{
     Builds MoE expert tensors `[E, ...]` from per-expert weights.
@@ -144,7 +152,7 @@ def Weights_StackOp : Weights_Op<"stack", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Weights_CastOp : Weights_Op<"cast", [Pure]> {
+def Weights_CastOp : Weights_EvaluableOp<"cast", ["getRowCuts"]> {
   let summary = "Converts a tensor to another float type (or reinterprets integers)";
   let description = [{
     numpy `astype` semantics: widen exactly, round once to nearest even.
@@ -159,9 +167,10 @@ def Weights_CastOp : Weights_Op<"cast", [Pure]> {
   let results = (outs AnyStaticShapeTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
   let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
-def Weights_TransposeOp : Weights_Op<"transpose", [Pure]> {
+def Weights_TransposeOp : Weights_EvaluableOp<"transpose"> {
   let summary = "Transposes a 2-D tensor";
   let description = [{
     ```mlir
@@ -172,9 +181,11 @@ def Weights_TransposeOp : Weights_Op<"transpose", [Pure]> {
   let results = (outs AnyStaticShapeTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
   let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
-def Weights_AddConstantOp : Weights_Op<"add_constant", [Pure, AllTypesMatch<["input", "result"]>]> {
+def Weights_AddConstantOp : Weights_EvaluableOp<"add_constant", ["getRowCuts"],
+    [AllTypesMatch<["input", "result"]>]> {
   let summary = "Adds a constant to every element, rounded in the tensor's type";
   let description = [{
     Gemma stores RMSNorm weights as `w + 1`:
@@ -186,9 +197,10 @@ def Weights_AddConstantOp : Weights_Op<"add_constant", [Pure, AllTypesMatch<["in
   let arguments = (ins AnyStaticShapeTensor:$input, F64Attr:$value);
   let results = (outs AnyStaticShapeTensor:$result);
   let assemblyFormat = "$input `,` $value attr-dict `:` type($input)";
+  let hasVerifier = 1;
 }
 
-def Weights_DequantizeAwqOp : Weights_Op<"dequantize_awq", [Pure]> {
+def Weights_DequantizeAwqOp : Weights_EvaluableOp<"dequantize_awq"> {
   let summary = "Dequantizes an AutoAWQ GEMM linear to its HF weight";
   let description = [{
     `qweight [K, N/8]` and `qzeros [K/G, N/8]` (4-bit values packed along the
@@ -210,8 +222,8 @@ def Weights_DequantizeAwqOp : Weights_Op<"dequantize_awq", [Pure]> {
   let hasVerifier = 1;
 }
 
-def Weights_MergeLoraOp : Weights_Op<"merge_lora", [Pure,
-    AllTypesMatch<["base", "result"]>]> {
+def Weights_MergeLoraOp : Weights_EvaluableOp<"merge_lora", [],
+    [AllTypesMatch<["base", "result"]>]> {
   let summary = "Merges a LoRA adapter into a linear weight";
   let description = [{
     `W' = W + scale * B @ A` for a base weight `W [out, in]`, `lora_a`
@@ -250,7 +262,7 @@ def Weights_MergeLoraOp : Weights_Op<"merge_lora", [Pure,
 // Quantization
 //===----------------------------------------------------------------------===//
 
-def Weights_QuantizeOp : Weights_Op<"quantize", [Pure]> {
+def Weights_QuantizeOp : Weights_EvaluableOp<"quantize", ["getRowCount", "getRowCuts"]> {
   let summary = "Quantizes a weight under a quantization scheme";
   let description = [{
     Produces the tensors that replace the weight in the tensor cache, in
@@ -312,7 +324,8 @@ def Weights_QuantViewOp : Weights_Op<"quant_view"> {
 // Tensor-parallel presharding
 //===----------------------------------------------------------------------===//
 
-def Weights_ShardOp : Weights_Op<"shard", [Pure]> {
+def Weights_ShardOp : Weights_EvaluableOp<"shard", [],
+    [DeclareOpInterfaceMethods<Weights_RowSelectionOpInterface>]> {
   let summary = "One tensor-parallel shard of a tensor (MLC's ShardSingleDim)";
   let description = [{
     Shard `index` of `count` along `dim`. `segments` are the per-shard
@@ -334,6 +347,7 @@ def Weights_ShardOp : Weights_Op<"shard", [Pure]> {
     `:` type($input) `to` type($result)
   }];
   let hasVerifier = 1;
+  let hasFolder = 1;
   let extraClassDeclaration = [{
     /// The per-shard segment lengths (one segment when none are given).
     ::llvm::SmallVector<int64_t> getSegmentLengths();

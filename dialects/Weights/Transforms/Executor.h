@@ -1,9 +1,11 @@
 //===- Executor.h - Evaluate parameters into a tensor cache -*- C++ -*-===//
 //
-// The conversion executor behind qopt-serialize-tensor-cache: evaluates the
-// definition chain of each weights.param (source -> concat/stack/transpose/
-// add_constant -> cast -> quantize) in row chunks on a pool of threads and
-// writes every chunk at its planned place in the staged shard files.
+// The conversion scheduler behind qopt-serialize-tensor-cache: cuts the
+// tensors of the weights.param ops into row chunks, has a pool of threads
+// evaluate them through the ops' EvaluableOpInterface, and writes every
+// chunk at its planned place in the staged shard files. It knows no op:
+// the semantics live on the ops and scheme attributes (docs/design.md,
+// "Evaluation").
 //
 //===----------------------------------------------------------------------===//
 
@@ -59,8 +61,9 @@ struct TensorError {
 };
 
 /// Evaluates `params` (record i of `writer` is params[i]) and writes them.
-/// The first error stops the workers and is returned; it names the
-/// parameter and, for read errors, the checkpoint file and tensor.
+/// The first error stops the workers and is returned: an EvaluationError at
+/// the op that could not be evaluated (its message names the parameter), or
+/// a plain error of the writer.
 /// With `options.accuracy`, `errors` receives one entry per quantized weight,
 /// in emission order (sums taken in a fixed order: the same for any thread
 /// count).
@@ -68,12 +71,6 @@ llvm::Error executeParams(llvm::ArrayRef<ParamOp> params,
                           ::qopt::tensorcache::TensorCacheWriter &writer,
                           const ExecutorOptions &options,
                           std::vector<TensorError> *errors = nullptr);
-
-/// The scales an MNN-style `weights.quantize` writes to its `q_scale`
-/// record, row-major, as the runtime reads them back (rounded to the
-/// expressed type). Reads and quantizes the whole input weight in memory:
-/// for small models (qopt-lower-to-quant-types caps its use).
-llvm::Expected<std::vector<double>> evaluateMnnScales(QuantizeOp op);
 
 } // namespace mlir::qopt::weights
 

@@ -8,7 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dialects/Weights/Transforms/Executor.h"
+#include "qopt/Loaders/TensorReader.h"
+#include "qopt/Numerics/Convert.h"
 #include "dialects/Weights/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -46,6 +47,23 @@ static quant::AnyQuantizedType viewStorage(MnnQuantAttr m) {
   return quant::AnyQuantizedType::get(
       asym ? 0 : quant::QuantizationFlags::Signed, IntegerType::get(ctx, bits),
       m.getExpressedType(), lo, hi);
+}
+
+/// The scales `op` writes to its `q_scale` record, row-major, as the
+/// runtime reads them back: the whole weight evaluated in memory (small
+/// models only; the pass caps its use).
+static llvm::Expected<std::vector<double>> evaluateScales(QuantizeOp op) {
+  ::qopt::loaders::TensorReader reader;
+  EvaluationContext ctx(reader, {});
+  auto scales = ctx.getAllRows(op.getResult(1));
+  if (!scales)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   llvm::toString(scales.takeError()));
+  size_t n = size_t(scales->numElements());
+  std::vector<float> f(n);
+  ::qopt::numerics::convertElements(scales->bytes(), scales->dtype, f.data(),
+                                    ::qopt::numerics::DType::F32, n);
+  return std::vector<double>(f.begin(), f.end());
 }
 
 namespace {
@@ -104,7 +122,7 @@ struct LowerToQuantTypesPass
     quant::AnyQuantizedType storage = viewStorage(m);
     Type element = storage;
     if (materializeScales) {
-      auto scales = evaluateMnnScales(op);
+      auto scales = evaluateScales(op);
       if (!scales)
         return op.emitError("cannot materialize the scales of '")
                << name << "': " << llvm::toString(scales.takeError());

@@ -55,6 +55,8 @@ public:
         return buildAwq(e.source, paramName);
       return sources.lookup(e.source).getResult();
     }
+    if (e.op == Op::View)
+      return buildView(e, paramName);
     SmallVector<Value> ins;
     for (const models::MapExpr &o : e.operands) {
       Value v = build(o, paramName);
@@ -106,12 +108,36 @@ public:
                                    b.getF64FloatAttr(e.constant))
           .getResult();
     case Op::Source:
+    case Op::View:
       break;
     }
     return {};
   }
 
 private:
+  /// A strided view of a contiguous plain source: another source op on the
+  /// same bytes, with its own offset, shape and element strides.
+  Value buildView(const models::MapExpr &e, StringRef paramName) {
+    SourceOp base = sources.lookup(e.operands.front().source);
+    auto type = cast<RankedTensorType>(base.getType());
+    if (base.getStrides() || base.getEncoding() || base.getUnpermuteHeads())
+      return error(base.getLoc(), paramName, {base.getResult()},
+                   "is not a contiguous plain tensor and cannot be viewed");
+    int64_t last = e.viewOffset;
+    for (auto [n, stride] : llvm::zip(e.viewShape, e.viewStrides))
+      last += (n - 1) * stride;
+    if (e.viewOffset < 0 || last >= type.getNumElements())
+      return error(base.getLoc(), paramName, {base.getResult()},
+                   "is too small for the view " + shapeStr(e.viewShape));
+    int64_t bytes = type.getElementTypeBitWidth() / 8;
+    auto op = SourceOp::create(
+        b, base.getLoc(), type.clone(e.viewShape), base.getFileAttr(),
+        base.getKeyAttr(),
+        b.getI64IntegerAttr(base.getOffset() + e.viewOffset * bytes),
+        b.getDenseI64ArrayAttr(e.viewStrides));
+    return op.getResult();
+  }
+
   Location fusedLoc(ArrayRef<Value> ins) {
     SmallVector<Location> locs;
     for (Value v : ins)
@@ -145,7 +171,7 @@ private:
       return error(loc, paramName, ins,
                    "are not an AutoAWQ GEMM linear with group size " +
                        std::to_string(group));
-    // AutoAWQ GEMM (source-formats.md 4.2): qzeros [K/G, N/8] int32,
+    // AutoAWQ GEMM (docs/source-formats.md section 4): qzeros [K/G, N/8] int32,
     // scales [K/G, N] f16 for qweight [K, N/8] int32.
     auto qz = cast<RankedTensorType>(ins[1].getType());
     auto sc = cast<RankedTensorType>(ins[2].getType());

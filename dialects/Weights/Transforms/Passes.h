@@ -19,6 +19,12 @@ namespace mlir::qopt::weights {
 #define GEN_PASS_REGISTRATION
 #include "dialects/Weights/Transforms/Passes.h.inc"
 
+/// The discardable module attribute qopt-serialize-tensor-cache sets when it
+/// succeeds (also with dry-run): the statistics `quant-opt convert` prints,
+/// as {param_size, param_bytes, total_params} i64 integers. The C API's
+/// qoptConvert returns them.
+inline constexpr llvm::StringLiteral kStatisticsAttrName = "weights.statistics";
+
 /// Options of the whole conversion (`quant-opt convert`).
 struct ConvertPipelineOptions
     : public PassPipelineOptions<ConvertPipelineOptions> {
@@ -91,6 +97,15 @@ struct ConvertPipelineOptions
                         llvm::cl::desc("Show progress on stderr when it is a "
                                        "terminal"),
                         llvm::cl::init(false)};
+  Option<std::string> part{
+      *this, "part",
+      llvm::cl::desc("I/N: write only the I-th of N slices of the shards plus "
+                     "a part manifest"),
+      llvm::cl::init("")};
+  Option<uint64_t> shardCapBytes{
+      *this, "shard-cap-bytes",
+      llvm::cl::desc("Shard capacity in bytes (mlc_llm: 32 MiB)"),
+      llvm::cl::init(33554432)};
   Option<std::string> loraAdapter{
       *this, "lora-adapter",
       llvm::cl::desc("PEFT LoRA adapter directory merged into the base "

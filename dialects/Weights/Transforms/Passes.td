@@ -201,6 +201,11 @@ def SerializeTensorCache : Pass<"qopt-serialize-tensor-cache", "::mlir::ModuleOp
            "Where casts and quantization run: cpu, or cuda (the kernels of "
            "qopt/Kernels/Cuda.h, same bytes; MNN modes and optimized scales "
            "stay on the CPU)">,
+    Option<"part", "part", "std::string", "\"\"",
+           "I/N: write only the I-th of N slices of the shards plus a part "
+           "manifest (combine the parts with quant-opt merge-parts)">,
+    Option<"shardCapBytes", "shard-cap-bytes", "uint64_t", "33554432",
+           "Shard capacity (tvmjs' shard_cap_mb; mlc_llm uses 32 MiB)">,
     Option<"logParams", "log-params", "bool", "false",
            "Log on stderr one line per parameter (`[Quantized] Parameter: "
            "...`) and the time and RAM usage, as mlc_llm convert_weight does">,

@@ -32,8 +32,8 @@ void mlir::qopt::weights::buildConvertPipeline(
     pm.addPass(createPreShardTP(PreShardTPOptions{opts.tensorParallelShards}));
   pm.addPass(createSerializeTensorCache(SerializeTensorCacheOptions{
       opts.output, opts.threads, opts.statsJson, opts.printStats,
-      opts.dryRun, opts.accuracy, opts.progress, opts.device,
-      opts.logParams}));
+      opts.dryRun, opts.accuracy, opts.progress, opts.device, opts.part,
+      opts.shardCapBytes, opts.logParams}));
 }
 
 void mlir::qopt::weights::registerWeightsPipelines() {

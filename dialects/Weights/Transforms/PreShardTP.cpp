@@ -2,7 +2,7 @@
 //
 // MLC_INTERNAL_PRESHARD_NUM / --tensor-parallel-shards: every parameter with
 // a shard strategy becomes `<name>_shard-<i>` records, each a weights.shard
-// of the full, already quantized tensor (mlc-models.md section 4).
+// of the full, already quantized tensor (mlc-llm's ShardSingleDim).
 //
 //===----------------------------------------------------------------------===//
 
@@ -58,7 +58,7 @@ struct PreShardTPPass : public ::mlir::qopt::weights::impl::PreShardTPBase<PreSh
              << "' (kn layout) cannot be pre-sharded: MLC would shard the "
                 "transposed axis; use the nk variant";
     // AutoAWQ's tensors are kept as stored ([K, N/8] packed on the output
-    // axis); no shard rule for them is documented (mlc-models.md 4), and
+    // axis); no shard rule for them is documented (mlc-llm declares none), and
     // leaving them whole next to `_shard-i` records would be an
     // inconsistent cache.
     if (mode && mode->kind == models::QuantizationMode::Kind::AWQ)

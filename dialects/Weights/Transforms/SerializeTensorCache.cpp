@@ -16,6 +16,7 @@
 #include "qopt/Kernels/Cuda.h"
 #include "qopt/TensorCache/TensorCache.h"
 
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -47,6 +48,19 @@ static uint64_t sourceParamCount(ModelOp model) {
     total += cast<RankedTensorType>(s.getType()).getNumElements();
   });
   return total;
+}
+
+/// Records the statistics on the module (kStatisticsAttrName).
+static void recordStatistics(ModuleOp module, const tc::Statistics &stats) {
+  Builder b(module.getContext());
+  module->setAttr(
+      kStatisticsAttrName,
+      b.getDictionaryAttr(
+          {b.getNamedAttr("param_size", b.getI64IntegerAttr(stats.paramSize)),
+           b.getNamedAttr("param_bytes",
+                          b.getI64IntegerAttr(int64_t(stats.paramBytes))),
+           b.getNamedAttr("total_params",
+                          b.getI64IntegerAttr(int64_t(stats.totalParams)))}));
 }
 
 namespace {
@@ -100,11 +114,27 @@ struct SerializeTensorCachePass
     tc::Statistics stats = tc::Statistics::fromRecords(records);
     stats.totalParams = sourceParamCount(model);
 
+    std::optional<tc::PartSpec> partSpec;
+    if (!part.getValue().empty()) {
+      partSpec = parsePart(part.getValue());
+      if (!partSpec) {
+        model.emitError("invalid part '")
+            << part.getValue()
+            << "': expected I/N with 1 <= I <= N (for example 2/8)";
+        return signalPassFailure();
+      }
+    }
+    if (shardCapBytes == 0) {
+      model.emitError("shard capacity must be positive");
+      return signalPassFailure();
+    }
+
     if (dryRun) {
       printPlan(model, records, stats);
       if (!statsJson.getValue().empty() &&
           failed(writeStatsJson(model, stats, {})))
-        signalPassFailure();
+        return signalPassFailure();
+      recordStatistics(module, stats);
       return;
     }
 
@@ -120,12 +150,16 @@ struct SerializeTensorCachePass
       emitError(unknown, "--device cuda: ") << why;
       return signalPassFailure();
     }
-    auto writer = tc::TensorCacheWriter::create(outputDir.getValue(), records);
+    auto writer =
+        partSpec ? tc::TensorCacheWriter::createPart(outputDir.getValue(),
+                                                     records, *partSpec,
+                                                     shardCapBytes)
+                 : tc::TensorCacheWriter::create(outputDir.getValue(), records,
+                                                 shardCapBytes);
     if (!writer) {
       emitError(unknown, llvm::toString(writer.takeError()));
       return signalPassFailure();
     }
-    (*writer)->setHashThreads(threads);
     ProgressLine line(progress);
     ExecutorTimes times;
     ExecutorOptions opts;
@@ -138,7 +172,15 @@ struct SerializeTensorCachePass
     std::vector<TensorError> errors;
     if (llvm::Error err = executeParams(params, **writer, opts, &errors)) {
       line.clear();
-      emitError(unknown, llvm::toString(std::move(err)));
+      // Evaluation errors are located at the op that failed.
+      llvm::handleAllErrors(
+          std::move(err),
+          [&](const EvaluationError &e) {
+            emitError(e.getLocation()) << e.getMessage();
+          },
+          [&](const llvm::ErrorInfoBase &e) {
+            emitError(unknown) << e.message();
+          });
       return signalPassFailure();
     }
     llvm::Expected<tc::Metadata> meta = stats.metadata();
@@ -146,8 +188,26 @@ struct SerializeTensorCachePass
       model.emitError(llvm::toString(meta.takeError()));
       return signalPassFailure();
     }
+    if (partSpec) {
+      line.clear();
+      // What every part must agree on besides the records and the plan.
+      std::vector<std::pair<std::string, std::string>> identity = {
+          {"model", model.getSymName().str()},
+          {"architecture", model.getArch().str()},
+          {"quantization", model.getQuantization()
+                               ? model.getQuantization()->str()
+                               : std::string("none")}};
+      if (llvm::Error err =
+              (*writer)->commitPart(*meta, stats.totalParams, identity)) {
+        emitError(unknown, llvm::toString(std::move(err)));
+        return signalPassFailure();
+      }
+      if (printStats)
+        printPartSummary(**writer, *partSpec);
+      return;
+    }
     {
-      tc::ShardPlan plan = tc::planShards(records);
+      tc::ShardPlan plan = tc::planShards(records, shardCapBytes);
       uint64_t fileBytes = 0;
       for (uint64_t b : plan.shardBytes)
         fileBytes += b;
@@ -162,6 +222,8 @@ struct SerializeTensorCachePass
       emitError(unknown, llvm::toString(std::move(committed)));
       return signalPassFailure();
     }
+    if (std::getenv("QOPT_HASH_STATS"))
+      printHashStats((*writer)->hashStats());
     if (logParams)
       logConversion(model, params, times);
     if (printStats) {
@@ -173,6 +235,48 @@ struct SerializeTensorCachePass
     if (!statsJson.getValue().empty())
       if (failed(writeStatsJson(model, stats, errors)))
         return signalPassFailure();
+    recordStatistics(module, stats);
+  }
+
+  /// "I/N" with 1 <= I <= N.
+  static std::optional<tc::PartSpec> parsePart(StringRef text) {
+    auto [i, n] = text.split('/');
+    uint32_t index, count;
+    if (i.getAsInteger(10, index) || n.getAsInteger(10, count) || index < 1 ||
+        index > count)
+      return std::nullopt;
+    return tc::PartSpec{index, count};
+  }
+
+  void printPartSummary(const tc::TensorCacheWriter &writer,
+                        tc::PartSpec spec) {
+    const tc::ShardPlan &plan = writer.plan();
+    std::vector<uint32_t> owner =
+        tc::assignShardsToParts(plan.shardBytes, spec.count);
+    size_t shards = 0;
+    uint64_t bytes = 0;
+    for (size_t k = 0; k < owner.size(); ++k)
+      if (owner[k] == spec.index - 1) {
+        ++shards;
+        bytes += plan.shardBytes[k];
+      }
+    llvm::outs() << "Part " << spec.index << " of " << spec.count << ": "
+                 << shards << " of " << plan.shardBytes.size()
+                 << " shard(s), " << bytes << " bytes, written to "
+                 << outputDir.getValue() << "\n"
+                 << "Manifest: "
+                 << tc::partManifestPath(outputDir.getValue(), spec) << "\n";
+  }
+
+  static void printHashStats(const tc::ShardHasher::Stats &s) {
+    llvm::errs() << llvm::format(
+        "md5: %llu bytes hashed as written (%llu waited out of order, %llu "
+        "read back), %llu batches, %.1f lanes per batch, at most %.1f MB "
+        "waiting\n",
+        (unsigned long long)s.bytes, (unsigned long long)s.outOfOrder,
+        (unsigned long long)s.readBack, (unsigned long long)s.batches,
+        s.batches ? double(s.laneBatches) / double(s.batches) : 0.0,
+        double(s.peakWaiting) / 1e6);
   }
 
   static bool color() { return llvm::sys::Process::StandardErrHasColors(); }
@@ -306,7 +410,7 @@ struct SerializeTensorCachePass
 
   void printPlan(ModelOp model, const std::vector<tc::RecordSpec> &records,
                  const tc::Statistics &stats) {
-    tc::ShardPlan plan = tc::planShards(records);
+    tc::ShardPlan plan = tc::planShards(records, shardCapBytes);
     llvm::raw_ostream &os = llvm::outs();
     uint64_t fileBytes = 0;
     for (uint64_t b : plan.shardBytes)

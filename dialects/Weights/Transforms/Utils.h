@@ -13,10 +13,7 @@
 
 namespace mlir::qopt::weights {
 
-/// Element type of a DType (unsigned integers become `ui<N>`).
-Type toMlirType(MLIRContext *ctx, ::qopt::numerics::DType t);
-/// Inverse; nullopt for types a tensor cache cannot hold.
-std::optional<::qopt::numerics::DType> fromMlirType(Type t);
+// toMlirType / fromMlirType: dialects/Weights/IR/WeightsEvaluation.h.
 
 /// config.json <-> the `config` attribute of weights.model.
 DictionaryAttr jsonToAttr(MLIRContext *ctx, const nlohmann::json &obj);
@@ -49,7 +46,7 @@ struct MissingSources {
 /// model when the attribute is malformed.
 FailureOr<SmallVector<MissingSources>> getMissingSources(ModelOp model);
 
-/// Whether a mode quantizes a parameter of this kind (mlc-quantization.md 2.6).
+/// Whether a mode quantizes a parameter of this kind (docs/quantization.md).
 bool modeQuantizes(const ::qopt::models::QuantizationMode &mode, ParamKind kind);
 /// The scheme attribute a mode applies to a parameter of this kind.
 /// Null for modes that do not quantize it. `rounding` applies to group modes.

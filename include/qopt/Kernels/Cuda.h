@@ -11,8 +11,11 @@
 // and device buffers, grown on demand and reused by later calls); threads
 // may call concurrently. releaseCudaThreadContext() frees the caller's.
 //
-// In a build without nvcc (QOPT_HAVE_CUDA undefined) every function returns
-// the error "quant-opt was built without CUDA (nvcc not found)".
+// The kernels themselves are the optional shared library
+// libQuantOptCudaKernels.so (built only with nvcc), loaded on the first call;
+// without it every function returns the error "libQuantOptCudaKernels.so not
+// found (quant-opt was built without CUDA, or the library is not
+// installed)". Linking these functions never links CUDA.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,8 +34,8 @@
 namespace qopt::kernels {
 
 /// True if a CUDA device is present and can run this build's kernels;
-/// otherwise false, with the reason in *why (if given), e.g. "quant-opt was
-/// built without CUDA (nvcc not found)" or "no CUDA device: ...".
+/// otherwise false, with the reason in *why (if given), e.g.
+/// "libQuantOptCudaKernels.so not found (...)" or "no usable CUDA device: ...".
 bool cudaDeviceAvailable(std::string *why = nullptr);
 
 /// Whether convertElementsCuda supports \p src -> \p dst: identical types of

@@ -7,7 +7,7 @@
 // names and shapes, the q/k row permutation undone on read, and an HF-style
 // config.json rebuilt from the metadata.
 //
-// Fact sheet: shared/spec/source-formats.md, section 3.
+// Format: docs/source-formats.md, section 3.
 //
 //===----------------------------------------------------------------------===//
 

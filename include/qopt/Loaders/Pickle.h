@@ -1,7 +1,7 @@
 //===- Pickle.h - Non-executing reader of torch.save pickles --*- C++ -*-===//
 //
 // A stack machine over the protocol-2 opcode subset that torch.save writes
-// (source-formats.md 2.3-2.5). It executes nothing: globals are tagged
+// (docs/source-formats.md section 2). It executes nothing: globals are tagged
 // symbols from a fixed allow-list, REDUCE only "calls" the tensor rebuild
 // functions, collections.OrderedDict, torch.Size and _codecs.encode, and
 // persistent ids become storage references. Stack, memo and object counts

@@ -31,18 +31,27 @@ enum class ParamKind { Linear, FinalFC, Embedding, MoEGate, Experts, Norm, Bias,
 /// How an MLC parameter is computed from Hugging Face tensors: a small
 /// expression tree over source tensor names.
 struct MapExpr {
-  enum class Op { Source, Concat, Stack, Transpose, AddConstant };
+  enum class Op { Source, Concat, Stack, Transpose, AddConstant, View };
   Op op = Op::Source;
   std::string source;             // Op::Source: the HF tensor name
   int64_t axis = 0;               // Op::Concat
   double constant = 0;            // Op::AddConstant
   std::vector<MapExpr> operands;  // everything but Op::Source
+  /// Op::View: elements of the (row-major) source tensor read as a tensor
+  /// of `viewShape` whose element (i0, i1, ...) is source element
+  /// `viewOffset + sum(ik * viewStrides[k])` (flat row-major index), e.g.
+  /// DeepSeek's per-head split and transpose of `kv_b_proj`.
+  int64_t viewOffset = 0;
+  std::vector<int64_t> viewShape, viewStrides;
 
   static MapExpr src(std::string name);
   static MapExpr concat(std::vector<MapExpr> parts, int64_t axis = 0);
   static MapExpr stack(std::vector<MapExpr> parts);
   static MapExpr transpose(MapExpr e);
   static MapExpr addConstant(MapExpr e, double c);
+  /// A strided view of the source tensor `src` (see `viewShape`).
+  static MapExpr view(std::string src, int64_t offset,
+                      std::vector<int64_t> shape, std::vector<int64_t> strides);
   /// HF names in the order the mapping lists them.
   void collectSources(std::vector<std::string> &out) const;
 };
@@ -145,6 +154,19 @@ Architecture makeGemmaArchitecture();
 Architecture makeGemma2Architecture();
 Architecture makeStarcoder2Architecture();
 Architecture makeGPT2Architecture();
+Architecture makeQwen3MoeArchitecture();
+Architecture makeQwen2MoeArchitecture();
+Architecture makeGemma3Architecture();
+Architecture makeGemma3TextArchitecture();
+Architecture makeOLMoArchitecture();
+Architecture makeOLMo2Architecture();
+Architecture makeStableLMArchitecture();
+Architecture makeInternLMArchitecture();
+Architecture makeCohereArchitecture();
+Architecture makeNemotronArchitecture();
+Architecture makeOrionArchitecture();
+Architecture makeDeepseekV2Architecture();
+Architecture makeDeepseekV3Architecture();
 
 } // namespace qopt::models
 

@@ -1,6 +1,6 @@
 //===- QuantizationModes.h - MLC's quantization registry -------*- C++ -*-===//
 //
-// The `QUANTIZATION` table of mlc_llm (mlc-quantization.md section 1) as
+// The `QUANTIZATION` table of mlc_llm (docs/quantization.md) as
 // data: which kind each mode is, its bits, group size, model dtype, layout,
 // and whether embeddings and the final fc are quantized.
 //

@@ -15,10 +15,11 @@
 #define QOPT_HD
 #endif
 
-/// Hot CPU entry points are compiled three times, for baseline x86-64,
+/// The md5 batch (lib/TensorCache/Md5.cpp, GCC vector extensions) is compiled
+/// three times, for baseline x86-64,
 /// x86-64-v3 (AVX2) and x86-64-v4 (AVX-512), with everything they call
-/// inlined into each copy; the loader picks one at run time. Results are identical: the library is built
-/// with -ffp-contract=off, so no FMA changes a rounding.
+/// inlined into each copy; the loader picks one at run time. (The numerics'
+/// kernels use Highway's dispatch instead: docs/simd.md.)
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&        \
     !defined(__CUDACC__)
 #define QOPT_MULTIVERSION                                                      \

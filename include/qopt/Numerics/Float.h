@@ -43,6 +43,28 @@ QOPT_HD constexpr float bitsToFloat(uint32_t u) {
 #endif
 }
 
+/// Constants of the binary16 <-> float32 conversions below, shared with
+/// their vector forms (lib/Numerics/SimdRules-inl.h).
+inline constexpr uint32_t kFloatAbsMask = 0x7FFFFFFFu;
+inline constexpr uint32_t kFloatInfBits = 0x7F800000u;
+inline constexpr uint32_t kHalfAbsMask = 0x7FFFu;
+inline constexpr uint32_t kHalfInfBits = 0x7C00u;
+/// The smallest normal binary16 magnitude (2^-14), as half and float bits.
+inline constexpr uint32_t kHalfMinNormalBits = 0x400u;
+inline constexpr uint32_t kFloatHalfMinNormalBits = 0x38800000u;
+/// |x| at or above 65504 + half an ulp rounds to infinity.
+inline constexpr uint32_t kFloatHalfOverflowBits = 0x477FF000u;
+/// Float32 mantissa bits a binary16 drops, and the round-to-nearest-even
+/// bias added before dropping them (plus the lowest kept bit).
+inline constexpr int kHalfDroppedBits = 13;
+inline constexpr uint32_t kHalfRoundBias = 0xFFFu;
+/// Exponent re-bias 127 - 15, in float32 bits.
+inline constexpr uint32_t kHalfRebiasBits = 0x38000000u;
+/// Bits of 0.5f: adding 0.5 makes one float ulp the half subnormal step.
+inline constexpr uint32_t kHalfSubnormalMagicBits = 0x3F000000u;
+/// The quiet bit of a binary16 NaN (with the exponent).
+inline constexpr uint32_t kHalfQuietNaNBits = 0x7E00u;
+
 /// Float32 bits of 2^e for a normal exponent e in [-126, 127].
 QOPT_HD constexpr uint32_t pow2Bits(int e) { return uint32_t(e + 127) << 23; }
 
@@ -107,32 +129,38 @@ QOPT_HD constexpr float decodeMinifloatMagnitude(uint32_t c) {
 /// gives +-inf, subnormal results are exact, NaN gives a quiet NaN with the
 /// sign and the top 9 payload bits kept (as x86 F16C and ARM do).
 QOPT_HD constexpr uint16_t floatToHalf(float x) {
-  uint32_t u = detail::floatBits(x);
+  using namespace detail;
+  uint32_t u = floatBits(x);
   uint32_t sign = (u >> 16) & 0x8000u;
-  uint32_t a = u & 0x7FFFFFFFu;
+  uint32_t a = u & kFloatAbsMask;
   // Normal half results: |x| in [2^-14, 65520).
-  uint32_t normal = ((a + 0xFFFu + ((a >> 13) & 1u)) >> 13) - 0x1C000u;
+  uint32_t normal =
+      ((a + kHalfRoundBias + ((a >> kHalfDroppedBits) & 1u)) >>
+       kHalfDroppedBits) -
+      (kHalfRebiasBits >> kHalfDroppedBits);
   // Subnormal half results: |x| < 2^-14. 0.5 has a float ulp of 2^-24, the
   // half subnormal step.
   uint32_t subnormal =
-      detail::floatBits(detail::bitsToFloat(a) + 0.5f) - 0x3F000000u;
-  uint32_t nan = 0x7E00u | ((a >> 13) & 0x3FFu);
-  uint32_t r = detail::select(a < 0x38800000u, subnormal, normal);
-  r = detail::select(a >= 0x477FF000u, 0x7C00u, r); // 65504 + half an ulp.
-  r = detail::select(a > 0x7F800000u, nan, r);
+      floatBits(bitsToFloat(a) + bitsToFloat(kHalfSubnormalMagicBits)) -
+      kHalfSubnormalMagicBits;
+  uint32_t nan = kHalfQuietNaNBits | ((a >> kHalfDroppedBits) & 0x3FFu);
+  uint32_t r = select(a < kFloatHalfMinNormalBits, subnormal, normal);
+  r = select(a >= kFloatHalfOverflowBits, kHalfInfBits, r);
+  r = select(a > kFloatInfBits, nan, r);
   return uint16_t(sign | r);
 }
 
 /// IEEE binary16 -> float32, exact (NaN payloads are kept bit for bit).
 QOPT_HD constexpr float halfToFloat(uint16_t h) {
+  using namespace detail;
   uint32_t sign = uint32_t(h & 0x8000u) << 16;
-  uint32_t a = h & 0x7FFFu;
-  uint32_t normal = (a << 13) + 0x38000000u; // Re-bias 15 -> 127.
-  uint32_t infNan = (a << 13) | 0x7F800000u;
-  uint32_t subnormal = detail::floatBits(float(int32_t(a)) * 0x1p-24f);
-  uint32_t r = detail::select(a < 0x400u, subnormal, normal);
-  r = detail::select(a >= 0x7C00u, infNan, r);
-  return detail::bitsToFloat(sign | r);
+  uint32_t a = h & kHalfAbsMask;
+  uint32_t normal = (a << kHalfDroppedBits) + kHalfRebiasBits;
+  uint32_t infNan = (a << kHalfDroppedBits) | kFloatInfBits;
+  uint32_t subnormal = floatBits(float(int32_t(a)) * 0x1p-24f);
+  uint32_t r = select(a < kHalfMinNormalBits, subnormal, normal);
+  r = select(a >= kHalfInfBits, infNan, r);
+  return bitsToFloat(sign | r);
 }
 
 //===----------------------------------------------------------------------===//

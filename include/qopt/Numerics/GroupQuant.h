@@ -68,10 +68,9 @@ void groupQuantizeRows(const void *w, int64_t rows, int64_t k,
                        const GroupQuantSpec &spec, uint32_t *qweight,
                        void *scale);
 
-/// Where the CPU has AVX-512 and F16C, the float16 round-half-to-even path
-/// of groupQuantizeRows and the bf16/f32 -> f16 casts of convertElements run
-/// explicit SIMD kernels with the same results;
-/// false forces the portable loops (tests compare the two). Default true.
+/// False runs the scalar definitions (qopt/Numerics/QuantRules.h) instead of
+/// the Highway SIMD kernels, which give the same bytes (docs/simd.md);
+/// tests compare the two. Default true. Also declared in qopt/Numerics/Simd.h.
 void setSimdKernelsEnabled(bool enabled);
 
 /// Inverse: out[r, i] = float(q - maxInt) * float(scale), row-major float32

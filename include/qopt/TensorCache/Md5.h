@@ -46,6 +46,25 @@ struct Md5File {
 llvm::Expected<std::vector<std::string>>
 md5Files(llvm::ArrayRef<Md5File> files, unsigned threads);
 
+/// The running MD5 of one message fed in pieces (RFC 1321 state, the bytes
+/// of an unfinished block, the length so far). Many streams advance side by
+/// side, one per SIMD lane, with md5UpdateMany.
+struct Md5Stream {
+  uint32_t state[4] = {0x67452301u, 0xefcdab89u, 0x98badcfeu, 0x10325476u};
+  /// Bytes fed so far.
+  uint64_t length = 0;
+  /// The last `length % 64` bytes, waiting for the rest of their block.
+  uint8_t partial[64] = {};
+
+  /// The digest of the bytes fed so far (the stream itself is unchanged).
+  Md5Digest digest() const;
+};
+
+/// Feeds data[i] to *streams[i], kMd5Lanes streams at a time; the streams
+/// must be distinct. Feeding a message in any pieces gives md5Many's digest.
+void md5UpdateMany(llvm::ArrayRef<Md5Stream *> streams,
+                   llvm::ArrayRef<llvm::ArrayRef<uint8_t>> data);
+
 } // namespace qopt::tensorcache
 
 #endif // QOPT_TENSORCACHE_MD5_H

@@ -3,11 +3,12 @@
 // Writes the TVM tensor cache (`tensor-cache.json`, `params_shard_<k>.bin`,
 // `tensor-cache-b16.json`) byte for byte as `tvm.contrib.tvmjs.
 // dump_tensor_cache(..., encode_format="f32-to-bf16", shard_cap_mb=32)` does
-// when `mlc_llm convert_weight` calls it. See spec tensor-cache.md.
+// when `mlc_llm convert_weight` calls it. See docs/design.md.
 //
 // The shard layout depends only on the sequence of record sizes, so it is
 // planned up front (`planShards`); the bytes of each record can then be written
-// in any order and from several threads (`TensorCacheWriter::writeRecord`).
+// in any order and from several threads (`TensorCacheWriter::writeRecord`),
+// and are hashed as they are written (qopt/TensorCache/ShardHasher.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,6 +16,7 @@
 #define QOPT_TENSORCACHE_TENSORCACHE_H
 
 #include "qopt/Numerics/DType.h"
+#include "qopt/TensorCache/ShardHasher.h"
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -79,6 +81,20 @@ struct ShardPlan {
 /// (if non-empty). The buffer left at the end is flushed if non-empty.
 ShardPlan planShards(const std::vector<RecordSpec> &records,
                      uint64_t capBytes = kDefaultShardCap);
+
+/// One of the N slices of a conversion that `--part I/N` writes (1-based).
+struct PartSpec {
+  uint32_t index = 1;
+  uint32_t count = 1;
+};
+
+/// The part (0-based) that writes each shard when the output is split into
+/// `count` parts: contiguous runs of shards of about equal bytes. Shard k
+/// goes to part floor(count * (bytes before k + half of k's bytes) / total),
+/// so the split depends on the shard sizes alone and every part computes it
+/// alike. Parts may get no shard (more parts than shards).
+std::vector<uint32_t> assignShardsToParts(const std::vector<uint64_t> &shardBytes,
+                                          uint32_t count);
 
 /// The `metadata` object of tensor-cache.json.
 struct Metadata {
@@ -155,6 +171,14 @@ public:
   create(llvm::StringRef outDir, std::vector<RecordSpec> records,
          uint64_t capBytes = kDefaultShardCap);
 
+  /// Like create(), for part `part` of a split conversion: the writer
+  /// stages and writes only the shards assignShardsToParts gives that part;
+  /// bytes of records in other parts' shards are accepted and dropped.
+  /// Finish with commitPart().
+  static llvm::Expected<std::unique_ptr<TensorCacheWriter>>
+  createPart(llvm::StringRef outDir, std::vector<RecordSpec> records,
+             PartSpec part, uint64_t capBytes = kDefaultShardCap);
+
   ~TensorCacheWriter();
   TensorCacheWriter(const TensorCacheWriter &) = delete;
   TensorCacheWriter &operator=(const TensorCacheWriter &) = delete;
@@ -164,6 +188,11 @@ public:
   llvm::StringRef outputDirectory() const { return outDir; }
   /// The staging directory (exists until commit() or destruction).
   llvm::StringRef stagingDirectory() const { return stagingDir; }
+
+  /// False when record i lies in a shard another part writes.
+  bool wantsRecord(size_t i) const {
+    return inPart[shardPlan.placements[i].shard];
+  }
 
   /// Writes the file bytes of record i: exactly records()[i].fileBytes()
   /// bytes (bf16 for float32 records). Records may be written in any order
@@ -179,22 +208,41 @@ public:
   llvm::Error writeRecordPart(size_t i, uint64_t offset, const void *data,
                               size_t size);
 
-  /// Checks that every record was written, computes the md5 of each staged
-  /// shard (re-reading them in bounded chunks, several shards at once per
-  /// thread: qopt/TensorCache/Md5.h), writes the JSON files and moves
-  /// everything into place. At most one successful commit.
+  /// Checks that every record was written, finishes the md5 of each shard
+  /// (computed as the bytes were written: qopt/TensorCache/ShardHasher.h),
+  /// writes the JSON files and moves everything into place. At most one
+  /// successful commit. Not for a writer made by createPart().
   llvm::Error commit(const Metadata &meta);
+
+  /// For a writer made by createPart(): checks that every record of the
+  /// part's shards was written, finishes their md5, moves the shards into
+  /// the output directory and writes the part manifest
+  /// `<outDir>/.quant-opt-parts/part-<I>-of-<N>.json` (partManifestPath),
+  /// which holds the whole plan (so that `merge-parts` can check that all
+  /// parts agree) and the name, size and md5 of this part's shards.
+  /// `identity` holds what else must agree between parts (model,
+  /// quantization), as "key", "value" pairs. A previous tensor-cache.json in
+  /// outDir is removed first.
+  llvm::Error
+  commitPart(const Metadata &meta, uint64_t totalParams,
+             const std::vector<std::pair<std::string, std::string>> &identity);
+
+  /// What the inline md5 hashed and from where.
+  ShardHasher::Stats hashStats() const { return hasher->stats(); }
 
   /// Test-only: makes every write fail with "No space left on device" once
   /// the bytes written by this writer (records and JSON files) would exceed
   /// `bytes`. Simulates a full disk without needing a small filesystem.
   void setDiskLimitForTesting(uint64_t bytes) { diskLimit = bytes; }
 
-  /// Threads commit() hashes the shards on (0, the default: all cores).
-  void setHashThreads(unsigned n) { hashThreads = n; }
-
 private:
   TensorCacheWriter() = default;
+  static llvm::Expected<std::unique_ptr<TensorCacheWriter>>
+  createImpl(llvm::StringRef outDir, std::vector<RecordSpec> records,
+             uint64_t capBytes, std::optional<PartSpec> part);
+  llvm::Error commitPartImpl(
+      const Metadata &meta, uint64_t totalParams,
+      const std::vector<std::pair<std::string, std::string>> &identity);
 
   /// Writes `size` bytes at `offset` of `fd`; errors name `displayPath`.
   llvm::Error writeAt(int fd, const void *data, uint64_t size, uint64_t offset,
@@ -216,12 +264,26 @@ private:
   std::unique_ptr<std::atomic<uint8_t>[]> recordStates;
   /// Bytes written so far by writeRecordPart, per record.
   std::unique_ptr<std::atomic<uint64_t>[]> partBytes;
-  unsigned hashThreads = 0; // 0: all cores
+  uint64_t capBytes = kDefaultShardCap;
+  std::optional<PartSpec> part;
+  /// Per shard: written by this writer (all, unless a part).
+  std::vector<bool> inPart;
+  std::unique_ptr<ShardHasher> hasher;
   /// Files already renamed into outDir by a commit in progress.
   std::vector<std::string> movedFiles;
   std::atomic<uint64_t> bytesWritten{0};
   uint64_t diskLimit = UINT64_MAX;
 };
+
+/// `<outDir>/.quant-opt-parts/part-<index>-of-<count>.json`.
+std::string partManifestPath(llvm::StringRef outDir, PartSpec part);
+
+/// `quant-opt merge-parts`: checks the N part manifests in outDir (all
+/// present, same plan, every shard file of the size and md5 its manifest
+/// records), then writes tensor-cache.json (and tensor-cache-b16.json) as a
+/// single run would, removes stale shards and the manifests. On error
+/// nothing is published. `threads` hash the shards (0: all cores).
+llvm::Error mergeParts(llvm::StringRef outDir, unsigned threads);
 
 /// Python `json.dump(obj, f, indent=4)` text of the index (no trailing
 /// newline). With `b16Variant`, float32 records read `"dtype": "bfloat16"`

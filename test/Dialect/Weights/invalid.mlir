@@ -177,3 +177,21 @@ weights.model @m attributes {arch = "llama", config = {}} {
   // expected-error @+1 {{'weights.quant_view' op zero points must be 0}}
   %v = weights.quant_view "w" = %c, %s : tensor<2x4xui8>, tensor<2x1xf16> -> tensor<2x8x!quant.uniform<i4<-7:7>:f16:0, {1.0:1, 2.0}>>
 }
+
+// -----
+
+// A cast the evaluation cannot perform is refused by the verifier
+// (lib/Numerics/Convert.h: float8 only widens).
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4x8xf16>
+  // expected-error @+1 {{'weights.cast' op cannot cast 'f16' to 'f8E4M3FN'}}
+  %c = weights.cast %a : tensor<4x8xf16> to tensor<4x8xf8E4M3FN>
+}
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %a = weights.source "m.safetensors"["a"] offset 0 : tensor<4xi32>
+  // expected-error @+1 {{'weights.add_constant' op adds to f16, bf16 or f32 tensors, got 'i32'}}
+  %c = weights.add_constant %a, 1.0 : tensor<4xi32>
+}

@@ -235,7 +235,8 @@ TEST(CudaKernelsArgs, WithoutDeviceCallsFailCleanly) {
     GTEST_SKIP() << "a CUDA device is present";
   EXPECT_FALSE(why.empty());
 #ifndef QOPT_HAVE_CUDA
-  EXPECT_EQ(why, "quant-opt was built without CUDA (nvcc not found)");
+  EXPECT_EQ(why, "libQuantOptCudaKernels.so not found (quant-opt was built "
+                 "without CUDA, or the library is not installed)");
 #endif
   uint16_t w[32] = {};
   uint32_t q[4];

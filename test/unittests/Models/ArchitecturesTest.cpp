@@ -90,7 +90,9 @@ std::vector<std::string> sources(const ModelDef &m, llvm::StringRef name) {
 TEST(ArchitecturesTest, RegistryOrderAndNames) {
   EXPECT_EQ(supportedArchitectureList(),
             "llama, mistral, mixtral, qwen2, qwen3, phi3, gemma, gemma2, "
-            "starcoder2, gpt2");
+            "starcoder2, gpt2, qwen3_moe, qwen2_moe, gemma3, gemma3_text, "
+            "olmo, olmo2, stablelm, internlm, cohere, nemotron, orion, "
+            "deepseek_v2, deepseek_v3");
   ModelConfig byClass({{"architectures", {"Starcoder2ForCausalLM"}}}, "c");
   auto a = detectArchitecture(byClass, "auto");
   ASSERT_TRUE(bool(a)) << llvm::toString(a.takeError());

@@ -8,6 +8,7 @@
 #include "qopt/Numerics/Convert.h"
 #include "qopt/Numerics/Float.h"
 #include "qopt/Numerics/GroupQuant.h"
+#include "SimdTargets.h"
 
 #include <gtest/gtest.h>
 
@@ -274,9 +275,15 @@ TEST(ConvertTest, SimdCastsMatchTheScalarDefinition) {
   for (uint32_t u : {0x477FEFFFu, 0x477FF000u, 0x38800000u, 0x387FFFFFu,
                      0x33000000u, 0x33000001u, 0x7F800001u, 0xFFC00000u})
     f32.push_back(qopt::numerics::detail::bitsToFloat(u));
-  for (bool simd : {true, false}) {
-    SCOPED_TRACE(simd ? "SIMD kernels" : "portable loops");
-    qopt::numerics::setSimdKernelsEnabled(simd);
+  // Exact ties between two halves (normal and subnormal results, both
+  // parities of the kept bit, both signs) and their neighbours.
+  for (uint32_t e : {103u, 110u, 112u, 113u, 127u, 140u, 142u})
+    for (uint32_t m = 0; m < 1024; m += 7)
+      for (uint32_t low : {0x1000u, 0x0FFFu, 0x1001u})
+        for (uint32_t sign : {0u, 0x80000000u})
+          f32.push_back(qopt::numerics::detail::bitsToFloat(
+              sign | e << 23 | m << 13 | low));
+  qopt::numerics::testing::forEachSimdTarget([&] {
     std::vector<uint16_t> out(bf.size());
     ASSERT_TRUE(convertElements(bf.data(), DType::BF16, out.data(), DType::F16,
                                 bf.size()));
@@ -288,6 +295,5 @@ TEST(ConvertTest, SimdCastsMatchTheScalarDefinition) {
     for (size_t i = 0; i < f32.size(); ++i)
       ASSERT_EQ(out[i], floatToHalf(f32[i]))
           << qopt::numerics::detail::floatBits(f32[i]);
-  }
-  qopt::numerics::setSimdKernelsEnabled(true);
+  });
 }

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qopt/Numerics/Fp8.h"
+#include "SimdTargets.h"
 
 #include <gtest/gtest.h>
 
@@ -13,7 +14,19 @@
 
 using namespace qopt::numerics;
 
+using qopt::numerics::testing::forEachSimdTarget;
+
 namespace {
+
+/// \p v repeated \p times times: hand-worked inputs long enough for whole
+/// vectors on every target (and an odd tail).
+template <typename T>
+std::vector<T> tiled(const std::vector<T> &v, int times = 9) {
+  std::vector<T> out;
+  for (int i = 0; i < times; ++i)
+    out.insert(out.end(), v.begin(), v.end());
+  return out;
+}
 
 /// The scale floor f16(1 / (448 * 512)) = f16(4.3597e-6): in steps of the
 /// smallest subnormal 2^-24 that is 73.14 -> 73.
@@ -66,18 +79,30 @@ TEST(Fp8Test, QuantizeE4M3) {
                              0xB4CD, 0x0000, 0x399A, 0x0001};
   float scale = fp8E4M3PerTensorScale(w.data(), w.size());
   EXPECT_EQ(scale, 1170 * 0x1p-19f);
-  std::vector<uint8_t> out(w.size(), 0xAA);
-  quantizeFp8E4M3(w.data(), w.size(), scale, out.data());
-  EXPECT_EQ(out, (std::vector<uint8_t>{0x7E, 0x76, 0xEE, 0x2E, 0xF0, 0x00, 0x7A,
-                                       0x00}));
+  const std::vector<uint8_t> want = {0x7E, 0x76, 0xEE, 0x2E,
+                                     0xF0, 0x00, 0x7A, 0x00};
+  forEachSimdTarget([&] {
+    EXPECT_EQ(fp8E4M3PerTensorScale(w.data(), w.size()), 1170 * 0x1p-19f);
+    std::vector<uint16_t> longW = tiled(w);
+    longW.push_back(0x3C00); // 1.0 once more: 73 values
+    EXPECT_EQ(fp8E4M3PerTensorScale(longW.data(), longW.size()),
+              1170 * 0x1p-19f);
+    std::vector<uint8_t> out(longW.size(), 0xAA);
+    quantizeFp8E4M3(longW.data(), longW.size(), scale, out.data());
+    std::vector<uint8_t> longWant = tiled(want);
+    longWant.push_back(0x7E);
+    EXPECT_EQ(out, longWant);
+  });
 }
 
 TEST(Fp8Test, QuantizeE4M3SaturatesAndNaN) {
   // With scale 1: 500 saturates to 448, -inf to -448, NaN -> 0x7F.
-  std::vector<uint16_t> w = {0x5FD0, 0xFC00, 0x7E00, 0xFE00};
-  std::vector<uint8_t> out(w.size());
-  quantizeFp8E4M3(w.data(), w.size(), 1.0f, out.data());
-  EXPECT_EQ(out, (std::vector<uint8_t>{0x7E, 0xFE, 0x7F, 0xFF}));
+  const std::vector<uint16_t> w = tiled<uint16_t>({0x5FD0, 0xFC00, 0x7E00, 0xFE00});
+  forEachSimdTarget([&] {
+    std::vector<uint8_t> out(w.size());
+    quantizeFp8E4M3(w.data(), w.size(), 1.0f, out.data());
+    EXPECT_EQ(out, tiled<uint8_t>({0x7E, 0xFE, 0x7F, 0xFF}));
+  });
 }
 
 TEST(Fp8Test, QuantizeE4M3ZeroScaleIsDefined) {
@@ -114,11 +139,15 @@ TEST(Fp8Test, CastHalfToE5M2Table) {
       0x8000, // -0 -> 0x80
       0x83FF, // -(1023 * 2^-24) = -3.996 steps -> -4 steps = 0x84
   };
-  std::vector<uint8_t> out(w.size(), 0xAA);
-  castHalfToFp8E5M2(w.data(), w.size(), out.data());
-  EXPECT_EQ(out, (std::vector<uint8_t>{0x3C, 0x3C, 0x3E, 0x3D, 0x7A, 0x7B, 0x7B,
-                                       0x7B, 0x7C, 0xFC, 0x7E, 0x7E, 0xFE, 0x00,
-                                       0x00, 0x02, 0x80, 0x84}));
+  const std::vector<uint8_t> want = {0x3C, 0x3C, 0x3E, 0x3D, 0x7A, 0x7B,
+                                     0x7B, 0x7B, 0x7C, 0xFC, 0x7E, 0x7E,
+                                     0xFE, 0x00, 0x00, 0x02, 0x80, 0x84};
+  forEachSimdTarget([&] {
+    const std::vector<uint16_t> longW = tiled(w);
+    std::vector<uint8_t> out(longW.size(), 0xAA);
+    castHalfToFp8E5M2(longW.data(), longW.size(), out.data());
+    EXPECT_EQ(out, tiled(want));
+  });
 }
 
 TEST(Fp8Test, CastHalfToE5M2MatchesNearestValue) {
@@ -129,6 +158,8 @@ TEST(Fp8Test, CastHalfToE5M2MatchesNearestValue) {
     return e == 0 ? std::ldexp(double(m), -16)
                   : std::ldexp(1.0 + m / 4.0, e - 15);
   };
+  std::vector<uint16_t> all;
+  std::vector<uint8_t> want;
   for (uint32_t h = 0; h < 0x10000; ++h) {
     if ((h & 0x7C00) == 0x7C00)
       continue;
@@ -141,9 +172,13 @@ TEST(Fp8Test, CastHalfToE5M2MatchesNearestValue) {
       if (d < db || (d == db && (c & 1) == 0))
         best = c;
     }
-    uint16_t in = uint16_t(h);
-    uint8_t got;
-    castHalfToFp8E5M2(&in, 1, &got);
-    ASSERT_EQ(got, uint8_t(((h & 0x8000) ? 0x80 : 0) | best)) << std::hex << h;
+    all.push_back(uint16_t(h));
+    want.push_back(uint8_t(((h & 0x8000) ? 0x80 : 0) | best));
   }
+  forEachSimdTarget([&] {
+    std::vector<uint8_t> got(all.size());
+    castHalfToFp8E5M2(all.data(), all.size(), got.data());
+    for (size_t i = 0; i < all.size(); ++i)
+      ASSERT_EQ(got[i], want[i]) << std::hex << all[i];
+  });
 }

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qopt/Numerics/GroupQuant.h"
+#include "SimdTargets.h"
 
 #include <gtest/gtest.h>
 
@@ -570,16 +571,11 @@ void checkAgainstReference(const std::vector<uint16_t> &halves, int64_t rows,
 
 } // namespace
 
-/// Runs a test body with the SIMD kernels on (where the CPU has them) and
-/// with the portable loops.
+/// Runs a test body on every SIMD target this CPU runs and with the
+/// portable loops (SimdTargets.h).
 template <typename Body>
 void withBothPaths(Body body) {
-  for (bool simd : {true, false}) {
-    SCOPED_TRACE(simd ? "SIMD kernels" : "portable loops");
-    setSimdKernelsEnabled(simd);
-    body();
-  }
-  setSimdKernelsEnabled(true);
+  qopt::numerics::testing::forEachSimdTarget(body);
 }
 
 TEST(GroupQuantTest, MatchesReferenceF16) {
@@ -607,18 +603,20 @@ TEST(GroupQuantTest, SimdAndPortablePathsAgreeOnSpecialValues) {
   std::vector<uint16_t> w = randomHalfWeights(7 * 997, 23);
   for (size_t i = 0; i < w.size(); ++i)
     if (rng() % 29 == 0)
-      // Rows 0-2 without NaNs (the SIMD kernel takes them), 3-6 with.
+      // Rows 0-2 without NaNs, 3-6 with.
       w[i] = specials[i < 3 * 997 ? 2 + rng() % 10 : rng() % 12];
   for (int64_t i = 0; i < 40; ++i) // an all-zero group and a zero-scale one
     w[size_t(997 + i)] = i == 7 ? 0x0001 : 0x0000;
+  // The scalar definitions' bytes, then every SIMD target against them.
   for (const GroupQuantSpec &spec : {kQ4F16, kQ3F16}) {
-    setSimdKernelsEnabled(true);
-    Quantized fast = quantize16(w, 7, 997, spec);
     setSimdKernelsEnabled(false);
-    Quantized portable = quantize16(w, 7, 997, spec);
+    const Quantized portable = quantize16(w, 7, 997, spec);
     setSimdKernelsEnabled(true);
-    EXPECT_EQ(fast.words, portable.words) << spec.bits << " bits";
-    EXPECT_EQ(fast.scales, portable.scales) << spec.bits << " bits";
+    qopt::numerics::testing::forEachSimdTarget([&] {
+      Quantized fast = quantize16(w, 7, 997, spec);
+      EXPECT_EQ(fast.words, portable.words) << spec.bits << " bits";
+      EXPECT_EQ(fast.scales, portable.scales) << spec.bits << " bits";
+    });
   }
 }
 
@@ -643,6 +641,7 @@ TEST(GroupQuantTest, MatchesReferenceBF16AndF32) {
   std::vector<float> f(size_t(rows * k));
   for (float &v : f)
     v = (rng() % 13 == 0) ? 0.0f : normal(rng) * ((rng() % 17 == 0) ? 40 : 1);
+  withBothPaths([&] {
   for (RoundingMode mode :
        {RoundingMode::NearestEven, RoundingMode::NearestAway}) {
     // BF16: take the top half of each float (a valid bf16 value).
@@ -675,4 +674,5 @@ TEST(GroupQuantTest, MatchesReferenceBF16AndF32) {
         ASSERT_EQ(double(q32.scalesF32[i]), wantScales[i]);
     }
   }
+  });
 }

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qopt/Numerics/Mnn.h"
+#include "SimdTargets.h"
 
 #include <gtest/gtest.h>
 
@@ -158,6 +159,7 @@ std::vector<float> gaussianWithOutliers(size_t n, float sigma, unsigned seed) {
 }
 
 TEST(HqqTest, MatchesReferenceOnSmallBlocks) {
+  qopt::numerics::testing::forEachSimdTarget([&] {
   // sigma 1: |W - W_r| often exceeds the shrinkage threshold 0.17, so the
   // lp shrinkage is active; sigma 0.02: it never is.
   int usedCount = 0, cases = 0;
@@ -189,6 +191,7 @@ TEST(HqqTest, MatchesReferenceOnSmallBlocks) {
   }
   // The examples exercise the optimized path, not only the fallback.
   EXPECT_GT(usedCount, cases / 2);
+  });
 }
 
 TEST(HqqTest, HandCheckedShrinkage) {
@@ -209,6 +212,7 @@ TEST(HqqTest, HandCheckedShrinkage) {
 }
 
 TEST(HqqTest, NeverWorseThanPlainRounding) {
+  qopt::numerics::testing::forEachSimdTarget([&] {
   // Per block: the squared error of HQQ <= that of plain asymmetric rounding
   // (same scale); over the tensor HQQ is clearly better.
   for (float sigma : {0.02f, 1.0f}) {
@@ -246,6 +250,7 @@ TEST(HqqTest, NeverWorseThanPlainRounding) {
       }
     }
   }
+  });
 }
 
 TEST(HqqTest, ConstantAndSymmetricBlocksKeepPlainRounding) {

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qopt/Numerics/ScaleSearch.h"
+#include "SimdTargets.h"
 
 #include <gtest/gtest.h>
 
@@ -228,6 +229,7 @@ TEST(ScaleSearchTest, BytesIndependentOfRowSplit) {
 }
 
 TEST(ScaleSearchTest, FullCodeRange) {
+  qopt::numerics::testing::forEachSimdTarget([&] {
   const GroupQuantSpec spec{4, 32, FloatFormat::F16};
   const int64_t rows = 64, k = 1024;
   Weights w = randomWeights(size_t(rows * k), spec.modelFormat, 31);
@@ -262,6 +264,7 @@ TEST(ScaleSearchTest, FullCodeRange) {
   }
   EXPECT_GT(fifteen, 0);
   EXPECT_GT(negative, 0);
+  });
 }
 
 /// The documented search, written plainly (sums in sequential order): the
@@ -305,6 +308,7 @@ double referenceSearchError(const std::vector<float> &x, int m, double rtn) {
 }
 
 TEST(ScaleSearchTest, MatchesPlainReferenceOfTheSearch) {
+  qopt::numerics::testing::forEachSimdTarget([&] {
   const GroupQuantSpec spec{4, 32, FloatFormat::F16};
   const int64_t rows = 16, k = 512;
   Weights w = randomWeights(size_t(rows * k), spec.modelFormat, 41);
@@ -319,6 +323,7 @@ TEST(ScaleSearchTest, MatchesPlainReferenceOfTheSearch) {
     EXPECT_NEAR(eo[g], referenceSearchError(x, 7, er[g]), 1e-12 * er[g])
         << "group " << g;
   }
+  });
 }
 
 TEST(ScaleSearchTest, ZeroAndNonFiniteGroupsKeepRtn) {

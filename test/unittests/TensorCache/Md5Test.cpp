@@ -119,4 +119,49 @@ TEST(Md5, FilesOfMixedSizesOnSeveralThreads) {
   ::rmdir(dir.c_str());
 }
 
+// Streams fed in pieces: the RFC 1321 suite one byte at a time, and 37
+// random messages (more than two batches of lanes) cut at random points
+// around block boundaries, the pieces of different streams fed together in
+// rounds (some streams get an empty piece in a round).
+TEST(Md5Test, StreamsFedInPiecesMatchTheScalarDigest) {
+  const char *msg = "12345678901234567890123456789012345678901234567890123456"
+                    "789012345678901234567890";
+  Md5Stream one;
+  Md5Stream *streams1[1] = {&one};
+  for (const char *p = msg; *p; ++p) {
+    llvm::ArrayRef<uint8_t> piece[1] = {
+        {reinterpret_cast<const uint8_t *>(p), 1}};
+    md5UpdateMany(streams1, piece);
+  }
+  EXPECT_EQ(md5Hex(one.digest()), "57edf4a22be3c955ac49da2e2107b67a");
+  EXPECT_EQ(md5Hex(Md5Stream().digest()), "d41d8cd98f00b204e9800998ecf8427e");
+
+  std::mt19937 rng(7);
+  std::vector<std::vector<uint8_t>> msgs;
+  for (size_t i = 0; i < 37; ++i)
+    msgs.push_back(randomBytes(rng() % 3000, uint32_t(i)));
+  std::vector<Md5Stream> s(msgs.size());
+  std::vector<size_t> done(msgs.size(), 0);
+  for (bool more = true; more;) {
+    more = false;
+    std::vector<Md5Stream *> ptrs;
+    std::vector<llvm::ArrayRef<uint8_t>> pieces;
+    for (size_t i = 0; i < msgs.size(); ++i) {
+      size_t left = msgs[i].size() - done[i];
+      size_t take = std::min<size_t>(left, rng() % 4 == 0 ? 0 : rng() % 200);
+      if (rng() % 3 == 0)
+        take = std::min<size_t>(left, 64 - done[i] % 64); // to a boundary
+      ptrs.push_back(&s[i]);
+      pieces.push_back({msgs[i].data() + done[i], take});
+      done[i] += take;
+      more |= done[i] < msgs[i].size();
+    }
+    md5UpdateMany(ptrs, pieces);
+  }
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    EXPECT_EQ(s[i].length, msgs[i].size());
+    EXPECT_EQ(md5Hex(s[i].digest()), scalarMd5(msgs[i])) << "message " << i;
+  }
+}
+
 } // namespace

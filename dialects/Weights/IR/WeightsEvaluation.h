@@ -1,0 +1,172 @@
+//===- WeightsEvaluation.h - Evaluating weights values in rows -*- C++ -*-===//
+//
+// What the evaluation interfaces of the weights dialect exchange
+// (WeightsInterfaces.td): a RowBuffer holds a range of rows of a tensor
+// (its outermost dimension; a scalar is one row of one element), an
+// EvaluationContext gives an op the rows of its operands and the checkpoint
+// reader, and an EvaluationError carries the location of the op that could
+// not be evaluated. docs/design.md, "Evaluation", describes the contract.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QOPT_DIALECTS_WEIGHTS_IR_WEIGHTSEVALUATION_H
+#define QOPT_DIALECTS_WEIGHTS_IR_WEIGHTSEVALUATION_H
+
+#include "qopt/Loaders/TensorReader.h"
+#include "qopt/Numerics/DType.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Location.h"
+#include "mlir/IR/Value.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+namespace mlir::qopt::weights {
+
+/// Element type of a DType (unsigned integers become `ui<N>`).
+Type toMlirType(MLIRContext *ctx, ::qopt::numerics::DType t);
+/// Inverse; nullopt for types a tensor cache cannot hold.
+std::optional<::qopt::numerics::DType> fromMlirType(Type t);
+
+/// Leaves new elements uninitialized: every buffer of an evaluation is
+/// fully written before it is read, and zero-filling them cost ~10% of a
+/// conversion.
+template <typename T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  using std::allocator<T>::allocator;
+  template <typename U>
+  void construct(U *p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void *>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U *p, Args &&...args) {
+    ::new (static_cast<void *>(p)) U(std::forward<Args>(args)...);
+  }
+};
+template <typename T>
+using UninitVector = std::vector<T, DefaultInitAllocator<T>>;
+
+/// Rows of a tensor: its outermost dimension (a scalar is one row).
+int64_t getRowCount(RankedTensorType type);
+
+/// A row range of a tensor, materialized row-major.
+struct RowBuffer {
+  ::qopt::numerics::DType dtype = ::qopt::numerics::DType::U8;
+  /// shape[0] is the number of rows held (rank >= 1).
+  SmallVector<int64_t> shape;
+  UninitVector<uint8_t> data;
+  /// When set, the bytes are checkpoint rows mapped from the file (read in
+  /// place from the page cache), not `data`.
+  std::shared_ptr<const ::qopt::loaders::MappedBytes> mapped;
+
+  /// `rows` rows of a tensor of `type`, allocated and uninitialized.
+  static RowBuffer allocate(RankedTensorType type, int64_t rows);
+  /// A buffer of `dtype` and `shape`, allocated and uninitialized.
+  static RowBuffer allocate(::qopt::numerics::DType dtype,
+                            ArrayRef<int64_t> shape);
+
+  const uint8_t *bytes() const {
+    return mapped ? mapped->data() : data.data();
+  }
+  size_t byteSize() const { return mapped ? mapped->size() : data.size(); }
+  /// The bytes, writable (mapped rows are copied into `data` first).
+  uint8_t *mutableBytes();
+  int64_t numElements() const;
+  int64_t numRows() const { return shape.empty() ? 1 : shape[0]; }
+  size_t rowBytes() const;
+};
+
+/// An evaluation failure at a location: the op that could not be evaluated
+/// (for a read error, the weights.source naming the tensor).
+class EvaluationError : public llvm::ErrorInfo<EvaluationError> {
+public:
+  static char ID;
+  EvaluationError(Location loc, std::string message)
+      : loc(loc), message(std::move(message)) {}
+  void log(llvm::raw_ostream &os) const override { os << message; }
+  std::error_code convertToErrorCode() const override {
+    return llvm::inconvertibleErrorCode();
+  }
+  Location getLocation() const { return loc; }
+  const std::string &getMessage() const { return message; }
+  /// Prefixes the message (keeps the location).
+  void prepend(const llvm::Twine &prefix) { message = (prefix + message).str(); }
+
+private:
+  Location loc;
+  std::string message;
+};
+
+/// An EvaluationError at `op`.
+llvm::Error makeEvaluationError(Operation *op, const llvm::Twine &message);
+
+/// Options of one evaluation.
+struct EvaluationOptions {
+  /// Run casts, group and float8 quantization on the CUDA kernels
+  /// (qopt/Kernels/Cuda.h; the caller checked for a device).
+  bool cuda = false;
+  /// Measure the quantization error of quantized values (addError).
+  bool measureError = false;
+};
+
+/// What an op sees while it evaluates: the rows of its operands and the
+/// checkpoint reader. One context per thread.
+class EvaluationContext {
+public:
+  EvaluationContext(::qopt::loaders::TensorReader &reader,
+                    const EvaluationOptions &options)
+      : reader(reader), options(options) {}
+
+  ::qopt::loaders::TensorReader &getReader() { return reader; }
+  const EvaluationOptions &getOptions() const { return options; }
+
+  /// Rows [r0, r1) of `value`, evaluated by its defining op through
+  /// EvaluableOpInterface: ops that are not row-local are evaluated whole
+  /// and the rows taken from the result. Fails at the op that cannot be
+  /// evaluated.
+  llvm::Expected<RowBuffer> getRows(Value value, int64_t r0, int64_t r1);
+  /// All rows of `value`.
+  llvm::Expected<RowBuffer> getAllRows(Value value);
+
+  /// Adds the quantization error of `n` values: `w` the weight, `wq` its
+  /// dequantized form (sums of w^2 and (w - wq)^2, in element order).
+  void addError(const float *w, const float *wq, size_t n);
+  /// Whether addError was called since the last takeError, and the sums.
+  std::tuple<bool, double, double> takeError();
+
+  /// Nanoseconds spent by getRows in the evaluated ops themselves: reading
+  /// checkpoint rows (weights.source) and everything else; `childNs` is the
+  /// total time of the getRows calls made since it was last reset (the
+  /// caller of evaluateRows subtracts it to get an op's own time).
+  struct Times {
+    uint64_t readNs = 0, otherNs = 0, childNs = 0;
+  } times;
+
+private:
+  ::qopt::loaders::TensorReader &reader;
+  EvaluationOptions options;
+  double signal = 0, noise = 0;
+  bool measured = false;
+};
+
+/// Whether every op the definition of `value` reaches evaluates row by row
+/// (EvaluableOpInterface::isRowLocal), so its rows can be computed in chunks.
+bool isRowLocalChain(Value value);
+/// Fails, at the op, when the definition of `value` reaches an op that
+/// cannot be evaluated (no EvaluableOpInterface), or, at `user`, a block
+/// argument.
+llvm::Error checkEvaluable(Value value, Operation *user);
+
+} // namespace mlir::qopt::weights
+
+#endif // QOPT_DIALECTS_WEIGHTS_IR_WEIGHTSEVALUATION_H

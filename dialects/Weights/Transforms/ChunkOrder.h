@@ -1,0 +1,32 @@
+//===- ChunkOrder.h - The order the executor runs chunks in -----*- C++ -*-===//
+//
+// The writer hashes shards as they are written, several shards side by side
+// (one per SIMD lane of the multi-buffer MD5), so the executor runs chunks
+// of several shards in turn instead of one shard after the other.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QOPT_DIALECTS_WEIGHTS_TRANSFORMS_CHUNKORDER_H
+#define QOPT_DIALECTS_WEIGHTS_TRANSFORMS_CHUNKORDER_H
+
+#include "llvm/ADT/ArrayRef.h"
+
+#include <cstdint>
+#include <vector>
+
+namespace mlir::qopt::weights {
+
+/// Chunks whose key is kSkipChunk are not run (another part writes them).
+inline constexpr uint32_t kSkipChunk = UINT32_MAX;
+
+/// The indices of the chunks in the order to run them. `shardOfChunk[c]` is
+/// the shard chunk c writes (most of) its bytes to. Chunks of one shard keep
+/// their relative order; up to `lanes` shards, taken in order of first
+/// appearance, progress round robin, and a shard whose chunks are all
+/// scheduled hands its turn to the next shard.
+std::vector<size_t> interleaveChunksByShard(llvm::ArrayRef<uint32_t> shardOfChunk,
+                                            unsigned lanes);
+
+} // namespace mlir::qopt::weights
+
+#endif // QOPT_DIALECTS_WEIGHTS_TRANSFORMS_CHUNKORDER_H

@@ -1,0 +1,111 @@
+//===- ShardHasher.h - MD5 of shards as their bytes are written -*- C++ -*-===//
+//
+// tensor-cache.json holds the md5 of every shard. Instead of re-reading the
+// shards after they are written, the writer hands every piece it writes to a
+// ShardHasher, which keeps one incremental MD5 stream per shard. MD5 is a
+// single dependency chain per message, so the streams of several shards are
+// advanced together, one per SIMD lane (md5UpdateMany): in-order bytes wait
+// in a per-shard buffer until enough shards have some (or the buffers reach
+// a memory budget), then one thread hashes them side by side while the other
+// threads keep computing. Pieces that arrive ahead of their shard's frontier
+// wait as copies; past a second budget they are not copied but read back
+// from the staged file when the frontier reaches them.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QOPT_TENSORCACHE_SHARDHASHER_H
+#define QOPT_TENSORCACHE_SHARDHASHER_H
+
+#include "qopt/TensorCache/Md5.h"
+
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace qopt::tensorcache {
+
+class ShardHasher {
+public:
+  struct Limits {
+    /// Shards with waiting bytes that start a batch (capped at the number of
+    /// shards not yet complete).
+    unsigned batchLanes = kMd5Lanes;
+    /// Waiting in-order bytes that start a batch whatever the lanes.
+    uint64_t readyBytes = 16ull << 20;
+    /// Copies of out-of-order pieces kept; beyond, they are read back.
+    uint64_t pendingBytes = 8ull << 20;
+  };
+  /// What was hashed from where (for tests and the benchmark notes).
+  struct Stats {
+    uint64_t bytes = 0;         // hashed in all
+    uint64_t readBack = 0;      // of which read back from the staged files
+    uint64_t outOfOrder = 0;    // of which waited as out-of-order copies
+    uint64_t batches = 0;       // md5UpdateMany calls
+    uint64_t laneBatches = 0;   // sum over batches of the lanes used
+    uint64_t peakWaiting = 0;   // most bytes held (in order + out of order)
+  };
+
+  /// `sizes[k]` is shard k's final size; `paths[k]` its staged file (for
+  /// read-back); `displays[k]` the name errors show.
+  ShardHasher(std::vector<uint64_t> sizes, std::vector<std::string> paths,
+              std::vector<std::string> displays, Limits limits);
+  ShardHasher(std::vector<uint64_t> sizes, std::vector<std::string> paths,
+              std::vector<std::string> displays)
+      : ShardHasher(std::move(sizes), std::move(paths), std::move(displays),
+                    Limits()) {}
+
+  /// Bytes [offset, offset + size) of `shard`, just written (and in `data`).
+  /// Pieces of a shard may come in any order and from any thread; each byte
+  /// once. May hash a batch before returning.
+  llvm::Error add(size_t shard, uint64_t offset, const void *data,
+                  uint64_t size);
+
+  /// Hashes what still waits and returns the hex md5 of each shard; an
+  /// error if some shard did not receive all its bytes. Only shards listed
+  /// in `only` (all when empty) must be complete; the others get "".
+  llvm::Expected<std::vector<std::string>>
+  finish(const std::vector<bool> &only = {});
+
+  Stats stats() const;
+
+private:
+  struct Piece {
+    uint64_t size;
+    std::vector<uint8_t> bytes; // empty: read back from the file
+  };
+  struct Shard {
+    Md5Stream stream;
+    uint64_t frontier = 0;      // bytes before it are in `ready` or hashed
+    /// In-order pieces not yet hashed (one allocation each, so that the
+    /// heap reuses them; no buffer that grows).
+    std::vector<std::vector<uint8_t>> ready;
+    uint64_t readySize = 0;
+    std::map<uint64_t, Piece> pending;
+    bool busy = false;          // a batch holds `stream`
+  };
+
+  /// Appends pending pieces that the frontier reached to `ready`.
+  llvm::Error drainPending(size_t k);
+  /// With the lock held: hashes batches while the limits say so (or all
+  /// waiting bytes with `all`); other threads add meanwhile.
+  llvm::Error hashBatches(std::unique_lock<std::mutex> &lock, bool all);
+  bool shouldHash() const;
+
+  std::vector<uint64_t> sizes;
+  std::vector<std::string> paths, displays;
+  Limits limits;
+  std::vector<Shard> shards;
+  mutable std::mutex mu;
+  bool hashing = false;
+  uint64_t readyTotal = 0, pendingCopies = 0;
+  size_t incomplete = 0; // shards whose stream has not all their bytes
+  Stats counters;
+};
+
+} // namespace qopt::tensorcache
+
+#endif // QOPT_TENSORCACHE_SHARDHASHER_H

@@ -1,0 +1,184 @@
+//===- ShardHasherTest.cpp - MD5 of shards as they are written --*- C++ -*-===//
+//
+// Expected digests come from llvm::MD5 (an independent scalar MD5) of each
+// shard's whole content; the pieces reach the hasher in every order the
+// executor can produce: in order, shuffled, from several threads, and past
+// the copy budget (read back from the file). Part assignment is worked by
+// hand.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qopt/TensorCache/ShardHasher.h"
+#include "qopt/TensorCache/TensorCache.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/MD5.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <thread>
+#include <unistd.h>
+
+using namespace qopt::tensorcache;
+
+namespace {
+
+std::string scalarMd5(const std::vector<uint8_t> &m) {
+  llvm::MD5 md5;
+  md5.update(llvm::ArrayRef<uint8_t>(m));
+  llvm::MD5::MD5Result r;
+  md5.final(r);
+  return std::string(r.digest());
+}
+
+struct Piece {
+  size_t shard;
+  uint64_t offset, size;
+};
+
+/// 23 shards of random sizes (one of 0 bytes, several below a block),
+/// written to files, cut into random pieces.
+struct Fixture {
+  std::vector<std::vector<uint8_t>> content;
+  std::vector<std::string> paths;
+  std::vector<Piece> pieces;
+  std::string dir;
+
+  explicit Fixture(uint32_t seed) {
+    std::mt19937 rng(seed);
+    dir = std::string(QOPT_TEST_TMPDIR) + "/hasher-" + std::to_string(seed) +
+          "-" + std::to_string(::getpid());
+    ::mkdir(dir.c_str(), 0777);
+    for (size_t k = 0; k < 23; ++k) {
+      size_t n = k == 4 ? 0 : k % 5 == 0 ? rng() % 60 : rng() % 300000;
+      std::vector<uint8_t> d(n);
+      for (uint8_t &b : d)
+        b = uint8_t(rng());
+      paths.push_back(dir + "/s" + std::to_string(k));
+      std::ofstream(paths.back(), std::ios::binary)
+          .write(reinterpret_cast<const char *>(d.data()), std::streamsize(n));
+      for (uint64_t off = 0; off < n;) {
+        uint64_t len = std::min<uint64_t>(n - off, 1 + rng() % 40000);
+        pieces.push_back({k, off, len});
+        off += len;
+      }
+      content.push_back(std::move(d));
+    }
+  }
+  ~Fixture() {
+    for (const std::string &p : paths)
+      ::unlink(p.c_str());
+    ::rmdir(dir.c_str());
+  }
+  std::vector<uint64_t> sizes() const {
+    std::vector<uint64_t> s;
+    for (const auto &c : content)
+      s.push_back(c.size());
+    return s;
+  }
+  std::vector<std::string> expected() const {
+    std::vector<std::string> e;
+    for (const auto &c : content)
+      e.push_back(scalarMd5(c));
+    return e;
+  }
+  void add(ShardHasher &h, const Piece &p) const {
+    llvm::Error err =
+        h.add(p.shard, p.offset, content[p.shard].data() + p.offset, p.size);
+    ASSERT_FALSE(bool(err)) << llvm::toString(std::move(err));
+  }
+};
+
+TEST(ShardHasherTest, InOrderPiecesAreHashedFromMemory) {
+  Fixture f(1);
+  ShardHasher h(f.sizes(), f.paths, f.paths);
+  for (const Piece &p : f.pieces)
+    f.add(h, p);
+  auto got = h.finish();
+  ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
+  EXPECT_EQ(*got, f.expected());
+  ShardHasher::Stats s = h.stats();
+  uint64_t total = 0;
+  for (uint64_t n : f.sizes())
+    total += n;
+  EXPECT_EQ(s.bytes, total);
+  EXPECT_EQ(s.readBack, 0u);
+  EXPECT_EQ(s.outOfOrder, 0u);
+}
+
+TEST(ShardHasherTest, ShuffledPiecesFromSeveralThreads) {
+  for (uint64_t pendingBudget : {uint64_t(64) << 20, uint64_t(100000), uint64_t(0)}) {
+    Fixture f(2 + uint32_t(pendingBudget % 7));
+    std::mt19937 rng(5);
+    std::shuffle(f.pieces.begin(), f.pieces.end(), rng);
+    ShardHasher::Limits limits;
+    limits.pendingBytes = pendingBudget;
+    limits.readyBytes = 200000; // forces many small batches
+    ShardHasher h(f.sizes(), f.paths, f.paths, limits);
+    std::vector<std::thread> threads;
+    for (unsigned t = 0; t < 3; ++t)
+      threads.emplace_back([&, t] {
+        for (size_t i = t; i < f.pieces.size(); i += 3)
+          f.add(h, f.pieces[i]);
+      });
+    for (std::thread &t : threads)
+      t.join();
+    auto got = h.finish();
+    ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
+    EXPECT_EQ(*got, f.expected()) << "budget " << pendingBudget;
+    ShardHasher::Stats s = h.stats();
+    EXPECT_GT(s.outOfOrder + s.readBack, 0u);
+    if (pendingBudget == 0)
+      EXPECT_EQ(s.outOfOrder, 0u); // nothing copied: all read back
+    else if (pendingBudget > (32u << 20))
+      EXPECT_EQ(s.readBack, 0u);
+  }
+}
+
+TEST(ShardHasherTest, IncompleteShardIsAnError) {
+  Fixture f(3);
+  ShardHasher h(f.sizes(), f.paths, {f.paths.size(), std::string("shard")});
+  for (const Piece &p : f.pieces)
+    if (!(p.shard == 1 && p.offset == 0))
+      f.add(h, p);
+  auto got = h.finish();
+  ASSERT_FALSE(bool(got));
+  EXPECT_EQ(llvm::toString(got.takeError()),
+            "cannot hash 'shard': 0 of its " +
+                std::to_string(f.content[1].size()) +
+                " bytes were written in order");
+  // Shards outside `only` may be incomplete.
+  ShardHasher h2(f.sizes(), f.paths, f.paths);
+  for (const Piece &p : f.pieces)
+    if (p.shard != 1)
+      f.add(h2, p);
+  std::vector<bool> only(f.content.size(), true);
+  only[1] = false;
+  auto got2 = h2.finish(only);
+  ASSERT_TRUE(bool(got2)) << llvm::toString(got2.takeError());
+  std::vector<std::string> want = f.expected();
+  want[1] = "";
+  EXPECT_EQ(*got2, want);
+}
+
+// Worked by hand: shard k goes to part floor(N * middle_k / total).
+TEST(ShardHasherTest, PartsAreContiguousRunsOfAboutEqualBytes) {
+  // middles 5, 15, 25 of 30.
+  EXPECT_EQ(assignShardsToParts({10, 10, 10}, 3),
+            (std::vector<uint32_t>{0, 1, 2}));
+  // middles 50, 100.5, 101.5, 102.5 of 103: 0.97, 1.95, 1.97, 1.99.
+  EXPECT_EQ(assignShardsToParts({100, 1, 1, 1}, 2),
+            (std::vector<uint32_t>{0, 1, 1, 1}));
+  // More parts than shards: middles 0.5 and 1.5 of 2 -> 1.25, 3.75.
+  EXPECT_EQ(assignShardsToParts({1, 1}, 5), (std::vector<uint32_t>{1, 3}));
+  EXPECT_EQ(assignShardsToParts({7, 7, 7, 7}, 1),
+            (std::vector<uint32_t>{0, 0, 0, 0}));
+  // Sizes near 2^64 do not overflow (128-bit sums).
+  EXPECT_EQ(assignShardsToParts({UINT64_MAX / 2, UINT64_MAX / 2}, 2),
+            (std::vector<uint32_t>{0, 1}));
+}
+
+} // namespace
