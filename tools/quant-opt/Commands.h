@@ -22,6 +22,11 @@ llvm::cl::OptionCategory &evalCategory();
 /// Run after llvm::cl parsed the command line; return the exit code.
 int runConvert();
 int runEval();
+
+/// `quant-opt calibrate` (Calibrate.cpp).
+llvm::cl::SubCommand &calibrateCommand();
+llvm::cl::OptionCategory &calibrateCategory();
+int runCalibrate();
 } // namespace qopt
 
 #endif // QOPT_TOOLS_QUANTOPT_COMMANDS_H
