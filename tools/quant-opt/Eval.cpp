@@ -151,7 +151,7 @@ namespace cl = llvm::cl;
 namespace qopt {
 cl::SubCommand &evalCommand() {
   static cl::SubCommand cmd(
-      "eval", "Perplexity of a checkpoint on a text (float32 reference "
+      "eval", "Perplexity of a Llama checkpoint on a text (float32 reference "
               "forward pass), and of a tensor cache converted from it");
   return cmd;
 }
