@@ -51,7 +51,12 @@ for mode in imatrix hessian; do
   cmp "$work/$mode-1.st" "$work/$mode-2.st" ||
     { echo "bench/calibrate.sh: $mode files differ between 1 and 2 threads" >&2; exit 1; }
 done
-summary=$(cat "$work/out")
+summary=$(sed 's/ written to .*//' "$work/out")
+# The fixed cost: the same run on 64 tokens.
+/usr/bin/time -f "%e %M" -o "$work/time" "$qopt" calibrate "$model" \
+  --text "$text" --max-tokens 64 --context 512 --threads 1 \
+  -o "$work/small.st" > /dev/null 2> /dev/null
+read -r small_wall small_rss < "$work/time"
 {
   echo "# quant-opt calibrate: time and peak memory"
   echo
@@ -61,6 +66,8 @@ summary=$(cat "$work/out")
   echo "- model: \`${model#$repo/}\`; calibration text: \`${text#$repo/}\` (separate from the evaluation text \`bench/eval-text.py.txt\`), first $max_tokens byte tokens, windows of 512"
   echo "- \`$summary\`"
   echo "- the files written with 1 and 2 threads are byte-identical (checked)"
+  echo "- fixed cost (64 tokens, imatrix, 1 thread): $small_wall s, peak RSS $((small_rss / 1024)) MB"
+  echo "- the machine is shared: with a load average above its core count, the wall times (and the 2-thread ones most) measure contention as much as calibrate"
   echo
   echo "| statistics | threads | wall s | peak RSS MB | file bytes |"
   echo "|---|---|---|---|---|"
