@@ -269,7 +269,7 @@ def random_checkpoint(a):
             centre = 0.0 if plus_one_norms else 1.0
             vals = [centre + rng.gauss(0, 0.05) for _ in range(n)]
         else:
-            vals = [rng.gauss(0, a.std) for _ in range(n)]
+            vals = [rng.gauss(0, getattr(a, "std", 0.02)) for _ in range(n)]
         if a.zero_group and name == "model.layers.0.self_attn.q_proj.weight":
             vals[:32] = [0.0] * 32  # an all-zero quantization group
         tensors.append((name, a.dtype, shape, to_bits(vals, a.dtype)))
