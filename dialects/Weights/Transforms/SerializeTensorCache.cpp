@@ -194,6 +194,7 @@ struct SerializeTensorCachePass
     opts.accuracy = accuracy;
     opts.cuda = device == "cuda";
     opts.checkpointRoot = checkpointRoot.getValue();
+    opts.calibrationFile = calibrationFile.getValue();
     opts.clampWeights = clampWeights;
     opts.progress = progress && llvm::sys::Process::StandardErrIsDisplayed();
     std::vector<TensorError> errors;
