@@ -15,11 +15,13 @@
 #include "qopt/Eval/Llama.h"
 #include "qopt/Eval/Perplexity.h"
 #include "qopt/Eval/WeightSource.h"
+#include "qopt/Loaders/Calibration.h"
 
 #include <nlohmann/json.hpp>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -195,6 +197,51 @@ TEST(DecoderTest, StatsFileWriterLeavesNothingWhenIncomplete) {
   EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir),
                           std::filesystem::directory_iterator()),
             0);
+}
+
+// A STATS file written by calibrate() (mixtral: dense and stacked-expert
+// entries) reads back through the project's reader of the format
+// (lib/Loaders/Calibration.h): the same entries, shapes and values.
+TEST(DecoderTest, StatsFileReadsBackThroughTheLoader) {
+  std::string dir = std::string(QOPT_TEST_INPUTS) + "/mixtral-bf16-st";
+  std::string out = scratchDir("stats-loader") + "/m.safetensors";
+  auto config = DecoderConfig::read(dir);
+  ASSERT_TRUE(bool(config)) << llvm::toString(config.takeError());
+  auto source = ModelWeightSource::open(dir);
+  ASSERT_TRUE(bool(source)) << llvm::toString(source.takeError());
+  std::vector<int32_t> tokens = {3, 17, 250, 4, 99, 511, 7, 42};
+  CalibrationOptions options;
+  options.context = 5;
+  options.hessian = true;
+  auto result = calibrate(*config, **source, tokens, out, options);
+  ASSERT_TRUE(bool(result)) << llvm::toString(result.takeError());
+  EXPECT_EQ(result->tensors, 33); // 2 x 5 linear layers + lm_head, x 3
+
+  auto file = qopt::loaders::CalibrationFile::open(out);
+  ASSERT_TRUE(bool(file)) << llvm::toString(file.takeError());
+  std::vector<std::string> names;
+  for (const auto &e : (*file)->getEntries())
+    names.push_back(e.name);
+  std::vector<std::string> want;
+  for (int64_t l = 0; l <= 2; ++l)
+    for (const LinearSpec &s : decoderLinears(*config, l))
+      want.push_back(s.name);
+  std::sort(names.begin(), names.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(names, want);
+  const auto *experts = (*file)->find("model.layers.1.moe.e2.weight");
+  ASSERT_NE(experts, nullptr);
+  EXPECT_EQ(experts->importanceShape, (std::vector<int64_t>{4, 256}));
+  EXPECT_EQ(experts->hessianShape, (std::vector<int64_t>{4, 256, 256}));
+  std::vector<float> importance, hessian;
+  ASSERT_FALSE(bool((*file)->readImportance(experts->name, importance)));
+  ASSERT_FALSE(bool((*file)->readHessian(experts->name, hessian)));
+  ASSERT_EQ(importance.size(), 4u * 256);
+  ASSERT_EQ(hessian.size(), 4u * 256 * 256);
+  // The Hessians' diagonals are the importances, bit for bit.
+  for (size_t e = 0; e < 4; ++e)
+    for (size_t k = 0; k < 256; ++k)
+      ASSERT_EQ(hessian[(e * 256 + k) * 256 + k], importance[e * 256 + k]);
 }
 
 } // namespace
