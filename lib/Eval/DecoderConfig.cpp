@@ -37,7 +37,8 @@ static std::string readString(const nlohmann::json &json, const char *key) {
   return it != json.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-/// A number field, `dflt` when absent or null; an error when not a number.
+/// A number field: `out` keeps its value when the field is absent or null;
+/// an error when it is not a number.
 static llvm::Error readNumber(const nlohmann::json &json, llvm::StringRef path,
                               const char *key, double &out) {
   auto it = json.find(key);
@@ -165,8 +166,10 @@ llvm::Expected<DecoderConfig> DecoderConfig::fromJson(const nlohmann::json &json
     } else {
       c.slidingWindow.assign(size_t(c.dims.numLayers), 0);
     }
+  } else if (t == "llama") {
+    c.slidingWindow.assign(size_t(c.dims.numLayers), 0); // LlamaModel has none
   } else {
-    // llama, mistral, mixtral, phi3: a sliding window applies to every layer.
+    // mistral, mixtral, phi3: a sliding window applies to every layer.
     if (auto e = readSlidingWindow(json, path, /*evenOnly=*/false, c))
       return std::move(e);
   }
