@@ -48,7 +48,8 @@ Regex Regex::compile(llvm::StringRef pattern, bool literal,
   Regex re;
   int errorCode = 0;
   PCRE2_SIZE errorOffset = 0;
-  uint32_t options = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
+  // UCP is meaningless (and refused) for a literal.
+  uint32_t options = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
   pcre2_code *code = pcre2_compile(
       reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options,
       &errorCode, &errorOffset, nullptr);

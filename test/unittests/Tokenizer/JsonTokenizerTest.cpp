@@ -63,7 +63,19 @@ TEST_P(JsonFixture, IdsMatchTokenizersJs) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, JsonFixture,
                          testing::Values("qwen2", "llama3", "gpt2",
-                                         "gpt2-prefix"));
+                                         "gpt2-prefix", "llama2-json"));
+
+// Sentencepiece-style tokenizer.json: spaces as U+2581, byte fallback.
+TEST(JsonTokenizer, SentencePieceStyleDecodes) {
+  std::unique_ptr<Tokenizer> tok = openFixture("llama2-json");
+  ASSERT_TRUE(tok);
+  std::string text = "Hello  world, 東京 😀 and \x01";
+  llvm::Expected<std::vector<int32_t>> ids = tok->encode(text, false);
+  ASSERT_TRUE(!!ids) << llvm::toString(ids.takeError());
+  llvm::Expected<std::string> back = tok->decode(*ids);
+  ASSERT_TRUE(!!back) << llvm::toString(back.takeError());
+  EXPECT_EQ(*back, text);
+}
 
 // Byte-level BPE loses nothing: decoding gives the text back (the fixtures
 // without a normalizer; added tokens decode to their content).
