@@ -310,8 +310,12 @@ llvm::Error JsonTokenizer::parsePreTokenizer(const json &p) {
     step.removed = b == "Removed";
     bool invert = false;
     READ_BOOL(p, "invert", invert, "pre_tokenizer Split");
-    if (invert)
-      return error("pre_tokenizer Split with invert: true is not supported");
+    // invert: the matches are the words and the text between them goes
+    // (how converted tiktoken vocabularies split).
+    if (invert && !step.removed)
+      return error("pre_tokenizer Split with invert: true is supported only "
+                   "with behavior Removed");
+    step.matchesOnly = invert;
   } else if (type == "ByteLevel") {
     step.kind = PreTokenizerStep::ByteLevel;
     step.useRegex = true;

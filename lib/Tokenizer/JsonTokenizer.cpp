@@ -154,12 +154,19 @@ std::string JsonTokenizer::normalizeText(llvm::StringRef text) const {
 }
 
 /// Cuts `piece` at the matches of `re`: matches and the text between them
-/// become pieces (Isolated), or only the text between (Removed).
+/// become pieces (Isolated), or only the text between (Removed), or only
+/// the matches (Removed with invert).
 static llvm::Error splitPiece(const std::string &piece, const Regex &re,
-                              bool removed, std::vector<std::string> &out) {
+                              bool removed, std::vector<std::string> &out,
+                              bool matchesOnly = false) {
   std::vector<std::pair<size_t, size_t>> matches;
   if (llvm::Error e = re.findAll(piece, matches))
     return e;
+  if (matchesOnly) {
+    for (auto [b, e] : matches)
+      out.push_back(piece.substr(b, e - b));
+    return llvm::Error::success();
+  }
   size_t at = 0;
   for (auto [b, e] : matches) {
     if (b > at)
@@ -183,8 +190,8 @@ llvm::Error JsonTokenizer::preTokenize(std::string text, bool firstSection,
     for (std::string &piece : pieces) {
       switch (step.kind) {
       case PreTokenizerStep::Split:
-        if (llvm::Error e =
-                splitPiece(piece, step.pattern, step.removed, next))
+        if (llvm::Error e = splitPiece(piece, step.pattern, step.removed,
+                                       next, step.matchesOnly))
           return e;
         break;
       case PreTokenizerStep::ByteLevel: {

@@ -51,6 +51,7 @@ struct PreTokenizerStep {
   enum Kind { Split, ByteLevel, Metaspace } kind = Split;
   Regex pattern;                  // Split; ByteLevel with use_regex
   bool removed = false;           // Split: behavior Removed (else Isolated)
+  bool matchesOnly = false;       // Split: Removed with invert
   bool useRegex = false;          // ByteLevel
   bool addPrefixSpace = false;    // ByteLevel
   std::string replacement;        // Metaspace

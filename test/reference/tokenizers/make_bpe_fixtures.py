@@ -15,6 +15,8 @@ in the `tokenizers` library's file format, in the shape real models use:
   gpt2/    ByteLevel with use_regex (GPT-2's pattern), <|endoftext|>,
            \\u-escaped JSON
   gpt2-prefix/  the same with add_prefix_space
+  tiktoken-o200k/  o200k_base's pattern as a Split with behavior Removed
+           and invert (how converted tiktoken vocabularies split)
 
 Training splits words with an approximation of those patterns (Python's re
 has no \\p{L}); that only shapes which merges exist. The expected ids come
@@ -62,6 +64,14 @@ QWEN2_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|"
 LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|"
                   r"\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|"
                   r"\s+(?!\S)|\s+")
+
+# o200k_base's pattern (letter case classes, contractions as suffixes).
+O200K_PATTERN = (
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*"
+    r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+"
+    r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
+    r"\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 
 
 def bytes_to_unicode():
@@ -218,6 +228,22 @@ def main():
         "decoder": byte_level(),
         "model": model(vocab, merges),
     }
+    # A tiktoken vocabulary as converted to tokenizer.json: the pattern's
+    # matches are the words (Removed + invert), no added BOS.
+    tiktoken = {
+        "version": "1.0", "truncation": None, "padding": None,
+        "added_tokens": [added(n, "<|endoftext|>")],
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": O200K_PATTERN},
+             "behavior": "Removed", "invert": True},
+            byte_level(use_regex=False)]},
+        "post_processor": None,
+        "decoder": byte_level(),
+        "model": model(vocab, merges),
+    }
+    write(out_dir, "tiktoken-o200k", tiktoken)
+
     write(out_dir, "gpt2", gpt2, ascii_only=True)
     gpt2["pre_tokenizer"] = byte_level(add_prefix_space=True)
     write(out_dir, "gpt2-prefix", gpt2, ascii_only=True)

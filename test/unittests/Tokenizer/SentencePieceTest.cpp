@@ -62,7 +62,8 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, SpmFixture,
 
 TEST(SentencePiece, TokenizerConfigSaysBosAndEos) {
   llvm::SmallString<128> dir;
-  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("spm-config", dir));
+  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory(
+      std::string(QOPT_TEST_TMPDIR) + "/spm-config", dir));
   std::string model = (dir + "/tokenizer.model").str();
   ASSERT_FALSE(
       llvm::sys::fs::copy_file(kDir + "/llama2-spm/tokenizer.model", model));
