@@ -165,3 +165,19 @@ TEST_F(TokenizerJsonErrors, DropoutRefused) {
             file + ": model.dropout is not supported (BPE dropout samples "
                    "segmentations; set it to null)");
 }
+
+// A pattern that backtracks exponentially stops at PCRE2's match limit
+// with an error instead of running for hours.
+TEST_F(TokenizerJsonErrors, BacktrackingPatternIsBounded) {
+  EXPECT_EQ(openError(withModel(R"(, "pre_tokenizer": {"type": "Split",
+              "pattern": {"Regex": "(a|aa)+$"}, "behavior": "Isolated"})")),
+            "(opened)");
+  llvm::Expected<std::unique_ptr<Tokenizer>> tok = Tokenizer::open(dir);
+  ASSERT_TRUE(!!tok);
+  llvm::Expected<std::vector<int32_t>> ids =
+      (*tok)->encode(std::string(60, 'a') + "b");
+  ASSERT_FALSE(!!ids);
+  EXPECT_EQ(llvm::toString(ids.takeError()),
+            file + ": split pattern failed at text byte 0: match limit "
+                   "exceeded");
+}
