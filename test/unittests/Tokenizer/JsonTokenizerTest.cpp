@@ -64,7 +64,7 @@ TEST_P(JsonFixture, IdsMatchTokenizersJs) {
 INSTANTIATE_TEST_SUITE_P(Fixtures, JsonFixture,
                          testing::Values("qwen2", "llama3", "gpt2",
                                          "gpt2-prefix", "tiktoken-o200k",
-                                         "llama2-json"));
+                                         "llama2-json", "mistral-json"));
 
 // Sentencepiece-style tokenizer.json: spaces as U+2581, byte fallback.
 TEST(JsonTokenizer, SentencePieceStyleDecodes) {
