@@ -374,7 +374,12 @@ Tokenizer::openJson(llvm::StringRef path) {
                                   /*RequiresNullTerminator=*/false);
   if (!buffer)
     return makeError(path + ": cannot read: " + buffer.getError().message());
-  llvm::StringRef text = (*buffer)->getBuffer();
+  return fromJson((*buffer)->getBuffer(), path);
+}
+
+llvm::Expected<std::unique_ptr<Tokenizer>>
+Tokenizer::fromJson(llvm::StringRef text, llvm::StringRef path) {
+  using namespace detail;
   if (text.size() > kMaxJsonBytes)
     return makeError(path + ": " + llvm::Twine(text.size()) +
                      " bytes is larger than the " + llvm::Twine(kMaxJsonBytes) +

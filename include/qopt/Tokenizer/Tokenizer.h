@@ -43,6 +43,11 @@ public:
   static llvm::Expected<std::unique_ptr<Tokenizer>>
   openJson(llvm::StringRef path);
 
+  /// Reads a tokenizer.json already in memory; `name` stands for the file
+  /// in messages and path().
+  static llvm::Expected<std::unique_ptr<Tokenizer>>
+  fromJson(llvm::StringRef text, llvm::StringRef name);
+
   /// Opens a sentencepiece `tokenizer.model`. Whether encode() adds BOS/EOS
   /// comes from `add_bos_token` / `add_eos_token` of a tokenizer_config.json
   /// beside it (as transformers' LlamaTokenizer reads them); without one,
