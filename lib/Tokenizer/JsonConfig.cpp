@@ -35,8 +35,13 @@ static std::string typeOf(const json &obj) {
 
 /// A JSON value as text for messages, shortened.
 static std::string quote(llvm::StringRef s) {
-  if (s.size() > 40)
-    return "'" + s.take_front(40).str() + "...'";
+  if (s.size() > 40) {
+    // Cut before a whole character.
+    size_t cut = 40;
+    while (cut > 0 && (uint8_t(s[cut]) & 0xC0) == 0x80)
+      --cut;
+    return "'" + s.take_front(cut).str() + "...'";
+  }
   return "'" + s.str() + "'";
 }
 
@@ -97,9 +102,8 @@ llvm::Error JsonTokenizer::parseModel(const json &m) {
       return error("model.vocab[" + quote(it.key()) + "] must be an integer");
     int64_t id = it->get<int64_t>();
     if (id < 0 || id >= kMaxTokenId)
-      return error("model.vocab[" + quote(it.key()) + "] = " +
-                   llvm::Twine(id) + " is outside [0, " +
-                   llvm::Twine(kMaxTokenId) + ")");
+      return error("model.vocab[" + quote(it.key()) + "] = " + llvm::Twine(id) +
+                   " is outside [0, " + llvm::Twine(kMaxTokenId) + ")");
     model.vocab[it.key()] = int32_t(id);
     if (size_t(id) >= idToToken.size()) {
       idToToken.resize(size_t(id) + 1);
@@ -122,8 +126,8 @@ llvm::Error JsonTokenizer::parseModel(const json &m) {
       const std::string &s = entry.get_ref<const std::string &>();
       size_t space = s.find(' ');
       if (space == std::string::npos)
-        return error("model.merges[" + llvm::Twine(rank) + "] = " +
-                     quote(s) + " is not two tokens separated by a space");
+        return error("model.merges[" + llvm::Twine(rank) + "] = " + quote(s) +
+                     " is not two tokens separated by a space");
       left = s.substr(0, space);
       right = s.substr(space + 1);
     } else if (entry.is_array() && entry.size() == 2 && entry[0].is_string() &&
@@ -141,8 +145,9 @@ llvm::Error JsonTokenizer::parseModel(const json &m) {
         return error("model.merges[" + llvm::Twine(rank) + "]: token " +
                      quote(*tok) + " is not in model.vocab");
     if (merged == model.vocab.end())
-      return error("model.merges[" + llvm::Twine(rank) + "]: the merged token " +
-                   quote(left + right) + " is not in model.vocab");
+      return error("model.merges[" + llvm::Twine(rank) +
+                   "]: the merged token " + quote(left + right) +
+                   " is not in model.vocab");
     // A repeated pair keeps its last rank, as in the tokenizers library.
     uint64_t key = (uint64_t(uint32_t(l->second)) << 32) | uint32_t(r->second);
     model.merges[key] = {rank, merged->second};
@@ -187,8 +192,8 @@ llvm::Error JsonTokenizer::parseAddedTokens(const json &tokens) {
   if (!tokens.is_array())
     return error("added_tokens must be an array");
   for (const json &t : tokens) {
-    std::string where = "added_tokens[" + std::to_string(addedTokens.size()) +
-                        "]";
+    std::string where =
+        "added_tokens[" + std::to_string(addedTokens.size()) + "]";
     const json *content = member(t, "content");
     const json *id = member(t, "id");
     if (!content || !content->is_string() ||
@@ -297,8 +302,8 @@ llvm::Error JsonTokenizer::parsePreTokenizer(const json &p) {
     const json *pattern = member(p, "pattern");
     if (!pattern)
       return error("pre_tokenizer Split needs a 'pattern'");
-    if (llvm::Error e = compilePattern(*pattern, "pre_tokenizer Split",
-                                       step.pattern))
+    if (llvm::Error e =
+            compilePattern(*pattern, "pre_tokenizer Split", step.pattern))
       return e;
     const json *behavior = member(p, "behavior");
     std::string b = behavior && behavior->is_string()
@@ -316,6 +321,16 @@ llvm::Error JsonTokenizer::parsePreTokenizer(const json &p) {
       return error("pre_tokenizer Split with invert: true is supported only "
                    "with behavior Removed");
     step.matchesOnly = invert;
+  } else if (type == "Digits") {
+    // Runs of digits (or each digit) become words of their own. Numeric
+    // as the tokenizers library's Rust tests it (char::is_numeric: the
+    // Unicode N categories); tokenizers.js takes ASCII digits only.
+    step.kind = PreTokenizerStep::Split;
+    bool individual = false;
+    READ_BOOL(p, "individual_digits", individual, "pre_tokenizer Digits");
+    std::string message;
+    step.pattern =
+        Regex::compile(individual ? "\\p{N}" : "\\p{N}+", false, message);
   } else if (type == "ByteLevel") {
     step.kind = PreTokenizerStep::ByteLevel;
     step.useRegex = true;
@@ -352,8 +367,8 @@ llvm::Error JsonTokenizer::parsePreTokenizer(const json &p) {
     READ_BOOL(p, "split", step.splitOnReplacement, "pre_tokenizer Metaspace");
   } else {
     return error("pre_tokenizer type '" + type +
-                 "' is not supported (supported: Sequence, Split, ByteLevel, "
-                 "Metaspace)");
+                 "' is not supported (supported: Sequence, Split, Digits, "
+                 "ByteLevel, Metaspace)");
   }
   preTokenizer.push_back(std::move(step));
   return llvm::Error::success();
@@ -394,15 +409,16 @@ llvm::Error JsonTokenizer::parsePostProcessor(const json &p) {
       out.isSequence = true;
     } else if (const json *special = member(piece, "SpecialToken")) {
       const json *name = member(*special, "id");
-      const json *entry = name && name->is_string() && specials
-                              ? member(*specials, name->get<std::string>().c_str())
-                              : nullptr;
+      const json *entry =
+          name && name->is_string() && specials
+              ? member(*specials, name->get<std::string>().c_str())
+              : nullptr;
       const json *ids = entry ? member(*entry, "ids") : nullptr;
       if (!ids || !ids->is_array())
-        return error("post_processor TemplateProcessing: special token " +
-                     quote(name && name->is_string() ? name->get<std::string>()
-                                                     : "") +
-                     " has no ids in 'special_tokens'");
+        return error(
+            "post_processor TemplateProcessing: special token " +
+            quote(name && name->is_string() ? name->get<std::string>() : "") +
+            " has no ids in 'special_tokens'");
       for (const json &id : *ids) {
         if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
             id.get<int64_t>() >= kMaxTokenId)

@@ -190,8 +190,8 @@ llvm::Error JsonTokenizer::preTokenize(std::string text, bool firstSection,
     for (std::string &piece : pieces) {
       switch (step.kind) {
       case PreTokenizerStep::Split:
-        if (llvm::Error e = splitPiece(piece, step.pattern, step.removed,
-                                       next, step.matchesOnly))
+        if (llvm::Error e = splitPiece(piece, step.pattern, step.removed, next,
+                                       step.matchesOnly))
           return e;
         break;
       case PreTokenizerStep::ByteLevel: {
@@ -222,8 +222,9 @@ llvm::Error JsonTokenizer::preTokenize(std::string text, bool firstSection,
           else
             s += c;
         }
-        bool prepend = step.prepend == PreTokenizerStep::Always ||
-                       (step.prepend == PreTokenizerStep::First && firstSection);
+        bool prepend =
+            step.prepend == PreTokenizerStep::Always ||
+            (step.prepend == PreTokenizerStep::First && firstSection);
         if (prepend && !llvm::StringRef(s).starts_with(step.replacement))
           s.insert(0, step.replacement);
         if (!step.splitOnReplacement) {
@@ -393,14 +394,13 @@ Tokenizer::fromJson(llvm::StringRef text, llvm::StringRef path) {
     switch (failure.kind) {
     case loaders::detail::JsonFailure::Syntax: {
       // nlohmann reports the count of bytes read: the error is the last.
-      size_t at = std::min<uint64_t>(failure.byte ? failure.byte - 1 : 0,
-                                     text.size());
+      size_t at =
+          std::min<uint64_t>(failure.byte ? failure.byte - 1 : 0, text.size());
       llvm::StringRef before = text.take_front(at);
       size_t line = before.count('\n') + 1;
       size_t lineStart = before.rfind('\n');
-      size_t column = at - (lineStart == llvm::StringRef::npos ? 0
-                                                               : lineStart + 1) +
-                      1;
+      size_t column =
+          at - (lineStart == llvm::StringRef::npos ? 0 : lineStart + 1) + 1;
       return makeError(path + ":" + llvm::Twine(line) + ":" +
                        llvm::Twine(column) + ": invalid JSON");
     }

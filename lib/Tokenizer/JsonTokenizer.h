@@ -1,4 +1,5 @@
-//===- JsonTokenizer.h - The tokenizers library's tokenizer.json -*- C++ -*-===//
+//===- JsonTokenizer.h - The tokenizers library's tokenizer.json -*- C++
+//-*-===//
 //
 // Internal to lib/Tokenizer: the parsed pipeline of a tokenizer.json
 // (added tokens, normalizer, pre-tokenizer, BPE model, post-processor),
@@ -43,18 +44,18 @@ private:
 struct NormalizerStep {
   enum Kind { Unicode, Prepend, Replace } kind = Unicode;
   NormalForm form = NormalForm::NFC;
-  std::string text;    // Prepend: what; Replace: the replacement
-  Regex pattern;       // Replace
+  std::string text; // Prepend: what; Replace: the replacement
+  Regex pattern;    // Replace
 };
 
 struct PreTokenizerStep {
   enum Kind { Split, ByteLevel, Metaspace } kind = Split;
-  Regex pattern;                  // Split; ByteLevel with use_regex
-  bool removed = false;           // Split: behavior Removed (else Isolated)
-  bool matchesOnly = false;       // Split: Removed with invert
-  bool useRegex = false;          // ByteLevel
-  bool addPrefixSpace = false;    // ByteLevel
-  std::string replacement;        // Metaspace
+  Regex pattern;               // Split; ByteLevel with use_regex
+  bool removed = false;        // Split: behavior Removed (else Isolated)
+  bool matchesOnly = false;    // Split: Removed with invert
+  bool useRegex = false;       // ByteLevel
+  bool addPrefixSpace = false; // ByteLevel
+  std::string replacement;     // Metaspace
   enum Prepend { Always, First, Never } prepend = Always; // Metaspace
   bool splitOnReplacement = false;                        // Metaspace
 };

@@ -87,8 +87,7 @@ static llvm::Error readTokenizerConfig(llvm::StringRef modelPath,
   if (!buffer)
     return llvm::Error::success();
   llvm::StringRef text = (*buffer)->getBuffer();
-  nlohmann::json root = nlohmann::json::parse(text.begin(), text.end(),
-                                              nullptr,
+  nlohmann::json root = nlohmann::json::parse(text.begin(), text.end(), nullptr,
                                               /*allow_exceptions=*/false);
   if (root.is_discarded() || !root.is_object())
     return detail::makeError(configPath + ": not a JSON object");
@@ -111,8 +110,8 @@ Tokenizer::openSentencePiece(llvm::StringRef path) {
       llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                   /*RequiresNullTerminator=*/false);
   if (!buffer)
-    return detail::makeError(path + ": cannot read: " +
-                             buffer.getError().message());
+    return detail::makeError(path +
+                             ": cannot read: " + buffer.getError().message());
   llvm::StringRef bytes = (*buffer)->getBuffer();
   if (bytes.size() > kMaxModelBytes)
     return detail::makeError(path + ": " + llvm::Twine(bytes.size()) +
@@ -123,8 +122,8 @@ Tokenizer::openSentencePiece(llvm::StringRef path) {
       tokenizer->processor.LoadFromSerializedProto(
           std::string_view(bytes.data(), bytes.size()));
   if (!status.ok())
-    return detail::makeError(path + ": not a sentencepiece model: " +
-                             status.ToString());
+    return detail::makeError(
+        path + ": not a sentencepiece model: " + status.ToString());
   std::optional<bool> addBos, addEos;
   if (llvm::Error e = readTokenizerConfig(path, addBos, addEos))
     return std::move(e);

@@ -19,8 +19,7 @@ Tokenizer::open(llvm::StringRef modelDir) {
     return openJson(json);
   if (llvm::sys::fs::exists(model))
     return openSentencePiece(model);
-  return detail::makeError(modelDir +
-                           ": no tokenizer.json or tokenizer.model");
+  return detail::makeError(modelDir + ": no tokenizer.json or tokenizer.model");
 }
 
 } // namespace qopt::tokenizer

@@ -25,7 +25,7 @@
 
 namespace qopt::tokenizer::detail {
 
-/// "<file>: <message>" as an llvm::Error.
+/// `message` as an llvm::Error (callers start it with the file's path).
 llvm::Error makeError(const llvm::Twine &message);
 
 //===----------------------------------------------------------------------===//
@@ -52,8 +52,8 @@ public:
                       std::vector<std::pair<size_t, size_t>> &out) const;
 
 private:
-  void *code = nullptr;  // pcre2_code_8
-  void *mctx = nullptr;  // pcre2_match_context_8
+  void *code = nullptr; // pcre2_code_8
+  void *mctx = nullptr; // pcre2_match_context_8
 };
 
 //===----------------------------------------------------------------------===//

@@ -50,9 +50,9 @@ Regex Regex::compile(llvm::StringRef pattern, bool literal,
   PCRE2_SIZE errorOffset = 0;
   // UCP is meaningless (and refused) for a literal.
   uint32_t options = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
-  pcre2_code *code = pcre2_compile(
-      reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options,
-      &errorCode, &errorOffset, nullptr);
+  pcre2_code *code =
+      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()),
+                    pattern.size(), options, &errorCode, &errorOffset, nullptr);
   if (!code) {
     PCRE2_UCHAR buffer[256];
     pcre2_get_error_message(errorCode, buffer, sizeof(buffer));
@@ -101,9 +101,9 @@ llvm::Error Regex::findAll(llvm::StringRef text,
     if (rc < 0) {
       PCRE2_UCHAR buffer[256];
       pcre2_get_error_message(rc, buffer, sizeof(buffer));
-      result = makeError("split pattern failed at text byte " +
-                         llvm::Twine(offset) + ": " +
-                         reinterpret_cast<char *>(buffer));
+      result =
+          makeError("split pattern failed at text byte " + llvm::Twine(offset) +
+                    ": " + reinterpret_cast<char *>(buffer));
       break;
     }
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
@@ -145,10 +145,9 @@ std::string normalize(llvm::StringRef text, NormalForm form) {
     break;
   }
   utf8proc_uint8_t *dst = nullptr;
-  utf8proc_ssize_t n =
-      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t *>(text.data()),
-                   utf8proc_ssize_t(text.size()), &dst,
-                   utf8proc_option_t(options));
+  utf8proc_ssize_t n = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t *>(text.data()),
+      utf8proc_ssize_t(text.size()), &dst, utf8proc_option_t(options));
   // The text was checked to be UTF-8, so only allocation can fail.
   if (n < 0)
     return text.str();
@@ -200,10 +199,9 @@ void appendUtf8(std::string &out, uint32_t cp) {
 
 bool isWhitespace(uint32_t cp) {
   // PropList.txt, White_Space.
-  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 ||
-         cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
-         cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
-         cp == 0x3000;
+  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 ||
+         cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
+         cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
 /// GPT-2's bytes_to_unicode: the printable Latin-1 bytes ('!'..'~',

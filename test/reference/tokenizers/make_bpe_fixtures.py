@@ -15,6 +15,7 @@ in the `tokenizers` library's file format, in the shape real models use:
   gpt2/    ByteLevel with use_regex (GPT-2's pattern), <|endoftext|>,
            \\u-escaped JSON
   gpt2-prefix/  the same with add_prefix_space
+  digits/  Digits (individual_digits) then ByteLevel with GPT-2's pattern
   tiktoken-o200k/  o200k_base's pattern as a Split with behavior Removed
            and invert (how converted tiktoken vocabularies split)
 
@@ -243,6 +244,12 @@ def main():
         "model": model(vocab, merges),
     }
     write(out_dir, "tiktoken-o200k", tiktoken)
+
+    # StarCoder-style: every digit its own word, then GPT-2's ByteLevel.
+    digits = dict(gpt2)
+    digits["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "Digits", "individual_digits": True}, byte_level()]}
+    write(out_dir, "digits", digits)
 
     write(out_dir, "gpt2", gpt2, ascii_only=True)
     gpt2["pre_tokenizer"] = byte_level(add_prefix_space=True)

@@ -65,8 +65,7 @@ TEST_F(TokenizerJsonErrors, NoTokenizerInDirectory) {
 }
 
 TEST_F(TokenizerJsonErrors, MissingFile) {
-  llvm::Expected<std::unique_ptr<Tokenizer>> tok =
-      Tokenizer::openJson(file);
+  llvm::Expected<std::unique_ptr<Tokenizer>> tok = Tokenizer::openJson(file);
   ASSERT_FALSE(!!tok);
   EXPECT_EQ(llvm::toString(tok.takeError()),
             file + ": cannot read: No such file or directory");
@@ -93,7 +92,8 @@ TEST_F(TokenizerJsonErrors, UnsupportedPreTokenizer) {
   EXPECT_EQ(openError(withModel(R"(, "pre_tokenizer": {"type": "Sequence",
               "pretokenizers": [{"type": "Whitespace"}]})")),
             file + ": pre_tokenizer type 'Whitespace' is not supported "
-                   "(supported: Sequence, Split, ByteLevel, Metaspace)");
+                   "(supported: Sequence, Split, Digits, ByteLevel, "
+                   "Metaspace)");
   EXPECT_EQ(openError(withModel(R"(, "pre_tokenizer": {"type": "Split",
               "pattern": {"Regex": "\\s"}, "behavior": "MergedWithPrevious",
               "invert": false})")),

@@ -63,8 +63,9 @@ TEST_P(JsonFixture, IdsMatchTokenizersJs) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, JsonFixture,
                          testing::Values("qwen2", "llama3", "gpt2",
-                                         "gpt2-prefix", "tiktoken-o200k",
-                                         "llama2-json", "mistral-json"));
+                                         "gpt2-prefix", "digits",
+                                         "tiktoken-o200k", "llama2-json",
+                                         "mistral-json"));
 
 // Sentencepiece-style tokenizer.json: spaces as U+2581, byte fallback.
 TEST(JsonTokenizer, SentencePieceStyleDecodes) {
