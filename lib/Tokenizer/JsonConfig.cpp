@@ -17,8 +17,9 @@ namespace qopt::tokenizer::detail {
 using nlohmann::json;
 
 /// Largest token id accepted: bounds the id -> token table on hostile files
-/// (the largest real vocabularies have about 262k entries).
-static constexpr int64_t kMaxTokenId = 1 << 24;
+/// (the largest real vocabularies have about 262k entries; the table of
+/// 2^21 strings is 64 MB).
+static constexpr int64_t kMaxTokenId = 1 << 21;
 
 /// The member `key` of `obj`, or nullptr if absent or null.
 static const json *member(const json &obj, const char *key) {

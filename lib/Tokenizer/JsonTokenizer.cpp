@@ -361,7 +361,7 @@ JsonTokenizer::decode(llvm::ArrayRef<int32_t> ids) const {
 //===----------------------------------------------------------------------===//
 
 /// Largest tokenizer.json read (real ones are up to about 35 MB).
-static constexpr uint64_t kMaxJsonBytes = 512ull << 20;
+static constexpr uint64_t kMaxJsonBytes = 256ull << 20;
 
 } // namespace qopt::tokenizer::detail
 
@@ -388,7 +388,7 @@ Tokenizer::fromJson(llvm::StringRef text, llvm::StringRef path) {
   nlohmann::json root;
   loaders::detail::JsonLimits limits;
   limits.maxDepth = 32;
-  limits.maxValues = 1u << 25;
+  limits.maxValues = 1u << 23; // Real files: a few million at most.
   loaders::detail::JsonFailure failure;
   if (!loaders::detail::parseJson(text, limits, root, failure)) {
     switch (failure.kind) {

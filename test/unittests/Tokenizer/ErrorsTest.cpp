@@ -145,11 +145,17 @@ TEST_F(TokenizerJsonErrors, HostileIds) {
   EXPECT_EQ(openError(R"({"model": {"type": "BPE", "vocab": {"a": 2000000000},
                           "merges": []}})"),
             file + ": model.vocab['a'] = 2000000000 is outside [0, "
-                   "16777216)");
+                   "2097152)");
   EXPECT_EQ(openError(withModel(R"(, "added_tokens": [{"id": -1,
               "content": "<s>"}])")),
             file + ": added_tokens[0].id must be an integer in [0, "
-                   "16777216)");
+                   "2097152)");
+}
+
+TEST_F(TokenizerJsonErrors, DeepNesting) {
+  std::string deep = R"({"model": )" + std::string(40, '[') +
+                     std::string(40, ']') + "}";
+  EXPECT_EQ(openError(deep), file + ": JSON nests deeper than 32 levels");
 }
 
 TEST_F(TokenizerJsonErrors, SingleWordAddedTokens) {
