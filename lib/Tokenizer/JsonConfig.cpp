@@ -310,18 +310,20 @@ llvm::Error JsonTokenizer::parsePreTokenizer(const json &p) {
     std::string b = behavior && behavior->is_string()
                         ? behavior->get<std::string>()
                         : std::string();
-    if (b != "Isolated" && b != "Removed")
+    static const std::pair<const char *, SplitBehavior> kBehaviors[] = {
+        {"Isolated", SplitBehavior::Isolated},
+        {"Removed", SplitBehavior::Removed},
+        {"MergedWithPrevious", SplitBehavior::MergedWithPrevious},
+        {"MergedWithNext", SplitBehavior::MergedWithNext},
+        {"Contiguous", SplitBehavior::Contiguous}};
+    auto found = std::find_if(std::begin(kBehaviors), std::end(kBehaviors),
+                              [&](const auto &k) { return b == k.first; });
+    if (found == std::end(kBehaviors))
       return error("pre_tokenizer Split behavior '" + b +
-                   "' is not supported (supported: Isolated, Removed)");
-    step.removed = b == "Removed";
-    bool invert = false;
-    READ_BOOL(p, "invert", invert, "pre_tokenizer Split");
-    // invert: the matches are the words and the text between them goes
-    // (how converted tiktoken vocabularies split).
-    if (invert && !step.removed)
-      return error("pre_tokenizer Split with invert: true is supported only "
-                   "with behavior Removed");
-    step.matchesOnly = invert;
+                   "' is not one of Isolated, Removed, MergedWithPrevious, "
+                   "MergedWithNext, Contiguous");
+    step.behavior = found->second;
+    READ_BOOL(p, "invert", step.invert, "pre_tokenizer Split");
   } else if (type == "Digits") {
     // Runs of digits (or each digit) become words of their own. Numeric
     // as the tokenizers library's Rust tests it (char::is_numeric: the

@@ -153,30 +153,74 @@ std::string JsonTokenizer::normalizeText(llvm::StringRef text) const {
   return s;
 }
 
-/// Cuts `piece` at the matches of `re`: matches and the text between them
-/// become pieces (Isolated), or only the text between (Removed), or only
-/// the matches (Removed with invert).
+/// Cuts `piece` at the matches of `re` as the tokenizers library's
+/// split(pattern, behavior, invert) does: the piece is cut into alternating
+/// delimiters (the matches; the text between them with `invert`) and other
+/// text, then `behavior` says what becomes of the delimiters.
 static llvm::Error splitPiece(const std::string &piece, const Regex &re,
-                              bool removed, std::vector<std::string> &out,
-                              bool matchesOnly = false) {
+                              SplitBehavior behavior, bool invert,
+                              std::vector<std::string> &out) {
   std::vector<std::pair<size_t, size_t>> matches;
   if (llvm::Error e = re.findAll(piece, matches))
     return e;
-  if (matchesOnly) {
-    for (auto [b, e] : matches)
-      out.push_back(piece.substr(b, e - b));
-    return llvm::Error::success();
-  }
+  struct Part {
+    size_t begin, end;
+    bool delimiter;
+  };
+  std::vector<Part> parts;
   size_t at = 0;
   for (auto [b, e] : matches) {
     if (b > at)
-      out.push_back(piece.substr(at, b - at));
-    if (!removed)
-      out.push_back(piece.substr(b, e - b));
+      parts.push_back({at, b, invert});
+    parts.push_back({b, e, !invert});
     at = e;
   }
   if (at < piece.size())
-    out.push_back(piece.substr(at));
+    parts.push_back({at, piece.size(), invert});
+
+  std::vector<std::pair<size_t, size_t>> words;
+  bool previous = false; // was the part before (after, for Next) a delimiter
+  switch (behavior) {
+  case SplitBehavior::Isolated:
+    for (const Part &p : parts)
+      words.emplace_back(p.begin, p.end);
+    break;
+  case SplitBehavior::Removed:
+    for (const Part &p : parts)
+      if (!p.delimiter)
+        words.emplace_back(p.begin, p.end);
+    break;
+  case SplitBehavior::MergedWithPrevious:
+    for (const Part &p : parts) {
+      if (p.delimiter && !previous && !words.empty())
+        words.back().second = p.end;
+      else
+        words.emplace_back(p.begin, p.end);
+      previous = p.delimiter;
+    }
+    break;
+  case SplitBehavior::MergedWithNext:
+    for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+      if (it->delimiter && !previous && !words.empty())
+        words.back().first = it->begin;
+      else
+        words.emplace_back(it->begin, it->end);
+      previous = it->delimiter;
+    }
+    std::reverse(words.begin(), words.end());
+    break;
+  case SplitBehavior::Contiguous:
+    for (const Part &p : parts) {
+      if (p.delimiter == previous && !words.empty())
+        words.back().second = p.end;
+      else
+        words.emplace_back(p.begin, p.end);
+      previous = p.delimiter;
+    }
+    break;
+  }
+  for (auto [b, e] : words)
+    out.push_back(piece.substr(b, e - b));
   return llvm::Error::success();
 }
 
@@ -190,8 +234,8 @@ llvm::Error JsonTokenizer::preTokenize(std::string text, bool firstSection,
     for (std::string &piece : pieces) {
       switch (step.kind) {
       case PreTokenizerStep::Split:
-        if (llvm::Error e = splitPiece(piece, step.pattern, step.removed, next,
-                                       step.matchesOnly))
+        if (llvm::Error e = splitPiece(piece, step.pattern, step.behavior,
+                                       step.invert, next))
           return e;
         break;
       case PreTokenizerStep::ByteLevel: {
@@ -199,7 +243,8 @@ llvm::Error JsonTokenizer::preTokenize(std::string text, bool firstSection,
           piece.insert(0, " ");
         std::vector<std::string> words;
         if (step.useRegex) {
-          if (llvm::Error e = splitPiece(piece, step.pattern, false, words))
+          if (llvm::Error e = splitPiece(piece, step.pattern,
+                                         SplitBehavior::Isolated, false, words))
             return e;
         } else {
           words.push_back(std::move(piece));

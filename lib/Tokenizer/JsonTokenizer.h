@@ -48,14 +48,24 @@ struct NormalizerStep {
   Regex pattern;    // Replace
 };
 
+/// What a Split does with the matches of its pattern (the tokenizers
+/// library's SplitDelimiterBehavior).
+enum class SplitBehavior {
+  Isolated,           // matches and the text between are words
+  Removed,            // matches are dropped
+  MergedWithPrevious, // a match joins the word before it
+  MergedWithNext,     // a match joins the word after it
+  Contiguous,         // adjacent matches form one word
+};
+
 struct PreTokenizerStep {
   enum Kind { Split, ByteLevel, Metaspace } kind = Split;
-  Regex pattern;               // Split; ByteLevel with use_regex
-  bool removed = false;        // Split: behavior Removed (else Isolated)
-  bool matchesOnly = false;    // Split: Removed with invert
-  bool useRegex = false;       // ByteLevel
-  bool addPrefixSpace = false; // ByteLevel
-  std::string replacement;     // Metaspace
+  Regex pattern; // Split; ByteLevel with use_regex
+  SplitBehavior behavior = SplitBehavior::Isolated; // Split
+  bool invert = false;   // Split: the text between matches is the delimiter
+  bool useRegex = false; // ByteLevel
+  bool addPrefixSpace = false;                            // ByteLevel
+  std::string replacement;                                // Metaspace
   enum Prepend { Always, First, Never } prepend = Always; // Metaspace
   bool splitOnReplacement = false;                        // Metaspace
 };

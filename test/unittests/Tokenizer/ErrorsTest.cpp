@@ -95,15 +95,11 @@ TEST_F(TokenizerJsonErrors, UnsupportedPreTokenizer) {
                    "(supported: Sequence, Split, Digits, ByteLevel, "
                    "Metaspace)");
   EXPECT_EQ(openError(withModel(R"(, "pre_tokenizer": {"type": "Split",
-              "pattern": {"Regex": "\\s"}, "behavior": "MergedWithPrevious",
+              "pattern": {"Regex": "\\s"}, "behavior": "Merged",
               "invert": false})")),
-            file + ": pre_tokenizer Split behavior 'MergedWithPrevious' is "
-                   "not supported (supported: Isolated, Removed)");
-  EXPECT_EQ(openError(withModel(R"(, "pre_tokenizer": {"type": "Split",
-              "pattern": {"Regex": "\\s"}, "behavior": "Isolated",
-              "invert": true})")),
-            file + ": pre_tokenizer Split with invert: true is supported "
-                   "only with behavior Removed");
+            file + ": pre_tokenizer Split behavior 'Merged' is not one of "
+                   "Isolated, Removed, MergedWithPrevious, MergedWithNext, "
+                   "Contiguous");
   EXPECT_EQ(openError(withModel(R"(, "pre_tokenizer": {"type": "Sequence",
               "pretokenizers": [{"type": "ByteLevel"}, {"type": "Split",
               "pattern": {"String": " "}, "behavior": "Isolated"}]})")),
@@ -153,8 +149,8 @@ TEST_F(TokenizerJsonErrors, HostileIds) {
 }
 
 TEST_F(TokenizerJsonErrors, DeepNesting) {
-  std::string deep = R"({"model": )" + std::string(40, '[') +
-                     std::string(40, ']') + "}";
+  std::string deep =
+      R"({"model": )" + std::string(40, '[') + std::string(40, ']') + "}";
   EXPECT_EQ(openError(deep), file + ": JSON nests deeper than 32 levels");
 }
 
@@ -186,4 +182,52 @@ TEST_F(TokenizerJsonErrors, BacktrackingPatternIsBounded) {
   EXPECT_EQ(llvm::toString(ids.takeError()),
             file + ": split pattern failed at text byte 0: match limit "
                    "exceeded");
+}
+
+// The five Split behaviors, worked by hand on "a  b" cut at " ", with the
+// vocabulary a b ' ' "a " " b" "  " and the merges (a,' ') (' ',b) (' ',' ')
+// in that rank order. The words each behavior makes, then their merges:
+//   none                "a  b": (a,' ') first, then (' ',b)     [3, 4]
+//   Isolated            a | ' ' | ' ' | b                       [0, 2, 2, 1]
+//   Removed             a | b                                   [0, 1]
+//   MergedWithPrevious  "a " | ' ' | b  (the 2nd ' ' follows a
+//                       delimiter, so it stays alone)           [3, 2, 1]
+//   MergedWithNext      a | ' ' | " b"                          [0, 2, 4]
+//   Contiguous          a | "  " | b                            [0, 5, 1]
+//   Isolated + invert   the same words as Isolated              [0, 2, 2, 1]
+//   Removed + invert    only the spaces are words               [2, 2]
+TEST_F(TokenizerJsonErrors, SplitBehaviorsByHand) {
+  const char *model = R"({"model": {"type": "BPE",
+      "vocab": {"a": 0, "b": 1, " ": 2, "a ": 3, " b": 4, "  ": 5},
+      "merges": [["a", " "], [" ", "b"], [" ", " "]]}})";
+  auto idsWith = [&](llvm::StringRef preTokenizer) -> std::vector<int32_t> {
+    std::string doc = model;
+    if (!preTokenizer.empty())
+      doc.insert(doc.size() - 1, (R"(, "pre_tokenizer": {"type": "Split",
+          "pattern": {"String": " "}, )" +
+                                  preTokenizer + "}")
+                                     .str());
+    EXPECT_EQ(openError(doc), "(opened)") << preTokenizer.str();
+    llvm::Expected<std::unique_ptr<Tokenizer>> tok = Tokenizer::open(dir);
+    if (!tok) {
+      llvm::consumeError(tok.takeError());
+      return {};
+    }
+    llvm::Expected<std::vector<int32_t>> ids = (*tok)->encode("a  b");
+    if (!ids) {
+      ADD_FAILURE() << llvm::toString(ids.takeError());
+      return {};
+    }
+    return *ids;
+  };
+  using V = std::vector<int32_t>;
+  EXPECT_EQ(idsWith(""), (V{3, 4}));
+  EXPECT_EQ(idsWith(R"("behavior": "Isolated")"), (V{0, 2, 2, 1}));
+  EXPECT_EQ(idsWith(R"("behavior": "Removed")"), (V{0, 1}));
+  EXPECT_EQ(idsWith(R"("behavior": "MergedWithPrevious")"), (V{3, 2, 1}));
+  EXPECT_EQ(idsWith(R"("behavior": "MergedWithNext")"), (V{0, 2, 4}));
+  EXPECT_EQ(idsWith(R"("behavior": "Contiguous")"), (V{0, 5, 1}));
+  EXPECT_EQ(idsWith(R"("behavior": "Isolated", "invert": true)"),
+            (V{0, 2, 2, 1}));
+  EXPECT_EQ(idsWith(R"("behavior": "Removed", "invert": true)"), (V{2, 2}));
 }
