@@ -15,6 +15,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <thread>
+
 using qopt::tokenizer::Tokenizer;
 
 static const std::string kDir = std::string(QOPT_TEST_INPUTS) + "/tokenizers";
@@ -139,4 +141,34 @@ TEST(JsonTokenizer, LongWordIsFast) {
   llvm::Expected<std::string> back = tok->decode(*ids);
   ASSERT_TRUE(!!back);
   EXPECT_EQ(*back, text);
+}
+
+// One tokenizer shared by threads (the word cache is shared): every thread
+// gets tokenizers.js's ids.
+TEST(JsonTokenizer, SharedByThreads) {
+  nlohmann::json expected = expectedIds();
+  ASSERT_TRUE(expected.contains("qwen2"));
+  std::unique_ptr<Tokenizer> tok = openFixture("qwen2");
+  ASSERT_TRUE(tok);
+  const nlohmann::json &entries = expected["qwen2"];
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 20; ++round)
+        for (size_t i = 0; i < entries.size(); ++i) {
+          const nlohmann::json &e = entries[(i + t * 7) % entries.size()];
+          llvm::Expected<std::vector<int32_t>> ids =
+              tok->encode(e["text"].get<std::string>());
+          if (!ids) {
+            llvm::consumeError(ids.takeError());
+            ++mismatches[t];
+          } else if (*ids != e["ids"].get<std::vector<int32_t>>()) {
+            ++mismatches[t];
+          }
+        }
+    });
+  for (std::thread &th : threads)
+    th.join();
+  EXPECT_EQ(mismatches, std::vector<int>(4, 0));
 }
