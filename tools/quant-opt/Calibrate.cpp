@@ -13,11 +13,19 @@
 #include "qopt/Eval/Decoder.h"
 #include "qopt/Eval/Perplexity.h"
 #include "qopt/Eval/WeightSource.h"
+#include "qopt/Loaders/Checkpoint.h"
+#include "qopt/Tokenizer/Tokenizer.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 
 #include "llvm/Support/Process.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
+#include <optional>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -50,8 +58,10 @@ cl::opt<std::string> modelOpt(cl::Positional, cl::sub(sub()), cl::cat(cat()),
                                        "checkpoint>"));
 cl::opt<std::string>
     textOpt("text", cl::sub(sub()), cl::cat(cat()), cl::value_desc("FILE"),
-            cl::desc("Calibration text: its bytes are the tokens (a byte-level "
-                     "vocabulary of at most 256 ids)"));
+            cl::desc("Calibration text (UTF-8), tokenized by the model's own "
+                     "tokenizer.json / tokenizer.model (special tokens "
+                     "added, as `quant-opt tokenize` does); without one, its "
+                     "bytes are the tokens (a byte-level vocabulary)"));
 cl::opt<std::string> tokensOpt(
     "tokens", cl::sub(sub()), cl::cat(cat()), cl::value_desc("FILE"),
     cl::desc("Calibration tokens: whitespace-separated token ids"));
@@ -81,6 +91,38 @@ static int fail(llvm::Error e) {
   llvm::errs() << "quant-opt calibrate: error: "
                << llvm::toString(std::move(e)) << "\n";
   return 1;
+}
+
+static llvm::Error error(const llvm::Twine &msg) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
+}
+
+/// Whether `dir` holds a tokenizer lib/Tokenizer opens.
+static bool hasTokenizer(llvm::StringRef dir) {
+  for (const char *name : {"tokenizer.json", "tokenizer.model"}) {
+    llvm::SmallString<256> path(dir);
+    llvm::sys::path::append(path, name);
+    if (llvm::sys::fs::exists(path))
+      return true;
+  }
+  return false;
+}
+
+/// The token ids of the text file `path` by the model's tokenizer.
+static llvm::Expected<std::vector<int32_t>>
+tokenizeText(llvm::StringRef model, llvm::StringRef path) {
+  auto tokenizer = qopt::tokenizer::Tokenizer::open(model);
+  if (!tokenizer)
+    return tokenizer.takeError();
+  auto text = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                          /*RequiresNullTerminator=*/false);
+  if (!text)
+    return error(path + ": cannot read: " + text.getError().message());
+  llvm::StringRef bytes = (*text)->getBuffer();
+  if (std::optional<size_t> bad = qopt::loaders::findInvalidUtf8(bytes))
+    return error(path + ": not valid UTF-8 (bad byte at offset " +
+                 llvm::Twine(*bad) + ")");
+  return (*tokenizer)->encode(bytes, /*addSpecialTokens=*/true);
 }
 
 static bool parsePositive(const std::string &s, int64_t &out) {
@@ -125,14 +167,18 @@ int runCalibrate() {
                          ? unsigned(std::min<int64_t>(threadCount, 256))
                          : std::max(1u, std::thread::hardware_concurrency());
 
-  if (!textOpt.empty() && d.vocabSize > 256)
-    return fail(llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        "--text reads bytes as token ids, but the vocabulary of %s has %lld "
-        "ids: give its token ids with --tokens FILE",
-        modelOpt.c_str(), (long long)d.vocabSize));
-  auto tokens = textOpt.empty() ? eval::readTokenIds(tokensOpt, d.vocabSize)
-                                : eval::readByteTokens(textOpt, d.vocabSize);
+  // --text: the model's tokenizer, else bytes for a byte-level vocabulary.
+  bool tokenizer = !textOpt.empty() && hasTokenizer(modelOpt);
+  if (!textOpt.empty() && !tokenizer && d.vocabSize > 256)
+    return fail(error("--text: " + modelOpt +
+                      " has no tokenizer.json or tokenizer.model and its "
+                      "vocabulary of " + llvm::Twine(d.vocabSize) +
+                      " ids is not byte-level: give token ids with --tokens "
+                      "FILE"));
+  auto tokens = !textOpt.empty()
+                    ? (tokenizer ? tokenizeText(modelOpt, textOpt)
+                                 : eval::readByteTokens(textOpt, d.vocabSize))
+                    : eval::readTokenIds(tokensOpt, d.vocabSize);
   if (!tokens)
     return fail(tokens.takeError());
   if (tokens->empty())
