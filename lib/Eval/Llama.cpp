@@ -6,6 +6,8 @@
 
 #include "qopt/Eval/Llama.h"
 
+#include "ForwardKernels.h"
+
 #include "qopt/Eval/WeightSource.h"
 #include "qopt/Loaders/Checkpoint.h"
 
@@ -73,7 +75,13 @@ llvm::Expected<LlamaConfig> LlamaConfig::fromJson(const nlohmann::json &json,
   if (!modelType.empty() && modelType != "llama" && modelType != "mistral")
     return makeError(path + ": model_type '" + modelType +
                      "' is not supported by eval (llama, mistral)");
+  return readDimensions(json, path);
+}
 
+llvm::Expected<LlamaConfig>
+LlamaConfig::readDimensions(const nlohmann::json &json, llvm::StringRef path) {
+  if (!json.is_object())
+    return makeError(path + ": expected a JSON object");
   LlamaConfig c;
   if (auto e = readInt(json, path, "hidden_size", true, c.hiddenSize))
     return std::move(e);
@@ -254,37 +262,6 @@ llvm::Expected<LlamaWeights> loadLlamaWeights(const LlamaConfig &config,
 // Building blocks
 //===----------------------------------------------------------------------===//
 
-/// Runs fn(begin, end) over [0, n) split into `threads` contiguous ranges.
-template <typename Fn>
-static void parallelFor(int64_t n, unsigned threads, Fn fn) {
-  if (threads <= 1 || n <= 1) {
-    fn(int64_t(0), n);
-    return;
-  }
-  int64_t parts = std::min<int64_t>(threads, n);
-  int64_t chunk = (n + parts - 1) / parts;
-  std::vector<std::thread> pool;
-  for (int64_t begin = chunk; begin < n; begin += chunk)
-    pool.emplace_back(fn, begin, std::min(n, begin + chunk));
-  fn(int64_t(0), std::min(n, chunk));
-  for (std::thread &t : pool)
-    t.join();
-}
-
-/// Dot product with eight partial sums (vectorizes without -ffast-math; the
-/// order is fixed, so results are reproducible).
-static float dot(const float *a, const float *b, int64_t k) {
-  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= k; i += 8)
-    for (int u = 0; u < 8; ++u)
-      s[u] += a[i + u] * b[i + u];
-  float r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-  for (; i < k; ++i)
-    r += a[i] * b[i];
-  return r;
-}
-
 void matmulTransposed(const float *x, int64_t rows, int64_t k, const float *w,
                       int64_t n, float *y, unsigned threads) {
   parallelFor(n, threads, [=](int64_t j0, int64_t j1) {
@@ -307,30 +284,6 @@ void rmsNorm(const float *x, const float *weight, int64_t n, float eps,
   float inv = 1.0f / std::sqrt(sumSq / float(n) + eps);
   for (int64_t i = 0; i < n; ++i)
     out[i] = weight[i] * (x[i] * inv);
-}
-
-/// cos/sin of pos * invFreq[i] for i < headDim/2, as HF computes them in
-/// float32: invFreq = 1 / theta^(2i/d).
-static void rotaryAngles(int64_t headDim, int64_t pos, double theta,
-                         float *cosOut, float *sinOut) {
-  int64_t half = headDim / 2;
-  for (int64_t i = 0; i < half; ++i) {
-    float exponent = float(2 * i) / float(headDim);
-    float invFreq = 1.0f / std::pow(float(theta), exponent);
-    float angle = float(pos) * invFreq;
-    cosOut[i] = std::cos(angle);
-    sinOut[i] = std::sin(angle);
-  }
-}
-
-/// The rotation of one head vector by precomputed cos/sin.
-static void rotate(float *v, int64_t headDim, const float *c, const float *s) {
-  int64_t half = headDim / 2;
-  for (int64_t i = 0; i < half; ++i) {
-    float a = v[i], b = v[i + half];
-    v[i] = a * c[i] - b * s[i];
-    v[i + half] = b * c[i] + a * s[i];
-  }
 }
 
 void applyRotary(float *v, int64_t headDim, int64_t pos, double theta) {

@@ -61,6 +61,62 @@ evaluatePerplexity(const LlamaModel &model, llvm::ArrayRef<int32_t> tokens,
   return result;
 }
 
+llvm::Expected<PerplexityResult>
+evaluateDecoderPerplexity(const DecoderConfig &config, WeightSource &source,
+                          llvm::ArrayRef<int32_t> tokens, int64_t context,
+                          unsigned threads) {
+  if (context < 2)
+    return makeError("context must be at least 2 tokens, got " +
+                     llvm::Twine(context));
+  const int64_t vocab = config.dims.vocabSize, h = config.dims.hiddenSize;
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (tokens[i] < 0 || tokens[i] >= vocab)
+      return makeError(
+          "token " + llvm::Twine(i) + " is " + llvm::Twine(tokens[i]) +
+          ", outside the vocabulary [0, " + llvm::Twine(vocab) + ")");
+  PerplexityResult result;
+  result.tokens = static_cast<int64_t>(tokens.size());
+  std::vector<Window> windows = splitWindows(result.tokens, context);
+  result.windows = int64_t(windows.size());
+  for (const Window &w : windows)
+    result.predicted += std::max<int64_t>(0, w.length - 1);
+  if (result.predicted == 0)
+    return makeError("no token to predict: need at least 2 tokens, got " +
+                     llvm::Twine(result.tokens));
+  // Layer by layer over every window (one layer's weights at a time), then
+  // the logits window by window.
+  DecoderForward forward(config, threads);
+  auto globals = loadDecoderGlobals(config, source);
+  if (!globals)
+    return globals.takeError();
+  std::vector<float> x = forward.embed(globals->embed, tokens);
+  for (int64_t l = 0; l < config.dims.numLayers; ++l) {
+    auto w = loadDecoderLayer(config, source, l);
+    if (!w)
+      return w.takeError();
+    if (auto e = forward.layer(*w, l, x, windows, nullptr))
+      return std::move(e);
+  }
+  if (auto e = forward.finalNorm(globals->finalNorm, x, nullptr))
+    return std::move(e);
+  const std::vector<float> &head = config.dims.tieWordEmbeddings
+                                       ? globals->embed
+                                       : globals->lmHead;
+  double totalNLL = 0;
+  for (const Window &w : windows) {
+    if (w.length < 2)
+      continue;
+    std::vector<float> logits =
+        forward.logits(head, x.data() + w.begin * h, w.length);
+    for (int64_t i = 0; i + 1 < w.length; ++i)
+      totalNLL += tokenNLL(logits.data() + i * vocab, vocab,
+                           tokens[size_t(w.begin + i + 1)]);
+  }
+  result.meanNLL = totalNLL / double(result.predicted);
+  result.perplexity = std::exp(result.meanNLL);
+  return result;
+}
+
 static llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>>
 readFile(llvm::StringRef path) {
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,

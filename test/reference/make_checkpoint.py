@@ -269,7 +269,7 @@ def random_checkpoint(a):
             centre = 0.0 if plus_one_norms else 1.0
             vals = [centre + rng.gauss(0, 0.05) for _ in range(n)]
         else:
-            vals = [rng.gauss(0, 0.02) for _ in range(n)]
+            vals = [rng.gauss(0, getattr(a, "std", 0.02)) for _ in range(n)]
         if a.zero_group and name == "model.layers.0.self_attn.q_proj.weight":
             vals[:32] = [0.0] * 32  # an all-zero quantization group
         tensors.append((name, a.dtype, shape, to_bits(vals, a.dtype)))
@@ -307,6 +307,8 @@ def main():
     r.add_argument("--dtype", choices=SIZES, default="F16")
     r.add_argument("--shards", type=int, default=1)
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--std", type=float, default=0.02,
+                   help="standard deviation of the random weights")
     r.add_argument("--tied", action="store_true")
     r.add_argument("--zero-group", action="store_true")
     r.add_argument("--arch", choices=ARCHES + hf_archs.ARCHES, default="llama")

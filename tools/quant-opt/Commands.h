@@ -31,6 +31,11 @@ int runConvert();
 int runEval();
 int runMergeParts();
 int runTokenize();
+
+/// `quant-opt calibrate` (Calibrate.cpp).
+llvm::cl::SubCommand &calibrateCommand();
+llvm::cl::OptionCategory &calibrateCategory();
+int runCalibrate();
 } // namespace qopt
 
 #endif // QOPT_TOOLS_QUANTOPT_COMMANDS_H

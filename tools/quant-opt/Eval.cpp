@@ -1,13 +1,15 @@
 //===- Eval.cpp - `quant-opt eval` ------------------------------*- C++ -*-===//
 //
-// Perplexity of a Llama checkpoint on a text, computed with the float32
-// reference forward pass, from the source checkpoint and (with --cache) from
-// a tensor cache converted from it, to measure what quantization costs.
+// Perplexity of a checkpoint (llama and the variants docs/calibration.md
+// lists) on a text, computed with the float32 reference forward pass, from
+// the source checkpoint and (with --cache) from a tensor cache converted
+// from it, to measure what quantization costs.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
 
+#include "qopt/Eval/Decoder.h"
 #include "qopt/Eval/Dequantize.h"
 #include "qopt/Eval/Llama.h"
 #include "qopt/Eval/Perplexity.h"
@@ -100,6 +102,25 @@ measure(const qopt::eval::LlamaConfig &config, qopt::eval::WeightSource &source,
   m.loadSeconds = secondsSince(start);
   start = std::chrono::steady_clock::now();
   auto result = qopt::eval::evaluatePerplexity(*model, tokens, context);
+  if (!result)
+    return result.takeError();
+  m.evalSeconds = secondsSince(start);
+  m.result = *result;
+  return m;
+}
+
+/// The same with the layer-by-layer decoder forward (Decoder.h): the weights
+/// are loaded during the evaluation, one layer at a time, so the load time is
+/// part of the evaluation time.
+static llvm::Expected<Measurement>
+measureDecoder(const qopt::eval::DecoderConfig &config,
+               qopt::eval::WeightSource &source,
+               llvm::ArrayRef<int32_t> tokens, int64_t context,
+               unsigned threads) {
+  Measurement m;
+  auto start = std::chrono::steady_clock::now();
+  auto result = qopt::eval::evaluateDecoderPerplexity(config, source, tokens,
+                                                      context, threads);
   if (!result)
     return result.takeError();
   m.evalSeconds = secondsSince(start);
@@ -201,9 +222,13 @@ int runEval() {
   if (a.text.empty())
     return usageError("missing --text FILE");
 
-  auto config = eval::LlamaConfig::read(a.model);
-  if (!config)
-    return fail(config.takeError());
+  // Every decoder variant of docs/calibration.md; llama and mistral run
+  // LlamaModel (all weights held) unless a sliding window shorter than the
+  // windows acts, the others the layer-by-layer decoder forward.
+  auto decoder = eval::DecoderConfig::read(a.model);
+  if (!decoder)
+    return fail(decoder.takeError());
+  const eval::LlamaConfig *config = &decoder->dims;
   int64_t context = a.context;
   if (context == 0)
     context = config->maxPositionEmbeddings > 0
@@ -245,17 +270,36 @@ int runEval() {
     return usageError("--quantization needs --cache");
   }
 
-  auto checkpoint = eval::CheckpointWeightSource::open(a.model);
-  if (!checkpoint)
-    return fail(checkpoint.takeError());
-  auto source = measure(*config, **checkpoint, *tokens, context, threads);
-  checkpoint->reset();
+  bool llamaModel =
+      decoder->modelType == "llama" || decoder->modelType == "mistral";
+  for (int64_t window : decoder->slidingWindow)
+    if (window > 0 && window < context)
+      llamaModel = false;
+  auto run = [&](eval::WeightSource &from) {
+    return llamaModel
+               ? measure(*config, from, *tokens, context, threads)
+               : measureDecoder(*decoder, from, *tokens, context, threads);
+  };
+  std::unique_ptr<eval::WeightSource> checkpoint;
+  if (llamaModel) {
+    auto opened = eval::CheckpointWeightSource::open(a.model);
+    if (!opened)
+      return fail(opened.takeError());
+    checkpoint = std::move(*opened);
+  } else {
+    auto opened = eval::ModelWeightSource::open(a.model);
+    if (!opened)
+      return fail(opened.takeError());
+    checkpoint = std::move(*opened);
+  }
+  auto source = run(*checkpoint);
+  checkpoint.reset();
   if (!source)
     return fail(source.takeError());
 
   std::optional<Measurement> cache;
   if (cacheSource) {
-    auto m = measure(*config, *cacheSource, *tokens, context, threads);
+    auto m = run(*cacheSource);
     if (!m)
       return fail(m.takeError());
     cache = *m;

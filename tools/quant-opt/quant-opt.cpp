@@ -37,6 +37,8 @@ static const char kOverview[] =
       cache; see `quant-opt convert --help`
   quant-opt eval MODEL_DIR --text FILE [--cache DIR]
       perplexity of a checkpoint and of a converted cache
+  quant-opt calibrate MODEL_DIR (--text FILE | --tokens FILE) -o STATS
+      activation statistics of every linear layer (imatrix, --hessian)
   quant-opt merge-parts OUTPUT
       combines the parts of a conversion split with --part I/N
   quant-opt tokenize MODEL_DIR --text FILE
@@ -96,6 +98,7 @@ static llvm::StringRef suggestCommand(llvm::StringRef word) {
   if (word.empty() || word.starts_with("-") || llvm::sys::fs::exists(word))
     return {};
   static const char *const names[] = {"convert", "convert_weight", "eval",
+                                      "calibrate",
                                       "merge-parts", "tokenize"};
   llvm::StringRef best;
   unsigned bestDistance = 3;
@@ -142,6 +145,13 @@ int main(int argc, char **argv) {
   static char convertName[] = "convert";
   if (argc >= 2 && llvm::StringRef(argv[1]) == "convert_weight")
     args[1] = convertName;
+  // `calibrate` (Calibrate.cpp): its own category, parsed like the others.
+  cl::SubCommand &calibrate = qopt::calibrateCommand();
+  if (argc >= 2 && llvm::StringRef(args[1]) == "calibrate") {
+    cl::HideUnrelatedOptions({&qopt::calibrateCategory()}, calibrate);
+    cl::ParseCommandLineOptions(int(args.size()), args.data(), kOverview);
+    return qopt::runCalibrate();
+  }
   if (argc >= 2 && (llvm::StringRef(args[1]) == "convert" ||
                     llvm::StringRef(args[1]) == "eval" ||
                     llvm::StringRef(args[1]) == "merge-parts" ||

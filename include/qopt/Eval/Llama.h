@@ -54,6 +54,10 @@ struct LlamaConfig {
   /// `path` names the file in errors.
   static llvm::Expected<LlamaConfig> fromJson(const nlohmann::json &json,
                                               llvm::StringRef path);
+  /// The same fields and checks without the model_type check (the decoder
+  /// variants of Decoder.h read theirs on top of these).
+  static llvm::Expected<LlamaConfig> readDimensions(const nlohmann::json &json,
+                                                    llvm::StringRef path);
   /// Reads `<dir>/config.json` (or the file `path` itself).
   static llvm::Expected<LlamaConfig> read(llvm::StringRef path);
 

@@ -10,6 +10,7 @@
 #ifndef QOPT_EVAL_PERPLEXITY_H
 #define QOPT_EVAL_PERPLEXITY_H
 
+#include "qopt/Eval/Decoder.h"
 #include "qopt/Eval/Llama.h"
 
 #include "llvm/ADT/ArrayRef.h"
@@ -39,6 +40,15 @@ double tokenNLL(const float *logits, int64_t n, int64_t target);
 llvm::Expected<PerplexityResult>
 evaluatePerplexity(const LlamaModel &model, llvm::ArrayRef<int32_t> tokens,
                    int64_t context);
+
+/// The same for any decoder variant (Decoder.h), run one layer at a time
+/// over all windows with weights from `source`; the same windows, the same
+/// summation order (for a llama config: the same bits as
+/// evaluatePerplexity).
+llvm::Expected<PerplexityResult>
+evaluateDecoderPerplexity(const DecoderConfig &config, WeightSource &source,
+                          llvm::ArrayRef<int32_t> tokens, int64_t context,
+                          unsigned threads);
 
 /// The bytes of `path` as token ids (a byte-level vocabulary: id = byte);
 /// every byte must be below `vocabSize`.

@@ -74,6 +74,29 @@ private:
   loaders::TensorReader reader;
 };
 
+/// Parameters of any architecture's Hugging Face checkpoint under the MLC
+/// names and shapes its lib/Models definition gives (config.json in the
+/// directory picks the architecture): each parameter is that definition's
+/// mapping (source, concat, stack, transpose, + constant) evaluated in
+/// float32, e.g. mixtral's stacked `moe.e1_e3.weight` or gemma's norm
+/// weights plus one.
+class ModelWeightSource final : public WeightSource {
+public:
+  /// `dir` holds config.json and the checkpoint.
+  static llvm::Expected<std::unique_ptr<ModelWeightSource>>
+  open(llvm::StringRef dir);
+  llvm::Expected<std::vector<float>>
+  load(llvm::StringRef name, llvm::ArrayRef<int64_t> shape) override;
+  /// The definition's architecture name ("mixtral").
+  llvm::StringRef architecture() const;
+  ~ModelWeightSource() override;
+  struct Impl;
+
+private:
+  explicit ModelWeightSource(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl;
+};
+
 } // namespace qopt::eval
 
 #endif // QOPT_EVAL_WEIGHTSOURCE_H
