@@ -2,6 +2,7 @@
 """Writes calibration statistics of a small Llama checkpoint (stdlib only).
 
   make_calibration.py MODEL_DIR OUT [--tokens 256] [--seed 0] [--dead]
+      [--no-hessian] [--drop WEIGHT]
 
 From the model's config.json (llama), draws synthetic layer inputs x (values
 multiples of 1/8, a few channels four times larger) for every linear layer
@@ -23,7 +24,8 @@ and writes the same statistics in three formats:
 With T a power of two and x multiples of 1/8, every statistic is exact in
 float32, so the three files describe exactly the same importances.
 --dead makes input channel 3 of the down projection's input always zero
-(a column GPTQ must treat as dead).
+(a column GPTQ must treat as dead). --no-hessian leaves the Hessians out of
+STATS; --drop leaves an MLC weight (and its ggml names) out of every file.
 """
 import argparse
 import json
@@ -150,6 +152,8 @@ def main():
     ap.add_argument("--tokens", type=int, default=256)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dead", action="store_true")
+    ap.add_argument("--no-hessian", action="store_true")
+    ap.add_argument("--drop", action="append", default=[])
     args = ap.parse_args()
     with open(os.path.join(args.model_dir, "config.json")) as f:
         cfg = json.load(f)
@@ -161,14 +165,17 @@ def main():
         inputs += layer_inputs(cfg, i)
     inputs.append(("lm_head.weight", ["output.weight"], cfg["hidden_size"]))
     for weight, ggml_names, k in inputs:
+        if weight in args.drop:
+            continue
         dead = 3 if args.dead and weight.endswith("down_proj.weight") else None
         imatrix, hessian = statistics(rng, k, args.tokens, dead)
         stats_tensors.append((weight + ".imatrix", "F32", [k],
                               struct.pack("<%df" % k, *imatrix)))
         stats_tensors.append((weight + ".count", "I64", [1],
                               struct.pack("<q", args.tokens)))
-        stats_tensors.append((weight + ".hessian", "F32", [k, k],
-                              struct.pack("<%df" % (k * k), *hessian)))
+        if not args.no_hessian:
+            stats_tensors.append((weight + ".hessian", "F32", [k, k],
+                                  struct.pack("<%df" % (k * k), *hessian)))
         for name in ggml_names:
             imatrix_entries.append((name, imatrix))
     write_safetensors(args.out + ".stats.safetensors", stats_tensors,
