@@ -205,7 +205,8 @@ void gptqGroupQuantizeRows(const void *w, int64_t rows, int64_t k,
   const int64_t gs = spec.groupSize, groups = groupsPerRow(spec, k);
   const int64_t words = wordsPerRow(spec, k), epw = elemsPerWord(bits);
   const auto maxInt = float(maxIntValue(bits));
-  CodeRule rule{-maxInt, maxInt, false, false, format, false};
+  CodeRule rule{-maxInt, maxInt, false, false, format, false, true,
+                spec.rounding};
   auto *in = static_cast<const unsigned char *>(w);
   auto *scaleOut = static_cast<unsigned char *>(scale);
   std::vector<float> x(static_cast<size_t>(k)), codes(static_cast<size_t>(k)),

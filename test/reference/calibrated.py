@@ -65,14 +65,16 @@ def read_stats(path):
     return stats
 
 
-def nearest(t):
-    return float(round(t))  # Python rounds half to even
-
-
-def code(x, s, max_int):
-    if not s > 0:
-        return 0.0
-    return min(max(nearest(f32(x / s)), -max_int), max_int)
+def code(x, s, max_int, model, rounding="even"):
+    """MLC's signed code of x for the scale s: round(model(model(x / s) +
+    M)), clamped to [0, 2M], minus M; a zero scale gives +-M."""
+    if s == 0:
+        return float(max_int) if x > 0 else float(-max_int)
+    v = model(ref.divide(x, s))
+    v = model(v + max_int)
+    v = ref.clamp_like_tvm(ref.round_to_integer(v, rounding), 0.0,
+                           float(2 * max_int))
+    return v - max_int
 
 
 def weighted_error(x, a, q, s):
@@ -95,7 +97,7 @@ def weighted_search(x, a, s, q, max_int, model):
             if not cs > 0 or math.isinf(cs) or cs in tried:
                 break
             tried.append(cs)
-            cq = [code(v, cs, max_int) for v in x]
+            cq = [code(v, cs, max_int, model) for v in x]
             e = weighted_error(x, a, cq, cs)
             if e < best:
                 best, s, q = e, cs, cq
@@ -242,7 +244,7 @@ def gptq_quantize(weight, mode, hessian, opts, imatrix):
         a = imatrix[g * group:(g + 1) * group]
         if not any(t != 0 for t in v) or not sum(a) > 0:
             return s
-        q = [code(t, s, max_int) for t in v]
+        q = [code(t, s, max_int, ftype.round) for t in v]
         return weighted_search(v, a, s, q, max_int, ftype.round)[0]
 
     all_codes, all_scales = [], []
@@ -259,7 +261,7 @@ def gptq_quantize(weight, mode, hessian, opts, imatrix):
                 if not opts.act_order and j % group == 0:
                     scales[j // group] = params(x, j // group)
                 s = scales[j // group]
-                q = code(f32(x[j]), s, max_int)
+                q = code(f32(x[j]), s, max_int, ftype.round)
                 codes[j] = q
                 e = (x[j] - f32(q * s)) / u[p][p]
                 err.append(e)
