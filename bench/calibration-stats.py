@@ -2,7 +2,7 @@
 """Synthetic calibration statistics for a bench checkpoint (stdlib only).
 
   calibration-stats.py MODEL_DIR OUT.safetensors [--layers N]
-      [--hessian-layers N] [--hessian-max-k K]
+      [--hessian-layers N] [--hessian-max-k K] [--only-hessians]
 
 Writes a STATS file (docs/calibration.md) for the llama checkpoint of
 `qopt-bench-gen`: for the first N layers (default all) and lm_head, a
@@ -45,6 +45,8 @@ def main():
     ap.add_argument("--layers", type=int, default=-1)
     ap.add_argument("--hessian-layers", type=int, default=0)
     ap.add_argument("--hessian-max-k", type=int, default=1 << 30)
+    ap.add_argument("--only-hessians", action="store_true",
+                    help="write only the weights that get a Hessian")
     a = ap.parse_args()
     cfg = json.load(open(os.path.join(a.model_dir, "config.json")))
     hidden, inter = cfg["hidden_size"], cfg["intermediate_size"]
@@ -58,15 +60,21 @@ def main():
                      (p + "self_attn.o_proj.weight", heads * hd),
                      (p + "mlp.gate_up_proj.weight", hidden),
                      (p + "mlp.down_proj.weight", inter)):
+            with_h = i < a.hessian_layers and k <= a.hessian_max_k
+            if a.only_hessians and not with_h:
+                continue
             imp = importance(k)
             tensors.append((w + ".imatrix", "F32", [k], imp.tobytes()))
             tensors.append((w + ".count", "I64", [1], struct.pack("<q", 4096)))
-            if i < a.hessian_layers and k <= a.hessian_max_k:
+            if with_h:
                 tensors.append((w + ".hessian", "F32", [k, k],
                                 hessian(imp).tobytes()))
-    imp = importance(hidden)
-    tensors.append(("lm_head.weight.imatrix", "F32", [hidden], imp.tobytes()))
-    tensors.append(("lm_head.weight.count", "I64", [1], struct.pack("<q", 4096)))
+    if not a.only_hessians:
+        imp = importance(hidden)
+        tensors.append(("lm_head.weight.imatrix", "F32", [hidden],
+                        imp.tobytes()))
+        tensors.append(("lm_head.weight.count", "I64", [1],
+                        struct.pack("<q", 4096)))
     header = {"__metadata__": {"format": "quant-opt-calibration", "version": "1",
                                "model_type": "llama", "tokens": "4096"}}
     off = 0
