@@ -277,8 +277,13 @@ static llvm::Error openLegacy(llvm::StringRef path,
     int32_t len = 0;
     if (llvm::Error e = readI32("the name length", len))
       return e;
-    if (len < 1 || len > kMaxLegacyName || uint64_t(len) > size - pos)
+    if (len < 1 || len > kMaxLegacyName)
       return makeError(where + "invalid name length " + llvm::Twine(len));
+    if (uint64_t(len) > size - pos)
+      return makeError(where + "truncated file: a name of " +
+                       llvm::Twine(len) + " bytes at offset " +
+                       llvm::Twine(pos) + ", " + llvm::Twine(size - pos) +
+                       " bytes left");
     llvm::Expected<std::string> name = f->readString(pos, uint64_t(len));
     if (!name)
       return name.takeError();
@@ -295,10 +300,13 @@ static llvm::Error openLegacy(llvm::StringRef path,
     if (d.ncall < 1)
       return makeError(where + "call count " + llvm::Twine(d.ncall) +
                        " (must be positive)");
-    if (nval < 1 || uint64_t(nval) > (size - pos) / 4)
+    if (nval < 1)
       return makeError(where + "value count " + llvm::Twine(nval) +
-                       " exceeds the bytes left (" + llvm::Twine(size - pos) +
-                       ")");
+                       " (must be positive)");
+    if (uint64_t(nval) > (size - pos) / 4)
+      return makeError(where + "truncated file: " + llvm::Twine(nval) +
+                       " values at offset " + llvm::Twine(pos) + ", " +
+                       llvm::Twine(size - pos) + " bytes left");
     d.values.resize(size_t(nval));
     if (llvm::Error e = f->readAt(pos, uint64_t(nval) * 4, d.values.data()))
       return e;
@@ -370,7 +378,14 @@ llvm::Error CalibrationFile::readImportance(llvm::StringRef name,
   out.resize(n);
   switch (format) {
   case CalibrationFormat::Stats:
-    return impl->file->readAt(d.importanceOffset, n * 4, out.data());
+    if (llvm::Error err =
+            impl->file->readAt(d.importanceOffset, n * 4, out.data()))
+      return err;
+    for (float v : out)
+      if (!std::isfinite(v) || v < 0)
+        return makeError(path + ": entry '" + name +
+                         "': imatrix values must be finite and non-negative");
+    return llvm::Error::success();
   case CalibrationFormat::GgufImatrix: {
     if (llvm::Error err = impl->file->readAt(d.sumsOffset, n * 4, out.data()))
       return err;

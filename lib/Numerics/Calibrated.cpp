@@ -152,7 +152,8 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
   const int64_t words = wordsPerRow(spec, k), epw = elemsPerWord(bits);
   const auto maxInt = float(maxIntValue(bits));
   const uint32_t mask = (1u << bits) - 1u;
-  CodeRule rule{-maxInt, maxInt, false, false, format, false};
+  CodeRule rule{-maxInt, maxInt, false, false, format, false, true,
+                spec.rounding};
   auto *in = static_cast<const unsigned char *>(w);
   auto *scaleOut = static_cast<unsigned char *>(scale);
   std::vector<float> x(static_cast<size_t>(k)), q(static_cast<size_t>(gs)),

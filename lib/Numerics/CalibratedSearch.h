@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace qopt::numerics::calibrated {
 
@@ -47,6 +48,11 @@ struct CodeRule {
   FloatFormat scaleFormat = FloatFormat::F32;
   /// MNN: a scale at or below kMnnEpsilon gives the zero code.
   bool mnnEpsilon = false;
+  /// Group modes: codes by MLC's own rule (QuantRules.h quantizeValue:
+  /// round(model(model(v / s) + M)) with this tie rule, clamped to
+  /// [0, 2M], minus M; a zero scale gives +-M by the sign of v).
+  bool mlcCodes = false;
+  RoundingMode mlcRounding = RoundingMode::NearestEven;
 
   float round(float t) const { return tiesAway ? rha(t) : rne(t); }
   float toScale(float s) const { return roundTo(s, scaleFormat); }
@@ -55,10 +61,33 @@ struct CodeRule {
   }
   /// The code of v for scale s (and min m).
   float code(float v, float s, float m) const {
+    if (mlcCodes)
+      return float(int32_t(mlcCode(v, s))) - hi;
     if (!usable(s))
       return 0.0f;
     float t = asymmetric ? (v - m) / s : v / s;
     return clampTo(round(t), lo, hi);
+  }
+  /// MLC's stored code of v for the scale s (group modes).
+  uint32_t mlcCode(float v, float s) const {
+    if (s == 0.0f)
+      return rules::quantizeValueZeroScale(v, 2 * hi);
+    auto go = [&](auto f) {
+      constexpr FloatFormat F = decltype(f)::value;
+      return mlcRounding == RoundingMode::NearestAway
+                 ? rules::quantizeValue<F, RoundingMode::NearestAway>(
+                       v, s, hi, 2 * hi)
+                 : rules::quantizeValue<F, RoundingMode::NearestEven>(
+                       v, s, hi, 2 * hi);
+    };
+    switch (scaleFormat) {
+    case FloatFormat::F16:
+      return go(std::integral_constant<FloatFormat, FloatFormat::F16>());
+    case FloatFormat::BF16:
+      return go(std::integral_constant<FloatFormat, FloatFormat::BF16>());
+    default:
+      return go(std::integral_constant<FloatFormat, FloatFormat::F32>());
+    }
   }
   /// What the code dequantizes to.
   float value(float q, float s, float m) const {

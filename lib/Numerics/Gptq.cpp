@@ -80,43 +80,58 @@ std::string prepareGptq(const float *h, int64_t k, const GptqOptions &options,
     }
   }
   // Linv = L^-1 (lower), column by column; then Hinv = Linv^T Linv.
-  std::vector<double> &li = p;
-  std::fill(li.begin(), li.end(), 0.0);
+  // Linv is kept transposed (row c of `lit` = column c of Linv) and U
+  // column-major so that every sum below reads memory contiguously; the
+  // operations and their order are those of the row-major definitions.
+  std::vector<double> &lit = p;
+  std::fill(lit.begin(), lit.end(), 0.0);
   for (size_t c = 0; c < n; ++c) {
-    li[c * n + c] = 1.0 / l[c * n + c];
+    double *col = lit.data() + c * n;
+    col[c] = 1.0 / l[c * n + c];
     for (size_t i = c + 1; i < n; ++i) {
+      const double *li = l.data() + i * n;
       double s = 0;
       for (size_t t = c; t < i; ++t)
-        s += l[i * n + t] * li[t * n + c];
-      li[i * n + c] = -s / l[i * n + i];
+        s += li[t] * col[t];
+      col[i] = -s / l[i * n + i];
     }
   }
   std::vector<double> &hinv = l;
   for (size_t i = 0; i < n; ++i)
     for (size_t j = i; j < n; ++j) {
+      const double *ci = lit.data() + i * n, *cj = lit.data() + j * n;
       double s = 0;
       for (size_t t = j; t < n; ++t)
-        s += li[t * n + i] * li[t * n + j];
+        s += ci[t] * cj[t];
       hinv[i * n + j] = s;
     }
-  // U: Hinv = U^T U (upper), row by row (Hinv's upper triangle is read).
-  std::vector<double> &u = out.u;
-  u.assign(n * n, 0.0);
+  // U: Hinv = U^T U (upper), row by row (Hinv's upper triangle is read);
+  // ut holds U column-major.
+  std::vector<double> &ut = lit;
+  std::fill(ut.begin(), ut.end(), 0.0);
   for (size_t i = 0; i < n; ++i) {
+    const double *ci = ut.data() + i * n;
     double s = hinv[i * n + i];
     for (size_t t = 0; t < i; ++t)
-      s -= u[t * n + i] * u[t * n + i];
+      s -= ci[t] * ci[t];
     if (!(s > 0))
       return "the inverse Hessian is not positive definite (raise the "
              "dampening)";
-    u[i * n + i] = std::sqrt(s);
+    const double uii = std::sqrt(s);
+    ut[i * n + i] = uii;
     for (size_t j = i + 1; j < n; ++j) {
+      const double *cj = ut.data() + j * n;
       double v = hinv[i * n + j];
       for (size_t t = 0; t < i; ++t)
-        v -= u[t * n + i] * u[t * n + j];
-      u[i * n + j] = v / u[i * n + i];
+        v -= ci[t] * cj[t];
+      ut[j * n + i] = v / uii;
     }
   }
+  std::vector<double> &u = out.u;
+  u.assign(n * n, 0.0);
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = i; j < n; ++j)
+      u[i * n + j] = ut[j * n + i];
   return {};
 }
 
@@ -141,36 +156,43 @@ void gptqRows(const CodeRule &rule, const float *x0, int64_t rows, int64_t k,
   for (int64_t r = 0; r < rows; ++r) {
     float *s = scales + r * groups, *m = mins + r * groups;
     float *c = codes + r * k;
-    auto params1 = [&](int64_t g) {
+    // x in processing order (without act-order, the natural order).
+    for (size_t p = 0; p < n; ++p) {
+      const size_t j = size_t(f.order[p]);
+      x[p] = f.dead[j] ? 0.0 : double(x0[size_t(r) * n + j]);
+    }
+    auto params1 = [&](int64_t g, const double *natural) {
       const int64_t begin = g * groupSize, len = std::min(groupSize, k - begin);
       for (int64_t i = 0; i < len; ++i)
-        v[size_t(i)] = float(x[size_t(begin + i)]);
+        v[size_t(i)] = float(natural[size_t(begin + i)]);
       params(v.data(), importance ? importance + begin : nullptr, len, s[g],
              m[g], q.data());
     };
-    for (size_t j = 0; j < n; ++j)
-      x[j] = f.dead[j] ? 0.0 : double(x0[size_t(r) * n + j]);
-    if (options.actOrder)
+    if (options.actOrder) {
+      // Static groups: the scales of the original (dead-zeroed) weights.
+      for (size_t p = 0; p < n; ++p)
+        acc[size_t(f.order[p])] = x[p];
       for (int64_t g = 0; g < groups; ++g)
-        params1(g);
+        params1(g, acc.data());
+    }
     for (int64_t b0 = 0; b0 < k; b0 += block) {
       const int64_t b1 = std::min(b0 + block, k);
       for (int64_t pp = b0; pp < b1; ++pp) {
         const size_t p = size_t(pp);
         const int64_t j = f.order[p];
         if (!options.actOrder && j % groupSize == 0)
-          params1(j / groupSize);
+          params1(j / groupSize, x.data());
         const int64_t g = j / groupSize;
-        const float vj = float(x[size_t(j)]);
+        const float vj = float(x[p]);
         const float qj = rule.code(vj, s[g], m[g]);
         const float dj = rule.value(qj, s[g], m[g]);
         c[j] = qj;
-        const double e = (x[size_t(j)] - double(dj)) / f.u[p * n + p];
+        const double e = (x[p] - double(dj)) / f.u[p * n + p];
         err[size_t(pp - b0)] = e;
         const double *urow = f.u.data() + p * n;
-        for (int64_t p2 = pp + 1; p2 < b1; ++p2) {
+        for (size_t p2 = p + 1; p2 < size_t(b1); ++p2) {
           double t = e * urow[p2];
-          x[size_t(f.order[size_t(p2)])] -= t;
+          x[p2] -= t;
         }
       }
       if (b1 == k)
@@ -185,7 +207,7 @@ void gptqRows(const CodeRule &rule, const float *x0, int64_t rows, int64_t k,
         }
       }
       for (size_t p2 = size_t(b1); p2 < n; ++p2)
-        x[size_t(f.order[p2])] -= acc[p2];
+        x[p2] -= acc[p2];
     }
   }
 }
@@ -205,7 +227,8 @@ void gptqGroupQuantizeRows(const void *w, int64_t rows, int64_t k,
   const int64_t gs = spec.groupSize, groups = groupsPerRow(spec, k);
   const int64_t words = wordsPerRow(spec, k), epw = elemsPerWord(bits);
   const auto maxInt = float(maxIntValue(bits));
-  CodeRule rule{-maxInt, maxInt, false, false, format, false};
+  CodeRule rule{-maxInt, maxInt, false, false, format, false, true,
+                spec.rounding};
   auto *in = static_cast<const unsigned char *>(w);
   auto *scaleOut = static_cast<unsigned char *>(scale);
   std::vector<float> x(static_cast<size_t>(k)), codes(static_cast<size_t>(k)),

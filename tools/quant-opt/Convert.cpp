@@ -151,6 +151,30 @@ cl::opt<bool> quiet("quiet", cl::sub(sub()), cl::cat(cat()),
 cl::opt<bool> verbose("verbose", cl::sub(sub()), cl::cat(cat()),
                       cl::desc("Also log the files read and the threads"));
 
+// Calibration-aware quantization (docs/calibration.md).
+cl::opt<std::string> imatrixFile(
+    "imatrix", cl::sub(sub()), cl::cat(cat()), cl::value_desc("FILE"),
+    cl::desc("Importance-weighted scale search (group and MNN modes) with "
+             "the statistics of FILE: a STATS file of quant-opt calibrate, "
+             "or a llama.cpp imatrix (.gguf or legacy .dat); same format"));
+cl::opt<std::string> gptqFile(
+    "gptq", cl::sub(sub()), cl::cat(cat()), cl::value_desc("STATS"),
+    cl::desc("GPTQ error compensation with the Hessians of STATS (quant-opt "
+             "calibrate --hessian); same format"));
+cl::opt<double> gptqDamp(
+    "gptq-damp", cl::sub(sub()), cl::cat(cat()), cl::init(0.01),
+    cl::value_desc("X"),
+    cl::desc("--gptq: dampening, a fraction of the Hessian's mean diagonal "
+             "(default 0.01)"));
+cl::opt<int64_t> gptqBlock(
+    "gptq-block", cl::sub(sub()), cl::cat(cat()), cl::init(128),
+    cl::value_desc("N"),
+    cl::desc("--gptq: columns compensated at once (default 128)"));
+cl::opt<bool> gptqActOrder(
+    "gptq-act-order", cl::sub(sub()), cl::cat(cat()),
+    cl::desc("--gptq: quantize columns by descending Hessian diagonal, "
+             "group scales from the original weights (MLC's layout kept)"));
+
 // MNNConvert's weight quantization flags (--quantization mnn).
 cl::opt<unsigned> mnnBits("weight-quant-bits", cl::sub(sub()), cl::cat(cat()),
                           cl::init(8), cl::value_desc("N"),
@@ -235,6 +259,39 @@ static std::string resolveDevice(llvm::StringRef value, std::string &kind,
   return "";
 }
 
+/// The calibration flags against each other and the mode; an error
+/// message, or empty.
+static std::string checkCalibrationFlags(const std::string &mode) {
+  bool any = imatrixFile.getNumOccurrences() || gptqFile.getNumOccurrences();
+  for (const cl::Option *o : std::initializer_list<const cl::Option *>{
+           &gptqDamp, &gptqBlock, &gptqActOrder})
+    if (o->getNumOccurrences() && !gptqFile.getNumOccurrences())
+      return "--" + o->ArgStr.str() + " needs --gptq STATS";
+  if (imatrixFile.getNumOccurrences() && imatrixFile.empty())
+    return "--imatrix needs a file";
+  if (gptqFile.getNumOccurrences() && gptqFile.empty())
+    return "--gptq needs a file";
+  if (!imatrixFile.empty() && !gptqFile.empty() && imatrixFile != gptqFile)
+    return "--imatrix and --gptq must name the same statistics file (one "
+           "calibration file per model), got '" +
+           imatrixFile.getValue() + "' and '" + gptqFile.getValue() + "'";
+  if (!(gptqDamp >= 0) || gptqDamp > 1e6)
+    return "--gptq-damp needs a non-negative number";
+  if (gptqBlock < 1)
+    return "--gptq-block needs a positive column count";
+  const models::QuantizationMode *m = models::findQuantizationMode(mode);
+  if (any && m && m->kind != models::QuantizationMode::Kind::GroupQuant &&
+      m->kind != models::QuantizationMode::Kind::MNN)
+    return std::string(imatrixFile.getNumOccurrences() ? "--imatrix"
+                                                        : "--gptq") +
+           " applies to the group modes (q3f16_*, q4f16_*, ...) and the MNN "
+           "modes, not '" + mode + "'";
+  if (any && m && m->kind == models::QuantizationMode::Kind::MNN && m->mnnHqq)
+    return "calibration statistics do not combine with HQQ ('" + mode +
+           "'): HQQ optimizes its own objective";
+  return "";
+}
+
 namespace qopt {
 int runConvert() {
   std::string shardsText = shardsOpt;
@@ -305,6 +362,8 @@ int runConvert() {
                         v + "'");
     shardCapBytes = uint64_t(mb * 1048576);
   }
+  if (std::string err = checkCalibrationFlags(mode); !err.empty())
+    return usageError(err);
   if (threads > 4096)
     return usageError("--threads needs a count between 0 and 4096");
   if (quiet && verbose)
@@ -368,6 +427,11 @@ int runConvert() {
   opts.progress = level != LogLevel::Quiet;
   opts.loraAdapter = loraAdapter;
   opts.requantize = allowRequantize ? "allow" : strict ? "error" : "warn";
+  opts.imatrix = imatrixFile;
+  opts.gptq = gptqFile;
+  opts.gptqDamp = gptqDamp;
+  opts.gptqBlock = gptqBlock;
+  opts.gptqActOrder = gptqActOrder;
   weights::buildConvertPipeline(pm, opts);
   pm.addInstrumentation(::qopt::createConvertLogger(logArgs));
   if (failed(pm.run(*module)))

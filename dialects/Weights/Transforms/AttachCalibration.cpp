@@ -112,11 +112,11 @@ struct AttachCalibrationPass
     return success();
   }
 
-  /// The weight's name: the `quantized_from` of the records it yields.
-  static StringRef weightName(QuantizeOp q) {
+  /// The record (a weights.param) the op yields first, or null.
+  static ParamOp firstRecord(QuantizeOp q) {
     for (Operation *user : q->getUsers())
       if (auto p = dyn_cast<ParamOp>(user))
-        return p.getOriginName();
+        return p;
     return {};
   }
 
@@ -143,7 +143,14 @@ struct AttachCalibrationPass
     auto weight = cast<RankedTensorType>(q.getInput().getType());
     if (weight.getRank() != 2 && weight.getRank() != 3)
       return success();
-    StringRef name = weightName(q);
+    // Linear layers only: an embedding is a lookup, its "input" is one-hot.
+    ParamOp record = firstRecord(q);
+    ParamKind kind = record ? record.getKind().value_or(ParamKind::Other)
+                            : ParamKind::Other;
+    if (kind != ParamKind::Linear && kind != ParamKind::FinalFC &&
+        kind != ParamKind::Experts)
+      return success();
+    StringRef name = record.getOriginName();
     Location loc = q.getLoc();
     std::string error;
     for (weights::Statistic st : {weights::Statistic::Importance, weights::Statistic::Hessian}) {

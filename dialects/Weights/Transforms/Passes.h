@@ -121,6 +121,32 @@ struct ConvertPipelineOptions
       llvm::cl::desc("Quantizing weights already quantized in the source: "
                      "allow, warn or error"),
       llvm::cl::init("warn")};
+  // Calibration-aware quantization (qopt-attach-calibration,
+  // docs/calibration.md).
+  Option<std::string> imatrix{
+      *this, "imatrix",
+      llvm::cl::desc("Importance-weighted scale search with the statistics "
+                     "of this file (STATS or a llama.cpp imatrix)"),
+      llvm::cl::init("")};
+  Option<std::string> gptq{
+      *this, "gptq",
+      llvm::cl::desc("GPTQ error compensation with the Hessians of this "
+                     "STATS file"),
+      llvm::cl::init("")};
+  Option<double> gptqDamp{
+      *this, "gptq-damp",
+      llvm::cl::desc("GPTQ dampening (fraction of the Hessian's mean "
+                     "diagonal)"),
+      llvm::cl::init(0.01)};
+  Option<int64_t> gptqBlock{
+      *this, "gptq-block",
+      llvm::cl::desc("GPTQ block size (columns compensated at once)"),
+      llvm::cl::init(128)};
+  Option<bool> gptqActOrder{
+      *this, "gptq-act-order",
+      llvm::cl::desc("GPTQ: columns by descending Hessian diagonal, static "
+                     "groups"),
+      llvm::cl::init(false)};
 };
 
 /// import -> map -> quantize -> verify -> preshard -> serialize.

@@ -26,6 +26,18 @@ void mlir::qopt::weights::buildConvertPipeline(
   pm.addPass(createQuantizeWeights(
       QuantizeWeightsOptions{opts.quantization, opts.rounding,
                              opts.optimizeScales}));
+  if (!opts.imatrix.getValue().empty() || !opts.gptq.getValue().empty()) {
+    // One statistics file per model: --imatrix and --gptq name the same.
+    AttachCalibrationOptions cal;
+    cal.file = opts.gptq.getValue().empty() ? opts.imatrix.getValue()
+                                            : opts.gptq.getValue();
+    cal.importance = !opts.imatrix.getValue().empty();
+    cal.gptq = !opts.gptq.getValue().empty();
+    cal.gptqDamp = opts.gptqDamp;
+    cal.gptqBlock = opts.gptqBlock;
+    cal.gptqActOrder = opts.gptqActOrder;
+    pm.addPass(createAttachCalibration(cal));
+  }
   pm.addPass(createCheckRequantize(CheckRequantizeOptions{opts.requantize}));
   pm.addPass(createVerifyParameters(VerifyParametersOptions{opts.graph}));
   if (opts.tensorParallelShards > 1)
