@@ -202,6 +202,7 @@ public:
 private:
   void work(::qopt::loaders::TensorReader &reader) {
     EvaluationOptions evalOpts{opts.cuda, opts.accuracy, opts.checkpointRoot};
+    evalOpts.sharedResults = shared;
     // Non-finite and out-of-range source weights (WeightRange.h).
     evalOpts.checkSourceRows = [this](Operation *s, int64_t r0,
                                       RowBuffer &b) {
@@ -328,6 +329,8 @@ private:
   tc::TensorCacheWriter &writer;
   const ExecutorOptions &opts;
   WeightRangePolicy range;
+  // Whole-tensor results computed once for all workers (awq_scales).
+  std::shared_ptr<SharedResults> shared = std::make_shared<SharedResults>();
   std::vector<Item> items;
   std::vector<Chunk> chunks;
   std::vector<size_t> order; // indices into chunks

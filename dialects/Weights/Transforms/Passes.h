@@ -49,6 +49,9 @@ struct ConvertPipelineOptions
   Option<std::string> part{*this, "part", llvm::cl::init("")};
   Option<uint64_t> shardCapBytes{*this, "shard-cap-bytes",
                                  llvm::cl::init(33554432)};
+  // AWQ (qopt-fold-awq-scales, docs/calibration.md): the STATS file; empty
+  // means no activation-aware scaling.
+  Option<std::string> awq{*this, "awq", llvm::cl::init("")};
 };
 
 /// import -> map -> quantize -> verify -> preshard -> serialize.

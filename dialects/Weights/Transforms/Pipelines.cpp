@@ -21,6 +21,10 @@ void mlir::qopt::weights::buildConvertPipeline(
   // Missing source tensors are reported by the verify pass, with the other
   // problems and a note at the graph's declaration.
   pm.addPass(createMapParameters(MapParametersOptions{/*deferMissing=*/true}));
+  if (!opts.awq.empty())
+    pm.addPass(createFoldAwqScales(FoldAwqScalesOptions{
+        opts.awq, opts.quantization, opts.rounding, /*grid=*/20,
+        /*useHessian=*/true}));
   pm.addPass(createQuantizeWeights(
       QuantizeWeightsOptions{opts.quantization, opts.rounding,
                              opts.optimizeScales}));

@@ -1,0 +1,266 @@
+//===- FoldAwqScales.cpp - AWQ's channel scales folded into weights -*- C++ -*-===//
+//
+// Activation-aware weight scaling (docs/calibration.md, "AWQ"): per decoder
+// layer, each group of linears sharing an input gets a weights.awq_scales op
+// (the scales, searched from the linears and the calibration statistics of
+// their input) and weights.scale_channels ops that multiply the linears'
+// columns by the scales and divide what computes their input (a norm's
+// weight and bias, or rows of the previous linear) by them. Only stored
+// values change; the model computes the same function.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/Weights/Transforms/Passes.h"
+#include "dialects/Weights/Transforms/Utils.h"
+#include "qopt/Loaders/Safetensors.h"
+#include "qopt/Models/DecoderLayout.h"
+#include "qopt/Models/QuantizationModes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+namespace mlir::qopt::weights {
+#define GEN_PASS_DEF_FOLDAWQSCALES
+#include "dialects/Weights/Transforms/Passes.h.inc"
+} // namespace mlir::qopt::weights
+
+using namespace mlir;
+using namespace mlir::qopt::weights;
+namespace models = ::qopt::models;
+namespace loaders = ::qopt::loaders;
+namespace num = ::qopt::numerics;
+
+/// "float32 [256, 256]".
+static std::string describe(const loaders::TensorInfo &t) {
+  std::string s = std::string(num::tvmName(t.dtype)) + " [";
+  for (size_t i = 0; i < t.shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(t.shape[i]);
+  return s + "]";
+}
+
+/// Moves the definition of `v` (and of its operands, first) before `point`
+/// when it comes after it: the model's block is an SSA region.
+static void hoistBefore(Value v, Operation *point) {
+  Operation *def = v.getDefiningOp();
+  if (!def || def->getBlock() != point->getBlock() ||
+      def->isBeforeInBlock(point))
+    return;
+  for (Value operand : def->getOperands())
+    hoistBefore(operand, point);
+  def->moveBefore(point);
+}
+
+namespace {
+struct FoldAwqScalesPass
+    : public ::mlir::qopt::weights::impl::FoldAwqScalesBase<FoldAwqScalesPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    Operation *module = getOperation();
+    const models::QuantizationMode *m = models::findQuantizationMode(mode);
+    if (!m) {
+      module->emitError("awq: unknown quantization mode '")
+          << mode.getValue() << "'";
+      return signalPassFailure();
+    }
+    Rounding r = Rounding::NearestEven;
+    if (rounding.getValue() == "away") {
+      r = Rounding::NearestAway;
+    } else if (rounding.getValue() != "even") {
+      module->emitError("awq: unknown rounding '")
+          << rounding.getValue() << "'; valid: even, away";
+      return signalPassFailure();
+    }
+    scheme = buildScheme(&getContext(), *m, ParamKind::Linear, r);
+    if (!scheme || !isa<QuantSchemeAttrInterface>(scheme)) {
+      module->emitError("awq: mode '")
+          << m->name
+          << "' does not quantize linear weights: there is no quantizer to "
+             "search scales for";
+      return signalPassFailure();
+    }
+    if (grid < 1) {
+      module->emitError("awq: grid must be at least 1, got ")
+          << grid.getValue();
+      return signalPassFailure();
+    }
+    SmallString<256> path(stats.getValue());
+    if (path.empty() || llvm::sys::fs::make_absolute(path)) {
+      module->emitError("awq: needs a statistics file (stats=FILE)");
+      return signalPassFailure();
+    }
+    statsPath = std::string(path);
+    auto file = loaders::readSafetensorsHeader(statsPath);
+    if (!file) {
+      module->emitError("awq: cannot read statistics '")
+          << stats.getValue() << "': " << llvm::toString(file.takeError());
+      return signalPassFailure();
+    }
+    statsFile = std::move(*file);
+    for (ModelOp model : getModels(module))
+      if (failed(foldModel(model)))
+        return signalPassFailure();
+  }
+
+  LogicalResult foldModel(ModelOp model) {
+    const models::DecoderLayout *layout = models::findDecoderLayout(model.getArch());
+    if (!layout)
+      return model.emitError("awq: no decoder layout for architecture '")
+             << model.getArch()
+             << "' (known: " << models::decoderLayoutArchList() << ")";
+    if (model.getQuantization())
+      return model.emitError("awq: model is already quantized with '")
+             << *model.getQuantization()
+             << "'; scales are folded before qopt-quantize-weights";
+    SymbolTable symbols(model);
+    auto param = [&](int64_t layer, StringRef rest) -> ParamOp {
+      if (rest.empty())
+        return nullptr;
+      return symbols.lookup<ParamOp>(layout->name(layer, rest));
+    };
+    int64_t skipped = 0;
+    ParamOp firstSkipped;
+    std::string why;
+    for (int64_t i = 0;; ++i) {
+      ParamOp attnNorm = param(i, layout->attnNorm);
+      ParamOp qkv = param(i, layout->qkv), out = param(i, layout->out);
+      ParamOp mlpNorm = param(i, layout->mlpNorm);
+      ParamOp gateUp = param(i, layout->gateUp), down = param(i, layout->down);
+      if (!attnNorm && !qkv && !out && !mlpNorm && !gateUp && !down)
+        break;
+      // Every search sees the weights as the checkpoint has them.
+      Value qkvW = qkv ? qkv.getValue() : Value();
+      Value outW = out ? out.getValue() : Value();
+      Value gateUpW = gateUp ? gateUp.getValue() : Value();
+      Value downW = down ? down.getValue() : Value();
+      // norm -> q/k/v
+      if (attnNorm && qkv)
+        if (failed(foldGroup(qkv, qkvW, attnNorm, param(i, layout->attnNormBias),
+                             /*rowOffset=*/-1)))
+          return failure();
+      // v rows -> o_proj, head by head: only when each v head feeds one
+      // query head (o_proj's input channels are the v rows).
+      if (qkv && out) {
+        int64_t rows = dim(qkvW, 0), oIn = dim(outW, 1);
+        int64_t kv = (rows - oIn) / 2;
+        if (kv == oIn && rows == oIn + 2 * kv) {
+          if (failed(foldGroup(out, outW, qkv, param(i, layout->qkvBias),
+                               oIn + kv)))
+            return failure();
+        } else {
+          if (!skipped++) {
+            firstSkipped = out;
+            why = "v has " + std::to_string(kv) + " rows, o_proj " +
+                  std::to_string(oIn) + " input channels";
+            if (kv > 0 && oIn % kv == 0)
+              why += " (grouped-query attention: " +
+                     std::to_string(oIn / kv) +
+                     " query heads share each v head)";
+          }
+        }
+      }
+      // norm -> gate/up
+      if (mlpNorm && gateUp)
+        if (failed(foldGroup(gateUp, gateUpW, mlpNorm,
+                             param(i, layout->mlpNormBias), -1)))
+          return failure();
+      // up rows -> down_proj (down's input is silu(gate) * up).
+      if (gateUp && down && dim(gateUpW, 0) == 2 * dim(downW, 1))
+        if (failed(foldGroup(down, downW, gateUp, nullptr, dim(downW, 1))))
+          return failure();
+    }
+    if (skipped)
+      firstSkipped.emitWarning("awq: o_proj not scaled through v_proj in ")
+          << skipped << (skipped == 1 ? " layer: " : " layers: ") << why;
+    return success();
+  }
+
+  static int64_t dim(Value v, unsigned d) {
+    return cast<RankedTensorType>(v.getType()).getDimSize(d);
+  }
+
+  /// A weights.source of the statistics tensor `key`, which must be float32
+  /// of `shape`; fails (at `user`) when it is missing or shaped otherwise.
+  FailureOr<Value> statsSource(OpBuilder &b, ParamOp user, StringRef key,
+                               ArrayRef<int64_t> shape, bool optional) {
+    const loaders::TensorInfo *t = statsFile.find(key);
+    if (!t) {
+      if (optional)
+        return Value();
+      return user.emitError("awq: statistics '")
+             << stats.getValue() << "' have no tensor '" << key << "'";
+    }
+    if (t->dtype != num::DType::F32 ||
+        ArrayRef<int64_t>(t->shape) != shape) {
+      loaders::TensorInfo want;
+      want.dtype = num::DType::F32;
+      want.shape.assign(shape.begin(), shape.end());
+      return user.emitError("awq: statistics tensor '")
+             << key << "' is " << describe(*t) << ", expected "
+             << describe(want);
+    }
+    MLIRContext *ctx = b.getContext();
+    Location loc = NameLoc::get(StringAttr::get(ctx, key),
+                                FileLineColLoc::get(ctx, statsPath, 0, 0));
+    auto type = RankedTensorType::get(shape, Float32Type::get(ctx));
+    return SourceOp::create(b, loc, type, b.getStringAttr(statsPath),
+                            b.getStringAttr(key),
+                            b.getI64IntegerAttr(int64_t(t->offset)),
+                            DenseI64ArrayAttr())
+        .getResult();
+  }
+
+  /// Scales the columns of `linear` (whose weight the search sees as
+  /// `weight`) and divides `prev` by the scales: all of it (a norm, with
+  /// `prevBias`), or its rows from `rowOffset` (a linear, and those rows
+  /// of `prevBias`).
+  LogicalResult foldGroup(ParamOp linear, Value weight, ParamOp prev,
+                          ParamOp prevBias, int64_t rowOffset) {
+    Operation *point = linear;
+    for (ParamOp p : {prev, prevBias})
+      if (p && p->isBeforeInBlock(point))
+        point = p;
+    hoistBefore(weight, point);
+    hoistBefore(linear.getValue(), point);
+    hoistBefore(prev.getValue(), point);
+    if (prevBias)
+      hoistBefore(prevBias.getValue(), point);
+    OpBuilder b(point);
+    int64_t k = dim(weight, 1);
+    std::string name = linear.getName().str();
+    auto imatrix = statsSource(b, linear, name + ".imatrix", {k}, false);
+    if (failed(imatrix))
+      return failure();
+    Value hessian;
+    if (useHessian) {
+      auto h = statsSource(b, linear, name + ".hessian", {k, k}, true);
+      if (failed(h))
+        return failure();
+      hessian = *h;
+    }
+    Location loc = linear.getLoc();
+    auto f32 = RankedTensorType::get({k}, b.getF32Type());
+    Value s = AwqScalesOp::create(b, loc, f32, ValueRange{weight}, *imatrix,
+                                  hessian, b.getI64IntegerAttr(grid),
+                                  cast<QuantSchemeAttrInterface>(scheme));
+    auto scale = [&](ParamOp p, int64_t d, int64_t offset, bool divide) {
+      Value v = ScaleChannelsOp::create(
+          b, p.getLoc(), p.getValue().getType(), p.getValue(), s,
+          b.getI64IntegerAttr(d),
+          b.getI64IntegerAttr(offset), divide ? b.getUnitAttr() : UnitAttr());
+      p.getValueMutable().assign(v);
+    };
+    scale(linear, 1, 0, false);
+    scale(prev, 0, rowOffset < 0 ? 0 : rowOffset, true);
+    if (prevBias)
+      scale(prevBias, 0, rowOffset < 0 ? 0 : rowOffset, true);
+    return success();
+  }
+
+  Attribute scheme;
+  std::string statsPath;
+  loaders::CheckpointFile statsFile;
+};
+} // namespace
