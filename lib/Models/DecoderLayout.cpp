@@ -1,9 +1,7 @@
 //===- DecoderLayout.cpp - Where a decoder layer's inputs come from -------===//
 //
 // The llama-style decoder layers of MLC's llama, mistral, qwen2, qwen3 and
-// phi3 definitions (the names of lib/Models/Llama.cpp and the shared
-// builders): input_layernorm -> qkv_proj, post_attention_layernorm ->
-// gate_up_proj.
+// phi3 definitions: a norm -> fused q/k/v, another norm -> fused gate/up.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,25 +11,28 @@
 
 namespace qopt::models {
 
+// Names as lib/Models/Llama.cpp, Qwen2.cpp, Qwen3.cpp (the fused q/k/v
+// `c_attn`, with a bias) and Phi3.cpp (`transformer.h.`) write them.
 static const DecoderLayout kLayouts[] = {
-#define QOPT_LLAMA_STYLE(ARCH, QKV_BIAS)                                       \
-  {ARCH,                                                                       \
-   "model.layers.",                                                            \
-   "input_layernorm.weight",                                                   \
-   "",                                                                         \
-   "self_attn.qkv_proj.weight",                                                \
-   QKV_BIAS,                                                                   \
-   "self_attn.o_proj.weight",                                                  \
-   "post_attention_layernorm.weight",                                          \
-   "",                                                                         \
-   "mlp.gate_up_proj.weight",                                                  \
-   "mlp.down_proj.weight"}
-    QOPT_LLAMA_STYLE("llama", ""),
-    QOPT_LLAMA_STYLE("mistral", ""),
-    QOPT_LLAMA_STYLE("qwen2", "self_attn.qkv_proj.bias"),
-    QOPT_LLAMA_STYLE("qwen3", "self_attn.qkv_proj.bias"),
-    QOPT_LLAMA_STYLE("phi3", ""),
-#undef QOPT_LLAMA_STYLE
+    {"llama", "model.layers.", "input_layernorm.weight", "",
+     "self_attn.qkv_proj.weight", "", "self_attn.o_proj.weight",
+     "post_attention_layernorm.weight", "", "mlp.gate_up_proj.weight",
+     "mlp.down_proj.weight"},
+    {"mistral", "model.layers.", "input_layernorm.weight", "",
+     "self_attn.qkv_proj.weight", "", "self_attn.o_proj.weight",
+     "post_attention_layernorm.weight", "", "mlp.gate_up_proj.weight",
+     "mlp.down_proj.weight"},
+    {"qwen2", "model.layers.", "input_layernorm.weight", "",
+     "self_attn.c_attn.weight", "self_attn.c_attn.bias",
+     "self_attn.o_proj.weight", "post_attention_layernorm.weight", "",
+     "mlp.gate_up_proj.weight", "mlp.down_proj.weight"},
+    {"qwen3", "model.layers.", "input_layernorm.weight", "",
+     "self_attn.c_attn.weight", "self_attn.c_attn.bias",
+     "self_attn.o_proj.weight", "post_attention_layernorm.weight", "",
+     "mlp.gate_up_proj.weight", "mlp.down_proj.weight"},
+    {"phi3", "transformer.h.", "ln.weight", "", "mixer.qkv_proj.weight", "",
+     "mixer.out_proj.weight", "post_attention_layernorm.weight", "",
+     "mlp.gate_up_proj.weight", "mlp.down_proj.weight"},
 };
 
 std::string DecoderLayout::name(int64_t layer, llvm::StringRef rest) const {

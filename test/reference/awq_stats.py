@@ -37,11 +37,19 @@ def linears(cfg):
     heads = cfg["num_attention_heads"]
     hd = cfg.get("head_dim") or h // heads
     inter = cfg["intermediate_size"]
+    # MLC's names (qwen2/qwen3 call the fused q/k/v `c_attn`; phi3 keeps
+    # its own `transformer.h.` names).
+    mt = cfg.get("model_type")
+    prefix, qkv, o = "model.layers.%d.", "self_attn.qkv_proj", "self_attn.o_proj"
+    if mt in ("qwen2", "qwen3"):
+        qkv = "self_attn.c_attn"
+    if mt == "phi3":
+        prefix, qkv, o = "transformer.h.%d.", "mixer.qkv_proj", "mixer.out_proj"
     out = []
     for i in range(cfg["num_hidden_layers"]):
-        p = "model.layers.%d." % i
-        out += [(p + "self_attn.qkv_proj.weight", h),
-                (p + "self_attn.o_proj.weight", heads * hd),
+        p = prefix % i
+        out += [(p + qkv + ".weight", h),
+                (p + o + ".weight", heads * hd),
                 (p + "mlp.gate_up_proj.weight", h),
                 (p + "mlp.down_proj.weight", inter)]
     out.append(("lm_head.weight", h))
