@@ -260,6 +260,16 @@ private:
 };
 } // namespace
 
+std::string detail::jsonPosition(llvm::StringRef text, uint64_t byte) {
+  size_t at = std::min<size_t>(byte ? size_t(byte - 1) : 0, text.size());
+  llvm::StringRef before = text.take_front(at);
+  size_t line = 1 + size_t(before.count('\n'));
+  size_t lastNewline = before.rfind('\n');
+  size_t column = lastNewline == llvm::StringRef::npos ? at + 1
+                                                       : at - lastNewline;
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
 bool detail::parseJson(llvm::StringRef text, const JsonLimits &limits,
                        nlohmann::json &out, JsonFailure &failure,
                        llvm::StringRef orderedKey,
@@ -314,7 +324,8 @@ readWeightMap(llvm::StringRef indexJsonPath) {
     switch (failure.kind) {
     case detail::JsonFailure::Syntax:
       return makeError(index + ": is not valid JSON (error at byte " +
-                       llvm::Twine(failure.byte) + ")");
+                       llvm::Twine(failure.byte) + ", " +
+                       detail::jsonPosition(*text, failure.byte) + ")");
     case detail::JsonFailure::TooDeep:
       return makeError(index + ": JSON nests too deeply");
     case detail::JsonFailure::TooManyValues:
