@@ -94,8 +94,9 @@ struct FoldAwqScalesPass
     statsPath = std::string(path);
     auto file = loaders::readSafetensorsHeader(statsPath);
     if (!file) {
-      module->emitError("awq: cannot read statistics '")
-          << stats.getValue() << "': " << llvm::toString(file.takeError());
+      // The reader's message names the file.
+      module->emitError("awq: cannot read statistics: ")
+          << llvm::toString(file.takeError());
       return signalPassFailure();
     }
     statsFile = std::move(*file);
