@@ -63,7 +63,8 @@ void awqScalesForRatio(const float *imatrix, int64_t k, double alpha,
 /// e_k = double(q_k) / double(s_k) - double(w_k) and
 ///   with `hessian` ([k, k] row-major): sum_rows sum_i sum_j e_i H_ij e_j,
 ///   without:                            sum_rows sum_k imatrix_k e_k^2,
-/// summed in double in that order (rows in the order of `weights`).
+/// summed in double in a fixed order (rows in the order of `weights`; each
+/// H e product as four partial sums over j mod 4, added pairwise).
 /// Returns an empty string, or quantDequant's error.
 std::string awqLoss(const std::vector<AwqWeight> &weights, int64_t k,
                     const float *imatrix, const float *hessian,
