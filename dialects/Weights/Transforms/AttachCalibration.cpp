@@ -100,7 +100,8 @@ struct AttachCalibrationPass
       return model.emitError("model is not quantized: run "
                              "qopt-quantize-weights before "
                              "qopt-attach-calibration");
-    if (model.getCalibrationFile())
+    // The same file may already be there (qopt-fold-awq-scales reads it).
+    if (model.getCalibrationFile() && *model.getCalibrationFile() != file.getValue())
       return model.emitError("model already has calibration statistics (")
              << *model.getCalibrationFile() << ")";
     model.setCalibrationFileAttr(

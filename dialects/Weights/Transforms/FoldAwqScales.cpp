@@ -3,7 +3,7 @@
 // Activation-aware weight scaling (docs/calibration.md, "AWQ"): per decoder
 // layer, each group of linears sharing an input gets a weights.awq_scales op
 // (the scales, searched from the linears and the calibration statistics of
-// their input) and weights.scale_channels ops that multiply the linears'
+// their input, weights.calibration entries of the model's calibration_file) and weights.scale_channels ops that multiply the linears'
 // columns by the scales and divide what computes their input (a norm's
 // weight and bias, or rows of the previous linear) by them. Only stored
 // values change; the model computes the same function.
@@ -12,7 +12,7 @@
 
 #include "dialects/Weights/Transforms/Passes.h"
 #include "dialects/Weights/Transforms/Utils.h"
-#include "qopt/Loaders/Safetensors.h"
+#include "qopt/Loaders/Calibration.h"
 #include "qopt/Models/DecoderLayout.h"
 #include "qopt/Models/QuantizationModes.h"
 
@@ -31,12 +31,13 @@ using namespace mlir::qopt::weights;
 namespace models = ::qopt::models;
 namespace loaders = ::qopt::loaders;
 namespace num = ::qopt::numerics;
+namespace weights = ::mlir::qopt::weights;
 
-/// "float32 [256, 256]".
-static std::string describe(const loaders::TensorInfo &t) {
-  std::string s = std::string(num::tvmName(t.dtype)) + " [";
-  for (size_t i = 0; i < t.shape.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(t.shape[i]);
+/// "[256, 256]".
+static std::string describe(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
 }
 
@@ -86,13 +87,11 @@ struct FoldAwqScalesPass
           << grid.getValue();
       return signalPassFailure();
     }
-    SmallString<256> path(stats.getValue());
-    if (path.empty() || llvm::sys::fs::make_absolute(path)) {
+    if (stats.getValue().empty()) {
       module->emitError("awq: needs a statistics file (stats=FILE)");
       return signalPassFailure();
     }
-    statsPath = std::string(path);
-    auto file = loaders::readSafetensorsHeader(statsPath);
+    auto file = loaders::CalibrationFile::open(stats.getValue());
     if (!file) {
       // The reader's message names the file.
       module->emitError("awq: cannot read statistics: ")
@@ -100,6 +99,13 @@ struct FoldAwqScalesPass
       return signalPassFailure();
     }
     statsFile = std::move(*file);
+    if (statsFile->getFormat() != loaders::CalibrationFormat::Stats) {
+      module->emitError("awq: ")
+          << stats.getValue()
+          << " is a llama.cpp importance matrix; AWQ reads quant-opt's STATS "
+             "file (quant-opt calibrate), whose entries name MLC's weights";
+      return signalPassFailure();
+    }
     for (ModelOp model : getModels(module))
       if (failed(foldModel(model)))
         return signalPassFailure();
@@ -115,6 +121,14 @@ struct FoldAwqScalesPass
       return model.emitError("awq: model is already quantized with '")
              << *model.getQuantization()
              << "'; scales are folded before qopt-quantize-weights";
+    // The statistics are entries of the model's calibration file, which
+    // qopt-attach-calibration (--imatrix, --gptq) may then share.
+    if (std::optional<StringRef> own = model.getCalibrationFile();
+        own && *own != stats.getValue())
+      return model.emitError("awq: model already has calibration statistics (")
+             << *own << ")";
+    model.setCalibrationFileAttr(
+        StringAttr::get(model.getContext(), stats.getValue()));
     SymbolTable symbols(model);
     auto param = [&](int64_t layer, StringRef rest) -> ParamOp {
       if (rest.empty())
@@ -182,35 +196,31 @@ struct FoldAwqScalesPass
     return cast<RankedTensorType>(v.getType()).getDimSize(d);
   }
 
-  /// A weights.source of the statistics tensor `key`, which must be float32
-  /// of `shape`; fails (at `user`) when it is missing or shaped otherwise.
-  FailureOr<Value> statsSource(OpBuilder &b, ParamOp user, StringRef key,
-                               ArrayRef<int64_t> shape, bool optional) {
-    const loaders::TensorInfo *t = statsFile.find(key);
-    if (!t) {
-      if (optional)
-        return Value();
+  /// The weights.calibration op of `statistic` of the statistics entry of
+  /// `user` (its MLC weight name), which must have `shape`; fails (at
+  /// `user`) when the entry or, unless `optional`, the statistic is missing
+  /// or shaped otherwise. Null when an optional statistic is absent.
+  FailureOr<Value> statsValue(OpBuilder &b, ParamOp user, weights::Statistic statistic,
+                              ArrayRef<int64_t> shape, bool optional) {
+    StringRef name = user.getName();
+    const loaders::CalibrationEntry *e = statsFile->find(name);
+    if (!e)
       return user.emitError("awq: statistics '")
-             << stats.getValue() << "' have no tensor '" << key << "'";
-    }
-    if (t->dtype != num::DType::F32 ||
-        ArrayRef<int64_t>(t->shape) != shape) {
-      loaders::TensorInfo want;
-      want.dtype = num::DType::F32;
-      want.shape.assign(shape.begin(), shape.end());
-      return user.emitError("awq: statistics tensor '")
-             << key << "' is " << describe(*t) << ", expected "
-             << describe(want);
-    }
+             << stats.getValue() << "' have no entry '" << name << "'";
+    bool importance = statistic == weights::Statistic::Importance;
+    const std::vector<int64_t> &have =
+        importance ? e->importanceShape : e->hessianShape;
+    if (have.empty() && optional)
+      return Value();
+    if (ArrayRef<int64_t>(have) != shape)
+      return user.emitError("awq: statistics entry '")
+             << name << "' has " << (importance ? "importance " : "hessian ")
+             << describe(have) << ", expected " << describe(shape);
     MLIRContext *ctx = b.getContext();
-    Location loc = NameLoc::get(StringAttr::get(ctx, key),
-                                FileLineColLoc::get(ctx, statsPath, 0, 0));
+    Location loc = NameLoc::get(StringAttr::get(ctx, name),
+                                FileLineColLoc::get(ctx, stats.getValue(), 0, 0));
     auto type = RankedTensorType::get(shape, Float32Type::get(ctx));
-    return SourceOp::create(b, loc, type, b.getStringAttr(statsPath),
-                            b.getStringAttr(key),
-                            b.getI64IntegerAttr(int64_t(t->offset)),
-                            DenseI64ArrayAttr())
-        .getResult();
+    return CalibrationOp::create(b, loc, type, name, statistic).getResult();
   }
 
   /// Scales the columns of `linear` (whose weight the search sees as
@@ -230,13 +240,12 @@ struct FoldAwqScalesPass
       hoistBefore(prevBias.getValue(), point);
     OpBuilder b(point);
     int64_t k = dim(weight, 1);
-    std::string name = linear.getName().str();
-    auto imatrix = statsSource(b, linear, name + ".imatrix", {k}, false);
+    auto imatrix = statsValue(b, linear, weights::Statistic::Importance, {k}, false);
     if (failed(imatrix))
       return failure();
     Value hessian;
     if (useHessian) {
-      auto h = statsSource(b, linear, name + ".hessian", {k, k}, true);
+      auto h = statsValue(b, linear, weights::Statistic::Hessian, {k, k}, true);
       if (failed(h))
         return failure();
       hessian = *h;
@@ -261,7 +270,6 @@ struct FoldAwqScalesPass
   }
 
   Attribute scheme;
-  std::string statsPath;
-  loaders::CheckpointFile statsFile;
+  std::shared_ptr<const loaders::CalibrationFile> statsFile;
 };
 } // namespace
