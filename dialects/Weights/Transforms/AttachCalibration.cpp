@@ -189,7 +189,8 @@ struct AttachCalibrationPass
       Value v = CalibrationOp::create(b, statLoc,
                                       RankedTensorType::get(impShape, f32),
                                       entry->name, weights::Statistic::Importance);
-      q.getImportanceMutable().assign(v);
+      q.getImportanceMutable().assign(
+          rescaleForFoldedScales(b, statLoc, q.getInput(), v));
     }
     if (gptq) {
       if (entry->hessianShape.empty())
@@ -201,7 +202,8 @@ struct AttachCalibrationPass
       Value v = CalibrationOp::create(b, statLoc,
                                       RankedTensorType::get(hShape, f32),
                                       entry->name, weights::Statistic::Hessian);
-      q.getHessianMutable().assign(v);
+      q.getHessianMutable().assign(
+          rescaleForFoldedScales(b, statLoc, q.getInput(), v));
       q.setGptqAttr(GptqAttr::get(&getContext(), b.getF64FloatAttr(gptqDamp),
                                   gptqBlock, gptqActOrder));
     }

@@ -53,6 +53,31 @@ static void hoistBefore(Value v, Operation *point) {
   def->moveBefore(point);
 }
 
+Value mlir::qopt::weights::rescaleForFoldedScales(OpBuilder &b, Location loc,
+                                                 Value weight, Value stats) {
+  while (auto cast = weight.getDefiningOp<CastOp>())
+    weight = cast.getInput();
+  auto scaled = weight.getDefiningOp<ScaleChannelsOp>();
+  // The row divisions (v -> o, up -> down) sit on top of the columns'.
+  while (scaled && scaled.getDim() == 0 && scaled.getDivide())
+    scaled = scaled.getInput().getDefiningOp<ScaleChannelsOp>();
+  if (!scaled || scaled.getDim() != 1 || scaled.getDivide() ||
+      scaled.getOffset() != 0 ||
+      cast<RankedTensorType>(scaled.getType()).getRank() != 2)
+    return stats;
+  auto type = cast<RankedTensorType>(stats.getType());
+  if (type.getRank() != 1 && type.getRank() != 2)
+    return stats;
+  Value s = scaled.getScales();
+  auto divide = [&](Value v, int64_t dim) -> Value {
+    return ScaleChannelsOp::create(b, loc, type, v, s, b.getI64IntegerAttr(dim),
+                                   b.getI64IntegerAttr(0), b.getUnitAttr());
+  };
+  // Importance [K]: / s_k twice; Hessian [K, K]: rows and columns by s.
+  return type.getRank() == 1 ? divide(divide(stats, 0), 0)
+                             : divide(divide(stats, 0), 1);
+}
+
 namespace {
 struct FoldAwqScalesPass
     : public ::mlir::qopt::weights::impl::FoldAwqScalesBase<FoldAwqScalesPass> {
