@@ -3,7 +3,7 @@
 
   accuracy-mirror.py SOURCE_DIR CACHE_DIR OUT_DIR [--mirror]
 
-For every tensor of the Llama checkpoint SOURCE_DIR (float16
+For every tensor of the Llama checkpoint SOURCE_DIR (float16 or float32
 model.safetensors), the values w' that the tensor cache CACHE_DIR holds for it
 (dequantized: MLC group quantization q4/q3 with float16 scales, w = (q - M) *
 scale; MNN-style records, w = (u - 2^(b-1)) * scale or u * scale + min; plain
@@ -39,9 +39,11 @@ def read_safetensors(path):
             continue
         b, e = info["data_offsets"]
         count = math.prod(info["shape"])
-        assert info["dtype"] == "F16", (name, info["dtype"])
+        # float16, or float32 (a checkpoint this script wrote: the AWQ
+        # bench mirrors around the folded float16 weights written so).
+        code = {"F16": "e", "F32": "f"}[info["dtype"]]
         out[name] = (info["shape"],
-                     struct.unpack(f"<{count}e", raw[8 + n + b:8 + n + e]))
+                     struct.unpack(f"<{count}{code}", raw[8 + n + b:8 + n + e]))
     return out
 
 

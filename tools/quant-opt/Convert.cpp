@@ -191,6 +191,13 @@ cl::opt<std::string> mnnBlock(
 cl::opt<bool> mnnHqq("hqq", cl::sub(sub()), cl::cat(cat()),
                      cl::desc("--quantization mnn: HQQ zero-point "
                               "optimization (asymmetric)"));
+
+// Calibration-aware quantization (docs/calibration.md).
+cl::opt<std::string> awq(
+    "awq", cl::sub(sub()), cl::cat(cat()), cl::value_desc("STATS"),
+    cl::desc("Fold AWQ's activation-aware per-channel scales, searched from "
+             "the calibration statistics STATS (quant-opt calibrate), into "
+             "the weights and norms before quantizing"));
 } // namespace
 
 static int usageError(const std::string &msg) {
@@ -432,6 +439,7 @@ int runConvert() {
   opts.gptqDamp = gptqDamp;
   opts.gptqBlock = gptqBlock;
   opts.gptqActOrder = gptqActOrder;
+  opts.awq = awq;
   weights::buildConvertPipeline(pm, opts);
   pm.addInstrumentation(::qopt::createConvertLogger(logArgs));
   if (failed(pm.run(*module)))

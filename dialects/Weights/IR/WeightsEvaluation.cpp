@@ -209,6 +209,27 @@ llvm::Expected<RowBuffer> EvaluationContext::getAllRows(Value value) {
                  getRowCount(cast<RankedTensorType>(value.getType())));
 }
 
+llvm::Expected<std::shared_ptr<const SharedResults::Results>>
+SharedResults::getOrCompute(Operation *op,
+                            llvm::function_ref<llvm::Error(Results &)> compute) {
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    done.wait(lock, [&] { return !running.lookup(op); });
+    if (auto it = results.find(op); it != results.end())
+      return it->second;
+    running[op] = true;
+  }
+  auto out = std::make_shared<Results>();
+  llvm::Error err = compute(*out);
+  std::lock_guard<std::mutex> lock(mutex);
+  running[op] = false;
+  done.notify_all();
+  if (err)
+    return std::move(err);
+  results[op] = out;
+  return std::shared_ptr<const Results>(std::move(out));
+}
+
 void EvaluationContext::addError(const float *w, const float *wq, size_t n) {
   double s = 0, e = 0;
   for (size_t i = 0; i < n; ++i) {

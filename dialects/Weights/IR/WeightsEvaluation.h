@@ -19,9 +19,11 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Location.h"
 #include "mlir/IR/Value.h"
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/Error.h"
 
+#include <condition_variable>
 #include <functional>
 #include <list>
 #include <memory>
@@ -114,6 +116,27 @@ private:
 /// An EvaluationError at `op`.
 llvm::Error makeEvaluationError(Operation *op, const llvm::Twine &message);
 
+/// Results of ops that are evaluated once per evaluation and then shared
+/// (small whole-tensor results many consumers ask for, such as
+/// `weights.awq_scales`), by every context holding the same instance: the
+/// executor gives one to all its threads.
+class SharedResults {
+public:
+  using Results = SmallVector<RowBuffer, 1>;
+  /// The results of `op`: computed by `compute` the first time, the same
+  /// buffers afterwards; a thread asking while another computes them waits.
+  /// A failure is not kept (the next caller computes again).
+  llvm::Expected<std::shared_ptr<const Results>>
+  getOrCompute(Operation *op,
+               llvm::function_ref<llvm::Error(Results &)> compute);
+
+private:
+  std::mutex mutex;
+  std::condition_variable done;
+  llvm::DenseMap<Operation *, std::shared_ptr<const Results>> results;
+  llvm::DenseMap<Operation *, bool> running;
+};
+
 class PreparedStateCache;
 
 /// Options of one evaluation.
@@ -131,6 +154,10 @@ struct EvaluationOptions {
   /// policy, docs/reliability.md). Unset: no check.
   std::function<llvm::Error(Operation *, int64_t, RowBuffer &)>
       checkSourceRows;
+  /// Shared between the contexts of one evaluation (SharedResults); a
+  /// context without one makes its own.
+  std::shared_ptr<SharedResults> sharedResults;
+
   /// When not empty, replaces each model's calibration_file.
   std::string calibrationFile;
   /// Shared by the contexts of one evaluation; null: states are prepared
@@ -184,10 +211,15 @@ class EvaluationContext {
 public:
   EvaluationContext(::qopt::loaders::TensorReader &reader,
                     const EvaluationOptions &options)
-      : reader(reader), options(options) {}
+      : reader(reader), options(options) {
+    if (!this->options.sharedResults)
+      this->options.sharedResults = std::make_shared<SharedResults>();
+  }
 
   ::qopt::loaders::TensorReader &getReader() { return reader; }
   const EvaluationOptions &getOptions() const { return options; }
+  /// Results computed once for all the contexts of this evaluation.
+  SharedResults &getSharedResults() { return *options.sharedResults; }
 
   /// Rows [r0, r1) of `value`, evaluated by its defining op through
   /// EvaluableOpInterface: ops that are not row-local are evaluated whole

@@ -100,7 +100,8 @@ struct AttachCalibrationPass
       return model.emitError("model is not quantized: run "
                              "qopt-quantize-weights before "
                              "qopt-attach-calibration");
-    if (model.getCalibrationFile())
+    // The same file may already be there (qopt-fold-awq-scales reads it).
+    if (model.getCalibrationFile() && *model.getCalibrationFile() != file.getValue())
       return model.emitError("model already has calibration statistics (")
              << *model.getCalibrationFile() << ")";
     model.setCalibrationFileAttr(
@@ -195,7 +196,8 @@ struct AttachCalibrationPass
       Value v = CalibrationOp::create(b, statLoc,
                                       RankedTensorType::get(impShape, f32),
                                       entry->name, weights::Statistic::Importance);
-      q.getImportanceMutable().assign(v);
+      q.getImportanceMutable().assign(
+          rescaleForFoldedScales(b, statLoc, q.getInput(), v));
     }
     if (gptq) {
       if (entry->hessianShape.empty())
@@ -207,7 +209,8 @@ struct AttachCalibrationPass
       Value v = CalibrationOp::create(b, statLoc,
                                       RankedTensorType::get(hShape, f32),
                                       entry->name, weights::Statistic::Hessian);
-      q.getHessianMutable().assign(v);
+      q.getHessianMutable().assign(
+          rescaleForFoldedScales(b, statLoc, q.getInput(), v));
       q.setGptqAttr(GptqAttr::get(&getContext(), b.getF64FloatAttr(gptqDamp),
                                   gptqBlock, gptqActOrder));
     }

@@ -206,6 +206,7 @@ public:
 private:
   void work(::qopt::loaders::TensorReader &reader) {
     EvaluationOptions evalOpts{opts.cuda, opts.accuracy, opts.checkpointRoot};
+    evalOpts.sharedResults = shared;
     evalOpts.calibrationFile = opts.calibrationFile;
     evalOpts.preparedStates = preparedStates;
     // Non-finite and out-of-range source weights (WeightRange.h).
@@ -357,6 +358,8 @@ private:
   tc::TensorCacheWriter &writer;
   const ExecutorOptions &opts;
   WeightRangePolicy range;
+  // Whole-tensor results computed once for all workers (awq_scales).
+  std::shared_ptr<SharedResults> shared = std::make_shared<SharedResults>();
   std::shared_ptr<PreparedStateCache> preparedStates;
   std::vector<Item> items;
   std::vector<Chunk> chunks;

@@ -147,6 +147,13 @@ struct ConvertPipelineOptions
       llvm::cl::desc("GPTQ: columns by descending Hessian diagonal, static "
                      "groups"),
       llvm::cl::init(false)};
+  // AWQ (qopt-fold-awq-scales, docs/calibration.md): the STATS file; empty
+  // means no activation-aware scaling.
+  Option<std::string> awq{
+      *this, "awq",
+      llvm::cl::desc("Calibration statistics: fold AWQ's activation-aware "
+                     "scales before quantization"),
+      llvm::cl::init("")};
 };
 
 /// import -> map -> quantize -> verify -> preshard -> serialize.

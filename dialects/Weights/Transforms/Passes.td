@@ -63,6 +63,40 @@ def MapParameters : Pass<"qopt-map-parameters"> {
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }
 
+def FoldAwqScales : Pass<"qopt-fold-awq-scales"> {
+  let summary = "Folds AWQ's activation-aware channel scales into the weights";
+  let description = [{
+    Activation-aware weight scaling (AWQ, docs/calibration.md): for each
+    group of linears sharing an input in a decoder layer (the norm before
+    attention and q/k/v, the norm before the MLP and gate/up, the v rows of
+    q/k/v and o_proj when no query heads share a v head, the up rows of
+    gate/up and down_proj), a `weights.awq_scales` op computes the scales s
+    from the linears and the calibration statistics of their input (the
+    `<linear>.imatrix` and, with `use-hessian`, `<linear>.hessian` tensors
+    of the `stats` file, read as `weights.source`s), and
+    `weights.scale_channels` ops multiply the linears' columns by s and
+    divide the norm weight (and bias), or the rows of the previous linear,
+    by s: the model computes the same function, and only stored values
+    change. The search quantizes with `mode`'s scheme for linear weights.
+    Runs after `qopt-map-parameters`, before `qopt-quantize-weights`.
+    Groups that cannot be scaled (v -> o under grouped-query attention) are
+    skipped with a warning.
+  }];
+  let options = [
+    Option<"stats", "stats", "std::string", "\"\"",
+           "Calibration statistics (quant-opt's STATS safetensors file)">,
+    Option<"mode", "mode", "std::string", "\"q4f16_1\"",
+           "Quantization mode whose quantizer the scale search uses">,
+    Option<"rounding", "rounding", "std::string", "\"even\"",
+           "Tie-breaking of group quantization's round: even or away">,
+    Option<"grid", "grid", "int64_t", "20",
+           "Ratios alpha = i / grid, i = 0 .. grid-1, searched">,
+    Option<"useHessian", "use-hessian", "bool", "true",
+           "Measure the error with the `.hessian` statistics when present">,
+  ];
+  let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
+}
+
 def MergeLora : Pass<"qopt-merge-lora", "::mlir::ModuleOp"> {
   let summary = "Merges a PEFT LoRA adapter into the checkpoint's weights";
   let description = [{

@@ -23,6 +23,10 @@ void mlir::qopt::weights::buildConvertPipeline(
   pm.addPass(createMapParameters(MapParametersOptions{/*deferMissing=*/true}));
   if (!opts.loraAdapter.getValue().empty())
     pm.addPass(createMergeLora(MergeLoraOptions{opts.loraAdapter}));
+  if (!opts.awq.getValue().empty())
+    pm.addPass(createFoldAwqScales(FoldAwqScalesOptions{
+        opts.awq, opts.quantization, opts.rounding, /*grid=*/20,
+        /*useHessian=*/true}));
   pm.addPass(createQuantizeWeights(
       QuantizeWeightsOptions{opts.quantization, opts.rounding,
                              opts.optimizeScales}));

@@ -52,6 +52,15 @@ ParamKind toParamKind(::qopt::models::ParamKind k);
 void describeCheckpointLocation(Location loc, std::string &file,
                                 std::string &tensor);
 
+/// The statistics of a weight's input after qopt-fold-awq-scales: when
+/// `weight` (looking through casts) has its columns multiplied by scales s
+/// (`weights.scale_channels ... dim 1`, no divide), its input is x / s, so
+/// the importance becomes imatrix / s^2 and the Hessian H / (s s^T): built
+/// from `stats` with weights.scale_channels divisions. Otherwise `stats`.
+/// (FoldAwqScales.cpp; docs/calibration.md, "AWQ".)
+Value rescaleForFoldedScales(OpBuilder &b, Location loc, Value weight,
+                             Value stats);
+
 } // namespace mlir::qopt::weights
 
 #endif // QOPT_DIALECTS_WEIGHTS_TRANSFORMS_UTILS_H

@@ -1,0 +1,231 @@
+//===- AwqEvaluation.cpp - AWQ scales and channel scaling -------*- C++ -*-===//
+//
+// Verification and EvaluableOpInterface of weights.awq_scales (AWQ's grid
+// search, through lib/Numerics and the mode's own quantization scheme) and
+// weights.scale_channels (folding the scales into the tensors).
+// docs/calibration.md, "AWQ".
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/Weights/IR/WeightsOps.h"
+#include "qopt/Numerics/AwqSearch.h"
+#include "qopt/Numerics/Convert.h"
+
+#include <cstring>
+
+using namespace mlir;
+using namespace mlir::qopt::weights;
+namespace num = ::qopt::numerics;
+using num::DType;
+
+static bool isScalableFloat(Type t) {
+  return t.isF16() || t.isBF16() || t.isF32();
+}
+
+/// tensor<dims x f32>.
+static RankedTensorType f32Tensor(MLIRContext *ctx, ArrayRef<int64_t> dims) {
+  return RankedTensorType::get(dims, Float32Type::get(ctx));
+}
+
+//===----------------------------------------------------------------------===//
+// AwqScalesOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult AwqScalesOp::verify() {
+  if (getWeights().empty())
+    return emitOpError("needs at least one weight");
+  auto first = cast<RankedTensorType>(getWeights().front().getType());
+  if (first.getRank() != 2)
+    return emitOpError("weight #0 must be 2-D, got ") << first;
+  int64_t k = first.getDimSize(1);
+  for (auto [i, w] : llvm::enumerate(getWeights())) {
+    auto t = cast<RankedTensorType>(w.getType());
+    if (t.getRank() != 2 || !isScalableFloat(t.getElementType()))
+      return emitOpError("weight #")
+             << i << " must be a 2-D f16, bf16 or f32 tensor, got " << t;
+    if (t.getElementType() != first.getElementType())
+      return emitOpError("weight #") << i << " has element type "
+                                     << t.getElementType() << ", weight #0 "
+                                     << first.getElementType();
+    if (t.getDimSize(1) != k)
+      return emitOpError("weight #") << i << " has " << t.getDimSize(1)
+                                     << " input channels, weight #0 " << k;
+  }
+  MLIRContext *ctx = getContext();
+  if (getImatrix().getType() != f32Tensor(ctx, {k}))
+    return emitOpError("imatrix must be ")
+           << f32Tensor(ctx, {k}) << ", got " << getImatrix().getType();
+  if (Value h = getHessian(); h && h.getType() != f32Tensor(ctx, {k, k}))
+    return emitOpError("hessian must be ")
+           << f32Tensor(ctx, {k, k}) << ", got " << h.getType();
+  if (getType() != f32Tensor(ctx, {k}))
+    return emitOpError("result must be ")
+           << f32Tensor(ctx, {k}) << ", got " << getType();
+  if (getGrid() < 1)
+    return emitOpError("grid must be at least 1, got ") << getGrid();
+  QuantSchemeAttrInterface scheme = getScheme();
+  for (auto [i, w] : llvm::enumerate(getWeights())) {
+    SmallVector<QuantOutput> outs;
+    std::string err;
+    auto t = cast<RankedTensorType>(w.getType());
+    if (failed(scheme.inferOutputs(t.clone(scheme.getExpressedType()), outs,
+                                   err)))
+      return emitOpError("scheme cannot quantize weight #")
+             << i << ": " << err;
+  }
+  return success();
+}
+
+bool AwqScalesOp::isRowLocal() { return false; }
+
+/// All of `v` as float32.
+static llvm::Expected<std::vector<float>> getFloats(EvaluationContext &ctx,
+                                                    Value v) {
+  auto rows = ctx.getAllRows(v);
+  if (!rows)
+    return rows.takeError();
+  std::vector<float> out(size_t(rows->numElements()));
+  // Verified: f16, bf16 or f32.
+  num::convertElements(rows->bytes(), rows->dtype, out.data(), DType::F32,
+                       out.size());
+  return out;
+}
+
+/// AWQ's search over the weights' current values (AwqSearch.h).
+static llvm::Error computeAwqScales(AwqScalesOp op, EvaluationContext &ctx,
+                                    SharedResults::Results &out) {
+  auto first = cast<RankedTensorType>(op.getWeights().front().getType());
+  int64_t k = first.getDimSize(1);
+  std::vector<std::vector<float>> values;
+  std::vector<num::AwqWeight> weights;
+  for (Value w : op.getWeights()) {
+    auto f = getFloats(ctx, w);
+    if (!f)
+      return f.takeError();
+    values.push_back(std::move(*f));
+    weights.push_back({values.back().data(),
+                       cast<RankedTensorType>(w.getType()).getDimSize(0)});
+  }
+  auto imatrix = getFloats(ctx, op.getImatrix());
+  if (!imatrix)
+    return imatrix.takeError();
+  std::vector<float> hessian;
+  if (Value h = op.getHessian()) {
+    auto f = getFloats(ctx, h);
+    if (!f)
+      return f.takeError();
+    hessian = std::move(*f);
+  }
+  // The scaled weight as the IR stores it: rounded to the weight's type by
+  // weights.scale_channels, cast to the scheme's type, then quantized.
+  QuantSchemeAttrInterface scheme = op.getScheme();
+  DType stored = *fromMlirType(first.getElementType());
+  Type expressedType = scheme.getExpressedType();
+  DType expressed = *fromMlirType(expressedType);
+  auto quantDequant = [&](const float *w, int64_t rows, int64_t kk,
+                          float *deq) -> std::string {
+    size_t n = size_t(rows * kk);
+    std::vector<uint8_t> narrow(n * num::dtypeSize(stored));
+    num::convertElements(w, DType::F32, narrow.data(), stored, n);
+    RowBuffer in = RowBuffer::allocate(expressed, {rows, kk});
+    num::convertElements(narrow.data(), stored, in.data.data(), expressed, n);
+    SmallVector<RowBuffer> outs;
+    auto type = RankedTensorType::get({rows, kk}, expressedType);
+    if (llvm::Error e = scheme.quantizeRows(ctx, type, in, outs))
+      return llvm::toString(std::move(e));
+    if (llvm::Error e = scheme.dequantizeRows(outs, in, deq))
+      return llvm::toString(std::move(e));
+    return "";
+  };
+  num::AwqSearchResult result;
+  if (std::string err = num::awqSearchScales(
+          weights, k, imatrix->data(), hessian.empty() ? nullptr : hessian.data(),
+          quantDequant, int(op.getGrid()), result);
+      !err.empty())
+    return makeEvaluationError(op, "awq: " + err);
+  RowBuffer s = RowBuffer::allocate(DType::F32, {k});
+  std::memcpy(s.data.data(), result.scales.data(), size_t(k) * sizeof(float));
+  out.push_back(std::move(s));
+  return llvm::Error::success();
+}
+
+llvm::Error AwqScalesOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
+                                      int64_t r1,
+                                      SmallVectorImpl<RowBuffer> &results) {
+  (void)r0;
+  (void)r1; // evaluated whole (not row-local)
+  auto shared = ctx.getSharedResults().getOrCompute(
+      *this, [&](SharedResults::Results &out) {
+        return computeAwqScales(*this, ctx, out);
+      });
+  if (!shared)
+    return shared.takeError();
+  results.push_back((**shared)[0]);
+  return llvm::Error::success();
+}
+
+//===----------------------------------------------------------------------===//
+// ScaleChannelsOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ScaleChannelsOp::verify() {
+  auto in = cast<RankedTensorType>(getInput().getType());
+  auto s = cast<RankedTensorType>(getScales().getType());
+  if (!isScalableFloat(in.getElementType()))
+    return emitOpError("scales f16, bf16 or f32 tensors, got ")
+           << in.getElementType();
+  if (s.getRank() != 1 || !s.getElementType().isF32())
+    return emitOpError("scales must be a 1-D f32 tensor, got ") << s;
+  int64_t dim = getDim(), offset = getOffset();
+  if (dim < 0 || dim >= in.getRank())
+    return emitOpError("dim ") << dim << " is out of range for rank "
+                               << in.getRank();
+  int64_t size = in.getDimSize(dim);
+  if (offset < 0 || offset + s.getDimSize(0) > size)
+    return emitOpError("channels [")
+           << offset << ", " << offset + s.getDimSize(0)
+           << ") exceed dimension " << dim << " of size " << size;
+  return success();
+}
+
+bool ScaleChannelsOp::isRowLocal() { return true; }
+
+void ScaleChannelsOp::getRowCuts(SmallVectorImpl<int64_t> &cuts) {
+  if (auto op = getInput().getDefiningOp<EvaluableOpInterface>())
+    op.getRowCuts(cuts);
+}
+
+llvm::Error ScaleChannelsOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
+                                          int64_t r1,
+                                          SmallVectorImpl<RowBuffer> &results) {
+  auto in = ctx.getRows(getInput(), r0, r1);
+  if (!in)
+    return in.takeError();
+  auto s = ctx.getAllRows(getScales());
+  if (!s)
+    return s.takeError();
+  const auto *scales = reinterpret_cast<const float *>(s->bytes());
+  auto type = cast<RankedTensorType>(getInput().getType());
+  int64_t dim = getDim(), offset = getOffset(), count = s->numElements();
+  int64_t inner = 1;
+  for (int64_t d = dim + 1; d < type.getRank(); ++d)
+    inner *= type.getDimSize(d);
+  int64_t len = type.getRank() ? type.getDimSize(dim) : 1;
+  size_t n = size_t(in->numElements());
+  std::vector<float> x(n);
+  num::convertElements(in->bytes(), in->dtype, x.data(), DType::F32, n);
+  bool divide = getDivide();
+  for (size_t e = 0; e < n; ++e) {
+    // The element's index along `dim` (rows are counted from r0).
+    int64_t c = dim == 0 ? r0 + int64_t(e) / inner
+                         : (int64_t(e) / inner) % len;
+    if (c < offset || c >= offset + count)
+      continue;
+    float sc = scales[c - offset];
+    x[e] = divide ? x[e] / sc : x[e] * sc;
+  }
+  RowBuffer out = RowBuffer::allocate(in->dtype, in->shape);
+  num::convertElements(x.data(), DType::F32, out.data.data(), in->dtype, n);
+  results.push_back(std::move(out));
+  return llvm::Error::success();
+}
