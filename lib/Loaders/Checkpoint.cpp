@@ -364,7 +364,8 @@ readWeightMap(llvm::StringRef indexJsonPath) {
 //===----------------------------------------------------------------------===//
 
 llvm::Expected<CheckpointFile> readCheckpointFile(llvm::StringRef path,
-                                                  SourceFormat format) {
+                                                  SourceFormat format,
+                                                  GgufView gguf) {
   switch (format) {
   case SourceFormat::HFSafetensors:
   case SourceFormat::AWQ: {
@@ -375,8 +376,12 @@ llvm::Expected<CheckpointFile> readCheckpointFile(llvm::StringRef path,
   }
   case SourceFormat::HFTorch:
     return readTorchZipHeader(path);
-  case SourceFormat::GGUF:
-    return readGgufCheckpoint(path);
+  case SourceFormat::GGUF: {
+    llvm::Expected<GgufFile> file = readGgufFile(path);
+    if (!file)
+      return file.takeError();
+    return gguf ? gguf(*file) : ggufTensorsAsCheckpoint(*file);
+  }
   case SourceFormat::Auto:
     break;
   }
@@ -393,7 +398,7 @@ llvm::Expected<CheckpointFile> readCheckpointFile(llvm::StringRef path,
   if (h.starts_with("PK") || h.starts_with("\x80\x02\x8a\x0a") || isTar)
     return readTorchZipHeader(path);
   if (h.starts_with("GGUF"))
-    return readCheckpointFile(path, SourceFormat::GGUF);
+    return readCheckpointFile(path, SourceFormat::GGUF, gguf);
   return readCheckpointFile(path, SourceFormat::HFSafetensors);
 }
 
@@ -478,8 +483,9 @@ static SourceFormat formatOfName(llvm::StringRef name) {
 }
 
 static llvm::Expected<Checkpoint> openSingle(llvm::StringRef path,
-                                             SourceFormat format) {
-  llvm::Expected<CheckpointFile> cf = readCheckpointFile(path, format);
+                                             SourceFormat format,
+                                             GgufView gguf) {
+  llvm::Expected<CheckpointFile> cf = readCheckpointFile(path, format, gguf);
   if (!cf)
     return cf.takeError();
   Checkpoint ckpt;
@@ -494,7 +500,8 @@ static llvm::Expected<Checkpoint> openSingle(llvm::StringRef path,
 }
 
 static llvm::Expected<Checkpoint> openIndex(llvm::StringRef indexPath,
-                                            SourceFormat format) {
+                                            SourceFormat format,
+                                            GgufView gguf) {
   llvm::Expected<std::vector<WeightMapEntry>> entries =
       readWeightMap(indexPath);
   if (!entries)
@@ -510,7 +517,7 @@ static llvm::Expected<Checkpoint> openIndex(llvm::StringRef indexPath,
       return makeError(indexPath + ": weight_map names " + e.file +
                        " (for tensor '" + e.tensor +
                        "'), which does not exist");
-    llvm::Expected<CheckpointFile> cf = readCheckpointFile(e.file, format);
+    llvm::Expected<CheckpointFile> cf = readCheckpointFile(e.file, format, gguf);
     if (!cf)
       return cf.takeError();
     if (ckpt.format == SourceFormat::Auto)
@@ -553,21 +560,22 @@ static llvm::Expected<Checkpoint> openIndex(llvm::StringRef indexPath,
 
 /// Opens the file `path`: an index or a single checkpoint file.
 static llvm::Expected<Checkpoint> openFile(llvm::StringRef path,
-                                           SourceFormat format) {
+                                           SourceFormat format,
+                                           GgufView gguf) {
   bool isIndex = path.ends_with(".index.json");
   if (format == SourceFormat::Auto)
     format = formatOfName(path);
   if (isIndex)
-    return openIndex(path, format);
-  return openSingle(path, format);
+    return openIndex(path, format, gguf);
+  return openSingle(path, format, gguf);
 }
 
 llvm::Expected<Checkpoint> openCheckpoint(llvm::StringRef source,
-                                          SourceFormat format) {
+                                          SourceFormat format, GgufView gguf) {
   if (!llvm::sys::fs::exists(source))
     return makeError(source + ": no such file or directory");
   if (!llvm::sys::fs::is_directory(source))
-    return openFile(source, format);
+    return openFile(source, format, gguf);
 
   std::vector<std::string> lookedFor;
   for (const Candidate &c : candidatesFor(format)) {
@@ -577,8 +585,8 @@ llvm::Expected<Checkpoint> openCheckpoint(llvm::StringRef source,
     if (!llvm::sys::fs::exists(p))
       continue;
     if (c.isIndex)
-      return openIndex(p, c.format);
-    return openSingle(p, c.format);
+      return openIndex(p, c.format, gguf);
+    return openSingle(p, c.format, gguf);
   }
 
   // A lone file of a known extension.
@@ -608,7 +616,7 @@ llvm::Expected<Checkpoint> openCheckpoint(llvm::StringRef source,
       return makeError(source + ": found several *" + singletons[i].extension +
                        " files (" + names + ") and no index naming them");
     }
-    return openSingle(files.front(), singletons[i].format);
+    return openSingle(files.front(), singletons[i].format, gguf);
   }
   for (const Singleton &s : singletons)
     lookedFor.push_back(std::string("*") + s.extension);
