@@ -90,7 +90,6 @@ std::optional<DType> ggmlPlainDType(GgmlType type) {
   }
 }
 
-
 std::string ggmlReadableTypeList() {
   std::string out;
   for (const GgmlTypeInfo &t : kGgmlTypes)
@@ -216,7 +215,8 @@ std::optional<double> GgufValue::asReal() const {
 }
 
 std::optional<int64_t> GgufValue::intElement(uint64_t i) const {
-  if (type != GgufValueType::Array || !ggufIsIntegerType(elemType) || i >= count)
+  if (type != GgufValueType::Array || !ggufIsIntegerType(elemType) ||
+      i >= count)
     return std::nullopt;
   uint64_t size = ggufScalarSize(elemType);
   if (packed.size() < (i + 1) * size)
@@ -251,6 +251,5 @@ std::string ggufQuote(llvm::StringRef s) {
   }
   return out + "'";
 }
-
 
 } // namespace qopt::loaders

@@ -19,8 +19,8 @@ namespace qopt::models {
 using loaders::CheckpointFile;
 using loaders::GgufFile;
 using loaders::GgufMetadataReader;
-using loaders::GgufTensorInfo;
 using loaders::ggufQuote;
+using loaders::GgufTensorInfo;
 using loaders::TensorInfo;
 
 static llvm::Error makeError(const llvm::Twine &msg) {

@@ -130,8 +130,8 @@ llamaRoles(const GgufMetadataReader &md) {
          n.ends_with(".attn_k.weight") || n.ends_with(".attn_k.bias"))) {
       bool isQ = n.contains(".attn_q.");
       role.unpermuteHeads = isQ ? h.heads : h.kvHeads;
-      role.headsKey = isQ ? "llama.attention.head_count"
-                          : "llama.attention.head_count_kv";
+      role.headsKey =
+          isQ ? "llama.attention.head_count" : "llama.attention.head_count_kv";
     }
     return role;
   });

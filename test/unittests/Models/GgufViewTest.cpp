@@ -64,7 +64,6 @@ TEST(GgufTest, HfNames) {
     EXPECT_EQ(ggufToHfName(none), std::nullopt) << none;
 }
 
-
 llvm::Expected<nlohmann::json> configOf(GgufBuilder &b) {
   llvm::Expected<GgufFile> f = parseGguf("m.gguf", b.build());
   if (!f)
@@ -419,7 +418,8 @@ TEST(GgufTest, OpenCheckpointFindsGguf) {
   std::string dir = scratchDir("GgufOpen");
   writeFile(dir + "/llama.gguf", b.build());
   // Auto: a lone *.gguf in a directory.
-  llvm::Expected<Checkpoint> ck = openCheckpoint(dir, SourceFormat::Auto, ggufCheckpointFile);
+  llvm::Expected<Checkpoint> ck =
+      openCheckpoint(dir, SourceFormat::Auto, ggufCheckpointFile);
   ASSERT_TRUE(bool(ck)) << llvm::toString(ck.takeError());
   EXPECT_EQ(ck->format, SourceFormat::GGUF);
   ASSERT_EQ(ck->torchToPath.size(), 1u);
@@ -427,16 +427,16 @@ TEST(GgufTest, OpenCheckpointFindsGguf) {
   EXPECT_NE(ck->find("model.norm.weight"), nullptr);
   // By magic, whatever the name.
   writeFile(dir + "/weights.dat", b.build());
-  llvm::Expected<CheckpointFile> cf =
-      readCheckpointFile(dir + "/weights.dat", SourceFormat::Auto,
-                         ggufCheckpointFile);
+  llvm::Expected<CheckpointFile> cf = readCheckpointFile(
+      dir + "/weights.dat", SourceFormat::Auto, ggufCheckpointFile);
   ASSERT_TRUE(bool(cf)) << llvm::toString(cf.takeError());
   EXPECT_EQ(cf->format, SourceFormat::GGUF);
   // Two GGUF files and no index.
   writeFile(dir + "/other.gguf", b.build());
-  EXPECT_EQ(errorOf(openCheckpoint(dir, SourceFormat::GGUF, ggufCheckpointFile)),
-            dir + ": found several *.gguf files (llama.gguf, other.gguf) and "
-                  "no index naming them");
+  EXPECT_EQ(
+      errorOf(openCheckpoint(dir, SourceFormat::GGUF, ggufCheckpointFile)),
+      dir + ": found several *.gguf files (llama.gguf, other.gguf) and "
+            "no index naming them");
 }
 //===----------------------------------------------------------------------===//
 // Names for other readers (importance matrices)
@@ -473,8 +473,7 @@ TEST(GgufTest, NamesThroughTheDefinitions) {
       {"output.weight", {}}, // tied: MLC has no lm_head parameter
   };
   for (const Row &r : rows) {
-    std::optional<std::string> hf =
-        qopt::models::ggufToHfName("llama", r.gguf);
+    std::optional<std::string> hf = qopt::models::ggufToHfName("llama", r.gguf);
     ASSERT_TRUE(hf.has_value()) << r.gguf;
     EXPECT_EQ(mlcParamsReading(*def, *hf), r.mlc) << r.gguf;
   }
