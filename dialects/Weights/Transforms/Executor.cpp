@@ -205,7 +205,7 @@ private:
     // Non-finite and out-of-range source weights (WeightRange.h).
     evalOpts.checkSourceRows = [this](Operation *s, int64_t r0,
                                       RowBuffer &b) {
-      return checkWeightRange(range, cast<SourceOp>(s), r0, b);
+      return checkWeightRange(range, s, r0, b);
     };
     EvaluationContext ctx(reader, evalOpts);
     // Each worker's CUDA streams and buffers live as long as it works.
