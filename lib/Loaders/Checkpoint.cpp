@@ -203,7 +203,8 @@ readWeightMap(llvm::StringRef indexJsonPath) {
     switch (failure.kind) {
     case detail::JsonFailure::Syntax:
       return makeError(index + ": is not valid JSON (error at byte " +
-                       llvm::Twine(failure.byte) + ")");
+                       llvm::Twine(failure.byte) + ", " +
+                       detail::jsonPosition(*text, failure.byte) + ")");
     case detail::JsonFailure::TooDeep:
       return makeError(index + ": JSON nests too deeply");
     case detail::JsonFailure::TooManyValues:

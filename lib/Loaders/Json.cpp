@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <unordered_set>
 
 namespace qopt::loaders {
@@ -116,6 +117,16 @@ private:
   std::string topKey;
 };
 } // namespace
+
+std::string detail::jsonPosition(llvm::StringRef text, uint64_t byte) {
+  size_t at = std::min<size_t>(byte ? size_t(byte - 1) : 0, text.size());
+  llvm::StringRef before = text.take_front(at);
+  size_t line = 1 + size_t(before.count('\n'));
+  size_t lastNewline = before.rfind('\n');
+  size_t column = lastNewline == llvm::StringRef::npos ? at + 1
+                                                       : at - lastNewline;
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
 
 bool detail::parseJson(llvm::StringRef text, const JsonLimits &limits,
                        nlohmann::json &out, JsonFailure &failure,

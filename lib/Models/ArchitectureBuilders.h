@@ -123,7 +123,7 @@ void addFinalNormAndHead(ModelDef &m, const TransformerDims &d, bool tied,
                          bool normPlusOne = false);
 
 /// MLC's module visitor leaves a Linear whose path ends in `gate` with at
-/// most 256 outputs unquantized (mlc-quantization.md 2.6): the kind of such
+/// most 256 outputs unquantized (docs/quantization.md): the kind of such
 /// a router with `outFeatures` outputs.
 ParamKind routerKind(int64_t outFeatures);
 

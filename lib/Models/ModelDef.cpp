@@ -128,6 +128,17 @@ llvm::Error ModelConfig::require(llvm::ArrayRef<llvm::StringRef> keys,
   return llvm::Error::success();
 }
 
+/// "line L, column C" of nlohmann's 1-based error byte.
+static std::string jsonPosition(llvm::StringRef text, uint64_t byte) {
+  size_t at = std::min<size_t>(byte ? size_t(byte - 1) : 0, text.size());
+  llvm::StringRef before = text.take_front(at);
+  size_t lastNewline = before.rfind('\n');
+  return "line " + std::to_string(1 + before.count('\n')) + ", column " +
+         std::to_string(lastNewline == llvm::StringRef::npos
+                            ? at + 1
+                            : at - lastNewline);
+}
+
 llvm::Expected<ModelConfig> qopt::models::readModelConfig(llvm::StringRef p) {
   std::string path = p.str();
   if (llvm::sys::fs::is_directory(path)) {
@@ -146,10 +157,24 @@ llvm::Expected<ModelConfig> qopt::models::readModelConfig(llvm::StringRef p) {
       ConfigLimits::kMaxDepth)
     return makeError(path + ": JSON nests deeper than " +
                      llvm::Twine(ConfigLimits::kMaxDepth) + " levels");
-  nlohmann::json j = nlohmann::json::parse(text->begin(), text->end(), nullptr,
-                                           /*allow_exceptions=*/false);
-  if (j.is_discarded())
-    return makeError(path + ": not valid JSON");
+  // The DOM builder, keeping the byte of a syntax error (the library builds
+  // without exceptions, so nlohmann's throwing parse cannot report it).
+  struct PositionSax : nlohmann::detail::json_sax_dom_parser<nlohmann::json> {
+    using json_sax_dom_parser::json_sax_dom_parser;
+    uint64_t errorByte = 0;
+    bool parse_error(std::size_t byte, const std::string &,
+                     const nlohmann::detail::exception &) {
+      errorByte = byte;
+      return false;
+    }
+  };
+  nlohmann::json j;
+  PositionSax sax(j, /*allow_exceptions=*/false);
+  if (!nlohmann::json::sax_parse(text->begin(), text->end(), &sax,
+                                 nlohmann::json::input_format_t::json,
+                                 /*strict=*/true, /*ignore_comments=*/false))
+    return makeError(path + ": not valid JSON (error at " +
+                     jsonPosition(*text, sax.errorByte) + ")");
   if (!j.is_object())
     return makeError(path + ": expected a JSON object");
   ModelConfig config(std::move(j), path);

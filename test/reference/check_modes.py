@@ -43,7 +43,12 @@ def main(argv):
             bad += 1
             continue
         c = run([sys.executable, os.path.join(HERE, "compare_cache.py"), ours, ref])
-        stats_ours = a.stdout.splitlines()[:3]
+        # quant-opt logs on stderr, as mlc_llm does; the statistics are the
+        # three lines from "Parameter size after quantization".
+        lines = a.stderr.splitlines()
+        first = [i for i, l in enumerate(lines)
+                 if l.startswith("Parameter size after quantization")]
+        stats_ours = lines[first[0]:first[0] + 3] if first else []
         stats_ref = b.stdout.splitlines()[:3]
         if c.returncode or stats_ours != stats_ref:
             print("%s: DIFFERENT\n%s%s\n%s" % (mode, c.stdout, stats_ours, stats_ref))

@@ -6,7 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Eval.h"
+#include "Commands.h"
 
 #include "qopt/Eval/Dequantize.h"
 #include "qopt/Eval/Llama.h"
@@ -26,27 +26,7 @@
 #include <optional>
 #include <string>
 #include <thread>
-
-static const char *kUsage =
-    R"(usage: quant-opt eval MODEL_DIR --text FILE [--cache DIR] [options]
-
-Perplexity of a Llama model on a text with a float32 reference forward pass:
-from the Hugging Face checkpoint in MODEL_DIR and, with --cache, from a
-tensor cache converted from it (dequantized), and the relative increase.
-
-  MODEL_DIR               config.json + the source checkpoint
-  --text FILE             the evaluation text: bytes are token ids (byte-level
-                          vocabulary), or ids with --tokens
-  --tokens                FILE holds whitespace-separated token ids
-  --cache DIR             also evaluate the tensor cache in DIR
-  --quantization MODE     the cache's mode (default: mlc-chat-config.json in
-                          DIR, else detected from the records)
-  --context N             window length (default: max_position_embeddings,
-                          at most 512)
-  --max-tokens N          use only the first N tokens of the text
-  --threads N             worker threads (default: all cores)
-  --json FILE             also write the results as JSON
-)";
+#include <tuple>
 
 namespace {
 struct EvalArgs {
@@ -145,70 +125,76 @@ static nlohmann::json toJson(const Measurement &m) {
           {"eval_seconds", m.evalSeconds}};
 }
 
-int ::qopt::runEval(int argc, char **argv) {
+namespace cl = llvm::cl;
+
+namespace qopt {
+cl::SubCommand &evalCommand() {
+  static cl::SubCommand cmd(
+      "eval", "Perplexity of a Llama checkpoint on a text (float32 reference "
+              "forward pass), and of a tensor cache converted from it");
+  return cmd;
+}
+} // namespace qopt
+
+namespace qopt {
+cl::OptionCategory &evalCategory() {
+  static cl::OptionCategory cat("quant-opt eval options");
+  return cat;
+}
+} // namespace qopt
+
+namespace {
+cl::SubCommand &sub() { return qopt::evalCommand(); }
+cl::OptionCategory &cat() { return qopt::evalCategory(); }
+cl::opt<std::string> modelOpt(cl::Positional, cl::sub(sub()), cl::cat(cat()),
+                              cl::desc("<MODEL_DIR: config.json + the source "
+                                       "checkpoint>"));
+cl::opt<std::string> textOpt(
+    "text", cl::sub(sub()), cl::cat(cat()), cl::value_desc("FILE"),
+    cl::desc("The evaluation text: bytes are token ids (byte-level "
+             "vocabulary), or ids with --tokens"));
+cl::opt<bool> tokensOpt("tokens", cl::sub(sub()), cl::cat(cat()),
+                        cl::desc("FILE holds whitespace-separated token ids"));
+cl::opt<std::string> cacheOpt("cache", cl::sub(sub()), cl::cat(cat()),
+                              cl::value_desc("DIR"),
+                              cl::desc("Also evaluate the tensor cache in DIR"));
+cl::opt<std::string> quantizationOpt(
+    "quantization", cl::sub(sub()), cl::cat(cat()), cl::value_desc("MODE"),
+    cl::desc("The cache's mode (default: mlc-chat-config.json in DIR, else "
+             "detected from the records)"));
+cl::opt<std::string> contextOpt(
+    "context", cl::sub(sub()), cl::cat(cat()), cl::value_desc("N"),
+    cl::desc("Window length (default: max_position_embeddings, at most 512)"));
+cl::opt<std::string> maxTokensOpt(
+    "max-tokens", cl::sub(sub()), cl::cat(cat()), cl::value_desc("N"),
+    cl::desc("Use only the first N tokens of the text"));
+cl::opt<std::string> threadsOpt("threads", cl::sub(sub()), cl::cat(cat()),
+                                cl::value_desc("N"),
+                                cl::desc("Worker threads (default: all cores)"));
+cl::opt<std::string> jsonOpt("json", cl::sub(sub()), cl::cat(cat()),
+                             cl::value_desc("FILE"),
+                             cl::desc("Also write the results as JSON"));
+} // namespace
+
+namespace qopt {
+int runEval() {
   EvalArgs a;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    std::optional<std::string> inlineValue;
-    if (arg.rfind("--", 0) == 0) {
-      size_t eq = arg.find('=');
-      if (eq != std::string::npos) {
-        inlineValue = arg.substr(eq + 1);
-        arg = arg.substr(0, eq);
-      }
-    }
-    auto value = [&](std::string &out) -> bool {
-      if (inlineValue) {
-        out = *inlineValue;
-        return true;
-      }
-      if (i + 1 >= argc)
-        return false;
-      out = argv[++i];
-      return true;
-    };
-    auto number = [&](int64_t &out) -> int {
-      std::string s;
-      if (!value(s))
-        return usageError(arg + " needs a value");
-      if (!parsePositive(s, out))
-        return usageError(arg + " needs a positive integer, got '" + s + "'");
-      return 0;
-    };
-    if (arg == "-h" || arg == "--help") {
-      llvm::outs() << kUsage;
-      return 0;
-    }
-    if (arg == "--tokens") {
-      if (inlineValue)
-        return usageError("--tokens takes no value");
-      a.tokenIds = true;
+  a.model = modelOpt;
+  a.text = textOpt;
+  a.tokenIds = tokensOpt;
+  a.cache = cacheOpt;
+  a.quantization = quantizationOpt;
+  a.json = jsonOpt;
+  for (auto [opt, name, out] :
+       {std::tuple{&contextOpt, "--context", &a.context},
+        std::tuple{&maxTokensOpt, "--max-tokens", &a.maxTokens},
+        std::tuple{&threadsOpt, "--threads", &a.threads}}) {
+    if (!opt->getNumOccurrences())
       continue;
-    }
-    std::string *stringOpt = arg == "--text"           ? &a.text
-                             : arg == "--cache"        ? &a.cache
-                             : arg == "--quantization" ? &a.quantization
-                             : arg == "--json"         ? &a.json
-                                                       : nullptr;
-    if (stringOpt) {
-      if (!value(*stringOpt))
-        return usageError(arg + " needs a value");
-      continue;
-    }
-    int64_t *intOpt = arg == "--context"      ? &a.context
-                      : arg == "--max-tokens" ? &a.maxTokens
-                      : arg == "--threads"    ? &a.threads
-                                              : nullptr;
-    if (intOpt) {
-      if (int rc = number(*intOpt))
-        return rc;
-      continue;
-    }
-    if (!arg.empty() && arg[0] == '-')
-      return usageError("unknown option '" + arg + "'");
-    if (!a.model.empty())
-      return usageError("unexpected argument '" + arg + "'");
-    a.model = arg;
+    if (!parsePositive(opt->getValue(), *out))
+      return usageError(std::string(name) +
+                        " needs a positive integer, got '" + opt->getValue() +
+                        "'");
   }
   if (a.model.empty())
     return usageError("missing MODEL_DIR");
@@ -320,3 +306,4 @@ int ::qopt::runEval(int argc, char **argv) {
   }
   return 0;
 }
+} // namespace qopt

@@ -13,6 +13,7 @@
 
 #include "mlir/IR/Builders.h"
 
+#include <chrono>
 #include <cstring>
 
 using namespace mlir;
@@ -184,9 +185,20 @@ llvm::Expected<RowBuffer> EvaluationContext::getRows(Value value, int64_t r0,
   unsigned index = cast<OpResult>(value).getResultNumber();
   SmallVector<RowBuffer, 3> results;
   bool whole = !op.isRowLocal();
-  if (llvm::Error e = op.evaluateRows(*this, whole ? 0 : r0,
-                                      whole ? op.getRowCount() : r1, results))
-    return std::move(e);
+  // Time spent in this op alone (its operands' getRows excluded).
+  auto started = std::chrono::steady_clock::now();
+  uint64_t outerChild = times.childNs;
+  times.childNs = 0;
+  llvm::Error err = op.evaluateRows(*this, whole ? 0 : r0,
+                                    whole ? op.getRowCount() : r1, results);
+  uint64_t total = uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::steady_clock::now() - started)
+                                .count());
+  (isa<SourceOp>(def) ? times.readNs : times.otherNs) +=
+      total - std::min(total, times.childNs);
+  times.childNs = outerChild + total;
+  if (err)
+    return std::move(err);
   if (whole)
     return sliceRows(std::move(results[index]), r0, r1);
   return std::move(results[index]);

@@ -179,6 +179,14 @@ public:
   /// Whether addError was called since the last takeError, and the sums.
   std::tuple<bool, double, double> takeError();
 
+  /// Nanoseconds spent by getRows in the evaluated ops themselves: reading
+  /// checkpoint rows (weights.source) and everything else; `childNs` is the
+  /// total time of the getRows calls made since it was last reset (the
+  /// caller of evaluateRows subtracts it to get an op's own time).
+  struct Times {
+    uint64_t readNs = 0, otherNs = 0, childNs = 0;
+  } times;
+
 private:
   ::qopt::loaders::TensorReader &reader;
   EvaluationOptions options;

@@ -6,6 +6,8 @@
 
 #include "dialects/Weights/IR/WeightsOps.h"
 #include "qopt/Numerics/Convert.h"
+
+#include <cmath>
 #include "qopt/Numerics/Mnn.h"
 
 #include "mlir/IR/Builders.h"
@@ -403,6 +405,37 @@ LogicalResult TransposeOp::verify() {
 //===----------------------------------------------------------------------===//
 // DequantizeAwqOp
 //===----------------------------------------------------------------------===//
+
+LogicalResult MergeLoraOp::verify() {
+  auto w = cast<RankedTensorType>(getBase().getType());
+  auto a = cast<RankedTensorType>(getLoraA().getType());
+  auto b = cast<RankedTensorType>(getLoraB().getType());
+  auto isFloat = [](RankedTensorType t) {
+    Type e = t.getElementType();
+    return e.isF16() || e.isBF16() || e.isF32();
+  };
+  if (w.getRank() != 2 || a.getRank() != 2 || b.getRank() != 2 ||
+      !isFloat(w) || !isFloat(a) || !isFloat(b))
+    return emitOpError("expects a 2-D base weight and 2-D lora_a and lora_b, "
+                       "all f16, bf16 or f32");
+  int64_t r = a.getDimSize(0);
+  if (r <= 0)
+    return emitOpError("lora_a has rank 0");
+  if (b.getDimSize(1) != r)
+    return emitOpError("lora_a has rank ")
+           << r << " (its rows) but lora_b has " << b.getDimSize(1)
+           << " columns";
+  int64_t out = b.getDimSize(0), in = a.getDimSize(1);
+  bool t = getFanInFanOut();
+  if (w.getDimSize(0) != (t ? in : out) || w.getDimSize(1) != (t ? out : in))
+    return emitOpError("lora_b @ lora_a is ")
+           << out << "x" << in << (t ? " (stored transposed: fan_in_fan_out)" : "")
+           << " but the base weight is " << w.getDimSize(0) << "x"
+           << w.getDimSize(1);
+  if (!std::isfinite(getScale().convertToDouble()))
+    return emitOpError("scale must be finite");
+  return success();
+}
 
 LogicalResult DequantizeAwqOp::verify() {
   auto qw = cast<RankedTensorType>(getQweight().getType());

@@ -229,6 +229,42 @@ def Weights_DequantizeAwqOp : Weights_EvaluableOp<"dequantize_awq"> {
   let hasVerifier = 1;
 }
 
+def Weights_MergeLoraOp : Weights_EvaluableOp<"merge_lora", [],
+    [AllTypesMatch<["base", "result"]>]> {
+  let summary = "Merges a LoRA adapter into a linear weight";
+  let description = [{
+    `W' = W + scale * B @ A` for a base weight `W [out, in]`, `lora_a`
+    `A [r, in]` and `lora_b` `B [out, r]` (PEFT's `lora_A.weight` and
+    `lora_B.weight`); with `fan_in_fan_out` the base is stored `[in, out]`
+    (GPT-2's Conv1D) and `W' = W + scale * (B @ A)^T`. Each element is
+    computed in float32 from the sum of products (taken in float64, in
+    order of the rank index) and rounded once to the base's type.
+    `scale` is `lora_alpha / r` (`lora_alpha / sqrt(r)` with rsLoRA).
+
+    ```mlir
+    %m = weights.merge_lora %w, %a, %b scale 2.0 : tensor<64x32xf16>, tensor<4x32xf32>, tensor<64x4xf32>
+    ```
+  }];
+  let arguments = (ins AnyStaticShapeTensor:$base, AnyStaticShapeTensor:$lora_a,
+                       AnyStaticShapeTensor:$lora_b, F64Attr:$scale,
+                       UnitAttr:$fan_in_fan_out);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = [{
+    $base `,` $lora_a `,` $lora_b `scale` $scale (`fan_in_fan_out` $fan_in_fan_out^)?
+    attr-dict `:` type($base) `,` type($lora_a) `,` type($lora_b)
+  }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Value":$base, "::mlir::Value":$lora_a,
+                   "::mlir::Value":$lora_b, "double":$scale,
+                   "bool":$fan_in_fan_out), [{
+      build($_builder, $_state, base.getType(), base, lora_a, lora_b,
+            $_builder.getF64FloatAttr(scale),
+            fan_in_fan_out ? $_builder.getUnitAttr() : ::mlir::UnitAttr());
+    }]>
+  ];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // GGUF (llama.cpp) storage
 //===----------------------------------------------------------------------===//

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/Weights/Transforms/Executor.h"
+#include "dialects/Weights/Transforms/Progress.h"
 #include "dialects/Weights/Transforms/ChunkOrder.h"
 #include "dialects/Weights/Transforms/Prefetch.h"
 #include "dialects/Weights/Transforms/WeightRange.h"
@@ -168,8 +169,6 @@ public:
     work(reader);
     for (std::thread &w : workers)
       w.join();
-    if (opts.progress)
-      llvm::errs() << "\n";
     std::lock_guard<std::mutex> lock(errorMutex);
     if (!firstError)
       return llvm::Error::success();
@@ -249,8 +248,24 @@ private:
   llvm::Error runChunk(EvaluationContext &ctx, Chunk &c) {
     Item &item = items[c.item];
     SmallVector<RowBuffer, 3> results;
-    if (llvm::Error e = item.op.evaluateRows(ctx, c.r0, c.r1, results))
-      return withParam(item.consumers[0].record, std::move(e));
+    EvaluationContext::Times before = ctx.times;
+    ctx.times.childNs = 0;
+    auto started = std::chrono::steady_clock::now();
+    llvm::Error evaluated = item.op.evaluateRows(ctx, c.r0, c.r1, results);
+    if (opts.times) {
+      // mlc_llm's "Time usage": loading, mapping, quantization.
+      uint64_t total =
+          uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::steady_clock::now() - started)
+                       .count());
+      uint64_t self = total - std::min(total, ctx.times.childNs);
+      opts.times->loadNs += ctx.times.readNs - before.readNs;
+      opts.times->mapNs += ctx.times.otherNs - before.otherNs;
+      (isa<QuantizeOp>(item.op.getOperation()) ? opts.times->quantNs
+                                               : opts.times->mapNs) += self;
+    }
+    if (evaluated)
+      return withParam(item.consumers[0].record, std::move(evaluated));
     std::tie(c.measured, c.signal, c.noise) = ctx.takeError();
     for (Consumer &consumer : item.consumers) {
       if (!writer.wantsRecord(consumer.record))
@@ -298,8 +313,8 @@ private:
         });
   }
 
-  /// "[ 42%] 120/291 tensors, 0.93/2.20 GB, 1.85 GB/s, ETA 0.7 s" on
-  /// stderr, at most five times a second, when opts.progress.
+  /// "[ 42%] convert 120/291 tensors, 0.93/2.20 GB, 1.85 GB/s, ETA 0.7 s"
+  /// (MB below a GB), at most five times a second, when opts.progress.
   void reportProgress(const Chunk &c) {
     size_t tensorsDone = 0;
     if (chunksLeft[c.item].fetch_sub(1) == 1)
@@ -307,7 +322,7 @@ private:
     else
       tensorsDone = itemsDone.load();
     uint64_t bytes = (bytesDone += c.bytes);
-    if (!opts.progress)
+    if (!opts.progress || !opts.progressLine)
       return;
     std::lock_guard<std::mutex> lock(progressMutex);
     auto now = std::chrono::steady_clock::now();
@@ -317,12 +332,19 @@ private:
     lastReport = now;
     double secs = std::chrono::duration<double>(now - start).count();
     double frac = totalBytes ? double(bytes) / double(totalBytes) : 1.0;
-    double rate = secs > 0 ? double(bytes) / secs / 1e9 : 0;
-    double eta = rate > 0 ? double(totalBytes - bytes) / 1e9 / rate : 0;
-    llvm::errs() << llvm::format(
-        "\r[%3.0f%%] %zu/%zu tensors, %.2f/%.2f GB, %.2f GB/s, ETA %.1f s ",
-        frac * 100, tensorsDone, itemsInRun, double(bytes) / 1e9,
-        double(totalBytes) / 1e9, rate, eta);
+    double rate = secs > 0 ? double(bytes) / secs : 0;
+    double eta = rate > 0 ? double(totalBytes - bytes) / rate : 0;
+    // Both sizes in the unit of the total.
+    bool gb = totalBytes >= 1e9;
+    double unit = gb ? 1e9 : 1e6;
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    os << llvm::format("[%3.0f%%] convert %zu/%zu tensors, %.*f/%.*f %s, ",
+                       frac * 100, tensorsDone, itemsInRun, gb ? 2 : 1,
+                       double(bytes) / unit, gb ? 2 : 1,
+                       double(totalBytes) / unit, gb ? "GB" : "MB")
+       << ProgressLine::rate(rate) << llvm::format(", ETA %.1f s", eta);
+    opts.progressLine->draw(text);
   }
 
   tc::TensorCacheWriter &writer;

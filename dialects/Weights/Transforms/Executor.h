@@ -17,7 +17,19 @@
 
 #include "llvm/Support/Error.h"
 
+#include <atomic>
+
 namespace mlir::qopt::weights {
+
+class ProgressLine;
+
+/// Seconds the workers spent (summed over threads), as mlc_llm's
+/// "Time usage" line reports them.
+struct ExecutorTimes {
+  std::atomic<uint64_t> loadNs{0};  // reading checkpoint bytes
+  std::atomic<uint64_t> mapNs{0};   // concat/stack/transpose/cast/merge
+  std::atomic<uint64_t> quantNs{0}; // quantization
+};
 
 struct ExecutorOptions {
   /// Worker threads; 0 = all cores.
@@ -26,6 +38,11 @@ struct ExecutorOptions {
   uint64_t chunkBytes = 8ull << 20;
   /// Print a progress line on stderr (only when it is a terminal).
   bool progress = false;
+  /// Where the progress line is drawn (with `progress`); the caller clears
+  /// it.
+  ProgressLine *progressLine = nullptr;
+  /// When set, receives the time spent per phase.
+  ExecutorTimes *times = nullptr;
   /// Measure the quantization error of every quantized parameter.
   bool accuracy = false;
   /// Run casts, group quantization and float8 quantization with the CUDA

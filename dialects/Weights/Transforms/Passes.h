@@ -28,27 +28,99 @@ inline constexpr llvm::StringLiteral kStatisticsAttrName = "weights.statistics";
 /// Options of the whole conversion (`quant-opt convert`).
 struct ConvertPipelineOptions
     : public PassPipelineOptions<ConvertPipelineOptions> {
-  Option<std::string> source{*this, "source", llvm::cl::desc("Checkpoint path")};
-  Option<std::string> config{*this, "config", llvm::cl::desc("config.json or its directory")};
-  Option<std::string> sourceFormat{*this, "source-format", llvm::cl::init("auto")};
-  Option<std::string> modelType{*this, "model-type", llvm::cl::init("auto")};
-  Option<std::string> quantization{*this, "quantization", llvm::cl::init("q4f16_1")};
-  Option<std::string> rounding{*this, "rounding", llvm::cl::init("even")};
-  Option<bool> optimizeScales{*this, "optimize-scales", llvm::cl::init(false)};
-  Option<std::string> graph{*this, "graph", llvm::cl::init("")};
-  Option<std::string> output{*this, "output", llvm::cl::init("")};
-  Option<int64_t> tensorParallelShards{*this, "tensor-parallel-shards", llvm::cl::init(1)};
-  Option<unsigned> threads{*this, "threads", llvm::cl::init(0)};
-  Option<std::string> device{*this, "device", llvm::cl::init("cpu")};
-  Option<std::string> statsJson{*this, "stats-json", llvm::cl::init("")};
-  Option<bool> printStats{*this, "print-stats", llvm::cl::init(false)};
-  Option<bool> dryRun{*this, "dry-run", llvm::cl::init(false)};
-  Option<bool> accuracy{*this, "accuracy", llvm::cl::init(false)};
-  Option<bool> clampWeights{*this, "clamp-weights", llvm::cl::init(false)};
-  Option<bool> progress{*this, "progress", llvm::cl::init(false)};
-  Option<std::string> part{*this, "part", llvm::cl::init("")};
-  Option<uint64_t> shardCapBytes{*this, "shard-cap-bytes",
-                                 llvm::cl::init(33554432)};
+  Option<std::string> source{*this, "source",
+                             llvm::cl::desc("Checkpoint file or directory "
+                                            "(default: the config's directory)")};
+  Option<std::string> config{*this, "config",
+                             llvm::cl::desc("config.json or the directory "
+                                            "holding it (or a GGUF file)")};
+  Option<std::string> sourceFormat{
+      *this, "source-format",
+      llvm::cl::desc("auto|huggingface-safetensor|huggingface-torch|gguf|awq"),
+      llvm::cl::init("auto")};
+  Option<std::string> modelType{
+      *this, "model-type",
+      llvm::cl::desc("Architecture, or auto to read it from config.json"),
+      llvm::cl::init("auto")};
+  Option<std::string> quantization{
+      *this, "quantization",
+      llvm::cl::desc("MLC quantization mode (q0f16, q4f16_1, ...)"),
+      llvm::cl::init("q4f16_1")};
+  Option<std::string> rounding{
+      *this, "rounding",
+      llvm::cl::desc("Ties of group quantization's round: even or away"),
+      llvm::cl::init("even")};
+  Option<bool> optimizeScales{
+      *this, "optimize-scales",
+      llvm::cl::desc("Group modes: search each group's scale for the least "
+                     "error"),
+      llvm::cl::init(false)};
+  Option<std::string> graph{
+      *this, "graph",
+      llvm::cl::desc("Expected parameters: .mlir or MLC metadata .json"),
+      llvm::cl::init("")};
+  Option<std::string> output{*this, "output",
+                             llvm::cl::desc("Output directory"),
+                             llvm::cl::init("")};
+  Option<int64_t> tensorParallelShards{
+      *this, "tensor-parallel-shards",
+      llvm::cl::desc("Pre-shard the parameters for N GPUs"), llvm::cl::init(1)};
+  Option<unsigned> threads{*this, "threads",
+                           llvm::cl::desc("Worker threads (0 = all cores)"),
+                           llvm::cl::init(0)};
+  Option<std::string> device{*this, "device",
+                             llvm::cl::desc("Where casts and quantization "
+                                            "run: cpu or cuda"),
+                             llvm::cl::init("cpu")};
+  Option<std::string> statsJson{
+      *this, "stats-json",
+      llvm::cl::desc("Also write the statistics as JSON to this file"),
+      llvm::cl::init("")};
+  Option<bool> printStats{
+      *this, "print-stats",
+      llvm::cl::desc("Log the statistics lines of mlc_llm convert_weight"),
+      llvm::cl::init(false)};
+  Option<bool> logParams{
+      *this, "log-params",
+      llvm::cl::desc("Log one line per parameter and the time and RAM usage, "
+                     "as mlc_llm does"),
+      llvm::cl::init(false)};
+  Option<bool> dryRun{*this, "dry-run",
+                      llvm::cl::desc("Print the plan; read no weights, write "
+                                     "nothing"),
+                      llvm::cl::init(false)};
+  Option<bool> accuracy{*this, "accuracy",
+                        llvm::cl::desc("Measure each quantized weight's "
+                                       "error"),
+                        llvm::cl::init(false)};
+  Option<bool> clampWeights{
+      *this, "clamp-weights",
+      llvm::cl::desc("Clamp weights outside the target type's range instead "
+                     "of failing"),
+      llvm::cl::init(false)};
+  Option<bool> progress{*this, "progress",
+                        llvm::cl::desc("Show progress on stderr when it is a "
+                                       "terminal"),
+                        llvm::cl::init(false)};
+  Option<std::string> part{
+      *this, "part",
+      llvm::cl::desc("I/N: write only the I-th of N slices of the shards plus "
+                     "a part manifest"),
+      llvm::cl::init("")};
+  Option<uint64_t> shardCapBytes{
+      *this, "shard-cap-bytes",
+      llvm::cl::desc("Shard capacity in bytes (mlc_llm: 32 MiB)"),
+      llvm::cl::init(33554432)};
+  Option<std::string> loraAdapter{
+      *this, "lora-adapter",
+      llvm::cl::desc("PEFT LoRA adapter directory merged into the base "
+                     "weights before quantization"),
+      llvm::cl::init("")};
+  Option<std::string> requantize{
+      *this, "requantize",
+      llvm::cl::desc("Quantizing weights already quantized in the source: "
+                     "allow, warn or error"),
+      llvm::cl::init("warn")};
 };
 
 /// import -> map -> quantize -> verify -> preshard -> serialize.

@@ -63,6 +63,46 @@ def MapParameters : Pass<"qopt-map-parameters"> {
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }
 
+def MergeLora : Pass<"qopt-merge-lora", "::mlir::ModuleOp"> {
+  let summary = "Merges a PEFT LoRA adapter into the checkpoint's weights";
+  let description = [{
+    Reads `adapter_config.json` and the headers of
+    `adapter_model.safetensors` (or `adapter_model.bin`) in `adapter`, and
+    for every module with `lora_A` / `lora_B` tensors replaces the uses of
+    the base weight `<module>.weight` with
+    `weights.merge_lora %base, %a, %b {scale = lora_alpha / r}` (or
+    `lora_alpha / sqrt(r)` with `use_rslora`), so that everything after it
+    (mapping, casts, quantization) sees `W + scale * B @ A`. Runs after
+    `qopt-map-parameters`. Adapter files are read only when the cache is
+    serialized, a tensor at a time. A module the checkpoint lacks, shapes
+    or ranks that do not fit, and options PEFT's merge would treat
+    differently (DoRA, per-module ranks, bias) are errors naming the
+    adapter file and tensor.
+  }];
+  let options = [
+    Option<"adapter", "adapter", "std::string", "\"\"",
+           "PEFT adapter directory (adapter_config.json + "
+           "adapter_model.safetensors or adapter_model.bin)">,
+  ];
+  let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
+}
+
+def CheckRequantize : Pass<"qopt-check-requantize", "::mlir::ModuleOp"> {
+  let summary = "Reports weights quantized again from an already quantized source";
+  let description = [{
+    Finds every `weights.quantize` whose input comes from a tensor that is
+    already quantized in the checkpoint (a GGUF block type such as `Q4_K`,
+    or an AutoAWQ `weights.dequantize_awq`) and, by `policy`, warns with
+    the names of those tensors (`warn`), fails (`error`) or says nothing
+    (`allow`); like llama-quantize's `--allow-requantize`.
+  }];
+  let options = [
+    Option<"policy", "policy", "std::string", "\"warn\"",
+           "allow, warn or error">,
+  ];
+  let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
+}
+
 def QuantizeWeights : Pass<"qopt-quantize-weights"> {
   let summary = "Applies an MLC quantization mode to the parameters";
   let description = [{
@@ -188,6 +228,9 @@ def SerializeTensorCache : Pass<"qopt-serialize-tensor-cache"> {
            "Replace NaN source weights by 0 and infinite or out-of-range ones "
            "(beyond the float type they are cast to) by the largest finite "
            "value, instead of failing (docs/reliability.md)">,
+    Option<"logParams", "log-params", "bool", "false",
+           "Log on stderr one line per parameter (`[Quantized] Parameter: "
+           "...`) and the time and RAM usage, as mlc_llm convert_weight does">,
   ];
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }

@@ -1,8 +1,8 @@
 //===- Pipelines.cpp - The conversion pipeline ---------------*- C++ -*-===//
 //
-// `qopt-convert`: import -> map names -> quantize -> verify -> preshard ->
-// serialize,
-// the pipeline `quant-opt convert` runs.
+// `qopt-convert`: import -> map names -> [merge LoRA] -> quantize -> check
+// requantization -> verify -> preshard -> serialize, the pipeline
+// `quant-opt convert` runs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,16 +21,19 @@ void mlir::qopt::weights::buildConvertPipeline(
   // Missing source tensors are reported by the verify pass, with the other
   // problems and a note at the graph's declaration.
   pm.addPass(createMapParameters(MapParametersOptions{/*deferMissing=*/true}));
+  if (!opts.loraAdapter.getValue().empty())
+    pm.addPass(createMergeLora(MergeLoraOptions{opts.loraAdapter}));
   pm.addPass(createQuantizeWeights(
       QuantizeWeightsOptions{opts.quantization, opts.rounding,
                              opts.optimizeScales}));
+  pm.addPass(createCheckRequantize(CheckRequantizeOptions{opts.requantize}));
   pm.addPass(createVerifyParameters(VerifyParametersOptions{opts.graph}));
   if (opts.tensorParallelShards > 1)
     pm.addPass(createPreShardTP(PreShardTPOptions{opts.tensorParallelShards}));
   pm.addPass(createSerializeTensorCache(SerializeTensorCacheOptions{
       opts.output, opts.threads, opts.statsJson, opts.printStats,
       opts.dryRun, opts.accuracy, opts.progress, opts.device, opts.part,
-      opts.shardCapBytes, /*checkpointRoot=*/"", opts.clampWeights}));
+      opts.shardCapBytes, /*checkpointRoot=*/"", opts.clampWeights, opts.logParams}));
 }
 
 void mlir::qopt::weights::registerWeightsPipelines() {

@@ -11,6 +11,7 @@
 
 #include "dialects/Weights/Transforms/Executor.h"
 #include "dialects/Weights/Transforms/Passes.h"
+#include "dialects/Weights/Transforms/Progress.h"
 #include "dialects/Weights/Transforms/Utils.h"
 #include "qopt/Kernels/Cuda.h"
 #include "qopt/TensorCache/TensorCache.h"
@@ -21,9 +22,12 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/Process.h"
 
-#include <cmath>
 #include <unistd.h>
 #include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+#include <cmath>
+#include <sys/resource.h>
 
 namespace mlir::qopt::weights {
 #define GEN_PASS_DEF_SERIALIZETENSORCACHE
@@ -189,15 +193,20 @@ struct SerializeTensorCachePass
       emitError(unknown, llvm::toString(writer.takeError()));
       return signalPassFailure();
     }
+    ProgressLine line(progress);
+    ExecutorTimes times;
     ExecutorOptions opts;
     opts.threads = threads;
     opts.accuracy = accuracy;
     opts.cuda = device == "cuda";
     opts.checkpointRoot = checkpointRoot.getValue();
     opts.clampWeights = clampWeights;
-    opts.progress = progress && llvm::sys::Process::StandardErrIsDisplayed();
+    opts.progress = line.isEnabled();
+    opts.progressLine = &line;
+    opts.times = &times;
     std::vector<TensorError> errors;
     if (llvm::Error err = executeParams(params, **writer, opts, &errors)) {
+      line.clear();
       // Evaluation errors are located at the op that failed.
       llvm::handleAllErrors(
           std::move(err),
@@ -215,6 +224,7 @@ struct SerializeTensorCachePass
       return signalPassFailure();
     }
     if (partSpec) {
+      line.clear();
       // What every part must agree on besides the records and the plan.
       std::vector<std::pair<std::string, std::string>> identity = {
           {"model", model.getSymName().str()},
@@ -230,18 +240,33 @@ struct SerializeTensorCachePass
       if (printStats)
         printPartSummary(**writer, *partSpec);
     } else {
-      if (llvm::Error err = (*writer)->commit(*meta)) {
-        emitError(unknown, llvm::toString(std::move(err)));
+      {
+        tc::ShardPlan plan = tc::planShards(records, shardCapBytes);
+        uint64_t fileBytes = 0;
+        for (uint64_t b : plan.shardBytes)
+          fileBytes += b;
+        line.draw("[100%] md5 + commit: " +
+                  std::to_string(plan.shardBytes.size()) + " shard file" +
+                  (plan.shardBytes.size() == 1 ? "" : "s") + ", " +
+                  ProgressLine::bytes(double(fileBytes)));
+      }
+      llvm::Error committed = (*writer)->commit(*meta);
+      line.clear();
+      if (committed) {
+        emitError(unknown, llvm::toString(std::move(committed)));
         return signalPassFailure();
       }
+      if (std::getenv("QOPT_HASH_STATS"))
+        printHashStats((*writer)->hashStats());
+      if (logParams)
+        logConversion(model, params, times);
       if (printStats) {
-        printStatistics(stats, "Saved to directory: " + outputDir.getValue());
+        printStatistics(llvm::errs(), stats,
+                        "Saved to directory: " + bold(outputDir.getValue()));
         if (accuracy)
           printAccuracy(errors);
       }
     }
-    if (std::getenv("QOPT_HASH_STATS"))
-      printHashStats((*writer)->hashStats());
     if (!statsJson.getValue().empty())
       if (failed(writeStatsJson(model, stats, errors, &statsFile)))
         return signalPassFailure();
@@ -290,12 +315,80 @@ struct SerializeTensorCachePass
         double(s.peakWaiting) / 1e6);
   }
 
-  static void printStatistics(const tc::Statistics &stats,
+  static bool color() { return llvm::sys::Process::StandardErrHasColors(); }
+  static std::string bold(const std::string &text) {
+    return color() ? "\033[1m" + text + "\033[0m" : text;
+  }
+  static std::string green(const std::string &text) {
+    return color() ? "\033[92m" + text + "\033[0m" : text;
+  }
+
+  /// mlc_llm's statistics lines (statistics on stderr; in a dry run's plan,
+  /// on stdout).
+  static void printStatistics(llvm::raw_ostream &os,
+                              const tc::Statistics &stats,
                               const std::string &last) {
-    for (const std::string &line : tc::formatStatisticsLines(stats))
-      llvm::outs() << line << "\n";
+    bool styled = &os == &llvm::errs() && color();
+    for (const std::string &line : tc::formatStatisticsLines(stats, styled))
+      os << line << "\n";
     if (!last.empty())
-      llvm::outs() << last << "\n";
+      os << last << "\n";
+  }
+
+  /// "(256, 32)", "(128,)", "()": a Python tuple, as mlc_llm prints shapes.
+  static std::string pythonShape(ArrayRef<int64_t> shape) {
+    std::string s = "(";
+    for (size_t i = 0; i < shape.size(); ++i)
+      s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + (shape.size() == 1 ? ",)" : ")");
+  }
+
+  /// What mlc_llm logs while converting: one line per parameter as it
+  /// leaves the quantizer (before presharding), then the time and RAM
+  /// usage of the loader.
+  void logConversion(ModelOp model, ArrayRef<ParamOp> params,
+                     const ExecutorTimes &times) {
+    llvm::raw_ostream &os = llvm::errs();
+    llvm::DenseSet<Value> shown;
+    for (ParamOp p : params) {
+      Value v = p.getValue();
+      std::string name = p.getName().str();
+      if (auto shard = v.getDefiningOp<ShardOp>()) {
+        v = shard.getInput();
+        name = name.substr(0, name.rfind("_shard-"));
+        if (!shown.insert(v).second)
+          continue;
+      }
+      auto type = cast<RankedTensorType>(v.getType());
+      std::optional<DType> dt = fromMlirType(type.getElementType());
+      os << (v.getDefiningOp<QuantizeOp>() ? "[Quantized]" : "[Not quantized]")
+         << " Parameter: \"" << bold(name)
+         << "\", shape: " << pythonShape(type.getShape())
+         << ", dtype: " << (dt ? ::qopt::numerics::tvmName(*dt) : "?") << "\n";
+    }
+    bool gguf = false;
+    uint64_t sourceBytes = 0;
+    model.walk([&](SourceOp s) {
+      auto type = cast<RankedTensorType>(s.getType());
+      gguf |= s.getFile().ends_with(".gguf");
+      if (std::optional<DType> dt = fromMlirType(type.getElementType()))
+        sourceBytes +=
+            uint64_t(type.getNumElements()) * ::qopt::numerics::dtypeSize(*dt);
+    });
+    auto secs = [](const std::atomic<uint64_t> &ns) { return double(ns) / 1e9; };
+    os << green("Time usage")
+       << llvm::format(": %s loading: %.3f sec; Pre-quantization mapping: "
+                       "%.3f sec; Quantization: %.3f sec\n",
+                       gguf ? "GGUF" : "HF", secs(times.loadNs),
+                       secs(times.mapNs), secs(times.quantNs));
+    struct rusage usage {};
+    getrusage(RUSAGE_SELF, &usage);
+    double gib = 1024.0 * 1024.0 * 1024.0;
+    os << green("RAM usage")
+       << llvm::format(": Peak RAM: %.3f GB. Total bytes loaded from disk: "
+                       "%.3f GB\n",
+                       double(usage.ru_maxrss) * 1024.0 / gib,
+                       double(sourceBytes) / gib);
   }
 
   static TensorError total(const std::vector<TensorError> &errors) {
@@ -309,11 +402,11 @@ struct SerializeTensorCachePass
 
   static void printAccuracy(const std::vector<TensorError> &errors) {
     if (errors.empty()) {
-      llvm::outs() << "Quantization error: no quantized weights\n";
+      llvm::errs() << "Quantization error: no quantized weights\n";
       return;
     }
     TensorError all = total(errors);
-    llvm::outs() << llvm::format(
+    llvm::errs() << llvm::format(
         "Quantization error: relative Frobenius %.6f, SQNR %.2f dB over %zu "
         "quantized weights\n",
         all.relFrobenius(), all.sqnrDb(), errors.size());
@@ -386,7 +479,7 @@ struct SerializeTensorCachePass
       os << "] " << ::qopt::numerics::tvmName(r.dtype) << "  "
          << r.fileBytes() << " bytes\n";
     }
-    printStatistics(stats, "");
+    printStatistics(os, stats, "");
   }
 };
 } // namespace

@@ -181,6 +181,10 @@ struct JsonFailure {
   std::string key;
 };
 
+/// "line L, column C" of byte `byte` (nlohmann's 1-based position of the
+/// character where parsing failed) in `text`.
+std::string jsonPosition(llvm::StringRef text, uint64_t byte);
+
 /// Parses `text` as JSON, rejecting a key seen twice in one object. Returns
 /// false and fills `failure` on error. If `keyOrder` is given, it receives
 /// the keys, in file order, of the object that is the value of the

@@ -32,7 +32,7 @@ def run(mode, fault=None):
     env.pop("QOPT_FAULT_INJECT", None)
     if fault:
         env["QOPT_FAULT_INJECT"] = fault
-    p = subprocess.run([QOPT, "convert", MODEL, "--quantization", mode,
+    p = subprocess.run([QOPT, "convert", MODEL, "--quiet", "--quantization", mode,
                         "-o", OUT, "--threads", "1"],
                        env=env, capture_output=True, text=True)
     first = p.stderr.strip().splitlines()[0] if p.stderr.strip() else ""

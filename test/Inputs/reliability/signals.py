@@ -41,7 +41,7 @@ def default_signals():
 
 
 def convert(out, mode="q4f16_1"):
-    return subprocess.Popen([QOPT, "convert", MODEL, "--quantization", mode,
+    return subprocess.Popen([QOPT, "convert", MODEL, "--quiet", "--quantization", mode,
                              "-o", out, "--threads", "1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, preexec_fn=default_signals)

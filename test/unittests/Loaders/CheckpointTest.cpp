@@ -326,7 +326,7 @@ TEST_F(IndexTest, MalformedIndex) {
   EXPECT_EQ(openError("[]"), index + ": expected a JSON object");
   // '{' '"' 'w' ... the parser fails at the 14th byte (the '}').
   EXPECT_EQ(openError("{\"weight_map\"}"),
-            index + ": is not valid JSON (error at byte 14)");
+            index + ": is not valid JSON (error at byte 14, line 1, column 14)");
 }
 
 TEST_F(IndexTest, ShardThatDoesNotParse) {

@@ -1,0 +1,27 @@
+//===- Commands.h - quant-opt subcommands -----------------------*- C++ -*-===//
+//
+// `quant-opt convert` (alias `convert_weight`) and `quant-opt eval` are
+// llvm::cl subcommands; their options live in Convert.cpp and Eval.cpp.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QOPT_TOOLS_QUANTOPT_COMMANDS_H
+#define QOPT_TOOLS_QUANTOPT_COMMANDS_H
+
+#include "llvm/Support/CommandLine.h"
+
+namespace qopt {
+/// The `convert` subcommand (registered on first use).
+llvm::cl::SubCommand &convertCommand();
+/// The `eval` subcommand.
+llvm::cl::SubCommand &evalCommand();
+/// The option category of each subcommand (what its --help lists).
+llvm::cl::OptionCategory &convertCategory();
+llvm::cl::OptionCategory &evalCategory();
+
+/// Run after llvm::cl parsed the command line; return the exit code.
+int runConvert();
+int runEval();
+} // namespace qopt
+
+#endif // QOPT_TOOLS_QUANTOPT_COMMANDS_H
