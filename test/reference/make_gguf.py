@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes GGUF files for tests (stdlib only), following the project's fact
-sheet (shared/spec/source-formats.md section 3) and nothing else.
+description of the GGUF format (docs/gguf.md) and nothing else.
 
   make_gguf.py from-hf MODEL_DIR OUT.gguf [--type T] [--map GGUF_PART=T ...]
       [--dequantized OUT_F32.gguf] [--version 3] [--alignment N]

@@ -101,7 +101,7 @@ void UnpermuteHeadsOp::getRowReads(int64_t r0, int64_t r1, RowReads &reads) {
   int64_t hd = cast<RankedTensorType>(getType()).getDimSize(0) / getHeads();
   if (r1 > r0 && hd > 0)
     reads.operandRows.push_back(
-        {getInput(), r0 / hd * hd, llvm::divideCeil(r1, hd) * hd});
+        {getInput(), r0 / hd * hd, (r1 + hd - 1) / hd * hd});
 }
 
 llvm::Error UnpermuteHeadsOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
