@@ -111,7 +111,7 @@ MlirLogicalResult qoptConvert(const QoptConvertOptions *options,
   opts.statsJson = str(o.statsJson, "");
   opts.printStats = false;
   opts.dryRun = o.dryRun;
-  opts.accuracy = o.accuracy || (o.statsJson && *o.statsJson);
+  opts.accuracy = o.accuracy; // --stats-json alone writes statistics only
   opts.progress = false;
   weights::buildConvertPipeline(pm, opts);
   if (failed(pm.run(*module)))

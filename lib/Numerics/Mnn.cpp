@@ -124,6 +124,11 @@ static void packCodes(const uint8_t *codes, int64_t n, int bits, uint8_t *out) {
   }
 }
 
+void mnnPackCodes(const uint8_t *codes, int64_t n, int bits, uint8_t *out) {
+  if (bits >= 2 && bits <= 8 && n > 0)
+    packCodes(codes, n, bits, out);
+}
+
 /// Inverse of packCodes.
 static void unpackCodes(const uint8_t *in, int64_t n, int bits,
                         uint8_t *codes) {

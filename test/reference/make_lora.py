@@ -5,10 +5,11 @@ merged checkpoint, computed here independently (stdlib only).
   make_lora.py BASE_DIR ADAPTER_OUT [MERGED_OUT] --rank 4 --alpha 8 \
       [--modules q_proj,v_proj,down_proj] [--layers 0,2] \
       [--adapter-dtype F32|F16|BF16] [--fan-in-fan-out] [--rslora] \
-      [--seed 1] [--break KIND]
+      [--seed 1] [--break KIND] [--format safetensors|bin]
 
 The adapter is what PEFT's save_pretrained writes: adapter_config.json and
-adapter_model.safetensors holding `base_model.model.<module>.lora_A.weight` [r, in] and
+adapter_model.safetensors (or, with --format bin, adapter_model.bin: a
+torch.save zip archive, written by write_torch_bin below) holding `base_model.model.<module>.lora_A.weight` [r, in] and
 `lora_B.weight` [out, r]. The merged checkpoint has every base tensor, the
 adapted ones replaced by
 
@@ -27,7 +28,12 @@ dora (use_dora: true), json (a syntax error on line 3), missing-b (no
 lora_B for one module), target (a module outside target_modules).
 """
 import argparse
+import collections
+import io
 import json
+import pickle
+import types
+import zipfile
 import math
 import os
 import random
@@ -63,6 +69,79 @@ def merge(w, shape, a, b, rank, scale, fan_in_fan_out):
     return out
 
 
+def write_torch_bin(path, tensors):
+    """Writes `tensors` [(name, dtype, shape, bytes)] as torch.save does (zip
+    archive: archive/data.pkl, archive/data/<key>, archive/version), from
+    the format's description: a protocol-2 pickle of an OrderedDict whose
+    values are torch._utils._rebuild_tensor_v2(storage, offset, size,
+    stride, requires_grad, OrderedDict()), each storage a persistent id
+    ('storage', torch.<Type>Storage, key, 'cpu', numel). Stand-in modules
+    give pickle the global names; nothing of torch is imported."""
+    torch = types.ModuleType("torch")
+    utils = types.ModuleType("torch._utils")
+    storage_class = {}
+    for dtype, cls in (("F32", "FloatStorage"), ("F16", "HalfStorage"),
+                       ("BF16", "BFloat16Storage")):
+        storage_class[dtype] = type(cls, (), {"__module__": "torch",
+                                              "__qualname__": cls})
+        setattr(torch, cls, storage_class[dtype])
+
+    def _rebuild_tensor_v2(*args):
+        raise AssertionError("never called")
+    _rebuild_tensor_v2.__module__ = "torch._utils"
+    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
+    utils._rebuild_tensor_v2 = _rebuild_tensor_v2
+    saved = {k: sys.modules.get(k) for k in ("torch", "torch._utils")}
+    sys.modules["torch"], sys.modules["torch._utils"] = torch, utils
+
+    class Storage:
+        def __init__(self, key, dtype, numel):
+            self.key, self.dtype, self.numel = key, dtype, numel
+
+    class Tensor:
+        def __init__(self, storage, shape):
+            self.storage, self.shape = storage, shape
+
+        def __reduce__(self):
+            stride, acc = [], 1
+            for d in reversed(self.shape):
+                stride.insert(0, acc)
+                acc *= d
+            return (_rebuild_tensor_v2,
+                    (self.storage, 0, tuple(self.shape), tuple(stride), False,
+                     collections.OrderedDict()))
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, Storage):
+                return ("storage", storage_class[obj.dtype], obj.key, "cpu",
+                        obj.numel)
+            return None
+
+    state = collections.OrderedDict()
+    blobs = []
+    for i, (name, dtype, shape, data) in enumerate(tensors):
+        numel = 1
+        for d in shape:
+            numel *= d
+        state[name] = Tensor(Storage(str(i), dtype, numel), shape)
+        blobs.append((str(i), data))
+    buf = io.BytesIO()
+    try:
+        Pickler(buf, protocol=2).dump(state)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", buf.getvalue())
+        for key, data in blobs:
+            z.writestr("archive/data/" + key, data)
+        z.writestr("archive/version", b"3\n")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("base")
@@ -77,6 +156,8 @@ def main():
     p.add_argument("--rslora", action="store_true")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--break", dest="broken", default="")
+    p.add_argument("--format", default="safetensors",
+                   choices=["safetensors", "bin"])
     a = p.parse_args()
     rng = random.Random(a.seed)
 
@@ -136,8 +217,11 @@ def main():
         text = "\n".join(lines)
     with open(os.path.join(a.adapter, "adapter_config.json"), "w") as f:
         f.write(text)
-    write_safetensors(os.path.join(a.adapter, "adapter_model.safetensors"),
-                      tensors)
+    if a.format == "bin":
+        write_torch_bin(os.path.join(a.adapter, "adapter_model.bin"), tensors)
+    else:
+        write_safetensors(os.path.join(a.adapter, "adapter_model.safetensors"),
+                          tensors)
 
     if a.merged:
         os.makedirs(a.merged, exist_ok=True)

@@ -1,7 +1,8 @@
 //===- Commands.h - quant-opt subcommands -----------------------*- C++ -*-===//
 //
-// `quant-opt convert` (alias `convert_weight`) and `quant-opt eval` are
-// llvm::cl subcommands; their options live in Convert.cpp and Eval.cpp.
+// `quant-opt convert` (alias `convert_weight`), `quant-opt eval` and
+// `quant-opt merge-parts` are llvm::cl subcommands; their options live in
+// Convert.cpp, Eval.cpp and MergeParts.cpp.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,13 +16,17 @@ namespace qopt {
 llvm::cl::SubCommand &convertCommand();
 /// The `eval` subcommand.
 llvm::cl::SubCommand &evalCommand();
+/// The `merge-parts` subcommand.
+llvm::cl::SubCommand &mergePartsCommand();
 /// The option category of each subcommand (what its --help lists).
 llvm::cl::OptionCategory &convertCategory();
 llvm::cl::OptionCategory &evalCategory();
+llvm::cl::OptionCategory &mergePartsCategory();
 
 /// Run after llvm::cl parsed the command line; return the exit code.
 int runConvert();
 int runEval();
+int runMergeParts();
 } // namespace qopt
 
 #endif // QOPT_TOOLS_QUANTOPT_COMMANDS_H

@@ -8,7 +8,6 @@
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
-#include "MergeParts.h"
 #include "Version.h"
 #include "qopt/InitAll.h"
 #include "qopt/Numerics/Simd.h"
@@ -134,26 +133,27 @@ int main(int argc, char **argv) {
   // the top-level help lists them.
   cl::SubCommand &convert = qopt::convertCommand();
   cl::SubCommand &eval = qopt::evalCommand();
-
-  // merge-parts parses its own arguments.
-  if (argc >= 2 && llvm::StringRef(argv[1]) == "merge-parts")
-    return qopt::runMergeParts(argc - 1, argv + 1);
+  cl::SubCommand &mergeParts = qopt::mergePartsCommand();
 
   std::vector<char *> args(argv, argv + argc);
   static char convertName[] = "convert";
   if (argc >= 2 && llvm::StringRef(argv[1]) == "convert_weight")
     args[1] = convertName;
   if (argc >= 2 && (llvm::StringRef(args[1]) == "convert" ||
-                    llvm::StringRef(args[1]) == "eval")) {
+                    llvm::StringRef(args[1]) == "eval" ||
+                    llvm::StringRef(args[1]) == "merge-parts")) {
     // Each subcommand's --help lists its options and the generic ones, not
     // the LLVM/MLIR flags registered at the top level.
-    cl::HideUnrelatedOptions(
-        {&qopt::convertCategory(), &qopt::evalCategory()}, convert);
-    cl::HideUnrelatedOptions(
-        {&qopt::convertCategory(), &qopt::evalCategory()}, eval);
+    for (cl::SubCommand *s : {&convert, &eval, &mergeParts})
+      cl::HideUnrelatedOptions({&qopt::convertCategory(),
+                                &qopt::evalCategory(),
+                                &qopt::mergePartsCategory()},
+                               *s);
     cl::ParseCommandLineOptions(int(args.size()), args.data(), kOverview);
     if (convert)
       return qopt::runConvert();
+    if (mergeParts)
+      return qopt::runMergeParts();
     return qopt::runEval();
   }
   if (argc >= 2)

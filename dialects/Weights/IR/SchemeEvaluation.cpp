@@ -9,6 +9,7 @@
 
 #include "dialects/Weights/IR/WeightsOps.h"
 #include "qopt/Kernels/Cuda.h"
+#include "qopt/Numerics/Calibrated.h"
 #include "qopt/Numerics/Convert.h"
 #include "qopt/Numerics/Float.h"
 #include "qopt/Numerics/Fp8.h"
@@ -49,6 +50,10 @@ static num::GroupQuantSpec groupSpec(GroupQuantAttr g, DType model) {
               : num::RoundingMode::NearestEven};
 }
 
+static llvm::Error finishGroupOutputs(GroupQuantAttr g, const RowBuffer &in,
+                                      RowBuffer qw, RowBuffer sc,
+                                      SmallVectorImpl<RowBuffer> &outputs);
+
 bool GroupQuantAttr::isRowLocal() const { return getLayout() == Layout::NK; }
 
 llvm::Error GroupQuantAttr::quantizeRows(EvaluationContext &ctx,
@@ -58,7 +63,6 @@ llvm::Error GroupQuantAttr::quantizeRows(EvaluationContext &ctx,
   num::GroupQuantSpec spec = groupSpec(*this, in.dtype);
   auto [rows, k] = rowsAndK(in);
   int64_t words = num::wordsPerRow(spec, k), groups = num::groupsPerRow(spec, k);
-  size_t ses = num::dtypeSize(in.dtype);
   RowBuffer qw = RowBuffer::allocate(DType::U32, {rows, words});
   RowBuffer sc = RowBuffer::allocate(in.dtype, {rows, groups});
   auto *words32 = reinterpret_cast<uint32_t *>(qw.data.data());
@@ -73,11 +77,23 @@ llvm::Error GroupQuantAttr::quantizeRows(EvaluationContext &ctx,
     num::groupQuantizeRows(in.bytes(), rows, k, spec, words32, sc.data.data());
   }
   // Outputs keep the weight's leading dimensions: [.., words], [.., groups].
+  return finishGroupOutputs(*this, in, std::move(qw), std::move(sc), outputs);
+}
+
+/// The outputs of group quantization [.., words] and [.., groups] (row
+/// major, the weight's leading dimensions), transposed for layout = kn.
+static llvm::Error finishGroupOutputs(GroupQuantAttr g, const RowBuffer &in,
+                                      RowBuffer qw, RowBuffer sc,
+                                      SmallVectorImpl<RowBuffer> &outputs) {
+  auto [rows, k] = rowsAndK(in);
+  num::GroupQuantSpec spec = groupSpec(g, in.dtype);
+  int64_t words = num::wordsPerRow(spec, k), groups = num::groupsPerRow(spec, k);
+  size_t ses = num::dtypeSize(in.dtype);
   qw.shape.assign(in.shape.begin(), in.shape.end());
   qw.shape.back() = words;
   sc.shape.assign(in.shape.begin(), in.shape.end());
   sc.shape.back() = groups;
-  if (getLayout() == Layout::KN) {
+  if (g.getLayout() == Layout::KN) {
     // The whole 2-D weight: both outputs transposed.
     RowBuffer qwT = RowBuffer::allocate(DType::U32, {words, rows});
     RowBuffer scT = RowBuffer::allocate(in.dtype, {groups, rows});
@@ -89,6 +105,37 @@ llvm::Error GroupQuantAttr::quantizeRows(EvaluationContext &ctx,
   outputs.push_back(std::move(qw));
   outputs.push_back(std::move(sc));
   return llvm::Error::success();
+}
+
+LogicalResult GroupQuantAttr::acceptsCalibration(Statistic,
+                                                 std::string &) const {
+  return success();
+}
+
+llvm::Error GroupQuantAttr::quantizeRowsCalibrated(
+    EvaluationContext &, RankedTensorType, const RowBuffer &in,
+    const CalibrationInput &calib, SmallVectorImpl<RowBuffer> &outputs) const {
+  num::GroupQuantSpec spec = groupSpec(*this, in.dtype);
+  auto [rows, k] = rowsAndK(in);
+  int64_t words = num::wordsPerRow(spec, k), groups = num::groupsPerRow(spec, k);
+  RowBuffer qw = RowBuffer::allocate(DType::U32, {rows, words});
+  RowBuffer sc = RowBuffer::allocate(in.dtype, {rows, groups});
+  size_t ses = num::dtypeSize(in.dtype);
+  // Each matrix (an expert of a stacked weight) with its own statistics.
+  int64_t perMatrix = rows / std::max<int64_t>(calib.matrices, 1);
+  for (int64_t m = 0; m < calib.matrices; ++m) {
+    int64_t r = m * perMatrix;
+    const uint8_t *w = in.bytes() + size_t(r * k) * ses;
+    auto *q = reinterpret_cast<uint32_t *>(qw.data.data()) + r * words;
+    uint8_t *s = sc.data.data() + size_t(r * groups) * ses;
+    const float *imp = calib.importance ? calib.importance + m * k : nullptr;
+    if (!calib.gptq.empty())
+      num::gptqGroupQuantizeRows(w, perMatrix, k, spec, *calib.gptq[m],
+                                 calib.gptqOptions, imp, q, s);
+    else
+      num::groupQuantizeRowsWeighted(w, perMatrix, k, spec, imp, q, s);
+  }
+  return finishGroupOutputs(*this, in, std::move(qw), std::move(sc), outputs);
 }
 
 llvm::Error GroupQuantAttr::dequantizeRows(ArrayRef<RowBuffer> outputs,
@@ -145,6 +192,59 @@ llvm::Error MnnQuantAttr::quantizeRows(EvaluationContext &,
   UninitVector<float> scale(size_t(rows * blocks)), zero(scale.size());
   num::mnnQuantizeRows(w.data(), rows, k, spec, packed.data.data(),
                        scale.data(), zero.data());
+  outputs.push_back(std::move(packed));
+  shape.back() = blocks;
+  DType stored = *fromMlirType(getExpressedType());
+  auto store = [&](const UninitVector<float> &v) {
+    RowBuffer b = RowBuffer::allocate(stored, shape);
+    num::convertElements(v.data(), DType::F32, b.data.data(), stored, v.size());
+    outputs.push_back(std::move(b));
+  };
+  store(scale);
+  if (spec.asymmetric)
+    store(zero);
+  return llvm::Error::success();
+}
+
+LogicalResult MnnQuantAttr::acceptsCalibration(Statistic,
+                                               std::string &error) const {
+  if (!getHqq())
+    return success();
+  error = "HQQ modes take no calibration statistics (HQQ optimizes its own "
+          "objective)";
+  return failure();
+}
+
+llvm::Error MnnQuantAttr::quantizeRowsCalibrated(
+    EvaluationContext &, RankedTensorType, const RowBuffer &in,
+    const CalibrationInput &calib, SmallVectorImpl<RowBuffer> &outputs) const {
+  num::MnnQuantSpec spec = mnnSpecOf(*this);
+  size_t n = size_t(in.numElements());
+  auto [rows, k] = rowsAndK(in);
+  int64_t blocks = num::mnnBlocksPerRow(spec, k);
+  int64_t rowBytes = num::mnnPackedRowBytes(spec, k);
+  UninitVector<float> w(n);
+  num::convertElements(in.bytes(), in.dtype, w.data(), DType::F32, n);
+  SmallVector<int64_t> shape(in.shape.begin(), in.shape.end());
+  shape.back() = rowBytes;
+  RowBuffer packed = RowBuffer::allocate(DType::U8, shape);
+  UninitVector<float> scale(size_t(rows * blocks)), zero(scale.size());
+  int64_t perMatrix = rows / std::max<int64_t>(calib.matrices, 1);
+  for (int64_t m = 0; m < calib.matrices; ++m) {
+    int64_t r = m * perMatrix;
+    const float *imp = calib.importance ? calib.importance + m * k : nullptr;
+    if (!calib.gptq.empty())
+      num::gptqMnnQuantizeRows(w.data() + r * k, perMatrix, k, spec,
+                               *calib.gptq[m], calib.gptqOptions, imp,
+                               packed.data.data() + r * rowBytes,
+                               scale.data() + r * blocks,
+                               zero.data() + r * blocks);
+    else
+      num::mnnQuantizeRowsWeighted(w.data() + r * k, perMatrix, k, spec, imp,
+                                   packed.data.data() + r * rowBytes,
+                                   scale.data() + r * blocks,
+                                   zero.data() + r * blocks);
+  }
   outputs.push_back(std::move(packed));
   shape.back() = blocks;
   DType stored = *fromMlirType(getExpressedType());

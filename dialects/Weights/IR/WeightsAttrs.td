@@ -10,7 +10,8 @@ include "dialects/Weights/IR/WeightsEnums.td"
 include "dialects/Weights/IR/WeightsInterfaces.td"
 
 def Weights_GroupQuantAttr : Weights_Attr<"GroupQuant", "group",
-    [DeclareAttrInterfaceMethods<Weights_QuantSchemeAttrInterface>]> {
+    [DeclareAttrInterfaceMethods<Weights_QuantSchemeAttrInterface,
+        ["acceptsCalibration", "quantizeRowsCalibrated"]>]> {
   let summary = "Symmetric group quantization packed into uint32 words (MLC q3/q4 modes)";
   let description = [{
     Each run of `group_size` elements along the last axis shares one scale
@@ -70,7 +71,8 @@ def Weights_PerTensorQuantAttr : Weights_Attr<"PerTensorQuant", "per_tensor",
 }
 
 def Weights_MnnQuantAttr : Weights_Attr<"MnnQuant", "mnn",
-    [DeclareAttrInterfaceMethods<Weights_QuantSchemeAttrInterface>]> {
+    [DeclareAttrInterfaceMethods<Weights_QuantSchemeAttrInterface,
+        ["acceptsCalibration", "quantizeRowsCalibrated"]>]> {
   let summary = "MNN-style block-wise weight quantization (2..8 bits, HQQ)";
   let description = [{
     MNNConvert's weight quantization: per output row, blocks of `block`
@@ -97,6 +99,26 @@ def Weights_MnnQuantAttr : Weights_Attr<"MnnQuant", "mnn",
     unsigned getBits() const { return getQuantType().getStorageTypeIntegralWidth(); }
     bool isAsymmetric() const { return !getQuantType().isSigned(); }
   }];
+}
+
+def Weights_GptqAttr : Weights_Attr<"Gptq", "gptq"> {
+  let summary = "GPTQ error compensation settings of a weights.quantize";
+  let description = [{
+    `damp` is added to the Hessian's diagonal as a fraction of its mean
+    (GPTQ's percdamp); `block_size` columns are compensated at once before
+    their accumulated error reaches the later columns (GPTQ's lazy batch);
+    `act_order` processes the columns by descending Hessian diagonal, with
+    every group's scale taken from the original weights first ("static
+    groups"), so the group layout of the format stays as it is.
+
+    ```mlir
+    #weights.gptq<damp = 1.000000e-02 : f64, block_size = 128, act_order = false>
+    ```
+  }];
+  let parameters = (ins "::mlir::FloatAttr":$damp, "int64_t":$block_size,
+                        "bool":$act_order);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
 }
 
 def Weights_ShardStrategyAttr : Weights_Attr<"ShardStrategy", "shard"> {

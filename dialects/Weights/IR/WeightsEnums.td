@@ -67,4 +67,12 @@ def Weights_RoundingAttr : EnumAttr<Weights_Dialect, Weights_Rounding, "rounding
   let assemblyFormat = "`<` $value `>`";
 }
 
+/// Which statistic of a layer input a weights.calibration op reads.
+def Weights_Statistic : I32EnumAttr<"Statistic", "a calibration statistic", [
+    I32EnumAttrCase<"Importance", 0, "importance">,
+    I32EnumAttrCase<"Hessian", 1, "hessian">
+  ]> {
+  let cppNamespace = "::mlir::qopt::weights";
+}
+
 #endif // QOPT_WEIGHTS_ENUMS

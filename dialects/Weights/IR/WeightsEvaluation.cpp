@@ -247,7 +247,11 @@ bool mlir::qopt::weights::isRowLocalChain(Value value) {
     return true; // reported by checkEvaluable
   if (!op.isRowLocal())
     return false;
-  return llvm::all_of(op->getOperands(), isRowLocalChain);
+  for (OpOperand &operand : op->getOpOperands())
+    if (op.readsOperandRows(operand.getOperandNumber()) &&
+        !isRowLocalChain(operand.get()))
+      return false;
+  return true;
 }
 
 llvm::Error mlir::qopt::weights::checkEvaluable(Value value, Operation *user) {
@@ -472,9 +476,8 @@ llvm::Error QuantizeOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
   if (!in)
     return in.takeError();
   QuantSchemeAttrInterface scheme = getScheme();
-  auto weightType = cast<RankedTensorType>(getInput().getType());
-  if (llvm::Error e = scheme.quantizeRows(ctx, weightType, *in, results))
-    return makeEvaluationError(*this, llvm::toString(std::move(e)));
+  if (llvm::Error e = quantizeInput(ctx, r0, r1, *in, results))
+    return e;
   if (!ctx.getOptions().measureError)
     return llvm::Error::success();
   size_t n = size_t(in->numElements());

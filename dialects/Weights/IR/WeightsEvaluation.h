@@ -13,6 +13,7 @@
 #define QOPT_DIALECTS_WEIGHTS_IR_WEIGHTSEVALUATION_H
 
 #include "qopt/Loaders/TensorReader.h"
+#include "qopt/Numerics/Calibrated.h"
 #include "qopt/Numerics/DType.h"
 
 #include "mlir/IR/BuiltinTypes.h"
@@ -22,7 +23,9 @@
 #include "llvm/Support/Error.h"
 
 #include <functional>
+#include <list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -137,6 +140,8 @@ private:
 /// An EvaluationError at `op`.
 llvm::Error makeEvaluationError(Operation *op, const llvm::Twine &message);
 
+class PreparedStateCache;
+
 /// Options of one evaluation.
 struct EvaluationOptions {
   /// Run casts, group and float8 quantization on the CUDA kernels
@@ -152,6 +157,51 @@ struct EvaluationOptions {
   /// policy, docs/reliability.md). Unset: no check.
   std::function<llvm::Error(Operation *, int64_t, RowBuffer &)>
       checkSourceRows;
+  /// When not empty, replaces each model's calibration_file.
+  std::string calibrationFile;
+  /// Shared by the contexts of one evaluation; null: states are prepared
+  /// for every use.
+  std::shared_ptr<PreparedStateCache> preparedStates;
+};
+
+/// Calibration statistics of the rows a scheme quantizes
+/// (QuantSchemeAttrInterface::quantizeRowsCalibrated; docs/calibration.md).
+struct CalibrationInput {
+  /// The rows belong to `matrices` consecutive weight matrices of equal row
+  /// counts: 1 for a 2-D weight, the experts of the chunk for a 3-D one.
+  int64_t matrices = 1;
+  /// Importance of the input channels: `matrices` rows of K values, or
+  /// null.
+  const float *importance = nullptr;
+  /// GPTQ: one prepared factor per matrix (empty: no GPTQ).
+  SmallVector<const ::qopt::numerics::GptqFactor *> gptq;
+  ::qopt::numerics::GptqOptions gptqOptions;
+};
+
+/// State an op prepares once for all its chunks (the calibration file's
+/// index, a GPTQ factorization), shared by the threads of one evaluation.
+/// Holds the `capacity` most recently prepared states; an evicted one is
+/// freed when its last user lets go, and prepared again if asked for.
+class PreparedStateCache {
+public:
+  explicit PreparedStateCache(size_t capacity) : capacity(capacity) {}
+
+  /// The state of (`key`, `slot`), made by `make` on first use; threads
+  /// asking for it meanwhile wait. A failure is returned, not kept.
+  llvm::Expected<std::shared_ptr<const void>>
+  get(const void *key, unsigned slot,
+      llvm::function_ref<llvm::Expected<std::shared_ptr<const void>>()> make);
+
+private:
+  struct Entry {
+    const void *key;
+    unsigned slot;
+    std::mutex mutex;
+    std::shared_ptr<const void> state;
+  };
+  size_t capacity;
+  std::mutex mutex;
+  std::list<std::shared_ptr<Entry>> entries; // most recent first
 };
 
 /// What an op sees while it evaluates: the rows of its operands and the
@@ -172,6 +222,27 @@ public:
   llvm::Expected<RowBuffer> getRows(Value value, int64_t r0, int64_t r1);
   /// All rows of `value`.
   llvm::Expected<RowBuffer> getAllRows(Value value);
+
+  /// The state `make` prepares for (`key`, `slot`), through the options'
+  /// PreparedStateCache when there is one.
+  template <typename T>
+  llvm::Expected<std::shared_ptr<const T>>
+  getPrepared(const void *key, unsigned slot,
+              llvm::function_ref<llvm::Expected<std::shared_ptr<const T>>()>
+                  make) {
+    auto erased = [&]() -> llvm::Expected<std::shared_ptr<const void>> {
+      llvm::Expected<std::shared_ptr<const T>> s = make();
+      if (!s)
+        return s.takeError();
+      return std::static_pointer_cast<const void>(*s);
+    };
+    llvm::Expected<std::shared_ptr<const void>> s =
+        options.preparedStates ? options.preparedStates->get(key, slot, erased)
+                               : erased();
+    if (!s)
+      return s.takeError();
+    return std::static_pointer_cast<const T>(*s);
+  }
 
   /// Adds the quantization error of `n` values: `w` the weight, `wq` its
   /// dequantized form (sums of w^2 and (w - wq)^2, in element order).

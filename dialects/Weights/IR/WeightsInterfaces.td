@@ -51,6 +51,33 @@ def Weights_QuantSchemeAttrInterface : AttrInterface<"QuantSchemeAttrInterface">
            "const ::mlir::qopt::weights::RowBuffer &":$input,
            "::llvm::SmallVectorImpl<::mlir::qopt::weights::RowBuffer> &":$outputs)>,
     InterfaceMethod<[{
+        Whether quantizeRowsCalibrated can use the statistic `statistic`
+        (docs/calibration.md); `weights.quantize` verifies its operands
+        against it. Fails with a message in `error` otherwise.
+      }], "::llvm::LogicalResult", "acceptsCalibration",
+      (ins "::mlir::qopt::weights::Statistic":$statistic, "std::string &":$error),
+      [{}], [{
+        (void)statistic;
+        error = "scheme takes no calibration statistics";
+        return ::mlir::failure();
+      }]>,
+    InterfaceMethod<[{
+        quantizeRows with calibration statistics of the layer's input
+        (`calibration`: the importance of the input channels and, for GPTQ,
+        the prepared factor of each matrix the rows belong to). Same
+        outputs, in the same format.
+      }], "::llvm::Error", "quantizeRowsCalibrated",
+      (ins "::mlir::qopt::weights::EvaluationContext &":$ctx,
+           "::mlir::RankedTensorType":$weightType,
+           "const ::mlir::qopt::weights::RowBuffer &":$input,
+           "const ::mlir::qopt::weights::CalibrationInput &":$calibration,
+           "::llvm::SmallVectorImpl<::mlir::qopt::weights::RowBuffer> &":$outputs),
+      [{}], [{
+        (void)ctx; (void)weightType; (void)input; (void)calibration; (void)outputs;
+        return ::llvm::createStringError(::llvm::inconvertibleErrorCode(),
+            "scheme takes no calibration statistics");
+      }]>,
+    InterfaceMethod<[{
         The inverse: the float32 values the outputs of quantizeRows stand
         for, row-major in the weight's layout (`out` holds as many elements
         as the input had).
@@ -86,6 +113,15 @@ def Weights_EvaluableOpInterface : OpInterface<"EvaluableOpInterface"> {
       }]>,
     InterfaceMethod<"Whether the op evaluates any row range alone (see above).",
       "bool", "isRowLocal", (ins)>,
+    InterfaceMethod<[{
+        Whether the op reads operand `index` a row range at a time (the
+        rows of its own range); other operands (e.g. the calibration
+        statistics of a weight) are read whole and do not take part in
+        the row-local chain (isRowLocalChain).
+      }], "bool", "readsOperandRows", (ins "unsigned":$index), [{}], [{
+        (void)index;
+        return true;
+      }]>,
     InterfaceMethod<[{
         Appends the rows (ascending, inside (0, getRowCount())) at which a
         chunk should end so that it reads one operand in place (the inputs

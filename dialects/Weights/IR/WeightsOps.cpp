@@ -279,6 +279,8 @@ LogicalResult DequantizeAwqOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult QuantizeOp::verify() {
+  if (failed(verifyCalibration()))
+    return failure();
   SmallVector<QuantOutput> outputs;
   std::string error;
   auto in = cast<RankedTensorType>(getInput().getType());

@@ -47,6 +47,12 @@ def Weights_ModelOp : Weights_Op<"model", [
     cannot work, if it cannot) and `quantization_kinds` (the kinds of modes
     the model accepts); no later pass reads `config` again.
 
+    `calibration_file` names the calibration statistics file (our STATS, or
+    a llama.cpp importance matrix) that the model's `weights.calibration`
+    ops read, held once here like `checkpoint_root`; an absolute path or
+    one relative to the working directory, replaced at serialization by
+    `qopt-serialize-tensor-cache{calibration-file=...}` (docs/calibration.md).
+
     ```mlir
     weights.model @llama attributes {arch = "llama", checkpoint_root = "/ckpt/llama", config = {hidden_size = 128 : i64}} {
       %0 = weights.source "model.safetensors"["model.norm.weight"] offset 852992 : tensor<128xbf16>
@@ -65,7 +71,8 @@ def Weights_ModelOp : Weights_Op<"model", [
     OptionalAttr<TypedArrayAttrBase<Weights_ShardDivisorAttr,
                                     "shard divisors">>:$shard_divisors,
     OptionalAttr<StrArrayAttr>:$quantization_kinds,
-    OptionalAttr<StrAttr>:$preshard_refusal
+    OptionalAttr<StrAttr>:$preshard_refusal,
+    OptionalAttr<StrAttr>:$calibration_file
   );
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
@@ -77,6 +84,9 @@ def Weights_ModelOp : Weights_Op<"model", [
     /// Absolute names are returned as they are.
     std::string resolveCheckpointPath(::llvm::StringRef file,
                                       ::llvm::StringRef root = {});
+    /// The calibration statistics file: `override` when it is not empty,
+    /// else `calibration_file` (empty when neither is set).
+    std::string resolveCalibrationPath(::llvm::StringRef override = {});
   }];
   let skipDefaultBuilders = 1;
   let builders = [
@@ -119,6 +129,33 @@ def Weights_SourceOp : Weights_EvaluableOp<"source", ["getRowReads"]> {
     $file `[` $key `]` `offset` $offset (`strides` $strides^)?
     attr-dict `:` type($result)
   }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Calibration statistics
+//===----------------------------------------------------------------------===//
+
+def Weights_CalibrationOp : Weights_EvaluableOp<"calibration"> {
+  let summary = "Statistics of a linear layer's input, from the calibration file";
+  let description = [{
+    Names one entry of the enclosing model's `calibration_file`, as the file
+    names it (our STATS: the MLC weight name; a llama.cpp importance
+    matrix: the ggml tensor name), and which statistic of it:
+    `importance`, the mean of x^2 per input channel (`tensor<K x f32>`,
+    `tensor<E x K x f32>` for stacked experts), or `hessian`, the mean of
+    x x^T (`tensor<K x K x f32>`, `tensor<E x K x K x f32>`). Like
+    `weights.source`, it references the values: they are read when the
+    op is evaluated. `weights.quantize` takes them as operands.
+
+    ```mlir
+    %i = weights.calibration "blk.0.attn_q.weight" importance : tensor<128xf32>
+    %h = weights.calibration "model.layers.0.mlp.down_proj.weight" hessian : tensor<256x256xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$entry, Weights_Statistic:$statistic);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = "$entry $statistic attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
 
@@ -313,24 +350,61 @@ def Weights_UnpermuteHeadsOp : Weights_EvaluableOp<"unpermute_heads", ["getRowRe
 // Quantization
 //===----------------------------------------------------------------------===//
 
-def Weights_QuantizeOp : Weights_EvaluableOp<"quantize", ["getRowCount", "getRowCuts"]> {
+def Weights_QuantizeOp : Weights_EvaluableOp<"quantize", ["getRowCount", "getRowCuts",
+                                                    "readsOperandRows"],
+    [AttrSizedOperandSegments]> {
   let summary = "Quantizes a weight under a quantization scheme";
   let description = [{
     Produces the tensors that replace the weight in the tensor cache, in
     emission order (for group quantization: packed storage, then scales).
 
+    Calibration-aware quantization (docs/calibration.md) adds statistics
+    of the layer's input as operands, `weights.calibration` values:
+    `importance` ([K], or [E, K] for a stacked-experts weight [E, N, K])
+    weights each element's error in the scale search, and `hessian`
+    ([K, K] or [E, K, K]) with the `gptq` attribute compensates each
+    column's rounding error on the columns not yet quantized (GPTQ). The
+    scheme receives them through QuantSchemeAttrInterface; the output
+    format does not change.
+
     ```mlir
     %qw, %qs = weights.quantize %w : tensor<256x128xf16> -> tensor<256x16xui32>, tensor<256x4xf16>
+        with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even>
+    %gw, %gs = weights.quantize %w importance(%i : tensor<128xf32>) hessian(%h : tensor<128x128xf32>)
+        {gptq = #weights.gptq<damp = 1.000000e-02 : f64, block_size = 128, act_order = false>}
+        : tensor<256x128xf16> -> tensor<256x16xui32>, tensor<256x4xf16>
         with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even>
     ```
   }];
   let arguments = (ins AnyStaticShapeTensor:$input,
-                       Weights_QuantSchemeAttrInterface:$scheme);
+                       Optional<AnyStaticShapeTensor>:$importance,
+                       Optional<AnyStaticShapeTensor>:$hessian,
+                       Weights_QuantSchemeAttrInterface:$scheme,
+                       OptionalAttr<Weights_GptqAttr>:$gptq);
   let results = (outs Variadic<AnyStaticShapeTensor>:$results);
   let assemblyFormat = [{
-    $input attr-dict `:` type($input) `->` type($results) `with` $scheme
+    $input (`importance` `(` $importance^ `:` type($importance) `)`)?
+    (`hessian` `(` $hessian^ `:` type($hessian) `)`)? attr-dict `:`
+    type($input) `->` type($results) `with` $scheme
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The checks of the calibration operands and `gptq` (CalibrationOps.cpp).
+    ::llvm::LogicalResult verifyCalibration();
+    /// Quantizes `input` (rows [r0, r1) of the weight) through the scheme,
+    /// with the calibration statistics when the op has them.
+    ::llvm::Error quantizeInput(EvaluationContext &ctx, int64_t r0, int64_t r1,
+                                const RowBuffer &input,
+                                ::llvm::SmallVectorImpl<RowBuffer> &results);
+  }];
+  let builders = [
+    // Plain quantization: no statistics.
+    OpBuilder<(ins "::mlir::TypeRange":$results, "::mlir::Value":$input,
+                   "::mlir::qopt::weights::QuantSchemeAttrInterface":$scheme), [{
+      build($_builder, $_state, results, input, ::mlir::Value(),
+            ::mlir::Value(), scheme, GptqAttr());
+    }]>
+  ];
 }
 
 def Weights_QuantViewOp : Weights_Op<"quant_view"> {

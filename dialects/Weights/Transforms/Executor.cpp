@@ -88,7 +88,12 @@ public:
   Runner(tc::TensorCacheWriter &writer, const ExecutorOptions &opts,
          ArrayRef<ParamOp> params)
       : writer(writer), opts(opts),
-        range(WeightRangePolicy::build(params, opts.clampWeights)) {}
+        range(WeightRangePolicy::build(params, opts.clampWeights)),
+        // Room for every worker's current and next op.
+        preparedStates(std::make_shared<PreparedStateCache>(
+            2 * size_t(opts.threads ? opts.threads
+                                    : std::thread::hardware_concurrency()) +
+            2)) {}
 
   /// Groups the parameters into items and cuts them into chunks; fails at
   /// the first op that cannot be evaluated.
@@ -201,6 +206,8 @@ public:
 private:
   void work(::qopt::loaders::TensorReader &reader) {
     EvaluationOptions evalOpts{opts.cuda, opts.accuracy, opts.checkpointRoot};
+    evalOpts.calibrationFile = opts.calibrationFile;
+    evalOpts.preparedStates = preparedStates;
     // Non-finite and out-of-range source weights (WeightRange.h).
     evalOpts.checkSourceRows = [this](Operation *s, int64_t r0,
                                       RowBuffer &b) {
@@ -350,6 +357,7 @@ private:
   tc::TensorCacheWriter &writer;
   const ExecutorOptions &opts;
   WeightRangePolicy range;
+  std::shared_ptr<PreparedStateCache> preparedStates;
   std::vector<Item> items;
   std::vector<Chunk> chunks;
   std::vector<size_t> order; // indices into chunks

@@ -51,6 +51,9 @@ struct ExecutorOptions {
   /// Read the checkpoint files relative to this directory instead of each
   /// model's `checkpoint_root` (the checkpoint was moved); empty: the IR's.
   std::string checkpointRoot;
+  /// Read the calibration statistics from this file instead of each
+  /// model's `calibration_file`; empty: the IR's.
+  std::string calibrationFile;
   /// Clamp NaN, infinite and out-of-range source weights instead of failing
   /// (qopt/Numerics/Range.h).
   bool clampWeights = false;

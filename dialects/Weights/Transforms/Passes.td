@@ -124,6 +124,42 @@ def QuantizeWeights : Pass<"qopt-quantize-weights"> {
                            "::mlir::quant::QuantDialect"];
 }
 
+def AttachCalibration : Pass<"qopt-attach-calibration"> {
+  let summary = "Gives quantized weights the statistics of their inputs";
+  let description = [{
+    Opens `file` (our STATS, or a llama.cpp importance matrix in the GGUF
+    or legacy `.dat` format), records it as the model's
+    `calibration_file`, and gives every `weights.quantize` of a 2-D or
+    stacked-experts weight the statistics of that weight's input as
+    `weights.calibration` operands: with `importance`, the mean of x^2 per
+    input channel (importance-weighted scale search); with `gptq`, the
+    Hessian and a `#weights.gptq` of the options (GPTQ). Entries are found
+    by the weight's MLC name (STATS) or, for llama.cpp files, by the
+    Hugging Face names of the checkpoint tensors the weight is built from
+    (`blk.0.attn_q.weight` stands for `model.layers.0.self_attn.q_proj`;
+    fused q/k/v and gate/up share their input, the first entry found is
+    used). A weight without statistics keeps plain rounding, with a
+    warning at the parameter. Runs after qopt-quantize-weights
+    (docs/calibration.md).
+  }];
+  let options = [
+    Option<"file", "file", "std::string", "\"\"",
+           "Calibration statistics: STATS (.safetensors) or a llama.cpp "
+           "imatrix (.gguf or legacy .dat)">,
+    Option<"importance", "importance", "bool", "false",
+           "Attach each weight's input importance (imatrix-weighted search)">,
+    Option<"gptq", "gptq", "bool", "false",
+           "Attach each weight's Hessian for GPTQ error compensation">,
+    Option<"gptqDamp", "gptq-damp", "double", "0.01",
+           "GPTQ dampening, as a fraction of the Hessian's mean diagonal">,
+    Option<"gptqBlock", "gptq-block", "int64_t", "128",
+           "GPTQ block size (columns compensated at once)">,
+    Option<"gptqActOrder", "gptq-act-order", "bool", "false",
+           "GPTQ: columns by descending Hessian diagonal, static groups">,
+  ];
+  let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
+}
+
 def LowerToQuantTypes : Pass<"qopt-lower-to-quant-types"> {
   let summary = "Exposes MNN-style quantized weights as upstream quant types";
   let description = [{
@@ -231,6 +267,9 @@ def SerializeTensorCache : Pass<"qopt-serialize-tensor-cache"> {
     Option<"logParams", "log-params", "bool", "false",
            "Log on stderr one line per parameter (`[Quantized] Parameter: "
            "...`) and the time and RAM usage, as mlc_llm convert_weight does">,
+    Option<"calibrationFile", "calibration-file", "std::string", "\"\"",
+           "Read the calibration statistics from this file instead of the "
+           "model's calibration_file (docs/calibration.md)">,
   ];
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }

@@ -200,6 +200,7 @@ struct SerializeTensorCachePass
     opts.accuracy = accuracy;
     opts.cuda = device == "cuda";
     opts.checkpointRoot = checkpointRoot.getValue();
+    opts.calibrationFile = calibrationFile.getValue();
     opts.clampWeights = clampWeights;
     opts.progress = line.isEnabled();
     opts.progressLine = &line;

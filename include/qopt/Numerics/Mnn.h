@@ -68,6 +68,11 @@ void mnnQuantizeRows(const float *w, int64_t rows, int64_t k,
                      const MnnQuantSpec &spec, uint8_t *packed, float *scale,
                      float *zero);
 
+/// Packs \p n unsigned codes of \p bits bits into one row's MSB-first bit
+/// stream (mnnPackedRowBytes(n) bytes, unused low bits 0), as
+/// mnnQuantizeRows does. (Extension.)
+void mnnPackCodes(const uint8_t *codes, int64_t n, int bits, uint8_t *out);
+
 /// Inverse of mnnQuantizeRows: row-major float32 [rows, k] by the formulas
 /// above (computed in float32, the product rounded before the addition).
 /// Does nothing under the same conditions as mnnQuantizeRows.

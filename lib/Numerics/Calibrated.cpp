@@ -1,0 +1,234 @@
+//===- Calibrated.cpp - Importance-weighted scale search -------*- C++ -*-===//
+//
+// The weighted search of CalibratedSearch.h and the quantizers built on it
+// for MLC's group format and MNN's block format (Calibrated.h). GPTQ is in
+// Gptq.cpp.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qopt/Numerics/Calibrated.h"
+#include "CalibratedSearch.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+namespace qopt::numerics {
+namespace calibrated {
+
+void plainParams(const CodeRule &rule, float divisor, const float *v,
+                 int64_t n, float &s, float &m) {
+  if (rule.asymmetric) {
+    float lo = v[0], hi = v[0];
+    for (int64_t i = 1; i < n; ++i) {
+      lo = std::min(lo, v[i]);
+      hi = std::max(hi, v[i]);
+    }
+    s = (hi - lo) / divisor;
+    m = lo;
+    return;
+  }
+  float amax = 0.0f;
+  for (int64_t i = 0; i < n; ++i)
+    amax = std::max(amax, std::fabs(v[i]));
+  s = rule.toScale(amax / divisor);
+  m = 0.0f;
+}
+
+bool weightedSearch(const CodeRule &rule, const float *x, const float *a,
+                    int64_t n, float &s, float &m, float *q, float *tmp) {
+  double best = weightedError(rule, x, a, q, n, s, m);
+  bool replaced = false;
+  float top = x[0], bottom = x[0], amax = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    top = std::max(top, x[i]);
+    bottom = std::min(bottom, x[i]);
+    amax = std::max(amax, std::fabs(x[i]));
+  }
+  const float span = top - bottom;
+  const float base = amax / rule.hi;
+  constexpr size_t kMaxTried = std::size(kRatios) * (kRefinements + 1);
+  std::pair<float, float> tried[kMaxTried];
+  size_t numTried = 0;
+  for (float r : kRatios) {
+    float cs, cm = 0.0f;
+    if (rule.asymmetric) {
+      cs = (span * r) / rule.hi;
+      cm = bottom + (span - cs * rule.hi) * 0.5f;
+    } else {
+      cs = rule.toScale(base * r);
+    }
+    for (int refine = 0; refine <= kRefinements; ++refine) {
+      if (!rule.usable(cs) || !std::isfinite(cs) || !std::isfinite(cm) ||
+          std::find(tried, tried + numTried, std::make_pair(cs, cm)) !=
+              tried + numTried)
+        break;
+      tried[numTried++] = {cs, cm};
+      for (int64_t i = 0; i < n; ++i)
+        tmp[i] = rule.code(x[i], cs, cm);
+      double e = weightedError(rule, x, a, tmp, n, cs, cm);
+      if (e < best) {
+        best = e;
+        s = cs;
+        m = cm;
+        std::copy(tmp, tmp + n, q);
+        replaced = true;
+      }
+      float ns, nm = 0.0f;
+      if (rule.asymmetric) {
+        double sA = 0, sB = 0, sC = 0, sD = 0, sF = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          double ai = a[i], qi = tmp[i], xi = x[i];
+          double aq = ai * qi;
+          double t = aq * qi;
+          sA += t;
+          sB += aq;
+          sC += ai;
+          t = aq * xi;
+          sD += t;
+          t = ai * xi;
+          sF += t;
+        }
+        double t1 = sA * sC, t2 = sB * sB;
+        double det = t1 - t2;
+        if (!(det > 0))
+          break;
+        t1 = sC * sD;
+        t2 = sB * sF;
+        ns = float((t1 - t2) / det);
+        t1 = sA * sF;
+        t2 = sB * sD;
+        nm = float((t1 - t2) / det);
+      } else {
+        double sxq = 0, sqq = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          double aq = double(a[i]) * double(tmp[i]);
+          double t = aq * double(x[i]);
+          sxq += t;
+          t = aq * double(tmp[i]);
+          sqq += t;
+        }
+        if (!(sqq > 0))
+          break;
+        ns = rule.toScale(float(sxq / sqq));
+      }
+      if (ns == cs && nm == cm)
+        break;
+      cs = ns;
+      cm = nm;
+    }
+  }
+  return replaced;
+}
+
+} // namespace calibrated
+
+using namespace calibrated;
+
+/// Whether the n values are finite, not all zero, with positive importance.
+static bool searchable(const float *x, const float *a, int64_t n) {
+  bool nonzero = false;
+  double total = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i]))
+      return false;
+    nonzero |= x[i] != 0.0f;
+    total += double(a[i]);
+  }
+  return nonzero && total > 0;
+}
+
+void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
+                               const GroupQuantSpec &spec,
+                               const float *importance, uint32_t *qweight,
+                               void *scale) {
+  if (!validateGroupQuantSpec(spec).empty() || rows <= 0 || k <= 0)
+    return;
+  const FloatFormat format = spec.modelFormat;
+  const size_t es = format == FloatFormat::F32 ? 4 : 2;
+  const int bits = spec.bits;
+  const int64_t gs = spec.groupSize, groups = groupsPerRow(spec, k);
+  const int64_t words = wordsPerRow(spec, k), epw = elemsPerWord(bits);
+  const auto maxInt = float(maxIntValue(bits));
+  const uint32_t mask = (1u << bits) - 1u;
+  CodeRule rule{-maxInt, maxInt, false, false, format, false};
+  auto *in = static_cast<const unsigned char *>(w);
+  auto *scaleOut = static_cast<unsigned char *>(scale);
+  std::vector<float> x(static_cast<size_t>(k)), q(static_cast<size_t>(gs)),
+      tmp(static_cast<size_t>(gs));
+  for (int64_t row = 0; row < rows; ++row) {
+    const unsigned char *wRow = in + size_t(row * k) * es;
+    uint32_t *qRow = qweight + row * words;
+    unsigned char *sRow = scaleOut + size_t(row * groups) * es;
+    // MLC's result, the one to beat.
+    groupQuantizeRows(wRow, 1, k, spec, qRow, sRow);
+    for (int64_t i = 0; i < k; ++i)
+      x[size_t(i)] = loadModelValue(wRow + size_t(i) * es, format);
+    for (int64_t g = 0; g < groups; ++g) {
+      const int64_t begin = g * gs, len = std::min(gs, k - begin);
+      const float *xg = x.data() + begin, *ag = importance + begin;
+      if (!searchable(xg, ag, len))
+        continue;
+      uint32_t *gw = qRow + g * (gs / epw);
+      for (int64_t i = 0; i < len; ++i)
+        q[size_t(i)] =
+            float(int32_t((gw[i / epw] >> ((i % epw) * bits)) & mask)) - maxInt;
+      float s = loadModelValue(sRow + size_t(g) * es, format), m = 0.0f;
+      if (!weightedSearch(rule, xg, ag, len, s, m, q.data(), tmp.data()))
+        continue;
+      storeModelValue(s, format, sRow + size_t(g) * es);
+      for (int64_t j = 0; j < gs / epw; ++j) {
+        uint32_t word = 0;
+        for (int64_t r = 0; r < epw; ++r)
+          if (int64_t i = j * epw + r; i < len)
+            word |= uint32_t(int32_t(q[size_t(i)] + maxInt)) << (r * bits);
+        gw[j] = word;
+      }
+    }
+  }
+}
+
+void mnnQuantizeRowsWeighted(const float *w, int64_t rows, int64_t k,
+                             const MnnQuantSpec &spec, const float *importance,
+                             uint8_t *packed, float *scale, float *zero) {
+  if (!validateMnnQuantSpec(spec).empty() || rows <= 0 || k <= 0 ||
+      (spec.asymmetric && !zero))
+    return;
+  const int64_t blocks = mnnBlocksPerRow(spec, k), bs = k / blocks;
+  const int64_t rowBytes = mnnPackedRowBytes(spec, k);
+  const int offset = spec.asymmetric ? 0 : 1 << (spec.bits - 1);
+  const float hi = spec.asymmetric ? float((1 << spec.bits) - 1)
+                                   : float((1 << (spec.bits - 1)) - 1);
+  CodeRule rule{spec.asymmetric ? 0.0f : -hi - 1.0f, hi, true,
+                spec.asymmetric, FloatFormat::F32, true};
+  std::vector<uint8_t> codes(static_cast<size_t>(k));
+  std::vector<float> q(static_cast<size_t>(bs)), tmp(static_cast<size_t>(bs));
+  for (int64_t row = 0; row < rows; ++row) {
+    const float *wRow = w + row * k;
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t at = row * blocks + b;
+      const float *xb = wRow + b * bs, *ab = importance + b * bs;
+      uint8_t *cb = codes.data() + b * bs;
+      float s = 0, m = 0;
+      mnnRtnQuantizeBlock(xb, bs, spec.bits, spec.asymmetric, cb, s, m);
+      scale[at] = s;
+      if (spec.asymmetric)
+        zero[at] = m;
+      if (!searchable(xb, ab, bs) || !rule.usable(s))
+        continue;
+      for (int64_t i = 0; i < bs; ++i)
+        q[size_t(i)] = float(int(cb[i]) - offset);
+      if (!weightedSearch(rule, xb, ab, bs, s, m, q.data(), tmp.data()))
+        continue;
+      scale[at] = s;
+      if (spec.asymmetric)
+        zero[at] = m;
+      for (int64_t i = 0; i < bs; ++i)
+        cb[i] = uint8_t(int(q[size_t(i)]) + offset);
+    }
+    mnnPackCodes(codes.data(), k, spec.bits, packed + row * rowBytes);
+  }
+}
+
+} // namespace qopt::numerics

@@ -1,0 +1,321 @@
+//===- Gptq.cpp - GPTQ error compensation ----------------------*- C++ -*-===//
+//
+// GPTQ (Frantar et al., 2022, as AutoGPTQ implements it): the damped
+// Hessian's inverse through Cholesky factors, then per row the columns
+// quantized in order, each column's error spread on the later columns with
+// the rows of the upper Cholesky factor U of H^-1, a block of columns at a
+// time (the "lazy batch"). Every sum runs in a fixed order in double so
+// that test/reference/calibrated.py gives the same bytes; rows are
+// independent. docs/calibration.md, "GPTQ", gives the steps.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qopt/Numerics/Calibrated.h"
+#include "CalibratedSearch.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+namespace qopt::numerics {
+
+using namespace calibrated;
+
+std::string prepareGptq(const float *h, int64_t k, const GptqOptions &options,
+                        GptqFactor &out) {
+  if (k <= 0)
+    return "empty Hessian";
+  const size_t n = size_t(k);
+  std::vector<double> a(n * n);
+  for (size_t i = 0; i < n * n; ++i) {
+    if (!std::isfinite(h[i]))
+      return "the Hessian holds a non-finite value";
+    a[i] = h[i];
+  }
+  // Columns no token reached: H_jj = 1, the weights zeroed.
+  out.k = k;
+  out.dead.assign(n, 0);
+  for (size_t j = 0; j < n; ++j)
+    if (a[j * n + j] == 0.0) {
+      out.dead[j] = 1;
+      a[j * n + j] = 1.0;
+    }
+  out.order.resize(n);
+  std::iota(out.order.begin(), out.order.end(), int64_t(0));
+  if (options.actOrder)
+    std::stable_sort(out.order.begin(), out.order.end(),
+                     [&](int64_t x, int64_t y) {
+                       return a[size_t(x) * n + size_t(x)] >
+                              a[size_t(y) * n + size_t(y)];
+                     });
+  double mean = 0;
+  for (size_t j = 0; j < n; ++j)
+    mean += a[j * n + j];
+  mean = mean / double(k);
+  const double damp = options.damp * mean;
+  // P = the permuted Hessian, damped.
+  std::vector<double> p(n * n);
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < n; ++j)
+      p[i * n + j] = a[size_t(out.order[i]) * n + size_t(out.order[j])];
+  for (size_t j = 0; j < n; ++j)
+    p[j * n + j] += damp;
+  // L: P = L L^T (lower), column by column.
+  std::vector<double> &l = a;
+  std::fill(l.begin(), l.end(), 0.0);
+  for (size_t j = 0; j < n; ++j) {
+    for (size_t i = j; i < n; ++i) {
+      double s = p[i * n + j];
+      for (size_t t = 0; t < j; ++t)
+        s -= l[i * n + t] * l[j * n + t];
+      if (i == j) {
+        if (!(s > 0))
+          return "the Hessian is not positive definite after dampening "
+                 "(raise the dampening)";
+        l[j * n + j] = std::sqrt(s);
+      } else {
+        l[i * n + j] = s / l[j * n + j];
+      }
+    }
+  }
+  // Linv = L^-1 (lower), column by column; then Hinv = Linv^T Linv.
+  std::vector<double> &li = p;
+  std::fill(li.begin(), li.end(), 0.0);
+  for (size_t c = 0; c < n; ++c) {
+    li[c * n + c] = 1.0 / l[c * n + c];
+    for (size_t i = c + 1; i < n; ++i) {
+      double s = 0;
+      for (size_t t = c; t < i; ++t)
+        s += l[i * n + t] * li[t * n + c];
+      li[i * n + c] = -s / l[i * n + i];
+    }
+  }
+  std::vector<double> &hinv = l;
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = i; j < n; ++j) {
+      double s = 0;
+      for (size_t t = j; t < n; ++t)
+        s += li[t * n + i] * li[t * n + j];
+      hinv[i * n + j] = s;
+    }
+  // U: Hinv = U^T U (upper), row by row (Hinv's upper triangle is read).
+  std::vector<double> &u = out.u;
+  u.assign(n * n, 0.0);
+  for (size_t i = 0; i < n; ++i) {
+    double s = hinv[i * n + i];
+    for (size_t t = 0; t < i; ++t)
+      s -= u[t * n + i] * u[t * n + i];
+    if (!(s > 0))
+      return "the inverse Hessian is not positive definite (raise the "
+             "dampening)";
+    u[i * n + i] = std::sqrt(s);
+    for (size_t j = i + 1; j < n; ++j) {
+      double v = hinv[i * n + j];
+      for (size_t t = 0; t < i; ++t)
+        v -= u[t * n + i] * u[t * n + j];
+      u[i * n + j] = v / u[i * n + i];
+    }
+  }
+  return {};
+}
+
+namespace {
+
+/// GPTQ over rows of float32 values for any code rule whose parameters
+/// are chosen per group of `groupSize` columns. `params(v, a, n, s, m, q)`
+/// gives a group's scale and min from its values (q: room for n codes).
+/// Writes each row's codes (as floats, in natural column order) and the
+/// per-group (s, m).
+template <typename Params>
+void gptqRows(const CodeRule &rule, const float *x0, int64_t rows, int64_t k,
+              int64_t groupSize, const GptqFactor &f,
+              const GptqOptions &options, const float *importance,
+              Params params, float *codes, float *scales, float *mins) {
+  const size_t n = size_t(k);
+  const int64_t groups = (k + groupSize - 1) / groupSize;
+  const int64_t block = std::max<int64_t>(options.blockSize, 1);
+  std::vector<double> x(n), acc(n), err(static_cast<size_t>(block));
+  std::vector<float> v(static_cast<size_t>(groupSize)),
+      q(static_cast<size_t>(groupSize));
+  for (int64_t r = 0; r < rows; ++r) {
+    float *s = scales + r * groups, *m = mins + r * groups;
+    float *c = codes + r * k;
+    auto params1 = [&](int64_t g) {
+      const int64_t begin = g * groupSize, len = std::min(groupSize, k - begin);
+      for (int64_t i = 0; i < len; ++i)
+        v[size_t(i)] = float(x[size_t(begin + i)]);
+      params(v.data(), importance ? importance + begin : nullptr, len, s[g],
+             m[g], q.data());
+    };
+    for (size_t j = 0; j < n; ++j)
+      x[j] = f.dead[j] ? 0.0 : double(x0[size_t(r) * n + j]);
+    if (options.actOrder)
+      for (int64_t g = 0; g < groups; ++g)
+        params1(g);
+    for (int64_t b0 = 0; b0 < k; b0 += block) {
+      const int64_t b1 = std::min(b0 + block, k);
+      for (int64_t pp = b0; pp < b1; ++pp) {
+        const size_t p = size_t(pp);
+        const int64_t j = f.order[p];
+        if (!options.actOrder && j % groupSize == 0)
+          params1(j / groupSize);
+        const int64_t g = j / groupSize;
+        const float vj = float(x[size_t(j)]);
+        const float qj = rule.code(vj, s[g], m[g]);
+        const float dj = rule.value(qj, s[g], m[g]);
+        c[j] = qj;
+        const double e = (x[size_t(j)] - double(dj)) / f.u[p * n + p];
+        err[size_t(pp - b0)] = e;
+        const double *urow = f.u.data() + p * n;
+        for (int64_t p2 = pp + 1; p2 < b1; ++p2) {
+          double t = e * urow[p2];
+          x[size_t(f.order[size_t(p2)])] -= t;
+        }
+      }
+      if (b1 == k)
+        break;
+      std::fill(acc.begin() + b1, acc.end(), 0.0);
+      for (int64_t pp = b0; pp < b1; ++pp) {
+        const double e = err[size_t(pp - b0)];
+        const double *urow = f.u.data() + size_t(pp) * n;
+        for (size_t p2 = size_t(b1); p2 < n; ++p2) {
+          double t = e * urow[p2];
+          acc[p2] += t;
+        }
+      }
+      for (size_t p2 = size_t(b1); p2 < n; ++p2)
+        x[size_t(f.order[p2])] -= acc[p2];
+    }
+  }
+}
+
+} // namespace
+
+void gptqGroupQuantizeRows(const void *w, int64_t rows, int64_t k,
+                           const GroupQuantSpec &spec, const GptqFactor &f,
+                           const GptqOptions &options, const float *importance,
+                           uint32_t *qweight, void *scale) {
+  if (!validateGroupQuantSpec(spec).empty() || rows <= 0 || k <= 0 ||
+      f.k != k)
+    return;
+  const FloatFormat format = spec.modelFormat;
+  const size_t es = format == FloatFormat::F32 ? 4 : 2;
+  const int bits = spec.bits;
+  const int64_t gs = spec.groupSize, groups = groupsPerRow(spec, k);
+  const int64_t words = wordsPerRow(spec, k), epw = elemsPerWord(bits);
+  const auto maxInt = float(maxIntValue(bits));
+  CodeRule rule{-maxInt, maxInt, false, false, format, false};
+  auto *in = static_cast<const unsigned char *>(w);
+  auto *scaleOut = static_cast<unsigned char *>(scale);
+  std::vector<float> x(static_cast<size_t>(k)), codes(static_cast<size_t>(k)),
+      tmp(static_cast<size_t>(gs));
+  std::vector<float> s(static_cast<size_t>(groups)),
+      m(static_cast<size_t>(groups));
+  // A group's scale: MLC's rule on the values rounded to the model format,
+  // then, with an importance, the weighted search from there.
+  auto params = [&](const float *v, const float *a, int64_t n, float &sc,
+                    float &mn, float *q) {
+    for (int64_t i = 0; i < n; ++i)
+      tmp[size_t(i)] = roundTo(v[i], format);
+    plainParams(rule, maxInt, tmp.data(), n, sc, mn);
+    if (!a || !std::isfinite(sc))
+      return;
+    bool nonzero = false;
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      nonzero |= v[i] != 0.0f;
+      total += double(a[i]);
+    }
+    if (!nonzero || !(total > 0))
+      return;
+    for (int64_t i = 0; i < n; ++i)
+      q[i] = rule.code(v[i], sc, mn);
+    std::vector<float> scratch(static_cast<size_t>(n));
+    weightedSearch(rule, v, a, n, sc, mn, q, scratch.data());
+  };
+  for (int64_t row = 0; row < rows; ++row) {
+    const unsigned char *wRow = in + size_t(row * k) * es;
+    uint32_t *qRow = qweight + row * words;
+    unsigned char *sRow = scaleOut + size_t(row * groups) * es;
+    bool finite = true;
+    for (int64_t i = 0; i < k; ++i) {
+      x[size_t(i)] = loadModelValue(wRow + size_t(i) * es, format);
+      finite &= std::isfinite(x[size_t(i)]);
+    }
+    if (!finite) {
+      // MLC's rounding for a row GPTQ cannot handle.
+      groupQuantizeRows(wRow, 1, k, spec, qRow, sRow);
+      continue;
+    }
+    gptqRows(rule, x.data(), 1, k, gs, f, options, importance, params,
+             codes.data(), s.data(), m.data());
+    std::memset(qRow, 0, size_t(words) * 4);
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t g = i / gs, r = i % gs;
+      qRow[g * (gs / epw) + r / epw] |=
+          uint32_t(int32_t(codes[size_t(i)] + maxInt)) << ((r % epw) * bits);
+    }
+    for (int64_t g = 0; g < groups; ++g)
+      storeModelValue(s[size_t(g)], format, sRow + size_t(g) * es);
+  }
+}
+
+void gptqMnnQuantizeRows(const float *w, int64_t rows, int64_t k,
+                         const MnnQuantSpec &spec, const GptqFactor &f,
+                         const GptqOptions &options, const float *importance,
+                         uint8_t *packed, float *scale, float *zero) {
+  if (!validateMnnQuantSpec(spec).empty() || rows <= 0 || k <= 0 ||
+      f.k != k || (spec.asymmetric && !zero))
+    return;
+  const int64_t blocks = mnnBlocksPerRow(spec, k), bs = k / blocks;
+  const int64_t rowBytes = mnnPackedRowBytes(spec, k);
+  const int offset = spec.asymmetric ? 0 : 1 << (spec.bits - 1);
+  const float hi = spec.asymmetric ? float((1 << spec.bits) - 1)
+                                   : float((1 << (spec.bits - 1)) - 1);
+  CodeRule rule{spec.asymmetric ? 0.0f : -hi - 1.0f, hi, true,
+                spec.asymmetric, FloatFormat::F32, true};
+  std::vector<float> codes(static_cast<size_t>(k)),
+      s(static_cast<size_t>(blocks)), m(static_cast<size_t>(blocks));
+  std::vector<uint8_t> u(static_cast<size_t>(k));
+  auto params = [&](const float *v, const float *a, int64_t n, float &sc,
+                    float &mn, float *q) {
+    plainParams(rule, hi, v, n, sc, mn);
+    if (!a || !rule.usable(sc) || !std::isfinite(sc))
+      return;
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i)
+      total += double(a[i]);
+    if (!(total > 0))
+      return;
+    for (int64_t i = 0; i < n; ++i)
+      q[i] = rule.code(v[i], sc, mn);
+    std::vector<float> scratch(static_cast<size_t>(n));
+    weightedSearch(rule, v, a, n, sc, mn, q, scratch.data());
+  };
+  for (int64_t row = 0; row < rows; ++row) {
+    const float *wRow = w + row * k;
+    bool finite = std::all_of(wRow, wRow + k,
+                              [](float v) { return std::isfinite(v); });
+    if (!finite) {
+      MnnQuantSpec plain = spec;
+      plain.hqq = false;
+      mnnQuantizeRows(wRow, 1, k, plain, packed + row * rowBytes,
+                      scale + row * blocks,
+                      spec.asymmetric ? zero + row * blocks : nullptr);
+      continue;
+    }
+    gptqRows(rule, wRow, 1, k, bs, f, options, importance, params,
+             codes.data(), s.data(), m.data());
+    for (int64_t i = 0; i < k; ++i)
+      u[size_t(i)] = uint8_t(int(codes[size_t(i)]) + offset);
+    mnnPackCodes(u.data(), k, spec.bits, packed + row * rowBytes);
+    for (int64_t b = 0; b < blocks; ++b) {
+      scale[row * blocks + b] = s[size_t(b)];
+      if (spec.asymmetric)
+        zero[row * blocks + b] = m[size_t(b)];
+    }
+  }
+}
+
+} // namespace qopt::numerics
