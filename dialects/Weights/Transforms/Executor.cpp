@@ -32,6 +32,14 @@ using namespace mlir::qopt::weights;
 namespace num = ::qopt::numerics;
 namespace tc = ::qopt::tensorcache;
 
+/// Whether `op` runs a quantization scheme (its time is "quantization" in
+/// mlc_llm's time usage): it carries a QuantSchemeAttrInterface attribute.
+static bool quantizes(Operation *op) {
+  return llvm::any_of(op->getAttrs(), [](NamedAttribute a) {
+    return isa<QuantSchemeAttrInterface>(a.getValue());
+  });
+}
+
 namespace {
 /// A record fed by result `result` of an item's op, whole or through a
 /// selection (one shard of it).
@@ -268,8 +276,8 @@ private:
       uint64_t self = total - std::min(total, ctx.times.childNs);
       opts.times->loadNs += ctx.times.readNs - before.readNs;
       opts.times->mapNs += ctx.times.otherNs - before.otherNs;
-      (isa<QuantizeOp>(item.op.getOperation()) ? opts.times->quantNs
-                                               : opts.times->mapNs) += self;
+      (quantizes(item.op.getOperation()) ? opts.times->quantNs
+                                        : opts.times->mapNs) += self;
     }
     if (evaluated)
       return withParam(item.consumers[0].record, std::move(evaluated));
