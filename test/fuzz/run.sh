@@ -6,7 +6,7 @@
 # crash, a leak, a timeout or undefined behaviour.
 #
 #   test/fuzz/run.sh [SECONDS] [TARGET...]     targets: safetensors pickle torchzip
-#                                              gguf config index
+#                                              gguf config index tokenizer
 #
 # Environment: QOPT_FUZZ_CXX (default: the first of clang++-22, clang++,
 # clang++-19, clang++-14; clang 22 matches the LLVM 22 headers the loaders
@@ -20,7 +20,7 @@ set -uo pipefail
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors pickle torchzip gguf config index)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors pickle torchzip gguf config index tokenizer)
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${QOPT_FUZZ_BUILD:-$root/build-fuzz}

@@ -18,6 +18,9 @@ llvm::cl::SubCommand &convertCommand();
 llvm::cl::SubCommand &evalCommand();
 /// The `merge-parts` subcommand.
 llvm::cl::SubCommand &mergePartsCommand();
+/// The `tokenize` subcommand (Tokenize.cpp).
+llvm::cl::SubCommand &tokenizeCommand();
+llvm::cl::OptionCategory &tokenizeCategory();
 /// The option category of each subcommand (what its --help lists).
 llvm::cl::OptionCategory &convertCategory();
 llvm::cl::OptionCategory &evalCategory();
@@ -27,6 +30,7 @@ llvm::cl::OptionCategory &mergePartsCategory();
 int runConvert();
 int runEval();
 int runMergeParts();
+int runTokenize();
 } // namespace qopt
 
 #endif // QOPT_TOOLS_QUANTOPT_COMMANDS_H

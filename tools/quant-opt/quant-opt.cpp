@@ -39,6 +39,8 @@ static const char kOverview[] =
       perplexity of a checkpoint and of a converted cache
   quant-opt merge-parts OUTPUT
       combines the parts of a conversion split with --part I/N
+  quant-opt tokenize MODEL_DIR --text FILE
+      the token ids of a text with the model's own tokenizer
   quant-opt [input.mlir] [--pass-pipeline=... | --<pass> ...]
       the weights dialect and passes, driven like mlir-opt (options below)
 )";
@@ -94,7 +96,7 @@ static llvm::StringRef suggestCommand(llvm::StringRef word) {
   if (word.empty() || word.starts_with("-") || llvm::sys::fs::exists(word))
     return {};
   static const char *const names[] = {"convert", "convert_weight", "eval",
-                                      "merge-parts"};
+                                      "merge-parts", "tokenize"};
   llvm::StringRef best;
   unsigned bestDistance = 3;
   for (const char *name : names) {
@@ -134,6 +136,7 @@ int main(int argc, char **argv) {
   cl::SubCommand &convert = qopt::convertCommand();
   cl::SubCommand &eval = qopt::evalCommand();
   cl::SubCommand &mergeParts = qopt::mergePartsCommand();
+  cl::SubCommand &tokenize = qopt::tokenizeCommand();
 
   std::vector<char *> args(argv, argv + argc);
   static char convertName[] = "convert";
@@ -141,19 +144,22 @@ int main(int argc, char **argv) {
     args[1] = convertName;
   if (argc >= 2 && (llvm::StringRef(args[1]) == "convert" ||
                     llvm::StringRef(args[1]) == "eval" ||
-                    llvm::StringRef(args[1]) == "merge-parts")) {
+                    llvm::StringRef(args[1]) == "merge-parts" ||
+                    llvm::StringRef(args[1]) == "tokenize")) {
     // Each subcommand's --help lists its options and the generic ones, not
     // the LLVM/MLIR flags registered at the top level.
-    for (cl::SubCommand *s : {&convert, &eval, &mergeParts})
-      cl::HideUnrelatedOptions({&qopt::convertCategory(),
-                                &qopt::evalCategory(),
-                                &qopt::mergePartsCategory()},
-                               *s);
+    for (cl::SubCommand *s : {&convert, &eval, &mergeParts, &tokenize})
+      cl::HideUnrelatedOptions(
+          {&qopt::convertCategory(), &qopt::evalCategory(),
+           &qopt::mergePartsCategory(), &qopt::tokenizeCategory()},
+          *s);
     cl::ParseCommandLineOptions(int(args.size()), args.data(), kOverview);
     if (convert)
       return qopt::runConvert();
     if (mergeParts)
       return qopt::runMergeParts();
+    if (tokenize)
+      return qopt::runTokenize();
     return qopt::runEval();
   }
   if (argc >= 2)
