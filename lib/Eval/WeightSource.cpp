@@ -6,6 +6,7 @@
 
 #include "qopt/Eval/WeightSource.h"
 
+#include "qopt/Models/Gguf.h"
 #include "qopt/Numerics/Convert.h"
 
 #include "llvm/ADT/Twine.h"
@@ -43,7 +44,8 @@ CacheWeightSource::load(llvm::StringRef name, llvm::ArrayRef<int64_t> shape) {
 
 llvm::Expected<std::unique_ptr<CheckpointWeightSource>>
 CheckpointWeightSource::open(llvm::StringRef source) {
-  auto ckpt = loaders::openCheckpoint(source, loaders::SourceFormat::Auto);
+  auto ckpt = loaders::openCheckpoint(source, loaders::SourceFormat::Auto,
+                                      models::ggufCheckpointFile);
   if (!ckpt)
     return ckpt.takeError();
   return std::unique_ptr<CheckpointWeightSource>(

@@ -41,9 +41,6 @@ llvm::StringRef calibrationFormatName(CalibrationFormat format) {
   return "stats";
 }
 
-std::optional<std::string> imatrixEntryHfName(llvm::StringRef ggmlName) {
-  return ggufToHfName(ggmlName);
-}
 
 /// Where one entry's values are.
 struct EntryData {

@@ -2,6 +2,10 @@
 //
 // Part of quant-opt.
 //
+// The shared vocabulary of the readers, index files, the dispatch of one
+// file to its reader, and the discovery of a checkpoint's files. The JSON
+// parser the index and safetensors readers share is in Json.cpp.
+//
 //===----------------------------------------------------------------------===//
 
 #include "qopt/Loaders/Checkpoint.h"
@@ -18,7 +22,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <unordered_set>
 
 namespace qopt::loaders {
 
@@ -161,130 +164,6 @@ std::string formatShape(const std::vector<int64_t> &shape) {
 }
 
 //===----------------------------------------------------------------------===//
-// JSON with duplicate-key detection
-//===----------------------------------------------------------------------===//
-
-namespace {
-/// An open object or array during parsing.
-struct JsonFrame {
-  bool isObject;
-  std::unordered_set<std::string> keys;
-};
-
-/// A SAX handler that checks limits and duplicate keys, then hands each
-/// event to nlohmann's plain DOM builder. (nlohmann's callback parser scans
-/// the parent object after every member object ends, which is quadratic in
-/// the number of members: 100k safetensors entries took minutes. Neither
-/// this handler nor nlohmann's SAX driver recurses, so depth costs no stack.)
-class CheckedSax {
-public:
-  using Json = nlohmann::json;
-  CheckedSax(const detail::JsonLimits &limits, Json &out,
-             detail::JsonFailure &failure, llvm::StringRef orderedKey,
-             std::vector<std::string> *keyOrder)
-      : limits(limits), dom(out, /*allow_exceptions=*/false), failure(failure),
-        orderedKey(orderedKey), keyOrder(keyOrder) {}
-
-  bool null() { return value() && dom.null(); }
-  bool boolean(bool v) { return value() && dom.boolean(v); }
-  bool number_integer(Json::number_integer_t v) {
-    return value() && dom.number_integer(v);
-  }
-  bool number_unsigned(Json::number_unsigned_t v) {
-    return value() && dom.number_unsigned(v);
-  }
-  bool number_float(Json::number_float_t v, const Json::string_t &s) {
-    return value() && dom.number_float(v, s);
-  }
-  bool string(Json::string_t &v) { return value() && dom.string(v); }
-  bool binary(Json::binary_t &v) { return value() && dom.binary(v); }
-  bool start_object(std::size_t n) { return open(true) && dom.start_object(n); }
-  bool start_array(std::size_t n) { return open(false) && dom.start_array(n); }
-  bool end_object() {
-    stack.pop_back();
-    return dom.end_object();
-  }
-  bool end_array() {
-    stack.pop_back();
-    return dom.end_array();
-  }
-  bool key(Json::string_t &key) {
-    if (!stack.back().keys.insert(key).second) {
-      failure.kind = detail::JsonFailure::DuplicateKey;
-      failure.depth = unsigned(stack.size());
-      failure.outerKey = stack.size() > 1 ? topKey : std::string();
-      failure.key = key;
-      return false;
-    }
-    if (stack.size() == 1)
-      topKey = key;
-    else if (keyOrder && stack.size() == 2 && stack[0].isObject &&
-             stack[1].isObject && topKey == orderedKey)
-      keyOrder->push_back(key);
-    return dom.key(key);
-  }
-  bool parse_error(std::size_t position, const std::string &,
-                   const nlohmann::detail::exception &) {
-    failure.kind = detail::JsonFailure::Syntax;
-    failure.byte = position;
-    return false;
-  }
-
-private:
-  bool value() {
-    if (++values > limits.maxValues) {
-      failure.kind = detail::JsonFailure::TooManyValues;
-      return false;
-    }
-    return true;
-  }
-  bool open(bool isObject) {
-    if (stack.size() >= limits.maxDepth) {
-      failure.kind = detail::JsonFailure::TooDeep;
-      return false;
-    }
-    if (!value())
-      return false;
-    stack.push_back({isObject, {}});
-    return true;
-  }
-
-  const detail::JsonLimits &limits;
-  nlohmann::detail::json_sax_dom_parser<Json> dom;
-  detail::JsonFailure &failure;
-  llvm::StringRef orderedKey;
-  std::vector<std::string> *keyOrder;
-  std::vector<JsonFrame> stack;
-  uint64_t values = 0;
-  std::string topKey;
-};
-} // namespace
-
-std::string detail::jsonPosition(llvm::StringRef text, uint64_t byte) {
-  size_t at = std::min<size_t>(byte ? size_t(byte - 1) : 0, text.size());
-  llvm::StringRef before = text.take_front(at);
-  size_t line = 1 + size_t(before.count('\n'));
-  size_t lastNewline = before.rfind('\n');
-  size_t column = lastNewline == llvm::StringRef::npos ? at + 1
-                                                       : at - lastNewline;
-  return "line " + std::to_string(line) + ", column " + std::to_string(column);
-}
-
-bool detail::parseJson(llvm::StringRef text, const JsonLimits &limits,
-                       nlohmann::json &out, JsonFailure &failure,
-                       llvm::StringRef orderedKey,
-                       std::vector<std::string> *keyOrder) {
-  CheckedSax sax(limits, out, failure, orderedKey, keyOrder);
-  bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &sax,
-                                      nlohmann::json::input_format_t::json,
-                                      /*strict=*/true,
-                                      /*ignore_comments=*/false);
-  if (!ok)
-    out = nlohmann::json(); // Drop the partial DOM.
-  return ok;
-}
-
-//===----------------------------------------------------------------------===//
 // Index files
 //===----------------------------------------------------------------------===//
 
@@ -375,7 +254,8 @@ readWeightMap(llvm::StringRef indexJsonPath) {
 //===----------------------------------------------------------------------===//
 
 llvm::Expected<CheckpointFile> readCheckpointFile(llvm::StringRef path,
-                                                  SourceFormat format) {
+                                                  SourceFormat format,
+                                                  GgufView gguf) {
   switch (format) {
   case SourceFormat::HFSafetensors:
   case SourceFormat::AWQ: {
@@ -386,8 +266,12 @@ llvm::Expected<CheckpointFile> readCheckpointFile(llvm::StringRef path,
   }
   case SourceFormat::HFTorch:
     return readTorchZipHeader(path);
-  case SourceFormat::GGUF:
-    return readGgufCheckpoint(path);
+  case SourceFormat::GGUF: {
+    llvm::Expected<GgufFile> file = readGgufFile(path);
+    if (!file)
+      return file.takeError();
+    return gguf ? gguf(*file) : ggufTensorsAsCheckpoint(*file);
+  }
   case SourceFormat::Auto:
     break;
   }
@@ -404,7 +288,7 @@ llvm::Expected<CheckpointFile> readCheckpointFile(llvm::StringRef path,
   if (h.starts_with("PK") || h.starts_with("\x80\x02\x8a\x0a") || isTar)
     return readTorchZipHeader(path);
   if (h.starts_with("GGUF"))
-    return readCheckpointFile(path, SourceFormat::GGUF);
+    return readCheckpointFile(path, SourceFormat::GGUF, gguf);
   return readCheckpointFile(path, SourceFormat::HFSafetensors);
 }
 
@@ -489,8 +373,9 @@ static SourceFormat formatOfName(llvm::StringRef name) {
 }
 
 static llvm::Expected<Checkpoint> openSingle(llvm::StringRef path,
-                                             SourceFormat format) {
-  llvm::Expected<CheckpointFile> cf = readCheckpointFile(path, format);
+                                             SourceFormat format,
+                                             GgufView gguf) {
+  llvm::Expected<CheckpointFile> cf = readCheckpointFile(path, format, gguf);
   if (!cf)
     return cf.takeError();
   Checkpoint ckpt;
@@ -505,7 +390,8 @@ static llvm::Expected<Checkpoint> openSingle(llvm::StringRef path,
 }
 
 static llvm::Expected<Checkpoint> openIndex(llvm::StringRef indexPath,
-                                            SourceFormat format) {
+                                            SourceFormat format,
+                                            GgufView gguf) {
   llvm::Expected<std::vector<WeightMapEntry>> entries =
       readWeightMap(indexPath);
   if (!entries)
@@ -521,7 +407,7 @@ static llvm::Expected<Checkpoint> openIndex(llvm::StringRef indexPath,
       return makeError(indexPath + ": weight_map names " + e.file +
                        " (for tensor '" + e.tensor +
                        "'), which does not exist");
-    llvm::Expected<CheckpointFile> cf = readCheckpointFile(e.file, format);
+    llvm::Expected<CheckpointFile> cf = readCheckpointFile(e.file, format, gguf);
     if (!cf)
       return cf.takeError();
     if (ckpt.format == SourceFormat::Auto)
@@ -564,21 +450,22 @@ static llvm::Expected<Checkpoint> openIndex(llvm::StringRef indexPath,
 
 /// Opens the file `path`: an index or a single checkpoint file.
 static llvm::Expected<Checkpoint> openFile(llvm::StringRef path,
-                                           SourceFormat format) {
+                                           SourceFormat format,
+                                           GgufView gguf) {
   bool isIndex = path.ends_with(".index.json");
   if (format == SourceFormat::Auto)
     format = formatOfName(path);
   if (isIndex)
-    return openIndex(path, format);
-  return openSingle(path, format);
+    return openIndex(path, format, gguf);
+  return openSingle(path, format, gguf);
 }
 
 llvm::Expected<Checkpoint> openCheckpoint(llvm::StringRef source,
-                                          SourceFormat format) {
+                                          SourceFormat format, GgufView gguf) {
   if (!llvm::sys::fs::exists(source))
     return makeError(source + ": no such file or directory");
   if (!llvm::sys::fs::is_directory(source))
-    return openFile(source, format);
+    return openFile(source, format, gguf);
 
   std::vector<std::string> lookedFor;
   for (const Candidate &c : candidatesFor(format)) {
@@ -588,8 +475,8 @@ llvm::Expected<Checkpoint> openCheckpoint(llvm::StringRef source,
     if (!llvm::sys::fs::exists(p))
       continue;
     if (c.isIndex)
-      return openIndex(p, c.format);
-    return openSingle(p, c.format);
+      return openIndex(p, c.format, gguf);
+    return openSingle(p, c.format, gguf);
   }
 
   // A lone file of a known extension.
@@ -619,7 +506,7 @@ llvm::Expected<Checkpoint> openCheckpoint(llvm::StringRef source,
       return makeError(source + ": found several *" + singletons[i].extension +
                        " files (" + names + ") and no index naming them");
     }
-    return openSingle(files.front(), singletons[i].format);
+    return openSingle(files.front(), singletons[i].format, gguf);
   }
   for (const Singleton &s : singletons)
     lookedFor.push_back(std::string("*") + s.extension);

@@ -2,10 +2,12 @@
 //
 // mlc-llm python/mlc_llm/model/llama/{llama_model,llama_loader}.py: q/k/v
 // fused into `qkv_proj`, gate/up into `gate_up_proj`, everything else copied.
+// llama.cpp's GGUF files of it read through LlamaGguf.cpp.
 //
 //===----------------------------------------------------------------------===//
 
 #include "ArchitectureBuilders.h"
+#include "LlamaGguf.h"
 
 using namespace qopt::models;
 
@@ -31,5 +33,6 @@ static llvm::Expected<ModelDef> buildLlama(const ModelConfig &cfg, int64_t tp) {
 }
 
 Architecture qopt::models::makeLlamaArchitecture() {
-  return {"llama", {"LlamaForCausalLM"}, {"llama"}, buildLlama};
+  return {"llama", {"LlamaForCausalLM"}, {"llama"}, buildLlama,
+          llamaGgufArchitecture()};
 }

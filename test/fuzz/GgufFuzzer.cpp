@@ -11,6 +11,7 @@
 #include "FuzzUtil.h"
 
 #include "qopt/Loaders/Gguf.h"
+#include "qopt/Models/Gguf.h"
 #include "qopt/Loaders/TensorReader.h"
 
 #include <vector>
@@ -23,12 +24,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     llvm::consumeError(f.takeError());
     return 0;
   }
-  qopt::fuzz::ignore(ggufModelConfig(*f));
+  qopt::fuzz::ignore(qopt::models::ggufModelConfig(*f));
   for (const GgufTensorInfo &t : f->tensors)
-    (void)ggufToHfName(t.name);
+    (void)qopt::models::ggufToHfName("llama", t.name);
 
   const std::string &path = qopt::fuzz::writeScratch(data, size, ".gguf");
-  llvm::Expected<CheckpointFile> cf = readGgufCheckpoint(path);
+  llvm::Expected<CheckpointFile> cf = qopt::models::readGgufCheckpoint(path);
   if (!cf) {
     llvm::consumeError(cf.takeError());
     return 0;

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Deliberately simple reference of MNN's RTN weight quantization (test oracle).
 
-Written from /work/shared/spec/peer-quantizers.md section 1 (1.2 grouping,
-1.3 symmetric, 1.4 asymmetric, 1.5 storage) and docs/mnn-format.md (the
-tensor-cache records), sharing no code with the C++ implementation. Standard
+Written from MNN's published weight quantization (grouping, symmetric,
+asymmetric, storage) and its tensor-cache records as docs/mnn-format.md
+describes them, sharing no code with the C++ implementation. Standard
 library only; plain loops over Python floats, every float32 operation rounded
 to float32 right after it (for + - * / of float32 operands, rounding the exact
 double result to float32 is the correctly rounded float32 result).

@@ -96,6 +96,14 @@ LogicalResult UnpermuteHeadsOp::verify() {
 
 bool UnpermuteHeadsOp::isRowLocal() { return true; }
 
+void UnpermuteHeadsOp::getRowReads(int64_t r0, int64_t r1, RowReads &reads) {
+  // The stored rows of every head touched.
+  int64_t hd = cast<RankedTensorType>(getType()).getDimSize(0) / getHeads();
+  if (r1 > r0 && hd > 0)
+    reads.operandRows.push_back(
+        {getInput(), r0 / hd * hd, (r1 + hd - 1) / hd * hd});
+}
+
 llvm::Error UnpermuteHeadsOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
                                            int64_t r1,
                                            SmallVectorImpl<RowBuffer> &results) {

@@ -43,6 +43,23 @@ void ConcatOp::getRowCuts(SmallVectorImpl<int64_t> &cuts) {
   }
 }
 
+void ConcatOp::getRowReads(int64_t r0, int64_t r1, RowReads &reads) {
+  if (getAxis() != 0) {
+    // Columns side by side: the same rows of every input.
+    for (Value in : getInputs())
+      reads.operandRows.push_back({in, r0, r1});
+    return;
+  }
+  int64_t base = 0;
+  for (Value in : getInputs()) {
+    int64_t n = cast<RankedTensorType>(in.getType()).getDimSize(0);
+    int64_t lo = std::max(r0, base), hi = std::min(r1, base + n);
+    if (lo < hi)
+      reads.operandRows.push_back({in, lo - base, hi - base});
+    base += n;
+  }
+}
+
 llvm::Error ConcatOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
                                    int64_t r1,
                                    SmallVectorImpl<RowBuffer> &results) {

@@ -249,6 +249,19 @@ std::tuple<bool, double, double> EvaluationContext::takeError() {
   return r;
 }
 
+void mlir::qopt::weights::getSameRowReads(Operation *op, int64_t r0,
+                                          int64_t r1, RowReads &reads) {
+  auto evaluable = dyn_cast<EvaluableOpInterface>(op);
+  if (r1 <= r0 || !evaluable || op->getNumResults() == 0 ||
+      op->getNumOperands() == 0 || !evaluable.isRowLocal())
+    return;
+  auto in = dyn_cast<RankedTensorType>(op->getOperand(0).getType());
+  auto out = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+  if (in && out && in.getRank() > 0 && in.getRank() == out.getRank() &&
+      in.getDimSize(0) == out.getDimSize(0))
+    reads.operandRows.push_back({op->getOperand(0), r0, r1});
+}
+
 bool mlir::qopt::weights::isRowLocalChain(Value value) {
   auto op = value.getDefiningOp<EvaluableOpInterface>();
   if (!op)
@@ -280,6 +293,24 @@ llvm::Error mlir::qopt::weights::checkEvaluable(Value value, Operation *user) {
 //===----------------------------------------------------------------------===//
 
 bool SourceOp::isRowLocal() { return true; }
+
+void SourceOp::getRowReads(int64_t r0, int64_t r1, RowReads &reads) {
+  // Strided sources read scattered bytes: no hint.
+  auto type = cast<RankedTensorType>(getType());
+  std::optional<num::DType> dt = fromMlirType(type.getElementType());
+  if (r1 <= r0 || getStrides() || !dt || type.getRank() == 0 ||
+      type.getDimSize(0) <= 0)
+    return;
+  uint64_t rowBytes = uint64_t(type.getNumElements()) /
+                      uint64_t(type.getDimSize(0)) * num::dtypeSize(*dt);
+  auto model = (*this)->getParentOfType<ModelOp>();
+  std::string path =
+      model ? model.resolveCheckpointPath(getFile(), reads.checkpointRoot)
+            : getFile().str();
+  reads.fileBytes.push_back({std::move(path),
+                             uint64_t(getOffset()) + uint64_t(r0) * rowBytes,
+                             uint64_t(r1 - r0) * rowBytes});
+}
 
 /// EvaluationOptions::checkSourceRows, located at the source op.
 static llvm::Error checkSourceRows(EvaluationContext &ctx, SourceOp op,

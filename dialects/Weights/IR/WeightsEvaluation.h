@@ -29,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <vector>
@@ -61,6 +62,31 @@ struct DefaultInitAllocator : std::allocator<T> {
 };
 template <typename T>
 using UninitVector = std::vector<T, DefaultInitAllocator<T>>;
+
+/// What computing some rows of an op's results reads
+/// (EvaluableOpInterface::getRowReads): read-ahead hints for a scheduler.
+struct RowReads {
+  /// Rows [r0, r1) of an operand.
+  struct OperandRows {
+    Value value;
+    int64_t r0, r1;
+  };
+  /// Bytes [offset, offset + length) of a checkpoint file.
+  struct FileBytes {
+    std::string path;
+    uint64_t offset, length;
+  };
+  /// Input: when not empty, replaces the model's checkpoint_root in
+  /// `fileBytes` paths (as EvaluationOptions::checkpointRoot does).
+  StringRef checkpointRoot;
+  SmallVector<OperandRows> operandRows;
+  SmallVector<FileBytes> fileBytes;
+};
+
+/// The default of EvaluableOpInterface::getRowReads: rows [r0, r1) of the
+/// first operand when `op` is row-local and that operand has the rank and
+/// the rows of the first result.
+void getSameRowReads(Operation *op, int64_t r0, int64_t r1, RowReads &reads);
 
 /// Rows of a tensor: its outermost dimension (a scalar is one row).
 int64_t getRowCount(RankedTensorType type);

@@ -129,6 +129,20 @@ def Weights_EvaluableOpInterface : OpInterface<"EvaluableOpInterface"> {
       }], "void", "getRowCuts", (ins "::llvm::SmallVectorImpl<int64_t> &":$cuts),
       [{}], [{ (void)cuts; }]>,
     InterfaceMethod<[{
+        Appends what computing rows [r0, r1) of the results will read, so a
+        scheduler can have it read ahead: row ranges of operands
+        (`reads.operandRows`) and checkpoint byte ranges (`reads.fileBytes`).
+        A hint, never a contract: leaving something out costs a page fault,
+        not a wrong byte. By default a row-local op whose first operand has
+        the rank and the rows of its first result reads the same rows of it
+        (a cast, a quantize); other ops report nothing.
+      }], "void", "getRowReads",
+      (ins "int64_t":$r0, "int64_t":$r1,
+           "::mlir::qopt::weights::RowReads &":$reads),
+      [{}], [{
+        ::mlir::qopt::weights::getSameRowReads($_op, r0, r1, reads);
+      }]>,
+    InterfaceMethod<[{
         Computes rows [r0, r1) of every result into `results` (one buffer
         per result). Errors are EvaluationErrors at the op that failed.
       }], "::llvm::Error", "evaluateRows",

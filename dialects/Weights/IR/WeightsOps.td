@@ -99,7 +99,7 @@ def Weights_ModelOp : Weights_Op<"model", [
 // Checkpoint tensors
 //===----------------------------------------------------------------------===//
 
-def Weights_SourceOp : Weights_EvaluableOp<"source"> {
+def Weights_SourceOp : Weights_EvaluableOp<"source", ["getRowReads"]> {
   let summary = "A tensor stored in a checkpoint file";
   let description = [{
     Names a tensor of a checkpoint: the file (relative to the enclosing
@@ -163,7 +163,7 @@ def Weights_CalibrationOp : Weights_EvaluableOp<"calibration"> {
 // Mapping steps
 //===----------------------------------------------------------------------===//
 
-def Weights_ConcatOp : Weights_EvaluableOp<"concat", ["getRowCuts"]> {
+def Weights_ConcatOp : Weights_EvaluableOp<"concat", ["getRowCuts", "getRowReads"]> {
   let summary = "Concatenates tensors along an axis";
   let description = [{
     Fuses source tensors, e.g. q/k/v projections into one `qkv_proj`:
@@ -328,7 +328,7 @@ def Weights_DequantizeGgmlOp : Weights_EvaluableOp<"dequantize_ggml"> {
   let hasVerifier = 1;
 }
 
-def Weights_UnpermuteHeadsOp : Weights_EvaluableOp<"unpermute_heads", [],
+def Weights_UnpermuteHeadsOp : Weights_EvaluableOp<"unpermute_heads", ["getRowReads"],
     [AllTypesMatch<["input", "result"]>]> {
   let summary = "Undoes llama.cpp's rotary row permutation of q/k projections";
   let description = [{

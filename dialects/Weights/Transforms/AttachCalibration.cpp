@@ -10,6 +10,7 @@
 #include "dialects/Weights/Transforms/Passes.h"
 #include "dialects/Weights/Transforms/Utils.h"
 #include "qopt/Loaders/Calibration.h"
+#include "qopt/Models/Gguf.h"
 
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/SetVector.h"
@@ -84,11 +85,14 @@ struct AttachCalibrationPass
              "quant-opt calibrate --hessian)";
       return signalPassFailure();
     }
-    // llama.cpp entries by the Hugging Face name they stand for.
+    // llama.cpp entries by the Hugging Face name they stand for: imatrix
+    // files name tensors as GGUF files do, which the model definitions
+    // translate (docs/gguf.md); llama.cpp names every llama-like model's
+    // tensors as llama's.
     if (stats->getFormat() != loaders::CalibrationFormat::Stats)
       for (const loaders::CalibrationEntry &e : stats->getEntries())
         if (std::optional<std::string> hf =
-                loaders::imatrixEntryHfName(e.name))
+                ::qopt::models::ggufToHfName("llama", e.name))
           byHfName.try_emplace(*hf, &e);
     for (ModelOp model : getModels(root))
       if (failed(attach(model)))

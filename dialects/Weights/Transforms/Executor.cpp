@@ -32,6 +32,14 @@ using namespace mlir::qopt::weights;
 namespace num = ::qopt::numerics;
 namespace tc = ::qopt::tensorcache;
 
+/// Whether `op` runs a quantization scheme (its time is "quantization" in
+/// mlc_llm's time usage): it carries a QuantSchemeAttrInterface attribute.
+static bool quantizes(Operation *op) {
+  return llvm::any_of(op->getAttrs(), [](NamedAttribute a) {
+    return isa<QuantSchemeAttrInterface>(a.getValue());
+  });
+}
+
 namespace {
 /// A record fed by result `result` of an item's op, whole or through a
 /// selection (one shard of it).
@@ -212,7 +220,7 @@ private:
     // Non-finite and out-of-range source weights (WeightRange.h).
     evalOpts.checkSourceRows = [this](Operation *s, int64_t r0,
                                       RowBuffer &b) {
-      return checkWeightRange(range, cast<SourceOp>(s), r0, b);
+      return checkWeightRange(range, s, r0, b);
     };
     EvaluationContext ctx(reader, evalOpts);
     // Each worker's CUDA streams and buffers live as long as it works.
@@ -269,8 +277,8 @@ private:
       uint64_t self = total - std::min(total, ctx.times.childNs);
       opts.times->loadNs += ctx.times.readNs - before.readNs;
       opts.times->mapNs += ctx.times.otherNs - before.otherNs;
-      (isa<QuantizeOp>(item.op.getOperation()) ? opts.times->quantNs
-                                               : opts.times->mapNs) += self;
+      (quantizes(item.op.getOperation()) ? opts.times->quantNs
+                                        : opts.times->mapNs) += self;
     }
     if (evaluated)
       return withParam(item.consumers[0].record, std::move(evaluated));

@@ -9,6 +9,7 @@
 #include "dialects/Weights/Transforms/Utils.h"
 #include "qopt/Loaders/Checkpoint.h"
 #include "qopt/Loaders/Gguf.h"
+#include "qopt/Models/Gguf.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -76,7 +77,7 @@ static llvm::Expected<models::ModelConfig> readGgufConfig(StringRef path) {
   llvm::Expected<loaders::GgufFile> file = loaders::readGgufFile(path);
   if (!file)
     return file.takeError();
-  llvm::Expected<nlohmann::json> json = loaders::ggufModelConfig(*file);
+  llvm::Expected<nlohmann::json> json = models::ggufModelConfig(*file);
   if (!json)
     return json.takeError();
   return models::ModelConfig(std::move(*json), path.str());
@@ -159,7 +160,8 @@ struct ImportCheckpointPass
       return fail(modelLoc, arch.takeError());
 
     llvm::Expected<loaders::Checkpoint> ckpt =
-        loaders::openCheckpoint(sourcePath, *format);
+        loaders::openCheckpoint(sourcePath, *format,
+                                models::ggufCheckpointFile);
     // Loader errors name the checkpoint file themselves.
     if (!ckpt)
       return fail(UnknownLoc::get(ctx), ckpt.takeError());

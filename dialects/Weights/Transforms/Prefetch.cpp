@@ -1,8 +1,16 @@
-//===- Prefetch.cpp - Read-ahead of the checkpoint rows of a chunk -*- C++ -*-===//
+//===- Prefetch.cpp - Read-ahead of the checkpoint rows of a chunk -*- C++
+//-*-===//
+//
+// Follows EvaluableOpInterface::getRowReads from a chunk's op down to the
+// checkpoint byte ranges it will read and hands them to the kernel. Which
+// rows an op reads is the op's business (docs/design.md, "Evaluation"); no
+// op class is named here.
+//
+//===----------------------------------------------------------------------===//
 
 #include "dialects/Weights/Transforms/Prefetch.h"
-#include "dialects/Weights/IR/WeightsOps.h"
-#include "dialects/Weights/Transforms/Utils.h"
+
+#include "llvm/ADT/SmallPtrSet.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,59 +18,46 @@
 using namespace mlir;
 using namespace mlir::qopt::weights;
 
+/// Starts the kernel reading `bytes` into the page cache.
+static void adviseWillNeed(const RowReads::FileBytes &bytes) {
+  int fd = ::open(bytes.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  ::posix_fadvise(fd, off_t(bytes.offset), off_t(bytes.length),
+                  POSIX_FADV_WILLNEED);
+  ::close(fd);
+}
+
+/// Reads ahead what `op` reads for rows [r0, r1), following operand rows
+/// to the ops that produce them.
+static void prefetchOpRows(EvaluableOpInterface op, int64_t r0, int64_t r1,
+                           StringRef root) {
+  SmallVector<std::tuple<EvaluableOpInterface, int64_t, int64_t>> work = {
+      {op, r0, r1}};
+  while (!work.empty()) {
+    auto [o, lo, hi] = work.pop_back_val();
+    RowReads reads;
+    reads.checkpointRoot = root;
+    o.getRowReads(lo, hi, reads);
+    for (const RowReads::FileBytes &bytes : reads.fileBytes)
+      adviseWillNeed(bytes);
+    for (const RowReads::OperandRows &rows : reads.operandRows)
+      if (auto def = rows.value.getDefiningOp<EvaluableOpInterface>())
+        work.push_back({def, rows.r0, rows.r1});
+  }
+}
+
 void mlir::qopt::weights::prefetchRows(Value v, int64_t r0, int64_t r1,
                                        StringRef root) {
   if (r1 <= r0)
     return;
-  Operation *def = v.getDefiningOp();
-  if (isa_and_nonnull<CastOp, AddConstantOp>(def))
-    return prefetchRows(def->getOperand(0), r0, r1, root);
-  if (auto c = dyn_cast_or_null<ConcatOp>(def)) {
-    if (c.getAxis() != 0)
-      return;
-    int64_t base = 0;
-    for (Value in : c.getInputs()) {
-      int64_t n = cast<RankedTensorType>(in.getType()).getDimSize(0);
-      int64_t lo = std::max(r0, base), hi = std::min(r1, base + n);
-      if (lo < hi)
-        prefetchRows(in, lo - base, hi - base, root);
-      base += n;
-    }
-    return;
-  }
-  auto s = dyn_cast_or_null<SourceOp>(def);
-  if (!s || s.getStrides())
-    return;
-  auto type = cast<RankedTensorType>(s.getType());
-  std::optional<::qopt::numerics::DType> dt =
-      fromMlirType(type.getElementType());
-  if (!dt || type.getRank() == 0 || type.getDimSize(0) <= 0)
-    return;
-  uint64_t rowBytes = uint64_t(type.getNumElements()) /
-                      uint64_t(type.getDimSize(0)) *
-                      ::qopt::numerics::dtypeSize(*dt);
-  auto model = s->getParentOfType<ModelOp>();
-  std::string path = model ? model.resolveCheckpointPath(s.getFile(), root)
-                           : s.getFile().str();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return;
-  ::posix_fadvise(fd, off_t(uint64_t(s.getOffset()) + uint64_t(r0) * rowBytes),
-                  off_t(uint64_t(r1 - r0) * rowBytes), POSIX_FADV_WILLNEED);
-  ::close(fd);
+  if (auto def = v.getDefiningOp<EvaluableOpInterface>())
+    prefetchOpRows(def, r0, r1, root);
 }
 
 void mlir::qopt::weights::prefetchChunk(EvaluableOpInterface op, int64_t r0,
                                         int64_t r1, StringRef root) {
-  Operation *o = op.getOperation();
-  if (o->getNumResults() == 0)
+  if (op->getNumResults() == 0 || r1 <= r0)
     return;
-  prefetchRows(o->getResult(0), r0, r1, root);
-  if (o->getNumOperands() == 0 || !op.isRowLocal())
-    return;
-  auto in = dyn_cast<RankedTensorType>(o->getOperand(0).getType());
-  auto out = dyn_cast<RankedTensorType>(o->getResult(0).getType());
-  if (in && out && in.getRank() > 0 && out.getRank() > 0 &&
-      in.getDimSize(0) == out.getDimSize(0))
-    prefetchRows(o->getOperand(0), r0, r1, root);
+  prefetchOpRows(op, r0, r1, root);
 }

@@ -18,15 +18,14 @@
 namespace mlir::qopt::weights {
 
 /// Asks the kernel to read ahead the checkpoint bytes of rows [r0, r1) of
-/// `v`, looking through casts, added constants and row concatenations down
-/// to plain (unstrided, unencoded) sources. Best effort: anything else, and
-/// any error, is ignored. `root`, when not empty, replaces the model's
-/// checkpoint_root.
+/// `v`, following what each op reports it reads
+/// (EvaluableOpInterface::getRowReads) down to the checkpoint byte ranges of
+/// sources. Best effort: any error is ignored. `root`, when not empty,
+/// replaces the model's checkpoint_root.
 void prefetchRows(Value v, int64_t r0, int64_t r1, StringRef root = {});
 
-/// Reads ahead what evaluating rows [r0, r1) of `op` will read: its first
-/// result's producers, and for a row-local op whose first operand has the
-/// same rows (a quantize, a cast), that operand's.
+/// Reads ahead what evaluating rows [r0, r1) of `op` (a chunk's op) will
+/// read, as prefetchRows does for its results.
 void prefetchChunk(EvaluableOpInterface op, int64_t r0, int64_t r1,
                    StringRef root = {});
 

@@ -113,11 +113,12 @@ llvm::Error WeightRangePolicy::error(SourceOp source, int64_t row0,
 }
 
 llvm::Error mlir::qopt::weights::checkWeightRange(
-    const WeightRangePolicy &policy, SourceOp source, int64_t r0,
+    const WeightRangePolicy &policy, Operation *sourceOp, int64_t r0,
     RowBuffer &rows) {
   using num::DType;
-  if (rows.dtype != DType::F16 && rows.dtype != DType::BF16 &&
-      rows.dtype != DType::F32)
+  auto source = dyn_cast<SourceOp>(sourceOp);
+  if (!source || (rows.dtype != DType::F16 && rows.dtype != DType::BF16 &&
+      rows.dtype != DType::F32))
     return llvm::Error::success();
   num::FloatFormat own = rows.dtype == DType::F16    ? num::FloatFormat::F16
                          : rows.dtype == DType::BF16 ? num::FloatFormat::BF16

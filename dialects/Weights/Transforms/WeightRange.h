@@ -39,10 +39,11 @@ struct WeightRangePolicy {
                     ::qopt::numerics::FloatFormat target) const;
 };
 
-/// Checks (or, with policy.clamp, clamps in place) a chunk of source rows
-/// starting at row `r0`; float16/bfloat16/float32 only.
-llvm::Error checkWeightRange(const WeightRangePolicy &policy, SourceOp source,
-                             int64_t r0, RowBuffer &rows);
+/// Checks (or, with policy.clamp, clamps in place) a chunk of rows of the
+/// weights.source `source` starting at row `r0` (the signature of
+/// EvaluationOptions::checkSourceRows); float16/bfloat16/float32 only.
+llvm::Error checkWeightRange(const WeightRangePolicy &policy,
+                             Operation *source, int64_t r0, RowBuffer &rows);
 
 } // namespace mlir::qopt::weights
 

@@ -86,11 +86,6 @@ private:
   std::unique_ptr<Impl> impl;
 };
 
-/// The Hugging Face name of the weight an imatrix entry describes
-/// (`blk.3.attn_q.weight` -> `model.layers.3.self_attn.q_proj.weight`,
-/// through the GGUF naming of Gguf.h), or nullopt.
-std::optional<std::string> imatrixEntryHfName(llvm::StringRef ggmlName);
-
 } // namespace qopt::loaders
 
 #endif // QOPT_LOADERS_CALIBRATION_H

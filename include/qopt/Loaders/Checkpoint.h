@@ -19,6 +19,7 @@
 
 #include "qopt/Numerics/DType.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
@@ -123,22 +124,35 @@ struct Checkpoint {
   const TensorInfo *find(llvm::StringRef tensorName) const;
 };
 
+struct GgufFile;
+
+/// How a parsed GGUF file reads as a checkpoint file. The loaders only parse
+/// GGUF: naming its tensors as Hugging Face does (and marking the rows
+/// llama.cpp permuted) belongs to the model definitions, which provide the
+/// view (`qopt::models::ggufCheckpointFile`, qopt/Models/Gguf.h). Without
+/// one, a GGUF file reads under its own tensor names
+/// (ggufTensorsAsCheckpoint).
+using GgufView =
+    llvm::function_ref<llvm::Expected<CheckpointFile>(const GgufFile &)>;
+
 /// Opens a checkpoint. `source` is a directory, or one file
-/// (`*.safetensors`, `*.bin`, `*.index.json`). In a directory, Auto looks
-/// for model.safetensors.index.json, model.safetensors,
+/// (`*.safetensors`, `*.bin`, `*.index.json`, `*.gguf`). In a directory,
+/// Auto looks for model.safetensors.index.json, model.safetensors,
 /// pytorch_model.bin.index.json, pytorch_model.bin, then a single
-/// `*.safetensors` or a single `*.bin`; an explicit format restricts the
+/// `*.safetensors`, `*.bin` or `*.gguf`; an explicit format restricts the
 /// search to its own names. Every file's header is parsed eagerly and an
 /// index is checked against the files (every named file exists and parses,
-/// every mapped tensor is in its file).
+/// every mapped tensor is in its file). GGUF files read through `gguf`.
 llvm::Expected<Checkpoint> openCheckpoint(llvm::StringRef source,
-                                          SourceFormat format);
+                                          SourceFormat format,
+                                          GgufView gguf = {});
 
 /// Parses the header of one checkpoint file with the reader for `format`
-/// (HFSafetensors and AWQ: safetensors; HFTorch: torch zip; Auto: decided by
-/// the file's first bytes).
+/// (HFSafetensors and AWQ: safetensors; HFTorch: torch zip; GGUF: the GGUF
+/// header, then `gguf`; Auto: decided by the file's first bytes).
 llvm::Expected<CheckpointFile> readCheckpointFile(llvm::StringRef path,
-                                                  SourceFormat format);
+                                                  SourceFormat format,
+                                                  GgufView gguf = {});
 
 /// Offset of the first byte of `s` that does not start a well-formed UTF-8
 /// sequence (RFC 3629: no overlongs, no surrogates, at most U+10FFFF), or

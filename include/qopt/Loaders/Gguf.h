@@ -2,10 +2,11 @@
 //
 // Reads llama.cpp's GGUF files (versions 2 and 3, little-endian): the header
 // (metadata key/values and tensor infos) with every check llama.cpp's reader
-// makes, the ggml block formats (dequantized to float32 in GgufDequant.cpp),
-// and the view of a Llama-family GGUF as a Hugging Face checkpoint: HF tensor
-// names and shapes, which rows are permuted, and an HF-style config.json
-// rebuilt from the metadata. Decoding and un-permuting are ops of the
+// makes, typed metadata reads, the tensors as stored, and the ggml block
+// formats (dequantized to float32 in GgufDequant.cpp). The loader only parses
+// the file: how an architecture's GGUF names, head permutation and metadata
+// map to Hugging Face names and config.json lives with the model
+// definitions (qopt/Models/Gguf.h). Decoding and un-permuting are ops of the
 // weights dialect (docs/gguf.md).
 //
 // The format as quant-opt reads it: docs/gguf.md.
@@ -216,38 +217,54 @@ llvm::Expected<GgufFile> parseGguf(llvm::StringRef name, llvm::StringRef bytes);
 bool hasGgufMagic(llvm::StringRef path);
 
 //===----------------------------------------------------------------------===//
-// GGUF as a Hugging Face checkpoint
+// Typed metadata and the tensors as stored
 //===----------------------------------------------------------------------===//
 
-/// The Hugging Face name of llama.cpp tensor `ggufName` for a Llama-family
-/// model (`token_embd.weight` -> `model.embed_tokens.weight`,
-/// `blk.3.attn_q.weight` -> `model.layers.3.self_attn.q_proj.weight`, ...),
-/// or nullopt for a name with no HF counterpart.
-std::optional<std::string> ggufToHfName(llvm::StringRef ggufName);
+/// "'name'" with bytes outside printable ASCII (and '\\') written as \xNN,
+/// as every GGUF message quotes a key or tensor name.
+std::string ggufQuote(llvm::StringRef name);
 
-/// An HF-style config.json for the model in `file` (section 3.7): only
-/// `general.architecture` = `llama` is supported. Fields: architectures,
-/// model_type, hidden_size, intermediate_size, num_attention_heads,
-/// num_key_value_heads, num_hidden_layers, rms_norm_eps, rope_theta,
-/// max_position_embeddings, vocab_size, head_dim (when the metadata has
-/// attention.key_length), tie_word_embeddings (true iff `output.weight` is
-/// absent), rope_scaling (linear), bos/eos_token_id when present. Errors name
-/// the file and the key.
-llvm::Expected<nlohmann::json> ggufModelConfig(const GgufFile &file);
+/// The DType of a plain ggml type (one element per block: F32, F16, BF16,
+/// F64, I8-I64), or nullopt for a block type.
+std::optional<numerics::DType> ggmlPlainDType(GgmlType type);
 
-/// The tensors of `file` as an HF checkpoint: HF names (ggufToHfName; names
-/// without a counterpart are kept as they are, `rope_freqs.weight` is
-/// dropped), HF shapes (reversed ne), dtype F32/F16/BF16/F64/I8-I64 for
-/// plain storage; block types are their raw bytes (U8, the last dimension
-/// in bytes) with `encoding` = the ggml type name; q/k projections get
-/// `unpermuteHeads` (head_count, head_count_kv).
-/// Fails for a block type that cannot be dequantized and for a non-llama
-/// architecture. Offsets are absolute; storageBytes = nbytes.
-llvm::Expected<CheckpointFile> ggufToCheckpointFile(const GgufFile &file);
+/// Typed reads of a file's metadata; every error starts with "<path>: " and
+/// names the key.
+class GgufMetadataReader {
+public:
+  explicit GgufMetadataReader(const GgufFile &file) : f(file) {}
 
-/// readGgufFile + ggufToCheckpointFile.
-llvm::Expected<CheckpointFile> readGgufCheckpoint(llvm::StringRef path);
+  const GgufFile &file() const { return f; }
+  /// "<path>: <msg>".
+  llvm::Error error(const llvm::Twine &msg) const;
 
+  /// An integer; an array of equal integers (one per layer) counts as that
+  /// integer. nullopt (and no error) if absent.
+  llvm::Expected<std::optional<int64_t>> optInt(llvm::StringRef key) const;
+  /// A required integer > 0.
+  llvm::Expected<int64_t> positiveInt(llvm::StringRef key) const;
+  /// A number; a FLOAT32 reads as its shortest decimal (1e-06, not
+  /// 9.99999997e-07).
+  llvm::Expected<std::optional<double>> optReal(llvm::StringRef key) const;
+  llvm::Expected<std::optional<std::string>>
+  optString(llvm::StringRef key) const;
+
+private:
+  const GgufFile &f;
+};
+
+/// Where tensor `t` of `file` lies, as stored: its GGUF name, the shape
+/// reversed (ne[0] last), dtype F32/F16/BF16/F64/I8-I64 for plain storage;
+/// a block type is its raw bytes (U8, the last dimension in bytes) with
+/// `encoding` = the ggml type name. Offsets are absolute; storageBytes =
+/// nbytes. Fails for a block type that cannot be dequantized.
+llvm::Expected<TensorInfo> ggufTensorStorage(const GgufFile &file,
+                                             const GgufTensorInfo &t);
+
+/// Every tensor of `file` as ggufTensorStorage() gives it, in file order:
+/// the file read without any model definition. The view under Hugging Face
+/// names belongs to the model definitions (qopt/Models/Gguf.h).
+llvm::Expected<CheckpointFile> ggufTensorsAsCheckpoint(const GgufFile &file);
 
 } // namespace qopt::loaders
 

@@ -126,12 +126,17 @@ struct ModelDef {
   void resolveSourceNames(llvm::function_ref<bool(llvm::StringRef)> exists);
 };
 
+struct GgufArchitecture;
+
 /// One architecture: names it answers to and the builder of its ModelDef.
 struct Architecture {
   std::string name;                       // "llama"
   std::vector<std::string> hfArchitectures; // "LlamaForCausalLM"
   std::vector<std::string> modelTypes;      // config "model_type" values
   std::function<llvm::Expected<ModelDef>(const ModelConfig &, int64_t tpShards)> build;
+  /// How llama.cpp's GGUF files of this architecture read (names, permuted
+  /// rows, config.json); nullptr without GGUF support (qopt/Models/Gguf.h).
+  const GgufArchitecture *gguf = nullptr;
 };
 
 /// All registered architectures, in a stable order.

@@ -42,4 +42,13 @@ weights.model @m attributes {arch = "llama", config = {}} {
   %ia = weights.concat %a0, %a1 axis 1 : (tensor<2x6xbf16>, tensor<2x6xbf16>) -> tensor<2x12xbf16>
   %ic = weights.cast %ia : tensor<2x12xbf16> to tensor<2x12xf16>
   weights.param @interleaved_cast = %ic : tensor<2x12xf16>
+
+  // LoRA merges over values no importer feeds them: a cast of a shard with
+  // a bf16 lora_b that is a shard of a shard, and (fan_in_fan_out) a
+  // transpose with a column shard as lora_b.
+  %ml = weights.merge_lora %cs, %b, %ss scale 0.5 : tensor<2x6xf16>, tensor<2x6xf16>, tensor<2x2xbf16>
+  weights.param @merge_of_shard = %ml : tensor<2x6xf16>
+  %bs = weights.shard %bc dim 1 shard 0 of 3 : tensor<5x6xf16> to tensor<5x2xf16>
+  %mf = weights.merge_lora %t, %b, %bs scale 0.25 fan_in_fan_out : tensor<6x5xf16>, tensor<2x6xf16>, tensor<5x2xf16>
+  weights.param @merge_transposed = %mf : tensor<6x5xf16>
 }

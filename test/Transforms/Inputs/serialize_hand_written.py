@@ -14,6 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "reference"))
 import mlc_reference as ref  # noqa: E402
+from make_lora import merge as lora_merge  # noqa: E402
 
 T = ref.Tensor
 
@@ -87,6 +88,16 @@ def expected():
     out["transpose_of_transpose"] = bc
     out["shard_of_shard"] = shard(a1, 1, 0, 3)
     out["interleaved_cast"] = cast(concat1([shard(a, 0, 0, 2), a1]), "float16")
+    # W' = T(f32(f32(W) + f32(scale * (B @ A)))) with the independent merge
+    # of test/reference/make_lora.py; rank 2, A = b.
+    lb = shard(a1, 1, 0, 3)
+    out["merge_of_shard"] = cast(T([2, 6], "float32", lora_merge(
+        cast_of_shard.values, (2, 6), b.values, lb.values, 2, 0.5, False)),
+        "float16")
+    t = ref.transpose_2d(bc)
+    bs = shard(bc, 1, 0, 3)
+    out["merge_transposed"] = cast(T([6, 5], "float32", lora_merge(
+        t.values, (6, 5), b.values, bs.values, 2, 0.25, True)), "float16")
     return out
 
 

@@ -19,6 +19,7 @@
 #include "qopt/Loaders/Safetensors.h"
 #include "qopt/Loaders/TensorReader.h"
 #include "qopt/Loaders/TorchZip.h"
+#include "qopt/Models/Gguf.h"
 
 #include "LoaderTestUtil.h"
 
@@ -108,12 +109,12 @@ Outcome runGguf(const std::string &path) {
   llvm::Expected<GgufFile> f = parseGguf(path, bytes);
   if (!take(f, o))
     return o;
-  llvm::Expected<nlohmann::json> config = ggufModelConfig(*f);
+  llvm::Expected<nlohmann::json> config = qopt::models::ggufModelConfig(*f);
   if (!take(config, o))
     return o;
   for (const GgufTensorInfo &t : f->tensors)
-    (void)ggufToHfName(t.name);
-  llvm::Expected<CheckpointFile> cf = readGgufCheckpoint(path);
+    (void)qopt::models::ggufToHfName("llama", t.name);
+  llvm::Expected<CheckpointFile> cf = qopt::models::readGgufCheckpoint(path);
   if (take(cf, o))
     readAll(*cf, o);
   return o;
