@@ -18,7 +18,8 @@
 #    quantization error, w - e). With --awq the stored weights are those of
 #    the folded model, which computes the same function but whose weights
 #    differ from the source's: the mirror is then taken around the folded
-#    float model (the same method converted with q0f32), written by
+#    float model (the scales --awq found for the mode, folded into float16
+#    weights: qopt-fold-awq-scales then q0f16), written by
 #    accuracy-mirror.py from that float cache.
 set -euo pipefail
 
@@ -80,7 +81,11 @@ for mode in q4f16_1 q3f16_1; do
     # The centre of the mirror: the source, or the folded float model.
     centre=$model
     if [[ $label == awq* ]]; then
-      convert "$dir.f32" q0f32 --awq "$stats" > /dev/null
+      # The folded float model: the scales --awq searched for this mode,
+      # folded into float16 weights (no quantization; what accuracy-mirror.py reads).
+      "$qopt" --pass-pipeline="builtin.module(qopt-import-checkpoint{source=$model},weights.model(qopt-map-parameters,qopt-fold-awq-scales{stats=$stats mode=$mode},qopt-quantize-weights{mode=q0f16},qopt-verify-parameters),qopt-serialize-tensor-cache{output-dir=$dir.f32})" \
+        /dev/null > /dev/null 2>&1 < /dev/null || {
+        echo "cannot write the folded float model for $mode $label" >&2; exit 1; }
       python3 "$script_dir/accuracy-mirror.py" "$model" "$dir.f32" "$dir.centre"
       centre=$dir.centre
     fi
