@@ -308,27 +308,39 @@ std::vector<float> DecoderForward::logits(const std::vector<float> &head,
   return out;
 }
 
-llvm::Expected<std::vector<float>>
-decoderLogits(const DecoderConfig &config, WeightSource &source,
-              llvm::ArrayRef<int32_t> tokens, unsigned threads) {
-  DecoderForward forward(config, threads);
-  auto globals = loadDecoderGlobals(config, source);
-  if (!globals)
-    return globals.takeError();
-  std::vector<float> x = forward.embed(globals->embed, tokens);
-  Window whole{0, int64_t(tokens.size())};
+llvm::Error runDecoderLayers(const DecoderConfig &config, WeightSource &source,
+                             DecoderForward &forward,
+                             llvm::ArrayRef<int32_t> tokens,
+                             llvm::ArrayRef<Window> windows,
+                             DecoderGlobalWeights &globals, std::vector<float> &x) {
+  auto loaded = loadDecoderGlobals(config, source);
+  if (!loaded)
+    return loaded.takeError();
+  globals = std::move(*loaded);
+  x = forward.embed(globals.embed, tokens);
   for (int64_t l = 0; l < config.dims.numLayers; ++l) {
     auto w = loadDecoderLayer(config, source, l);
     if (!w)
       return w.takeError();
-    if (auto e = forward.layer(*w, l, x, whole, nullptr))
-      return std::move(e);
+    if (auto e = forward.layer(*w, l, x, windows, nullptr))
+      return e;
   }
-  if (auto e = forward.finalNorm(globals->finalNorm, x, nullptr))
+  return forward.finalNorm(globals.finalNorm, x, nullptr);
+}
+
+llvm::Expected<std::vector<float>>
+decoderLogits(const DecoderConfig &config, WeightSource &source,
+              llvm::ArrayRef<int32_t> tokens, unsigned threads) {
+  DecoderForward forward(config, threads);
+  DecoderGlobalWeights globals;
+  std::vector<float> x;
+  Window whole{0, int64_t(tokens.size())};
+  if (auto e = runDecoderLayers(config, source, forward, tokens, whole,
+                                globals, x))
     return std::move(e);
   const std::vector<float> &head = config.dims.tieWordEmbeddings
-                                       ? globals->embed
-                                       : globals->lmHead;
+                                       ? globals.embed
+                                       : globals.lmHead;
   return forward.logits(head, x.data(), int64_t(tokens.size()));
 }
 

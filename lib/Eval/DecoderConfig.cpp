@@ -214,23 +214,11 @@ llvm::Expected<DecoderConfig> DecoderConfig::fromJson(const nlohmann::json &json
 }
 
 llvm::Expected<DecoderConfig> DecoderConfig::read(llvm::StringRef path) {
-  llvm::SmallString<256> file(path);
-  if (llvm::sys::fs::is_directory(path))
-    llvm::sys::path::append(file, "config.json");
-  auto buffer = llvm::MemoryBuffer::getFile(file, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
-  if (!buffer)
-    return makeError(file + ": cannot read: " + buffer.getError().message());
-  nlohmann::json json;
-  loaders::detail::JsonFailure failure;
-  if (!loaders::detail::parseJson((*buffer)->getBuffer(),
-                                  loaders::detail::JsonLimits(), json,
-                                  failure)) {
-    if (failure.kind == loaders::detail::JsonFailure::DuplicateKey)
-      return makeError(file + ": duplicate key '" + failure.key + "'");
-    return makeError(file + ": is not valid JSON");
-  }
-  return fromJson(json, file);
+  std::string file;
+  auto json = readConfigJson(path, file);
+  if (!json)
+    return json.takeError();
+  return fromJson(*json, file);
 }
 
 std::string DecoderConfig::layerName(int64_t l, llvm::StringRef rest) const {

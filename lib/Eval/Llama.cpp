@@ -173,10 +173,12 @@ LlamaConfig::readDimensions(const nlohmann::json &json, llvm::StringRef path) {
   return c;
 }
 
-llvm::Expected<LlamaConfig> LlamaConfig::read(llvm::StringRef path) {
-  llvm::SmallString<256> file(path);
+llvm::Expected<nlohmann::json> readConfigJson(llvm::StringRef path,
+                                              std::string &file) {
+  llvm::SmallString<256> p(path);
   if (llvm::sys::fs::is_directory(path))
-    llvm::sys::path::append(file, "config.json");
+    llvm::sys::path::append(p, "config.json");
+  file = std::string(p);
   auto buffer = llvm::MemoryBuffer::getFile(file, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
   if (!buffer)
@@ -190,7 +192,15 @@ llvm::Expected<LlamaConfig> LlamaConfig::read(llvm::StringRef path) {
       return makeError(file + ": duplicate key '" + failure.key + "'");
     return makeError(file + ": is not valid JSON");
   }
-  return fromJson(json, file);
+  return json;
+}
+
+llvm::Expected<LlamaConfig> LlamaConfig::read(llvm::StringRef path) {
+  std::string file;
+  auto json = readConfigJson(path, file);
+  if (!json)
+    return json.takeError();
+  return fromJson(*json, file);
 }
 
 std::vector<std::pair<std::string, std::vector<int64_t>>>

@@ -86,22 +86,14 @@ evaluateDecoderPerplexity(const DecoderConfig &config, WeightSource &source,
   // Layer by layer over every window (one layer's weights at a time), then
   // the logits window by window.
   DecoderForward forward(config, threads);
-  auto globals = loadDecoderGlobals(config, source);
-  if (!globals)
-    return globals.takeError();
-  std::vector<float> x = forward.embed(globals->embed, tokens);
-  for (int64_t l = 0; l < config.dims.numLayers; ++l) {
-    auto w = loadDecoderLayer(config, source, l);
-    if (!w)
-      return w.takeError();
-    if (auto e = forward.layer(*w, l, x, windows, nullptr))
-      return std::move(e);
-  }
-  if (auto e = forward.finalNorm(globals->finalNorm, x, nullptr))
+  DecoderGlobalWeights globals;
+  std::vector<float> x;
+  if (auto e = runDecoderLayers(config, source, forward, tokens, windows,
+                                globals, x))
     return std::move(e);
   const std::vector<float> &head = config.dims.tieWordEmbeddings
-                                       ? globals->embed
-                                       : globals->lmHead;
+                                       ? globals.embed
+                                       : globals.lmHead;
   double totalNLL = 0;
   for (const Window &w : windows) {
     if (w.length < 2)

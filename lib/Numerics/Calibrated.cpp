@@ -198,11 +198,7 @@ void mnnQuantizeRowsWeighted(const float *w, int64_t rows, int64_t k,
     return;
   const int64_t blocks = mnnBlocksPerRow(spec, k), bs = k / blocks;
   const int64_t rowBytes = mnnPackedRowBytes(spec, k);
-  const int offset = spec.asymmetric ? 0 : 1 << (spec.bits - 1);
-  const float hi = spec.asymmetric ? float((1 << spec.bits) - 1)
-                                   : float((1 << (spec.bits - 1)) - 1);
-  CodeRule rule{spec.asymmetric ? 0.0f : -hi - 1.0f, hi, true,
-                spec.asymmetric, FloatFormat::F32, true};
+  const auto [offset, rule] = mnnCodes(spec);
   std::vector<uint8_t> codes(static_cast<size_t>(k));
   std::vector<float> q(static_cast<size_t>(bs)), tmp(static_cast<size_t>(bs));
   for (int64_t row = 0; row < rows; ++row) {

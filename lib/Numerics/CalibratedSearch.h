@@ -12,6 +12,7 @@
 #define QOPT_LIB_NUMERICS_CALIBRATEDSEARCH_H
 
 #include "qopt/Numerics/Float.h"
+#include "qopt/Numerics/Mnn.h"
 #include "qopt/Numerics/QuantRules.h"
 
 #include <cmath>
@@ -116,6 +117,20 @@ inline void storeModelValue(float v, FloatFormat f, unsigned char *p) {
   }
   uint16_t h = f == FloatFormat::F16 ? floatToHalf(v) : floatToBFloat16(v);
   std::memcpy(p, &h, 2);
+}
+
+/// The MNN code range of `spec`: its code offset (2^(bits-1) symmetric, 0
+/// asymmetric) and the rule of its codes (docs/mnn-format.md).
+struct MnnCodes {
+  int offset;
+  CodeRule rule;
+};
+inline MnnCodes mnnCodes(const MnnQuantSpec &spec) {
+  const float hi = spec.asymmetric ? float((1 << spec.bits) - 1)
+                                   : float((1 << (spec.bits - 1)) - 1);
+  return {spec.asymmetric ? 0 : 1 << (spec.bits - 1),
+          CodeRule{spec.asymmetric ? 0.0f : -hi - 1.0f, hi, true,
+                   spec.asymmetric, FloatFormat::F32, true}};
 }
 
 /// sum_i a_i (x_i - value(q_i))^2 in double, i ascending.

@@ -293,17 +293,13 @@ void gptqMnnQuantizeRows(const float *w, int64_t rows, int64_t k,
     return;
   const int64_t blocks = mnnBlocksPerRow(spec, k), bs = k / blocks;
   const int64_t rowBytes = mnnPackedRowBytes(spec, k);
-  const int offset = spec.asymmetric ? 0 : 1 << (spec.bits - 1);
-  const float hi = spec.asymmetric ? float((1 << spec.bits) - 1)
-                                   : float((1 << (spec.bits - 1)) - 1);
-  CodeRule rule{spec.asymmetric ? 0.0f : -hi - 1.0f, hi, true,
-                spec.asymmetric, FloatFormat::F32, true};
+  const auto [offset, rule] = mnnCodes(spec);
   std::vector<float> codes(static_cast<size_t>(k)),
       s(static_cast<size_t>(blocks)), m(static_cast<size_t>(blocks));
   std::vector<uint8_t> u(static_cast<size_t>(k));
   auto params = [&](const float *v, const float *a, int64_t n, float &sc,
                     float &mn, float *q) {
-    plainParams(rule, hi, v, n, sc, mn);
+    plainParams(rule, rule.hi, v, n, sc, mn);
     if (!a || !rule.usable(sc) || !std::isfinite(sc))
       return;
     double total = 0;

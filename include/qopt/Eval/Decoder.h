@@ -193,6 +193,16 @@ private:
   unsigned threads;
 };
 
+/// Loads the globals into `globals`, embeds `tokens` into `x` and runs every
+/// layer (one layer's weights loaded at a time) over `windows`, then the
+/// final norm: what logits and perplexity share.
+llvm::Error runDecoderLayers(const DecoderConfig &config, WeightSource &source,
+                             DecoderForward &forward,
+                             llvm::ArrayRef<int32_t> tokens,
+                             llvm::ArrayRef<Window> windows,
+                             DecoderGlobalWeights &globals,
+                             std::vector<float> &x);
+
 /// Logits [tokens, vocab] of one window from position 0, every weight
 /// loaded from `source` (tests, eval of small models).
 llvm::Expected<std::vector<float>>

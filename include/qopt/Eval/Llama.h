@@ -65,6 +65,11 @@ struct LlamaConfig {
   int64_t qkvRows() const { return (numHeads + 2 * numKVHeads) * headDim; }
 };
 
+/// Reads `<dir>/config.json` (or the file `path` itself) as JSON, duplicate
+/// keys rejected; `file` receives the path read (for the caller's errors).
+llvm::Expected<nlohmann::json> readConfigJson(llvm::StringRef path,
+                                              std::string &file);
+
 /// The MLC parameters of a Llama with this config, in a fixed order, with
 /// their unquantized shapes. lm_head.weight is left out when tied.
 std::vector<std::pair<std::string, std::vector<int64_t>>>
