@@ -235,7 +235,9 @@ const std::vector<Architecture> &qopt::models::architectures() {
       makeCohereArchitecture(),     makeNemotronArchitecture(),
       makeOrionArchitecture(),      makeDeepseekV2Architecture(),
       makeDeepseekV3Architecture(), makeBaichuanArchitecture(),
-      makeGPTBigCodeArchitecture(), makeDeepseekArchitecture()};
+      makeGPTBigCodeArchitecture(), makeDeepseekArchitecture(),
+      // Issue 16, group A.
+      makePhiArchitecture(), makePhiMsftArchitecture()};
   return all;
 }
 

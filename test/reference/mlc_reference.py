@@ -362,6 +362,13 @@ import mlc_archs  # noqa: E402
 ARCHITECTURES.update(mlc_archs.ARCHITECTURES)
 HF_ARCHITECTURE_NAMES.update(mlc_archs.HF_ARCHITECTURE_NAMES)
 
+# Issue 16, group A (phi, phi-msft, internlm2, qwen, minicpm, chatglm,
+# gpt_neox): mlc_archs_more.py.
+import mlc_archs_more  # noqa: E402
+
+ARCHITECTURES.update(mlc_archs_more.ARCHITECTURES)
+HF_ARCHITECTURE_NAMES.update(mlc_archs_more.HF_ARCHITECTURE_NAMES)
+
 
 def detect_architecture(cfg):
     model_type = cfg.get("model_type")

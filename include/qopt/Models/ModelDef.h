@@ -221,6 +221,9 @@ Architecture makeDeepseekV3Architecture();
 Architecture makeBaichuanArchitecture();
 Architecture makeGPTBigCodeArchitecture();
 Architecture makeDeepseekArchitecture();
+// Issue 16, group A.
+Architecture makePhiArchitecture();
+Architecture makePhiMsftArchitecture();
 
 } // namespace qopt::models
 
