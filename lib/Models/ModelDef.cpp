@@ -237,7 +237,9 @@ const std::vector<Architecture> &qopt::models::architectures() {
       makeDeepseekV3Architecture(), makeBaichuanArchitecture(),
       makeGPTBigCodeArchitecture(), makeDeepseekArchitecture(),
       // Issue 16, group A.
-      makePhiArchitecture(), makePhiMsftArchitecture()};
+      makePhiArchitecture(), makePhiMsftArchitecture(),
+      makeInternLM2Architecture(), makeQwenArchitecture(),
+      makeMiniCPMArchitecture(), makeChatGLMArchitecture()};
   return all;
 }
 

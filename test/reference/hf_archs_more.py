@@ -10,9 +10,11 @@ transformers write (`torch_dtype`, top-level `rope_theta`) or, with --t5,
 transformers 5 (`dtype`, `rope_parameters`).
 """
 
-ARCHES = ("phi", "phi-msft")
+ARCHES = ("phi", "phi-msft", "internlm2", "qwen", "minicpm", "chatglm")
 
-HF_CLASS = {"phi": "PhiForCausalLM", "phi-msft": "PhiForCausalLM"}
+HF_CLASS = {"phi": "PhiForCausalLM", "phi-msft": "PhiForCausalLM",
+            "internlm2": "InternLM2ForCausalLM", "qwen": "QWenLMHeadModel",
+            "minicpm": "MiniCPMForCausalLM", "chatglm": "ChatGLMModel"}
 
 
 def _phi_shapes(a):
@@ -50,8 +52,103 @@ def _phi_msft_shapes(a):
     return s
 
 
+def _internlm2_shapes(a):
+    """InternLM2's remote modeling_internlm2.py: q/k/v in one `wqkv`, stored
+    per key/value group as [group's query heads, key, value]."""
+    h, i, nq, nkv, v = a.hidden, a.intermediate, a.heads, a.kv_heads, a.vocab
+    d = h // nq
+    s = {"model.tok_embeddings.weight": [v, h], "model.norm.weight": [h],
+         "output.weight": [v, h]}
+    for l in range(a.layers):
+        p = "model.layers.%d." % l
+        s.update({p + "attention.wqkv.weight": [(nq + 2 * nkv) * d, h],
+                  p + "attention.wo.weight": [h, nq * d],
+                  p + "feed_forward.w1.weight": [i, h], p + "feed_forward.w3.weight": [i, h],
+                  p + "feed_forward.w2.weight": [h, i],
+                  p + "attention_norm.weight": [h], p + "ffn_norm.weight": [h]})
+        if a.bias:
+            s[p + "attention.wqkv.bias"] = [(nq + 2 * nkv) * d]
+            s[p + "attention.wo.bias"] = [h]
+    return s
+
+
+def _qwen_shapes(a):
+    """Qwen-1's remote modeling_qwen.py (QWenLMHeadModel); `intermediate_size`
+    is twice the width of w1 and w2."""
+    h, i, v = a.hidden, a.intermediate // 2, a.vocab
+    t = "transformer."
+    s = {t + "wte.weight": [v, h], t + "ln_f.weight": [h], "lm_head.weight": [v, h]}
+    for l in range(a.layers):
+        p = "%sh.%d." % (t, l)
+        s.update({p + "ln_1.weight": [h], p + "ln_2.weight": [h],
+                  p + "attn.c_attn.weight": [3 * h, h], p + "attn.c_attn.bias": [3 * h],
+                  p + "attn.c_proj.weight": [h, h], p + "mlp.w1.weight": [i, h],
+                  p + "mlp.w2.weight": [i, h], p + "mlp.c_proj.weight": [h, i]})
+    return s
+
+
+def _minicpm_shapes(a):
+    """MiniCPM's remote modeling_minicpm.py (MiniCPM-MoE: mlp.gate and
+    experts.E.w1/w2/w3)."""
+    h, i, nq, nkv, v = a.hidden, a.intermediate, a.heads, a.kv_heads, a.vocab
+    d = h // nq
+    s = {"model.embed_tokens.weight": [v, h], "model.norm.weight": [h]}
+    if not a.tied:
+        s["lm_head.weight"] = [v, h]
+    for l in range(a.layers):
+        p = "model.layers.%d." % l
+        at = p + "self_attn."
+        s.update({at + "q_proj.weight": [nq * d, h], at + "k_proj.weight": [nkv * d, h],
+                  at + "v_proj.weight": [nkv * d, h], at + "o_proj.weight": [h, nq * d],
+                  p + "input_layernorm.weight": [h], p + "post_attention_layernorm.weight": [h]})
+        mlp = p + "mlp."
+        if a.moe:
+            s[mlp + "gate.weight"] = [a.experts, h]
+            for e in range(a.experts):
+                ex = "%sexperts.%d." % (mlp, e)
+                s.update({ex + "w1.weight": [i, h], ex + "w3.weight": [i, h],
+                          ex + "w2.weight": [h, i]})
+        else:
+            s.update({mlp + "gate_proj.weight": [i, h], mlp + "up_proj.weight": [i, h],
+                      mlp + "down_proj.weight": [h, i]})
+    return s
+
+
+def _chatglm_shapes(a):
+    """ChatGLM3's remote modeling_chatglm.py (multi_query_group_num = kv
+    heads; --bias: add_bias_linear and a LayerNorm final norm)."""
+    h, f, nq, nkv, v = a.hidden, a.intermediate, a.heads, a.kv_heads, a.vocab
+    d = h // nq
+    t = "transformer."
+    s = {t + "embedding.word_embeddings.weight": [v, h],
+         t + "rotary_pos_emb.inv_freq": [d // 4],
+         t + "encoder.final_layernorm.weight": [h], t + "output_layer.weight": [v, h]}
+    if a.bias:
+        s[t + "encoder.final_layernorm.bias"] = [h]
+    for l in range(a.layers):
+        p = "%sencoder.layers.%d." % (t, l)
+        s.update({p + "input_layernorm.weight": [h], p + "post_attention_layernorm.weight": [h],
+                  p + "self_attention.query_key_value.weight": [(nq + 2 * nkv) * d, h],
+                  p + "self_attention.query_key_value.bias": [(nq + 2 * nkv) * d],
+                  p + "self_attention.dense.weight": [h, nq * d],
+                  p + "mlp.dense_h_to_4h.weight": [2 * f, h],
+                  p + "mlp.dense_4h_to_h.weight": [h, f]})
+        if a.bias:
+            s.update({p + "self_attention.dense.bias": [h], p + "mlp.dense_h_to_4h.bias": [2 * f],
+                      p + "mlp.dense_4h_to_h.bias": [h]})
+    return s
+
+
 def hf_shapes(a):
-    return {"phi": _phi_shapes, "phi-msft": _phi_msft_shapes}[a.arch](a)
+    return {"phi": _phi_shapes, "phi-msft": _phi_msft_shapes,
+            "internlm2": _internlm2_shapes, "qwen": _qwen_shapes,
+            "minicpm": _minicpm_shapes, "chatglm": _chatglm_shapes}[a.arch](a)
+
+
+def _remote_config(a, c, dtype):
+    """Remote-code configs: transformers 5 writes `dtype` for them too."""
+    c["dtype" if a.t5 else "torch_dtype"] = dtype
+    return c
 
 
 def hf_config(a, dtype):
@@ -69,6 +166,63 @@ def hf_config(a, dtype):
         if a.intermediate != 4 * a.hidden:
             c["n_inner"] = a.intermediate
         return c
+    if arch == "internlm2":
+        c.update({"auto_map": {"AutoConfig": "configuration_internlm2.InternLM2Config"},
+                  "vocab_size": a.vocab, "hidden_size": a.hidden,
+                  "intermediate_size": a.intermediate, "num_hidden_layers": a.layers,
+                  "num_attention_heads": a.heads, "num_key_value_heads": a.kv_heads,
+                  "hidden_act": "silu", "max_position_embeddings": a.context,
+                  "initializer_range": 0.02, "rms_norm_eps": 1e-5, "use_cache": True,
+                  "pad_token_id": 2, "bos_token_id": 1, "eos_token_id": 2,
+                  "tie_word_embeddings": False, "bias": a.bias, "rope_scaling": None,
+                  "attn_implementation": "eager"})
+        if a.t5:
+            c["rope_parameters"] = {"rope_type": "default", "rope_theta": 1000000}
+        else:
+            c["rope_theta"] = 1000000
+        return _remote_config(a, c, dtype)
+    if arch == "qwen":
+        c.update({"auto_map": {"AutoConfig": "configuration_qwen.QWenConfig"},
+                  "vocab_size": a.vocab, "hidden_size": a.hidden,
+                  "intermediate_size": a.intermediate, "num_hidden_layers": a.layers,
+                  "num_attention_heads": a.heads, "emb_dropout_prob": 0.0,
+                  "attn_dropout_prob": 0.0, "layer_norm_epsilon": 1e-6,
+                  "initializer_range": 0.02, "max_position_embeddings": a.context,
+                  "scale_attn_weights": True, "use_cache": True, "bf16": False,
+                  "fp16": False, "fp32": False, "kv_channels": a.hidden // a.heads,
+                  "rotary_pct": 1.0, "rotary_emb_base": 10000, "use_dynamic_ntk": True,
+                  "use_logn_attn": True, "use_flash_attn": "auto", "no_bias": True,
+                  "seq_length": a.context, "tie_word_embeddings": False})
+        return _remote_config(a, c, dtype)
+    if arch == "minicpm":
+        c.update({"auto_map": {"AutoConfig": "configuration_minicpm.MiniCPMConfig"},
+                  "vocab_size": a.vocab, "hidden_size": a.hidden,
+                  "intermediate_size": a.intermediate, "num_hidden_layers": a.layers,
+                  "num_attention_heads": a.heads, "num_key_value_heads": a.kv_heads,
+                  "hidden_act": "silu", "max_position_embeddings": a.context,
+                  "initializer_range": 0.1, "rms_norm_eps": 1e-5, "use_cache": True,
+                  "bos_token_id": 1, "eos_token_id": 2, "tie_word_embeddings": a.tied,
+                  "rope_theta": 10000.0, "scale_emb": 12, "dim_model_base": 256,
+                  "scale_depth": 1.4})
+        if a.moe:
+            c.update({"num_experts": a.experts, "num_experts_per_tok": 2})
+        return _remote_config(a, c, dtype)
+    if arch == "chatglm":
+        c.update({"auto_map": {"AutoConfig": "configuration_chatglm.ChatGLMConfig"},
+                  "add_bias_linear": a.bias, "add_qkv_bias": True,
+                  "apply_query_key_layer_scaling": True,
+                  "apply_residual_connection_post_layernorm": False,
+                  "attention_dropout": 0.0, "attention_softmax_in_fp32": True,
+                  "bias_dropout_fusion": True, "ffn_hidden_size": a.intermediate,
+                  "fp32_residual_connection": False, "hidden_dropout": 0.0,
+                  "hidden_size": a.hidden, "kv_channels": a.hidden // a.heads,
+                  "layernorm_epsilon": 1e-5, "multi_query_attention": True,
+                  "multi_query_group_num": a.kv_heads, "num_attention_heads": a.heads,
+                  "num_layers": a.layers, "original_rope": True,
+                  "padded_vocab_size": a.vocab, "post_layer_norm": True,
+                  "rmsnorm": not a.bias, "seq_length": a.context, "use_cache": True,
+                  "tie_word_embeddings": False, "eos_token_id": 2, "pad_token_id": 0})
+        return _remote_config(a, c, dtype)
     rope = {"rope_theta": 10000.0, "partial_rotary_factor": 0.5}
     c.update({"vocab_size": a.vocab, "hidden_size": a.hidden,
               "intermediate_size": a.intermediate, "num_hidden_layers": a.layers,

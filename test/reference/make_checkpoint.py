@@ -327,6 +327,7 @@ def main():
     r.add_argument("--head-dim", type=int, default=0,
                    help="explicit head_dim (gemma, qwen3); 0 = hidden / heads")
     r.add_argument("--experts", type=int, default=4, help="mixtral")
+    r.add_argument("--moe", action="store_true", help="minicpm: the MoE variant")
     r.add_argument("--bias", action="store_true",
                    help="qwen3 attention_bias / starcoder2 use_bias")
     r.add_argument("--context", type=int, default=128,

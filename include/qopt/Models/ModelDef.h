@@ -224,6 +224,10 @@ Architecture makeDeepseekArchitecture();
 // Issue 16, group A.
 Architecture makePhiArchitecture();
 Architecture makePhiMsftArchitecture();
+Architecture makeInternLM2Architecture();
+Architecture makeQwenArchitecture();
+Architecture makeMiniCPMArchitecture();
+Architecture makeChatGLMArchitecture();
 
 } // namespace qopt::models
 
