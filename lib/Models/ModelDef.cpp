@@ -239,7 +239,8 @@ const std::vector<Architecture> &qopt::models::architectures() {
       // Issue 16, group A.
       makePhiArchitecture(), makePhiMsftArchitecture(),
       makeInternLM2Architecture(), makeQwenArchitecture(),
-      makeMiniCPMArchitecture(), makeChatGLMArchitecture()};
+      makeMiniCPMArchitecture(), makeChatGLMArchitecture(),
+      makeGPTNeoXArchitecture()};
   return all;
 }
 

@@ -10,11 +10,12 @@ transformers write (`torch_dtype`, top-level `rope_theta`) or, with --t5,
 transformers 5 (`dtype`, `rope_parameters`).
 """
 
-ARCHES = ("phi", "phi-msft", "internlm2", "qwen", "minicpm", "chatglm")
+ARCHES = ("phi", "phi-msft", "internlm2", "qwen", "minicpm", "chatglm", "gpt_neox")
 
 HF_CLASS = {"phi": "PhiForCausalLM", "phi-msft": "PhiForCausalLM",
             "internlm2": "InternLM2ForCausalLM", "qwen": "QWenLMHeadModel",
-            "minicpm": "MiniCPMForCausalLM", "chatglm": "ChatGLMModel"}
+            "minicpm": "MiniCPMForCausalLM", "chatglm": "ChatGLMModel",
+            "gpt_neox": "GPTNeoXForCausalLM"}
 
 
 def _phi_shapes(a):
@@ -139,8 +140,33 @@ def _chatglm_shapes(a):
     return s
 
 
+def _gpt_neox_shapes(a):
+    """transformers' GPTNeoXForCausalLM (modeling_gpt_neox.py); with
+    --inv-freq also the attention buffers older checkpoints carry."""
+    h, i, nq, v = a.hidden, a.intermediate, a.heads, a.vocab
+    d = h // nq
+    t = "gpt_neox."
+    s = {t + "embed_in.weight": [v, h], t + "final_layer_norm.weight": [h],
+         t + "final_layer_norm.bias": [h], "embed_out.weight": [v, h]}
+    for l in range(a.layers):
+        p = "%slayers.%d." % (t, l)
+        s.update({p + "input_layernorm.weight": [h], p + "input_layernorm.bias": [h],
+                  p + "post_attention_layernorm.weight": [h],
+                  p + "post_attention_layernorm.bias": [h],
+                  p + "attention.query_key_value.weight": [3 * h, h],
+                  p + "attention.query_key_value.bias": [3 * h],
+                  p + "attention.dense.weight": [h, h], p + "attention.dense.bias": [h],
+                  p + "mlp.dense_h_to_4h.weight": [i, h], p + "mlp.dense_h_to_4h.bias": [i],
+                  p + "mlp.dense_4h_to_h.weight": [h, i], p + "mlp.dense_4h_to_h.bias": [h]})
+        if a.inv_freq:
+            s.update({p + "attention.rotary_emb.inv_freq": [d // 8],
+                      p + "attention.masked_bias": [1],
+                      p + "attention.bias": [1, 1, a.context, a.context]})
+    return s
+
+
 def hf_shapes(a):
-    return {"phi": _phi_shapes, "phi-msft": _phi_msft_shapes,
+    return {"gpt_neox": _gpt_neox_shapes,"phi": _phi_shapes, "phi-msft": _phi_msft_shapes,
             "internlm2": _internlm2_shapes, "qwen": _qwen_shapes,
             "minicpm": _minicpm_shapes, "chatglm": _chatglm_shapes}[a.arch](a)
 
@@ -223,6 +249,22 @@ def hf_config(a, dtype):
                   "rmsnorm": not a.bias, "seq_length": a.context, "use_cache": True,
                   "tie_word_embeddings": False, "eos_token_id": 2, "pad_token_id": 0})
         return _remote_config(a, c, dtype)
+    if arch == "gpt_neox":
+        c.update({"vocab_size": a.vocab, "hidden_size": a.hidden,
+                  "num_hidden_layers": a.layers, "num_attention_heads": a.heads,
+                  "intermediate_size": a.intermediate, "hidden_act": "gelu",
+                  "attention_dropout": 0.0, "hidden_dropout": 0.0, "classifier_dropout": 0.1,
+                  "max_position_embeddings": a.context, "initializer_range": 0.02,
+                  "layer_norm_eps": 1e-5, "use_cache": True, "bos_token_id": 0,
+                  "eos_token_id": 0, "tie_word_embeddings": False,
+                  "use_parallel_residual": True, "attention_bias": True,
+                  "dtype" if a.t5 else "torch_dtype": dtype})
+        if a.t5:
+            c["rope_parameters"] = {"rope_type": "default", "rope_theta": 10000,
+                                    "partial_rotary_factor": 0.25}
+        else:
+            c.update({"rotary_pct": 0.25, "rotary_emb_base": 10000, "rope_scaling": None})
+        return c
     rope = {"rope_theta": 10000.0, "partial_rotary_factor": 0.5}
     c.update({"vocab_size": a.vocab, "hidden_size": a.hidden,
               "intermediate_size": a.intermediate, "num_hidden_layers": a.layers,

@@ -326,6 +326,76 @@ def chatglm_params(cfg, t, arch):
     return ps
 
 
+# ---------------------------------------------------------------------------
+# gpt_neox (gpt_neox_model.py / gpt_neox_loader.py)
+# ---------------------------------------------------------------------------
+
+def _neox_qkv(nh):
+    """transform_qkv_layout: reshape to [heads, 3 d, -1], split into 3 on
+    axis 1 (q, k, v of each head), concatenate on axis 0."""
+    def combine(pieces):
+        _, shape, _, values = pieces[0]
+        cols = 1 if len(shape) == 1 else shape[1]
+        d = shape[0] // (3 * nh)
+        out = []
+        for part in range(3):
+            for head in range(nh):
+                for r in range(d):
+                    row = head * 3 * d + part * d + r
+                    out.extend(values[row * cols:(row + 1) * cols])
+        return list(shape), out
+    return combine
+
+
+def gpt_neox_params(cfg, t, arch):
+    ref._require(cfg, ["use_parallel_residual", "hidden_size", "intermediate_size",
+                       "num_attention_heads", "num_hidden_layers", "layer_norm_eps",
+                       "vocab_size"], arch)
+    if "rotary_pct" not in cfg and "partial_rotary_factor" not in (
+            cfg.get("rope_parameters") or {}):
+        raise ConvertError("config.json: missing required field 'rotary_pct' for gpt_neox")
+    ref._context_window(cfg, arch)
+    h, nh, inter = cfg["hidden_size"], cfg["num_attention_heads"], cfg["intermediate_size"]
+    d = h // nh
+    q = _div(nh, t, "num_attention_heads") * d
+    _div(inter, t, "intermediate_size")
+    pre = "gpt_neox"
+
+    def copy(name, shape, kind="other", shard=None, dtype=None):
+        p = Param(name, shape, [name], kind=kind, shard=shard)
+        p.dtype = dtype  # ffn_out_dtype: kept in float32 by Module.to
+        return p
+
+    ps = [copy(f"{pre}.embed_in.weight", [None, h], "embedding")]
+    for layer in range(cfg["num_hidden_layers"]):
+        p = f"{pre}.layers.{layer}"
+        qkv = f"{p}.attention.query_key_value"
+        ps.append(Param(f"{qkv}.weight", [3 * h, h], [f"{qkv}.weight"], kind="linear",
+                        combine=_neox_qkv(nh), shard=(0, [q, q, q])))
+        ps.append(Param(f"{qkv}.bias", [3 * h], [f"{qkv}.bias"], combine=_neox_qkv(nh),
+                        shard=(0, [q, q, q])))
+        for n in ("input_layernorm", "post_attention_layernorm"):
+            ps += [copy(f"{p}.{n}.weight", [h]), copy(f"{p}.{n}.bias", [h])]
+        ps += [copy(f"{p}.attention.dense.weight", [h, h], "linear", (1, None)),
+               copy(f"{p}.attention.dense.bias", [h]),
+               copy(f"{p}.mlp.dense_h_to_4h.weight", [inter, h], "linear", (0, None)),
+               copy(f"{p}.mlp.dense_h_to_4h.bias", [inter], shard=(0, None),
+                    dtype="float32"),
+               copy(f"{p}.mlp.dense_4h_to_h.weight", [h, inter], "linear", (1, None)),
+               copy(f"{p}.mlp.dense_4h_to_h.bias", [h], dtype="float32")]
+    ps += [copy(f"{pre}.final_layer_norm.weight", [h]),
+           copy(f"{pre}.final_layer_norm.bias", [h]),
+           copy("embed_out.weight", [None, h], "linear")]
+    return ps
+
+
+def _unused_gpt_neox(name):
+    parts = name.split(".")
+    return (len(parts) >= 5 and parts[:2] == ["gpt_neox", "layers"]
+            and parts[3] == "attention"
+            and ".".join(parts[4:]) in ("rotary_emb.inv_freq", "masked_bias", "bias"))
+
+
 def _unused_phi(name):
     parts = name.split(".")
     return (len(parts) == 6 and parts[:2] == ["model", "layers"]
@@ -344,9 +414,10 @@ ARCHITECTURES = {
     "qwen": (qwen1_params, _unused_none, False),
     "minicpm": (minicpm_params, _unused_none, False),
     "chatglm": (chatglm_params, _unused_none, False),
+    "gpt_neox": (gpt_neox_params, _unused_gpt_neox, False),
 }
 
 # phi-msft configs also name PhiForCausalLM: found by model_type only.
 HF_ARCHITECTURE_NAMES = {"PhiForCausalLM": "phi", "InternLM2ForCausalLM": "internlm2",
                          "QWenLMHeadModel": "qwen", "MiniCPMForCausalLM": "minicpm",
-                         "ChatGLMModel": "chatglm"}
+                         "ChatGLMModel": "chatglm", "GPTNeoXForCausalLM": "gpt_neox"}

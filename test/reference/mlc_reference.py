@@ -417,6 +417,8 @@ def shard_tensor(t, dim, segs, shards, what):
 
 def load_param(param, ckpt, ftype):
     """Build the MLC param (cast to model dtype) from its HF tensors."""
+    if getattr(param, "dtype", None):  # a dtype of its own (mlc_archs_more.py)
+        ftype = FLOAT_TYPES[param.dtype]
     pieces = []
     for src in param.sources:
         if src not in ckpt.name_to_file:

@@ -26,7 +26,10 @@
 namespace qopt::models {
 
 /// Mirrors `weights::ParamKind`: which module owns a parameter.
-enum class ParamKind { Linear, FinalFC, Embedding, MoEGate, Experts, Norm, Bias, Other };
+/// Float32Bias: a Linear's bias that MLC keeps in float32 in every mode
+/// (declared with `out_dtype` float32).
+enum class ParamKind { Linear, FinalFC, Embedding, MoEGate, Experts, Norm, Bias, Other,
+                       Float32Bias };
 
 /// How an MLC parameter is computed from Hugging Face tensors: a small
 /// expression tree over source tensor names.
@@ -228,6 +231,7 @@ Architecture makeInternLM2Architecture();
 Architecture makeQwenArchitecture();
 Architecture makeMiniCPMArchitecture();
 Architecture makeChatGLMArchitecture();
+Architecture makeGPTNeoXArchitecture();
 
 } // namespace qopt::models
 
