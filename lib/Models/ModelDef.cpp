@@ -2,6 +2,8 @@
 
 #include "qopt/Models/ModelDef.h"
 
+#include "GroupBArchitectures.h"
+
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -235,7 +237,10 @@ const std::vector<Architecture> &qopt::models::architectures() {
       makeCohereArchitecture(),     makeNemotronArchitecture(),
       makeOrionArchitecture(),      makeDeepseekV2Architecture(),
       makeDeepseekV3Architecture(), makeBaichuanArchitecture(),
-      makeGPTBigCodeArchitecture(), makeDeepseekArchitecture()};
+      makeGPTBigCodeArchitecture(), makeDeepseekArchitecture(),
+      // Group B of issue 16 (lib/Models/GroupBArchitectures.h).
+      makeMinistral3Architecture(), makeLlama4Architecture(),
+      makeBertArchitecture(), makeEagleArchitecture(), makeMedusaArchitecture()};
   return all;
 }
 

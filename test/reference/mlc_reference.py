@@ -362,6 +362,12 @@ import mlc_archs  # noqa: E402
 ARCHITECTURES.update(mlc_archs.ARCHITECTURES)
 HF_ARCHITECTURE_NAMES.update(mlc_archs.HF_ARCHITECTURE_NAMES)
 
+# Issue 16's group B (ministral3, llama4, ...) lives in mlc_archs_new.py.
+import mlc_archs_new  # noqa: E402
+
+ARCHITECTURES.update(mlc_archs_new.ARCHITECTURES)
+HF_ARCHITECTURE_NAMES.update(mlc_archs_new.HF_ARCHITECTURE_NAMES)
+
 
 def detect_architecture(cfg):
     model_type = cfg.get("model_type")

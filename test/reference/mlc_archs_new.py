@@ -1,0 +1,296 @@
+"""Model tables of issue 16's group B for mlc_reference.py: ministral3 and
+llama4, written from mlc-ai/mlc-llm 79d603f0's
+python/mlc_llm/model/<arch>/<arch>_model.py (the parameters, shapes and
+`shard_strategy` attributes) and <arch>_loader.py (the Hugging Face tensors
+feeding each parameter), never from quant-opt's C++.
+"""
+
+import mlc_reference as ref
+
+Param = ref.Param
+ConvertError = ref.ConvertError
+
+
+def _merged_text_config(cfg):
+    """Ministral3Config.from_dict: text_config over the top level, with the
+    top level's tie_word_embeddings and dtype."""
+    text = cfg.get("text_config")
+    if not isinstance(text, dict):
+        return dict(cfg)
+    merged = {k: v for k, v in cfg.items() if k != "text_config"}
+    merged.update(text)
+    for key in ("tie_word_embeddings", "dtype"):
+        if key in cfg:
+            merged[key] = cfg[key]
+    return merged
+
+
+def _head_dims(cfg, t):
+    h, nq = cfg["hidden_size"], cfg["num_attention_heads"]
+    nkv = cfg.get("num_key_value_heads") or nq
+    d = cfg.get("head_dim") or h // nq
+    if h % nq or nq % nkv:
+        raise ConvertError("config.json: head counts do not divide")
+    ref._divisible(nkv, t, "num_key_value_heads")
+    return h, nq, nkv, d
+
+
+# ---------------------------------------------------------------------------
+# ministral3 (ministral3_model.py / ministral3_loader.py)
+# ---------------------------------------------------------------------------
+
+def ministral3_params(cfg, t, arch):
+    c = _merged_text_config(cfg)
+    ref._require(c, ["hidden_size", "intermediate_size", "num_attention_heads",
+                     "num_hidden_layers", "rms_norm_eps", "vocab_size"], arch)
+    if "quantization_config" in c:
+        raise ConvertError("config.json: MLC's ministral3 converts quantized "
+                           "checkpoints only with the block-scale modes")
+    if c.get("sliding_window") is None:
+        ref._context_window(c, arch)
+    if c.get("rope_parameters") is not None and "factor" not in c["rope_parameters"]:
+        raise ConvertError("config.json: rope_parameters without 'factor'")
+    h, nq, nkv, d = _head_dims(c, t)
+    inter = c["intermediate_size"]
+    i = ref._divisible(inter, t, "intermediate_size")
+    q = nq // t * d
+    kv = nkv // t * d
+    vocab = c["vocab_size"]
+    # the loader reads under `language_model.` when the config has a vision tower
+    pre = "language_model." if "vision_config" in c else ""
+
+    def copy(name, shape, kind="other", shard=None):
+        return Param(name, shape, [pre + name], kind=kind, shard=shard)
+
+    ps = [copy("model.embed_tokens.weight", [vocab, h], "embedding")]
+    for layer in range(c["num_hidden_layers"]):
+        p = f"model.layers.{layer}"
+        a = f"{p}.self_attn"
+        ps.append(Param(f"{a}.qkv_proj.weight", [(nq + 2 * nkv) * d, h],
+                        [f"{pre}{a}.{n}.weight" for n in ("q_proj", "k_proj", "v_proj")],
+                        kind="linear", shard=(0, [q, kv, kv])))
+        ps.append(copy(f"{a}.o_proj.weight", [h, nq * d], "linear", (1, None)))
+        ps.append(Param(f"{p}.mlp.gate_up_proj.weight", [2 * inter, h],
+                        [f"{pre}{p}.mlp.gate_proj.weight", f"{pre}{p}.mlp.up_proj.weight"],
+                        kind="linear", shard=(0, [i, i])))
+        ps.append(copy(f"{p}.mlp.down_proj.weight", [h, inter], "linear", (1, None)))
+        ps.append(copy(f"{p}.input_layernorm.weight", [h]))
+        ps.append(copy(f"{p}.post_attention_layernorm.weight", [h]))
+    ps.append(copy("model.norm.weight", [h]))
+    if not c.get("tie_word_embeddings", False):
+        ps.append(copy("lm_head.weight", [vocab, h], "linear"))
+    return ps
+
+
+def _unused_ministral3(name):
+    # add_unused(f"model.layers.{i}.self_attn.rotary_emb.inv_freq"): no prefix
+    parts = name.split(".")
+    return (len(parts) == 6 and parts[:2] == ["model", "layers"]
+            and parts[3:] == ["self_attn", "rotary_emb", "inv_freq"])
+
+
+# ---------------------------------------------------------------------------
+# llama4 (llama4_model.py / llama4_loader.py)
+# ---------------------------------------------------------------------------
+
+def llama4_params(cfg, t, arch):
+    c = cfg.get("text_config")
+    if not isinstance(c, dict):
+        raise ConvertError("config.json: llama4 needs text_config")
+    ref._require(c, ["hidden_size", "intermediate_size", "num_attention_heads",
+                     "num_hidden_layers", "rms_norm_eps", "use_qk_norm",
+                     "interleave_moe_layer_step", "num_experts_per_tok",
+                     "num_local_experts", "hidden_act"], arch)
+    layers = c["num_hidden_layers"]
+    step = c["interleave_moe_layer_step"]
+    moe = c.get("moe_layers")
+    if moe is None:
+        moe = list(range(step - 1, layers, step))
+    if any(layer not in moe for layer in range(layers)):
+        raise ConvertError("config.json: MLC's llama4 loader needs MoE in every layer")
+    h, nq, nkv, d = _head_dims(c, t)
+    e = c["num_local_experts"]
+    f = c["intermediate_size"]
+    j = ref._divisible(f, t, "intermediate_size")
+    ref._divisible(nq, t, "num_attention_heads")
+    ref._divisible(e, t, "num_local_experts")
+    bias = bool(c.get("attention_bias", False))
+    if bias and t > 1:
+        raise ConvertError("llama4 cannot be pre-sharded with attention biases")
+    pre = "language_model."
+
+    def copy(name, shape, kind="other", shard=None, src=None):
+        return Param(name, shape, [pre + (src or name)], kind=kind, shard=shard)
+
+    ps = [copy("model.embed_tokens.weight", [None, h], "embedding")]
+    for layer in range(layers):
+        p = f"model.layers.{layer}"
+        a = f"{p}.self_attn"
+        for proj, rows in (("q_proj", nq * d), ("k_proj", nkv * d), ("v_proj", nkv * d)):
+            ps.append(copy(f"{a}.{proj}.weight", [rows, h], "linear", (0, None)))
+            if bias:
+                ps.append(copy(f"{a}.{proj}.bias", [rows]))
+        ps.append(copy(f"{a}.o_proj.weight", [h, nq * d], "linear", (1, None)))
+        if bias:
+            ps.append(copy(f"{a}.o_proj.bias", [h]))
+        ff = f"{p}.feed_forward"
+        # Llama4TextExperts: plain nn.Parameters, which no quantizer visits
+        ps.append(copy(f"{ff}.experts.gate_up_proj", [e, h, 2 * f], "other", (2, [j, j])))
+        ps.append(copy(f"{ff}.experts.down_proj", [e, f, h], "other", (1, None)))
+        # Llama4Router's Linear is `router.router`; HF's router is the Linear itself
+        ps.append(copy(f"{ff}.router.router.weight", [e, h], "linear", (0, None),
+                       src=f"{ff}.router.weight"))
+        ps.append(Param(f"{ff}.shared_expert.gate_up_proj.weight", [2 * f, h],
+                        [f"{pre}{ff}.shared_expert.gate_proj.weight",
+                         f"{pre}{ff}.shared_expert.up_proj.weight"],
+                        kind="linear", shard=(0, [j, j])))
+        ps.append(copy(f"{ff}.shared_expert.down_proj.weight", [h, f], "linear", (1, None)))
+        ps.append(copy(f"{p}.input_layernorm.weight", [h]))
+        ps.append(copy(f"{p}.post_attention_layernorm.weight", [h]))
+    ps.append(copy("model.norm.weight", [h]))
+    if not c.get("tie_word_embeddings", False):
+        ps.append(copy("lm_head.weight", [None, h], "linear"))
+    return ps
+
+
+def _unused_none(name):
+    return False
+
+
+# model_type -> (param table builder, unused-name predicate, accepts per-tensor fp8)
+ARCHITECTURES = {
+    "ministral3": (ministral3_params, _unused_ministral3, False),
+    "llama4": (llama4_params, _unused_none, True),
+}
+
+HF_ARCHITECTURE_NAMES = {
+    "Mistral3ForConditionalGeneration": "ministral3",
+    "Ministral3ForCausalLM": "ministral3",
+    "Llama4ForConditionalGeneration": "llama4",
+}
+
+
+# ---------------------------------------------------------------------------
+# bert (bert_model.py / bert_loader.py `huggingface`, no name prefix)
+# ---------------------------------------------------------------------------
+
+def bert_params(cfg, t, arch):
+    if "intermediate_size" not in cfg:
+        raise ConvertError("config.json: missing required field 'intermediate_size' for bert")
+    ref._require(cfg, ["vocab_size", "hidden_size", "num_hidden_layers",
+                       "num_attention_heads", "hidden_act", "layer_norm_eps"], arch)
+    if t > 1:  # no parameter has a shard_strategy, the attention splits heads
+        raise ConvertError("bert cannot be pre-sharded as MLC defines it")
+    h, nh = cfg["hidden_size"], cfg["num_attention_heads"]
+    inter = cfg["intermediate_size"]
+    if inter is None or inter == -1:
+        inter = 4 * h
+    ctx = cfg.get("context_window_size") or 0
+    if not ctx:
+        for key in ("max_position_embeddings", "max_sequence_length"):
+            if key in cfg:
+                ctx = cfg[key]
+                break
+        else:
+            raise ConvertError("config.json: no context window size for bert")
+    d = cfg.get("head_dim") or h // nh
+    if d * nh != h:
+        raise ConvertError("config.json: head_dim x num_attention_heads != hidden_size")
+
+    def copy(name, shape, kind="other"):
+        return Param(name, shape, [name], kind=kind)
+
+    e = "embeddings"
+    ps = [copy(f"{e}.word_embeddings.weight", [cfg["vocab_size"], h], "embedding"),
+          copy(f"{e}.position_embeddings.weight", [ctx, h], "embedding"),
+          copy(f"{e}.token_type_embeddings.weight", [cfg.get("type_vocab_size", 2), h],
+               "embedding"),
+          copy(f"{e}.LayerNorm.weight", [h]), copy(f"{e}.LayerNorm.bias", [h])]
+    for layer in range(cfg["num_hidden_layers"]):
+        p = f"encoder.layer.{layer}"
+        s = f"{p}.attention.self"
+        ps.append(Param(f"{s}.qkv.weight", [3 * nh * d, h],
+                        [f"{s}.{n}.weight" for n in ("query", "key", "value")], kind="linear"))
+        ps.append(Param(f"{s}.qkv.bias", [3 * nh * d],
+                        [f"{s}.{n}.bias" for n in ("query", "key", "value")]))
+        for n, shape in (("attention.output.dense", [h, h]), ("intermediate.dense", [inter, h]),
+                         ("output.dense", [h, inter])):
+            ps.append(copy(f"{p}.{n}.weight", shape, "linear"))
+            ps.append(copy(f"{p}.{n}.bias", shape[:1]))
+            if n != "intermediate.dense":
+                ps.append(copy(f"{p}.{n[:-len('dense')]}LayerNorm.weight", [h]))
+                ps.append(copy(f"{p}.{n[:-len('dense')]}LayerNorm.bias", [h]))
+    return ps
+
+
+# ---------------------------------------------------------------------------
+# eagle (eagle_model.py / eagle_loader.py: make_standard_hf_loader with
+# layer_prefix "layers", unused rotary_emb.inv_freq)
+# ---------------------------------------------------------------------------
+
+def eagle_params(cfg, t, arch):
+    ref._require(cfg, ["hidden_size", "intermediate_size", "num_attention_heads",
+                       "num_hidden_layers", "rms_norm_eps", "vocab_size"], arch)
+    ref._context_window(cfg, arch)
+    h, nq, nkv, d = _head_dims(cfg, t)
+    ref._divisible(nq, t, "num_attention_heads")
+    inter = cfg["intermediate_size"]
+    i = ref._divisible(inter, t, "intermediate_size")
+    segs = [nq // t * d, nkv // t * d, nkv // t * d]
+
+    def copy(name, shape, kind="other", shard=None):
+        return Param(name, shape, [name], kind=kind, shard=shard)
+
+    ps = [copy("embed_tokens.weight", [None, h], "embedding")]
+    for layer in range(cfg["num_hidden_layers"]):
+        p = f"layers.{layer}"
+        a = f"{p}.self_attn"
+        ps.append(Param(f"{a}.qkv_proj.weight", [(nq + 2 * nkv) * d, h],
+                        [f"{a}.{n}.weight" for n in ("q_proj", "k_proj", "v_proj")],
+                        kind="linear", shard=(0, segs)))
+        ps.append(copy(f"{a}.o_proj.weight", [h, nq * d], "linear", (1, None)))
+        ps.append(Param(f"{p}.mlp.gate_up_proj.weight", [2 * inter, h],
+                        [f"{p}.mlp.gate_proj.weight", f"{p}.mlp.up_proj.weight"],
+                        kind="linear", shard=(0, [i, i])))
+        ps.append(copy(f"{p}.mlp.down_proj.weight", [h, inter], "linear", (1, None)))
+        if layer != 0:  # EagleDecoderLayer 0 has no input_layernorm
+            ps.append(copy(f"{p}.input_layernorm.weight", [h]))
+        ps.append(copy(f"{p}.post_attention_layernorm.weight", [h]))
+    ps.append(copy("fc.weight", [h, 2 * h], "linear"))
+    if cfg.get("bias", True):
+        ps.append(copy("fc.bias", [h]))
+    return ps
+
+
+def _unused_eagle(name):
+    parts = name.split(".")
+    return len(parts) == 5 and parts[0] == "layers" and parts[2:] == [
+        "self_attn", "rotary_emb", "inv_freq"]
+
+
+# ---------------------------------------------------------------------------
+# medusa (medusa_model.py / medusa_loader.py): names copied as they are
+# ---------------------------------------------------------------------------
+
+def medusa_params(cfg, t, arch):
+    ref._require(cfg, ["medusa_num_heads", "medusa_num_layers", "hidden_size",
+                       "vocab_size"], arch)
+    h, v, layers = cfg["hidden_size"], cfg["vocab_size"], cfg["medusa_num_layers"]
+    ps = []
+    for head in range(cfg["medusa_num_heads"]):
+        p = f"medusa_head.{head}"
+        for layer in range(layers):
+            ps.append(Param(f"{p}.{layer}.linear.weight", [h, h],
+                            [f"{p}.{layer}.linear.weight"], kind="linear"))
+            ps.append(Param(f"{p}.{layer}.linear.bias", [h], [f"{p}.{layer}.linear.bias"]))
+        ps.append(Param(f"{p}.{layers}.weight", [v, h], [f"{p}.{layers}.weight"],
+                        kind="linear"))
+    return ps
+
+
+ARCHITECTURES.update({
+    "bert": (bert_params, _unused_none, False),
+    "eagle": (eagle_params, _unused_eagle, False),
+    "medusa": (medusa_params, _unused_none, False),
+})
+HF_ARCHITECTURE_NAMES["BertModel"] = "bert"
