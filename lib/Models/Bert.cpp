@@ -24,10 +24,9 @@ static llvm::Expected<ModelDef> buildBert(const ModelConfig &cfg, int64_t tp) {
   const char *why = "BertSelfAttention holds num_attention_heads / shards "
                     "heads, but no parameter carries a shard strategy, so "
                     "the full HF tensors do not fit a shard";
-  // intermediate_size is a required field; null (or -1) means 4 x hidden.
-  if (!cfg.raw().contains("intermediate_size"))
-    return build::configError(cfg, "missing required field "
-                                   "'intermediate_size' (bert)");
+  // intermediate_size null means 4 x hidden_size. (MLC requires the key;
+  // the config attribute of the IR keeps no nulls, so a missing key reads
+  // the same here.)
   if (llvm::Error e = cfg.require({"vocab_size", "hidden_size",
                                    "num_hidden_layers", "num_attention_heads",
                                    "hidden_act", "layer_norm_eps"},
@@ -50,9 +49,9 @@ static llvm::Expected<ModelDef> buildBert(const ModelConfig &cfg, int64_t tp) {
   int64_t h = cfg.getInt("hidden_size", 0), v = cfg.getInt("vocab_size", 0);
   int64_t layers = cfg.getInt("num_hidden_layers", 0);
   int64_t heads = cfg.getInt("num_attention_heads", 0);
-  int64_t inter = cfg.getInt("intermediate_size", -1);
-  if (inter == -1)
-    inter = 4 * h;
+  int64_t inter = cfg.has("intermediate_size")
+                      ? cfg.getInt("intermediate_size", 0)
+                      : 4 * h;
   int64_t types = cfg.getInt("type_vocab_size", 2);
   for (auto [key, x] : {std::pair{"hidden_size", h}, {"vocab_size", v},
                         {"num_hidden_layers", layers},

@@ -175,15 +175,13 @@ HF_ARCHITECTURE_NAMES = {
 # ---------------------------------------------------------------------------
 
 def bert_params(cfg, t, arch):
-    if "intermediate_size" not in cfg:
-        raise ConvertError("config.json: missing required field 'intermediate_size' for bert")
     ref._require(cfg, ["vocab_size", "hidden_size", "num_hidden_layers",
                        "num_attention_heads", "hidden_act", "layer_norm_eps"], arch)
     if t > 1:  # no parameter has a shard_strategy, the attention splits heads
         raise ConvertError("bert cannot be pre-sharded as MLC defines it")
     h, nh = cfg["hidden_size"], cfg["num_attention_heads"]
-    inter = cfg["intermediate_size"]
-    if inter is None or inter == -1:
+    inter = cfg.get("intermediate_size")
+    if inter is None or inter == -1:  # (MLC: a required key, null or -1 = 4 H)
         inter = 4 * h
     ctx = cfg.get("context_window_size") or 0
     if not ctx:
