@@ -10,7 +10,8 @@
 // dense layers with their biases. The pooler is not part of MLC's model and
 // not marked unused (counted, warned about). MLC's BertSelfAttention divides
 // its heads over the shards but no parameter has a shard strategy, so
-// presharding is refused.
+// presharding is refused. bert-bge (`huggingface_bge`) is the same model
+// with the pooler and the `embeddings.position_ids` buffer marked unused.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,7 +20,8 @@
 
 using namespace qopt::models;
 
-static llvm::Expected<ModelDef> buildBert(const ModelConfig &cfg, int64_t tp) {
+static llvm::Expected<ModelDef> buildBert(const ModelConfig &cfg, int64_t tp,
+                                          bool bge) {
   const char *arch = "bert";
   const char *why = "BertSelfAttention holds num_attention_heads / shards "
                     "heads, but no parameter carries a shard strategy, so "
@@ -73,7 +75,12 @@ static llvm::Expected<ModelDef> buildBert(const ModelConfig &cfg, int64_t tp) {
                                        " is not hidden_size " +
                                        llvm::Twine(h) + " (bert)");
 
-  ModelDef m = build::startModel(arch, {"no-quant", "group-quant", "ft-quant"});
+  ModelDef m = build::startModel(bge ? "bert-bge" : arch,
+                                 {"no-quant", "group-quant", "ft-quant"});
+  // huggingface_bge: the same mapping, three more names unused.
+  if (bge)
+    m.unusedSources = {"pooler.dense.weight", "pooler.dense.bias",
+                       "embeddings.position_ids"};
   m.preshardRefusal = build::preshardRefusal(arch, why);
   auto copy = [&](const std::string &name, std::vector<int64_t> shape,
                   ParamKind kind) { build::addCopy(m, name, shape, kind); };
@@ -114,5 +121,11 @@ static llvm::Expected<ModelDef> buildBert(const ModelConfig &cfg, int64_t tp) {
 }
 
 Architecture qopt::models::makeBertArchitecture() {
-  return {"bert", {"BertModel"}, {"bert"}, buildBert};
+  return {"bert", {"BertModel"}, {"bert"},
+          [](const ModelConfig &c, int64_t tp) { return buildBert(c, tp, false); }};
+}
+
+Architecture qopt::models::makeBertBgeArchitecture() {
+  return {"bert-bge", {}, {"bert-bge"},
+          [](const ModelConfig &c, int64_t tp) { return buildBert(c, tp, true); }};
 }

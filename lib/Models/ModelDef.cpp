@@ -57,6 +57,13 @@ MapExpr MapExpr::addConstant(MapExpr inner, double c) {
   return e;
 }
 
+MapExpr MapExpr::toF32(MapExpr inner) {
+  MapExpr e;
+  e.op = Op::ToF32;
+  e.operands.push_back(std::move(inner));
+  return e;
+}
+
 MapExpr MapExpr::view(std::string src, int64_t offset,
                       std::vector<int64_t> shape,
                       std::vector<int64_t> strides) {
@@ -240,7 +247,10 @@ const std::vector<Architecture> &qopt::models::architectures() {
       makeGPTBigCodeArchitecture(), makeDeepseekArchitecture(),
       // Group B of issue 16 (lib/Models/GroupBArchitectures.h).
       makeMinistral3Architecture(), makeLlama4Architecture(),
-      makeBertArchitecture(), makeEagleArchitecture(), makeMedusaArchitecture()};
+      makeQwen35Architecture(), makeQwen35TextArchitecture(),
+      makeBertArchitecture(),       makeBertBgeArchitecture(),
+      makeEagleArchitecture(),      makeMedusaArchitecture(),
+      makeLlavaArchitecture()};
   return all;
 }
 

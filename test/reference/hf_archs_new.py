@@ -16,12 +16,33 @@ input_layernorm in layer 0, `fc` [H, 2H] with bias). medusa: the
 `medusa_head.<h>.<l>.linear` ResBlocks and `medusa_head.<h>.<L>` heads MLC
 reads, with the four config fields it requires.
 
+qwen3_5: Qwen3_5ForConditionalGeneration (text under
+`model.language_model.`, `lm_head.weight`, a vision tower under
+`model.visual.` and MTP weights under `mtp.`); qwen3_5_text: its text
+tensors with a flat qwen3_5_text config (the only layout MLC's loader reads
+for that type); qwen3_5_causal: Qwen3_5ForCausalLM as transformers saves it
+(tensors under `model.`).
+
 Generator names: `ministral3` (the multimodal checkpoint; without --t5 its
 text_config is Mistral-Small-3.1's `mistral`), `ministral3_text`
 (Ministral3ForCausalLM: flat config, names under `model.`), `llama4`.
 """
 
-ARCHES = ("ministral3", "ministral3_text", "llama4", "bert", "eagle", "medusa")
+ARCHES = ("ministral3", "ministral3_text", "llama4", "bert", "eagle", "medusa",
+          "qwen3_5", "qwen3_5_text", "qwen3_5_causal", "llava")
+
+# LLaVA's CLIP vision tower in these tests (hidden, intermediate, layers,
+# image and patch size: (16 / 8)^2 + 1 = 5 positions).
+LLAVA_VISION = {"model_type": "clip_vision_model", "hidden_size": 32,
+                "intermediate_size": 64, "num_attention_heads": 2,
+                "num_hidden_layers": 2, "image_size": 16, "patch_size": 8,
+                "projection_dim": 32, "vocab_size": 32000, "layer_norm_eps": 1e-5}
+
+# Qwen3.5's GatedDeltaNet sizes in these tests: key/value head dims, key and
+# value head counts, conv kernel; every 2nd layer is full attention.
+QWEN35_LINEAR = {"linear_key_head_dim": 16, "linear_value_head_dim": 16,
+                 "linear_num_key_heads": 2, "linear_num_value_heads": 4,
+                 "linear_conv_kernel_dim": 4, "full_attention_interval": 2}
 
 
 def _layers(a, pre, s):
@@ -121,9 +142,139 @@ def other_config(a, dtype):
             dtype_key: dtype}
 
 
+def qwen35_shapes(a):
+    h, i, nq, nkv, v = a.hidden, a.intermediate, a.heads, a.kv_heads, a.vocab
+    d = a.head_dim or h // nq
+    q = QWEN35_LINEAR
+    dk, dv = q["linear_key_head_dim"], q["linear_value_head_dim"]
+    nk, nv = q["linear_num_key_heads"], q["linear_num_value_heads"]
+    qkv = 2 * nk * dk + nv * dv
+    pre = "model." if a.arch == "qwen3_5_causal" else "model.language_model."
+    s = {pre + "embed_tokens.weight": [v, h], pre + "norm.weight": [h]}
+    if not a.tied:
+        s["lm_head.weight"] = [v, h]
+    for l in range(a.layers):
+        p = "%slayers.%d." % (pre, l)
+        if (l + 1) % q["full_attention_interval"] == 0:
+            at = p + "self_attn."
+            s.update({at + "q_proj.weight": [2 * nq * d, h], at + "k_proj.weight": [nkv * d, h],
+                      at + "v_proj.weight": [nkv * d, h], at + "o_proj.weight": [h, nq * d],
+                      at + "q_norm.weight": [d], at + "k_norm.weight": [d]})
+        else:
+            la = p + "linear_attn."
+            s.update({la + "in_proj_qkv.weight": [qkv, h], la + "in_proj_z.weight": [nv * dv, h],
+                      la + "in_proj_b.weight": [nv, h], la + "in_proj_a.weight": [nv, h],
+                      la + "conv1d.weight": [qkv, 1, q["linear_conv_kernel_dim"]],
+                      la + "dt_bias": [nv], la + "A_log": [nv], la + "norm.weight": [dv],
+                      la + "out_proj.weight": [h, nv * dv]})
+        s.update({p + "mlp.gate_proj.weight": [i, h], p + "mlp.up_proj.weight": [i, h],
+                  p + "mlp.down_proj.weight": [h, i], p + "input_layernorm.weight": [h],
+                  p + "post_attention_layernorm.weight": [h]})
+    if a.arch == "qwen3_5":
+        s["model.visual.merger.norm.weight"] = [16]
+        s["mtp.norm.weight"] = [h]
+    return s
+
+
+def qwen35_config(a, dtype):
+    dtype_key = "dtype" if a.t5 else "torch_dtype"
+    t = {"model_type": "qwen3_5_text", "hidden_size": a.hidden,
+         "intermediate_size": a.intermediate, "num_attention_heads": a.heads,
+         "num_key_value_heads": a.kv_heads, "num_hidden_layers": a.layers,
+         "vocab_size": a.vocab, "head_dim": a.head_dim or a.hidden // a.heads,
+         "hidden_act": "silu", "max_position_embeddings": a.context, "rms_norm_eps": 1e-6,
+         "attention_bias": False, "attn_output_gate": True, "tie_word_embeddings": a.tied,
+         "layer_types": ["full_attention" if (l + 1) % 2 == 0 else "linear_attention"
+                         for l in range(a.layers)]}
+    t.update(QWEN35_LINEAR)
+    rope = {"rope_type": "default", "rope_theta": 10000000.0, "partial_rotary_factor": 0.25}
+    if a.t5:
+        t["rope_parameters"] = dict(rope, mrope_section=[2, 1, 1], mrope_interleaved=True)
+    else:
+        t.update({"rope_theta": rope["rope_theta"], "partial_rotary_factor": 0.25})
+    if a.arch == "qwen3_5":
+        t[dtype_key] = dtype
+        return {"architectures": ["Qwen3_5ForConditionalGeneration"], "model_type": "qwen3_5",
+                "text_config": t, "vision_config": {"model_type": "qwen3_5_vision", "depth": 1},
+                "image_token_id": 248056, "tie_word_embeddings": a.tied, dtype_key: dtype}
+    c = {"architectures": ["Qwen3_5ForCausalLM"]}
+    c.update(t)
+    c[dtype_key] = dtype
+    return c
+
+
+def llava_shapes(a):
+    """LlavaForConditionalGeneration's legacy layout: vision_tower.vision_model.*
+    (CLIPVisionModel), multi_modal_projector.*, language_model.* (Llama)."""
+    h, i, nq, nkv, v = a.hidden, a.intermediate, a.heads, a.kv_heads, a.vocab
+    d = a.head_dim or h // nq
+    c = LLAVA_VISION
+    vh, vi, patch = c["hidden_size"], c["intermediate_size"], c["patch_size"]
+    vm = "vision_tower.vision_model."
+    s = {vm + "embeddings.class_embedding": [vh],
+         vm + "embeddings.patch_embedding.weight": [vh, 3, patch, patch],
+         vm + "embeddings.position_embedding.weight": [(c["image_size"] // patch) ** 2 + 1, vh],
+         vm + "pre_layrnorm.weight": [vh], vm + "pre_layrnorm.bias": [vh],
+         vm + "post_layernorm.weight": [vh], vm + "post_layernorm.bias": [vh],
+         "multi_modal_projector.linear_1.weight": [h, vh],
+         "multi_modal_projector.linear_1.bias": [h],
+         "multi_modal_projector.linear_2.weight": [h, h],
+         "multi_modal_projector.linear_2.bias": [h]}
+    for l in range(c["num_hidden_layers"]):
+        p = "%sencoder.layers.%d." % (vm, l)
+        for n in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            s.update({p + "self_attn.%s.weight" % n: [vh, vh], p + "self_attn.%s.bias" % n: [vh]})
+        s.update({p + "mlp.fc1.weight": [vi, vh], p + "mlp.fc1.bias": [vi],
+                  p + "mlp.fc2.weight": [vh, vi], p + "mlp.fc2.bias": [vh]})
+        for n in ("layer_norm1", "layer_norm2"):
+            s.update({p + n + ".weight": [vh], p + n + ".bias": [vh]})
+    lm = "language_model."
+    s.update({lm + "model.embed_tokens.weight": [v, h], lm + "model.norm.weight": [h]})
+    if not a.tied:
+        s[lm + "lm_head.weight"] = [v, h]
+    for l in range(a.layers):
+        p = "%smodel.layers.%d." % (lm, l)
+        at = p + "self_attn."
+        s.update({at + "q_proj.weight": [nq * d, h], at + "k_proj.weight": [nkv * d, h],
+                  at + "v_proj.weight": [nkv * d, h], at + "o_proj.weight": [h, nq * d],
+                  p + "mlp.gate_proj.weight": [i, h], p + "mlp.up_proj.weight": [i, h],
+                  p + "mlp.down_proj.weight": [h, i], p + "input_layernorm.weight": [h],
+                  p + "post_attention_layernorm.weight": [h]})
+        if a.inv_freq:
+            s[at + "rotary_emb.inv_freq"] = [d // 2]
+    return s
+
+
+def llava_config(a, dtype):
+    dtype_key = "dtype" if a.t5 else "torch_dtype"
+    t = {"architectures": ["LlamaForCausalLM"], "model_type": "llama",
+         "hidden_size": a.hidden, "intermediate_size": a.intermediate,
+         "num_attention_heads": a.heads, "num_key_value_heads": a.kv_heads,
+         "num_hidden_layers": a.layers, "vocab_size": a.vocab,
+         "max_position_embeddings": a.context, "rms_norm_eps": 1e-5,
+         "hidden_act": "silu", "tie_word_embeddings": a.tied, dtype_key: dtype}
+    if a.t5:
+        t["rope_parameters"] = {"rope_type": "default", "rope_theta": 10000.0}
+    else:
+        t["rope_theta"] = 10000.0
+    c = {"architectures": ["LlavaForConditionalGeneration"], "model_type": "llava",
+         "text_config": t, "vision_config": dict(LLAVA_VISION),
+         "projector_hidden_act": "gelu", "vision_feature_layer": -2,
+         "vision_feature_select_strategy": "default", dtype_key: dtype}
+    if a.t5:  # transformers 5: image_token_id, the vocabulary only in text_config
+        c["image_token_id"] = a.vocab - 1
+    else:
+        c.update({"image_token_index": a.vocab - 1, "vocab_size": a.vocab})
+    return c
+
+
 def hf_shapes(a):
+    if a.arch == "llava":
+        return llava_shapes(a)
     if a.arch in ("bert", "eagle", "medusa"):
         return other_shapes(a)
+    if a.arch.startswith("qwen3_5"):
+        return qwen35_shapes(a)
     h, v = a.hidden, a.vocab
     pre = "" if a.arch == "ministral3_text" else "language_model."
     s = {pre + "model.embed_tokens.weight": [v, h], pre + "model.norm.weight": [h]}
@@ -141,8 +292,12 @@ def hf_shapes(a):
 
 def hf_config(a, dtype):
     arch = a.arch
+    if arch == "llava":
+        return llava_config(a, dtype)
     if arch in ("bert", "eagle", "medusa"):
         return other_config(a, dtype)
+    if arch.startswith("qwen3_5"):
+        return qwen35_config(a, dtype)
     dtype_key = "dtype" if a.t5 else "torch_dtype"
     t = {"hidden_size": a.hidden, "intermediate_size": a.intermediate,
          "num_attention_heads": a.heads, "num_key_value_heads": a.kv_heads,

@@ -286,9 +286,182 @@ def medusa_params(cfg, t, arch):
     return ps
 
 
+def _unused_bert_bge(name):
+    return name in ("pooler.dense.weight", "pooler.dense.bias", "embeddings.position_ids")
+
+
 ARCHITECTURES.update({
     "bert": (bert_params, _unused_none, False),
+    "bert-bge": (bert_params, _unused_bert_bge, False),
     "eagle": (eagle_params, _unused_eagle, False),
     "medusa": (medusa_params, _unused_none, False),
 })
 HF_ARCHITECTURE_NAMES["BertModel"] = "bert"
+
+
+# ---------------------------------------------------------------------------
+# qwen3_5 / qwen3_5_text (qwen35/qwen35_model.py / qwen35_loader.py)
+# ---------------------------------------------------------------------------
+
+def _plus_one_f32(pieces):
+    """(x.astype("float32") + 1.0): one float32 rounding (the cast to the
+    model dtype follows in load_param)."""
+    _, shape, _, values = pieces[0]
+    return list(shape), [ref.round_f32(x + 1.0) for x in values]
+
+
+def qwen35_params(cfg, t, arch):
+    c = {k: v for k, v in cfg.items() if k != "text_config"}
+    if isinstance(cfg.get("text_config"), dict):
+        c.update(cfg["text_config"])
+    if t > 1:  # Qwen35 sets no shard_strategy on any parameter
+        raise ConvertError("qwen3_5 cannot be pre-sharded as MLC defines it")
+    if c.get("attention_bias"):
+        raise ConvertError("config.json: qwen3_5's loader has no c_attn bias mapping")
+    if not c.get("context_window_size"):
+        ref._context_window(c, arch)
+    defaults = {"hidden_size": 0, "intermediate_size": 0, "num_attention_heads": 0,
+                "num_hidden_layers": 0, "num_key_value_heads": 0, "vocab_size": 0,
+                "head_dim": 256, "linear_key_head_dim": 128, "linear_value_head_dim": 128,
+                "linear_num_key_heads": 16, "linear_num_value_heads": 16,
+                "linear_conv_kernel_dim": 4, "full_attention_interval": 4}
+    v = {k: c.get(k, dflt) for k, dflt in defaults.items()}
+    if any(not x or x <= 0 for x in v.values()):
+        raise ConvertError("config.json: qwen3_5 needs positive sizes")
+    h, inter, d = v["hidden_size"], v["intermediate_size"], v["head_dim"]
+    nq, nkv, vocab = v["num_attention_heads"], v["num_key_value_heads"], v["vocab_size"]
+    dk, dv = v["linear_key_head_dim"], v["linear_value_head_dim"]
+    nk, nv = v["linear_num_key_heads"], v["linear_num_value_heads"]
+    qkv = 2 * nk * dk + nv * dv
+
+    def hf(name):  # _mlc_to_hf: model. -> model.language_model.
+        return "model.language_model." + name[6:] if name.startswith("model.") else name
+
+    def copy(name, shape, kind="other", src=None):
+        return Param(name, shape, [hf(src or name)], kind=kind)
+
+    def norm(name, size):
+        return Param(name, [size], [hf(name)], combine=_plus_one_f32)
+
+    ps = [copy("model.embed_tokens.weight", [vocab, h], "embedding")]
+    for layer in range(v["num_hidden_layers"]):
+        p = f"model.layers.{layer}"
+        if (layer + 1) % v["full_attention_interval"] == 0:
+            a = f"{p}.self_attn"
+            ps.append(Param(f"{a}.c_attn.weight", [(2 * nq + 2 * nkv) * d, h],
+                            [hf(f"{a}.{n}.weight") for n in ("q_proj", "k_proj", "v_proj")],
+                            kind="linear"))
+            ps.append(copy(f"{a}.o_proj.weight", [h, nq * d], "linear"))
+            ps.append(norm(f"{a}.q_norm.weight", d))
+            ps.append(norm(f"{a}.k_norm.weight", d))
+        else:
+            a = f"{p}.linear_attn"
+            ps += [copy(f"{a}.in_proj_qkv.weight", [qkv, h], "linear"),
+                   copy(f"{a}.in_proj_z.weight", [nv * dv, h], "linear"),
+                   copy(f"{a}.in_proj_a.weight", [nv, h], "linear"),
+                   copy(f"{a}.in_proj_b.weight", [nv, h], "linear"),
+                   copy(f"{a}.out_proj.weight", [h, nv * dv], "linear"),
+                   copy(f"{a}.conv1d_weight", [qkv, 1, v["linear_conv_kernel_dim"]],
+                        src=f"{a}.conv1d.weight"),
+                   copy(f"{a}.A_log", [nv]), copy(f"{a}.dt_bias", [nv]),
+                   copy(f"{a}.norm.weight", [dv])]  # the gated norm: no + 1
+        ps.append(Param(f"{p}.mlp.gate_up_proj.weight", [2 * inter, h],
+                        [hf(f"{p}.mlp.gate_proj.weight"), hf(f"{p}.mlp.up_proj.weight")],
+                        kind="linear"))
+        ps.append(copy(f"{p}.mlp.down_proj.weight", [h, inter], "linear"))
+        ps.append(norm(f"{p}.input_layernorm.weight", h))
+        ps.append(norm(f"{p}.post_attention_layernorm.weight", h))
+    ps.append(norm("model.norm.weight", h))
+    if not c.get("tie_word_embeddings", False):
+        ps.append(copy("lm_head.weight", [vocab, h], "linear"))
+    return ps
+
+
+ARCHITECTURES.update({
+    "qwen3_5": (qwen35_params, _unused_none, False),
+    "qwen3_5_text": (qwen35_params, _unused_none, False),
+})
+HF_ARCHITECTURE_NAMES["Qwen3_5ForConditionalGeneration"] = "qwen3_5"
+HF_ARCHITECTURE_NAMES["Qwen3_5ForCausalLM"] = "qwen3_5_text"
+
+
+# ---------------------------------------------------------------------------
+# llava (llava_model.py / llava_loader.py, vision/clip_vision.py): the
+# standard loader with layer_prefix "language_model.model.layers"; every
+# other name is the HF name
+# ---------------------------------------------------------------------------
+
+def llava_params(cfg, t, arch):
+    for key in ("text_config", "vision_config"):
+        if not isinstance(cfg.get(key), dict):
+            raise ConvertError(f"config.json: missing required field '{key}' for llava")
+    if cfg.get("image_token_index") is None and cfg.get("image_token_id") is None:
+        raise ConvertError("config.json: missing required field 'image_token_index'")
+    tc, vc = cfg["text_config"], cfg["vision_config"]
+    ref._require(tc, ["hidden_size", "intermediate_size", "num_attention_heads",
+                      "num_hidden_layers", "rms_norm_eps", "vocab_size"], arch)
+    ref._context_window(tc, arch)
+    ref._require(vc, ["hidden_size", "image_size", "intermediate_size", "num_attention_heads",
+                      "num_hidden_layers", "patch_size", "projection_dim", "vocab_size"], arch)
+    h, nq, nkv, d = _head_dims(tc, t)
+    ref._divisible(nq, t, "num_attention_heads")
+    inter = tc["intermediate_size"]
+    i = ref._divisible(inter, t, "intermediate_size")
+    segs = [nq // t * d, nkv // t * d, nkv // t * d]
+    mistral = "_name_or_path" in tc and tc.get("architectures") == ["MistralForCausalLM"]
+    vh, vi, patch = vc["hidden_size"], vc["intermediate_size"], vc["patch_size"]
+    positions = (vc["image_size"] // patch) ** 2 + 1
+
+    def copy(name, shape, kind="other", shard=None):
+        return Param(name, shape, [name], kind=kind, shard=shard)
+
+    vm = "vision_tower.vision_model"
+    # CLIPVisionModel.no_quantization: every vision tensor kind "other"
+    ps = [copy(f"{vm}.embeddings.class_embedding", [vh]),
+          copy(f"{vm}.embeddings.patch_embedding.weight",
+               [vh, vc.get("num_channels", 3), patch, patch]),
+          copy(f"{vm}.embeddings.position_embedding.weight", [positions, vh]),
+          copy(f"{vm}.pre_layrnorm.weight", [vh]), copy(f"{vm}.pre_layrnorm.bias", [vh])]
+    for layer in range(vc["num_hidden_layers"]):
+        p = f"{vm}.encoder.layers.{layer}"
+        for n in ("k_proj", "v_proj", "q_proj", "out_proj"):
+            ps += [copy(f"{p}.self_attn.{n}.weight", [vh, vh]),
+                   copy(f"{p}.self_attn.{n}.bias", [vh])]
+        ps += [copy(f"{p}.layer_norm1.weight", [vh]), copy(f"{p}.layer_norm1.bias", [vh]),
+               copy(f"{p}.mlp.fc1.weight", [vi, vh]), copy(f"{p}.mlp.fc1.bias", [vi]),
+               copy(f"{p}.mlp.fc2.weight", [vh, vi]), copy(f"{p}.mlp.fc2.bias", [vh]),
+               copy(f"{p}.layer_norm2.weight", [vh]), copy(f"{p}.layer_norm2.bias", [vh])]
+    ps += [copy(f"{vm}.post_layernorm.weight", [vh]), copy(f"{vm}.post_layernorm.bias", [vh])]
+    mp = "multi_modal_projector"
+    ps += [copy(f"{mp}.linear_1.weight", [h, vh], "linear"), copy(f"{mp}.linear_1.bias", [h]),
+           copy(f"{mp}.linear_2.weight", [h, h], "linear"), copy(f"{mp}.linear_2.bias", [h])]
+    lm = "language_model"
+    ps.append(copy(f"{lm}.model.embed_tokens.weight", [None, h], "embedding"))
+    for layer in range(tc["num_hidden_layers"]):
+        p = f"{lm}.model.layers.{layer}"
+        a = f"{p}.self_attn"
+        ps.append(Param(f"{a}.qkv_proj.weight", [(nq + 2 * nkv) * d, h],
+                        [f"{a}.{n}.weight" for n in ("q_proj", "k_proj", "v_proj")],
+                        kind="linear", shard=(0, segs)))
+        ps.append(copy(f"{a}.o_proj.weight", [h, nq * d], "linear", (1, None)))
+        ps.append(Param(f"{p}.mlp.gate_up_proj.weight", [2 * inter, h],
+                        [f"{p}.mlp.gate_proj.weight", f"{p}.mlp.up_proj.weight"],
+                        kind="linear", shard=(0, [i, i])))
+        ps.append(copy(f"{p}.mlp.down_proj.weight", [h, inter], "linear", (1, None)))
+        ps.append(copy(f"{p}.input_layernorm.weight", [h]))
+        ps.append(copy(f"{p}.post_attention_layernorm.weight", [h]))
+    ps.append(copy(f"{lm}.model.norm.weight", [h]))
+    if mistral or not tc.get("tie_word_embeddings", False):
+        # `language_model.lm_head` is not a final-FC name for MLC's quantizer
+        ps.append(copy(f"{lm}.lm_head.weight", [None, h], "linear"))
+    return ps
+
+
+def _unused_llava(name):
+    parts = name.split(".")
+    return (len(parts) == 7 and parts[:3] == ["language_model", "model", "layers"]
+            and parts[4:] == ["self_attn", "rotary_emb", "inv_freq"])
+
+
+ARCHITECTURES["llava"] = (llava_params, _unused_llava, False)
+HF_ARCHITECTURE_NAMES["LlavaForConditionalGeneration"] = "llava"
