@@ -35,6 +35,8 @@ static llvm::Expected<ModelDef> buildLlama4(const ModelConfig &top,
     return build::configError(top, "missing required field 'text_config' "
                                    "(llama4)");
   ModelConfig cfg(*text, top.getPath());
+  if (llvm::Error e = checkModelConfig(cfg))
+    return std::move(e);
   if (llvm::Error e = cfg.require(
           {"hidden_size", "intermediate_size", "num_attention_heads",
            "num_hidden_layers", "rms_norm_eps", "use_qk_norm",

@@ -36,6 +36,9 @@ static llvm::Expected<ModelDef> buildLlava(const ModelConfig &top, int64_t tp) {
                                    "'image_token_index' (llava)");
   ModelConfig text(raw["text_config"], top.getPath());
   ModelConfig vision(raw["vision_config"], top.getPath());
+  for (const ModelConfig *c : {&text, &vision})
+    if (llvm::Error e = checkModelConfig(*c))
+      return std::move(e);
   bool mistral = false;
   if (text.has("_name_or_path"))
     if (auto a = text.raw().find("architectures");
@@ -49,10 +52,11 @@ static llvm::Expected<ModelDef> buildLlava(const ModelConfig &top, int64_t tp) {
       /*needsRope=*/false);
   if (!d)
     return d.takeError();
+  // MLC's CLIPVisionConfig also requires projection_dim and vocab_size,
+  // which no weight depends on and transformers 5 may leave out.
   if (llvm::Error e = vision.require(
           {"hidden_size", "image_size", "intermediate_size",
-           "num_attention_heads", "num_hidden_layers", "patch_size",
-           "projection_dim", "vocab_size"},
+           "num_attention_heads", "num_hidden_layers", "patch_size"},
           "llava vision_config"))
     return std::move(e);
   int64_t vh = vision.getInt("hidden_size", 0);

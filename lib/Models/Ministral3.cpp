@@ -65,6 +65,9 @@ static llvm::Expected<ModelDef> buildMinistral3(const ModelConfig &top,
                                                 int64_t tp) {
   const char *arch = "ministral3";
   ModelConfig cfg(mergeTextConfig(top.raw()), top.getPath());
+  // The merged text fields pass the same type and range checks.
+  if (llvm::Error e = checkModelConfig(cfg))
+    return std::move(e);
   if (llvm::Error e = cfg.require({"hidden_size", "intermediate_size",
                                    "num_attention_heads", "num_hidden_layers",
                                    "rms_norm_eps", "vocab_size"},

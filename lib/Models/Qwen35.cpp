@@ -38,6 +38,8 @@ static llvm::Expected<ModelDef> buildQwen35(const ModelConfig &top, int64_t tp,
       merged[it.key()] = it.value();
   }
   ModelConfig cfg(std::move(merged), top.getPath());
+  if (llvm::Error e = checkModelConfig(cfg))
+    return std::move(e);
   const char *why = "no parameter carries a shard strategy, while its "
                     "attention and MLP hold heads / shards and "
                     "intermediate_size / shards";

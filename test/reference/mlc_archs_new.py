@@ -402,7 +402,7 @@ def llava_params(cfg, t, arch):
                       "num_hidden_layers", "rms_norm_eps", "vocab_size"], arch)
     ref._context_window(tc, arch)
     ref._require(vc, ["hidden_size", "image_size", "intermediate_size", "num_attention_heads",
-                      "num_hidden_layers", "patch_size", "projection_dim", "vocab_size"], arch)
+                      "num_hidden_layers", "patch_size"], arch)
     h, nq, nkv, d = _head_dims(tc, t)
     ref._divisible(nq, t, "num_attention_heads")
     inter = tc["intermediate_size"]
