@@ -6,8 +6,8 @@ writes its dequantized bfloat16 twin.
   make_fp8.py IN_DIR FP8_OUT BF16_OUT [--block 128 128]
       [--activation-scales]
 
-FP8_OUT: every linear weight of the decoder layers (`*_proj.weight`,
-2-D, experts included; not the MoE router `mlp.gate`, not the embedding nor
+FP8_OUT: every linear weight of the decoder layers (`*_proj*.weight`,
+2-D, experts included, DeepSeek's kv_a_proj_with_mqa too; not the MoE router `mlp.gate`, not the embedding nor
 lm_head) becomes F8_E4M3 codes plus `<name>_scale_inv` F32 of shape
 [ceil(N / block[0]), ceil(K / block[1])], and config.json gets
 `quantization_config` {"quant_method": "fp8", "fmt": "e4m3",
@@ -70,8 +70,8 @@ def e4m3fn_decode(c):
 
 
 def is_fp8_linear(name, shape):
-    return (name.startswith("model.layers.") and name.endswith("_proj.weight")
-            and len(shape) == 2)
+    return (name.startswith("model.layers.") and name.endswith(".weight")
+            and "_proj" in name and len(shape) == 2)
 
 
 def quantize_blocks(values, shape, block):

@@ -7,7 +7,8 @@ Written from mlc-ai/mlc-llm python/mlc_llm/quantization/
 block_scale_quantization.py (BlockScaleQuantize, BlockScaleQuantizeLinear,
 BlockScaleQuantizeLinearStaticActivation, BlockScaleQuantizeMixtralExperts),
 quantization.py (the two modes: float8_e4m3fn weights, bfloat16 model) and
-the qwen3 / qwen3_moe loaders (add_weight_and_scale_mapping):
+the qwen3 / qwen3_moe loaders (add_weight_and_scale_mapping), and deepseek_v2_loader.py's w_uk / w_uv
+scales (kv_b_proj.weight_scale_inv reshaped with the block sizes):
 
 - the mode quantizes nothing: every nn.Linear that is not the final fc
   (`lm_head`) nor a MoE router (a Linear named `gate` with <= 256 outputs),
@@ -32,7 +33,8 @@ import os
 import struct
 import sys
 
-import mlc_reference as ref
+import mlc_reference as ref  # noqa: I001 (first: it loads mlc_archs)
+import mlc_archs_deepseek as dsa
 from make_checkpoint import from_bits, read_safetensors
 from mlc_checkpoints import Tensor, numel
 
@@ -65,10 +67,15 @@ def main(argv=None):
     how = {}  # MLC name -> how to build it
     for prm in params:
         module = prm.name[:-len(".weight")]
-        blocked = (prm.kind in ("linear", "experts")
-                   and module != "lm_head"
-                   and not (module.endswith(".gate")
-                            and prm.shape[0] <= 256))
+        # DeepSeek's MLA attention holds w_uk / w_uv (not Linears), which
+        # the mutator turns into float8 parameters with scales as well.
+        mla = prm.name.endswith((".w_uk", ".w_uv"))
+        if mla:
+            module = prm.name
+        blocked = mla or (prm.kind in ("linear", "experts")
+                          and module != "lm_head"
+                          and not (module.endswith(".gate")
+                                   and prm.shape[0] <= 256))
         out_params.append(prm)
         if not blocked:
             how[prm.name] = "bf16"
@@ -100,6 +107,27 @@ def main(argv=None):
             ("moe_gate_up_proj.weight", "moe_down_proj.weight",
              "moe_gate_up_proj.weight_scale_inv",
              "moe_down_proj.weight_scale_inv")) else []
+        if callable(prm.combine) or prm.name.endswith(
+                ("w_uk_scale_inv", "w_uv_scale_inv")):
+            # DeepSeek's w_uk / w_uv: kv_b_proj reshaped per head, split at
+            # qk_nope_head_dim, w_uk transposed; the scales likewise with
+            # every block dimension divided by its block.
+            dtype, shape, data = pieces[0]
+            nkv, nope = cfg["num_key_value_heads"], cfg["qk_nope_head_dim"]
+            v, rank = cfg["v_head_dim"], cfg["kv_lora_rank"]
+            part = 0 if ".w_uk" in prm.name else 1
+            if kind == "codes":
+                split = dsa._kv_b_split(nkv, nope, v, rank, part)
+                shape, values = split([(prm.sources[0], shape, dtype,
+                                        list(data))])
+                writer.add(prm.name, Tensor(shape, "float8_e4m3fn", values))
+            else:
+                split = dsa._kv_b_split(nkv, nope // block[0], v // block[0],
+                                        rank // block[1], part)
+                values = [ref.round_f32(x) for x in from_bits(data, dtype)]
+                shape, values = split([(prm.sources[0], shape, dtype, values)])
+                writer.add(prm.name, Tensor(shape, "float32", values))
+            continue
         if kind == "codes":
             assert all(d == "F8_E4M3" for d, _, _ in pieces), prm.name
             codes = b"".join(data for _, _, data in pieces)

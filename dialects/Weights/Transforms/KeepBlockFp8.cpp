@@ -153,7 +153,7 @@ static llvm::StringMap<int64_t> sourceOrder(ModelOp model) {
 }
 
 /// Where mlc_llm's loader first meets `v`'s sources (the smallest index of
-/// its plain sources), or -1 when a source is a view or unknown.
+/// the tensors it reads, views included), or -1 when one is unknown.
 static int64_t firstSource(Value v, const llvm::StringMap<int64_t> &order) {
   int64_t best = std::numeric_limits<int64_t>::max();
   SmallVector<Value> work{v};
@@ -164,7 +164,7 @@ static int64_t firstSource(Value v, const llvm::StringMap<int64_t> &order) {
       return -1;
     if (auto s = dyn_cast<SourceOp>(op)) {
       auto it = order.find(s.getKey());
-      if (s.getStrides() || it == order.end())
+      if (it == order.end())
         return -1;
       best = std::min(best, it->second);
       continue;
