@@ -74,7 +74,7 @@ def is_fp8_linear(name, shape):
             and "_proj" in name and len(shape) == 2)
 
 
-def quantize_blocks(values, shape, block):
+def quantize_blocks(values, shape, block, scale_dtype="F32"):
     """-> (codes, scales [ceil(N/bn) * ceil(K/bk)], dequantized bf16 values)."""
     n, k = shape
     bn, bk = block
@@ -85,7 +85,10 @@ def quantize_blocks(values, shape, block):
             amax = max(abs(values[r * k + c])
                        for r in range(br * bn, min(n, (br + 1) * bn))
                        for c in range(bc * bk, min(k, (bc + 1) * bk)))
-            scales.append(f32(amax / 448.0) if amax > 0 else f32(1.0 / 448.0))
+            s = f32(amax / 448.0) if amax > 0 else f32(1.0 / 448.0)
+            if scale_dtype == "BF16":  # the scale as stored
+                s = from_bits(to_bits([s], "BF16"), "BF16")[0]
+            scales.append(s)
     codes, deq = [], []
     for r in range(n):
         for c in range(k):
@@ -105,6 +108,9 @@ def main():
     p.add_argument("bf16_out")
     p.add_argument("--block", type=int, nargs=2, default=[128, 128])
     p.add_argument("--activation-scales", action="store_true")
+    p.add_argument("--scale-dtype", choices=["F32", "BF16"], default="F32",
+                   help="dtype of weight_scale_inv (BF16: scales rounded "
+                        "to bfloat16 before use)")
     a = p.parse_args()
     with open(os.path.join(a.input, "config.json")) as f:
         config = json.load(f)
@@ -116,11 +122,11 @@ def main():
             twin.append((name, dtype, shape, data))
             continue
         codes, scales, deq = quantize_blocks(from_bits(data, dtype), shape,
-                                             a.block)
+                                             a.block, a.scale_dtype)
         fp8.append((name, "F8_E4M3", shape, codes))
-        fp8.append((name + "_scale_inv", "F32",
+        fp8.append((name + "_scale_inv", a.scale_dtype,
                     [-(-shape[0] // a.block[0]), -(-shape[1] // a.block[1])],
-                    to_bits(scales, "F32")))
+                    to_bits(scales, a.scale_dtype)))
         twin.append((name, "BF16", shape, to_bits(deq, "BF16")))
     if a.activation_scales:
         h = config["hidden_size"]
