@@ -12,6 +12,7 @@
 
 #include "qopt/Numerics/Calibrated.h"
 #include "CalibratedSearch.h"
+#include "Simd.h"
 #include "SimdCalibrated.h"
 
 #include <algorithm>
@@ -22,6 +23,33 @@
 namespace qopt::numerics {
 
 using namespace calibrated;
+
+/// The steps below the scalar definitions of prepareGptq, through the
+/// blocked Highway kernels (SimdCalibrated.h): the same operations in the
+/// same order for every element, so the same bits. `a` and `p` are n x n
+/// scratch; p holds the permuted, damped Hessian.
+static std::string factorSimd(std::vector<double> &a, std::vector<double> &p,
+                              size_t n, GptqFactor &out) {
+  const auto k = int64_t(n);
+  // L^T (= R, upper): row j of R is column j of L.
+  std::fill(a.begin(), a.end(), 0.0);
+  if (!simd::choleskyRows(p.data(), 1, k, k, a.data()))
+    return "the Hessian is not positive definite after dampening "
+           "(raise the dampening)";
+  // L row-major in p.
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < n; ++j)
+      p[i * n + j] = a[j * n + i];
+  // Linv row-major in a; Hinv's upper triangle in p.
+  std::fill(a.begin(), a.end(), 0.0);
+  simd::invertLower(p.data(), k, a.data());
+  simd::gramUpper(a.data(), k, p.data());
+  out.u.assign(n * n, 0.0);
+  if (!simd::choleskyRows(p.data(), k, 1, k, out.u.data()))
+    return "the inverse Hessian is not positive definite (raise the "
+           "dampening)";
+  return {};
+}
 
 std::string prepareGptq(const float *h, int64_t k, const GptqOptions &options,
                         GptqFactor &out) {
@@ -62,6 +90,8 @@ std::string prepareGptq(const float *h, int64_t k, const GptqOptions &options,
       p[i * n + j] = a[size_t(out.order[i]) * n + size_t(out.order[j])];
   for (size_t j = 0; j < n; ++j)
     p[j * n + j] += damp;
+  if (simd::enabled())
+    return factorSimd(a, p, n, out);
   // L: P = L L^T (lower), column by column.
   std::vector<double> &l = a;
   std::fill(l.begin(), l.end(), 0.0);

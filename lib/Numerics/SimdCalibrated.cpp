@@ -1,7 +1,9 @@
 //===- SimdCalibrated.cpp - Highway kernels of GPTQ -------------*- C++ -*-===//
 //
 // GPTQ's lazy-batch update (Gptq.cpp) for a tile of rows at once: a rank-B
-// update x -= E U by a register-blocked matrix product. Every element's sum
+// update x -= E U by a register-blocked matrix product; and the O(k^3)
+// steps of prepareGptq (two Cholesky factorizations, a triangular inverse
+// and its Gram product) blocked so that each vector load serves 8 rows. Every element's sum
 // runs over the block's columns in ascending order from +0, each product
 // rounded before it is added (no FMA: the library builds with
 // -ffp-contract=off), exactly as the scalar definition in Gptq.cpp, so the
@@ -17,8 +19,11 @@
 
 #include <hwy/highway.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 HWY_BEFORE_NAMESPACE();
 namespace qopt::numerics::HWY_NAMESPACE {
@@ -77,6 +82,288 @@ void GptqLazyUpdate(const double *err, int64_t rows, int64_t b,
     }
 }
 
+
+/// Rows [i0, i1) of the upper factor R of a left-looking Cholesky (see
+/// simd::choleskyRows), from V[b n + j] = A(i0 + b, j) for j >= i0.
+/// Returns false at a pivot that is not positive.
+template <class D>
+HWY_INLINE bool CholeskyBlock(D d, int64_t n, int64_t tStart, int64_t i0,
+                              int64_t i1, double *HWY_RESTRICT v,
+                              double *HWY_RESTRICT r) {
+  constexpr int64_t IB = 8;
+  const auto N = int64_t(hn::Lanes(d));
+  using V = hn::Vec<D>;
+  const int64_t nb = i1 - i0;
+  // The rows tStart <= t < i0 of R (those before tStart are subtracted
+  // already), from the block's rows, t ascending.
+  int64_t j = i0;
+  if (nb == IB) {
+    for (; j + 2 * N <= n; j += 2 * N) {
+      V a0[IB], a1[IB];
+      for (int64_t b = 0; b < IB; ++b) {
+        a0[b] = hn::LoadU(d, v + b * n + j);
+        a1[b] = hn::LoadU(d, v + b * n + j + N);
+      }
+      for (int64_t t = tStart; t < i0; ++t) {
+        const double *rt = r + t * n;
+        const V u0 = hn::LoadU(d, rt + j), u1 = hn::LoadU(d, rt + j + N);
+        for (int64_t b = 0; b < IB; ++b) {
+          const V c = hn::Set(d, rt[i0 + b]);
+          a0[b] = hn::Sub(a0[b], hn::Mul(c, u0));
+          a1[b] = hn::Sub(a1[b], hn::Mul(c, u1));
+        }
+      }
+      for (int64_t b = 0; b < IB; ++b) {
+        hn::StoreU(a0[b], d, v + b * n + j);
+        hn::StoreU(a1[b], d, v + b * n + j + N);
+      }
+    }
+  }
+  for (; j < n; ++j)
+    for (int64_t b = 0; b < nb; ++b) {
+      double x = v[b * n + j];
+      for (int64_t t = tStart; t < i0; ++t) {
+        double p = r[t * n + i0 + b] * r[t * n + j];
+        x -= p;
+      }
+      v[b * n + j] = x;
+    }
+  // Then the block's own rows, in order.
+  for (int64_t b = 0; b < nb; ++b) {
+    const int64_t i = i0 + b;
+    double *vb = v + b * n;
+    for (int64_t jj = i; jj < n; ++jj) {
+      double x = vb[jj];
+      for (int64_t t = i0; t < i; ++t) {
+        double p = r[t * n + i] * r[t * n + jj];
+        x -= p;
+      }
+      vb[jj] = x;
+    }
+    const double s = vb[i];
+    if (!(s > 0))
+      return false;
+    const double rii = std::sqrt(s);
+    r[i * n + i] = rii;
+    for (int64_t jj = i + 1; jj < n; ++jj)
+      r[i * n + jj] = vb[jj] / rii;
+  }
+  return true;
+}
+
+/// V[b n + j] -= R[t][i0 + b] R[t][j] for t in [t0, t1) ascending, the
+/// rows b < nb, the columns j >= i0.
+template <class D>
+HWY_INLINE void SubtractRows(D d, int64_t n, int64_t t0, int64_t t1,
+                             int64_t i0, int64_t nb, double *HWY_RESTRICT v,
+                             const double *HWY_RESTRICT r) {
+  constexpr int64_t IB = 8;
+  const auto N = int64_t(hn::Lanes(d));
+  using V = hn::Vec<D>;
+  int64_t j = i0;
+  if (nb == IB)
+    for (; j + 2 * N <= n; j += 2 * N) {
+      V a0[IB], a1[IB];
+      for (int64_t b = 0; b < IB; ++b) {
+        a0[b] = hn::LoadU(d, v + b * n + j);
+        a1[b] = hn::LoadU(d, v + b * n + j + N);
+      }
+      for (int64_t t = t0; t < t1; ++t) {
+        const double *rt = r + t * n;
+        const V u0 = hn::LoadU(d, rt + j), u1 = hn::LoadU(d, rt + j + N);
+        for (int64_t b = 0; b < IB; ++b) {
+          const V c = hn::Set(d, rt[i0 + b]);
+          a0[b] = hn::Sub(a0[b], hn::Mul(c, u0));
+          a1[b] = hn::Sub(a1[b], hn::Mul(c, u1));
+        }
+      }
+      for (int64_t b = 0; b < IB; ++b) {
+        hn::StoreU(a0[b], d, v + b * n + j);
+        hn::StoreU(a1[b], d, v + b * n + j + N);
+      }
+    }
+  for (; j < n; ++j)
+    for (int64_t b = 0; b < nb; ++b) {
+      double x = v[b * n + j];
+      for (int64_t t = t0; t < t1; ++t) {
+        double p = r[t * n + i0 + b] * r[t * n + j];
+        x -= p;
+      }
+      v[b * n + j] = x;
+    }
+}
+
+bool CholeskyRows(const double *a, int64_t lda, int64_t ldb, int64_t n,
+                  double *r, double *v) {
+  const hn::ScalableTag<double> d;
+  constexpr int64_t IB = 8, P = 64, TC = 96;
+  // Panels of P rows: the rows above a panel are subtracted from all of it
+  // in chunks of TC rows of R that stay in cache; inside the panel, blocks
+  // of IB rows left-looking. Every element still subtracts its terms in
+  // ascending t.
+  for (int64_t p0 = 0; p0 < n; p0 += P) {
+    const int64_t p1 = std::min(p0 + P, n);
+    for (int64_t b = 0; b < p1 - p0; ++b)
+      for (int64_t j = p0; j < n; ++j)
+        v[b * n + j] = a[(p0 + b) * lda + j * ldb];
+    for (int64_t t0 = 0; t0 < p0; t0 += TC) {
+      const int64_t t1 = std::min(t0 + TC, p0);
+      for (int64_t i0 = p0; i0 < p1; i0 += IB)
+        SubtractRows(d, n, t0, t1, i0, std::min(IB, p1 - i0),
+                     v + (i0 - p0) * n, r);
+    }
+    for (int64_t i0 = p0; i0 < p1; i0 += IB)
+      if (!CholeskyBlock(d, n, p0, i0, std::min(i0 + IB, p1),
+                         v + (i0 - p0) * n, r))
+        return false;
+  }
+  return true;
+}
+
+/// Row i of Linv in the columns [c0, c0 + 4N) from its sums a[0..3] (over
+/// t in [c0, i)): -s / L[i][i], with the diagonal 1 / L[i][i] and zeros
+/// above it.
+template <class D, class V>
+HWY_INLINE void FinishInverseRow(D d, int64_t n, int64_t c0, int64_t i,
+                                 const double *HWY_RESTRICT l, const V *a,
+                                 double *HWY_RESTRICT li) {
+  const auto N = int64_t(hn::Lanes(d));
+  const double lii = l[i * n + i];
+  const V vlii = hn::Set(d, lii);
+  double *out = li + i * n + c0;
+  for (int64_t q = 0; q < 4; ++q)
+    hn::StoreU(hn::Div(hn::Neg(a[q]), vlii), d, out + q * N);
+  for (int64_t c = std::max(c0, i); c < c0 + 4 * N; ++c)
+    out[c - c0] = c == i ? 1.0 / lii : 0.0;
+}
+
+/// Columns [c0, c0 + 4N) of Linv, row-major (see simd::invertLower); rows
+/// two at a time: row i+1 takes the terms t < i with row i's loads, then
+/// its term t = i once row i is done (ascending t for both).
+template <class D>
+HWY_INLINE void InvertColumns(D d, int64_t n, int64_t c0,
+                              const double *HWY_RESTRICT l,
+                              double *HWY_RESTRICT li) {
+  const auto N = int64_t(hn::Lanes(d));
+  using V = hn::Vec<D>;
+  int64_t i = c0;
+  for (; i + 1 < n; i += 2) {
+    V a[4], b[4];
+    for (int64_t q = 0; q < 4; ++q) {
+      a[q] = hn::Zero(d);
+      b[q] = hn::Zero(d);
+    }
+    const double *la = l + i * n, *lb = l + (i + 1) * n;
+    for (int64_t t = c0; t < i; ++t) {
+      const double *row = li + t * n + c0;
+      const V ca = hn::Set(d, la[t]), cb = hn::Set(d, lb[t]);
+      for (int64_t q = 0; q < 4; ++q) {
+        const V u = hn::LoadU(d, row + q * N);
+        a[q] = hn::Add(a[q], hn::Mul(ca, u));
+        b[q] = hn::Add(b[q], hn::Mul(cb, u));
+      }
+    }
+    FinishInverseRow(d, n, c0, i, l, a, li);
+    const double *row = li + i * n + c0;
+    const V cb = hn::Set(d, lb[i]);
+    for (int64_t q = 0; q < 4; ++q)
+      b[q] = hn::Add(b[q], hn::Mul(cb, hn::LoadU(d, row + q * N)));
+    FinishInverseRow(d, n, c0, i + 1, l, b, li);
+  }
+  for (; i < n; ++i) {
+    V a[4];
+    for (int64_t q = 0; q < 4; ++q)
+      a[q] = hn::Zero(d);
+    for (int64_t t = c0; t < i; ++t) {
+      const double *row = li + t * n + c0;
+      const V c = hn::Set(d, l[i * n + t]);
+      for (int64_t q = 0; q < 4; ++q)
+        a[q] = hn::Add(a[q], hn::Mul(c, hn::LoadU(d, row + q * N)));
+    }
+    FinishInverseRow(d, n, c0, i, l, a, li);
+  }
+}
+
+void InvertLower(const double *l, int64_t n, double *li) {
+  const hn::ScalableTag<double> d;
+  const auto W = 4 * int64_t(hn::Lanes(d));
+  int64_t c0 = 0;
+  for (; c0 + W <= n; c0 += W)
+    InvertColumns(d, n, c0, l, li);
+  // The last columns one at a time, as the scalar definition.
+  for (int64_t c = c0; c < n; ++c) {
+    li[c * n + c] = 1.0 / l[c * n + c];
+    for (int64_t i = c + 1; i < n; ++i) {
+      double s = 0;
+      for (int64_t t = c; t < i; ++t) {
+        double p = l[i * n + t] * li[t * n + c];
+        s += p;
+      }
+      li[i * n + c] = -s / l[i * n + i];
+    }
+  }
+}
+
+void GramUpper(const double *li, int64_t n, double *g) {
+  const hn::ScalableTag<double> d;
+  const auto N = int64_t(hn::Lanes(d));
+  using V = hn::Vec<decltype(d)>;
+  constexpr int64_t IB = 8;
+  auto scalar = [&](int64_t i, int64_t j) {
+    double s = 0;
+    for (int64_t t = j; t < n; ++t) {
+      double p = li[t * n + i] * li[t * n + j];
+      s += p;
+    }
+    g[i * n + j] = s;
+  };
+  // Rows of li in chunks of TC that stay in cache while every block of 8
+  // rows of g takes their terms; partial sums wait in g between chunks (the
+  // terms of each element are still added in ascending t from +0; terms
+  // with t < j are li[t][j] = 0 products, which leave +0 unchanged).
+  constexpr int64_t TC = 96;
+  const int64_t fullI = n / IB * IB;
+  for (int64_t t0 = 0; t0 < n; t0 += TC) {
+    const int64_t t1 = std::min(t0 + TC, n);
+    for (int64_t i0 = 0; i0 < fullI && i0 < t1; i0 += IB) {
+      for (int64_t j = i0; j + 2 * N <= n && j < t1; j += 2 * N) {
+        V a0[IB], a1[IB];
+        const bool first = j >= t0;
+        for (int64_t b = 0; b < IB; ++b) {
+          double *gb = g + (i0 + b) * n + j;
+          a0[b] = first ? hn::Zero(d) : hn::LoadU(d, gb);
+          a1[b] = first ? hn::Zero(d) : hn::LoadU(d, gb + N);
+        }
+        for (int64_t t = std::max(t0, j); t < t1; ++t) {
+          const double *rt = li + t * n;
+          const V u0 = hn::LoadU(d, rt + j), u1 = hn::LoadU(d, rt + j + N);
+          for (int64_t b = 0; b < IB; ++b) {
+            const V c = hn::Set(d, rt[i0 + b]);
+            a0[b] = hn::Add(a0[b], hn::Mul(c, u0));
+            a1[b] = hn::Add(a1[b], hn::Mul(c, u1));
+          }
+        }
+        // Lanes j < i land in the lower triangle, which nothing reads.
+        for (int64_t b = 0; b < IB; ++b) {
+          hn::StoreU(a0[b], d, g + (i0 + b) * n + j);
+          hn::StoreU(a1[b], d, g + (i0 + b) * n + j + N);
+        }
+      }
+    }
+  }
+  // What the blocks left: the last columns of each row block, the last rows.
+  for (int64_t i0 = 0; i0 < fullI; i0 += IB) {
+    const int64_t jEnd = i0 + (n - i0) / (2 * N) * (2 * N);
+    for (int64_t b = 0; b < IB; ++b)
+      for (int64_t jj = std::max(jEnd, i0 + b); jj < n; ++jj)
+        scalar(i0 + b, jj);
+  }
+  const int64_t i0 = fullI;
+  for (int64_t i = i0; i < n; ++i)
+    for (int64_t j = i; j < n; ++j)
+      scalar(i, j);
+}
+
 } // namespace qopt::numerics::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -88,6 +375,9 @@ HWY_AFTER_NAMESPACE();
 namespace qopt::numerics {
 
 HWY_EXPORT(GptqLazyUpdate);
+HWY_EXPORT(CholeskyRows);
+HWY_EXPORT(InvertLower);
+HWY_EXPORT(GramUpper);
 
 namespace simd {
 
@@ -107,6 +397,20 @@ void gptqLazyUpdate(const double *err, int64_t rows, int64_t b,
     return;
   }
   HWY_DYNAMIC_DISPATCH(GptqLazyUpdate)(err, rows, b, u, ldu, c0, c1, x, ldx);
+}
+
+bool choleskyRows(const double *a, int64_t lda, int64_t ldb, int64_t n,
+                  double *r) {
+  std::vector<double> v(size_t(64 * n));
+  return HWY_DYNAMIC_DISPATCH(CholeskyRows)(a, lda, ldb, n, r, v.data());
+}
+
+void invertLower(const double *l, int64_t n, double *li) {
+  HWY_DYNAMIC_DISPATCH(InvertLower)(l, n, li);
+}
+
+void gramUpper(const double *li, int64_t n, double *g) {
+  HWY_DYNAMIC_DISPATCH(GramUpper)(li, n, g);
 }
 
 } // namespace simd

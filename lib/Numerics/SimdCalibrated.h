@@ -20,6 +20,23 @@ void gptqLazyUpdate(const double *err, int64_t rows, int64_t b,
                     const double *u, int64_t ldu, int64_t c0, int64_t c1,
                     double *x, int64_t ldx);
 
+/// Left-looking Cholesky factor R (upper, row-major n x n; only the upper
+/// triangle is written) of the symmetric A(i, j) = a[i lda + j ldb]: for
+/// each row i, for j >= i, v = A(i, j) then v -= R[t][i] * R[t][j] for
+/// t = 0 .. i-1 in order; R[i][i] = sqrt(v_ii), R[i][j] = v_ij / R[i][i].
+/// False at the first pivot v_ii that is not > 0.
+bool choleskyRows(const double *a, int64_t lda, int64_t ldb, int64_t n,
+                  double *r);
+
+/// li (row-major, zero on entry) = L^-1 of the lower triangular row-major
+/// l, column c by forward substitution: li[c][c] = 1 / l[c][c]; for i > c,
+/// s = 0, s += l[i][t] * li[t][c] for t = c .. i-1, li[i][c] = -s / l[i][i].
+void invertLower(const double *l, int64_t n, double *li);
+
+/// g[i][j] for j >= i = sum over t = j .. n-1 in order (from 0) of
+/// li[t][i] * li[t][j] (Linv^T Linv); g's lower triangle is clobbered.
+void gramUpper(const double *li, int64_t n, double *g);
+
 } // namespace qopt::numerics::simd
 
 #endif // QOPT_LIB_NUMERICS_SIMDCALIBRATED_H

@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -95,6 +96,57 @@ TEST(GptqTiles, RowsEqualRowsConvertedAlone) {
       EXPECT_EQ(z, z1);
     });
   }
+}
+
+// prepareGptq's blocked kernels (panels of 64 rows, blocks of 8, column
+// blocks of 4 vectors, with every kind of tail at k = 203) give the factor
+// of the scalar definitions bit for bit, with and without act-order.
+TEST(GptqTiles, FactorEqualsTheScalarDefinition) {
+  const int64_t k = 203;
+  std::mt19937 rng(9);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(size_t(40 * k));
+  for (float &v : x)
+    v = nd(rng);
+  std::vector<float> h(size_t(k * k));
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < k; ++j) {
+      double s = 0;
+      for (int64_t t = 0; t < 40; ++t)
+        s += double(x[size_t(t * k + i)]) * x[size_t(t * k + j)];
+      h[size_t(i * k + j)] = float(s / 40);
+    }
+  for (int64_t j = 0; j < k; ++j) // a dead column: input 5 never seen
+    h[size_t(5 * k + j)] = h[size_t(j * k + 5)] = 0.0f;
+  for (bool actOrder : {false, true}) {
+    GptqOptions opts;
+    opts.actOrder = actOrder;
+    GptqFactor want;
+    setSimdKernelsEnabled(false);
+    ASSERT_EQ(prepareGptq(h.data(), k, opts, want), "");
+    setSimdKernelsEnabled(true);
+    forEachSimdTarget([&] {
+      GptqFactor got;
+      ASSERT_EQ(prepareGptq(h.data(), k, opts, got), "");
+      EXPECT_EQ(got.order, want.order);
+      EXPECT_EQ(got.dead, want.dead);
+      ASSERT_EQ(got.u.size(), want.u.size());
+      EXPECT_EQ(std::memcmp(got.u.data(), want.u.data(),
+                            want.u.size() * sizeof(double)),
+                0)
+          << "act-order " << actOrder;
+    });
+  }
+  // Refusals are the scalar definition's too.
+  std::vector<float> singular = {1, 1, 1, 1};
+  GptqOptions noDamp;
+  noDamp.damp = 0.0;
+  forEachSimdTarget([&] {
+    GptqFactor f;
+    EXPECT_EQ(prepareGptq(singular.data(), 2, noDamp, f),
+              "the Hessian is not positive definite after dampening (raise "
+              "the dampening)");
+  });
 }
 
 } // namespace
