@@ -19,6 +19,8 @@
 
 #include <hwy/highway.h>
 
+#include "SimdRules-inl.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -364,6 +366,69 @@ void GramUpper(const double *li, int64_t n, double *g) {
       scalar(i, j);
 }
 
+
+/// The weighted search's per-element terms for one candidate scale of the
+/// group rule (see simd::weightedTerms).
+template <FloatFormat F, RoundingMode R>
+void WeightedTermsT(const float *x, const float *a, int64_t n, float s,
+                    float hi, float *q, double *te, double *tx, double *tq) {
+  const hn::ScalableTag<double> dd;
+  const hn::Rebind<float, decltype(dd)> df;
+  const auto N = int64_t(hn::Lanes(dd));
+  const auto vs = hn::Set(df, s), vmax = hn::Set(df, hi),
+             vtop = hn::Set(df, 2 * hi);
+  int64_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto xv = hn::LoadU(df, x + i);
+    const auto code =
+        hn::Sub(QuantizeValues<F, R>(df, xv, vs, vmax, vtop), vmax);
+    hn::StoreU(code, df, q + i);
+    const auto xd = hn::PromoteTo(dd, xv), qd = hn::PromoteTo(dd, code);
+    const auto ad = hn::PromoteTo(dd, hn::LoadU(df, a + i));
+    const auto e = hn::Sub(xd, hn::PromoteTo(dd, hn::Mul(code, vs)));
+    hn::StoreU(hn::Mul(ad, hn::Mul(e, e)), dd, te + i);
+    const auto aq = hn::Mul(ad, qd);
+    hn::StoreU(hn::Mul(aq, xd), dd, tx + i);
+    hn::StoreU(hn::Mul(aq, qd), dd, tq + i);
+  }
+  for (; i < n; ++i) {
+    const float code =
+        float(int32_t(rules::quantizeValue<F, R>(x[i], s, hi, 2 * hi))) - hi;
+    q[i] = code;
+    double e = double(x[i]) - double(code * s);
+    double t = e * e;
+    te[i] = double(a[i]) * t;
+    double aq = double(a[i]) * double(code);
+    tx[i] = aq * double(x[i]);
+    tq[i] = aq * double(code);
+  }
+}
+
+void WeightedTerms(FloatFormat f, RoundingMode r, const float *x,
+                   const float *a, int64_t n, float s, float hi, float *q,
+                   double *te, double *tx, double *tq) {
+  using FF = FloatFormat;
+  using RM = RoundingMode;
+  const bool away = r == RM::NearestAway;
+  switch (f) {
+  case FF::F16:
+    return away ? WeightedTermsT<FF::F16, RM::NearestAway>(x, a, n, s, hi, q,
+                                                           te, tx, tq)
+                : WeightedTermsT<FF::F16, RM::NearestEven>(x, a, n, s, hi, q,
+                                                           te, tx, tq);
+  case FF::BF16:
+    return away ? WeightedTermsT<FF::BF16, RM::NearestAway>(x, a, n, s, hi,
+                                                            q, te, tx, tq)
+                : WeightedTermsT<FF::BF16, RM::NearestEven>(x, a, n, s, hi,
+                                                            q, te, tx, tq);
+  case FF::F32:
+    return away ? WeightedTermsT<FF::F32, RM::NearestAway>(x, a, n, s, hi, q,
+                                                           te, tx, tq)
+                : WeightedTermsT<FF::F32, RM::NearestEven>(x, a, n, s, hi, q,
+                                                           te, tx, tq);
+  }
+}
+
 } // namespace qopt::numerics::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -378,6 +443,7 @@ HWY_EXPORT(GptqLazyUpdate);
 HWY_EXPORT(CholeskyRows);
 HWY_EXPORT(InvertLower);
 HWY_EXPORT(GramUpper);
+HWY_EXPORT(WeightedTerms);
 
 namespace simd {
 
@@ -411,6 +477,12 @@ void invertLower(const double *l, int64_t n, double *li) {
 
 void gramUpper(const double *li, int64_t n, double *g) {
   HWY_DYNAMIC_DISPATCH(GramUpper)(li, n, g);
+}
+
+void weightedTerms(FloatFormat f, RoundingMode r, const float *x,
+                   const float *a, int64_t n, float s, float hi, float *q,
+                   double *te, double *tx, double *tq) {
+  HWY_DYNAMIC_DISPATCH(WeightedTerms)(f, r, x, a, n, s, hi, q, te, tx, tq);
 }
 
 } // namespace simd

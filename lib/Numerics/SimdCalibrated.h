@@ -8,6 +8,9 @@
 #ifndef QOPT_LIB_NUMERICS_SIMDCALIBRATED_H
 #define QOPT_LIB_NUMERICS_SIMDCALIBRATED_H
 
+#include "qopt/Numerics/Float.h"
+#include "qopt/Numerics/GroupQuant.h"
+
 #include <cstdint>
 
 namespace qopt::numerics::simd {
@@ -36,6 +39,16 @@ void invertLower(const double *l, int64_t n, double *li);
 /// g[i][j] for j >= i = sum over t = j .. n-1 in order (from 0) of
 /// li[t][i] * li[t][j] (Linv^T Linv); g's lower triangle is clobbered.
 void gramUpper(const double *li, int64_t n, double *g);
+
+/// One candidate of the importance-weighted search for the group rule
+/// (CalibratedSearch.h, CodeRule with mlcCodes; format f, rounding r,
+/// codes in [-hi, hi], scale s > 0): for i < n, q[i] = the code of x[i],
+/// and in double, with d = x - float(q s):
+///   te[i] = a (d d),  tx[i] = (a q) x,  tq[i] = (a q) q
+/// (the terms that weightedError and the least-squares refinement add up).
+void weightedTerms(FloatFormat f, RoundingMode r, const float *x,
+                   const float *a, int64_t n, float s, float hi, float *q,
+                   double *te, double *tx, double *tq);
 
 } // namespace qopt::numerics::simd
 
