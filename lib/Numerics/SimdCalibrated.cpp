@@ -85,6 +85,11 @@ void GptqLazyUpdate(const double *err, int64_t rows, int64_t b,
 }
 
 
+/// Rows of a factor per cache chunk: about 1 MiB of them (half an L2).
+inline int64_t chunkRows(int64_t n) {
+  return std::max<int64_t>(8, std::min<int64_t>(96, (int64_t(1) << 17) / n));
+}
+
 /// Rows [i0, i1) of the upper factor R of a left-looking Cholesky (see
 /// simd::choleskyRows), from V[b n + j] = A(i0 + b, j) for j >= i0.
 /// Returns false at a pivot that is not positive.
@@ -198,7 +203,8 @@ HWY_INLINE void SubtractRows(D d, int64_t n, int64_t t0, int64_t t1,
 bool CholeskyRows(const double *a, int64_t lda, int64_t ldb, int64_t n,
                   double *r, double *v) {
   const hn::ScalableTag<double> d;
-  constexpr int64_t IB = 8, P = 64, TC = 96;
+  constexpr int64_t IB = 8, P = 64;
+  const int64_t TC = chunkRows(n);
   // Panels of P rows: the rows above a panel are subtracted from all of it
   // in chunks of TC rows of R that stay in cache; inside the panel, blocks
   // of IB rows left-looking. Every element still subtracts its terms in
@@ -240,37 +246,42 @@ HWY_INLINE void FinishInverseRow(D d, int64_t n, int64_t c0, int64_t i,
 }
 
 /// Columns [c0, c0 + 4N) of Linv, row-major (see simd::invertLower); rows
-/// two at a time: row i+1 takes the terms t < i with row i's loads, then
-/// its term t = i once row i is done (ascending t for both).
+/// RB at a time: they take their terms t < i (the first row's) with shared
+/// loads, then each row, once the rows before it are done, their terms in
+/// order (ascending t for every row).
 template <class D>
 HWY_INLINE void InvertColumns(D d, int64_t n, int64_t c0,
                               const double *HWY_RESTRICT l,
                               double *HWY_RESTRICT li) {
+  constexpr int64_t RB = 4;
   const auto N = int64_t(hn::Lanes(d));
   using V = hn::Vec<D>;
   int64_t i = c0;
-  for (; i + 1 < n; i += 2) {
-    V a[4], b[4];
-    for (int64_t q = 0; q < 4; ++q) {
-      a[q] = hn::Zero(d);
-      b[q] = hn::Zero(d);
-    }
-    const double *la = l + i * n, *lb = l + (i + 1) * n;
+  for (; i + RB <= n; i += RB) {
+    V a[RB][4];
+    for (int64_t r = 0; r < RB; ++r)
+      for (int64_t q = 0; q < 4; ++q)
+        a[r][q] = hn::Zero(d);
     for (int64_t t = c0; t < i; ++t) {
       const double *row = li + t * n + c0;
-      const V ca = hn::Set(d, la[t]), cb = hn::Set(d, lb[t]);
-      for (int64_t q = 0; q < 4; ++q) {
-        const V u = hn::LoadU(d, row + q * N);
-        a[q] = hn::Add(a[q], hn::Mul(ca, u));
-        b[q] = hn::Add(b[q], hn::Mul(cb, u));
+      V u[4];
+      for (int64_t q = 0; q < 4; ++q)
+        u[q] = hn::LoadU(d, row + q * N);
+      for (int64_t r = 0; r < RB; ++r) {
+        const V c = hn::Set(d, l[(i + r) * n + t]);
+        for (int64_t q = 0; q < 4; ++q)
+          a[r][q] = hn::Add(a[r][q], hn::Mul(c, u[q]));
       }
     }
-    FinishInverseRow(d, n, c0, i, l, a, li);
-    const double *row = li + i * n + c0;
-    const V cb = hn::Set(d, lb[i]);
-    for (int64_t q = 0; q < 4; ++q)
-      b[q] = hn::Add(b[q], hn::Mul(cb, hn::LoadU(d, row + q * N)));
-    FinishInverseRow(d, n, c0, i + 1, l, b, li);
+    for (int64_t r = 0; r < RB; ++r) {
+      for (int64_t t = i; t < i + r; ++t) {
+        const double *row = li + t * n + c0;
+        const V c = hn::Set(d, l[(i + r) * n + t]);
+        for (int64_t q = 0; q < 4; ++q)
+          a[r][q] = hn::Add(a[r][q], hn::Mul(c, hn::LoadU(d, row + q * N)));
+      }
+      FinishInverseRow(d, n, c0, i + r, l, a[r], li);
+    }
   }
   for (; i < n; ++i) {
     V a[4];
@@ -323,7 +334,7 @@ void GramUpper(const double *li, int64_t n, double *g) {
   // rows of g takes their terms; partial sums wait in g between chunks (the
   // terms of each element are still added in ascending t from +0; terms
   // with t < j are li[t][j] = 0 products, which leave +0 unchanged).
-  constexpr int64_t TC = 96;
+  const int64_t TC = chunkRows(n);
   const int64_t fullI = n / IB * IB;
   for (int64_t t0 = 0; t0 < n; t0 += TC) {
     const int64_t t1 = std::min(t0 + TC, n);
