@@ -171,7 +171,7 @@ namespace {
 /// Rows compensated together: the lazy-batch update of a tile is one
 /// matrix product (simd::gptqLazyUpdate) that reads each block of U once
 /// per tile instead of once per row.
-constexpr int64_t kTileRows = 32;
+constexpr int64_t kTileRows = 64;
 
 /// GPTQ over rows of float32 values for any code rule whose parameters
 /// are chosen per group of `groupSize` columns. `params(v, a, n, s, m, q)`

@@ -1,6 +1,6 @@
 //===- GptqTilesTest.cpp - GPTQ's row tiles change no bit -------*- C++ -*-===//
 //
-// GPTQ compensates up to 32 rows at once (the lazy-batch update as one
+// GPTQ compensates up to 64 rows at once (the lazy-batch update as one
 // matrix product, SimdCalibrated.cpp). Rows are independent, so every row's
 // bytes must equal those of the row converted alone, on every SIMD target
 // and the portable path, for tiles cut by a non-finite row, a last partial
