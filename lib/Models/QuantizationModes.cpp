@@ -1,6 +1,7 @@
 //===- QuantizationModes.cpp - MLC's quantization registry -----*- C++ -*-===//
 
 #include "qopt/Models/QuantizationModes.h"
+#include "qopt/Numerics/FtQuant.h"
 
 #include <map>
 #include <memory>
@@ -25,6 +26,8 @@ llvm::StringRef QuantizationMode::kindName() const {
     return "mnn";
   case Kind::BlockScale:
     return "block-scale-quant";
+  case Kind::FTQuant:
+    return "ft-quant";
   }
   return "";
 }
@@ -83,6 +86,16 @@ static QuantizationMode blockScale(const char *name, bool activationScale) {
   return m;
 }
 
+/// MLC's FTQuantize: int4 linears in FasterTransformer's layout; the final
+/// fc, embeddings and linears the FT kernels cannot take fall back to the
+/// q4f16_1 group quantization (group 32, NK).
+static QuantizationMode ftQuant(const char *name) {
+  QuantizationMode m = group(name, 4, 32, DType::F16, /*kn=*/false);
+  m.kind = Kind::FTQuant;
+  m.ftSm = qopt::numerics::kFtDefaultSm;
+  return m;
+}
+
 const std::vector<QuantizationMode> &qopt::models::quantizationModes() {
   static const std::vector<QuantizationMode> modes = {
       noQuant("q0f16", DType::F16),
@@ -107,6 +120,7 @@ const std::vector<QuantizationMode> &qopt::models::quantizationModes() {
       blockScale("fp8_e4m3fn_bf16_block_scale", /*activationScale=*/false),
       blockScale("fp8_e4m3fn_bf16_block_scale_static_activation",
                  /*activationScale=*/true),
+      ftQuant("q4f16_ft"),
   };
   return modes;
 }
@@ -173,19 +187,11 @@ std::string qopt::models::quantizationModeList() {
 std::string qopt::models::unsupportedModeReason(llvm::StringRef name,
                                                 int64_t shards) {
   // docs/quantization.md; presharding: docs/design.md.
-  if (name == "q4f16_ft") {
-    const std::string cutlass =
-        "its weights go through CUTLASS's FasterTransformer preprocessing "
-        "(ft_preprocess_weight, an architecture-specific interleave), which "
-        "cannot be reproduced without CUTLASS";
-    if (shards > 1)
-      return "mode 'q4f16_ft' cannot be pre-sharded "
-             "(--tensor-parallel-shards " +
-             std::to_string(shards) +
-             "): MLC rejects q4f16_ft with tensor parallelism; without "
-             "presharding it is not supported either: " +
-             cutlass;
-    return "mode 'q4f16_ft' is not supported: " + cutlass;
-  }
+  if (name == "q4f16_ft" && shards > 1)
+    return "mode 'q4f16_ft' cannot be pre-sharded "
+           "(--tensor-parallel-shards " +
+           std::to_string(shards) +
+           "): MLC rejects q4f16_ft with tensor parallelism; convert without "
+           "--tensor-parallel-shards";
   return "";
 }

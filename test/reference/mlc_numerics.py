@@ -139,7 +139,7 @@ FLOAT32 = FloatType("float32", 4, round_f32)
 FLOAT_TYPES = {"float16": FLOAT16, "bfloat16": BFLOAT16, "float32": FLOAT32}
 
 ITEMSIZE = {"float16": 2, "bfloat16": 2, "float32": 4, "uint32": 4,
-            "float8_e4m3fn": 1, "float8_e5m2": 1}
+            "float8_e4m3fn": 1, "float8_e5m2": 1, "int8": 1}
 
 
 # ---------------------------------------------------------------------------

@@ -521,8 +521,15 @@ def count_total_params(order, ckpt, is_unused):
     return total
 
 
+# q4f16_ft (FasterTransformer int4 layout) lives in mlc_ft.py.
+import mlc_ft  # noqa: E402
+QUANTIZATIONS["q4f16_ft"] = {"kind": "ft", "model_dtype": "float16"}
+
+
 def convert_param(param, tensor, mode, rounding, shards):
     """All (name, tensor) outputs of one MLC param, in emission order."""
+    if mode["kind"] == "ft":  # q4f16_ft: mlc_ft.py
+        return mlc_ft.convert_param(param, tensor, shards)
     kind = quantization_kind(param, mode)
     if kind == "group":
         if param.kind == "experts" and mode["layout"] == "KN":

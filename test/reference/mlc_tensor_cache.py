@@ -33,7 +33,7 @@ def tensor_bytes(t):
         return struct.pack(f"<{n}H", *[f32_to_bf16_file_encoding(x) for x in t.values])
     if t.dtype == "uint32":
         return struct.pack(f"<{n}I", *t.values)
-    if t.dtype in ("float8_e4m3fn", "float8_e5m2"):
+    if t.dtype in ("float8_e4m3fn", "float8_e5m2", "int8"):
         return bytes(t.values)
     raise AssertionError(f"unknown dtype {t.dtype}")
 

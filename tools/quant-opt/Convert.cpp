@@ -344,13 +344,12 @@ int runConvert() {
       (llvm::StringRef(shardsText).getAsInteger(10, shards) || shards < 1))
     return usageError("tensor-parallel shard count must be a positive "
                       "integer, got '" + shardsText + "'");
-  if (!models::findQuantizationMode(mode)) {
-    std::string why = models::unsupportedModeReason(mode, shards);
-    return usageError(
-        (why.empty() ? "unknown quantization mode '" + quantization + "'"
-                     : why) +
-        "; valid modes: " + models::quantizationModeList());
-  }
+  if (std::string why = models::unsupportedModeReason(mode, shards);
+      !why.empty())
+    return usageError(why);
+  if (!models::findQuantizationMode(mode))
+    return usageError("unknown quantization mode '" + quantization +
+                      "'; valid modes: " + models::quantizationModeList());
   if (output.empty() && !dryRun)
     return usageError("missing -o OUTPUT");
   if (!part.empty()) {

@@ -70,6 +70,28 @@ def Weights_PerTensorQuantAttr : Weights_Attr<"PerTensorQuant", "per_tensor",
   let genVerifyDecl = 1;
 }
 
+def Weights_FtQuantAttr : Weights_Attr<"FtQuant", "ft",
+    [DeclareAttrInterfaceMethods<Weights_QuantSchemeAttrInterface>]> {
+  let summary = "MLC's FasterTransformer int4 weight layout (q4f16_ft)";
+  let description = [{
+    Per output channel symmetric int4 of a float16 linear weight `[N, K]`:
+    `q_scale : tensor<1xNxf16>` = `max|w| / 7` of each channel, and
+    `q_weight : tensor<KxN/2xi8>`, the codes packed two per byte along N
+    and laid out by FasterTransformer's weight preprocessing for CUDA
+    architecture `sm` (row permutation, int4 transpose, column interleave,
+    unsigned bias and register nibble order; sm 75..89 give the same
+    bytes, sm 70..74 only the last two steps). docs/quantization.md
+    ("q4f16_ft") gives the details.
+
+    ```mlir
+    #weights.ft<sm = 80>
+    ```
+  }];
+  let parameters = (ins "int64_t":$sm);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
 def Weights_MnnQuantAttr : Weights_Attr<"MnnQuant", "mnn",
     [DeclareAttrInterfaceMethods<Weights_QuantSchemeAttrInterface,
         ["acceptsCalibration", "quantizeRowsCalibrated"]>]> {

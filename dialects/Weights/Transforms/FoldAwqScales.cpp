@@ -99,6 +99,12 @@ struct FoldAwqScalesPass
           << rounding.getValue() << "'; valid: even, away";
       return signalPassFailure();
     }
+    if (m->kind == models::QuantizationMode::Kind::FTQuant) {
+      // Its scheme depends on each weight's shape (docs/quantization.md).
+      module->emitError("awq: mode '")
+          << m->name << "' cannot follow AWQ scale folding";
+      return signalPassFailure();
+    }
     scheme = buildScheme(&getContext(), *m, ParamKind::Linear, r);
     if (!scheme || !isa<QuantSchemeAttrInterface>(scheme)) {
       module->emitError("awq: mode '")

@@ -87,6 +87,11 @@ struct PreShardTPPass : public ::mlir::qopt::weights::impl::PreShardTPBase<PreSh
              << "' cannot be pre-sharded yet: the float8 weights' block "
                 "scales would have to be split by blocks; convert without "
                 "--tensor-parallel-shards";
+    if (mode && mode->kind == models::QuantizationMode::Kind::FTQuant)
+      return model.emitError("mode '")
+             << mode->name
+             << "' cannot be pre-sharded: MLC rejects q4f16_ft with tensor "
+                "parallelism";
     bool fp8 = mode && mode->kind == models::QuantizationMode::Kind::PerTensorQuant;
 
     SmallVector<ParamOp> params(model.getParams());

@@ -31,11 +31,8 @@ struct QuantizeWeightsPass
     Operation *module = getOperation();
     const models::QuantizationMode *m = models::findQuantizationMode(mode);
     if (!m) {
-      std::string why = models::unsupportedModeReason(mode);
-      module->emitError(why.empty()
-                           ? "unknown quantization mode '" + mode.getValue() + "'"
-                           : why)
-          << "; valid modes: "
+      module->emitError("unknown quantization mode '" + mode.getValue() + "'")
+          << "; valid modes:  "
           << models::quantizationModeList()
           << ", mnn_w<bits>[_asym][_b<block>][_hqq]";
       return signalPassFailure();
@@ -110,7 +107,8 @@ struct QuantizeWeightsPass
       if (isa<FloatType>(type.getElementType()) &&
           type.getElementType() != target)
         v = CastOp::create(b, v.getLoc(), type.clone(target), v);
-      Attribute scheme = buildScheme(ctx, m, kind, r, optimizeScales);
+      Attribute scheme = buildScheme(ctx, m, kind, r, optimizeScales,
+                                     type.getShape());
       if (!scheme || !isa<FloatType>(type.getElementType())) {
         p.getValueMutable().assign(v);
         continue;
@@ -196,7 +194,8 @@ struct QuantizeWeightsPass
         e.erase();
         continue;
       }
-      Attribute scheme = buildScheme(ctx, m, kind, r, optimizeScales);
+      Attribute scheme =
+          buildScheme(ctx, m, kind, r, optimizeScales, type.getShape());
       if (!scheme) {
         e.setType(type.clone(elementTypeFor(kind, modelType)));
         continue;

@@ -139,6 +139,11 @@ bool mlir::qopt::weights::modeQuantizes(const models::QuantizationMode &mode,
     // MNN quantizes matmul weights; embeddings stay in the model dtype.
     return kind == ParamKind::Linear || kind == ParamKind::FinalFC ||
            kind == ParamKind::Experts;
+  case Kind::FTQuant:
+    // MLC's FT mutator visits nn.Linear and nn.Embedding only: experts
+    // stay in the model dtype, and so do MoE gates.
+    return kind == ParamKind::Linear || kind == ParamKind::FinalFC ||
+           kind == ParamKind::Embedding;
   case Kind::GroupQuant:
   case Kind::PerTensorQuant:
     switch (kind) {
@@ -159,12 +164,18 @@ bool mlir::qopt::weights::modeQuantizes(const models::QuantizationMode &mode,
 Attribute mlir::qopt::weights::buildScheme(MLIRContext *ctx,
                                            const models::QuantizationMode &mode,
                                            ParamKind kind, Rounding rounding,
-                                           bool optimizeScales) {
+                                           bool optimizeScales,
+                                           ArrayRef<int64_t> shape) {
   if (!modeQuantizes(mode, kind))
     return {};
   Type modelType = toMlirType(ctx, mode.modelDType);
   using Kind = models::QuantizationMode::Kind;
-  if (mode.kind == Kind::GroupQuant) {
+  // FT-quant linears whose out_features is a multiple of 8 take the FT
+  // layout; the rest falls back to group quantization like MLC.
+  if (mode.kind == Kind::FTQuant && kind == ParamKind::Linear &&
+      shape.size() == 2 && shape[0] % 8 == 0)
+    return FtQuantAttr::get(ctx, mode.ftSm);
+  if (mode.kind == Kind::GroupQuant || mode.kind == Kind::FTQuant) {
     int64_t maxInt = (int64_t(1) << (mode.bits - 1)) - 1;
     auto qt = quant::AnyQuantizedType::get(
         /*flags=*/0, IntegerType::get(ctx, mode.bits), modelType,

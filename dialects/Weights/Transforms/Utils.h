@@ -45,9 +45,11 @@ SmallVector<ModelOp> getModels(Operation *op);
 bool modeQuantizes(const ::qopt::models::QuantizationMode &mode, ParamKind kind);
 /// The scheme attribute a mode applies to a parameter of this kind.
 /// Null for modes that do not quantize it. `rounding` applies to group modes.
+/// `shape` (the weight's) picks FT-quant's layout or its group fallback.
 Attribute buildScheme(MLIRContext *ctx, const ::qopt::models::QuantizationMode &mode,
                       ParamKind kind, Rounding rounding,
-                      bool optimizeScales = false);
+                      bool optimizeScales = false,
+                      ArrayRef<int64_t> shape = {});
 ParamKind toParamKind(::qopt::models::ParamKind k);
 
 /// The checkpoint file ("<file>[:line:col]") and tensor an importer's

@@ -19,7 +19,15 @@
 namespace qopt::models {
 
 struct QuantizationMode {
-  enum class Kind { NoQuant, GroupQuant, PerTensorQuant, AWQ, MNN, BlockScale };
+  enum class Kind {
+    NoQuant,
+    GroupQuant,
+    PerTensorQuant,
+    AWQ,
+    MNN,
+    BlockScale,
+    FTQuant
+  };
   std::string name;
   Kind kind;
   numerics::DType modelDType; // F16, BF16 or F32
@@ -37,6 +45,10 @@ struct QuantizationMode {
   /// Block-scale: the checkpoint's float8 blocks are kept; with this, each
   /// linear also has a static `activation_scale`.
   bool activationScale = false;
+  /// FT-quant (q4f16_ft): the CUDA architecture whose FasterTransformer
+  /// weight layout is written. MLC takes the converting GPU's; quant-opt
+  /// writes sm 80's, which every sm 75..89 GPU shares.
+  int ftSm = 0;
   /// The kind string MLC's model table uses ("no-quant", "group-quant", ...).
   llvm::StringRef kindName() const;
 };
@@ -58,8 +70,8 @@ const std::vector<QuantizationMode> &quantizationModes();
 const QuantizationMode *findQuantizationMode(llvm::StringRef name);
 /// "q0f16, q0bf16, ..." for error messages.
 std::string quantizationModeList();
-/// Why a mode of MLC's table is not supported (q4f16_ft), with `shards` > 1 saying also what presharding
-/// would do; empty for any other name (supported or unknown).
+/// Why mode `name` cannot be converted with `shards` tensor-parallel shards
+/// (MLC rejects q4f16_ft with presharding); empty when nothing forbids it.
 std::string unsupportedModeReason(llvm::StringRef name, int64_t shards = 1);
 
 } // namespace qopt::models
