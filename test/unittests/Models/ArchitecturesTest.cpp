@@ -128,8 +128,9 @@ TEST(ArchitecturesTest, QuantizationKinds) {
             (Kinds{"ft-quant", "group-quant", "no-quant", "per-tensor-quant"}));
   EXPECT_EQ(kinds("qwen2", llamaLikeConfig("qwen2")),
             (Kinds{"ft-quant", "group-quant", "no-quant"}));
+  // mlc_llm model.py: qwen3 is registered with supports_block_scale=True.
   EXPECT_EQ(kinds("qwen3", qwen3),
-            (Kinds{"ft-quant", "group-quant", "no-quant"}));
+            (Kinds{"block-scale-quant", "ft-quant", "group-quant", "no-quant"}));
   EXPECT_EQ(kinds("gemma", gemma), (Kinds{"group-quant", "no-quant"}));
   gemma["model_type"] = "gemma2";
   EXPECT_EQ(kinds("gemma2", gemma), (Kinds{"group-quant", "no-quant"}));
