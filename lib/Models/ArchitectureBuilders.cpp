@@ -270,3 +270,14 @@ build::readDecoderConfig(const ModelConfig &cfg, llvm::StringRef arch,
     return std::move(e);
   return readDims(cfg, arch, tp);
 }
+
+// Issue 16, group A.
+MapExpr build::rowBlocks(const std::string &src, int64_t cols, bool oneD,
+                         llvm::ArrayRef<std::pair<int64_t, int64_t>> blocks) {
+  std::vector<MapExpr> parts;
+  for (auto [start, count] : blocks)
+    parts.push_back(oneD ? MapExpr::view(src, start, {count}, {1})
+                         : MapExpr::view(src, start * cols, {count, cols},
+                                         {cols, 1}));
+  return MapExpr::concat(std::move(parts));
+}

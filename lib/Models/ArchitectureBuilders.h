@@ -161,6 +161,15 @@ llvm::Error refuseFp8Checkpoint(const ModelConfig &cfg, llvm::StringRef arch);
 llvm::Expected<int64_t> positiveInt(const ModelConfig &cfg, llvm::StringRef key,
                                     llvm::StringRef arch);
 
+// Issue 16, group A.
+/// Rows of the 2-D (or, with `cols` 1, 1-D) tensor `src` re-ordered:
+/// concat(rows [start, start + count) for each (start, count) of
+/// `blocks`), each block a contiguous view (MapExpr::view). How MLC's
+/// loaders that reshape a fused q/k/v per head (gpt_neox, internlm2) are
+/// restated without a copy of the whole tensor.
+MapExpr rowBlocks(const std::string &src, int64_t cols, bool oneD,
+                  llvm::ArrayRef<std::pair<int64_t, int64_t>> blocks);
+
 } // namespace qopt::models::build
 
 #endif // QOPT_LIB_MODELS_ARCHITECTUREBUILDERS_H

@@ -11,6 +11,10 @@ ARCHES = ("qwen3_moe", "qwen2_moe", "gemma3", "gemma3_text", "olmo", "olmo2",
           "stablelm", "internlm", "cohere", "nemotron", "orion", "deepseek_v2",
           "deepseek_v3", "baichuan", "gpt_bigcode", "deepseek")
 
+# Issue 16, group A: in hf_archs_more.py.
+import hf_archs_more  # noqa: E402
+ARCHES += hf_archs_more.ARCHES
+
 HF_CLASS = {
     "qwen3_moe": "Qwen3MoeForCausalLM", "qwen2_moe": "Qwen2MoeForCausalLM",
     "gemma3": "Gemma3ForConditionalGeneration", "gemma3_text": "Gemma3ForCausalLM",
@@ -112,6 +116,8 @@ def deepseek_v1_shapes(a):
 
 
 def hf_shapes(a):
+    if a.arch in hf_archs_more.ARCHES:
+        return hf_archs_more.hf_shapes(a)
     if a.arch == "deepseek":
         return deepseek_v1_shapes(a)
     if a.arch.startswith("deepseek"):
@@ -192,6 +198,8 @@ def hf_shapes(a):
 
 
 def hf_config(a, dtype):
+    if a.arch in hf_archs_more.ARCHES:
+        return hf_archs_more.hf_config(a, dtype)
     arch = a.arch
     c = {"architectures": [HF_CLASS[arch]], "model_type": arch}
     t = {"hidden_size": a.hidden, "intermediate_size": a.intermediate,

@@ -362,6 +362,19 @@ import mlc_archs  # noqa: E402
 ARCHITECTURES.update(mlc_archs.ARCHITECTURES)
 HF_ARCHITECTURE_NAMES.update(mlc_archs.HF_ARCHITECTURE_NAMES)
 
+# Issue 16, group A (phi, phi-msft, internlm2, qwen, minicpm, chatglm,
+# gpt_neox): mlc_archs_more.py.
+import mlc_archs_more  # noqa: E402
+
+ARCHITECTURES.update(mlc_archs_more.ARCHITECTURES)
+HF_ARCHITECTURE_NAMES.update(mlc_archs_more.HF_ARCHITECTURE_NAMES)
+
+# Issue 16's group B (ministral3, llama4, ...) lives in mlc_archs_new.py.
+import mlc_archs_new  # noqa: E402
+
+ARCHITECTURES.update(mlc_archs_new.ARCHITECTURES)
+HF_ARCHITECTURE_NAMES.update(mlc_archs_new.HF_ARCHITECTURE_NAMES)
+
 
 def detect_architecture(cfg):
     model_type = cfg.get("model_type")
@@ -410,6 +423,8 @@ def shard_tensor(t, dim, segs, shards, what):
 
 def load_param(param, ckpt, ftype):
     """Build the MLC param (cast to model dtype) from its HF tensors."""
+    if getattr(param, "dtype", None):  # a dtype of its own (mlc_archs_more.py)
+        ftype = FLOAT_TYPES[param.dtype]
     pieces = []
     for src in param.sources:
         if src not in ckpt.name_to_file:

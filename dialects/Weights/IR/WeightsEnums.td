@@ -16,7 +16,11 @@ def Weights_ParamKind : I32EnumAttr<"ParamKind", "the module kind owning a param
     I32EnumAttrCase<"Experts", 4, "experts">,
     I32EnumAttrCase<"Norm", 5, "norm">,
     I32EnumAttrCase<"Bias", 6, "bias">,
-    I32EnumAttrCase<"Other", 7, "other">
+    I32EnumAttrCase<"Other", 7, "other">,
+    // The bias of a Linear that MLC declares with `out_dtype` float32
+    // (gpt_neox's MLP): Module.to leaves it in float32 whatever the mode's
+    // model dtype, and it is never quantized.
+    I32EnumAttrCase<"Float32Bias", 8, "float32_bias">
   ]> {
   let cppNamespace = "::mlir::qopt::weights";
   let genSpecializedAttr = 0;

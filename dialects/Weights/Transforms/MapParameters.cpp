@@ -112,6 +112,9 @@ public:
       return AddConstantOp::create(b, loc, first, ins.front(),
                                    b.getF64FloatAttr(e.constant))
           .getResult();
+    case Op::ToF32:
+      return CastOp::create(b, loc, first.clone(b.getF32Type()), ins.front())
+          .getResult();
     case Op::Source:
     case Op::View:
       break;

@@ -105,10 +105,11 @@ struct QuantizeWeightsPass
       }
       Value v = p.getValue();
       auto type = cast<RankedTensorType>(v.getType());
-      if (isa<FloatType>(type.getElementType()) &&
-          type.getElementType() != modelType)
-        v = CastOp::create(b, v.getLoc(), type.clone(modelType), v);
       ParamKind kind = p.getKind().value_or(ParamKind::Other);
+      Type target = elementTypeFor(kind, modelType);
+      if (isa<FloatType>(type.getElementType()) &&
+          type.getElementType() != target)
+        v = CastOp::create(b, v.getLoc(), type.clone(target), v);
       Attribute scheme = buildScheme(ctx, m, kind, r, optimizeScales);
       if (!scheme || !isa<FloatType>(type.getElementType())) {
         p.getValueMutable().assign(v);
@@ -136,6 +137,14 @@ struct QuantizeWeightsPass
       return failure();
     model.setQuantizationAttr(StringAttr::get(ctx, m.name));
     return success();
+  }
+
+  /// The element type a parameter of `kind` has under a mode of model
+  /// dtype `modelType`: that, but float32 for a Float32Bias.
+  static Type elementTypeFor(ParamKind kind, Type modelType) {
+    if (kind == ParamKind::Float32Bias)
+      return Float32Type::get(modelType.getContext());
+    return modelType;
   }
 
   /// The record `<base>.<suffix>` holding one tensor a scheme made of `p`:
@@ -189,7 +198,7 @@ struct QuantizeWeightsPass
       }
       Attribute scheme = buildScheme(ctx, m, kind, r, optimizeScales);
       if (!scheme) {
-        e.setType(type.clone(modelType));
+        e.setType(type.clone(elementTypeFor(kind, modelType)));
         continue;
       }
       SmallVector<QuantOutput> outs;

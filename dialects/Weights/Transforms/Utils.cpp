@@ -121,6 +121,8 @@ ParamKind mlir::qopt::weights::toParamKind(models::ParamKind k) {
     return ParamKind::Bias;
   case models::ParamKind::Other:
     return ParamKind::Other;
+  case models::ParamKind::Float32Bias:
+    return ParamKind::Float32Bias;
   }
   return ParamKind::Other;
 }

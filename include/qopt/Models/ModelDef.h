@@ -26,12 +26,15 @@
 namespace qopt::models {
 
 /// Mirrors `weights::ParamKind`: which module owns a parameter.
-enum class ParamKind { Linear, FinalFC, Embedding, MoEGate, Experts, Norm, Bias, Other };
+/// Float32Bias: a Linear's bias that MLC keeps in float32 in every mode
+/// (declared with `out_dtype` float32).
+enum class ParamKind { Linear, FinalFC, Embedding, MoEGate, Experts, Norm, Bias, Other,
+                       Float32Bias };
 
 /// How an MLC parameter is computed from Hugging Face tensors: a small
 /// expression tree over source tensor names.
 struct MapExpr {
-  enum class Op { Source, Concat, Stack, Transpose, AddConstant, View };
+  enum class Op { Source, Concat, Stack, Transpose, AddConstant, View, ToF32 };
   Op op = Op::Source;
   std::string source;             // Op::Source: the HF tensor name
   int64_t axis = 0;               // Op::Concat
@@ -49,6 +52,10 @@ struct MapExpr {
   static MapExpr stack(std::vector<MapExpr> parts);
   static MapExpr transpose(MapExpr e);
   static MapExpr addConstant(MapExpr e, double c);
+  /// The operand widened (exactly) to float32, so that a following
+  /// addConstant rounds once in float32, as numpy's
+  /// `(x.astype("float32") + 1.0)` of Qwen3.5's norms does.
+  static MapExpr toF32(MapExpr e);
   /// A strided view of the source tensor `src` (see `viewShape`).
   static MapExpr view(std::string src, int64_t offset,
                       std::vector<int64_t> shape, std::vector<int64_t> strides);
@@ -221,6 +228,14 @@ Architecture makeDeepseekV3Architecture();
 Architecture makeBaichuanArchitecture();
 Architecture makeGPTBigCodeArchitecture();
 Architecture makeDeepseekArchitecture();
+// Issue 16, group A.
+Architecture makePhiArchitecture();
+Architecture makePhiMsftArchitecture();
+Architecture makeInternLM2Architecture();
+Architecture makeQwenArchitecture();
+Architecture makeMiniCPMArchitecture();
+Architecture makeChatGLMArchitecture();
+Architecture makeGPTNeoXArchitecture();
 
 } // namespace qopt::models
 
