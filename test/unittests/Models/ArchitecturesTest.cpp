@@ -131,8 +131,7 @@ TEST(ArchitecturesTest, QuantizationKinds) {
             (Kinds{"ft-quant", "group-quant", "no-quant", "per-tensor-quant"}));
   EXPECT_EQ(kinds("qwen2", llamaLikeConfig("qwen2")),
             (Kinds{"ft-quant", "group-quant", "no-quant"}));
-  // qwen3 also takes the block-scale modes (supports_block_scale in
-  // mlc-llm's model.py; issue 16f).
+  // mlc_llm model.py: qwen3 is registered with supports_block_scale=True.
   EXPECT_EQ(kinds("qwen3", qwen3),
             (Kinds{"block-scale-quant", "ft-quant", "group-quant", "no-quant"}));
   EXPECT_EQ(kinds("gemma", gemma), (Kinds{"group-quant", "no-quant"}));
