@@ -175,9 +175,10 @@ std::string qopt::models::unsupportedModeReason(llvm::StringRef name,
   // docs/quantization.md; presharding: docs/design.md.
   if (name == "q4f16_ft") {
     const std::string cutlass =
-        "its weights go through CUTLASS's FasterTransformer preprocessing "
-        "(ft_preprocess_weight, an architecture-specific interleave), which "
-        "cannot be reproduced without CUTLASS";
+        "its weights go through FasterTransformer's CUTLASS weight "
+        "preprocessing (ft_preprocess_weight: row permutation, sub-byte "
+        "transpose and column interleave for the GPU's SM version), which "
+        "quant-opt does not implement yet";
     if (shards > 1)
       return "mode 'q4f16_ft' cannot be pre-sharded "
              "(--tensor-parallel-shards " +
