@@ -240,7 +240,7 @@ const std::vector<Architecture> &qopt::models::architectures() {
       makePhiArchitecture(), makePhiMsftArchitecture(),
       makeInternLM2Architecture(), makeQwenArchitecture(),
       makeMiniCPMArchitecture(), makeChatGLMArchitecture(),
-      makeGPTNeoXArchitecture()};
+      makeGPTNeoXArchitecture(), makeGPTJArchitecture()};
   return all;
 }
 
