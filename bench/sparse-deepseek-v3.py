@@ -10,7 +10,12 @@ The safetensors files are sparse: each holds a real header and a hole of
 the size the header announces, so the whole 1.3 TB checkpoint takes a few
 MB of disk. `quant-opt convert --dry-run` plans it without reading data.
 
-  bench/sparse-deepseek-v3.py OUT [--layers N] [--files F]
+  bench/sparse-deepseek-v3.py OUT [--layers N] [--files F] [--fp8]
+
+With --fp8 the layout is that of the FP8 release: every linear weight of
+the layers (`*_proj*.weight`, experts included) is F8_E4M3 with an F32
+`<name>_scale_inv` of 128 x 128 blocks, and config.json has the release's
+quantization_config.
 """
 import argparse
 import json
@@ -69,13 +74,26 @@ def tensors(c):
     yield "lm_head.weight", [c["vocab_size"], h]
 
 
+def fp8_tensors(entries):
+    """The FP8 release: linears of the layers as codes plus block scales."""
+    for name, shape in entries:
+        if name.startswith("model.layers.") and "_proj" in name and len(shape) == 2:
+            yield name, shape, "F8_E4M3"
+            yield name + "_scale_inv", [-(-shape[0] // 128), -(-shape[1] // 128)], "F32"
+        else:
+            yield name, shape, "BF16"
+
+
+SIZE = {"BF16": 2, "F8_E4M3": 1, "F32": 4}
+
+
 def write_sparse(path, entries):
     header, offset = {}, 0
-    for name, shape in sorted(entries):
-        n = 2
+    for name, shape, dtype in sorted(entries):
+        n = SIZE[dtype]
         for d in shape:
             n *= d
-        header[name] = {"dtype": "BF16", "shape": shape, "data_offsets": [offset, offset + n]}
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + n]}
         offset += n
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * ((8 - len(text) % 8) % 8)
@@ -90,12 +108,18 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--layers", type=int, default=61)
     ap.add_argument("--files", type=int, default=163)
+    ap.add_argument("--fp8", action="store_true")
     a = ap.parse_args()
     c = dict(CONFIG, num_hidden_layers=a.layers)
+    if a.fp8:
+        c["quantization_config"] = {"activation_scheme": "dynamic", "fmt": "e4m3",
+                                    "quant_method": "fp8", "weight_block_size": [128, 128]}
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "config.json"), "w") as f:
         json.dump(c, f, indent=2)
-    all_tensors = list(tensors(c))
+    all_tensors = [(n, s, "BF16") for n, s in tensors(c)]
+    if a.fp8:
+        all_tensors = list(fp8_tensors(tensors(c)))
     per = -(-len(all_tensors) // a.files)
     weight_map = {}
     for i in range(a.files):
@@ -104,7 +128,7 @@ def main():
             break
         fname = "model-%05d-of-%05d.safetensors" % (i + 1, a.files)
         write_sparse(os.path.join(a.out, fname), part)
-        weight_map.update({n: fname for n, _ in part})
+        weight_map.update({n: fname for n, _, _ in part})
     with open(os.path.join(a.out, "model.safetensors.index.json"), "w") as f:
         json.dump({"metadata": {}, "weight_map": weight_map}, f)
     print("%d tensors in %d files" % (len(all_tensors), min(a.files, -(-len(all_tensors) // per))))

@@ -135,6 +135,12 @@ static llvm::Expected<Tensor> evaluate(const models::MapExpr &e,
       v += c;
     return std::move(t);
   }
+  case Op::ToF32: { // the values are float32 already
+    auto parts = evaluateOperands(e, param, impl);
+    if (!parts)
+      return parts.takeError();
+    return std::move(parts->front());
+  }
   case Op::Transpose: {
     auto parts = evaluateOperands(e, param, impl);
     if (!parts)

@@ -152,9 +152,8 @@ std::string preshardRefusal(llvm::StringRef arch, const llvm::Twine &why);
 llvm::Error refusePresharding(const ModelConfig &cfg, llvm::StringRef arch,
                               int64_t tp, const llvm::Twine &why);
 
-/// Error if the config declares an FP8 block-quantized checkpoint
-/// (`quantization_config`), which MLC converts only with the block-scale
-/// modes.
+/// Error if the config declares a quantized checkpoint
+/// (`quantization_config`) other than FP8 blocks (`quant_method` "fp8").
 llvm::Error refuseFp8Checkpoint(const ModelConfig &cfg, llvm::StringRef arch);
 
 /// A positive integer field `key` (error otherwise), for fields that MLC

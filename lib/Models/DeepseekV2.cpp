@@ -93,7 +93,11 @@ static llvm::Expected<ModelDef> buildDeepseek(const ModelConfig &cfg,
   bool noauxTc = cfg.getString("topk_method", "") == "noaux_tc";
   int64_t h = d.hidden, nh = d.heads, qHead = nope + rope;
 
+  // mlc_llm's model table: deepseek_v3 takes the block-scale modes,
+  // deepseek_v2 not.
   ModelDef m = build::startModel(arch, {"no-quant", "group-quant", "ft-quant"});
+  if (llvm::StringRef(arch) == "deepseek_v3")
+    m.quantizationKinds.push_back("block-scale-quant");
   build::addEmbedTokens(m, d, /*symbolicVocab=*/false);
   auto copy = [&](const std::string &name, std::vector<int64_t> shape,
                   ParamKind kind, std::optional<ShardStrategy> shard = {}) {

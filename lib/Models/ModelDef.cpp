@@ -2,6 +2,8 @@
 
 #include "qopt/Models/ModelDef.h"
 
+#include "GroupBArchitectures.h"
+
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -51,6 +53,13 @@ MapExpr MapExpr::addConstant(MapExpr inner, double c) {
   MapExpr e;
   e.op = Op::AddConstant;
   e.constant = c;
+  e.operands.push_back(std::move(inner));
+  return e;
+}
+
+MapExpr MapExpr::toF32(MapExpr inner) {
+  MapExpr e;
+  e.op = Op::ToF32;
   e.operands.push_back(std::move(inner));
   return e;
 }
@@ -240,7 +249,13 @@ const std::vector<Architecture> &qopt::models::architectures() {
       makePhiArchitecture(), makePhiMsftArchitecture(),
       makeInternLM2Architecture(), makeQwenArchitecture(),
       makeMiniCPMArchitecture(), makeChatGLMArchitecture(),
-      makeGPTNeoXArchitecture(), makeGPTJArchitecture()};
+      makeGPTNeoXArchitecture(), makeGPTJArchitecture(),
+      // Group B of issue 16 (lib/Models/GroupBArchitectures.h).
+      makeMinistral3Architecture(), makeLlama4Architecture(),
+      makeQwen35Architecture(), makeQwen35TextArchitecture(),
+      makeBertArchitecture(),       makeBertBgeArchitecture(),
+      makeEagleArchitecture(),      makeMedusaArchitecture(),
+      makeLlavaArchitecture()};
   return all;
 }
 

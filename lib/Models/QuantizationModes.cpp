@@ -23,6 +23,8 @@ llvm::StringRef QuantizationMode::kindName() const {
     return "awq";
   case Kind::MNN:
     return "mnn";
+  case Kind::BlockScale:
+    return "block-scale-quant";
   }
   return "";
 }
@@ -71,6 +73,16 @@ static QuantizationMode perTensor(const char *name, DType fp8, bool useScale,
   return m;
 }
 
+static QuantizationMode blockScale(const char *name, bool activationScale) {
+  QuantizationMode m;
+  m.name = name;
+  m.kind = Kind::BlockScale;
+  m.modelDType = DType::BF16;
+  m.fp8 = DType::F8E4M3FN;
+  m.activationScale = activationScale;
+  return m;
+}
+
 const std::vector<QuantizationMode> &qopt::models::quantizationModes() {
   static const std::vector<QuantizationMode> modes = {
       noQuant("q0f16", DType::F16),
@@ -92,6 +104,9 @@ const std::vector<QuantizationMode> &qopt::models::quantizationModes() {
                 /*calibration=*/true),
       perTensor("e4m3_e4m3_f16_max_calibrate", DType::F8E4M3FN,
                 /*useScale=*/true, /*calibration=*/false),
+      blockScale("fp8_e4m3fn_bf16_block_scale", /*activationScale=*/false),
+      blockScale("fp8_e4m3fn_bf16_block_scale_static_activation",
+                 /*activationScale=*/true),
   };
   return modes;
 }
@@ -172,11 +187,5 @@ std::string qopt::models::unsupportedModeReason(llvm::StringRef name,
              cutlass;
     return "mode 'q4f16_ft' is not supported: " + cutlass;
   }
-  if (name == "fp8_e4m3fn_bf16_block_scale" ||
-      name == "fp8_e4m3fn_bf16_block_scale_static_activation")
-    return "mode '" + name.str() +
-           "' is not supported: it only re-packs checkpoints already "
-           "quantized to FP8 blocks (weight_block_size), which quant-opt "
-           "does not read";
   return "";
 }

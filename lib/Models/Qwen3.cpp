@@ -23,7 +23,8 @@ static llvm::Expected<ModelDef> buildQwen3(const ModelConfig &cfg, int64_t tp) {
     return d.takeError();
   bool bias = cfg.getBool("attention_bias", false);
 
-  ModelDef m = build::startModel(arch, {"no-quant", "group-quant", "ft-quant"});
+  ModelDef m = build::startModel(
+      arch, {"no-quant", "group-quant", "ft-quant", "block-scale-quant"});
   m.shardDivisors = d->shardDivisors();
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/false);
   build::AttentionOptions attention;

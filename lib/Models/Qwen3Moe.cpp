@@ -49,7 +49,7 @@ static llvm::Expected<ModelDef> buildQwen3Moe(const ModelConfig &cfg,
   bool bias = cfg.getBool("attention_bias", false);
 
   ModelDef m = build::startModel(
-      arch, {"no-quant", "group-quant", "ft-quant"});
+      arch, {"no-quant", "group-quant", "ft-quant", "block-scale-quant"});
   m.shardDivisors = d->shardDivisors();
   m.shardDivisors.push_back({"moe_intermediate_size", *ffn});
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/false);

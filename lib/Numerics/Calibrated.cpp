@@ -8,6 +8,8 @@
 
 #include "qopt/Numerics/Calibrated.h"
 #include "CalibratedSearch.h"
+#include "Simd.h"
+#include "SimdCalibrated.h"
 
 #include <algorithm>
 #include <cstring>
@@ -48,6 +50,19 @@ bool weightedSearch(const CodeRule &rule, const float *x, const float *a,
   }
   const float span = top - bottom;
   const float base = amax / rule.hi;
+  const bool vectorTerms =
+      rule.mlcCodes && !rule.asymmetric && simd::enabled();
+  // The kernel's terms: on the stack for groups up to 256 values.
+  constexpr int64_t kStackTerms = 256;
+  double stackTerms[3 * kStackTerms];
+  std::vector<double> heapTerms;
+  double *te = stackTerms;
+  if (vectorTerms && n > kStackTerms) {
+    heapTerms.resize(size_t(3 * n));
+    te = heapTerms.data();
+  }
+  double *tx = te + (n > kStackTerms ? n : kStackTerms),
+         *tq = tx + (n > kStackTerms ? n : kStackTerms);
   constexpr size_t kMaxTried = std::size(kRatios) * (kRefinements + 1);
   std::pair<float, float> tried[kMaxTried];
   size_t numTried = 0;
@@ -65,9 +80,22 @@ bool weightedSearch(const CodeRule &rule, const float *x, const float *a,
               tried + numTried)
         break;
       tried[numTried++] = {cs, cm};
-      for (int64_t i = 0; i < n; ++i)
-        tmp[i] = rule.code(x[i], cs, cm);
-      double e = weightedError(rule, x, a, tmp, n, cs, cm);
+      // The group rule through the Highway kernel: the per-element terms in
+      // vectors, their sums here in the scalar order (the same bits).
+      double e = 0, sxq = 0, sqq = 0;
+      if (vectorTerms) {
+        simd::weightedTerms(rule.scaleFormat, rule.mlcRounding, x, a, n, cs,
+                            rule.hi, tmp, te, tx, tq);
+        for (int64_t i = 0; i < n; ++i) {
+          e += te[i];
+          sxq += tx[i];
+          sqq += tq[i];
+        }
+      } else {
+        for (int64_t i = 0; i < n; ++i)
+          tmp[i] = rule.code(x[i], cs, cm);
+        e = weightedError(rule, x, a, tmp, n, cs, cm);
+      }
       if (e < best) {
         best = e;
         s = cs;
@@ -101,14 +129,14 @@ bool weightedSearch(const CodeRule &rule, const float *x, const float *a,
         t2 = sB * sD;
         nm = float((t1 - t2) / det);
       } else {
-        double sxq = 0, sqq = 0;
-        for (int64_t i = 0; i < n; ++i) {
-          double aq = double(a[i]) * double(tmp[i]);
-          double t = aq * double(x[i]);
-          sxq += t;
-          t = aq * double(tmp[i]);
-          sqq += t;
-        }
+        if (!vectorTerms)
+          for (int64_t i = 0; i < n; ++i) {
+            double aq = double(a[i]) * double(tmp[i]);
+            double t = aq * double(x[i]);
+            sxq += t;
+            t = aq * double(tmp[i]);
+            sqq += t;
+          }
         if (!(sqq > 0))
           break;
         ns = rule.toScale(float(sxq / sqq));

@@ -12,6 +12,8 @@
 
 #include "qopt/Numerics/Calibrated.h"
 #include "CalibratedSearch.h"
+#include "Simd.h"
+#include "SimdCalibrated.h"
 
 #include <algorithm>
 #include <cmath>
@@ -21,6 +23,33 @@
 namespace qopt::numerics {
 
 using namespace calibrated;
+
+/// The steps below the scalar definitions of prepareGptq, through the
+/// blocked Highway kernels (SimdCalibrated.h): the same operations in the
+/// same order for every element, so the same bits. `a` and `p` are n x n
+/// scratch; p holds the permuted, damped Hessian.
+static std::string factorSimd(std::vector<double> &a, std::vector<double> &p,
+                              size_t n, GptqFactor &out) {
+  const auto k = int64_t(n);
+  // L^T (= R, upper): row j of R is column j of L.
+  std::fill(a.begin(), a.end(), 0.0);
+  if (!simd::choleskyRows(p.data(), 1, k, k, a.data()))
+    return "the Hessian is not positive definite after dampening "
+           "(raise the dampening)";
+  // L row-major in p.
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < n; ++j)
+      p[i * n + j] = a[j * n + i];
+  // Linv row-major in a; Hinv's upper triangle in p.
+  std::fill(a.begin(), a.end(), 0.0);
+  simd::invertLower(p.data(), k, a.data());
+  simd::gramUpper(a.data(), k, p.data());
+  out.u.assign(n * n, 0.0);
+  if (!simd::choleskyRows(p.data(), k, 1, k, out.u.data()))
+    return "the inverse Hessian is not positive definite (raise the "
+           "dampening)";
+  return {};
+}
 
 std::string prepareGptq(const float *h, int64_t k, const GptqOptions &options,
                         GptqFactor &out) {
@@ -61,6 +90,8 @@ std::string prepareGptq(const float *h, int64_t k, const GptqOptions &options,
       p[i * n + j] = a[size_t(out.order[i]) * n + size_t(out.order[j])];
   for (size_t j = 0; j < n; ++j)
     p[j * n + j] += damp;
+  if (simd::enabled())
+    return factorSimd(a, p, n, out);
   // L: P = L L^T (lower), column by column.
   std::vector<double> &l = a;
   std::fill(l.begin(), l.end(), 0.0);
@@ -137,11 +168,17 @@ std::string prepareGptq(const float *h, int64_t k, const GptqOptions &options,
 
 namespace {
 
+/// Rows compensated together: the lazy-batch update of a tile is one
+/// matrix product (simd::gptqLazyUpdate) that reads each block of U once
+/// per tile instead of once per row.
+constexpr int64_t kTileRows = 64;
+
 /// GPTQ over rows of float32 values for any code rule whose parameters
 /// are chosen per group of `groupSize` columns. `params(v, a, n, s, m, q)`
 /// gives a group's scale and min from its values (q: room for n codes).
 /// Writes each row's codes (as floats, in natural column order) and the
-/// per-group (s, m).
+/// per-group (s, m). Rows are independent: every value is computed by the
+/// same operations in the same order whatever the tile.
 template <typename Params>
 void gptqRows(const CodeRule &rule, const float *x0, int64_t rows, int64_t k,
               int64_t groupSize, const GptqFactor &f,
@@ -150,64 +187,67 @@ void gptqRows(const CodeRule &rule, const float *x0, int64_t rows, int64_t k,
   const size_t n = size_t(k);
   const int64_t groups = (k + groupSize - 1) / groupSize;
   const int64_t block = std::max<int64_t>(options.blockSize, 1);
-  std::vector<double> x(n), acc(n), err(static_cast<size_t>(block));
+  const int64_t tile = std::min<int64_t>(rows, kTileRows);
+  std::vector<double> xs(size_t(tile) * n), acc(n),
+      err(static_cast<size_t>(tile * block));
   std::vector<float> v(static_cast<size_t>(groupSize)),
       q(static_cast<size_t>(groupSize));
-  for (int64_t r = 0; r < rows; ++r) {
-    float *s = scales + r * groups, *m = mins + r * groups;
-    float *c = codes + r * k;
-    // x in processing order (without act-order, the natural order).
-    for (size_t p = 0; p < n; ++p) {
-      const size_t j = size_t(f.order[p]);
-      x[p] = f.dead[j] ? 0.0 : double(x0[size_t(r) * n + j]);
-    }
-    auto params1 = [&](int64_t g, const double *natural) {
+  for (int64_t r0 = 0; r0 < rows; r0 += tile) {
+    const int64_t nr = std::min(tile, rows - r0);
+    auto params1 = [&](int64_t r, int64_t g, const double *natural) {
       const int64_t begin = g * groupSize, len = std::min(groupSize, k - begin);
       for (int64_t i = 0; i < len; ++i)
         v[size_t(i)] = float(natural[size_t(begin + i)]);
-      params(v.data(), importance ? importance + begin : nullptr, len, s[g],
-             m[g], q.data());
+      params(v.data(), importance ? importance + begin : nullptr, len,
+             scales[r * groups + g], mins[r * groups + g], q.data());
     };
-    if (options.actOrder) {
-      // Static groups: the scales of the original (dead-zeroed) weights.
-      for (size_t p = 0; p < n; ++p)
-        acc[size_t(f.order[p])] = x[p];
-      for (int64_t g = 0; g < groups; ++g)
-        params1(g, acc.data());
+    for (int64_t i = 0; i < nr; ++i) {
+      const int64_t r = r0 + i;
+      double *x = xs.data() + size_t(i) * n;
+      // x in processing order (without act-order, the natural order).
+      for (size_t p = 0; p < n; ++p) {
+        const size_t j = size_t(f.order[p]);
+        x[p] = f.dead[j] ? 0.0 : double(x0[size_t(r) * n + j]);
+      }
+      if (options.actOrder) {
+        // Static groups: the scales of the original (dead-zeroed) weights.
+        for (size_t p = 0; p < n; ++p)
+          acc[size_t(f.order[p])] = x[p];
+        for (int64_t g = 0; g < groups; ++g)
+          params1(r, g, acc.data());
+      }
     }
     for (int64_t b0 = 0; b0 < k; b0 += block) {
-      const int64_t b1 = std::min(b0 + block, k);
-      for (int64_t pp = b0; pp < b1; ++pp) {
-        const size_t p = size_t(pp);
-        const int64_t j = f.order[p];
-        if (!options.actOrder && j % groupSize == 0)
-          params1(j / groupSize, x.data());
-        const int64_t g = j / groupSize;
-        const float vj = float(x[p]);
-        const float qj = rule.code(vj, s[g], m[g]);
-        const float dj = rule.value(qj, s[g], m[g]);
-        c[j] = qj;
-        const double e = (x[p] - double(dj)) / f.u[p * n + p];
-        err[size_t(pp - b0)] = e;
-        const double *urow = f.u.data() + p * n;
-        for (size_t p2 = p + 1; p2 < size_t(b1); ++p2) {
-          double t = e * urow[p2];
-          x[p2] -= t;
+      const int64_t b1 = std::min(b0 + block, k), bl = b1 - b0;
+      for (int64_t i = 0; i < nr; ++i) {
+        const int64_t r = r0 + i;
+        double *x = xs.data() + size_t(i) * n;
+        float *s = scales + r * groups, *m = mins + r * groups;
+        float *c = codes + r * k;
+        for (int64_t pp = b0; pp < b1; ++pp) {
+          const size_t p = size_t(pp);
+          const int64_t j = f.order[p];
+          if (!options.actOrder && j % groupSize == 0)
+            params1(r, j / groupSize, x);
+          const int64_t g = j / groupSize;
+          const float vj = float(x[p]);
+          const float qj = rule.code(vj, s[g], m[g]);
+          const float dj = rule.value(qj, s[g], m[g]);
+          c[j] = qj;
+          const double e = (x[p] - double(dj)) / f.u[p * n + p];
+          err[size_t(i * bl + (pp - b0))] = e;
+          const double *urow = f.u.data() + p * n;
+          for (size_t p2 = p + 1; p2 < size_t(b1); ++p2) {
+            double t = e * urow[p2];
+            x[p2] -= t;
+          }
         }
       }
       if (b1 == k)
         break;
-      std::fill(acc.begin() + b1, acc.end(), 0.0);
-      for (int64_t pp = b0; pp < b1; ++pp) {
-        const double e = err[size_t(pp - b0)];
-        const double *urow = f.u.data() + size_t(pp) * n;
-        for (size_t p2 = size_t(b1); p2 < n; ++p2) {
-          double t = e * urow[p2];
-          acc[p2] += t;
-        }
-      }
-      for (size_t p2 = size_t(b1); p2 < n; ++p2)
-        x[p2] -= acc[p2];
+      // x[p2] -= sum over the block's columns, in order, of e * U[pp][p2].
+      simd::gptqLazyUpdate(err.data(), nr, bl, f.u.data() + size_t(b0) * n,
+                           k, b1, k, xs.data(), k);
     }
   }
 }
@@ -231,10 +271,9 @@ void gptqGroupQuantizeRows(const void *w, int64_t rows, int64_t k,
                 spec.rounding};
   auto *in = static_cast<const unsigned char *>(w);
   auto *scaleOut = static_cast<unsigned char *>(scale);
-  std::vector<float> x(static_cast<size_t>(k)), codes(static_cast<size_t>(k)),
-      tmp(static_cast<size_t>(gs));
-  std::vector<float> s(static_cast<size_t>(groups)),
-      m(static_cast<size_t>(groups));
+  const size_t tileK = size_t(kTileRows * k), tileG = size_t(kTileRows * groups);
+  std::vector<float> x(tileK), codes(tileK), tmp(static_cast<size_t>(gs));
+  std::vector<float> s(tileG), m(tileG);
   // A group's scale: MLC's rule on the values rounded to the model format,
   // then, with an importance, the weighted search from there.
   auto params = [&](const float *v, const float *a, int64_t n, float &sc,
@@ -257,31 +296,50 @@ void gptqGroupQuantizeRows(const void *w, int64_t rows, int64_t k,
     std::vector<float> scratch(static_cast<size_t>(n));
     weightedSearch(rule, v, a, n, sc, mn, q, scratch.data());
   };
+  // Finite rows wait in `batch` (their values in x) for a tile of GPTQ.
+  std::vector<int64_t> batch;
+  auto flush = [&] {
+    const auto nb = int64_t(batch.size());
+    if (nb == 0)
+      return;
+    gptqRows(rule, x.data(), nb, k, gs, f, options, importance, params,
+             codes.data(), s.data(), m.data());
+    for (int64_t b = 0; b < nb; ++b) {
+      const int64_t row = batch[size_t(b)];
+      uint32_t *qRow = qweight + row * words;
+      unsigned char *sRow = scaleOut + size_t(row * groups) * es;
+      const float *c = codes.data() + b * k;
+      std::memset(qRow, 0, size_t(words) * 4);
+      for (int64_t i = 0; i < k; ++i) {
+        const int64_t g = i / gs, r = i % gs;
+        qRow[g * (gs / epw) + r / epw] |=
+            uint32_t(int32_t(c[size_t(i)] + maxInt)) << ((r % epw) * bits);
+      }
+      for (int64_t g = 0; g < groups; ++g)
+        storeModelValue(s[size_t(b * groups + g)], format,
+                        sRow + size_t(g) * es);
+    }
+    batch.clear();
+  };
   for (int64_t row = 0; row < rows; ++row) {
     const unsigned char *wRow = in + size_t(row * k) * es;
-    uint32_t *qRow = qweight + row * words;
-    unsigned char *sRow = scaleOut + size_t(row * groups) * es;
+    float *xr = x.data() + int64_t(batch.size()) * k;
     bool finite = true;
     for (int64_t i = 0; i < k; ++i) {
-      x[size_t(i)] = loadModelValue(wRow + size_t(i) * es, format);
-      finite &= std::isfinite(x[size_t(i)]);
+      xr[size_t(i)] = loadModelValue(wRow + size_t(i) * es, format);
+      finite &= std::isfinite(xr[size_t(i)]);
     }
     if (!finite) {
       // MLC's rounding for a row GPTQ cannot handle.
-      groupQuantizeRows(wRow, 1, k, spec, qRow, sRow);
+      groupQuantizeRows(wRow, 1, k, spec, qweight + row * words,
+                        scaleOut + size_t(row * groups) * es);
       continue;
     }
-    gptqRows(rule, x.data(), 1, k, gs, f, options, importance, params,
-             codes.data(), s.data(), m.data());
-    std::memset(qRow, 0, size_t(words) * 4);
-    for (int64_t i = 0; i < k; ++i) {
-      const int64_t g = i / gs, r = i % gs;
-      qRow[g * (gs / epw) + r / epw] |=
-          uint32_t(int32_t(codes[size_t(i)] + maxInt)) << ((r % epw) * bits);
-    }
-    for (int64_t g = 0; g < groups; ++g)
-      storeModelValue(s[size_t(g)], format, sRow + size_t(g) * es);
+    batch.push_back(row);
+    if (int64_t(batch.size()) == kTileRows)
+      flush();
   }
+  flush();
 }
 
 void gptqMnnQuantizeRows(const float *w, int64_t rows, int64_t k,
@@ -294,8 +352,8 @@ void gptqMnnQuantizeRows(const float *w, int64_t rows, int64_t k,
   const int64_t blocks = mnnBlocksPerRow(spec, k), bs = k / blocks;
   const int64_t rowBytes = mnnPackedRowBytes(spec, k);
   const auto [offset, rule] = mnnCodes(spec);
-  std::vector<float> codes(static_cast<size_t>(k)),
-      s(static_cast<size_t>(blocks)), m(static_cast<size_t>(blocks));
+  std::vector<float> codes(size_t(kTileRows * k)),
+      s(size_t(kTileRows * blocks)), m(size_t(kTileRows * blocks));
   std::vector<uint8_t> u(static_cast<size_t>(k));
   auto params = [&](const float *v, const float *a, int64_t n, float &sc,
                     float &mn, float *q) {
@@ -312,27 +370,35 @@ void gptqMnnQuantizeRows(const float *w, int64_t rows, int64_t k,
     std::vector<float> scratch(static_cast<size_t>(n));
     weightedSearch(rule, v, a, n, sc, mn, q, scratch.data());
   };
-  for (int64_t row = 0; row < rows; ++row) {
-    const float *wRow = w + row * k;
-    bool finite = std::all_of(wRow, wRow + k,
-                              [](float v) { return std::isfinite(v); });
-    if (!finite) {
+  auto finiteRow = [&](int64_t row) {
+    return std::all_of(w + row * k, w + (row + 1) * k,
+                       [](float v) { return std::isfinite(v); });
+  };
+  for (int64_t row = 0; row < rows;) {
+    if (!finiteRow(row)) {
       MnnQuantSpec plain = spec;
       plain.hqq = false;
-      mnnQuantizeRows(wRow, 1, k, plain, packed + row * rowBytes,
+      mnnQuantizeRows(w + row * k, 1, k, plain, packed + row * rowBytes,
                       scale + row * blocks,
                       spec.asymmetric ? zero + row * blocks : nullptr);
+      ++row;
       continue;
     }
-    gptqRows(rule, wRow, 1, k, bs, f, options, importance, params,
+    // A tile of consecutive finite rows.
+    int64_t nr = 1;
+    while (nr < kTileRows && row + nr < rows && finiteRow(row + nr))
+      ++nr;
+    gptqRows(rule, w + row * k, nr, k, bs, f, options, importance, params,
              codes.data(), s.data(), m.data());
-    for (int64_t i = 0; i < k; ++i)
-      u[size_t(i)] = uint8_t(int(codes[size_t(i)]) + offset);
-    mnnPackCodes(u.data(), k, spec.bits, packed + row * rowBytes);
-    for (int64_t b = 0; b < blocks; ++b) {
-      scale[row * blocks + b] = s[size_t(b)];
-      if (spec.asymmetric)
-        zero[row * blocks + b] = m[size_t(b)];
+    for (int64_t t = 0; t < nr; ++t, ++row) {
+      for (int64_t i = 0; i < k; ++i)
+        u[size_t(i)] = uint8_t(int(codes[size_t(t * k + i)]) + offset);
+      mnnPackCodes(u.data(), k, spec.bits, packed + row * rowBytes);
+      for (int64_t b = 0; b < blocks; ++b) {
+        scale[row * blocks + b] = s[size_t(t * blocks + b)];
+        if (spec.asymmetric)
+          zero[row * blocks + b] = m[size_t(t * blocks + b)];
+      }
     }
   }
 }

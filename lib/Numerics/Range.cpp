@@ -1,6 +1,8 @@
 //===- Range.cpp - Non-finite and out-of-range weights ----------*- C++ -*-===//
 
 #include "qopt/Numerics/Range.h"
+#include "Simd.h"
+#include "SimdPipeline.h"
 
 #include <cstring>
 
@@ -34,16 +36,33 @@ static Bounds boundsOf(FloatFormat format, FloatFormat target) {
   return {0, 1, 0};
 }
 
+/// The largest masked element of a block: the Highway kernel, or the
+/// scalar definition.
+static uint32_t blockMax(const uint16_t *p, size_t n, uint32_t mask) {
+  if (simd::enabled())
+    return simd::maxMasked16(p, n, uint16_t(mask));
+  uint32_t r = 0;
+  for (size_t i = 0; i < n; ++i)
+    r = (p[i] & mask) > r ? (p[i] & mask) : r;
+  return r;
+}
+static uint32_t blockMax(const uint32_t *p, size_t n, uint32_t mask) {
+  if (simd::enabled())
+    return simd::maxMasked32(p, n, mask);
+  uint32_t r = 0;
+  for (size_t i = 0; i < n; ++i)
+    r = (p[i] & mask) > r ? (p[i] & mask) : r;
+  return r;
+}
+
 template <typename T>
 static std::optional<size_t> scan(const T *p, size_t n, Bounds b) {
-  // Blocks with an OR-reduced flag (vectorized), then the exact position.
-  constexpr size_t kBlock = 1024;
+  // Blocks whose largest magnitude is representable are skipped; in the
+  // first other one, the exact position.
+  constexpr size_t kBlock = 16384;
   for (size_t base = 0; base < n; base += kBlock) {
     size_t end = base + kBlock < n ? base + kBlock : n;
-    unsigned bad = 0;
-    for (size_t i = base; i < end; ++i)
-      bad |= unsigned((uint32_t(p[i]) & b.mask) >= b.limit);
-    if (!bad)
+    if (blockMax(p + base, end - base, b.mask) < b.limit)
       continue;
     for (size_t i = base; i < end; ++i)
       if ((uint32_t(p[i]) & b.mask) >= b.limit)

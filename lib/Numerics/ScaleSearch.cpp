@@ -46,25 +46,26 @@ struct Score {
 };
 
 Score score(const float *y, int64_t n, float s, float lo, float hi) {
+  if (simd::enabled()) {
+    double out[3];
+    simd::scoreScale(y, n, s, lo, hi, out);
+    return {out[0], out[1], out[2]};
+  }
   double e[kSumLanes] = {};
   double a[kSumLanes] = {};
   double b[kSumLanes] = {};
   const float inv = 1.0f / s;
   const int64_t full = n - n % kSumLanes;
-  if (simd::enabled()) {
-    simd::scoreScaleLanes(y, full, s, inv, lo, hi, e, a, b);
-  } else {
-    for (int64_t i = 0; i < full; i += kSumLanes) {
+  for (int64_t i = 0; i < full; i += kSumLanes) {
 #pragma GCC unroll 8
-      for (int l = 0; l < kSumLanes; ++l) {
-        const float yi = y[i + l];
-        const float r = assign(yi, inv, lo, hi);
-        const float d = r * s;
-        const double diff = double(yi) - double(d);
-        e[l] += diff * diff;
-        a[l] += double(yi) * double(r);
-        b[l] += double(r) * double(r);
-      }
+    for (int l = 0; l < kSumLanes; ++l) {
+      const float yi = y[i + l];
+      const float r = assign(yi, inv, lo, hi);
+      const float d = r * s;
+      const double diff = double(yi) - double(d);
+      e[l] += diff * diff;
+      a[l] += double(yi) * double(r);
+      b[l] += double(r) * double(r);
     }
   }
   for (int64_t i = full; i < n; ++i) {

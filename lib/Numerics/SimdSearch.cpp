@@ -20,20 +20,25 @@ HWY_BEFORE_NAMESPACE();
 namespace qopt::numerics::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-void ScoreScaleLanes(const float *y, int64_t n, float s, float inv, float lo,
-                     float hi, double *e, double *a, double *b) {
+/// The score of one scale (Simd.h: scoreScale). Each accumulator vector
+/// holds lanes [off, off + Lanes) of the kSumLanes lane sums; the
+/// n % kSumLanes tail elements then go to lanes 0.. as in the scalar loop,
+/// and the lanes are summed by search::sumLanes, all in this one call.
+void ScoreScale(const float *y, int64_t n, float s, float lo, float hi,
+                double *out) {
   constexpr int kLanes = search::kSumLanes;
   const hn::CappedTag<double, kLanes> dd;
   const hn::Rebind<float, decltype(dd)> df;
   const auto nd = int64_t(hn::Lanes(dd));
+  const int64_t full = n - n % kLanes;
+  const float inv = 1.0f / s;
   const auto vInv = hn::Set(df, inv), vS = hn::Set(df, s),
              vLo = hn::Set(df, lo), vHi = hn::Set(df, hi),
              magic = hn::Set(df, rules::kRoundMagic);
+  double e[kLanes], a[kLanes], b[kLanes];
   for (int64_t off = 0; off < kLanes; off += nd) {
-    auto vE = hn::LoadU(dd, e + off);
-    auto vA = hn::LoadU(dd, a + off);
-    auto vB = hn::LoadU(dd, b + off);
-    for (int64_t i = 0; i < n; i += kLanes) {
+    auto vE = hn::Zero(dd), vA = hn::Zero(dd), vB = hn::Zero(dd);
+    for (int64_t i = 0; i < full; i += kLanes) {
       const auto vy = hn::LoadU(df, y + i + off);
       // search::assignCode.
       auto r = hn::Sub(hn::Add(hn::Mul(vy, vInv), magic), magic);
@@ -51,6 +56,18 @@ void ScoreScaleLanes(const float *y, int64_t n, float s, float inv, float lo,
     hn::StoreU(vA, dd, a + off);
     hn::StoreU(vB, dd, b + off);
   }
+  for (int64_t i = full; i < n; ++i) {
+    const int l = int(i - full);
+    const float r = search::assignCode(y[i], inv, lo, hi);
+    const float d = r * s;
+    const double diff = double(y[i]) - double(d);
+    e[l] += diff * diff;
+    a[l] += double(y[i]) * double(r);
+    b[l] += double(r) * double(r);
+  }
+  out[0] = search::sumLanes(e);
+  out[1] = search::sumLanes(a);
+  out[2] = search::sumLanes(b);
 }
 
 void HqqStepLanes(const float *w, int64_t n, double s, double scale, double z,
@@ -128,15 +145,15 @@ HWY_AFTER_NAMESPACE();
 
 namespace qopt::numerics {
 
-HWY_EXPORT(ScoreScaleLanes);
+HWY_EXPORT(ScoreScale);
 HWY_EXPORT(HqqStepLanes);
 HWY_EXPORT(MnnCodes);
 
 namespace simd {
 
-void scoreScaleLanes(const float *y, int64_t n, float s, float inv, float lo,
-                     float hi, double *e, double *a, double *b) {
-  HWY_DYNAMIC_DISPATCH(ScoreScaleLanes)(y, n, s, inv, lo, hi, e, a, b);
+void scoreScale(const float *y, int64_t n, float s, float lo, float hi,
+                double *out) {
+  HWY_DYNAMIC_DISPATCH(ScoreScale)(y, n, s, lo, hi, out);
 }
 
 void hqqStepLanes(const float *w, int64_t n, double s, double scale, double z,

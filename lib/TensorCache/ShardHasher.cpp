@@ -53,29 +53,28 @@ static size_t slabsFor(uint64_t size, size_t slab) {
   return size_t((size + slab - 1) / slab);
 }
 
-/// Reads [offset, offset + size) of `path` into the slabs of `out`.
-static llvm::Error readBack(const std::string &path, const std::string &display,
-                            uint64_t offset, uint64_t size, uint8_t *out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+/// Reads [offset, offset + size) of `path` into `out`; `fd` is the file's
+/// descriptor, opened on first use (-1 before) and closed by the caller.
+static llvm::Error readBack(int &fd, const std::string &path,
+                            const std::string &display, uint64_t offset,
+                            uint64_t size, uint8_t *out) {
+  if (fd < 0)
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return llvm::createStringError("error reading '" + display +
                                    "': " + std::strerror(errno));
-  size_t at = 0;
   uint64_t got = 0;
   while (got < size) {
-    ssize_t n = ::pread(fd, out + at + got, size - got,
-                        off_t(offset + got));
+    ssize_t n = ::pread(fd, out + got, size - got, off_t(offset + got));
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0) {
       std::string msg = n < 0 ? std::strerror(errno) : "unexpected end of file";
-      ::close(fd);
       return llvm::createStringError("error reading '" + display +
                                      "': " + msg);
     }
     got += uint64_t(n);
   }
-  ::close(fd);
   return llvm::Error::success();
 }
 
@@ -86,19 +85,16 @@ llvm::Error ShardHasher::drainPending(size_t k) {
        it = sh.pending.erase(it)) {
     Piece &p = it->second;
     if (p.bytes.empty()) {
-      p.bytes = copyIn(takeSlabs(slabsFor(p.size, kSlab)), nullptr, p.size);
-      for (size_t i = 0; i < p.bytes.size(); ++i)
-        if (llvm::Error err =
-                readBack(paths[k], displays[k], it->first + i * kSlab,
-                         p.bytes[i].size, p.bytes[i].data.get()))
-          return err;
+      // Read back from the file when its batch is hashed.
+      sh.ready.push_back({nullptr, size_t(p.size), it->first});
       counters.readBack += p.size;
     } else {
       pendingCopies -= p.size;
+      readyCopies += p.size;
       counters.outOfOrder += p.size;
+      for (SlabRef &r : p.bytes)
+        sh.ready.push_back(std::move(r));
     }
-    for (SlabRef &r : p.bytes)
-      sh.ready.push_back(std::move(r));
     sh.frontier += p.size;
     sh.readySize += p.size;
     readyTotal += p.size;
@@ -111,16 +107,28 @@ llvm::Error ShardHasher::add(size_t k, uint64_t offset, const void *data,
   if (size == 0)
     return llvm::Error::success();
   const auto *bytes = static_cast<const uint8_t *>(data);
-  // The copy waits for a batch of lanes; it is made outside the lock.
+  // The copy (if the budgets keep one) is made outside the lock.
   std::unique_lock<std::mutex> lock(mu);
-  auto slabs = takeSlabs(slabsFor(size, kSlab));
-  lock.unlock();
-  Bytes copy = copyIn(std::move(slabs), bytes, size);
-  lock.lock();
+  bool copy = offset == shards[k].frontier
+                  ? readyCopies + size <= limits.readyCopyBytes
+                  : pendingCopies + size <= limits.pendingBytes;
+  Bytes copied;
+  if (copy) {
+    auto slabs = takeSlabs(slabsFor(size, kSlab));
+    lock.unlock();
+    copied = copyIn(std::move(slabs), bytes, size);
+    lock.lock();
+  }
   Shard &sh = shards[k];
   if (offset == sh.frontier) {
-    for (SlabRef &r : copy)
-      sh.ready.push_back(std::move(r));
+    if (copied.empty()) {
+      sh.ready.push_back({nullptr, size_t(size), offset});
+      counters.readBack += size;
+    } else {
+      readyCopies += size;
+      for (SlabRef &r : copied)
+        sh.ready.push_back(std::move(r));
+    }
     sh.frontier += size;
     sh.readySize += size;
     readyTotal += size;
@@ -128,16 +136,16 @@ llvm::Error ShardHasher::add(size_t k, uint64_t offset, const void *data,
       return err;
   } else {
     Piece p{size, {}};
-    if (pendingCopies + size <= limits.pendingBytes) {
-      p.bytes = std::move(copy);
+    if (!copied.empty() && pendingCopies + size <= limits.pendingBytes) {
+      p.bytes = std::move(copied);
       pendingCopies += size;
     } else {
-      releaseSlabs(copy); // read back when the frontier gets here
+      releaseSlabs(copied); // read back when the frontier gets here
     }
     sh.pending.emplace(offset, std::move(p));
   }
   counters.peakWaiting =
-      std::max(counters.peakWaiting, readyTotal + pendingCopies);
+      std::max(counters.peakWaiting, readyCopies + pendingCopies);
   // One thread hashes while the others compute; past the budget, a second
   // one helps (on other shards), so the waiting bytes stay bounded.
   bool overBudget = readyTotal >= limits.readyBytes;
@@ -189,14 +197,18 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
     }
     lock.unlock();
     // Rounds of at most kSlice bytes per lane, so that lanes holding pieces
-    // of different sizes still advance together.
+    // of different sizes still advance together. Pieces kept as file ranges
+    // are read into the lane's buffer slice by slice.
     constexpr uint64_t kSlice = 64 << 10;
     std::vector<size_t> piece(n, 0);
     std::vector<uint64_t> at(n, 0);
     std::vector<llvm::ArrayRef<uint8_t>> data(n);
-    for (bool more = true; more;) {
+    std::vector<int> fds(n, -1);
+    std::unique_ptr<uint8_t[]> laneBuf;
+    llvm::Error failure = llvm::Error::success();
+    for (bool more = true; more && !failure;) {
       more = false;
-      for (size_t i = 0; i < n; ++i) {
+      for (size_t i = 0; i < n && !failure; ++i) {
         data[i] = {};
         while (piece[i] < taken[i].size() &&
                at[i] == taken[i][piece[i]].size) {
@@ -207,16 +219,32 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
           continue;
         const SlabRef &p = taken[i][piece[i]];
         uint64_t len = std::min<uint64_t>(kSlice, p.size - at[i]);
-        data[i] = {p.data.get() + at[i], size_t(len)};
+        const uint8_t *src = p.data.get() + at[i];
+        if (!p.data) {
+          if (!laneBuf)
+            laneBuf.reset(new uint8_t[n * kSlice]);
+          uint8_t *dst = laneBuf.get() + i * kSlice;
+          failure = readBack(fds[i], paths[order[i]], displays[order[i]],
+                             p.offset + at[i], len, dst);
+          src = dst;
+        }
+        data[i] = {src, size_t(len)};
         at[i] += len;
         more = true;
       }
-      if (more)
+      if (more && !failure)
         md5UpdateMany(streams, data);
     }
+    for (int fd : fds)
+      if (fd >= 0)
+        ::close(fd);
     lock.lock();
-    for (Bytes &b : taken)
+    for (Bytes &b : taken) {
+      for (const SlabRef &r : b)
+        if (r.data)
+          readyCopies -= r.size;
       releaseSlabs(b);
+    }
     ++counters.batches;
     counters.laneBatches += n;
     for (size_t i = 0; i < n; ++i) {
@@ -225,6 +253,10 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
       counters.bytes += takenBytes[i];
       if (sizes[order[i]] != 0 && sh.stream.length == sizes[order[i]])
         --incomplete;
+    }
+    if (failure) {
+      --hashers;
+      return failure;
     }
   }
   --hashers;

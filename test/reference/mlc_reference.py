@@ -369,6 +369,12 @@ import mlc_archs_more  # noqa: E402
 ARCHITECTURES.update(mlc_archs_more.ARCHITECTURES)
 HF_ARCHITECTURE_NAMES.update(mlc_archs_more.HF_ARCHITECTURE_NAMES)
 
+# Issue 16's group B (ministral3, llama4, ...) lives in mlc_archs_new.py.
+import mlc_archs_new  # noqa: E402
+
+ARCHITECTURES.update(mlc_archs_new.ARCHITECTURES)
+HF_ARCHITECTURE_NAMES.update(mlc_archs_new.HF_ARCHITECTURE_NAMES)
+
 
 def detect_architecture(cfg):
     model_type = cfg.get("model_type")

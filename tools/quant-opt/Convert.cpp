@@ -62,7 +62,9 @@ cl::opt<std::string> quantization(
     cl::desc("Quantization mode (case-insensitive): q0f16 q0bf16 q0f32 "
              "q3f16_0 q3f16_1 q4f16_0 q4f16_1 q4bf16_0 q4bf16_1 q4f32_1 "
              "q4f16_2 q4f16_autoawq e5m2_e5m2_f16 e4m3_e4m3_f16 "
-             "e4m3_e4m3_f16_max_calibrate, mnn_w<bits>[_asym][_b<block>]"
+             "e4m3_e4m3_f16_max_calibrate fp8_e4m3fn_bf16_block_scale "
+             "fp8_e4m3fn_bf16_block_scale_static_activation, "
+             "mnn_w<bits>[_asym][_b<block>]"
              "[_hqq], or mnn with the --weight-quant-* flags (required)"));
 cl::opt<std::string> modelType(
     "model-type", cl::sub(sub()), cl::cat(cat()), cl::init("auto"),

@@ -571,5 +571,6 @@ def Weights_ExpectOp : Weights_Op<"expect"> {
 
 
 include "dialects/Weights/IR/WeightsCalibrationOps.td"
+include "dialects/Weights/IR/WeightsBlockFp8Ops.td"
 
 #endif // QOPT_WEIGHTS_OPS

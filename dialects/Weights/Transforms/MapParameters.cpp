@@ -44,8 +44,11 @@ namespace {
 class ExprBuilder {
 public:
   ExprBuilder(OpBuilder &b, const llvm::StringMap<SourceOp> &sources,
-              const llvm::StringSet<> &awqWeights, int64_t awqGroup)
-      : b(b), sources(sources), awqWeights(awqWeights), awqGroup(awqGroup) {}
+              const llvm::StringSet<> &awqWeights, int64_t awqGroup,
+              const llvm::StringSet<> &fp8Weights,
+              std::array<int64_t, 2> fp8Block)
+      : b(b), sources(sources), awqWeights(awqWeights), awqGroup(awqGroup),
+        fp8Weights(fp8Weights), fp8Block(fp8Block) {}
 
   /// Returns null after emitting a diagnostic.
   Value build(const models::MapExpr &e, StringRef paramName) {
@@ -53,6 +56,8 @@ public:
     if (e.op == Op::Source) {
       if (awqWeights.contains(e.source))
         return buildAwq(e.source, paramName);
+      if (fp8Weights.contains(e.source))
+        return buildBlockFp8(e.source, paramName);
       return getCheckpointTensor(sources.lookup(e.source));
     }
     if (e.op == Op::View)
@@ -107,6 +112,9 @@ public:
       return AddConstantOp::create(b, loc, first, ins.front(),
                                    b.getF64FloatAttr(e.constant))
           .getResult();
+    case Op::ToF32:
+      return CastOp::create(b, loc, first.clone(b.getF32Type()), ins.front())
+          .getResult();
     case Op::Source:
     case Op::View:
       break;
@@ -119,6 +127,8 @@ private:
   /// same bytes, with its own offset, shape and element strides.
   Value buildView(const models::MapExpr &e, StringRef paramName) {
     SourceOp base = sources.lookup(e.operands.front().source);
+    if (fp8Weights.contains(e.operands.front().source))
+      return buildBlockFp8View(e, paramName);
     auto type = cast<RankedTensorType>(base.getType());
     // Strided, or stored in a form that ops decode (GGUF): not plain.
     if (base.getStrides() || getCheckpointTensor(base) != base.getResult())
@@ -137,6 +147,110 @@ private:
         b.getI64IntegerAttr(base.getOffset() + e.viewOffset * bytes),
         b.getDenseI64ArrayAttr(e.viewStrides));
     return op.getResult();
+  }
+
+  /// A strided view (weights.source) of the contiguous plain `base`, or
+  /// null when the view does not fit in it.
+  Value viewOf(SourceOp base, int64_t offset, ArrayRef<int64_t> shape,
+               ArrayRef<int64_t> strides) {
+    auto type = cast<RankedTensorType>(base.getType());
+    int64_t last = offset;
+    for (auto [n, stride] : llvm::zip(shape, strides))
+      last += (n - 1) * stride;
+    if (offset < 0 || last >= type.getNumElements())
+      return {};
+    int64_t bytes = type.getElementTypeBitWidth() / 8;
+    return SourceOp::create(b, base.getLoc(), type.clone(shape),
+                            base.getFileAttr(), base.getKeyAttr(),
+                            b.getI64IntegerAttr(base.getOffset() +
+                                                offset * bytes),
+                            b.getDenseI64ArrayAttr(strides))
+        .getResult();
+  }
+
+  /// W = dequantize_block_fp8(W codes, W_scale_inv), rounded to bfloat16 as
+  /// DeepSeek's fp8_cast_bf16 writes it (docs/source-formats.md).
+  Value buildBlockFp8(StringRef weight, StringRef paramName) {
+    Value codes = getCheckpointTensor(sources.lookup(weight));
+    Value scales =
+        getCheckpointTensor(sources.lookup((weight + "_scale_inv").str()));
+    return dequantizeBlockFp8(codes, scales, fp8Block, paramName);
+  }
+
+  Value dequantizeBlockFp8(Value codes, Value scales,
+                           ArrayRef<int64_t> block, StringRef paramName) {
+    auto type = cast<RankedTensorType>(codes.getType());
+    Location loc = fusedLoc({codes, scales});
+    auto op = DequantizeBlockFp8Op::create(
+        b, loc, type.clone(b.getBF16Type()), codes, scales,
+        b.getDenseI64ArrayAttr(block));
+    if (failed(op.verify())) {
+      op.erase();
+      return error(loc, paramName, {codes, scales},
+                   "are not a float8 weight and its block scales");
+    }
+    return op.getResult();
+  }
+
+  /// A strided view (DeepSeek's kv_b_proj split) of a block-quantized
+  /// weight: the same view of the codes, and of the scales the matching
+  /// view of blocks. Each view dimension walks whole blocks of rows or
+  /// columns one at a time (a leading dimension) or the elements of one
+  /// block row or column (one of the last two); the view starts at a block.
+  Value buildBlockFp8View(const models::MapExpr &e, StringRef paramName) {
+    StringRef name = e.operands.front().source;
+    SourceOp base = sources.lookup(name);
+    SourceOp scaleBase = sources.lookup((name + "_scale_inv").str());
+    auto type = cast<RankedTensorType>(base.getType());
+    auto scaleType = cast<RankedTensorType>(scaleBase.getType());
+    auto fail = [&](const std::string &why) {
+      return error(base.getLoc(), paramName, {base.getResult()},
+                   "cannot be viewed as " + shapeStr(e.viewShape) + ": " + why);
+    };
+    if (type.getRank() != 2 || scaleType.getRank() != 2 || base.getStrides() ||
+        scaleBase.getStrides())
+      return fail("not a 2-D float8 weight with 2-D block scales");
+    int64_t cols = type.getDimSize(1), scaleCols = scaleType.getDimSize(1);
+    int64_t br = fp8Block[0], bc = fp8Block[1];
+    int64_t row0 = e.viewOffset / cols, col0 = e.viewOffset % cols;
+    if (row0 % br || col0 % bc)
+      return fail("it does not start at a block");
+    SmallVector<int64_t> shape, strides, block;
+    for (auto [n, stride] : llvm::zip(e.viewShape, e.viewStrides)) {
+      if (stride == 1 || stride == cols) {
+        int64_t bs = stride == 1 ? bc : br;
+        if (n % bs)
+          return fail("a dimension of " + std::to_string(n) +
+                      " is not whole blocks of " + std::to_string(bs));
+        shape.push_back(n / bs);
+        strides.push_back(stride == 1 ? 1 : scaleCols);
+        block.push_back(bs);
+      } else if (stride % cols == 0 && (stride / cols) % br == 0) {
+        shape.push_back(n);
+        strides.push_back(stride / cols / br * scaleCols);
+        block.push_back(1);
+      } else if (stride < cols && stride % bc == 0) {
+        shape.push_back(n);
+        strides.push_back(stride / bc);
+        block.push_back(1);
+      } else {
+        return fail("a stride of " + std::to_string(stride) +
+                    " does not step whole blocks");
+      }
+    }
+    size_t rank = block.size();
+    if (rank < 2 || llvm::any_of(ArrayRef<int64_t>(block).drop_back(2),
+                                 [](int64_t bs) { return bs != 1; }) ||
+        block[rank - 2] == 1 || block[rank - 1] == 1)
+      return fail("its blocks are not in its last two dimensions");
+    Value codes = viewOf(base, e.viewOffset, e.viewShape, e.viewStrides);
+    Value scales = viewOf(scaleBase, row0 / br * scaleCols + col0 / bc,
+                          shape, strides);
+    if (!codes || !scales)
+      return error(base.getLoc(), paramName, {base.getResult()},
+                   "is too small for the view " + shapeStr(e.viewShape));
+    return dequantizeBlockFp8(codes, scales,
+                              {block[rank - 2], block[rank - 1]}, paramName);
   }
 
   Location fusedLoc(ArrayRef<Value> ins) {
@@ -208,7 +322,41 @@ private:
   const llvm::StringMap<SourceOp> &sources;
   const llvm::StringSet<> &awqWeights;
   int64_t awqGroup;
+  const llvm::StringSet<> &fp8Weights;
+  std::array<int64_t, 2> fp8Block;
 };
+
+/// `quantization_config.weight_block_size` of an FP8 block-quantized
+/// checkpoint (`quant_method` "fp8"); nullopt for any other checkpoint.
+static FailureOr<std::optional<std::array<int64_t, 2>>>
+fp8BlockSize(ModelOp model) {
+  auto q = model.getConfig().getAs<DictionaryAttr>("quantization_config");
+  auto method = q ? q.getAs<StringAttr>("quant_method") : StringAttr();
+  if (!method || method.getValue() != "fp8")
+    return std::optional<std::array<int64_t, 2>>();
+  auto fmt = q.getAs<StringAttr>("fmt");
+  if (fmt && fmt.getValue() != "e4m3")
+    return model.emitError("FP8 checkpoints in format '")
+           << fmt.getValue() << "' are not supported; only e4m3";
+  auto block = q.getAs<ArrayAttr>("weight_block_size");
+  if (!block)
+    return model.emitError("FP8 checkpoints without "
+                           "quantization_config.weight_block_size (per-tensor "
+                           "scales) are not supported");
+  std::array<int64_t, 2> size{};
+  if (block.size() != 2)
+    return model.emitError("weight_block_size must be two integers, got ")
+           << block;
+  for (auto [i, a] : llvm::enumerate(block)) {
+    auto v = dyn_cast<IntegerAttr>(a);
+    if (!v || v.getInt() <= 0)
+      return model.emitError("weight_block_size must be two positive "
+                             "integers, got ")
+             << block;
+    size[i] = v.getInt();
+  }
+  return std::optional<std::array<int64_t, 2>>(size);
+}
 
 /// `quantization_config.group_size` of an AutoAWQ config (-1: whole rows).
 static int64_t awqGroupSize(ModelOp model) {
@@ -281,6 +429,20 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
     // AutoAWQ checkpoints hold `X.qweight`, `X.qzeros` and `X.scales`
     // instead of `X.weight`.
     llvm::StringSet<> awqWeights;
+    // FP8 block-quantized checkpoints hold `X.weight` as float8 codes and
+    // `X.weight_scale_inv`.
+    FailureOr<std::optional<std::array<int64_t, 2>>> fp8Block =
+        fp8BlockSize(model);
+    if (failed(fp8Block))
+      return failure();
+    llvm::StringSet<> fp8Weights;
+    auto isFp8Weight = [&](StringRef s) {
+      SourceOp w = sources.lookup(s);
+      return *fp8Block && w &&
+             isa<Float8E4M3FNType>(
+                 cast<RankedTensorType>(w.getType()).getElementType()) &&
+             sources.count((s + "_scale_inv").str());
+    };
     auto awqParts = [](StringRef weight) {
       StringRef base = weight.drop_back(strlen(".weight"));
       return std::array<std::string, 3>{(base + ".qweight").str(),
@@ -300,6 +462,10 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
           continue;
         }
         paramSources[i].push_back(s);
+        if (isFp8Weight(s)) {
+          fp8Weights.insert(s);
+          paramSources[i].push_back(s + "_scale_inv");
+        }
       }
       SmallVector<Attribute> absent;
       for (const std::string &s : paramSources[i]) {
@@ -329,17 +495,31 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
     for (auto [i, names] : llvm::enumerate(paramSources))
       for (const std::string &n : names)
         torchToMlc[n].push_back(i);
+    // A weight's block scales place it no more than AWQ's parts do: the
+    // order is that of the dequantized checkpoint (fp8_cast_bf16's), which
+    // has no scales.
+    auto isFp8Scale = [&](StringRef n) {
+      return n.ends_with("_scale_inv") &&
+             fp8Weights.contains(n.drop_back(strlen("_scale_inv")));
+    };
     llvm::SetVector<size_t> order;
     for (auto &[file, list] : byFile)
       for (SourceOp s : list)
-        for (size_t i : torchToMlc.lookup(s.getKey()))
-          if (!skipped.contains(i))
-            order.insert(i);
+        if (!isFp8Scale(s.getKey()))
+          for (size_t i : torchToMlc.lookup(s.getKey()))
+            if (!skipped.contains(i))
+              order.insert(i);
 
     // Unused source tensors: one warning listing them.
     std::vector<std::string> unused;
+    // `<linear>.activation_scale` tensors are the block-scale
+    // static-activation mode's (KeepBlockFp8.cpp): kept for it.
+    auto isActivationScale = [&](SourceOp s) {
+      return *fp8Block && s.getKey().ends_with(".activation_scale");
+    };
     for (SourceOp s : sourceOrder)
-      if (!torchToMlc.count(s.getKey()) && !def->isUnused(s.getKey()))
+      if (!torchToMlc.count(s.getKey()) && !def->isUnused(s.getKey()) &&
+          !isActivationScale(s))
         unused.push_back(s.getKey().str());
     if (!unused.empty()) {
       std::sort(unused.begin(), unused.end());
@@ -356,7 +536,8 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
 
     MLIRContext *ctx = &getContext();
     OpBuilder ob = OpBuilder::atBlockEnd(&body);
-    ExprBuilder exprs(ob, sources, awqWeights, awqGroupSize(model));
+    ExprBuilder exprs(ob, sources, awqWeights, awqGroupSize(model), fp8Weights,
+                      fp8Block->value_or(std::array<int64_t, 2>{}));
     for (size_t i : order) {
       const models::ParamDef &p = def->params[i];
       Value v = exprs.build(p.map, p.name);
@@ -375,7 +556,7 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
     // Unused sources go, with the ops that decode them.
     for (SourceOp s : sourceOrder) {
       Value v = getCheckpointTensor(s);
-      if (!v.use_empty())
+      if (!v.use_empty() || isActivationScale(s))
         continue;
       for (Operation *op = v.getDefiningOp(); op;) {
         Operation *prev = op == s.getOperation()

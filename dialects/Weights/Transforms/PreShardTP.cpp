@@ -79,6 +79,14 @@ struct PreShardTPPass : public ::mlir::qopt::weights::impl::PreShardTPBase<PreSh
                 "have no documented shard rule; convert with another mode "
                 "(which dequantizes and re-quantizes) or without "
                 "--tensor-parallel-shards";
+    // The block-scale modes: MLC shards `_scale_inv` like its weight with
+    // the segments in blocks; not implemented here (docs/quantization.md).
+    if (mode && mode->kind == models::QuantizationMode::Kind::BlockScale)
+      return model.emitError("mode '")
+             << mode->name
+             << "' cannot be pre-sharded yet: the float8 weights' block "
+                "scales would have to be split by blocks; convert without "
+                "--tensor-parallel-shards";
     bool fp8 = mode && mode->kind == models::QuantizationMode::Kind::PerTensorQuant;
 
     SmallVector<ParamOp> params(model.getParams());

@@ -88,6 +88,9 @@ struct QuantizeWeightsPass
       }
     }
 
+    if (m.kind == models::QuantizationMode::Kind::BlockScale)
+      return keepBlockFp8(model, m);
+
     MLIRContext *ctx = &getContext();
     Type modelType = toMlirType(ctx, m.modelDType);
     llvm::StringMap<int64_t> groups = awqGroups(model);

@@ -133,6 +133,7 @@ bool mlir::qopt::weights::modeQuantizes(const models::QuantizationMode &mode,
   switch (mode.kind) {
   case Kind::NoQuant:
   case Kind::AWQ:
+  case Kind::BlockScale: // keeps the checkpoint's blocks (QuantizeWeights)
     return false;
   case Kind::MNN:
     // MNN quantizes matmul weights; embeddings stay in the model dtype.

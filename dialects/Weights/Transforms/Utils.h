@@ -27,6 +27,12 @@ std::string locationFile(Location loc);
 /// attributes (docs/design.md, "Facts on the IR").
 ::qopt::models::ModelConfig getModelConfig(ModelOp model);
 
+/// The block-scale modes (KeepBlockFp8.cpp): keeps the checkpoint's float8
+/// blocks of every weight built by weights.dequantize_block_fp8, casts the
+/// rest to bfloat16 and rewrites the model's expectations.
+LogicalResult keepBlockFp8(ModelOp model,
+                           const ::qopt::models::QuantizationMode &mode);
+
 /// MLC's names: `<base>.weight` quantized becomes `<base>.<suffix>`.
 std::string quantizedName(StringRef paramName, StringRef suffix);
 

@@ -34,7 +34,7 @@ enum class ParamKind { Linear, FinalFC, Embedding, MoEGate, Experts, Norm, Bias,
 /// How an MLC parameter is computed from Hugging Face tensors: a small
 /// expression tree over source tensor names.
 struct MapExpr {
-  enum class Op { Source, Concat, Stack, Transpose, AddConstant, View };
+  enum class Op { Source, Concat, Stack, Transpose, AddConstant, View, ToF32 };
   Op op = Op::Source;
   std::string source;             // Op::Source: the HF tensor name
   int64_t axis = 0;               // Op::Concat
@@ -52,6 +52,10 @@ struct MapExpr {
   static MapExpr stack(std::vector<MapExpr> parts);
   static MapExpr transpose(MapExpr e);
   static MapExpr addConstant(MapExpr e, double c);
+  /// The operand widened (exactly) to float32, so that a following
+  /// addConstant rounds once in float32, as numpy's
+  /// `(x.astype("float32") + 1.0)` of Qwen3.5's norms does.
+  static MapExpr toF32(MapExpr e);
   /// A strided view of the source tensor `src` (see `viewShape`).
   static MapExpr view(std::string src, int64_t offset,
                       std::vector<int64_t> shape, std::vector<int64_t> strides);

@@ -19,7 +19,7 @@
 namespace qopt::models {
 
 struct QuantizationMode {
-  enum class Kind { NoQuant, GroupQuant, PerTensorQuant, AWQ, MNN };
+  enum class Kind { NoQuant, GroupQuant, PerTensorQuant, AWQ, MNN, BlockScale };
   std::string name;
   Kind kind;
   numerics::DType modelDType; // F16, BF16 or F32
@@ -34,6 +34,9 @@ struct QuantizationMode {
   bool mnnAsymmetric = false;                      // MNN (bits above)
   int64_t mnnBlock = 0;                            // MNN: 0 = channel-wise
   bool mnnHqq = false;                             // MNN
+  /// Block-scale: the checkpoint's float8 blocks are kept; with this, each
+  /// linear also has a static `activation_scale`.
+  bool activationScale = false;
   /// The kind string MLC's model table uses ("no-quant", "group-quant", ...).
   llvm::StringRef kindName() const;
 };
@@ -55,8 +58,7 @@ const std::vector<QuantizationMode> &quantizationModes();
 const QuantizationMode *findQuantizationMode(llvm::StringRef name);
 /// "q0f16, q0bf16, ..." for error messages.
 std::string quantizationModeList();
-/// Why a mode of MLC's table is not supported (q4f16_ft, the FP8
-/// block-scale modes), with `shards` > 1 saying also what presharding
+/// Why a mode of MLC's table is not supported (q4f16_ft), with `shards` > 1 saying also what presharding
 /// would do; empty for any other name (supported or unknown).
 std::string unsupportedModeReason(llvm::StringRef name, int64_t shards = 1);
 

@@ -9,7 +9,10 @@
 // a memory budget), then one thread hashes them side by side while the other
 // threads keep computing. Pieces that arrive ahead of their shard's frontier
 // wait as copies; past a second budget they are not copied but read back
-// from the staged file when the frontier reaches them.
+// from the staged file when the frontier reaches them. With
+// Limits::readyCopyBytes = 0 (the writer's setting) in-order pieces are not
+// copied either: they wait as file ranges and the batch reads them back from
+// the page cache, so the hasher holds no more than its batch buffers.
 //
 //===----------------------------------------------------------------------===//
 
@@ -39,6 +42,11 @@ public:
     uint64_t readyBytes = 12ull << 20;
     /// Copies of out-of-order pieces kept; beyond, they are read back.
     uint64_t pendingBytes = 2ull << 20;
+    /// Copies of in-order pieces kept; beyond, a piece waits as a range of
+    /// its staged file and is read back (pread, through a per-batch buffer
+    /// of 64 KiB per lane) when its batch is hashed, so that no copy of it
+    /// is held in the meantime.
+    uint64_t readyCopyBytes = ~uint64_t(0);
   };
   /// What was hashed from where (for tests and the benchmark notes).
   struct Stats {
@@ -78,8 +86,9 @@ private:
   /// bytes cost no heap growth or page faults beyond their peak.
   static constexpr size_t kSlab = 64 << 10;
   struct SlabRef {
-    std::unique_ptr<uint8_t[]> data;
+    std::unique_ptr<uint8_t[]> data; // null: read [offset, +size) back
     size_t size;
+    uint64_t offset = 0;
   };
   using Bytes = std::vector<SlabRef>;
   struct Piece {
@@ -117,7 +126,7 @@ private:
   mutable std::mutex mu;
   unsigned hashers = 0; // threads in hashBatches
   std::vector<std::unique_ptr<uint8_t[]>> freeSlabs;
-  uint64_t readyTotal = 0, pendingCopies = 0;
+  uint64_t readyTotal = 0, pendingCopies = 0, readyCopies = 0;
   size_t incomplete = 0; // shards whose stream has not all their bytes
   Stats counters;
 };

@@ -92,7 +92,9 @@ TEST(ArchitecturesTest, RegistryOrderAndNames) {
             "llama, mistral, mixtral, qwen2, qwen3, phi3, gemma, gemma2, "
             "starcoder2, gpt2, qwen3_moe, qwen2_moe, gemma3, gemma3_text, "
             "olmo, olmo2, stablelm, internlm, cohere, nemotron, orion, "
-            "deepseek_v2, deepseek_v3, baichuan, gpt_bigcode, deepseek");
+            "deepseek_v2, deepseek_v3, baichuan, gpt_bigcode, deepseek, "
+            "ministral3, llama4, qwen3_5, qwen3_5_text, bert, bert-bge, "
+            "eagle, medusa, llava");
   ModelConfig byClass({{"architectures", {"Starcoder2ForCausalLM"}}}, "c");
   auto a = detectArchitecture(byClass, "auto");
   ASSERT_TRUE(bool(a)) << llvm::toString(a.takeError());

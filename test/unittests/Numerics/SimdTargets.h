@@ -5,7 +5,10 @@
 // forces the dispatch to that target, which is checked through
 // simdTargetName()), then once with the SIMD kernels off (the scalar
 // definitions, "portable"). It records and prints the targets that ran, so a
-// run says which code it compared.
+// run says which code it compared. QOPT_TEST_SIMD_TARGETS="NAME NAME..."
+// (Highway target names) runs only those targets, plus the portable path
+// (test/arm/run.sh runs SVE_256 and SVE2_128 this way at their emulated
+// vector lengths without repeating the others).
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,13 +20,27 @@
 #include <gtest/gtest.h>
 #include <hwy/targets.h>
 
+#include <cstdlib>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 namespace qopt::numerics::testing {
 
 /// Runs body() on every runnable compiled target, then on the portable
 /// path; returns the names that ran ("AVX3 AVX2 SSE4 SSSE3 SCALAR portable").
+/// Whether QOPT_TEST_SIMD_TARGETS (unset: every target) names \p target.
+inline bool simdTargetSelected(const std::string &target) {
+  const char *list = std::getenv("QOPT_TEST_SIMD_TARGETS");
+  if (!list || !*list)
+    return true;
+  std::istringstream names(list);
+  for (std::string name; names >> name;)
+    if (name == target)
+      return true;
+  return false;
+}
+
 template <typename Body>
 std::string forEachSimdTarget(Body body) {
   std::string ran;
@@ -33,6 +50,8 @@ std::string forEachSimdTarget(Body body) {
     if (!(runnable & t))
       continue;
     const std::string name = hwy::TargetName(t);
+    if (!simdTargetSelected(name))
+      continue;
     hwy::SetSupportedTargetsForTest(t);
     setSimdKernelsEnabled(true);
     // The dispatch really goes to this target.

@@ -17,8 +17,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <random>
+#include <sstream>
 #include <vector>
 
 using namespace qopt::numerics;
@@ -109,6 +111,14 @@ TEST(SimdTargetsTest, DispatchFollowsTheForcedTarget) {
   for (const std::string &t : simdRunnableTargets())
     EXPECT_NE(std::find(compiled.begin(), compiled.end(), t), compiled.end())
         << t;
+  // Every target QOPT_TEST_SIMD_TARGETS asks for really ran (a name this
+  // CPU, or this emulated CPU, cannot run fails instead of being skipped).
+  if (const char *list = std::getenv("QOPT_TEST_SIMD_TARGETS")) {
+    std::istringstream names(list);
+    for (std::string name; names >> name;)
+      EXPECT_NE((" " + ran + " ").find(" " + name + " "), std::string::npos)
+          << "QOPT_TEST_SIMD_TARGETS names " << name << ", which did not run";
+  }
 }
 
 TEST(SimdTargetsTest, GroupQuantizeEveryFormatAndWidth) {

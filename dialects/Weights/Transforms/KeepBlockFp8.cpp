@@ -1,0 +1,313 @@
+//===- KeepBlockFp8.cpp - MLC's block-scale modes ---------------*- C++ -*-===//
+//
+// fp8_e4m3fn_bf16_block_scale(_static_activation), as mlc_llm's
+// BlockScaleQuantize and the loaders of the models that take it (qwen3,
+// qwen3_moe, deepseek_v3) write them: no quantization of their own; every
+// linear (not the final fc, not a MoE router) and every MoE expert stack
+// keeps the checkpoint's float8 codes as `<name>` and its block scales as
+// `<name>_scale_inv` (float32), fused as the weights are (q/k/v and
+// gate/up scales concatenated on the same axis, experts stacked); DeepSeek's
+// w_uk / w_uv likewise from kv_b_proj's. Everything else becomes bfloat16.
+// With static activation each linear also has `<base>.activation_scale`
+// [ceil(K / block)] float32, which the loaders read from the checkpoint
+// under that (MLC) name. docs/quantization.md, "Block-scale modes".
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/Weights/Transforms/Utils.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringMap.h"
+
+using namespace mlir;
+using namespace mlir::qopt::weights;
+namespace models = ::qopt::models;
+
+namespace {
+/// The float8 codes and the block scales a dequantized value is made of.
+struct Blocks {
+  Value codes, scales;
+};
+} // namespace
+
+static std::string shapeStr(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+/// Rebuilds `v` (dequantize_block_fp8, or concat / stack of such) over the
+/// codes and over the scales. Fails without a diagnostic when `v` is not
+/// made of float8 blocks, with `why` set when it is but its blocks do not
+/// line up.
+static FailureOr<Blocks> splitBlocks(OpBuilder &b, Value v,
+                                     std::array<int64_t, 2> block,
+                                     std::string &why) {
+  Location loc = v.getLoc();
+  if (auto dq = v.getDefiningOp<DequantizeBlockFp8Op>()) {
+    Value s = dq.getScaleInv();
+    auto st = cast<RankedTensorType>(s.getType());
+    if (!st.getElementType().isF32())
+      s = CastOp::create(b, loc, st.clone(b.getF32Type()), s);
+    return Blocks{dq.getWeight(), s};
+  }
+  SmallVector<Blocks> parts;
+  auto collect = [&](ValueRange ins) -> LogicalResult {
+    for (Value in : ins) {
+      FailureOr<Blocks> p = splitBlocks(b, in, block, why);
+      if (failed(p))
+        return failure();
+      parts.push_back(*p);
+    }
+    return success();
+  };
+  auto pickAll = [&](bool scales) {
+    SmallVector<Value> ins;
+    for (Blocks &p : parts)
+      ins.push_back(scales ? p.scales : p.codes);
+    return ins;
+  };
+  if (auto c = v.getDefiningOp<ConcatOp>()) {
+    if (failed(collect(c.getInputs())))
+      return failure();
+    int64_t axis = c.getAxis();
+    SmallVector<Value> codes = pickAll(false), scales = pickAll(true);
+    auto ct = cast<RankedTensorType>(codes.front().getType());
+    auto st = cast<RankedTensorType>(scales.front().getType());
+    SmallVector<int64_t> cshape(ct.getShape()), sshape(st.getShape());
+    cshape[axis] = sshape[axis] = 0;
+    // Along a block axis, every part but the last must be whole blocks
+    // (mlc_llm concatenates the scales as it does the weights).
+    int64_t blockAxis = axis - (ct.getRank() - 2);
+    for (auto [i, cv] : llvm::enumerate(codes)) {
+      int64_t n = cast<RankedTensorType>(cv.getType()).getDimSize(axis);
+      if (blockAxis >= 0 && i + 1 < codes.size() && n % block[blockAxis]) {
+        why = "a part of " + std::to_string(n) + " along axis " +
+              std::to_string(axis) + " is not whole blocks of " +
+              std::to_string(block[blockAxis]) +
+              ", so its scales cannot be concatenated";
+        return failure();
+      }
+      cshape[axis] += n;
+      sshape[axis] +=
+          cast<RankedTensorType>(scales[i].getType()).getDimSize(axis);
+    }
+    Value cc = ConcatOp::create(b, loc, ct.clone(cshape), codes,
+                                b.getI64IntegerAttr(axis));
+    Value sc = ConcatOp::create(b, loc, st.clone(sshape), scales,
+                                b.getI64IntegerAttr(axis));
+    return Blocks{cc, sc};
+  }
+  if (auto s = v.getDefiningOp<StackOp>()) {
+    if (failed(collect(s.getInputs())))
+      return failure();
+    auto stack = [&](auto pick) -> Value {
+      SmallVector<Value> ins;
+      for (Blocks &p : parts)
+        ins.push_back(pick(p));
+      auto t = cast<RankedTensorType>(ins.front().getType());
+      for (Value in : ins)
+        if (in.getType() != t)
+          return {};
+      SmallVector<int64_t> shape{int64_t(ins.size())};
+      llvm::append_range(shape, t.getShape());
+      return StackOp::create(b, loc, t.clone(shape), ins);
+    };
+    Value cc = stack([](Blocks &p) { return p.codes; });
+    Value sc = stack([](Blocks &p) { return p.scales; });
+    if (!cc || !sc) {
+      why = "its experts' blocks differ";
+      return failure();
+    }
+    return Blocks{cc, sc};
+  }
+  return failure();
+}
+
+/// `quantization_config.weight_block_size`, if the checkpoint has one.
+static std::optional<std::array<int64_t, 2>> blockSize(ModelOp model) {
+  auto q = model.getConfig().getAs<DictionaryAttr>("quantization_config");
+  auto block = q ? q.getAs<ArrayAttr>("weight_block_size") : ArrayAttr();
+  if (!block || block.size() != 2)
+    return std::nullopt;
+  std::array<int64_t, 2> size{};
+  for (auto [i, a] : llvm::enumerate(block)) {
+    auto v = dyn_cast<IntegerAttr>(a);
+    if (!v)
+      return std::nullopt;
+    size[i] = v.getInt();
+  }
+  return size;
+}
+
+/// Index of each source tensor name in checkpoint order (its first
+/// weights.source that is not a strided view).
+static llvm::StringMap<int64_t> sourceOrder(ModelOp model) {
+  llvm::StringMap<int64_t> order;
+  int64_t i = 0;
+  for (SourceOp s : model.getBody().front().getOps<SourceOp>())
+    if (!s.getStrides())
+      order.try_emplace(s.getKey(), i++);
+  return order;
+}
+
+/// Where mlc_llm's loader first meets `v`'s sources (the smallest index of
+/// the tensors it reads, views included), or -1 when one is unknown.
+static int64_t firstSource(Value v, const llvm::StringMap<int64_t> &order) {
+  int64_t best = std::numeric_limits<int64_t>::max();
+  SmallVector<Value> work{v};
+  while (!work.empty()) {
+    Value x = work.pop_back_val();
+    Operation *op = x.getDefiningOp();
+    if (!op)
+      return -1;
+    if (auto s = dyn_cast<SourceOp>(op)) {
+      auto it = order.find(s.getKey());
+      if (it == order.end())
+        return -1;
+      best = std::min(best, it->second);
+      continue;
+    }
+    llvm::append_range(work, op->getOperands());
+  }
+  return best == std::numeric_limits<int64_t>::max() ? -1 : best;
+}
+
+LogicalResult mlir::qopt::weights::keepBlockFp8(ModelOp model,
+                                                const models::QuantizationMode &m) {
+  MLIRContext *ctx = model.getContext();
+  std::optional<std::array<int64_t, 2>> block = blockSize(model);
+  if (!block)
+    return model.emitError("mode '")
+           << m.name
+           << "' keeps the float8 blocks of a checkpoint quantized to FP8 "
+              "blocks (config.json quantization_config.weight_block_size), "
+              "and this "
+           << model.getArch()
+           << " checkpoint is not one (mlc_llm: \"not fp8 block quantized. "
+              "Thus BlockScaleQuantize is not supported\")";
+  Type bf16 = BFloat16Type::get(ctx), f32 = Float32Type::get(ctx);
+  llvm::StringMap<int64_t> order = sourceOrder(model);
+  // name -> (codes type, scales type) of the parameters kept in blocks, and
+  // the activation scales added.
+  llvm::StringMap<std::pair<Type, Type>> kept;
+  llvm::StringMap<Type> activations;
+  SmallVector<std::pair<ParamOp, int64_t>> scaleParams;
+  llvm::StringMap<SourceOp> sources;
+  for (SourceOp s : model.getBody().front().getOps<SourceOp>())
+    if (!s.getStrides())
+      sources.try_emplace(s.getKey(), s);
+
+  SmallVector<ParamOp> params(model.getParams());
+  for (ParamOp p : params) {
+    OpBuilder b(p);
+    ParamKind kind = p.getKind().value_or(ParamKind::Other);
+    std::string why;
+    FailureOr<Blocks> blocks = splitBlocks(b, p.getValue(), *block, why);
+    if (failed(blocks)) {
+      if (!why.empty())
+        return p.emitError("parameter '")
+               << p.getName() << "': mode '" << m.name
+               << "' cannot keep its float8 blocks: " << why;
+      if (kind == ParamKind::Linear || kind == ParamKind::Experts)
+        return p.emitError("parameter '")
+               << p.getName() << "': mode '" << m.name
+               << "' keeps linear weights as the checkpoint's float8 blocks "
+                  "(weight and weight_scale_inv), but this weight is not "
+                  "stored so";
+      Value v = p.getValue();
+      auto type = cast<RankedTensorType>(v.getType());
+      if (isa<FloatType>(type.getElementType()) && type.getElementType() != bf16)
+        p.getValueMutable().assign(
+            CastOp::create(b, v.getLoc(), type.clone(bf16), v));
+      continue;
+    }
+    p.getValueMutable().assign(blocks->codes);
+    std::string scaleName = (p.getName() + "_scale_inv").str();
+    auto scale = ParamOp::create(
+        b, NameLoc::get(b.getStringAttr(scaleName), p.getLoc()),
+        b.getStringAttr(scaleName), blocks->scales, p.getKindAttr(),
+        ParamRoleAttr::get(ctx, ParamRole::Scale), p.getSymNameAttr(),
+        ShardStrategyAttr());
+    scale->moveAfter(p);
+    scaleParams.push_back({scale, firstSource(blocks->scales, order)});
+    kept[p.getName()] = {blocks->codes.getType(), blocks->scales.getType()};
+
+    if (!m.activationScale || kind != ParamKind::Linear)
+      continue;
+    // BlockScaleQuantizeLinearStaticActivation: [ceil(K / block[1])] f32.
+    StringRef base = p.getName();
+    base.consume_back(".weight");
+    std::string name = (base + ".activation_scale").str();
+    auto codes = cast<RankedTensorType>(blocks->codes.getType());
+    auto type = RankedTensorType::get(
+        {int64_t(llvm::divideCeil(codes.getDimSize(codes.getRank() - 1),
+                                  (*block)[1]))},
+        f32);
+    SourceOp src = sources.lookup(name);
+    if (!src)
+      return p.emitError("parameter '")
+             << name << "' needs source tensor '" << name
+             << "', which is not in the checkpoint (mode '" << m.name
+             << "': mlc_llm's " << model.getArch()
+             << " loader reads the static activation scales under their MLC "
+                "names)";
+    auto st = cast<RankedTensorType>(src.getType());
+    if (st.getShape() != type.getShape() || !isa<FloatType>(st.getElementType()))
+      return src.emitError("source tensor '")
+             << name << "' is " << shapeStr(st.getShape()) << " "
+             << st.getElementType() << "; the static activation scale of '"
+             << p.getName() << "' is " << shapeStr(type.getShape());
+    Value v = getCheckpointTensor(src);
+    if (st.getElementType() != f32)
+      v = CastOp::create(b, src.getLoc(), type, v);
+    auto act = ParamOp::create(b, NameLoc::get(b.getStringAttr(name), p.getLoc()),
+                               b.getStringAttr(name), v,
+                               ParamKindAttr::get(ctx, ParamKind::Other));
+    act->moveAfter(scale);
+    scaleParams.push_back({act, firstSource(v, order)});
+    activations[p.getName()] = type;
+  }
+
+  // mlc_llm's loader emits each of these parameters where it first meets
+  // its own source tensors: before the first parameter met later.
+  SmallVector<std::pair<ParamOp, int64_t>> keyed;
+  for (ParamOp p : model.getParams())
+    keyed.push_back({p, firstSource(p.getValue(), order)});
+  for (auto [moved, key] : scaleParams) {
+    if (key < 0)
+      continue;
+    for (auto [p, k] : keyed)
+      if (p != moved && k > key) {
+        moved->moveBefore(p);
+        break;
+      }
+  }
+
+  // The model's own expectations, as the parameters became.
+  SmallVector<ExpectOp> expects(model.getBody().front().getOps<ExpectOp>());
+  for (ExpectOp e : expects) {
+    OpBuilder b(e);
+    auto type = cast<RankedTensorType>(e.getType());
+    auto it = kept.find(e.getName());
+    if (it == kept.end()) {
+      e.setType(type.clone(bf16));
+      continue;
+    }
+    e.setType(cast<RankedTensorType>(it->second.first));
+    OpBuilder after(e->getBlock(), std::next(e->getIterator()));
+    auto expect = [&](StringRef name, Type t) {
+      ExpectOp::create(after, e.getLoc(), after.getStringAttr(name),
+                       TypeAttr::get(t), e.getKindAttr(), e.getNameAttr());
+    };
+    if (Type act = activations.lookup(e.getName())) {
+      StringRef base = e.getName();
+      base.consume_back(".weight");
+      expect((base + ".activation_scale").str(), act);
+    }
+    expect((e.getName() + "_scale_inv").str(), it->second.second);
+  }
+  model.setQuantizationAttr(StringAttr::get(ctx, m.name));
+  return success();
+}

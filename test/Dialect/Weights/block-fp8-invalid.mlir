@@ -1,0 +1,83 @@
+// RUN: quant-opt %s -split-input-file -verify-diagnostics
+// The verifier of weights.dequantize_block_fp8.
+
+weights.model @m attributes {arch = "qwen3", config = {}} {
+  %w = weights.source "m.safetensors"["w"] offset 0 : tensor<96x64xf8E4M3FN>
+  %s = weights.source "m.safetensors"["w_scale_inv"] offset 0 : tensor<3x1xf32>
+  // expected-error @+1 {{'weights.dequantize_block_fp8' op block size must be two positive integers}}
+  %d = weights.dequantize_block_fp8 %w, %s block [32] : tensor<96x64xf8E4M3FN>, tensor<3x1xf32> -> tensor<96x64xbf16>
+}
+
+// -----
+
+weights.model @m attributes {arch = "qwen3", config = {}} {
+  %w = weights.source "m.safetensors"["w"] offset 0 : tensor<96x64xf8E4M3FN>
+  %s = weights.source "m.safetensors"["w_scale_inv"] offset 0 : tensor<3x1xf32>
+  // expected-error @+1 {{'weights.dequantize_block_fp8' op block size must be two positive integers}}
+  %d = weights.dequantize_block_fp8 %w, %s block [32, 0] : tensor<96x64xf8E4M3FN>, tensor<3x1xf32> -> tensor<96x64xbf16>
+}
+
+// -----
+
+weights.model @m attributes {arch = "qwen3", config = {}} {
+  %w = weights.source "m.safetensors"["w"] offset 0 : tensor<96x64xf8E5M2>
+  %s = weights.source "m.safetensors"["w_scale_inv"] offset 0 : tensor<3x1xf32>
+  // expected-error @+1 {{'weights.dequantize_block_fp8' op weight must be a 2-D or 3-D f8E4M3FN tensor, got 'tensor<96x64xf8E5M2>'}}
+  %d = weights.dequantize_block_fp8 %w, %s block [32, 64] : tensor<96x64xf8E5M2>, tensor<3x1xf32> -> tensor<96x64xbf16>
+}
+
+// -----
+
+weights.model @m attributes {arch = "qwen3", config = {}} {
+  %w = weights.source "m.safetensors"["w"] offset 0 : tensor<96xf8E4M3FN>
+  %s = weights.source "m.safetensors"["w_scale_inv"] offset 0 : tensor<3xf32>
+  // expected-error @+1 {{'weights.dequantize_block_fp8' op weight must be a 2-D or 3-D f8E4M3FN tensor, got 'tensor<96xf8E4M3FN>'}}
+  %d = weights.dequantize_block_fp8 %w, %s block [32, 64] : tensor<96xf8E4M3FN>, tensor<3xf32> -> tensor<96xbf16>
+}
+
+// -----
+
+weights.model @m attributes {arch = "qwen3", config = {}} {
+  %w = weights.source "m.safetensors"["w"] offset 0 : tensor<96x64xf8E4M3FN>
+  %s = weights.source "m.safetensors"["w_scale_inv"] offset 0 : tensor<3x1xf16>
+  // expected-error @+1 {{'weights.dequantize_block_fp8' op scale_inv must be f32 or bf16, got 'f16'}}
+  %d = weights.dequantize_block_fp8 %w, %s block [32, 64] : tensor<96x64xf8E4M3FN>, tensor<3x1xf16> -> tensor<96x64xbf16>
+}
+
+// -----
+
+// A partial block counts: 100 rows in blocks of 32 need 4 scale rows.
+weights.model @m attributes {arch = "qwen3", config = {}} {
+  %w = weights.source "m.safetensors"["w"] offset 0 : tensor<100x64xf8E4M3FN>
+  %s = weights.source "m.safetensors"["w_scale_inv"] offset 0 : tensor<3x1xf32>
+  // expected-error @+1 {{'weights.dequantize_block_fp8' op scale_inv 'tensor<3x1xf32>' does not match weight 'tensor<100x64xf8E4M3FN>' with blocks of 32x64: expected shape 'tensor<4x1xf32>'}}
+  %d = weights.dequantize_block_fp8 %w, %s block [32, 64] : tensor<100x64xf8E4M3FN>, tensor<3x1xf32> -> tensor<100x64xbf16>
+}
+
+// -----
+
+// Stacked experts: one grid of scales per leading index.
+weights.model @m attributes {arch = "qwen3", config = {}} {
+  %w = weights.source "m.safetensors"["w"] offset 0 : tensor<4x96x64xf8E4M3FN>
+  %s = weights.source "m.safetensors"["w_scale_inv"] offset 0 : tensor<3x1xf32>
+  // expected-error @+1 {{'weights.dequantize_block_fp8' op scale_inv 'tensor<3x1xf32>' does not match weight 'tensor<4x96x64xf8E4M3FN>' with blocks of 32x64: expected shape 'tensor<4x3x1xf32>'}}
+  %d = weights.dequantize_block_fp8 %w, %s block [32, 64] : tensor<4x96x64xf8E4M3FN>, tensor<3x1xf32> -> tensor<4x96x64xbf16>
+}
+
+// -----
+
+weights.model @m attributes {arch = "qwen3", config = {}} {
+  %w = weights.source "m.safetensors"["w"] offset 0 : tensor<96x64xf8E4M3FN>
+  %s = weights.source "m.safetensors"["w_scale_inv"] offset 0 : tensor<3x1xf32>
+  // expected-error @+1 {{'weights.dequantize_block_fp8' op result must have the weight's shape and be f32, bf16 or f16, got 'tensor<96x64xf8E4M3FN>'}}
+  %d = weights.dequantize_block_fp8 %w, %s block [32, 64] : tensor<96x64xf8E4M3FN>, tensor<3x1xf32> -> tensor<96x64xf8E4M3FN>
+}
+
+// -----
+
+weights.model @m attributes {arch = "qwen3", config = {}} {
+  %w = weights.source "m.safetensors"["w"] offset 0 : tensor<96x64xf8E4M3FN>
+  %s = weights.source "m.safetensors"["w_scale_inv"] offset 0 : tensor<3x1xf32>
+  // expected-error @+1 {{'weights.dequantize_block_fp8' op result must have the weight's shape and be f32, bf16 or f16, got 'tensor<64x96xbf16>'}}
+  %d = weights.dequantize_block_fp8 %w, %s block [32, 64] : tensor<96x64xf8E4M3FN>, tensor<3x1xf32> -> tensor<64x96xbf16>
+}

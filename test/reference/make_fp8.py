@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Turns a small bf16/f16/f32 checkpoint into an FP8 block-quantized one
+(stdlib only), as DeepSeek-V3 and Qwen3-FP8 checkpoints are stored, and
+writes its dequantized bfloat16 twin.
+
+  make_fp8.py IN_DIR FP8_OUT BF16_OUT [--block 128 128]
+      [--activation-scales]
+
+FP8_OUT: every linear weight of the decoder layers (`*_proj*.weight`,
+2-D, experts included, DeepSeek's kv_a_proj_with_mqa too; not the MoE router `mlp.gate`, not the embedding nor
+lm_head) becomes F8_E4M3 codes plus `<name>_scale_inv` F32 of shape
+[ceil(N / block[0]), ceil(K / block[1])], and config.json gets
+`quantization_config` {"quant_method": "fp8", "fmt": "e4m3",
+"activation_scheme": "dynamic", "weight_block_size": block}. The codes are
+rounded by hand to the OCP float8 e4m3fn format (bias 7, no infinities,
+largest finite 448, round to nearest even) from w / s with
+s = float32(max |w| of the block / 448).
+
+BF16_OUT: the same checkpoint with each such weight replaced by what
+DeepSeek-V3's fp8_cast_bf16.py writes: weight_dequant's float32 product
+code * scale_inv rounded to bfloat16 (no scales, no quantization_config).
+
+--activation-scales adds, for a Qwen3 checkpoint, the float32 tensors
+mlc_llm's qwen3 loader reads under their MLC names for the static-activation
+mode: `model.layers.<i>.self_attn.c_attn.activation_scale` [ceil(H / bk)],
+`...self_attn.o_proj.activation_scale` [ceil(nq * d / bk)],
+`...mlp.gate_up_proj.activation_scale` [ceil(H / bk)] and
+`...mlp.down_proj.activation_scale` [ceil(I / bk)].
+"""
+import argparse
+import json
+import math
+import os
+import struct
+
+from make_checkpoint import from_bits, save, read_safetensors, to_bits
+
+
+def f32(x):
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+def e4m3fn_encode(x):
+    """float -> e4m3fn code, round to nearest even, saturating at 448."""
+    sign = 0x80 if math.copysign(1.0, x) < 0 else 0
+    a = abs(x)
+    if a >= 448.0:
+        return sign | 0x7E
+    if a < 2.0 ** -6:  # subnormal: multiples of 2^-9
+        m = round(a / 2.0 ** -9)  # Python rounds halves to even
+        return sign | m  # m == 8 is the smallest normal, code 0x08
+    e = math.floor(math.log2(a))
+    if 2.0 ** e > a:  # guard log2 rounding
+        e -= 1
+    step = 2.0 ** (e - 3)
+    m = round(a / step)  # 8..16
+    if m == 16:
+        e, m = e + 1, 8
+    if e > 8:
+        return sign | 0x7E
+    return sign | ((e + 7) << 3) | (m - 8)
+
+
+def e4m3fn_decode(c):
+    sign = -1.0 if c & 0x80 else 1.0
+    e, m = (c >> 3) & 0xF, c & 7
+    if e == 0:
+        return sign * m * 2.0 ** -9
+    return sign * (1 + m / 8.0) * 2.0 ** (e - 7)
+
+
+def is_fp8_linear(name, shape):
+    return (name.startswith("model.layers.") and name.endswith(".weight")
+            and "_proj" in name and len(shape) == 2)
+
+
+def quantize_blocks(values, shape, block, scale_dtype="F32"):
+    """-> (codes, scales [ceil(N/bn) * ceil(K/bk)], dequantized bf16 values)."""
+    n, k = shape
+    bn, bk = block
+    rows, cols = -(-n // bn), -(-k // bk)
+    scales = []
+    for br in range(rows):
+        for bc in range(cols):
+            amax = max(abs(values[r * k + c])
+                       for r in range(br * bn, min(n, (br + 1) * bn))
+                       for c in range(bc * bk, min(k, (bc + 1) * bk)))
+            s = f32(amax / 448.0) if amax > 0 else f32(1.0 / 448.0)
+            if scale_dtype == "BF16":  # the scale as stored
+                s = from_bits(to_bits([s], "BF16"), "BF16")[0]
+            scales.append(s)
+    codes, deq = [], []
+    for r in range(n):
+        for c in range(k):
+            s = scales[(r // bn) * cols + c // bk]
+            code = e4m3fn_encode(values[r * k + c] / s)
+            codes.append(code)
+            # weight_dequant: the float32 product (exact in a double, then
+            # rounded to float32); to_bits rounds it to bfloat16.
+            deq.append(f32(e4m3fn_decode(code) * s))
+    return bytes(codes), scales, deq
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("input")
+    p.add_argument("fp8_out")
+    p.add_argument("bf16_out")
+    p.add_argument("--block", type=int, nargs=2, default=[128, 128])
+    p.add_argument("--activation-scales", action="store_true")
+    p.add_argument("--scale-dtype", choices=["F32", "BF16"], default="F32",
+                   help="dtype of weight_scale_inv (BF16: scales rounded "
+                        "to bfloat16 before use)")
+    a = p.parse_args()
+    with open(os.path.join(a.input, "config.json")) as f:
+        config = json.load(f)
+    fp8, twin = [], []
+    for name, dtype, shape, data in read_safetensors(
+            os.path.join(a.input, "model.safetensors")):
+        if not is_fp8_linear(name, shape):
+            fp8.append((name, dtype, shape, data))
+            twin.append((name, dtype, shape, data))
+            continue
+        codes, scales, deq = quantize_blocks(from_bits(data, dtype), shape,
+                                             a.block, a.scale_dtype)
+        fp8.append((name, "F8_E4M3", shape, codes))
+        fp8.append((name + "_scale_inv", a.scale_dtype,
+                    [-(-shape[0] // a.block[0]), -(-shape[1] // a.block[1])],
+                    to_bits(scales, a.scale_dtype)))
+        twin.append((name, "BF16", shape, to_bits(deq, "BF16")))
+    if a.activation_scales:
+        h = config["hidden_size"]
+        d = config.get("head_dim") or h // config["num_attention_heads"]
+        inner = {"self_attn.c_attn": h,
+                 "self_attn.o_proj": config["num_attention_heads"] * d,
+                 "mlp.gate_up_proj": h,
+                 "mlp.down_proj": config["intermediate_size"]}
+        for i in range(config["num_hidden_layers"]):
+            for j, (module, k) in enumerate(inner.items()):
+                n = -(-k // a.block[1])
+                vals = [0.5 + 0.125 * ((i + j + x) % 7) for x in range(n)]
+                fp8.append((f"model.layers.{i}.{module}.activation_scale",
+                            "F32", [n], to_bits(vals, "F32")))
+    save(a.bf16_out, config, twin, 1)
+    config = dict(config)
+    config["quantization_config"] = {
+        "activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
+        "weight_block_size": list(a.block)}
+    save(a.fp8_out, config, fp8, 1)
+
+
+if __name__ == "__main__":
+    main()
