@@ -93,6 +93,8 @@ TEST(ArchitecturesTest, RegistryOrderAndNames) {
             "starcoder2, gpt2, qwen3_moe, qwen2_moe, gemma3, gemma3_text, "
             "olmo, olmo2, stablelm, internlm, cohere, nemotron, orion, "
             "deepseek_v2, deepseek_v3, baichuan, gpt_bigcode, deepseek, "
+            "phi, phi-msft, internlm2, qwen, minicpm, chatglm, gpt_neox, "
+            "gptj, "
             "ministral3, llama4, qwen3_5, qwen3_5_text, bert, bert-bge, "
             "eagle, medusa, llava");
   ModelConfig byClass({{"architectures", {"Starcoder2ForCausalLM"}}}, "c");
