@@ -94,6 +94,7 @@ TEST(ArchitecturesTest, RegistryOrderAndNames) {
             "olmo, olmo2, stablelm, internlm, cohere, nemotron, orion, "
             "deepseek_v2, deepseek_v3, baichuan, gpt_bigcode, deepseek, "
             "phi, phi-msft, internlm2, qwen, minicpm, chatglm, gpt_neox, "
+            "gptj, "
             "ministral3, llama4, qwen3_5, qwen3_5_text, bert, bert-bge, "
             "eagle, medusa, llava");
   ModelConfig byClass({{"architectures", {"Starcoder2ForCausalLM"}}}, "c");
