@@ -52,9 +52,10 @@ static llvm::Error checkQuantizationConfig(const ModelConfig &cfg) {
   };
   if (str("quant_method") == "fp8" && str("activation_scheme") == "static")
     return build::configError(
-        cfg, "the checkpoint is FP8 block-quantized (quantization_config); "
-             "MLC converts it only with fp8_e4m3fn_bf16_block_scale, which "
-             "quant-opt does not support yet (ministral3)");
+        cfg, "the checkpoint is FP8 with static activation scales "
+             "(quantization_config); MLC converts it only with the "
+             "block-scale modes, which quant-opt does not implement for "
+             "ministral3's per-tensor weight_scale_inv and activation_scale");
   return build::configError(
       cfg, "quantization_config with quant_method '" + str("quant_method") +
                "' and activation_scheme '" + str("activation_scheme") +

@@ -249,7 +249,7 @@ const std::vector<Architecture> &qopt::models::architectures() {
       makePhiArchitecture(), makePhiMsftArchitecture(),
       makeInternLM2Architecture(), makeQwenArchitecture(),
       makeMiniCPMArchitecture(), makeChatGLMArchitecture(),
-      makeGPTNeoXArchitecture(),
+      makeGPTNeoXArchitecture(), makeGPTJArchitecture(),
       // Group B of issue 16 (lib/Models/GroupBArchitectures.h).
       makeMinistral3Architecture(), makeLlama4Architecture(),
       makeQwen35Architecture(), makeQwen35TextArchitecture(),

@@ -3,7 +3,9 @@
 // GPTQ's lazy-batch update (Gptq.cpp) for a tile of rows at once: a rank-B
 // update x -= E U by a register-blocked matrix product; and the O(k^3)
 // steps of prepareGptq (two Cholesky factorizations, a triangular inverse
-// and its Gram product) blocked so that each vector load serves 8 rows. Every element's sum
+// and its Gram product) blocked so that each vector load serves 8 rows.
+// Scalable targets (SVE, RVV), whose vectors cannot live in arrays, run
+// the scalar definitions of the blocked kernels (same bits). Every element's sum
 // runs over the block's columns in ascending order from +0, each product
 // rounded before it is added (no FMA: the library builds with
 // -ffp-contract=off), exactly as the scalar definition in Gptq.cpp, so the
@@ -31,6 +33,7 @@ HWY_BEFORE_NAMESPACE();
 namespace qopt::numerics::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+#if !HWY_HAVE_SCALABLE
 /// Rows [r0, r0 + RT) and the 2 vectors of columns at c.
 template <int RT, class D>
 HWY_INLINE void LazyTile(D d, const double *HWY_RESTRICT err, int64_t b,
@@ -59,12 +62,14 @@ HWY_INLINE void LazyTile(D d, const double *HWY_RESTRICT err, int64_t b,
   }
 }
 
+#endif // !HWY_HAVE_SCALABLE
 void GptqLazyUpdate(const double *err, int64_t rows, int64_t b,
                     const double *u, int64_t ldu, int64_t c0, int64_t c1,
                     double *x, int64_t ldx) {
+  int64_t c = c0;
+#if !HWY_HAVE_SCALABLE
   const hn::ScalableTag<double> d;
   const int64_t step = 2 * int64_t(hn::Lanes(d));
-  int64_t c = c0;
   for (; c + step <= c1; c += step) {
     int64_t r = 0;
     for (; r + 4 <= rows; r += 4)
@@ -72,6 +77,7 @@ void GptqLazyUpdate(const double *err, int64_t rows, int64_t b,
     for (; r < rows; ++r)
       LazyTile<1>(d, err, b, u, ldu, c, x, ldx, r);
   }
+#endif
   // The last columns, one at a time in the same order.
   for (; c < c1; ++c)
     for (int64_t r = 0; r < rows; ++r) {
@@ -97,13 +103,16 @@ template <class D>
 HWY_INLINE bool CholeskyBlock(D d, int64_t n, int64_t tStart, int64_t i0,
                               int64_t i1, double *HWY_RESTRICT v,
                               double *HWY_RESTRICT r) {
-  constexpr int64_t IB = 8;
-  const auto N = int64_t(hn::Lanes(d));
-  using V = hn::Vec<D>;
   const int64_t nb = i1 - i0;
   // The rows tStart <= t < i0 of R (those before tStart are subtracted
   // already), from the block's rows, t ascending.
   int64_t j = i0;
+#if HWY_HAVE_SCALABLE
+  (void)d;
+#else
+  constexpr int64_t IB = 8;
+  const auto N = int64_t(hn::Lanes(d));
+  using V = hn::Vec<D>;
   if (nb == IB) {
     for (; j + 2 * N <= n; j += 2 * N) {
       V a0[IB], a1[IB];
@@ -126,6 +135,7 @@ HWY_INLINE bool CholeskyBlock(D d, int64_t n, int64_t tStart, int64_t i0,
       }
     }
   }
+#endif
   for (; j < n; ++j)
     for (int64_t b = 0; b < nb; ++b) {
       double x = v[b * n + j];
@@ -164,10 +174,13 @@ template <class D>
 HWY_INLINE void SubtractRows(D d, int64_t n, int64_t t0, int64_t t1,
                              int64_t i0, int64_t nb, double *HWY_RESTRICT v,
                              const double *HWY_RESTRICT r) {
+  int64_t j = i0;
+#if HWY_HAVE_SCALABLE
+  (void)d;
+#else
   constexpr int64_t IB = 8;
   const auto N = int64_t(hn::Lanes(d));
   using V = hn::Vec<D>;
-  int64_t j = i0;
   if (nb == IB)
     for (; j + 2 * N <= n; j += 2 * N) {
       V a0[IB], a1[IB];
@@ -189,6 +202,7 @@ HWY_INLINE void SubtractRows(D d, int64_t n, int64_t t0, int64_t t1,
         hn::StoreU(a1[b], d, v + b * n + j + N);
       }
     }
+#endif
   for (; j < n; ++j)
     for (int64_t b = 0; b < nb; ++b) {
       double x = v[b * n + j];
@@ -228,6 +242,7 @@ bool CholeskyRows(const double *a, int64_t lda, int64_t ldb, int64_t n,
   return true;
 }
 
+#if !HWY_HAVE_SCALABLE
 /// Row i of Linv in the columns [c0, c0 + 4N) from its sums a[0..3] (over
 /// t in [c0, i)): -s / L[i][i], with the diagonal 1 / L[i][i] and zeros
 /// above it.
@@ -297,12 +312,15 @@ HWY_INLINE void InvertColumns(D d, int64_t n, int64_t c0,
   }
 }
 
+#endif // !HWY_HAVE_SCALABLE
 void InvertLower(const double *l, int64_t n, double *li) {
+  int64_t c0 = 0;
+#if !HWY_HAVE_SCALABLE
   const hn::ScalableTag<double> d;
   const auto W = 4 * int64_t(hn::Lanes(d));
-  int64_t c0 = 0;
   for (; c0 + W <= n; c0 += W)
     InvertColumns(d, n, c0, l, li);
+#endif
   // The last columns one at a time, as the scalar definition.
   for (int64_t c = c0; c < n; ++c) {
     li[c * n + c] = 1.0 / l[c * n + c];
@@ -318,10 +336,6 @@ void InvertLower(const double *l, int64_t n, double *li) {
 }
 
 void GramUpper(const double *li, int64_t n, double *g) {
-  const hn::ScalableTag<double> d;
-  const auto N = int64_t(hn::Lanes(d));
-  using V = hn::Vec<decltype(d)>;
-  constexpr int64_t IB = 8;
   auto scalar = [&](int64_t i, int64_t j) {
     double s = 0;
     for (int64_t t = j; t < n; ++t) {
@@ -334,6 +348,13 @@ void GramUpper(const double *li, int64_t n, double *g) {
   // rows of g takes their terms; partial sums wait in g between chunks (the
   // terms of each element are still added in ascending t from +0; terms
   // with t < j are li[t][j] = 0 products, which leave +0 unchanged).
+#if HWY_HAVE_SCALABLE
+  const int64_t fullI = 0;
+#else
+  const hn::ScalableTag<double> d;
+  const auto N = int64_t(hn::Lanes(d));
+  using V = hn::Vec<decltype(d)>;
+  constexpr int64_t IB = 8;
   const int64_t TC = chunkRows(n);
   const int64_t fullI = n / IB * IB;
   for (int64_t t0 = 0; t0 < n; t0 += TC) {
@@ -371,6 +392,7 @@ void GramUpper(const double *li, int64_t n, double *g) {
       for (int64_t jj = std::max(jEnd, i0 + b); jj < n; ++jj)
         scalar(i0 + b, jj);
   }
+#endif
   const int64_t i0 = fullI;
   for (int64_t i = i0; i < n; ++i)
     for (int64_t j = i; j < n; ++j)

@@ -10,12 +10,13 @@ transformers write (`torch_dtype`, top-level `rope_theta`) or, with --t5,
 transformers 5 (`dtype`, `rope_parameters`).
 """
 
-ARCHES = ("phi", "phi-msft", "internlm2", "qwen", "minicpm", "chatglm", "gpt_neox")
+ARCHES = ("phi", "phi-msft", "internlm2", "qwen", "minicpm", "chatglm", "gpt_neox",
+          "gptj")
 
 HF_CLASS = {"phi": "PhiForCausalLM", "phi-msft": "PhiForCausalLM",
             "internlm2": "InternLM2ForCausalLM", "qwen": "QWenLMHeadModel",
             "minicpm": "MiniCPMForCausalLM", "chatglm": "ChatGLMModel",
-            "gpt_neox": "GPTNeoXForCausalLM"}
+            "gpt_neox": "GPTNeoXForCausalLM", "gptj": "GPTJForCausalLM"}
 
 
 def _phi_shapes(a):
@@ -165,8 +166,24 @@ def _gpt_neox_shapes(a):
     return s
 
 
+def _gptj_shapes(a):
+    """transformers' GPTJForCausalLM (modeling_gptj.py)."""
+    h, i, v = a.hidden, a.intermediate, a.vocab
+    t = "transformer."
+    s = {t + "wte.weight": [v, h], t + "ln_f.weight": [h], t + "ln_f.bias": [h],
+         "lm_head.weight": [v, h], "lm_head.bias": [v]}
+    for l in range(a.layers):
+        p = "%sh.%d." % (t, l)
+        s.update({p + "ln_1.weight": [h], p + "ln_1.bias": [h],
+                  p + "attn.q_proj.weight": [h, h], p + "attn.k_proj.weight": [h, h],
+                  p + "attn.v_proj.weight": [h, h], p + "attn.out_proj.weight": [h, h],
+                  p + "mlp.fc_in.weight": [i, h], p + "mlp.fc_in.bias": [i],
+                  p + "mlp.fc_out.weight": [h, i], p + "mlp.fc_out.bias": [h]})
+    return s
+
+
 def hf_shapes(a):
-    return {"gpt_neox": _gpt_neox_shapes,"phi": _phi_shapes, "phi-msft": _phi_msft_shapes,
+    return {"gptj": _gptj_shapes,"gpt_neox": _gpt_neox_shapes,"phi": _phi_shapes, "phi-msft": _phi_msft_shapes,
             "internlm2": _internlm2_shapes, "qwen": _qwen_shapes,
             "minicpm": _minicpm_shapes, "chatglm": _chatglm_shapes}[a.arch](a)
 
@@ -249,6 +266,13 @@ def hf_config(a, dtype):
                   "rmsnorm": not a.bias, "seq_length": a.context, "use_cache": True,
                   "tie_word_embeddings": False, "eos_token_id": 2, "pad_token_id": 0})
         return _remote_config(a, c, dtype)
+    if arch == "gptj":
+        c.update({"vocab_size": a.vocab, "n_positions": a.context, "n_embd": a.hidden,
+                  "n_layer": a.layers, "n_head": a.heads, "rotary_dim": 8,
+                  "n_inner": a.intermediate, "activation_function": "gelu_new",
+                  "layer_norm_epsilon": 1e-5, "tie_word_embeddings": False,
+                  "dtype" if a.t5 else "torch_dtype": dtype})
+        return c
     if arch == "gpt_neox":
         c.update({"vocab_size": a.vocab, "hidden_size": a.hidden,
                   "num_hidden_layers": a.layers, "num_attention_heads": a.heads,

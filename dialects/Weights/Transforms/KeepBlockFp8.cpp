@@ -1,5 +1,8 @@
 //===- KeepBlockFp8.cpp - MLC's block-scale modes ---------------*- C++ -*-===//
 //
+// Also the block geometry qopt-map-parameters uses to read FP8 checkpoints
+// (getFp8BlockSize, getBlockScaleView).
+//
 // fp8_e4m3fn_bf16_block_scale(_static_activation), as mlc_llm's
 // BlockScaleQuantize and the loaders of the models that take it (qwen3,
 // qwen3_moe, deepseek_v3) write them: no quantization of their own; every
@@ -18,6 +21,9 @@
 
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/StringMap.h"
+
+#include <array>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::qopt::weights;
@@ -125,6 +131,91 @@ static FailureOr<Blocks> splitBlocks(OpBuilder &b, Value v,
   return failure();
 }
 
+/// `quantization_config.weight_block_size` of an FP8 block-quantized
+/// checkpoint (`quant_method` "fp8"); nullopt for any other checkpoint.
+FailureOr<std::optional<std::array<int64_t, 2>>>
+mlir::qopt::weights::getFp8BlockSize(ModelOp model) {
+  auto q = model.getConfig().getAs<DictionaryAttr>("quantization_config");
+  auto method = q ? q.getAs<StringAttr>("quant_method") : StringAttr();
+  if (!method || method.getValue() != "fp8")
+    return std::optional<std::array<int64_t, 2>>();
+  auto fmt = q.getAs<StringAttr>("fmt");
+  if (fmt && fmt.getValue() != "e4m3")
+    return model.emitError("FP8 checkpoints in format '")
+           << fmt.getValue() << "' are not supported; only e4m3";
+  auto block = q.getAs<ArrayAttr>("weight_block_size");
+  if (!block)
+    return model.emitError("FP8 checkpoints without "
+                           "quantization_config.weight_block_size (per-tensor "
+                           "scales) are not supported");
+  std::array<int64_t, 2> size{};
+  if (block.size() != 2)
+    return model.emitError("weight_block_size must be two integers, got ")
+           << block;
+  for (auto [i, a] : llvm::enumerate(block)) {
+    auto v = dyn_cast<IntegerAttr>(a);
+    if (!v || v.getInt() <= 0)
+      return model.emitError("weight_block_size must be two positive "
+                             "integers, got ")
+             << block;
+    size[i] = v.getInt();
+  }
+  return std::optional<std::array<int64_t, 2>>(size);
+}
+
+std::optional<BlockScaleView> mlir::qopt::weights::getBlockScaleView(
+    int64_t cols, int64_t scaleCols, std::array<int64_t, 2> blockSize,
+    int64_t offset, ArrayRef<int64_t> viewShape,
+    ArrayRef<int64_t> viewStrides, std::string &why) {
+  int64_t br = blockSize[0], bc = blockSize[1];
+  int64_t row0 = offset / cols, col0 = offset % cols;
+  if (row0 % br || col0 % bc) {
+    why = "it does not start at a block";
+    return std::nullopt;
+  }
+  BlockScaleView v;
+  v.offset = row0 / br * scaleCols + col0 / bc;
+  SmallVector<int64_t> block;
+  for (auto [n, stride] : llvm::zip(viewShape, viewStrides)) {
+    if (stride == 1 || stride == cols) {
+      // The elements of one block row or column: one scale per block.
+      int64_t bs = stride == 1 ? bc : br;
+      if (n % bs) {
+        why = "a dimension of " + std::to_string(n) +
+              " is not whole blocks of " + std::to_string(bs);
+        return std::nullopt;
+      }
+      v.shape.push_back(n / bs);
+      v.strides.push_back(stride == 1 ? 1 : scaleCols);
+      block.push_back(bs);
+    } else if (stride % cols == 0 && (stride / cols) % br == 0) {
+      // Whole blocks of rows at a time.
+      v.shape.push_back(n);
+      v.strides.push_back(stride / cols / br * scaleCols);
+      block.push_back(1);
+    } else if (stride < cols && stride % bc == 0) {
+      // Whole blocks of columns at a time.
+      v.shape.push_back(n);
+      v.strides.push_back(stride / bc);
+      block.push_back(1);
+    } else {
+      why = "a stride of " + std::to_string(stride) +
+            " does not step whole blocks";
+      return std::nullopt;
+    }
+  }
+  size_t rank = block.size();
+  if (rank < 2 ||
+      llvm::any_of(ArrayRef<int64_t>(block).drop_back(2),
+                   [](int64_t bs) { return bs != 1; }) ||
+      block[rank - 2] == 1 || block[rank - 1] == 1) {
+    why = "its blocks are not in its last two dimensions";
+    return std::nullopt;
+  }
+  v.block = {block[rank - 2], block[rank - 1]};
+  return v;
+}
+
 /// `quantization_config.weight_block_size`, if the checkpoint has one.
 static std::optional<std::array<int64_t, 2>> blockSize(ModelOp model) {
   auto q = model.getConfig().getAs<DictionaryAttr>("quantization_config");
@@ -204,7 +295,14 @@ LogicalResult mlir::qopt::weights::keepBlockFp8(ModelOp model,
     OpBuilder b(p);
     ParamKind kind = p.getKind().value_or(ParamKind::Other);
     std::string why;
-    FailureOr<Blocks> blocks = splitBlocks(b, p.getValue(), *block, why);
+    // MLC's mutator replaces Linears (not the final fc, not a router),
+    // MixtralExperts and DeepSeek's w_uk / w_uv (kind other); anything else
+    // keeps the model dtype (dequantized if it was stored in blocks).
+    bool replaced = kind == ParamKind::Linear || kind == ParamKind::Experts ||
+                    kind == ParamKind::Other;
+    FailureOr<Blocks> blocks = failure();
+    if (replaced)
+      blocks = splitBlocks(b, p.getValue(), *block, why);
     if (failed(blocks)) {
       if (!why.empty())
         return p.emitError("parameter '")

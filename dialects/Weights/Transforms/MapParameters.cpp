@@ -129,24 +129,14 @@ private:
     SourceOp base = sources.lookup(e.operands.front().source);
     if (fp8Weights.contains(e.operands.front().source))
       return buildBlockFp8View(e, paramName);
-    auto type = cast<RankedTensorType>(base.getType());
     // Strided, or stored in a form that ops decode (GGUF): not plain.
     if (base.getStrides() || getCheckpointTensor(base) != base.getResult())
       return error(base.getLoc(), paramName, {base.getResult()},
                    "is not a contiguous plain tensor and cannot be viewed");
-    int64_t last = e.viewOffset;
-    for (auto [n, stride] : llvm::zip(e.viewShape, e.viewStrides))
-      last += (n - 1) * stride;
-    if (e.viewOffset < 0 || last >= type.getNumElements())
-      return error(base.getLoc(), paramName, {base.getResult()},
-                   "is too small for the view " + shapeStr(e.viewShape));
-    int64_t bytes = type.getElementTypeBitWidth() / 8;
-    auto op = SourceOp::create(
-        b, base.getLoc(), type.clone(e.viewShape), base.getFileAttr(),
-        base.getKeyAttr(),
-        b.getI64IntegerAttr(base.getOffset() + e.viewOffset * bytes),
-        b.getDenseI64ArrayAttr(e.viewStrides));
-    return op.getResult();
+    if (Value v = viewOf(base, e.viewOffset, e.viewShape, e.viewStrides))
+      return v;
+    return error(base.getLoc(), paramName, {base.getResult()},
+                 "is too small for the view " + shapeStr(e.viewShape));
   }
 
   /// A strided view (weights.source) of the contiguous plain `base`, or
@@ -194,9 +184,7 @@ private:
 
   /// A strided view (DeepSeek's kv_b_proj split) of a block-quantized
   /// weight: the same view of the codes, and of the scales the matching
-  /// view of blocks. Each view dimension walks whole blocks of rows or
-  /// columns one at a time (a leading dimension) or the elements of one
-  /// block row or column (one of the last two); the view starts at a block.
+  /// view of blocks (getBlockScaleView).
   Value buildBlockFp8View(const models::MapExpr &e, StringRef paramName) {
     StringRef name = e.operands.front().source;
     SourceOp base = sources.lookup(name);
@@ -210,47 +198,18 @@ private:
     if (type.getRank() != 2 || scaleType.getRank() != 2 || base.getStrides() ||
         scaleBase.getStrides())
       return fail("not a 2-D float8 weight with 2-D block scales");
-    int64_t cols = type.getDimSize(1), scaleCols = scaleType.getDimSize(1);
-    int64_t br = fp8Block[0], bc = fp8Block[1];
-    int64_t row0 = e.viewOffset / cols, col0 = e.viewOffset % cols;
-    if (row0 % br || col0 % bc)
-      return fail("it does not start at a block");
-    SmallVector<int64_t> shape, strides, block;
-    for (auto [n, stride] : llvm::zip(e.viewShape, e.viewStrides)) {
-      if (stride == 1 || stride == cols) {
-        int64_t bs = stride == 1 ? bc : br;
-        if (n % bs)
-          return fail("a dimension of " + std::to_string(n) +
-                      " is not whole blocks of " + std::to_string(bs));
-        shape.push_back(n / bs);
-        strides.push_back(stride == 1 ? 1 : scaleCols);
-        block.push_back(bs);
-      } else if (stride % cols == 0 && (stride / cols) % br == 0) {
-        shape.push_back(n);
-        strides.push_back(stride / cols / br * scaleCols);
-        block.push_back(1);
-      } else if (stride < cols && stride % bc == 0) {
-        shape.push_back(n);
-        strides.push_back(stride / bc);
-        block.push_back(1);
-      } else {
-        return fail("a stride of " + std::to_string(stride) +
-                    " does not step whole blocks");
-      }
-    }
-    size_t rank = block.size();
-    if (rank < 2 || llvm::any_of(ArrayRef<int64_t>(block).drop_back(2),
-                                 [](int64_t bs) { return bs != 1; }) ||
-        block[rank - 2] == 1 || block[rank - 1] == 1)
-      return fail("its blocks are not in its last two dimensions");
+    std::string why;
+    std::optional<BlockScaleView> view = getBlockScaleView(
+        type.getDimSize(1), scaleType.getDimSize(1), fp8Block, e.viewOffset,
+        e.viewShape, e.viewStrides, why);
+    if (!view)
+      return fail(why);
     Value codes = viewOf(base, e.viewOffset, e.viewShape, e.viewStrides);
-    Value scales = viewOf(scaleBase, row0 / br * scaleCols + col0 / bc,
-                          shape, strides);
+    Value scales = viewOf(scaleBase, view->offset, view->shape, view->strides);
     if (!codes || !scales)
       return error(base.getLoc(), paramName, {base.getResult()},
                    "is too small for the view " + shapeStr(e.viewShape));
-    return dequantizeBlockFp8(codes, scales,
-                              {block[rank - 2], block[rank - 1]}, paramName);
+    return dequantizeBlockFp8(codes, scales, view->block, paramName);
   }
 
   Location fusedLoc(ArrayRef<Value> ins) {
@@ -326,38 +285,6 @@ private:
   std::array<int64_t, 2> fp8Block;
 };
 
-/// `quantization_config.weight_block_size` of an FP8 block-quantized
-/// checkpoint (`quant_method` "fp8"); nullopt for any other checkpoint.
-static FailureOr<std::optional<std::array<int64_t, 2>>>
-fp8BlockSize(ModelOp model) {
-  auto q = model.getConfig().getAs<DictionaryAttr>("quantization_config");
-  auto method = q ? q.getAs<StringAttr>("quant_method") : StringAttr();
-  if (!method || method.getValue() != "fp8")
-    return std::optional<std::array<int64_t, 2>>();
-  auto fmt = q.getAs<StringAttr>("fmt");
-  if (fmt && fmt.getValue() != "e4m3")
-    return model.emitError("FP8 checkpoints in format '")
-           << fmt.getValue() << "' are not supported; only e4m3";
-  auto block = q.getAs<ArrayAttr>("weight_block_size");
-  if (!block)
-    return model.emitError("FP8 checkpoints without "
-                           "quantization_config.weight_block_size (per-tensor "
-                           "scales) are not supported");
-  std::array<int64_t, 2> size{};
-  if (block.size() != 2)
-    return model.emitError("weight_block_size must be two integers, got ")
-           << block;
-  for (auto [i, a] : llvm::enumerate(block)) {
-    auto v = dyn_cast<IntegerAttr>(a);
-    if (!v || v.getInt() <= 0)
-      return model.emitError("weight_block_size must be two positive "
-                             "integers, got ")
-             << block;
-    size[i] = v.getInt();
-  }
-  return std::optional<std::array<int64_t, 2>>(size);
-}
-
 /// `quantization_config.group_size` of an AutoAWQ config (-1: whole rows).
 static int64_t awqGroupSize(ModelOp model) {
   auto q = model.getConfig().getAs<DictionaryAttr>("quantization_config");
@@ -432,7 +359,7 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
     // FP8 block-quantized checkpoints hold `X.weight` as float8 codes and
     // `X.weight_scale_inv`.
     FailureOr<std::optional<std::array<int64_t, 2>>> fp8Block =
-        fp8BlockSize(model);
+        getFp8BlockSize(model);
     if (failed(fp8Block))
       return failure();
     llvm::StringSet<> fp8Weights;
@@ -465,6 +392,13 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
         if (isFp8Weight(s)) {
           fp8Weights.insert(s);
           paramSources[i].push_back(s + "_scale_inv");
+        } else if (SourceOp w = sources.lookup(s);
+                   *fp8Block && w &&
+                   isa<Float8E4M3FNType>(
+                       cast<RankedTensorType>(w.getType()).getElementType())) {
+          return w.emitError("float8 tensor '")
+                 << s << "' of an FP8 block-quantized checkpoint has no '"
+                 << s << "_scale_inv'";
         }
       }
       SmallVector<Attribute> absent;

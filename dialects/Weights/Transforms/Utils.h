@@ -9,6 +9,7 @@
 #include "qopt/Numerics/DType.h"
 
 #include <nlohmann/json.hpp>
+#include <array>
 #include <optional>
 
 namespace mlir::qopt::weights {
@@ -26,6 +27,29 @@ std::string locationFile(Location loc);
 /// qopt-map-parameters reads it: it records what later passes need as
 /// attributes (docs/design.md, "Facts on the IR").
 ::qopt::models::ModelConfig getModelConfig(ModelOp model);
+
+/// `quantization_config.weight_block_size` of an FP8 block-quantized
+/// checkpoint (`quant_method` "fp8"); nullopt for any other checkpoint;
+/// failure (diagnosed) for an FP8 config quant-opt cannot read.
+FailureOr<std::optional<std::array<int64_t, 2>>> getFp8BlockSize(ModelOp model);
+
+/// The view of a weight's block scales (`scaleCols` per row of blocks)
+/// matching a strided view (`offset`, `viewShape`, `viewStrides`, in
+/// elements) of the block-quantized 2-D weight of `cols` columns: each view
+/// dimension walks the elements of one block row or column (one scale per
+/// block; one of the last two) or whole blocks at a time (a leading one),
+/// and the view starts at a block. `block` is the view's block size over
+/// its last two dimensions. nullopt, with `why`, otherwise.
+struct BlockScaleView {
+  int64_t offset = 0;
+  SmallVector<int64_t> shape, strides;
+  std::array<int64_t, 2> block{};
+};
+std::optional<BlockScaleView>
+getBlockScaleView(int64_t cols, int64_t scaleCols,
+                  std::array<int64_t, 2> blockSize, int64_t offset,
+                  ArrayRef<int64_t> viewShape, ArrayRef<int64_t> viewStrides,
+                  std::string &why);
 
 /// The block-scale modes (KeepBlockFp8.cpp): keeps the checkpoint's float8
 /// blocks of every weight built by weights.dequantize_block_fp8, casts the

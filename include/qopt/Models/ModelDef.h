@@ -236,6 +236,7 @@ Architecture makeQwenArchitecture();
 Architecture makeMiniCPMArchitecture();
 Architecture makeChatGLMArchitecture();
 Architecture makeGPTNeoXArchitecture();
+Architecture makeGPTJArchitecture();
 
 } // namespace qopt::models
 

@@ -93,6 +93,8 @@ TEST(ArchitecturesTest, RegistryOrderAndNames) {
             "starcoder2, gpt2, qwen3_moe, qwen2_moe, gemma3, gemma3_text, "
             "olmo, olmo2, stablelm, internlm, cohere, nemotron, orion, "
             "deepseek_v2, deepseek_v3, baichuan, gpt_bigcode, deepseek, "
+            "phi, phi-msft, internlm2, qwen, minicpm, chatglm, gpt_neox, "
+            "gptj, "
             "ministral3, llama4, qwen3_5, qwen3_5_text, bert, bert-bge, "
             "eagle, medusa, llava");
   ModelConfig byClass({{"architectures", {"Starcoder2ForCausalLM"}}}, "c");
@@ -130,8 +132,9 @@ TEST(ArchitecturesTest, QuantizationKinds) {
             (Kinds{"ft-quant", "group-quant", "no-quant", "per-tensor-quant"}));
   EXPECT_EQ(kinds("qwen2", llamaLikeConfig("qwen2")),
             (Kinds{"ft-quant", "group-quant", "no-quant"}));
+  // mlc_llm model.py: qwen3 is registered with supports_block_scale=True.
   EXPECT_EQ(kinds("qwen3", qwen3),
-            (Kinds{"ft-quant", "group-quant", "no-quant"}));
+            (Kinds{"block-scale-quant", "ft-quant", "group-quant", "no-quant"}));
   EXPECT_EQ(kinds("gemma", gemma), (Kinds{"group-quant", "no-quant"}));
   gemma["model_type"] = "gemma2";
   EXPECT_EQ(kinds("gemma2", gemma), (Kinds{"group-quant", "no-quant"}));
