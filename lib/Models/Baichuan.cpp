@@ -15,16 +15,12 @@ using build::layer;
 static llvm::Expected<ModelDef> buildBaichuan(const ModelConfig &cfg,
                                               int64_t tp) {
   const char *arch = "baichuan";
-  if (llvm::Error e = cfg.require(
-          {"vocab_size", "hidden_size", "num_hidden_layers",
-           "num_attention_heads", "initializer_range", "intermediate_size",
-           "rms_norm_eps", "use_cache", "pad_token_id", "bos_token_id",
-           "eos_token_id", "tie_word_embeddings"},
-          arch))
-    return std::move(e);
-  if (llvm::Error e = build::requireContextWindow(cfg, arch))
-    return std::move(e);
-  llvm::Expected<build::TransformerDims> d = build::readDims(cfg, arch, tp);
+  llvm::Expected<build::TransformerDims> d = build::readDecoderConfig(
+      cfg, arch, tp,
+      {"vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+       "initializer_range", "intermediate_size", "rms_norm_eps", "use_cache",
+       "pad_token_id", "bos_token_id", "eos_token_id", "tie_word_embeddings"},
+      /*needsRope=*/false);
   if (!d)
     return d.takeError();
   d->kvHeads = d->heads; // W_pack holds every head's q, k and v
@@ -33,8 +29,7 @@ static llvm::Expected<ModelDef> buildBaichuan(const ModelConfig &cfg,
   build::addEmbedTokens(m, *d, /*symbolicVocab=*/false);
   for (int64_t i = 0; i < d->layers; ++i) {
     build::addCopy(m, layer(i, "self_attn.W_pack.weight"),
-                   {d->qkvRows(), d->hidden}, ParamKind::Linear,
-                   d->qkvShard());
+                   {d->qkvRows(), d->hidden}, ParamKind::Linear, d->qkvShard());
     build::addCopy(m, layer(i, "self_attn.o_proj.weight"),
                    {d->hidden, d->heads * d->headDim}, ParamKind::Linear,
                    ShardStrategy{1, {}});
@@ -47,6 +42,8 @@ static llvm::Expected<ModelDef> buildBaichuan(const ModelConfig &cfg,
 }
 
 Architecture qopt::models::makeBaichuanArchitecture() {
-  return {"baichuan", {"BaichuanForCausalLM", "BaiChuanForCausalLM"},
-          {"baichuan"}, buildBaichuan};
+  return {"baichuan",
+          {"BaichuanForCausalLM", "BaiChuanForCausalLM"},
+          {"baichuan"},
+          buildBaichuan};
 }

@@ -23,18 +23,12 @@ using build::layer;
 static llvm::Expected<ModelDef> buildInternLM2(const ModelConfig &cfg,
                                                int64_t tp) {
   const char *arch = "internlm2";
-  if (llvm::Error e = cfg.require(
-          {"vocab_size", "hidden_size", "num_hidden_layers",
-           "num_attention_heads", "num_key_value_heads", "rms_norm_eps",
-           "intermediate_size", "bias", "use_cache", "pad_token_id",
-           "bos_token_id", "eos_token_id"},
-          arch))
-    return std::move(e);
-  if (llvm::Error e = build::requireRopeTheta(cfg, arch))
-    return std::move(e);
-  if (llvm::Error e = build::requireContextWindow(cfg, arch))
-    return std::move(e);
-  llvm::Expected<build::TransformerDims> d = build::readDims(cfg, arch, tp);
+  llvm::Expected<build::TransformerDims> d = build::readDecoderConfig(
+      cfg, arch, tp,
+      {"vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+       "num_key_value_heads", "rms_norm_eps", "intermediate_size", "bias",
+       "use_cache", "pad_token_id", "bos_token_id", "eos_token_id"},
+      /*needsRope=*/true);
   if (!d)
     return d.takeError();
   int64_t h = d->hidden, hd = d->headDim;
@@ -68,8 +62,8 @@ static llvm::Expected<ModelDef> buildInternLM2(const ModelConfig &cfg,
     if (bias)
       copy(layer(i, "attention.wqkv.bias"), {d->qkvRows()}, ParamKind::Bias,
            d->qkvShard());
-    copy(layer(i, "attention.wo.weight"), {h, d->heads * hd},
-         ParamKind::Linear, ShardStrategy{1, {}});
+    copy(layer(i, "attention.wo.weight"), {h, d->heads * hd}, ParamKind::Linear,
+         ShardStrategy{1, {}});
     if (bias)
       copy(layer(i, "attention.wo.bias"), {h}, ParamKind::Bias);
     std::string ff = layer(i, "feed_forward.");

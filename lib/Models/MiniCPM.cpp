@@ -18,16 +18,13 @@ using build::layer;
 static llvm::Expected<ModelDef> buildMiniCPM(const ModelConfig &cfg,
                                              int64_t tp) {
   const char *arch = "minicpm";
-  if (llvm::Error e = cfg.require(
-          {"vocab_size", "hidden_size", "num_hidden_layers",
-           "num_attention_heads", "num_key_value_heads", "hidden_act",
-           "rms_norm_eps", "intermediate_size", "scale_emb", "scale_depth",
-           "dim_model_base", "use_cache", "bos_token_id", "eos_token_id"},
-          arch))
-    return std::move(e);
-  if (llvm::Error e = build::requireContextWindow(cfg, arch))
-    return std::move(e);
-  llvm::Expected<build::TransformerDims> d = build::readDims(cfg, arch, tp);
+  llvm::Expected<build::TransformerDims> d = build::readDecoderConfig(
+      cfg, arch, tp,
+      {"vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+       "num_key_value_heads", "hidden_act", "rms_norm_eps", "intermediate_size",
+       "scale_emb", "scale_depth", "dim_model_base", "use_cache",
+       "bos_token_id", "eos_token_id"},
+      /*needsRope=*/false);
   if (!d)
     return d.takeError();
   if (d->headDim * d->heads != d->hidden)

@@ -13,14 +13,11 @@ using namespace qopt::models;
 static llvm::Expected<ModelDef> buildMistral(const ModelConfig &cfg,
                                              int64_t tp) {
   const char *arch = "mistral";
-  if (llvm::Error e = cfg.require({"hidden_size", "intermediate_size",
-                                   "num_attention_heads", "num_hidden_layers",
-                                   "rms_norm_eps", "vocab_size"},
-                                  arch))
-    return std::move(e);
-  if (llvm::Error e = build::requireContextWindow(cfg, arch))
-    return std::move(e);
-  llvm::Expected<build::TransformerDims> d = build::readDims(cfg, arch, tp);
+  llvm::Expected<build::TransformerDims> d = build::readDecoderConfig(
+      cfg, arch, tp,
+      {"hidden_size", "intermediate_size", "num_attention_heads",
+       "num_hidden_layers", "rms_norm_eps", "vocab_size"},
+      /*needsRope=*/false);
   if (!d)
     return d.takeError();
 

@@ -19,15 +19,12 @@ static constexpr int64_t MaxMoEGateExperts = 256;
 static llvm::Expected<ModelDef> buildMixtral(const ModelConfig &cfg,
                                              int64_t tp) {
   const char *arch = "mixtral";
-  if (llvm::Error e = cfg.require({"hidden_size", "intermediate_size",
-                                   "num_attention_heads", "num_hidden_layers",
-                                   "rms_norm_eps", "vocab_size",
-                                   "num_local_experts", "num_experts_per_tok"},
-                                  arch))
-    return std::move(e);
-  if (llvm::Error e = build::requireContextWindow(cfg, arch))
-    return std::move(e);
-  llvm::Expected<build::TransformerDims> d = build::readDims(cfg, arch, tp);
+  llvm::Expected<build::TransformerDims> d = build::readDecoderConfig(
+      cfg, arch, tp,
+      {"hidden_size", "intermediate_size", "num_attention_heads",
+       "num_hidden_layers", "rms_norm_eps", "vocab_size", "num_local_experts",
+       "num_experts_per_tok"},
+      /*needsRope=*/false);
   if (!d)
     return d.takeError();
   int64_t experts = cfg.getInt("num_local_experts", 0);

@@ -15,18 +15,12 @@ using build::layer;
 static llvm::Expected<ModelDef> buildStarcoder2(const ModelConfig &cfg,
                                                 int64_t tp) {
   const char *arch = "starcoder2";
-  if (llvm::Error e =
-          cfg.require({"vocab_size", "hidden_size", "num_hidden_layers",
-                       "num_attention_heads", "num_key_value_heads",
-                       "hidden_act", "norm_epsilon", "intermediate_size",
-                       "use_bias", "use_cache", "bos_token_id", "eos_token_id"},
-                      arch))
-    return std::move(e);
-  if (llvm::Error e = build::requireRopeTheta(cfg, arch))
-    return std::move(e);
-  if (llvm::Error e = build::requireContextWindow(cfg, arch))
-    return std::move(e);
-  llvm::Expected<build::TransformerDims> d = build::readDims(cfg, arch, tp);
+  llvm::Expected<build::TransformerDims> d = build::readDecoderConfig(
+      cfg, arch, tp,
+      {"vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+       "num_key_value_heads", "hidden_act", "norm_epsilon", "intermediate_size",
+       "use_bias", "use_cache", "bos_token_id", "eos_token_id"},
+      /*needsRope=*/true);
   if (!d)
     return d.takeError();
   bool bias = cfg.getBool("use_bias", false);
