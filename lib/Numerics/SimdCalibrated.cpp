@@ -15,6 +15,14 @@
 //
 //===----------------------------------------------------------------------===//
 
+// The register blocks below are arrays of vectors, which SVE's sizeless
+// vector types do not allow: on Arm this file compiles for NEON only (its
+// dispatch, which is per file, then runs NEON on SVE CPUs; the bytes are
+// the same on every target). Found by the Arm cross build, test/arm/run.sh.
+#if defined(__aarch64__) && !defined(HWY_DISABLED_TARGETS)
+#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128)
+#endif
+
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "lib/Numerics/SimdCalibrated.cpp"
 #include <hwy/foreach_target.h> // IWYU pragma: keep
