@@ -3,6 +3,7 @@
 #include "qopt/Models/ModelDef.h"
 
 #include "GroupBArchitectures.h"
+#include "RemainingArchitectures.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -255,7 +256,9 @@ const std::vector<Architecture> &qopt::models::architectures() {
       makeQwen35Architecture(), makeQwen35TextArchitecture(),
       makeBertArchitecture(),       makeBertBgeArchitecture(),
       makeEagleArchitecture(),      makeMedusaArchitecture(),
-      makeLlavaArchitecture()};
+      makeLlavaArchitecture(),
+      // Issue 16, the remaining types (lib/Models/RemainingArchitectures.h).
+      makeQwen3EmbeddingArchitecture()};
   return all;
 }
 

@@ -7,12 +7,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "ArchitectureBuilders.h"
+#include "RemainingArchitectures.h"
 
 using namespace qopt::models;
 using build::layer;
 
-static llvm::Expected<ModelDef> buildQwen3(const ModelConfig &cfg, int64_t tp) {
-  const char *arch = "qwen3";
+static llvm::Expected<ModelDef> buildQwen3As(const ModelConfig &cfg, int64_t tp,
+                                             const char *arch) {
   llvm::Expected<build::TransformerDims> d = build::readDecoderConfig(
       cfg, arch, tp,
       {"hidden_act", "hidden_size", "intermediate_size", "attention_bias",
@@ -42,6 +43,38 @@ static llvm::Expected<ModelDef> buildQwen3(const ModelConfig &cfg, int64_t tp) {
   return m;
 }
 
+static llvm::Expected<ModelDef> buildQwen3(const ModelConfig &cfg, int64_t tp) {
+  return buildQwen3As(cfg, tp, "qwen3");
+}
+
+/// mlc-llm's `to_hf`: drops a leading `model.` from every source name.
+static void dropModelPrefix(MapExpr &e) {
+  if (e.op != MapExpr::Op::Source) {
+    for (MapExpr &o : e.operands)
+      dropModelPrefix(o);
+    return;
+  }
+  if (llvm::StringRef(e.source).starts_with("model."))
+    e.source = e.source.substr(6);
+}
+
+static llvm::Expected<ModelDef> buildQwen3Embedding(const ModelConfig &cfg,
+                                                    int64_t tp) {
+  llvm::Expected<ModelDef> m = buildQwen3As(cfg, tp, "qwen3-embedding");
+  if (!m)
+    return m.takeError();
+  for (ParamDef &p : m->params)
+    dropModelPrefix(p.map);
+  return m;
+}
+
 Architecture qopt::models::makeQwen3Architecture() {
   return {"qwen3", {"Qwen3ForCausalLM"}, {"qwen3"}, buildQwen3};
+}
+
+// The Hub's Qwen3-Embedding configs say model_type `qwen3` (which stays
+// qwen3's); as in mlc-llm, this type is chosen by `--model-type
+// qwen3-embedding` or a config whose model_type names it.
+Architecture qopt::models::makeQwen3EmbeddingArchitecture() {
+  return {"qwen3-embedding", {}, {"qwen3-embedding"}, buildQwen3Embedding};
 }

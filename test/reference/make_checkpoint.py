@@ -28,6 +28,7 @@ import sys
 
 import hf_archs
 import hf_archs_new  # issue 16 group B
+import hf_archs_rwkv  # issue 16, the remaining types (qwen3-embedding)
 
 SIZES = {"F16": 2, "BF16": 2, "F32": 4}
 
@@ -129,6 +130,8 @@ def hf_shapes(a):
         return hf_archs.hf_shapes(a)
     if a.arch in hf_archs_new.ARCHES:
         return hf_archs_new.hf_shapes(a)
+    if a.arch in hf_archs_rwkv.ARCHES:
+        return hf_archs_rwkv.hf_shapes(a, hf_shapes)
     """{HF tensor name: shape} as transformers names them for `a.arch`
     (mlc-models.md 2, the HF column)."""
     h, i, nq, nkv, v = a.hidden, a.intermediate, a.heads, a.kv_heads, a.vocab
@@ -217,6 +220,8 @@ def hf_config(a):
         return hf_archs.hf_config(a, dtype)
     if arch in hf_archs_new.ARCHES:
         return hf_archs_new.hf_config(a, dtype)
+    if arch in hf_archs_rwkv.ARCHES:
+        return hf_archs_rwkv.hf_config(a, hf_config)
     c = {"architectures": [HF_CLASS[arch]], "model_type": arch}
     if arch == "gpt2":
         c.update({
@@ -316,7 +321,8 @@ def main():
                    help="standard deviation of the random weights")
     r.add_argument("--tied", action="store_true")
     r.add_argument("--zero-group", action="store_true")
-    r.add_argument("--arch", choices=ARCHES + hf_archs.ARCHES + hf_archs_new.ARCHES, default="llama")
+    r.add_argument("--arch", choices=ARCHES + hf_archs.ARCHES + hf_archs_new.ARCHES
+                   + hf_archs_rwkv.ARCHES, default="llama")
     r.add_argument("--moe-intermediate", type=int, default=32,
                    help="qwen3_moe/qwen2_moe moe_intermediate_size")
     r.add_argument("--shared-intermediate", type=int, default=64,

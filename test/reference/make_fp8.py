@@ -70,7 +70,7 @@ def e4m3fn_decode(c):
 
 
 def is_fp8_linear(name, shape):
-    return (name.startswith("model.layers.") and name.endswith(".weight")
+    return (name.startswith(("model.layers.", "layers.")) and name.endswith(".weight")
             and "_proj" in name and len(shape) == 2)
 
 

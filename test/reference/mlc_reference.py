@@ -375,6 +375,11 @@ import mlc_archs_new  # noqa: E402
 ARCHITECTURES.update(mlc_archs_new.ARCHITECTURES)
 HF_ARCHITECTURE_NAMES.update(mlc_archs_new.HF_ARCHITECTURE_NAMES)
 
+# Issue 16, the remaining types (qwen3-embedding): mlc_archs_rwkv.py.
+import mlc_archs_rwkv  # noqa: E402
+
+ARCHITECTURES.update(mlc_archs_rwkv.ARCHITECTURES)
+
 
 def detect_architecture(cfg):
     model_type = cfg.get("model_type")
@@ -563,7 +568,8 @@ def convert_param(param, tensor, mode, rounding, shards):
 # 8. Driver
 # ===========================================================================
 
-def convert(model_dir, quantization, out_dir, rounding="even", shards=1):
+def convert(model_dir, quantization, out_dir, rounding="even", shards=1,
+            model_type="auto"):
     if quantization not in QUANTIZATIONS:
         raise ConvertError(f"unsupported quantization {quantization!r}")
     if shards < 1:
@@ -577,7 +583,9 @@ def convert(model_dir, quantization, out_dir, rounding="even", shards=1):
         raise ConvertError(f"{config_path}: {e}")
     if not isinstance(cfg, dict):
         raise ConvertError(f"{config_path}: not a JSON object")
-    arch = detect_architecture(cfg)
+    arch = detect_architecture(cfg) if model_type == "auto" else model_type
+    if arch not in ARCHITECTURES:
+        raise ConvertError(f"unsupported model type {arch!r}")
     builder, is_unused, accepts_fp8 = ARCHITECTURES[arch]
     if mode["kind"] == "fp8" and not accepts_fp8:
         raise ConvertError(f"{quantization} is not supported for {arch}")
@@ -609,10 +617,11 @@ def main(argv=None):
     parser.add_argument("-o", "--output", required=True)
     parser.add_argument("--rounding", choices=["even", "away"], default="even")
     parser.add_argument("--tensor-parallel-shards", type=int, default=1)
+    parser.add_argument("--model-type", default="auto")
     args = parser.parse_args(argv)
     try:
         convert(args.model_dir, args.quantization, args.output, args.rounding,
-                args.tensor_parallel_shards)
+                args.tensor_parallel_shards, args.model_type)
     except ConvertError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

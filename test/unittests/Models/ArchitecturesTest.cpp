@@ -96,7 +96,8 @@ TEST(ArchitecturesTest, RegistryOrderAndNames) {
             "phi, phi-msft, internlm2, qwen, minicpm, chatglm, gpt_neox, "
             "gptj, "
             "ministral3, llama4, qwen3_5, qwen3_5_text, bert, bert-bge, "
-            "eagle, medusa, llava");
+            "eagle, medusa, llava, "
+            "qwen3-embedding");
   ModelConfig byClass({{"architectures", {"Starcoder2ForCausalLM"}}}, "c");
   auto a = detectArchitecture(byClass, "auto");
   ASSERT_TRUE(bool(a)) << llvm::toString(a.takeError());
