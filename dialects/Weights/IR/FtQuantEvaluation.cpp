@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/Weights/IR/WeightsOps.h"
+#include "dialects/Weights/IR/SchemeChecks.h"
 #include "qopt/Numerics/FtQuant.h"
 
 using namespace mlir;
@@ -30,12 +31,8 @@ Type FtQuantAttr::getExpressedType() const {
 LogicalResult FtQuantAttr::inferOutputs(RankedTensorType input,
                                         SmallVectorImpl<QuantOutput> &outputs,
                                         std::string &error) const {
-  if (input.getElementType() != getExpressedType()) {
-    llvm::raw_string_ostream os(error);
-    os << "input element type " << input.getElementType()
-       << " does not match the scheme's expressed type f16";
+  if (failed(checkExpressedInput(input, getExpressedType(), error)))
     return failure();
-  }
   if (input.getRank() != 2 || input.isDynamicDim(0) || input.isDynamicDim(1)) {
     error = "FasterTransformer quantization needs a static 2-D weight";
     return failure();

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/Weights/IR/WeightsOps.h"
+#include "dialects/Weights/IR/SchemeChecks.h"
 #include "qopt/Numerics/Convert.h"
 #include "qopt/Numerics/Mnn.h"
 
@@ -56,13 +57,8 @@ LogicalResult GroupQuantAttr::inferOutputs(
     RankedTensorType input,
     SmallVectorImpl<QuantOutput> &outputs,
     std::string &error) const {
-  if (input.getElementType() != getExpressedType()) {
-    llvm::raw_string_ostream os(error);
-    os << "input element type " << input.getElementType()
-       << " does not match the scheme's expressed type "
-       << getExpressedType();
+  if (failed(checkExpressedInput(input, getExpressedType(), error)))
     return failure();
-  }
   if (input.getRank() < 1 || input.getShape().back() <= 0) {
     error = "cannot group-quantize a tensor with an empty last axis";
     return failure();
@@ -172,12 +168,8 @@ LogicalResult MnnQuantAttr::inferOutputs(
     RankedTensorType input,
     SmallVectorImpl<QuantOutput> &outputs,
     std::string &error) const {
-  if (input.getElementType() != getExpressedType()) {
-    llvm::raw_string_ostream os(error);
-    os << "input element type " << input.getElementType()
-       << " does not match the scheme's expressed type " << getExpressedType();
+  if (failed(checkExpressedInput(input, getExpressedType(), error)))
     return failure();
-  }
   if (input.getRank() < 1 || input.getShape().back() <= 0) {
     error = "cannot quantize a tensor with an empty last axis";
     return failure();
