@@ -108,10 +108,35 @@ constexpr int Log2Exact(size_t n) {
 }
 #endif
 
+#if !HWY_HAVE_SCALABLE && HWY_TARGET != HWY_SCALAR
+/// GroupMaxBitsRow with vectors of 2^L 16-bit lanes (a multiple of which
+/// the group size is).
+template <int L, class D16, typename T>
+HWY_INLINE int64_t GroupMaxBitsBatches(D16 d16, const T *w, int64_t numGroups,
+                                       int64_t groupSize, uint32_t *maxBits) {
+  const int64_t n = int64_t(1) << L;
+  if (numGroups < n)
+    return 0;
+  const auto *p = reinterpret_cast<const uint16_t *>(w);
+  const uint16_t mask = uint16_t(rules::kAbsMask16);
+  const hn::Half<D16> dh;
+  const hn::Rebind<uint32_t, decltype(dh)> d32;
+  int64_t g = 0;
+  for (; g + n <= numGroups; g += n) {
+    const auto m = ReduceGroupTree<L>(d16, p + g * groupSize, groupSize, mask);
+    hn::StoreU(hn::PromoteTo(d32, hn::LowerHalf(dh, m)), d32, maxBits + g);
+    hn::StoreU(hn::PromoteTo(d32, hn::UpperHalf(dh, m)), d32,
+               maxBits + g + n / 2);
+  }
+  return g;
+}
+#endif
+
 /// maxBits[g] = the largest rules::Model<F>::absBits over group g, for the
 /// first groups of the row in whole batches of N (16-bit lanes) groups;
 /// returns how many groups it did (0 where it does not apply: float32
-/// rows, a group size that is not a multiple of N, or fewer than N groups).
+/// rows, a group size that is a multiple of neither N nor 8, or fewer
+/// groups than one batch).
 template <FloatFormat F>
 HWY_INLINE int64_t GroupMaxBitsRow(const typename rules::Model<F>::Storage *w,
                                    int64_t numGroups, int64_t groupSize,
@@ -122,23 +147,12 @@ HWY_INLINE int64_t GroupMaxBitsRow(const typename rules::Model<F>::Storage *w,
     constexpr size_t N = hn::MaxLanes(d16);
     constexpr int L = Log2Exact(N);
     if constexpr (L >= 3) {
-      const int64_t n = int64_t(N);
-      if (groupSize % n != 0 || numGroups < n)
-        return 0;
-      const auto *p = reinterpret_cast<const uint16_t *>(w);
-      const uint16_t mask = uint16_t(rules::kAbsMask16);
-      const hn::Rebind<uint32_t, hn::Half<decltype(d16)>> d32;
-      const hn::Half<decltype(d16)> dh;
-      int64_t g = 0;
-      for (; g + n <= numGroups; g += n) {
-        const auto m = ReduceGroupTree<L>(d16, p + g * groupSize, groupSize,
-                                          mask);
-        hn::StoreU(hn::PromoteTo(d32, hn::LowerHalf(dh, m)), d32,
-                   maxBits + g);
-        hn::StoreU(hn::PromoteTo(d32, hn::UpperHalf(dh, m)), d32,
-                   maxBits + g + n / 2);
-      }
-      return g;
+      if (groupSize % int64_t(N) == 0)
+        return GroupMaxBitsBatches<L>(d16, w, numGroups, groupSize, maxBits);
+      // Groups such as 40 values: 128-bit vectors, batches of 8 groups.
+      const hn::FixedTag<uint16_t, 8> d128;
+      if (groupSize % 8 == 0)
+        return GroupMaxBitsBatches<3>(d128, w, numGroups, groupSize, maxBits);
     }
   }
 #endif
