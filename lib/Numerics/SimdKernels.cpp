@@ -243,6 +243,8 @@ void QuantizeRowsT(const void *wv, int64_t rows, int64_t k, int bits,
     uint32_t *qRow = qweight + row * numWords;
     if (bits == 4)
       PackNibbles(q.data(), numWords, qRow);
+    else if (bits == 3)
+      PackTriples(q.data(), numWords, qRow);
     else
       packCodeWords(q.data(), numWords, bits, qRow);
   }

@@ -13,7 +13,8 @@
 //    of one MaxOfLanes per group;
 //  - QuantizeRowSpans: the codes of the row, vector by vector; a vector
 //    that straddles two groups takes each lane's scale from its own group
-//    (a FirstN blend of the two scales).
+//    (a FirstN blend of the two scales);
+//  - PackTriples: int3 words two at a time on 128-bit vectors.
 //
 // Both compute per lane exactly the operations of the group-wise code
 // (QuantizeValues, rules::Model<F>::absBits): only which lanes share a
@@ -31,6 +32,7 @@
 #define QOPT_LIB_NUMERICS_SIMDROWQUANT_INL_H
 #endif
 
+#include "Pack.h"
 #include "SimdRules-inl.h"
 
 #include <hwy/highway.h>
@@ -225,6 +227,38 @@ HWY_INLINE int64_t QuantizeRowSpans(const typename rules::Model<F>::Storage *w,
     }
     return i;
   }
+}
+
+/// packCodeWords(q, numWords, 3, out) (Pack.h), two words per 128-bit
+/// vector: each u64 lane takes the first 8 codes of its word (a load at
+/// the word's 10 codes) through the same SWAR steps, then codes 8 and 9 at
+/// bits 24 and 27. q must be readable 8 bytes past the last word's codes.
+HWY_INLINE void PackTriples(const uint8_t *q, int64_t numWords,
+                            uint32_t *out) {
+  int64_t j = 0;
+#if !HWY_HAVE_SCALABLE && HWY_TARGET != HWY_SCALAR
+  const hn::FixedTag<uint8_t, 16> d8;
+  const hn::FixedTag<uint64_t, 2> d64;
+  const hn::FixedTag<uint32_t, 2> d32;
+  // The second load reads 16 bytes at word j + 1: 6 past its codes.
+  for (; j + 2 < numWords; j += 2) {
+    const auto a = hn::BitCast(d64, hn::LoadU(d8, q + 10 * j));
+    const auto b = hn::BitCast(d64, hn::LoadU(d8, q + 10 * j + 10));
+    auto u = hn::InterleaveLower(d64, a, b); // codes 0..7 of each word
+    const auto h = hn::InterleaveUpper(d64, a, b); // codes 8, 9 at bytes 0, 1
+    u = hn::And(hn::Or(u, hn::ShiftRight<5>(u)),
+                hn::Set(d64, 0x003F003F003F003Full));
+    u = hn::And(hn::Or(u, hn::ShiftRight<10>(u)),
+                hn::Set(d64, 0x00000FFF00000FFFull));
+    u = hn::And(hn::Or(u, hn::ShiftRight<20>(u)),
+                hn::Set(d64, 0x0000000000FFFFFFull));
+    const auto c8 = hn::ShiftLeft<24>(hn::And(h, hn::Set(d64, 0xFFull)));
+    const auto c9 =
+        hn::ShiftLeft<27>(hn::And(hn::ShiftRight<8>(h), hn::Set(d64, 0xFFull)));
+    hn::StoreU(hn::TruncateTo(d32, hn::Or(u, hn::Or(c8, c9))), d32, out + j);
+  }
+#endif
+  packCodeWords(q + 10 * j, numWords - j, 3, out + j);
 }
 
 } // namespace qopt::numerics::HWY_NAMESPACE
