@@ -63,12 +63,15 @@ class TensorCacheWriter:
         })
 
     def add(self, name, t):
-        data = tensor_bytes(t)
+        self.add_bytes(name, t.shape, t.dtype, tensor_bytes(t))
+
+    def add_bytes(self, name, shape, dtype, data):
+        """A record whose on-disk bytes are `data` (tensor_bytes' encoding)."""
         self.param_size += 1
-        self.param_bytes += len(t.values) * ITEMSIZE[t.dtype]
-        if t.dtype == "float32":
+        self.param_bytes += numel(shape) * ITEMSIZE[dtype]
+        if dtype == "float32":
             self.has_float32 = True
-        record = {"name": name, "shape": list(t.shape), "dtype": t.dtype,
+        record = {"name": name, "shape": list(shape), "dtype": dtype,
                   "format": "f32-to-bf16", "nbytes": len(data)}
         if len(self.pending_data) + len(data) >= SHARD_CAP:
             if 2 * len(data) >= SHARD_CAP:
