@@ -3,7 +3,7 @@
 
   make_phi3v.py OUT [--hidden 64] [--intermediate 128] [--layers 2]
       [--heads 4] [--kv-heads 2] [--vocab 40] [--dtype BF16] [--shards 2]
-      [--t5] [--no-vision]
+      [--t5] [--no-vision] [--config-only]
 
 Names and config.json are those of microsoft/Phi-3-vision-128k-instruct
 (its remote modeling_phi3_v.py / image_embedding_phi3_v.py): the Phi-3 text
@@ -24,10 +24,12 @@ starting at index crc32(name) % PERIOD and repeating with period PERIOD
 (1021, a prime, so that no row length is a multiple of it). Writing them
 costs a few seconds, and a consumer can check them by their period.
 --no-vision leaves the vision tensors out (for config-error tests that stop
-before any tensor is read).
+before any tensor is read); --config-only writes config.json alone.
 """
 import argparse
+import json
 import math
+import os
 import random
 import sys
 import zlib
@@ -127,7 +129,13 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--t5", action="store_true")
     p.add_argument("--no-vision", action="store_true")
+    p.add_argument("--config-only", action="store_true")
     a = p.parse_args()
+    if a.config_only:
+        os.makedirs(a.out, exist_ok=True)
+        with open(os.path.join(a.out, "config.json"), "w") as f:
+            json.dump(config(a), f, indent=2)
+        return 0
 
     rng = random.Random(a.seed)
     tensors = []

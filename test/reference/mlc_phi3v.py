@@ -2,7 +2,13 @@
 """Reference conversion of phi3_v (Phi-3-vision), stdlib only.
 
   mlc_phi3v.py MODEL_DIR --quantization MODE -o OUT_DIR
-      [--tensor-parallel-shards N] [--rounding even|away]
+      [--tensor-parallel-shards N] [--rounding even|away] [--no-shard-files]
+      [--also MODE[,SHARDS]=OUT_DIR]...
+
+--no-shard-files writes tensor-cache.json alone (each shard's md5sum is in
+it), for compare_cache_md5.py: the expected 0.6 GB need not be written.
+Each --also converts the same checkpoint once more (read and its periodic
+tensors cast once), printing its statistics after the first's.
 
 Written from mlc-ai/mlc-llm 79d603f0's python/mlc_llm/model/phi3v/
 (phi3v_model.py, phi3v_image.py, phi3v_loader.py), vision/clip_vision.py and
@@ -144,6 +150,9 @@ def find_period(data, size):
     return None
 
 
+_PERIODIC = {}  # (source, dtype) -> bytes or None, shared by the jobs of a run
+
+
 def periodic_copy(param, ckpt, ftype, mode, shards):
     """The on-disk bytes of `param` when it is a plain copy of a periodic
     tensor (see the module's docstring), else None."""
@@ -151,6 +160,13 @@ def periodic_copy(param, ckpt, ftype, mode, shards):
             or ref.quantization_kind(param, mode) is not None
             or (shards > 1 and param.shard is not None)):
         return None
+    key = (param.sources[0], ftype.name)
+    if key not in _PERIODIC:
+        _PERIODIC[key] = _periodic_bytes(param, ckpt, ftype)
+    return _PERIODIC[key]
+
+
+def _periodic_bytes(param, ckpt, ftype):
     src = param.sources[0]
     if src not in ckpt.name_to_file:
         return None
@@ -169,7 +185,8 @@ def periodic_copy(param, ckpt, ftype, mode, shards):
     return (period * (n // p + 1))[:len(period) // p * n]
 
 
-def convert(model_dir, quantization, out_dir, rounding="even", shards=1):
+def convert(model_dir, quantization, out_dir, rounding="even", shards=1,
+            shard_files=True, ckpt=None):
     if quantization not in ref.QUANTIZATIONS:
         raise ConvertError(f"unsupported quantization {quantization!r}")
     mode = ref.QUANTIZATIONS[quantization]
@@ -178,11 +195,12 @@ def convert(model_dir, quantization, out_dir, rounding="even", shards=1):
     with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
         cfg = json.load(f)
     params = phi3v_params(cfg, shards)
-    ckpt = ref.Checkpoint(model_dir)
+    ckpt = ckpt or ref.Checkpoint(model_dir)
     order = ref.emission_order(params, ckpt)
     total_params = ref.count_total_params(order, ckpt, is_unused)
     os.makedirs(out_dir, exist_ok=True)
     writer = ref.TensorCacheWriter(out_dir)
+    writer.write_shards = shard_files
     ftype = ref.FLOAT_TYPES[mode["model_dtype"]]
     for param in order:
         data = periodic_copy(param, ckpt, ftype, mode, shards)
@@ -199,6 +217,23 @@ def convert(model_dir, quantization, out_dir, rounding="even", shards=1):
     print(f"Bits per parameter: {total_bytes * 8.0 / total_params:.3f}")
 
 
+def self_check(model_dir, name):
+    """Converts MLC parameter `name` (q0f16) by both paths and compares."""
+    with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
+        cfg = json.load(f)
+    param = next(p for p in phi3v_params(cfg, 1) if p.name == name)
+    ckpt = ref.Checkpoint(model_dir)
+    mode = ref.QUANTIZATIONS["q0f16"]
+    ftype = ref.FLOAT_TYPES["float16"]
+    fast = periodic_copy(param, ckpt, ftype, mode, 1)
+    slow = ref.tensor_bytes(ref.load_param(param, ckpt, ftype))
+    if fast is None:
+        print(f"{name}: no period found")
+        return 1
+    print(f"{name}: periodic path {'==' if fast == slow else '!='} element path")
+    return 0 if fast == slow else 1
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model_dir")
@@ -206,10 +241,27 @@ def main(argv=None):
     parser.add_argument("-o", "--output", required=True)
     parser.add_argument("--rounding", choices=["even", "away"], default="even")
     parser.add_argument("--tensor-parallel-shards", type=int, default=1)
+    parser.add_argument("--no-shard-files", action="store_true",
+                        help="write only tensor-cache.json (compare_cache_md5.py)")
+    parser.add_argument("--also", action="append", default=[], metavar="MODE[,SHARDS]=OUT",
+                        help="one more conversion of the same checkpoint (read once)")
+    parser.add_argument("--self-check", metavar="NAME",
+                        help="compare the periodic and element paths on one parameter")
     args = parser.parse_args(argv)
+    if args.self_check:
+        return self_check(args.model_dir, args.self_check)
     try:
-        convert(args.model_dir, args.quantization, args.output, args.rounding,
-                args.tensor_parallel_shards)
+        jobs = [(args.quantization, args.tensor_parallel_shards, args.output)]
+        for job in args.also:
+            spec, _, out = job.partition("=")
+            mode, _, shards = spec.partition(",")
+            jobs.append((mode, int(shards or 1), out))
+        ckpt = None
+        for mode, shards, out in jobs:
+            if ckpt is None:
+                ckpt = ref.Checkpoint(args.model_dir)
+            convert(args.model_dir, mode, out, args.rounding, shards,
+                    not args.no_shard_files, ckpt)
     except ConvertError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

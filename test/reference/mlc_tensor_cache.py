@@ -48,12 +48,15 @@ class TensorCacheWriter:
         self.param_size = 0
         self.param_bytes = 0
         self.has_float32 = False
+        # False: only tensor-cache.json (with each shard's md5sum) is written.
+        self.write_shards = True
 
     def _commit(self, data, records):
         name = f"params_shard_{self.counter}.bin"
         self.counter += 1
-        with open(os.path.join(self.out_dir, name), "wb") as f:
-            f.write(data)
+        if self.write_shards:
+            with open(os.path.join(self.out_dir, name), "wb") as f:
+                f.write(data)
         self.shards.append({
             "dataPath": name,
             "format": "raw-shard",
