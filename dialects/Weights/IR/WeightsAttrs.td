@@ -171,8 +171,8 @@ def Weights_ShardStrategyAttr : Weights_Attr<"ShardStrategy", "shard"> {
                         OptionalArrayRefParameter<"int64_t">:$segments,
                         DefaultValuedParameter<"int64_t", "1">:$block);
   let assemblyFormat = [{
-    `<` `dim` `=` $dim (`,` `segments` `=` `[` $segments^ `]`)?
-    (`,` `block` `=` $block^)? `>`
+    `<` `dim` `=` $dim (`,` `segments` `=` `[` $segments^ `]`
+    (`,` `block` `=` $block^)?)? `>`
   }];
   let builders = [
     AttrBuilder<(ins "int64_t":$dim, "::llvm::ArrayRef<int64_t>":$segments), [{
