@@ -11,9 +11,12 @@
 #include "qopt/Numerics/ScaleSearch.h"
 #include "SearchRules.h"
 #include "Simd.h"
+#include "SimdBatchSearch.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <iterator>
 #include <limits>
@@ -228,6 +231,22 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
   std::vector<int32_t> bestQ(static_cast<size_t>(groupSize));
   GroupSearcher searcher(format, maxInt, options.fullCodeRange,
                          size_t(groupSize));
+  // With the SIMD kernels: the row's full groups searched together, one per
+  // lane (SimdBatchSearch.h; the same bits as the scalar searcher).
+  const bool batched = simd::enabled() && groupSize == wordsPerGroup * epw &&
+                       k <= int64_t(INT32_MAX) - 2 * groupSize;
+  std::vector<float> codes, sB;
+  std::vector<int32_t> offsets;
+  std::vector<uint8_t> won;
+  if (batched) {
+    const int64_t padded = (numGroups + simd::kBatchPad - 1) /
+                           simd::kBatchPad * simd::kBatchPad;
+    codes.resize(size_t(k + groupSize));
+    x.resize(size_t(k + groupSize));
+    sB.resize(size_t(padded));
+    won.resize(size_t(padded));
+    offsets.reserve(size_t(padded));
+  }
   for (int64_t row = 0; row < rows; ++row) {
     const unsigned char *wRow = in + size_t(row) * size_t(k) * elemSize;
     uint32_t *qRow = qweight + size_t(row) * size_t(numWords);
@@ -235,25 +254,40 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
         scaleOut + size_t(row) * size_t(numGroups) * elemSize;
     // The RTN result, exactly groupQuantizeRows'.
     groupQuantizeRows(wRow, 1, k, spec, qRow, scaleRow);
-    for (int64_t i = 0; i < k; ++i)
-      x[size_t(i)] = loadAsFloat(wRow + size_t(i) * elemSize, format);
+    if (batched)
+      simd::loadModelRow(format, wRow, k, x.data());
+    else
+      for (int64_t i = 0; i < k; ++i)
+        x[size_t(i)] = loadAsFloat(wRow + size_t(i) * elemSize, format);
 
+    offsets.clear();
     for (int64_t g = 0; g < numGroups; ++g) {
       const int64_t begin = g * groupSize;
       const int64_t len = std::min(groupSize, k - begin);
       const float *xg = x.data() + begin;
-      bool finite = true;
-      bool allZero = true;
+      // Finite and not all zero: the largest magnitude's bits.
+      uint32_t top = 0;
       for (int64_t i = 0; i < len; ++i) {
-        finite &= std::isfinite(xg[i]);
-        allZero &= xg[i] == 0.0f;
+        uint32_t bitsOf;
+        std::memcpy(&bitsOf, xg + i, 4);
+        top = std::max(top, bitsOf & 0x7FFFFFFFu);
       }
-      if (!finite || allZero)
+      if (top >= 0x7F800000u || top == 0)
         continue;
 
-      // The RTN error, as groupDequantizeRows reconstructs it.
+      // The RTN codes and scale, as groupDequantizeRows reconstructs them.
       uint32_t *words = qRow + size_t(g) * size_t(wordsPerGroup);
       unsigned char *scalePtr = scaleRow + size_t(g) * elemSize;
+      if (batched && len == groupSize) {
+        sB[offsets.size()] = loadAsFloat(scalePtr, format);
+        offsets.push_back(int32_t(begin));
+        float *c = codes.data() + begin;
+        for (int64_t j = 0; j < wordsPerGroup; ++j)
+          for (int64_t r = 0; r < epw; ++r)
+            c[j * epw + r] =
+                float(int32_t((words[j] >> (r * bits)) & mask) - maxInt);
+        continue;
+      }
       for (int64_t i = 0; i < len; ++i)
         rtnQ[size_t(i)] =
             int32_t((words[i / epw] >> ((i % epw) * bits)) & mask) - maxInt;
@@ -271,6 +305,32 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
           if (i < len)
             word |= uint32_t(bestQ[size_t(i)] + maxInt) << (r * bits);
         }
+        words[j] = word;
+      }
+    }
+    if (offsets.empty())
+      continue;
+    // Padding lanes: the zeros after the row (no candidate, no change).
+    const auto count = int64_t(offsets.size());
+    while (offsets.size() % size_t(simd::kBatchPad) != 0) {
+      sB[offsets.size()] = 0.0f;
+      offsets.push_back(int32_t(k));
+    }
+    simd::searchScalesBatch(format, x.data(), offsets.data(), groupSize,
+                            count, float(maxInt), options.fullCodeRange,
+                            codes.data(), sB.data(), won.data());
+    for (int64_t c = 0; c < count; ++c) {
+      if (!won[size_t(c)])
+        continue;
+      const int64_t begin = offsets[size_t(c)];
+      const int64_t g = begin / groupSize;
+      storeFromFloat(sB[size_t(c)], format, scaleRow + size_t(g) * elemSize);
+      uint32_t *words = qRow + size_t(g) * size_t(wordsPerGroup);
+      const float *cg = codes.data() + begin;
+      for (int64_t j = 0; j < wordsPerGroup; ++j) {
+        uint32_t word = 0;
+        for (int64_t r = 0; r < epw; ++r)
+          word |= uint32_t(int32_t(cg[j * epw + r]) + maxInt) << (r * bits);
         words[j] = word;
       }
     }
