@@ -111,8 +111,10 @@ void LoadChunk(const float *x, VI offsets, int64_t n, bool negate, float *yf,
 
 /// ScaleSearch.cpp's score of the scales s (one per lane): error, sxq, sqq
 /// with element i added to lane sum i % kSumLanes in ascending order.
-void ScoreLanes(const float *yf, const double *yd, int64_t n, VF s, VF lo,
-                VF hi, VD &error, VD &sxq, VD &sqq) {
+template <int64_t NN>
+HWY_INLINE void ScoreLanesN(const float *yf, const double *yd, int64_t nRun,
+                            VF s, VF lo, VF hi, VD &error, VD &sxq, VD &sqq) {
+  const int64_t n = NN > 0 ? NN : nRun;
   constexpr int kL = search::kSumLanes;
   const DD dd;
   const DF df;
@@ -142,6 +144,17 @@ void ScoreLanes(const float *yf, const double *yd, int64_t n, VF s, VF lo,
   error = SumLanes(e);
   sxq = SumLanes(a);
   sqq = SumLanes(b);
+}
+
+/// ScoreLanesN for the group sizes of MLC's modes unrolled.
+HWY_NOINLINE void ScoreLanes(const float *yf, const double *yd, int64_t n,
+                             VF s, VF lo, VF hi, VD &error, VD &sxq,
+                             VD &sqq) {
+  if (n == 32)
+    return ScoreLanesN<32>(yf, yd, n, s, lo, hi, error, sxq, sqq);
+  if (n == 40)
+    return ScoreLanesN<40>(yf, yd, n, s, lo, hi, error, sxq, sqq);
+  ScoreLanesN<0>(yf, yd, n, s, lo, hi, error, sxq, sqq);
 }
 
 template <FloatFormat F>
