@@ -316,9 +316,14 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
       sB[offsets.size()] = 0.0f;
       offsets.push_back(int32_t(k));
     }
-    simd::searchScalesBatch(format, x.data(), offsets.data(), groupSize,
-                            count, float(maxInt), options.fullCodeRange,
-                            codes.data(), sB.data(), won.data());
+    if (format == FloatFormat::F16)
+      simd::searchScalesBatchF16(x.data(), offsets.data(), groupSize, count,
+                                 float(maxInt), options.fullCodeRange,
+                                 codes.data(), sB.data(), won.data());
+    else
+      simd::searchScalesBatch(format, x.data(), offsets.data(), groupSize,
+                              count, float(maxInt), options.fullCodeRange,
+                              codes.data(), sB.data(), won.data());
     for (int64_t c = 0; c < count; ++c) {
       if (!won[size_t(c)])
         continue;
