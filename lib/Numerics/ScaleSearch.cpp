@@ -205,6 +205,56 @@ void storeFromFloat(float f, FloatFormat format, unsigned char *p) {
   std::memcpy(p, &h, 2);
 }
 
+/// out[j * E + r] = the signed code r of word j (E = 32 / bits codes of
+/// `bits` bits per word, stored code minus maxInt), for nWords words.
+template <int Bits>
+void unpackCodesT(const uint32_t *w, int64_t nWords, int32_t maxInt,
+                  float *out) {
+  constexpr int E = 32 / Bits;
+  constexpr uint32_t M = (1u << Bits) - 1u;
+  for (int64_t j = 0; j < nWords; ++j)
+    for (int r = 0; r < E; ++r)
+      out[j * E + r] = float(int32_t((w[j] >> (r * Bits)) & M) - maxInt);
+}
+void unpackCodes(int bits, const uint32_t *w, int64_t nWords, int32_t maxInt,
+                 float *out) {
+  if (bits == 4)
+    return unpackCodesT<4>(w, nWords, maxInt, out);
+  if (bits == 3)
+    return unpackCodesT<3>(w, nWords, maxInt, out);
+  const int e = 32 / bits;
+  const uint32_t m = (1u << bits) - 1u;
+  for (int64_t j = 0; j < nWords; ++j)
+    for (int r = 0; r < e; ++r)
+      out[j * e + r] = float(int32_t((w[j] >> (r * bits)) & m) - maxInt);
+}
+
+/// The inverse of unpackCodes: w[j] from the signed codes c.
+template <int Bits>
+void packCodesT(const float *c, int64_t nWords, int32_t maxInt, uint32_t *w) {
+  constexpr int E = 32 / Bits;
+  for (int64_t j = 0; j < nWords; ++j) {
+    uint32_t word = 0;
+    for (int r = 0; r < E; ++r)
+      word |= uint32_t(int32_t(c[j * E + r]) + maxInt) << (r * Bits);
+    w[j] = word;
+  }
+}
+void packCodes(int bits, const float *c, int64_t nWords, int32_t maxInt,
+               uint32_t *w) {
+  if (bits == 4)
+    return packCodesT<4>(c, nWords, maxInt, w);
+  if (bits == 3)
+    return packCodesT<3>(c, nWords, maxInt, w);
+  const int e = 32 / bits;
+  for (int64_t j = 0; j < nWords; ++j) {
+    uint32_t word = 0;
+    for (int r = 0; r < e; ++r)
+      word |= uint32_t(int32_t(c[j * e + r]) + maxInt) << (r * bits);
+    w[j] = word;
+  }
+}
+
 } // namespace
 
 void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
@@ -281,11 +331,7 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
       if (batched && len == groupSize) {
         sB[offsets.size()] = loadAsFloat(scalePtr, format);
         offsets.push_back(int32_t(begin));
-        float *c = codes.data() + begin;
-        for (int64_t j = 0; j < wordsPerGroup; ++j)
-          for (int64_t r = 0; r < epw; ++r)
-            c[j * epw + r] =
-                float(int32_t((words[j] >> (r * bits)) & mask) - maxInt);
+        unpackCodes(bits, words, wordsPerGroup, maxInt, codes.data() + begin);
         continue;
       }
       for (int64_t i = 0; i < len; ++i)
@@ -330,14 +376,8 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
       const int64_t begin = offsets[size_t(c)];
       const int64_t g = begin / groupSize;
       storeFromFloat(sB[size_t(c)], format, scaleRow + size_t(g) * elemSize);
-      uint32_t *words = qRow + size_t(g) * size_t(wordsPerGroup);
-      const float *cg = codes.data() + begin;
-      for (int64_t j = 0; j < wordsPerGroup; ++j) {
-        uint32_t word = 0;
-        for (int64_t r = 0; r < epw; ++r)
-          word |= uint32_t(int32_t(cg[j * epw + r]) + maxInt) << (r * bits);
-        words[j] = word;
-      }
+      packCodes(bits, codes.data() + begin, wordsPerGroup, maxInt,
+                qRow + size_t(g) * size_t(wordsPerGroup));
     }
   }
 }
