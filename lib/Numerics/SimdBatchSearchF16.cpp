@@ -252,27 +252,24 @@ void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
     const Group grp[2] = {{y2[0], factor}, {y2[1], factor}};
     MD bad[2] = {hn::Ge(abs[0], sumLimit), hn::Ge(abs[1], sumLimit)};
     // Plain rounding, the one to beat.
-    Cand best[2];
     VF bestS = hn::LoadU(df, sOut + g0);
-    {
-      VD a0 = zeroD, a1 = zeroD;
-      VF b = zeroF;
-      for (int64_t i = 0; i < n; ++i) {
-        const VF y = hn::LoadU(df, yf.data() + i * G);
-        const VF r =
-            hn::GatherIndex(df, codes, hn::Add(off, hn::Set(di, int32_t(i))));
-        const VF yr = hn::Mul(y, r);
-        a0 = hn::Add(a0, Lo(yr));
-        a1 = hn::Add(a1, Hi(yr));
-        b = hn::Add(b, hn::Mul(r, r));
-      }
-      best[0] = Evaluate(grp[0], Lo(bestS), a0, Lo(b));
-      best[1] = Evaluate(grp[1], Hi(bestS), a1, Hi(b));
-      for (int h = 0; h < 2; ++h)
-        bad[h] = hn::Or(bad[h], hn::Not(hn::Lt(hn::Add(best[h].e,
-                                                       best[h].bound),
-                                                limit)));
+    VD a0 = zeroD, a1 = zeroD;
+    VF b0 = zeroF;
+    for (int64_t i = 0; i < n; ++i) {
+      const VF y = hn::LoadU(df, yf.data() + i * G);
+      const VF r =
+          hn::GatherIndex(df, codes, hn::Add(off, hn::Set(di, int32_t(i))));
+      const VF yr = hn::Mul(y, r);
+      a0 = hn::Add(a0, Lo(yr));
+      a1 = hn::Add(a1, Hi(yr));
+      b0 = hn::Add(b0, hn::Mul(r, r));
     }
+    Cand best[2] = {Evaluate(grp[0], Lo(bestS), a0, Lo(b0)),
+                    Evaluate(grp[1], Hi(bestS), a1, Hi(b0))};
+    for (int h = 0; h < 2; ++h)
+      bad[h] = hn::Or(bad[h], hn::Not(hn::Lt(hn::Add(best[h].e,
+                                                     best[h].bound),
+                                              limit)));
     MF won = hn::Lt(oneF, zeroF);
     for (int orient = 0; orient < (fullRange ? 2 : 1); ++orient) {
       const bool negate = orient == 1;
