@@ -41,11 +41,8 @@ static llvm::Expected<RwkvDims> readRwkvConfig(const ModelConfig &cfg,
   if (llvm::Error e = cfg.require(
           {"hidden_size", "num_hidden_layers", "vocab_size"}, arch))
     return std::move(e);
-  // intermediate_size has no default in MLC's dataclass: it must be there,
-  // but may be null (the Hub's RWKV5 configs write null).
-  if (!cfg.raw().contains("intermediate_size"))
-    return build::configError(cfg, "missing required field "
-                                   "'intermediate_size' (" + arch + ")");
+  // intermediate_size (no default in MLC's dataclass) may be null, as the
+  // Hub's RWKV5 configs write it; like every null field it reads as absent.
   if (!v6 && !cfg.has("model_version"))
     return build::configError(cfg, "missing required field 'model_version' (" +
                                        arch + ")");

@@ -29,8 +29,8 @@ layer_norm_epsilon, and `torch_dtype` (or, with --t5, transformers 5's
 
 Values (rwkv only): the rescaled weights (layer >= rescale_every) start with
 values whose division by 2**t is subnormal, a rounding tie, or underflows
-to zero in float16 and bfloat16, and (bf16/f32 checkpoints) 70000, which
-float16 cannot hold; rwkv5's time_decay spans exp's whole range (0 and 1
+to zero in float16 and bfloat16 (bf16/f32 checkpoints: also values that
+become float16 subnormals when cast, then round again when divided); rwkv5's time_decay spans exp's whole range (0 and 1
 results, subnormal float32 results, overflow to inf).
 """
 
@@ -43,9 +43,9 @@ RWKV = ("rwkv5", "rwkv6")
 # subnormal (a tie to 0), 3 of them (a tie to 2), the smallest normal (to a
 # subnormal), normals with their last bits set (ties among subnormals).
 _F16_SPECIAL = [2.0 ** -24, 3 * 2.0 ** -24, 2.0 ** -14, (1 + 2.0 ** -10) * 2.0 ** -14,
-                (1 + 3 * 2.0 ** -10) * 2.0 ** -14, -3 * 2.0 ** -24, -2.0 ** -14, 65504.0]
+                (1 + 3 * 2.0 ** -10) * 2.0 ** -14, -3 * 2.0 ** -24, -2.0 ** -14, 61440.0]
 _BF16_SPECIAL = [2.0 ** -133, 3 * 2.0 ** -133, 2.0 ** -126, (1 + 2.0 ** -7) * 2.0 ** -126,
-                 (1 + 3 * 2.0 ** -7) * 2.0 ** -126, 7e-6, -6.2e-5, 70000.0]
+                 (1 + 3 * 2.0 ** -7) * 2.0 ** -126, 7e-6, -6.2e-5, 3e-7]
 # rwkv5 time_decay: exp(-exp(x)) of 1 (x = -104), of 0 (x >= 4.7: exp(x) >=
 # 104), a float32 subnormal (x = 4.6), inf inside (x = 88.8), and ordinary
 # values.

@@ -125,9 +125,9 @@ def rwkv_params(cfg, t, arch):
     v6 = arch == "rwkv6"
     ref._require(cfg, ["hidden_size", "num_hidden_layers", "vocab_size"]
                  + ([] if v6 else ["model_version"]), arch)
-    if "intermediate_size" not in cfg:
-        raise ref.ConvertError(f"config.json: missing required field "
-                               f"'intermediate_size' for {arch}")
+    # intermediate_size: null (the Hub's rwkv5 configs) or absent (which
+    # MLC's dataclass refuses; converters read null fields as absent) both
+    # give the default below.
     version = cfg.get("model_version", "6_0" if v6 else "5_2")
     if version != ("6_0" if v6 else "5_2"):
         raise ref.ConvertError(f"Only support RWKV {'v6_0' if v6 else 'v5_2'}, "
@@ -139,7 +139,7 @@ def rwkv_params(cfg, t, arch):
     heads = cfg.get("num_heads", 0) or h // hs
     if heads * hs != h:
         raise ref.ConvertError(f"hidden_size ({h}) must be divisible by head_size ({hs})")
-    ffn = h // 2 * 7 if v6 else (cfg["intermediate_size"] or int(h * 3.5) // 32 * 32)
+    ffn = h // 2 * 7 if v6 else (cfg.get("intermediate_size") or int(h * 3.5) // 32 * 32)
     rescale = cfg.get("rescale_every", 0)
     mix, decay = (64, 128) if h == 4096 else (32, 64)
 

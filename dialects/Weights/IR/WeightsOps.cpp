@@ -200,8 +200,9 @@ LogicalResult DividePow2Op::verify() {
   Type t = cast<RankedTensorType>(getType()).getElementType();
   if (!t.isF16() && !t.isBF16() && !t.isF32())
     return emitOpError("divides f16, bf16 or f32 tensors, got ") << t;
-  if (getExponent() < 0 || getExponent() > 15)
-    return emitOpError("exponent must be in [0, 15], got ") << getExponent();
+  int64_t e = getExponentAttr().getInt();
+  if (e < 0 || e > 15)
+    return emitOpError("exponent must be in [0, 15], got ") << e;
   return success();
 }
 

@@ -142,10 +142,6 @@ TEST(RwkvArchitecturesTest, ConfigErrors) {
   EXPECT_EQ(errorOf(buildRwkv("rwkv5", c)),
             "c.json: missing required field 'model_version' (rwkv5)");
   c = rwkvConfig(true);
-  c.erase("intermediate_size");
-  EXPECT_EQ(errorOf(buildRwkv("rwkv6", c)),
-            "c.json: missing required field 'intermediate_size' (rwkv6)");
-  c = rwkvConfig(true);
   c["head_size"] = 24;
   EXPECT_EQ(errorOf(buildRwkv("rwkv6", c)),
             "c.json: hidden_size (64) must be divisible by head_size (24) "
