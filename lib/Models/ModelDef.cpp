@@ -275,6 +275,8 @@ const std::vector<Architecture> &qopt::models::architectures() {
       makeLlavaArchitecture(),
       // Issue 16, the remaining types (lib/Models/RemainingArchitectures.h).
       makeQwen3EmbeddingArchitecture(),
+      // Issue 16: phi3_v (Phi3V.cpp).
+      makePhi3VArchitecture(),
       // Issue 16: rwkv5, rwkv6 (RWKV.cpp).
       makeRwkv5Architecture(), makeRwkv6Architecture()};
   return all;

@@ -12,6 +12,8 @@
 
 namespace qopt::models {
 Architecture makeQwen3EmbeddingArchitecture();
+// phi3_v (Phi3V.cpp).
+Architecture makePhi3VArchitecture();
 // Issue 16: rwkv5 and rwkv6 (RWKV.cpp).
 Architecture makeRwkv5Architecture();
 Architecture makeRwkv6Architecture();
