@@ -21,6 +21,8 @@
 #include "ArchitectureBuilders.h"
 #include "RemainingArchitectures.h"
 
+#include <utility>
+
 using namespace qopt::models;
 
 namespace {
@@ -59,6 +61,14 @@ static llvm::Expected<RwkvDims> readRwkvConfig(const ModelConfig &cfg,
   d.vocab = cfg.getInt("vocab_size", 0);
   d.headSize = cfg.getInt("head_size", 64);
   d.heads = cfg.getInt("num_heads", 0);
+  for (auto [key, v] : {std::pair<const char *, int64_t>{"hidden_size", d.hidden},
+                        {"num_hidden_layers", d.layers},
+                        {"vocab_size", d.vocab},
+                        {"head_size", d.headSize}})
+    if (v <= 0)
+      return build::configError(cfg, "field '" + llvm::Twine(key) +
+                                         "' must be a positive integer (" +
+                                         arch + ")");
   if (d.heads == 0)
     d.heads = d.hidden / d.headSize;
   if (d.heads * d.headSize != d.hidden)

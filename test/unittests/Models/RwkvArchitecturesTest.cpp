@@ -142,6 +142,10 @@ TEST(RwkvArchitecturesTest, ConfigErrors) {
   EXPECT_EQ(errorOf(buildRwkv("rwkv5", c)),
             "c.json: missing required field 'model_version' (rwkv5)");
   c = rwkvConfig(true);
+  c["head_size"] = 0;
+  EXPECT_EQ(errorOf(buildRwkv("rwkv6", c)),
+            "c.json: field 'head_size' must be a positive integer (rwkv6)");
+  c = rwkvConfig(true);
   c["head_size"] = 24;
   EXPECT_EQ(errorOf(buildRwkv("rwkv6", c)),
             "c.json: hidden_size (64) must be divisible by head_size (24) "
