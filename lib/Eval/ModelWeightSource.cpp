@@ -10,6 +10,7 @@
 
 #include "qopt/Models/ModelDef.h"
 #include "qopt/Numerics/Convert.h"
+#include "qopt/Numerics/NumpyElementwise.h"
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/Twine.h"
@@ -140,6 +141,22 @@ static llvm::Expected<Tensor> evaluate(const models::MapExpr &e,
     if (!parts)
       return parts.takeError();
     return std::move(parts->front());
+  }
+  case Op::DividePow2:
+  case Op::Exp: { // RWKV's rescale and time_decay, in float32
+    auto parts = evaluateOperands(e, param, impl);
+    if (!parts)
+      return parts.takeError();
+    Tensor t = std::move(parts->front());
+    if (e.op == Op::Exp)
+      numerics::numpyExpF32Rows(t.values.data(), t.values.data(),
+                                t.values.size(), e.negate);
+    else if (!numerics::divideByPowerOfTwo(t.values.data(),
+                                           numerics::DType::F32,
+                                           t.values.size(), int(e.exponent)))
+      return makeError("parameter '" + param + "': cannot divide by 2^" +
+                       llvm::Twine(e.exponent));
+    return std::move(t);
   }
   case Op::Transpose: {
     auto parts = evaluateOperands(e, param, impl);

@@ -65,6 +65,22 @@ MapExpr MapExpr::toF32(MapExpr inner) {
   return e;
 }
 
+MapExpr MapExpr::dividePow2(MapExpr inner, int64_t exponent) {
+  MapExpr e;
+  e.op = Op::DividePow2;
+  e.exponent = exponent;
+  e.operands.push_back(std::move(inner));
+  return e;
+}
+
+MapExpr MapExpr::exp(MapExpr inner, bool negate) {
+  MapExpr e;
+  e.op = Op::Exp;
+  e.negate = negate;
+  e.operands.push_back(std::move(inner));
+  return e;
+}
+
 MapExpr MapExpr::view(std::string src, int64_t offset,
                       std::vector<int64_t> shape,
                       std::vector<int64_t> strides) {
@@ -260,7 +276,9 @@ const std::vector<Architecture> &qopt::models::architectures() {
       // Issue 16, the remaining types (lib/Models/RemainingArchitectures.h).
       makeQwen3EmbeddingArchitecture(),
       // Issue 16: phi3_v (Phi3V.cpp).
-      makePhi3VArchitecture()};
+      makePhi3VArchitecture(),
+      // Issue 16: rwkv5, rwkv6 (RWKV.cpp).
+      makeRwkv5Architecture(), makeRwkv6Architecture()};
   return all;
 }
 

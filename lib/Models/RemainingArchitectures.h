@@ -14,6 +14,9 @@ namespace qopt::models {
 Architecture makeQwen3EmbeddingArchitecture();
 // phi3_v (Phi3V.cpp).
 Architecture makePhi3VArchitecture();
+// Issue 16: rwkv5 and rwkv6 (RWKV.cpp).
+Architecture makeRwkv5Architecture();
+Architecture makeRwkv6Architecture();
 } // namespace qopt::models
 
 #endif // QOPT_LIB_MODELS_REMAININGARCHITECTURES_H

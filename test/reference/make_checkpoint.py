@@ -28,7 +28,7 @@ import sys
 
 import hf_archs
 import hf_archs_new  # issue 16 group B
-import hf_archs_rwkv  # issue 16, the remaining types (qwen3-embedding)
+import hf_archs_rwkv  # issue 16, the remaining types (qwen3-embedding, rwkv5/6)
 
 SIZES = {"F16": 2, "BF16": 2, "F32": 4}
 
@@ -282,6 +282,7 @@ def random_checkpoint(a):
             vals = [rng.gauss(0, getattr(a, "std", 0.02)) for _ in range(n)]
         if a.zero_group and name == "model.layers.0.self_attn.q_proj.weight":
             vals[:32] = [0.0] * 32  # an all-zero quantization group
+        vals = hf_archs_rwkv.values(a, name, vals, rng)  # rwkv5/6 specials
         tensors.append((name, a.dtype, shape, to_bits(vals, a.dtype)))
     config = hf_config(a)
     for key in a.drop:

@@ -484,7 +484,10 @@ def load_param(param, ckpt, ftype):
         if numel(shape) != len(values):
             raise ConvertError(f"'{param.name}': sources {param.sources} do not add "
                                f"up to shape {expected}")
-    return Tensor(shape, ftype.name, [ftype.round(x) for x in values])
+    values = [ftype.round(x) for x in values]
+    if getattr(param, "after_cast", None):  # a step after astype (mlc_archs_rwkv.py)
+        values = param.after_cast(values, ftype)
+    return Tensor(shape, ftype.name, values)
 
 
 def emission_order(params, ckpt):

@@ -1,7 +1,8 @@
 //===- MappingEvaluation.cpp - Evaluation of the mapping ops -----*- C++ -*-===//
 //
 // EvaluableOpInterface of weights.concat, weights.stack, weights.cast,
-// weights.transpose, weights.add_constant and weights.dequantize_awq: the
+// weights.transpose, weights.add_constant, weights.divide_pow2, weights.exp
+// and weights.dequantize_awq: the
 // steps of MLC's loaders (docs/design.md, "Evaluation").
 //
 //===----------------------------------------------------------------------===//
@@ -11,6 +12,7 @@
 #include "qopt/Numerics/Awq.h"
 #include "qopt/Numerics/Convert.h"
 #include "qopt/Numerics/Float.h"
+#include "qopt/Numerics/NumpyElementwise.h"
 
 #include <cstring>
 
@@ -248,6 +250,49 @@ llvm::Error AddConstantOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
       for (size_t i = 0; i < n; ++i)
         p[i] = num::floatToHalf(num::halfToFloat(p[i]) + c);
   }
+  results.push_back(std::move(*in));
+  return llvm::Error::success();
+}
+
+//===----------------------------------------------------------------------===//
+// DividePow2Op, ExpOp
+//===----------------------------------------------------------------------===//
+
+bool DividePow2Op::isRowLocal() { return true; }
+
+void DividePow2Op::getRowCuts(SmallVectorImpl<int64_t> &cuts) {
+  operandRowCuts(getInput(), cuts);
+}
+
+llvm::Error DividePow2Op::evaluateRows(EvaluationContext &ctx, int64_t r0,
+                                       int64_t r1,
+                                       SmallVectorImpl<RowBuffer> &results) {
+  auto in = ctx.getRows(getInput(), r0, r1);
+  if (!in)
+    return in.takeError();
+  if (!num::divideByPowerOfTwo(in->mutableBytes(), in->dtype,
+                               size_t(in->numElements()), int(getExponent())))
+    return llvm::createStringError("cannot divide these elements by 2^" +
+                                   std::to_string(getExponent()));
+  results.push_back(std::move(*in));
+  return llvm::Error::success();
+}
+
+bool ExpOp::isRowLocal() { return true; }
+
+void ExpOp::getRowCuts(SmallVectorImpl<int64_t> &cuts) {
+  operandRowCuts(getInput(), cuts);
+}
+
+llvm::Error ExpOp::evaluateRows(EvaluationContext &ctx, int64_t r0, int64_t r1,
+                                SmallVectorImpl<RowBuffer> &results) {
+  auto in = ctx.getRows(getInput(), r0, r1);
+  if (!in)
+    return in.takeError();
+  if (in->dtype != DType::F32)
+    return llvm::createStringError("numpy's float32 exp needs float32 rows");
+  auto *p = reinterpret_cast<float *>(in->mutableBytes());
+  num::numpyExpF32Rows(p, p, size_t(in->numElements()), getNegate());
   results.push_back(std::move(*in));
   return llvm::Error::success();
 }

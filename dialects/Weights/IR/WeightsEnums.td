@@ -20,7 +20,11 @@ def Weights_ParamKind : I32EnumAttr<"ParamKind", "the module kind owning a param
     // The bias of a Linear that MLC declares with `out_dtype` float32
     // (gpt_neox's MLP): Module.to leaves it in float32 whatever the mode's
     // model dtype, and it is never quantized.
-    I32EnumAttrCase<"Float32Bias", 8, "float32_bias">
+    I32EnumAttrCase<"Float32Bias", 8, "float32_bias">,
+    // A parameter that MLC's model converts to float32 itself, whatever the
+    // mode's model dtype (RWKV's time_decay, time_faaaa and ln_x, after
+    // Module.to): float32 in every mode, never quantized.
+    I32EnumAttrCase<"Float32", 9, "float32">
   ]> {
   let cppNamespace = "::mlir::qopt::weights";
   let genSpecializedAttr = 0;

@@ -196,6 +196,25 @@ LogicalResult AddConstantOp::verify() {
   return success();
 }
 
+LogicalResult DividePow2Op::verify() {
+  Type t = cast<RankedTensorType>(getType()).getElementType();
+  if (!t.isF16() && !t.isBF16() && !t.isF32())
+    return emitOpError("divides f16, bf16 or f32 tensors, got ") << t;
+  int64_t e = getExponentAttr().getInt();
+  if (e < 0 || e > 15)
+    return emitOpError("exponent must be in [0, 15], got ") << e;
+  return success();
+}
+
+LogicalResult ExpOp::verify() {
+  Type t = cast<RankedTensorType>(getType()).getElementType();
+  if (!t.isF32())
+    return emitOpError("computes numpy's float32 exp: needs an f32 tensor, "
+                       "got ")
+           << t;
+  return success();
+}
+
 LogicalResult TransposeOp::verify() {
   auto in = cast<RankedTensorType>(getInput().getType());
   auto out = cast<RankedTensorType>(getResult().getType());

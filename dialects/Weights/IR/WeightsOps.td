@@ -572,5 +572,6 @@ def Weights_ExpectOp : Weights_Op<"expect"> {
 
 include "dialects/Weights/IR/WeightsCalibrationOps.td"
 include "dialects/Weights/IR/WeightsBlockFp8Ops.td"
+include "dialects/Weights/IR/WeightsElementwiseOps.td"
 
 #endif // QOPT_WEIGHTS_OPS

@@ -115,6 +115,17 @@ public:
     case Op::ToF32:
       return CastOp::create(b, loc, first.clone(b.getF32Type()), ins.front())
           .getResult();
+    case Op::DividePow2:
+      return DividePow2Op::create(b, loc, first, ins.front(),
+                                  b.getI64IntegerAttr(e.exponent))
+          .getResult();
+    case Op::Exp: {
+      if (!first.getElementType().isF32())
+        return error(loc, paramName, ins, "is not float32 (numpy's exp)");
+      return ExpOp::create(b, loc, first, ins.front(),
+                           e.negate ? b.getUnitAttr() : UnitAttr())
+          .getResult();
+    }
     case Op::Source:
     case Op::View:
       break;

@@ -106,7 +106,7 @@ struct QuantizeWeightsPass
       Type target = elementTypeFor(kind, modelType);
       if (isa<FloatType>(type.getElementType()) &&
           type.getElementType() != target)
-        v = CastOp::create(b, v.getLoc(), type.clone(target), v);
+        v = castToModelType(b, v, type.clone(target));
       Attribute scheme = buildScheme(ctx, m, kind, r, optimizeScales,
                                      type.getShape());
       if (!scheme || !isa<FloatType>(type.getElementType())) {
@@ -138,11 +138,27 @@ struct QuantizeWeightsPass
   }
 
   /// The element type a parameter of `kind` has under a mode of model
-  /// dtype `modelType`: that, but float32 for a Float32Bias.
+  /// dtype `modelType`: that, but float32 for a Float32Bias or Float32.
   static Type elementTypeFor(ParamKind kind, Type modelType) {
-    if (kind == ParamKind::Float32Bias)
+    if (kind == ParamKind::Float32Bias || kind == ParamKind::Float32)
       return Float32Type::get(modelType.getContext());
     return modelType;
+  }
+
+  /// `v` converted to `type` (the model dtype) where MLC's `astype` is:
+  /// after the mapping steps, but before a weights.divide_pow2 (RWKV's
+  /// `x.astype(dtype) / 2**t`), which then divides in the model dtype.
+  static Value castToModelType(OpBuilder &b, Value v, RankedTensorType type) {
+    auto div = v.getDefiningOp<DividePow2Op>();
+    if (!div || !v.hasOneUse())
+      return CastOp::create(b, v.getLoc(), type, v);
+    OpBuilder at(div);
+    Value in = div.getInput();
+    if (cast<RankedTensorType>(in.getType()) != type)
+      in = CastOp::create(at, in.getLoc(), type, in);
+    div.getInputMutable().assign(in);
+    div.getResult().setType(type);
+    return div.getResult();
   }
 
   /// The record `<base>.<suffix>` holding one tensor a scheme made of `p`:

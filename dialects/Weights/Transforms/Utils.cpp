@@ -123,6 +123,8 @@ ParamKind mlir::qopt::weights::toParamKind(models::ParamKind k) {
     return ParamKind::Other;
   case models::ParamKind::Float32Bias:
     return ParamKind::Float32Bias;
+  case models::ParamKind::Float32:
+    return ParamKind::Float32;
   }
   return ParamKind::Other;
 }

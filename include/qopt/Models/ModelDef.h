@@ -27,18 +27,23 @@ namespace qopt::models {
 
 /// Mirrors `weights::ParamKind`: which module owns a parameter.
 /// Float32Bias: a Linear's bias that MLC keeps in float32 in every mode
-/// (declared with `out_dtype` float32).
+/// (declared with `out_dtype` float32). Float32: a parameter the MLC model
+/// converts to float32 itself whatever the mode (RWKV's time_decay); never
+/// quantized.
 enum class ParamKind { Linear, FinalFC, Embedding, MoEGate, Experts, Norm, Bias, Other,
-                       Float32Bias };
+                       Float32Bias, Float32 };
 
 /// How an MLC parameter is computed from Hugging Face tensors: a small
 /// expression tree over source tensor names.
 struct MapExpr {
-  enum class Op { Source, Concat, Stack, Transpose, AddConstant, View, ToF32 };
+  enum class Op { Source, Concat, Stack, Transpose, AddConstant, View, ToF32,
+                  DividePow2, Exp };
   Op op = Op::Source;
   std::string source;             // Op::Source: the HF tensor name
   int64_t axis = 0;               // Op::Concat
   double constant = 0;            // Op::AddConstant
+  int64_t exponent = 0;           // Op::DividePow2
+  bool negate = false;            // Op::Exp
   std::vector<MapExpr> operands;  // everything but Op::Source
   /// Op::View: elements of the (row-major) source tensor read as a tensor
   /// of `viewShape` whose element (i0, i1, ...) is source element
@@ -56,6 +61,13 @@ struct MapExpr {
   /// addConstant rounds once in float32, as numpy's
   /// `(x.astype("float32") + 1.0)` of Qwen3.5's norms does.
   static MapExpr toF32(MapExpr e);
+  /// The operand divided by 2^exponent (0..15) in the model dtype, after
+  /// the conversion to it (numpy's `x.astype(dtype) / 2**t` of RWKV's
+  /// per-layer rescale; weights.divide_pow2).
+  static MapExpr dividePow2(MapExpr e, int64_t exponent);
+  /// numpy's float32 `np.exp` of the (float32) operand, or of its negation
+  /// (weights.exp).
+  static MapExpr exp(MapExpr e, bool negate = false);
   /// A strided view of the source tensor `src` (see `viewShape`).
   static MapExpr view(std::string src, int64_t offset,
                       std::vector<int64_t> shape, std::vector<int64_t> strides);
