@@ -258,7 +258,9 @@ const std::vector<Architecture> &qopt::models::architectures() {
       makeEagleArchitecture(),      makeMedusaArchitecture(),
       makeLlavaArchitecture(),
       // Issue 16, the remaining types (lib/Models/RemainingArchitectures.h).
-      makeQwen3EmbeddingArchitecture()};
+      makeQwen3EmbeddingArchitecture(),
+      // Issue 16: phi3_v (Phi3V.cpp).
+      makePhi3VArchitecture()};
   return all;
 }
 

@@ -12,6 +12,8 @@
 
 namespace qopt::models {
 Architecture makeQwen3EmbeddingArchitecture();
+// phi3_v (Phi3V.cpp).
+Architecture makePhi3VArchitecture();
 } // namespace qopt::models
 
 #endif // QOPT_LIB_MODELS_REMAININGARCHITECTURES_H

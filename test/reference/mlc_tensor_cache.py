@@ -48,12 +48,15 @@ class TensorCacheWriter:
         self.param_size = 0
         self.param_bytes = 0
         self.has_float32 = False
+        # False: only tensor-cache.json (with each shard's md5sum) is written.
+        self.write_shards = True
 
     def _commit(self, data, records):
         name = f"params_shard_{self.counter}.bin"
         self.counter += 1
-        with open(os.path.join(self.out_dir, name), "wb") as f:
-            f.write(data)
+        if self.write_shards:
+            with open(os.path.join(self.out_dir, name), "wb") as f:
+                f.write(data)
         self.shards.append({
             "dataPath": name,
             "format": "raw-shard",
@@ -63,12 +66,15 @@ class TensorCacheWriter:
         })
 
     def add(self, name, t):
-        data = tensor_bytes(t)
+        self.add_bytes(name, t.shape, t.dtype, tensor_bytes(t))
+
+    def add_bytes(self, name, shape, dtype, data):
+        """A record whose on-disk bytes are `data` (tensor_bytes' encoding)."""
         self.param_size += 1
-        self.param_bytes += len(t.values) * ITEMSIZE[t.dtype]
-        if t.dtype == "float32":
+        self.param_bytes += numel(shape) * ITEMSIZE[dtype]
+        if dtype == "float32":
             self.has_float32 = True
-        record = {"name": name, "shape": list(t.shape), "dtype": t.dtype,
+        record = {"name": name, "shape": list(shape), "dtype": dtype,
                   "format": "f32-to-bf16", "nbytes": len(data)}
         if len(self.pending_data) + len(data) >= SHARD_CAP:
             if 2 * len(data) >= SHARD_CAP:

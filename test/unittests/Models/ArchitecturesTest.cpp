@@ -97,7 +97,8 @@ TEST(ArchitecturesTest, RegistryOrderAndNames) {
             "gptj, "
             "ministral3, llama4, qwen3_5, qwen3_5_text, bert, bert-bge, "
             "eagle, medusa, llava, "
-            "qwen3-embedding");
+            "qwen3-embedding, "
+            "phi3_v");
   ModelConfig byClass({{"architectures", {"Starcoder2ForCausalLM"}}}, "c");
   auto a = detectArchitecture(byClass, "auto");
   ASSERT_TRUE(bool(a)) << llvm::toString(a.takeError());
