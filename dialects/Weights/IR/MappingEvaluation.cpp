@@ -134,7 +134,8 @@ bool StackOp::isRowLocal() { return true; }
 llvm::Error StackOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
                                   int64_t r1,
                                   SmallVectorImpl<RowBuffer> &results) {
-  if (r1 == r0 + 1) {
+  if (r1 == r0 + 1 &&
+      cast<RankedTensorType>(getInputs()[r0].getType()).getRank() > 0) {
     // One row is all of one input, as it is (no copy).
     auto b = ctx.getAllRows(getInputs()[r0]);
     if (!b)

@@ -64,10 +64,10 @@ struct Item {
 struct Chunk {
   size_t item;
   int64_t r0, r1;
-  int64_t s0 = 0, s1 = 0;        // s1 > s0: sub-rows [s0, s1) of row r0
   uint64_t bytes = 0;            // input bytes it evaluates (for progress)
   double signal = 0, noise = 0; // quantization error of this chunk
   bool measured = false;        // whether it measured one
+  int64_t s0 = 0, s1 = 0;       // s1 > s0: sub-rows [s0, s1) of row r0
 };
 
 /// Elements and bytes of the widest row among an op's operands and results
@@ -165,7 +165,10 @@ public:
             while (subCuts[next] <= s)
               ++next;
             int64_t end = std::min(s + subStep, subCuts[next]);
-            chunks.push_back({i, r, r + 1, s, end, uint64_t(end - s) * subBytes});
+            Chunk c{i, r, r + 1, uint64_t(end - s) * subBytes};
+            c.s0 = s;
+            c.s1 = end;
+            chunks.push_back(c);
             s = end;
           }
         }
