@@ -26,6 +26,25 @@ scales (kv_b_proj.weight_scale_inv reshaped with the block sizes):
 
 The MLC parameter list and its sources come from the existing reference
 (mlc_reference.py / mlc_archs.py); the rest is here.
+
+--tensor-parallel-shards N (MLC_INTERNAL_PRESHARD_NUM), written from the
+same file's from_linear / from_mixtral_experts, quantization/utils.py
+(apply_sharding), support/tensor_parallel.py (ShardSingleDim) and
+support/preshard.py: the model is built for N shards, so every shard
+strategy holds per-shard lengths. The float8 codes take the weight's
+ShardSingleDim unchanged; `_scale_inv` takes it under `<name>_scale_inv`
+with its segments (if any) floor-divided by the block size of the sharded
+dimension (weight_block_size[dim] for a Linear, [dim - 1] for stacked
+experts; DeepSeek's w_uk / w_uv, split by heads, keep theirs). The shard
+function then asserts that the segments cover the per-shard scale
+parameter (ceil(per-shard length / block)) and takes an input of that size
+times N, which the checkpoint's scales must have. With one segment whose
+per-shard length is not whole blocks the sizes may still agree while a
+shard is handed scales of blocks it does not hold; that is refused here too.
+With static activation each Linear's activation_scale (1-D) gets the
+weight's strategy as well (segments in blocks); no shard function can
+split it (dimension 1 does not exist; dimension 0's segments count output
+blocks), so MLC's presharding of that mode always fails.
 """
 import argparse
 import json
@@ -37,6 +56,54 @@ import mlc_reference as ref  # noqa: I001 (first: it loads mlc_archs)
 import mlc_archs_deepseek as dsa
 from make_checkpoint import from_bits, read_safetensors
 from mlc_checkpoints import Tensor, numel
+from mlc_reference import ConvertError
+
+
+def scale_shard(weight, block):
+    """(dim, segments in blocks or None, block) of a weight's `_scale_inv`
+    (from_linear / from_mixtral_experts)."""
+    dim, segs = weight.shard
+    axis = dim - (len(weight.shape) - 2)  # experts: weight_block_size[dim - 1]
+    b = block[axis] if axis >= 0 else 1
+    if weight.name.endswith((".w_uk", ".w_uv")):
+        b = 1  # mlc: `assert w_uk_shard_strategy.segs is None`, applied as is
+    return dim, ([x // b for x in segs] if segs is not None else None), b
+
+
+def shard_scales(name, scale, weight, block, t):
+    """The N shards of a `_scale_inv` tensor as MLC's preshard makes them."""
+    dim, seg_b, b = scale_shard(weight, block)
+    _, segs = weight.shard
+    per = sum(segs) if segs is not None else weight.shape[dim] // t
+    param = -(-per // b)  # the per-shard model's scale parameter length
+    if seg_b is not None and sum(seg_b) != param:
+        # ShardSingleDim.gen_tir: assert sum(segs) == shape[self.dim]
+        raise ConvertError(f"{name}: segments {segs} per shard are not whole "
+                           f"blocks of {b} (scale segments {seg_b} do not "
+                           f"cover {param})")
+    if param * t != scale.shape[dim]:
+        # the shard function's input is the per-shard shape times N
+        raise ConvertError(f"{name}: {t} shards of {param} scales do not "
+                           f"match the checkpoint's {scale.shape[dim]}")
+    if per % b:
+        raise ConvertError(f"{name}: {per} per shard are not whole blocks of "
+                           f"{b}; a shard would get other blocks' scales")
+    return ref.shard_tensor(scale, dim, seg_b, t, name)
+
+
+def refuse_static_activation(weight, block, t, k):
+    """MLC's preshard of `<module>.activation_scale` [ceil(k / block[1])]
+    with the weight's strategy (segments in blocks): always an error."""
+    dim, seg_b, _ = scale_shard(weight, block)
+    n = -(-k // block[1])
+    if dim >= 1:
+        raise ConvertError(f"{weight.name}: activation_scale [{n}] has no "
+                           f"dimension {dim} to shard (IndexError)")
+    if seg_b is not None and sum(seg_b) != n:
+        raise ConvertError(f"{weight.name}: activation_scale [{n}] is not "
+                           f"covered by segments {seg_b} (AssertionError)")
+    raise ConvertError(f"{weight.name}: the shard function of activation_scale "
+                       f"takes [{n * t}], the checkpoint has [{n}]")
 
 
 def main(argv=None):
@@ -46,7 +113,17 @@ def main(argv=None):
                    choices=["fp8_e4m3fn_bf16_block_scale",
                             "fp8_e4m3fn_bf16_block_scale_static_activation"])
     p.add_argument("-o", "--output", required=True)
+    p.add_argument("--tensor-parallel-shards", type=int, default=1)
     a = p.parse_args(argv)
+    try:
+        return convert(a)
+    except ConvertError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def convert(a):
+    t = a.tensor_parallel_shards
     static = a.quantization.endswith("_static_activation")
     with open(os.path.join(a.model_dir, "config.json")) as f:
         cfg = json.load(f)
@@ -55,7 +132,7 @@ def main(argv=None):
     del plain["quantization_config"]
     arch = ref.detect_architecture(plain)
     builder, is_unused, _ = ref.ARCHITECTURES[arch]
-    params = builder(plain, 1, arch)
+    params = builder(plain, t, arch)
 
     raw = {}
     for name, dtype, shape, data in read_safetensors(
@@ -65,6 +142,7 @@ def main(argv=None):
     kept = []  # (param, [scale param], [activation param])
     out_params = []
     how = {}  # MLC name -> how to build it
+    weight_of = {}  # `_scale_inv` name -> its weight's Param
     for prm in params:
         module = prm.name[:-len(".weight")]
         # DeepSeek's MLA attention holds w_uk / w_uv (not Linears), which
@@ -85,7 +163,11 @@ def main(argv=None):
                           [s + "_scale_inv" for s in prm.sources])
         out_params.append(scale)
         how[scale.name] = "scales"
+        weight_of[scale.name] = prm
         if static and prm.kind == "linear":
+            if t > 1 and prm.shard is not None:
+                # apply_preshard meets it while compiling the shard functions
+                refuse_static_activation(prm, block, t, prm.shape[-1])
             act = ref.Param(module + ".activation_scale", None,
                             [module + ".activation_scale"])
             out_params.append(act)
@@ -97,10 +179,26 @@ def main(argv=None):
     os.makedirs(a.output, exist_ok=True)
     writer = ref.TensorCacheWriter(a.output)
     bf16 = ref.FLOAT_TYPES["bfloat16"]
+
+    def add(prm, tensor):
+        """The loader's yield: the record, or its N shards one after another."""
+        pieces = [tensor]
+        weight = weight_of.get(prm.name)
+        if t > 1 and weight is not None and weight.shard is not None:
+            pieces = shard_scales(prm.name, tensor, weight, block, t)
+        elif t > 1 and prm.shard is not None:
+            dim, segs = prm.shard
+            pieces = ref.shard_tensor(tensor, dim, segs, t, prm.name)
+        if len(pieces) == 1:
+            writer.add(prm.name, tensor)
+            return
+        for i, piece in enumerate(pieces):
+            writer.add(f"{prm.name}_shard-{i}", piece)
+
     for prm in order:
         kind = how[prm.name]
         if kind == "bf16":
-            writer.add(prm.name, ref.load_param(prm, ckpt, bf16))
+            add(prm, ref.load_param(prm, ckpt, bf16))
             continue
         pieces = [raw[s] for s in prm.sources]
         lead = [len(pieces)] if len(pieces) > 1 and prm.name.endswith(
@@ -120,19 +218,19 @@ def main(argv=None):
                 split = dsa._kv_b_split(nkv, nope, v, rank, part)
                 shape, values = split([(prm.sources[0], shape, dtype,
                                         list(data))])
-                writer.add(prm.name, Tensor(shape, "float8_e4m3fn", values))
+                add(prm, Tensor(shape, "float8_e4m3fn", values))
             else:
                 split = dsa._kv_b_split(nkv, nope // block[0], v // block[0],
                                         rank // block[1], part)
                 values = [ref.round_f32(x) for x in from_bits(data, dtype)]
                 shape, values = split([(prm.sources[0], shape, dtype, values)])
-                writer.add(prm.name, Tensor(shape, "float32", values))
+                add(prm, Tensor(shape, "float32", values))
             continue
         if kind == "codes":
             assert all(d == "F8_E4M3" for d, _, _ in pieces), prm.name
             codes = b"".join(data for _, _, data in pieces)
             shape = list(prm.shape)
-            writer.add(prm.name, Tensor(shape, "float8_e4m3fn", list(codes)))
+            add(prm, Tensor(shape, "float8_e4m3fn", list(codes)))
             continue
         values = []
         for dtype, _, data in pieces:
@@ -148,7 +246,7 @@ def main(argv=None):
         else:
             shape = [sum(s[0] for _, s, _ in pieces), first[1]]
         assert numel(shape) == len(values), prm.name
-        writer.add(prm.name, Tensor(shape, "float32", values))
+        add(prm, Tensor(shape, "float32", values))
     writer.finish(total)
     nbytes = writer.param_bytes
     print(f"Parameter size after quantization: {nbytes / 1024 ** 3:.3f} GB")

@@ -197,10 +197,18 @@ LogicalResult MnnQuantAttr::inferOutputs(
 
 LogicalResult
 ShardStrategyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                          int64_t dim, ArrayRef<int64_t> segments) {
+                          int64_t dim, ArrayRef<int64_t> segments,
+                          int64_t block) {
   if (dim < 0)
     return emitError() << "shard dimension must be non-negative, got " << dim;
   if (llvm::any_of(segments, [](int64_t s) { return s <= 0; }))
     return emitError() << "shard segments must be positive";
+  if (block < 1)
+    return emitError() << "shard block must be positive, got " << block;
+  // Block scales: the segments are the weight's, in elements, so that a
+  // shard's share of each can be checked for whole blocks.
+  if (block > 1 && segments.empty())
+    return emitError() << "shard block " << block
+                       << " needs the weight's segments";
   return success();
 }

@@ -154,16 +154,31 @@ def Weights_ShardStrategyAttr : Weights_Attr<"ShardStrategy", "shard"> {
     `i` takes block `i` of every segment. Without `segments` the dimension
     is split evenly. `qopt-preshard` reads it; nothing parses names.
 
+    `block` (default 1) is set on the block scales the block-scale modes
+    keep (`<weight>_scale_inv`): the tensor holds one entry per `block`
+    elements of the weight's dimension `dim`, and `segments` are the
+    weight's (at least one, the whole dimension when the weight has none).
+    A shard then takes `segment / count / block` entries of each segment,
+    which needs every shard's part of every segment to be whole blocks.
+
     ```mlir
     #weights.shard<dim = 0, segments = [128, 64, 64]>
     #weights.shard<dim = 1>
+    #weights.shard<dim = 1, segments = [96], block = 32>
     ```
   }];
   let parameters = (ins "int64_t":$dim,
-                        OptionalArrayRefParameter<"int64_t">:$segments);
+                        OptionalArrayRefParameter<"int64_t">:$segments,
+                        DefaultValuedParameter<"int64_t", "1">:$block);
   let assemblyFormat = [{
-    `<` `dim` `=` $dim (`,` `segments` `=` `[` $segments^ `]`)? `>`
+    `<` `dim` `=` $dim (`,` `segments` `=` `[` $segments^ `]`
+    (`,` `block` `=` $block^)?)? `>`
   }];
+  let builders = [
+    AttrBuilder<(ins "int64_t":$dim, "::llvm::ArrayRef<int64_t>":$segments), [{
+      return $_get($_ctxt, dim, segments, 1);
+    }]>
+  ];
   let genVerifyDecl = 1;
 }
 

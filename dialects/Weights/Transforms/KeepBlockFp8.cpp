@@ -216,6 +216,29 @@ std::optional<BlockScaleView> mlir::qopt::weights::getBlockScaleView(
   return v;
 }
 
+/// The shard strategy of a weight's block scales (mlc_llm's from_linear /
+/// from_mixtral_experts: the weight's ShardSingleDim under the name
+/// `<name>_scale_inv`, its segments counted in blocks of the sharded
+/// dimension, block_size[dim] for a linear, block_size[dim - 1] for stacked
+/// experts). Here the segments stay the weight's and `block` says how many
+/// of its elements one scale covers; a dimension that is not a block axis
+/// (DeepSeek's w_uk / w_uv by heads) shards as the weight does.
+static ShardStrategyAttr scaleShard(ShardStrategyAttr weight,
+                                    RankedTensorType codes,
+                                    std::array<int64_t, 2> block) {
+  if (!weight)
+    return {};
+  int64_t rank = codes.getRank(), dim = weight.getDim();
+  int64_t axis = dim - (rank - 2);
+  if (axis < 0 || dim >= rank || block[axis] == 1)
+    return weight;
+  SmallVector<int64_t> segments(weight.getSegments());
+  if (segments.empty())
+    segments.push_back(codes.getDimSize(dim));
+  return ShardStrategyAttr::get(weight.getContext(), dim, segments,
+                                block[axis]);
+}
+
 /// `quantization_config.weight_block_size`, if the checkpoint has one.
 static std::optional<std::array<int64_t, 2>> blockSize(ModelOp model) {
   auto q = model.getConfig().getAs<DictionaryAttr>("quantization_config");
@@ -327,7 +350,8 @@ LogicalResult mlir::qopt::weights::keepBlockFp8(ModelOp model,
         b, NameLoc::get(b.getStringAttr(scaleName), p.getLoc()),
         b.getStringAttr(scaleName), blocks->scales, p.getKindAttr(),
         ParamRoleAttr::get(ctx, ParamRole::Scale), p.getSymNameAttr(),
-        ShardStrategyAttr());
+        scaleShard(p.getShardAttr(),
+                   cast<RankedTensorType>(blocks->codes.getType()), *block));
     scale->moveAfter(p);
     scaleParams.push_back({scale, firstSource(blocks->scales, order)});
     kept[p.getName()] = {blocks->codes.getType(), blocks->scales.getType()};

@@ -79,13 +79,22 @@ struct PreShardTPPass : public ::mlir::qopt::weights::impl::PreShardTPBase<PreSh
                 "have no documented shard rule; convert with another mode "
                 "(which dequantizes and re-quantizes) or without "
                 "--tensor-parallel-shards";
-    // The block-scale modes: MLC shards `_scale_inv` like its weight with
-    // the segments in blocks; not implemented here (docs/quantization.md).
-    if (mode && mode->kind == models::QuantizationMode::Kind::BlockScale)
+    // The block-scale modes: the float8 codes shard as the weight, their
+    // `_scale_inv` by blocks (`block` in its strategy). With static
+    // activation MLC also gives each linear's `activation_scale` (one entry
+    // per block of input features) its weight's ShardSingleDim, which
+    // cannot split it: o_proj / down_proj split dimension 1 of a 1-D
+    // tensor, and c_attn / gate_up's output segments do not describe input
+    // blocks; its presharding always fails.
+    if (mode && mode->kind == models::QuantizationMode::Kind::BlockScale &&
+        mode->activationScale)
       return model.emitError("mode '")
              << mode->name
-             << "' cannot be pre-sharded yet: the float8 weights' block "
-                "scales would have to be split by blocks; convert without "
+             << "' cannot be pre-sharded: MLC shards each linear's "
+                "activation_scale (one per block of input features) with "
+                "the weight's strategy, which cannot split it (o_proj and "
+                "down_proj shard dimension 1 of a 1-D tensor); convert with "
+                "fp8_e4m3fn_bf16_block_scale or without "
                 "--tensor-parallel-shards";
     if (mode && mode->kind == models::QuantizationMode::Kind::FTQuant)
       return model.emitError("mode '")
@@ -116,6 +125,15 @@ struct PreShardTPPass : public ::mlir::qopt::weights::impl::PreShardTPBase<PreSh
       // The strategy holds the full segment lengths; a shard takes 1/t of
       // each.
       SmallVector<int64_t> segs;
+      int64_t size = type.getDimSize(dim);
+      int64_t block = strategy.getBlock();
+      if (block > 1) {
+        if (failed(blockSegments(p, strategy, t, segs)))
+          return failure();
+        if (failed(createShards(p, strategy, segs, segs.size() > 1, t)))
+          return failure();
+        continue;
+      }
       for (int64_t full : strategy.getSegments()) {
         if (full % t != 0) {
           InFlightDiagnostic d = p.emitError("cannot pre-shard parameter '")
@@ -126,7 +144,6 @@ struct PreShardTPPass : public ::mlir::qopt::weights::impl::PreShardTPBase<PreSh
         }
         segs.push_back(full / t);
       }
-      int64_t size = type.getDimSize(dim);
       bool packedAxis = quantized && dim == type.getRank() - 1;
       if (packedAxis) {
         // The quantized K axis: shard s takes words/scales of its K range,
@@ -165,35 +182,86 @@ struct PreShardTPPass : public ::mlir::qopt::weights::impl::PreShardTPBase<PreSh
                  << " is not divisible by " << t;
         segs.push_back(size / t);
       }
-      int64_t perShard = 0;
-      for (int64_t s : segs)
-        perShard += s;
-      if (perShard * t != size) {
-        InFlightDiagnostic d = p.emitError("cannot pre-shard parameter '")
-                               << name << "': segments [";
-        llvm::interleaveComma(segs, d);
-        return d << "] x " << t << " shards do not cover dimension " << dim
-                 << " of size " << size;
-      }
-      SmallVector<int64_t> shape(type.getShape());
-      shape[dim] = perShard;
-      OpBuilder b(p);
-      for (int64_t i = 0; i < t; ++i) {
-        auto shard = ShardOp::create(
-            b, p.getLoc(), type.clone(shape), p.getValue(),
-            b.getI64IntegerAttr(dim),
-            strategy.getSegments().empty() || packedAxis
-                ? DenseI64ArrayAttr()
-                : b.getDenseI64ArrayAttr(segs),
-            b.getI64IntegerAttr(i), b.getI64IntegerAttr(t));
-        std::string shardName = (name + "_shard-" + Twine(i)).str();
-        ParamOp::create(b, NameLoc::get(b.getStringAttr(shardName), p.getLoc()),
-                        b.getStringAttr(shardName), shard.getResult(),
-                        p.getKindAttr(), p.getRoleAttr(),
-                        p.getQuantizedFromAttr(), ShardStrategyAttr());
-      }
-      p.erase();
+      if (failed(createShards(p, strategy, segs,
+                              !strategy.getSegments().empty() && !packedAxis,
+                              t)))
+        return failure();
     }
+    return success();
+  }
+
+  /// The per-shard segments of block scales, in scales: each segment of the
+  /// weight splits in t, and each part must be whole blocks (what mlc_llm's
+  /// `segs // block_size` and ShardSingleDim's `sum(segs) == shape` assert;
+  /// with one segment MLC would hand a shard the scales of other columns).
+  static LogicalResult blockSegments(ParamOp p, ShardStrategyAttr strategy,
+                                     int64_t t, SmallVector<int64_t> &segs) {
+    int64_t dim = strategy.getDim(), block = strategy.getBlock();
+    SmallVector<int64_t> perShard;
+    for (int64_t full : strategy.getSegments()) {
+      if (full % t != 0) {
+        InFlightDiagnostic d = p.emitError("cannot pre-shard parameter '")
+                               << p.getName() << "': its weight's segments [";
+        llvm::interleaveComma(strategy.getSegments(), d);
+        return d << "] of dimension " << dim << " are not divisible by " << t;
+      }
+      perShard.push_back(full / t);
+    }
+    if (llvm::any_of(perShard, [&](int64_t s) { return s % block != 0; })) {
+      InFlightDiagnostic d = p.emitError("cannot pre-shard parameter '")
+                             << p.getName() << "' into " << t << " shards: ";
+      if (perShard.size() == 1)
+        d << "a shard's " << perShard.front() << " of its weight's "
+          << strategy.getSegments().front() << " along dimension " << dim
+          << " are";
+      else {
+        d << "its weight's segments per shard [";
+        llvm::interleaveComma(perShard, d);
+        d << "] of dimension " << dim << " are";
+      }
+      return d << " not whole blocks of " << block
+               << ", so its block scales cannot be split with them";
+    }
+    for (int64_t s : perShard)
+      segs.push_back(s / block);
+    return success();
+  }
+
+  /// Replaces `p` by `t` records `<name>_shard-<i>` taking `segs` (per
+  /// shard) of each segment of dimension `dim`; the ShardOps carry the
+  /// segments when `withSegments`.
+  static LogicalResult createShards(ParamOp p, ShardStrategyAttr strategy,
+                                    ArrayRef<int64_t> segs, bool withSegments,
+                                    int64_t t) {
+    StringRef name = p.getName();
+    auto type = cast<RankedTensorType>(p.getValue().getType());
+    int64_t dim = strategy.getDim(), size = type.getDimSize(dim);
+    int64_t perShard = 0;
+    for (int64_t s : segs)
+      perShard += s;
+    if (perShard * t != size) {
+      InFlightDiagnostic d = p.emitError("cannot pre-shard parameter '")
+                             << name << "': segments [";
+      llvm::interleaveComma(segs, d);
+      return d << "] x " << t << " shards do not cover dimension " << dim
+               << " of size " << size;
+    }
+    SmallVector<int64_t> shape(type.getShape());
+    shape[dim] = perShard;
+    OpBuilder b(p);
+    for (int64_t i = 0; i < t; ++i) {
+      auto shard = ShardOp::create(
+          b, p.getLoc(), type.clone(shape), p.getValue(),
+          b.getI64IntegerAttr(dim),
+          withSegments ? b.getDenseI64ArrayAttr(segs) : DenseI64ArrayAttr(),
+          b.getI64IntegerAttr(i), b.getI64IntegerAttr(t));
+      std::string shardName = (name + "_shard-" + Twine(i)).str();
+      ParamOp::create(b, NameLoc::get(b.getStringAttr(shardName), p.getLoc()),
+                      b.getStringAttr(shardName), shard.getResult(),
+                      p.getKindAttr(), p.getRoleAttr(),
+                      p.getQuantizedFromAttr(), ShardStrategyAttr());
+    }
+    p.erase();
     return success();
   }
 

@@ -81,3 +81,23 @@ weights.model @m attributes {arch = "qwen3", config = {}} {
   // expected-error @+1 {{'weights.dequantize_block_fp8' op result must have the weight's shape and be f32, bf16 or f16, got 'tensor<64x96xbf16>'}}
   %d = weights.dequantize_block_fp8 %w, %s block [32, 64] : tensor<96x64xf8E4M3FN>, tensor<3x1xf32> -> tensor<64x96xbf16>
 }
+
+// -----
+
+// The shard strategy of block scales (#weights.shard's `block`).
+weights.model @m attributes {arch = "qwen3", config = {}} {
+  %s = weights.source "m.safetensors"["w_scale_inv"] offset 0 : tensor<3x1xf32>
+  // expected-error @+1 {{shard block must be positive, got 0}}
+  weights.param @w.weight_scale_inv = %s {shard = #weights.shard<dim = 0, segments = [96], block = 0>} : tensor<3x1xf32>
+}
+
+// -----
+
+// Without the weight's segments a shard's share cannot be checked for whole
+// blocks: `block` is only written after them (the verifier's rule for
+// built attributes: unittests/Transforms/ShardStrategyTest.cpp).
+weights.model @m attributes {arch = "qwen3", config = {}} {
+  %s = weights.source "m.safetensors"["w_scale_inv"] offset 0 : tensor<3x1xf32>
+  // expected-error @+1 {{expected 'segments'}}
+  weights.param @w.weight_scale_inv = %s {shard = #weights.shard<dim = 0, block = 32>} : tensor<3x1xf32>
+}

@@ -16,3 +16,14 @@ weights.model @m attributes {arch = "qwen3", config = {}} {
   weights.param @w = %d : tensor<100x64xbf16>
   weights.param @e = %f : tensor<2x64x64xf32>
 }
+
+// Block scales' shard strategies round-trip; `block = 1` (the default) is
+// not printed.
+// CHECK-LABEL: weights.model @shards
+weights.model @shards attributes {arch = "qwen3", config = {}} {
+  %s = weights.source "m.safetensors"["s"] offset 0 : tensor<8x2xf32>
+  // CHECK: shard = #weights.shard<dim = 0, segments = [64, 32, 32], block = 16>
+  weights.param @c_attn.weight_scale_inv = %s {shard = #weights.shard<dim = 0, segments = [64, 32, 32], block = 16>} : tensor<8x2xf32>
+  // CHECK: shard = #weights.shard<dim = 1, segments = [64]>}
+  weights.param @o_proj.weight_scale_inv = %s {shard = #weights.shard<dim = 1, segments = [64], block = 1>} : tensor<8x2xf32>
+}
