@@ -94,14 +94,9 @@ const TensorInfo *CheckpointFile::find(llvm::StringRef name) const {
 
 const TensorInfo *Checkpoint::find(llvm::StringRef tensorName) const {
   if (!nameIndex.empty()) {
-    auto it = nameIndex.find(tensorName.str());
-    if (it == nameIndex.end())
-      return nullptr;
-    auto fileIt = files.find(it->second.first);
-    if (fileIt == files.end() ||
-        it->second.second >= fileIt->second.tensors.size())
-      return nullptr;
-    return &fileIt->second.tensors[it->second.second];
+    auto it =
+        nameIndex.find(std::string_view(tensorName.data(), tensorName.size()));
+    return it == nameIndex.end() ? nullptr : it->second;
   }
   for (const auto &[name, path] : torchToPath) {
     if (name != tensorName)
@@ -381,11 +376,12 @@ static llvm::Expected<Checkpoint> openSingle(llvm::StringRef path,
   Checkpoint ckpt;
   ckpt.format = cf->format;
   std::string p = path.str();
-  for (size_t i = 0; i < cf->tensors.size(); ++i) {
-    ckpt.torchToPath.emplace_back(cf->tensors[i].name, p);
-    ckpt.nameIndex[cf->tensors[i].name] = {p, i};
+  // The map node takes the tensors' buffer: their addresses stay.
+  CheckpointFile &file = ckpt.files.emplace(p, std::move(*cf)).first->second;
+  for (const TensorInfo &t : file.tensors) {
+    ckpt.torchToPath.emplace_back(t.name, p);
+    ckpt.nameIndex[t.name] = &t;
   }
-  ckpt.files.emplace(p, std::move(*cf));
   return ckpt;
 }
 
@@ -414,14 +410,17 @@ static llvm::Expected<Checkpoint> openIndex(llvm::StringRef indexPath,
       ckpt.format = cf->format;
     ckpt.files.emplace(e.file, std::move(*cf));
   }
-  // Every mapped tensor must be in its file.
-  std::unordered_map<std::string, std::unordered_map<std::string, size_t>>
+  // Every mapped tensor must be in its file. Names are viewed in the
+  // headers, not copied (a MoE checkpoint has tens of thousands).
+  std::unordered_map<std::string_view,
+                     std::unordered_map<std::string_view, const TensorInfo *>>
       positions;
   for (const auto &[path, cf] : ckpt.files) {
     auto &byName = positions[path];
-    for (size_t i = 0; i < cf.tensors.size(); ++i)
-      byName.emplace(cf.tensors[i].name, i);
+    for (const TensorInfo &t : cf.tensors)
+      byName.emplace(t.name, &t);
   }
+  ckpt.torchToPath.reserve(entries->size());
   for (const WeightMapEntry &e : *entries) {
     const auto &byName = positions.at(e.file);
     auto it = byName.find(e.tensor);
@@ -429,8 +428,17 @@ static llvm::Expected<Checkpoint> openIndex(llvm::StringRef indexPath,
       return makeError(indexPath + ": tensor '" + e.tensor + "' mapped to " +
                        e.file + " is not in that file");
     ckpt.torchToPath.emplace_back(e.tensor, e.file);
-    ckpt.nameIndex[e.tensor] = {e.file, it->second};
+    ckpt.nameIndex[it->second->name] = it->second;
   }
+  positions.clear();
+  // The file whose tensors hold `t`.
+  auto fileOf = [&](const TensorInfo *t) -> const std::string & {
+    for (const auto &[path, cf] : ckpt.files)
+      if (!cf.tensors.empty() && t >= cf.tensors.data() &&
+          t < cf.tensors.data() + cf.tensors.size())
+        return path;
+    return ckpt.indexPath;
+  };
   // Tensors of a shard that the index does not map are ignored, as MLC does.
   for (const auto &[path, cf] : ckpt.files)
     for (const TensorInfo &t : cf.tensors) {
@@ -439,9 +447,9 @@ static llvm::Expected<Checkpoint> openIndex(llvm::StringRef indexPath,
         ckpt.warnings.push_back(path + ": tensor '" + t.name +
                                 "' is not mapped to this file by " +
                                 ckpt.indexPath + "; ignored");
-      else if (it->second.first != path)
+      else if (it->second != &t)
         ckpt.warnings.push_back(path + ": tensor '" + t.name +
-                                "' is also in " + it->second.first +
+                                "' is also in " + fileOf(it->second) +
                                 ", where " + ckpt.indexPath +
                                 " maps it; this copy is ignored");
     }

@@ -136,6 +136,16 @@ bool StackOp::isRowLocal() { return true; }
 llvm::Error StackOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
                                   int64_t r1,
                                   SmallVectorImpl<RowBuffer> &results) {
+  if (r1 == r0 + 1 &&
+      cast<RankedTensorType>(getInputs()[r0].getType()).getRank() > 0) {
+    // One row is all of one input, as it is (no copy).
+    auto b = ctx.getAllRows(getInputs()[r0]);
+    if (!b)
+      return b.takeError();
+    b->shape.insert(b->shape.begin(), 1);
+    results.push_back(std::move(*b));
+    return llvm::Error::success();
+  }
   // Row r is all of input r.
   RowBuffer out = RowBuffer::allocate(getType(), r1 - r0);
   size_t off = 0;
@@ -150,6 +160,23 @@ llvm::Error StackOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
   return llvm::Error::success();
 }
 
+// The sub-rows of row r are the rows of input r.
+bool StackOp::isSubRowLocal() { return true; }
+
+void StackOp::getSubRowCuts(int64_t r, SmallVectorImpl<int64_t> &cuts) {
+  operandRowCuts(getInputs()[r], cuts);
+}
+
+llvm::Error StackOp::evaluateSubRows(EvaluationContext &ctx, int64_t r,
+                                     int64_t s0, int64_t s1,
+                                     SmallVectorImpl<RowBuffer> &results) {
+  auto b = ctx.getRows(getInputs()[r], s0, s1);
+  if (!b)
+    return b.takeError();
+  results.push_back(std::move(*b));
+  return llvm::Error::success();
+}
+
 //===----------------------------------------------------------------------===//
 // CastOp
 //===----------------------------------------------------------------------===//
@@ -160,33 +187,55 @@ void CastOp::getRowCuts(SmallVectorImpl<int64_t> &cuts) {
   operandRowCuts(getInput(), cuts);
 }
 
+/// `in` converted to the element type of `op`'s result (same shape).
+static llvm::Error castRows(CastOp op, EvaluationContext &ctx, RowBuffer in,
+                            SmallVectorImpl<RowBuffer> &results) {
+  DType to = *fromMlirType(op.getType().getElementType());
+  if (!num::isFloat(in.dtype) && !num::isFloat(to)) {
+    // Same-width integers: the bits stay (verified).
+    in.dtype = to;
+    results.push_back(std::move(in));
+    return llvm::Error::success();
+  }
+  RowBuffer out = RowBuffer::allocate(to, in.shape);
+  size_t n = size_t(out.numElements());
+  if (ctx.getOptions().cuda && kern::isCudaConversionSupported(in.dtype, to)) {
+    if (llvm::Error e = kern::convertElementsCuda(in.bytes(), in.dtype,
+                                                  out.data.data(), to, n))
+      return makeEvaluationError(op, llvm::toString(std::move(e)));
+  } else if (!num::convertElements(in.bytes(), in.dtype, out.data.data(), to,
+                                   n)) {
+    return makeEvaluationError(op, "cannot cast " +
+                                       llvm::Twine(num::tvmName(in.dtype)) +
+                                       " to " + num::tvmName(to));
+  }
+  results.push_back(std::move(out));
+  return llvm::Error::success();
+}
+
 llvm::Error CastOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
                                  int64_t r1,
                                  SmallVectorImpl<RowBuffer> &results) {
   auto in = ctx.getRows(getInput(), r0, r1);
   if (!in)
     return in.takeError();
-  DType to = *fromMlirType(getType().getElementType());
-  if (!num::isFloat(in->dtype) && !num::isFloat(to)) {
-    // Same-width integers: the bits stay (verified).
-    in->dtype = to;
-    results.push_back(std::move(*in));
-    return llvm::Error::success();
-  }
-  RowBuffer out = RowBuffer::allocate(getType(), r1 - r0);
-  size_t n = size_t(out.numElements());
-  if (ctx.getOptions().cuda && kern::isCudaConversionSupported(in->dtype, to)) {
-    if (llvm::Error e = kern::convertElementsCuda(in->bytes(), in->dtype,
-                                                  out.data.data(), to, n))
-      return makeEvaluationError(*this, llvm::toString(std::move(e)));
-  } else if (!num::convertElements(in->bytes(), in->dtype, out.data.data(), to,
-                                   n)) {
-    return makeEvaluationError(*this, "cannot cast " +
-                                          llvm::Twine(num::tvmName(in->dtype)) +
-                                          " to " + num::tvmName(to));
-  }
-  results.push_back(std::move(out));
-  return llvm::Error::success();
+  return castRows(*this, ctx, std::move(*in), results);
+}
+
+bool CastOp::isSubRowLocal() { return true; }
+
+void CastOp::getSubRowCuts(int64_t r, SmallVectorImpl<int64_t> &cuts) {
+  if (auto in = getInput().getDefiningOp<EvaluableOpInterface>())
+    in.getSubRowCuts(r, cuts);
+}
+
+llvm::Error CastOp::evaluateSubRows(EvaluationContext &ctx, int64_t r,
+                                    int64_t s0, int64_t s1,
+                                    SmallVectorImpl<RowBuffer> &results) {
+  auto in = ctx.getSubRows(getInput(), r, s0, s1);
+  if (!in)
+    return in.takeError();
+  return castRows(*this, ctx, std::move(*in), results);
 }
 
 //===----------------------------------------------------------------------===//

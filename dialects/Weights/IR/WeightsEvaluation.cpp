@@ -209,6 +209,36 @@ llvm::Expected<RowBuffer> EvaluationContext::getAllRows(Value value) {
                  getRowCount(cast<RankedTensorType>(value.getType())));
 }
 
+llvm::Expected<RowBuffer> EvaluationContext::getSubRows(Value value, int64_t r,
+                                                        int64_t s0,
+                                                        int64_t s1) {
+  auto op = value.getDefiningOp<EvaluableOpInterface>();
+  if (!op || !op.isSubRowLocal()) {
+    // The whole row r, then its sub-rows (copied).
+    auto row = getRows(value, r, r + 1);
+    if (!row)
+      return row.takeError();
+    RowBuffer whole = std::move(*row);
+    whole.shape.erase(whole.shape.begin());
+    if (whole.shape.empty())
+      whole.shape.push_back(1);
+    return sliceRows(std::move(whole), s0, s1);
+  }
+  SmallVector<RowBuffer, 3> results;
+  auto started = std::chrono::steady_clock::now();
+  uint64_t outerChild = times.childNs;
+  times.childNs = 0;
+  llvm::Error err = op.evaluateSubRows(*this, r, s0, s1, results);
+  uint64_t total = uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::steady_clock::now() - started)
+                                .count());
+  times.otherNs += total - std::min(total, times.childNs);
+  times.childNs = outerChild + total;
+  if (err)
+    return std::move(err);
+  return std::move(results[cast<OpResult>(value).getResultNumber()]);
+}
+
 llvm::Expected<std::shared_ptr<const SharedResults::Results>>
 SharedResults::getOrCompute(Operation *op,
                             llvm::function_ref<llvm::Error(Results &)> compute) {
@@ -272,6 +302,26 @@ bool mlir::qopt::weights::isRowLocalChain(Value value) {
     if (op.readsOperandRows(operand.getOperandNumber()) &&
         !isRowLocalChain(operand.get()))
       return false;
+  return true;
+}
+
+bool mlir::qopt::weights::isSubRowLocalChain(Value value) {
+  auto op = value.getDefiningOp<EvaluableOpInterface>();
+  if (!op || !op.isSubRowLocal())
+    return false;
+  int64_t rank = cast<RankedTensorType>(value.getType()).getRank();
+  for (OpOperand &operand : op->getOpOperands()) {
+    if (!op.readsOperandRows(operand.getOperandNumber()))
+      continue;
+    // An operand of the result's rank is read by sub-rows, one of a lower
+    // rank (a stacked input) by its own rows.
+    Value in = operand.get();
+    bool ok = cast<RankedTensorType>(in.getType()).getRank() == rank
+                  ? isSubRowLocalChain(in)
+                  : isRowLocalChain(in);
+    if (!ok)
+      return false;
+  }
   return true;
 }
 
@@ -496,15 +546,41 @@ llvm::Error QuantizeOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
   auto in = ctx.getRows(getInput(), r0, r1);
   if (!in)
     return in.takeError();
+  return quantizeAndMeasure(ctx, r0, r1, *in, results);
+}
+
+/// Without calibration statistics a row-local scheme quantizes each row of
+/// the weight alone (the statistics are per expert).
+bool QuantizeOp::isSubRowLocal() {
+  return getScheme().isRowLocal() && !getImportance() && !getHessian();
+}
+
+void QuantizeOp::getSubRowCuts(int64_t r, SmallVectorImpl<int64_t> &cuts) {
+  if (auto in = getInput().getDefiningOp<EvaluableOpInterface>())
+    in.getSubRowCuts(r, cuts);
+}
+
+llvm::Error QuantizeOp::evaluateSubRows(EvaluationContext &ctx, int64_t r,
+                                        int64_t s0, int64_t s1,
+                                        SmallVectorImpl<RowBuffer> &results) {
+  auto in = ctx.getSubRows(getInput(), r, s0, s1);
+  if (!in)
+    return in.takeError();
+  return quantizeAndMeasure(ctx, r, r + 1, *in, results);
+}
+
+llvm::Error QuantizeOp::quantizeAndMeasure(EvaluationContext &ctx, int64_t r0,
+                                           int64_t r1, const RowBuffer &in,
+                                           SmallVectorImpl<RowBuffer> &results) {
   QuantSchemeAttrInterface scheme = getScheme();
-  if (llvm::Error e = quantizeInput(ctx, r0, r1, *in, results))
+  if (llvm::Error e = quantizeInput(ctx, r0, r1, in, results))
     return e;
   if (!ctx.getOptions().measureError)
     return llvm::Error::success();
-  size_t n = size_t(in->numElements());
+  size_t n = size_t(in.numElements());
   UninitVector<float> w(n), wq(n);
-  num::convertElements(in->bytes(), in->dtype, w.data(), DType::F32, n);
-  if (llvm::Error e = scheme.dequantizeRows(results, *in, wq.data()))
+  num::convertElements(in.bytes(), in.dtype, w.data(), DType::F32, n);
+  if (llvm::Error e = scheme.dequantizeRows(results, in, wq.data()))
     return makeEvaluationError(*this, llvm::toString(std::move(e)));
   ctx.addError(w.data(), wq.data(), n);
   return llvm::Error::success();

@@ -24,6 +24,7 @@
 #include "llvm/Support/Error.h"
 
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <list>
 #include <memory>
@@ -44,6 +45,34 @@ std::optional<::qopt::numerics::DType> fromMlirType(Type t);
 /// Leaves new elements uninitialized: every buffer of an evaluation is
 /// fully written before it is read, and zero-filling them cost ~10% of a
 /// conversion.
+/// Bytes of evaluation buffers (UninitVector) the calling thread holds,
+/// and the most it held since the last resetPeak: the executor reports the
+/// largest per chunk (docs/design.md, "Keeping bytes out of the IR").
+struct BufferBytes {
+  static void add(size_t n) {
+    live() += int64_t(n);
+    if (live() > peak())
+      peak() = live();
+  }
+  /// Signed: a buffer may be freed by another thread than its allocator's
+  /// (results shared between workers).
+  static void sub(size_t n) { live() -= int64_t(n); }
+  /// Starts a new peak at the bytes held now; returns the old peak.
+  static int64_t resetPeak() {
+    int64_t p = peak();
+    peak() = live();
+    return p;
+  }
+  static int64_t &live() {
+    thread_local int64_t n = 0;
+    return n;
+  }
+  static int64_t &peak() {
+    thread_local int64_t n = 0;
+    return n;
+  }
+};
+
 template <typename T>
 struct DefaultInitAllocator : std::allocator<T> {
   template <typename U>
@@ -58,6 +87,14 @@ struct DefaultInitAllocator : std::allocator<T> {
   template <typename U, typename... Args>
   void construct(U *p, Args &&...args) {
     ::new (static_cast<void *>(p)) U(std::forward<Args>(args)...);
+  }
+  T *allocate(size_t n) {
+    BufferBytes::add(n * sizeof(T));
+    return std::allocator<T>::allocate(n);
+  }
+  void deallocate(T *p, size_t n) {
+    BufferBytes::sub(n * sizeof(T));
+    std::allocator<T>::deallocate(p, n);
   }
 };
 template <typename T>
@@ -254,6 +291,11 @@ public:
   llvm::Expected<RowBuffer> getRows(Value value, int64_t r0, int64_t r1);
   /// All rows of `value`.
   llvm::Expected<RowBuffer> getAllRows(Value value);
+  /// Sub-rows [s0, s1) of row `r` of `value` (a buffer of `s1 - s0` rows
+  /// shaped like the value without its first dimension), from its defining
+  /// op's evaluateSubRows when it is sub-row local, else cut from row `r`.
+  llvm::Expected<RowBuffer> getSubRows(Value value, int64_t r, int64_t s0,
+                                       int64_t s1);
 
   /// The state `make` prepares for (`key`, `slot`), through the options'
   /// PreparedStateCache when there is one.
@@ -300,6 +342,11 @@ private:
 /// Whether every op the definition of `value` reaches evaluates row by row
 /// (EvaluableOpInterface::isRowLocal), so its rows can be computed in chunks.
 bool isRowLocalChain(Value value);
+/// Whether the definition of `value` can be computed a sub-row at a time
+/// (EvaluableOpInterface::isSubRowLocal): every op down to the rank change
+/// (a stack) is sub-row local, and the operands below it are row-local
+/// chains (their sub-rows are their rows).
+bool isSubRowLocalChain(Value value);
 /// Fails, at the op, when the definition of `value` reaches an op that
 /// cannot be evaluated (no EvaluableOpInterface), or, at `user`, a block
 /// argument.

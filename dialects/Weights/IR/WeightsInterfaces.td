@@ -149,6 +149,34 @@ def Weights_EvaluableOpInterface : OpInterface<"EvaluableOpInterface"> {
       (ins "::mlir::qopt::weights::EvaluationContext &":$ctx, "int64_t":$r0,
            "int64_t":$r1,
            "::llvm::SmallVectorImpl<::mlir::qopt::weights::RowBuffer> &":$results)>,
+    InterfaceMethod<[{
+        Whether the op computes sub-rows alone: rows `[s0, s1)` of one row
+        `r` of its results (their second dimension; a stacked expert's
+        rows) at a cost that grows with `s1 - s0`, through
+        `evaluateSubRows`. The executor cuts a row larger than its chunk
+        budget into sub-row chunks when the whole chain is sub-row local
+        (isSubRowLocalChain).
+      }], "bool", "isSubRowLocal", (ins), [{}], [{ return false; }]>,
+    InterfaceMethod<[{
+        Appends the sub-rows (ascending, inside (0, rows of row `r`)) at
+        which a sub-row chunk of row `r` should end so that it reads one
+        operand in place (see getRowCuts).
+      }], "void", "getSubRowCuts",
+      (ins "int64_t":$r, "::llvm::SmallVectorImpl<int64_t> &":$cuts), [{}],
+      [{ (void)r; (void)cuts; }]>,
+    InterfaceMethod<[{
+        Computes sub-rows [s0, s1) of row `r` of every result (each buffer
+        shaped like a result without its first dimension, `s1 - s0` rows).
+        The bytes are those of the same part of the whole row.
+      }], "::llvm::Error", "evaluateSubRows",
+      (ins "::mlir::qopt::weights::EvaluationContext &":$ctx, "int64_t":$r,
+           "int64_t":$s0, "int64_t":$s1,
+           "::llvm::SmallVectorImpl<::mlir::qopt::weights::RowBuffer> &":$results),
+      [{}], [{
+        (void)ctx; (void)r; (void)s0; (void)s1; (void)results;
+        return ::mlir::qopt::weights::makeEvaluationError(
+            $_op.getOperation(), "evaluates whole rows only");
+      }]>,
   ];
 }
 

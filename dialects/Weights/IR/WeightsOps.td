@@ -154,7 +154,8 @@ def Weights_ConcatOp : Weights_EvaluableOp<"concat", ["getRowCuts", "getRowReads
   let hasFolder = 1;
 }
 
-def Weights_StackOp : Weights_EvaluableOp<"stack"> {
+def Weights_StackOp : Weights_EvaluableOp<"stack", ["isSubRowLocal",
+    "getSubRowCuts", "evaluateSubRows"]> {
   let summary = "Stacks equally shaped tensors on a new leading axis";
   let description = [{
     Builds MoE expert tensors `[E, ...]` from per-expert weights.
@@ -169,7 +170,8 @@ def Weights_StackOp : Weights_EvaluableOp<"stack"> {
   let hasVerifier = 1;
 }
 
-def Weights_CastOp : Weights_EvaluableOp<"cast", ["getRowCuts"]> {
+def Weights_CastOp : Weights_EvaluableOp<"cast", ["getRowCuts",
+    "isSubRowLocal", "getSubRowCuts", "evaluateSubRows"]> {
   let summary = "Converts a tensor to another float type (or reinterprets integers)";
   let description = [{
     numpy `astype` semantics: widen exactly, round once to nearest even.
@@ -324,7 +326,10 @@ def Weights_UnpermuteHeadsOp : Weights_EvaluableOp<"unpermute_heads", ["getRowRe
 //===----------------------------------------------------------------------===//
 
 def Weights_QuantizeOp : Weights_EvaluableOp<"quantize", ["getRowCount", "getRowCuts",
-                                                    "readsOperandRows"],
+                                                    "readsOperandRows",
+                                                    "isSubRowLocal",
+                                                    "getSubRowCuts",
+                                                    "evaluateSubRows"],
     [AttrSizedOperandSegments]> {
   let summary = "Quantizes a weight under a quantization scheme";
   let description = [{
@@ -369,6 +374,10 @@ def Weights_QuantizeOp : Weights_EvaluableOp<"quantize", ["getRowCount", "getRow
     ::llvm::Error quantizeInput(EvaluationContext &ctx, int64_t r0, int64_t r1,
                                 const RowBuffer &input,
                                 ::llvm::SmallVectorImpl<RowBuffer> &results);
+    /// quantizeInput, then the error of the rows when it is measured.
+    ::llvm::Error quantizeAndMeasure(EvaluationContext &ctx, int64_t r0,
+                                     int64_t r1, const RowBuffer &input,
+                                     ::llvm::SmallVectorImpl<RowBuffer> &results);
   }];
   let builders = [
     // Plain quantization: no statistics.

@@ -55,6 +55,9 @@ struct Item {
   EvaluableOpInterface op;
   SmallVector<Consumer> consumers;
   bool chunkable = true;
+  // Whether a row too large for one chunk may be cut into sub-rows (a
+  // stacked expert's rows): a sub-row local chain, no selection.
+  bool subRowChunkable = false;
   StringRef weight; // the parameter it was quantized from (quantized_from)
 };
 
@@ -64,6 +67,7 @@ struct Chunk {
   uint64_t bytes = 0;            // input bytes it evaluates (for progress)
   double signal = 0, noise = 0; // quantization error of this chunk
   bool measured = false;        // whether it measured one
+  int64_t s0 = 0, s1 = 0;       // s1 > s0: sub-rows [s0, s1) of row r0
 };
 
 /// Elements and bytes of the widest row among an op's operands and results
@@ -118,9 +122,14 @@ public:
       auto op = v.getDefiningOp<EvaluableOpInterface>();
       auto [it, inserted] = itemOf.try_emplace(op, items.size());
       if (inserted)
-        items.push_back({op, {}, isRowLocalChain(v), p.getOriginName()});
+        items.push_back({op, {}, isRowLocalChain(v),
+                         isRowLocalChain(v) && isSubRowLocalChain(v),
+                         p.getOriginName()});
       items[it->second].consumers.push_back(
           {i, cast<OpResult>(v).getResultNumber(), selection});
+      // A selection takes whole rows.
+      if (selection)
+        items[it->second].subRowChunkable = false;
     }
     for (auto [i, item] : llvm::enumerate(items)) {
       int64_t rows = item.op.getRowCount();
@@ -137,6 +146,34 @@ public:
       if (item.chunkable)
         item.op.getRowCuts(cuts);
       cuts.push_back(rows);
+      // A row larger than a chunk (a stacked expert): sub-row chunks, each
+      // ending at the row's own cuts (its fused inputs).
+      if (item.subRowChunkable && rowElems * 4 > opts.chunkBytes) {
+        int64_t inner =
+            cast<RankedTensorType>(item.op->getResult(0).getType())
+                .getDimSize(1);
+        uint64_t subElems = rowElems / uint64_t(std::max<int64_t>(inner, 1));
+        int64_t subStep = std::max<int64_t>(
+            1, int64_t(opts.chunkBytes / std::max<uint64_t>(subElems * 4, 1)));
+        uint64_t subBytes = rowBytes / uint64_t(std::max<int64_t>(inner, 1));
+        for (int64_t r = 0; r < rows; ++r) {
+          SmallVector<int64_t> subCuts;
+          item.op.getSubRowCuts(r, subCuts);
+          subCuts.push_back(inner);
+          size_t next = 0;
+          for (int64_t s = 0; s < inner;) {
+            while (subCuts[next] <= s)
+              ++next;
+            int64_t end = std::min(s + subStep, subCuts[next]);
+            Chunk c{i, r, r + 1, uint64_t(end - s) * subBytes};
+            c.s0 = s;
+            c.s1 = end;
+            chunks.push_back(c);
+            s = end;
+          }
+        }
+        continue;
+      }
       size_t nextCut = 0;
       for (int64_t r = 0; r < rows;) {
         while (cuts[nextCut] <= r)
@@ -239,8 +276,10 @@ private:
       // Read ahead the chunk this worker will likely take next.
       if (size_t ahead = i + numWorkers; ahead < order.size()) {
         const Chunk &later = chunks[order[ahead]];
-        prefetchChunk(items[later.item].op, later.r0, later.r1,
-                      opts.checkpointRoot);
+        // A row cut into sub-rows: read ahead with its first sub-row chunk.
+        if (later.s0 == 0)
+          prefetchChunk(items[later.item].op, later.r0, later.r1,
+                        opts.checkpointRoot);
       }
       if (llvm::Error err = runChunk(ctx, chunks[c])) {
         std::lock_guard<std::mutex> lock(errorMutex);
@@ -267,7 +306,11 @@ private:
     EvaluationContext::Times before = ctx.times;
     ctx.times.childNs = 0;
     auto started = std::chrono::steady_clock::now();
-    llvm::Error evaluated = item.op.evaluateRows(ctx, c.r0, c.r1, results);
+    BufferBytes::resetPeak();
+    bool sub = c.s1 > c.s0;
+    llvm::Error evaluated =
+        sub ? item.op.evaluateSubRows(ctx, c.r0, c.s0, c.s1, results)
+            : item.op.evaluateRows(ctx, c.r0, c.r1, results);
     if (opts.times) {
       // mlc_llm's "Time usage": loading, mapping, quantization.
       uint64_t total =
@@ -287,23 +330,54 @@ private:
       if (!writer.wantsRecord(consumer.record))
         continue;
       const RowBuffer &rows = results[consumer.result];
+      const tc::RecordSpec &spec = writer.records()[consumer.record];
       auto write = [&](int64_t row, const uint8_t *data, size_t size) {
-        return writeRows(consumer.record, row, data, size);
+        return writeRows(consumer.record, uint64_t(row) * fileRowBytes(spec),
+                         data, size);
       };
-      llvm::Error e = consumer.selection
-                          ? consumer.selection.selectRows(rows, c.r0, write)
-                          : write(c.r0, rows.bytes(), rows.byteSize());
+      llvm::Error e = llvm::Error::success();
+      if (consumer.selection) {
+        e = consumer.selection.selectRows(rows, c.r0, write);
+      } else if (sub) {
+        // Sub-rows [s0, s1) of row r0: the record is [rows, inner, ...].
+        uint64_t subRowBytes =
+            fileRowBytes(spec) / uint64_t(std::max<int64_t>(spec.shape[1], 1));
+        e = writeRows(consumer.record,
+                      uint64_t(c.r0) * fileRowBytes(spec) +
+                          uint64_t(c.s0) * subRowBytes,
+                      rows.bytes(), rows.byteSize());
+      } else {
+        e = write(c.r0, rows.bytes(), rows.byteSize());
+      }
       if (e)
         return withParam(consumer.record, std::move(e));
     }
+    results.clear();
+    // The most evaluation buffers this worker held for the chunk.
+    uint64_t held = uint64_t(std::max<int64_t>(BufferBytes::resetPeak(), 0));
+    uint64_t seen = maxChunkBufferBytes.load();
+    while (held > seen && !maxChunkBufferBytes.compare_exchange_weak(seen, held))
+      ;
     return llvm::Error::success();
   }
 
-  /// Writes `size` bytes of rows starting at row `r0` of a record.
-  llvm::Error writeRows(size_t record, int64_t r0, const void *data,
+public:
+  /// Chunks planned, those that are sub-rows of a row, and the most
+  /// evaluation buffer bytes one chunk held.
+  ExecutorStats stats() const {
+    ExecutorStats s;
+    s.chunks = chunks.size();
+    for (const Chunk &c : chunks)
+      s.subRowChunks += c.s1 > c.s0;
+    s.maxChunkBufferBytes = maxChunkBufferBytes.load();
+    return s;
+  }
+
+private:
+  /// Writes `size` bytes at byte `offset` of a record.
+  llvm::Error writeRows(size_t record, uint64_t offset, const void *data,
                         size_t size) {
     const tc::RecordSpec &r = writer.records()[record];
-    uint64_t offset = uint64_t(r0) * fileRowBytes(r);
     if (r.dtype != num::DType::F32)
       return writer.writeRecordPart(record, offset, data, size);
     // float32 records are stored in TVM's f32-to-bf16 encoding.
@@ -375,6 +449,7 @@ private:
   unsigned numWorkers = 1;
   std::atomic<size_t> next{0}, itemsDone{0};
   std::atomic<uint64_t> bytesDone{0};
+  std::atomic<uint64_t> maxChunkBufferBytes{0};
   uint64_t totalBytes = 0;
   size_t itemsInRun = 0; // items with chunks to run
   std::unique_ptr<std::atomic<uint32_t>[]> chunksLeft; // per item
@@ -400,6 +475,8 @@ llvm::Error mlir::qopt::weights::executeParams(
     return err;
   if (errors && opts.accuracy)
     runner.collectErrors(*errors);
+  if (opts.stats)
+    *opts.stats = runner.stats();
   return llvm::Error::success();
 }
 

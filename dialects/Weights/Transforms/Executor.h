@@ -31,6 +31,16 @@ struct ExecutorTimes {
   std::atomic<uint64_t> quantNs{0}; // quantization
 };
 
+/// What the scheduler did (ExecutorOptions::stats).
+struct ExecutorStats {
+  size_t chunks = 0;       // chunks planned
+  size_t subRowChunks = 0; // of them, sub-rows of a row (stacked experts)
+  /// The most bytes of evaluation buffers (RowBuffer data and other
+  /// UninitVectors, not the mapped checkpoint rows) one worker held while
+  /// it computed and wrote one chunk.
+  uint64_t maxChunkBufferBytes = 0;
+};
+
 struct ExecutorOptions {
   /// Worker threads; 0 = all cores.
   unsigned threads = 0;
@@ -60,6 +70,8 @@ struct ExecutorOptions {
   /// Clamp NaN, infinite and out-of-range source weights instead of failing
   /// (qopt/Numerics/Range.h).
   bool clampWeights = false;
+  /// When set, receives what the scheduler did.
+  ExecutorStats *stats = nullptr;
 };
 
 /// Quantization error of one weight: its model-dtype values w against the

@@ -17,6 +17,7 @@
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/StringSaver.h"
 
 #include <array>
 #include <cstring>
@@ -40,10 +41,15 @@ static std::string shapeStr(ArrayRef<int64_t> shape) {
 }
 
 namespace {
+/// Source ops by tensor name; the keys view the ops' key attributes (held
+/// by the context), so a checkpoint's tens of thousands of names are not
+/// copied again.
+using SourceMap = llvm::DenseMap<StringRef, SourceOp>;
+
 /// Materializes MapExprs as IR next to the source ops.
 class ExprBuilder {
 public:
-  ExprBuilder(OpBuilder &b, const llvm::StringMap<SourceOp> &sources,
+  ExprBuilder(OpBuilder &b, const SourceMap &sources,
               const llvm::StringSet<> &awqWeights, int64_t awqGroup,
               const llvm::StringSet<> &fp8Weights,
               std::array<int64_t, 2> fp8Block)
@@ -289,7 +295,7 @@ private:
   }
 
   OpBuilder &b;
-  const llvm::StringMap<SourceOp> &sources;
+  const SourceMap &sources;
   const llvm::StringSet<> &awqWeights;
   int64_t awqGroup;
   const llvm::StringSet<> &fp8Weights;
@@ -341,7 +347,7 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
     // Source tensors by name, in checkpoint order.
     Block &body = model.getBody().front();
     Builder b(&getContext());
-    llvm::StringMap<SourceOp> sources;
+    SourceMap sources;
     SmallVector<SourceOp> sourceOrder;
     for (SourceOp s : body.getOps<SourceOp>()) {
       auto [it, inserted] = sources.try_emplace(s.getKey(), s);
@@ -359,7 +365,15 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
 
     // Every parameter's sources must exist; report all that do not (or,
     // with defer-missing, record them for qopt-verify-parameters).
-    std::vector<std::vector<std::string>> paramSources(def->params.size());
+    // Names of each parameter's source tensors: the source ops' keys, or
+    // (a tensor the checkpoint lacks) saved here.
+    llvm::BumpPtrAllocator missingNames;
+    llvm::StringSaver saveMissing(missingNames);
+    auto keep = [&](StringRef n) -> StringRef {
+      auto it = sources.find(n);
+      return it != sources.end() ? it->first : saveMissing.save(n);
+    };
+    std::vector<SmallVector<StringRef, 2>> paramSources(def->params.size());
     bool missing = false;
     llvm::DenseSet<size_t> skipped;
     // Parameters not built (defer-missing): name and missing tensors.
@@ -396,13 +410,14 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
               return sources.count(part) != 0;
             })) {
           awqWeights.insert(s);
-          llvm::append_range(paramSources[i], awqParts(s));
+          for (const std::string &part : awqParts(s))
+            paramSources[i].push_back(keep(part));
           continue;
         }
-        paramSources[i].push_back(s);
+        paramSources[i].push_back(keep(s));
         if (isFp8Weight(s)) {
           fp8Weights.insert(s);
-          paramSources[i].push_back(s + "_scale_inv");
+          paramSources[i].push_back(keep(s + "_scale_inv"));
         } else if (SourceOp w = sources.lookup(s);
                    *fp8Block && w &&
                    isa<Float8E4M3FNType>(
@@ -413,7 +428,7 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
         }
       }
       SmallVector<Attribute> absent;
-      for (const std::string &s : paramSources[i]) {
+      for (StringRef s : paramSources[i]) {
         if (sources.count(s))
           continue;
         absent.push_back(b.getStringAttr(s));
@@ -436,9 +451,9 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
     llvm::MapVector<StringRef, SmallVector<SourceOp>> byFile;
     for (SourceOp s : sourceOrder)
       byFile[s.getFile()].push_back(s);
-    llvm::StringMap<SmallVector<size_t>> torchToMlc;
+    llvm::DenseMap<StringRef, SmallVector<size_t, 1>> torchToMlc;
     for (auto [i, names] : llvm::enumerate(paramSources))
-      for (const std::string &n : names)
+      for (StringRef n : names)
         torchToMlc[n].push_back(i);
     // A weight's block scales place it no more than AWQ's parts do: the
     // order is that of the dequantized checkpoint (fp8_cast_bf16's), which
@@ -484,10 +499,13 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
     ExprBuilder exprs(ob, sources, awqWeights, awqGroupSize(model), fp8Weights,
                       fp8Block->value_or(std::array<int64_t, 2>{}));
     for (size_t i : order) {
-      const models::ParamDef &p = def->params[i];
+      models::ParamDef &p = def->params[i];
       Value v = exprs.build(p.map, p.name);
       if (!v)
         return failure();
+      // Built: its mapping is not needed again (a stacked parameter's names
+      // the experts), so the IR grows as the definition shrinks.
+      p.map = models::MapExpr();
       Location loc = NameLoc::get(ob.getStringAttr(p.name), v.getLoc());
       auto param = ParamOp::create(
           ob, loc, ob.getStringAttr(p.name), v,
@@ -558,7 +576,7 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
   /// are loaded per parameter and unloaded when a parameter needs others.
   int64_t countSourceParams(
       ModelOp model, const models::ModelDef &def,
-      const std::vector<std::vector<std::string>> &paramSources,
+      ArrayRef<SmallVector<StringRef, 2>> paramSources,
       ArrayRef<size_t> order,
       const llvm::MapVector<StringRef, SmallVector<SourceOp>> &byFile) {
     llvm::StringMap<int64_t> fileParams;
@@ -568,7 +586,7 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
           fileParams[file] += cast<RankedTensorType>(
                                   getCheckpointTensor(s).getType())
                                   .getNumElements();
-    llvm::StringMap<StringRef> pathOf;
+    llvm::DenseMap<StringRef, StringRef> pathOf;
     for (auto &[file, list] : byFile)
       for (SourceOp s : list)
         pathOf[s.getKey()] = file;
@@ -584,7 +602,7 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
     }
     for (size_t i : order) {
       std::set<std::string> required;
-      for (const std::string &n : paramSources[i])
+      for (StringRef n : paramSources[i])
         required.insert(pathOf.lookup(n).str());
       std::vector<std::string> toLoad;
       for (const std::string &f : required)

@@ -304,6 +304,9 @@ def SerializeTensorCache : Pass<"qopt-serialize-tensor-cache"> {
     Option<"calibrationFile", "calibration-file", "std::string", "\"\"",
            "Read the calibration statistics from this file instead of the "
            "model's calibration_file (docs/calibration.md)">,
+    Option<"chunkBytes", "chunk-bytes", "uint64_t", "4194304",
+           "Input bytes (as float32) one chunk evaluates at most, unless one "
+           "row alone is larger and cannot be cut into sub-rows">,
   ];
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }

@@ -205,6 +205,9 @@ struct SerializeTensorCachePass
     opts.progress = line.isEnabled();
     opts.progressLine = &line;
     opts.times = &times;
+    opts.chunkBytes = std::max<uint64_t>(chunkBytes, 1);
+    ExecutorStats execStats;
+    opts.stats = &execStats;
     std::vector<TensorError> errors;
     if (llvm::Error err = executeParams(params, **writer, opts, &errors)) {
       line.clear();
@@ -219,6 +222,11 @@ struct SerializeTensorCachePass
           });
       return signalPassFailure();
     }
+    if (std::getenv("QOPT_EXEC_STATS"))
+      llvm::errs() << "executor: " << execStats.chunks << " chunks ("
+                   << execStats.subRowChunks << " of sub-rows), at most "
+                   << execStats.maxChunkBufferBytes
+                   << " buffer bytes held for one chunk\n";
     llvm::Expected<tc::Metadata> meta = stats.metadata();
     if (!meta) {
       model.emitError(llvm::toString(meta.takeError()));

@@ -29,6 +29,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -116,9 +117,18 @@ struct Checkpoint {
   std::map<std::string, CheckpointFile> files;
   /// Non-fatal findings (e.g. a shard holds tensors the index does not map).
   std::vector<std::string> warnings;
-  /// name -> (file path, position in that file's `tensors`); filled by
-  /// openCheckpoint. find() falls back to a scan when it is empty.
-  std::unordered_map<std::string, std::pair<std::string, size_t>> nameIndex;
+  /// name -> its TensorInfo in `files` (the key views that TensorInfo's
+  /// name: no copy per tensor); filled by openCheckpoint. find() falls back
+  /// to a scan when it is empty.
+  std::unordered_map<std::string_view, const TensorInfo *> nameIndex;
+
+  Checkpoint() = default;
+  /// Moves keep `files`' nodes, which nameIndex points into; copies would
+  /// not.
+  Checkpoint(Checkpoint &&) = default;
+  Checkpoint &operator=(Checkpoint &&) = default;
+  Checkpoint(const Checkpoint &) = delete;
+  Checkpoint &operator=(const Checkpoint &) = delete;
 
   /// The tensor called `tensorName` (as mapped by torchToPath), or nullptr.
   const TensorInfo *find(llvm::StringRef tensorName) const;
