@@ -11,7 +11,9 @@ FP8_OUT: every linear weight of the decoder layers (`*_proj*.weight`,
 lm_head) becomes F8_E4M3 codes plus `<name>_scale_inv` F32 of shape
 [ceil(N / block[0]), ceil(K / block[1])], and config.json gets
 `quantization_config` {"quant_method": "fp8", "fmt": "e4m3",
-"activation_scheme": "dynamic", "weight_block_size": block}. The codes are
+"activation_scheme": "dynamic" (or --activation-scheme),
+"weight_block_size": block}. Names under `language_model.` (a multimodal
+checkpoint's text model) count as the decoder layers too. The codes are
 rounded by hand to the OCP float8 e4m3fn format (bias 7, no infinities,
 largest finite 448, round to nearest even) from w / s with
 s = float32(max |w| of the block / 448).
@@ -70,7 +72,10 @@ def e4m3fn_decode(c):
 
 
 def is_fp8_linear(name, shape):
-    return (name.startswith(("model.layers.", "layers.")) and name.endswith(".weight")
+    # `language_model.`: a multimodal checkpoint's text model (Ministral 3)
+    return (name.startswith(("model.layers.", "layers.",
+                             "language_model.model.layers."))
+            and name.endswith(".weight")
             and "_proj" in name and len(shape) == 2)
 
 
@@ -108,6 +113,10 @@ def main():
     p.add_argument("bf16_out")
     p.add_argument("--block", type=int, nargs=2, default=[128, 128])
     p.add_argument("--activation-scales", action="store_true")
+    p.add_argument("--activation-scheme", choices=["dynamic", "static"],
+                   default="dynamic",
+                   help="quantization_config.activation_scheme (Ministral 3 "
+                        "FP8 checkpoints say static)")
     p.add_argument("--scale-dtype", choices=["F32", "BF16"], default="F32",
                    help="dtype of weight_scale_inv (BF16: scales rounded "
                         "to bfloat16 before use)")
@@ -144,7 +153,8 @@ def main():
     save(a.bf16_out, config, twin, 1)
     config = dict(config)
     config["quantization_config"] = {
-        "activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
+        "activation_scheme": a.activation_scheme, "fmt": "e4m3",
+        "quant_method": "fp8",
         "weight_block_size": list(a.block)}
     save(a.fp8_out, config, fp8, 1)
 

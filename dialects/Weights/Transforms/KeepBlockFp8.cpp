@@ -301,6 +301,18 @@ LogicalResult mlir::qopt::weights::keepBlockFp8(ModelOp model,
            << model.getArch()
            << " checkpoint is not one (mlc_llm: \"not fp8 block quantized. "
               "Thus BlockScaleQuantize is not supported\")";
+  // mlc_llm's ministral3 loader reads each projection's own
+  // `<hf module>.activation_scale` (q/k/v and gate/up required equal, a
+  // per-tensor scale broadcast over the input blocks), which is not
+  // reproduced here; the qwen3 loaders' MLC-named tensors are.
+  if (m.activationScale && model.getArch() == "ministral3")
+    return model.emitError("mode '")
+           << m.name
+           << "' is not supported for ministral3: mlc_llm's loader reads "
+              "each projection's own activation_scale (q/k/v and gate/up "
+              "required equal) and broadcasts it over the input blocks, "
+              "which quant-opt does not reproduce; use "
+              "fp8_e4m3fn_bf16_block_scale";
   Type bf16 = BFloat16Type::get(ctx), f32 = Float32Type::get(ctx);
   llvm::StringMap<int64_t> order = sourceOrder(model);
   // name -> (codes type, scales type) of the parameters kept in blocks, and
