@@ -13,7 +13,9 @@ lm_head) becomes F8_E4M3 codes plus `<name>_scale_inv` F32 of shape
 `quantization_config` {"quant_method": "fp8", "fmt": "e4m3",
 "activation_scheme": "dynamic" (or --activation-scheme),
 "weight_block_size": block}. Names under `language_model.` (a multimodal
-checkpoint's text model) count as the decoder layers too. The codes are
+checkpoint's text model) count as the decoder layers too. --per-tensor:
+one scale per weight (its whole tensor as the block) and no
+weight_block_size. The codes are
 rounded by hand to the OCP float8 e4m3fn format (bias 7, no infinities,
 largest finite 448, round to nearest even) from w / s with
 s = float32(max |w| of the block / 448).
@@ -113,6 +115,10 @@ def main():
     p.add_argument("bf16_out")
     p.add_argument("--block", type=int, nargs=2, default=[128, 128])
     p.add_argument("--activation-scales", action="store_true")
+    p.add_argument("--per-tensor", choices=["scalar", "one"],
+                   help="one scale per weight (max |w| / 448), stored as a "
+                        "0-d tensor (scalar) or of shape [1] (one), and no "
+                        "weight_block_size, as Ministral 3 FP8 checkpoints")
     p.add_argument("--activation-scheme", choices=["dynamic", "static"],
                    default="dynamic",
                    help="quantization_config.activation_scheme (Ministral 3 "
@@ -130,11 +136,14 @@ def main():
             fp8.append((name, dtype, shape, data))
             twin.append((name, dtype, shape, data))
             continue
+        block = shape if a.per_tensor else a.block
         codes, scales, deq = quantize_blocks(from_bits(data, dtype), shape,
-                                             a.block, a.scale_dtype)
+                                             block, a.scale_dtype)
         fp8.append((name, "F8_E4M3", shape, codes))
-        fp8.append((name + "_scale_inv", a.scale_dtype,
-                    [-(-shape[0] // a.block[0]), -(-shape[1] // a.block[1])],
+        scale_shape = {"scalar": [], "one": [1]}.get(
+            a.per_tensor,
+            [-(-shape[0] // a.block[0]), -(-shape[1] // a.block[1])])
+        fp8.append((name + "_scale_inv", a.scale_dtype, scale_shape,
                     to_bits(scales, a.scale_dtype)))
         twin.append((name, "BF16", shape, to_bits(deq, "BF16")))
     if a.activation_scales:
@@ -156,6 +165,8 @@ def main():
         "activation_scheme": a.activation_scheme, "fmt": "e4m3",
         "quant_method": "fp8",
         "weight_block_size": list(a.block)}
+    if a.per_tensor:
+        del config["quantization_config"]["weight_block_size"]
     save(a.fp8_out, config, fp8, 1)
 
 
