@@ -5,15 +5,18 @@
 //
 // fp8_e4m3fn_bf16_block_scale(_static_activation), as mlc_llm's
 // BlockScaleQuantize and the loaders of the models that take it (qwen3,
-// qwen3_moe, deepseek_v3) write them: no quantization of their own; every
-// linear (not the final fc, not a MoE router) and every MoE expert stack
-// keeps the checkpoint's float8 codes as `<name>` and its block scales as
-// `<name>_scale_inv` (float32), fused as the weights are (q/k/v and
-// gate/up scales concatenated on the same axis, experts stacked); DeepSeek's
-// w_uk / w_uv likewise from kv_b_proj's. Everything else becomes bfloat16.
+// qwen3_moe, deepseek_v3, ministral3) write them: no quantization of their
+// own; every linear (not the final fc, not a MoE router) and every MoE
+// expert stack keeps the checkpoint's float8 codes as `<name>` and its
+// block scales as `<name>_scale_inv` (float32), fused as the weights are
+// (q/k/v and gate/up scales concatenated on the same axis, experts
+// stacked); DeepSeek's w_uk / w_uv likewise from kv_b_proj's. Everything
+// else becomes bfloat16.
 // With static activation each linear also has `<base>.activation_scale`
 // [ceil(K / block)] float32, which the loaders read from the checkpoint
-// under that (MLC) name. docs/quantization.md, "Block-scale modes".
+// under that (MLC) name. ministral3's per-tensor scales (stride-0 views of
+// one element) are tiled as its loader tiles them (tileScalarScales).
+// docs/quantization.md, "Block-scale modes".
 //
 //===----------------------------------------------------------------------===//
 
