@@ -1,6 +1,7 @@
 //===- calibrated-bench.cpp - Cost of the data-aware quantizers -*- C++ -*-===//
 //
-// CPU time per weight of the importance-weighted search (--imatrix) and GPTQ
+// CPU time per weight of the importance-weighted search (--imatrix), the
+// scale search (--optimize-scales) and GPTQ
 // (--gptq, its prepare step apart) against plain rounding (MLC's group
 // rule) on one synthetic rows x K weight with a synthetic Hessian, single
 // threaded, and a hash of the bytes so that two builds (or the SIMD kernels
@@ -14,6 +15,7 @@
 #include "qopt/Numerics/Calibrated.h"
 #include "qopt/Numerics/Float.h"
 #include "qopt/Numerics/GroupQuant.h"
+#include "qopt/Numerics/ScaleSearch.h"
 #include "qopt/Numerics/Simd.h"
 
 #include <cmath>
@@ -115,6 +117,12 @@ int main(int argc, char **argv) {
                                  q.data(), s.data());
   double imatrix = cpuSeconds() - t0;
   uint64_t imatrixHash = hash();
+  // --optimize-scales (no statistics), for comparison.
+  t0 = cpuSeconds();
+  num::groupQuantizeRowsOptimized(w.data(), rows, k, spec, q.data(),
+                                  s.data(), {});
+  double optimized = cpuSeconds() - t0;
+  uint64_t optimizedHash = hash();
   num::GptqOptions opts;
   num::GptqFactor f;
   t0 = cpuSeconds();
@@ -148,6 +156,7 @@ int main(int argc, char **argv) {
   };
   row("plain rounding", plain, plainHash);
   row("--imatrix", imatrix, imatrixHash);
+  row("--optimize-scales", optimized, optimizedHash);
   row("--gptq (rows)", gptq, gptqHash);
   row("--gptq --imatrix (rows)", gptqImp, gptqImpHash);
   std::printf("| GPTQ prepare (once per K x K Hessian) | %.3f | %.2f (over "

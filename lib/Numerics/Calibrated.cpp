@@ -9,9 +9,11 @@
 #include "qopt/Numerics/Calibrated.h"
 #include "CalibratedSearch.h"
 #include "Simd.h"
+#include "SimdBatchSearch.h"
 #include "SimdCalibrated.h"
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -186,34 +188,88 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
   auto *scaleOut = static_cast<unsigned char *>(scale);
   std::vector<float> x(static_cast<size_t>(k)), q(static_cast<size_t>(gs)),
       tmp(static_cast<size_t>(gs));
+  // With the SIMD kernels: the row's full groups searched together, one per
+  // lane (SimdBatchSearch.h; the same bits as weightedSearch).
+  const bool batched =
+      simd::enabled() && gs % epw == 0 && k <= int64_t(INT32_MAX) - 2 * gs;
+  std::vector<float> codes, sB, aPadded;
+  std::vector<int32_t> offsets;
+  std::vector<uint8_t> won;
+  if (batched) {
+    aPadded.assign(importance, importance + k);
+    aPadded.resize(size_t(k + gs));
+    const int64_t padded =
+        (groups + simd::kBatchPad - 1) / simd::kBatchPad * simd::kBatchPad;
+    codes.resize(size_t(k + gs));
+    x.resize(size_t(k + gs));
+    sB.resize(size_t(padded));
+    won.resize(size_t(padded));
+    offsets.reserve(size_t(padded));
+  }
+  auto pack = [&](uint32_t *gw, int64_t len, auto codeAt) {
+    for (int64_t j = 0; j < gs / epw; ++j) {
+      uint32_t word = 0;
+      for (int64_t r = 0; r < epw; ++r)
+        if (int64_t i = j * epw + r; i < len)
+          word |= uint32_t(int32_t(codeAt(i) + maxInt)) << (r * bits);
+      gw[j] = word;
+    }
+  };
   for (int64_t row = 0; row < rows; ++row) {
     const unsigned char *wRow = in + size_t(row * k) * es;
     uint32_t *qRow = qweight + row * words;
     unsigned char *sRow = scaleOut + size_t(row * groups) * es;
     // MLC's result, the one to beat.
     groupQuantizeRows(wRow, 1, k, spec, qRow, sRow);
-    for (int64_t i = 0; i < k; ++i)
-      x[size_t(i)] = loadModelValue(wRow + size_t(i) * es, format);
+    if (batched)
+      simd::loadModelRow(format, wRow, k, x.data());
+    else
+      for (int64_t i = 0; i < k; ++i)
+        x[size_t(i)] = loadModelValue(wRow + size_t(i) * es, format);
+    offsets.clear();
     for (int64_t g = 0; g < groups; ++g) {
       const int64_t begin = g * gs, len = std::min(gs, k - begin);
       const float *xg = x.data() + begin, *ag = importance + begin;
       if (!searchable(xg, ag, len))
         continue;
       uint32_t *gw = qRow + g * (gs / epw);
+      auto codeOf = [&](int64_t i) {
+        return float(int32_t((gw[i / epw] >> ((i % epw) * bits)) & mask)) -
+               maxInt;
+      };
+      if (batched && len == gs) {
+        sB[offsets.size()] = loadModelValue(sRow + size_t(g) * es, format);
+        offsets.push_back(int32_t(begin));
+        for (int64_t i = 0; i < len; ++i)
+          codes[size_t(begin + i)] = codeOf(i);
+        continue;
+      }
       for (int64_t i = 0; i < len; ++i)
-        q[size_t(i)] =
-            float(int32_t((gw[i / epw] >> ((i % epw) * bits)) & mask)) - maxInt;
+        q[size_t(i)] = codeOf(i);
       float s = loadModelValue(sRow + size_t(g) * es, format), m = 0.0f;
       if (!weightedSearch(rule, xg, ag, len, s, m, q.data(), tmp.data()))
         continue;
       storeModelValue(s, format, sRow + size_t(g) * es);
-      for (int64_t j = 0; j < gs / epw; ++j) {
-        uint32_t word = 0;
-        for (int64_t r = 0; r < epw; ++r)
-          if (int64_t i = j * epw + r; i < len)
-            word |= uint32_t(int32_t(q[size_t(i)] + maxInt)) << (r * bits);
-        gw[j] = word;
-      }
+      pack(gw, len, [&](int64_t i) { return q[size_t(i)]; });
+    }
+    if (offsets.empty())
+      continue;
+    // Padding lanes: the zeros after the row (no candidate, no change).
+    const auto count = int64_t(offsets.size());
+    while (offsets.size() % size_t(simd::kBatchPad) != 0) {
+      sB[offsets.size()] = 0.0f;
+      offsets.push_back(int32_t(k));
+    }
+    simd::weightedSearchBatch(format, spec.rounding, x.data(), aPadded.data(),
+                              offsets.data(), gs, count, maxInt, codes.data(),
+                              sB.data(), won.data());
+    for (int64_t c = 0; c < count; ++c) {
+      if (!won[size_t(c)])
+        continue;
+      const int64_t begin = offsets[size_t(c)], g = begin / gs;
+      storeModelValue(sB[size_t(c)], format, sRow + size_t(g) * es);
+      pack(qRow + g * (gs / epw), gs,
+           [&](int64_t i) { return codes[size_t(begin + i)]; });
     }
   }
 }

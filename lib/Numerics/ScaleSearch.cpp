@@ -11,9 +11,12 @@
 #include "qopt/Numerics/ScaleSearch.h"
 #include "SearchRules.h"
 #include "Simd.h"
+#include "SimdBatchSearch.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <iterator>
 #include <limits>
@@ -202,6 +205,56 @@ void storeFromFloat(float f, FloatFormat format, unsigned char *p) {
   std::memcpy(p, &h, 2);
 }
 
+/// out[j * E + r] = the signed code r of word j (E = 32 / bits codes of
+/// `bits` bits per word, stored code minus maxInt), for nWords words.
+template <int Bits>
+void unpackCodesT(const uint32_t *w, int64_t nWords, int32_t maxInt,
+                  float *out) {
+  constexpr int E = 32 / Bits;
+  constexpr uint32_t M = (1u << Bits) - 1u;
+  for (int64_t j = 0; j < nWords; ++j)
+    for (int r = 0; r < E; ++r)
+      out[j * E + r] = float(int32_t((w[j] >> (r * Bits)) & M) - maxInt);
+}
+void unpackCodes(int bits, const uint32_t *w, int64_t nWords, int32_t maxInt,
+                 float *out) {
+  if (bits == 4)
+    return unpackCodesT<4>(w, nWords, maxInt, out);
+  if (bits == 3)
+    return unpackCodesT<3>(w, nWords, maxInt, out);
+  const int e = 32 / bits;
+  const uint32_t m = (1u << bits) - 1u;
+  for (int64_t j = 0; j < nWords; ++j)
+    for (int r = 0; r < e; ++r)
+      out[j * e + r] = float(int32_t((w[j] >> (r * bits)) & m) - maxInt);
+}
+
+/// The inverse of unpackCodes: w[j] from the signed codes c.
+template <int Bits>
+void packCodesT(const float *c, int64_t nWords, int32_t maxInt, uint32_t *w) {
+  constexpr int E = 32 / Bits;
+  for (int64_t j = 0; j < nWords; ++j) {
+    uint32_t word = 0;
+    for (int r = 0; r < E; ++r)
+      word |= uint32_t(int32_t(c[j * E + r]) + maxInt) << (r * Bits);
+    w[j] = word;
+  }
+}
+void packCodes(int bits, const float *c, int64_t nWords, int32_t maxInt,
+               uint32_t *w) {
+  if (bits == 4)
+    return packCodesT<4>(c, nWords, maxInt, w);
+  if (bits == 3)
+    return packCodesT<3>(c, nWords, maxInt, w);
+  const int e = 32 / bits;
+  for (int64_t j = 0; j < nWords; ++j) {
+    uint32_t word = 0;
+    for (int r = 0; r < e; ++r)
+      word |= uint32_t(int32_t(c[j * e + r]) + maxInt) << (r * bits);
+    w[j] = word;
+  }
+}
+
 } // namespace
 
 void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
@@ -228,6 +281,22 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
   std::vector<int32_t> bestQ(static_cast<size_t>(groupSize));
   GroupSearcher searcher(format, maxInt, options.fullCodeRange,
                          size_t(groupSize));
+  // With the SIMD kernels: the row's full groups searched together, one per
+  // lane (SimdBatchSearch.h; the same bits as the scalar searcher).
+  const bool batched = simd::enabled() && groupSize == wordsPerGroup * epw &&
+                       k <= int64_t(INT32_MAX) - 2 * groupSize;
+  std::vector<float> codes, sB;
+  std::vector<int32_t> offsets;
+  std::vector<uint8_t> won;
+  if (batched) {
+    const int64_t padded = (numGroups + simd::kBatchPad - 1) /
+                           simd::kBatchPad * simd::kBatchPad;
+    codes.resize(size_t(k + groupSize));
+    x.resize(size_t(k + groupSize));
+    sB.resize(size_t(padded));
+    won.resize(size_t(padded));
+    offsets.reserve(size_t(padded));
+  }
   for (int64_t row = 0; row < rows; ++row) {
     const unsigned char *wRow = in + size_t(row) * size_t(k) * elemSize;
     uint32_t *qRow = qweight + size_t(row) * size_t(numWords);
@@ -235,25 +304,36 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
         scaleOut + size_t(row) * size_t(numGroups) * elemSize;
     // The RTN result, exactly groupQuantizeRows'.
     groupQuantizeRows(wRow, 1, k, spec, qRow, scaleRow);
-    for (int64_t i = 0; i < k; ++i)
-      x[size_t(i)] = loadAsFloat(wRow + size_t(i) * elemSize, format);
+    if (batched)
+      simd::loadModelRow(format, wRow, k, x.data());
+    else
+      for (int64_t i = 0; i < k; ++i)
+        x[size_t(i)] = loadAsFloat(wRow + size_t(i) * elemSize, format);
 
+    offsets.clear();
     for (int64_t g = 0; g < numGroups; ++g) {
       const int64_t begin = g * groupSize;
       const int64_t len = std::min(groupSize, k - begin);
       const float *xg = x.data() + begin;
-      bool finite = true;
-      bool allZero = true;
+      // Finite and not all zero: the largest magnitude's bits.
+      uint32_t top = 0;
       for (int64_t i = 0; i < len; ++i) {
-        finite &= std::isfinite(xg[i]);
-        allZero &= xg[i] == 0.0f;
+        uint32_t bitsOf;
+        std::memcpy(&bitsOf, xg + i, 4);
+        top = std::max(top, bitsOf & 0x7FFFFFFFu);
       }
-      if (!finite || allZero)
+      if (top >= 0x7F800000u || top == 0)
         continue;
 
-      // The RTN error, as groupDequantizeRows reconstructs it.
+      // The RTN codes and scale, as groupDequantizeRows reconstructs them.
       uint32_t *words = qRow + size_t(g) * size_t(wordsPerGroup);
       unsigned char *scalePtr = scaleRow + size_t(g) * elemSize;
+      if (batched && len == groupSize) {
+        sB[offsets.size()] = loadAsFloat(scalePtr, format);
+        offsets.push_back(int32_t(begin));
+        unpackCodes(bits, words, wordsPerGroup, maxInt, codes.data() + begin);
+        continue;
+      }
       for (int64_t i = 0; i < len; ++i)
         rtnQ[size_t(i)] =
             int32_t((words[i / epw] >> ((i % epw) * bits)) & mask) - maxInt;
@@ -273,6 +353,31 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
         }
         words[j] = word;
       }
+    }
+    if (offsets.empty())
+      continue;
+    // Padding lanes: the zeros after the row (no candidate, no change).
+    const auto count = int64_t(offsets.size());
+    while (offsets.size() % size_t(simd::kBatchPad) != 0) {
+      sB[offsets.size()] = 0.0f;
+      offsets.push_back(int32_t(k));
+    }
+    if (format == FloatFormat::F16)
+      simd::searchScalesBatchF16(x.data(), offsets.data(), groupSize, count,
+                                 float(maxInt), options.fullCodeRange,
+                                 codes.data(), sB.data(), won.data());
+    else
+      simd::searchScalesBatch(format, x.data(), offsets.data(), groupSize,
+                              count, float(maxInt), options.fullCodeRange,
+                              codes.data(), sB.data(), won.data());
+    for (int64_t c = 0; c < count; ++c) {
+      if (!won[size_t(c)])
+        continue;
+      const int64_t begin = offsets[size_t(c)];
+      const int64_t g = begin / groupSize;
+      storeFromFloat(sB[size_t(c)], format, scaleRow + size_t(g) * elemSize);
+      packCodes(bits, codes.data() + begin, wordsPerGroup, maxInt,
+                qRow + size_t(g) * size_t(wordsPerGroup));
     }
   }
 }

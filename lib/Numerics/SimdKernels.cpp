@@ -13,6 +13,7 @@
 #include <hwy/highway.h>
 
 #include "Pack.h"
+#include "SimdRowQuant-inl.h"
 #include "SimdRules-inl.h"
 
 #include <algorithm>
@@ -168,13 +169,22 @@ void QuantizeRowsT(const void *wv, int64_t rows, int64_t k, int bits,
   for (int64_t row = 0; row < rows; ++row) {
     const T *wRow = w + row * k;
     T *scaleRow = scale + row * numGroups;
-    bool anyNaN = false;
-    for (int64_t g = 0; g < numGroups; ++g) {
+    bool anyNaN = false, anyInf = false;
+    // Whole batches of groups row-wide (SimdRowQuant-inl.h), the rest one
+    // by one.
+    const int64_t rowGroups =
+        GroupMaxBitsRow<F>(wRow, k / groupSize, groupSize, maxBits.data());
+    for (int64_t g = 0; g < rowGroups; ++g) {
+      anyNaN |= maxBits[size_t(g)] > M::kInfBits;
+      anyInf |= maxBits[size_t(g)] == M::kInfBits;
+    }
+    for (int64_t g = rowGroups; g < numGroups; ++g) {
       const int64_t begin = g * groupSize;
       const uint32_t m =
           GroupMaxBits<F>(wRow + begin, std::min(groupSize, k - begin));
       maxBits[size_t(g)] = m;
       anyNaN |= m > M::kInfBits;
+      anyInf |= m == M::kInfBits;
     }
     // The scales (rules::groupScale): float16 ones on vectors of groups.
     int64_t g = 0;
@@ -210,9 +220,18 @@ void QuantizeRowsT(const void *wv, int64_t rows, int64_t k, int bits,
           storeAt(scaleRow, g, sv);
           scales[size_t(g)] = M::toFloat(sv);
         }
-    for (g = 0; g < numGroups; ++g) {
-      const int64_t begin = g * groupSize;
-      const int64_t len = std::min(groupSize, k - begin);
+    // Without NaN, infinities and zero scales, the codes row-wide, then the
+    // groups of the tail that is shorter than a vector.
+    int64_t done = 0;
+    if (!anyNaN && !anyInf && std::find(scales.begin(), scales.end(), 0.0f) ==
+                       scales.end())
+      done = QuantizeRowSpans<F, R>(wRow, k, groupSize, scales.data(), maxInt,
+                                    hi, q.data());
+    for (g = done / groupSize; g < numGroups; ++g) {
+      const int64_t begin = std::max(g * groupSize, done);
+      const int64_t len = std::min((g + 1) * groupSize, k) - begin;
+      if (len <= 0)
+        continue;
       const float s = scales[size_t(g)];
       if (s != 0.0f)
         QuantizeGroup<F, R, false>(wRow + begin, len, s, maxInt, hi,
@@ -224,6 +243,8 @@ void QuantizeRowsT(const void *wv, int64_t rows, int64_t k, int bits,
     uint32_t *qRow = qweight + row * numWords;
     if (bits == 4)
       PackNibbles(q.data(), numWords, qRow);
+    else if (bits == 3)
+      PackTriples(q.data(), numWords, qRow);
     else
       packCodeWords(q.data(), numWords, bits, qRow);
   }

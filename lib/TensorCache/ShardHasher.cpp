@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 namespace qopt::tensorcache {
@@ -77,6 +78,46 @@ static llvm::Error readBack(int &fd, const std::string &path,
   }
   return llvm::Error::success();
 }
+
+namespace {
+/// A read-only window of a staged shard file, mapped (MAP_POPULATE) where
+/// a batch reads bytes back: the md5 then reads the page cache in place,
+/// which costs the kernel a page-table entry per page instead of a copy of
+/// it (pread); the window moves on in steps of kWindow bytes, so that at
+/// most kWindow bytes per lane are mapped (and resident) at a time.
+class ReadWindow {
+public:
+  static constexpr uint64_t kWindow = 256 << 10;
+  ~ReadWindow() { unmap(); }
+  /// [offset, offset + size) of the file `fd`, or null if it cannot be
+  /// mapped (the caller reads it instead); `size` is at most what is left
+  /// of the window from `offset` on, `limit` the end of what will be read.
+  const uint8_t *get(int fd, uint64_t offset, uint64_t &size, uint64_t limit) {
+    if (!base || offset < start || offset + size > start + length) {
+      unmap();
+      static const uint64_t page = uint64_t(::sysconf(_SC_PAGESIZE));
+      start = offset / page * page;
+      length = std::min<uint64_t>(kWindow, limit - start);
+      void *p = ::mmap(nullptr, size_t(length), PROT_READ,
+                       MAP_SHARED | MAP_POPULATE, fd, off_t(start));
+      if (p == MAP_FAILED)
+        return nullptr;
+      base = static_cast<const uint8_t *>(p);
+    }
+    size = std::min(size, start + length - offset);
+    return base + (offset - start);
+  }
+
+private:
+  void unmap() {
+    if (base)
+      ::munmap(const_cast<uint8_t *>(base), size_t(length));
+    base = nullptr;
+  }
+  const uint8_t *base = nullptr;
+  uint64_t start = 0, length = 0;
+};
+} // namespace
 
 llvm::Error ShardHasher::drainPending(size_t k) {
   Shard &sh = shards[k];
@@ -204,6 +245,7 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
     std::vector<uint64_t> at(n, 0);
     std::vector<llvm::ArrayRef<uint8_t>> data(n);
     std::vector<int> fds(n, -1);
+    std::vector<ReadWindow> windows(n);
     std::unique_ptr<uint8_t[]> laneBuf;
     llvm::Error failure = llvm::Error::success();
     for (bool more = true; more && !failure;) {
@@ -221,12 +263,19 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
         uint64_t len = std::min<uint64_t>(kSlice, p.size - at[i]);
         const uint8_t *src = p.data.get() + at[i];
         if (!p.data) {
-          if (!laneBuf)
-            laneBuf.reset(new uint8_t[n * kSlice]);
-          uint8_t *dst = laneBuf.get() + i * kSlice;
-          failure = readBack(fds[i], paths[order[i]], displays[order[i]],
-                             p.offset + at[i], len, dst);
-          src = dst;
+          if (fds[i] < 0)
+            fds[i] = ::open(paths[order[i]].c_str(), O_RDONLY | O_CLOEXEC);
+          src = fds[i] < 0 ? nullptr
+                           : windows[i].get(fds[i], p.offset + at[i], len,
+                                            p.offset + p.size);
+          if (!src) {
+            if (!laneBuf)
+              laneBuf.reset(new uint8_t[n * kSlice]);
+            uint8_t *dst = laneBuf.get() + i * kSlice;
+            failure = readBack(fds[i], paths[order[i]], displays[order[i]],
+                               p.offset + at[i], len, dst);
+            src = dst;
+          }
         }
         data[i] = {src, size_t(len)};
         at[i] += len;
@@ -235,6 +284,7 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
       if (more && !failure)
         md5UpdateMany(streams, data);
     }
+    windows.clear();
     for (int fd : fds)
       if (fd >= 0)
         ::close(fd);

@@ -34,8 +34,11 @@ struct ExecutorTimes {
 struct ExecutorOptions {
   /// Worker threads; 0 = all cores.
   unsigned threads = 0;
-  /// Target bytes of input one chunk evaluates at a time.
-  uint64_t chunkBytes = 8ull << 20;
+  /// Target bytes of input one chunk evaluates at a time, counted as
+  /// float32 (a float16 chunk is half of it). 4 MiB: the 2 MiB of a float16
+  /// chunk stay in a core's L2 cache between the range check's pass and the
+  /// kernel's (8 MiB measured 4-6% more CPU for q4f16_1 and more RSS).
+  uint64_t chunkBytes = 4ull << 20;
   /// Print a progress line on stderr (only when it is a terminal).
   bool progress = false;
   /// Where the progress line is drawn (with `progress`); the caller clears

@@ -12,7 +12,11 @@
 // from the staged file when the frontier reaches them. With
 // Limits::readyCopyBytes = 0 (the writer's setting) in-order pieces are not
 // copied either: they wait as file ranges and the batch reads them back from
-// the page cache, so the hasher holds no more than its batch buffers.
+// the page cache, so the hasher holds no more than its batch buffers. It
+// reads them in place: each lane maps a window of 256 KiB of its staged file
+// (MAP_POPULATE) and the md5 reads the mapping, which costs the kernel a
+// page-table entry per page instead of a pread copy (pread remains the
+// fallback where a mapping fails).
 //
 //===----------------------------------------------------------------------===//
 
@@ -45,7 +49,8 @@ public:
     /// Copies of in-order pieces kept; beyond, a piece waits as a range of
     /// its staged file and is read back (pread, through a per-batch buffer
     /// of 64 KiB per lane) when its batch is hashed, so that no copy of it
-    /// is held in the meantime.
+    /// is held in the meantime (read in place through a mapped window where
+    /// the file can be mapped).
     uint64_t readyCopyBytes = ~uint64_t(0);
   };
   /// What was hashed from where (for tests and the benchmark notes).

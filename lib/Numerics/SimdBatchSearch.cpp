@@ -1,0 +1,461 @@
+//===- SimdBatchSearch.cpp - Scale searches, one group per lane -*- C++ -*-===//
+//
+// See SimdBatchSearch.h. Each kernel handles the groups of a batch in chunks
+// of as many groups as the target has double lanes; the float steps run on
+// float vectors of the same lane count. A lane whose chain has ended (or
+// whose candidate is not scored by the scalar search) computes with a
+// harmless scale and its results are masked off; a step that no lane takes
+// is skipped. Compiled once per Highway target (foreach_target); the
+// HWY_ONCE part holds the dispatch.
+//
+//===----------------------------------------------------------------------===//
+
+// Arrays of vectors below: on Arm this file compiles for NEON only (as
+// SimdCalibrated.cpp; the bytes are the same on every target).
+#if defined(__aarch64__) && !defined(HWY_DISABLED_TARGETS)
+#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128)
+#endif
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "lib/Numerics/SimdBatchSearch.cpp"
+#include <hwy/foreach_target.h> // IWYU pragma: keep
+
+#include <hwy/highway.h>
+
+#include "CalibratedSearch.h"
+#include "SearchRules.h"
+#include "SimdRules-inl.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+HWY_BEFORE_NAMESPACE();
+namespace qopt::numerics::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+namespace {
+
+using DD = hn::ScalableTag<double>;
+using DF = hn::Rebind<float, DD>;
+using VD = hn::Vec<DD>;
+using VF = hn::Vec<DF>;
+using MD = hn::Mask<DD>;
+using MF = hn::Mask<DF>;
+
+/// Candidates per orientation at most (kRatios x (kRefinements + 1)).
+constexpr int kMaxTried = int(std::size(calibrated::kRatios)) *
+                          (calibrated::kRefinements + 1);
+
+/// The same lanes' mask for the other element type.
+HWY_INLINE MD ToDouble(MF m) {
+  const DD dd;
+  const DF df;
+  return hn::Gt(hn::PromoteTo(dd, hn::IfThenElseZero(m, hn::Set(df, 1.0f))),
+                hn::Zero(dd));
+}
+HWY_INLINE MF ToFloat(MD m) {
+  const DD dd;
+  const DF df;
+  return hn::Gt(hn::DemoteTo(df, hn::IfThenElseZero(m, hn::Set(dd, 1.0))),
+                hn::Zero(df));
+}
+
+/// roundTo(x, F) of each lane.
+template <FloatFormat F> HWY_INLINE VF RoundScale(VF x) {
+  const DF df;
+  if constexpr (F == FloatFormat::F16)
+    return HalfToFloat(df, FloatToHalf(df, x));
+  else if constexpr (F == FloatFormat::BF16)
+    return RoundToBFloat16(df, x);
+  else
+    return x;
+}
+
+/// std::max(a, b) of each lane: (a < b) ? b : a.
+HWY_INLINE VF MaxOf(VF a, VF b) { return hn::IfThenElse(hn::Lt(a, b), b, a); }
+
+/// search::sumLanes of eight vectors of lane sums.
+HWY_INLINE VD SumLanes(const VD (&v)[search::kSumLanes]) {
+  return hn::Add(hn::Add(hn::Add(v[0], v[1]), hn::Add(v[2], v[3])),
+                 hn::Add(hn::Add(v[4], v[5]), hn::Add(v[6], v[7])));
+}
+
+using DI = hn::Rebind<int32_t, DF>;
+using VI = hn::Vec<DI>;
+
+/// Value i of the chunk's groups: x[offset + i] of each lane.
+HWY_INLINE VF GatherAt(const float *x, VI offsets, int64_t i) {
+  const DF df;
+  const DI di;
+  return hn::GatherIndex(df, x, hn::Add(offsets, hn::Set(di, int32_t(i))));
+}
+
+/// The chunk's values (negated if asked) as floats and doubles, element i
+/// of lane l at i * N + l.
+void LoadChunk(const float *x, VI offsets, int64_t n, bool negate, float *yf,
+               double *yd) {
+  const DD dd;
+  const DF df;
+  const auto N = int64_t(hn::Lanes(dd));
+  for (int64_t i = 0; i < n; ++i) {
+    VF y = GatherAt(x, offsets, i);
+    if (negate)
+      y = hn::Neg(y);
+    hn::StoreU(y, df, yf + i * N);
+    hn::StoreU(hn::PromoteTo(dd, y), dd, yd + i * N);
+  }
+}
+
+/// ScaleSearch.cpp's score of the scales s (one per lane): error, sxq, sqq
+/// with element i added to lane sum i % kSumLanes in ascending order.
+template <int64_t NN>
+HWY_INLINE void ScoreLanesN(const float *yf, const double *yd, int64_t nRun,
+                            VF s, VF lo, VF hi, VD &error, VD &sxq, VD &sqq) {
+  const int64_t n = NN > 0 ? NN : nRun;
+  constexpr int kL = search::kSumLanes;
+  const DD dd;
+  const DF df;
+  const auto N = int64_t(hn::Lanes(dd));
+  const VF inv = hn::Div(hn::Set(df, 1.0f), s);
+  const VF magic = hn::Set(df, rules::kRoundMagic);
+  VD e[kL], a[kL], b[kL];
+  for (int l = 0; l < kL; ++l) {
+    VD ve = hn::Zero(dd), va = hn::Zero(dd), vb = hn::Zero(dd);
+    for (int64_t i = l; i < n; i += kL) {
+      const VF y = hn::LoadU(df, yf + i * N);
+      const VD ydi = hn::LoadU(dd, yd + i * N);
+      // search::assignCode; r is never NaN (finite y and inv), where the
+      // selects are the minimum and maximum.
+      VF r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
+      r = hn::Max(hn::Min(r, hi), lo);
+      const VD rd = hn::PromoteTo(dd, r);
+      const VD diff = hn::Sub(ydi, hn::PromoteTo(dd, hn::Mul(r, s)));
+      ve = hn::Add(ve, hn::Mul(diff, diff));
+      va = hn::Add(va, hn::Mul(ydi, rd));
+      vb = hn::Add(vb, hn::Mul(rd, rd));
+    }
+    e[l] = ve;
+    a[l] = va;
+    b[l] = vb;
+  }
+  error = SumLanes(e);
+  sxq = SumLanes(a);
+  sqq = SumLanes(b);
+}
+
+/// ScoreLanesN for the group sizes of MLC's modes unrolled.
+HWY_NOINLINE void ScoreLanes(const float *yf, const double *yd, int64_t n,
+                             VF s, VF lo, VF hi, VD &error, VD &sxq,
+                             VD &sqq) {
+  if (n == 32)
+    return ScoreLanesN<32>(yf, yd, n, s, lo, hi, error, sxq, sqq);
+  if (n == 40)
+    return ScoreLanesN<40>(yf, yd, n, s, lo, hi, error, sxq, sqq);
+  ScoreLanesN<0>(yf, yd, n, s, lo, hi, error, sxq, sqq);
+}
+
+template <FloatFormat F>
+void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
+                   int64_t count, float maxInt, bool fullRange, float *codes,
+                   float *sOut, uint8_t *replaced) {
+  constexpr int kL = search::kSumLanes;
+  const DD dd;
+  const DF df;
+  const auto N = int64_t(hn::Lanes(dd));
+  std::vector<float> yf(size_t(n * N));
+  std::vector<double> yd(size_t(n * N));
+  const float hiCode = fullRange ? maxInt + 1.0f : maxInt;
+  const VF vLo = hn::Set(df, -maxInt), vHi = hn::Set(df, hiCode),
+           vMax = hn::Set(df, maxInt), zeroF = hn::Zero(df),
+           oneF = hn::Set(df, 1.0f),
+           nanF = hn::Set(df, std::numeric_limits<float>::quiet_NaN());
+  const VD zeroD = hn::Zero(dd);
+  const DI di;
+  for (int64_t g0 = 0; g0 < count; g0 += N) {
+    const VI off = hn::LoadU(di, offsets + g0);
+    // The plain rounding's error (ScaleSearch.cpp errorOf): the one to beat.
+    const VF s0 = hn::LoadU(df, sOut + g0);
+    VD bestE;
+    {
+      VD e[kL];
+      for (int l = 0; l < kL; ++l) {
+        VD ve = zeroD;
+        for (int64_t i = l; i < n; i += kL) {
+          const VF q = GatherAt(codes, off, i);
+          const VD diff = hn::Sub(hn::PromoteTo(dd, GatherAt(x, off, i)),
+                                  hn::PromoteTo(dd, hn::Mul(q, s0)));
+          ve = hn::Add(ve, hn::Mul(diff, diff));
+        }
+        e[l] = ve;
+      }
+      bestE = SumLanes(e);
+    }
+    VF bestS = s0;
+    MF won = hn::Lt(oneF, zeroF);
+    for (int orient = 0; orient < (fullRange ? 2 : 1); ++orient) {
+      const bool negate = orient == 1;
+      LoadChunk(x, off, n, negate, yf.data(), yd.data());
+      VF top = zeroF, bottom = zeroF;
+      for (int64_t i = 0; i < n; ++i) {
+        const VF y = hn::LoadU(df, yf.data() + i * N);
+        top = MaxOf(top, y);
+        bottom = MaxOf(bottom, hn::Neg(y));
+      }
+      const VF base = MaxOf(hn::Div(top, vHi), hn::Div(bottom, vMax));
+      VF tried[kMaxTried];
+      int numTried = 0;
+      for (float ratio : calibrated::kRatios) {
+        VF s = RoundScale<F>(hn::Mul(base, hn::Set(df, ratio)));
+        MF chain = hn::Eq(oneF, oneF);
+        for (int refine = 0; refine <= calibrated::kRefinements; ++refine) {
+          MF ok = hn::And(chain, hn::And(hn::Gt(s, zeroF), hn::IsFinite(s)));
+          for (int t = 0; t < numTried; ++t)
+            ok = hn::AndNot(hn::Eq(s, tried[t]), ok);
+          if (hn::AllFalse(df, ok))
+            break;
+          tried[numTried++] = hn::IfThenElse(ok, s, nanF);
+          const VF sc = hn::IfThenElse(ok, s, oneF);
+          VD e, sxq, sqq;
+          ScoreLanes(yf.data(), yd.data(), n, sc, vLo, vHi, e, sxq, sqq);
+          const MD okD = ToDouble(ok);
+          const MD better = hn::And(okD, hn::Lt(e, bestE));
+          bestE = hn::IfThenElse(better, e, bestE);
+          const MF betterF = ToFloat(better);
+          bestS = hn::IfThenElse(betterF, negate ? hn::Neg(s) : s, bestS);
+          won = hn::Or(won, betterF);
+          const MD go = hn::And(okD, hn::Gt(sqq, zeroD));
+          const VF next = RoundScale<F>(hn::DemoteTo(df, hn::Div(sxq, sqq)));
+          chain = hn::And(ToFloat(go), hn::Ne(next, s));
+          s = next;
+        }
+      }
+    }
+    // The winner's codes, by the arithmetic that scored it.
+    const VF absS = hn::IfThenElse(won, hn::Abs(bestS), oneF);
+    const VF inv = hn::Div(oneF, absS);
+    const MF neg = hn::Lt(bestS, zeroF);
+    const VF magic = hn::Set(df, rules::kRoundMagic);
+    for (int64_t i = 0; i < n; ++i) {
+      VF y = GatherAt(x, off, i);
+      y = hn::IfThenElse(neg, hn::Neg(y), y);
+      VF r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
+      r = hn::IfThenElse(hn::Lt(r, vHi), r, vHi);
+      r = hn::IfThenElse(hn::Gt(r, vLo), r, vLo);
+      const VI at = hn::Add(off, hn::Set(di, int32_t(i)));
+      hn::ScatterIndex(hn::IfThenElse(won, r, hn::GatherIndex(df, codes, at)),
+                       df, codes, at);
+    }
+    hn::StoreU(bestS, df, sOut + g0);
+    const VF wonF = hn::IfThenElseZero(won, oneF);
+    alignas(64) float flags[64];
+    hn::StoreU(wonF, df, flags);
+    for (int64_t l = 0; l < N; ++l)
+      replaced[g0 + l] = flags[l] != 0.0f;
+  }
+}
+
+template <FloatFormat F, RoundingMode R>
+void WeightedSearchT(const float *xRow, const float *aRow,
+                     const int32_t *offsets, int64_t n, int64_t count, float hi,
+                     float *codes, float *sOut, uint8_t *replaced) {
+  const DD dd;
+  const DF df;
+  const auto N = int64_t(hn::Lanes(dd));
+  std::vector<float> xf(size_t(n * N));
+  std::vector<double> xd(size_t(n * N)), ad(size_t(n * N));
+  const VF vHi = hn::Set(df, hi), vTop = hn::Set(df, 2 * hi),
+           zeroF = hn::Zero(df), oneF = hn::Set(df, 1.0f),
+           nanF = hn::Set(df, std::numeric_limits<float>::quiet_NaN());
+  const VD zeroD = hn::Zero(dd);
+  const DI di;
+  for (int64_t g0 = 0; g0 < count; g0 += N) {
+    const VI off = hn::LoadU(di, offsets + g0);
+    VF amax = zeroF;
+    for (int64_t i = 0; i < n; ++i) {
+      const VF x = GatherAt(xRow, off, i);
+      hn::StoreU(x, df, xf.data() + i * N);
+      hn::StoreU(hn::PromoteTo(dd, x), dd, xd.data() + i * N);
+      hn::StoreU(hn::PromoteTo(dd, GatherAt(aRow, off, i)), dd,
+                 ad.data() + i * N);
+      amax = MaxOf(amax, hn::Abs(x));
+    }
+    // The start's error (weightedError), i ascending from +0.
+    const VF s0 = hn::LoadU(df, sOut + g0);
+    VD best = zeroD;
+    for (int64_t i = 0; i < n; ++i) {
+      const VF q = GatherAt(codes, off, i);
+      const VD d = hn::Sub(hn::LoadU(dd, xd.data() + i * N),
+                           hn::PromoteTo(dd, hn::Mul(q, s0)));
+      best = hn::Add(best, hn::Mul(hn::LoadU(dd, ad.data() + i * N),
+                                   hn::Mul(d, d)));
+    }
+    VF bestS = s0;
+    MF won = hn::Lt(oneF, zeroF);
+    const VF base = hn::Div(amax, vHi);
+    VF tried[kMaxTried];
+    int numTried = 0;
+    for (float ratio : calibrated::kRatios) {
+      VF cs = RoundScale<F>(hn::Mul(base, hn::Set(df, ratio)));
+      MF chain = hn::Eq(oneF, oneF);
+      for (int refine = 0; refine <= calibrated::kRefinements; ++refine) {
+        MF ok = hn::And(chain, hn::And(hn::Gt(cs, zeroF), hn::IsFinite(cs)));
+        for (int t = 0; t < numTried; ++t)
+          ok = hn::AndNot(hn::Eq(cs, tried[t]), ok);
+        if (hn::AllFalse(df, ok))
+          break;
+        tried[numTried++] = hn::IfThenElse(ok, cs, nanF);
+        const VF sc = hn::IfThenElse(ok, cs, oneF);
+        // simd::weightedTerms' terms, summed i ascending from +0.
+        VD e = zeroD, sxq = zeroD, sqq = zeroD;
+        for (int64_t i = 0; i < n; ++i) {
+          const VF x = hn::LoadU(df, xf.data() + i * N);
+          const VF code =
+              hn::Sub(QuantizeValues<F, R>(df, x, sc, vHi, vTop), vHi);
+          const VD xdi = hn::LoadU(dd, xd.data() + i * N);
+          const VD adi = hn::LoadU(dd, ad.data() + i * N);
+          const VD qd = hn::PromoteTo(dd, code);
+          const VD d = hn::Sub(xdi, hn::PromoteTo(dd, hn::Mul(code, sc)));
+          e = hn::Add(e, hn::Mul(adi, hn::Mul(d, d)));
+          const VD aq = hn::Mul(adi, qd);
+          sxq = hn::Add(sxq, hn::Mul(aq, xdi));
+          sqq = hn::Add(sqq, hn::Mul(aq, qd));
+        }
+        const MD okD = ToDouble(ok);
+        const MD better = hn::And(okD, hn::Lt(e, best));
+        best = hn::IfThenElse(better, e, best);
+        const MF betterF = ToFloat(better);
+        bestS = hn::IfThenElse(betterF, cs, bestS);
+        won = hn::Or(won, betterF);
+        const MD go = hn::And(okD, hn::Gt(sqq, zeroD));
+        const VF next = RoundScale<F>(hn::DemoteTo(df, hn::Div(sxq, sqq)));
+        chain = hn::And(ToFloat(go), hn::Ne(next, cs));
+        cs = next;
+      }
+    }
+    // The winner's codes (the group rule's).
+    const VF sw = hn::IfThenElse(won, bestS, oneF);
+    for (int64_t i = 0; i < n; ++i) {
+      const VF x = hn::LoadU(df, xf.data() + i * N);
+      const VF code = hn::Sub(QuantizeValues<F, R>(df, x, sw, vHi, vTop), vHi);
+      const VI at = hn::Add(off, hn::Set(di, int32_t(i)));
+      hn::ScatterIndex(
+          hn::IfThenElse(won, code, hn::GatherIndex(df, codes, at)), df,
+          codes, at);
+    }
+    hn::StoreU(bestS, df, sOut + g0);
+    alignas(64) float flags[64];
+    hn::StoreU(hn::IfThenElseZero(won, oneF), df, flags);
+    for (int64_t l = 0; l < N; ++l)
+      replaced[g0 + l] = flags[l] != 0.0f;
+  }
+}
+
+} // namespace
+
+void LoadModelRow(FloatFormat format, const void *src, int64_t n,
+                  float *dst) {
+  if (format == FloatFormat::F32) {
+    std::memcpy(dst, src, size_t(n) * 4);
+    return;
+  }
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<uint16_t, decltype(df)> dh;
+  const auto N = int64_t(hn::Lanes(df));
+  const auto *h = static_cast<const uint16_t *>(src);
+  int64_t i = 0;
+  if (format == FloatFormat::F16) {
+    for (; i + N <= n; i += N)
+      hn::StoreU(HalfToFloat(df, hn::LoadU(dh, h + i)), df, dst + i);
+    for (; i < n; ++i)
+      dst[i] = halfToFloat(h[i]);
+  } else {
+    for (; i + N <= n; i += N)
+      hn::StoreU(BFloat16ToFloat(df, hn::LoadU(dh, h + i)), df, dst + i);
+    for (; i < n; ++i)
+      dst[i] = bfloat16ToFloat(h[i]);
+  }
+}
+
+void SearchScalesBatch(FloatFormat format, const float *x,
+                       const int32_t *offsets, int64_t n, int64_t count,
+                       float maxInt, bool fullRange, float *codes, float *s,
+                       uint8_t *replaced) {
+  switch (format) {
+  case FloatFormat::F16:
+    return SearchScalesT<FloatFormat::F16>(x, offsets, n, count, maxInt,
+                                           fullRange, codes, s, replaced);
+  case FloatFormat::BF16:
+    return SearchScalesT<FloatFormat::BF16>(x, offsets, n, count, maxInt,
+                                            fullRange, codes, s, replaced);
+  case FloatFormat::F32:
+    return SearchScalesT<FloatFormat::F32>(x, offsets, n, count, maxInt,
+                                           fullRange, codes, s, replaced);
+  }
+}
+
+void WeightedSearchBatch(FloatFormat format, RoundingMode rounding,
+                         const float *x, const float *a,
+                         const int32_t *offsets, int64_t n, int64_t count,
+                         float hi, float *codes, float *s, uint8_t *replaced) {
+  using FF = FloatFormat;
+  using RM = RoundingMode;
+  const bool away = rounding == RM::NearestAway;
+#define QOPT_WEIGHTED(F)                                                       \
+  return away ? WeightedSearchT<F, RM::NearestAway>(x, a, offsets, n, count,  \
+                                                    hi, codes, s, replaced)    \
+              : WeightedSearchT<F, RM::NearestEven>(x, a, offsets, n, count,  \
+                                                    hi, codes, s, replaced)
+  switch (format) {
+  case FF::F16:
+    QOPT_WEIGHTED(FF::F16);
+  case FF::BF16:
+    QOPT_WEIGHTED(FF::BF16);
+  case FF::F32:
+    QOPT_WEIGHTED(FF::F32);
+  }
+#undef QOPT_WEIGHTED
+}
+
+} // namespace qopt::numerics::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+
+#include "SimdBatchSearch.h"
+
+namespace qopt::numerics {
+
+HWY_EXPORT(SearchScalesBatch);
+HWY_EXPORT(WeightedSearchBatch);
+HWY_EXPORT(LoadModelRow);
+
+namespace simd {
+
+void searchScalesBatch(FloatFormat format, const float *x,
+                       const int32_t *offsets, int64_t n, int64_t count,
+                       float maxInt, bool fullRange, float *codes, float *s,
+                       uint8_t *replaced) {
+  HWY_DYNAMIC_DISPATCH(SearchScalesBatch)(format, x, offsets, n, count, maxInt,
+                                          fullRange, codes, s, replaced);
+}
+
+void weightedSearchBatch(FloatFormat format, RoundingMode rounding,
+                         const float *x, const float *a,
+                         const int32_t *offsets, int64_t n, int64_t count,
+                         float hi, float *codes, float *s, uint8_t *replaced) {
+  HWY_DYNAMIC_DISPATCH(WeightedSearchBatch)(format, rounding, x, a, offsets, n,
+                                            count, hi, codes, s, replaced);
+}
+
+void loadModelRow(FloatFormat format, const void *src, int64_t n,
+                  float *dst) {
+  HWY_DYNAMIC_DISPATCH(LoadModelRow)(format, src, n, dst);
+}
+
+} // namespace simd
+} // namespace qopt::numerics
+
+#endif // HWY_ONCE

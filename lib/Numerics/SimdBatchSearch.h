@@ -1,0 +1,70 @@
+//===- SimdBatchSearch.h - Scale searches, one group per lane ---*- C++ -*-===//
+//
+// Internal to lib/Numerics (SimdBatchSearch.cpp). The scale search of
+// --optimize-scales (ScaleSearch.cpp) and the importance-weighted search of
+// --imatrix for MLC's group modes (Calibrated.cpp) run for several groups at
+// once, group g in vector lane g: every lane takes the steps the scalar
+// search takes for its group (same candidates, same operations in the same
+// order, its sums in the same order), under masks where its chain has ended,
+// so the results are the scalar searches' bits on every target. The
+// between-candidate work (the next scale, its rounding, the duplicate check,
+// the best so far) is vector work too.
+//
+// Layout: the groups of a batch are n consecutive values of a row, group c
+// starting at offsets[c]; their codes (signed, as floats) are at the same
+// positions of `codes`. The offsets of a batch of `count` groups are padded
+// to a multiple of kBatchPad with the offset of n zeros (x and importance
+// zero there, scale 0: such a lane has no candidate and changes nothing);
+// s and replaced have room for that many entries.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QOPT_LIB_NUMERICS_SIMDBATCHSEARCH_H
+#define QOPT_LIB_NUMERICS_SIMDBATCHSEARCH_H
+
+#include "qopt/Numerics/Float.h"
+#include "qopt/Numerics/GroupQuant.h"
+
+#include <cstdint>
+
+namespace qopt::numerics::simd {
+
+/// The batch columns are padded to a multiple of this (at least the lane
+/// count of any target's double vectors).
+inline constexpr int64_t kBatchPad = 16;
+
+/// ScaleSearch.cpp's search of each of `count` groups of n finite values,
+/// not all zero (codes in [-maxInt, maxInt], or [-maxInt, maxInt + 1] and
+/// both signs of the scale with fullRange; scales rounded to `format`),
+/// against plain rounding's scale s[c] and codes: where the best
+/// candidate's error is below plain rounding's, s[c] becomes its signed
+/// scale, its codes replace the group's and replaced[c] = 1 (else 0).
+void searchScalesBatch(FloatFormat format, const float *x,
+                       const int32_t *offsets, int64_t n, int64_t count,
+                       float maxInt, bool fullRange, float *codes, float *s,
+                       uint8_t *replaced);
+
+/// searchScalesBatch for binary16 weights and scales (SimdBatchSearchF16.cpp:
+/// the same results from fewer operations where they are provably exact).
+void searchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
+                          int64_t count, float maxInt, bool fullRange,
+                          float *codes, float *s, uint8_t *replaced);
+
+/// CalibratedSearch.h's weightedSearch with the group rule (CodeRule with
+/// mlcCodes, scales rounded to `format`, rounding `rounding`, codes in
+/// [-hi, hi]) of `count` groups of n finite values x with importance a
+/// (same positions), starting from the scale s[c] and the codes: where a
+/// candidate beats the start, s[c] becomes the best one, the codes its codes
+/// (the group rule's) and replaced[c] = 1 (else 0).
+void weightedSearchBatch(FloatFormat format, RoundingMode rounding,
+                         const float *x, const float *a,
+                         const int32_t *offsets, int64_t n, int64_t count,
+                         float hi, float *codes, float *s, uint8_t *replaced);
+
+/// dst[i] = the model-format value i of src as float (halfToFloat,
+/// bfloat16ToFloat, or a copy), n values.
+void loadModelRow(FloatFormat format, const void *src, int64_t n, float *dst);
+
+} // namespace qopt::numerics::simd
+
+#endif // QOPT_LIB_NUMERICS_SIMDBATCHSEARCH_H
