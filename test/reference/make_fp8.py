@@ -11,7 +11,11 @@ FP8_OUT: every linear weight of the decoder layers (`*_proj*.weight`,
 lm_head) becomes F8_E4M3 codes plus `<name>_scale_inv` F32 of shape
 [ceil(N / block[0]), ceil(K / block[1])], and config.json gets
 `quantization_config` {"quant_method": "fp8", "fmt": "e4m3",
-"activation_scheme": "dynamic", "weight_block_size": block}. The codes are
+"activation_scheme": "dynamic" (or --activation-scheme),
+"weight_block_size": block}. Names under `language_model.` (a multimodal
+checkpoint's text model) count as the decoder layers too. --per-tensor:
+one scale per weight (its whole tensor as the block) and no
+weight_block_size. The codes are
 rounded by hand to the OCP float8 e4m3fn format (bias 7, no infinities,
 largest finite 448, round to nearest even) from w / s with
 s = float32(max |w| of the block / 448).
@@ -70,7 +74,10 @@ def e4m3fn_decode(c):
 
 
 def is_fp8_linear(name, shape):
-    return (name.startswith(("model.layers.", "layers.")) and name.endswith(".weight")
+    # `language_model.`: a multimodal checkpoint's text model (Ministral 3)
+    return (name.startswith(("model.layers.", "layers.",
+                             "language_model.model.layers."))
+            and name.endswith(".weight")
             and "_proj" in name and len(shape) == 2)
 
 
@@ -108,6 +115,14 @@ def main():
     p.add_argument("bf16_out")
     p.add_argument("--block", type=int, nargs=2, default=[128, 128])
     p.add_argument("--activation-scales", action="store_true")
+    p.add_argument("--per-tensor", choices=["scalar", "one"],
+                   help="one scale per weight (max |w| / 448), stored as a "
+                        "0-d tensor (scalar) or of shape [1] (one), and no "
+                        "weight_block_size, as Ministral 3 FP8 checkpoints")
+    p.add_argument("--activation-scheme", choices=["dynamic", "static"],
+                   default="dynamic",
+                   help="quantization_config.activation_scheme (Ministral 3 "
+                        "FP8 checkpoints say static)")
     p.add_argument("--scale-dtype", choices=["F32", "BF16"], default="F32",
                    help="dtype of weight_scale_inv (BF16: scales rounded "
                         "to bfloat16 before use)")
@@ -121,11 +136,14 @@ def main():
             fp8.append((name, dtype, shape, data))
             twin.append((name, dtype, shape, data))
             continue
+        block = shape if a.per_tensor else a.block
         codes, scales, deq = quantize_blocks(from_bits(data, dtype), shape,
-                                             a.block, a.scale_dtype)
+                                             block, a.scale_dtype)
         fp8.append((name, "F8_E4M3", shape, codes))
-        fp8.append((name + "_scale_inv", a.scale_dtype,
-                    [-(-shape[0] // a.block[0]), -(-shape[1] // a.block[1])],
+        scale_shape = {"scalar": [], "one": [1]}.get(
+            a.per_tensor,
+            [-(-shape[0] // a.block[0]), -(-shape[1] // a.block[1])])
+        fp8.append((name + "_scale_inv", a.scale_dtype, scale_shape,
                     to_bits(scales, a.scale_dtype)))
         twin.append((name, "BF16", shape, to_bits(deq, "BF16")))
     if a.activation_scales:
@@ -144,8 +162,11 @@ def main():
     save(a.bf16_out, config, twin, 1)
     config = dict(config)
     config["quantization_config"] = {
-        "activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
+        "activation_scheme": a.activation_scheme, "fmt": "e4m3",
+        "quant_method": "fp8",
         "weight_block_size": list(a.block)}
+    if a.per_tensor:
+        del config["quantization_config"]["weight_block_size"]
     save(a.fp8_out, config, fp8, 1)
 
 

@@ -44,8 +44,18 @@ def ministral3_params(cfg, t, arch):
     ref._require(c, ["hidden_size", "intermediate_size", "num_attention_heads",
                      "num_hidden_layers", "rms_norm_eps", "vocab_size"], arch)
     if "quantization_config" in c:
-        raise ConvertError("config.json: MLC's ministral3 converts quantized "
-                           "checkpoints only with the block-scale modes")
+        # Ministral3Config.__post_init__ takes only FP8 with static activation
+        # scales (weight_block_size defaulting to [128, 128]); the loader then
+        # refuses every mode but the block-scale ones. (mlc_block_scale.py
+        # drops quantization_config before it builds the parameters.)
+        q = c["quantization_config"]
+        if not (isinstance(q, dict) and q.get("quant_method") == "fp8"
+                and q.get("activation_scheme") == "static"):
+            raise ConvertError("config.json: Invalid Ministral 3 model "
+                               "quantization config")
+        raise ConvertError("The input Ministral 3 model is fp8 block "
+                           "quantized. Please use BlockScaleQuantize for the "
+                           "model.")
     if c.get("sliding_window") is None:
         ref._context_window(c, arch)
     if c.get("rope_parameters") is not None and "factor" not in c["rope_parameters"]:

@@ -106,6 +106,24 @@ def refuse_static_activation(weight, block, t, k):
                        f"takes [{n * t}], the checkpoint has [{n}]")
 
 
+def tile_scalar_scales(prm, weight, values, block):
+    """ministral3_loader's _weight_scale_transform for per-tensor scales:
+    each () scale reshaped to (1,), the weight's transform applied (q/k/v,
+    gate/up concatenated: (n,)), then (1,) broadcast to the expected
+    [ceil(N / b0), ceil(K / b1)], or (n,) with n dividing its rows repeated
+    over equal row shares; anything else is an error."""
+    rows = -(-weight.shape[0] // block[0])
+    cols = -(-weight.shape[1] // block[1])
+    n = len(values)
+    if rows % n:
+        raise ConvertError(f"Unexpected weight scale shape ({n},) for "
+                           f"{prm.name}, expected ({rows}, {cols})")
+    out = []
+    for v in values:
+        out += [v] * (rows // n * cols)
+    return Tensor([rows, cols], "float32", out)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("model_dir")
@@ -127,7 +145,10 @@ def convert(a):
     static = a.quantization.endswith("_static_activation")
     with open(os.path.join(a.model_dir, "config.json")) as f:
         cfg = json.load(f)
-    block = cfg["quantization_config"]["weight_block_size"]
+    block = cfg["quantization_config"].get("weight_block_size")
+    if block is None and cfg["quantization_config"].get(
+            "activation_scheme") == "static":
+        block = [128, 128]  # Ministral3Config's default
     plain = dict(cfg)
     del plain["quantization_config"]
     arch = ref.detect_architecture(plain)
@@ -236,6 +257,10 @@ def convert(a):
         for dtype, _, data in pieces:
             values += [ref.round_f32(x) for x in from_bits(data, dtype)]
         first = pieces[0][1]
+        if kind == "scales" and all(numel(s) == 1 for _, s, _ in pieces):
+            add(prm, tile_scalar_scales(prm, weight_of[prm.name], values,
+                                        block))
+            continue
         if kind == "activation":
             shape = list(first)
         elif prm.name.split(".")[-2] in ("moe_gate_up_proj",):

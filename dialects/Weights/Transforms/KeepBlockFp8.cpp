@@ -5,15 +5,18 @@
 //
 // fp8_e4m3fn_bf16_block_scale(_static_activation), as mlc_llm's
 // BlockScaleQuantize and the loaders of the models that take it (qwen3,
-// qwen3_moe, deepseek_v3) write them: no quantization of their own; every
-// linear (not the final fc, not a MoE router) and every MoE expert stack
-// keeps the checkpoint's float8 codes as `<name>` and its block scales as
-// `<name>_scale_inv` (float32), fused as the weights are (q/k/v and
-// gate/up scales concatenated on the same axis, experts stacked); DeepSeek's
-// w_uk / w_uv likewise from kv_b_proj's. Everything else becomes bfloat16.
+// qwen3_moe, deepseek_v3, ministral3) write them: no quantization of their
+// own; every linear (not the final fc, not a MoE router) and every MoE
+// expert stack keeps the checkpoint's float8 codes as `<name>` and its
+// block scales as `<name>_scale_inv` (float32), fused as the weights are
+// (q/k/v and gate/up scales concatenated on the same axis, experts
+// stacked); DeepSeek's w_uk / w_uv likewise from kv_b_proj's. Everything
+// else becomes bfloat16.
 // With static activation each linear also has `<base>.activation_scale`
 // [ceil(K / block)] float32, which the loaders read from the checkpoint
-// under that (MLC) name. docs/quantization.md, "Block-scale modes".
+// under that (MLC) name. ministral3's per-tensor scales (stride-0 views of
+// one element) are tiled as its loader tiles them (tileScalarScales).
+// docs/quantization.md, "Block-scale modes".
 //
 //===----------------------------------------------------------------------===//
 
@@ -41,6 +44,64 @@ static std::string shapeStr(ArrayRef<int64_t> shape) {
   for (size_t i = 0; i < shape.size(); ++i)
     s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
+}
+
+/// A per-tensor scale broadcast to blocks (a stride-0 view of a one-element
+/// source, as qopt-map-parameters reads ministral3's FP8 checkpoints).
+static SourceOp broadcastSource(Value v) {
+  if (auto c = v.getDefiningOp<CastOp>())
+    v = c.getInput();
+  return v.getDefiningOp<SourceOp>();
+}
+static bool isBroadcastScalar(Value v) {
+  SourceOp s = broadcastSource(v);
+  return s && s.getStrides() &&
+         llvm::all_of(*s.getStrides(), [](int64_t x) { return x == 0; });
+}
+
+/// mlc_llm ministral3_loader's `_weight_scale_transform` for fused
+/// per-tensor scales: the n scalars concatenated, each repeated over an
+/// equal share (rows / n) of the fused weight's block rows, whatever the
+/// parts' own sizes; refused, as MLC refuses it, when n does not divide
+/// the block rows.
+static FailureOr<Blocks> tileScalarScales(OpBuilder &b, ConcatOp c,
+                                          ArrayRef<Value> codes,
+                                          ArrayRef<Value> scales,
+                                          std::array<int64_t, 2> block,
+                                          std::string &why) {
+  auto ct = cast<RankedTensorType>(codes.front().getType());
+  int64_t rows = 0, n = int64_t(scales.size());
+  for (Value cv : codes)
+    rows += cast<RankedTensorType>(cv.getType()).getDimSize(0);
+  int64_t r = llvm::divideCeil(rows, block[0]);
+  int64_t cols = llvm::divideCeil(ct.getDimSize(1), block[1]);
+  if (r % n) {
+    why = "mlc_llm: \"Unexpected weight scale shape (" + std::to_string(n) +
+          ",) ... expected (" + std::to_string(r) + ", " +
+          std::to_string(cols) + ")\": its " + std::to_string(n) +
+          " per-tensor scales cannot tile " + std::to_string(r) +
+          " block rows evenly";
+    return failure();
+  }
+  SmallVector<Value> tiles;
+  Type f32 = b.getF32Type();
+  for (Value s : scales) {
+    SourceOp src = broadcastSource(s);
+    auto t = cast<RankedTensorType>(src.getType()).clone({r / n, cols});
+    Value tile = SourceOp::create(b, src.getLoc(), t, src.getFileAttr(),
+                                  src.getKeyAttr(), src.getOffsetAttr(),
+                                  b.getDenseI64ArrayAttr({0, 0}));
+    if (t.getElementType() != f32)
+      tile = CastOp::create(b, src.getLoc(), t.clone(f32), tile);
+    tiles.push_back(tile);
+  }
+  auto st = RankedTensorType::get({r, cols}, f32);
+  Location loc = c.getLoc();
+  Value cc = ConcatOp::create(b, loc, ct.clone({rows, ct.getDimSize(1)}),
+                              codes, b.getI64IntegerAttr(0));
+  Value sc = ConcatOp::create(b, loc, st, tiles,
+                              b.getI64IntegerAttr(0));
+  return Blocks{cc, sc};
 }
 
 /// Rebuilds `v` (dequantize_block_fp8, or concat / stack of such) over the
@@ -82,6 +143,9 @@ static FailureOr<Blocks> splitBlocks(OpBuilder &b, Value v,
     auto ct = cast<RankedTensorType>(codes.front().getType());
     auto st = cast<RankedTensorType>(scales.front().getType());
     SmallVector<int64_t> cshape(ct.getShape()), sshape(st.getShape());
+    if (axis == 0 && ct.getRank() == 2 &&
+        llvm::all_of(scales, isBroadcastScalar))
+      return tileScalarScales(b, c, codes, scales, block, why);
     cshape[axis] = sshape[axis] = 0;
     // Along a block axis, every part but the last must be whole blocks
     // (mlc_llm concatenates the scales as it does the weights).
@@ -144,6 +208,14 @@ mlir::qopt::weights::getFp8BlockSize(ModelOp model) {
     return model.emitError("FP8 checkpoints in format '")
            << fmt.getValue() << "' are not supported; only e4m3";
   auto block = q.getAs<ArrayAttr>("weight_block_size");
+  // MLC's Ministral3Config defaults the block size of its FP8 checkpoints
+  // (activation_scheme static, per-tensor scales) to 128 x 128; the loader
+  // broadcasts each per-tensor scale to those blocks (broadcastScalarScales).
+  auto scheme = q.getAs<StringAttr>("activation_scheme");
+  if (!block && model.getArch() == "ministral3" && scheme &&
+      scheme.getValue() == "static")
+    return std::optional<std::array<int64_t, 2>>(
+        std::array<int64_t, 2>{128, 128});
   if (!block)
     return model.emitError("FP8 checkpoints without "
                            "quantization_config.weight_block_size (per-tensor "
@@ -239,22 +311,6 @@ static ShardStrategyAttr scaleShard(ShardStrategyAttr weight,
                                 block[axis]);
 }
 
-/// `quantization_config.weight_block_size`, if the checkpoint has one.
-static std::optional<std::array<int64_t, 2>> blockSize(ModelOp model) {
-  auto q = model.getConfig().getAs<DictionaryAttr>("quantization_config");
-  auto block = q ? q.getAs<ArrayAttr>("weight_block_size") : ArrayAttr();
-  if (!block || block.size() != 2)
-    return std::nullopt;
-  std::array<int64_t, 2> size{};
-  for (auto [i, a] : llvm::enumerate(block)) {
-    auto v = dyn_cast<IntegerAttr>(a);
-    if (!v)
-      return std::nullopt;
-    size[i] = v.getInt();
-  }
-  return size;
-}
-
 /// Index of each source tensor name in checkpoint order (its first
 /// weights.source that is not a strided view).
 static llvm::StringMap<int64_t> sourceOrder(ModelOp model) {
@@ -291,7 +347,11 @@ static int64_t firstSource(Value v, const llvm::StringMap<int64_t> &order) {
 LogicalResult mlir::qopt::weights::keepBlockFp8(ModelOp model,
                                                 const models::QuantizationMode &m) {
   MLIRContext *ctx = model.getContext();
-  std::optional<std::array<int64_t, 2>> block = blockSize(model);
+  FailureOr<std::optional<std::array<int64_t, 2>>> fp8Block =
+      getFp8BlockSize(model);
+  if (failed(fp8Block))
+    return failure();
+  std::optional<std::array<int64_t, 2>> block = *fp8Block;
   if (!block)
     return model.emitError("mode '")
            << m.name
@@ -301,6 +361,18 @@ LogicalResult mlir::qopt::weights::keepBlockFp8(ModelOp model,
            << model.getArch()
            << " checkpoint is not one (mlc_llm: \"not fp8 block quantized. "
               "Thus BlockScaleQuantize is not supported\")";
+  // mlc_llm's ministral3 loader reads each projection's own
+  // `<hf module>.activation_scale` (q/k/v and gate/up required equal, a
+  // per-tensor scale broadcast over the input blocks), which is not
+  // reproduced here; the qwen3 loaders' MLC-named tensors are.
+  if (m.activationScale && model.getArch() == "ministral3")
+    return model.emitError("mode '")
+           << m.name
+           << "' is not supported for ministral3: mlc_llm's loader reads "
+              "each projection's own activation_scale (q/k/v and gate/up "
+              "required equal) and broadcasts it over the input blocks, "
+              "which quant-opt does not reproduce; use "
+              "fp8_e4m3fn_bf16_block_scale";
   Type bf16 = BFloat16Type::get(ctx), f32 = Float32Type::get(ctx);
   llvm::StringMap<int64_t> order = sourceOrder(model);
   // name -> (codes type, scales type) of the parameters kept in blocks, and

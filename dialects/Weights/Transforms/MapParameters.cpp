@@ -179,10 +179,27 @@ private:
   /// DeepSeek's fp8_cast_bf16 writes it (docs/source-formats.md).
   Value buildBlockFp8(StringRef weight, StringRef paramName) {
     Value codes = getCheckpointTensor(sources.lookup(weight));
-    Value scales =
-        getCheckpointTensor(sources.lookup((weight + "_scale_inv").str()));
+    SourceOp scaleSrc = sources.lookup((weight + "_scale_inv").str());
+    Value scales = getCheckpointTensor(scaleSrc);
+    // ministral3: a per-tensor scale ([] or [1]) broadcast to every block
+    // (a stride-0 view), as its loader's _weight_scale_transform does.
+    auto ct = cast<RankedTensorType>(codes.getType());
+    auto st = cast<RankedTensorType>(scaleSrc.getType());
+    if (broadcastScalarScales && ct.getRank() == 2 &&
+        st.getNumElements() == 1 && st.getRank() <= 1 &&
+        !scaleSrc.getStrides() && scales == scaleSrc.getResult())
+      scales = viewOf(scaleSrc, 0,
+                      {llvm::divideCeil(ct.getDimSize(0), fp8Block[0]),
+                       llvm::divideCeil(ct.getDimSize(1), fp8Block[1])},
+                      {0, 0});
     return dequantizeBlockFp8(codes, scales, fp8Block, paramName);
   }
+
+public:
+  /// Whether per-tensor `_scale_inv`s broadcast to blocks (ministral3).
+  bool broadcastScalarScales = false;
+
+private:
 
   Value dequantizeBlockFp8(Value codes, Value scales,
                            ArrayRef<int64_t> block, StringRef paramName) {
@@ -498,6 +515,7 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
     OpBuilder ob = OpBuilder::atBlockEnd(&body);
     ExprBuilder exprs(ob, sources, awqWeights, awqGroupSize(model), fp8Weights,
                       fp8Block->value_or(std::array<int64_t, 2>{}));
+    exprs.broadcastScalarScales = model.getArch() == "ministral3";
     for (size_t i : order) {
       models::ParamDef &p = def->params[i];
       Value v = exprs.build(p.map, p.name);

@@ -91,7 +91,20 @@ TEST(GroupBArchitecturesTest, QuantizationKinds) {
     return k;
   };
   Kinds standard = {"ft-quant", "group-quant", "no-quant"};
-  EXPECT_EQ(kinds("ministral3"), standard); // supports_block_scale only adds
+  // supports_block_scale=True adds the block-scale modes; an FP8 checkpoint
+  // (quantization_config fp8 / static) takes only those.
+  EXPECT_EQ(kinds("ministral3"), (Kinds{"block-scale-quant", "ft-quant",
+                                        "group-quant", "no-quant"}));
+  {
+    nlohmann::json c = decoder();
+    c["quantization_config"] = {{"quant_method", "fp8"},
+                                {"activation_scheme", "static"},
+                                {"weight_block_size", {128, 128}}};
+    llvm::Expected<ModelDef> fp8 = findArchitecture("ministral3")->build(
+        ModelConfig(c, "/m/config.json"), 1);
+    ASSERT_TRUE(bool(fp8)) << llvm::toString(fp8.takeError());
+    EXPECT_EQ(fp8->quantizationKinds, Kinds{"block-scale-quant"});
+  }
   EXPECT_EQ(kinds("llama4"),
             (Kinds{"ft-quant", "group-quant", "no-quant", "per-tensor-quant"}));
   EXPECT_EQ(kinds("qwen3_5"), standard);
