@@ -11,7 +11,8 @@
 // `rotary_emb.inv_freq` is marked unused under its unprefixed name only, as
 // MLC's loader does. MLC reads only FP8 checkpoints with static activation
 // scales (quant_method "fp8", activation_scheme "static"), and those only
-// with the block-scale modes (docs/quantization.md, "Block-scale modes").
+// with the block-scale modes; every other mode dequantizes them here, as for
+// the other FP8 model types (docs/quantization.md, "Block-scale modes").
 //
 //===----------------------------------------------------------------------===//
 
@@ -100,10 +101,11 @@ static llvm::Expected<ModelDef> buildMinistral3(const ModelConfig &top,
   // loader refuses them for a checkpoint that is not FP8 (KeepBlockFp8.cpp)
   // and every other mode for one that is ("The input Ministral 3 model is
   // fp8 block quantized. Please use BlockScaleQuantize for the model.").
+  // We dequantize an FP8 checkpoint for every other mode instead, as the
+  // other FP8 types do (weights.dequantize_block_fp8; per-tensor scales are
+  // stride-0 views, so each part takes its own scale).
   ModelDef m = build::startModel(
       arch, {"no-quant", "group-quant", "ft-quant", "block-scale-quant"});
-  if (raw.contains("quantization_config"))
-    m.quantizationKinds = {"block-scale-quant"};
   m.shardDivisors = d->shardDivisors();
   auto hf = [&](const std::string &name) { return MapExpr::src(prefix + name); };
   auto copy = [&](const std::string &name, std::vector<int64_t> shape,
