@@ -40,21 +40,7 @@ HWY_INLINE void storeAt(T *p, int64_t i, T v) {
   std::memcpy(p + i, &v, sizeof(T));
 }
 
-/// Loads Lanes(df) model-format values as float32.
-template <FloatFormat F, class DF>
-HWY_INLINE VecOf<DF> LoadValues(DF df,
-                                const typename rules::Model<F>::Storage *p) {
-  if constexpr (F == FloatFormat::F32) {
-    return hn::LoadU(df, p);
-  } else {
-    const hn::Rebind<uint16_t, DF> dh;
-    const auto h = hn::LoadU(dh, p);
-    if constexpr (F == FloatFormat::F16)
-      return HalfToFloat(df, h);
-    else
-      return BFloat16ToFloat(df, h);
-  }
-}
+// LoadValues (model-format values as float32): SimdRowQuant-inl.h.
 
 /// Largest magnitude bits of len values (rules::Model<F>::absBits).
 template <FloatFormat F>

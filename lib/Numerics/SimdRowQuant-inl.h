@@ -53,10 +53,11 @@ inline constexpr bool kRowSteps = true;
 inline constexpr bool kRowSteps = false;
 #endif
 
-/// Loads Lanes(df) model-format values as float32 (as the group-wise code).
+/// Loads Lanes(df) model-format values as float32 (also used by the
+/// group-wise code in SimdKernels.cpp).
 template <FloatFormat F, class DF>
-HWY_INLINE VecOf<DF> LoadRowValues(DF df,
-                                   const typename rules::Model<F>::Storage *p) {
+HWY_INLINE VecOf<DF> LoadValues(DF df,
+                                const typename rules::Model<F>::Storage *p) {
   if constexpr (F == FloatFormat::F32) {
     return hn::LoadU(df, p);
   } else {
@@ -222,7 +223,7 @@ HWY_INLINE int64_t QuantizeRowSpans(const typename rules::Model<F>::Storage *w,
         ++g;
         groupEnd += groupSize;
       }
-      const auto x = LoadRowValues<F>(df, w + i);
+      const auto x = LoadValues<F>(df, w + i);
       hn::StoreU(RowCodes<F, R>(df, x, vs, vMax, vHi), d8, q + i);
     }
     return i;
