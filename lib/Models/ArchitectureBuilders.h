@@ -170,6 +170,12 @@ llvm::Expected<int64_t> positiveInt(const ModelConfig &cfg, llvm::StringRef key,
 MapExpr rowBlocks(const std::string &src, int64_t cols, bool oneD,
                   llvm::ArrayRef<std::pair<int64_t, int64_t>> blocks);
 
+/// Phi-3's decoder layers (HF names `model.layers.N.`, q/k/v and gate/up
+/// already fused in the checkpoint), under MLC's `<mlcPrefix>N.` tree:
+/// phi3 (`transformer.h.`) and phi3_v's text model (`model.h.`). Phi3.cpp.
+void addPhi3Layers(ModelDef &m, const TransformerDims &d,
+                   llvm::StringRef mlcPrefix);
+
 } // namespace qopt::models::build
 
 #endif // QOPT_LIB_MODELS_ARCHITECTUREBUILDERS_H

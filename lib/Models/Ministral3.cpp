@@ -142,8 +142,16 @@ static llvm::Expected<ModelDef> buildMinistral3(const ModelConfig &top,
 }
 
 Architecture qopt::models::makeMinistral3Architecture() {
-  return {"ministral3",
-          {"Mistral3ForConditionalGeneration", "Ministral3ForCausalLM"},
-          {"ministral3"},
-          buildMinistral3};
+  Architecture a{"ministral3",
+                 {"Mistral3ForConditionalGeneration", "Ministral3ForCausalLM"},
+                 {"ministral3"},
+                 buildMinistral3};
+  // Ministral3Config's default block; the loader's _weight_scale_transform
+  // broadcasts each per-tensor scale over it.
+  a.fp8PerTensorBlock = std::array<int64_t, 2>{128, 128};
+  a.staticActivationRefusal =
+      "mlc_llm's loader reads each projection's own activation_scale (q/k/v "
+      "and gate/up required equal) and broadcasts it over the input blocks, "
+      "which quant-opt does not reproduce";
+  return a;
 }

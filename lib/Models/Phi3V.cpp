@@ -66,7 +66,7 @@ static llvm::Expected<ModelDef> buildPhi3V(const ModelConfig &cfg,
         cfg, "head_dim " + llvm::Twine(d->headDim) + " x num_attention_heads " +
                  llvm::Twine(d->heads) + " is not hidden_size " +
                  llvm::Twine(d->hidden) + " (phi3_v)");
-  int64_t h = d->hidden, ffn = d->intermediate;
+  const int64_t h = d->hidden;
 
   ModelDef m = build::startModel(arch, {"no-quant", "group-quant"});
   m.shardDivisors = d->shardDivisors();
@@ -79,24 +79,7 @@ static llvm::Expected<ModelDef> buildPhi3V(const ModelConfig &cfg,
   from("model.embd.weight", {d->vocab, h}, ParamKind::Embedding,
        "model.embed_tokens.weight");
   m.unusedSources.push_back("model.embed_tokens.weight");
-  for (int64_t i = 0; i < d->layers; ++i) {
-    auto mlc = [&](llvm::StringRef rest) {
-      return build::layer(i, rest, "model.h.");
-    };
-    auto hf = [&](llvm::StringRef rest) { return build::layer(i, rest); };
-    from(mlc("ln.weight"), {h}, ParamKind::Norm, hf("input_layernorm.weight"));
-    from(mlc("mixer.qkv_proj.weight"), {d->qkvRows(), h}, ParamKind::Linear,
-         hf("self_attn.qkv_proj.weight"), d->qkvShard());
-    from(mlc("mixer.out_proj.weight"), {h, d->heads * d->headDim},
-         ParamKind::Linear, hf("self_attn.o_proj.weight"),
-         ShardStrategy{1, {}});
-    from(mlc("mlp.gate_up_proj.weight"), {2 * ffn, h}, ParamKind::Linear,
-         hf("mlp.gate_up_proj.weight"), d->gateUpShard());
-    from(mlc("mlp.down_proj.weight"), {h, ffn}, ParamKind::Linear,
-         hf("mlp.down_proj.weight"), ShardStrategy{1, {}});
-    from(mlc("post_attention_layernorm.weight"), {h}, ParamKind::Norm,
-         hf("post_attention_layernorm.weight"));
-  }
+  build::addPhi3Layers(m, *d, "model.h.");
   from("model.norm.weight", {h}, ParamKind::Norm, "model.norm.weight");
   from("lm_head.weight", {-1, h}, ParamKind::FinalFC, "lm_head.weight");
 

@@ -255,11 +255,7 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
     if (offsets.empty())
       continue;
     // Padding lanes: the zeros after the row (no candidate, no change).
-    const auto count = int64_t(offsets.size());
-    while (offsets.size() % size_t(simd::kBatchPad) != 0) {
-      sB[offsets.size()] = 0.0f;
-      offsets.push_back(int32_t(k));
-    }
+    const int64_t count = simd::padBatch(offsets, sB.data(), int32_t(k));
     simd::weightedSearchBatch(format, spec.rounding, x.data(), aPadded.data(),
                               offsets.data(), gs, count, maxInt, codes.data(),
                               sB.data(), won.data());

@@ -26,12 +26,26 @@
 #include "qopt/Numerics/GroupQuant.h"
 
 #include <cstdint>
+#include <vector>
 
 namespace qopt::numerics::simd {
 
 /// The batch columns are padded to a multiple of this (at least the lane
 /// count of any target's double vectors).
 inline constexpr int64_t kBatchPad = 16;
+
+/// Pads a batch of offsets.size() groups to a multiple of kBatchPad with
+/// lanes at `zerosOffset` (the zeros after the row) and scale 0; returns
+/// the number of real groups.
+inline int64_t padBatch(std::vector<int32_t> &offsets, float *s,
+                        int32_t zerosOffset) {
+  const auto count = int64_t(offsets.size());
+  while (offsets.size() % size_t(kBatchPad) != 0) {
+    s[offsets.size()] = 0.0f;
+    offsets.push_back(zerosOffset);
+  }
+  return count;
+}
 
 /// ScaleSearch.cpp's search of each of `count` groups of n finite values,
 /// not all zero (codes in [-maxInt, maxInt], or [-maxInt, maxInt + 1] and

@@ -212,10 +212,10 @@ mlir::qopt::weights::getFp8BlockSize(ModelOp model) {
   // (activation_scheme static, per-tensor scales) to 128 x 128; the loader
   // broadcasts each per-tensor scale to those blocks (broadcastScalarScales).
   auto scheme = q.getAs<StringAttr>("activation_scheme");
-  if (!block && model.getArch() == "ministral3" && scheme &&
+  const models::Architecture *arch = models::findArchitecture(model.getArch());
+  if (!block && arch && arch->fp8PerTensorBlock && scheme &&
       scheme.getValue() == "static")
-    return std::optional<std::array<int64_t, 2>>(
-        std::array<int64_t, 2>{128, 128});
+    return std::optional<std::array<int64_t, 2>>(*arch->fp8PerTensorBlock);
   if (!block)
     return model.emitError("FP8 checkpoints without "
                            "quantization_config.weight_block_size (per-tensor "
@@ -365,14 +365,13 @@ LogicalResult mlir::qopt::weights::keepBlockFp8(ModelOp model,
   // `<hf module>.activation_scale` (q/k/v and gate/up required equal, a
   // per-tensor scale broadcast over the input blocks), which is not
   // reproduced here; the qwen3 loaders' MLC-named tensors are.
-  if (m.activationScale && model.getArch() == "ministral3")
+  if (const models::Architecture *arch =
+          models::findArchitecture(model.getArch());
+      m.activationScale && arch && !arch->staticActivationRefusal.empty())
     return model.emitError("mode '")
-           << m.name
-           << "' is not supported for ministral3: mlc_llm's loader reads "
-              "each projection's own activation_scale (q/k/v and gate/up "
-              "required equal) and broadcasts it over the input blocks, "
-              "which quant-opt does not reproduce; use "
-              "fp8_e4m3fn_bf16_block_scale";
+           << m.name << "' is not supported for " << model.getArch() << ": "
+           << arch->staticActivationRefusal
+           << "; use fp8_e4m3fn_bf16_block_scale";
   Type bf16 = BFloat16Type::get(ctx), f32 = Float32Type::get(ctx);
   llvm::StringMap<int64_t> order = sourceOrder(model);
   // name -> (codes type, scales type) of the parameters kept in blocks, and

@@ -181,8 +181,8 @@ private:
     Value codes = getCheckpointTensor(sources.lookup(weight));
     SourceOp scaleSrc = sources.lookup((weight + "_scale_inv").str());
     Value scales = getCheckpointTensor(scaleSrc);
-    // ministral3: a per-tensor scale ([] or [1]) broadcast to every block
-    // (a stride-0 view), as its loader's _weight_scale_transform does.
+    // A per-tensor scale ([] or [1]) broadcast to every block (a stride-0
+    // view), as ministral3's loader's _weight_scale_transform does.
     auto ct = cast<RankedTensorType>(codes.getType());
     auto st = cast<RankedTensorType>(scaleSrc.getType());
     if (broadcastScalarScales && ct.getRank() == 2 &&
@@ -196,7 +196,8 @@ private:
   }
 
 public:
-  /// Whether per-tensor `_scale_inv`s broadcast to blocks (ministral3).
+  /// Whether per-tensor `_scale_inv`s broadcast to blocks
+  /// (Architecture::fp8PerTensorBlock).
   bool broadcastScalarScales = false;
 
 private:
@@ -515,7 +516,7 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
     OpBuilder ob = OpBuilder::atBlockEnd(&body);
     ExprBuilder exprs(ob, sources, awqWeights, awqGroupSize(model), fp8Weights,
                       fp8Block->value_or(std::array<int64_t, 2>{}));
-    exprs.broadcastScalarScales = model.getArch() == "ministral3";
+    exprs.broadcastScalarScales = bool(arch->fp8PerTensorBlock);
     for (size_t i : order) {
       models::ParamDef &p = def->params[i];
       Value v = exprs.build(p.map, p.name);

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -156,6 +157,14 @@ struct Architecture {
   /// How llama.cpp's GGUF files of this architecture read (names, permuted
   /// rows, config.json); nullptr without GGUF support (qopt/Models/Gguf.h).
   const GgufArchitecture *gguf = nullptr;
+  /// FP8 checkpoints with per-tensor scales (0-d or [1] `weight_scale_inv`,
+  /// no `weight_block_size`, `activation_scheme` "static"): the block size
+  /// MLC's config defaults to, each scale read as a stride-0 view over the
+  /// blocks (ministral3: 128 x 128). Unset: such checkpoints are refused.
+  std::optional<std::array<int64_t, 2>> fp8PerTensorBlock;
+  /// Why the block-scale `_static_activation` mode is refused for this
+  /// architecture (empty: it is not).
+  std::string staticActivationRefusal;
 };
 
 /// All registered architectures, in a stable order.
