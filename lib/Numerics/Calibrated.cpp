@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -65,9 +66,87 @@ bool weightedSearch(const CodeRule &rule, const float *x, const float *a,
   }
   double *tx = te + (n > kStackTerms ? n : kStackTerms),
          *tq = tx + (n > kStackTerms ? n : kStackTerms);
-  constexpr size_t kMaxTried = std::size(kRatios) * (kRefinements + 1);
+  constexpr size_t kMaxTried = std::size(kRatios) + kRefinements;
   std::pair<float, float> tried[kMaxTried];
   size_t numTried = 0;
+  // Scores the candidate (cs, cm) if it is new; returns whether it was
+  // scored, its error in `ce` and its least-squares successor in (ns, nm)
+  // (ns = 0: none).
+  auto tryCandidate = [&](float cs, float cm, double &ce, float &ns,
+                          float &nm) {
+    if (!rule.usable(cs) || !std::isfinite(cs) || !std::isfinite(cm) ||
+        std::find(tried, tried + numTried, std::make_pair(cs, cm)) !=
+            tried + numTried)
+      return false;
+    tried[numTried++] = {cs, cm};
+    // The group rule through the Highway kernel: the per-element terms in
+    // vectors, their sums here in the scalar order (the same bits).
+    double e = 0, sxq = 0, sqq = 0;
+    if (vectorTerms) {
+      simd::weightedTerms(rule.scaleFormat, rule.mlcRounding, x, a, n, cs,
+                          rule.hi, tmp, te, tx, tq);
+      for (int64_t i = 0; i < n; ++i) {
+        e += te[i];
+        sxq += tx[i];
+        sqq += tq[i];
+      }
+    } else {
+      for (int64_t i = 0; i < n; ++i)
+        tmp[i] = rule.code(x[i], cs, cm);
+      e = weightedError(rule, x, a, tmp, n, cs, cm);
+    }
+    if (e < best) {
+      best = e;
+      s = cs;
+      m = cm;
+      std::copy(tmp, tmp + n, q);
+      replaced = true;
+    }
+    ce = e;
+    ns = 0.0f;
+    nm = 0.0f;
+    if (rule.asymmetric) {
+      double sA = 0, sB = 0, sC = 0, sD = 0, sF = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        double ai = a[i], qi = tmp[i], xi = x[i];
+        double aq = ai * qi;
+        double t = aq * qi;
+        sA += t;
+        sB += aq;
+        sC += ai;
+        t = aq * xi;
+        sD += t;
+        t = ai * xi;
+        sF += t;
+      }
+      double t1 = sA * sC, t2 = sB * sB;
+      double det = t1 - t2;
+      if (!(det > 0))
+        return true;
+      t1 = sC * sD;
+      t2 = sB * sF;
+      ns = float((t1 - t2) / det);
+      t1 = sA * sF;
+      t2 = sB * sD;
+      nm = float((t1 - t2) / det);
+    } else {
+      if (!vectorTerms)
+        for (int64_t i = 0; i < n; ++i) {
+          double aq = double(a[i]) * double(tmp[i]);
+          double t = aq * double(x[i]);
+          sxq += t;
+          t = aq * double(tmp[i]);
+          sqq += t;
+        }
+      if (sqq > 0)
+        ns = rule.toScale(float(sxq / sqq));
+    }
+    return true;
+  };
+  // Screening: every clipping ratio's candidate; the lead is the one of
+  // least error (the first on ties), whatever the start's error.
+  double leadError = std::numeric_limits<double>::infinity();
+  float ls = 0.0f, lm = 0.0f;
   for (float r : kRatios) {
     float cs, cm = 0.0f;
     if (rule.asymmetric) {
@@ -76,78 +155,22 @@ bool weightedSearch(const CodeRule &rule, const float *x, const float *a,
     } else {
       cs = rule.toScale(base * r);
     }
-    for (int refine = 0; refine <= kRefinements; ++refine) {
-      if (!rule.usable(cs) || !std::isfinite(cs) || !std::isfinite(cm) ||
-          std::find(tried, tried + numTried, std::make_pair(cs, cm)) !=
-              tried + numTried)
-        break;
-      tried[numTried++] = {cs, cm};
-      // The group rule through the Highway kernel: the per-element terms in
-      // vectors, their sums here in the scalar order (the same bits).
-      double e = 0, sxq = 0, sqq = 0;
-      if (vectorTerms) {
-        simd::weightedTerms(rule.scaleFormat, rule.mlcRounding, x, a, n, cs,
-                            rule.hi, tmp, te, tx, tq);
-        for (int64_t i = 0; i < n; ++i) {
-          e += te[i];
-          sxq += tx[i];
-          sqq += tq[i];
-        }
-      } else {
-        for (int64_t i = 0; i < n; ++i)
-          tmp[i] = rule.code(x[i], cs, cm);
-        e = weightedError(rule, x, a, tmp, n, cs, cm);
-      }
-      if (e < best) {
-        best = e;
-        s = cs;
-        m = cm;
-        std::copy(tmp, tmp + n, q);
-        replaced = true;
-      }
-      float ns, nm = 0.0f;
-      if (rule.asymmetric) {
-        double sA = 0, sB = 0, sC = 0, sD = 0, sF = 0;
-        for (int64_t i = 0; i < n; ++i) {
-          double ai = a[i], qi = tmp[i], xi = x[i];
-          double aq = ai * qi;
-          double t = aq * qi;
-          sA += t;
-          sB += aq;
-          sC += ai;
-          t = aq * xi;
-          sD += t;
-          t = ai * xi;
-          sF += t;
-        }
-        double t1 = sA * sC, t2 = sB * sB;
-        double det = t1 - t2;
-        if (!(det > 0))
-          break;
-        t1 = sC * sD;
-        t2 = sB * sF;
-        ns = float((t1 - t2) / det);
-        t1 = sA * sF;
-        t2 = sB * sD;
-        nm = float((t1 - t2) / det);
-      } else {
-        if (!vectorTerms)
-          for (int64_t i = 0; i < n; ++i) {
-            double aq = double(a[i]) * double(tmp[i]);
-            double t = aq * double(x[i]);
-            sxq += t;
-            t = aq * double(tmp[i]);
-            sqq += t;
-          }
-        if (!(sqq > 0))
-          break;
-        ns = rule.toScale(float(sxq / sqq));
-      }
-      if (ns == cs && nm == cm)
-        break;
-      cs = ns;
-      cm = nm;
+    double e;
+    float ns, nm;
+    if (tryCandidate(cs, cm, e, ns, nm) && e < leadError) {
+      leadError = e;
+      ls = ns;
+      lm = nm;
     }
+  }
+  // Refinement: least-squares steps from the lead only.
+  for (int refine = 0; refine < kRefinements; ++refine) {
+    double e;
+    float ns, nm;
+    if (!tryCandidate(ls, lm, e, ns, nm))
+      break;
+    ls = ns;
+    lm = nm;
   }
   return replaced;
 }

@@ -144,32 +144,49 @@ private:
       bottom = std::max(bottom, -y[i]);
     }
     const float base = std::max(top / hi, bottom / maxInt);
-    // A scale already scored in this orientation ends the ratio's chain
+    // A scale already scored in this orientation is not scored again
     // (scoring it again could not change the winner).
     size_t numTried = 0;
+    // Scores the scale s (if new); returns whether it was scored, and its
+    // least-squares successor in `next` (0 if it has none).
+    auto tryScale = [&](float s, double &error, float &next) {
+      if (!(s > 0.0f) || !std::isfinite(s) ||
+          std::find(tried, tried + numTried, s) != tried + numTried)
+        return false;
+      tried[numTried++] = s;
+      const Score sc = score(y, n, s, -maxInt, hi);
+      if (sc.error < best.error) {
+        best.error = sc.error;
+        best.scale = negate ? -s : s;
+      }
+      error = sc.error;
+      next = sc.sqq > 0.0 ? roundTo(float(sc.sxq / sc.sqq), format) : 0.0f;
+      return true;
+    };
+    // Screening: every clipping ratio's scale; the lead is the one of least
+    // error (the first on ties).
+    double leadError = std::numeric_limits<double>::infinity();
+    float s = 0.0f;
     for (float ratio : kRatios) {
-      float s = roundTo(base * ratio, format);
-      for (int refine = 0; refine <= kRefinements; ++refine) {
-        if (!(s > 0.0f) || !std::isfinite(s) ||
-            std::find(tried, tried + numTried, s) != tried + numTried)
-          break;
-        tried[numTried++] = s;
-        const Score sc = score(y, n, s, -maxInt, hi);
-        if (sc.error < best.error) {
-          best.error = sc.error;
-          best.scale = negate ? -s : s;
-        }
-        if (!(sc.sqq > 0.0))
-          break;
-        const float next = roundTo(float(sc.sxq / sc.sqq), format);
-        if (next == s)
-          break;
+      double error;
+      float next;
+      if (tryScale(roundTo(base * ratio, format), error, next) &&
+          error < leadError) {
+        leadError = error;
         s = next;
       }
     }
+    // Refinement: least-squares steps from the lead only.
+    for (int refine = 0; refine < kRefinements; ++refine) {
+      double error;
+      float next;
+      if (!tryScale(s, error, next))
+        break;
+      s = next;
+    }
   }
 
-  static constexpr size_t kMaxTried = std::size(kRatios) * (kRefinements + 1);
+  static constexpr size_t kMaxTried = std::size(kRatios) + kRefinements;
   float tried[kMaxTried];
   FloatFormat format;
   float maxInt;

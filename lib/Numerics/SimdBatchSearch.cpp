@@ -45,9 +45,9 @@ using VF = hn::Vec<DF>;
 using MD = hn::Mask<DD>;
 using MF = hn::Mask<DF>;
 
-/// Candidates per orientation at most (kRatios x (kRefinements + 1)).
-constexpr int kMaxTried = int(std::size(calibrated::kRatios)) *
-                          (calibrated::kRefinements + 1);
+/// Candidates per orientation at most (kRatios + kRefinements).
+constexpr int kMaxTried =
+    int(std::size(calibrated::kRatios)) + calibrated::kRefinements;
 
 /// The same lanes' mask for the other element type.
 HWY_INLINE MD ToDouble(MF m) {
@@ -207,30 +207,55 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
       const VF base = MaxOf(hn::Div(top, vHi), hn::Div(bottom, vMax));
       VF tried[kMaxTried];
       int numTried = 0;
+      // Scores s in the lanes of `want` where it is a new usable scale:
+      // returns those lanes; e and next (its least-squares successor, 0
+      // if none) per lane.
+      auto tryScale = [&](VF s, MF want, VD &e, VF &next) {
+        MF ok = hn::And(want, hn::And(hn::Gt(s, zeroF), hn::IsFinite(s)));
+        for (int t = 0; t < numTried; ++t)
+          ok = hn::AndNot(hn::Eq(s, tried[t]), ok);
+        if (hn::AllFalse(df, ok))
+          return ok;
+        tried[numTried++] = hn::IfThenElse(ok, s, nanF);
+        const VF sc = hn::IfThenElse(ok, s, oneF);
+        VD sxq, sqq;
+        ScoreLanes(yf.data(), yd.data(), n, sc, vLo, vHi, e, sxq, sqq);
+        const MD okD = ToDouble(ok);
+        const MD better = hn::And(okD, hn::Lt(e, bestE));
+        bestE = hn::IfThenElse(better, e, bestE);
+        const MF betterF = ToFloat(better);
+        bestS = hn::IfThenElse(betterF, negate ? hn::Neg(s) : s, bestS);
+        won = hn::Or(won, betterF);
+        const MF go = ToFloat(hn::And(okD, hn::Gt(sqq, zeroD)));
+        next = hn::IfThenElseZero(
+            go, RoundScale<F>(hn::DemoteTo(df, hn::Div(sxq, sqq))));
+        return ok;
+      };
+      // Screening: every ratio; the lead is the least error (first on ties).
+      const MF all = hn::Eq(oneF, oneF);
+      VD leadE = hn::Set(dd, std::numeric_limits<double>::infinity());
+      VF s = zeroF;
       for (float ratio : calibrated::kRatios) {
-        VF s = RoundScale<F>(hn::Mul(base, hn::Set(df, ratio)));
-        MF chain = hn::Eq(oneF, oneF);
-        for (int refine = 0; refine <= calibrated::kRefinements; ++refine) {
-          MF ok = hn::And(chain, hn::And(hn::Gt(s, zeroF), hn::IsFinite(s)));
-          for (int t = 0; t < numTried; ++t)
-            ok = hn::AndNot(hn::Eq(s, tried[t]), ok);
-          if (hn::AllFalse(df, ok))
-            break;
-          tried[numTried++] = hn::IfThenElse(ok, s, nanF);
-          const VF sc = hn::IfThenElse(ok, s, oneF);
-          VD e, sxq, sqq;
-          ScoreLanes(yf.data(), yd.data(), n, sc, vLo, vHi, e, sxq, sqq);
-          const MD okD = ToDouble(ok);
-          const MD better = hn::And(okD, hn::Lt(e, bestE));
-          bestE = hn::IfThenElse(better, e, bestE);
-          const MF betterF = ToFloat(better);
-          bestS = hn::IfThenElse(betterF, negate ? hn::Neg(s) : s, bestS);
-          won = hn::Or(won, betterF);
-          const MD go = hn::And(okD, hn::Gt(sqq, zeroD));
-          const VF next = RoundScale<F>(hn::DemoteTo(df, hn::Div(sxq, sqq)));
-          chain = hn::And(ToFloat(go), hn::Ne(next, s));
-          s = next;
-        }
+        VD e;
+        VF next;
+        const MF ok =
+            tryScale(RoundScale<F>(hn::Mul(base, hn::Set(df, ratio))), all,
+                     e, next);
+        if (hn::AllFalse(df, ok))
+          continue;
+        const MD lead = hn::And(ToDouble(ok), hn::Lt(e, leadE));
+        leadE = hn::IfThenElse(lead, e, leadE);
+        s = hn::IfThenElse(ToFloat(lead), next, s);
+      }
+      // Refinement: least-squares steps from each lane's lead.
+      MF chain = all;
+      for (int refine = 0; refine < calibrated::kRefinements; ++refine) {
+        VD e;
+        VF next;
+        chain = tryScale(s, chain, e, next);
+        if (hn::AllFalse(df, chain))
+          break;
+        s = next;
       }
     }
     // The winner's codes, by the arithmetic that scored it.
@@ -297,43 +322,68 @@ void WeightedSearchT(const float *xRow, const float *aRow,
     const VF base = hn::Div(amax, vHi);
     VF tried[kMaxTried];
     int numTried = 0;
-    for (float ratio : calibrated::kRatios) {
-      VF cs = RoundScale<F>(hn::Mul(base, hn::Set(df, ratio)));
-      MF chain = hn::Eq(oneF, oneF);
-      for (int refine = 0; refine <= calibrated::kRefinements; ++refine) {
-        MF ok = hn::And(chain, hn::And(hn::Gt(cs, zeroF), hn::IsFinite(cs)));
-        for (int t = 0; t < numTried; ++t)
-          ok = hn::AndNot(hn::Eq(cs, tried[t]), ok);
-        if (hn::AllFalse(df, ok))
-          break;
-        tried[numTried++] = hn::IfThenElse(ok, cs, nanF);
-        const VF sc = hn::IfThenElse(ok, cs, oneF);
-        // simd::weightedTerms' terms, summed i ascending from +0.
-        VD e = zeroD, sxq = zeroD, sqq = zeroD;
-        for (int64_t i = 0; i < n; ++i) {
-          const VF x = hn::LoadU(df, xf.data() + i * N);
-          const VF code =
-              hn::Sub(QuantizeValues<F, R>(df, x, sc, vHi, vTop), vHi);
-          const VD xdi = hn::LoadU(dd, xd.data() + i * N);
-          const VD adi = hn::LoadU(dd, ad.data() + i * N);
-          const VD qd = hn::PromoteTo(dd, code);
-          const VD d = hn::Sub(xdi, hn::PromoteTo(dd, hn::Mul(code, sc)));
-          e = hn::Add(e, hn::Mul(adi, hn::Mul(d, d)));
-          const VD aq = hn::Mul(adi, qd);
-          sxq = hn::Add(sxq, hn::Mul(aq, xdi));
-          sqq = hn::Add(sqq, hn::Mul(aq, qd));
-        }
-        const MD okD = ToDouble(ok);
-        const MD better = hn::And(okD, hn::Lt(e, best));
-        best = hn::IfThenElse(better, e, best);
-        const MF betterF = ToFloat(better);
-        bestS = hn::IfThenElse(betterF, cs, bestS);
-        won = hn::Or(won, betterF);
-        const MD go = hn::And(okD, hn::Gt(sqq, zeroD));
-        const VF next = RoundScale<F>(hn::DemoteTo(df, hn::Div(sxq, sqq)));
-        chain = hn::And(ToFloat(go), hn::Ne(next, cs));
-        cs = next;
+    // Scores cs in the lanes of `want` where it is a new usable scale:
+    // returns those lanes; e and next (its least-squares successor, 0 if
+    // none) per lane.
+    auto tryScale = [&](VF cs, MF want, VD &e, VF &next) {
+      MF ok = hn::And(want, hn::And(hn::Gt(cs, zeroF), hn::IsFinite(cs)));
+      for (int t = 0; t < numTried; ++t)
+        ok = hn::AndNot(hn::Eq(cs, tried[t]), ok);
+      if (hn::AllFalse(df, ok))
+        return ok;
+      tried[numTried++] = hn::IfThenElse(ok, cs, nanF);
+      const VF sc = hn::IfThenElse(ok, cs, oneF);
+      // simd::weightedTerms' terms, summed i ascending from +0.
+      e = zeroD;
+      VD sxq = zeroD, sqq = zeroD;
+      for (int64_t i = 0; i < n; ++i) {
+        const VF x = hn::LoadU(df, xf.data() + i * N);
+        const VF code =
+            hn::Sub(QuantizeValues<F, R>(df, x, sc, vHi, vTop), vHi);
+        const VD xdi = hn::LoadU(dd, xd.data() + i * N);
+        const VD adi = hn::LoadU(dd, ad.data() + i * N);
+        const VD qd = hn::PromoteTo(dd, code);
+        const VD d = hn::Sub(xdi, hn::PromoteTo(dd, hn::Mul(code, sc)));
+        e = hn::Add(e, hn::Mul(adi, hn::Mul(d, d)));
+        const VD aq = hn::Mul(adi, qd);
+        sxq = hn::Add(sxq, hn::Mul(aq, xdi));
+        sqq = hn::Add(sqq, hn::Mul(aq, qd));
       }
+      const MD okD = ToDouble(ok);
+      const MD better = hn::And(okD, hn::Lt(e, best));
+      best = hn::IfThenElse(better, e, best);
+      const MF betterF = ToFloat(better);
+      bestS = hn::IfThenElse(betterF, cs, bestS);
+      won = hn::Or(won, betterF);
+      const MF go = ToFloat(hn::And(okD, hn::Gt(sqq, zeroD)));
+      next = hn::IfThenElseZero(
+          go, RoundScale<F>(hn::DemoteTo(df, hn::Div(sxq, sqq))));
+      return ok;
+    };
+    // Screening: every ratio; the lead is the least error (first on ties).
+    const MF all = hn::Eq(oneF, oneF);
+    VD leadE = hn::Set(dd, std::numeric_limits<double>::infinity());
+    VF cs = zeroF;
+    for (float ratio : calibrated::kRatios) {
+      VD e;
+      VF next;
+      const MF ok = tryScale(RoundScale<F>(hn::Mul(base, hn::Set(df, ratio))),
+                             all, e, next);
+      if (hn::AllFalse(df, ok))
+        continue;
+      const MD lead = hn::And(ToDouble(ok), hn::Lt(e, leadE));
+      leadE = hn::IfThenElse(lead, e, leadE);
+      cs = hn::IfThenElse(ToFloat(lead), next, cs);
+    }
+    // Refinement: least-squares steps from each lane's lead.
+    MF chain = all;
+    for (int refine = 0; refine < calibrated::kRefinements; ++refine) {
+      VD e;
+      VF next;
+      chain = tryScale(cs, chain, e, next);
+      if (hn::AllFalse(df, chain))
+        break;
+      cs = next;
     }
     // The winner's codes (the group rule's).
     const VF sw = hn::IfThenElse(won, bestS, oneF);

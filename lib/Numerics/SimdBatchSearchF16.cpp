@@ -67,8 +67,8 @@ using VI = hn::Vec<DI>;
 using MF = hn::Mask<DF>;
 using MD = hn::Mask<DD>;
 
-constexpr int kMaxTried = int(std::size(calibrated::kRatios)) *
-                          (calibrated::kRefinements + 1);
+constexpr int kMaxTried =
+    int(std::size(calibrated::kRatios)) + calibrated::kRefinements;
 /// 2^24 and its square: f16 values and scales in units of 2^-24.
 constexpr double kUnit = 16777216.0;
 
@@ -288,50 +288,86 @@ void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
       const VF base = hn::IfThenElse(hn::Lt(a, b), b, a);
       VF tried[kMaxTried];
       int numTried = 0;
-      for (float ratio : calibrated::kRatios) {
-        VF s = RoundHalf(hn::Mul(base, hn::Set(df, ratio)));
-        MF chain = hn::Eq(oneF, oneF);
-        for (int refine = 0; refine <= calibrated::kRefinements; ++refine) {
-          MF ok = hn::And(chain, hn::And(hn::Gt(s, zeroF), hn::IsFinite(s)));
-          for (int t = 0; t < numTried; ++t)
-            ok = hn::AndNot(hn::Eq(s, tried[t]), ok);
-          if (hn::AllFalse(df, ok))
-            break;
-          tried[numTried++] = hn::IfThenElse(ok, s, nanF);
-          const VF sc = hn::IfThenElse(ok, s, oneF);
-          VD x0, x1;
-          VF q;
-          SumsAny(yf.data(), n, G, sc, vLo, vHi, x0, x1, q);
-          const VD xs[2] = {x0, x1}, qs[2] = {Lo(q), Hi(q)},
-                   ss[2] = {Lo(sc), Hi(sc)};
-          const MD okH[2] = {LoMask(ok), HiMask(ok)};
-          MD better[2], go[2];
-          VD nextH[2];
-          for (int h = 0; h < 2; ++h) {
-            const Cand c = Evaluate(grp[h], ss[h], xs[h], qs[h]);
-            bad[h] = hn::Or(bad[h],
-                            hn::AndNot(hn::Lt(hn::Add(c.e, c.bound), limit),
-                                       okH[h]));
-            better[h] = Better(c, best[h], okH[h], yf.data(), n, G, h * H);
-            best[h].s = hn::IfThenElse(better[h], c.s, best[h].s);
-            best[h].sxq = hn::IfThenElse(better[h], c.sxq, best[h].sxq);
-            best[h].sqq = hn::IfThenElse(better[h], c.sqq, best[h].sqq);
-            best[h].e = hn::IfThenElse(better[h], c.e, best[h].e);
-            best[h].bound = hn::IfThenElse(better[h], c.bound, best[h].bound);
-            go[h] = hn::And(okH[h], hn::Gt(qs[h], zeroD));
-            nextH[h] = hn::Div(xs[h], qs[h]);
-          }
-          const MF betterF = JoinMask(better[0], better[1]);
-          bestS = hn::IfThenElse(betterF, negate ? hn::Neg(s) : s, bestS);
-          won = hn::Or(won, betterF);
-          // float(sxq / sqq) of each half: the lanes whose chain goes on
-          // have sqq > 0; the others' next is unused.
-          const VD one = hn::Set(dd, 1.0);
-          const VF next = RoundHalf(Join(hn::IfThenElse(go[0], nextH[0], one),
-                                         hn::IfThenElse(go[1], nextH[1], one)));
-          chain = hn::And(JoinMask(go[0], go[1]), hn::Ne(next, s));
-          s = next;
+      // Scores s in the lanes of `want` where it is a new usable scale:
+      // returns those lanes; per lane half the candidate (c) and its
+      // least-squares successor (next, 0 if none).
+      auto tryScale = [&](VF s, MF want, Cand (&c)[2], VF &next) {
+        MF ok = hn::And(want, hn::And(hn::Gt(s, zeroF), hn::IsFinite(s)));
+        for (int t = 0; t < numTried; ++t)
+          ok = hn::AndNot(hn::Eq(s, tried[t]), ok);
+        if (hn::AllFalse(df, ok))
+          return ok;
+        tried[numTried++] = hn::IfThenElse(ok, s, nanF);
+        const VF sc = hn::IfThenElse(ok, s, oneF);
+        VD x0, x1;
+        VF q;
+        SumsAny(yf.data(), n, G, sc, vLo, vHi, x0, x1, q);
+        const VD xs[2] = {x0, x1}, qs[2] = {Lo(q), Hi(q)},
+                 ss[2] = {Lo(sc), Hi(sc)};
+        const MD okH[2] = {LoMask(ok), HiMask(ok)};
+        MD better[2], go[2];
+        VD nextH[2];
+        for (int h = 0; h < 2; ++h) {
+          c[h] = Evaluate(grp[h], ss[h], xs[h], qs[h]);
+          bad[h] = hn::Or(bad[h],
+                          hn::AndNot(hn::Lt(hn::Add(c[h].e, c[h].bound), limit),
+                                     okH[h]));
+          better[h] = Better(c[h], best[h], okH[h], yf.data(), n, G, h * H);
+          best[h].s = hn::IfThenElse(better[h], c[h].s, best[h].s);
+          best[h].sxq = hn::IfThenElse(better[h], c[h].sxq, best[h].sxq);
+          best[h].sqq = hn::IfThenElse(better[h], c[h].sqq, best[h].sqq);
+          best[h].e = hn::IfThenElse(better[h], c[h].e, best[h].e);
+          best[h].bound = hn::IfThenElse(better[h], c[h].bound, best[h].bound);
+          go[h] = hn::And(okH[h], hn::Gt(qs[h], zeroD));
+          nextH[h] = hn::Div(xs[h], qs[h]);
         }
+        const MF betterF = JoinMask(better[0], better[1]);
+        bestS = hn::IfThenElse(betterF, negate ? hn::Neg(s) : s, bestS);
+        won = hn::Or(won, betterF);
+        // float(sxq / sqq) of each half where sqq > 0, else 0.
+        const VD one = hn::Set(dd, 1.0);
+        next = hn::IfThenElseZero(
+            JoinMask(go[0], go[1]),
+            RoundHalf(Join(hn::IfThenElse(go[0], nextH[0], one),
+                           hn::IfThenElse(go[1], nextH[1], one))));
+        return ok;
+      };
+      // Screening: every ratio; the lead is the least error (first on
+      // ties), compared as the best is (exactly).
+      const MF all = hn::Eq(oneF, oneF);
+      const VD inf = hn::Set(dd, std::numeric_limits<double>::infinity()),
+               nanD = hn::Set(dd, std::numeric_limits<double>::quiet_NaN());
+      Cand lead[2] = {{nanD, zeroD, zeroD, inf, zeroD},
+                      {nanD, zeroD, zeroD, inf, zeroD}};
+      VF s = zeroF;
+      for (float ratio : calibrated::kRatios) {
+        Cand c[2];
+        VF next;
+        const MF ok = tryScale(RoundHalf(hn::Mul(base, hn::Set(df, ratio))),
+                               all, c, next);
+        if (hn::AllFalse(df, ok))
+          continue;
+        const MD okH[2] = {LoMask(ok), HiMask(ok)};
+        MD ahead[2];
+        for (int h = 0; h < 2; ++h) {
+          ahead[h] = Better(c[h], lead[h], okH[h], yf.data(), n, G, h * H);
+          lead[h].s = hn::IfThenElse(ahead[h], c[h].s, lead[h].s);
+          lead[h].sxq = hn::IfThenElse(ahead[h], c[h].sxq, lead[h].sxq);
+          lead[h].sqq = hn::IfThenElse(ahead[h], c[h].sqq, lead[h].sqq);
+          lead[h].e = hn::IfThenElse(ahead[h], c[h].e, lead[h].e);
+          lead[h].bound = hn::IfThenElse(ahead[h], c[h].bound, lead[h].bound);
+        }
+        s = hn::IfThenElse(JoinMask(ahead[0], ahead[1]), next, s);
+      }
+      // Refinement: least-squares steps from each lane's lead.
+      MF chain = all;
+      for (int refine = 0; refine < calibrated::kRefinements; ++refine) {
+        Cand c[2];
+        VF next;
+        chain = tryScale(s, chain, c, next);
+        if (hn::AllFalse(df, chain))
+          break;
+        s = next;
       }
     }
     if (!hn::AllFalse(dd, hn::Or(bad[0], bad[1]))) {
