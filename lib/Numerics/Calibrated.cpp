@@ -218,7 +218,20 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
   std::vector<float> codes, sB, aPadded;
   std::vector<int32_t> offsets;
   std::vector<uint8_t> won;
+  // The row's plain-rounding words, readable by the padding lanes too.
+  std::vector<uint32_t> rowWords, tops;
+  // Per group: whether its importance sums (double, ascending) above 0.
+  std::vector<uint8_t> weighted;
   if (batched) {
+    tops.resize(size_t(groups));
+    weighted.resize(size_t(groups));
+    for (int64_t g = 0; g < groups; ++g) {
+      double total = 0;
+      for (int64_t i = g * gs; i < std::min(k, (g + 1) * gs); ++i)
+        total += double(importance[i]);
+      weighted[size_t(g)] = total > 0;
+    }
+    rowWords.resize(size_t(words + gs / epw));
     aPadded.assign(importance, importance + k);
     aPadded.resize(size_t(k + gs));
     const int64_t padded =
@@ -250,10 +263,15 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
       for (int64_t i = 0; i < k; ++i)
         x[size_t(i)] = loadModelValue(wRow + size_t(i) * es, format);
     offsets.clear();
+    if (batched)
+      simd::groupTopBits(x.data(), k, gs, tops.data());
     for (int64_t g = 0; g < groups; ++g) {
       const int64_t begin = g * gs, len = std::min(gs, k - begin);
       const float *xg = x.data() + begin, *ag = importance + begin;
-      if (!searchable(xg, ag, len))
+      // searchable(), its importance part once for all rows.
+      if (batched ? !(weighted[size_t(g)] && tops[size_t(g)] != 0 &&
+                      tops[size_t(g)] < 0x7F800000u)
+                  : !searchable(xg, ag, len))
         continue;
       uint32_t *gw = qRow + g * (gs / epw);
       auto codeOf = [&](int64_t i) {
@@ -263,8 +281,6 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
       if (batched && len == gs) {
         sB[offsets.size()] = loadModelValue(sRow + size_t(g) * es, format);
         offsets.push_back(int32_t(begin));
-        for (int64_t i = 0; i < len; ++i)
-          codes[size_t(begin + i)] = codeOf(i);
         continue;
       }
       for (int64_t i = 0; i < len; ++i)
@@ -279,9 +295,11 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
       continue;
     // Padding lanes: the zeros after the row (no candidate, no change).
     const int64_t count = simd::padBatch(offsets, sB.data(), int32_t(k));
+    std::memcpy(rowWords.data(), qRow, size_t(words) * 4);
     simd::weightedSearchBatch(format, spec.rounding, x.data(), aPadded.data(),
-                              offsets.data(), gs, count, maxInt, codes.data(),
-                              sB.data(), won.data());
+                              offsets.data(), gs, count, maxInt,
+                              rowWords.data(), bits, codes.data(), sB.data(),
+                              won.data());
     for (int64_t c = 0; c < count; ++c) {
       if (!won[size_t(c)])
         continue;

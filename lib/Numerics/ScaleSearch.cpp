@@ -222,31 +222,8 @@ void storeFromFloat(float f, FloatFormat format, unsigned char *p) {
   std::memcpy(p, &h, 2);
 }
 
-/// out[j * E + r] = the signed code r of word j (E = 32 / bits codes of
-/// `bits` bits per word, stored code minus maxInt), for nWords words.
-template <int Bits>
-void unpackCodesT(const uint32_t *w, int64_t nWords, int32_t maxInt,
-                  float *out) {
-  constexpr int E = 32 / Bits;
-  constexpr uint32_t M = (1u << Bits) - 1u;
-  for (int64_t j = 0; j < nWords; ++j)
-    for (int r = 0; r < E; ++r)
-      out[j * E + r] = float(int32_t((w[j] >> (r * Bits)) & M) - maxInt);
-}
-void unpackCodes(int bits, const uint32_t *w, int64_t nWords, int32_t maxInt,
-                 float *out) {
-  if (bits == 4)
-    return unpackCodesT<4>(w, nWords, maxInt, out);
-  if (bits == 3)
-    return unpackCodesT<3>(w, nWords, maxInt, out);
-  const int e = 32 / bits;
-  const uint32_t m = (1u << bits) - 1u;
-  for (int64_t j = 0; j < nWords; ++j)
-    for (int r = 0; r < e; ++r)
-      out[j * e + r] = float(int32_t((w[j] >> (r * bits)) & m) - maxInt);
-}
-
-/// The inverse of unpackCodes: w[j] from the signed codes c.
+/// w[j] from the signed codes c (E = 32 / bits codes of `bits` bits per
+/// word, stored code = c + maxInt, LSB first), for nWords words.
 template <int Bits>
 void packCodesT(const float *c, int64_t nWords, int32_t maxInt, uint32_t *w) {
   constexpr int E = 32 / Bits;
@@ -305,9 +282,13 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
   std::vector<float> codes, sB;
   std::vector<int32_t> offsets;
   std::vector<uint8_t> won;
+  // The row's plain-rounding words, readable by the padding lanes too.
+  std::vector<uint32_t> rowWords;
+  std::vector<uint32_t> tops(static_cast<size_t>(numGroups));
   if (batched) {
     const int64_t padded = (numGroups + simd::kBatchPad - 1) /
                            simd::kBatchPad * simd::kBatchPad;
+    rowWords.resize(size_t(numWords + wordsPerGroup));
     codes.resize(size_t(k + groupSize));
     x.resize(size_t(k + groupSize));
     sB.resize(size_t(padded));
@@ -328,18 +309,23 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
         x[size_t(i)] = loadAsFloat(wRow + size_t(i) * elemSize, format);
 
     offsets.clear();
+    // Finite and not all zero: the largest magnitude's bits.
+    if (batched) {
+      simd::groupTopBits(x.data(), k, groupSize, tops.data());
+    } else {
+      std::fill(tops.begin(), tops.end(), 0u);
+      for (int64_t i = 0; i < k; ++i) {
+        uint32_t bitsOf;
+        std::memcpy(&bitsOf, &x[size_t(i)], 4);
+        uint32_t &t = tops[size_t(i / groupSize)];
+        t = std::max(t, bitsOf & 0x7FFFFFFFu);
+      }
+    }
     for (int64_t g = 0; g < numGroups; ++g) {
       const int64_t begin = g * groupSize;
       const int64_t len = std::min(groupSize, k - begin);
       const float *xg = x.data() + begin;
-      // Finite and not all zero: the largest magnitude's bits.
-      uint32_t top = 0;
-      for (int64_t i = 0; i < len; ++i) {
-        uint32_t bitsOf;
-        std::memcpy(&bitsOf, xg + i, 4);
-        top = std::max(top, bitsOf & 0x7FFFFFFFu);
-      }
-      if (top >= 0x7F800000u || top == 0)
+      if (tops[size_t(g)] >= 0x7F800000u || tops[size_t(g)] == 0)
         continue;
 
       // The RTN codes and scale, as groupDequantizeRows reconstructs them.
@@ -348,7 +334,6 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
       if (batched && len == groupSize) {
         sB[offsets.size()] = loadAsFloat(scalePtr, format);
         offsets.push_back(int32_t(begin));
-        unpackCodes(bits, words, wordsPerGroup, maxInt, codes.data() + begin);
         continue;
       }
       for (int64_t i = 0; i < len; ++i)
@@ -375,14 +360,17 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
       continue;
     // Padding lanes: the zeros after the row (no candidate, no change).
     const int64_t count = simd::padBatch(offsets, sB.data(), int32_t(k));
+    std::memcpy(rowWords.data(), qRow, size_t(numWords) * 4);
     if (format == FloatFormat::F16)
       simd::searchScalesBatchF16(x.data(), offsets.data(), groupSize, count,
                                  float(maxInt), options.fullCodeRange,
-                                 codes.data(), sB.data(), won.data());
+                                 rowWords.data(), bits, codes.data(),
+                                 sB.data(), won.data());
     else
       simd::searchScalesBatch(format, x.data(), offsets.data(), groupSize,
                               count, float(maxInt), options.fullCodeRange,
-                              codes.data(), sB.data(), won.data());
+                              rowWords.data(), bits, codes.data(), sB.data(),
+                              won.data());
     for (int64_t c = 0; c < count; ++c) {
       if (!won[size_t(c)])
         continue;

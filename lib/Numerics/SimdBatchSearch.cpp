@@ -24,8 +24,11 @@
 
 #include "CalibratedSearch.h"
 #include "SearchRules.h"
+#include "SimdBatchWords-inl.h"
 #include "SimdRules-inl.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -157,16 +160,38 @@ HWY_NOINLINE void ScoreLanes(const float *yf, const double *yd, int64_t n,
   ScoreLanesN<0>(yf, yd, n, s, lo, hi, error, sxq, sqq);
 }
 
+/// The codes of n values x for the signed scale s (search::assignCode of
+/// x, or of -x for a negative s, with 1 / |s|).
+void WinnerCodes(const float *x, int64_t n, float s, float lo, float hi,
+                 float *out) {
+  const hn::ScalableTag<float> df;
+  const auto G = int64_t(hn::Lanes(df));
+  const float inv = 1.0f / std::fabs(s), sign = s < 0.0f ? -1.0f : 1.0f;
+  const auto vInv = hn::Set(df, inv), vSign = hn::Set(df, sign),
+             vLo = hn::Set(df, lo), vHi = hn::Set(df, hi),
+             magic = hn::Set(df, rules::kRoundMagic);
+  int64_t i = 0;
+  for (; i + G <= n; i += G) {
+    const auto y = hn::Mul(hn::LoadU(df, x + i), vSign);
+    const auto r = hn::Sub(hn::Add(hn::Mul(y, vInv), magic), magic);
+    hn::StoreU(hn::Max(hn::Min(r, vHi), vLo), df, out + i);
+  }
+  for (; i < n; ++i)
+    out[i] = search::assignCode(x[i] * sign, inv, lo, hi);
+}
+
 template <FloatFormat F>
 void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
-                   int64_t count, float maxInt, bool fullRange, float *codes,
-                   float *sOut, uint8_t *replaced) {
+                   int64_t count, float maxInt, bool fullRange,
+                   const uint32_t *words, int bits, float *codes, float *sOut,
+                   uint8_t *replaced) {
   constexpr int kL = search::kSumLanes;
   const DD dd;
   const DF df;
   const auto N = int64_t(hn::Lanes(dd));
   std::vector<float> yf(size_t(n * N));
   std::vector<double> yd(size_t(n * N));
+  std::vector<uint32_t> wt(size_t(n * N));
   const float hiCode = fullRange ? maxInt + 1.0f : maxInt;
   const VF vLo = hn::Set(df, -maxInt), vHi = hn::Set(df, hiCode),
            vMax = hn::Set(df, maxInt), zeroF = hn::Zero(df),
@@ -176,6 +201,8 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
   const DI di;
   for (int64_t g0 = 0; g0 < count; g0 += N) {
     const VI off = hn::LoadU(di, offsets + g0);
+    const ChunkWords<DF> rtn(df, words, offsets + g0, n, bits, maxInt,
+                             wt.data());
     // The plain rounding's error (ScaleSearch.cpp errorOf): the one to beat.
     const VF s0 = hn::LoadU(df, sOut + g0);
     VD bestE;
@@ -184,7 +211,7 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
       for (int l = 0; l < kL; ++l) {
         VD ve = zeroD;
         for (int64_t i = l; i < n; i += kL) {
-          const VF q = GatherAt(codes, off, i);
+          const VF q = rtn.At(df, i);
           const VD diff = hn::Sub(hn::PromoteTo(dd, GatherAt(x, off, i)),
                                   hn::PromoteTo(dd, hn::Mul(q, s0)));
           ve = hn::Add(ve, hn::Mul(diff, diff));
@@ -258,38 +285,30 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
         s = next;
       }
     }
-    // The winner's codes, by the arithmetic that scored it.
-    const VF absS = hn::IfThenElse(won, hn::Abs(bestS), oneF);
-    const VF inv = hn::Div(oneF, absS);
-    const MF neg = hn::Lt(bestS, zeroF);
-    const VF magic = hn::Set(df, rules::kRoundMagic);
-    for (int64_t i = 0; i < n; ++i) {
-      VF y = GatherAt(x, off, i);
-      y = hn::IfThenElse(neg, hn::Neg(y), y);
-      VF r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
-      r = hn::IfThenElse(hn::Lt(r, vHi), r, vHi);
-      r = hn::IfThenElse(hn::Gt(r, vLo), r, vLo);
-      const VI at = hn::Add(off, hn::Set(di, int32_t(i)));
-      hn::ScatterIndex(hn::IfThenElse(won, r, hn::GatherIndex(df, codes, at)),
-                       df, codes, at);
-    }
+    // The winner's codes, by the arithmetic that scored it, for the lanes
+    // that won (each group contiguous in x and codes).
     hn::StoreU(bestS, df, sOut + g0);
-    const VF wonF = hn::IfThenElseZero(won, oneF);
     alignas(64) float flags[64];
-    hn::StoreU(wonF, df, flags);
-    for (int64_t l = 0; l < N; ++l)
+    hn::StoreU(hn::IfThenElseZero(won, oneF), df, flags);
+    for (int64_t l = 0; l < N; ++l) {
       replaced[g0 + l] = flags[l] != 0.0f;
+      if (replaced[g0 + l])
+        WinnerCodes(x + offsets[g0 + l], n, sOut[g0 + l], -maxInt, hiCode,
+                    codes + offsets[g0 + l]);
+    }
   }
 }
 
 template <FloatFormat F, RoundingMode R>
 void WeightedSearchT(const float *xRow, const float *aRow,
                      const int32_t *offsets, int64_t n, int64_t count, float hi,
-                     float *codes, float *sOut, uint8_t *replaced) {
+                     const uint32_t *words, int bits, float *codes,
+                     float *sOut, uint8_t *replaced) {
   const DD dd;
   const DF df;
   const auto N = int64_t(hn::Lanes(dd));
   std::vector<float> xf(size_t(n * N));
+  std::vector<uint32_t> wt(size_t(n * N));
   std::vector<double> xd(size_t(n * N)), ad(size_t(n * N));
   const VF vHi = hn::Set(df, hi), vTop = hn::Set(df, 2 * hi),
            zeroF = hn::Zero(df), oneF = hn::Set(df, 1.0f),
@@ -309,9 +328,10 @@ void WeightedSearchT(const float *xRow, const float *aRow,
     }
     // The start's error (weightedError), i ascending from +0.
     const VF s0 = hn::LoadU(df, sOut + g0);
+    const ChunkWords<DF> rtn(df, words, offsets + g0, n, bits, hi, wt.data());
     VD best = zeroD;
     for (int64_t i = 0; i < n; ++i) {
-      const VF q = GatherAt(codes, off, i);
+      const VF q = rtn.At(df, i);
       const VD d = hn::Sub(hn::LoadU(dd, xd.data() + i * N),
                            hn::PromoteTo(dd, hn::Mul(q, s0)));
       best = hn::Add(best, hn::Mul(hn::LoadU(dd, ad.data() + i * N),
@@ -385,21 +405,33 @@ void WeightedSearchT(const float *xRow, const float *aRow,
         break;
       cs = next;
     }
-    // The winner's codes (the group rule's).
-    const VF sw = hn::IfThenElse(won, bestS, oneF);
-    for (int64_t i = 0; i < n; ++i) {
-      const VF x = hn::LoadU(df, xf.data() + i * N);
-      const VF code = hn::Sub(QuantizeValues<F, R>(df, x, sw, vHi, vTop), vHi);
-      const VI at = hn::Add(off, hn::Set(di, int32_t(i)));
-      hn::ScatterIndex(
-          hn::IfThenElse(won, code, hn::GatherIndex(df, codes, at)), df,
-          codes, at);
-    }
+    // The winner's codes (the group rule's), for the lanes that won (each
+    // group contiguous in x and codes).
     hn::StoreU(bestS, df, sOut + g0);
     alignas(64) float flags[64];
     hn::StoreU(hn::IfThenElseZero(won, oneF), df, flags);
-    for (int64_t l = 0; l < N; ++l)
+    for (int64_t l = 0; l < N; ++l) {
       replaced[g0 + l] = flags[l] != 0.0f;
+      if (!replaced[g0 + l])
+        continue;
+      const hn::ScalableTag<float> dw;
+      const auto W = int64_t(hn::Lanes(dw));
+      const float *xg = xRow + offsets[g0 + l];
+      float *cg = codes + offsets[g0 + l];
+      const float sl = sOut[g0 + l];
+      const auto vs = hn::Set(dw, sl), wHi = hn::Set(dw, hi),
+                 wTop = hn::Set(dw, 2 * hi);
+      int64_t i = 0;
+      for (; i + W <= n; i += W)
+        hn::StoreU(hn::Sub(QuantizeValues<F, R>(dw, hn::LoadU(dw, xg + i), vs,
+                                                wHi, wTop),
+                           wHi),
+                   dw, cg + i);
+      for (; i < n; ++i)
+        cg[i] = float(int32_t(rules::quantizeValue<F, R>(xg[i], sl, hi,
+                                                         2 * hi))) -
+                hi;
+    }
   }
 }
 
@@ -429,35 +461,59 @@ void LoadModelRow(FloatFormat format, const void *src, int64_t n,
   }
 }
 
+void GroupTopBits(const float *x, int64_t k, int64_t gs, uint32_t *top) {
+  const hn::ScalableTag<uint32_t> du;
+  const auto W = int64_t(hn::Lanes(du));
+  const auto *u = reinterpret_cast<const uint32_t *>(x);
+  const auto absMask = hn::Set(du, 0x7FFFFFFFu);
+  for (int64_t g = 0, begin = 0; begin < k; ++g, begin += gs) {
+    const int64_t end = std::min(begin + gs, k);
+    int64_t i = begin;
+    auto m = hn::Zero(du);
+    for (; i + W <= end; i += W)
+      m = hn::Max(m, hn::And(hn::LoadU(du, u + i), absMask));
+    uint32_t t = hn::GetLane(hn::MaxOfLanes(du, m));
+    for (; i < end; ++i)
+      t = std::max(t, u[i] & 0x7FFFFFFFu);
+    top[g] = t;
+  }
+}
+
 void SearchScalesBatch(FloatFormat format, const float *x,
                        const int32_t *offsets, int64_t n, int64_t count,
-                       float maxInt, bool fullRange, float *codes, float *s,
-                       uint8_t *replaced) {
+                       float maxInt, bool fullRange, const uint32_t *words,
+                       int bits, float *codes, float *s, uint8_t *replaced) {
   switch (format) {
   case FloatFormat::F16:
     return SearchScalesT<FloatFormat::F16>(x, offsets, n, count, maxInt,
-                                           fullRange, codes, s, replaced);
+                                           fullRange, words, bits, codes, s,
+                                           replaced);
   case FloatFormat::BF16:
     return SearchScalesT<FloatFormat::BF16>(x, offsets, n, count, maxInt,
-                                            fullRange, codes, s, replaced);
+                                            fullRange, words, bits, codes, s,
+                                            replaced);
   case FloatFormat::F32:
     return SearchScalesT<FloatFormat::F32>(x, offsets, n, count, maxInt,
-                                           fullRange, codes, s, replaced);
+                                           fullRange, words, bits, codes, s,
+                                           replaced);
   }
 }
 
 void WeightedSearchBatch(FloatFormat format, RoundingMode rounding,
                          const float *x, const float *a,
                          const int32_t *offsets, int64_t n, int64_t count,
-                         float hi, float *codes, float *s, uint8_t *replaced) {
+                         float hi, const uint32_t *words, int bits,
+                         float *codes, float *s, uint8_t *replaced) {
   using FF = FloatFormat;
   using RM = RoundingMode;
   const bool away = rounding == RM::NearestAway;
 #define QOPT_WEIGHTED(F)                                                       \
-  return away ? WeightedSearchT<F, RM::NearestAway>(x, a, offsets, n, count,  \
-                                                    hi, codes, s, replaced)    \
-              : WeightedSearchT<F, RM::NearestEven>(x, a, offsets, n, count,  \
-                                                    hi, codes, s, replaced)
+  return away ? WeightedSearchT<F, RM::NearestAway>(                           \
+                   x, a, offsets, n, count, hi, words, bits, codes, s,         \
+                   replaced)                                                   \
+              : WeightedSearchT<F, RM::NearestEven>(                           \
+                   x, a, offsets, n, count, hi, words, bits, codes, s,         \
+                   replaced)
   switch (format) {
   case FF::F16:
     QOPT_WEIGHTED(FF::F16);
@@ -481,23 +537,31 @@ namespace qopt::numerics {
 HWY_EXPORT(SearchScalesBatch);
 HWY_EXPORT(WeightedSearchBatch);
 HWY_EXPORT(LoadModelRow);
+HWY_EXPORT(GroupTopBits);
 
 namespace simd {
 
 void searchScalesBatch(FloatFormat format, const float *x,
                        const int32_t *offsets, int64_t n, int64_t count,
-                       float maxInt, bool fullRange, float *codes, float *s,
-                       uint8_t *replaced) {
+                       float maxInt, bool fullRange, const uint32_t *words,
+                       int bits, float *codes, float *s, uint8_t *replaced) {
   HWY_DYNAMIC_DISPATCH(SearchScalesBatch)(format, x, offsets, n, count, maxInt,
-                                          fullRange, codes, s, replaced);
+                                          fullRange, words, bits, codes, s,
+                                          replaced);
 }
 
 void weightedSearchBatch(FloatFormat format, RoundingMode rounding,
                          const float *x, const float *a,
                          const int32_t *offsets, int64_t n, int64_t count,
-                         float hi, float *codes, float *s, uint8_t *replaced) {
+                         float hi, const uint32_t *words, int bits,
+                         float *codes, float *s, uint8_t *replaced) {
   HWY_DYNAMIC_DISPATCH(WeightedSearchBatch)(format, rounding, x, a, offsets, n,
-                                            count, hi, codes, s, replaced);
+                                            count, hi, words, bits, codes, s,
+                                            replaced);
+}
+
+void groupTopBits(const float *x, int64_t k, int64_t gs, uint32_t *top) {
+  HWY_DYNAMIC_DISPATCH(GroupTopBits)(x, k, gs, top);
 }
 
 void loadModelRow(FloatFormat format, const void *src, int64_t n,

@@ -35,9 +35,11 @@
 
 #include "CalibratedSearch.h"
 #include "SearchRules.h"
+#include "SimdBatchWords-inl.h"
 #include "SimdRules-inl.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -50,8 +52,8 @@ namespace hn = hwy::HWY_NAMESPACE;
 /// SimdBatchSearch.cpp (the general kernel, same target).
 void SearchScalesBatch(FloatFormat format, const float *x,
                        const int32_t *offsets, int64_t n, int64_t count,
-                       float maxInt, bool fullRange, float *codes, float *s,
-                       uint8_t *replaced);
+                       float maxInt, bool fullRange, const uint32_t *words,
+                       int bits, float *codes, float *s, uint8_t *replaced);
 
 #if HWY_TARGET != HWY_SCALAR
 namespace {
@@ -213,7 +215,8 @@ HWY_INLINE MD Better(const Cand &c, const Cand &b, MD ok, const float *yf,
 
 void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
                           int64_t count, float maxInt, bool fullRange,
-                          float *codes, float *sOut, uint8_t *replaced) {
+                          const uint32_t *words, int bits, float *codes,
+                          float *sOut, uint8_t *replaced) {
   const DF df;
   const DD dd;
   const DI di;
@@ -225,10 +228,11 @@ void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
   // values: codes below 2^8, sum r^2 below 2^24.
   if (hiCode > 256.0f || double(n) * hiCode * hiCode >= 16777216.0) {
     SearchScalesBatch(FloatFormat::F16, x, offsets, n, count, maxInt,
-                      fullRange, codes, sOut, replaced);
+                      fullRange, words, bits, codes, sOut, replaced);
     return;
   }
   std::vector<float> yf(size_t(n * G));
+  std::vector<uint32_t> wt(size_t(n * G));
   const VF vLo = hn::Set(df, -maxInt), vHi = hn::Set(df, hiCode),
            vMax = hn::Set(df, maxInt), zeroF = hn::Zero(df),
            oneF = hn::Set(df, 1.0f),
@@ -255,10 +259,11 @@ void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
     VF bestS = hn::LoadU(df, sOut + g0);
     VD a0 = zeroD, a1 = zeroD;
     VF b0 = zeroF;
+    const ChunkWords<DF> rtn(df, words, offsets + g0, n, bits, maxInt,
+                             wt.data());
     for (int64_t i = 0; i < n; ++i) {
       const VF y = hn::LoadU(df, yf.data() + i * G);
-      const VF r =
-          hn::GatherIndex(df, codes, hn::Add(off, hn::Set(di, int32_t(i))));
+      const VF r = rtn.At(df, i);
       const VF yr = hn::Mul(y, r);
       a0 = hn::Add(a0, Lo(yr));
       a1 = hn::Add(a1, Hi(yr));
@@ -373,37 +378,44 @@ void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
     if (!hn::AllFalse(dd, hn::Or(bad[0], bad[1]))) {
       // Outside the exact conditions: the general kernel for this chunk.
       SearchScalesBatch(FloatFormat::F16, x, offsets + g0, n,
-                        std::min(G, count - g0), maxInt, fullRange, codes,
-                        sOut + g0, replaced + g0);
+                        std::min(G, count - g0), maxInt, fullRange, words,
+                        bits, codes, sOut + g0, replaced + g0);
       continue;
     }
-    // The winner's codes, by the arithmetic that scored it.
-    const VF absS = hn::IfThenElse(won, hn::Abs(bestS), oneF);
-    const VF inv = hn::Div(oneF, absS);
-    const MF neg = hn::Lt(bestS, zeroF);
-    const VF magic = hn::Set(df, rules::kRoundMagic);
-    for (int64_t i = 0; i < n; ++i) {
-      const VI at = hn::Add(off, hn::Set(di, int32_t(i)));
-      VF y = hn::GatherIndex(df, x, at);
-      y = hn::IfThenElse(neg, hn::Neg(y), y);
-      VF r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
-      r = hn::Max(hn::Min(r, vHi), vLo);
-      hn::ScatterIndex(hn::IfThenElse(won, r, hn::GatherIndex(df, codes, at)),
-                       df, codes, at);
-    }
+    // The winner's codes, by the arithmetic that scored it: each winning
+    // lane's group is contiguous in x and codes.
     hn::StoreU(bestS, df, sOut + g0);
     alignas(64) float flags[64];
     hn::StoreU(hn::IfThenElseZero(won, oneF), df, flags);
-    for (int64_t l = 0; l < G; ++l)
+    const VF magic = hn::Set(df, rules::kRoundMagic);
+    for (int64_t l = 0; l < G; ++l) {
       replaced[g0 + l] = flags[l] != 0.0f;
+      if (!replaced[g0 + l])
+        continue;
+      const float sl = sOut[g0 + l];
+      const VF inv = hn::Set(df, 1.0f / std::fabs(sl));
+      const VF sign = hn::Set(df, sl < 0.0f ? -1.0f : 1.0f);
+      const int64_t at = offsets[g0 + l];
+      int64_t i = 0;
+      for (; i + G <= n; i += G) {
+        const VF y = hn::Mul(hn::LoadU(df, x + at + i), sign);
+        VF r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
+        hn::StoreU(hn::Max(hn::Min(r, vHi), vLo), df, codes + at + i);
+      }
+      for (; i < n; ++i)
+        codes[at + i] = search::assignCode(x[at + i] * (sl < 0.0f ? -1.0f : 1.0f),
+                                           1.0f / std::fabs(sl), -maxInt,
+                                           hiCode);
+    }
   }
 }
 #else
 void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
                           int64_t count, float maxInt, bool fullRange,
-                          float *codes, float *sOut, uint8_t *replaced) {
+                          const uint32_t *words, int bits, float *codes,
+                          float *sOut, uint8_t *replaced) {
   SearchScalesBatch(FloatFormat::F16, x, offsets, n, count, maxInt, fullRange,
-                    codes, sOut, replaced);
+                    words, bits, codes, sOut, replaced);
 }
 #endif // HWY_TARGET != HWY_SCALAR
 
@@ -422,9 +434,11 @@ namespace simd {
 
 void searchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
                           int64_t count, float maxInt, bool fullRange,
-                          float *codes, float *s, uint8_t *replaced) {
+                          const uint32_t *words, int bits, float *codes,
+                          float *s, uint8_t *replaced) {
   HWY_DYNAMIC_DISPATCH(SearchScalesBatchF16)(x, offsets, n, count, maxInt,
-                                             fullRange, codes, s, replaced);
+                                             fullRange, words, bits, codes, s,
+                                             replaced);
 }
 
 } // namespace simd
