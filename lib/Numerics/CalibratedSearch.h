@@ -22,9 +22,9 @@
 
 namespace qopt::numerics::calibrated {
 
-/// The clipping ratios tried, as in ScaleSearch.cpp.
-inline constexpr float kRatios[] = {1.00f, 0.93f, 0.86f, 0.79f, 0.72f, 1.04f};
-/// Least-squares refinements after each ratio's first candidate.
+/// The clipping ratios screened, as in ScaleSearch.cpp.
+inline constexpr float kRatios[] = {1.00f, 0.90f, 0.80f};
+/// Least-squares refinements from the screened candidate of least error.
 inline constexpr int kRefinements = 2;
 /// MNN's threshold below which a scale counts as zero.
 inline constexpr float kMnnEpsilon = 1e-6f;

@@ -1,8 +1,8 @@
 //===- ScaleSearch.cpp - Optimized scales for MLC group modes ---*- C++ -*-===//
 //
-// Per group: the RTN result of groupQuantizeRows, then a search over
-// clipping ratios (as llama.cpp's make_qx_quants tries iscale = (nmax +
-// 0.1 i) / max) with least-squares refinement of each candidate's scale,
+// Per group: the RTN result of groupQuantizeRows, then a search: clipping
+// ratios screened (as llama.cpp's make_qx_quants tries iscale = (nmax +
+// 0.1 i) / max), then least-squares refinement of the best one's scale,
 // every candidate scored exactly as MLC's dequantization will see it (the
 // scale rounded to the model dtype, the float32 product (q - M) * scale).
 //
@@ -26,11 +26,12 @@ namespace qopt::numerics {
 
 namespace {
 
-/// Clipping ratios r: candidate scale = base * r, base being the smallest
-/// scale that represents the group's largest magnitude without clipping.
-/// Ratios below 1 clip the largest values; 1.04 coarsens the grid.
-constexpr float kRatios[] = {1.00f, 0.93f, 0.86f, 0.79f, 0.72f, 1.04f};
-/// Least-squares refinements after each ratio's first assignment.
+/// Clipping ratios r screened: candidate scale = base * r, base being the
+/// smallest scale that represents the group's largest magnitude without
+/// clipping; ratios below 1 clip the largest values (chosen by measurement,
+/// docs/simd.md section 5).
+constexpr float kRatios[] = {1.00f, 0.90f, 0.80f};
+/// Least-squares refinements from the screened scale of least error.
 constexpr int kRefinements = 2;
 using search::kSumLanes;
 using search::sumLanes;
