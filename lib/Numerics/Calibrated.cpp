@@ -43,7 +43,7 @@ void plainParams(const CodeRule &rule, float divisor, const float *v,
 
 bool weightedSearch(const CodeRule &rule, const float *x, const float *a,
                     int64_t n, float &s, float &m, float *q, float *tmp) {
-  double best = weightedError(rule, x, a, q, n, s, m);
+  float best = weightedError(rule, x, a, q, n, s, m);
   bool replaced = false;
   float top = x[0], bottom = x[0], amax = 0.0f;
   for (int64_t i = 0; i < n; ++i) {
@@ -57,14 +57,14 @@ bool weightedSearch(const CodeRule &rule, const float *x, const float *a,
       rule.mlcCodes && !rule.asymmetric && simd::enabled();
   // The kernel's terms: on the stack for groups up to 256 values.
   constexpr int64_t kStackTerms = 256;
-  double stackTerms[3 * kStackTerms];
-  std::vector<double> heapTerms;
-  double *te = stackTerms;
+  float stackTerms[3 * kStackTerms];
+  std::vector<float> heapTerms;
+  float *te = stackTerms;
   if (vectorTerms && n > kStackTerms) {
     heapTerms.resize(size_t(3 * n));
     te = heapTerms.data();
   }
-  double *tx = te + (n > kStackTerms ? n : kStackTerms),
+  float *tx = te + (n > kStackTerms ? n : kStackTerms),
          *tq = tx + (n > kStackTerms ? n : kStackTerms);
   constexpr size_t kMaxTried = std::size(kRatios) + kRefinements;
   std::pair<float, float> tried[kMaxTried];
@@ -72,7 +72,7 @@ bool weightedSearch(const CodeRule &rule, const float *x, const float *a,
   // Scores the candidate (cs, cm) if it is new; returns whether it was
   // scored, its error in `ce` and its least-squares successor in (ns, nm)
   // (ns = 0: none).
-  auto tryCandidate = [&](float cs, float cm, double &ce, float &ns,
+  auto tryCandidate = [&](float cs, float cm, float &ce, float &ns,
                           float &nm) {
     if (!rule.usable(cs) || !std::isfinite(cs) || !std::isfinite(cm) ||
         std::find(tried, tried + numTried, std::make_pair(cs, cm)) !=
@@ -81,7 +81,7 @@ bool weightedSearch(const CodeRule &rule, const float *x, const float *a,
     tried[numTried++] = {cs, cm};
     // The group rule through the Highway kernel: the per-element terms in
     // vectors, their sums here in the scalar order (the same bits).
-    double e = 0, sxq = 0, sqq = 0;
+    float e = 0, sxq = 0, sqq = 0;
     if (vectorTerms) {
       simd::weightedTerms(rule.scaleFormat, rule.mlcRounding, x, a, n, cs,
                           rule.hi, tmp, te, tx, tq);
@@ -132,20 +132,20 @@ bool weightedSearch(const CodeRule &rule, const float *x, const float *a,
     } else {
       if (!vectorTerms)
         for (int64_t i = 0; i < n; ++i) {
-          double aq = double(a[i]) * double(tmp[i]);
-          double t = aq * double(x[i]);
+          float aq = a[i] * tmp[i];
+          float t = aq * x[i];
           sxq += t;
-          t = aq * double(tmp[i]);
+          t = aq * tmp[i];
           sqq += t;
         }
       if (sqq > 0)
-        ns = rule.toScale(float(sxq / sqq));
+        ns = rule.toScale(sxq / sqq);
     }
     return true;
   };
   // Screening: every clipping ratio's candidate; the lead is the one of
   // least error (the first on ties), whatever the start's error.
-  double leadError = std::numeric_limits<double>::infinity();
+  float leadError = std::numeric_limits<float>::infinity();
   float ls = 0.0f, lm = 0.0f;
   for (float r : kRatios) {
     float cs, cm = 0.0f;
@@ -155,8 +155,7 @@ bool weightedSearch(const CodeRule &rule, const float *x, const float *a,
     } else {
       cs = rule.toScale(base * r);
     }
-    double e;
-    float ns, nm;
+    float e, ns, nm;
     if (tryCandidate(cs, cm, e, ns, nm) && e < leadError) {
       leadError = e;
       ls = ns;
@@ -165,8 +164,7 @@ bool weightedSearch(const CodeRule &rule, const float *x, const float *a,
   }
   // Refinement: least-squares steps from the lead only.
   for (int refine = 0; refine < kRefinements; ++refine) {
-    double e;
-    float ns, nm;
+    float e, ns, nm;
     if (!tryCandidate(ls, lm, e, ns, nm))
       break;
     ls = ns;

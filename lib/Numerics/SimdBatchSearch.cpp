@@ -67,8 +67,8 @@ HWY_INLINE MF ToFloat(MD m) {
 }
 
 /// roundTo(x, F) of each lane.
-template <FloatFormat F> HWY_INLINE VF RoundScale(VF x) {
-  const DF df;
+template <FloatFormat F, class V> HWY_INLINE V RoundScale(V x) {
+  const hn::DFromV<V> df;
   if constexpr (F == FloatFormat::F16)
     return HalfToFloat(df, FloatToHalf(df, x));
   else if constexpr (F == FloatFormat::BF16)
@@ -304,102 +304,95 @@ void WeightedSearchT(const float *xRow, const float *aRow,
                      const int32_t *offsets, int64_t n, int64_t count, float hi,
                      const uint32_t *words, int bits, float *codes,
                      float *sOut, uint8_t *replaced) {
-  const DD dd;
-  const DF df;
-  const auto N = int64_t(hn::Lanes(dd));
-  std::vector<float> xf(size_t(n * N));
+  // Float arithmetic throughout: a full vector of groups per chunk.
+  using DW = hn::ScalableTag<float>;
+  using VW = hn::Vec<DW>;
+  using MW = hn::Mask<DW>;
+  const DW df;
+  const hn::RebindToSigned<DW> di;
+  const auto N = int64_t(hn::Lanes(df));
+  std::vector<float> xf(size_t(n * N)), af(size_t(n * N));
   std::vector<uint32_t> wt(size_t(n * N));
-  std::vector<double> xd(size_t(n * N)), ad(size_t(n * N));
-  const VF vHi = hn::Set(df, hi), vTop = hn::Set(df, 2 * hi),
+  const VW vHi = hn::Set(df, hi), vTop = hn::Set(df, 2 * hi),
            zeroF = hn::Zero(df), oneF = hn::Set(df, 1.0f),
            nanF = hn::Set(df, std::numeric_limits<float>::quiet_NaN());
-  const VD zeroD = hn::Zero(dd);
-  const DI di;
   for (int64_t g0 = 0; g0 < count; g0 += N) {
-    const VI off = hn::LoadU(di, offsets + g0);
-    VF amax = zeroF;
+    const auto off = hn::LoadU(di, offsets + g0);
+    VW amax = zeroF;
     for (int64_t i = 0; i < n; ++i) {
-      const VF x = GatherAt(xRow, off, i);
+      const auto at = hn::Add(off, hn::Set(di, int32_t(i)));
+      const VW x = hn::GatherIndex(df, xRow, at);
       hn::StoreU(x, df, xf.data() + i * N);
-      hn::StoreU(hn::PromoteTo(dd, x), dd, xd.data() + i * N);
-      hn::StoreU(hn::PromoteTo(dd, GatherAt(aRow, off, i)), dd,
-                 ad.data() + i * N);
-      amax = MaxOf(amax, hn::Abs(x));
+      hn::StoreU(hn::GatherIndex(df, aRow, at), df, af.data() + i * N);
+      amax = hn::IfThenElse(hn::Lt(amax, hn::Abs(x)), hn::Abs(x), amax);
     }
     // The start's error (weightedError), i ascending from +0.
-    const VF s0 = hn::LoadU(df, sOut + g0);
-    const ChunkWords<DF> rtn(df, words, offsets + g0, n, bits, hi, wt.data());
-    VD best = zeroD;
+    const VW s0 = hn::LoadU(df, sOut + g0);
+    const ChunkWords<DW> rtn(df, words, offsets + g0, n, bits, hi, wt.data());
+    VW best = zeroF;
     for (int64_t i = 0; i < n; ++i) {
-      const VF q = rtn.At(df, i);
-      const VD d = hn::Sub(hn::LoadU(dd, xd.data() + i * N),
-                           hn::PromoteTo(dd, hn::Mul(q, s0)));
-      best = hn::Add(best, hn::Mul(hn::LoadU(dd, ad.data() + i * N),
+      const VW d = hn::Sub(hn::LoadU(df, xf.data() + i * N),
+                           hn::Mul(rtn.At(df, i), s0));
+      best = hn::Add(best, hn::Mul(hn::LoadU(df, af.data() + i * N),
                                    hn::Mul(d, d)));
     }
-    VF bestS = s0;
-    MF won = hn::Lt(oneF, zeroF);
-    const VF base = hn::Div(amax, vHi);
-    VF tried[kMaxTried];
+    VW bestS = s0;
+    MW won = hn::Lt(oneF, zeroF);
+    const VW base = hn::Div(amax, vHi);
+    VW tried[kMaxTried];
     int numTried = 0;
     // Scores cs in the lanes of `want` where it is a new usable scale:
     // returns those lanes; e and next (its least-squares successor, 0 if
     // none) per lane.
-    auto tryScale = [&](VF cs, MF want, VD &e, VF &next) {
-      MF ok = hn::And(want, hn::And(hn::Gt(cs, zeroF), hn::IsFinite(cs)));
+    auto tryScale = [&](VW cs, MW want, VW &e, VW &next) {
+      MW ok = hn::And(want, hn::And(hn::Gt(cs, zeroF), hn::IsFinite(cs)));
       for (int t = 0; t < numTried; ++t)
         ok = hn::AndNot(hn::Eq(cs, tried[t]), ok);
       if (hn::AllFalse(df, ok))
         return ok;
       tried[numTried++] = hn::IfThenElse(ok, cs, nanF);
-      const VF sc = hn::IfThenElse(ok, cs, oneF);
+      const VW sc = hn::IfThenElse(ok, cs, oneF);
       // simd::weightedTerms' terms, summed i ascending from +0.
-      e = zeroD;
-      VD sxq = zeroD, sqq = zeroD;
+      e = zeroF;
+      VW sxq = zeroF, sqq = zeroF;
       for (int64_t i = 0; i < n; ++i) {
-        const VF x = hn::LoadU(df, xf.data() + i * N);
-        const VF code =
+        const VW x = hn::LoadU(df, xf.data() + i * N);
+        const VW ai = hn::LoadU(df, af.data() + i * N);
+        const VW code =
             hn::Sub(QuantizeValues<F, R>(df, x, sc, vHi, vTop), vHi);
-        const VD xdi = hn::LoadU(dd, xd.data() + i * N);
-        const VD adi = hn::LoadU(dd, ad.data() + i * N);
-        const VD qd = hn::PromoteTo(dd, code);
-        const VD d = hn::Sub(xdi, hn::PromoteTo(dd, hn::Mul(code, sc)));
-        e = hn::Add(e, hn::Mul(adi, hn::Mul(d, d)));
-        const VD aq = hn::Mul(adi, qd);
-        sxq = hn::Add(sxq, hn::Mul(aq, xdi));
-        sqq = hn::Add(sqq, hn::Mul(aq, qd));
+        const VW d = hn::Sub(x, hn::Mul(code, sc));
+        e = hn::Add(e, hn::Mul(ai, hn::Mul(d, d)));
+        const VW aq = hn::Mul(ai, code);
+        sxq = hn::Add(sxq, hn::Mul(aq, x));
+        sqq = hn::Add(sqq, hn::Mul(aq, code));
       }
-      const MD okD = ToDouble(ok);
-      const MD better = hn::And(okD, hn::Lt(e, best));
+      const MW better = hn::And(ok, hn::Lt(e, best));
       best = hn::IfThenElse(better, e, best);
-      const MF betterF = ToFloat(better);
-      bestS = hn::IfThenElse(betterF, cs, bestS);
-      won = hn::Or(won, betterF);
-      const MF go = ToFloat(hn::And(okD, hn::Gt(sqq, zeroD)));
+      bestS = hn::IfThenElse(better, cs, bestS);
+      won = hn::Or(won, better);
+      const MW go = hn::And(ok, hn::Gt(sqq, zeroF));
       next = hn::IfThenElseZero(
-          go, RoundScale<F>(hn::DemoteTo(df, hn::Div(sxq, sqq))));
+          go, RoundScale<F>(hn::Div(sxq, hn::IfThenElse(go, sqq, oneF))));
       return ok;
     };
     // Screening: every ratio; the lead is the least error (first on ties).
-    const MF all = hn::Eq(oneF, oneF);
-    VD leadE = hn::Set(dd, std::numeric_limits<double>::infinity());
-    VF cs = zeroF;
+    const MW all = hn::Eq(oneF, oneF);
+    VW leadE = hn::Set(df, std::numeric_limits<float>::infinity());
+    VW cs = zeroF;
     for (float ratio : calibrated::kRatios) {
-      VD e;
-      VF next;
-      const MF ok = tryScale(RoundScale<F>(hn::Mul(base, hn::Set(df, ratio))),
+      VW e, next;
+      const MW ok = tryScale(RoundScale<F>(hn::Mul(base, hn::Set(df, ratio))),
                              all, e, next);
       if (hn::AllFalse(df, ok))
         continue;
-      const MD lead = hn::And(ToDouble(ok), hn::Lt(e, leadE));
+      const MW lead = hn::And(ok, hn::Lt(e, leadE));
       leadE = hn::IfThenElse(lead, e, leadE);
-      cs = hn::IfThenElse(ToFloat(lead), next, cs);
+      cs = hn::IfThenElse(lead, next, cs);
     }
     // Refinement: least-squares steps from each lane's lead.
-    MF chain = all;
+    MW chain = all;
     for (int refine = 0; refine < calibrated::kRefinements; ++refine) {
-      VD e;
-      VF next;
+      VW e, next;
       chain = tryScale(cs, chain, e, next);
       if (hn::AllFalse(df, chain))
         break;

@@ -10,15 +10,16 @@ quantized by a deliberately simple model of the method instead of plain
 rounding, written from the descriptions, not from the C++:
 
 - imatrix: per group, the importance-weighted squared error
-  sum_i a_i (x_i - float32(q_i * s))^2 of MLC's own result is the one to
-  beat; the screened scales s = model(base * r), base = float32(max|x| /
-  M), for r in 1, 0.9, 0.8; the screened one of least
-  error (the first on ties) is the lead, and up to two weighted
-  least-squares refinements s' = model(float32(sum a x q / sum a q^2))
-  follow from the lead only (each from the one before); a scale already
-  scored, not positive or infinite is not scored and ends the
-  refinements; codes q = clamp(round_half_even(float32(x / s)), -M, M).
-  A candidate replaces the best only when strictly better.
+  sum_i a_i (x_i - q_i s)^2 (float32, every operation rounded, i
+  ascending) of MLC's own result is the one to beat; the screened scales
+  s = model(base * r), base = float32(max|x| / M), for r in 1, 0.9, 0.8;
+  the screened one of least error (the first on ties) is the lead, and up
+  to two weighted least-squares refinements s' = model(float32(sum a x q /
+  sum a q^2)) (the sums in float32 as the error: (a q) x and (a q) q added
+  i ascending) follow from the lead only (each from the one before); a
+  scale already scored, not positive or infinite is not scored and ends
+  the refinements; codes q = clamp(round_half_even(float32(x / s)), -M,
+  M). A candidate replaces the best only when strictly better.
 - gptq: GPTQ as in the paper (Frantar et al. 2022, Algorithm 1) and
   AutoGPTQ: dead columns (H_jj = 0) get H_jj = 1 and zero weights; with
   act-order the columns are sorted by descending H_jj (ties by index); H is
@@ -81,10 +82,11 @@ def code(x, s, max_int, model, rounding="even"):
 
 
 def weighted_error(x, a, q, s):
+    """sum a (x - q s)^2 in float32, every operation rounded, i ascending."""
     e = 0.0
     for xi, ai, qi in zip(x, a, q):
-        d = xi - f32(qi * s)
-        e += ai * (d * d)
+        d = f32(xi - f32(qi * s))
+        e = f32(e + f32(ai * f32(d * d)))
     return e
 
 
@@ -108,8 +110,9 @@ def weighted_search(x, a, s, q, max_int, model):
         sxq = 0.0
         sqq = 0.0
         for xi, ai, qi in zip(x, a, cq):
-            sxq += (ai * qi) * xi
-            sqq += (ai * qi) * qi
+            aq = f32(ai * qi)
+            sxq = f32(sxq + f32(aq * xi))
+            sqq = f32(sqq + f32(aq * qi))
         return e, (model(f32(sxq / sqq)) if sqq > 0 else None)
 
     # Screening: every ratio; the lead has the least error (first on ties).
