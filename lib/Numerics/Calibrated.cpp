@@ -213,7 +213,7 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
   // lane (SimdBatchSearch.h; the same bits as weightedSearch).
   const bool batched =
       simd::enabled() && gs % epw == 0 && k <= int64_t(INT32_MAX) - 2 * gs;
-  std::vector<float> codes, sB, aPadded;
+  std::vector<float> sB, aPadded;
   std::vector<int32_t> offsets;
   std::vector<uint8_t> won;
   // The row's plain-rounding words, readable by the padding lanes too.
@@ -234,7 +234,6 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
     aPadded.resize(size_t(k + gs));
     const int64_t padded =
         (groups + simd::kBatchPad - 1) / simd::kBatchPad * simd::kBatchPad;
-    codes.resize(size_t(k + gs));
     x.resize(size_t(k + gs));
     sB.resize(size_t(padded));
     won.resize(size_t(padded));
@@ -296,16 +295,12 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
     std::memcpy(rowWords.data(), qRow, size_t(words) * 4);
     simd::weightedSearchBatch(format, spec.rounding, x.data(), aPadded.data(),
                               offsets.data(), gs, count, maxInt,
-                              rowWords.data(), bits, codes.data(), sB.data(),
-                              won.data());
-    for (int64_t c = 0; c < count; ++c) {
-      if (!won[size_t(c)])
-        continue;
-      const int64_t begin = offsets[size_t(c)], g = begin / gs;
-      storeModelValue(sB[size_t(c)], format, sRow + size_t(g) * es);
-      pack(qRow + g * (gs / epw), gs,
-           [&](int64_t i) { return codes[size_t(begin + i)]; });
-    }
+                              rowWords.data(), bits, sB.data(), won.data());
+    std::memcpy(qRow, rowWords.data(), size_t(words) * 4);
+    for (int64_t c = 0; c < count; ++c)
+      if (won[size_t(c)])
+        storeModelValue(sB[size_t(c)], format,
+                        sRow + size_t(offsets[size_t(c)] / gs) * es);
   }
 }
 

@@ -223,33 +223,6 @@ void storeFromFloat(float f, FloatFormat format, unsigned char *p) {
   std::memcpy(p, &h, 2);
 }
 
-/// w[j] from the signed codes c (E = 32 / bits codes of `bits` bits per
-/// word, stored code = c + maxInt, LSB first), for nWords words.
-template <int Bits>
-void packCodesT(const float *c, int64_t nWords, int32_t maxInt, uint32_t *w) {
-  constexpr int E = 32 / Bits;
-  for (int64_t j = 0; j < nWords; ++j) {
-    uint32_t word = 0;
-    for (int r = 0; r < E; ++r)
-      word |= uint32_t(int32_t(c[j * E + r]) + maxInt) << (r * Bits);
-    w[j] = word;
-  }
-}
-void packCodes(int bits, const float *c, int64_t nWords, int32_t maxInt,
-               uint32_t *w) {
-  if (bits == 4)
-    return packCodesT<4>(c, nWords, maxInt, w);
-  if (bits == 3)
-    return packCodesT<3>(c, nWords, maxInt, w);
-  const int e = 32 / bits;
-  for (int64_t j = 0; j < nWords; ++j) {
-    uint32_t word = 0;
-    for (int r = 0; r < e; ++r)
-      word |= uint32_t(int32_t(c[j * e + r]) + maxInt) << (r * bits);
-    w[j] = word;
-  }
-}
-
 } // namespace
 
 void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
@@ -280,7 +253,7 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
   // lane (SimdBatchSearch.h; the same bits as the scalar searcher).
   const bool batched = simd::enabled() && groupSize == wordsPerGroup * epw &&
                        k <= int64_t(INT32_MAX) - 2 * groupSize;
-  std::vector<float> codes, sB;
+  std::vector<float> sB;
   std::vector<int32_t> offsets;
   std::vector<uint8_t> won;
   // The row's plain-rounding words, readable by the padding lanes too.
@@ -290,7 +263,6 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
     const int64_t padded = (numGroups + simd::kBatchPad - 1) /
                            simd::kBatchPad * simd::kBatchPad;
     rowWords.resize(size_t(numWords + wordsPerGroup));
-    codes.resize(size_t(k + groupSize));
     x.resize(size_t(k + groupSize));
     sB.resize(size_t(padded));
     won.resize(size_t(padded));
@@ -365,22 +337,17 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
     if (format == FloatFormat::F16)
       simd::searchScalesBatchF16(x.data(), offsets.data(), groupSize, count,
                                  float(maxInt), options.fullCodeRange,
-                                 rowWords.data(), bits, codes.data(),
-                                 sB.data(), won.data());
+                                 rowWords.data(), bits, sB.data(), won.data());
     else
       simd::searchScalesBatch(format, x.data(), offsets.data(), groupSize,
                               count, float(maxInt), options.fullCodeRange,
-                              rowWords.data(), bits, codes.data(), sB.data(),
-                              won.data());
-    for (int64_t c = 0; c < count; ++c) {
-      if (!won[size_t(c)])
-        continue;
-      const int64_t begin = offsets[size_t(c)];
-      const int64_t g = begin / groupSize;
-      storeFromFloat(sB[size_t(c)], format, scaleRow + size_t(g) * elemSize);
-      packCodes(bits, codes.data() + begin, wordsPerGroup, maxInt,
-                qRow + size_t(g) * size_t(wordsPerGroup));
-    }
+                              rowWords.data(), bits, sB.data(), won.data());
+    std::memcpy(qRow, rowWords.data(), size_t(numWords) * 4);
+    for (int64_t c = 0; c < count; ++c)
+      if (won[size_t(c)])
+        storeFromFloat(sB[size_t(c)], format,
+                       scaleRow + size_t(offsets[size_t(c)] / groupSize) *
+                                      elemSize);
   }
 }
 

@@ -160,31 +160,10 @@ HWY_NOINLINE void ScoreLanes(const float *yf, const double *yd, int64_t n,
   ScoreLanesN<0>(yf, yd, n, s, lo, hi, error, sxq, sqq);
 }
 
-/// The codes of n values x for the signed scale s (search::assignCode of
-/// x, or of -x for a negative s, with 1 / |s|).
-void WinnerCodes(const float *x, int64_t n, float s, float lo, float hi,
-                 float *out) {
-  const hn::ScalableTag<float> df;
-  const auto G = int64_t(hn::Lanes(df));
-  const float inv = 1.0f / std::fabs(s), sign = s < 0.0f ? -1.0f : 1.0f;
-  const auto vInv = hn::Set(df, inv), vSign = hn::Set(df, sign),
-             vLo = hn::Set(df, lo), vHi = hn::Set(df, hi),
-             magic = hn::Set(df, rules::kRoundMagic);
-  int64_t i = 0;
-  for (; i + G <= n; i += G) {
-    const auto y = hn::Mul(hn::LoadU(df, x + i), vSign);
-    const auto r = hn::Sub(hn::Add(hn::Mul(y, vInv), magic), magic);
-    hn::StoreU(hn::Max(hn::Min(r, vHi), vLo), df, out + i);
-  }
-  for (; i < n; ++i)
-    out[i] = search::assignCode(x[i] * sign, inv, lo, hi);
-}
-
 template <FloatFormat F>
 void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
                    int64_t count, float maxInt, bool fullRange,
-                   const uint32_t *words, int bits, float *codes, float *sOut,
-                   uint8_t *replaced) {
+                   uint32_t *words, int bits, float *sOut, uint8_t *replaced) {
   constexpr int kL = search::kSumLanes;
   const DD dd;
   const DF df;
@@ -285,25 +264,35 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
         s = next;
       }
     }
-    // The winner's codes, by the arithmetic that scored it, for the lanes
-    // that won (each group contiguous in x and codes).
+    // The winners' codes, by the arithmetic that scored them, packed into
+    // the row's words (yf holds -y after the second orientation).
+    const VF absS = hn::IfThenElse(won, hn::Abs(bestS), oneF);
+    VF inv = hn::Div(oneF, absS);
+    const MF flip = fullRange ? hn::Not(hn::Lt(bestS, zeroF))
+                              : hn::Lt(bestS, zeroF);
+    inv = hn::IfThenElse(flip, hn::Neg(inv), inv);
+    const VF magic = hn::Set(df, rules::kRoundMagic);
+    StoreWinnerWords(
+        df, n, bits, maxInt, won, offsets + g0,
+        [&](int64_t i) {
+          const VF y = hn::LoadU(df, yf.data() + i * N);
+          const VF r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
+          return hn::Max(hn::Min(r, vHi), vLo);
+        },
+        wt.data(), words);
     hn::StoreU(bestS, df, sOut + g0);
     alignas(64) float flags[64];
     hn::StoreU(hn::IfThenElseZero(won, oneF), df, flags);
-    for (int64_t l = 0; l < N; ++l) {
+    for (int64_t l = 0; l < N; ++l)
       replaced[g0 + l] = flags[l] != 0.0f;
-      if (replaced[g0 + l])
-        WinnerCodes(x + offsets[g0 + l], n, sOut[g0 + l], -maxInt, hiCode,
-                    codes + offsets[g0 + l]);
-    }
   }
 }
 
 template <FloatFormat F, RoundingMode R>
 void WeightedSearchT(const float *xRow, const float *aRow,
                      const int32_t *offsets, int64_t n, int64_t count, float hi,
-                     const uint32_t *words, int bits, float *codes,
-                     float *sOut, uint8_t *replaced) {
+                     uint32_t *words, int bits, float *sOut,
+                     uint8_t *replaced) {
   // Float arithmetic throughout: a full vector of groups per chunk.
   using DW = hn::ScalableTag<float>;
   using VW = hn::Vec<DW>;
@@ -398,33 +387,22 @@ void WeightedSearchT(const float *xRow, const float *aRow,
         break;
       cs = next;
     }
-    // The winner's codes (the group rule's), for the lanes that won (each
-    // group contiguous in x and codes).
+    // The winners' codes (the group rule's), packed into the row's words.
+    const VW sw = hn::IfThenElse(won, bestS, oneF);
+    StoreWinnerWords(
+        df, n, bits, hi, won, offsets + g0,
+        [&](int64_t i) {
+          return hn::Sub(QuantizeValues<F, R>(
+                             df, hn::LoadU(df, xf.data() + i * N), sw, vHi,
+                             vTop),
+                         vHi);
+        },
+        wt.data(), words);
     hn::StoreU(bestS, df, sOut + g0);
     alignas(64) float flags[64];
     hn::StoreU(hn::IfThenElseZero(won, oneF), df, flags);
-    for (int64_t l = 0; l < N; ++l) {
+    for (int64_t l = 0; l < N; ++l)
       replaced[g0 + l] = flags[l] != 0.0f;
-      if (!replaced[g0 + l])
-        continue;
-      const hn::ScalableTag<float> dw;
-      const auto W = int64_t(hn::Lanes(dw));
-      const float *xg = xRow + offsets[g0 + l];
-      float *cg = codes + offsets[g0 + l];
-      const float sl = sOut[g0 + l];
-      const auto vs = hn::Set(dw, sl), wHi = hn::Set(dw, hi),
-                 wTop = hn::Set(dw, 2 * hi);
-      int64_t i = 0;
-      for (; i + W <= n; i += W)
-        hn::StoreU(hn::Sub(QuantizeValues<F, R>(dw, hn::LoadU(dw, xg + i), vs,
-                                                wHi, wTop),
-                           wHi),
-                   dw, cg + i);
-      for (; i < n; ++i)
-        cg[i] = float(int32_t(rules::quantizeValue<F, R>(xg[i], sl, hi,
-                                                         2 * hi))) -
-                hi;
-    }
   }
 }
 
@@ -474,20 +452,20 @@ void GroupTopBits(const float *x, int64_t k, int64_t gs, uint32_t *top) {
 
 void SearchScalesBatch(FloatFormat format, const float *x,
                        const int32_t *offsets, int64_t n, int64_t count,
-                       float maxInt, bool fullRange, const uint32_t *words,
-                       int bits, float *codes, float *s, uint8_t *replaced) {
+                       float maxInt, bool fullRange, uint32_t *words, int bits,
+                       float *s, uint8_t *replaced) {
   switch (format) {
   case FloatFormat::F16:
     return SearchScalesT<FloatFormat::F16>(x, offsets, n, count, maxInt,
-                                           fullRange, words, bits, codes, s,
+                                           fullRange, words, bits, s,
                                            replaced);
   case FloatFormat::BF16:
     return SearchScalesT<FloatFormat::BF16>(x, offsets, n, count, maxInt,
-                                            fullRange, words, bits, codes, s,
+                                            fullRange, words, bits, s,
                                             replaced);
   case FloatFormat::F32:
     return SearchScalesT<FloatFormat::F32>(x, offsets, n, count, maxInt,
-                                           fullRange, words, bits, codes, s,
+                                           fullRange, words, bits, s,
                                            replaced);
   }
 }
@@ -495,17 +473,17 @@ void SearchScalesBatch(FloatFormat format, const float *x,
 void WeightedSearchBatch(FloatFormat format, RoundingMode rounding,
                          const float *x, const float *a,
                          const int32_t *offsets, int64_t n, int64_t count,
-                         float hi, const uint32_t *words, int bits,
-                         float *codes, float *s, uint8_t *replaced) {
+                         float hi, uint32_t *words, int bits, float *s,
+                         uint8_t *replaced) {
   using FF = FloatFormat;
   using RM = RoundingMode;
   const bool away = rounding == RM::NearestAway;
 #define QOPT_WEIGHTED(F)                                                       \
   return away ? WeightedSearchT<F, RM::NearestAway>(                           \
-                   x, a, offsets, n, count, hi, words, bits, codes, s,         \
+                   x, a, offsets, n, count, hi, words, bits, s,         \
                    replaced)                                                   \
               : WeightedSearchT<F, RM::NearestEven>(                           \
-                   x, a, offsets, n, count, hi, words, bits, codes, s,         \
+                   x, a, offsets, n, count, hi, words, bits, s,         \
                    replaced)
   switch (format) {
   case FF::F16:
@@ -536,20 +514,20 @@ namespace simd {
 
 void searchScalesBatch(FloatFormat format, const float *x,
                        const int32_t *offsets, int64_t n, int64_t count,
-                       float maxInt, bool fullRange, const uint32_t *words,
-                       int bits, float *codes, float *s, uint8_t *replaced) {
+                       float maxInt, bool fullRange, uint32_t *words, int bits,
+                       float *s, uint8_t *replaced) {
   HWY_DYNAMIC_DISPATCH(SearchScalesBatch)(format, x, offsets, n, count, maxInt,
-                                          fullRange, words, bits, codes, s,
+                                          fullRange, words, bits, s,
                                           replaced);
 }
 
 void weightedSearchBatch(FloatFormat format, RoundingMode rounding,
                          const float *x, const float *a,
                          const int32_t *offsets, int64_t n, int64_t count,
-                         float hi, const uint32_t *words, int bits,
-                         float *codes, float *s, uint8_t *replaced) {
+                         float hi, uint32_t *words, int bits, float *s,
+                         uint8_t *replaced) {
   HWY_DYNAMIC_DISPATCH(WeightedSearchBatch)(format, rounding, x, a, offsets, n,
-                                            count, hi, words, bits, codes, s,
+                                            count, hi, words, bits, s,
                                             replaced);
 }
 

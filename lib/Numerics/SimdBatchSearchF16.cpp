@@ -52,8 +52,8 @@ namespace hn = hwy::HWY_NAMESPACE;
 /// SimdBatchSearch.cpp (the general kernel, same target).
 void SearchScalesBatch(FloatFormat format, const float *x,
                        const int32_t *offsets, int64_t n, int64_t count,
-                       float maxInt, bool fullRange, const uint32_t *words,
-                       int bits, float *codes, float *s, uint8_t *replaced);
+                       float maxInt, bool fullRange, uint32_t *words, int bits,
+                       float *s, uint8_t *replaced);
 
 #if HWY_TARGET != HWY_SCALAR
 namespace {
@@ -215,8 +215,8 @@ HWY_INLINE MD Better(const Cand &c, const Cand &b, MD ok, const float *yf,
 
 void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
                           int64_t count, float maxInt, bool fullRange,
-                          const uint32_t *words, int bits, float *codes,
-                          float *sOut, uint8_t *replaced) {
+                          uint32_t *words, int bits, float *sOut,
+                          uint8_t *replaced) {
   const DF df;
   const DD dd;
   const DI di;
@@ -228,7 +228,7 @@ void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
   // values: codes below 2^8, sum r^2 below 2^24.
   if (hiCode > 256.0f || double(n) * hiCode * hiCode >= 16777216.0) {
     SearchScalesBatch(FloatFormat::F16, x, offsets, n, count, maxInt,
-                      fullRange, words, bits, codes, sOut, replaced);
+                      fullRange, words, bits, sOut, replaced);
     return;
   }
   std::vector<float> yf(size_t(n * G));
@@ -379,43 +379,39 @@ void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
       // Outside the exact conditions: the general kernel for this chunk.
       SearchScalesBatch(FloatFormat::F16, x, offsets + g0, n,
                         std::min(G, count - g0), maxInt, fullRange, words,
-                        bits, codes, sOut + g0, replaced + g0);
+                        bits, sOut + g0, replaced + g0);
       continue;
     }
-    // The winner's codes, by the arithmetic that scored it: each winning
-    // lane's group is contiguous in x and codes.
+    // The winners' codes, by the arithmetic that scored them, packed into
+    // the row's words (yf holds -y after the second orientation).
+    const VF absS = hn::IfThenElse(won, hn::Abs(bestS), oneF);
+    VF inv = hn::Div(oneF, absS);
+    const MF flip = fullRange ? hn::Not(hn::Lt(bestS, zeroF))
+                              : hn::Lt(bestS, zeroF);
+    inv = hn::IfThenElse(flip, hn::Neg(inv), inv);
+    const VF magic = hn::Set(df, rules::kRoundMagic);
+    StoreWinnerWords(
+        df, n, bits, maxInt, won, offsets + g0,
+        [&](int64_t i) {
+          const VF y = hn::LoadU(df, yf.data() + i * G);
+          const VF r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
+          return hn::Max(hn::Min(r, vHi), vLo);
+        },
+        wt.data(), words);
     hn::StoreU(bestS, df, sOut + g0);
     alignas(64) float flags[64];
     hn::StoreU(hn::IfThenElseZero(won, oneF), df, flags);
-    const VF magic = hn::Set(df, rules::kRoundMagic);
-    for (int64_t l = 0; l < G; ++l) {
+    for (int64_t l = 0; l < G; ++l)
       replaced[g0 + l] = flags[l] != 0.0f;
-      if (!replaced[g0 + l])
-        continue;
-      const float sl = sOut[g0 + l];
-      const VF inv = hn::Set(df, 1.0f / std::fabs(sl));
-      const VF sign = hn::Set(df, sl < 0.0f ? -1.0f : 1.0f);
-      const int64_t at = offsets[g0 + l];
-      int64_t i = 0;
-      for (; i + G <= n; i += G) {
-        const VF y = hn::Mul(hn::LoadU(df, x + at + i), sign);
-        VF r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
-        hn::StoreU(hn::Max(hn::Min(r, vHi), vLo), df, codes + at + i);
-      }
-      for (; i < n; ++i)
-        codes[at + i] = search::assignCode(x[at + i] * (sl < 0.0f ? -1.0f : 1.0f),
-                                           1.0f / std::fabs(sl), -maxInt,
-                                           hiCode);
-    }
   }
 }
 #else
 void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
                           int64_t count, float maxInt, bool fullRange,
-                          const uint32_t *words, int bits, float *codes,
-                          float *sOut, uint8_t *replaced) {
+                          uint32_t *words, int bits, float *sOut,
+                          uint8_t *replaced) {
   SearchScalesBatch(FloatFormat::F16, x, offsets, n, count, maxInt, fullRange,
-                    words, bits, codes, sOut, replaced);
+                    words, bits, sOut, replaced);
 }
 #endif // HWY_TARGET != HWY_SCALAR
 
@@ -434,10 +430,10 @@ namespace simd {
 
 void searchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
                           int64_t count, float maxInt, bool fullRange,
-                          const uint32_t *words, int bits, float *codes,
-                          float *s, uint8_t *replaced) {
+                          uint32_t *words, int bits, float *s,
+                          uint8_t *replaced) {
   HWY_DYNAMIC_DISPATCH(SearchScalesBatchF16)(x, offsets, n, count, maxInt,
-                                             fullRange, words, bits, codes, s,
+                                             fullRange, words, bits, s,
                                              replaced);
 }
 

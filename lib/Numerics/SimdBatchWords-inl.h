@@ -63,6 +63,41 @@ private:
   uint32_t *wt;
 };
 
+
+/// Packs the winners' codes into the row's words: code(i) gives the signed
+/// codes of element i of every lane (floats in [-maxInt, maxInt + 1]); for
+/// each lane of `won`, its group's words (at word offsets[l] / E of `words`)
+/// are replaced. `scratch` has room for n lanes-wide vectors of words.
+template <class DF, class CodeAt>
+HWY_INLINE void StoreWinnerWords(DF df, int64_t n, int bits, float maxInt,
+                                 hn::Mask<DF> won, const int32_t *offsets,
+                                 const CodeAt &code, uint32_t *scratch,
+                                 uint32_t *words) {
+  const hn::RebindToUnsigned<DF> du;
+  const hn::RebindToSigned<DF> di;
+  const auto N = int64_t(hn::Lanes(df));
+  const int64_t perWord = 32 / bits;
+  const auto vMax = hn::Set(df, maxInt);
+  for (int64_t j = 0; j < n / perWord; ++j) {
+    auto w = hn::Zero(du);
+    for (int64_t r = 0; r < perWord; ++r) {
+      const auto stored = hn::BitCast(
+          du, hn::ConvertTo(di, hn::Add(code(j * perWord + r), vMax)));
+      w = hn::Or(w, hn::ShiftLeftSame(stored, int(r * bits)));
+    }
+    hn::StoreU(w, du, scratch + j * N);
+  }
+  alignas(64) float flags[64];
+  hn::StoreU(hn::IfThenElseZero(won, hn::Set(df, 1.0f)), df, flags);
+  for (int64_t l = 0; l < N; ++l) {
+    if (flags[l] == 0.0f)
+      continue;
+    uint32_t *out = words + offsets[l] / perWord;
+    for (int64_t j = 0; j < n / perWord; ++j)
+      out[j] = scratch[j * N + l];
+  }
+}
+
 } // namespace qopt::numerics::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
