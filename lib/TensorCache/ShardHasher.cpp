@@ -33,10 +33,21 @@ ShardHasher::Bytes
 ShardHasher::copyIn(std::vector<std::unique_ptr<uint8_t[]>> slabs,
                     const uint8_t *data, uint64_t size) {
   Bytes out;
+  if (size < kSlab) {
+    // A small piece: its own allocation, not a slab.
+    std::unique_ptr<uint8_t[]> own(new uint8_t[size]);
+    addHeld(size);
+    if (data)
+      std::memcpy(own.get(), data, size_t(size));
+    out.push_back({std::move(own), size_t(size), 0, /*pooled=*/false});
+    return out;
+  }
   for (size_t i = 0; i < slabs.size(); ++i) {
     size_t len = size_t(std::min<uint64_t>(kSlab, size - i * kSlab));
-    if (!slabs[i])
+    if (!slabs[i]) {
       slabs[i].reset(new uint8_t[kSlab]);
+      addHeld(kSlab);
+    }
     if (data)
       std::memcpy(slabs[i].get(), data + i * kSlab, len);
     out.push_back({std::move(slabs[i]), len});
@@ -45,9 +56,20 @@ ShardHasher::copyIn(std::vector<std::unique_ptr<uint8_t[]>> slabs,
 }
 
 void ShardHasher::releaseSlabs(Bytes &bytes) {
-  for (SlabRef &s : bytes)
-    freeSlabs.push_back(std::move(s.data));
+  for (SlabRef &s : bytes) {
+    if (s.data && s.pooled)
+      freeSlabs.push_back(std::move(s.data));
+    else if (s.data)
+      held -= s.size; // a small piece's own allocation, freed below
+  }
   bytes.clear();
+}
+
+void ShardHasher::addHeld(uint64_t bytes) {
+  uint64_t now = held += bytes;
+  uint64_t seen = peakHeld.load();
+  while (now > seen && !peakHeld.compare_exchange_weak(seen, now))
+    ;
 }
 
 static size_t slabsFor(uint64_t size, size_t slab) {
@@ -155,7 +177,7 @@ llvm::Error ShardHasher::add(size_t k, uint64_t offset, const void *data,
                   : pendingCopies + size <= limits.pendingBytes;
   Bytes copied;
   if (copy) {
-    auto slabs = takeSlabs(slabsFor(size, kSlab));
+    auto slabs = takeSlabs(size < kSlab ? 0 : slabsFor(size, kSlab));
     lock.unlock();
     copied = copyIn(std::move(slabs), bytes, size);
     lock.lock();
@@ -337,7 +359,9 @@ ShardHasher::finish(const std::vector<bool> &only) {
 
 ShardHasher::Stats ShardHasher::stats() const {
   std::lock_guard<std::mutex> lock(mu);
-  return counters;
+  Stats s = counters;
+  s.peakHeld = peakHeld.load();
+  return s;
 }
 
 } // namespace qopt::tensorcache

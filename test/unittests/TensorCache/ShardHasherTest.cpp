@@ -174,6 +174,50 @@ TEST(ShardHasherTest, NoCopiesReadsEveryPieceBack) {
   }
 }
 
+// Copies cost what they hold: out-of-order pieces smaller than a 64 KiB slab
+// (a quantized weight's rows of scales) get allocations of their own size,
+// larger ones whole slabs. One shard: 99 pieces of 200 bytes and one of
+// 100,000 bytes after them, all added before the piece at offset 0, so all
+// wait as copies at once: 99 x 200 + 100,000 = 119,800 bytes waiting, held
+// in 99 x 200 bytes + 2 slabs of 65,536 = 150,872 bytes (a slab per small
+// piece would be 99 x 65,536 + 2 x 65,536 = 6,619,136).
+TEST(ShardHasherTest, SmallCopiesHoldTheirOwnSize) {
+  std::vector<uint8_t> content(120000);
+  std::mt19937 rng(31);
+  for (uint8_t &b : content)
+    b = uint8_t(rng());
+  ShardHasher::Limits limits;
+  limits.pendingBytes = 1u << 20;
+  limits.readyCopyBytes = 0;
+  // The piece at the frontier is read back from the file.
+  std::vector<std::string> paths = {std::string(QOPT_TEST_TMPDIR) +
+                                    "/hasher-small-" +
+                                    std::to_string(::getpid())};
+  std::ofstream(paths[0], std::ios::binary)
+      .write(reinterpret_cast<const char *>(content.data()),
+             std::streamsize(content.size()));
+  ShardHasher h({content.size()}, paths, paths, limits);
+  auto add = [&](uint64_t offset, uint64_t size) {
+    llvm::Error err = h.add(0, offset, content.data() + offset, size);
+    ASSERT_FALSE(bool(err)) << llvm::toString(std::move(err));
+  };
+  add(20000, 100000);
+  for (uint64_t off = 19800; off > 0; off -= 200)
+    add(off, 200);
+  ShardHasher::Stats mid = h.stats();
+  EXPECT_EQ(mid.peakWaiting, 119800u);
+  EXPECT_EQ(mid.peakHeld, 150872u);
+  add(0, 200);
+  auto got = h.finish();
+  ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
+  EXPECT_EQ((*got)[0], scalarMd5(content));
+  ShardHasher::Stats s = h.stats();
+  EXPECT_EQ(s.outOfOrder, 119800u);
+  EXPECT_EQ(s.readBack, 200u);
+  EXPECT_EQ(s.peakHeld, 150872u);
+  ::unlink(paths[0].c_str());
+}
+
 // A file range that cannot be read back is an error naming the shard.
 TEST(ShardHasherTest, NoCopiesMissingFileIsAnError) {
   Fixture f(21);
