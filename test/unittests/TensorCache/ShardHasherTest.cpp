@@ -216,6 +216,7 @@ TEST(ShardHasherTest, SmallCopiesHoldTheirOwnSize) {
   EXPECT_EQ(s.readBack, 200u);
   EXPECT_EQ(s.peakHeld, 150872u);
   ::unlink(paths[0].c_str());
+}
 
 // The read-back windows of the lanes of a batch are unmapped together: 16
 // shards of 1 MiB read back side by side take 4 windows of 256 KiB each,
