@@ -11,8 +11,10 @@
 // `rotary_emb.inv_freq` is marked unused under its unprefixed name only, as
 // MLC's loader does. MLC reads only FP8 checkpoints with static activation
 // scales (quant_method "fp8", activation_scheme "static"), and those only
-// with the block-scale modes; every other mode dequantizes them here, as for
-// the other FP8 model types (docs/quantization.md, "Block-scale modes").
+// with the block-scale modes (the static-activation one reading each
+// projection's own activation_scale); every other mode dequantizes them
+// here, as for the other FP8 model types (docs/quantization.md,
+// "Block-scale modes").
 //
 //===----------------------------------------------------------------------===//
 

@@ -13,9 +13,12 @@
 // stacked); DeepSeek's w_uk / w_uv likewise from kv_b_proj's. Everything
 // else becomes bfloat16.
 // With static activation each linear also has `<base>.activation_scale`
-// [ceil(K / block)] float32, which the loaders read from the checkpoint
-// under that (MLC) name. ministral3's per-tensor scales (stride-0 views of
-// one element) are tiled as its loader tiles them (tileScalarScales).
+// [ceil(K / block)] float32, which qwen3's loaders read from the checkpoint
+// under that (MLC) name and ministral3's from the projections it fuses
+// (Architecture::activationScalesFromProjections,
+// weights.static_activation_scale). ministral3's per-tensor scales
+// (stride-0 views of one element) are tiled as its loader tiles them
+// (tileScalarScales).
 // docs/quantization.md, "Block-scale modes".
 //
 //===----------------------------------------------------------------------===//
