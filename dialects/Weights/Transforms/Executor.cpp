@@ -119,6 +119,11 @@ public:
         v = selection.getSelectedValue();
       if (llvm::Error e = checkEvaluable(v, p))
         return withParam(i, std::move(e));
+      // Another part's record (--part): checked, but neither an item nor
+      // chunks, so a part plans only its own (an eighth of Qwen3-30B-A3B:
+      // 4,800 chunks instead of 38,563).
+      if (!writer.wantsRecord(i))
+        continue;
       auto op = v.getDefiningOp<EvaluableOpInterface>();
       auto [it, inserted] = itemOf.try_emplace(op, items.size());
       if (inserted)
