@@ -347,7 +347,6 @@ static int64_t firstSource(Value v, const llvm::StringMap<int64_t> &order) {
   return best == std::numeric_limits<int64_t>::max() ? -1 : best;
 }
 
-
 /// The checkpoint tensors (weights.source) a linear's float8 codes are
 /// made of, in order (one, or the parts of a concatenation).
 static void collectCodeSources(Value codes, SmallVectorImpl<SourceOp> &out) {
@@ -373,6 +372,10 @@ projectionActivationScales(OpBuilder &b, ParamOp p, Value codes,
                            StringRef mode) {
   SmallVector<SourceOp> parts;
   collectCodeSources(codes, parts);
+  if (parts.empty())
+    return p.emitError("parameter '")
+           << name << "': its float8 codes are not checkpoint tensors, so "
+              "they name no projection activation scales";
   SmallVector<Value> scales;
   SmallVector<int64_t> firstShape;
   std::string firstKey;
