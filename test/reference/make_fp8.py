@@ -41,7 +41,8 @@ k_proj's and up_proj's by 1 + 2^-20 (np.allclose still holds: relative
 9.5e-7 < 1e-5), `far` by 1 + 2^-12 (2.4e-4: not close), `close-tiny`
 scales every value by 2^-23 and k_proj's and up_proj's by 1 + 2^-4 (at
 most 2.8e-9 apart, under atol 1e-8: close, and apart in the bfloat16
-encoding of float32 records); `first-scalar`
+encoding of float32 records), `nan` makes every q_proj's and k_proj's
+scale NaN (never close, not even to itself); `first-scalar`
 stores q_proj's and gate_proj's as 0-d tensors of the same value (the
 others keep SHAPE). --activation-scale-dtype: F32 (default), BF16 or F16.
 """
@@ -143,6 +144,8 @@ def projection_activation_scale(a, name, k, bk):
         vals = vals[:1]
     if a.activation_differ == "close-tiny":
         vals = [v * 2.0 ** -23 for v in vals]
+    if a.activation_differ == "nan" and proj in ("q_proj", "k_proj"):
+        vals = [math.nan] * len(vals)
     exponent = {"close": -20, "far": -12, "close-tiny": -4}.get(
         a.activation_differ)
     if proj in ("k_proj", "up_proj") and exponent is not None:
@@ -172,7 +175,8 @@ def main():
     p.add_argument("--projection-activation-scales",
                    choices=["scalar", "one", "blocks", "half", "three"])
     p.add_argument("--activation-differ",
-                   choices=["close", "far", "close-tiny", "first-scalar"])
+                   choices=["close", "far", "close-tiny", "nan",
+                            "first-scalar"])
     p.add_argument("--activation-scale-dtype", choices=["F32", "BF16", "F16"],
                    default="F32")
     a = p.parse_args()
