@@ -20,6 +20,17 @@ ShardHasher::ShardHasher(std::vector<uint64_t> sizesIn,
     incomplete += s != 0;
 }
 
+ShardHasher::~ShardHasher() {
+  for (Shard &sh : shards)
+    sh.closeFile();
+}
+
+void ShardHasher::Shard::closeFile() {
+  if (fd >= 0)
+    ::close(fd);
+  fd = -1;
+}
+
 std::vector<std::unique_ptr<uint8_t[]>> ShardHasher::takeSlabs(size_t n) {
   std::vector<std::unique_ptr<uint8_t[]>> out(n);
   for (size_t i = 0; i < n && !freeSlabs.empty(); ++i) {
@@ -102,42 +113,105 @@ static llvm::Error readBack(int &fd, const std::string &path,
 }
 
 namespace {
-/// A read-only window of a staged shard file, mapped (MAP_POPULATE) where
-/// a batch reads bytes back: the md5 then reads the page cache in place,
-/// which costs the kernel a page-table entry per page instead of a copy of
-/// it (pread); the window moves on in steps of kWindow bytes, so that at
-/// most kWindow bytes per lane are mapped (and resident) at a time.
-class ReadWindow {
+/// Read-only windows of the staged shard files where a batch reads bytes
+/// back: the md5 then reads the page cache in place, which costs the kernel
+/// a page-table entry per page instead of a copy of it (pread). Each lane
+/// has a slot of kWindow bytes in one reserved address range, so that at
+/// most kWindow bytes per lane are mapped (and resident) at a time; a
+/// window moves on by mapping the next bytes over its slot.
+///
+/// Unmapping pages costs a TLB shootdown: an interrupt to every other CPU
+/// running this process (the computing threads), which waits for them. The
+/// lanes advance together, so their windows run out in the same round: a
+/// window that ran out is not unmapped alone while another lane still reads
+/// its own, but all of them are dropped by one mapping over the whole range
+/// when the first lane needs its next window (one shootdown per round of
+/// windows instead of one per window).
+class LaneWindows {
 public:
   static constexpr uint64_t kWindow = 256 << 10;
-  ~ReadWindow() { unmap(); }
-  /// [offset, offset + size) of the file `fd`, or null if it cannot be
-  /// mapped (the caller reads it instead); `size` is at most what is left
-  /// of the window from `offset` on, `limit` the end of what will be read.
-  const uint8_t *get(int fd, uint64_t offset, uint64_t &size, uint64_t limit) {
-    if (!base || offset < start || offset + size > start + length) {
-      unmap();
+  explicit LaneWindows(size_t lanes) : slots(lanes) {
+    void *p = ::mmap(nullptr, regionBytes(), PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    region = p == MAP_FAILED ? nullptr : static_cast<uint8_t *>(p);
+  }
+  ~LaneWindows() {
+    // After a failed MAP_FIXED the range may have a hole that another
+    // mapping took: then leave it alone.
+    if (region && !broken)
+      ::munmap(region, regionBytes());
+  }
+  /// Starts a round: every lane consumed what it got in the previous one.
+  void nextRound() { ++round; }
+  /// [offset, offset + size) of the file `fd` for lane `lane`, or null if
+  /// it cannot be mapped (the caller reads it instead); `size` is cut to
+  /// what the window holds from `offset` on, `limit` is the end of the
+  /// bytes the lane reads contiguously from `offset`. The bytes stay valid
+  /// until the next round.
+  const uint8_t *get(size_t lane, int fd, uint64_t offset, uint64_t &size,
+                     uint64_t limit, ShardHasher::Stats &stats) {
+    if (!region || broken)
+      return nullptr;
+    Slot &s = slots[lane];
+    if (!s.mapped || offset < s.start || offset >= s.start + s.length) {
       static const uint64_t page = uint64_t(::sysconf(_SC_PAGESIZE));
-      start = offset / page * page;
-      length = std::min<uint64_t>(kWindow, limit - start);
-      void *p = ::mmap(nullptr, size_t(length), PROT_READ,
-                       MAP_SHARED | MAP_POPULATE, fd, off_t(start));
-      if (p == MAP_FAILED)
+      if (s.mapped) {
+        ++stats.windowReleases;
+        if (othersUsedUp(lane) && !releaseAll())
+          return nullptr;
+        // Otherwise the new window replaces this one alone.
+      }
+      uint64_t start = offset / page * page;
+      uint64_t length = std::min<uint64_t>(kWindow, limit - start);
+      void *p = ::mmap(region + lane * kWindow, size_t(length), PROT_READ,
+                       MAP_SHARED | MAP_POPULATE | MAP_FIXED, fd,
+                       off_t(start));
+      if (p == MAP_FAILED) {
+        broken = true;
         return nullptr;
-      base = static_cast<const uint8_t *>(p);
+      }
+      s = {start, length, 0, 0, true};
+      ++stats.windowMaps;
     }
-    size = std::min(size, start + length - offset);
-    return base + (offset - start);
+    size = std::min(size, s.start + s.length - offset);
+    s.readEnd = offset + size;
+    s.round = round;
+    return region + lane * kWindow + (offset - s.start);
   }
 
 private:
-  void unmap() {
-    if (base)
-      ::munmap(const_cast<uint8_t *>(base), size_t(length));
-    base = nullptr;
+  struct Slot {
+    uint64_t start = 0, length = 0, readEnd = 0, round = 0;
+    bool mapped = false;
+  };
+  size_t regionBytes() const { return size_t(kWindow * slots.size()); }
+  /// Whether no lane but `lane` has unread bytes in its window or bytes of
+  /// this round still to be hashed.
+  bool othersUsedUp(size_t lane) const {
+    for (size_t i = 0; i < slots.size(); ++i) {
+      const Slot &s = slots[i];
+      if (i != lane && s.mapped &&
+          (s.readEnd != s.start + s.length || s.round == round))
+        return false;
+    }
+    return true;
   }
-  const uint8_t *base = nullptr;
-  uint64_t start = 0, length = 0;
+  /// Drops every lane's window (one shootdown); the range stays reserved.
+  bool releaseAll() {
+    if (::mmap(region, regionBytes(), PROT_NONE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+               0) == MAP_FAILED) {
+      broken = true;
+      return false;
+    }
+    for (Slot &s : slots)
+      s.mapped = false;
+    return true;
+  }
+  std::vector<Slot> slots;
+  uint8_t *region = nullptr;
+  uint64_t round = 1;
+  bool broken = false;
 };
 } // namespace
 
@@ -193,9 +267,8 @@ llvm::Error ShardHasher::add(size_t k, uint64_t offset, const void *data,
   Shard &sh = shards[k];
   if (offset == sh.frontier) {
     // Copied as out of order, but another thread's piece moved the frontier
-    // here meanwhile: past the in-order budget it waits as a file range too
-    // (else such copies piled up until their batch, 5.4 MB instead of 2 MiB
-    // for the 1.1B model at 2 threads).
+    // here meanwhile: past the in-order budget it waits as a file range too,
+    // not as an in-order copy until its batch.
     if (!copied.empty() && readyCopies + size > limits.readyCopyBytes)
       releaseSlabs(copied);
     if (copied.empty()) {
@@ -275,17 +348,22 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
     lock.unlock();
     // Rounds of at most kSlice bytes per lane, so that lanes holding pieces
     // of different sizes still advance together. Pieces kept as file ranges
-    // are read into the lane's buffer slice by slice.
+    // are read in place through the lane's window (or, where a file cannot
+    // be mapped, into the lane's buffer slice by slice).
     constexpr uint64_t kSlice = 64 << 10;
     std::vector<size_t> piece(n, 0);
     std::vector<uint64_t> at(n, 0);
+    // End of the file range the lane reads contiguously (consecutive pieces
+    // kept as file ranges follow each other in the file).
+    std::vector<uint64_t> runEnd(n, 0);
     std::vector<llvm::ArrayRef<uint8_t>> data(n);
-    std::vector<int> fds(n, -1);
-    std::vector<ReadWindow> windows(n);
+    LaneWindows windows(n);
+    Stats windowStats;
     std::unique_ptr<uint8_t[]> laneBuf;
     llvm::Error failure = llvm::Error::success();
     for (bool more = true; more && !failure;) {
       more = false;
+      windows.nextRound();
       for (size_t i = 0; i < n && !failure; ++i) {
         data[i] = {};
         while (piece[i] < taken[i].size() &&
@@ -299,31 +377,47 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
         uint64_t len = std::min<uint64_t>(kSlice, p.size - at[i]);
         const uint8_t *src = p.data.get() + at[i];
         if (!p.data) {
-          if (fds[i] < 0)
-            fds[i] = ::open(paths[order[i]].c_str(), O_RDONLY | O_CLOEXEC);
-          src = fds[i] < 0 ? nullptr
-                           : windows[i].get(fds[i], p.offset + at[i], len,
-                                            p.offset + p.size);
+          Shard &sh = shards[order[i]];
+          if (sh.fd < 0)
+            sh.fd = ::open(paths[order[i]].c_str(), O_RDONLY | O_CLOEXEC);
+          if (p.offset + at[i] >= runEnd[i]) {
+            runEnd[i] = p.offset + p.size;
+            for (size_t k = piece[i] + 1; k < taken[i].size() &&
+                                          !taken[i][k].data &&
+                                          taken[i][k].offset == runEnd[i];
+                 ++k)
+              runEnd[i] += taken[i][k].size;
+          }
+          // A round reads across consecutive pieces of the run, so that the
+          // lanes' windows run out in the same round.
+          len = std::min<uint64_t>(kSlice, runEnd[i] - (p.offset + at[i]));
+          src = sh.fd < 0 ? nullptr
+                          : windows.get(i, sh.fd, p.offset + at[i], len,
+                                        runEnd[i], windowStats);
           if (!src) {
             if (!laneBuf)
               laneBuf.reset(new uint8_t[n * kSlice]);
             uint8_t *dst = laneBuf.get() + i * kSlice;
-            failure = readBack(fds[i], paths[order[i]], displays[order[i]],
+            failure = readBack(sh.fd, paths[order[i]], displays[order[i]],
                                p.offset + at[i], len, dst);
             src = dst;
           }
         }
         data[i] = {src, size_t(len)};
-        at[i] += len;
+        for (uint64_t left = len; left > 0;) {
+          if (at[i] == taken[i][piece[i]].size) {
+            ++piece[i];
+            at[i] = 0;
+          }
+          uint64_t step = std::min(left, taken[i][piece[i]].size - at[i]);
+          at[i] += step;
+          left -= step;
+        }
         more = true;
       }
       if (more && !failure)
         md5UpdateMany(streams, data);
     }
-    windows.clear();
-    for (int fd : fds)
-      if (fd >= 0)
-        ::close(fd);
     lock.lock();
     for (Bytes &b : taken) {
       for (const SlabRef &r : b)
@@ -333,12 +427,16 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
     }
     ++counters.batches;
     counters.laneBatches += n;
+    counters.windowMaps += windowStats.windowMaps;
+    counters.windowReleases += windowStats.windowReleases;
     for (size_t i = 0; i < n; ++i) {
       Shard &sh = shards[order[i]];
       sh.busy = false;
       counters.bytes += takenBytes[i];
-      if (sizes[order[i]] != 0 && sh.stream.length == sizes[order[i]])
+      if (sizes[order[i]] != 0 && sh.stream.length == sizes[order[i]]) {
         --incomplete;
+        sh.closeFile();
+      }
     }
     if (failure) {
       --hashers;

@@ -16,7 +16,10 @@
 // reads them in place: each lane maps a window of 256 KiB of its staged file
 // (MAP_POPULATE) and the md5 reads the mapping, which costs the kernel a
 // page-table entry per page instead of a pread copy (pread remains the
-// fallback where a mapping fails).
+// fallback where a mapping fails). The lanes' windows share one reserved
+// address range and are unmapped together when they have all been read (one
+// TLB shootdown per round of windows, not one per window), and each shard's
+// file stays open from its first batch to its last.
 //
 //===----------------------------------------------------------------------===//
 
@@ -66,6 +69,8 @@ public:
     /// free list) and small pieces' own allocations. What the copies cost
     /// in memory, which peakWaiting bounds only when pieces fill slabs.
     uint64_t peakHeld = 0;
+    uint64_t windowMaps = 0;    // windows of staged files mapped
+    uint64_t windowReleases = 0; // unmappings of windows (TLB shootdowns)
   };
 
   /// `sizes[k]` is shard k's final size; `paths[k]` its staged file (for
@@ -76,6 +81,8 @@ public:
               std::vector<std::string> displays)
       : ShardHasher(std::move(sizes), std::move(paths), std::move(displays),
                     Limits()) {}
+
+  ~ShardHasher();
 
   /// Bytes [offset, offset + size) of `shard`, just written (and in `data`).
   /// Pieces of a shard may come in any order and from any thread; each byte
@@ -118,6 +125,11 @@ private:
     uint64_t readySize = 0;
     std::map<uint64_t, Piece> pending;
     bool busy = false;          // a batch holds `stream`
+    /// The staged file, open for reading back from the first batch that
+    /// reads it until the shard is complete (only a batch holding the
+    /// shard uses it).
+    int fd = -1;
+    void closeFile();
   };
 
   /// With the lock held: `n` slabs from the free list (null: to allocate).

@@ -268,6 +268,57 @@ TEST(ShardHasherTest, DrainedCopiesDoNotPileUp) {
     ::unlink(p.c_str());
 }
 
+// The read-back windows of the lanes of a batch are unmapped together: 16
+// shards of 1 MiB read back side by side take 4 windows of 256 KiB each,
+// and only the 3 moves from one round of windows to the next unmap
+// (counted by hand; one unmapping per window would be 48). A 17th shard,
+// incomplete until its byte comes, keeps the batch from starting before
+// the 16 are whole.
+TEST(ShardHasherTest, LaneWindowsAreUnmappedTogether) {
+  std::string dir = std::string(QOPT_TEST_TMPDIR) + "/hasher-windows-" +
+                    std::to_string(::getpid());
+  ::mkdir(dir.c_str(), 0777);
+  std::mt19937 rng(31);
+  std::vector<std::vector<uint8_t>> content;
+  std::vector<std::string> paths;
+  std::vector<uint64_t> sizes;
+  for (size_t k = 0; k < 17; ++k) {
+    std::vector<uint8_t> d(k < 16 ? (1u << 20) : 100u);
+    for (uint8_t &b : d)
+      b = uint8_t(rng());
+    paths.push_back(dir + "/s" + std::to_string(k));
+    std::ofstream(paths.back(), std::ios::binary)
+        .write(reinterpret_cast<const char *>(d.data()),
+               std::streamsize(d.size()));
+    sizes.push_back(d.size());
+    content.push_back(std::move(d));
+  }
+  ShardHasher::Limits limits;
+  limits.readyCopyBytes = 0;
+  limits.pendingBytes = 0;
+  limits.readyBytes = 1ull << 30;
+  limits.batchLanes = 17; // wait for all 17 shards (the batch takes 16)
+  ShardHasher h(sizes, paths, paths, limits);
+  for (size_t k = 0; k < 17; ++k)
+    for (uint64_t off = 0; off < sizes[k]; off += 40000) {
+      uint64_t len = std::min<uint64_t>(40000, sizes[k] - off);
+      llvm::Error err = h.add(k, off, content[k].data() + off, len);
+      ASSERT_FALSE(bool(err)) << llvm::toString(std::move(err));
+    }
+  auto got = h.finish();
+  ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
+  for (size_t k = 0; k < 17; ++k)
+    EXPECT_EQ((*got)[k], scalarMd5(content[k])) << "shard " << k;
+  ShardHasher::Stats s = h.stats();
+  EXPECT_EQ(s.batches, 2u);
+  EXPECT_EQ(s.readBack, 16u * (1u << 20) + 100u);
+  EXPECT_EQ(s.windowMaps, 16u * 4u + 1u);
+  EXPECT_EQ(s.windowReleases, 3u);
+  for (const std::string &p : paths)
+    ::unlink(p.c_str());
+  ::rmdir(dir.c_str());
+}
+
 // A file range that cannot be read back is an error naming the shard.
 TEST(ShardHasherTest, NoCopiesMissingFileIsAnError) {
   Fixture f(21);
