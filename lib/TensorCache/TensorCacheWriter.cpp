@@ -217,6 +217,11 @@ TensorCacheWriter::createImpl(llvm::StringRef outDir,
   // fills about 14 of 16 lanes for q0f16 (12 MiB: 4).
   ShardHasher::Limits hashLimits;
   hashLimits.readyCopyBytes = 0;
+  // Out-of-order pieces (q_scale rows written before their shard's frontier
+  // reaches them) would be freed when it does (no in-order copies), so a
+  // copy would only cost a memcpy and up to 2 MiB: they wait as file ranges
+  // too.
+  hashLimits.pendingBytes = 0;
   hashLimits.readyBytes = 64ull << 20;
   writer->hasher = std::make_unique<ShardHasher>(
       writer->shardPlan.shardBytes, staged, display, hashLimits);

@@ -202,7 +202,7 @@ struct ImportCheckpointPass
       auto op = SourceOp::create(b, loc, type,
                                  b.getStringAttr(relativeTo(t->file, root)),
                                  b.getStringAttr(name),
-                                 b.getI64IntegerAttr(int64_t(t->offset)),
+                                 int64_t(t->offset),
                                  DenseI64ArrayAttr());
       if (!t->strides.empty())
         op.setStridesAttr(b.getDenseI64ArrayAttr(t->strides));

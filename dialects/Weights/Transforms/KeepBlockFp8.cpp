@@ -92,7 +92,7 @@ static FailureOr<Blocks> tileScalarScales(OpBuilder &b, ConcatOp c,
     SourceOp src = broadcastSource(s);
     auto t = cast<RankedTensorType>(src.getType()).clone({r / n, cols});
     Value tile = SourceOp::create(b, src.getLoc(), t, src.getFileAttr(),
-                                  src.getKeyAttr(), src.getOffsetAttr(),
+                                  src.getKeyAttr(), src.getOffset(),
                                   b.getDenseI64ArrayAttr({0, 0}));
     if (t.getElementType() != f32)
       tile = CastOp::create(b, src.getLoc(), t.clone(f32), tile);

@@ -169,8 +169,7 @@ private:
     int64_t bytes = type.getElementTypeBitWidth() / 8;
     return SourceOp::create(b, base.getLoc(), type.clone(shape),
                             base.getFileAttr(), base.getKeyAttr(),
-                            b.getI64IntegerAttr(base.getOffset() +
-                                                offset * bytes),
+                            base.getOffset() + offset * bytes,
                             b.getDenseI64ArrayAttr(strides))
         .getResult();
   }

@@ -305,7 +305,7 @@ struct MergeLoraPass
         auto op = SourceOp::create(b, tensorLoc(t.file, t.name), type,
                                    b.getStringAttr(t.file),
                                    b.getStringAttr(t.name),
-                                   b.getI64IntegerAttr(int64_t(t.offset)),
+                                   int64_t(t.offset),
                                    DenseI64ArrayAttr());
         if (!t.strides.empty())
           op.setStridesAttr(b.getDenseI64ArrayAttr(t.strides));

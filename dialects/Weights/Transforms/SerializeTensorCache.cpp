@@ -246,6 +246,8 @@ struct SerializeTensorCachePass
         emitError(unknown, llvm::toString(std::move(err)));
         return signalPassFailure();
       }
+      if (std::getenv("QOPT_HASH_STATS"))
+        printHashStats((*writer)->hashStats());
       if (printStats)
         printPartSummary(**writer, *partSpec);
     } else {

@@ -211,11 +211,61 @@ TEST(ShardHasherTest, SmallCopiesHoldTheirOwnSize) {
   auto got = h.finish();
   ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
   EXPECT_EQ((*got)[0], scalarMd5(content));
+  // No in-order copy is kept (the writer's setting): once the frontier
+  // reaches them, the copies are freed and every byte is read back.
   ShardHasher::Stats s = h.stats();
-  EXPECT_EQ(s.outOfOrder, 119800u);
-  EXPECT_EQ(s.readBack, 200u);
+  EXPECT_EQ(s.outOfOrder, 0u);
+  EXPECT_EQ(s.readBack, 120000u);
   EXPECT_EQ(s.peakHeld, 150872u);
   ::unlink(paths[0].c_str());
+}
+
+// Out-of-order copies stay within their budget when the frontier reaches
+// them: without an in-order budget they are freed there instead of waiting
+// for their batch as in-order copies. 40 pieces of 500 bytes, each odd one
+// added just before the even one ahead of it: one copy of 500 bytes waits
+// at a time (were the drained copies kept until the batch, 19 x 500 + 500 =
+// 10,000 bytes would wait).
+TEST(ShardHasherTest, DrainedCopiesDoNotPileUp) {
+  std::vector<uint8_t> content(20000);
+  std::mt19937 rng(41);
+  for (uint8_t &b : content)
+    b = uint8_t(rng());
+  // A second shard, written last, keeps the batch (two lanes) from starting
+  // before finish().
+  std::vector<uint8_t> other(100, 7);
+  std::string base = std::string(QOPT_TEST_TMPDIR) + "/hasher-drain-" +
+                     std::to_string(::getpid());
+  std::vector<std::string> paths = {base + "-0", base + "-1"};
+  std::ofstream(paths[0], std::ios::binary)
+      .write(reinterpret_cast<const char *>(content.data()),
+             std::streamsize(content.size()));
+  std::ofstream(paths[1], std::ios::binary)
+      .write(reinterpret_cast<const char *>(other.data()), 100);
+  ShardHasher::Limits limits;
+  limits.readyCopyBytes = 0;
+  limits.pendingBytes = 1000;
+  limits.readyBytes = 1u << 20;
+  ShardHasher h({content.size(), other.size()}, paths, paths, limits);
+  for (uint64_t off = 0; off < 20000; off += 1000) {
+    for (uint64_t piece : {off + 500, off}) {
+      llvm::Error err = h.add(0, piece, content.data() + piece, 500);
+      ASSERT_FALSE(bool(err)) << llvm::toString(std::move(err));
+    }
+  }
+  ShardHasher::Stats mid = h.stats();
+  EXPECT_EQ(mid.batches, 0u);
+  EXPECT_EQ(mid.peakWaiting, 500u);
+  EXPECT_EQ(mid.peakHeld, 500u);
+  llvm::Error err = h.add(1, 0, other.data(), other.size());
+  ASSERT_FALSE(bool(err)) << llvm::toString(std::move(err));
+  auto got = h.finish();
+  ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
+  EXPECT_EQ((*got)[0], scalarMd5(content));
+  EXPECT_EQ((*got)[1], scalarMd5(other));
+  EXPECT_EQ(h.stats().readBack, 20100u);
+  for (const std::string &p : paths)
+    ::unlink(p.c_str());
 }
 
 // The read-back windows of the lanes of a batch are unmapped together: 16
