@@ -12,13 +12,20 @@
 // - `vision_embed_tokens.img_processor.vision_model.*`: MLC's CLIPVisionModel
 //   built from the fixed CLIP ViT-L/14-336 configuration (Phi3VConfig never
 //   reads config.json's vision settings): 24 layers of 1024, MLP 4096,
-//   patch 14, 577 positions. Marked `no_quantization`: every tensor stays in
-//   the model dtype. HF names carry a leading `model.`;
+//   patch 14, 577 positions. Marked `no_quantization`: the group modes leave
+//   every tensor in the model dtype, but MLC's FT quantizer ignores the mark
+//   and treats its nn.Linear weights (all 144: N 1024 / 4096, K 1024 / 4096)
+//   as any Linear and its position embedding (an nn.Embedding) as any
+//   embedding (kinds NoQuantLinear / NoQuantEmbedding); the class
+//   embedding, the patch Conv2D, LayerNorms and biases stay plain. HF names
+//   carry a leading `model.`;
 // - `vision_embed_tokens.glb_GN` [1, 1, 4 D] and `sub_GN` [1, 1, 1, 4 D]
 //   (D = config `img_processor.image_dim_out`): plain parameters;
 // - `vision_embed_tokens.img_projection.linear_1` [H, 4 x 1024] and
 //   `linear_2` [H, H] (+ biases), from HF's `img_projection.0` / `.2`
 //   (a Sequential with a GELU between): quantized Linears.
+// MLC's phi3_v takes no-quant, group-quant and ft-quant (q4f16_ft; its
+// presharding is refused for every model).
 // The loader maps `model.embed_tokens.weight` to `model.embd.weight` and
 // also marks it unused, so `Total parameters` leaves it out, as MLC counts.
 //
@@ -68,7 +75,8 @@ static llvm::Expected<ModelDef> buildPhi3V(const ModelConfig &cfg,
                  llvm::Twine(d->hidden) + " (phi3_v)");
   const int64_t h = d->hidden;
 
-  ModelDef m = build::startModel(arch, {"no-quant", "group-quant"});
+  ModelDef m =
+      build::startModel(arch, {"no-quant", "group-quant", "ft-quant"});
   m.shardDivisors = d->shardDivisors();
   auto from = [&](std::string mlc, std::vector<int64_t> shape, ParamKind kind,
                   std::string hf, std::optional<ShardStrategy> shard = {}) {
@@ -83,7 +91,7 @@ static llvm::Expected<ModelDef> buildPhi3V(const ModelConfig &cfg,
   from("model.norm.weight", {h}, ParamKind::Norm, "model.norm.weight");
   from("lm_head.weight", {-1, h}, ParamKind::FinalFC, "lm_head.weight");
 
-  // The CLIP tower (no_quantization: plain parameters).
+  // The CLIP tower (no_quantization, which only q4f16_ft ignores).
   auto vision = [&](const std::string &name, std::vector<int64_t> shape,
                     ParamKind kind) {
     from(name, std::move(shape), kind, "model." + name);
@@ -93,8 +101,8 @@ static llvm::Expected<ModelDef> buildPhi3V(const ModelConfig &cfg,
     vision(name + ".weight", {kVisionHidden}, ParamKind::Norm);
     vision(name + ".bias", {kVisionHidden}, ParamKind::Bias);
   };
-  auto plainLinear = [&](const std::string &name, int64_t out, int64_t in) {
-    vision(name + ".weight", {out, in}, ParamKind::Other);
+  auto towerLinear = [&](const std::string &name, int64_t out, int64_t in) {
+    vision(name + ".weight", {out, in}, ParamKind::NoQuantLinear);
     vision(name + ".bias", {out}, ParamKind::Bias);
   };
   int64_t positions = (kImage / kPatch) * (kImage / kPatch) + 1;
@@ -102,15 +110,15 @@ static llvm::Expected<ModelDef> buildPhi3V(const ModelConfig &cfg,
   vision(v + "embeddings.patch_embedding.weight",
          {kVisionHidden, kChannels, kPatch, kPatch}, ParamKind::Other);
   vision(v + "embeddings.position_embedding.weight", {positions, kVisionHidden},
-         ParamKind::Other);
+         ParamKind::NoQuantEmbedding);
   layerNorm(v + "pre_layrnorm");
   for (int64_t i = 0; i < kVisionLayers; ++i) {
     std::string p = v + "encoder.layers." + std::to_string(i) + ".";
     for (const char *proj : {"k_proj", "v_proj", "q_proj", "out_proj"})
-      plainLinear(p + "self_attn." + proj, kVisionHidden, kVisionHidden);
+      towerLinear(p + "self_attn." + proj, kVisionHidden, kVisionHidden);
     layerNorm(p + "layer_norm1");
-    plainLinear(p + "mlp.fc1", kVisionIntermediate, kVisionHidden);
-    plainLinear(p + "mlp.fc2", kVisionHidden, kVisionIntermediate);
+    towerLinear(p + "mlp.fc1", kVisionIntermediate, kVisionHidden);
+    towerLinear(p + "mlp.fc2", kVisionHidden, kVisionIntermediate);
     layerNorm(p + "layer_norm2");
   }
   layerNorm(v + "post_layernorm");

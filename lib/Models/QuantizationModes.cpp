@@ -93,6 +93,11 @@ static QuantizationMode ftQuant(const char *name) {
   QuantizationMode m = group(name, 4, 32, DType::F16, /*kn=*/false);
   m.kind = Kind::FTQuant;
   m.ftSm = qopt::numerics::kFtDefaultSm;
+  // FTQuantize's _Mutator has no `no_quantization` check (the group and
+  // block-scale mutators return such modules untouched). MLC's per-tensor
+  // and AWQ mutators lack it too, but no model with a marked module accepts
+  // those kinds (phi3_v: no-quant, group-quant, ft-quant).
+  m.ignoresNoQuantization = true;
   return m;
 }
 

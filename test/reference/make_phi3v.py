@@ -18,11 +18,16 @@ the release does (transformers 4 spelling; --t5: `dtype`, `rope_parameters`).
 The text model, the separators and the projector get random values (as
 make_checkpoint.py's), shrunk by the size options. The vision tower cannot
 be shrunk (the consumer, like mlc-llm, builds the real ViT-L: 303,507,456
-parameters), so its 392 tensors have real shapes but cheap contents: tensor
-`name` holds the elements of one PERIOD-long table of random values,
-starting at index crc32(name) % PERIOD and repeating with period PERIOD
-(1021, a prime, so that no row length is a multiple of it). Writing them
-costs a few seconds, and a consumer can check them by their period.
+parameters), so its 392 tensors have real shapes but cheap contents made
+of one PERIOD-long table of random values (1021, a prime, so that no row
+length is a multiple of it). Tensor `name` holds the table's elements
+starting at index crc32(name) % PERIOD and repeating with period PERIOD,
+except the 144 Linear weights [N, K]: their rows repeat every ROWS (8),
+row r being the table rotated by crc32(name/r) % PERIOD, times 2^(r % 3 - 1)
+(different scales per row), and repeated to K elements; the flat tensor
+repeats every 8 K elements. Writing them costs a few seconds, and a
+consumer can check them by their period (mlc_phi3v.py; q4f16_ft's output
+of such a Linear repeats every 8 rows, mlc_ft_periodic.py).
 --no-vision leaves the vision tensors out (for config-error tests that stop
 before any tensor is read); --config-only writes config.json alone.
 """
@@ -37,6 +42,7 @@ import zlib
 import make_checkpoint as mc
 
 PERIOD = 1021
+ROWS = 8
 VISION = {"hidden": 1024, "intermediate": 4096, "layers": 24, "patch": 14,
           "image": 336}
 
@@ -146,12 +152,25 @@ def main():
         tensors.append((name, a.dtype, shape, mc.to_bits(vals, a.dtype)))
     if not a.no_vision:
         size = mc.SIZES[a.dtype]
-        table = mc.to_bits([rng.gauss(0, 0.02) for _ in range(PERIOD)], a.dtype)
+        values = [rng.gauss(0, 0.02) for _ in range(PERIOD)]
+        table = mc.to_bits(values, a.dtype)
+        scaled = [mc.to_bits([v * 2.0 ** (r % 3 - 1) for v in values], a.dtype)
+                  for r in range(3)]
+
+        def rotated(t, name):
+            start = (zlib.crc32(name.encode()) % PERIOD) * size
+            return t[start:] + t[:start]
+
         for name, shape in sorted(vision_shapes().items()):
             n = math.prod(shape)
-            start = (zlib.crc32(name.encode()) % PERIOD) * size
-            period = table[start:] + table[:start]
-            data = (period * (n // PERIOD + 1))[:n * size]
+            if len(shape) == 2 and ".encoder." in name:  # a Linear's weight
+                k = shape[1]
+                period = b"".join(
+                    (rotated(scaled[r % 3], "%s/%d" % (name, r)) * (k // PERIOD + 1))[:k * size]
+                    for r in range(ROWS))
+            else:
+                period = rotated(table, name)
+            data = (period * (n * size // len(period) + 1))[:n * size]
             tensors.append((name, a.dtype, shape, data))
     mc.save(a.out, config(a), tensors, a.shards)
     return 0

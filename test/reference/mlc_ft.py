@@ -30,22 +30,28 @@ ROW_MAP = [0, 1, 8, 9, 16, 17, 24, 25, 2, 3, 10, 11, 18, 19, 26, 27,
 REGISTER_MAP = [0, 2, 4, 6, 1, 3, 5, 7]
 
 
+def ft_scale(row):
+    """The float16 scale of one output channel: f16(max |w| / 7)."""
+    return FLOAT_TYPES["float16"].round(divide(max(abs(x) for x in row), 7.0))
+
+
+def ft_code(x, scale):
+    """The int4 code (-8..7) of one float16 value under `scale`."""
+    v = round_to_integer(FLOAT_TYPES["float16"].round(divide(x, scale)), "even")
+    v = v if v > -8.0 else -8.0  # tir.max then tir.min: selects
+    v = v if v < 7.0 else 7.0
+    return int(v)
+
+
 def ft_quantize(weight):
     """[N, K] float16 values -> (codes [N][K] ints in -8..7, scales [N])."""
-    f16 = FLOAT_TYPES["float16"]
     n, k = weight.shape
     codes, scales = [], []
     for r in range(n):
         row = weight.values[r * k:(r + 1) * k]
-        scale = f16.round(divide(max(abs(x) for x in row), 7.0))
+        scale = ft_scale(row)
         scales.append(scale)
-        out = []
-        for x in row:
-            v = round_to_integer(f16.round(divide(x, scale)), "even")
-            v = v if v > -8.0 else -8.0  # tir.max then tir.min: selects
-            v = v if v < 7.0 else 7.0
-            out.append(int(v))
-        codes.append(out)
+        codes.append([ft_code(x, scale) for x in row])
     return codes, scales
 
 
@@ -87,24 +93,41 @@ def ft_quantize_linear(weight, sm=DEFAULT_SM):
     return (Tensor([k, n // 2], "int8", data), Tensor([1, n], "float16", scales))
 
 
+def ft_plan(param):
+    """What FTQuantize makes of one param: "ft" (FTQuantizeLinear), "group"
+    (the q4f16_1 fallback) or None (kept in float16)."""
+    if not param.name.endswith(".weight"):
+        return None
+    module = param.name[:-len(".weight")]
+    if param.kind == "linear":
+        out_features = param.shape[0]
+        if module.endswith("gate") and out_features <= 256:
+            return None  # MoE gate
+        if module in FINAL_FC_MODULES or out_features % 8:
+            return "group"
+        return "ft"
+    if param.kind == "embedding":
+        return "group"
+    return None
+
+
 def convert_param(param, tensor, shards, sm=DEFAULT_SM):
     """The (name, tensor) outputs of one param under q4f16_ft."""
     if shards > 1:
         raise ConvertError("q4f16_ft cannot be pre-sharded")
-    if not param.name.endswith(".weight"):
+    plan = ft_plan(Param(param.name, tensor.shape, param.kind))
+    if plan is None:
         return [(param.name, tensor)]
     module = param.name[:-len(".weight")]
-    group = QUANTIZATIONS["q4f16_1"]
-    if param.kind == "linear":
-        out_features = tensor.shape[0]
-        if module.endswith("gate") and out_features <= 256:
-            return [(param.name, tensor)]  # MoE gate
-        if module in FINAL_FC_MODULES or out_features % 8:
-            q_weight, q_scale = group_quantize(tensor, group, "even")
-        else:
-            q_weight, q_scale = ft_quantize_linear(tensor, sm)
-    elif param.kind == "embedding":
-        q_weight, q_scale = group_quantize(tensor, group, "even")
+    if plan == "ft":
+        q_weight, q_scale = ft_quantize_linear(tensor, sm)
     else:
-        return [(param.name, tensor)]
+        q_weight, q_scale = group_quantize(tensor, QUANTIZATIONS["q4f16_1"], "even")
     return [(f"{module}.q_weight", q_weight), (f"{module}.q_scale", q_scale)]
+
+
+class Param:
+    """What ft_plan reads of a param: its name, (loaded) shape and kind."""
+
+    def __init__(self, name, shape, kind):
+        self.name, self.shape, self.kind = name, shape, kind

@@ -31,6 +31,13 @@ What MLC does:
 - CLIPVisionModel has `no_quantization`, so the group quantizer leaves the
   whole tower (its Linears and its position-embedding Embedding) in the model
   dtype; the projector's Linears are quantized; glb_GN / sub_GN are plain.
+  FTQuantize (q4f16_ft, quantization/ft_quantization.py) never looks at the
+  mark: its _Mutator turns every nn.Linear into an FTQuantizeLinear (or the
+  q4f16_1 fallback) and every nn.Embedding into the q4f16_1 fallback, the
+  tower's too (all 144 Linears qualify: out_features 1024 / 4096, not a final
+  fc nor a gate); the tower's class embedding, patch Conv2D, LayerNorms and
+  biases stay float16. make_quantization_functions gives phi3_v no-quant,
+  group-quant and ft-quant.
 - `model.embed_tokens.weight` is mapped and also marked unused: it is not
   counted in `Total parameters`.
 
@@ -42,7 +49,10 @@ checked by comparing the tensor with itself shifted by p) is converted by
 casting its first p elements and repeating the result: the cast is
 element-wise, so the converted tensor repeats with the same period. Every
 other parameter (and any tensor that does not repeat) takes the ordinary
-element-by-element path. make_phi3v.py writes the tower that way.
+element-by-element path. make_phi3v.py writes the tower that way. Under
+q4f16_ft the tower's Linears (whose rows repeat) and the position embedding
+take mlc_ft_periodic.py's exact shortcuts instead; --self-check-ft checks
+them against the element-by-element paths.
 """
 import argparse
 import json
@@ -50,13 +60,20 @@ import os
 import struct
 import sys
 
+import mlc_ft
+import mlc_ft_periodic
 import mlc_reference as ref
 from mlc_reference import ConvertError, Param
 
 V_HIDDEN, V_INTER, V_LAYERS, V_PATCH, V_IMAGE, V_CHANNELS = 1024, 4096, 24, 14, 336, 3
 
 
-def phi3v_params(cfg, t, arch="phi3_v"):
+# Mode kinds whose MLC quantizer ignores `no_quantization` (FTQuantize's
+# _Mutator has no check; GroupQuantize's returns a marked module untouched).
+IGNORES_NO_QUANTIZATION = ("ft",)
+
+
+def phi3v_params(cfg, t, arch="phi3_v", ignore_no_quantization=False):
     ref._require(cfg, ["model_type", "hidden_size", "vocab_size", "num_hidden_layers",
                        "num_attention_heads", "intermediate_size", "rms_norm_eps",
                        "num_key_value_heads", "max_position_embeddings"], arch)
@@ -91,8 +108,10 @@ def phi3v_params(cfg, t, arch="phi3_v"):
                Param(f"{p}.mixer.qkv_proj.weight", [(nq + 2 * nkv) * d, h],
                      [f"{s}.self_attn.qkv_proj.weight"], kind="linear", shard=(0, qkv_segs))]
 
-    def vision(name, shape):  # CLIPVisionModel.no_quantization: kind "other"
-        return Param(name, shape, ["model." + name])
+    def vision(name, shape, module="other"):
+        # CLIPVisionModel.no_quantization: kind "other", unless ignored.
+        kind = module if ignore_no_quantization else "other"
+        return Param(name, shape, ["model." + name], kind=kind)
 
     vm = "vision_embed_tokens.img_processor.vision_model"
     for layer in range(V_LAYERS):
@@ -100,19 +119,20 @@ def phi3v_params(cfg, t, arch="phi3_v"):
         for n in ("layer_norm1", "layer_norm2"):
             ps += [vision(f"{p}.{n}.bias", [V_HIDDEN]), vision(f"{p}.{n}.weight", [V_HIDDEN])]
         ps += [vision(f"{p}.mlp.fc1.bias", [V_INTER]),
-               vision(f"{p}.mlp.fc1.weight", [V_INTER, V_HIDDEN]),
+               vision(f"{p}.mlp.fc1.weight", [V_INTER, V_HIDDEN], "linear"),
                vision(f"{p}.mlp.fc2.bias", [V_HIDDEN]),
-               vision(f"{p}.mlp.fc2.weight", [V_HIDDEN, V_INTER])]
+               vision(f"{p}.mlp.fc2.weight", [V_HIDDEN, V_INTER], "linear")]
         for n in ("k_proj", "out_proj", "q_proj", "v_proj"):
             ps += [vision(f"{p}.self_attn.{n}.bias", [V_HIDDEN]),
-                   vision(f"{p}.self_attn.{n}.weight", [V_HIDDEN, V_HIDDEN])]
+                   vision(f"{p}.self_attn.{n}.weight", [V_HIDDEN, V_HIDDEN], "linear")]
     positions = (V_IMAGE // V_PATCH) ** 2 + 1
     ps += [vision("vision_embed_tokens.sub_GN", [1, 1, 1, merged]),
            vision("vision_embed_tokens.glb_GN", [1, 1, merged]),
            vision(f"{vm}.embeddings.class_embedding", [V_HIDDEN]),
            vision(f"{vm}.embeddings.patch_embedding.weight",
                   [V_HIDDEN, V_CHANNELS, V_PATCH, V_PATCH]),
-           vision(f"{vm}.embeddings.position_embedding.weight", [positions, V_HIDDEN]),
+           vision(f"{vm}.embeddings.position_embedding.weight", [positions, V_HIDDEN],
+                  "embedding"),
            vision(f"{vm}.post_layernorm.bias", [V_HIDDEN]),
            vision(f"{vm}.post_layernorm.weight", [V_HIDDEN]),
            vision(f"{vm}.pre_layrnorm.bias", [V_HIDDEN]),
@@ -150,23 +170,53 @@ def find_period(data, size):
     return None
 
 
-_PERIODIC = {}  # (source, dtype) -> bytes or None, shared by the jobs of a run
+_PERIODIC = {}  # (source, dtype) -> (values, bytes) of one period, or None
 
 
-def periodic_copy(param, ckpt, ftype, mode, shards):
-    """The on-disk bytes of `param` when it is a plain copy of a periodic
-    tensor (see the module's docstring), else None."""
+def _plan(param, mode):
+    """"plain", "ft" or "group" for what the mode makes of `param`; None for
+    anything the periodic shortcuts do not cover."""
+    if mode["kind"] == "ft":
+        return mlc_ft.ft_plan(param) or "plain"
+    return "plain" if ref.quantization_kind(param, mode) is None else None
+
+
+def periodic_outputs(param, ckpt, ftype, mode, shards):
+    """The records (name, shape, dtype, on-disk bytes) of `param` when it
+    comes from one periodic source tensor by a cast, FT quantization or the
+    group fallback (see the module's docstring), else None."""
     if (len(param.sources) != 1 or param.combine != "concat"
-            or ref.quantization_kind(param, mode) is not None
             or (shards > 1 and param.shard is not None)):
+        return None
+    plan = _plan(param, mode)
+    if plan is None:
         return None
     key = (param.sources[0], ftype.name)
     if key not in _PERIODIC:
-        _PERIODIC[key] = _periodic_bytes(param, ckpt, ftype)
-    return _PERIODIC[key]
+        _PERIODIC[key] = _periodic_source(param, ckpt, ftype)
+    if _PERIODIC[key] is None:
+        return None
+    values, period = _PERIODIC[key]
+    n = ref.numel(param.shape)
+    if plan == "plain":
+        return [(param.name, param.shape, ftype.name,
+                 mlc_ft_periodic.repeat(period, len(period) // len(values) * n))]
+    rows, k = param.shape
+    module = param.name[:-len(".weight")]
+    if plan == "ft":
+        out = mlc_ft_periodic.ft_linear(values, rows, k)
+        shapes = [([k, rows // 2], "int8"), ([1, rows], "float16")]
+    else:
+        out = mlc_ft_periodic.group_embedding(values, rows, k)
+        group = mlc_ft_periodic.FT_GROUP["group_size"]
+        shapes = [([rows, k // 8], "uint32"), ([rows, k // group], "float16")]
+    if out is None:
+        return None
+    return [(f"{module}.{suffix}", shape, dtype, data)
+            for suffix, (shape, dtype), data in zip(("q_weight", "q_scale"), shapes, out)]
 
 
-def _periodic_bytes(param, ckpt, ftype):
+def _periodic_source(param, ckpt, ftype):
     src = param.sources[0]
     if src not in ckpt.name_to_file:
         return None
@@ -180,9 +230,7 @@ def _periodic_bytes(param, ckpt, ftype):
         return None
     table = ref.F16_TO_FLOAT if dtype == "F16" else ref.BF16_TO_FLOAT
     values = [ftype.round(table[b]) for b in struct.unpack(f"<{p}H", data[:2 * p])]
-    period = ref.tensor_bytes(ref.Tensor([p], ftype.name, values))
-    n = ref.numel(shape)
-    return (period * (n // p + 1))[:len(period) // p * n]
+    return values, ref.tensor_bytes(ref.Tensor([p], ftype.name, values))
 
 
 def convert(model_dir, quantization, out_dir, rounding="even", shards=1,
@@ -190,11 +238,12 @@ def convert(model_dir, quantization, out_dir, rounding="even", shards=1,
     if quantization not in ref.QUANTIZATIONS:
         raise ConvertError(f"unsupported quantization {quantization!r}")
     mode = ref.QUANTIZATIONS[quantization]
-    if mode["kind"] not in ("none", "group"):
+    if mode["kind"] not in ("none", "group", "ft"):
         raise ConvertError(f"{quantization} is not covered by this reference")
     with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
         cfg = json.load(f)
-    params = phi3v_params(cfg, shards)
+    params = phi3v_params(cfg, shards,
+                          ignore_no_quantization=mode["kind"] in IGNORES_NO_QUANTIZATION)
     ckpt = ckpt or ref.Checkpoint(model_dir)
     order = ref.emission_order(params, ckpt)
     total_params = ref.count_total_params(order, ckpt, is_unused)
@@ -203,9 +252,10 @@ def convert(model_dir, quantization, out_dir, rounding="even", shards=1,
     writer.write_shards = shard_files
     ftype = ref.FLOAT_TYPES[mode["model_dtype"]]
     for param in order:
-        data = periodic_copy(param, ckpt, ftype, mode, shards)
-        if data is not None:
-            writer.add_bytes(param.name, param.shape, ftype.name, data)
+        records = periodic_outputs(param, ckpt, ftype, mode, shards)
+        if records is not None:
+            for record in records:
+                writer.add_bytes(*record)
             continue
         tensor = ref.load_param(param, ckpt, ftype)
         for name, t in ref.convert_param(param, tensor, mode, rounding, shards):
@@ -225,11 +275,12 @@ def self_check(model_dir, name):
     ckpt = ref.Checkpoint(model_dir)
     mode = ref.QUANTIZATIONS["q0f16"]
     ftype = ref.FLOAT_TYPES["float16"]
-    fast = periodic_copy(param, ckpt, ftype, mode, 1)
+    fast = periodic_outputs(param, ckpt, ftype, mode, 1)
     slow = ref.tensor_bytes(ref.load_param(param, ckpt, ftype))
     if fast is None:
         print(f"{name}: no period found")
         return 1
+    fast = fast[0][3]
     print(f"{name}: periodic path {'==' if fast == slow else '!='} element path")
     return 0 if fast == slow else 1
 
@@ -247,9 +298,14 @@ def main(argv=None):
                         help="one more conversion of the same checkpoint (read once)")
     parser.add_argument("--self-check", metavar="NAME",
                         help="compare the periodic and element paths on one parameter")
+    parser.add_argument("--self-check-ft", action="store_true",
+                        help="compare mlc_ft_periodic.py's and the element paths "
+                             "on small tensors")
     args = parser.parse_args(argv)
     if args.self_check:
         return self_check(args.model_dir, args.self_check)
+    if args.self_check_ft:
+        return 1 if mlc_ft_periodic.self_check() else 0
     try:
         jobs = [(args.quantization, args.tensor_parallel_shards, args.output)]
         for job in args.also:

@@ -24,7 +24,17 @@ def Weights_ParamKind : I32EnumAttr<"ParamKind", "the module kind owning a param
     // A parameter that MLC's model converts to float32 itself, whatever the
     // mode's model dtype (RWKV's time_decay, time_faaaa and ln_x, after
     // Module.to): float32 in every mode, never quantized.
-    I32EnumAttrCase<"Float32", 9, "float32">
+    I32EnumAttrCase<"Float32", 9, "float32">,
+    // The weight of an nn.Linear / nn.Embedding inside a module MLC marks
+    // `no_quantization` (the CLIP vision tower of phi3_v). q4f16_ft, whose
+    // FT mutator does not look at the mark, quantizes it as a `linear` /
+    // `embedding` (QuantizationMode::ignoresNoQuantization); every other mode
+    // keeps it in the model dtype like `other` (MLC's group and block-scale
+    // mutators return a marked module untouched; its per-tensor and AWQ
+    // mutators lack the check too, but no model with a marked module
+    // accepts those kinds).
+    I32EnumAttrCase<"NoQuantLinear", 10, "no_quant_linear">,
+    I32EnumAttrCase<"NoQuantEmbedding", 11, "no_quant_embedding">
   ]> {
   let cppNamespace = "::mlir::qopt::weights";
   let genSpecializedAttr = 0;

@@ -148,12 +148,14 @@ struct AttachCalibrationPass
     auto weight = cast<RankedTensorType>(q.getInput().getType());
     if (weight.getRank() != 2 && weight.getRank() != 3)
       return success();
-    // Linear layers only: an embedding is a lookup, its "input" is one-hot.
+    // Linear layers only (a NoQuantLinear quantized here is one: its mode
+    // ignores no_quantization): an embedding is a lookup, its "input" is
+    // one-hot.
     ParamOp record = firstRecord(q);
     ParamKind kind = record ? record.getKind().value_or(ParamKind::Other)
                             : ParamKind::Other;
     if (kind != ParamKind::Linear && kind != ParamKind::FinalFC &&
-        kind != ParamKind::Experts)
+        kind != ParamKind::Experts && kind != ParamKind::NoQuantLinear)
       return success();
     StringRef name = record.getOriginName();
     Location loc = q.getLoc();

@@ -125,13 +125,29 @@ ParamKind mlir::qopt::weights::toParamKind(models::ParamKind k) {
     return ParamKind::Float32Bias;
   case models::ParamKind::Float32:
     return ParamKind::Float32;
+  case models::ParamKind::NoQuantLinear:
+    return ParamKind::NoQuantLinear;
+  case models::ParamKind::NoQuantEmbedding:
+    return ParamKind::NoQuantEmbedding;
   }
   return ParamKind::Other;
+}
+
+ParamKind
+mlir::qopt::weights::quantizedKind(const models::QuantizationMode &mode,
+                                   ParamKind kind) {
+  if (kind == ParamKind::NoQuantLinear)
+    return mode.ignoresNoQuantization ? ParamKind::Linear : ParamKind::Other;
+  if (kind == ParamKind::NoQuantEmbedding)
+    return mode.ignoresNoQuantization ? ParamKind::Embedding
+                                      : ParamKind::Other;
+  return kind;
 }
 
 bool mlir::qopt::weights::modeQuantizes(const models::QuantizationMode &mode,
                                         ParamKind kind) {
   using Kind = models::QuantizationMode::Kind;
+  kind = quantizedKind(mode, kind);
   switch (mode.kind) {
   case Kind::NoQuant:
   case Kind::AWQ:
@@ -170,6 +186,7 @@ Attribute mlir::qopt::weights::buildScheme(MLIRContext *ctx,
                                            ArrayRef<int64_t> shape) {
   if (!modeQuantizes(mode, kind))
     return {};
+  kind = quantizedKind(mode, kind);
   Type modelType = toMlirType(ctx, mode.modelDType);
   using Kind = models::QuantizationMode::Kind;
   // FT-quant linears whose out_features is a multiple of 8 take the FT

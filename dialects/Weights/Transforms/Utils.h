@@ -65,6 +65,12 @@ std::string quantizedName(StringRef paramName, StringRef suffix);
 /// inside it (run on `builtin.module`).
 SmallVector<ModelOp> getModels(Operation *op);
 
+/// The kind a mode treats a parameter of `kind` as: NoQuantLinear /
+/// NoQuantEmbedding (a module MLC marks `no_quantization`) are Linear /
+/// Embedding for a mode that ignores the mark (q4f16_ft) and Other for the
+/// rest; every other kind is itself.
+ParamKind quantizedKind(const ::qopt::models::QuantizationMode &mode,
+                        ParamKind kind);
 /// Whether a mode quantizes a parameter of this kind (docs/quantization.md).
 bool modeQuantizes(const ::qopt::models::QuantizationMode &mode, ParamKind kind);
 /// The scheme attribute a mode applies to a parameter of this kind.

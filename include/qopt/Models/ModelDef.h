@@ -30,9 +30,12 @@ namespace qopt::models {
 /// Float32Bias: a Linear's bias that MLC keeps in float32 in every mode
 /// (declared with `out_dtype` float32). Float32: a parameter the MLC model
 /// converts to float32 itself whatever the mode (RWKV's time_decay); never
-/// quantized.
+/// quantized. NoQuantLinear / NoQuantEmbedding: the weight of a Linear /
+/// Embedding inside a module MLC marks `no_quantization` (phi3_v's CLIP
+/// tower): a plain parameter for the modes that honour the mark, a Linear /
+/// Embedding for those that do not (q4f16_ft).
 enum class ParamKind { Linear, FinalFC, Embedding, MoEGate, Experts, Norm, Bias, Other,
-                       Float32Bias, Float32 };
+                       Float32Bias, Float32, NoQuantLinear, NoQuantEmbedding };
 
 /// How an MLC parameter is computed from Hugging Face tensors: a small
 /// expression tree over source tensor names.

@@ -49,6 +49,11 @@ struct QuantizationMode {
   /// weight layout is written. MLC takes the converting GPU's; quant-opt
   /// writes sm 80's, which every sm 75..89 GPU shares.
   int ftSm = 0;
+  /// Whether MLC's quantizer for this mode ignores the `no_quantization`
+  /// mark of a module (FTQuantize's mutator never looks at it, so phi3_v's
+  /// CLIP tower is quantized): ParamKind::NoQuantLinear / NoQuantEmbedding
+  /// then count as Linear / Embedding, else as plain parameters.
+  bool ignoresNoQuantization = false;
   /// The kind string MLC's model table uses ("no-quant", "group-quant", ...).
   llvm::StringRef kindName() const;
 };

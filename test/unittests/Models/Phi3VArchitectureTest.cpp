@@ -5,12 +5,14 @@
 // phi3v_loader.py and vision/clip_vision.py): the accepted quantization
 // kinds, the parameter kinds that decide what is quantized, the shard
 // strategies at T = 2, the fixed ViT-L tower whatever config.json says, the
-// embedding that is both mapped and unused, detection by class, and the
-// config errors.
+// embedding that is both mapped and unused, detection by class, the config
+// errors, and which modes ignore the tower's `no_quantization` (only
+// FTQuantize's mutator lacks the check among the kinds phi3_v accepts).
 //
 //===----------------------------------------------------------------------===//
 
 #include "qopt/Models/ModelDef.h"
+#include "qopt/Models/QuantizationModes.h"
 
 #include <gtest/gtest.h>
 
@@ -63,7 +65,8 @@ TEST(Phi3VArchitectureTest, Definition) {
   const ModelDef &m = *def;
   std::vector<std::string> kinds = m.quantizationKinds;
   std::sort(kinds.begin(), kinds.end());
-  EXPECT_EQ(kinds, (std::vector<std::string>{"group-quant", "no-quant"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"ft-quant", "group-quant",
+                                             "no-quant"}));
   // Text: 1 + 2 x 6 + norm + lm_head; tower: 3 + 4 + 24 x 16; glb_GN,
   // sub_GN; projector 4.
   EXPECT_EQ(m.params.size(), 15u + 391u + 2u + 4u);
@@ -97,22 +100,32 @@ TEST(Phi3VArchitectureTest, Definition) {
   EXPECT_EQ(head->shape, (std::vector<int64_t>{-1, 64}));
   EXPECT_FALSE(head->shard.has_value());
 
-  // The tower: ViT-L/14-336 whatever vision_config says; never quantized.
+  // The tower: ViT-L/14-336 whatever vision_config says; no_quantization,
+  // which only q4f16_ft ignores: its Linears and position Embedding have
+  // the no-quant kinds, the rest is plain.
   const std::string v = "vision_embed_tokens.img_processor.vision_model.";
   const ParamDef *fc1 = find(m, v + "encoder.layers.23.mlp.fc1.weight");
   ASSERT_NE(fc1, nullptr);
-  EXPECT_EQ(fc1->kind, ParamKind::Other);
+  EXPECT_EQ(fc1->kind, ParamKind::NoQuantLinear);
   EXPECT_EQ(fc1->shape, (std::vector<int64_t>{4096, 1024}));
   EXPECT_FALSE(fc1->shard.has_value());
   EXPECT_EQ(source(m, v + "encoder.layers.23.mlp.fc1.weight"),
             "model." + v + "encoder.layers.23.mlp.fc1.weight");
   EXPECT_EQ(find(m, v + "encoder.layers.24.mlp.fc1.weight"), nullptr);
+  int towerLinears = 0;
+  for (const ParamDef &p : m.params)
+    towerLinears += p.kind == ParamKind::NoQuantLinear;
+  EXPECT_EQ(towerLinears, 24 * 6);
+  const ParamDef *kBias = find(m, v + "encoder.layers.0.self_attn.k_proj.bias");
+  ASSERT_NE(kBias, nullptr);
+  EXPECT_EQ(kBias->kind, ParamKind::Bias);
   const ParamDef *patch = find(m, v + "embeddings.patch_embedding.weight");
   ASSERT_NE(patch, nullptr);
   EXPECT_EQ(patch->shape, (std::vector<int64_t>{1024, 3, 14, 14}));
+  EXPECT_EQ(patch->kind, ParamKind::Other); // a Conv2D: never quantized
   const ParamDef *pos = find(m, v + "embeddings.position_embedding.weight");
   ASSERT_NE(pos, nullptr);
-  EXPECT_EQ(pos->kind, ParamKind::Other); // not a quantized Embedding
+  EXPECT_EQ(pos->kind, ParamKind::NoQuantEmbedding);
   EXPECT_EQ(pos->shape, (std::vector<int64_t>{577, 1024}));
 
   // Separators sized by image_dim_out (4 x 256); the projector by the tower.
@@ -164,4 +177,9 @@ TEST(Phi3VArchitectureTest, ConfigErrors) {
   EXPECT_EQ(error(phi3vConfig(), 4),
             "tensor-parallel-shards: num_key_value_heads: 2 is not divisible "
             "by 4");
+}
+
+TEST(Phi3VArchitectureTest, ModesIgnoringNoQuantization) {
+  for (const QuantizationMode &m : quantizationModes())
+    EXPECT_EQ(m.ignoresNoQuantization, m.name == "q4f16_ft") << m.name;
 }
