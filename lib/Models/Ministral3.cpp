@@ -11,8 +11,10 @@
 // `rotary_emb.inv_freq` is marked unused under its unprefixed name only, as
 // MLC's loader does. MLC reads only FP8 checkpoints with static activation
 // scales (quant_method "fp8", activation_scheme "static"), and those only
-// with the block-scale modes; every other mode dequantizes them here, as for
-// the other FP8 model types (docs/quantization.md, "Block-scale modes").
+// with the block-scale modes (the static-activation one reading each
+// projection's own activation_scale); every other mode dequantizes them
+// here, as for the other FP8 model types (docs/quantization.md,
+// "Block-scale modes").
 //
 //===----------------------------------------------------------------------===//
 
@@ -149,9 +151,9 @@ Architecture qopt::models::makeMinistral3Architecture() {
   // Ministral3Config's default block; the loader's _weight_scale_transform
   // broadcasts each per-tensor scale over it.
   a.fp8PerTensorBlock = std::array<int64_t, 2>{128, 128};
-  a.staticActivationRefusal =
-      "mlc_llm's loader reads each projection's own activation_scale (q/k/v "
-      "and gate/up required equal) and broadcasts it over the input blocks, "
-      "which quant-opt does not reproduce";
+  // The `_static_activation` mode reads q/k/v's and gate/up's own
+  // activation_scale (required allclose, the first kept) and o_proj's and
+  // down_proj's, each broadcast to the input blocks.
+  a.activationScalesFromProjections = true;
   return a;
 }

@@ -179,6 +179,9 @@ def _gptj_shapes(a):
                   p + "attn.v_proj.weight": [h, h], p + "attn.out_proj.weight": [h, h],
                   p + "mlp.fc_in.weight": [i, h], p + "mlp.fc_in.bias": [i],
                   p + "mlp.fc_out.weight": [h, i], p + "mlp.fc_out.bias": [h]})
+        if a.inv_freq:  # the attention's buffers, as older checkpoints store them
+            s.update({p + "attn.bias": [1, 1, a.context, a.context],
+                      p + "attn.masked_bias": []})
     return s
 
 
@@ -269,7 +272,9 @@ def hf_config(a, dtype):
     if arch == "gptj":
         c.update({"vocab_size": a.vocab, "n_positions": a.context, "n_embd": a.hidden,
                   "n_layer": a.layers, "n_head": a.heads, "rotary_dim": 8,
-                  "n_inner": a.intermediate, "activation_function": "gelu_new",
+                  # GPTJConfig writes null for 4 x n_embd
+                  "n_inner": None if a.intermediate == 4 * a.hidden else a.intermediate,
+                  "activation_function": "gelu_new",
                   "layer_norm_epsilon": 1e-5, "tie_word_embeddings": False,
                   "dtype" if a.t5 else "torch_dtype": dtype})
         return c

@@ -30,6 +30,21 @@ mode: `model.layers.<i>.self_attn.c_attn.activation_scale` [ceil(H / bk)],
 `...self_attn.o_proj.activation_scale` [ceil(nq * d / bk)],
 `...mlp.gate_up_proj.activation_scale` [ceil(H / bk)] and
 `...mlp.down_proj.activation_scale` [ceil(I / bk)].
+
+--projection-activation-scales SHAPE adds, after each FP8 weight, its
+projection's own `<module>.activation_scale` (what mlc_llm's ministral3
+loader reads; as HF checkpoints with static activation store them), of
+SHAPE `scalar` ([]), `one` ([1]), `blocks` ([ceil(K / bk)]; bk = 128 with
+--per-tensor), `half` ([ceil(K / bk) / 2]) or `three` ([3]); q/k/v share
+their values, and gate/up theirs. --activation-differ close multiplies
+k_proj's and up_proj's by 1 + 2^-20 (np.allclose still holds: relative
+9.5e-7 < 1e-5), `far` by 1 + 2^-12 (2.4e-4: not close), `close-tiny`
+scales every value by 2^-23 and k_proj's and up_proj's by 1 + 2^-4 (at
+most 2.8e-9 apart, under atol 1e-8: close, and apart in the bfloat16
+encoding of float32 records), `nan` makes every q_proj's and k_proj's
+scale NaN (never close, not even to itself); `first-scalar`
+stores q_proj's and gate_proj's as 0-d tensors of the same value (the
+others keep SHAPE). --activation-scale-dtype: F32 (default), BF16 or F16.
 """
 import argparse
 import json
@@ -108,6 +123,37 @@ def quantize_blocks(values, shape, block, scale_dtype="F32"):
     return bytes(codes), scales, deq
 
 
+def projection_activation_scale(a, name, k, bk):
+    """(name, dtype, shape, bytes) of `<module>.activation_scale`."""
+    module = name[:-len(".weight")]
+    proj = module.rsplit(".", 1)[1]
+    layer = int(module.split("layers.")[1].split(".")[0])
+    group = {"q_proj": 0, "k_proj": 0, "v_proj": 0, "o_proj": 1,
+             "gate_proj": 2, "up_proj": 2, "down_proj": 3}[proj]
+    n = -(-k // bk)
+    shape = {"scalar": [], "one": [1], "blocks": [n], "half": [n // 2],
+             "three": [3]}[a.projection_activation_scales]
+    if a.activation_differ == "first-scalar" and proj in ("q_proj",
+                                                          "gate_proj"):
+        shape = []
+    count = max(1, math.prod(shape))
+    vals = [0.0625 + 0.03125 * ((3 * layer + 5 * group + x) % 11)
+            for x in range(count)]
+    if a.activation_differ == "first-scalar" and proj in ("q_proj",
+                                                          "gate_proj"):
+        vals = vals[:1]
+    if a.activation_differ == "close-tiny":
+        vals = [v * 2.0 ** -23 for v in vals]
+    if a.activation_differ == "nan" and proj in ("q_proj", "k_proj"):
+        vals = [math.nan] * len(vals)
+    exponent = {"close": -20, "far": -12, "close-tiny": -4}.get(
+        a.activation_differ)
+    if proj in ("k_proj", "up_proj") and exponent is not None:
+        vals = [f32(v * (1 + 2.0 ** exponent)) for v in vals]
+    return (module + ".activation_scale", a.activation_scale_dtype, shape,
+            to_bits(vals, a.activation_scale_dtype))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("input")
@@ -126,6 +172,13 @@ def main():
     p.add_argument("--scale-dtype", choices=["F32", "BF16"], default="F32",
                    help="dtype of weight_scale_inv (BF16: scales rounded "
                         "to bfloat16 before use)")
+    p.add_argument("--projection-activation-scales",
+                   choices=["scalar", "one", "blocks", "half", "three"])
+    p.add_argument("--activation-differ",
+                   choices=["close", "far", "close-tiny", "nan",
+                            "first-scalar"])
+    p.add_argument("--activation-scale-dtype", choices=["F32", "BF16", "F16"],
+                   default="F32")
     a = p.parse_args()
     with open(os.path.join(a.input, "config.json")) as f:
         config = json.load(f)
@@ -146,6 +199,9 @@ def main():
         fp8.append((name + "_scale_inv", a.scale_dtype, scale_shape,
                     to_bits(scales, a.scale_dtype)))
         twin.append((name, "BF16", shape, to_bits(deq, "BF16")))
+        if a.projection_activation_scales:
+            fp8.append(projection_activation_scale(
+                a, name, shape[1], 128 if a.per_tensor else a.block[1]))
     if a.activation_scales:
         h = config["hidden_size"]
         d = config.get("head_dim") or h // config["num_attention_heads"]

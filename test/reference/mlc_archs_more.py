@@ -1,7 +1,7 @@
 """Model tables of the issue-16 group A architectures for mlc_reference.py,
 written from mlc-llm's sources at mlc-ai/mlc-llm 79d603f0 (never from
 quant-opt's C++): phi and phi-msft (phi/phi_model.py, phi_loader.py),
-internlm2, qwen (Qwen-1), minicpm, chatglm and gpt_neox, each restating the
+internlm2, qwen (Qwen-1), minicpm, chatglm, gpt_neox and gptj, each restating the
 `<arch>_model.py` parameters (names, shapes, `shard_strategy`) and the
 `<arch>_loader.py` mapping (which Hugging Face tensors feed them, and how).
 
@@ -389,6 +389,56 @@ def gpt_neox_params(cfg, t, arch):
     return ps
 
 
+# ---------------------------------------------------------------------------
+# gptj (gpt_j_model.py: GPTJConfig, GPTJForCausalLM; gpt_j_loader.py:
+# make_standard_hf_loader(layer_prefix="transformer.h", qkv_target_name=
+# "c_attn", include_gate_up=False), with its attention named `attn` as the
+# model and transformers name it (the loader's `self_attn` matches neither,
+# so mlc_llm's own convert_weight raises a KeyError)
+# ---------------------------------------------------------------------------
+
+def gptj_params(cfg, t, arch):
+    ref._require(cfg, ["vocab_size", "n_embd", "n_layer", "n_head",
+                       "layer_norm_epsilon", "rotary_dim", "activation_function"], arch)
+    if not any(cfg.get(k) for k in ("context_window_size", "max_position_embeddings",
+                                    "n_positions")):
+        raise ConvertError("config.json: no context window size for gptj")
+    if cfg["activation_function"] not in ("gelu", "relu", "silu", "swish", "gelu_new"):
+        raise ConvertError(f"config.json: ACT2FN has no {cfg['activation_function']}")
+    h, v = cfg["n_embd"], cfg["vocab_size"]
+    head_dim = cfg.get("head_dim") or h // cfg["n_head"]
+    if head_dim * cfg["n_head"] != h:
+        raise ConvertError("config.json: head_dim * n_head != n_embd (gptj)")
+    inner = 4 * h if cfg.get("n_inner") is None else cfg["n_inner"]
+    # GPTJAttention: c_attn Linear(n_embd, 3 n_embd) and GPTJMLP's Linears
+    # keep their full sizes for any shard count, while _set_tp gives c_attn
+    # segments [q, k, v] of n_head / shards heads each (sum 3 n_embd /
+    # shards: ShardSingleDim's assert fails) and splits fc_in / fc_out.
+    _no_preshard(t, arch, "c_attn segments [q, k, v] add up to 3 n_embd / shards "
+                          "but the parameter keeps 3 n_embd rows")
+
+    def copy(name, shape, kind="other"):
+        return Param(name, shape, [name], kind=kind)
+
+    # Every parameter in the model's dtype: Module.to converts lm_head's
+    # declared float32 too.
+    ps = [copy("transformer.wte.weight", [v, h], "embedding")]
+    for layer in range(cfg["n_layer"]):
+        p = f"transformer.h.{layer}"
+        ps += [copy(f"{p}.ln_1.weight", [h]), copy(f"{p}.ln_1.bias", [h]),
+               Param(f"{p}.attn.c_attn.weight", [3 * h, h],
+                     [f"{p}.attn.{n}.weight" for n in ("q_proj", "k_proj", "v_proj")],
+                     kind="linear"),
+               copy(f"{p}.attn.out_proj.weight", [h, h], "linear"),
+               copy(f"{p}.mlp.fc_in.weight", [inner, h], "linear"),
+               copy(f"{p}.mlp.fc_in.bias", [inner]),
+               copy(f"{p}.mlp.fc_out.weight", [h, inner], "linear"),
+               copy(f"{p}.mlp.fc_out.bias", [h])]
+    ps += [copy("transformer.ln_f.weight", [h]), copy("transformer.ln_f.bias", [h]),
+           copy("lm_head.weight", [v, h], "linear"), copy("lm_head.bias", [v])]
+    return ps
+
+
 def _unused_gpt_neox(name):
     parts = name.split(".")
     return (len(parts) >= 5 and parts[:2] == ["gpt_neox", "layers"]
@@ -415,9 +465,12 @@ ARCHITECTURES = {
     "minicpm": (minicpm_params, _unused_none, False),
     "chatglm": (chatglm_params, _unused_none, False),
     "gpt_neox": (gpt_neox_params, _unused_gpt_neox, False),
+    # the loader marks nothing unused: attn.bias / masked_bias are counted
+    "gptj": (gptj_params, _unused_none, False),
 }
 
 # phi-msft configs also name PhiForCausalLM: found by model_type only.
 HF_ARCHITECTURE_NAMES = {"PhiForCausalLM": "phi", "InternLM2ForCausalLM": "internlm2",
                          "QWenLMHeadModel": "qwen", "MiniCPMForCausalLM": "minicpm",
-                         "ChatGLMModel": "chatglm", "GPTNeoXForCausalLM": "gpt_neox"}
+                         "ChatGLMModel": "chatglm", "GPTNeoXForCausalLM": "gpt_neox",
+                         "GPTJForCausalLM": "gptj"}

@@ -24,6 +24,18 @@ scales (kv_b_proj.weight_scale_inv reshaped with the block sizes):
   its own source tensors in file order), the scales being parameters of
   their own.
 
+ministral3 (ministral3_loader.py, add_weight_and_scale_mapping) reads the
+static activation scales from the checkpoint's projections instead: each
+Linear's activation_scale from `<hf module>.activation_scale` of every
+projection it fuses, q/k/v and gate/up through
+make_shared_activation_transform (every later source must be
+`np.allclose(arr, first)`, else "Activation scales for <mlc weight
+name>_activation_scale must be identical between concatenated sources.";
+the first is kept), o_proj / down_proj through identity_transform; then
+_activation_scale_transform gives the result the parameter's shape:
+kept, `np.full` from a 0-d one, `broadcast_to` from (1,), `np.repeat` of a
+1-D one whose size divides it, else "Unexpected activation scale shape".
+
 The MLC parameter list and its sources come from the existing reference
 (mlc_reference.py / mlc_archs.py); the rest is here.
 
@@ -48,12 +60,14 @@ blocks), so MLC's presharding of that mode always fails.
 """
 import argparse
 import json
+import math
 import os
 import struct
 import sys
 
 import mlc_reference as ref  # noqa: I001 (first: it loads mlc_archs)
 import mlc_archs_deepseek as dsa
+import mlc_numerics as num
 from make_checkpoint import from_bits, read_safetensors
 from mlc_checkpoints import Tensor, numel
 from mlc_reference import ConvertError
@@ -124,6 +138,100 @@ def tile_scalar_scales(prm, weight, values, block):
     return Tensor([rows, cols], "float32", out)
 
 
+def _in(v, dtype):
+    """A Python float (a numpy value or operation result computed in double
+    or float32) rounded to the numpy dtype it lives in."""
+    return {"F64": lambda x: x, "F32": num.round_f32, "F16": num.round_f16,
+            "BF16": num.round_bf16}[dtype](v)
+
+
+def _promote(a, b):
+    """numpy's result type (ml_dtypes: bfloat16 with float16 -> float32)."""
+    if a == b:
+        return a
+    return "F64" if "F64" in (a, b) else "F32"
+
+
+def isclose(x, xt, y, yt):
+    """np.isclose(x, y) with rtol 1e-5, atol 1e-8 (numpy/_core/numeric.py):
+    `less_equal(abs(x - y), atol + rtol * abs(y)) & isfinite(y) | (x == y)`,
+    y kept in its type (result_type(y, 1.)), x - y in the promoted type, the
+    Python floats atol and rtol converted to y's type; float16 and bfloat16
+    operations are float32 operations rounded to the type."""
+    if x == y:
+        return True
+    if num.is_nan(y) or y in (math.inf, -math.inf):
+        return False
+    dt = _promote(xt, yt)
+    # x - y of two float32-representable values, in double, rounded once
+    # to float32: the float32 subtraction.
+    diff = abs(x - y) if dt == "F64" else abs(_in(num.round_f32(x - y), dt))
+    rtol, atol = _in(1e-5, yt), _in(1e-8, yt)
+    if yt == "F64":
+        tol = atol + rtol * abs(y)
+    else:
+        tol = _in(num.round_f32(atol + _in(num.round_f32(rtol * abs(y)), yt)),
+                  yt)
+    return diff <= tol
+
+
+def _broadcast(a, b):
+    """numpy's broadcast shape of two shapes, or None."""
+    n = max(len(a), len(b))
+    a, b = [1] * (n - len(a)) + list(a), [1] * (n - len(b)) + list(b)
+    out = []
+    for x, y in zip(a, b):
+        if x != y and 1 not in (x, y):
+            return None
+        out.append(y if x == 1 else x)
+    return out
+
+
+def _at(values, shape, full, k):
+    """The element of a tensor of `shape` at flat index k of the broadcast
+    shape `full`."""
+    shape = [1] * (len(full) - len(shape)) + list(shape)
+    offset, stride = 0, 1
+    for d in range(len(full) - 1, -1, -1):
+        idx = k % full[d]
+        k //= full[d]
+        if shape[d] != 1:
+            offset += idx * stride
+        stride *= shape[d]
+    return values[offset]
+
+
+def projection_activation_scale(prm, weight, pieces, block):
+    """ministral3_loader: activation_scale of `weight` from its projections'
+    (dtype, shape, bytes) `pieces`."""
+    expected = -(-weight.shape[-1] // block[1])
+    vals = [(d, list(sh), from_bits(data, d)) for d, sh, data in pieces]
+    fd, fshape, fvals = vals[0]
+    target = f"{weight.name}_activation_scale"
+    for d, sh, v in vals[1:]:
+        full = _broadcast(sh, fshape)
+        if full is None:
+            raise ConvertError("operands could not be broadcast together")
+        for k in range(numel(full)):
+            if not isclose(_at(v, sh, full, k), d, _at(fvals, fshape, full, k),
+                           fd):
+                raise ConvertError(f"Activation scales for {target} must be "
+                                   "identical between concatenated sources.")
+    fvals = [num.round_f32(x) for x in fvals]  # first.astype(float32)
+    if fshape == [expected]:
+        out = fvals
+    elif fshape == [] or (fshape == [1] and expected != 1):
+        out = fvals * expected
+    elif len(fshape) == 1 and fshape[0] > 1 and expected % fshape[0] == 0:
+        out = [x for x in fvals for _ in range(expected // fshape[0])]
+    else:
+        shape = "(" + "".join(f"{x}, " for x in fshape).rstrip(" ")
+        shape = shape[:-1] if len(fshape) > 1 else shape
+        raise ConvertError(f"Unexpected activation scale shape {shape}) for "
+                           f"{prm.name}, expected ({expected},)")
+    return Tensor([expected], "float32", out)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("model_dir")
@@ -189,10 +297,17 @@ def convert(a):
             if t > 1 and prm.shard is not None:
                 # apply_preshard meets it while compiling the shard functions
                 refuse_static_activation(prm, block, t, prm.shape[-1])
-            act = ref.Param(module + ".activation_scale", None,
-                            [module + ".activation_scale"])
+            if arch == "ministral3":
+                act = ref.Param(module + ".activation_scale", None,
+                                [x[:-len(".weight")] + ".activation_scale"
+                                 for x in prm.sources])
+                how[act.name] = "projection-activation"
+                weight_of[act.name] = prm
+            else:
+                act = ref.Param(module + ".activation_scale", None,
+                                [module + ".activation_scale"])
+                how[act.name] = "activation"
             out_params.append(act)
-            how[act.name] = "activation"
 
     ckpt = ref.Checkpoint(a.model_dir)
     order = ref.emission_order(out_params, ckpt)
@@ -222,6 +337,10 @@ def convert(a):
             add(prm, ref.load_param(prm, ckpt, bf16))
             continue
         pieces = [raw[s] for s in prm.sources]
+        if kind == "projection-activation":
+            writer.add(prm.name, projection_activation_scale(
+                prm, weight_of[prm.name], pieces, block))
+            continue
         lead = [len(pieces)] if len(pieces) > 1 and prm.name.endswith(
             ("moe_gate_up_proj.weight", "moe_down_proj.weight",
              "moe_gate_up_proj.weight_scale_inv",

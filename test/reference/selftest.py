@@ -214,6 +214,30 @@ with tempfile.TemporaryDirectory() as out:
           [("params_shard_0.bin", [("big", 0)]),
            ("params_shard_1.bin", [("small", 0), ("tail", 17 * mib)])])
 
+# ---------------------------------------------------------------------------
+# mlc_block_scale.isclose (np.isclose, rtol 1e-5, atol 1e-8, in numpy's
+# types), worked by hand: float32(1e-8) = 9.99999993922529e-09 < 1e-8;
+# float16(1e-8) = 0; neighbouring bfloat16 values near 1 are 2^-7 apart.
+# ---------------------------------------------------------------------------
+import mlc_block_scale as B  # noqa: E402
+
+f32_atol = struct.unpack("<f", struct.pack("<f", 1e-8))[0]
+nan, inf = float("nan"), float("inf")
+for what, args, want in [
+        ("f32 on atol", (f32_atol, "F32", 0.0, "F32"), True),
+        ("f32 past atol", (1e-8, "F64", 0.0, "F32"), False),
+        ("f64 on atol", (1e-8, "F64", 0.0, "F64"), True),
+        ("f32 1 + 2^-17", (1 + 2 ** -17, "F32", 1.0, "F32"), True),
+        ("f32 1.00001", (struct.unpack("<f", struct.pack("<f", 1.00001))[0],
+                         "F32", 1.0, "F32"), False),
+        ("f16 atol is 0", (2 ** -27, "F32", 0.0, "F16"), False),
+        ("f32 keeps atol", (2 ** -27, "F32", 0.0, "F32"), True),
+        ("bf16 neighbours", (1 + 2 ** -7, "BF16", 1.0, "BF16"), False),
+        ("nan", (nan, "F32", nan, "F32"), False),
+        ("inf", (inf, "F32", inf, "F32"), True),
+        ("inf vs finite", (3e38, "F32", inf, "F32"), False)]:
+    check(f"isclose {what}", B.isclose(*args), want)
+
 if FAILURES:
     for failure in FAILURES:
         print("FAIL", failure)

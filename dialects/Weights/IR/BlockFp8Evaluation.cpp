@@ -9,6 +9,7 @@
 #include "dialects/Weights/IR/WeightsOps.h"
 #include "qopt/Numerics/BlockFp8.h"
 #include "qopt/Numerics/Convert.h"
+#include "qopt/Numerics/NumpyIsClose.h"
 
 using namespace mlir;
 using namespace mlir::qopt::weights;
@@ -88,5 +89,150 @@ llvm::Error DequantizeBlockFp8Op::evaluateRows(
   num::convertElements(vals.data(), DType::F32, out.data.data(), out.dtype,
                        size_t(n));
   results.push_back(std::move(out));
+  return llvm::Error::success();
+}
+
+//===----------------------------------------------------------------------===//
+// StaticActivationScaleOp
+//===----------------------------------------------------------------------===//
+
+static std::string shapeText(ArrayRef<int64_t> shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+bool StaticActivationScaleOp::canShape(ArrayRef<int64_t> from, int64_t n) {
+  if (from.size() == 1 && from[0] == n)
+    return true;
+  if (from.empty() || (from.size() == 1 && from[0] == 1))
+    return true;
+  return from.size() == 1 && from[0] > 1 && n % from[0] == 0;
+}
+
+std::optional<SmallVector<int64_t>>
+StaticActivationScaleOp::broadcastShape(ArrayRef<int64_t> a,
+                                        ArrayRef<int64_t> b) {
+  size_t rank = std::max(a.size(), b.size());
+  SmallVector<int64_t> out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    // Aligned from the last dimension, a missing one counting as 1.
+    int64_t x = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    int64_t y = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (x != y && x != 1 && y != 1)
+      return std::nullopt;
+    out[i] = x == 1 ? y : x;
+  }
+  return out;
+}
+
+static bool isNumpyFloat(Type t) {
+  return t.isF16() || t.isBF16() || t.isF32() || t.isF64();
+}
+
+LogicalResult StaticActivationScaleOp::verify() {
+  if (getSources().empty())
+    return emitOpError("needs at least one source");
+  auto first = cast<RankedTensorType>(getSources().front().getType());
+  for (auto [i, v] : llvm::enumerate(getSources())) {
+    auto t = cast<RankedTensorType>(v.getType());
+    if (!isNumpyFloat(t.getElementType()))
+      return emitOpError("source ")
+             << i << " must be f16, bf16, f32 or f64, got "
+             << t.getElementType();
+    if (!broadcastShape(t.getShape(), first.getShape()))
+      return emitOpError("source ")
+             << i << " of shape " << shapeText(t.getShape())
+             << " does not broadcast with the first, of shape "
+             << shapeText(first.getShape());
+  }
+  auto out = cast<RankedTensorType>(getResult().getType());
+  Type e = out.getElementType();
+  if (out.getRank() != 1 || !(e.isF16() || e.isBF16() || e.isF32()))
+    return emitOpError("result must be a 1-D f32, bf16 or f16 tensor, got ")
+           << out;
+  if (!canShape(first.getShape(), out.getDimSize(0)))
+    return emitOpError("first source of shape ")
+           << shapeText(first.getShape()) << " cannot give the result "
+           << shapeText(out.getShape())
+           << ": it must have that shape, be 0-d or [1], or be [m] with m "
+              "dividing "
+           << out.getDimSize(0);
+  return success();
+}
+
+bool StaticActivationScaleOp::isRowLocal() { return false; }
+
+llvm::Error StaticActivationScaleOp::evaluateRows(
+    EvaluationContext &ctx, int64_t r0, int64_t r1,
+    SmallVectorImpl<RowBuffer> &results) {
+  (void)r0;
+  (void)r1;
+  // Every source whole, widened to double (exact for numpy's float types).
+  struct Read {
+    DType type;
+    SmallVector<int64_t> shape;
+    std::vector<double> values;
+  };
+  SmallVector<Read> reads;
+  for (Value v : getSources()) {
+    auto t = cast<RankedTensorType>(v.getType());
+    auto rows = ctx.getRows(v, 0, ::mlir::qopt::weights::getRowCount(t));
+    if (!rows)
+      return rows.takeError();
+    Read r{rows->dtype, SmallVector<int64_t>(t.getShape()), {}};
+    r.values.resize(size_t(rows->numElements()));
+    if (!num::convertElements(rows->bytes(), rows->dtype, r.values.data(),
+                              DType::F64, r.values.size()))
+      return makeEvaluationError(*this, "cannot read the activation scales' "
+                                        "element type");
+    reads.push_back(std::move(r));
+  }
+  // np.allclose(source, first) for every later source.
+  const Read &first = reads.front();
+  for (size_t i = 1; i < reads.size(); ++i) {
+    const Read &r = reads[i];
+    SmallVector<int64_t> shape =
+        *broadcastShape(r.shape, first.shape); // checked by the verifier
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    // The element of `x` at the flat index `k` of the broadcast shape.
+    auto at = [&](const Read &x, int64_t k) {
+      int64_t offset = 0, stride = 1;
+      size_t skip = shape.size() - x.shape.size();
+      for (size_t d = shape.size(); d-- > 0;) {
+        int64_t idx = k % shape[d];
+        k /= shape[d];
+        if (d < skip)
+          continue;
+        int64_t len = x.shape[d - skip];
+        if (len != 1)
+          offset += idx * stride;
+        stride *= len;
+      }
+      return x.values[size_t(offset)];
+    };
+    for (int64_t k = 0; k < n; ++k)
+      if (!num::numpyIsClose(at(r, k), r.type, at(first, k), first.type))
+        return llvm::make_error<EvaluationError>(
+            getSources()[i].getLoc(),
+            ("Activation scales for " + getTarget() +
+             " must be identical between concatenated sources.")
+                .str());
+  }
+  // first.astype(dtype), then full / broadcast_to / repeat to [n].
+  auto out = cast<RankedTensorType>(getResult().getType());
+  int64_t n = out.getDimSize(0);
+  int64_t m = int64_t(first.values.size());
+  std::vector<double> vals(static_cast<size_t>(n));
+  for (int64_t k = 0; k < n; ++k)
+    vals[size_t(k)] = first.values[size_t(m == n ? k : k / (n / m))];
+  RowBuffer buf = RowBuffer::allocate(out, n);
+  if (!num::convertElements(vals.data(), DType::F64, buf.data.data(), buf.dtype,
+                            size_t(n)))
+    return makeEvaluationError(*this, "cannot convert the activation scales");
+  results.push_back(std::move(buf));
   return llvm::Error::success();
 }

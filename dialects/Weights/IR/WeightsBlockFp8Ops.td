@@ -1,7 +1,7 @@
 //===- WeightsBlockFp8Ops.td - FP8 block-scale checkpoints -*- tablegen -*-===//
 //
-// The op that reads checkpoints quantized to float8 e4m3fn in blocks
-// (DeepSeek-V3, Qwen3-FP8; docs/source-formats.md). Included by
+// The ops of checkpoints quantized to float8 e4m3fn in blocks
+// (DeepSeek-V3, Qwen3-FP8, Ministral 3; docs/source-formats.md). Included by
 // WeightsOps.td, after the op base classes it uses.
 //
 //===----------------------------------------------------------------------===//
@@ -33,6 +33,47 @@ def Weights_DequantizeBlockFp8Op : Weights_EvaluableOp<"dequantize_block_fp8"> {
   let assemblyFormat = [{
     $weight `,` $scale_inv `block` $block_size attr-dict `:` type($weight) `,`
     type($scale_inv) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def Weights_StaticActivationScaleOp : Weights_EvaluableOp<"static_activation_scale"> {
+  let summary = "A linear's static activation scale, from its source projections'";
+  let description = [{
+    The `activation_scale` of a linear kept in float8 blocks with static
+    activation (`fp8_e4m3fn_bf16_block_scale_static_activation`), made from
+    the `activation_scale` tensors of the checkpoint projections it fuses,
+    as mlc_llm's ministral3 loader makes it: every source after the first
+    must be `np.allclose` to the first (numpy's broadcasting; `|x - first|
+    <= 1e-8 + 1e-5 |first|` elementwise in numpy's types,
+    lib/Numerics/NumpyIsClose.cpp; NaN is never close), or the evaluation
+    fails with "Activation scales for `target` must be identical between
+    concatenated sources.", located at the first source that is not. The
+    first source is then converted to the result's element type and given
+    the result's shape [n]: kept when it has it, broadcast when it is 0-d
+    or [1], each element repeated n / m times when it is [m] with m
+    dividing n. Any other shape is invalid (mlc_llm: "Unexpected activation
+    scale shape"). With one source this is the loader's `astype` and
+    reshaping alone (o_proj, down_proj).
+
+    ```mlir
+    %a = weights.static_activation_scale %q, %k, %v target "model.layers.0.self_attn.qkv_proj.weight_activation_scale" : tensor<f32>, tensor<f32>, tensor<1xf32> -> tensor<2xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<AnyStaticShapeTensor>:$sources,
+                       StrAttr:$target);
+  let results = (outs AnyStaticShapeTensor:$result);
+  let assemblyFormat = [{
+    $sources `target` $target attr-dict `:` type($sources) `->` type($result)
+  }];
+  let extraClassDeclaration = [{
+    /// Whether a first source of shape `from` gives a result of shape [n]
+    /// (as described above).
+    static bool canShape(::llvm::ArrayRef<int64_t> from, int64_t n);
+    /// numpy's broadcast shape of `a` and `b`; nullopt when they do not
+    /// broadcast together.
+    static std::optional<::llvm::SmallVector<int64_t>>
+    broadcastShape(::llvm::ArrayRef<int64_t> a, ::llvm::ArrayRef<int64_t> b);
   }];
   let hasVerifier = 1;
 }

@@ -13,9 +13,12 @@
 // stacked); DeepSeek's w_uk / w_uv likewise from kv_b_proj's. Everything
 // else becomes bfloat16.
 // With static activation each linear also has `<base>.activation_scale`
-// [ceil(K / block)] float32, which the loaders read from the checkpoint
-// under that (MLC) name. ministral3's per-tensor scales (stride-0 views of
-// one element) are tiled as its loader tiles them (tileScalarScales).
+// [ceil(K / block)] float32, which qwen3's loaders read from the checkpoint
+// under that (MLC) name and ministral3's from the projections it fuses
+// (Architecture::activationScalesFromProjections,
+// weights.static_activation_scale). ministral3's per-tensor scales
+// (stride-0 views of one element) are tiled as its loader tiles them
+// (tileScalarScales).
 // docs/quantization.md, "Block-scale modes".
 //
 //===----------------------------------------------------------------------===//
@@ -344,6 +347,90 @@ static int64_t firstSource(Value v, const llvm::StringMap<int64_t> &order) {
   return best == std::numeric_limits<int64_t>::max() ? -1 : best;
 }
 
+/// The checkpoint tensors (weights.source) a linear's float8 codes are
+/// made of, in order (one, or the parts of a concatenation).
+static void collectCodeSources(Value codes, SmallVectorImpl<SourceOp> &out) {
+  if (auto s = codes.getDefiningOp<SourceOp>()) {
+    out.push_back(s);
+    return;
+  }
+  if (auto c = codes.getDefiningOp<ConcatOp>())
+    for (Value in : c.getInputs())
+      collectCodeSources(in, out);
+}
+
+/// mlc_llm ministral3_loader's activation scale of linear `p`: the
+/// `<hf module>.activation_scale` of each projection its codes are made of
+/// (weights.static_activation_scale: required allclose to the first, which
+/// is kept and given the parameter's shape `type`); refused, as MLC refuses
+/// them, when a tensor is missing, the shapes do not broadcast together or
+/// the first's shape cannot give `type`'s.
+static FailureOr<Value>
+projectionActivationScales(OpBuilder &b, ParamOp p, Value codes,
+                           const llvm::StringMap<SourceOp> &sources,
+                           StringRef name, RankedTensorType type,
+                           StringRef mode) {
+  SmallVector<SourceOp> parts;
+  collectCodeSources(codes, parts);
+  if (parts.empty())
+    return p.emitError("parameter '")
+           << name << "': its float8 codes are not checkpoint tensors, so "
+              "they name no projection activation scales";
+  SmallVector<Value> scales;
+  SmallVector<int64_t> firstShape;
+  std::string firstKey;
+  for (SourceOp part : parts) {
+    StringRef module = part.getKey();
+    module.consume_back(".weight");
+    std::string key = (module + ".activation_scale").str();
+    SourceOp src = sources.lookup(key);
+    if (!src)
+      return p.emitError("parameter '")
+             << name << "' needs source tensor '" << key
+             << "', which is not in the checkpoint (mode '" << mode
+             << "': mlc_llm's loader reads each projection's own static "
+                "activation scale)";
+    auto st = cast<RankedTensorType>(src.getType());
+    Type e = st.getElementType();
+    if (!(e.isF16() || e.isBF16() || e.isF32() || e.isF64()))
+      return src.emitError("source tensor '")
+             << key << "' is " << e
+             << "; static activation scales must be f16, bf16, f32 or f64";
+    if (scales.empty()) {
+      firstShape.assign(st.getShape().begin(), st.getShape().end());
+      firstKey = key;
+    } else if (!StaticActivationScaleOp::broadcastShape(st.getShape(),
+                                                      firstShape))
+      return src.emitError("source tensor '")
+             << key << "' of shape " << shapeStr(st.getShape())
+             << " does not broadcast with '" << firstKey << "' of shape "
+             << shapeStr(firstShape)
+             << " (mlc_llm's np.allclose: \"operands could not be broadcast "
+                "together\")";
+    scales.push_back(getCheckpointTensor(src));
+  }
+  std::string target = (p.getName() + "_activation_scale").str();
+  if (!StaticActivationScaleOp::canShape(firstShape, type.getDimSize(0))) {
+    std::string tuple = "(";
+    for (int64_t d : firstShape)
+      tuple += std::to_string(d) + (firstShape.size() == 1 ? "," : ", ");
+    if (firstShape.size() > 1)
+      tuple.resize(tuple.size() - 2);
+    tuple += ")";
+    return scales.front().getDefiningOp()->emitError("parameter '")
+           << name << "': mode '" << mode
+           << "' cannot give it the source's activation scale (mlc_llm: "
+              "\"Unexpected activation scale shape "
+           << tuple << " for " << name << ", expected ("
+           << type.getDimSize(0)
+           << ",)\"): a scale of that shape neither matches nor broadcasts "
+              "nor tiles its "
+           << type.getDimSize(0) << " input blocks";
+  }
+  return Value(StaticActivationScaleOp::create(
+      b, p.getLoc(), type, scales, b.getStringAttr(target)));
+}
+
 LogicalResult mlir::qopt::weights::keepBlockFp8(ModelOp model,
                                                 const models::QuantizationMode &m) {
   MLIRContext *ctx = model.getContext();
@@ -361,17 +448,13 @@ LogicalResult mlir::qopt::weights::keepBlockFp8(ModelOp model,
            << model.getArch()
            << " checkpoint is not one (mlc_llm: \"not fp8 block quantized. "
               "Thus BlockScaleQuantize is not supported\")";
-  // mlc_llm's ministral3 loader reads each projection's own
-  // `<hf module>.activation_scale` (q/k/v and gate/up required equal, a
-  // per-tensor scale broadcast over the input blocks), which is not
-  // reproduced here; the qwen3 loaders' MLC-named tensors are.
-  if (const models::Architecture *arch =
-          models::findArchitecture(model.getArch());
-      m.activationScale && arch && !arch->staticActivationRefusal.empty())
+  const models::Architecture *arch = models::findArchitecture(model.getArch());
+  if (m.activationScale && arch && !arch->staticActivationRefusal.empty())
     return model.emitError("mode '")
            << m.name << "' is not supported for " << model.getArch() << ": "
            << arch->staticActivationRefusal
            << "; use fp8_e4m3fn_bf16_block_scale";
+  bool fromProjections = arch && arch->activationScalesFromProjections;
   Type bf16 = BFloat16Type::get(ctx), f32 = Float32Type::get(ctx);
   llvm::StringMap<int64_t> order = sourceOrder(model);
   // name -> (codes type, scales type) of the parameters kept in blocks, and
@@ -438,23 +521,33 @@ LogicalResult mlir::qopt::weights::keepBlockFp8(ModelOp model,
         {int64_t(llvm::divideCeil(codes.getDimSize(codes.getRank() - 1),
                                   (*block)[1]))},
         f32);
-    SourceOp src = sources.lookup(name);
-    if (!src)
-      return p.emitError("parameter '")
-             << name << "' needs source tensor '" << name
-             << "', which is not in the checkpoint (mode '" << m.name
-             << "': mlc_llm's " << model.getArch()
-             << " loader reads the static activation scales under their MLC "
-                "names)";
-    auto st = cast<RankedTensorType>(src.getType());
-    if (st.getShape() != type.getShape() || !isa<FloatType>(st.getElementType()))
-      return src.emitError("source tensor '")
-             << name << "' is " << shapeStr(st.getShape()) << " "
-             << st.getElementType() << "; the static activation scale of '"
-             << p.getName() << "' is " << shapeStr(type.getShape());
-    Value v = getCheckpointTensor(src);
-    if (st.getElementType() != f32)
-      v = CastOp::create(b, src.getLoc(), type, v);
+    Value v;
+    if (fromProjections) {
+      FailureOr<Value> fused = projectionActivationScales(
+          b, p, blocks->codes, sources, name, type, m.name);
+      if (failed(fused))
+        return failure();
+      v = *fused;
+    } else {
+      SourceOp src = sources.lookup(name);
+      if (!src)
+        return p.emitError("parameter '")
+               << name << "' needs source tensor '" << name
+               << "', which is not in the checkpoint (mode '" << m.name
+               << "': mlc_llm's " << model.getArch()
+               << " loader reads the static activation scales under their "
+                  "MLC names)";
+      auto st = cast<RankedTensorType>(src.getType());
+      if (st.getShape() != type.getShape() ||
+          !isa<FloatType>(st.getElementType()))
+        return src.emitError("source tensor '")
+               << name << "' is " << shapeStr(st.getShape()) << " "
+               << st.getElementType() << "; the static activation scale of '"
+               << p.getName() << "' is " << shapeStr(type.getShape());
+      v = getCheckpointTensor(src);
+      if (st.getElementType() != f32)
+        v = CastOp::create(b, src.getLoc(), type, v);
+    }
     auto act = ParamOp::create(b, NameLoc::get(b.getStringAttr(name), p.getLoc()),
                                b.getStringAttr(name), v,
                                ParamKindAttr::get(ctx, ParamKind::Other));

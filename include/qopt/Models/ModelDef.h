@@ -168,6 +168,13 @@ struct Architecture {
   /// Why the block-scale `_static_activation` mode is refused for this
   /// architecture (empty: it is not).
   std::string staticActivationRefusal;
+  /// With the block-scale `_static_activation` mode, where each linear's
+  /// `activation_scale` comes from: false, the checkpoint tensor under its
+  /// MLC name (qwen3's loaders); true, the `activation_scale` of each
+  /// checkpoint projection it fuses (`<hf module>.activation_scale`, q/k/v
+  /// and gate/up required allclose, the first kept and broadcast to the
+  /// input blocks: weights.static_activation_scale; ministral3's loader).
+  bool activationScalesFromProjections = false;
 };
 
 /// All registered architectures, in a stable order.

@@ -101,3 +101,52 @@ weights.model @m attributes {arch = "qwen3", config = {}} {
   // expected-error @+1 {{expected 'segments'}}
   weights.param @w.weight_scale_inv = %s {shard = #weights.shard<dim = 0, block = 32>} : tensor<3x1xf32>
 }
+
+// -----
+// weights.static_activation_scale (ministral3's activation scales).
+
+weights.model @m attributes {arch = "ministral3", config = {}} {
+  %q = weights.source "m.safetensors"["q.activation_scale"] offset 0 : tensor<4xf32>
+  %k = weights.source "m.safetensors"["k.activation_scale"] offset 16 : tensor<2xf32>
+  // expected-error @+1 {{'weights.static_activation_scale' op source 1 of shape [2] does not broadcast with the first, of shape [4]}}
+  %a = weights.static_activation_scale %q, %k target "qkv_proj.weight_activation_scale" : tensor<4xf32>, tensor<2xf32> -> tensor<4xf32>
+}
+
+// -----
+
+weights.model @m attributes {arch = "ministral3", config = {}} {
+  %q = weights.source "m.safetensors"["q.activation_scale"] offset 0 : tensor<3xf32>
+  // expected-error @+1 {{'weights.static_activation_scale' op first source of shape [3] cannot give the result [4]: it must have that shape, be 0-d or [1], or be [m] with m dividing 4}}
+  %a = weights.static_activation_scale %q target "o_proj.weight_activation_scale" : tensor<3xf32> -> tensor<4xf32>
+}
+
+// -----
+
+weights.model @m attributes {arch = "ministral3", config = {}} {
+  %q = weights.source "m.safetensors"["q.activation_scale"] offset 0 : tensor<1x1xf32>
+  // expected-error @+1 {{'weights.static_activation_scale' op first source of shape [1, 1] cannot give the result [2]: it must have that shape, be 0-d or [1], or be [m] with m dividing 2}}
+  %a = weights.static_activation_scale %q target "o_proj.weight_activation_scale" : tensor<1x1xf32> -> tensor<2xf32>
+}
+
+// -----
+
+weights.model @m attributes {arch = "ministral3", config = {}} {
+  %q = weights.source "m.safetensors"["q.activation_scale"] offset 0 : tensor<2xf8E4M3FN>
+  // expected-error @+1 {{'weights.static_activation_scale' op source 0 must be f16, bf16, f32 or f64, got 'f8E4M3FN'}}
+  %a = weights.static_activation_scale %q target "o_proj.weight_activation_scale" : tensor<2xf8E4M3FN> -> tensor<2xf32>
+}
+
+// -----
+
+weights.model @m attributes {arch = "ministral3", config = {}} {
+  %q = weights.source "m.safetensors"["q.activation_scale"] offset 0 : tensor<2xf32>
+  // expected-error @+1 {{'weights.static_activation_scale' op result must be a 1-D f32, bf16 or f16 tensor, got 'tensor<1x2xf32>'}}
+  %a = weights.static_activation_scale %q target "o_proj.weight_activation_scale" : tensor<2xf32> -> tensor<1x2xf32>
+}
+
+// -----
+
+weights.model @m attributes {arch = "ministral3", config = {}} {
+  // expected-error @+1 {{'weights.static_activation_scale' op needs at least one source}}
+  %a = "weights.static_activation_scale"() {target = "o_proj.weight_activation_scale"} : () -> tensor<2xf32>
+}

@@ -27,3 +27,15 @@ weights.model @shards attributes {arch = "qwen3", config = {}} {
   // CHECK: shard = #weights.shard<dim = 1, segments = [64]>}
   weights.param @o_proj.weight_scale_inv = %s {shard = #weights.shard<dim = 1, segments = [64], block = 1>} : tensor<8x2xf32>
 }
+
+// weights.static_activation_scale: fused sources of shapes that broadcast
+// together, a 0-d first source, f16 / bf16 / f32 sources.
+// CHECK-LABEL: weights.model @activation
+weights.model @activation attributes {arch = "ministral3", config = {}} {
+  %q = weights.source "m.safetensors"["q.activation_scale"] offset 0 : tensor<f32>
+  %k = weights.source "m.safetensors"["k.activation_scale"] offset 4 : tensor<1xbf16>
+  %v = weights.source "m.safetensors"["v.activation_scale"] offset 6 : tensor<2xf16>
+  // CHECK: weights.static_activation_scale %{{.+}}, %{{.+}}, %{{.+}} target "qkv_proj.weight_activation_scale" : tensor<f32>, tensor<1xbf16>, tensor<2xf16> -> tensor<4xf32>
+  %a = weights.static_activation_scale %q, %k, %v target "qkv_proj.weight_activation_scale" : tensor<f32>, tensor<1xbf16>, tensor<2xf16> -> tensor<4xf32>
+  weights.param @qkv_proj.activation_scale = %a : tensor<4xf32>
+}
