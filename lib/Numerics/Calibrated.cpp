@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <limits>
 #include <utility>
 #include <vector>
 
@@ -42,7 +43,7 @@ void plainParams(const CodeRule &rule, float divisor, const float *v,
 
 bool weightedSearch(const CodeRule &rule, const float *x, const float *a,
                     int64_t n, float &s, float &m, float *q, float *tmp) {
-  double best = weightedError(rule, x, a, q, n, s, m);
+  float best = weightedError(rule, x, a, q, n, s, m);
   bool replaced = false;
   float top = x[0], bottom = x[0], amax = 0.0f;
   for (int64_t i = 0; i < n; ++i) {
@@ -56,18 +57,96 @@ bool weightedSearch(const CodeRule &rule, const float *x, const float *a,
       rule.mlcCodes && !rule.asymmetric && simd::enabled();
   // The kernel's terms: on the stack for groups up to 256 values.
   constexpr int64_t kStackTerms = 256;
-  double stackTerms[3 * kStackTerms];
-  std::vector<double> heapTerms;
-  double *te = stackTerms;
+  float stackTerms[3 * kStackTerms];
+  std::vector<float> heapTerms;
+  float *te = stackTerms;
   if (vectorTerms && n > kStackTerms) {
     heapTerms.resize(size_t(3 * n));
     te = heapTerms.data();
   }
-  double *tx = te + (n > kStackTerms ? n : kStackTerms),
+  float *tx = te + (n > kStackTerms ? n : kStackTerms),
          *tq = tx + (n > kStackTerms ? n : kStackTerms);
-  constexpr size_t kMaxTried = std::size(kRatios) * (kRefinements + 1);
+  constexpr size_t kMaxTried = std::size(kRatios) + kRefinements;
   std::pair<float, float> tried[kMaxTried];
   size_t numTried = 0;
+  // Scores the candidate (cs, cm) if it is new; returns whether it was
+  // scored, its error in `ce` and its least-squares successor in (ns, nm)
+  // (ns = 0: none).
+  auto tryCandidate = [&](float cs, float cm, float &ce, float &ns,
+                          float &nm) {
+    if (!rule.usable(cs) || !std::isfinite(cs) || !std::isfinite(cm) ||
+        std::find(tried, tried + numTried, std::make_pair(cs, cm)) !=
+            tried + numTried)
+      return false;
+    tried[numTried++] = {cs, cm};
+    // The group rule through the Highway kernel: the per-element terms in
+    // vectors, their sums here in the scalar order (the same bits).
+    float e = 0, sxq = 0, sqq = 0;
+    if (vectorTerms) {
+      simd::weightedTerms(rule.scaleFormat, rule.mlcRounding, x, a, n, cs,
+                          rule.hi, tmp, te, tx, tq);
+      for (int64_t i = 0; i < n; ++i) {
+        e += te[i];
+        sxq += tx[i];
+        sqq += tq[i];
+      }
+    } else {
+      for (int64_t i = 0; i < n; ++i)
+        tmp[i] = rule.code(x[i], cs, cm);
+      e = weightedError(rule, x, a, tmp, n, cs, cm);
+    }
+    if (e < best) {
+      best = e;
+      s = cs;
+      m = cm;
+      std::copy(tmp, tmp + n, q);
+      replaced = true;
+    }
+    ce = e;
+    ns = 0.0f;
+    nm = 0.0f;
+    if (rule.asymmetric) {
+      double sA = 0, sB = 0, sC = 0, sD = 0, sF = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        double ai = a[i], qi = tmp[i], xi = x[i];
+        double aq = ai * qi;
+        double t = aq * qi;
+        sA += t;
+        sB += aq;
+        sC += ai;
+        t = aq * xi;
+        sD += t;
+        t = ai * xi;
+        sF += t;
+      }
+      double t1 = sA * sC, t2 = sB * sB;
+      double det = t1 - t2;
+      if (!(det > 0))
+        return true;
+      t1 = sC * sD;
+      t2 = sB * sF;
+      ns = float((t1 - t2) / det);
+      t1 = sA * sF;
+      t2 = sB * sD;
+      nm = float((t1 - t2) / det);
+    } else {
+      if (!vectorTerms)
+        for (int64_t i = 0; i < n; ++i) {
+          float aq = a[i] * tmp[i];
+          float t = aq * x[i];
+          sxq += t;
+          t = aq * tmp[i];
+          sqq += t;
+        }
+      if (sqq > 0)
+        ns = rule.toScale(sxq / sqq);
+    }
+    return true;
+  };
+  // Screening: every clipping ratio's candidate; the lead is the one of
+  // least error (the first on ties), whatever the start's error.
+  float leadError = std::numeric_limits<float>::infinity();
+  float ls = 0.0f, lm = 0.0f;
   for (float r : kRatios) {
     float cs, cm = 0.0f;
     if (rule.asymmetric) {
@@ -76,78 +155,20 @@ bool weightedSearch(const CodeRule &rule, const float *x, const float *a,
     } else {
       cs = rule.toScale(base * r);
     }
-    for (int refine = 0; refine <= kRefinements; ++refine) {
-      if (!rule.usable(cs) || !std::isfinite(cs) || !std::isfinite(cm) ||
-          std::find(tried, tried + numTried, std::make_pair(cs, cm)) !=
-              tried + numTried)
-        break;
-      tried[numTried++] = {cs, cm};
-      // The group rule through the Highway kernel: the per-element terms in
-      // vectors, their sums here in the scalar order (the same bits).
-      double e = 0, sxq = 0, sqq = 0;
-      if (vectorTerms) {
-        simd::weightedTerms(rule.scaleFormat, rule.mlcRounding, x, a, n, cs,
-                            rule.hi, tmp, te, tx, tq);
-        for (int64_t i = 0; i < n; ++i) {
-          e += te[i];
-          sxq += tx[i];
-          sqq += tq[i];
-        }
-      } else {
-        for (int64_t i = 0; i < n; ++i)
-          tmp[i] = rule.code(x[i], cs, cm);
-        e = weightedError(rule, x, a, tmp, n, cs, cm);
-      }
-      if (e < best) {
-        best = e;
-        s = cs;
-        m = cm;
-        std::copy(tmp, tmp + n, q);
-        replaced = true;
-      }
-      float ns, nm = 0.0f;
-      if (rule.asymmetric) {
-        double sA = 0, sB = 0, sC = 0, sD = 0, sF = 0;
-        for (int64_t i = 0; i < n; ++i) {
-          double ai = a[i], qi = tmp[i], xi = x[i];
-          double aq = ai * qi;
-          double t = aq * qi;
-          sA += t;
-          sB += aq;
-          sC += ai;
-          t = aq * xi;
-          sD += t;
-          t = ai * xi;
-          sF += t;
-        }
-        double t1 = sA * sC, t2 = sB * sB;
-        double det = t1 - t2;
-        if (!(det > 0))
-          break;
-        t1 = sC * sD;
-        t2 = sB * sF;
-        ns = float((t1 - t2) / det);
-        t1 = sA * sF;
-        t2 = sB * sD;
-        nm = float((t1 - t2) / det);
-      } else {
-        if (!vectorTerms)
-          for (int64_t i = 0; i < n; ++i) {
-            double aq = double(a[i]) * double(tmp[i]);
-            double t = aq * double(x[i]);
-            sxq += t;
-            t = aq * double(tmp[i]);
-            sqq += t;
-          }
-        if (!(sqq > 0))
-          break;
-        ns = rule.toScale(float(sxq / sqq));
-      }
-      if (ns == cs && nm == cm)
-        break;
-      cs = ns;
-      cm = nm;
+    float e, ns, nm;
+    if (tryCandidate(cs, cm, e, ns, nm) && e < leadError) {
+      leadError = e;
+      ls = ns;
+      lm = nm;
     }
+  }
+  // Refinement: least-squares steps from the lead only.
+  for (int refine = 0; refine < kRefinements; ++refine) {
+    float e, ns, nm;
+    if (!tryCandidate(ls, lm, e, ns, nm))
+      break;
+    ls = ns;
+    lm = nm;
   }
   return replaced;
 }
@@ -192,15 +213,27 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
   // lane (SimdBatchSearch.h; the same bits as weightedSearch).
   const bool batched =
       simd::enabled() && gs % epw == 0 && k <= int64_t(INT32_MAX) - 2 * gs;
-  std::vector<float> codes, sB, aPadded;
+  std::vector<float> sB, aPadded;
   std::vector<int32_t> offsets;
   std::vector<uint8_t> won;
+  // The row's plain-rounding words, readable by the padding lanes too.
+  std::vector<uint32_t> rowWords, tops;
+  // Per group: whether its importance sums (double, ascending) above 0.
+  std::vector<uint8_t> weighted;
   if (batched) {
+    tops.resize(size_t(groups));
+    weighted.resize(size_t(groups));
+    for (int64_t g = 0; g < groups; ++g) {
+      double total = 0;
+      for (int64_t i = g * gs; i < std::min(k, (g + 1) * gs); ++i)
+        total += double(importance[i]);
+      weighted[size_t(g)] = total > 0;
+    }
+    rowWords.resize(size_t(words + gs / epw));
     aPadded.assign(importance, importance + k);
     aPadded.resize(size_t(k + gs));
     const int64_t padded =
         (groups + simd::kBatchPad - 1) / simd::kBatchPad * simd::kBatchPad;
-    codes.resize(size_t(k + gs));
     x.resize(size_t(k + gs));
     sB.resize(size_t(padded));
     won.resize(size_t(padded));
@@ -227,10 +260,15 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
       for (int64_t i = 0; i < k; ++i)
         x[size_t(i)] = loadModelValue(wRow + size_t(i) * es, format);
     offsets.clear();
+    if (batched)
+      simd::groupTopBits(x.data(), k, gs, tops.data());
     for (int64_t g = 0; g < groups; ++g) {
       const int64_t begin = g * gs, len = std::min(gs, k - begin);
       const float *xg = x.data() + begin, *ag = importance + begin;
-      if (!searchable(xg, ag, len))
+      // searchable(), its importance part once for all rows.
+      if (batched ? !(weighted[size_t(g)] && tops[size_t(g)] != 0 &&
+                      tops[size_t(g)] < 0x7F800000u)
+                  : !searchable(xg, ag, len))
         continue;
       uint32_t *gw = qRow + g * (gs / epw);
       auto codeOf = [&](int64_t i) {
@@ -240,8 +278,6 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
       if (batched && len == gs) {
         sB[offsets.size()] = loadModelValue(sRow + size_t(g) * es, format);
         offsets.push_back(int32_t(begin));
-        for (int64_t i = 0; i < len; ++i)
-          codes[size_t(begin + i)] = codeOf(i);
         continue;
       }
       for (int64_t i = 0; i < len; ++i)
@@ -256,17 +292,15 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
       continue;
     // Padding lanes: the zeros after the row (no candidate, no change).
     const int64_t count = simd::padBatch(offsets, sB.data(), int32_t(k));
+    std::memcpy(rowWords.data(), qRow, size_t(words) * 4);
     simd::weightedSearchBatch(format, spec.rounding, x.data(), aPadded.data(),
-                              offsets.data(), gs, count, maxInt, codes.data(),
-                              sB.data(), won.data());
-    for (int64_t c = 0; c < count; ++c) {
-      if (!won[size_t(c)])
-        continue;
-      const int64_t begin = offsets[size_t(c)], g = begin / gs;
-      storeModelValue(sB[size_t(c)], format, sRow + size_t(g) * es);
-      pack(qRow + g * (gs / epw), gs,
-           [&](int64_t i) { return codes[size_t(begin + i)]; });
-    }
+                              offsets.data(), gs, count, maxInt,
+                              rowWords.data(), bits, sB.data(), won.data());
+    std::memcpy(qRow, rowWords.data(), size_t(words) * 4);
+    for (int64_t c = 0; c < count; ++c)
+      if (won[size_t(c)])
+        storeModelValue(sB[size_t(c)], format,
+                        sRow + size_t(offsets[size_t(c)] / gs) * es);
   }
 }
 

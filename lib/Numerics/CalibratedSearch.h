@@ -22,9 +22,9 @@
 
 namespace qopt::numerics::calibrated {
 
-/// The clipping ratios tried, as in ScaleSearch.cpp.
-inline constexpr float kRatios[] = {1.00f, 0.93f, 0.86f, 0.79f, 0.72f, 1.04f};
-/// Least-squares refinements after each ratio's first candidate.
+/// The clipping ratios screened, as in ScaleSearch.cpp.
+inline constexpr float kRatios[] = {1.00f, 0.90f, 0.80f};
+/// Least-squares refinements from the screened candidate of least error.
 inline constexpr int kRefinements = 2;
 /// MNN's threshold below which a scale counts as zero.
 inline constexpr float kMnnEpsilon = 1e-6f;
@@ -133,15 +133,16 @@ inline MnnCodes mnnCodes(const MnnQuantSpec &spec) {
                    spec.asymmetric, FloatFormat::F32, true}};
 }
 
-/// sum_i a_i (x_i - value(q_i))^2 in double, i ascending.
-inline double weightedError(const CodeRule &rule, const float *x,
-                            const float *a, const float *q, int64_t n, float s,
-                            float m) {
-  double e = 0;
+/// sum_i a_i (x_i - value(q_i))^2 in float32 (each operation rounded), i
+/// ascending from +0.
+inline float weightedError(const CodeRule &rule, const float *x,
+                           const float *a, const float *q, int64_t n, float s,
+                           float m) {
+  float e = 0;
   for (int64_t i = 0; i < n; ++i) {
-    double d = double(x[i]) - double(rule.value(q[i], s, m));
-    double t = d * d;
-    t = double(a[i]) * t;
+    float d = x[i] - rule.value(q[i], s, m);
+    float t = d * d;
+    t = a[i] * t;
     e += t;
   }
   return e;

@@ -1,8 +1,8 @@
 //===- ScaleSearch.cpp - Optimized scales for MLC group modes ---*- C++ -*-===//
 //
-// Per group: the RTN result of groupQuantizeRows, then a search over
-// clipping ratios (as llama.cpp's make_qx_quants tries iscale = (nmax +
-// 0.1 i) / max) with least-squares refinement of each candidate's scale,
+// Per group: the RTN result of groupQuantizeRows, then a search: clipping
+// ratios screened (as llama.cpp's make_qx_quants tries iscale = (nmax +
+// 0.1 i) / max), then least-squares refinement of the best one's scale,
 // every candidate scored exactly as MLC's dequantization will see it (the
 // scale rounded to the model dtype, the float32 product (q - M) * scale).
 //
@@ -26,11 +26,12 @@ namespace qopt::numerics {
 
 namespace {
 
-/// Clipping ratios r: candidate scale = base * r, base being the smallest
-/// scale that represents the group's largest magnitude without clipping.
-/// Ratios below 1 clip the largest values; 1.04 coarsens the grid.
-constexpr float kRatios[] = {1.00f, 0.93f, 0.86f, 0.79f, 0.72f, 1.04f};
-/// Least-squares refinements after each ratio's first assignment.
+/// Clipping ratios r screened: candidate scale = base * r, base being the
+/// smallest scale that represents the group's largest magnitude without
+/// clipping; ratios below 1 clip the largest values (chosen by measurement,
+/// docs/simd.md section 5).
+constexpr float kRatios[] = {1.00f, 0.90f, 0.80f};
+/// Least-squares refinements from the screened scale of least error.
 constexpr int kRefinements = 2;
 using search::kSumLanes;
 using search::sumLanes;
@@ -144,32 +145,49 @@ private:
       bottom = std::max(bottom, -y[i]);
     }
     const float base = std::max(top / hi, bottom / maxInt);
-    // A scale already scored in this orientation ends the ratio's chain
+    // A scale already scored in this orientation is not scored again
     // (scoring it again could not change the winner).
     size_t numTried = 0;
+    // Scores the scale s (if new); returns whether it was scored, and its
+    // least-squares successor in `next` (0 if it has none).
+    auto tryScale = [&](float s, double &error, float &next) {
+      if (!(s > 0.0f) || !std::isfinite(s) ||
+          std::find(tried, tried + numTried, s) != tried + numTried)
+        return false;
+      tried[numTried++] = s;
+      const Score sc = score(y, n, s, -maxInt, hi);
+      if (sc.error < best.error) {
+        best.error = sc.error;
+        best.scale = negate ? -s : s;
+      }
+      error = sc.error;
+      next = sc.sqq > 0.0 ? roundTo(float(sc.sxq / sc.sqq), format) : 0.0f;
+      return true;
+    };
+    // Screening: every clipping ratio's scale; the lead is the one of least
+    // error (the first on ties).
+    double leadError = std::numeric_limits<double>::infinity();
+    float s = 0.0f;
     for (float ratio : kRatios) {
-      float s = roundTo(base * ratio, format);
-      for (int refine = 0; refine <= kRefinements; ++refine) {
-        if (!(s > 0.0f) || !std::isfinite(s) ||
-            std::find(tried, tried + numTried, s) != tried + numTried)
-          break;
-        tried[numTried++] = s;
-        const Score sc = score(y, n, s, -maxInt, hi);
-        if (sc.error < best.error) {
-          best.error = sc.error;
-          best.scale = negate ? -s : s;
-        }
-        if (!(sc.sqq > 0.0))
-          break;
-        const float next = roundTo(float(sc.sxq / sc.sqq), format);
-        if (next == s)
-          break;
+      double error;
+      float next;
+      if (tryScale(roundTo(base * ratio, format), error, next) &&
+          error < leadError) {
+        leadError = error;
         s = next;
       }
     }
+    // Refinement: least-squares steps from the lead only.
+    for (int refine = 0; refine < kRefinements; ++refine) {
+      double error;
+      float next;
+      if (!tryScale(s, error, next))
+        break;
+      s = next;
+    }
   }
 
-  static constexpr size_t kMaxTried = std::size(kRatios) * (kRefinements + 1);
+  static constexpr size_t kMaxTried = std::size(kRatios) + kRefinements;
   float tried[kMaxTried];
   FloatFormat format;
   float maxInt;
@@ -205,56 +223,6 @@ void storeFromFloat(float f, FloatFormat format, unsigned char *p) {
   std::memcpy(p, &h, 2);
 }
 
-/// out[j * E + r] = the signed code r of word j (E = 32 / bits codes of
-/// `bits` bits per word, stored code minus maxInt), for nWords words.
-template <int Bits>
-void unpackCodesT(const uint32_t *w, int64_t nWords, int32_t maxInt,
-                  float *out) {
-  constexpr int E = 32 / Bits;
-  constexpr uint32_t M = (1u << Bits) - 1u;
-  for (int64_t j = 0; j < nWords; ++j)
-    for (int r = 0; r < E; ++r)
-      out[j * E + r] = float(int32_t((w[j] >> (r * Bits)) & M) - maxInt);
-}
-void unpackCodes(int bits, const uint32_t *w, int64_t nWords, int32_t maxInt,
-                 float *out) {
-  if (bits == 4)
-    return unpackCodesT<4>(w, nWords, maxInt, out);
-  if (bits == 3)
-    return unpackCodesT<3>(w, nWords, maxInt, out);
-  const int e = 32 / bits;
-  const uint32_t m = (1u << bits) - 1u;
-  for (int64_t j = 0; j < nWords; ++j)
-    for (int r = 0; r < e; ++r)
-      out[j * e + r] = float(int32_t((w[j] >> (r * bits)) & m) - maxInt);
-}
-
-/// The inverse of unpackCodes: w[j] from the signed codes c.
-template <int Bits>
-void packCodesT(const float *c, int64_t nWords, int32_t maxInt, uint32_t *w) {
-  constexpr int E = 32 / Bits;
-  for (int64_t j = 0; j < nWords; ++j) {
-    uint32_t word = 0;
-    for (int r = 0; r < E; ++r)
-      word |= uint32_t(int32_t(c[j * E + r]) + maxInt) << (r * Bits);
-    w[j] = word;
-  }
-}
-void packCodes(int bits, const float *c, int64_t nWords, int32_t maxInt,
-               uint32_t *w) {
-  if (bits == 4)
-    return packCodesT<4>(c, nWords, maxInt, w);
-  if (bits == 3)
-    return packCodesT<3>(c, nWords, maxInt, w);
-  const int e = 32 / bits;
-  for (int64_t j = 0; j < nWords; ++j) {
-    uint32_t word = 0;
-    for (int r = 0; r < e; ++r)
-      word |= uint32_t(int32_t(c[j * e + r]) + maxInt) << (r * bits);
-    w[j] = word;
-  }
-}
-
 } // namespace
 
 void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
@@ -285,13 +253,16 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
   // lane (SimdBatchSearch.h; the same bits as the scalar searcher).
   const bool batched = simd::enabled() && groupSize == wordsPerGroup * epw &&
                        k <= int64_t(INT32_MAX) - 2 * groupSize;
-  std::vector<float> codes, sB;
+  std::vector<float> sB;
   std::vector<int32_t> offsets;
   std::vector<uint8_t> won;
+  // The row's plain-rounding words, readable by the padding lanes too.
+  std::vector<uint32_t> rowWords;
+  std::vector<uint32_t> tops(static_cast<size_t>(numGroups));
   if (batched) {
     const int64_t padded = (numGroups + simd::kBatchPad - 1) /
                            simd::kBatchPad * simd::kBatchPad;
-    codes.resize(size_t(k + groupSize));
+    rowWords.resize(size_t(numWords + wordsPerGroup));
     x.resize(size_t(k + groupSize));
     sB.resize(size_t(padded));
     won.resize(size_t(padded));
@@ -311,18 +282,23 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
         x[size_t(i)] = loadAsFloat(wRow + size_t(i) * elemSize, format);
 
     offsets.clear();
+    // Finite and not all zero: the largest magnitude's bits.
+    if (batched) {
+      simd::groupTopBits(x.data(), k, groupSize, tops.data());
+    } else {
+      std::fill(tops.begin(), tops.end(), 0u);
+      for (int64_t i = 0; i < k; ++i) {
+        uint32_t bitsOf;
+        std::memcpy(&bitsOf, &x[size_t(i)], 4);
+        uint32_t &t = tops[size_t(i / groupSize)];
+        t = std::max(t, bitsOf & 0x7FFFFFFFu);
+      }
+    }
     for (int64_t g = 0; g < numGroups; ++g) {
       const int64_t begin = g * groupSize;
       const int64_t len = std::min(groupSize, k - begin);
       const float *xg = x.data() + begin;
-      // Finite and not all zero: the largest magnitude's bits.
-      uint32_t top = 0;
-      for (int64_t i = 0; i < len; ++i) {
-        uint32_t bitsOf;
-        std::memcpy(&bitsOf, xg + i, 4);
-        top = std::max(top, bitsOf & 0x7FFFFFFFu);
-      }
-      if (top >= 0x7F800000u || top == 0)
+      if (tops[size_t(g)] >= 0x7F800000u || tops[size_t(g)] == 0)
         continue;
 
       // The RTN codes and scale, as groupDequantizeRows reconstructs them.
@@ -331,7 +307,6 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
       if (batched && len == groupSize) {
         sB[offsets.size()] = loadAsFloat(scalePtr, format);
         offsets.push_back(int32_t(begin));
-        unpackCodes(bits, words, wordsPerGroup, maxInt, codes.data() + begin);
         continue;
       }
       for (int64_t i = 0; i < len; ++i)
@@ -358,23 +333,21 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
       continue;
     // Padding lanes: the zeros after the row (no candidate, no change).
     const int64_t count = simd::padBatch(offsets, sB.data(), int32_t(k));
+    std::memcpy(rowWords.data(), qRow, size_t(numWords) * 4);
     if (format == FloatFormat::F16)
       simd::searchScalesBatchF16(x.data(), offsets.data(), groupSize, count,
                                  float(maxInt), options.fullCodeRange,
-                                 codes.data(), sB.data(), won.data());
+                                 rowWords.data(), bits, sB.data(), won.data());
     else
       simd::searchScalesBatch(format, x.data(), offsets.data(), groupSize,
                               count, float(maxInt), options.fullCodeRange,
-                              codes.data(), sB.data(), won.data());
-    for (int64_t c = 0; c < count; ++c) {
-      if (!won[size_t(c)])
-        continue;
-      const int64_t begin = offsets[size_t(c)];
-      const int64_t g = begin / groupSize;
-      storeFromFloat(sB[size_t(c)], format, scaleRow + size_t(g) * elemSize);
-      packCodes(bits, codes.data() + begin, wordsPerGroup, maxInt,
-                qRow + size_t(g) * size_t(wordsPerGroup));
-    }
+                              rowWords.data(), bits, sB.data(), won.data());
+    std::memcpy(qRow, rowWords.data(), size_t(numWords) * 4);
+    for (int64_t c = 0; c < count; ++c)
+      if (won[size_t(c)])
+        storeFromFloat(sB[size_t(c)], format,
+                       scaleRow + size_t(offsets[size_t(c)] / groupSize) *
+                                      elemSize);
   }
 }
 

@@ -24,8 +24,11 @@
 
 #include "CalibratedSearch.h"
 #include "SearchRules.h"
+#include "SimdBatchWords-inl.h"
 #include "SimdRules-inl.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -45,9 +48,9 @@ using VF = hn::Vec<DF>;
 using MD = hn::Mask<DD>;
 using MF = hn::Mask<DF>;
 
-/// Candidates per orientation at most (kRatios x (kRefinements + 1)).
-constexpr int kMaxTried = int(std::size(calibrated::kRatios)) *
-                          (calibrated::kRefinements + 1);
+/// Candidates per orientation at most (kRatios + kRefinements).
+constexpr int kMaxTried =
+    int(std::size(calibrated::kRatios)) + calibrated::kRefinements;
 
 /// The same lanes' mask for the other element type.
 HWY_INLINE MD ToDouble(MF m) {
@@ -64,8 +67,8 @@ HWY_INLINE MF ToFloat(MD m) {
 }
 
 /// roundTo(x, F) of each lane.
-template <FloatFormat F> HWY_INLINE VF RoundScale(VF x) {
-  const DF df;
+template <FloatFormat F, class V> HWY_INLINE V RoundScale(V x) {
+  const hn::DFromV<V> df;
   if constexpr (F == FloatFormat::F16)
     return HalfToFloat(df, FloatToHalf(df, x));
   else if constexpr (F == FloatFormat::BF16)
@@ -159,14 +162,15 @@ HWY_NOINLINE void ScoreLanes(const float *yf, const double *yd, int64_t n,
 
 template <FloatFormat F>
 void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
-                   int64_t count, float maxInt, bool fullRange, float *codes,
-                   float *sOut, uint8_t *replaced) {
+                   int64_t count, float maxInt, bool fullRange,
+                   uint32_t *words, int bits, float *sOut, uint8_t *replaced) {
   constexpr int kL = search::kSumLanes;
   const DD dd;
   const DF df;
   const auto N = int64_t(hn::Lanes(dd));
   std::vector<float> yf(size_t(n * N));
   std::vector<double> yd(size_t(n * N));
+  std::vector<uint32_t> wt(size_t(n * N));
   const float hiCode = fullRange ? maxInt + 1.0f : maxInt;
   const VF vLo = hn::Set(df, -maxInt), vHi = hn::Set(df, hiCode),
            vMax = hn::Set(df, maxInt), zeroF = hn::Zero(df),
@@ -176,6 +180,8 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
   const DI di;
   for (int64_t g0 = 0; g0 < count; g0 += N) {
     const VI off = hn::LoadU(di, offsets + g0);
+    const ChunkWords<DF> rtn(df, words, offsets + g0, n, bits, maxInt,
+                             wt.data());
     // The plain rounding's error (ScaleSearch.cpp errorOf): the one to beat.
     const VF s0 = hn::LoadU(df, sOut + g0);
     VD bestE;
@@ -184,7 +190,7 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
       for (int l = 0; l < kL; ++l) {
         VD ve = zeroD;
         for (int64_t i = l; i < n; i += kL) {
-          const VF q = GatherAt(codes, off, i);
+          const VF q = rtn.At(df, i);
           const VD diff = hn::Sub(hn::PromoteTo(dd, GatherAt(x, off, i)),
                                   hn::PromoteTo(dd, hn::Mul(q, s0)));
           ve = hn::Add(ve, hn::Mul(diff, diff));
@@ -207,51 +213,76 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
       const VF base = MaxOf(hn::Div(top, vHi), hn::Div(bottom, vMax));
       VF tried[kMaxTried];
       int numTried = 0;
+      // Scores s in the lanes of `want` where it is a new usable scale:
+      // returns those lanes; e and next (its least-squares successor, 0
+      // if none) per lane.
+      auto tryScale = [&](VF s, MF want, VD &e, VF &next) {
+        MF ok = hn::And(want, hn::And(hn::Gt(s, zeroF), hn::IsFinite(s)));
+        for (int t = 0; t < numTried; ++t)
+          ok = hn::AndNot(hn::Eq(s, tried[t]), ok);
+        if (hn::AllFalse(df, ok))
+          return ok;
+        tried[numTried++] = hn::IfThenElse(ok, s, nanF);
+        const VF sc = hn::IfThenElse(ok, s, oneF);
+        VD sxq, sqq;
+        ScoreLanes(yf.data(), yd.data(), n, sc, vLo, vHi, e, sxq, sqq);
+        const MD okD = ToDouble(ok);
+        const MD better = hn::And(okD, hn::Lt(e, bestE));
+        bestE = hn::IfThenElse(better, e, bestE);
+        const MF betterF = ToFloat(better);
+        bestS = hn::IfThenElse(betterF, negate ? hn::Neg(s) : s, bestS);
+        won = hn::Or(won, betterF);
+        const MF go = ToFloat(hn::And(okD, hn::Gt(sqq, zeroD)));
+        next = hn::IfThenElseZero(
+            go, RoundScale<F>(hn::DemoteTo(df, hn::Div(sxq, sqq))));
+        return ok;
+      };
+      // Screening: every ratio; the lead is the least error (first on ties).
+      const MF all = hn::Eq(oneF, oneF);
+      VD leadE = hn::Set(dd, std::numeric_limits<double>::infinity());
+      VF s = zeroF;
       for (float ratio : calibrated::kRatios) {
-        VF s = RoundScale<F>(hn::Mul(base, hn::Set(df, ratio)));
-        MF chain = hn::Eq(oneF, oneF);
-        for (int refine = 0; refine <= calibrated::kRefinements; ++refine) {
-          MF ok = hn::And(chain, hn::And(hn::Gt(s, zeroF), hn::IsFinite(s)));
-          for (int t = 0; t < numTried; ++t)
-            ok = hn::AndNot(hn::Eq(s, tried[t]), ok);
-          if (hn::AllFalse(df, ok))
-            break;
-          tried[numTried++] = hn::IfThenElse(ok, s, nanF);
-          const VF sc = hn::IfThenElse(ok, s, oneF);
-          VD e, sxq, sqq;
-          ScoreLanes(yf.data(), yd.data(), n, sc, vLo, vHi, e, sxq, sqq);
-          const MD okD = ToDouble(ok);
-          const MD better = hn::And(okD, hn::Lt(e, bestE));
-          bestE = hn::IfThenElse(better, e, bestE);
-          const MF betterF = ToFloat(better);
-          bestS = hn::IfThenElse(betterF, negate ? hn::Neg(s) : s, bestS);
-          won = hn::Or(won, betterF);
-          const MD go = hn::And(okD, hn::Gt(sqq, zeroD));
-          const VF next = RoundScale<F>(hn::DemoteTo(df, hn::Div(sxq, sqq)));
-          chain = hn::And(ToFloat(go), hn::Ne(next, s));
-          s = next;
-        }
+        VD e;
+        VF next;
+        const MF ok =
+            tryScale(RoundScale<F>(hn::Mul(base, hn::Set(df, ratio))), all,
+                     e, next);
+        if (hn::AllFalse(df, ok))
+          continue;
+        const MD lead = hn::And(ToDouble(ok), hn::Lt(e, leadE));
+        leadE = hn::IfThenElse(lead, e, leadE);
+        s = hn::IfThenElse(ToFloat(lead), next, s);
+      }
+      // Refinement: least-squares steps from each lane's lead.
+      MF chain = all;
+      for (int refine = 0; refine < calibrated::kRefinements; ++refine) {
+        VD e;
+        VF next;
+        chain = tryScale(s, chain, e, next);
+        if (hn::AllFalse(df, chain))
+          break;
+        s = next;
       }
     }
-    // The winner's codes, by the arithmetic that scored it.
+    // The winners' codes, by the arithmetic that scored them, packed into
+    // the row's words (yf holds -y after the second orientation).
     const VF absS = hn::IfThenElse(won, hn::Abs(bestS), oneF);
-    const VF inv = hn::Div(oneF, absS);
-    const MF neg = hn::Lt(bestS, zeroF);
+    VF inv = hn::Div(oneF, absS);
+    const MF flip = fullRange ? hn::Not(hn::Lt(bestS, zeroF))
+                              : hn::Lt(bestS, zeroF);
+    inv = hn::IfThenElse(flip, hn::Neg(inv), inv);
     const VF magic = hn::Set(df, rules::kRoundMagic);
-    for (int64_t i = 0; i < n; ++i) {
-      VF y = GatherAt(x, off, i);
-      y = hn::IfThenElse(neg, hn::Neg(y), y);
-      VF r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
-      r = hn::IfThenElse(hn::Lt(r, vHi), r, vHi);
-      r = hn::IfThenElse(hn::Gt(r, vLo), r, vLo);
-      const VI at = hn::Add(off, hn::Set(di, int32_t(i)));
-      hn::ScatterIndex(hn::IfThenElse(won, r, hn::GatherIndex(df, codes, at)),
-                       df, codes, at);
-    }
+    StoreWinnerWords(
+        df, n, bits, maxInt, won, offsets + g0,
+        [&](int64_t i) {
+          const VF y = hn::LoadU(df, yf.data() + i * N);
+          const VF r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
+          return hn::Max(hn::Min(r, vHi), vLo);
+        },
+        wt.data(), words);
     hn::StoreU(bestS, df, sOut + g0);
-    const VF wonF = hn::IfThenElseZero(won, oneF);
     alignas(64) float flags[64];
-    hn::StoreU(wonF, df, flags);
+    hn::StoreU(hn::IfThenElseZero(won, oneF), df, flags);
     for (int64_t l = 0; l < N; ++l)
       replaced[g0 + l] = flags[l] != 0.0f;
   }
@@ -260,91 +291,113 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
 template <FloatFormat F, RoundingMode R>
 void WeightedSearchT(const float *xRow, const float *aRow,
                      const int32_t *offsets, int64_t n, int64_t count, float hi,
-                     float *codes, float *sOut, uint8_t *replaced) {
-  const DD dd;
-  const DF df;
-  const auto N = int64_t(hn::Lanes(dd));
-  std::vector<float> xf(size_t(n * N));
-  std::vector<double> xd(size_t(n * N)), ad(size_t(n * N));
-  const VF vHi = hn::Set(df, hi), vTop = hn::Set(df, 2 * hi),
+                     uint32_t *words, int bits, float *sOut,
+                     uint8_t *replaced) {
+  // Float arithmetic throughout: a full vector of groups per chunk.
+  using DW = hn::ScalableTag<float>;
+  using VW = hn::Vec<DW>;
+  using MW = hn::Mask<DW>;
+  const DW df;
+  const hn::RebindToSigned<DW> di;
+  const auto N = int64_t(hn::Lanes(df));
+  std::vector<float> xf(size_t(n * N)), af(size_t(n * N));
+  std::vector<uint32_t> wt(size_t(n * N));
+  const VW vHi = hn::Set(df, hi), vTop = hn::Set(df, 2 * hi),
            zeroF = hn::Zero(df), oneF = hn::Set(df, 1.0f),
            nanF = hn::Set(df, std::numeric_limits<float>::quiet_NaN());
-  const VD zeroD = hn::Zero(dd);
-  const DI di;
   for (int64_t g0 = 0; g0 < count; g0 += N) {
-    const VI off = hn::LoadU(di, offsets + g0);
-    VF amax = zeroF;
+    const auto off = hn::LoadU(di, offsets + g0);
+    VW amax = zeroF;
     for (int64_t i = 0; i < n; ++i) {
-      const VF x = GatherAt(xRow, off, i);
+      const auto at = hn::Add(off, hn::Set(di, int32_t(i)));
+      const VW x = hn::GatherIndex(df, xRow, at);
       hn::StoreU(x, df, xf.data() + i * N);
-      hn::StoreU(hn::PromoteTo(dd, x), dd, xd.data() + i * N);
-      hn::StoreU(hn::PromoteTo(dd, GatherAt(aRow, off, i)), dd,
-                 ad.data() + i * N);
-      amax = MaxOf(amax, hn::Abs(x));
+      hn::StoreU(hn::GatherIndex(df, aRow, at), df, af.data() + i * N);
+      amax = hn::IfThenElse(hn::Lt(amax, hn::Abs(x)), hn::Abs(x), amax);
     }
     // The start's error (weightedError), i ascending from +0.
-    const VF s0 = hn::LoadU(df, sOut + g0);
-    VD best = zeroD;
+    const VW s0 = hn::LoadU(df, sOut + g0);
+    const ChunkWords<DW> rtn(df, words, offsets + g0, n, bits, hi, wt.data());
+    VW best = zeroF;
     for (int64_t i = 0; i < n; ++i) {
-      const VF q = GatherAt(codes, off, i);
-      const VD d = hn::Sub(hn::LoadU(dd, xd.data() + i * N),
-                           hn::PromoteTo(dd, hn::Mul(q, s0)));
-      best = hn::Add(best, hn::Mul(hn::LoadU(dd, ad.data() + i * N),
+      const VW d = hn::Sub(hn::LoadU(df, xf.data() + i * N),
+                           hn::Mul(rtn.At(df, i), s0));
+      best = hn::Add(best, hn::Mul(hn::LoadU(df, af.data() + i * N),
                                    hn::Mul(d, d)));
     }
-    VF bestS = s0;
-    MF won = hn::Lt(oneF, zeroF);
-    const VF base = hn::Div(amax, vHi);
-    VF tried[kMaxTried];
+    VW bestS = s0;
+    MW won = hn::Lt(oneF, zeroF);
+    const VW base = hn::Div(amax, vHi);
+    VW tried[kMaxTried];
     int numTried = 0;
-    for (float ratio : calibrated::kRatios) {
-      VF cs = RoundScale<F>(hn::Mul(base, hn::Set(df, ratio)));
-      MF chain = hn::Eq(oneF, oneF);
-      for (int refine = 0; refine <= calibrated::kRefinements; ++refine) {
-        MF ok = hn::And(chain, hn::And(hn::Gt(cs, zeroF), hn::IsFinite(cs)));
-        for (int t = 0; t < numTried; ++t)
-          ok = hn::AndNot(hn::Eq(cs, tried[t]), ok);
-        if (hn::AllFalse(df, ok))
-          break;
-        tried[numTried++] = hn::IfThenElse(ok, cs, nanF);
-        const VF sc = hn::IfThenElse(ok, cs, oneF);
-        // simd::weightedTerms' terms, summed i ascending from +0.
-        VD e = zeroD, sxq = zeroD, sqq = zeroD;
-        for (int64_t i = 0; i < n; ++i) {
-          const VF x = hn::LoadU(df, xf.data() + i * N);
-          const VF code =
-              hn::Sub(QuantizeValues<F, R>(df, x, sc, vHi, vTop), vHi);
-          const VD xdi = hn::LoadU(dd, xd.data() + i * N);
-          const VD adi = hn::LoadU(dd, ad.data() + i * N);
-          const VD qd = hn::PromoteTo(dd, code);
-          const VD d = hn::Sub(xdi, hn::PromoteTo(dd, hn::Mul(code, sc)));
-          e = hn::Add(e, hn::Mul(adi, hn::Mul(d, d)));
-          const VD aq = hn::Mul(adi, qd);
-          sxq = hn::Add(sxq, hn::Mul(aq, xdi));
-          sqq = hn::Add(sqq, hn::Mul(aq, qd));
-        }
-        const MD okD = ToDouble(ok);
-        const MD better = hn::And(okD, hn::Lt(e, best));
-        best = hn::IfThenElse(better, e, best);
-        const MF betterF = ToFloat(better);
-        bestS = hn::IfThenElse(betterF, cs, bestS);
-        won = hn::Or(won, betterF);
-        const MD go = hn::And(okD, hn::Gt(sqq, zeroD));
-        const VF next = RoundScale<F>(hn::DemoteTo(df, hn::Div(sxq, sqq)));
-        chain = hn::And(ToFloat(go), hn::Ne(next, cs));
-        cs = next;
+    // Scores cs in the lanes of `want` where it is a new usable scale:
+    // returns those lanes; e and next (its least-squares successor, 0 if
+    // none) per lane.
+    auto tryScale = [&](VW cs, MW want, VW &e, VW &next) {
+      MW ok = hn::And(want, hn::And(hn::Gt(cs, zeroF), hn::IsFinite(cs)));
+      for (int t = 0; t < numTried; ++t)
+        ok = hn::AndNot(hn::Eq(cs, tried[t]), ok);
+      if (hn::AllFalse(df, ok))
+        return ok;
+      tried[numTried++] = hn::IfThenElse(ok, cs, nanF);
+      const VW sc = hn::IfThenElse(ok, cs, oneF);
+      // simd::weightedTerms' terms, summed i ascending from +0.
+      e = zeroF;
+      VW sxq = zeroF, sqq = zeroF;
+      for (int64_t i = 0; i < n; ++i) {
+        const VW x = hn::LoadU(df, xf.data() + i * N);
+        const VW ai = hn::LoadU(df, af.data() + i * N);
+        const VW code =
+            hn::Sub(QuantizeValues<F, R>(df, x, sc, vHi, vTop), vHi);
+        const VW d = hn::Sub(x, hn::Mul(code, sc));
+        e = hn::Add(e, hn::Mul(ai, hn::Mul(d, d)));
+        const VW aq = hn::Mul(ai, code);
+        sxq = hn::Add(sxq, hn::Mul(aq, x));
+        sqq = hn::Add(sqq, hn::Mul(aq, code));
       }
+      const MW better = hn::And(ok, hn::Lt(e, best));
+      best = hn::IfThenElse(better, e, best);
+      bestS = hn::IfThenElse(better, cs, bestS);
+      won = hn::Or(won, better);
+      const MW go = hn::And(ok, hn::Gt(sqq, zeroF));
+      next = hn::IfThenElseZero(
+          go, RoundScale<F>(hn::Div(sxq, hn::IfThenElse(go, sqq, oneF))));
+      return ok;
+    };
+    // Screening: every ratio; the lead is the least error (first on ties).
+    const MW all = hn::Eq(oneF, oneF);
+    VW leadE = hn::Set(df, std::numeric_limits<float>::infinity());
+    VW cs = zeroF;
+    for (float ratio : calibrated::kRatios) {
+      VW e, next;
+      const MW ok = tryScale(RoundScale<F>(hn::Mul(base, hn::Set(df, ratio))),
+                             all, e, next);
+      if (hn::AllFalse(df, ok))
+        continue;
+      const MW lead = hn::And(ok, hn::Lt(e, leadE));
+      leadE = hn::IfThenElse(lead, e, leadE);
+      cs = hn::IfThenElse(lead, next, cs);
     }
-    // The winner's codes (the group rule's).
-    const VF sw = hn::IfThenElse(won, bestS, oneF);
-    for (int64_t i = 0; i < n; ++i) {
-      const VF x = hn::LoadU(df, xf.data() + i * N);
-      const VF code = hn::Sub(QuantizeValues<F, R>(df, x, sw, vHi, vTop), vHi);
-      const VI at = hn::Add(off, hn::Set(di, int32_t(i)));
-      hn::ScatterIndex(
-          hn::IfThenElse(won, code, hn::GatherIndex(df, codes, at)), df,
-          codes, at);
+    // Refinement: least-squares steps from each lane's lead.
+    MW chain = all;
+    for (int refine = 0; refine < calibrated::kRefinements; ++refine) {
+      VW e, next;
+      chain = tryScale(cs, chain, e, next);
+      if (hn::AllFalse(df, chain))
+        break;
+      cs = next;
     }
+    // The winners' codes (the group rule's), packed into the row's words.
+    const VW sw = hn::IfThenElse(won, bestS, oneF);
+    StoreWinnerWords(
+        df, n, bits, hi, won, offsets + g0,
+        [&](int64_t i) {
+          return hn::Sub(QuantizeValues<F, R>(
+                             df, hn::LoadU(df, xf.data() + i * N), sw, vHi,
+                             vTop),
+                         vHi);
+        },
+        wt.data(), words);
     hn::StoreU(bestS, df, sOut + g0);
     alignas(64) float flags[64];
     hn::StoreU(hn::IfThenElseZero(won, oneF), df, flags);
@@ -379,35 +432,59 @@ void LoadModelRow(FloatFormat format, const void *src, int64_t n,
   }
 }
 
+void GroupTopBits(const float *x, int64_t k, int64_t gs, uint32_t *top) {
+  const hn::ScalableTag<uint32_t> du;
+  const auto W = int64_t(hn::Lanes(du));
+  const auto *u = reinterpret_cast<const uint32_t *>(x);
+  const auto absMask = hn::Set(du, 0x7FFFFFFFu);
+  for (int64_t g = 0, begin = 0; begin < k; ++g, begin += gs) {
+    const int64_t end = std::min(begin + gs, k);
+    int64_t i = begin;
+    auto m = hn::Zero(du);
+    for (; i + W <= end; i += W)
+      m = hn::Max(m, hn::And(hn::LoadU(du, u + i), absMask));
+    uint32_t t = hn::GetLane(hn::MaxOfLanes(du, m));
+    for (; i < end; ++i)
+      t = std::max(t, u[i] & 0x7FFFFFFFu);
+    top[g] = t;
+  }
+}
+
 void SearchScalesBatch(FloatFormat format, const float *x,
                        const int32_t *offsets, int64_t n, int64_t count,
-                       float maxInt, bool fullRange, float *codes, float *s,
-                       uint8_t *replaced) {
+                       float maxInt, bool fullRange, uint32_t *words, int bits,
+                       float *s, uint8_t *replaced) {
   switch (format) {
   case FloatFormat::F16:
     return SearchScalesT<FloatFormat::F16>(x, offsets, n, count, maxInt,
-                                           fullRange, codes, s, replaced);
+                                           fullRange, words, bits, s,
+                                           replaced);
   case FloatFormat::BF16:
     return SearchScalesT<FloatFormat::BF16>(x, offsets, n, count, maxInt,
-                                            fullRange, codes, s, replaced);
+                                            fullRange, words, bits, s,
+                                            replaced);
   case FloatFormat::F32:
     return SearchScalesT<FloatFormat::F32>(x, offsets, n, count, maxInt,
-                                           fullRange, codes, s, replaced);
+                                           fullRange, words, bits, s,
+                                           replaced);
   }
 }
 
 void WeightedSearchBatch(FloatFormat format, RoundingMode rounding,
                          const float *x, const float *a,
                          const int32_t *offsets, int64_t n, int64_t count,
-                         float hi, float *codes, float *s, uint8_t *replaced) {
+                         float hi, uint32_t *words, int bits, float *s,
+                         uint8_t *replaced) {
   using FF = FloatFormat;
   using RM = RoundingMode;
   const bool away = rounding == RM::NearestAway;
 #define QOPT_WEIGHTED(F)                                                       \
-  return away ? WeightedSearchT<F, RM::NearestAway>(x, a, offsets, n, count,  \
-                                                    hi, codes, s, replaced)    \
-              : WeightedSearchT<F, RM::NearestEven>(x, a, offsets, n, count,  \
-                                                    hi, codes, s, replaced)
+  return away ? WeightedSearchT<F, RM::NearestAway>(                           \
+                   x, a, offsets, n, count, hi, words, bits, s,         \
+                   replaced)                                                   \
+              : WeightedSearchT<F, RM::NearestEven>(                           \
+                   x, a, offsets, n, count, hi, words, bits, s,         \
+                   replaced)
   switch (format) {
   case FF::F16:
     QOPT_WEIGHTED(FF::F16);
@@ -431,23 +508,31 @@ namespace qopt::numerics {
 HWY_EXPORT(SearchScalesBatch);
 HWY_EXPORT(WeightedSearchBatch);
 HWY_EXPORT(LoadModelRow);
+HWY_EXPORT(GroupTopBits);
 
 namespace simd {
 
 void searchScalesBatch(FloatFormat format, const float *x,
                        const int32_t *offsets, int64_t n, int64_t count,
-                       float maxInt, bool fullRange, float *codes, float *s,
-                       uint8_t *replaced) {
+                       float maxInt, bool fullRange, uint32_t *words, int bits,
+                       float *s, uint8_t *replaced) {
   HWY_DYNAMIC_DISPATCH(SearchScalesBatch)(format, x, offsets, n, count, maxInt,
-                                          fullRange, codes, s, replaced);
+                                          fullRange, words, bits, s,
+                                          replaced);
 }
 
 void weightedSearchBatch(FloatFormat format, RoundingMode rounding,
                          const float *x, const float *a,
                          const int32_t *offsets, int64_t n, int64_t count,
-                         float hi, float *codes, float *s, uint8_t *replaced) {
+                         float hi, uint32_t *words, int bits, float *s,
+                         uint8_t *replaced) {
   HWY_DYNAMIC_DISPATCH(WeightedSearchBatch)(format, rounding, x, a, offsets, n,
-                                            count, hi, codes, s, replaced);
+                                            count, hi, words, bits, s,
+                                            replaced);
+}
+
+void groupTopBits(const float *x, int64_t k, int64_t gs, uint32_t *top) {
+  HWY_DYNAMIC_DISPATCH(GroupTopBits)(x, k, gs, top);
 }
 
 void loadModelRow(FloatFormat format, const void *src, int64_t n,

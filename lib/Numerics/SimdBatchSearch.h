@@ -11,11 +11,16 @@
 // the best so far) is vector work too.
 //
 // Layout: the groups of a batch are n consecutive values of a row, group c
-// starting at offsets[c]; their codes (signed, as floats) are at the same
-// positions of `codes`. The offsets of a batch of `count` groups are padded
-// to a multiple of kBatchPad with the offset of n zeros (x and importance
-// zero there, scale 0: such a lane has no candidate and changes nothing);
-// s and replaced have room for that many entries.
+// starting at offsets[c]; plain rounding's codes are the packed words of the
+// row (`words`: `bits`-bit fields, 32 / bits per word, LSB first, stored
+// code = signed code + maxInt), group c's at word offsets[c] / (32 / bits)
+// (n is a multiple of 32 / bits); the words of the groups whose candidate
+// wins are replaced by the winners' codes, packed the same way, the others
+// are left alone. The offsets of a batch of `count` groups
+// are padded to a multiple of kBatchPad with the offset of n zeros (x and
+// importance zero there, scale 0: such a lane has no candidate and changes
+// nothing; its words must be readable); s and replaced have room for that
+// many entries.
 //
 //===----------------------------------------------------------------------===//
 
@@ -52,28 +57,35 @@ inline int64_t padBatch(std::vector<int32_t> &offsets, float *s,
 /// both signs of the scale with fullRange; scales rounded to `format`),
 /// against plain rounding's scale s[c] and codes: where the best
 /// candidate's error is below plain rounding's, s[c] becomes its signed
-/// scale, its codes replace the group's and replaced[c] = 1 (else 0).
+/// scale, its codes replace the group's words and replaced[c] = 1 (else 0).
 void searchScalesBatch(FloatFormat format, const float *x,
                        const int32_t *offsets, int64_t n, int64_t count,
-                       float maxInt, bool fullRange, float *codes, float *s,
-                       uint8_t *replaced);
+                       float maxInt, bool fullRange, uint32_t *words, int bits,
+                       float *s, uint8_t *replaced);
 
 /// searchScalesBatch for binary16 weights and scales (SimdBatchSearchF16.cpp:
 /// the same results from fewer operations where they are provably exact).
 void searchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
                           int64_t count, float maxInt, bool fullRange,
-                          float *codes, float *s, uint8_t *replaced);
+                          uint32_t *words, int bits, float *s,
+                          uint8_t *replaced);
 
 /// CalibratedSearch.h's weightedSearch with the group rule (CodeRule with
 /// mlcCodes, scales rounded to `format`, rounding `rounding`, codes in
 /// [-hi, hi]) of `count` groups of n finite values x with importance a
 /// (same positions), starting from the scale s[c] and the codes: where a
-/// candidate beats the start, s[c] becomes the best one, the codes its codes
-/// (the group rule's) and replaced[c] = 1 (else 0).
+/// candidate beats the start, s[c] becomes the best one, the group's words
+/// its codes (the group rule's) and replaced[c] = 1 (else 0).
 void weightedSearchBatch(FloatFormat format, RoundingMode rounding,
                          const float *x, const float *a,
                          const int32_t *offsets, int64_t n, int64_t count,
-                         float hi, float *codes, float *s, uint8_t *replaced);
+                         float hi, uint32_t *words, int bits, float *s,
+                         uint8_t *replaced);
+
+/// top[g] = the largest (bits & 0x7FFFFFFF) of the float values
+/// x[g * gs, min((g + 1) * gs, k)) for every group g of a row of k values:
+/// a group is finite and not all zero iff 0 < top[g] < 0x7F800000.
+void groupTopBits(const float *x, int64_t k, int64_t gs, uint32_t *top);
 
 /// dst[i] = the model-format value i of src as float (halfToFloat,
 /// bfloat16ToFloat, or a copy), n values.

@@ -35,9 +35,11 @@
 
 #include "CalibratedSearch.h"
 #include "SearchRules.h"
+#include "SimdBatchWords-inl.h"
 #include "SimdRules-inl.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -50,8 +52,8 @@ namespace hn = hwy::HWY_NAMESPACE;
 /// SimdBatchSearch.cpp (the general kernel, same target).
 void SearchScalesBatch(FloatFormat format, const float *x,
                        const int32_t *offsets, int64_t n, int64_t count,
-                       float maxInt, bool fullRange, float *codes, float *s,
-                       uint8_t *replaced);
+                       float maxInt, bool fullRange, uint32_t *words, int bits,
+                       float *s, uint8_t *replaced);
 
 #if HWY_TARGET != HWY_SCALAR
 namespace {
@@ -67,8 +69,8 @@ using VI = hn::Vec<DI>;
 using MF = hn::Mask<DF>;
 using MD = hn::Mask<DD>;
 
-constexpr int kMaxTried = int(std::size(calibrated::kRatios)) *
-                          (calibrated::kRefinements + 1);
+constexpr int kMaxTried =
+    int(std::size(calibrated::kRatios)) + calibrated::kRefinements;
 /// 2^24 and its square: f16 values and scales in units of 2^-24.
 constexpr double kUnit = 16777216.0;
 
@@ -213,7 +215,8 @@ HWY_INLINE MD Better(const Cand &c, const Cand &b, MD ok, const float *yf,
 
 void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
                           int64_t count, float maxInt, bool fullRange,
-                          float *codes, float *sOut, uint8_t *replaced) {
+                          uint32_t *words, int bits, float *sOut,
+                          uint8_t *replaced) {
   const DF df;
   const DD dd;
   const DI di;
@@ -225,10 +228,11 @@ void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
   // values: codes below 2^8, sum r^2 below 2^24.
   if (hiCode > 256.0f || double(n) * hiCode * hiCode >= 16777216.0) {
     SearchScalesBatch(FloatFormat::F16, x, offsets, n, count, maxInt,
-                      fullRange, codes, sOut, replaced);
+                      fullRange, words, bits, sOut, replaced);
     return;
   }
   std::vector<float> yf(size_t(n * G));
+  std::vector<uint32_t> wt(size_t(n * G));
   const VF vLo = hn::Set(df, -maxInt), vHi = hn::Set(df, hiCode),
            vMax = hn::Set(df, maxInt), zeroF = hn::Zero(df),
            oneF = hn::Set(df, 1.0f),
@@ -236,6 +240,9 @@ void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
   const VD zeroD = hn::Zero(dd), limit = hn::Set(dd, 32.0),
            sumLimit = hn::Set(dd, 268435456.0 / double(hiCode));
   const VD factor = hn::Set(dd, double(n + 8) * 0x1p-52);
+  // sum |y| < 2^28 / hiCode holds for any binary16 values (|y| <= 65504)
+  // when n 65504 hiCode < 2^28: then the sums of |y| are not needed.
+  const bool sumBounded = double(n) * 65504.0 * hiCode < 268435456.0;
   for (int64_t g0 = 0; g0 < count; g0 += G) {
     const VI off = hn::LoadU(di, offsets + g0);
     // The values, sum y^2 and sum |y| per lane.
@@ -243,11 +250,14 @@ void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
     for (int64_t i = 0; i < n; ++i) {
       const VF y = hn::GatherIndex(df, x, hn::Add(off, hn::Set(di, int32_t(i))));
       hn::StoreU(y, df, yf.data() + i * G);
-      const VD l = Lo(y), h = Hi(y);
-      y2[0] = hn::Add(y2[0], hn::Mul(l, l));
-      y2[1] = hn::Add(y2[1], hn::Mul(h, h));
-      abs[0] = hn::Add(abs[0], hn::Abs(l));
-      abs[1] = hn::Add(abs[1], hn::Abs(h));
+      // y^2 is exact in float (11 significant bits, no underflow).
+      const VF yy = hn::Mul(y, y);
+      y2[0] = hn::Add(y2[0], Lo(yy));
+      y2[1] = hn::Add(y2[1], Hi(yy));
+      if (!sumBounded) {
+        abs[0] = hn::Add(abs[0], hn::Abs(Lo(y)));
+        abs[1] = hn::Add(abs[1], hn::Abs(Hi(y)));
+      }
     }
     const Group grp[2] = {{y2[0], factor}, {y2[1], factor}};
     MD bad[2] = {hn::Ge(abs[0], sumLimit), hn::Ge(abs[1], sumLimit)};
@@ -255,10 +265,11 @@ void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
     VF bestS = hn::LoadU(df, sOut + g0);
     VD a0 = zeroD, a1 = zeroD;
     VF b0 = zeroF;
+    const ChunkWords<DF> rtn(df, words, offsets + g0, n, bits, maxInt,
+                             wt.data());
     for (int64_t i = 0; i < n; ++i) {
       const VF y = hn::LoadU(df, yf.data() + i * G);
-      const VF r =
-          hn::GatherIndex(df, codes, hn::Add(off, hn::Set(di, int32_t(i))));
+      const VF r = rtn.At(df, i);
       const VF yr = hn::Mul(y, r);
       a0 = hn::Add(a0, Lo(yr));
       a1 = hn::Add(a1, Hi(yr));
@@ -288,73 +299,111 @@ void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
       const VF base = hn::IfThenElse(hn::Lt(a, b), b, a);
       VF tried[kMaxTried];
       int numTried = 0;
-      for (float ratio : calibrated::kRatios) {
-        VF s = RoundHalf(hn::Mul(base, hn::Set(df, ratio)));
-        MF chain = hn::Eq(oneF, oneF);
-        for (int refine = 0; refine <= calibrated::kRefinements; ++refine) {
-          MF ok = hn::And(chain, hn::And(hn::Gt(s, zeroF), hn::IsFinite(s)));
-          for (int t = 0; t < numTried; ++t)
-            ok = hn::AndNot(hn::Eq(s, tried[t]), ok);
-          if (hn::AllFalse(df, ok))
-            break;
-          tried[numTried++] = hn::IfThenElse(ok, s, nanF);
-          const VF sc = hn::IfThenElse(ok, s, oneF);
-          VD x0, x1;
-          VF q;
-          SumsAny(yf.data(), n, G, sc, vLo, vHi, x0, x1, q);
-          const VD xs[2] = {x0, x1}, qs[2] = {Lo(q), Hi(q)},
-                   ss[2] = {Lo(sc), Hi(sc)};
-          const MD okH[2] = {LoMask(ok), HiMask(ok)};
-          MD better[2], go[2];
-          VD nextH[2];
-          for (int h = 0; h < 2; ++h) {
-            const Cand c = Evaluate(grp[h], ss[h], xs[h], qs[h]);
-            bad[h] = hn::Or(bad[h],
-                            hn::AndNot(hn::Lt(hn::Add(c.e, c.bound), limit),
-                                       okH[h]));
-            better[h] = Better(c, best[h], okH[h], yf.data(), n, G, h * H);
-            best[h].s = hn::IfThenElse(better[h], c.s, best[h].s);
-            best[h].sxq = hn::IfThenElse(better[h], c.sxq, best[h].sxq);
-            best[h].sqq = hn::IfThenElse(better[h], c.sqq, best[h].sqq);
-            best[h].e = hn::IfThenElse(better[h], c.e, best[h].e);
-            best[h].bound = hn::IfThenElse(better[h], c.bound, best[h].bound);
-            go[h] = hn::And(okH[h], hn::Gt(qs[h], zeroD));
-            nextH[h] = hn::Div(xs[h], qs[h]);
-          }
-          const MF betterF = JoinMask(better[0], better[1]);
-          bestS = hn::IfThenElse(betterF, negate ? hn::Neg(s) : s, bestS);
-          won = hn::Or(won, betterF);
-          // float(sxq / sqq) of each half: the lanes whose chain goes on
-          // have sqq > 0; the others' next is unused.
-          const VD one = hn::Set(dd, 1.0);
-          const VF next = RoundHalf(Join(hn::IfThenElse(go[0], nextH[0], one),
-                                         hn::IfThenElse(go[1], nextH[1], one)));
-          chain = hn::And(JoinMask(go[0], go[1]), hn::Ne(next, s));
-          s = next;
+      // Scores s in the lanes of `want` where it is a new usable scale:
+      // returns those lanes; per lane half the candidate (c) and its
+      // least-squares successor (next, 0 if none).
+      auto tryScale = [&](VF s, MF want, Cand (&c)[2], VF &next) {
+        MF ok = hn::And(want, hn::And(hn::Gt(s, zeroF), hn::IsFinite(s)));
+        for (int t = 0; t < numTried; ++t)
+          ok = hn::AndNot(hn::Eq(s, tried[t]), ok);
+        if (hn::AllFalse(df, ok))
+          return ok;
+        tried[numTried++] = hn::IfThenElse(ok, s, nanF);
+        const VF sc = hn::IfThenElse(ok, s, oneF);
+        VD x0, x1;
+        VF q;
+        SumsAny(yf.data(), n, G, sc, vLo, vHi, x0, x1, q);
+        const VD xs[2] = {x0, x1}, qs[2] = {Lo(q), Hi(q)},
+                 ss[2] = {Lo(sc), Hi(sc)};
+        const MD okH[2] = {LoMask(ok), HiMask(ok)};
+        MD better[2], go[2];
+        VD nextH[2];
+        for (int h = 0; h < 2; ++h) {
+          c[h] = Evaluate(grp[h], ss[h], xs[h], qs[h]);
+          bad[h] = hn::Or(bad[h],
+                          hn::AndNot(hn::Lt(hn::Add(c[h].e, c[h].bound), limit),
+                                     okH[h]));
+          better[h] = Better(c[h], best[h], okH[h], yf.data(), n, G, h * H);
+          best[h].s = hn::IfThenElse(better[h], c[h].s, best[h].s);
+          best[h].sxq = hn::IfThenElse(better[h], c[h].sxq, best[h].sxq);
+          best[h].sqq = hn::IfThenElse(better[h], c[h].sqq, best[h].sqq);
+          best[h].e = hn::IfThenElse(better[h], c[h].e, best[h].e);
+          best[h].bound = hn::IfThenElse(better[h], c[h].bound, best[h].bound);
+          go[h] = hn::And(okH[h], hn::Gt(qs[h], zeroD));
+          nextH[h] = hn::Div(xs[h], qs[h]);
         }
+        const MF betterF = JoinMask(better[0], better[1]);
+        bestS = hn::IfThenElse(betterF, negate ? hn::Neg(s) : s, bestS);
+        won = hn::Or(won, betterF);
+        // float(sxq / sqq) of each half where sqq > 0, else 0.
+        const VD one = hn::Set(dd, 1.0);
+        next = hn::IfThenElseZero(
+            JoinMask(go[0], go[1]),
+            RoundHalf(Join(hn::IfThenElse(go[0], nextH[0], one),
+                           hn::IfThenElse(go[1], nextH[1], one))));
+        return ok;
+      };
+      // Screening: every ratio; the lead is the least error (first on
+      // ties), compared as the best is (exactly).
+      const MF all = hn::Eq(oneF, oneF);
+      const VD inf = hn::Set(dd, std::numeric_limits<double>::infinity()),
+               nanD = hn::Set(dd, std::numeric_limits<double>::quiet_NaN());
+      Cand lead[2] = {{nanD, zeroD, zeroD, inf, zeroD},
+                      {nanD, zeroD, zeroD, inf, zeroD}};
+      VF s = zeroF;
+      for (float ratio : calibrated::kRatios) {
+        Cand c[2];
+        VF next;
+        const MF ok = tryScale(RoundHalf(hn::Mul(base, hn::Set(df, ratio))),
+                               all, c, next);
+        if (hn::AllFalse(df, ok))
+          continue;
+        const MD okH[2] = {LoMask(ok), HiMask(ok)};
+        MD ahead[2];
+        for (int h = 0; h < 2; ++h) {
+          ahead[h] = Better(c[h], lead[h], okH[h], yf.data(), n, G, h * H);
+          lead[h].s = hn::IfThenElse(ahead[h], c[h].s, lead[h].s);
+          lead[h].sxq = hn::IfThenElse(ahead[h], c[h].sxq, lead[h].sxq);
+          lead[h].sqq = hn::IfThenElse(ahead[h], c[h].sqq, lead[h].sqq);
+          lead[h].e = hn::IfThenElse(ahead[h], c[h].e, lead[h].e);
+          lead[h].bound = hn::IfThenElse(ahead[h], c[h].bound, lead[h].bound);
+        }
+        s = hn::IfThenElse(JoinMask(ahead[0], ahead[1]), next, s);
+      }
+      // Refinement: least-squares steps from each lane's lead.
+      MF chain = all;
+      for (int refine = 0; refine < calibrated::kRefinements; ++refine) {
+        Cand c[2];
+        VF next;
+        chain = tryScale(s, chain, c, next);
+        if (hn::AllFalse(df, chain))
+          break;
+        s = next;
       }
     }
     if (!hn::AllFalse(dd, hn::Or(bad[0], bad[1]))) {
       // Outside the exact conditions: the general kernel for this chunk.
       SearchScalesBatch(FloatFormat::F16, x, offsets + g0, n,
-                        std::min(G, count - g0), maxInt, fullRange, codes,
-                        sOut + g0, replaced + g0);
+                        std::min(G, count - g0), maxInt, fullRange, words,
+                        bits, sOut + g0, replaced + g0);
       continue;
     }
-    // The winner's codes, by the arithmetic that scored it.
+    // The winners' codes, by the arithmetic that scored them, packed into
+    // the row's words (yf holds -y after the second orientation).
     const VF absS = hn::IfThenElse(won, hn::Abs(bestS), oneF);
-    const VF inv = hn::Div(oneF, absS);
-    const MF neg = hn::Lt(bestS, zeroF);
+    VF inv = hn::Div(oneF, absS);
+    const MF flip = fullRange ? hn::Not(hn::Lt(bestS, zeroF))
+                              : hn::Lt(bestS, zeroF);
+    inv = hn::IfThenElse(flip, hn::Neg(inv), inv);
     const VF magic = hn::Set(df, rules::kRoundMagic);
-    for (int64_t i = 0; i < n; ++i) {
-      const VI at = hn::Add(off, hn::Set(di, int32_t(i)));
-      VF y = hn::GatherIndex(df, x, at);
-      y = hn::IfThenElse(neg, hn::Neg(y), y);
-      VF r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
-      r = hn::Max(hn::Min(r, vHi), vLo);
-      hn::ScatterIndex(hn::IfThenElse(won, r, hn::GatherIndex(df, codes, at)),
-                       df, codes, at);
-    }
+    StoreWinnerWords(
+        df, n, bits, maxInt, won, offsets + g0,
+        [&](int64_t i) {
+          const VF y = hn::LoadU(df, yf.data() + i * G);
+          const VF r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
+          return hn::Max(hn::Min(r, vHi), vLo);
+        },
+        wt.data(), words);
     hn::StoreU(bestS, df, sOut + g0);
     alignas(64) float flags[64];
     hn::StoreU(hn::IfThenElseZero(won, oneF), df, flags);
@@ -365,9 +414,10 @@ void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
 #else
 void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
                           int64_t count, float maxInt, bool fullRange,
-                          float *codes, float *sOut, uint8_t *replaced) {
+                          uint32_t *words, int bits, float *sOut,
+                          uint8_t *replaced) {
   SearchScalesBatch(FloatFormat::F16, x, offsets, n, count, maxInt, fullRange,
-                    codes, sOut, replaced);
+                    words, bits, sOut, replaced);
 }
 #endif // HWY_TARGET != HWY_SCALAR
 
@@ -386,9 +436,11 @@ namespace simd {
 
 void searchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
                           int64_t count, float maxInt, bool fullRange,
-                          float *codes, float *s, uint8_t *replaced) {
+                          uint32_t *words, int bits, float *s,
+                          uint8_t *replaced) {
   HWY_DYNAMIC_DISPATCH(SearchScalesBatchF16)(x, offsets, n, count, maxInt,
-                                             fullRange, codes, s, replaced);
+                                             fullRange, words, bits, s,
+                                             replaced);
 }
 
 } // namespace simd

@@ -412,10 +412,9 @@ void GramUpper(const double *li, int64_t n, double *g) {
 /// group rule (see simd::weightedTerms).
 template <FloatFormat F, RoundingMode R>
 void WeightedTermsT(const float *x, const float *a, int64_t n, float s,
-                    float hi, float *q, double *te, double *tx, double *tq) {
-  const hn::ScalableTag<double> dd;
-  const hn::Rebind<float, decltype(dd)> df;
-  const auto N = int64_t(hn::Lanes(dd));
+                    float hi, float *q, float *te, float *tx, float *tq) {
+  const hn::ScalableTag<float> df;
+  const auto N = int64_t(hn::Lanes(df));
   const auto vs = hn::Set(df, s), vmax = hn::Set(df, hi),
              vtop = hn::Set(df, 2 * hi);
   int64_t i = 0;
@@ -424,30 +423,29 @@ void WeightedTermsT(const float *x, const float *a, int64_t n, float s,
     const auto code =
         hn::Sub(QuantizeValues<F, R>(df, xv, vs, vmax, vtop), vmax);
     hn::StoreU(code, df, q + i);
-    const auto xd = hn::PromoteTo(dd, xv), qd = hn::PromoteTo(dd, code);
-    const auto ad = hn::PromoteTo(dd, hn::LoadU(df, a + i));
-    const auto e = hn::Sub(xd, hn::PromoteTo(dd, hn::Mul(code, vs)));
-    hn::StoreU(hn::Mul(ad, hn::Mul(e, e)), dd, te + i);
-    const auto aq = hn::Mul(ad, qd);
-    hn::StoreU(hn::Mul(aq, xd), dd, tx + i);
-    hn::StoreU(hn::Mul(aq, qd), dd, tq + i);
+    const auto av = hn::LoadU(df, a + i);
+    const auto e = hn::Sub(xv, hn::Mul(code, vs));
+    hn::StoreU(hn::Mul(av, hn::Mul(e, e)), df, te + i);
+    const auto aq = hn::Mul(av, code);
+    hn::StoreU(hn::Mul(aq, xv), df, tx + i);
+    hn::StoreU(hn::Mul(aq, code), df, tq + i);
   }
   for (; i < n; ++i) {
     const float code =
         float(int32_t(rules::quantizeValue<F, R>(x[i], s, hi, 2 * hi))) - hi;
     q[i] = code;
-    double e = double(x[i]) - double(code * s);
-    double t = e * e;
-    te[i] = double(a[i]) * t;
-    double aq = double(a[i]) * double(code);
-    tx[i] = aq * double(x[i]);
-    tq[i] = aq * double(code);
+    float e = x[i] - code * s;
+    float t = e * e;
+    te[i] = a[i] * t;
+    float aq = a[i] * code;
+    tx[i] = aq * x[i];
+    tq[i] = aq * code;
   }
 }
 
 void WeightedTerms(FloatFormat f, RoundingMode r, const float *x,
                    const float *a, int64_t n, float s, float hi, float *q,
-                   double *te, double *tx, double *tq) {
+                   float *te, float *tx, float *tq) {
   using FF = FloatFormat;
   using RM = RoundingMode;
   const bool away = r == RM::NearestAway;
@@ -522,7 +520,7 @@ void gramUpper(const double *li, int64_t n, double *g) {
 
 void weightedTerms(FloatFormat f, RoundingMode r, const float *x,
                    const float *a, int64_t n, float s, float hi, float *q,
-                   double *te, double *tx, double *tq) {
+                   float *te, float *tx, float *tq) {
   HWY_DYNAMIC_DISPATCH(WeightedTerms)(f, r, x, a, n, s, hi, q, te, tx, tq);
 }
 

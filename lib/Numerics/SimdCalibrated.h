@@ -43,12 +43,12 @@ void gramUpper(const double *li, int64_t n, double *g);
 /// One candidate of the importance-weighted search for the group rule
 /// (CalibratedSearch.h, CodeRule with mlcCodes; format f, rounding r,
 /// codes in [-hi, hi], scale s > 0): for i < n, q[i] = the code of x[i],
-/// and in double, with d = x - float(q s):
+/// and in float32, with d = x - q s:
 ///   te[i] = a (d d),  tx[i] = (a q) x,  tq[i] = (a q) q
 /// (the terms that weightedError and the least-squares refinement add up).
 void weightedTerms(FloatFormat f, RoundingMode r, const float *x,
                    const float *a, int64_t n, float s, float hi, float *q,
-                   double *te, double *tx, double *tq);
+                   float *te, float *tx, float *tq);
 
 } // namespace qopt::numerics::simd
 

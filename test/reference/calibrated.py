@@ -10,12 +10,16 @@ quantized by a deliberately simple model of the method instead of plain
 rounding, written from the descriptions, not from the C++:
 
 - imatrix: per group, the importance-weighted squared error
-  sum_i a_i (x_i - float32(q_i * s))^2 of MLC's own result is the one to
-  beat; candidate scales s = model(base * r), base = float32(max|x| / M),
-  for r in 1, 0.93, 0.86, 0.79, 0.72, 1.04, each followed by up to two
-  weighted least-squares refinements s = model(float32(sum a x q /
-  sum a q^2)); codes q = clamp(round_half_even(float32(x / s)), -M, M).
-  A candidate replaces the best only when strictly better.
+  sum_i a_i (x_i - q_i s)^2 (float32, every operation rounded, i
+  ascending) of MLC's own result is the one to beat; the screened scales
+  s = model(base * r), base = float32(max|x| / M), for r in 1, 0.9, 0.8;
+  the screened one of least error (the first on ties) is the lead, and up
+  to two weighted least-squares refinements s' = model(float32(sum a x q /
+  sum a q^2)) (the sums in float32 as the error: (a q) x and (a q) q added
+  i ascending) follow from the lead only (each from the one before); a
+  scale already scored, not positive or infinite is not scored and ends
+  the refinements; codes q = clamp(round_half_even(float32(x / s)), -M,
+  M). A candidate replaces the best only when strictly better.
 - gptq: GPTQ as in the paper (Frantar et al. 2022, Algorithm 1) and
   AutoGPTQ: dead columns (H_jj = 0) get H_jj = 1 and zero weights; with
   act-order the columns are sorted by descending H_jj (ties by index); H is
@@ -41,7 +45,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mlc_reference as ref  # noqa: E402
 
-RATIOS = [ref.round_f32(r) for r in (1.00, 0.93, 0.86, 0.79, 0.72, 1.04)]
+RATIOS = [ref.round_f32(r) for r in (1.00, 0.90, 0.80)]
 REFINEMENTS = 2
 f32 = ref.round_f32
 
@@ -78,41 +82,53 @@ def code(x, s, max_int, model, rounding="even"):
 
 
 def weighted_error(x, a, q, s):
+    """sum a (x - q s)^2 in float32, every operation rounded, i ascending."""
     e = 0.0
     for xi, ai, qi in zip(x, a, q):
-        d = xi - f32(qi * s)
-        e += ai * (d * d)
+        d = f32(xi - f32(qi * s))
+        e = f32(e + f32(ai * f32(d * d)))
     return e
 
 
 def weighted_search(x, a, s, q, max_int, model):
     """The best (s, q) of the candidates, starting from (s, q)."""
-    best = weighted_error(x, a, q, s)
+    best = [weighted_error(x, a, q, s), s, q]
     amax = max(abs(v) for v in x)
     base = f32(amax / max_int)
     tried = []
+
+    def attempt(cs):
+        """Scores cs if it is a new usable scale: (its error, its
+        least-squares successor or None), or None if not scored."""
+        if cs is None or not cs > 0 or math.isinf(cs) or cs in tried:
+            return None
+        tried.append(cs)
+        cq = [code(v, cs, max_int, model) for v in x]
+        e = weighted_error(x, a, cq, cs)
+        if e < best[0]:
+            best[:] = [e, cs, cq]
+        sxq = 0.0
+        sqq = 0.0
+        for xi, ai, qi in zip(x, a, cq):
+            aq = f32(ai * qi)
+            sxq = f32(sxq + f32(aq * xi))
+            sqq = f32(sqq + f32(aq * qi))
+        return e, (model(f32(sxq / sqq)) if sqq > 0 else None)
+
+    # Screening: every ratio; the lead has the least error (first on ties).
+    lead = (math.inf, None)
     for r in RATIOS:
-        cs = model(f32(base * r))
-        for _ in range(REFINEMENTS + 1):
-            if not cs > 0 or math.isinf(cs) or cs in tried:
-                break
-            tried.append(cs)
-            cq = [code(v, cs, max_int, model) for v in x]
-            e = weighted_error(x, a, cq, cs)
-            if e < best:
-                best, s, q = e, cs, cq
-            sxq = 0.0
-            sqq = 0.0
-            for xi, ai, qi in zip(x, a, cq):
-                sxq += (ai * qi) * xi
-                sqq += (ai * qi) * qi
-            if not sqq > 0:
-                break
-            ns = model(f32(sxq / sqq))
-            if ns == cs:
-                break
-            cs = ns
-    return s, q
+        got = attempt(model(f32(base * r)))
+        if got is not None and got[0] < lead[0]:
+            lead = got
+    # Refinement: up to REFINEMENTS least-squares steps from the lead.
+    cs = lead[1]
+    for _ in range(REFINEMENTS):
+        got = attempt(cs)
+        if got is None:
+            break
+        cs = got[1]
+    return best[1], best[2]
 
 
 def mlc_group(chunk, max_int, model, rounding):

@@ -33,13 +33,14 @@ namespace qopt::numerics {
 
 /// Like groupQuantizeRows (same arguments, same output), with each group's
 /// scale searched for the least importance-weighted squared error
-/// sum_i a_i (x_i - float(q_i * s))^2, a = \p importance (k values, one per
-/// input channel). Per group: MLC's result is the one to beat; candidate
-/// scales s = model(model(max|x| / M) ... see docs/calibration.md) for the
-/// clipping ratios 1, 0.93, 0.86, 0.79, 0.72, 1.04 with up to two weighted
-/// least-squares refinements, values q = clamp(rne(x / s), -M, M); the first
-/// strictly better candidate wins. Groups with a non-finite value, all
-/// zeros or zero total importance keep MLC's result.
+/// sum_i a_i (x_i - q_i s)^2 (float32, i ascending), a = \p importance (k
+/// values, one per input channel). Per group: MLC's result is the one to
+/// beat; the screened scales s = model(max|x| / M * r) for the clipping
+/// ratios 1, 0.9, 0.8, then up to two weighted least-squares refinements
+/// from the screened one of least error (docs/calibration.md), values
+/// q = clamp(rne(x / s), -M, M); the first strictly better candidate wins.
+/// Groups with a non-finite value, all zeros or zero total importance keep
+/// MLC's result.
 void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
                                const GroupQuantSpec &spec,
                                const float *importance, uint32_t *qweight,

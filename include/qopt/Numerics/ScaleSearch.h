@@ -36,15 +36,15 @@ struct ScaleSearchOptions {
 /// q = stored - M in [-M, M] (or [-M, M + 1] with the full code range):
 ///  1. The group is first quantized exactly as groupQuantizeRows does (the
 ///     RTN result), and that result is the one to beat.
-///  2. Candidate scales s = roundTo(model)(base * r) for the clipping ratios
-///     r = 1, 0.93, 0.86, 0.79, 0.72 and 1.04, base = the smallest scale
-///     that reaches max|x| without clipping (max|x| / M; with the full code
-///     range max(max(x) / (M + 1), max(-x) / M)); for each,
-///     q = clamp(nearest(x / s)), then up to two least-squares refinements
-///     s = roundTo(model)(sum(x q) / sum(q^2)) with q reassigned (as
-///     llama.cpp's make_qx_quants); a scale already scored ends the chain.
-///     With the full code range the same is done for -x, a winner there
-///     being stored with the scale -s.
+///  2. Screened scales s = roundTo(model)(base * r) for the clipping ratios
+///     r = 1, 0.9 and 0.8, base = the smallest scale that reaches max|x|
+///     without clipping (max|x| / M; with the full code range
+///     max(max(x) / (M + 1), max(-x) / M)), q = clamp(nearest(x / s)); from
+///     the screened one of least error (the first on ties), up to two
+///     least-squares refinements s = roundTo(model)(sum(x q) / sum(q^2))
+///     with q reassigned (as llama.cpp's make_qx_quants); a scale already
+///     scored ends them. With the full code range the same is done for -x,
+///     a winner there being stored with the scale -s.
 ///  3. Every candidate (s, q) is scored by its exact squared error
 ///     sum (x - float(q) * s)^2, the float32 product being what
 ///     groupDequantizeRows computes (sums in double, in a fixed order); the

@@ -37,11 +37,14 @@ TEST(ImportanceSearch, GroupScaleFollowsTheImportantValues) {
   // is round(1.5 + 7) = 8 (8.5, ties to even), q = 1: error 0.25 each.
   // Stored [14, 8 x 7]. With importance a = [0, 1 x 7] (the outlier's
   // input channel is never active) MLC's weighted error is 7 * 0.25 =
-  // 1.75. The first candidate, ratio 1, is s = 1 again (1.75: not
-  // better); its weighted least-squares refinement is
-  // s = sum a x q / sum a q^2 = 7 * 1.5 / 7 = 1.5, where every 1.5 is
-  // q = 1 exactly: weighted error 0, the winner. The outlier becomes
-  // round(7 / 1.5 + 7) = round(11.67) = 12, q = 5 (7.5; unweighted).
+  // 1.75. The screened scales base * r (base = 1, float32 scales) and
+  // their codes of 1.5 (round(1.5 / s), ties to even) and weighted errors:
+  // s = 1: q = 1, 1.75 (not better); 0.9: q = 2, 7 * 0.3^2 = 0.63; 0.8:
+  // q = 2, 7 * 0.1^2 = 0.07. The lead is 0.8; its weighted least-squares
+  // refinement is s = sum a x q / sum a q^2 = 7 * 1.5 * 2 / (7 * 4) = 0.75,
+  // where every 1.5 is q = 2 exactly: weighted error 0, the winner. The
+  // outlier becomes round(7 / 0.75 + 7) = round(16.33), clamped to 14,
+  // q = 7; the others 2 + 7 = 9.
   std::vector<float> w = {7, 1.5f, 1.5f, 1.5f, 1.5f, 1.5f, 1.5f, 1.5f};
   std::vector<float> a = {0, 1, 1, 1, 1, 1, 1, 1};
   uint32_t plainWord = 0, word = 0;
@@ -51,8 +54,8 @@ TEST(ImportanceSearch, GroupScaleFollowsTheImportantValues) {
   EXPECT_EQ(plainWord, 0x8888888Eu);
   groupQuantizeRowsWeighted(w.data(), 1, 8, q4f32Group8(), a.data(), &word,
                             &scale);
-  EXPECT_EQ(scale, 1.5f);
-  EXPECT_EQ(nibbles(word), (std::vector<int>{12, 8, 8, 8, 8, 8, 8, 8}));
+  EXPECT_EQ(scale, 0.75f);
+  EXPECT_EQ(nibbles(word), (std::vector<int>{14, 9, 9, 9, 9, 9, 9, 9}));
 }
 
 TEST(ImportanceSearch, ZeroImportanceKeepsMlcResult) {
@@ -69,7 +72,9 @@ TEST(ImportanceSearch, ZeroImportanceKeepsMlcResult) {
 TEST(ImportanceSearch, MnnSymmetricBlock) {
   // MNN symmetric 4 bits: T = 7, codes q in [-8, 7] stored q + 8, round
   // half away from zero. Same row as above: MNN's scale 7 / 7 = 1, q(1.5)
-  // = 2; weighted error 1.75; the refinement gives 0.75 and error 0. The
+  // = 2; weighted error 1.75; the screened scales' codes of 1.5 are as
+  // above (round(1.5 / 0.9) = 2, ...), the lead is again 0.8 and its
+  // refinement gives 0.75 and error 0. The
   // outlier: round(9.33) = 9 clamps to 7 -> stored 15; 2 -> 10. Packed
   // MSB first: 0xFA, 0xAA, 0xAA, 0xAA.
   std::vector<float> w = {7, 1.5f, 1.5f, 1.5f, 1.5f, 1.5f, 1.5f, 1.5f};

@@ -271,7 +271,7 @@ TEST(ScaleSearchTest, FullCodeRange) {
 /// least squared error over the candidate scales, or the RTN error if that
 /// is not beaten.
 double referenceSearchError(const std::vector<float> &x, int m, double rtn) {
-  const float ratios[] = {1.00f, 0.93f, 0.86f, 0.79f, 0.72f, 1.04f};
+  const float ratios[] = {1.00f, 0.90f, 0.80f};
   float amax = 0;
   for (float v : x)
     amax = std::max(amax, std::fabs(v));
@@ -290,19 +290,36 @@ double referenceSearchError(const std::vector<float> &x, int m, double rtn) {
     return e;
   };
   std::vector<float> tried;
+  // Scores s if new: its error and least-squares successor (0: none).
+  auto attempt = [&](float s, double &e, float &next) {
+    if (!(s > 0) || !std::isfinite(s) ||
+        std::find(tried.begin(), tried.end(), s) != tried.end())
+      return false;
+    tried.push_back(s);
+    double sxq, sqq;
+    e = score(s, sxq, sqq);
+    best = std::min(best, e);
+    next = sqq > 0 ? roundTo<FloatFormat::F16>(float(sxq / sqq)) : 0.0f;
+    return true;
+  };
+  // Screening of the ratios, then two refinements from the lead only.
+  double leadError = std::numeric_limits<double>::infinity();
+  float s = 0;
   for (float r : ratios) {
-    float s = roundTo<FloatFormat::F16>(amax / float(m) * r);
-    for (int step = 0; step < 3; ++step) {
-      if (!(s > 0) || std::find(tried.begin(), tried.end(), s) != tried.end())
-        break;
-      tried.push_back(s);
-      double sxq, sqq;
-      best = std::min(best, score(s, sxq, sqq));
-      const float next = roundTo<FloatFormat::F16>(float(sxq / sqq));
-      if (next == s)
-        break;
+    double e;
+    float next;
+    if (attempt(roundTo<FloatFormat::F16>(amax / float(m) * r), e, next) &&
+        e < leadError) {
+      leadError = e;
       s = next;
     }
+  }
+  for (int step = 0; step < 2; ++step) {
+    double e;
+    float next;
+    if (!attempt(s, e, next))
+      break;
+    s = next;
   }
   return best;
 }

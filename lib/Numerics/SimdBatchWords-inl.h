@@ -1,0 +1,104 @@
+//===- SimdBatchWords-inl.h - Plain rounding's codes per lane ---*- C++ -*-===//
+//
+// Internal to lib/Numerics; included once per Highway target by the batch
+// searches (SimdBatchSearch.cpp, SimdBatchSearchF16.cpp). Plain rounding's
+// codes of a chunk of groups, one group per lane, read from the row's packed
+// words (SimdBatchSearch.h): the chunk's words are gathered once, word j of
+// lane l at j * N + l, and code i is a shift and a mask of word i / E.
+//
+//===----------------------------------------------------------------------===//
+
+// Per-target include guard (Highway's convention).
+#if defined(QOPT_LIB_NUMERICS_SIMDBATCHWORDS_INL_H) == defined(HWY_TARGET_TOGGLE)
+#ifdef QOPT_LIB_NUMERICS_SIMDBATCHWORDS_INL_H
+#undef QOPT_LIB_NUMERICS_SIMDBATCHWORDS_INL_H
+#else
+#define QOPT_LIB_NUMERICS_SIMDBATCHWORDS_INL_H
+#endif
+
+#include <hwy/highway.h>
+
+#include <cstdint>
+
+HWY_BEFORE_NAMESPACE();
+namespace qopt::numerics::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+/// The packed words of a chunk's groups, transposed.
+template <class DF> class ChunkWords {
+public:
+  /// words: the row's words; offsets: the chunk's value offsets (one per
+  /// lane of DF); n values per group, `bits` bits per code.
+  ChunkWords(DF df, const uint32_t *words, const int32_t *offsets, int64_t n,
+             int bits, float maxInt, uint32_t *scratch)
+      : perWord(32 / bits), bits(bits), mask((1u << bits) - 1u),
+        maxInt(maxInt), wt(scratch) {
+    const hn::RebindToUnsigned<DF> du;
+    const hn::RebindToSigned<DF> di;
+    const auto N = int64_t(hn::Lanes(df));
+    alignas(64) int32_t at[64];
+    for (int64_t l = 0; l < N; ++l)
+      at[l] = int32_t(offsets[l] / perWord);
+    const auto base = hn::LoadU(di, at);
+    for (int64_t j = 0; j < n / perWord; ++j)
+      hn::StoreU(hn::GatherIndex(du, words, hn::Add(base, hn::Set(di, int32_t(j)))),
+                 du, wt + j * N);
+  }
+  /// The signed code i of each lane, as floats.
+  hn::Vec<DF> At(DF df, int64_t i) const {
+    const hn::RebindToUnsigned<DF> du;
+    const hn::RebindToSigned<DF> di;
+    const auto N = int64_t(hn::Lanes(df));
+    const auto w = hn::LoadU(du, wt + (i / perWord) * N);
+    const auto c = hn::And(hn::ShiftRightSame(w, int((i % perWord) * bits)),
+                           hn::Set(du, mask));
+    return hn::Sub(hn::ConvertTo(df, hn::BitCast(di, c)), hn::Set(df, maxInt));
+  }
+
+private:
+  int64_t perWord;
+  int bits;
+  uint32_t mask;
+  float maxInt;
+  uint32_t *wt;
+};
+
+
+/// Packs the winners' codes into the row's words: code(i) gives the signed
+/// codes of element i of every lane (floats in [-maxInt, maxInt + 1]); for
+/// each lane of `won`, its group's words (at word offsets[l] / E of `words`)
+/// are replaced. `scratch` has room for n lanes-wide vectors of words.
+template <class DF, class CodeAt>
+HWY_INLINE void StoreWinnerWords(DF df, int64_t n, int bits, float maxInt,
+                                 hn::Mask<DF> won, const int32_t *offsets,
+                                 const CodeAt &code, uint32_t *scratch,
+                                 uint32_t *words) {
+  const hn::RebindToUnsigned<DF> du;
+  const hn::RebindToSigned<DF> di;
+  const auto N = int64_t(hn::Lanes(df));
+  const int64_t perWord = 32 / bits;
+  const auto vMax = hn::Set(df, maxInt);
+  for (int64_t j = 0; j < n / perWord; ++j) {
+    auto w = hn::Zero(du);
+    for (int64_t r = 0; r < perWord; ++r) {
+      const auto stored = hn::BitCast(
+          du, hn::ConvertTo(di, hn::Add(code(j * perWord + r), vMax)));
+      w = hn::Or(w, hn::ShiftLeftSame(stored, int(r * bits)));
+    }
+    hn::StoreU(w, du, scratch + j * N);
+  }
+  alignas(64) float flags[64];
+  hn::StoreU(hn::IfThenElseZero(won, hn::Set(df, 1.0f)), df, flags);
+  for (int64_t l = 0; l < N; ++l) {
+    if (flags[l] == 0.0f)
+      continue;
+    uint32_t *out = words + offsets[l] / perWord;
+    for (int64_t j = 0; j < n / perWord; ++j)
+      out[j] = scratch[j * N + l];
+  }
+}
+
+} // namespace qopt::numerics::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif // per-target include guard
