@@ -188,10 +188,11 @@ void build::addFinalNormAndHead(ModelDef &m, const TransformerDims &d,
     addCopy(m, "lm_head.weight", {d.vocab, d.hidden}, ParamKind::FinalFC);
 }
 
-ParamKind build::routerKind(int64_t outFeatures) {
+ParamKind build::routerKind(int64_t outFeatures, bool float32Out) {
   constexpr int64_t MaxMoEGateOutputs = 256;
-  return outFeatures <= MaxMoEGateOutputs ? ParamKind::MoEGate
-                                          : ParamKind::Linear;
+  if (outFeatures <= MaxMoEGateOutputs)
+    return float32Out ? ParamKind::Float32OutMoEGate : ParamKind::MoEGate;
+  return float32Out ? ParamKind::Float32OutLinear : ParamKind::Linear;
 }
 
 void build::addLayerNormWithBias(ModelDef &m, const TransformerDims &d,

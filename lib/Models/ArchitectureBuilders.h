@@ -124,8 +124,9 @@ void addFinalNormAndHead(ModelDef &m, const TransformerDims &d, bool tied,
 
 /// MLC's module visitor leaves a Linear whose path ends in `gate` with at
 /// most 256 outputs unquantized (docs/quantization.md): the kind of such
-/// a router with `outFeatures` outputs.
-ParamKind routerKind(int64_t outFeatures);
+/// a router with `outFeatures` outputs; `float32Out` when MLC declares it
+/// with `out_dtype` float32 (deepseek_v2), which q4f16_ft looks at.
+ParamKind routerKind(int64_t outFeatures, bool float32Out = false);
 
 /// Layer `layer`'s LayerNorm `<name>.weight` and `<name>.bias` [H], copied.
 void addLayerNormWithBias(ModelDef &m, const TransformerDims &d, int64_t layer,

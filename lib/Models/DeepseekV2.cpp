@@ -154,7 +154,8 @@ static llvm::Expected<ModelDef> buildDeepseek(const ModelConfig &cfg,
            ShardStrategy{1, {}});
     };
     if (i >= firstDense && i % freq == 0) {
-      copy(mlp + "gate.weight", {experts, h}, build::routerKind(experts));
+      copy(mlp + "gate.weight", {experts, h},
+           build::routerKind(experts, /*float32Out=*/true));
       if (noauxTc)
         build::addParam(m, mlp + "e_score_correction_bias", {experts},
                         ParamKind::Other,

@@ -7,7 +7,8 @@
 // (the loader's transform_qkv_layout): here a concatenation of contiguous
 // row blocks of the one tensor (build::rowBlocks). The MLP's Linears are
 // declared with out_dtype float32 (ffn_out_dtype), so Module.to leaves
-// their biases in float32 in every mode (ParamKind::Float32Bias).
+// their biases in float32 in every mode (ParamKind::Float32Bias), and
+// q4f16_ft group-quantizes their weights (ParamKind::Float32OutLinear).
 // `embed_in` and `embed_out` have a symbolic vocabulary; `embed_out` is a
 // final FC for MLC's quantizer. The attention's rotary_emb.inv_freq,
 // masked_bias and bias buffers are unused.
@@ -81,11 +82,11 @@ static llvm::Expected<ModelDef> buildGPTNeoX(const ModelConfig &cfg,
     copy(n("attention.dense.weight"), {h, h}, ParamKind::Linear,
          ShardStrategy{1, {}});
     copy(n("attention.dense.bias"), {h}, ParamKind::Bias);
-    copy(n("mlp.dense_h_to_4h.weight"), {inter, h}, ParamKind::Linear,
+    copy(n("mlp.dense_h_to_4h.weight"), {inter, h}, ParamKind::Float32OutLinear,
          ShardStrategy{0, {}});
     copy(n("mlp.dense_h_to_4h.bias"), {inter}, ParamKind::Float32Bias,
          ShardStrategy{0, {}});
-    copy(n("mlp.dense_4h_to_h.weight"), {h, inter}, ParamKind::Linear,
+    copy(n("mlp.dense_4h_to_h.weight"), {h, inter}, ParamKind::Float32OutLinear,
          ShardStrategy{1, {}});
     copy(n("mlp.dense_4h_to_h.bias"), {h}, ParamKind::Float32Bias);
     for (const char *unused : {"rotary_emb.inv_freq", "masked_bias", "bias"})

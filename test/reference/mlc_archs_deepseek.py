@@ -106,8 +106,9 @@ def deepseek_v2_params(cfg, t, arch):
             ps.append(_norm(f"{a}.o_proj.bias", h))
         mlp = f"{p}.mlp"
         if layer >= cfg["first_k_dense_replace"] and layer % cfg["moe_layer_freq"] == 0:
+            # DeepseekV2MoE's gate: nn.Linear(..., out_dtype="float32")
             ps.append(Param(f"{mlp}.gate.weight", [e, h], [f"{mlp}.gate.weight"],
-                            kind="linear"))
+                            kind="linear", out_dtype="float32"))
             if cfg["topk_method"] == "noaux_tc":
                 ps.append(Param(f"{mlp}.e_score_correction_bias", [e],
                                 [f"{mlp}.gate.e_score_correction_bias"]))

@@ -361,8 +361,8 @@ def gpt_neox_params(cfg, t, arch):
     _div(inter, t, "intermediate_size")
     pre = "gpt_neox"
 
-    def copy(name, shape, kind="other", shard=None, dtype=None):
-        p = Param(name, shape, [name], kind=kind, shard=shard)
+    def copy(name, shape, kind="other", shard=None, dtype=None, out_dtype=None):
+        p = Param(name, shape, [name], kind=kind, shard=shard, out_dtype=out_dtype)
         p.dtype = dtype  # ffn_out_dtype: kept in float32 by Module.to
         return p
 
@@ -378,10 +378,13 @@ def gpt_neox_params(cfg, t, arch):
             ps += [copy(f"{p}.{n}.weight", [h]), copy(f"{p}.{n}.bias", [h])]
         ps += [copy(f"{p}.attention.dense.weight", [h, h], "linear", (1, None)),
                copy(f"{p}.attention.dense.bias", [h]),
-               copy(f"{p}.mlp.dense_h_to_4h.weight", [inter, h], "linear", (0, None)),
+               # the MLP's Linears have out_dtype ffn_out_dtype (float32)
+               copy(f"{p}.mlp.dense_h_to_4h.weight", [inter, h], "linear", (0, None),
+                    out_dtype="float32"),
                copy(f"{p}.mlp.dense_h_to_4h.bias", [inter], shard=(0, None),
                     dtype="float32"),
-               copy(f"{p}.mlp.dense_4h_to_h.weight", [h, inter], "linear", (1, None)),
+               copy(f"{p}.mlp.dense_4h_to_h.weight", [h, inter], "linear", (1, None),
+                    out_dtype="float32"),
                copy(f"{p}.mlp.dense_4h_to_h.bias", [h], dtype="float32")]
     ps += [copy(f"{pre}.final_layer_norm.weight", [h]),
            copy(f"{pre}.final_layer_norm.bias", [h]),

@@ -5,12 +5,22 @@ FasterTransformer's weight preprocessing for the fpA_intB GEMM (as TVM's
 `cutlass.ft_preprocess_weight(weight, sm, is_int4=True)` runs it), element
 by element and deliberately slow:
 
-* every nn.Linear that is not the final fc and has out_features % 8 == 0:
-  per-channel symmetric int4 in float16 arithmetic, q_scale [1, N],
-  codes packed two per int8 along N as [K, N/2] and preprocessed for `sm`;
-* the final fc, embeddings and other linears: q4f16_1 group quantization;
-* MoE gates and experts are left in float16 (the FT mutator only rewrites
-  nn.Linear / nn.Embedding modules).
+FTQuantize's module mutator (`_Mutator.visit_module`) takes its rules in
+this order, and so does ft_plan:
+
+1. an nn.Linear that is the final fc, has out_dtype float32 or has
+   out_features % 8 != 0: q4f16_1 group quantization (its fallback), MoE
+   gates included, since this test comes first;
+2. any other nn.Linear that is not a MoE gate (its name ends in `gate` and
+   out_features <= 256): per-channel symmetric int4 in float16 arithmetic,
+   q_scale [1, N], codes packed two per int8 along N as [K, N/2] and
+   preprocessed for `sm`;
+3. such a MoE gate is left as it is, a float16 `weight` (mlc_llm records
+   q_weight / q_scale names for it but no quantize function, so its own
+   loader fails on it with a KeyError; the compiled model reads `weight`);
+4. an nn.Embedding: q4f16_1 group quantization;
+5. experts and everything else stay float16 (the mutator only rewrites
+   nn.Linear / nn.Embedding modules).
 """
 
 from mlc_numerics import ConvertError, FLOAT_TYPES, divide, round_to_integer
@@ -101,10 +111,11 @@ def ft_plan(param):
     module = param.name[:-len(".weight")]
     if param.kind == "linear":
         out_features = param.shape[0]
+        if (module in FINAL_FC_MODULES or param.out_dtype == "float32"
+                or out_features % 8):
+            return "group"
         if module.endswith("gate") and out_features <= 256:
             return None  # MoE gate
-        if module in FINAL_FC_MODULES or out_features % 8:
-            return "group"
         return "ft"
     if param.kind == "embedding":
         return "group"
@@ -115,7 +126,8 @@ def convert_param(param, tensor, shards, sm=DEFAULT_SM):
     """The (name, tensor) outputs of one param under q4f16_ft."""
     if shards > 1:
         raise ConvertError("q4f16_ft cannot be pre-sharded")
-    plan = ft_plan(Param(param.name, tensor.shape, param.kind))
+    plan = ft_plan(Param(param.name, tensor.shape, param.kind,
+                         getattr(param, "out_dtype", None)))
     if plan is None:
         return [(param.name, tensor)]
     module = param.name[:-len(".weight")]
@@ -127,7 +139,9 @@ def convert_param(param, tensor, shards, sm=DEFAULT_SM):
 
 
 class Param:
-    """What ft_plan reads of a param: its name, (loaded) shape and kind."""
+    """What ft_plan reads of a param: its name, (loaded) shape, kind and
+    out_dtype (the nn.Linear's; None for the model dtype)."""
 
-    def __init__(self, name, shape, kind):
+    def __init__(self, name, shape, kind, out_dtype=None):
         self.name, self.shape, self.kind = name, shape, kind
+        self.out_dtype = out_dtype

@@ -48,16 +48,19 @@ class Param:
              or a function of the loaded pieces (mlc_archs.py)
     kind:    'linear', 'embedding', 'experts' or 'other'
     shard:   None or (dim, per-shard segment lengths or None)
+    out_dtype: a linear's nn.Linear out_dtype (None: the model dtype);
+             only q4f16_ft looks at it (mlc_ft.py)
     """
 
     def __init__(self, name, shape, sources, kind="other", combine="concat",
-                 shard=None):
+                 shard=None, out_dtype=None):
         self.name = name
         self.shape = shape
         self.sources = sources
         self.kind = kind
         self.combine = combine
         self.shard = shard
+        self.out_dtype = out_dtype
 
 
 def _require(cfg, keys, arch):

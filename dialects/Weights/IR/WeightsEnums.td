@@ -34,7 +34,14 @@ def Weights_ParamKind : I32EnumAttr<"ParamKind", "the module kind owning a param
     // mutators lack the check too, but no model with a marked module
     // accepts those kinds).
     I32EnumAttrCase<"NoQuantLinear", 10, "no_quant_linear">,
-    I32EnumAttrCase<"NoQuantEmbedding", 11, "no_quant_embedding">
+    I32EnumAttrCase<"NoQuantEmbedding", 11, "no_quant_embedding">,
+    // The weight of an nn.Linear that MLC declares with `out_dtype` float32
+    // (gpt_neox's MLP; deepseek_v2's router, as a `..._moe_gate` when it
+    // has <= 256 outputs): a `linear` / `moe_gate` for every mode but
+    // q4f16_ft, whose FT mutator sends any float32-output Linear to its
+    // group-quantization fallback before it looks for MoE gates.
+    I32EnumAttrCase<"Float32OutLinear", 12, "float32_out_linear">,
+    I32EnumAttrCase<"Float32OutMoEGate", 13, "float32_out_moe_gate">
   ]> {
   let cppNamespace = "::mlir::qopt::weights";
   let genSpecializedAttr = 0;

@@ -155,7 +155,8 @@ struct AttachCalibrationPass
     ParamKind kind = record ? record.getKind().value_or(ParamKind::Other)
                             : ParamKind::Other;
     if (kind != ParamKind::Linear && kind != ParamKind::FinalFC &&
-        kind != ParamKind::Experts && kind != ParamKind::NoQuantLinear)
+        kind != ParamKind::Experts && kind != ParamKind::NoQuantLinear &&
+        kind != ParamKind::Float32OutLinear)
       return success();
     StringRef name = record.getOriginName();
     Location loc = q.getLoc();

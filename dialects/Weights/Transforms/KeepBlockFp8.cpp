@@ -470,7 +470,7 @@ LogicalResult mlir::qopt::weights::keepBlockFp8(ModelOp model,
   SmallVector<ParamOp> params(model.getParams());
   for (ParamOp p : params) {
     OpBuilder b(p);
-    ParamKind kind = p.getKind().value_or(ParamKind::Other);
+    ParamKind kind = quantizedKind(m, p.getKind().value_or(ParamKind::Other));
     std::string why;
     // MLC's mutator replaces Linears (not the final fc, not a router),
     // MixtralExperts and DeepSeek's w_uk / w_uv (kind other); anything else

@@ -95,7 +95,8 @@ struct QuantizeWeightsPass
     for (ParamOp p : params) {
       OpBuilder b(p);
       if (m.kind == models::QuantizationMode::Kind::AWQ &&
-          p.getKind() == ParamKind::Linear) {
+          quantizedKind(m, p.getKind().value_or(ParamKind::Other)) ==
+              ParamKind::Linear) {
         if (failed(keepAwqTensors(p)))
           return failure();
         continue;
@@ -192,7 +193,7 @@ struct QuantizeWeightsPass
                          TypeAttr::get(t), e.getKindAttr(), from);
       };
       if (m.kind == models::QuantizationMode::Kind::AWQ &&
-          kind == ParamKind::Linear && type.getRank() == 2) {
+          quantizedKind(m, kind) == ParamKind::Linear && type.getRank() == 2) {
         // AutoAWQ GEMM tensors: qweight [K, N/8], qzeros [K/G, N/8],
         // scales [K/G, N], with the group of the parameter's
         // dequantize_awq (whole columns when it was not built).

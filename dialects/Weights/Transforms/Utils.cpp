@@ -129,6 +129,10 @@ ParamKind mlir::qopt::weights::toParamKind(models::ParamKind k) {
     return ParamKind::NoQuantLinear;
   case models::ParamKind::NoQuantEmbedding:
     return ParamKind::NoQuantEmbedding;
+  case models::ParamKind::Float32OutLinear:
+    return ParamKind::Float32OutLinear;
+  case models::ParamKind::Float32OutMoEGate:
+    return ParamKind::Float32OutMoEGate;
   }
   return ParamKind::Other;
 }
@@ -136,16 +140,42 @@ ParamKind mlir::qopt::weights::toParamKind(models::ParamKind k) {
 ParamKind
 mlir::qopt::weights::quantizedKind(const models::QuantizationMode &mode,
                                    ParamKind kind) {
+  bool ft = mode.kind == models::QuantizationMode::Kind::FTQuant;
   if (kind == ParamKind::NoQuantLinear)
     return mode.ignoresNoQuantization ? ParamKind::Linear : ParamKind::Other;
   if (kind == ParamKind::NoQuantEmbedding)
     return mode.ignoresNoQuantization ? ParamKind::Embedding
                                       : ParamKind::Other;
+  // Only the FT mutator looks at a Linear's out_dtype.
+  if (kind == ParamKind::Float32OutLinear && !ft)
+    return ParamKind::Linear;
+  if (kind == ParamKind::Float32OutMoEGate && !ft)
+    return ParamKind::MoEGate;
   return kind;
 }
 
+FtPlan mlir::qopt::weights::ftPlan(ParamKind kind, ArrayRef<int64_t> shape) {
+  switch (kind) {
+  case ParamKind::Embedding:
+  case ParamKind::FinalFC:
+  case ParamKind::Float32OutLinear:
+  case ParamKind::Float32OutMoEGate:
+    return FtPlan::GroupFallback;
+  case ParamKind::Linear:
+  case ParamKind::MoEGate:
+    // The fallback's shape test comes before the MoE-gate test: a router
+    // whose output count is not a multiple of 8 is group-quantized.
+    if (shape.size() != 2 || shape[0] % 8 != 0)
+      return FtPlan::GroupFallback;
+    return kind == ParamKind::MoEGate ? FtPlan::Keep : FtPlan::FT;
+  default:
+    return FtPlan::Keep;
+  }
+}
+
 bool mlir::qopt::weights::modeQuantizes(const models::QuantizationMode &mode,
-                                        ParamKind kind) {
+                                        ParamKind kind,
+                                        ArrayRef<int64_t> shape) {
   using Kind = models::QuantizationMode::Kind;
   kind = quantizedKind(mode, kind);
   switch (mode.kind) {
@@ -159,9 +189,9 @@ bool mlir::qopt::weights::modeQuantizes(const models::QuantizationMode &mode,
            kind == ParamKind::Experts;
   case Kind::FTQuant:
     // MLC's FT mutator visits nn.Linear and nn.Embedding only: experts
-    // stay in the model dtype, and so do MoE gates.
-    return kind == ParamKind::Linear || kind == ParamKind::FinalFC ||
-           kind == ParamKind::Embedding;
+    // stay in the model dtype, and so do MoE gates it does not send to its
+    // group fallback.
+    return ftPlan(kind, shape) != FtPlan::Keep;
   case Kind::GroupQuant:
   case Kind::PerTensorQuant:
     switch (kind) {
@@ -184,15 +214,12 @@ Attribute mlir::qopt::weights::buildScheme(MLIRContext *ctx,
                                            ParamKind kind, Rounding rounding,
                                            bool optimizeScales,
                                            ArrayRef<int64_t> shape) {
-  if (!modeQuantizes(mode, kind))
+  if (!modeQuantizes(mode, kind, shape))
     return {};
   kind = quantizedKind(mode, kind);
   Type modelType = toMlirType(ctx, mode.modelDType);
   using Kind = models::QuantizationMode::Kind;
-  // FT-quant linears whose out_features is a multiple of 8 take the FT
-  // layout; the rest falls back to group quantization like MLC.
-  if (mode.kind == Kind::FTQuant && kind == ParamKind::Linear &&
-      shape.size() == 2 && shape[0] % 8 == 0)
+  if (mode.kind == Kind::FTQuant && ftPlan(kind, shape) == FtPlan::FT)
     return FtQuantAttr::get(ctx, mode.ftSm);
   if (mode.kind == Kind::GroupQuant || mode.kind == Kind::FTQuant) {
     int64_t maxInt = (int64_t(1) << (mode.bits - 1)) - 1;

@@ -68,11 +68,21 @@ SmallVector<ModelOp> getModels(Operation *op);
 /// The kind a mode treats a parameter of `kind` as: NoQuantLinear /
 /// NoQuantEmbedding (a module MLC marks `no_quantization`) are Linear /
 /// Embedding for a mode that ignores the mark (q4f16_ft) and Other for the
-/// rest; every other kind is itself.
+/// rest; Float32OutLinear / Float32OutMoEGate stay themselves for q4f16_ft
+/// and are Linear / MoEGate for the rest; every other kind is itself.
 ParamKind quantizedKind(const ::qopt::models::QuantizationMode &mode,
                         ParamKind kind);
-/// Whether a mode quantizes a parameter of this kind (docs/quantization.md).
-bool modeQuantizes(const ::qopt::models::QuantizationMode &mode, ParamKind kind);
+/// What MLC's FT mutator (q4f16_ft) makes of a parameter, in its rule order
+/// (docs/quantization.md, "q4f16_ft"): the FT layout, the q4f16_1 group
+/// fallback (embeddings; final fc, float32-output or out_features % 8 != 0
+/// Linears, MoE gates included), or nothing (MoE gates left, the rest).
+enum class FtPlan { FT, GroupFallback, Keep };
+/// `kind` as quantizedKind gives it for q4f16_ft; `shape` the weight's.
+FtPlan ftPlan(ParamKind kind, ArrayRef<int64_t> shape);
+/// Whether a mode quantizes a parameter of this kind (docs/quantization.md);
+/// `shape` (the weight's) matters to q4f16_ft only.
+bool modeQuantizes(const ::qopt::models::QuantizationMode &mode, ParamKind kind,
+                   ArrayRef<int64_t> shape = {});
 /// The scheme attribute a mode applies to a parameter of this kind.
 /// Null for modes that do not quantize it. `rounding` applies to group modes.
 /// `shape` (the weight's) picks FT-quant's layout or its group fallback.

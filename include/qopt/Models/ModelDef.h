@@ -33,9 +33,12 @@ namespace qopt::models {
 /// quantized. NoQuantLinear / NoQuantEmbedding: the weight of a Linear /
 /// Embedding inside a module MLC marks `no_quantization` (phi3_v's CLIP
 /// tower): a plain parameter for the modes that honour the mark, a Linear /
-/// Embedding for those that do not (q4f16_ft).
+/// Embedding for those that do not (q4f16_ft). Float32OutLinear /
+/// Float32OutMoEGate: the weight of a Linear MLC declares with `out_dtype`
+/// float32; a Linear / MoEGate except for q4f16_ft, which group-quantizes it.
 enum class ParamKind { Linear, FinalFC, Embedding, MoEGate, Experts, Norm, Bias, Other,
-                       Float32Bias, Float32, NoQuantLinear, NoQuantEmbedding };
+                       Float32Bias, Float32, NoQuantLinear, NoQuantEmbedding,
+                       Float32OutLinear, Float32OutMoEGate };
 
 /// How an MLC parameter is computed from Hugging Face tensors: a small
 /// expression tree over source tensor names.

@@ -351,3 +351,52 @@ TEST(MoreArchitecturesTest, DeepseekMoeLayersAndRefusals) {
             "/m/config.json: field 'attention_bias' must be false: MLC's "
             "deepseek loader maps no q/k/v bias");
 }
+
+// deepseek_v2 / deepseek_v3's router is an nn.Linear with out_dtype float32
+// (DeepseekV2MoE in deepseek_v2_model.py): a MoE gate for every mode, but
+// group-quantized by q4f16_ft, whose FT rewriter checks out_dtype before
+// it looks for gates (docs/quantization.md, "q4f16_ft"). deepseek's (v1)
+// router has the model dtype: a plain MoE gate.
+TEST(MoreArchitecturesTest, DeepseekV2RouterHasFloat32Output) {
+  nlohmann::json c = {{"model_type", "deepseek_v2"},
+                      {"vocab_size", 40},
+                      {"hidden_size", 32},
+                      {"intermediate_size", 64},
+                      {"moe_intermediate_size", 32},
+                      {"num_hidden_layers", 1},
+                      {"num_attention_heads", 2},
+                      {"num_key_value_heads", 2},
+                      {"n_shared_experts", 1},
+                      {"n_routed_experts", 4},
+                      {"num_experts_per_tok", 2},
+                      {"norm_topk_prob", false},
+                      {"first_k_dense_replace", 0},
+                      {"moe_layer_freq", 1},
+                      {"routed_scaling_factor", 1.0},
+                      {"scoring_func", "softmax"},
+                      {"topk_method", "greedy"},
+                      {"n_group", 1},
+                      {"topk_group", 1},
+                      {"attention_bias", false},
+                      {"kv_lora_rank", 5},
+                      {"qk_rope_head_dim", 2},
+                      {"v_head_dim", 3},
+                      {"qk_nope_head_dim", 4},
+                      {"rms_norm_eps", 1e-6},
+                      {"rope_theta", 10000},
+                      {"max_position_embeddings", 64}};
+  llvm::Expected<ModelDef> m = buildDef(c, 1);
+  ASSERT_TRUE(bool(m)) << llvm::toString(m.takeError());
+  const ParamDef *gate = find(*m, "model.layers.0.mlp.gate.weight");
+  ASSERT_NE(gate, nullptr);
+  EXPECT_EQ(gate->kind, ParamKind::Float32OutMoEGate);
+  // Over 256 experts it is an ordinary (float32-output) Linear.
+  c["n_routed_experts"] = 264;
+  m = buildDef(c, 1);
+  ASSERT_TRUE(bool(m)) << llvm::toString(m.takeError());
+  EXPECT_EQ(find(*m, "model.layers.0.mlp.gate.weight")->kind,
+            ParamKind::Float32OutLinear);
+  // The other Linears have the model dtype.
+  EXPECT_EQ(find(*m, "model.layers.0.self_attn.o_proj.weight")->kind,
+            ParamKind::Linear);
+}
