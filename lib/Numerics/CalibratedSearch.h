@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <type_traits>
 
 namespace qopt::numerics::calibrated {
@@ -26,6 +27,8 @@ namespace qopt::numerics::calibrated {
 inline constexpr float kRatios[] = {1.00f, 0.90f, 0.80f};
 /// Least-squares refinements from the screened candidate of least error.
 inline constexpr int kRefinements = 2;
+/// Candidates one orientation of a group scores at most.
+inline constexpr int kMaxTried = int(std::size(kRatios)) + kRefinements;
 /// MNN's threshold below which a scale counts as zero.
 inline constexpr float kMnnEpsilon = 1e-6f;
 

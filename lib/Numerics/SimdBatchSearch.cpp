@@ -48,9 +48,7 @@ using VF = hn::Vec<DF>;
 using MD = hn::Mask<DD>;
 using MF = hn::Mask<DF>;
 
-/// Candidates per orientation at most (kRatios + kRefinements).
-constexpr int kMaxTried =
-    int(std::size(calibrated::kRatios)) + calibrated::kRefinements;
+using calibrated::kMaxTried;
 
 /// The same lanes' mask for the other element type.
 HWY_INLINE MD ToDouble(MF m) {
@@ -174,8 +172,7 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
   const float hiCode = fullRange ? maxInt + 1.0f : maxInt;
   const VF vLo = hn::Set(df, -maxInt), vHi = hn::Set(df, hiCode),
            vMax = hn::Set(df, maxInt), zeroF = hn::Zero(df),
-           oneF = hn::Set(df, 1.0f),
-           nanF = hn::Set(df, std::numeric_limits<float>::quiet_NaN());
+           oneF = hn::Set(df, 1.0f);
   const VD zeroD = hn::Zero(dd);
   const DI di;
   for (int64_t g0 = 0; g0 < count; g0 += N) {
@@ -217,12 +214,9 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
       // returns those lanes; e and next (its least-squares successor, 0
       // if none) per lane.
       auto tryScale = [&](VF s, MF want, VD &e, VF &next) {
-        MF ok = hn::And(want, hn::And(hn::Gt(s, zeroF), hn::IsFinite(s)));
-        for (int t = 0; t < numTried; ++t)
-          ok = hn::AndNot(hn::Eq(s, tried[t]), ok);
+        const MF ok = FreshScales(df, s, want, tried, numTried);
         if (hn::AllFalse(df, ok))
           return ok;
-        tried[numTried++] = hn::IfThenElse(ok, s, nanF);
         const VF sc = hn::IfThenElse(ok, s, oneF);
         VD sxq, sqq;
         ScoreLanes(yf.data(), yd.data(), n, sc, vLo, vHi, e, sxq, sqq);
@@ -303,8 +297,7 @@ void WeightedSearchT(const float *xRow, const float *aRow,
   std::vector<float> xf(size_t(n * N)), af(size_t(n * N));
   std::vector<uint32_t> wt(size_t(n * N));
   const VW vHi = hn::Set(df, hi), vTop = hn::Set(df, 2 * hi),
-           zeroF = hn::Zero(df), oneF = hn::Set(df, 1.0f),
-           nanF = hn::Set(df, std::numeric_limits<float>::quiet_NaN());
+           zeroF = hn::Zero(df), oneF = hn::Set(df, 1.0f);
   for (int64_t g0 = 0; g0 < count; g0 += N) {
     const auto off = hn::LoadU(di, offsets + g0);
     VW amax = zeroF;
@@ -334,12 +327,9 @@ void WeightedSearchT(const float *xRow, const float *aRow,
     // returns those lanes; e and next (its least-squares successor, 0 if
     // none) per lane.
     auto tryScale = [&](VW cs, MW want, VW &e, VW &next) {
-      MW ok = hn::And(want, hn::And(hn::Gt(cs, zeroF), hn::IsFinite(cs)));
-      for (int t = 0; t < numTried; ++t)
-        ok = hn::AndNot(hn::Eq(cs, tried[t]), ok);
+      const MW ok = FreshScales(df, cs, want, tried, numTried);
       if (hn::AllFalse(df, ok))
         return ok;
-      tried[numTried++] = hn::IfThenElse(ok, cs, nanF);
       const VW sc = hn::IfThenElse(ok, cs, oneF);
       // simd::weightedTerms' terms, summed i ascending from +0.
       e = zeroF;

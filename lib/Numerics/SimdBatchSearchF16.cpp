@@ -69,8 +69,7 @@ using VI = hn::Vec<DI>;
 using MF = hn::Mask<DF>;
 using MD = hn::Mask<DD>;
 
-constexpr int kMaxTried =
-    int(std::size(calibrated::kRatios)) + calibrated::kRefinements;
+using calibrated::kMaxTried;
 /// 2^24 and its square: f16 values and scales in units of 2^-24.
 constexpr double kUnit = 16777216.0;
 
@@ -235,8 +234,7 @@ void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
   std::vector<uint32_t> wt(size_t(n * G));
   const VF vLo = hn::Set(df, -maxInt), vHi = hn::Set(df, hiCode),
            vMax = hn::Set(df, maxInt), zeroF = hn::Zero(df),
-           oneF = hn::Set(df, 1.0f),
-           nanF = hn::Set(df, std::numeric_limits<float>::quiet_NaN());
+           oneF = hn::Set(df, 1.0f);
   const VD zeroD = hn::Zero(dd), limit = hn::Set(dd, 32.0),
            sumLimit = hn::Set(dd, 268435456.0 / double(hiCode));
   const VD factor = hn::Set(dd, double(n + 8) * 0x1p-52);
@@ -303,12 +301,9 @@ void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
       // returns those lanes; per lane half the candidate (c) and its
       // least-squares successor (next, 0 if none).
       auto tryScale = [&](VF s, MF want, Cand (&c)[2], VF &next) {
-        MF ok = hn::And(want, hn::And(hn::Gt(s, zeroF), hn::IsFinite(s)));
-        for (int t = 0; t < numTried; ++t)
-          ok = hn::AndNot(hn::Eq(s, tried[t]), ok);
+        const MF ok = FreshScales(df, s, want, tried, numTried);
         if (hn::AllFalse(df, ok))
           return ok;
-        tried[numTried++] = hn::IfThenElse(ok, s, nanF);
         const VF sc = hn::IfThenElse(ok, s, oneF);
         VD x0, x1;
         VF q;

@@ -19,6 +19,7 @@
 #include <hwy/highway.h>
 
 #include <cstdint>
+#include <limits>
 
 HWY_BEFORE_NAMESPACE();
 namespace qopt::numerics::HWY_NAMESPACE {
@@ -96,6 +97,22 @@ HWY_INLINE void StoreWinnerWords(DF df, int64_t n, int bits, float maxInt,
     for (int64_t j = 0; j < n / perWord; ++j)
       out[j] = scratch[j * N + l];
   }
+}
+
+/// The lanes of `want` where s is a usable scale (positive and finite) that
+/// the lane has not scored yet; when there are any, s is recorded as tried
+/// in them (NaN, never equal, in the others). The batch searches skip a
+/// candidate equal to an earlier one, as the scalar searches do.
+template <class D>
+HWY_INLINE hn::Mask<D> FreshScales(D d, hn::Vec<D> s, hn::Mask<D> want,
+                                   hn::Vec<D> *tried, int &numTried) {
+  auto ok = hn::And(want, hn::And(hn::Gt(s, hn::Zero(d)), hn::IsFinite(s)));
+  for (int t = 0; t < numTried; ++t)
+    ok = hn::AndNot(hn::Eq(s, tried[t]), ok);
+  if (!hn::AllFalse(d, ok))
+    tried[numTried++] = hn::IfThenElse(
+        ok, s, hn::Set(d, std::numeric_limits<hn::TFromD<D>>::quiet_NaN()));
+  return ok;
 }
 
 } // namespace qopt::numerics::HWY_NAMESPACE
