@@ -177,8 +177,10 @@ static bool isContainedRelativePath(llvm::StringRef name) {
   return !name.contains('\0');
 }
 
-llvm::Expected<std::vector<WeightMapEntry>>
-readWeightMap(llvm::StringRef indexJsonPath) {
+llvm::Error forEachWeightMapEntry(
+    llvm::StringRef indexJsonPath,
+    llvm::function_ref<void(llvm::StringRef tensor, llvm::StringRef file)>
+        entry) {
   std::string index = indexJsonPath.str();
   llvm::Expected<RandomAccessFile> file = RandomAccessFile::open(index);
   if (!file)
@@ -190,11 +192,10 @@ readWeightMap(llvm::StringRef indexJsonPath) {
   if (!text)
     return text.takeError();
 
-  nlohmann::json json;
+  detail::WeightMapJson json;
   detail::JsonFailure failure;
-  std::vector<std::string> order;
-  if (!detail::parseJson(*text, detail::JsonLimits(), json, failure,
-                         "weight_map", &order)) {
+  if (!detail::parseWeightMapJson(*text, detail::JsonLimits(), json,
+                                  failure)) {
     switch (failure.kind) {
     case detail::JsonFailure::Syntax:
       return makeError(index + ": is not valid JSON (error at byte " +
@@ -214,21 +215,20 @@ readWeightMap(llvm::StringRef indexJsonPath) {
                        failure.outerKey + "'");
     }
   }
-  if (!json.is_object())
+  if (!json.rootIsObject)
     return makeError(index + ": expected a JSON object");
-  auto mapIt = json.find("weight_map");
-  if (mapIt == json.end() || !mapIt->is_object())
+  if (!json.hasMap)
     return makeError(index + ": missing 'weight_map' object");
+  text->clear();
+  text->shrink_to_fit();
 
   llvm::StringRef dir = llvm::sys::path::parent_path(index);
-  std::vector<WeightMapEntry> entries;
-  entries.reserve(order.size());
-  for (const std::string &tensor : order) {
-    const nlohmann::json &value = (*mapIt)[tensor];
-    if (!value.is_string())
+  llvm::SmallString<256> path;
+  for (auto [tensor, fileId] : json.entries) {
+    if (fileId < 0)
       return makeError(index + ": weight_map value for tensor '" + tensor +
                        "' is not a string");
-    const std::string &name = value.get_ref<const std::string &>();
+    const std::string &name = json.files[size_t(fileId)];
     if (!isContainedRelativePath(name))
       return makeError(index + ": weight_map file '" + name + "' for tensor '" +
                        tensor +
@@ -236,11 +236,22 @@ readWeightMap(llvm::StringRef indexJsonPath) {
                        "directory");
     // One spelling per file ("./s", ".//s" and "s" are one shard), so that
     // each shard is opened and parsed once however the index names it.
-    llvm::SmallString<256> path(dir);
+    path = dir;
     llvm::sys::path::append(path, name);
     llvm::sys::path::remove_dots(path, /*remove_dot_dot=*/false);
-    entries.push_back({tensor, std::string(path.str())});
+    entry(tensor, path.str());
   }
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::vector<WeightMapEntry>>
+readWeightMap(llvm::StringRef indexJsonPath) {
+  std::vector<WeightMapEntry> entries;
+  if (llvm::Error err = forEachWeightMapEntry(
+          indexJsonPath, [&](llvm::StringRef tensor, llvm::StringRef file) {
+            entries.push_back({tensor.str(), file.str()});
+          }))
+    return std::move(err);
   return entries;
 }
 
@@ -367,124 +378,24 @@ static SourceFormat formatOfName(llvm::StringRef name) {
   return SourceFormat::Auto;
 }
 
-static llvm::Expected<Checkpoint> openSingle(llvm::StringRef path,
-                                             SourceFormat format,
-                                             GgufView gguf) {
-  llvm::Expected<CheckpointFile> cf = readCheckpointFile(path, format, gguf);
-  if (!cf)
-    return cf.takeError();
-  Checkpoint ckpt;
-  ckpt.format = cf->format;
-  std::string p = path.str();
-  // The map node takes the tensors' buffer: their addresses stay.
-  CheckpointFile &file = ckpt.files.emplace(p, std::move(*cf)).first->second;
-  for (const TensorInfo &t : file.tensors) {
-    ckpt.torchToPath.emplace_back(t.name, p);
-    ckpt.nameIndex[t.name] = &t;
-  }
-  return ckpt;
-}
-
-static llvm::Expected<Checkpoint> openIndex(llvm::StringRef indexPath,
-                                            SourceFormat format,
-                                            GgufView gguf) {
-  llvm::Expected<std::vector<WeightMapEntry>> entries =
-      readWeightMap(indexPath);
-  if (!entries)
-    return entries.takeError();
-  Checkpoint ckpt;
-  ckpt.format = format;
-  ckpt.indexPath = indexPath.str();
-  // Parse each shard once, in order of first appearance.
-  for (const WeightMapEntry &e : *entries) {
-    if (ckpt.files.count(e.file))
-      continue;
-    if (!llvm::sys::fs::is_regular_file(e.file))
-      return makeError(indexPath + ": weight_map names " + e.file +
-                       " (for tensor '" + e.tensor +
-                       "'), which does not exist");
-    llvm::Expected<CheckpointFile> cf = readCheckpointFile(e.file, format, gguf);
-    if (!cf)
-      return cf.takeError();
-    if (ckpt.format == SourceFormat::Auto)
-      ckpt.format = cf->format;
-    ckpt.files.emplace(e.file, std::move(*cf));
-  }
-  // Every mapped tensor must be in its file. Names are viewed in the
-  // headers, not copied (a MoE checkpoint has tens of thousands).
-  std::unordered_map<std::string_view,
-                     std::unordered_map<std::string_view, const TensorInfo *>>
-      positions;
-  for (const auto &[path, cf] : ckpt.files) {
-    auto &byName = positions[path];
-    for (const TensorInfo &t : cf.tensors)
-      byName.emplace(t.name, &t);
-  }
-  ckpt.torchToPath.reserve(entries->size());
-  for (const WeightMapEntry &e : *entries) {
-    const auto &byName = positions.at(e.file);
-    auto it = byName.find(e.tensor);
-    if (it == byName.end())
-      return makeError(indexPath + ": tensor '" + e.tensor + "' mapped to " +
-                       e.file + " is not in that file");
-    ckpt.torchToPath.emplace_back(e.tensor, e.file);
-    ckpt.nameIndex[it->second->name] = it->second;
-  }
-  positions.clear();
-  // The file whose tensors hold `t`.
-  auto fileOf = [&](const TensorInfo *t) -> const std::string & {
-    for (const auto &[path, cf] : ckpt.files)
-      if (!cf.tensors.empty() && t >= cf.tensors.data() &&
-          t < cf.tensors.data() + cf.tensors.size())
-        return path;
-    return ckpt.indexPath;
-  };
-  // Tensors of a shard that the index does not map are ignored, as MLC does.
-  for (const auto &[path, cf] : ckpt.files)
-    for (const TensorInfo &t : cf.tensors) {
-      auto it = ckpt.nameIndex.find(t.name);
-      if (it == ckpt.nameIndex.end())
-        ckpt.warnings.push_back(path + ": tensor '" + t.name +
-                                "' is not mapped to this file by " +
-                                ckpt.indexPath + "; ignored");
-      else if (it->second != &t)
-        ckpt.warnings.push_back(path + ": tensor '" + t.name +
-                                "' is also in " + fileOf(it->second) +
-                                ", where " + ckpt.indexPath +
-                                " maps it; this copy is ignored");
-    }
-  return ckpt;
-}
-
-/// Opens the file `path`: an index or a single checkpoint file.
-static llvm::Expected<Checkpoint> openFile(llvm::StringRef path,
-                                           SourceFormat format,
-                                           GgufView gguf) {
-  bool isIndex = path.ends_with(".index.json");
-  if (format == SourceFormat::Auto)
-    format = formatOfName(path);
-  if (isIndex)
-    return openIndex(path, format, gguf);
-  return openSingle(path, format, gguf);
-}
-
-llvm::Expected<Checkpoint> openCheckpoint(llvm::StringRef source,
-                                          SourceFormat format, GgufView gguf) {
+llvm::Expected<CheckpointLocation> locateCheckpoint(llvm::StringRef source,
+                                                    SourceFormat format) {
   if (!llvm::sys::fs::exists(source))
     return makeError(source + ": no such file or directory");
-  if (!llvm::sys::fs::is_directory(source))
-    return openFile(source, format, gguf);
+  if (!llvm::sys::fs::is_directory(source)) {
+    bool isIndex = source.ends_with(".index.json");
+    if (format == SourceFormat::Auto)
+      format = formatOfName(source);
+    return CheckpointLocation{format, source.str(), isIndex};
+  }
 
   std::vector<std::string> lookedFor;
   for (const Candidate &c : candidatesFor(format)) {
     llvm::SmallString<256> p(source);
     llvm::sys::path::append(p, c.name);
     lookedFor.push_back(c.name);
-    if (!llvm::sys::fs::exists(p))
-      continue;
-    if (c.isIndex)
-      return openIndex(p, c.format, gguf);
-    return openSingle(p, c.format, gguf);
+    if (llvm::sys::fs::exists(p))
+      return CheckpointLocation{c.format, std::string(p.str()), c.isIndex};
   }
 
   // A lone file of a known extension.
@@ -514,7 +425,7 @@ llvm::Expected<Checkpoint> openCheckpoint(llvm::StringRef source,
       return makeError(source + ": found several *" + singletons[i].extension +
                        " files (" + names + ") and no index naming them");
     }
-    return openSingle(files.front(), singletons[i].format, gguf);
+    return CheckpointLocation{singletons[i].format, files.front(), false};
   }
   for (const Singleton &s : singletons)
     lookedFor.push_back(std::string("*") + s.extension);
@@ -523,6 +434,36 @@ llvm::Expected<Checkpoint> openCheckpoint(llvm::StringRef source,
                         ? std::string("checkpoint")
                         : sourceFormatName(format).str() + " checkpoint") +
                    " found; looked for " + llvm::join(lookedFor, ", "));
+}
+
+llvm::Expected<Checkpoint> openCheckpoint(llvm::StringRef source,
+                                          SourceFormat format, GgufView gguf) {
+  llvm::Expected<CheckpointLocation> where = locateCheckpoint(source, format);
+  if (!where)
+    return where.takeError();
+  Checkpoint ckpt;
+  if (where->isIndex)
+    ckpt.indexPath = where->path;
+  // Every header is kept: the map node takes the tensors' buffer, so the
+  // addresses the visitor was given stay valid.
+  llvm::Expected<CheckpointScan> scan = scanCheckpoint(
+      *where, gguf,
+      [&](CheckpointFile &file, llvm::ArrayRef<MappedTensor> mapped) {
+        std::string path = file.path;
+        ckpt.files.emplace(path, std::move(file));
+        for (const MappedTensor &m : mapped) {
+          if (ckpt.torchToPath.size() <= m.position)
+            ckpt.torchToPath.resize(m.position + 1);
+          ckpt.torchToPath[m.position] = {m.tensor->name, path};
+          ckpt.nameIndex[m.tensor->name] = m.tensor;
+        }
+        return llvm::Error::success();
+      });
+  if (!scan)
+    return scan.takeError();
+  ckpt.format = scan->format;
+  ckpt.warnings = std::move(scan->warnings);
+  return ckpt;
 }
 
 } // namespace qopt::loaders

@@ -11,6 +11,7 @@
 #include "qopt/Loaders/Gguf.h"
 #include "qopt/Models/Gguf.h"
 
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/FileSystem.h"
@@ -96,16 +97,11 @@ static std::string relativeTo(StringRef file, StringRef root) {
 /// The config checks of models::checkModelConfig (GGUF metadata becomes a
 /// config too) and models::checkConfigAgainstCheckpoint.
 static llvm::Error checkConfigAgainst(const ::qopt::models::ModelConfig &cfg,
-                                      const ::qopt::loaders::Checkpoint &ckpt) {
+                                      const loaders::CheckpointScan &scan) {
   if (llvm::Error err = ::qopt::models::checkModelConfig(cfg))
     return err;
-  uint64_t tensors = 0, elements = 0;
-  for (const auto &[path, file] : ckpt.files)
-    for (const ::qopt::loaders::TensorInfo &t : file.tensors) {
-      ++tensors;
-      elements += uint64_t(t.numElements());
-    }
-  return ::qopt::models::checkConfigAgainstCheckpoint(cfg, tensors, elements);
+  return ::qopt::models::checkConfigAgainstCheckpoint(cfg, scan.fileTensors,
+                                                      scan.fileElements);
 }
 
 namespace {
@@ -159,68 +155,100 @@ struct ImportCheckpointPass
     if (!arch)
       return fail(modelLoc, arch.takeError());
 
-    llvm::Expected<loaders::Checkpoint> ckpt =
-        loaders::openCheckpoint(sourcePath, *format,
-                                models::ggufCheckpointFile);
+    llvm::Expected<loaders::CheckpointLocation> where =
+        loaders::locateCheckpoint(sourcePath, *format);
     // Loader errors name the checkpoint file themselves.
-    if (!ckpt)
-      return fail(UnknownLoc::get(ctx), ckpt.takeError());
-    // Sizes from the config are checked against the tensors actually present
-    // before anything is planned from them (docs/reliability.md).
-    if (llvm::Error err = checkConfigAgainst(*cfg, *ckpt))
-      return fail(modelLoc, std::move(err));
-    for (const std::string &w : ckpt->warnings)
-      emitWarning(UnknownLoc::get(ctx)) << w;
+    if (!where)
+      return fail(UnknownLoc::get(ctx), where.takeError());
 
     OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
     auto model = ModelOp::create(b, modelLoc, (*arch)->name, (*arch)->name,
                                  jsonToAttr(ctx, cfg->raw()));
     // Files are named relative to the checkpoint's directory, held once on
     // the model: the IR stays valid when the checkpoint moves.
-    std::string root;
-    if (!ckpt->indexPath.empty())
-      root = llvm::sys::path::parent_path(ckpt->indexPath).str();
-    else if (!ckpt->torchToPath.empty())
-      root = llvm::sys::path::parent_path(ckpt->torchToPath.front().second)
-                 .str();
-    if (!root.empty())
-      model.setCheckpointRootAttr(b.getStringAttr(root));
-    if (!ckpt->indexPath.empty())
-      model.setSourceIndexAttr(
-          b.getStringAttr(relativeTo(ckpt->indexPath, root)));
-    b.setInsertionPointToEnd(&model.getBody().front());
-    for (const auto &[name, file] : ckpt->torchToPath) {
-      const loaders::TensorInfo *t = ckpt->find(name);
-      Location loc = NameLoc::get(b.getStringAttr(name),
-                                  FileLineColLoc::get(ctx, file, 0, 0));
-      if (!t) {
-        emitError(loc) << file << ": tensor '" << name
-                       << "' is listed in the index but not in the file";
-        return signalPassFailure();
-      }
-      auto type = RankedTensorType::get(t->shape, toMlirType(ctx, t->dtype));
-      auto op = SourceOp::create(b, loc, type,
-                                 b.getStringAttr(relativeTo(t->file, root)),
-                                 b.getStringAttr(name),
-                                 int64_t(t->offset),
-                                 DenseI64ArrayAttr());
-      if (!t->strides.empty())
-        op.setStridesAttr(b.getDenseI64ArrayAttr(t->strides));
-      // GGUF: the stored form, decoded by ops (docs/gguf.md).
-      Value v = op.getResult();
-      if (!t->encoding.empty()) {
-        const loaders::GgmlTypeInfo *info =
-            loaders::ggmlTypeByName(t->encoding);
-        SmallVector<int64_t> shape(t->shape.begin(), t->shape.end());
-        shape.back() = shape.back() / info->typeSize * info->blockSize;
-        v = DequantizeGgmlOp::create(b, loc,
-                                     RankedTensorType::get(shape, b.getF32Type()),
-                                     v, b.getStringAttr(t->encoding));
-      }
-      if (t->unpermuteHeads != 0)
-        v = UnpermuteHeadsOp::create(b, loc, v.getType(), v,
-                                     b.getI64IntegerAttr(t->unpermuteHeads));
+    std::string root = llvm::sys::path::parent_path(where->path).str();
+    Block &body = model.getBody().front();
+    b.setInsertionPointToEnd(&body);
+    // The IR is built from one file's header at a time (the loader frees
+    // each header after this call), so the headers' records of a checkpoint
+    // with tens of thousands of tensors are never held together with the IR
+    // built from them. Sources are created file by file and put in
+    // torch_to_path order afterwards: the first and last op built for each
+    // position.
+    std::vector<std::pair<Operation *, Operation *>> built;
+    bool inOrder = true;
+    llvm::Expected<loaders::CheckpointScan> scan = loaders::scanCheckpoint(
+        *where, models::ggufCheckpointFile,
+        [&](loaders::CheckpointFile &file,
+            ArrayRef<loaders::MappedTensor> mapped) -> llvm::Error {
+          StringAttr fileAttr = b.getStringAttr(relativeTo(file.path, root));
+          Location fileLoc = FileLineColLoc::get(ctx, file.path, 0, 0);
+          for (const loaders::MappedTensor &m : mapped) {
+            if (built.size() <= m.position)
+              built.resize(m.position + 1);
+            else
+              inOrder = false;
+            // The file holding the bytes (the header's own file, but for
+            // a reader that says otherwise).
+            StringAttr bytesAttr =
+                m.tensor->file == file.path
+                    ? fileAttr
+                    : b.getStringAttr(relativeTo(m.tensor->file, root));
+            built[m.position] = buildSource(b, *m.tensor, bytesAttr, fileLoc);
+          }
+          return llvm::Error::success();
+        });
+    if (!scan) {
+      model.erase();
+      return fail(UnknownLoc::get(ctx), scan.takeError());
     }
+    // Sizes from the config are checked against the tensors actually present
+    // before anything is planned from them (docs/reliability.md).
+    if (llvm::Error err = checkConfigAgainst(*cfg, *scan)) {
+      model.erase();
+      return fail(modelLoc, std::move(err));
+    }
+    for (const std::string &w : scan->warnings)
+      emitWarning(UnknownLoc::get(ctx)) << w;
+    if (where->isIndex || scan->mappedTensors != 0)
+      model.setCheckpointRootAttr(b.getStringAttr(root));
+    if (where->isIndex)
+      model.setSourceIndexAttr(
+          b.getStringAttr(relativeTo(where->path, root)));
+    if (!inOrder)
+      for (auto [first, last] : built)
+        for (Operation *op = first, *next; op; op = next) {
+          next = op == last ? nullptr : op->getNextNode();
+          op->moveBefore(&body, body.end());
+        }
+  }
+
+  /// The weights.source of `t` (and the ops decoding a GGUF tensor's stored
+  /// form): its first and last op.
+  static std::pair<Operation *, Operation *>
+  buildSource(OpBuilder &b, const loaders::TensorInfo &t, StringAttr file,
+              Location fileLoc) {
+    MLIRContext *ctx = b.getContext();
+    Location loc = NameLoc::get(b.getStringAttr(t.name), fileLoc);
+    auto type = RankedTensorType::get(t.shape, toMlirType(ctx, t.dtype));
+    auto op = SourceOp::create(b, loc, type, file, b.getStringAttr(t.name),
+                               int64_t(t.offset), DenseI64ArrayAttr());
+    if (!t.strides.empty())
+      op.setStridesAttr(b.getDenseI64ArrayAttr(t.strides));
+    // GGUF: the stored form, decoded by ops (docs/gguf.md).
+    Value v = op.getResult();
+    if (!t.encoding.empty()) {
+      const loaders::GgmlTypeInfo *info = loaders::ggmlTypeByName(t.encoding);
+      SmallVector<int64_t> shape(t.shape.begin(), t.shape.end());
+      shape.back() = shape.back() / info->typeSize * info->blockSize;
+      v = DequantizeGgmlOp::create(b, loc,
+                                   RankedTensorType::get(shape, b.getF32Type()),
+                                   v, b.getStringAttr(t.encoding));
+    }
+    if (t.unpermuteHeads != 0)
+      v = UnpermuteHeadsOp::create(b, loc, v.getType(), v,
+                                   b.getI64IntegerAttr(t.unpermuteHeads));
+    return {op.getOperation(), v.getDefiningOp()};
   }
 };
 } // namespace

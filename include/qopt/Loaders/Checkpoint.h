@@ -19,8 +19,10 @@
 
 #include "qopt/Numerics/DType.h"
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Allocator.h"
 #include "llvm/Support/Error.h"
 
 #include <nlohmann/json_fwd.hpp>
@@ -105,6 +107,14 @@ struct WeightMapEntry {
 llvm::Expected<std::vector<WeightMapEntry>>
 readWeightMap(llvm::StringRef indexJsonPath);
 
+/// readWeightMap without the entries: calls `entry(tensor, file)` for each,
+/// in JSON file order (`file` as WeightMapEntry::file). The same checks and
+/// errors (the entries before a failing one have been reported).
+llvm::Error forEachWeightMapEntry(
+    llvm::StringRef indexJsonPath,
+    llvm::function_ref<void(llvm::StringRef tensor, llvm::StringRef file)>
+        entry);
+
 /// A whole checkpoint as MLC's HuggingFaceLoader sees it.
 struct Checkpoint {
   SourceFormat format = SourceFormat::Auto;
@@ -144,6 +154,60 @@ struct GgufFile;
 /// (ggufTensorsAsCheckpoint).
 using GgufView =
     llvm::function_ref<llvm::Expected<CheckpointFile>(const GgufFile &)>;
+
+/// Where a checkpoint is: the index or the single file openCheckpoint
+/// would read, before any header is parsed.
+struct CheckpointLocation {
+  /// The format the files are read with (Auto: decided per file by its
+  /// first bytes).
+  SourceFormat format = SourceFormat::Auto;
+  /// The `*.index.json`, or the single checkpoint file.
+  std::string path;
+  bool isIndex = false;
+};
+
+/// Finds the checkpoint `source` names, as openCheckpoint does (same
+/// search, same errors), without reading it.
+llvm::Expected<CheckpointLocation> locateCheckpoint(llvm::StringRef source,
+                                                    SourceFormat format);
+
+/// A tensor of the file being scanned that the checkpoint maps to it, and
+/// its position in MLC's torch_to_path order (Checkpoint::torchToPath).
+struct MappedTensor {
+  size_t position = 0;
+  const TensorInfo *tensor = nullptr;
+};
+
+/// What scanCheckpoint found besides the headers it handed over.
+struct CheckpointScan {
+  /// The format of the files (Auto resolved by the first one).
+  SourceFormat format = SourceFormat::Auto;
+  /// Mapped tensors (the length of torch_to_path).
+  size_t mappedTensors = 0;
+  /// Tensors and elements of every file, mapped or not.
+  uint64_t fileTensors = 0, fileElements = 0;
+  /// As Checkpoint::warnings.
+  std::vector<std::string> warnings;
+};
+
+/// Called once per file of a scanned checkpoint, in order of first
+/// appearance in the index, with the file's header and its mapped tensors
+/// in torch_to_path order. The header is freed when the call returns (the
+/// callee may move it away).
+using CheckpointFileVisitor = llvm::function_ref<llvm::Error(
+    CheckpointFile &file, llvm::ArrayRef<MappedTensor> mapped)>;
+
+/// Reads the checkpoint at `where` one file header at a time: each header
+/// is parsed, checked against the index and handed to `visit`, then freed,
+/// so that a caller building its own records from the headers never holds
+/// every header at once. The index is held in a compact form (each name
+/// once, a file number per tensor). Errors are openCheckpoint's, in the
+/// same precedence (a file that is missing or does not parse before a
+/// tensor missing from its file); after a tensor is found missing, no file
+/// is handed over.
+llvm::Expected<CheckpointScan> scanCheckpoint(const CheckpointLocation &where,
+                                              GgufView gguf,
+                                              CheckpointFileVisitor visit);
 
 /// Opens a checkpoint. `source` is a directory, or one file
 /// (`*.safetensors`, `*.bin`, `*.index.json`, `*.gguf`). In a directory,
@@ -190,6 +254,28 @@ struct JsonFailure {
   std::string outerKey;
   std::string key;
 };
+
+/// What an index file's JSON says of its weight map, without a DOM: a
+/// checkpoint with tens of thousands of tensors has an index of megabytes,
+/// whose DOM (a node and two strings per tensor) was the conversion's
+/// largest allocation.
+struct WeightMapJson {
+  bool rootIsObject = false;
+  /// The root has a `weight_map` member whose value is an object.
+  bool hasMap = false;
+  /// weight_map's members in file order: the tensor name (in `names`) and
+  /// the index of its file name in `files`, or -1 when the value is not a
+  /// string.
+  std::vector<std::pair<llvm::StringRef, int64_t>> entries;
+  /// The distinct file names, in order of first appearance.
+  std::vector<std::string> files;
+  llvm::BumpPtrAllocator names;
+};
+
+/// parseJson's checks and failures (limits, duplicate keys, syntax) for an
+/// index file, keeping only its weight map.
+bool parseWeightMapJson(llvm::StringRef text, const JsonLimits &limits,
+                        WeightMapJson &out, JsonFailure &failure);
 
 /// "line L, column C" of byte `byte` (nlohmann's 1-based position of the
 /// character where parsing failed) in `text`.
