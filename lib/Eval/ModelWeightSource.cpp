@@ -175,6 +175,8 @@ static llvm::Expected<Tensor> evaluate(const models::MapExpr &e,
         t.values[size_t(j * r + i)] = in.values[size_t(i * c + j)];
     return std::move(t);
   }
+  case Op::StackEach:
+    return evaluate(e.expanded(), param, impl);
   case Op::Concat:
   case Op::Stack: {
     auto parts = evaluateOperands(e, param, impl);

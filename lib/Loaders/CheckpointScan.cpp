@@ -16,13 +16,13 @@
 
 #include "qopt/Loaders/Checkpoint.h"
 
-#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Allocator.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/StringSaver.h"
 
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
 
 namespace qopt::loaders {
@@ -75,8 +75,9 @@ struct CompactWeightMap {
   std::vector<std::string> files;
   /// Positions of each file's entries, ascending.
   std::vector<std::vector<uint32_t>> positionsOf;
-  /// Tensor name -> position (names are unique: readWeightMap's check).
-  llvm::DenseMap<llvm::StringRef, uint32_t> positionByName;
+  /// Positions sorted by tensor name (names are unique: readWeightMap's
+  /// check): 4 bytes a tensor where a hash table would take 24 or more.
+  std::vector<uint32_t> byName;
 
   llvm::Error read(llvm::StringRef indexPath) {
     llvm::StringSaver saver(names);
@@ -94,10 +95,23 @@ struct CompactWeightMap {
         });
     if (err)
       return err;
-    positionByName.reserve(entries.size());
-    for (auto [i, e] : llvm::enumerate(entries))
-      positionByName.try_emplace(e.tensor, uint32_t(i));
+    byName.resize(entries.size());
+    for (size_t i = 0; i < byName.size(); ++i)
+      byName[i] = uint32_t(i);
+    std::sort(byName.begin(), byName.end(), [&](uint32_t a, uint32_t b) {
+      return entries[a].tensor < entries[b].tensor;
+    });
     return llvm::Error::success();
+  }
+
+  /// The position of tensor `name`, or nullopt when the index lacks it.
+  std::optional<uint32_t> positionOf(llvm::StringRef name) const {
+    auto it = std::lower_bound(
+        byName.begin(), byName.end(), name,
+        [&](uint32_t p, llvm::StringRef n) { return entries[p].tensor < n; });
+    if (it == byName.end() || entries[*it].tensor != name)
+      return std::nullopt;
+    return *it;
   }
 };
 } // namespace
@@ -154,14 +168,14 @@ scanIndex(const CheckpointLocation &where, GgufView gguf,
     // does.
     std::vector<std::string> found;
     for (const TensorInfo &t : cf->tensors) {
-      auto it = map.positionByName.find(t.name);
-      if (it == map.positionByName.end()) {
+      std::optional<uint32_t> position = map.positionOf(t.name);
+      if (!position) {
         found.push_back(path + ": tensor '" + t.name +
                         "' is not mapped to this file by " + indexPath +
                         "; ignored");
         continue;
       }
-      uint32_t owner = map.entries[it->second].file;
+      uint32_t owner = map.entries[*position].file;
       if (owner != f || byName.at(t.name) != &t)
         found.push_back(path + ": tensor '" + t.name + "' is also in " +
                         map.files[owner] + ", where " + indexPath +

@@ -203,20 +203,18 @@ void build::addLayerNormWithBias(ModelDef &m, const TransformerDims &d,
 
 void build::addStackedExperts(ModelDef &m, const TransformerDims &d,
                               const StackedExperts &e) {
-  std::vector<MapExpr> gateUp, down;
-  for (int64_t x = 0; x < e.experts; ++x) {
-    std::string expert = e.hfExperts + "." + std::to_string(x) + ".";
-    gateUp.push_back(
-        MapExpr::concat({MapExpr::src(expert + e.gate + ".weight"),
-                         MapExpr::src(expert + e.up + ".weight")}));
-    down.push_back(MapExpr::src(expert + e.down + ".weight"));
-  }
+  // One pattern per stacked parameter, instantiated per expert `{}`.
+  std::string expert = e.hfExperts + ".{}.";
+  MapExpr gateUp = MapExpr::concat({MapExpr::src(expert + e.gate + ".weight"),
+                                    MapExpr::src(expert + e.up + ".weight")});
   int64_t f = e.ffn / d.tp;
   addParam(m, e.mlcGateUp, {e.experts, 2 * e.ffn, d.hidden},
-           ParamKind::Experts, MapExpr::stack(std::move(gateUp)),
+           ParamKind::Experts, MapExpr::stackEach(std::move(gateUp), e.experts),
            ShardStrategy{1, {f, f}});
   addParam(m, e.mlcDown, {e.experts, d.hidden, e.ffn}, ParamKind::Experts,
-           MapExpr::stack(std::move(down)), ShardStrategy{2, {}});
+           MapExpr::stackEach(MapExpr::src(expert + e.down + ".weight"),
+                              e.experts),
+           ShardStrategy{2, {}});
 }
 
 llvm::Error build::refusePresharding(const ModelConfig &cfg,

@@ -72,6 +72,8 @@ std::optional<std::string> ggufToHfName(llvm::StringRef ggufArchitecture,
 static bool readsSource(const MapExpr &e, llvm::StringRef hfName) {
   if (e.op == MapExpr::Op::Source || e.op == MapExpr::Op::View)
     return e.source == hfName;
+  if (e.op == MapExpr::Op::StackEach)
+    return readsSource(e.expanded(), hfName);
   return llvm::any_of(e.operands,
                       [&](const MapExpr &o) { return readsSource(o, hfName); });
 }

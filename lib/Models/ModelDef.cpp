@@ -93,9 +93,51 @@ MapExpr MapExpr::view(std::string src, int64_t offset,
   return e;
 }
 
+MapExpr MapExpr::stackEach(MapExpr pattern, int64_t count) {
+  MapExpr e;
+  e.op = Op::StackEach;
+  e.count = count;
+  e.operands.push_back(std::move(pattern));
+  return e;
+}
+
+/// `e` with every `{}` in its source names replaced by `index`.
+static void substituteIndex(MapExpr &e, llvm::StringRef index) {
+  size_t at;
+  while ((at = e.source.find("{}")) != std::string::npos)
+    e.source.replace(at, 2, index.str());
+  for (MapExpr &o : e.operands)
+    substituteIndex(o, index);
+}
+
+MapExpr MapExpr::instance(int64_t i) const {
+  MapExpr e = operands.front();
+  substituteIndex(e, std::to_string(i));
+  return e;
+}
+
+MapExpr MapExpr::expanded() const {
+  if (op == Op::StackEach) {
+    std::vector<MapExpr> parts;
+    parts.reserve(size_t(count));
+    for (int64_t i = 0; i < count; ++i)
+      parts.push_back(instance(i).expanded());
+    return MapExpr::stack(std::move(parts));
+  }
+  MapExpr e = *this;
+  for (MapExpr &o : e.operands)
+    o = o.expanded();
+  return e;
+}
+
 void MapExpr::collectSources(std::vector<std::string> &out) const {
   if (op == Op::Source) {
     out.push_back(source);
+    return;
+  }
+  if (op == Op::StackEach) {
+    for (int64_t i = 0; i < count; ++i)
+      instance(i).collectSources(out);
     return;
   }
   for (const MapExpr &o : operands)
@@ -227,6 +269,10 @@ bool ModelDef::isUnused(llvm::StringRef hfName) const {
 
 static void resolveExpr(MapExpr &e, llvm::ArrayRef<std::string> prefixes,
                         llvm::function_ref<bool(llvm::StringRef)> exists) {
+  // Each instance of a pattern may resolve under another prefix: written
+  // out. (With the one empty prefix nothing changes: see the caller.)
+  if (e.op == MapExpr::Op::StackEach)
+    e = e.expanded();
   if (e.op != MapExpr::Op::Source) {
     for (MapExpr &o : e.operands)
       resolveExpr(o, prefixes, exists);
@@ -243,6 +289,9 @@ static void resolveExpr(MapExpr &e, llvm::ArrayRef<std::string> prefixes,
 
 void ModelDef::resolveSourceNames(
     llvm::function_ref<bool(llvm::StringRef)> exists) {
+  // Names under the empty prefix alone resolve to themselves.
+  if (sourcePrefixes.size() == 1 && sourcePrefixes.front().empty())
+    return;
   for (ParamDef &p : params)
     resolveExpr(p.map, sourcePrefixes, exists);
 }

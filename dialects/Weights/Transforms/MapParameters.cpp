@@ -69,11 +69,21 @@ public:
     if (e.op == Op::View)
       return buildView(e, paramName);
     SmallVector<Value> ins;
-    for (const models::MapExpr &o : e.operands) {
+    auto add = [&](const models::MapExpr &o) {
       Value v = build(o, paramName);
-      if (!v)
-        return {};
-      ins.push_back(v);
+      if (v)
+        ins.push_back(v);
+      return bool(v);
+    };
+    if (e.op == Op::StackEach) {
+      // Instantiated one at a time: one expert's names live at once.
+      for (int64_t i = 0; i < e.count; ++i)
+        if (!add(e.instance(i)))
+          return {};
+    } else {
+      for (const models::MapExpr &o : e.operands)
+        if (!add(o))
+          return {};
     }
     Location loc = fusedLoc(ins);
     auto first = cast<RankedTensorType>(ins.front().getType());
@@ -98,7 +108,8 @@ public:
                               b.getI64IntegerAttr(e.axis))
           .getResult();
     }
-    case Op::Stack: {
+    case Op::Stack:
+    case Op::StackEach: {
       for (Value v : ins)
         if (v.getType() != first)
           return error(loc, paramName, ins, "cannot be stacked");
@@ -507,10 +518,16 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
 
     model->setAttr(model.getSourceParamsAttrName(),
                    IntegerAttr::get(IntegerType::get(&getContext(), 64),
-                                    countSourceParams(model, *def, paramSources,
+                                    countSourceParams(model, *def, sources,
+                                                      paramSources,
                                                       order.getArrayRef(),
                                                       byFile)));
 
+    // The per-tensor tables are done with: their memory goes to the IR
+    // built next (a MoE checkpoint's tens of thousands of names).
+    byFile = {};
+    torchToMlc = {};
+    paramSources = {};
     MLIRContext *ctx = &getContext();
     OpBuilder ob = OpBuilder::atBlockEnd(&body);
     ExprBuilder exprs(ob, sources, awqWeights, awqGroupSize(model), fp8Weights,
@@ -593,7 +610,7 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
   /// names. A single file is loaded once; the files of a sharded checkpoint
   /// are loaded per parameter and unloaded when a parameter needs others.
   int64_t countSourceParams(
-      ModelOp model, const models::ModelDef &def,
+      ModelOp model, const models::ModelDef &def, const SourceMap &sources,
       ArrayRef<SmallVector<StringRef, 2>> paramSources,
       ArrayRef<size_t> order,
       const llvm::MapVector<StringRef, SmallVector<SourceOp>> &byFile) {
@@ -604,10 +621,6 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
           fileParams[file] += cast<RankedTensorType>(
                                   getCheckpointTensor(s).getType())
                                   .getNumElements();
-    llvm::DenseMap<StringRef, StringRef> pathOf;
-    for (auto &[file, list] : byFile)
-      for (SourceOp s : list)
-        pathOf[s.getKey()] = file;
 
     int64_t total = 0;
     std::set<std::string> cached;
@@ -621,7 +634,10 @@ struct MapParametersPass : public ::mlir::qopt::weights::impl::MapParametersBase
     for (size_t i : order) {
       std::set<std::string> required;
       for (StringRef n : paramSources[i])
-        required.insert(pathOf.lookup(n).str());
+        if (SourceOp s = sources.lookup(n))
+          required.insert(s.getFile().str());
+        else
+          required.insert(std::string());
       std::vector<std::string> toLoad;
       for (const std::string &f : required)
         if (!cached.count(f))

@@ -44,7 +44,7 @@ enum class ParamKind { Linear, FinalFC, Embedding, MoEGate, Experts, Norm, Bias,
 /// expression tree over source tensor names.
 struct MapExpr {
   enum class Op { Source, Concat, Stack, Transpose, AddConstant, View, ToF32,
-                  DividePow2, Exp };
+                  DividePow2, Exp, StackEach };
   Op op = Op::Source;
   std::string source;             // Op::Source: the HF tensor name
   int64_t axis = 0;               // Op::Concat
@@ -58,6 +58,11 @@ struct MapExpr {
   /// DeepSeek's per-head split and transpose of `kv_b_proj`.
   int64_t viewOffset = 0;
   std::vector<int64_t> viewShape, viewStrides;
+  /// Op::StackEach: the stack of `count` operands, operand i being
+  /// `operands[0]` with every `{}` in its source names replaced by i (the
+  /// experts of a MoE layer: one pattern instead of a mapping per expert,
+  /// which for a model of 48 layers x 128 experts held 3.7 MB).
+  int64_t count = 0;
 
   static MapExpr src(std::string name);
   static MapExpr concat(std::vector<MapExpr> parts, int64_t axis = 0);
@@ -78,7 +83,15 @@ struct MapExpr {
   /// A strided view of the source tensor `src` (see `viewShape`).
   static MapExpr view(std::string src, int64_t offset,
                       std::vector<int64_t> shape, std::vector<int64_t> strides);
-  /// HF names in the order the mapping lists them.
+  /// Op::StackEach of `count` instances of `pattern` (see `count`).
+  static MapExpr stackEach(MapExpr pattern, int64_t count);
+  /// Op::StackEach: its operand `i`, a mapping without the pattern.
+  MapExpr instance(int64_t i) const;
+  /// The same mapping with every StackEach written out as the Stack of its
+  /// instances.
+  MapExpr expanded() const;
+  /// HF names in the order the mapping lists them (a StackEach's instance
+  /// by instance).
   void collectSources(std::vector<std::string> &out) const;
 };
 

@@ -337,3 +337,133 @@ TEST_F(IndexTest, ShardThatDoesNotParse) {
 }
 
 } // namespace
+
+namespace {
+
+/// What scanCheckpoint handed over for one file.
+struct Visit {
+  std::string path;
+  std::vector<size_t> positions;
+  std::vector<std::string> names;
+  size_t headerTensors = 0;
+};
+
+TEST_F(IndexTest, ScanHandsOverOneHeaderAtATime) {
+  // Shards alternate in the map: torch_to_path positions 0, 2, 4, ... are
+  // shard 1's tensors, 1, 3, 5, ... shard 2's (then the rest of shard 2).
+  const char *const one[] = {"model.embed_tokens.weight",
+                             "model.layers.0.self_attn.q_proj.weight"};
+  const char *const two[] = {"model.layers.1.self_attn.q_proj.weight",
+                             "model.norm.weight", "lm_head.weight"};
+  const std::string f1 = "pytorch_model-00001-of-00002.bin",
+                    f2 = "pytorch_model-00002-of-00002.bin";
+  writeFile(index, std::string("{\"weight_map\": {") + "\"" + one[0] +
+                       "\": \"" + f1 + "\", \"" + two[0] + "\": \"" + f2 +
+                       "\", \"" + one[1] + "\": \"" + f1 + "\", \"" + two[1] +
+                       "\": \"" + f2 + "\", \"" + two[2] + "\": \"" + f2 +
+                       "\"}}");
+  llvm::Expected<CheckpointLocation> where =
+      locateCheckpoint(dir, SourceFormat::Auto);
+  ASSERT_TRUE(bool(where)) << llvm::toString(where.takeError());
+  EXPECT_TRUE(where->isIndex);
+  EXPECT_EQ(where->path, index);
+  std::vector<Visit> visits;
+  llvm::Expected<CheckpointScan> scan = scanCheckpoint(
+      *where, {}, [&](CheckpointFile &file, llvm::ArrayRef<MappedTensor> m) {
+        Visit v{file.path, {}, {}, file.tensors.size()};
+        for (const MappedTensor &t : m) {
+          v.positions.push_back(t.position);
+          v.names.push_back(t.tensor->name);
+          // The tensor is the header's own record.
+          EXPECT_GE(t.tensor, file.tensors.data());
+          EXPECT_LT(t.tensor, file.tensors.data() + file.tensors.size());
+        }
+        visits.push_back(v);
+        // The callee may take the header (openCheckpoint does).
+        CheckpointFile taken = std::move(file);
+        return llvm::Error::success();
+      });
+  ASSERT_TRUE(bool(scan)) << llvm::toString(scan.takeError());
+  ASSERT_EQ(visits.size(), 2u);
+  EXPECT_EQ(visits[0].path, shard1);
+  EXPECT_EQ(visits[0].positions, (std::vector<size_t>{0, 2}));
+  EXPECT_EQ(visits[0].names, (std::vector<std::string>{one[0], one[1]}));
+  EXPECT_EQ(visits[1].path, shard2);
+  EXPECT_EQ(visits[1].positions, (std::vector<size_t>{1, 3, 4}));
+  EXPECT_EQ(visits[1].names,
+            (std::vector<std::string>{two[0], two[1], two[2]}));
+  EXPECT_EQ(scan->mappedTensors, 5u);
+  // Every tensor of both files counts (21), mapped or not; 16 are not
+  // mapped, each a warning in path order.
+  EXPECT_EQ(visits[0].headerTensors + visits[1].headerTensors, 21u);
+  EXPECT_EQ(scan->fileTensors, 21u);
+  ASSERT_EQ(scan->warnings.size(), 16u);
+  EXPECT_EQ(scan->warnings.front().rfind(shard1 + ": tensor '", 0), 0u);
+  EXPECT_EQ(scan->warnings.back().rfind(shard2 + ": tensor '", 0), 0u);
+  // openCheckpoint, the same scan keeping the headers, in map order.
+  llvm::Expected<Checkpoint> ckpt = openCheckpoint(dir, SourceFormat::Auto);
+  ASSERT_TRUE(bool(ckpt)) << llvm::toString(ckpt.takeError());
+  ASSERT_EQ(ckpt->torchToPath.size(), 5u);
+  EXPECT_EQ(ckpt->torchToPath[1],
+            (std::pair<std::string, std::string>{two[0], shard2}));
+  EXPECT_EQ(ckpt->torchToPath[2],
+            (std::pair<std::string, std::string>{one[1], shard1}));
+  EXPECT_EQ(ckpt->warnings, scan->warnings);
+}
+
+TEST_F(IndexTest, ScanStopsHandingOverAtAMissingTensor) {
+  // lm_head.weight is in shard 2 but mapped to shard 1: shard 1 is checked
+  // before anything of it is handed over, shard 2 is then only parsed.
+  std::string json = standardMap(1, ", \"lm_head.weight\": "
+                                    "\"pytorch_model-00001-of-00002.bin\"");
+  writeFile(index, json);
+  llvm::Expected<CheckpointLocation> where =
+      locateCheckpoint(dir, SourceFormat::Auto);
+  ASSERT_TRUE(bool(where)) << llvm::toString(where.takeError());
+  unsigned visits = 0;
+  llvm::Expected<CheckpointScan> scan =
+      scanCheckpoint(*where, {}, [&](CheckpointFile &, auto) {
+        ++visits;
+        return llvm::Error::success();
+      });
+  EXPECT_EQ(errorOf(std::move(scan)), index +
+                                          ": tensor 'lm_head.weight' mapped "
+                                          "to " +
+                                          shard1 + " is not in that file");
+  EXPECT_EQ(visits, 0u);
+  // A shard that does not parse still wins over the missing tensor, as in
+  // openCheckpoint.
+  writeFile(shard2, "not a zip");
+  EXPECT_EQ(errorOf(scanCheckpoint(*where, {},
+                                   [&](CheckpointFile &, auto) {
+                                     ++visits;
+                                     return llvm::Error::success();
+                                   })),
+            shard2 + ": not a PyTorch zip checkpoint (no zip signature)");
+  EXPECT_EQ(visits, 0u);
+}
+
+TEST_F(IndexTest, IndexWithoutDomKeepsItsChecks) {
+  // The weight map's sink ignores everything but weight_map's members:
+  // nested values elsewhere are checked (duplicates) but not kept.
+  writeFile(index, "{\"metadata\": {\"a\": {\"weight_map\": 1}}, "
+                   "\"weight_map\": {\"x\": \"a.bin\", \"y\": \"./a.bin\"}}");
+  llvm::Expected<std::vector<WeightMapEntry>> map = readWeightMap(index);
+  ASSERT_TRUE(bool(map)) << llvm::toString(map.takeError());
+  ASSERT_EQ(map->size(), 2u);
+  EXPECT_EQ((*map)[0].file, dir + "/a.bin");
+  EXPECT_EQ((*map)[1].file, dir + "/a.bin");
+  writeFile(index, "{\"weight_map\": {\"x\": [\"a.bin\"]}}");
+  EXPECT_EQ(errorOf(readWeightMap(index)),
+            index + ": weight_map value for tensor 'x' is not a string");
+  writeFile(index, "{\"weight_map\": [\"a.bin\"]}");
+  EXPECT_EQ(errorOf(readWeightMap(index)),
+            index + ": missing 'weight_map' object");
+  writeFile(index, "{\"m\": {\"k\": 1, \"k\": 2}, \"weight_map\": {}}");
+  EXPECT_EQ(errorOf(readWeightMap(index)),
+            index + ": duplicate key 'k' in 'm'");
+  writeFile(index, "\"weight_map\"");
+  EXPECT_EQ(errorOf(readWeightMap(index)), index + ": expected a JSON object");
+}
+
+} // namespace

@@ -400,3 +400,53 @@ TEST(MoreArchitecturesTest, DeepseekV2RouterHasFloat32Output) {
   EXPECT_EQ(find(*m, "model.layers.0.self_attn.o_proj.weight")->kind,
             ParamKind::Linear);
 }
+
+// Stacked experts are one pattern per parameter (MapExpr::stackEach), not a
+// mapping per expert; they name the same tensors, in the same order, as the
+// list written out by hand here, and write out to the Stack of the experts.
+TEST(MoreArchitecturesTest, StackedExpertsPatternNamesEveryExpert) {
+  nlohmann::json c = base("qwen3_moe");
+  c["attention_bias"] = false;
+  c["num_experts"] = 3;
+  c["moe_intermediate_size"] = 64;
+  c["decoder_sparse_step"] = 1;
+  llvm::Expected<ModelDef> m = buildDef(c, 1);
+  ASSERT_TRUE(bool(m)) << llvm::toString(m.takeError());
+  const ParamDef *gu = find(*m, "model.layers.1.mlp.moe_gate_up_proj.weight");
+  const ParamDef *dn = find(*m, "model.layers.1.mlp.moe_down_proj.weight");
+  ASSERT_NE(gu, nullptr);
+  ASSERT_NE(dn, nullptr);
+  EXPECT_EQ(gu->map.op, MapExpr::Op::StackEach);
+  EXPECT_EQ(gu->map.count, 3);
+  ASSERT_EQ(gu->map.operands.size(), 1u);
+  std::vector<std::string> names;
+  gu->map.collectSources(names);
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "model.layers.1.mlp.experts.0.gate_proj.weight",
+                       "model.layers.1.mlp.experts.0.up_proj.weight",
+                       "model.layers.1.mlp.experts.1.gate_proj.weight",
+                       "model.layers.1.mlp.experts.1.up_proj.weight",
+                       "model.layers.1.mlp.experts.2.gate_proj.weight",
+                       "model.layers.1.mlp.experts.2.up_proj.weight"}));
+  names.clear();
+  dn->map.collectSources(names);
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "model.layers.1.mlp.experts.0.down_proj.weight",
+                       "model.layers.1.mlp.experts.1.down_proj.weight",
+                       "model.layers.1.mlp.experts.2.down_proj.weight"}));
+  // Instance 2: concat(gate, up) of expert 2.
+  MapExpr two = gu->map.instance(2);
+  EXPECT_EQ(two.op, MapExpr::Op::Concat);
+  ASSERT_EQ(two.operands.size(), 2u);
+  EXPECT_EQ(two.operands[0].source,
+            "model.layers.1.mlp.experts.2.gate_proj.weight");
+  EXPECT_EQ(two.operands[1].source,
+            "model.layers.1.mlp.experts.2.up_proj.weight");
+  // Written out: the Stack of the three down projections.
+  MapExpr stack = dn->map.expanded();
+  EXPECT_EQ(stack.op, MapExpr::Op::Stack);
+  ASSERT_EQ(stack.operands.size(), 3u);
+  EXPECT_EQ(stack.operands[1].op, MapExpr::Op::Source);
+  EXPECT_EQ(stack.operands[1].source,
+            "model.layers.1.mlp.experts.1.down_proj.weight");
+}
