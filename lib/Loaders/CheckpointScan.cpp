@@ -8,9 +8,9 @@
 // allocator), a file number per tensor and a name -> position table, instead
 // of a record per tensor with its own copies of name and path. A
 // mixture-of-experts checkpoint maps tens of thousands of tensors (18,867
-// for Qwen3-30B-A3B, 91,991 for DeepSeek-V3), so the importer, which builds
-// its IR from the headers, would otherwise hold every header's records and
-// the IR built from them together.
+// for Qwen3-30B-A3B, 45,395 for DeepSeek-V3 in bf16), so the importer,
+// which builds its IR from the headers, would otherwise hold every header's
+// records and the IR built from them together.
 //
 //===----------------------------------------------------------------------===//
 
