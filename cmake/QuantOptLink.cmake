@@ -33,16 +33,20 @@ llvm_map_components_to_libnames(QOPT_LLVM_STATIC_LIBS Support Remarks)
 set(QOPT_MLIR_STATIC_LIBS MLIRIR MLIRParser MLIRPass MLIRTransforms
   MLIRFuncDialect MLIRQuantDialect MLIRSideEffectInterfaces)
 
-# QuantOpt::LLVMLibs / QuantOpt::MLIRLibs: what a library lists where it
-# would list LLVM / MLIR.
+# QOptLLVMLibs / QOptMLIRLibs: what a library lists where it would list
+# LLVM / MLIR. Installed (QuantOpt::LLVMLibs, QuantOpt::MLIRLibs) they are
+# plainly the shared libraries: the installed MLIR package's static targets
+# still name libLLVM.so.
 add_library(QOptLLVMLibs INTERFACE)
 set_target_properties(QOptLLVMLibs PROPERTIES EXPORT_NAME LLVMLibs)
 target_link_libraries(QOptLLVMLibs INTERFACE
-  "$<IF:${_qopt_static},${QOPT_LLVM_STATIC_LIBS},LLVM>")
+  "$<BUILD_INTERFACE:$<IF:${_qopt_static},${QOPT_LLVM_STATIC_LIBS},LLVM>>"
+  "$<INSTALL_INTERFACE:LLVM>")
 add_library(QOptMLIRLibs INTERFACE)
 set_target_properties(QOptMLIRLibs PROPERTIES EXPORT_NAME MLIRLibs)
 target_link_libraries(QOptMLIRLibs INTERFACE
-  "$<IF:${_qopt_static},${QOPT_MLIR_STATIC_LIBS},MLIR>" QOptLLVMLibs)
+  "$<BUILD_INTERFACE:$<IF:${_qopt_static},${QOPT_MLIR_STATIC_LIBS},MLIR>>"
+  "$<INSTALL_INTERFACE:MLIR>" QOptLLVMLibs)
 install(TARGETS QOptLLVMLibs QOptMLIRLibs EXPORT QuantOptTargets)
 
 # Debian's LLVM is built with LLVM_LINK_LLVM_DYLIB, so its static MLIR
@@ -78,13 +82,13 @@ _qopt_retarget_mlir_llvm()
 #   <var> = a link item for the library <name> (pcre2-8, utf8proc, ...): its
 #   static archive for a static target where the system has one, else the
 #   shared library. Both are found by absolute path, so the installed package
-#   needs no find_dependency for them.
+#   needs no find_dependency for them (it names the shared one).
 function(qopt_third_party_library var name)
   find_library(QOPT_${name}_SHARED ${name} REQUIRED)
   find_library(QOPT_${name}_STATIC lib${name}.a)
   if(QOPT_${name}_STATIC)
-    set(${var} "$<IF:${_qopt_static},${QOPT_${name}_STATIC},${QOPT_${name}_SHARED}>"
-      PARENT_SCOPE)
+    set(${var} "$<BUILD_INTERFACE:$<IF:${_qopt_static},${QOPT_${name}_STATIC},${QOPT_${name}_SHARED}>>"
+      "$<INSTALL_INTERFACE:${QOPT_${name}_SHARED}>" PARENT_SCOPE)
   else()
     set(${var} "${QOPT_${name}_SHARED}" PARENT_SCOPE)
   endif()
