@@ -78,6 +78,22 @@ function(_qopt_retarget_mlir_llvm)
 endfunction()
 _qopt_retarget_mlir_llvm()
 
+# qopt_use_mlir_libs(<target>)
+#   add_mlir_library puts LLVM's Support component into a library's link
+#   interface itself, as "LLVM" (libLLVM.so, Debian's LLVM_LINK_LLVM_DYLIB):
+#   for a library that links QOptMLIRLibs, that entry becomes QOptLLVMLibs,
+#   which picks per linked target like the rest.
+function(qopt_use_mlir_libs target)
+  foreach(prop LINK_LIBRARIES INTERFACE_LINK_LIBRARIES)
+    get_target_property(libs ${target} ${prop})
+    if(libs)
+      list(TRANSFORM libs REPLACE "^LLVM$" QOptLLVMLibs)
+      list(REMOVE_DUPLICATES libs)
+      set_target_properties(${target} PROPERTIES ${prop} "${libs}")
+    endif()
+  endforeach()
+endfunction()
+
 # qopt_third_party_library(<var> <name>)
 #   <var> = a link item for the library <name> (pcre2-8, utf8proc, ...): its
 #   static archive for a static target where the system has one, else the
