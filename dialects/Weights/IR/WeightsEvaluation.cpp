@@ -325,6 +325,16 @@ bool mlir::qopt::weights::isSubRowLocalChain(Value value) {
   return true;
 }
 
+bool mlir::qopt::weights::forwardsNonFiniteChain(Value value) {
+  auto op = value.getDefiningOp<EvaluableOpInterface>();
+  if (!op || !op.forwardsNonFinite())
+    return false;
+  for (Value operand : op->getOperands())
+    if (!forwardsNonFiniteChain(operand))
+      return false;
+  return true;
+}
+
 llvm::Error mlir::qopt::weights::checkEvaluable(Value value, Operation *user) {
   Operation *def = value.getDefiningOp();
   if (!def)
@@ -343,6 +353,9 @@ llvm::Error mlir::qopt::weights::checkEvaluable(Value value, Operation *user) {
 //===----------------------------------------------------------------------===//
 
 bool SourceOp::isRowLocal() { return true; }
+
+/// Its rows are the file's values.
+bool SourceOp::forwardsNonFinite() { return true; }
 
 void SourceOp::getRowReads(int64_t r0, int64_t r1, RowReads &reads) {
   // Strided sources read scattered bytes: no hint.
@@ -368,6 +381,11 @@ static llvm::Error checkSourceRows(EvaluationContext &ctx, SourceOp op,
   const auto &check = ctx.getOptions().checkSourceRows;
   if (!check)
     return llvm::Error::success();
+  // Left to the consumer (EvaluationContext::DeferredSourceChecks).
+  const auto &follows = ctx.getOptions().sourceCheckFollowsFromFinite;
+  if (std::optional<DType> to = ctx.getSourceChecksDeferredTo())
+    if (follows && follows(op, *to))
+      return llvm::Error::success();
   if (llvm::Error err = check(op, r0, rows))
     return makeEvaluationError(op, llvm::toString(std::move(err)));
   return llvm::Error::success();
@@ -434,6 +452,10 @@ llvm::Error SourceOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
 //===----------------------------------------------------------------------===//
 
 bool ShardOp::isRowLocal() { return true; }
+
+/// A shard of rows reads only its rows; one of columns reads whole rows and
+/// drops the other shards' values.
+bool ShardOp::forwardsNonFinite() { return getDim() == 0; }
 
 Value ShardOp::getSelectedValue() { return getInput(); }
 
@@ -543,10 +565,64 @@ void QuantizeOp::getRowCuts(SmallVectorImpl<int64_t> &cuts) {
 llvm::Error QuantizeOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
                                      int64_t r1,
                                      SmallVectorImpl<RowBuffer> &results) {
-  auto in = ctx.getRows(getInput(), r0, r1);
+  return evaluateFromInput(
+      ctx, r0, r1, [&](Value v) { return ctx.getRows(v, r0, r1); }, results);
+}
+
+llvm::Error QuantizeOp::evaluateFromInput(
+    EvaluationContext &ctx, int64_t r0, int64_t r1,
+    function_ref<llvm::Expected<RowBuffer>(Value)> fetch,
+    SmallVectorImpl<RowBuffer> &results) {
+  QuantSchemeAttrInterface scheme = getScheme();
+  auto weightType = cast<RankedTensorType>(getInput().getType());
+  // The fused path: plain quantization (no statistics; measuring the error
+  // needs the rows in the weight's type) by a scheme that reports NaN and
+  // infinities, reading a float cast's input where the scheme rounds it
+  // the same way (no buffer of the cast values).
+  Value read;
+  if (!getImportance() && !getHessian() && !ctx.getOptions().measureError) {
+    auto castOp = getInput().getDefiningOp<CastOp>();
+    std::optional<DType> from =
+        castOp ? fromMlirType(castOp.getInput().getType().getElementType())
+               : std::nullopt;
+    std::optional<DType> own = fromMlirType(weightType.getElementType());
+    if (from && num::isFloat(*from) &&
+        scheme.quantizesFused(ctx, weightType, *from))
+      read = castOp.getInput();
+    else if (own && scheme.quantizesFused(ctx, weightType, *own))
+      read = getInput();
+  }
+  if (!read) {
+    auto in = fetch(getInput());
+    if (!in)
+      return in.takeError();
+    return quantizeAndMeasure(ctx, r0, r1, *in, results);
+  }
+  // Where every op down to the sources forwards NaN and infinities, the
+  // kernel's finding none stands for the sources' range checks.
+  bool deferred = forwardsNonFiniteChain(read);
+  llvm::Expected<RowBuffer> in = [&] {
+    if (!deferred)
+      return fetch(read);
+    EvaluationContext::DeferredSourceChecks scope(
+        ctx, *fromMlirType(weightType.getElementType()));
+    return fetch(read);
+  }();
   if (!in)
     return in.takeError();
-  return quantizeAndMeasure(ctx, r0, r1, *in, results);
+  bool nonFinite = false;
+  if (llvm::Error e =
+          scheme.quantizeRowsFused(ctx, weightType, *in, results, nonFinite))
+    return makeEvaluationError(*this, llvm::toString(std::move(e)));
+  if (!nonFinite || !deferred)
+    return llvm::Error::success();
+  // A NaN or an infinity: the same rows again with every source check, so
+  // the error names the first bad element as without the fused path. Were
+  // they all to pass, the results stand (the rows are the same).
+  auto checked = fetch(read);
+  if (!checked)
+    return checked.takeError();
+  return llvm::Error::success();
 }
 
 /// Without calibration statistics a row-local scheme quantizes each row of
@@ -563,10 +639,9 @@ void QuantizeOp::getSubRowCuts(int64_t r, SmallVectorImpl<int64_t> &cuts) {
 llvm::Error QuantizeOp::evaluateSubRows(EvaluationContext &ctx, int64_t r,
                                         int64_t s0, int64_t s1,
                                         SmallVectorImpl<RowBuffer> &results) {
-  auto in = ctx.getSubRows(getInput(), r, s0, s1);
-  if (!in)
-    return in.takeError();
-  return quantizeAndMeasure(ctx, r, r + 1, *in, results);
+  return evaluateFromInput(
+      ctx, r, r + 1, [&](Value v) { return ctx.getSubRows(v, r, s0, s1); },
+      results);
 }
 
 llvm::Error QuantizeOp::quantizeAndMeasure(EvaluationContext &ctx, int64_t r0,
