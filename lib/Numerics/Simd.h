@@ -23,10 +23,11 @@ namespace qopt::numerics::simd {
 /// Whether the kernels below may run (see the file comment).
 bool enabled();
 
-/// groupQuantizeRows for a valid spec, rows > 0, k > 0.
-void groupQuantizeRows(const void *w, int64_t rows, int64_t k,
-                       const GroupQuantSpec &spec, uint32_t *qweight,
-                       void *scale);
+/// groupQuantizeRowsFrom for a valid spec, a stored format it accepts,
+/// rows > 0, k > 0.
+int64_t groupQuantizeRows(const void *w, FloatFormat stored, int64_t rows,
+                          int64_t k, const GroupQuantSpec &spec,
+                          uint32_t *qweight, void *scale);
 
 /// dst[i] = floatToHalf(bfloat16ToFloat(src[i])) for n values.
 void bf16ToF16(const uint16_t *src, uint16_t *dst, size_t n);
