@@ -300,7 +300,9 @@ void SearchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
       // Scores s in the lanes of `want` where it is a new usable scale:
       // returns those lanes; per lane half the candidate (c) and its
       // least-squares successor (next, 0 if none).
-      auto tryScale = [&](VF s, MF want, Cand (&c)[2], VF &next) {
+      // (Inlined: as a call, GCC kept the captured state in memory.)
+      auto tryScale = [&](VF s, MF want, Cand (&c)[2],
+                          VF &next) HWY_ATTR __attribute__((always_inline)) {
         const MF ok = FreshScales(df, s, want, tried, numTried);
         if (hn::AllFalse(df, ok))
           return ok;
