@@ -282,7 +282,8 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
   }
 }
 
-template <FloatFormat F, RoundingMode R>
+/// calibrated::groupSearch of a chunk of groups, one per lane.
+template <FloatFormat F>
 void WeightedSearchT(const float *xRow, const float *aRow,
                      const int32_t *offsets, int64_t n, int64_t count, float hi,
                      uint32_t *words, int bits, float *sOut,
@@ -296,28 +297,35 @@ void WeightedSearchT(const float *xRow, const float *aRow,
   const auto N = int64_t(hn::Lanes(df));
   std::vector<float> xf(size_t(n * N)), af(size_t(n * N));
   std::vector<uint32_t> wt(size_t(n * N));
-  const VW vHi = hn::Set(df, hi), vTop = hn::Set(df, 2 * hi),
-           zeroF = hn::Zero(df), oneF = hn::Set(df, 1.0f);
+  const VW vHi = hn::Set(df, hi), vLo = hn::Set(df, -hi), zeroF = hn::Zero(df),
+           oneF = hn::Set(df, 1.0f), magic = hn::Set(df, rules::kRoundMagic);
   for (int64_t g0 = 0; g0 < count; g0 += N) {
     const auto off = hn::LoadU(di, offsets + g0);
-    VW amax = zeroF;
+    const ChunkWords<DW> rtn(df, words, offsets + g0, n, bits, hi, wt.data());
+    // The values and importance; max |x|; W = sum (a x) x; plain rounding's
+    // X and Q (groupSearch's order: i ascending from +0).
+    VW amax = zeroF, w = zeroF, sx0 = zeroF, sq0 = zeroF;
     for (int64_t i = 0; i < n; ++i) {
       const auto at = hn::Add(off, hn::Set(di, int32_t(i)));
       const VW x = hn::GatherIndex(df, xRow, at);
+      const VW a = hn::GatherIndex(df, aRow, at);
       hn::StoreU(x, df, xf.data() + i * N);
-      hn::StoreU(hn::GatherIndex(df, aRow, at), df, af.data() + i * N);
+      hn::StoreU(a, df, af.data() + i * N);
       amax = hn::IfThenElse(hn::Lt(amax, hn::Abs(x)), hn::Abs(x), amax);
+      w = hn::Add(w, hn::Mul(hn::Mul(a, x), x));
+      const VW q = rtn.At(df, i);
+      const VW aq = hn::Mul(a, q);
+      sx0 = hn::Add(sx0, hn::Mul(aq, x));
+      sq0 = hn::Add(sq0, hn::Mul(aq, q));
     }
-    // The start's error (weightedError), i ascending from +0.
+    // E = (W - 2 (s X)) + (s s) Q.
+    auto errorOf = [&](VW cs, VW sx, VW sq) HWY_ATTR {
+      const VW t1 = hn::Mul(cs, sx);
+      return hn::Add(hn::Sub(w, hn::Add(t1, t1)),
+                     hn::Mul(hn::Mul(cs, cs), sq));
+    };
     const VW s0 = hn::LoadU(df, sOut + g0);
-    const ChunkWords<DW> rtn(df, words, offsets + g0, n, bits, hi, wt.data());
-    VW best = zeroF;
-    for (int64_t i = 0; i < n; ++i) {
-      const VW d = hn::Sub(hn::LoadU(df, xf.data() + i * N),
-                           hn::Mul(rtn.At(df, i), s0));
-      best = hn::Add(best, hn::Mul(hn::LoadU(df, af.data() + i * N),
-                                   hn::Mul(d, d)));
-    }
+    VW best = errorOf(s0, sx0, sq0);
     VW bestS = s0;
     MW won = hn::Lt(oneF, zeroF);
     const VW base = hn::Div(amax, vHi);
@@ -326,32 +334,32 @@ void WeightedSearchT(const float *xRow, const float *aRow,
     // Scores cs in the lanes of `want` where it is a new usable scale:
     // returns those lanes; e and next (its least-squares successor, 0 if
     // none) per lane.
-    auto tryScale = [&](VW cs, MW want, VW &e, VW &next) {
-      const MW ok = FreshScales(df, cs, want, tried, numTried);
+    auto tryScale = [&](VW cs, MW want, VW &e, VW &next)
+                        HWY_ATTR __attribute__((always_inline)) {
+      const VW inv = hn::Div(oneF, cs);
+      const MW ok = FreshScales(df, cs, hn::And(want, hn::IsFinite(inv)),
+                                tried, numTried);
       if (hn::AllFalse(df, ok))
         return ok;
-      const VW sc = hn::IfThenElse(ok, cs, oneF);
-      // simd::weightedTerms' terms, summed i ascending from +0.
-      e = zeroF;
-      VW sxq = zeroF, sqq = zeroF;
+      const VW ci = hn::IfThenElse(ok, inv, oneF);
+      VW sx = zeroF, sq = zeroF;
       for (int64_t i = 0; i < n; ++i) {
         const VW x = hn::LoadU(df, xf.data() + i * N);
-        const VW ai = hn::LoadU(df, af.data() + i * N);
-        const VW code =
-            hn::Sub(QuantizeValues<F, R>(df, x, sc, vHi, vTop), vHi);
-        const VW d = hn::Sub(x, hn::Mul(code, sc));
-        e = hn::Add(e, hn::Mul(ai, hn::Mul(d, d)));
-        const VW aq = hn::Mul(ai, code);
-        sxq = hn::Add(sxq, hn::Mul(aq, x));
-        sqq = hn::Add(sqq, hn::Mul(aq, code));
+        // search::assignCode: never NaN (finite x and inverse).
+        VW q = hn::Sub(hn::Add(hn::Mul(x, ci), magic), magic);
+        q = hn::Max(hn::Min(q, vHi), vLo);
+        const VW aq = hn::Mul(hn::LoadU(df, af.data() + i * N), q);
+        sx = hn::Add(sx, hn::Mul(aq, x));
+        sq = hn::Add(sq, hn::Mul(aq, q));
       }
+      e = errorOf(cs, sx, sq);
       const MW better = hn::And(ok, hn::Lt(e, best));
       best = hn::IfThenElse(better, e, best);
       bestS = hn::IfThenElse(better, cs, bestS);
       won = hn::Or(won, better);
-      const MW go = hn::And(ok, hn::Gt(sqq, zeroF));
+      const MW go = hn::And(ok, hn::Gt(sq, zeroF));
       next = hn::IfThenElseZero(
-          go, RoundScale<F>(hn::Div(sxq, hn::IfThenElse(go, sqq, oneF))));
+          go, RoundScale<F>(hn::Div(sx, hn::IfThenElse(go, sq, oneF))));
       return ok;
     };
     // Screening: every ratio; the lead is the least error (first on ties).
@@ -377,15 +385,15 @@ void WeightedSearchT(const float *xRow, const float *aRow,
         break;
       cs = next;
     }
-    // The winners' codes (the group rule's), packed into the row's words.
-    const VW sw = hn::IfThenElse(won, bestS, oneF);
+    // The winners' codes, by the rule that scored them, packed into the
+    // row's words.
+    const VW inv = hn::Div(oneF, hn::IfThenElse(won, bestS, oneF));
     StoreWinnerWords(
         df, n, bits, hi, won, offsets + g0,
         [&](int64_t i) {
-          return hn::Sub(QuantizeValues<F, R>(
-                             df, hn::LoadU(df, xf.data() + i * N), sw, vHi,
-                             vTop),
-                         vHi);
+          const VW x = hn::LoadU(df, xf.data() + i * N);
+          const VW q = hn::Sub(hn::Add(hn::Mul(x, inv), magic), magic);
+          return hn::Max(hn::Min(q, vHi), vLo);
         },
         wt.data(), words);
     hn::StoreU(bestS, df, sOut + g0);
@@ -460,30 +468,21 @@ void SearchScalesBatch(FloatFormat format, const float *x,
   }
 }
 
-void WeightedSearchBatch(FloatFormat format, RoundingMode rounding,
-                         const float *x, const float *a,
+void WeightedSearchBatch(FloatFormat format, const float *x, const float *a,
                          const int32_t *offsets, int64_t n, int64_t count,
                          float hi, uint32_t *words, int bits, float *s,
                          uint8_t *replaced) {
-  using FF = FloatFormat;
-  using RM = RoundingMode;
-  const bool away = rounding == RM::NearestAway;
-#define QOPT_WEIGHTED(F)                                                       \
-  return away ? WeightedSearchT<F, RM::NearestAway>(                           \
-                   x, a, offsets, n, count, hi, words, bits, s,         \
-                   replaced)                                                   \
-              : WeightedSearchT<F, RM::NearestEven>(                           \
-                   x, a, offsets, n, count, hi, words, bits, s,         \
-                   replaced)
   switch (format) {
-  case FF::F16:
-    QOPT_WEIGHTED(FF::F16);
-  case FF::BF16:
-    QOPT_WEIGHTED(FF::BF16);
-  case FF::F32:
-    QOPT_WEIGHTED(FF::F32);
+  case FloatFormat::F16:
+    return WeightedSearchT<FloatFormat::F16>(x, a, offsets, n, count, hi,
+                                             words, bits, s, replaced);
+  case FloatFormat::BF16:
+    return WeightedSearchT<FloatFormat::BF16>(x, a, offsets, n, count, hi,
+                                              words, bits, s, replaced);
+  case FloatFormat::F32:
+    return WeightedSearchT<FloatFormat::F32>(x, a, offsets, n, count, hi,
+                                             words, bits, s, replaced);
   }
-#undef QOPT_WEIGHTED
 }
 
 } // namespace qopt::numerics::HWY_NAMESPACE
@@ -511,14 +510,12 @@ void searchScalesBatch(FloatFormat format, const float *x,
                                           replaced);
 }
 
-void weightedSearchBatch(FloatFormat format, RoundingMode rounding,
-                         const float *x, const float *a,
+void weightedSearchBatch(FloatFormat format, const float *x, const float *a,
                          const int32_t *offsets, int64_t n, int64_t count,
                          float hi, uint32_t *words, int bits, float *s,
                          uint8_t *replaced) {
-  HWY_DYNAMIC_DISPATCH(WeightedSearchBatch)(format, rounding, x, a, offsets, n,
-                                            count, hi, words, bits, s,
-                                            replaced);
+  HWY_DYNAMIC_DISPATCH(WeightedSearchBatch)(format, x, a, offsets, n, count,
+                                            hi, words, bits, s, replaced);
 }
 
 void groupTopBits(const float *x, int64_t k, int64_t gs, uint32_t *top) {
