@@ -41,28 +41,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 namespace {
 
-using DD = hn::ScalableTag<double>;
-using DF = hn::Rebind<float, DD>;
-using VD = hn::Vec<DD>;
-using VF = hn::Vec<DF>;
-using MD = hn::Mask<DD>;
-using MF = hn::Mask<DF>;
-
 using calibrated::kMaxTried;
-
-/// The same lanes' mask for the other element type.
-HWY_INLINE MD ToDouble(MF m) {
-  const DD dd;
-  const DF df;
-  return hn::Gt(hn::PromoteTo(dd, hn::IfThenElseZero(m, hn::Set(df, 1.0f))),
-                hn::Zero(dd));
-}
-HWY_INLINE MF ToFloat(MD m) {
-  const DD dd;
-  const DF df;
-  return hn::Gt(hn::DemoteTo(df, hn::IfThenElseZero(m, hn::Set(dd, 1.0))),
-                hn::Zero(df));
-}
 
 /// roundTo(x, F) of each lane.
 template <FloatFormat F, class V> HWY_INLINE V RoundScale(V x) {
@@ -76,207 +55,188 @@ template <FloatFormat F, class V> HWY_INLINE V RoundScale(V x) {
 }
 
 /// std::max(a, b) of each lane: (a < b) ? b : a.
-HWY_INLINE VF MaxOf(VF a, VF b) { return hn::IfThenElse(hn::Lt(a, b), b, a); }
-
-/// search::sumLanes of eight vectors of lane sums.
-HWY_INLINE VD SumLanes(const VD (&v)[search::kSumLanes]) {
-  return hn::Add(hn::Add(hn::Add(v[0], v[1]), hn::Add(v[2], v[3])),
-                 hn::Add(hn::Add(v[4], v[5]), hn::Add(v[6], v[7])));
+template <class V> HWY_INLINE V MaxOf(V a, V b) {
+  return hn::IfThenElse(hn::Lt(a, b), b, a);
 }
 
-using DI = hn::Rebind<int32_t, DF>;
-using VI = hn::Vec<DI>;
-
-/// Value i of the chunk's groups: x[offset + i] of each lane.
-HWY_INLINE VF GatherAt(const float *x, VI offsets, int64_t i) {
-  const DF df;
-  const DI di;
-  return hn::GatherIndex(df, x, hn::Add(offsets, hn::Set(di, int32_t(i))));
-}
-
-/// The chunk's values (negated if asked) as floats and doubles, element i
-/// of lane l at i * N + l.
-void LoadChunk(const float *x, VI offsets, int64_t n, bool negate, float *yf,
-               double *yd) {
-  const DD dd;
-  const DF df;
-  const auto N = int64_t(hn::Lanes(dd));
+/// ScaleSearch.cpp's double error (errorOf) of lane l's group: x minus the
+/// codes q (signed, floats at q[i * N + l]) times s, element i into lane
+/// i % kSumLanes, the lanes summed by search::sumLanes.
+double LaneError(const float *x, int32_t offset, const float *q, int64_t N,
+                 int64_t l, int64_t n, float s) {
+  double e[search::kSumLanes] = {};
   for (int64_t i = 0; i < n; ++i) {
-    VF y = GatherAt(x, offsets, i);
-    if (negate)
-      y = hn::Neg(y);
-    hn::StoreU(y, df, yf + i * N);
-    hn::StoreU(hn::PromoteTo(dd, y), dd, yd + i * N);
+    const float d = q[i * N + l] * s;
+    const double diff = double(x[offset + i]) - double(d);
+    e[i % search::kSumLanes] += diff * diff;
   }
+  return search::sumLanes(e);
 }
 
-/// ScaleSearch.cpp's score of the scales s (one per lane): error, sxq, sqq
-/// with element i added to lane sum i % kSumLanes in ascending order.
-template <int64_t NN>
-HWY_INLINE void ScoreLanesN(const float *yf, const double *yd, int64_t nRun,
-                            VF s, VF lo, VF hi, VD &error, VD &sxq, VD &sqq) {
-  const int64_t n = NN > 0 ? NN : nRun;
-  constexpr int kL = search::kSumLanes;
-  const DD dd;
-  const DF df;
-  const auto N = int64_t(hn::Lanes(dd));
-  const VF inv = hn::Div(hn::Set(df, 1.0f), s);
-  const VF magic = hn::Set(df, rules::kRoundMagic);
-  VD e[kL], a[kL], b[kL];
-  for (int l = 0; l < kL; ++l) {
-    VD ve = hn::Zero(dd), va = hn::Zero(dd), vb = hn::Zero(dd);
-    for (int64_t i = l; i < n; i += kL) {
-      const VF y = hn::LoadU(df, yf + i * N);
-      const VD ydi = hn::LoadU(dd, yd + i * N);
-      // search::assignCode; r is never NaN (finite y and inv), where the
-      // selects are the minimum and maximum.
-      VF r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
-      r = hn::Max(hn::Min(r, hi), lo);
-      const VD rd = hn::PromoteTo(dd, r);
-      const VD diff = hn::Sub(ydi, hn::PromoteTo(dd, hn::Mul(r, s)));
-      ve = hn::Add(ve, hn::Mul(diff, diff));
-      va = hn::Add(va, hn::Mul(ydi, rd));
-      vb = hn::Add(vb, hn::Mul(rd, rd));
-    }
-    e[l] = ve;
-    a[l] = va;
-    b[l] = vb;
-  }
-  error = SumLanes(e);
-  sxq = SumLanes(a);
-  sqq = SumLanes(b);
-}
-
-/// ScoreLanesN for the group sizes of MLC's modes unrolled.
-HWY_NOINLINE void ScoreLanes(const float *yf, const double *yd, int64_t n,
-                             VF s, VF lo, VF hi, VD &error, VD &sxq,
-                             VD &sqq) {
-  if (n == 32)
-    return ScoreLanesN<32>(yf, yd, n, s, lo, hi, error, sxq, sqq);
-  if (n == 40)
-    return ScoreLanesN<40>(yf, yd, n, s, lo, hi, error, sxq, sqq);
-  ScoreLanesN<0>(yf, yd, n, s, lo, hi, error, sxq, sqq);
-}
-
+/// ScaleSearch.cpp's search of a chunk of groups, one per lane: every
+/// candidate scored from its float32 sums in the scalar order; the winner
+/// against plain rounding by their double errors, decided here from float
+/// errors with a bound on their rounding where that suffices, else by the
+/// scalar errorOf (same bits).
 template <FloatFormat F>
 void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
                    int64_t count, float maxInt, bool fullRange,
                    uint32_t *words, int bits, float *sOut, uint8_t *replaced) {
-  constexpr int kL = search::kSumLanes;
-  const DD dd;
-  const DF df;
-  const auto N = int64_t(hn::Lanes(dd));
-  std::vector<float> yf(size_t(n * N));
-  std::vector<double> yd(size_t(n * N));
+  using DW = hn::ScalableTag<float>;
+  using VW = hn::Vec<DW>;
+  using MW = hn::Mask<DW>;
+  const DW df;
+  const hn::RebindToSigned<DW> di;
+  const auto N = int64_t(hn::Lanes(df));
+  std::vector<float> yf(size_t(n * N)), qf(size_t(n * N)), q0(size_t(n * N));
   std::vector<uint32_t> wt(size_t(n * N));
   const float hiCode = fullRange ? maxInt + 1.0f : maxInt;
-  const VF vLo = hn::Set(df, -maxInt), vHi = hn::Set(df, hiCode),
+  const VW vLo = hn::Set(df, -maxInt), vHi = hn::Set(df, hiCode),
            vMax = hn::Set(df, maxInt), zeroF = hn::Zero(df),
-           oneF = hn::Set(df, 1.0f);
-  const VD zeroD = hn::Zero(dd);
-  const DI di;
+           oneF = hn::Set(df, 1.0f), magic = hn::Set(df, rules::kRoundMagic);
+  // The float errors' relative rounding bound (n + 8 float32 roundings of
+  // nonnegative terms, generously) and an absolute one for subnormals.
+  const VW rel = hn::Set(df, float(n + 8) * 0x1p-24f),
+           tiny = hn::Set(df, float(n + 8) * 0x1p-126f);
   for (int64_t g0 = 0; g0 < count; g0 += N) {
-    const VI off = hn::LoadU(di, offsets + g0);
-    const ChunkWords<DF> rtn(df, words, offsets + g0, n, bits, maxInt,
+    const auto off = hn::LoadU(di, offsets + g0);
+    const ChunkWords<DW> rtn(df, words, offsets + g0, n, bits, maxInt,
                              wt.data());
-    // The plain rounding's error (ScaleSearch.cpp errorOf): the one to beat.
-    const VF s0 = hn::LoadU(df, sOut + g0);
-    VD bestE;
-    {
-      VD e[kL];
-      for (int l = 0; l < kL; ++l) {
-        VD ve = zeroD;
-        for (int64_t i = l; i < n; i += kL) {
-          const VF q = rtn.At(df, i);
-          const VD diff = hn::Sub(hn::PromoteTo(dd, GatherAt(x, off, i)),
-                                  hn::PromoteTo(dd, hn::Mul(q, s0)));
-          ve = hn::Add(ve, hn::Mul(diff, diff));
-        }
-        e[l] = ve;
-      }
-      bestE = SumLanes(e);
+    // The values; plain rounding's codes and float error (for the bound).
+    const VW s0 = hn::LoadU(df, sOut + g0);
+    VW e0 = zeroF;
+    for (int64_t i = 0; i < n; ++i) {
+      const VW y = hn::GatherIndex(df, x, hn::Add(off, hn::Set(di, int32_t(i))));
+      hn::StoreU(y, df, yf.data() + i * N);
+      const VW q = rtn.At(df, i);
+      hn::StoreU(q, df, q0.data() + i * N);
+      const VW d = hn::Sub(y, hn::Mul(q, s0));
+      e0 = hn::Add(e0, hn::Mul(d, d));
     }
-    VF bestS = s0;
-    MF won = hn::Lt(oneF, zeroF);
+    VW best = hn::Set(df, std::numeric_limits<float>::infinity());
+    VW bestS = zeroF;
+    MW won = hn::Lt(oneF, zeroF);
     for (int orient = 0; orient < (fullRange ? 2 : 1); ++orient) {
       const bool negate = orient == 1;
-      LoadChunk(x, off, n, negate, yf.data(), yd.data());
-      VF top = zeroF, bottom = zeroF;
+      if (negate)
+        for (int64_t i = 0; i < n * N; i += N)
+          hn::StoreU(hn::Neg(hn::LoadU(df, yf.data() + i)), df,
+                     yf.data() + i);
+      VW top = zeroF, bottom = zeroF, w = zeroF;
       for (int64_t i = 0; i < n; ++i) {
-        const VF y = hn::LoadU(df, yf.data() + i * N);
+        const VW y = hn::LoadU(df, yf.data() + i * N);
         top = MaxOf(top, y);
         bottom = MaxOf(bottom, hn::Neg(y));
+        w = hn::Add(w, hn::Mul(y, y));
       }
-      const VF base = MaxOf(hn::Div(top, vHi), hn::Div(bottom, vMax));
-      VF tried[kMaxTried];
+      const VW base = MaxOf(hn::Div(top, vHi), hn::Div(bottom, vMax));
+      VW tried[kMaxTried];
       int numTried = 0;
       // Scores s in the lanes of `want` where it is a new usable scale:
-      // returns those lanes; e and next (its least-squares successor, 0
-      // if none) per lane.
-      auto tryScale = [&](VF s, MF want, VD &e, VF &next) {
-        const MF ok = FreshScales(df, s, want, tried, numTried);
+      // returns those lanes; e and next (its least-squares successor, 0 if
+      // none) per lane.
+      auto tryScale = [&](VW s, MW want, VW &e, VW &next)
+                          HWY_ATTR __attribute__((always_inline)) {
+        const VW inv = hn::Div(oneF, s);
+        const MW ok = FreshScales(df, s, hn::And(want, hn::IsFinite(inv)),
+                                  tried, numTried);
         if (hn::AllFalse(df, ok))
           return ok;
-        const VF sc = hn::IfThenElse(ok, s, oneF);
-        VD sxq, sqq;
-        ScoreLanes(yf.data(), yd.data(), n, sc, vLo, vHi, e, sxq, sqq);
-        const MD okD = ToDouble(ok);
-        const MD better = hn::And(okD, hn::Lt(e, bestE));
-        bestE = hn::IfThenElse(better, e, bestE);
-        const MF betterF = ToFloat(better);
-        bestS = hn::IfThenElse(betterF, negate ? hn::Neg(s) : s, bestS);
-        won = hn::Or(won, betterF);
-        const MF go = ToFloat(hn::And(okD, hn::Gt(sqq, zeroD)));
+        const VW ci = hn::IfThenElse(ok, inv, oneF);
+        VW sx = zeroF, sq = zeroF;
+        for (int64_t i = 0; i < n; ++i) {
+          const VW y = hn::LoadU(df, yf.data() + i * N);
+          // search::assignCode: never NaN (finite y and inverse).
+          VW r = hn::Sub(hn::Add(hn::Mul(y, ci), magic), magic);
+          r = hn::Max(hn::Min(r, vHi), vLo);
+          sx = hn::Add(sx, hn::Mul(y, r));
+          sq = hn::Add(sq, hn::Mul(r, r));
+        }
+        const VW t1 = hn::Mul(s, sx);
+        e = hn::Add(hn::Sub(w, hn::Add(t1, t1)), hn::Mul(hn::Mul(s, s), sq));
+        const MW better = hn::And(ok, hn::Lt(e, best));
+        best = hn::IfThenElse(better, e, best);
+        bestS = hn::IfThenElse(better, negate ? hn::Neg(s) : s, bestS);
+        won = hn::Or(won, better);
+        const MW go = hn::And(ok, hn::Gt(sq, zeroF));
         next = hn::IfThenElseZero(
-            go, RoundScale<F>(hn::DemoteTo(df, hn::Div(sxq, sqq))));
+            go, RoundScale<F>(hn::Div(sx, hn::IfThenElse(go, sq, oneF))));
         return ok;
       };
       // Screening: every ratio; the lead is the least error (first on ties).
-      const MF all = hn::Eq(oneF, oneF);
-      VD leadE = hn::Set(dd, std::numeric_limits<double>::infinity());
-      VF s = zeroF;
+      const MW all = hn::Eq(oneF, oneF);
+      VW leadE = hn::Set(df, std::numeric_limits<float>::infinity());
+      VW s = zeroF;
       for (float ratio : calibrated::kRatios) {
-        VD e;
-        VF next;
-        const MF ok =
-            tryScale(RoundScale<F>(hn::Mul(base, hn::Set(df, ratio))), all,
-                     e, next);
+        VW e, next;
+        const MW ok = tryScale(RoundScale<F>(hn::Mul(base, hn::Set(df, ratio))),
+                               all, e, next);
         if (hn::AllFalse(df, ok))
           continue;
-        const MD lead = hn::And(ToDouble(ok), hn::Lt(e, leadE));
+        const MW lead = hn::And(ok, hn::Lt(e, leadE));
         leadE = hn::IfThenElse(lead, e, leadE);
-        s = hn::IfThenElse(ToFloat(lead), next, s);
+        s = hn::IfThenElse(lead, next, s);
       }
       // Refinement: least-squares steps from each lane's lead.
-      MF chain = all;
+      MW chain = all;
       for (int refine = 0; refine < calibrated::kRefinements; ++refine) {
-        VD e;
-        VF next;
+        VW e, next;
         chain = tryScale(s, chain, e, next);
         if (hn::AllFalse(df, chain))
           break;
         s = next;
       }
     }
-    // The winners' codes, by the arithmetic that scored them, packed into
-    // the row's words (yf holds -y after the second orientation).
-    const VF absS = hn::IfThenElse(won, hn::Abs(bestS), oneF);
-    VF inv = hn::Div(oneF, absS);
-    const MF flip = fullRange ? hn::Not(hn::Lt(bestS, zeroF))
+    // The winners' codes (signed, of x), by the arithmetic that scored them
+    // (yf holds -x after the second orientation), and their float errors.
+    const VW absS = hn::IfThenElse(won, hn::Abs(bestS), oneF);
+    const VW inv = hn::Div(oneF, absS);
+    const MW flip = fullRange ? hn::Not(hn::Lt(bestS, zeroF))
                               : hn::Lt(bestS, zeroF);
-    inv = hn::IfThenElse(flip, hn::Neg(inv), inv);
-    const VF magic = hn::Set(df, rules::kRoundMagic);
+    const VW signedS = hn::IfThenElse(won, bestS, oneF);
+    VW e1 = zeroF;
+    for (int64_t i = 0; i < n; ++i) {
+      VW y = hn::LoadU(df, yf.data() + i * N);
+      y = hn::IfThenElse(flip, hn::Neg(y), y);
+      VW r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
+      r = hn::Max(hn::Min(r, vHi), vLo);
+      hn::StoreU(r, df, qf.data() + i * N);
+      const VW d = hn::Sub(y, hn::Mul(r, absS));
+      e1 = hn::Add(e1, hn::Mul(d, d));
+    }
+    // Replaced where the winner's double error is below plain rounding's:
+    // certain from the float errors and their bounds (|float - double| is
+    // below rel * error + tiny for both), else decided by the scalar errors.
+    const VW b1 = hn::Add(hn::Mul(e1, rel), tiny),
+             b0 = hn::Add(hn::Mul(e0, rel), tiny);
+    const MW sure =
+        hn::And(won, hn::Lt(hn::Add(e1, b1), hn::Sub(e0, b0)));
+    const MW unsure = hn::AndNot(
+        hn::Or(sure, hn::Ge(hn::Sub(e1, b1), hn::Add(e0, b0))), won);
+    alignas(64) float flags[64], uf[64], ss[64], s0f[64];
+    hn::StoreU(hn::IfThenElseZero(sure, oneF), df, flags);
+    if (!hn::AllFalse(df, unsure)) {
+      hn::StoreU(hn::IfThenElseZero(unsure, oneF), df, uf);
+      hn::StoreU(signedS, df, ss);
+      hn::StoreU(s0, df, s0f);
+      // qf holds the codes of the winner's orientation, which with its
+      // signed scale are the scalar search's q and scale (errorOf).
+      for (int64_t l = 0; l < N; ++l) {
+        if (uf[l] == 0.0f)
+          continue;
+        const double er = LaneError(x, offsets[g0 + l], q0.data(), N, l, n,
+                                    s0f[l]);
+        const double ew = LaneError(x, offsets[g0 + l], qf.data(), N, l, n,
+                                    ss[l]);
+        flags[l] = ew < er ? 1.0f : 0.0f;
+      }
+    }
+    const MW take = hn::Gt(hn::LoadU(df, flags), zeroF);
     StoreWinnerWords(
-        df, n, bits, maxInt, won, offsets + g0,
-        [&](int64_t i) {
-          const VF y = hn::LoadU(df, yf.data() + i * N);
-          const VF r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
-          return hn::Max(hn::Min(r, vHi), vLo);
-        },
+        df, n, bits, maxInt, take, offsets + g0,
+        [&](int64_t i) { return hn::LoadU(df, qf.data() + i * N); },
         wt.data(), words);
-    hn::StoreU(bestS, df, sOut + g0);
-    alignas(64) float flags[64];
-    hn::StoreU(hn::IfThenElseZero(won, oneF), df, flags);
+    hn::StoreU(hn::IfThenElse(take, bestS, s0), df, sOut + g0);
     for (int64_t l = 0; l < N; ++l)
       replaced[g0 + l] = flags[l] != 0.0f;
   }

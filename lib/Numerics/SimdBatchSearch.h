@@ -63,13 +63,6 @@ void searchScalesBatch(FloatFormat format, const float *x,
                        float maxInt, bool fullRange, uint32_t *words, int bits,
                        float *s, uint8_t *replaced);
 
-/// searchScalesBatch for binary16 weights and scales (SimdBatchSearchF16.cpp:
-/// the same results from fewer operations where they are provably exact).
-void searchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
-                          int64_t count, float maxInt, bool fullRange,
-                          uint32_t *words, int bits, float *s,
-                          uint8_t *replaced);
-
 /// CalibratedSearch.h's groupSearch (scales rounded to `format`, codes in
 /// [-hi, hi]) of `count` groups of n finite values x with importance a
 /// (same positions), starting from plain rounding's scale s[c] and codes:
