@@ -299,10 +299,15 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
   std::vector<uint8_t> won;
   // The row's plain-rounding words, readable by the padding lanes too.
   std::vector<uint32_t> rowWords, tops;
+  // The row's scales as floats (and as f16 bits to store them back).
+  std::vector<float> scaleF;
+  std::vector<uint16_t> scaleH;
   // Per group: whether its importance sums (double, ascending) above 0.
   std::vector<uint8_t> weighted;
   if (batched) {
     tops.resize(size_t(groups));
+    scaleF.resize(size_t(groups));
+    scaleH.resize(size_t(groups));
     weighted.resize(size_t(groups));
     for (int64_t g = 0; g < groups; ++g) {
       double total = 0;
@@ -333,16 +338,22 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
     const unsigned char *wRow = in + size_t(row * k) * es;
     uint32_t *qRow = qweight + row * words;
     unsigned char *sRow = scaleOut + size_t(row * groups) * es;
-    // MLC's result, the one to beat.
-    groupQuantizeRows(wRow, 1, k, spec, qRow, sRow);
+    // MLC's result, the one to beat (for blocks of rows: one call per row
+    // cost more than the rounding of a short row).
+    constexpr int64_t kRtnRows = 8;
+    if (row % kRtnRows == 0)
+      groupQuantizeRows(wRow, std::min(kRtnRows, rows - row), k, spec, qRow,
+                        sRow);
     if (batched)
       simd::loadModelRow(format, wRow, k, x.data());
     else
       for (int64_t i = 0; i < k; ++i)
         x[size_t(i)] = loadModelValue(wRow + size_t(i) * es, format);
     offsets.clear();
-    if (batched)
+    if (batched) {
+      simd::loadModelRow(format, sRow, groups, scaleF.data());
       simd::groupTopBits(x.data(), k, gs, tops.data());
+    }
     for (int64_t g = 0; g < groups; ++g) {
       const int64_t begin = g * gs, len = std::min(gs, k - begin);
       const float *xg = x.data() + begin, *ag = importance + begin;
@@ -357,7 +368,7 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
                maxInt;
       };
       if (batched && len == gs) {
-        sB[offsets.size()] = loadModelValue(sRow + size_t(g) * es, format);
+        sB[offsets.size()] = scaleF[size_t(g)];
         offsets.push_back(int32_t(begin));
         continue;
       }
@@ -367,6 +378,8 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
       if (!groupSearch(xg, ag, len, maxInt, format, s, q.data(), tmp.data()))
         continue;
       storeModelValue(s, format, sRow + size_t(g) * es);
+      if (batched)
+        scaleF[size_t(g)] = s;
       pack(gw, len, [&](int64_t i) { return q[size_t(i)]; });
     }
     if (offsets.empty())
@@ -378,10 +391,22 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
                               offsets.data(), gs, count, maxInt,
                               rowWords.data(), bits, sB.data(), won.data());
     std::memcpy(qRow, rowWords.data(), size_t(words) * 4);
+    // The winners' scales (f16: the row's scales stored at once; they are
+    // f16 values already, so the conversion is exact).
+    bool anyWon = false;
     for (int64_t c = 0; c < count; ++c)
-      if (won[size_t(c)])
-        storeModelValue(sB[size_t(c)], format,
-                        sRow + size_t(offsets[size_t(c)] / gs) * es);
+      if (won[size_t(c)]) {
+        anyWon = true;
+        if (format == FloatFormat::F16)
+          scaleF[size_t(offsets[size_t(c)] / gs)] = sB[size_t(c)];
+        else
+          storeModelValue(sB[size_t(c)], format,
+                          sRow + size_t(offsets[size_t(c)] / gs) * es);
+      }
+    if (anyWon && format == FloatFormat::F16) {
+      simd::f32ToF16(scaleF.data(), scaleH.data(), size_t(groups));
+      std::memcpy(sRow, scaleH.data(), size_t(groups) * 2);
+    }
   }
 }
 

@@ -247,6 +247,9 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
   // The row's plain-rounding words, readable by the padding lanes too.
   std::vector<uint32_t> rowWords;
   std::vector<uint32_t> tops(static_cast<size_t>(numGroups));
+  // The row's scales as floats (and as f16 bits to store them back).
+  std::vector<float> scaleF(static_cast<size_t>(numGroups));
+  std::vector<uint16_t> scaleH(static_cast<size_t>(numGroups));
   if (batched) {
     const int64_t padded = (numGroups + simd::kBatchPad - 1) /
                            simd::kBatchPad * simd::kBatchPad;
@@ -256,13 +259,17 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
     won.resize(size_t(padded));
     offsets.reserve(size_t(padded));
   }
+  // The RTN result, exactly groupQuantizeRows', for blocks of rows (one
+  // call per row cost more than the rounding of a short row).
+  constexpr int64_t kRtnRows = 8;
   for (int64_t row = 0; row < rows; ++row) {
     const unsigned char *wRow = in + size_t(row) * size_t(k) * elemSize;
     uint32_t *qRow = qweight + size_t(row) * size_t(numWords);
     unsigned char *scaleRow =
         scaleOut + size_t(row) * size_t(numGroups) * elemSize;
-    // The RTN result, exactly groupQuantizeRows'.
-    groupQuantizeRows(wRow, 1, k, spec, qRow, scaleRow);
+    if (row % kRtnRows == 0)
+      groupQuantizeRows(wRow, std::min(kRtnRows, rows - row), k, spec, qRow,
+                        scaleRow);
     if (batched)
       simd::loadModelRow(format, wRow, k, x.data());
     else
@@ -272,6 +279,7 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
     offsets.clear();
     // Finite and not all zero: the largest magnitude's bits.
     if (batched) {
+      simd::loadModelRow(format, scaleRow, numGroups, scaleF.data());
       simd::groupTopBits(x.data(), k, groupSize, tops.data());
     } else {
       std::fill(tops.begin(), tops.end(), 0u);
@@ -293,7 +301,7 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
       uint32_t *words = qRow + size_t(g) * size_t(wordsPerGroup);
       unsigned char *scalePtr = scaleRow + size_t(g) * elemSize;
       if (batched && len == groupSize) {
-        sB[offsets.size()] = loadAsFloat(scalePtr, format);
+        sB[offsets.size()] = scaleF[size_t(g)];
         offsets.push_back(int32_t(begin));
         continue;
       }
@@ -308,6 +316,8 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
           !(errorOf(xg, bestQ.data(), len, best.scale) < rtnError))
         continue;
       storeFromFloat(best.scale, format, scalePtr);
+      if (batched)
+        scaleF[size_t(g)] = best.scale;
       for (int64_t j = 0; j < wordsPerGroup; ++j) {
         uint32_t word = 0;
         for (int64_t r = 0; r < epw; ++r) {
@@ -327,11 +337,24 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
                             count, float(maxInt), options.fullCodeRange,
                             rowWords.data(), bits, sB.data(), won.data());
     std::memcpy(qRow, rowWords.data(), size_t(numWords) * 4);
+    // The winners' scales (f16: the row's scales stored at once; they are
+    // f16 values already, so the conversion is exact).
+    bool anyWon = false;
     for (int64_t c = 0; c < count; ++c)
-      if (won[size_t(c)])
-        storeFromFloat(sB[size_t(c)], format,
-                       scaleRow + size_t(offsets[size_t(c)] / groupSize) *
-                                      elemSize);
+      if (won[size_t(c)]) {
+        anyWon = true;
+        if (format == FloatFormat::F16)
+          scaleF[size_t(offsets[size_t(c)] / groupSize)] = sB[size_t(c)];
+        else
+          storeFromFloat(sB[size_t(c)], format,
+                         scaleRow + size_t(offsets[size_t(c)] / groupSize) *
+                                        elemSize);
+      }
+    if (anyWon && format == FloatFormat::F16) {
+      std::vector<uint16_t> &h = scaleH;
+      simd::f32ToF16(scaleF.data(), h.data(), size_t(numGroups));
+      std::memcpy(scaleRow, h.data(), size_t(numGroups) * 2);
+    }
   }
 }
 

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 HWY_BEFORE_NAMESPACE();
@@ -88,8 +89,13 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
   const DW df;
   const hn::RebindToSigned<DW> di;
   const auto N = int64_t(hn::Lanes(df));
-  std::vector<float> yf(size_t(n * N)), qf(size_t(n * N)), q0(size_t(n * N));
-  std::vector<uint32_t> wt(size_t(n * N));
+  // Scratch kept by the thread (a row is one call).
+  thread_local std::vector<float> yf, qf, q0;
+  thread_local std::vector<uint32_t> wt;
+  yf.resize(size_t(n * N));
+  qf.resize(size_t(n * N));
+  q0.resize(size_t(n * N));
+  wt.resize(size_t(n * N));
   const float hiCode = fullRange ? maxInt + 1.0f : maxInt;
   const VW vLo = hn::Set(df, -maxInt), vHi = hn::Set(df, hiCode),
            vMax = hn::Set(df, maxInt), zeroF = hn::Zero(df),
@@ -104,7 +110,8 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
                              wt.data());
     // The values; plain rounding's codes and float error (for the bound).
     const VW s0 = hn::LoadU(df, sOut + g0);
-    VW e0 = zeroF;
+    // Also the first orientation's largest values and W (below).
+    VW e0 = zeroF, top = zeroF, bottom = zeroF, w = zeroF;
     for (int64_t i = 0; i < n; ++i) {
       const VW y = hn::GatherIndex(df, x, hn::Add(off, hn::Set(di, int32_t(i))));
       hn::StoreU(y, df, yf.data() + i * N);
@@ -112,22 +119,21 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
       hn::StoreU(q, df, q0.data() + i * N);
       const VW d = hn::Sub(y, hn::Mul(q, s0));
       e0 = hn::Add(e0, hn::Mul(d, d));
+      top = MaxOf(top, y);
+      bottom = MaxOf(bottom, hn::Neg(y));
+      w = hn::Add(w, hn::Mul(y, y));
     }
     VW best = hn::Set(df, std::numeric_limits<float>::infinity());
     VW bestS = zeroF;
     MW won = hn::Lt(oneF, zeroF);
     for (int orient = 0; orient < (fullRange ? 2 : 1); ++orient) {
       const bool negate = orient == 1;
-      if (negate)
+      if (negate) {
+        // -x: the same W (y y), top and bottom exchanged.
         for (int64_t i = 0; i < n * N; i += N)
           hn::StoreU(hn::Neg(hn::LoadU(df, yf.data() + i)), df,
                      yf.data() + i);
-      VW top = zeroF, bottom = zeroF, w = zeroF;
-      for (int64_t i = 0; i < n; ++i) {
-        const VW y = hn::LoadU(df, yf.data() + i * N);
-        top = MaxOf(top, y);
-        bottom = MaxOf(bottom, hn::Neg(y));
-        w = hn::Add(w, hn::Mul(y, y));
+        std::swap(top, bottom);
       }
       const VW base = MaxOf(hn::Div(top, vHi), hn::Div(bottom, vMax));
       VW tried[kMaxTried];
@@ -255,8 +261,12 @@ void WeightedSearchT(const float *xRow, const float *aRow,
   const DW df;
   const hn::RebindToSigned<DW> di;
   const auto N = int64_t(hn::Lanes(df));
-  std::vector<float> xf(size_t(n * N)), af(size_t(n * N));
-  std::vector<uint32_t> wt(size_t(n * N));
+  // Scratch kept by the thread (a row is one call).
+  thread_local std::vector<float> xf, af;
+  thread_local std::vector<uint32_t> wt;
+  xf.resize(size_t(n * N));
+  af.resize(size_t(n * N));
+  wt.resize(size_t(n * N));
   const VW vHi = hn::Set(df, hi), vLo = hn::Set(df, -hi), zeroF = hn::Zero(df),
            oneF = hn::Set(df, 1.0f), magic = hn::Set(df, rules::kRoundMagic);
   for (int64_t g0 = 0; g0 < count; g0 += N) {
