@@ -90,12 +90,14 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
   const hn::RebindToSigned<DW> di;
   const auto N = int64_t(hn::Lanes(df));
   // Scratch kept by the thread (a row is one call).
-  thread_local std::vector<float> yf, qf, q0;
-  thread_local std::vector<uint32_t> wt;
-  yf.resize(size_t(n * N));
-  qf.resize(size_t(n * N));
-  q0.resize(size_t(n * N));
-  wt.resize(size_t(n * N));
+  thread_local std::vector<float> yfV, qfV, q0V;
+  thread_local std::vector<uint32_t> wtV;
+  yfV.resize(size_t(n * N));
+  qfV.resize(size_t(n * N));
+  q0V.resize(size_t(n * N));
+  wtV.resize(size_t(n * N));
+  float *yf = yfV.data(), *qf = qfV.data(), *q0 = q0V.data();
+  uint32_t *wt = wtV.data();
   const float hiCode = fullRange ? maxInt + 1.0f : maxInt;
   const VW vLo = hn::Set(df, -maxInt), vHi = hn::Set(df, hiCode),
            vMax = hn::Set(df, maxInt), zeroF = hn::Zero(df),
@@ -107,22 +109,21 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
   for (int64_t g0 = 0; g0 < count; g0 += N) {
     const auto off = hn::LoadU(di, offsets + g0);
     const ChunkWords<DW> rtn(df, words, offsets + g0, n, bits, maxInt,
-                             wt.data());
+                             wt);
     // The values; plain rounding's codes and float error (for the bound).
     const VW s0 = hn::LoadU(df, sOut + g0);
     // Also the first orientation's largest values and W (below).
     VW e0 = zeroF, top = zeroF, bottom = zeroF, w = zeroF;
-    for (int64_t i = 0; i < n; ++i) {
+    rtn.ForEach(df, [&](int64_t i, VW q) HWY_ATTR {
       const VW y = hn::GatherIndex(df, x, hn::Add(off, hn::Set(di, int32_t(i))));
-      hn::StoreU(y, df, yf.data() + i * N);
-      const VW q = rtn.At(df, i);
-      hn::StoreU(q, df, q0.data() + i * N);
+      hn::StoreU(y, df, yf + i * N);
+      hn::StoreU(q, df, q0 + i * N);
       const VW d = hn::Sub(y, hn::Mul(q, s0));
       e0 = hn::Add(e0, hn::Mul(d, d));
       top = MaxOf(top, y);
       bottom = MaxOf(bottom, hn::Neg(y));
       w = hn::Add(w, hn::Mul(y, y));
-    }
+    });
     VW best = hn::Set(df, std::numeric_limits<float>::infinity());
     VW bestS = zeroF;
     MW won = hn::Lt(oneF, zeroF);
@@ -131,8 +132,8 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
       if (negate) {
         // -x: the same W (y y), top and bottom exchanged.
         for (int64_t i = 0; i < n * N; i += N)
-          hn::StoreU(hn::Neg(hn::LoadU(df, yf.data() + i)), df,
-                     yf.data() + i);
+          hn::StoreU(hn::Neg(hn::LoadU(df, yf + i)), df,
+                     yf + i);
         std::swap(top, bottom);
       }
       const VW base = MaxOf(hn::Div(top, vHi), hn::Div(bottom, vMax));
@@ -151,7 +152,7 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
         const VW ci = hn::IfThenElse(ok, inv, oneF);
         VW sx = zeroF, sq = zeroF;
         for (int64_t i = 0; i < n; ++i) {
-          const VW y = hn::LoadU(df, yf.data() + i * N);
+          const VW y = hn::LoadU(df, yf + i * N);
           // search::assignCode: never NaN (finite y and inverse).
           VW r = hn::Sub(hn::Add(hn::Mul(y, ci), magic), magic);
           r = hn::Max(hn::Min(r, vHi), vLo);
@@ -202,11 +203,11 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
     const VW signedS = hn::IfThenElse(won, bestS, oneF);
     VW e1 = zeroF;
     for (int64_t i = 0; i < n; ++i) {
-      VW y = hn::LoadU(df, yf.data() + i * N);
+      VW y = hn::LoadU(df, yf + i * N);
       y = hn::IfThenElse(flip, hn::Neg(y), y);
       VW r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
       r = hn::Max(hn::Min(r, vHi), vLo);
-      hn::StoreU(r, df, qf.data() + i * N);
+      hn::StoreU(r, df, qf + i * N);
       const VW d = hn::Sub(y, hn::Mul(r, absS));
       e1 = hn::Add(e1, hn::Mul(d, d));
     }
@@ -230,9 +231,9 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
       for (int64_t l = 0; l < N; ++l) {
         if (uf[l] == 0.0f)
           continue;
-        const double er = LaneError(x, offsets[g0 + l], q0.data(), N, l, n,
+        const double er = LaneError(x, offsets[g0 + l], q0, N, l, n,
                                     s0f[l]);
-        const double ew = LaneError(x, offsets[g0 + l], qf.data(), N, l, n,
+        const double ew = LaneError(x, offsets[g0 + l], qf, N, l, n,
                                     ss[l]);
         flags[l] = ew < er ? 1.0f : 0.0f;
       }
@@ -240,8 +241,8 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
     const MW take = hn::Gt(hn::LoadU(df, flags), zeroF);
     StoreWinnerWords(
         df, n, bits, maxInt, take, offsets + g0,
-        [&](int64_t i) { return hn::LoadU(df, qf.data() + i * N); },
-        wt.data(), words);
+        [&](int64_t i) { return hn::LoadU(df, qf + i * N); },
+        wt, words);
     hn::StoreU(hn::IfThenElse(take, bestS, s0), df, sOut + g0);
     for (int64_t l = 0; l < N; ++l)
       replaced[g0 + l] = flags[l] != 0.0f;
@@ -262,32 +263,33 @@ void WeightedSearchT(const float *xRow, const float *aRow,
   const hn::RebindToSigned<DW> di;
   const auto N = int64_t(hn::Lanes(df));
   // Scratch kept by the thread (a row is one call).
-  thread_local std::vector<float> xf, af;
-  thread_local std::vector<uint32_t> wt;
-  xf.resize(size_t(n * N));
-  af.resize(size_t(n * N));
-  wt.resize(size_t(n * N));
+  thread_local std::vector<float> xfV, afV;
+  thread_local std::vector<uint32_t> wtV;
+  xfV.resize(size_t(n * N));
+  afV.resize(size_t(n * N));
+  wtV.resize(size_t(n * N));
+  float *xf = xfV.data(), *af = afV.data();
+  uint32_t *wt = wtV.data();
   const VW vHi = hn::Set(df, hi), vLo = hn::Set(df, -hi), zeroF = hn::Zero(df),
            oneF = hn::Set(df, 1.0f), magic = hn::Set(df, rules::kRoundMagic);
   for (int64_t g0 = 0; g0 < count; g0 += N) {
     const auto off = hn::LoadU(di, offsets + g0);
-    const ChunkWords<DW> rtn(df, words, offsets + g0, n, bits, hi, wt.data());
+    const ChunkWords<DW> rtn(df, words, offsets + g0, n, bits, hi, wt);
     // The values and importance; max |x|; W = sum (a x) x; plain rounding's
     // X and Q (groupSearch's order: i ascending from +0).
     VW amax = zeroF, w = zeroF, sx0 = zeroF, sq0 = zeroF;
-    for (int64_t i = 0; i < n; ++i) {
+    rtn.ForEach(df, [&](int64_t i, VW q) HWY_ATTR {
       const auto at = hn::Add(off, hn::Set(di, int32_t(i)));
       const VW x = hn::GatherIndex(df, xRow, at);
       const VW a = hn::GatherIndex(df, aRow, at);
-      hn::StoreU(x, df, xf.data() + i * N);
-      hn::StoreU(a, df, af.data() + i * N);
+      hn::StoreU(x, df, xf + i * N);
+      hn::StoreU(a, df, af + i * N);
       amax = hn::IfThenElse(hn::Lt(amax, hn::Abs(x)), hn::Abs(x), amax);
       w = hn::Add(w, hn::Mul(hn::Mul(a, x), x));
-      const VW q = rtn.At(df, i);
       const VW aq = hn::Mul(a, q);
       sx0 = hn::Add(sx0, hn::Mul(aq, x));
       sq0 = hn::Add(sq0, hn::Mul(aq, q));
-    }
+    });
     // E = (W - 2 (s X)) + (s s) Q.
     auto errorOf = [&](VW cs, VW sx, VW sq) HWY_ATTR {
       const VW t1 = hn::Mul(cs, sx);
@@ -314,11 +316,11 @@ void WeightedSearchT(const float *xRow, const float *aRow,
       const VW ci = hn::IfThenElse(ok, inv, oneF);
       VW sx = zeroF, sq = zeroF;
       for (int64_t i = 0; i < n; ++i) {
-        const VW x = hn::LoadU(df, xf.data() + i * N);
+        const VW x = hn::LoadU(df, xf + i * N);
         // search::assignCode: never NaN (finite x and inverse).
         VW q = hn::Sub(hn::Add(hn::Mul(x, ci), magic), magic);
         q = hn::Max(hn::Min(q, vHi), vLo);
-        const VW aq = hn::Mul(hn::LoadU(df, af.data() + i * N), q);
+        const VW aq = hn::Mul(hn::LoadU(df, af + i * N), q);
         sx = hn::Add(sx, hn::Mul(aq, x));
         sq = hn::Add(sq, hn::Mul(aq, q));
       }
@@ -361,11 +363,11 @@ void WeightedSearchT(const float *xRow, const float *aRow,
     StoreWinnerWords(
         df, n, bits, hi, won, offsets + g0,
         [&](int64_t i) {
-          const VW x = hn::LoadU(df, xf.data() + i * N);
+          const VW x = hn::LoadU(df, xf + i * N);
           const VW q = hn::Sub(hn::Add(hn::Mul(x, inv), magic), magic);
           return hn::Max(hn::Min(q, vHi), vLo);
         },
-        wt.data(), words);
+        wt, words);
     hn::StoreU(bestS, df, sOut + g0);
     alignas(64) float flags[64];
     hn::StoreU(hn::IfThenElseZero(won, oneF), df, flags);
