@@ -3,8 +3,10 @@
 // Per group: the RTN result of groupQuantizeRows, then a search: clipping
 // ratios screened (as llama.cpp's make_qx_quants tries iscale = (nmax +
 // 0.1 i) / max), then least-squares refinement of the best one's scale,
-// every candidate scored exactly as MLC's dequantization will see it (the
-// scale rounded to the model dtype, the float32 product (q - M) * scale).
+// every candidate scored from float32 sums (docs/simd.md section 5) and the
+// winner kept where its squared error as MLC's dequantization will see it
+// (the scale rounded to the model dtype, the float32 product (q - M) *
+// scale), in double, is below plain rounding's.
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,8 +1,8 @@
 //===- SimdBatchSearch.cpp - Scale searches, one group per lane -*- C++ -*-===//
 //
 // See SimdBatchSearch.h. Each kernel handles the groups of a batch in chunks
-// of as many groups as the target has double lanes; the float steps run on
-// float vectors of the same lane count. A lane whose chain has ended (or
+// of as many groups as the target has float lanes (every score is a float32
+// sum in the scalar order). A lane whose chain has ended (or
 // whose candidate is not scored by the scalar search) computes with a
 // harmless scale and its results are masked off; a step that no lane takes
 // is skipped. Compiled once per Highway target (foreach_target); the

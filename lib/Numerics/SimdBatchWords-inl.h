@@ -1,10 +1,11 @@
 //===- SimdBatchWords-inl.h - Plain rounding's codes per lane ---*- C++ -*-===//
 //
 // Internal to lib/Numerics; included once per Highway target by the batch
-// searches (SimdBatchSearch.cpp, SimdBatchSearchF16.cpp). Plain rounding's
-// codes of a chunk of groups, one group per lane, read from the row's packed
-// words (SimdBatchSearch.h): the chunk's words are gathered once, word j of
-// lane l at j * N + l, and code i is a shift and a mask of word i / E.
+// searches (SimdBatchSearch.cpp). Plain rounding's codes of a chunk of
+// groups, one group per lane, read from the row's packed words
+// (SimdBatchSearch.h): the chunk's words are gathered once, word j of lane l
+// at j * N + l, and code i is a shift and a mask of word i / E, taken word
+// by word.
 //
 //===----------------------------------------------------------------------===//
 
