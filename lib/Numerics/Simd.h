@@ -41,14 +41,6 @@ void quantizeFp8E4M3(const uint16_t *w, size_t n, float scale, uint8_t *out);
 /// out[i] = rules::fp8E5M2Code(w[i]).
 void castHalfToFp8E5M2(const uint16_t *w, size_t n, uint8_t *out);
 
-/// The scale search's score (ScaleSearch.cpp) of scale s over the n values
-/// of y: with r = search::assignCode(y[i], 1 / s, lo, hi) and d = r * s
-/// (float), the sums of (y - d)^2, y r and r r (in double) into out[0..2],
-/// element i added to lane i % kSumLanes in order and the lanes summed by
-/// search::sumLanes, exactly as the scalar loop.
-void scoreScale(const float *y, int64_t n, float s, float lo, float hi,
-                double *out);
-
 /// One HQQ step (Hqq.cpp) over the first n values of w, n a multiple of
 /// search::kSumLanes: with q = clampHqqCode(roundHalfEven(w s + z)) and
 /// x = w - (q - z) scale (double), adds x^2 and q - w s to e and a at lane
