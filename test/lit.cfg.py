@@ -34,6 +34,12 @@ if config.qopt_have_python:
     config.available_features.add("python-module")
     config.substitutions.append(
         ("%pyqopt", "env PYTHONPATH=%s %s" % (config.qopt_python_packages_dir, python)))
+# quant-opt linked with MLIR/LLVM's static libraries (QOPT_LINK_STATIC_MLIR,
+# docs/build.md): test/Build checks its dynamic dependencies and bundle.
+if config.qopt_static_mlir:
+    config.available_features.add("static-mlir")
+config.substitutions.append(("%qopt_obj_root", config.qopt_obj_root))
+config.substitutions.append(("%cmake", config.cmake_command))
 tools = ["quant-opt", "qopt-capi-test"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
