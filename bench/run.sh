@@ -22,6 +22,14 @@
 #                        (default /dev/shm, a tmpfs, so that disk write-back
 #                        does not decide the figures; "" = the scratch dir)
 #     --out FILE         results file (default bench/results.md)
+#     --methods "LIST"   also time the slower methods against plain rounding,
+#                        plain and method runs alternated (default "": none):
+#                        optimize-scales and imatrix (with each mode of --quants
+#                        but q0*; imatrix reads statistics that
+#                        bench/calibration-stats.py writes for every layer and
+#                        lm_head), hqq (`--quantization mnn --weight-quant-bits 4
+#                        --weight-quant-asymmetric --weight-quant-block 64`,
+#                        with and without --hqq)
 #     --keep             keep the scratch directory
 #
 # Per (preset, dtype): generate the checkpoint, read it twice so the page cache
@@ -56,6 +64,7 @@ device=cpu
 work_parent=/tmp
 out_file=$script_dir/results.md
 keep=0
+methods=""
 
 die() {
   echo "bench/run.sh: $*" >&2
@@ -75,12 +84,16 @@ while [ $# -gt 0 ]; do
     --out-fs) out_fs=$2; shift 2 ;;
     --parts) parts=$2; shift 2 ;;
     --out) out_file=$2; shift 2 ;;
+    --methods) methods=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,42p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,50p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
 
+for m in $methods; do
+  case "$m" in optimize-scales|imatrix|hqq) ;; *) die "--methods: unknown method '$m' (optimize-scales, imatrix, hqq)" ;; esac
+done
 [[ $reps =~ ^[1-9][0-9]*$ ]] || die "--reps needs a positive integer, got '$reps'"
 [[ $parts =~ ^[0-9]+$ ]] && [ "$parts" != 1 ] || die "--parts needs 0 or a count >= 2, got '$parts'"
 floor_reps=$(( reps > 5 ? reps : 5 ))
@@ -143,6 +156,73 @@ fi
 
 rows=()
 part_rows=()
+method_rows=()
+
+# One timed convert: $1 = label, the rest = quant-opt arguments. Sets
+# run_ns, run_cpu (user + sys) and run_rss_kb.
+timed_convert() {
+  local label=$1
+  shift
+  rm -rf "$outs/out"
+  sync
+  local start
+  start=$(now)
+  if ! /usr/bin/time -f '%e %U %S %M' -o "$work/time.txt" \
+      "$quant_opt" convert "$@" -o "$outs/out" >"$work/log.txt" 2>&1; then
+    cat "$work/log.txt" >&2
+    die "quant-opt convert failed ($label)"
+  fi
+  run_ns=$(( $(now) - start ))
+  local user sys
+  read -r _ user sys run_rss_kb <"$work/time.txt"
+  run_cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+  rm -rf "$outs/out"
+}
+
+# The --methods table for checkpoint $1 (directory), preset $2, dtype $3:
+# per method, mode and thread count the best of $reps wall times of the
+# plain conversion and of the method, run alternately.
+time_methods() {
+  local ckpt=$1 preset=$2 dtype=$3 m q t r stats=""
+  for m in $methods; do
+    local mode_list=""
+    case "$m" in
+      hqq) mode_list=mnn_w4_asym_b64 ;;
+      *) for q in $quants; do [[ $q == q0* ]] || mode_list="$mode_list $q"; done ;;
+    esac
+    if [ "$m" = imatrix ] && [ -z "$stats" ]; then
+      stats=$work/stats-$preset-$dtype.safetensors
+      python3 "$script_dir/calibration-stats.py" "$ckpt" "$stats" --hessian-layers 0 >&2 ||
+        die "bench/calibration-stats.py failed for $ckpt"
+    fi
+    for q in $mode_list; do
+      local base_args=() extra=()
+      if [ "$m" = hqq ]; then
+        base_args=(--quantization mnn --weight-quant-bits 4 --weight-quant-asymmetric --weight-quant-block 64)
+        extra=(--hqq)
+      else
+        base_args=(--quantization "$q")
+        case "$m" in
+          optimize-scales) extra=(--optimize-scales) ;;
+          imatrix) extra=(--imatrix "$stats") ;;
+        esac
+      fi
+      for t in $threads_list; do
+        local pbest="" pcpu="" mbest="" mcpu="" mrss=0
+        for ((r = 1; r <= reps; r++)); do
+          echo "== $preset $dtype $q $m --threads $t run $r/$reps" >&2
+          timed_convert "$q plain" "$ckpt" "${base_args[@]}" --threads "$t" --device "$device"
+          if [ -z "$pbest" ] || (( run_ns < pbest )); then pbest=$run_ns; pcpu=$run_cpu; fi
+          timed_convert "$q $m" "$ckpt" "${base_args[@]}" "${extra[@]}" --threads "$t" --device "$device"
+          if [ -z "$mbest" ] || (( run_ns < mbest )); then mbest=$run_ns; mcpu=$run_cpu; fi
+          (( run_rss_kb > mrss )) && mrss=$run_rss_kb
+        done
+        method_rows+=("| $preset | $dtype | $q | --$m | $t | $(secs "$pbest") | $(secs "$mbest") | **$(ratio "$mbest" "$pbest")** | $pcpu | $mcpu | $(awk -v a="$mcpu" -v b="$pcpu" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') | $(( mrss / 1024 )) | $(load1) |")
+        echo "${method_rows[-1]}" >&2
+      done
+    done
+  done
+}
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -252,6 +332,7 @@ for preset in $presets; do
       done
       unset best_ns cpu_s rss_kb load_at
     done
+    [ -n "$methods" ] && time_methods "$ckpt" "$preset" "$dtype"
     rm -rf "$ckpt"
   done
 done
@@ -291,6 +372,16 @@ out_fs_desc=$(df -P -T "$outs" | awk 'NR == 2 { print $2 " (" $1 ")" }')
     echo "| model | dtype | mode | threads | one run s | parts | parts s | merge s | split total s | split / one run | load |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${part_rows[@]}"
+  fi
+  if [ "${#method_rows[@]}" -gt 0 ]; then
+    echo
+    echo "## Slower methods against plain rounding (\`--methods\`)"
+    echo
+    echo "SIMD: $simd; load average at the end: $load_end. Best of $reps wall times each, plain and method runs alternated; CPU = user + sys of the best run; ratio = method / plain of the same mode and thread count. \`--imatrix\` reads statistics for every layer and lm_head (\`bench/calibration-stats.py\`); \`--hqq\` is timed on \`mnn_w4_asym_b64\` (MNN 4-bit asymmetric, blocks of 64)."
+    echo
+    echo "| model | dtype | mode | method | threads | plain s | method s | method / plain | plain CPU s | method CPU s | CPU ratio | peak RSS MB | load |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${method_rows[@]}"
   fi
 } >"$out_file.tmp"
 mv "$out_file.tmp" "$out_file"
