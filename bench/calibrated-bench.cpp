@@ -9,6 +9,11 @@
 // agree. Prints a markdown table.
 //
 //   qopt-bench-calibrated [--rows N] [--k K] [--bits 3|4] [--group G]
+//                         [--gptq 0|1] [--repeat R] [--only 0|1|2]
+//
+// --gptq 0 leaves GPTQ out (the searches only); --repeat R times each search
+// R times and reports the best; --only 1 (2) runs only --imatrix
+// (--optimize-scales) after plain rounding, for profiles and counters.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,6 +23,7 @@
 #include "qopt/Numerics/ScaleSearch.h"
 #include "qopt/Numerics/Simd.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -54,6 +60,9 @@ uint64_t fnv(const void *p, size_t n) {
 int main(int argc, char **argv) {
   int64_t rows = 256, k = 2048, group = 32;
   int bits = 4;
+  bool withGptq = true;
+  int repeat = 1;
+  int only = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     long v = std::atol(argv[i + 1]);
@@ -65,6 +74,12 @@ int main(int argc, char **argv) {
       bits = int(v);
     else if (a == "--group")
       group = v;
+    else if (a == "--gptq")
+      withGptq = v != 0;
+    else if (a == "--only")
+      only = int(v);
+    else if (a == "--repeat")
+      repeat = std::max(1, int(v));
     else {
       std::fprintf(stderr, "qopt-bench-calibrated: unknown option %s\n",
                    a.c_str());
@@ -91,7 +106,7 @@ int main(int argc, char **argv) {
   for (float &v : x)
     v = nd(rng);
   std::vector<float> h(size_t(k * k));
-  for (int64_t i = 0; i < k; ++i)
+  for (int64_t i = 0; i < (withGptq ? k : 0); ++i)
     for (int64_t j = 0; j < k; ++j) {
       double s = 0;
       for (int64_t t = 0; t < 64; ++t)
@@ -112,17 +127,39 @@ int main(int argc, char **argv) {
     plain = std::min(plain, cpuSeconds() - t0);
   }
   uint64_t plainHash = hash();
-  double t0 = cpuSeconds();
-  num::groupQuantizeRowsWeighted(w.data(), rows, k, spec, imp.data(),
-                                 q.data(), s.data());
-  double imatrix = cpuSeconds() - t0;
+  double imatrix = 1e30, optimized = 1e30, t0;
+  for (int r = 0; r < (only == 2 ? 0 : repeat); ++r) {
+    t0 = cpuSeconds();
+    num::groupQuantizeRowsWeighted(w.data(), rows, k, spec, imp.data(),
+                                   q.data(), s.data());
+    imatrix = std::min(imatrix, cpuSeconds() - t0);
+  }
   uint64_t imatrixHash = hash();
   // --optimize-scales (no statistics), for comparison.
-  t0 = cpuSeconds();
-  num::groupQuantizeRowsOptimized(w.data(), rows, k, spec, q.data(),
-                                  s.data(), {});
-  double optimized = cpuSeconds() - t0;
+  for (int r = 0; r < (only == 1 ? 0 : repeat); ++r) {
+    t0 = cpuSeconds();
+    num::groupQuantizeRowsOptimized(w.data(), rows, k, spec, q.data(),
+                                    s.data(), {});
+    optimized = std::min(optimized, cpuSeconds() - t0);
+  }
   uint64_t optimizedHash = hash();
+  const double n = double(rows * k);
+  auto row = [&](const char *name, double secs, uint64_t hsh) {
+    std::printf("| %s | %.4f | %.2f | %.1f | %016llx |\n", name, secs,
+                secs / n * 1e9, secs / plain, (unsigned long long)hsh);
+  };
+  if (!withGptq) {
+    std::printf("SIMD: %s; weight %lld x %lld, q%df16 group %lld, 1 thread, "
+                "CPU seconds (best of %d)\n\n",
+                num::simdTargetName().c_str(), (long long)rows, (long long)k,
+                bits, (long long)group, repeat);
+    std::printf("| method | CPU s | ns / weight | x plain | bytes (FNV-1a) |\n");
+    std::printf("|---|---|---|---|---|\n");
+    row("plain rounding", plain, plainHash);
+    row("--imatrix", imatrix, imatrixHash);
+    row("--optimize-scales", optimized, optimizedHash);
+    return 0;
+  }
   num::GptqOptions opts;
   num::GptqFactor f;
   t0 = cpuSeconds();
@@ -143,17 +180,12 @@ int main(int argc, char **argv) {
   double gptqImp = cpuSeconds() - t0;
   uint64_t gptqImpHash = hash();
 
-  const double n = double(rows * k);
   std::printf("SIMD: %s; weight %lld x %lld, q%df16 group %lld, 1 thread, "
               "CPU seconds\n\n",
               num::simdTargetName().c_str(), (long long)rows, (long long)k,
               bits, (long long)group);
   std::printf("| method | CPU s | ns / weight | x plain | bytes (FNV-1a) |\n");
   std::printf("|---|---|---|---|---|\n");
-  auto row = [&](const char *name, double secs, uint64_t hsh) {
-    std::printf("| %s | %.4f | %.2f | %.1f | %016llx |\n", name, secs,
-                secs / n * 1e9, secs / plain, (unsigned long long)hsh);
-  };
   row("plain rounding", plain, plainHash);
   row("--imatrix", imatrix, imatrixHash);
   row("--optimize-scales", optimized, optimizedHash);

@@ -8,6 +8,7 @@
 
 #include "qopt/Numerics/Calibrated.h"
 #include "CalibratedSearch.h"
+#include "SearchRules.h"
 #include "Simd.h"
 #include "SimdBatchSearch.h"
 #include "SimdCalibrated.h"
@@ -173,6 +174,88 @@ bool weightedSearch(const CodeRule &rule, const float *x, const float *a,
   return replaced;
 }
 
+bool groupSearch(const float *x, const float *a, int64_t n, float maxInt,
+                 FloatFormat format, float &s, float *q, float *tmp) {
+  // W = sum (a x) x; per candidate X = sum (a q) x and Q = sum (a q) q, all
+  // float32, i ascending from +0.
+  float w = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    float t = a[i] * x[i];
+    t = t * x[i];
+    w += t;
+  }
+  auto sums = [&](const float *c, float &sx, float &sq) {
+    sx = 0;
+    sq = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float aq = a[i] * c[i];
+      float t = aq * x[i];
+      sx += t;
+      t = aq * c[i];
+      sq += t;
+    }
+  };
+  // E = (W - 2 (s X)) + (s s) Q, each operation rounded to float32.
+  auto errorOf = [&](float cs, float sx, float sq) {
+    const float t1 = cs * sx;
+    float t2 = cs * cs;
+    t2 = t2 * sq;
+    const float e = w - (t1 + t1);
+    return e + t2;
+  };
+  float sx, sq;
+  sums(q, sx, sq);
+  float best = errorOf(s, sx, sq);
+  bool replaced = false;
+  float amax = 0.0f;
+  for (int64_t i = 0; i < n; ++i)
+    amax = std::max(amax, std::fabs(x[i]));
+  const float base = amax / maxInt;
+  float tried[kMaxTried];
+  int numTried = 0;
+  // Scores cs if it is a new usable scale (positive, finite, with a finite
+  // reciprocal): returns whether it was scored, its error in `ce` and its
+  // least-squares successor in `ns` (0: none).
+  auto tryCandidate = [&](float cs, float &ce, float &ns) {
+    if (!(cs > 0.0f) || !std::isfinite(cs) || !std::isfinite(1.0f / cs) ||
+        std::find(tried, tried + numTried, cs) != tried + numTried)
+      return false;
+    tried[numTried++] = cs;
+    const float inv = 1.0f / cs;
+    for (int64_t i = 0; i < n; ++i)
+      tmp[i] = search::assignCode(x[i], inv, -maxInt, maxInt);
+    float cx, cq;
+    sums(tmp, cx, cq);
+    const float e = errorOf(cs, cx, cq);
+    if (e < best) {
+      best = e;
+      s = cs;
+      std::copy(tmp, tmp + n, q);
+      replaced = true;
+    }
+    ce = e;
+    ns = cq > 0 ? roundTo(cx / cq, format) : 0.0f;
+    return true;
+  };
+  // Screening, then least-squares steps from the lead only.
+  float leadError = std::numeric_limits<float>::infinity();
+  float ls = 0.0f;
+  for (float r : kRatios) {
+    float e, ns;
+    if (tryCandidate(roundTo(base * r, format), e, ns) && e < leadError) {
+      leadError = e;
+      ls = ns;
+    }
+  }
+  for (int refine = 0; refine < kRefinements; ++refine) {
+    float e, ns;
+    if (!tryCandidate(ls, e, ns))
+      break;
+    ls = ns;
+  }
+  return replaced;
+}
+
 } // namespace calibrated
 
 using namespace calibrated;
@@ -203,14 +286,12 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
   const int64_t words = wordsPerRow(spec, k), epw = elemsPerWord(bits);
   const auto maxInt = float(maxIntValue(bits));
   const uint32_t mask = (1u << bits) - 1u;
-  CodeRule rule{-maxInt, maxInt, false, false, format, false, true,
-                spec.rounding};
   auto *in = static_cast<const unsigned char *>(w);
   auto *scaleOut = static_cast<unsigned char *>(scale);
   std::vector<float> x(static_cast<size_t>(k)), q(static_cast<size_t>(gs)),
       tmp(static_cast<size_t>(gs));
   // With the SIMD kernels: the row's full groups searched together, one per
-  // lane (SimdBatchSearch.h; the same bits as weightedSearch).
+  // lane (SimdBatchSearch.h; the same bits as groupSearch).
   const bool batched =
       simd::enabled() && gs % epw == 0 && k <= int64_t(INT32_MAX) - 2 * gs;
   std::vector<float> sB, aPadded;
@@ -218,10 +299,15 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
   std::vector<uint8_t> won;
   // The row's plain-rounding words, readable by the padding lanes too.
   std::vector<uint32_t> rowWords, tops;
+  // The row's scales as floats (and as f16 bits to store them back).
+  std::vector<float> scaleF;
+  std::vector<uint16_t> scaleH;
   // Per group: whether its importance sums (double, ascending) above 0.
   std::vector<uint8_t> weighted;
   if (batched) {
     tops.resize(size_t(groups));
+    scaleF.resize(size_t(groups));
+    scaleH.resize(size_t(groups));
     weighted.resize(size_t(groups));
     for (int64_t g = 0; g < groups; ++g) {
       double total = 0;
@@ -252,16 +338,22 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
     const unsigned char *wRow = in + size_t(row * k) * es;
     uint32_t *qRow = qweight + row * words;
     unsigned char *sRow = scaleOut + size_t(row * groups) * es;
-    // MLC's result, the one to beat.
-    groupQuantizeRows(wRow, 1, k, spec, qRow, sRow);
+    // MLC's result, the one to beat (for blocks of rows: one call per row
+    // cost more than the rounding of a short row).
+    constexpr int64_t kRtnRows = 8;
+    if (row % kRtnRows == 0)
+      groupQuantizeRows(wRow, std::min(kRtnRows, rows - row), k, spec, qRow,
+                        sRow);
     if (batched)
       simd::loadModelRow(format, wRow, k, x.data());
     else
       for (int64_t i = 0; i < k; ++i)
         x[size_t(i)] = loadModelValue(wRow + size_t(i) * es, format);
     offsets.clear();
-    if (batched)
+    if (batched) {
+      simd::loadModelRow(format, sRow, groups, scaleF.data());
       simd::groupTopBits(x.data(), k, gs, tops.data());
+    }
     for (int64_t g = 0; g < groups; ++g) {
       const int64_t begin = g * gs, len = std::min(gs, k - begin);
       const float *xg = x.data() + begin, *ag = importance + begin;
@@ -276,16 +368,18 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
                maxInt;
       };
       if (batched && len == gs) {
-        sB[offsets.size()] = loadModelValue(sRow + size_t(g) * es, format);
+        sB[offsets.size()] = scaleF[size_t(g)];
         offsets.push_back(int32_t(begin));
         continue;
       }
       for (int64_t i = 0; i < len; ++i)
         q[size_t(i)] = codeOf(i);
-      float s = loadModelValue(sRow + size_t(g) * es, format), m = 0.0f;
-      if (!weightedSearch(rule, xg, ag, len, s, m, q.data(), tmp.data()))
+      float s = loadModelValue(sRow + size_t(g) * es, format);
+      if (!groupSearch(xg, ag, len, maxInt, format, s, q.data(), tmp.data()))
         continue;
       storeModelValue(s, format, sRow + size_t(g) * es);
+      if (batched)
+        scaleF[size_t(g)] = s;
       pack(gw, len, [&](int64_t i) { return q[size_t(i)]; });
     }
     if (offsets.empty())
@@ -293,14 +387,26 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
     // Padding lanes: the zeros after the row (no candidate, no change).
     const int64_t count = simd::padBatch(offsets, sB.data(), int32_t(k));
     std::memcpy(rowWords.data(), qRow, size_t(words) * 4);
-    simd::weightedSearchBatch(format, spec.rounding, x.data(), aPadded.data(),
+    simd::weightedSearchBatch(format, x.data(), aPadded.data(),
                               offsets.data(), gs, count, maxInt,
                               rowWords.data(), bits, sB.data(), won.data());
     std::memcpy(qRow, rowWords.data(), size_t(words) * 4);
+    // The winners' scales (f16: the row's scales stored at once; they are
+    // f16 values already, so the conversion is exact).
+    bool anyWon = false;
     for (int64_t c = 0; c < count; ++c)
-      if (won[size_t(c)])
-        storeModelValue(sB[size_t(c)], format,
-                        sRow + size_t(offsets[size_t(c)] / gs) * es);
+      if (won[size_t(c)]) {
+        anyWon = true;
+        if (format == FloatFormat::F16)
+          scaleF[size_t(offsets[size_t(c)] / gs)] = sB[size_t(c)];
+        else
+          storeModelValue(sB[size_t(c)], format,
+                          sRow + size_t(offsets[size_t(c)] / gs) * es);
+      }
+    if (anyWon && format == FloatFormat::F16) {
+      simd::f32ToF16(scaleF.data(), scaleH.data(), size_t(groups));
+      std::memcpy(sRow, scaleH.data(), size_t(groups) * 2);
+    }
   }
 }
 

@@ -158,6 +158,17 @@ inline float weightedError(const CodeRule &rule, const float *x,
 bool weightedSearch(const CodeRule &rule, const float *x, const float *a,
                     int64_t n, float &s, float &m, float *q, float *tmp);
 
+/// --imatrix's search of one group of MLC's group modes (docs/calibration.md,
+/// "Formulas"; the MNN block search and GPTQ's group scales use
+/// weightedSearch): n finite values x with importance a, codes in [-M, M]
+/// by search::assignCode (round(x * float(1 / s)), ties to even), scales
+/// rounded to `format`, every candidate scored from its float32 sums as
+/// E = (W - 2 s X) + s^2 Q. (s, q) hold plain rounding's scale and signed
+/// codes on entry and the best on return; `tmp` has room for n floats.
+/// Returns whether a candidate replaced the entry one.
+bool groupSearch(const float *x, const float *a, int64_t n, float maxInt,
+                 FloatFormat format, float &s, float *q, float *tmp);
+
 /// The starting parameters of a group/block (no importance): symmetric
 /// s = toScale(max|v| / hi') with hi' = M (group) or T (MNN), m = 0;
 /// asymmetric s = (max - min) / hi, m = min.

@@ -16,6 +16,7 @@
 #include "qopt/Numerics/GroupQuant.h"
 #include "Pack.h"
 #include "Simd.h"
+#include "qopt/Numerics/Convert.h"
 #include "qopt/Numerics/QuantRules.h"
 
 #include <algorithm>
@@ -71,10 +72,33 @@ static void quantizeGroupZeroScale(const unsigned char *w, int64_t len,
 /// A row at a time: the group scales first, then one long loop over the row's
 /// values (with each value's group scale spread into a row-sized buffer, so
 /// the loop vectorizes without per-group overhead), then the packing.
+/// The model-format bytes of a row stored as `stored`: the row itself, or
+/// (stored wider than the model format) the row converted into `buf` by
+/// convertElements, weights.cast's own conversion.
+template <FloatFormat F>
+static const unsigned char *modelRow(const unsigned char *src,
+                                     FloatFormat stored, int64_t k,
+                                     std::vector<unsigned char> &buf) {
+  if (stored == F)
+    return src;
+  auto dtypeOf = [](FloatFormat f) {
+    return f == FloatFormat::F16    ? DType::F16
+           : f == FloatFormat::BF16 ? DType::BF16
+                                    : DType::F32;
+  };
+  convertElements(src, dtypeOf(stored), buf.data(), dtypeOf(F), size_t(k));
+  return buf.data();
+}
+
+static size_t storageSize(FloatFormat f) {
+  return f == FloatFormat::F32 ? 4 : 2;
+}
+
 template <FloatFormat F, RoundingMode R, int Bits>
-static void quantizeRowsImpl(const unsigned char *w, int64_t rows, int64_t k,
-                             const GroupQuantSpec &spec, uint32_t *qweight,
-                             unsigned char *scale) {
+static int64_t quantizeRowsImpl(const unsigned char *src, FloatFormat stored,
+                                int64_t rows, int64_t k,
+                                const GroupQuantSpec &spec, uint32_t *qweight,
+                                unsigned char *scale) {
   using M = Model<F>;
   using T = typename M::Storage;
   const int bits = Bits ? Bits : spec.bits;
@@ -90,13 +114,18 @@ static void quantizeRowsImpl(const unsigned char *w, int64_t rows, int64_t k,
   std::vector<float> groupScales(static_cast<size_t>(numGroups));
   std::vector<uint32_t> groupBits(static_cast<size_t>(numGroups));
   std::vector<T> scaleValues(static_cast<size_t>(numGroups));
+  std::vector<unsigned char> converted(stored == F ? 0
+                                                   : size_t(k) * sizeof(T));
+  const size_t storedRowBytes = size_t(k) * storageSize(stored);
+  int64_t firstNonFinite = rows;
   for (int64_t row = 0; row < rows; ++row) {
-    const unsigned char *wRow = w + size_t(row) * size_t(k) * sizeof(T);
+    const unsigned char *wRow =
+        modelRow<F>(src + size_t(row) * storedRowBytes, stored, k, converted);
     unsigned char *scaleRow =
         scale + size_t(row) * size_t(numGroups) * sizeof(T);
     uint32_t *qRow = qweight + size_t(row) * size_t(numWords);
     // 1. Largest magnitude bits per group: an integer max that vectorizes.
-    bool anyNaN = false;
+    bool anyNaN = false, anyNonFinite = false;
     for (int64_t g = 0; g < numGroups; ++g) {
       const int64_t begin = g * groupSize;
       const int64_t len = std::min(groupSize, k - begin);
@@ -106,7 +135,10 @@ static void quantizeRowsImpl(const unsigned char *w, int64_t rows, int64_t k,
         m = std::max(m, M::absBits(loadElem<T>(wg, size_t(i))));
       groupBits[size_t(g)] = m;
       anyNaN |= m > M::kInfBits;
+      anyNonFinite |= m >= M::kInfBits;
     }
+    if (anyNonFinite && firstNonFinite == rows)
+      firstNonFinite = row;
     // 2. All scales at once: one model-dtype division each, branch-free.
     for (int64_t g = 0; g < numGroups; ++g) {
       const T sv =
@@ -147,33 +179,35 @@ static void quantizeRowsImpl(const unsigned char *w, int64_t rows, int64_t k,
     }
     packCodeWords(q.data(), numWords, bits, qRow);
   }
+  return firstNonFinite;
 }
 
 template <FloatFormat F, RoundingMode R>
-static void dispatchBits(const unsigned char *w, int64_t rows, int64_t k,
-                         const GroupQuantSpec &spec, uint32_t *qweight,
-                         unsigned char *scale) {
+static int64_t dispatchBits(const unsigned char *w, FloatFormat stored,
+                            int64_t rows, int64_t k, const GroupQuantSpec &spec,
+                            uint32_t *qweight, unsigned char *scale) {
   switch (spec.bits) {
   case 3:
-    return quantizeRowsImpl<F, R, 3>(w, rows, k, spec, qweight, scale);
+    return quantizeRowsImpl<F, R, 3>(w, stored, rows, k, spec, qweight, scale);
   case 4:
-    return quantizeRowsImpl<F, R, 4>(w, rows, k, spec, qweight, scale);
+    return quantizeRowsImpl<F, R, 4>(w, stored, rows, k, spec, qweight, scale);
   case 8:
-    return quantizeRowsImpl<F, R, 8>(w, rows, k, spec, qweight, scale);
+    return quantizeRowsImpl<F, R, 8>(w, stored, rows, k, spec, qweight, scale);
   default:
-    return quantizeRowsImpl<F, R, 0>(w, rows, k, spec, qweight, scale);
+    return quantizeRowsImpl<F, R, 0>(w, stored, rows, k, spec, qweight, scale);
   }
 }
 
 template <FloatFormat F>
-static void dispatchRounding(const unsigned char *w, int64_t rows, int64_t k,
-                             const GroupQuantSpec &spec, uint32_t *qweight,
-                             unsigned char *scale) {
+static int64_t dispatchRounding(const unsigned char *w, FloatFormat stored,
+                                int64_t rows, int64_t k,
+                                const GroupQuantSpec &spec, uint32_t *qweight,
+                                unsigned char *scale) {
   if (spec.rounding == RoundingMode::NearestEven)
-    return dispatchBits<F, RoundingMode::NearestEven>(w, rows, k, spec, qweight,
-                                                      scale);
-  return dispatchBits<F, RoundingMode::NearestAway>(w, rows, k, spec, qweight,
-                                                    scale);
+    return dispatchBits<F, RoundingMode::NearestEven>(w, stored, rows, k, spec,
+                                                      qweight, scale);
+  return dispatchBits<F, RoundingMode::NearestAway>(w, stored, rows, k, spec,
+                                                    qweight, scale);
 }
 
 std::string validateGroupQuantSpec(const GroupQuantSpec &spec) {
@@ -216,23 +250,42 @@ int64_t wordsPerRow(const GroupQuantSpec &spec, int64_t k) {
   return (spec.groupSize / elemsPerWord(spec.bits)) * groupsPerRow(spec, k);
 }
 
-void groupQuantizeRows(const void *w, int64_t rows, int64_t k,
-                       const GroupQuantSpec &spec, uint32_t *qweight,
-                       void *scale) {
-  if (!validateGroupQuantSpec(spec).empty() || rows <= 0 || k <= 0)
-    return;
+bool groupQuantizeAcceptsStorage(FloatFormat stored, FloatFormat model) {
+  return stored == model ||
+         (model == FloatFormat::F16 &&
+          (stored == FloatFormat::BF16 || stored == FloatFormat::F32));
+}
+
+int64_t groupQuantizeRowsFrom(const void *w, FloatFormat stored, int64_t rows,
+                              int64_t k, const GroupQuantSpec &spec,
+                              uint32_t *qweight, void *scale) {
+  if (!validateGroupQuantSpec(spec).empty() ||
+      !groupQuantizeAcceptsStorage(stored, spec.modelFormat))
+    return -1;
+  if (rows <= 0 || k <= 0)
+    return std::max<int64_t>(rows, 0);
   if (simd::enabled())
-    return simd::groupQuantizeRows(w, rows, k, spec, qweight, scale);
+    return simd::groupQuantizeRows(w, stored, rows, k, spec, qweight, scale);
   auto *in = static_cast<const unsigned char *>(w);
   auto *out = static_cast<unsigned char *>(scale);
   switch (spec.modelFormat) {
   case FloatFormat::F16:
-    return dispatchRounding<FloatFormat::F16>(in, rows, k, spec, qweight, out);
+    return dispatchRounding<FloatFormat::F16>(in, stored, rows, k, spec,
+                                              qweight, out);
   case FloatFormat::BF16:
-    return dispatchRounding<FloatFormat::BF16>(in, rows, k, spec, qweight, out);
+    return dispatchRounding<FloatFormat::BF16>(in, stored, rows, k, spec,
+                                               qweight, out);
   case FloatFormat::F32:
-    return dispatchRounding<FloatFormat::F32>(in, rows, k, spec, qweight, out);
+    return dispatchRounding<FloatFormat::F32>(in, stored, rows, k, spec,
+                                              qweight, out);
   }
+  return -1;
+}
+
+void groupQuantizeRows(const void *w, int64_t rows, int64_t k,
+                       const GroupQuantSpec &spec, uint32_t *qweight,
+                       void *scale) {
+  groupQuantizeRowsFrom(w, spec.modelFormat, rows, k, spec, qweight, scale);
 }
 
 template <FloatFormat F, int Bits>

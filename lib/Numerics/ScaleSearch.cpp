@@ -3,8 +3,10 @@
 // Per group: the RTN result of groupQuantizeRows, then a search: clipping
 // ratios screened (as llama.cpp's make_qx_quants tries iscale = (nmax +
 // 0.1 i) / max), then least-squares refinement of the best one's scale,
-// every candidate scored exactly as MLC's dequantization will see it (the
-// scale rounded to the model dtype, the float32 product (q - M) * scale).
+// every candidate scored from float32 sums (docs/simd.md section 5) and the
+// winner kept where its squared error as MLC's dequantization will see it
+// (the scale rounded to the model dtype, the float32 product (q - M) *
+// scale), in double, is below plain rounding's.
 //
 //===----------------------------------------------------------------------===//
 
@@ -41,51 +43,35 @@ inline float assign(float y, float inv, float lo, float hi) {
   return search::assignCode(y, inv, lo, hi);
 }
 
-/// Score of one candidate: the squared error of y against float(q) * s and
-/// the least-squares sums. Element i accumulates into lane i % kLanes.
+/// Score of one candidate: from its float32 sums X = sum y r and
+/// Q = sum r r (i ascending from +0, every product rounded) and W =
+/// sum y y, E = (W - 2 (s X)) + (s s) Q, each step rounded to float32.
 struct Score {
-  double error;
-  double sxq;
-  double sqq;
+  float error;
+  float sxq;
+  float sqq;
 };
 
-Score score(const float *y, int64_t n, float s, float lo, float hi) {
-  if (simd::enabled()) {
-    double out[3];
-    simd::scoreScale(y, n, s, lo, hi, out);
-    return {out[0], out[1], out[2]};
-  }
-  double e[kSumLanes] = {};
-  double a[kSumLanes] = {};
-  double b[kSumLanes] = {};
-  const float inv = 1.0f / s;
-  const int64_t full = n - n % kSumLanes;
-  for (int64_t i = 0; i < full; i += kSumLanes) {
-#pragma GCC unroll 8
-    for (int l = 0; l < kSumLanes; ++l) {
-      const float yi = y[i + l];
-      const float r = assign(yi, inv, lo, hi);
-      const float d = r * s;
-      const double diff = double(yi) - double(d);
-      e[l] += diff * diff;
-      a[l] += double(yi) * double(r);
-      b[l] += double(r) * double(r);
-    }
-  }
-  for (int64_t i = full; i < n; ++i) {
-    const int l = int(i - full);
+Score score(const float *y, int64_t n, float w, float s, float inv, float lo,
+            float hi) {
+  float sx = 0.0f, sq = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
     const float r = assign(y[i], inv, lo, hi);
-    const float d = r * s;
-    const double diff = double(y[i]) - double(d);
-    e[l] += diff * diff;
-    a[l] += double(y[i]) * double(r);
-    b[l] += double(r) * double(r);
+    float t = y[i] * r;
+    sx += t;
+    t = r * r;
+    sq += t;
   }
-  return {sumLanes(e), sumLanes(a), sumLanes(b)};
+  const float t1 = s * sx;
+  float t2 = s * s;
+  t2 = t2 * sq;
+  const float e = w - (t1 + t1);
+  return {e + t2, sx, sq};
 }
 
-/// The squared error of y against float(q) * s for given signed values q, in
-/// the same lane order as score.
+/// The squared error of y against float(q) * s for given signed values q
+/// (double, element i into lane i % kSumLanes): plain rounding's and the
+/// winner's, compared exactly as before the searches' redefinition.
 double errorOf(const float *y, const int32_t *q, int64_t n, float s) {
   double e[kSumLanes] = {};
   for (int64_t i = 0; i < n; ++i) {
@@ -105,11 +91,11 @@ public:
       : format(format), maxInt(float(maxInt)), fullRange(fullRange),
         flipped(groupSize) {}
 
-  /// Best candidate for the n finite values x (not all zero): its error,
+  /// Best candidate for the n finite values x (not all zero): its score,
   /// its signed scale (negative: the values are those of -x) and its values
   /// q in [-M, M] (or [-M, M + 1] with the full range) into \p q.
   struct Result {
-    double error = std::numeric_limits<double>::infinity();
+    float error = std::numeric_limits<float>::infinity();
     float scale = 0.0f;
   };
 
@@ -140,36 +126,40 @@ private:
   void searchOrientation(const float *y, int64_t n, float hi, bool negate) {
     float top = 0.0f;
     float bottom = 0.0f;
+    float w = 0.0f;
     for (int64_t i = 0; i < n; ++i) {
       top = std::max(top, y[i]);
       bottom = std::max(bottom, -y[i]);
+      const float t = y[i] * y[i];
+      w += t;
     }
     const float base = std::max(top / hi, bottom / maxInt);
     // A scale already scored in this orientation is not scored again
     // (scoring it again could not change the winner).
     size_t numTried = 0;
-    // Scores the scale s (if new); returns whether it was scored, and its
-    // least-squares successor in `next` (0 if it has none).
-    auto tryScale = [&](float s, double &error, float &next) {
-      if (!(s > 0.0f) || !std::isfinite(s) ||
+    // Scores the scale s (if new, positive, finite, with a finite
+    // reciprocal); returns whether it was scored, and its least-squares
+    // successor in `next` (0 if it has none).
+    auto tryScale = [&](float s, float &error, float &next) {
+      if (!(s > 0.0f) || !std::isfinite(s) || !std::isfinite(1.0f / s) ||
           std::find(tried, tried + numTried, s) != tried + numTried)
         return false;
       tried[numTried++] = s;
-      const Score sc = score(y, n, s, -maxInt, hi);
+      const Score sc = score(y, n, w, s, 1.0f / s, -maxInt, hi);
       if (sc.error < best.error) {
         best.error = sc.error;
         best.scale = negate ? -s : s;
       }
       error = sc.error;
-      next = sc.sqq > 0.0 ? roundTo(float(sc.sxq / sc.sqq), format) : 0.0f;
+      next = sc.sqq > 0.0f ? roundTo(sc.sxq / sc.sqq, format) : 0.0f;
       return true;
     };
     // Screening: every clipping ratio's scale; the lead is the one of least
     // error (the first on ties).
-    double leadError = std::numeric_limits<double>::infinity();
+    float leadError = std::numeric_limits<float>::infinity();
     float s = 0.0f;
     for (float ratio : kRatios) {
-      double error;
+      float error;
       float next;
       if (tryScale(roundTo(base * ratio, format), error, next) &&
           error < leadError) {
@@ -179,7 +169,7 @@ private:
     }
     // Refinement: least-squares steps from the lead only.
     for (int refine = 0; refine < kRefinements; ++refine) {
-      double error;
+      float error;
       float next;
       if (!tryScale(s, error, next))
         break;
@@ -259,6 +249,9 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
   // The row's plain-rounding words, readable by the padding lanes too.
   std::vector<uint32_t> rowWords;
   std::vector<uint32_t> tops(static_cast<size_t>(numGroups));
+  // The row's scales as floats (and as f16 bits to store them back).
+  std::vector<float> scaleF(static_cast<size_t>(numGroups));
+  std::vector<uint16_t> scaleH(static_cast<size_t>(numGroups));
   if (batched) {
     const int64_t padded = (numGroups + simd::kBatchPad - 1) /
                            simd::kBatchPad * simd::kBatchPad;
@@ -268,13 +261,17 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
     won.resize(size_t(padded));
     offsets.reserve(size_t(padded));
   }
+  // The RTN result, exactly groupQuantizeRows', for blocks of rows (one
+  // call per row cost more than the rounding of a short row).
+  constexpr int64_t kRtnRows = 8;
   for (int64_t row = 0; row < rows; ++row) {
     const unsigned char *wRow = in + size_t(row) * size_t(k) * elemSize;
     uint32_t *qRow = qweight + size_t(row) * size_t(numWords);
     unsigned char *scaleRow =
         scaleOut + size_t(row) * size_t(numGroups) * elemSize;
-    // The RTN result, exactly groupQuantizeRows'.
-    groupQuantizeRows(wRow, 1, k, spec, qRow, scaleRow);
+    if (row % kRtnRows == 0)
+      groupQuantizeRows(wRow, std::min(kRtnRows, rows - row), k, spec, qRow,
+                        scaleRow);
     if (batched)
       simd::loadModelRow(format, wRow, k, x.data());
     else
@@ -284,6 +281,7 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
     offsets.clear();
     // Finite and not all zero: the largest magnitude's bits.
     if (batched) {
+      simd::loadModelRow(format, scaleRow, numGroups, scaleF.data());
       simd::groupTopBits(x.data(), k, groupSize, tops.data());
     } else {
       std::fill(tops.begin(), tops.end(), 0u);
@@ -305,7 +303,7 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
       uint32_t *words = qRow + size_t(g) * size_t(wordsPerGroup);
       unsigned char *scalePtr = scaleRow + size_t(g) * elemSize;
       if (batched && len == groupSize) {
-        sB[offsets.size()] = loadAsFloat(scalePtr, format);
+        sB[offsets.size()] = scaleF[size_t(g)];
         offsets.push_back(int32_t(begin));
         continue;
       }
@@ -316,9 +314,12 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
           errorOf(xg, rtnQ.data(), len, loadAsFloat(scalePtr, format));
 
       const auto best = searcher.search(xg, len, bestQ.data());
-      if (!(best.error < rtnError))
+      if (!(best.scale != 0.0f) ||
+          !(errorOf(xg, bestQ.data(), len, best.scale) < rtnError))
         continue;
       storeFromFloat(best.scale, format, scalePtr);
+      if (batched)
+        scaleF[size_t(g)] = best.scale;
       for (int64_t j = 0; j < wordsPerGroup; ++j) {
         uint32_t word = 0;
         for (int64_t r = 0; r < epw; ++r) {
@@ -334,20 +335,28 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
     // Padding lanes: the zeros after the row (no candidate, no change).
     const int64_t count = simd::padBatch(offsets, sB.data(), int32_t(k));
     std::memcpy(rowWords.data(), qRow, size_t(numWords) * 4);
-    if (format == FloatFormat::F16)
-      simd::searchScalesBatchF16(x.data(), offsets.data(), groupSize, count,
-                                 float(maxInt), options.fullCodeRange,
-                                 rowWords.data(), bits, sB.data(), won.data());
-    else
-      simd::searchScalesBatch(format, x.data(), offsets.data(), groupSize,
-                              count, float(maxInt), options.fullCodeRange,
-                              rowWords.data(), bits, sB.data(), won.data());
+    simd::searchScalesBatch(format, x.data(), offsets.data(), groupSize,
+                            count, float(maxInt), options.fullCodeRange,
+                            rowWords.data(), bits, sB.data(), won.data());
     std::memcpy(qRow, rowWords.data(), size_t(numWords) * 4);
+    // The winners' scales (f16: the row's scales stored at once; they are
+    // f16 values already, so the conversion is exact).
+    bool anyWon = false;
     for (int64_t c = 0; c < count; ++c)
-      if (won[size_t(c)])
-        storeFromFloat(sB[size_t(c)], format,
-                       scaleRow + size_t(offsets[size_t(c)] / groupSize) *
-                                      elemSize);
+      if (won[size_t(c)]) {
+        anyWon = true;
+        if (format == FloatFormat::F16)
+          scaleF[size_t(offsets[size_t(c)] / groupSize)] = sB[size_t(c)];
+        else
+          storeFromFloat(sB[size_t(c)], format,
+                         scaleRow + size_t(offsets[size_t(c)] / groupSize) *
+                                        elemSize);
+      }
+    if (anyWon && format == FloatFormat::F16) {
+      std::vector<uint16_t> &h = scaleH;
+      simd::f32ToF16(scaleF.data(), h.data(), size_t(numGroups));
+      std::memcpy(scaleRow, h.data(), size_t(numGroups) * 2);
+    }
   }
 }
 

@@ -23,10 +23,11 @@ namespace qopt::numerics::simd {
 /// Whether the kernels below may run (see the file comment).
 bool enabled();
 
-/// groupQuantizeRows for a valid spec, rows > 0, k > 0.
-void groupQuantizeRows(const void *w, int64_t rows, int64_t k,
-                       const GroupQuantSpec &spec, uint32_t *qweight,
-                       void *scale);
+/// groupQuantizeRowsFrom for a valid spec, a stored format it accepts,
+/// rows > 0, k > 0.
+int64_t groupQuantizeRows(const void *w, FloatFormat stored, int64_t rows,
+                          int64_t k, const GroupQuantSpec &spec,
+                          uint32_t *qweight, void *scale);
 
 /// dst[i] = floatToHalf(bfloat16ToFloat(src[i])) for n values.
 void bf16ToF16(const uint16_t *src, uint16_t *dst, size_t n);
@@ -39,14 +40,6 @@ uint32_t maxAbsBits16(const uint16_t *w, size_t n);
 void quantizeFp8E4M3(const uint16_t *w, size_t n, float scale, uint8_t *out);
 /// out[i] = rules::fp8E5M2Code(w[i]).
 void castHalfToFp8E5M2(const uint16_t *w, size_t n, uint8_t *out);
-
-/// The scale search's score (ScaleSearch.cpp) of scale s over the n values
-/// of y: with r = search::assignCode(y[i], 1 / s, lo, hi) and d = r * s
-/// (float), the sums of (y - d)^2, y r and r r (in double) into out[0..2],
-/// element i added to lane i % kSumLanes in order and the lanes summed by
-/// search::sumLanes, exactly as the scalar loop.
-void scoreScale(const float *y, int64_t n, float s, float lo, float hi,
-                double *out);
 
 /// One HQQ step (Hqq.cpp) over the first n values of w, n a multiple of
 /// search::kSumLanes: with q = clampHqqCode(roundHalfEven(w s + z)) and

@@ -1,8 +1,8 @@
 //===- SimdBatchSearch.cpp - Scale searches, one group per lane -*- C++ -*-===//
 //
 // See SimdBatchSearch.h. Each kernel handles the groups of a batch in chunks
-// of as many groups as the target has double lanes; the float steps run on
-// float vectors of the same lane count. A lane whose chain has ended (or
+// of as many groups as the target has float lanes (every score is a float32
+// sum in the scalar order). A lane whose chain has ended (or
 // whose candidate is not scored by the scalar search) computes with a
 // harmless scale and its results are masked off; a step that no lane takes
 // is skipped. Compiled once per Highway target (foreach_target); the
@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 HWY_BEFORE_NAMESPACE();
@@ -41,28 +42,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 namespace {
 
-using DD = hn::ScalableTag<double>;
-using DF = hn::Rebind<float, DD>;
-using VD = hn::Vec<DD>;
-using VF = hn::Vec<DF>;
-using MD = hn::Mask<DD>;
-using MF = hn::Mask<DF>;
-
 using calibrated::kMaxTried;
-
-/// The same lanes' mask for the other element type.
-HWY_INLINE MD ToDouble(MF m) {
-  const DD dd;
-  const DF df;
-  return hn::Gt(hn::PromoteTo(dd, hn::IfThenElseZero(m, hn::Set(df, 1.0f))),
-                hn::Zero(dd));
-}
-HWY_INLINE MF ToFloat(MD m) {
-  const DD dd;
-  const DF df;
-  return hn::Gt(hn::DemoteTo(df, hn::IfThenElseZero(m, hn::Set(dd, 1.0))),
-                hn::Zero(df));
-}
 
 /// roundTo(x, F) of each lane.
 template <FloatFormat F, class V> HWY_INLINE V RoundScale(V x) {
@@ -76,213 +56,201 @@ template <FloatFormat F, class V> HWY_INLINE V RoundScale(V x) {
 }
 
 /// std::max(a, b) of each lane: (a < b) ? b : a.
-HWY_INLINE VF MaxOf(VF a, VF b) { return hn::IfThenElse(hn::Lt(a, b), b, a); }
-
-/// search::sumLanes of eight vectors of lane sums.
-HWY_INLINE VD SumLanes(const VD (&v)[search::kSumLanes]) {
-  return hn::Add(hn::Add(hn::Add(v[0], v[1]), hn::Add(v[2], v[3])),
-                 hn::Add(hn::Add(v[4], v[5]), hn::Add(v[6], v[7])));
+template <class V> HWY_INLINE V MaxOf(V a, V b) {
+  return hn::IfThenElse(hn::Lt(a, b), b, a);
 }
 
-using DI = hn::Rebind<int32_t, DF>;
-using VI = hn::Vec<DI>;
-
-/// Value i of the chunk's groups: x[offset + i] of each lane.
-HWY_INLINE VF GatherAt(const float *x, VI offsets, int64_t i) {
-  const DF df;
-  const DI di;
-  return hn::GatherIndex(df, x, hn::Add(offsets, hn::Set(di, int32_t(i))));
-}
-
-/// The chunk's values (negated if asked) as floats and doubles, element i
-/// of lane l at i * N + l.
-void LoadChunk(const float *x, VI offsets, int64_t n, bool negate, float *yf,
-               double *yd) {
-  const DD dd;
-  const DF df;
-  const auto N = int64_t(hn::Lanes(dd));
+/// ScaleSearch.cpp's double error (errorOf) of lane l's group: x minus the
+/// codes q (signed, floats at q[i * N + l]) times s, element i into lane
+/// i % kSumLanes, the lanes summed by search::sumLanes.
+double LaneError(const float *x, int32_t offset, const float *q, int64_t N,
+                 int64_t l, int64_t n, float s) {
+  double e[search::kSumLanes] = {};
   for (int64_t i = 0; i < n; ++i) {
-    VF y = GatherAt(x, offsets, i);
-    if (negate)
-      y = hn::Neg(y);
-    hn::StoreU(y, df, yf + i * N);
-    hn::StoreU(hn::PromoteTo(dd, y), dd, yd + i * N);
+    const float d = q[i * N + l] * s;
+    const double diff = double(x[offset + i]) - double(d);
+    e[i % search::kSumLanes] += diff * diff;
   }
+  return search::sumLanes(e);
 }
 
-/// ScaleSearch.cpp's score of the scales s (one per lane): error, sxq, sqq
-/// with element i added to lane sum i % kSumLanes in ascending order.
-template <int64_t NN>
-HWY_INLINE void ScoreLanesN(const float *yf, const double *yd, int64_t nRun,
-                            VF s, VF lo, VF hi, VD &error, VD &sxq, VD &sqq) {
-  const int64_t n = NN > 0 ? NN : nRun;
-  constexpr int kL = search::kSumLanes;
-  const DD dd;
-  const DF df;
-  const auto N = int64_t(hn::Lanes(dd));
-  const VF inv = hn::Div(hn::Set(df, 1.0f), s);
-  const VF magic = hn::Set(df, rules::kRoundMagic);
-  VD e[kL], a[kL], b[kL];
-  for (int l = 0; l < kL; ++l) {
-    VD ve = hn::Zero(dd), va = hn::Zero(dd), vb = hn::Zero(dd);
-    for (int64_t i = l; i < n; i += kL) {
-      const VF y = hn::LoadU(df, yf + i * N);
-      const VD ydi = hn::LoadU(dd, yd + i * N);
-      // search::assignCode; r is never NaN (finite y and inv), where the
-      // selects are the minimum and maximum.
-      VF r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
-      r = hn::Max(hn::Min(r, hi), lo);
-      const VD rd = hn::PromoteTo(dd, r);
-      const VD diff = hn::Sub(ydi, hn::PromoteTo(dd, hn::Mul(r, s)));
-      ve = hn::Add(ve, hn::Mul(diff, diff));
-      va = hn::Add(va, hn::Mul(ydi, rd));
-      vb = hn::Add(vb, hn::Mul(rd, rd));
-    }
-    e[l] = ve;
-    a[l] = va;
-    b[l] = vb;
-  }
-  error = SumLanes(e);
-  sxq = SumLanes(a);
-  sqq = SumLanes(b);
-}
-
-/// ScoreLanesN for the group sizes of MLC's modes unrolled.
-HWY_NOINLINE void ScoreLanes(const float *yf, const double *yd, int64_t n,
-                             VF s, VF lo, VF hi, VD &error, VD &sxq,
-                             VD &sqq) {
-  if (n == 32)
-    return ScoreLanesN<32>(yf, yd, n, s, lo, hi, error, sxq, sqq);
-  if (n == 40)
-    return ScoreLanesN<40>(yf, yd, n, s, lo, hi, error, sxq, sqq);
-  ScoreLanesN<0>(yf, yd, n, s, lo, hi, error, sxq, sqq);
-}
-
+/// ScaleSearch.cpp's search of a chunk of groups, one per lane: every
+/// candidate scored from its float32 sums in the scalar order; the winner
+/// against plain rounding by their double errors, decided here from float
+/// errors with a bound on their rounding where that suffices, else by the
+/// scalar errorOf (same bits).
 template <FloatFormat F>
 void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
                    int64_t count, float maxInt, bool fullRange,
                    uint32_t *words, int bits, float *sOut, uint8_t *replaced) {
-  constexpr int kL = search::kSumLanes;
-  const DD dd;
-  const DF df;
-  const auto N = int64_t(hn::Lanes(dd));
-  std::vector<float> yf(size_t(n * N));
-  std::vector<double> yd(size_t(n * N));
-  std::vector<uint32_t> wt(size_t(n * N));
+  using DW = hn::ScalableTag<float>;
+  using VW = hn::Vec<DW>;
+  using MW = hn::Mask<DW>;
+  const DW df;
+  const hn::RebindToSigned<DW> di;
+  const auto N = int64_t(hn::Lanes(df));
+  // Scratch kept by the thread (a row is one call).
+  thread_local std::vector<float> yfV, qfV, q0V;
+  thread_local std::vector<uint32_t> wtV;
+  yfV.resize(size_t(n * N));
+  qfV.resize(size_t(n * N));
+  q0V.resize(size_t(n * N));
+  wtV.resize(size_t(n * N));
+  float *yf = yfV.data(), *qf = qfV.data(), *q0 = q0V.data();
+  uint32_t *wt = wtV.data();
   const float hiCode = fullRange ? maxInt + 1.0f : maxInt;
-  const VF vLo = hn::Set(df, -maxInt), vHi = hn::Set(df, hiCode),
+  const VW vLo = hn::Set(df, -maxInt), vHi = hn::Set(df, hiCode),
            vMax = hn::Set(df, maxInt), zeroF = hn::Zero(df),
-           oneF = hn::Set(df, 1.0f);
-  const VD zeroD = hn::Zero(dd);
-  const DI di;
+           oneF = hn::Set(df, 1.0f), magic = hn::Set(df, rules::kRoundMagic);
+  // The float errors' relative rounding bound (n + 8 float32 roundings of
+  // nonnegative terms, generously) and an absolute one for subnormals.
+  const VW rel = hn::Set(df, float(n + 8) * 0x1p-24f),
+           tiny = hn::Set(df, float(n + 8) * 0x1p-126f);
   for (int64_t g0 = 0; g0 < count; g0 += N) {
-    const VI off = hn::LoadU(di, offsets + g0);
-    const ChunkWords<DF> rtn(df, words, offsets + g0, n, bits, maxInt,
-                             wt.data());
-    // The plain rounding's error (ScaleSearch.cpp errorOf): the one to beat.
-    const VF s0 = hn::LoadU(df, sOut + g0);
-    VD bestE;
-    {
-      VD e[kL];
-      for (int l = 0; l < kL; ++l) {
-        VD ve = zeroD;
-        for (int64_t i = l; i < n; i += kL) {
-          const VF q = rtn.At(df, i);
-          const VD diff = hn::Sub(hn::PromoteTo(dd, GatherAt(x, off, i)),
-                                  hn::PromoteTo(dd, hn::Mul(q, s0)));
-          ve = hn::Add(ve, hn::Mul(diff, diff));
-        }
-        e[l] = ve;
-      }
-      bestE = SumLanes(e);
-    }
-    VF bestS = s0;
-    MF won = hn::Lt(oneF, zeroF);
+    const auto off = hn::LoadU(di, offsets + g0);
+    const ChunkWords<DW> rtn(df, words, offsets + g0, n, bits, maxInt,
+                             wt);
+    // The values; plain rounding's codes and float error (for the bound).
+    const VW s0 = hn::LoadU(df, sOut + g0);
+    // Also the first orientation's largest values and W (below).
+    VW e0 = zeroF, top = zeroF, bottom = zeroF, w = zeroF;
+    rtn.ForEach(df, [&](int64_t i, VW q) HWY_ATTR {
+      const VW y = hn::GatherIndex(df, x, hn::Add(off, hn::Set(di, int32_t(i))));
+      hn::StoreU(y, df, yf + i * N);
+      hn::StoreU(q, df, q0 + i * N);
+      const VW d = hn::Sub(y, hn::Mul(q, s0));
+      e0 = hn::Add(e0, hn::Mul(d, d));
+      top = MaxOf(top, y);
+      bottom = MaxOf(bottom, hn::Neg(y));
+      w = hn::Add(w, hn::Mul(y, y));
+    });
+    VW best = hn::Set(df, std::numeric_limits<float>::infinity());
+    VW bestS = zeroF;
+    MW won = hn::Lt(oneF, zeroF);
     for (int orient = 0; orient < (fullRange ? 2 : 1); ++orient) {
       const bool negate = orient == 1;
-      LoadChunk(x, off, n, negate, yf.data(), yd.data());
-      VF top = zeroF, bottom = zeroF;
-      for (int64_t i = 0; i < n; ++i) {
-        const VF y = hn::LoadU(df, yf.data() + i * N);
-        top = MaxOf(top, y);
-        bottom = MaxOf(bottom, hn::Neg(y));
+      if (negate) {
+        // -x: the same W (y y), top and bottom exchanged.
+        for (int64_t i = 0; i < n * N; i += N)
+          hn::StoreU(hn::Neg(hn::LoadU(df, yf + i)), df,
+                     yf + i);
+        std::swap(top, bottom);
       }
-      const VF base = MaxOf(hn::Div(top, vHi), hn::Div(bottom, vMax));
-      VF tried[kMaxTried];
+      const VW base = MaxOf(hn::Div(top, vHi), hn::Div(bottom, vMax));
+      VW tried[kMaxTried];
       int numTried = 0;
       // Scores s in the lanes of `want` where it is a new usable scale:
-      // returns those lanes; e and next (its least-squares successor, 0
-      // if none) per lane.
-      auto tryScale = [&](VF s, MF want, VD &e, VF &next) {
-        const MF ok = FreshScales(df, s, want, tried, numTried);
+      // returns those lanes; e and next (its least-squares successor, 0 if
+      // none) per lane.
+      auto tryScale = [&](VW s, MW want, VW &e, VW &next)
+                          HWY_ATTR __attribute__((always_inline)) {
+        const VW inv = hn::Div(oneF, s);
+        const MW ok = FreshScales(df, s, hn::And(want, hn::IsFinite(inv)),
+                                  tried, numTried);
         if (hn::AllFalse(df, ok))
           return ok;
-        const VF sc = hn::IfThenElse(ok, s, oneF);
-        VD sxq, sqq;
-        ScoreLanes(yf.data(), yd.data(), n, sc, vLo, vHi, e, sxq, sqq);
-        const MD okD = ToDouble(ok);
-        const MD better = hn::And(okD, hn::Lt(e, bestE));
-        bestE = hn::IfThenElse(better, e, bestE);
-        const MF betterF = ToFloat(better);
-        bestS = hn::IfThenElse(betterF, negate ? hn::Neg(s) : s, bestS);
-        won = hn::Or(won, betterF);
-        const MF go = ToFloat(hn::And(okD, hn::Gt(sqq, zeroD)));
+        const VW ci = hn::IfThenElse(ok, inv, oneF);
+        VW sx = zeroF, sq = zeroF;
+        for (int64_t i = 0; i < n; ++i) {
+          const VW y = hn::LoadU(df, yf + i * N);
+          // search::assignCode: never NaN (finite y and inverse).
+          VW r = hn::Sub(hn::Add(hn::Mul(y, ci), magic), magic);
+          r = hn::Max(hn::Min(r, vHi), vLo);
+          sx = hn::Add(sx, hn::Mul(y, r));
+          sq = hn::Add(sq, hn::Mul(r, r));
+        }
+        const VW t1 = hn::Mul(s, sx);
+        e = hn::Add(hn::Sub(w, hn::Add(t1, t1)), hn::Mul(hn::Mul(s, s), sq));
+        const MW better = hn::And(ok, hn::Lt(e, best));
+        best = hn::IfThenElse(better, e, best);
+        bestS = hn::IfThenElse(better, negate ? hn::Neg(s) : s, bestS);
+        won = hn::Or(won, better);
+        const MW go = hn::And(ok, hn::Gt(sq, zeroF));
         next = hn::IfThenElseZero(
-            go, RoundScale<F>(hn::DemoteTo(df, hn::Div(sxq, sqq))));
+            go, RoundScale<F>(hn::Div(sx, hn::IfThenElse(go, sq, oneF))));
         return ok;
       };
       // Screening: every ratio; the lead is the least error (first on ties).
-      const MF all = hn::Eq(oneF, oneF);
-      VD leadE = hn::Set(dd, std::numeric_limits<double>::infinity());
-      VF s = zeroF;
+      const MW all = hn::Eq(oneF, oneF);
+      VW leadE = hn::Set(df, std::numeric_limits<float>::infinity());
+      VW s = zeroF;
       for (float ratio : calibrated::kRatios) {
-        VD e;
-        VF next;
-        const MF ok =
-            tryScale(RoundScale<F>(hn::Mul(base, hn::Set(df, ratio))), all,
-                     e, next);
+        VW e, next;
+        const MW ok = tryScale(RoundScale<F>(hn::Mul(base, hn::Set(df, ratio))),
+                               all, e, next);
         if (hn::AllFalse(df, ok))
           continue;
-        const MD lead = hn::And(ToDouble(ok), hn::Lt(e, leadE));
+        const MW lead = hn::And(ok, hn::Lt(e, leadE));
         leadE = hn::IfThenElse(lead, e, leadE);
-        s = hn::IfThenElse(ToFloat(lead), next, s);
+        s = hn::IfThenElse(lead, next, s);
       }
       // Refinement: least-squares steps from each lane's lead.
-      MF chain = all;
+      MW chain = all;
       for (int refine = 0; refine < calibrated::kRefinements; ++refine) {
-        VD e;
-        VF next;
+        VW e, next;
         chain = tryScale(s, chain, e, next);
         if (hn::AllFalse(df, chain))
           break;
         s = next;
       }
     }
-    // The winners' codes, by the arithmetic that scored them, packed into
-    // the row's words (yf holds -y after the second orientation).
-    const VF absS = hn::IfThenElse(won, hn::Abs(bestS), oneF);
-    VF inv = hn::Div(oneF, absS);
-    const MF flip = fullRange ? hn::Not(hn::Lt(bestS, zeroF))
+    // The winners' codes (signed, of x), by the arithmetic that scored them
+    // (yf holds -x after the second orientation), and their float errors.
+    const VW absS = hn::IfThenElse(won, hn::Abs(bestS), oneF);
+    const VW inv = hn::Div(oneF, absS);
+    const MW flip = fullRange ? hn::Not(hn::Lt(bestS, zeroF))
                               : hn::Lt(bestS, zeroF);
-    inv = hn::IfThenElse(flip, hn::Neg(inv), inv);
-    const VF magic = hn::Set(df, rules::kRoundMagic);
+    const VW signedS = hn::IfThenElse(won, bestS, oneF);
+    VW e1 = zeroF;
+    for (int64_t i = 0; i < n; ++i) {
+      VW y = hn::LoadU(df, yf + i * N);
+      y = hn::IfThenElse(flip, hn::Neg(y), y);
+      VW r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
+      r = hn::Max(hn::Min(r, vHi), vLo);
+      hn::StoreU(r, df, qf + i * N);
+      const VW d = hn::Sub(y, hn::Mul(r, absS));
+      e1 = hn::Add(e1, hn::Mul(d, d));
+    }
+    // Replaced where the winner's double error is below plain rounding's:
+    // certain from the float errors and their bounds (|float - double| is
+    // below rel * error + tiny for both), else decided by the scalar errors.
+    const VW b1 = hn::Add(hn::Mul(e1, rel), tiny),
+             b0 = hn::Add(hn::Mul(e0, rel), tiny);
+    const MW sure =
+        hn::And(won, hn::Lt(hn::Add(e1, b1), hn::Sub(e0, b0)));
+    const MW unsure = hn::AndNot(
+        hn::Or(sure, hn::Ge(hn::Sub(e1, b1), hn::Add(e0, b0))), won);
+    alignas(64) float flags[64], uf[64], ss[64], s0f[64];
+    hn::StoreU(hn::IfThenElseZero(sure, oneF), df, flags);
+    if (!hn::AllFalse(df, unsure)) {
+      hn::StoreU(hn::IfThenElseZero(unsure, oneF), df, uf);
+      hn::StoreU(signedS, df, ss);
+      hn::StoreU(s0, df, s0f);
+      // qf holds the codes of the winner's orientation, which with its
+      // signed scale are the scalar search's q and scale (errorOf).
+      for (int64_t l = 0; l < N; ++l) {
+        if (uf[l] == 0.0f)
+          continue;
+        const double er = LaneError(x, offsets[g0 + l], q0, N, l, n,
+                                    s0f[l]);
+        const double ew = LaneError(x, offsets[g0 + l], qf, N, l, n,
+                                    ss[l]);
+        flags[l] = ew < er ? 1.0f : 0.0f;
+      }
+    }
+    const MW take = hn::Gt(hn::LoadU(df, flags), zeroF);
     StoreWinnerWords(
-        df, n, bits, maxInt, won, offsets + g0,
-        [&](int64_t i) {
-          const VF y = hn::LoadU(df, yf.data() + i * N);
-          const VF r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
-          return hn::Max(hn::Min(r, vHi), vLo);
-        },
-        wt.data(), words);
-    hn::StoreU(bestS, df, sOut + g0);
-    alignas(64) float flags[64];
-    hn::StoreU(hn::IfThenElseZero(won, oneF), df, flags);
+        df, n, bits, maxInt, take, offsets + g0,
+        [&](int64_t i) { return hn::LoadU(df, qf + i * N); },
+        wt, words);
+    hn::StoreU(hn::IfThenElse(take, bestS, s0), df, sOut + g0);
     for (int64_t l = 0; l < N; ++l)
       replaced[g0 + l] = flags[l] != 0.0f;
   }
 }
 
-template <FloatFormat F, RoundingMode R>
+/// calibrated::groupSearch of a chunk of groups, one per lane.
+template <FloatFormat F>
 void WeightedSearchT(const float *xRow, const float *aRow,
                      const int32_t *offsets, int64_t n, int64_t count, float hi,
                      uint32_t *words, int bits, float *sOut,
@@ -294,30 +262,42 @@ void WeightedSearchT(const float *xRow, const float *aRow,
   const DW df;
   const hn::RebindToSigned<DW> di;
   const auto N = int64_t(hn::Lanes(df));
-  std::vector<float> xf(size_t(n * N)), af(size_t(n * N));
-  std::vector<uint32_t> wt(size_t(n * N));
-  const VW vHi = hn::Set(df, hi), vTop = hn::Set(df, 2 * hi),
-           zeroF = hn::Zero(df), oneF = hn::Set(df, 1.0f);
+  // Scratch kept by the thread (a row is one call).
+  thread_local std::vector<float> xfV, afV;
+  thread_local std::vector<uint32_t> wtV;
+  xfV.resize(size_t(n * N));
+  afV.resize(size_t(n * N));
+  wtV.resize(size_t(n * N));
+  float *xf = xfV.data(), *af = afV.data();
+  uint32_t *wt = wtV.data();
+  const VW vHi = hn::Set(df, hi), vLo = hn::Set(df, -hi), zeroF = hn::Zero(df),
+           oneF = hn::Set(df, 1.0f), magic = hn::Set(df, rules::kRoundMagic);
   for (int64_t g0 = 0; g0 < count; g0 += N) {
     const auto off = hn::LoadU(di, offsets + g0);
-    VW amax = zeroF;
-    for (int64_t i = 0; i < n; ++i) {
+    const ChunkWords<DW> rtn(df, words, offsets + g0, n, bits, hi, wt);
+    // The values and importance; max |x|; W = sum (a x) x; plain rounding's
+    // X and Q (groupSearch's order: i ascending from +0).
+    VW amax = zeroF, w = zeroF, sx0 = zeroF, sq0 = zeroF;
+    rtn.ForEach(df, [&](int64_t i, VW q) HWY_ATTR {
       const auto at = hn::Add(off, hn::Set(di, int32_t(i)));
       const VW x = hn::GatherIndex(df, xRow, at);
-      hn::StoreU(x, df, xf.data() + i * N);
-      hn::StoreU(hn::GatherIndex(df, aRow, at), df, af.data() + i * N);
+      const VW a = hn::GatherIndex(df, aRow, at);
+      hn::StoreU(x, df, xf + i * N);
+      hn::StoreU(a, df, af + i * N);
       amax = hn::IfThenElse(hn::Lt(amax, hn::Abs(x)), hn::Abs(x), amax);
-    }
-    // The start's error (weightedError), i ascending from +0.
+      w = hn::Add(w, hn::Mul(hn::Mul(a, x), x));
+      const VW aq = hn::Mul(a, q);
+      sx0 = hn::Add(sx0, hn::Mul(aq, x));
+      sq0 = hn::Add(sq0, hn::Mul(aq, q));
+    });
+    // E = (W - 2 (s X)) + (s s) Q.
+    auto errorOf = [&](VW cs, VW sx, VW sq) HWY_ATTR {
+      const VW t1 = hn::Mul(cs, sx);
+      return hn::Add(hn::Sub(w, hn::Add(t1, t1)),
+                     hn::Mul(hn::Mul(cs, cs), sq));
+    };
     const VW s0 = hn::LoadU(df, sOut + g0);
-    const ChunkWords<DW> rtn(df, words, offsets + g0, n, bits, hi, wt.data());
-    VW best = zeroF;
-    for (int64_t i = 0; i < n; ++i) {
-      const VW d = hn::Sub(hn::LoadU(df, xf.data() + i * N),
-                           hn::Mul(rtn.At(df, i), s0));
-      best = hn::Add(best, hn::Mul(hn::LoadU(df, af.data() + i * N),
-                                   hn::Mul(d, d)));
-    }
+    VW best = errorOf(s0, sx0, sq0);
     VW bestS = s0;
     MW won = hn::Lt(oneF, zeroF);
     const VW base = hn::Div(amax, vHi);
@@ -326,32 +306,32 @@ void WeightedSearchT(const float *xRow, const float *aRow,
     // Scores cs in the lanes of `want` where it is a new usable scale:
     // returns those lanes; e and next (its least-squares successor, 0 if
     // none) per lane.
-    auto tryScale = [&](VW cs, MW want, VW &e, VW &next) {
-      const MW ok = FreshScales(df, cs, want, tried, numTried);
+    auto tryScale = [&](VW cs, MW want, VW &e, VW &next)
+                        HWY_ATTR __attribute__((always_inline)) {
+      const VW inv = hn::Div(oneF, cs);
+      const MW ok = FreshScales(df, cs, hn::And(want, hn::IsFinite(inv)),
+                                tried, numTried);
       if (hn::AllFalse(df, ok))
         return ok;
-      const VW sc = hn::IfThenElse(ok, cs, oneF);
-      // simd::weightedTerms' terms, summed i ascending from +0.
-      e = zeroF;
-      VW sxq = zeroF, sqq = zeroF;
+      const VW ci = hn::IfThenElse(ok, inv, oneF);
+      VW sx = zeroF, sq = zeroF;
       for (int64_t i = 0; i < n; ++i) {
-        const VW x = hn::LoadU(df, xf.data() + i * N);
-        const VW ai = hn::LoadU(df, af.data() + i * N);
-        const VW code =
-            hn::Sub(QuantizeValues<F, R>(df, x, sc, vHi, vTop), vHi);
-        const VW d = hn::Sub(x, hn::Mul(code, sc));
-        e = hn::Add(e, hn::Mul(ai, hn::Mul(d, d)));
-        const VW aq = hn::Mul(ai, code);
-        sxq = hn::Add(sxq, hn::Mul(aq, x));
-        sqq = hn::Add(sqq, hn::Mul(aq, code));
+        const VW x = hn::LoadU(df, xf + i * N);
+        // search::assignCode: never NaN (finite x and inverse).
+        VW q = hn::Sub(hn::Add(hn::Mul(x, ci), magic), magic);
+        q = hn::Max(hn::Min(q, vHi), vLo);
+        const VW aq = hn::Mul(hn::LoadU(df, af + i * N), q);
+        sx = hn::Add(sx, hn::Mul(aq, x));
+        sq = hn::Add(sq, hn::Mul(aq, q));
       }
+      e = errorOf(cs, sx, sq);
       const MW better = hn::And(ok, hn::Lt(e, best));
       best = hn::IfThenElse(better, e, best);
       bestS = hn::IfThenElse(better, cs, bestS);
       won = hn::Or(won, better);
-      const MW go = hn::And(ok, hn::Gt(sqq, zeroF));
+      const MW go = hn::And(ok, hn::Gt(sq, zeroF));
       next = hn::IfThenElseZero(
-          go, RoundScale<F>(hn::Div(sxq, hn::IfThenElse(go, sqq, oneF))));
+          go, RoundScale<F>(hn::Div(sx, hn::IfThenElse(go, sq, oneF))));
       return ok;
     };
     // Screening: every ratio; the lead is the least error (first on ties).
@@ -377,17 +357,17 @@ void WeightedSearchT(const float *xRow, const float *aRow,
         break;
       cs = next;
     }
-    // The winners' codes (the group rule's), packed into the row's words.
-    const VW sw = hn::IfThenElse(won, bestS, oneF);
+    // The winners' codes, by the rule that scored them, packed into the
+    // row's words.
+    const VW inv = hn::Div(oneF, hn::IfThenElse(won, bestS, oneF));
     StoreWinnerWords(
         df, n, bits, hi, won, offsets + g0,
         [&](int64_t i) {
-          return hn::Sub(QuantizeValues<F, R>(
-                             df, hn::LoadU(df, xf.data() + i * N), sw, vHi,
-                             vTop),
-                         vHi);
+          const VW x = hn::LoadU(df, xf + i * N);
+          const VW q = hn::Sub(hn::Add(hn::Mul(x, inv), magic), magic);
+          return hn::Max(hn::Min(q, vHi), vLo);
         },
-        wt.data(), words);
+        wt, words);
     hn::StoreU(bestS, df, sOut + g0);
     alignas(64) float flags[64];
     hn::StoreU(hn::IfThenElseZero(won, oneF), df, flags);
@@ -460,30 +440,21 @@ void SearchScalesBatch(FloatFormat format, const float *x,
   }
 }
 
-void WeightedSearchBatch(FloatFormat format, RoundingMode rounding,
-                         const float *x, const float *a,
+void WeightedSearchBatch(FloatFormat format, const float *x, const float *a,
                          const int32_t *offsets, int64_t n, int64_t count,
                          float hi, uint32_t *words, int bits, float *s,
                          uint8_t *replaced) {
-  using FF = FloatFormat;
-  using RM = RoundingMode;
-  const bool away = rounding == RM::NearestAway;
-#define QOPT_WEIGHTED(F)                                                       \
-  return away ? WeightedSearchT<F, RM::NearestAway>(                           \
-                   x, a, offsets, n, count, hi, words, bits, s,         \
-                   replaced)                                                   \
-              : WeightedSearchT<F, RM::NearestEven>(                           \
-                   x, a, offsets, n, count, hi, words, bits, s,         \
-                   replaced)
   switch (format) {
-  case FF::F16:
-    QOPT_WEIGHTED(FF::F16);
-  case FF::BF16:
-    QOPT_WEIGHTED(FF::BF16);
-  case FF::F32:
-    QOPT_WEIGHTED(FF::F32);
+  case FloatFormat::F16:
+    return WeightedSearchT<FloatFormat::F16>(x, a, offsets, n, count, hi,
+                                             words, bits, s, replaced);
+  case FloatFormat::BF16:
+    return WeightedSearchT<FloatFormat::BF16>(x, a, offsets, n, count, hi,
+                                              words, bits, s, replaced);
+  case FloatFormat::F32:
+    return WeightedSearchT<FloatFormat::F32>(x, a, offsets, n, count, hi,
+                                             words, bits, s, replaced);
   }
-#undef QOPT_WEIGHTED
 }
 
 } // namespace qopt::numerics::HWY_NAMESPACE
@@ -511,14 +482,12 @@ void searchScalesBatch(FloatFormat format, const float *x,
                                           replaced);
 }
 
-void weightedSearchBatch(FloatFormat format, RoundingMode rounding,
-                         const float *x, const float *a,
+void weightedSearchBatch(FloatFormat format, const float *x, const float *a,
                          const int32_t *offsets, int64_t n, int64_t count,
                          float hi, uint32_t *words, int bits, float *s,
                          uint8_t *replaced) {
-  HWY_DYNAMIC_DISPATCH(WeightedSearchBatch)(format, rounding, x, a, offsets, n,
-                                            count, hi, words, bits, s,
-                                            replaced);
+  HWY_DYNAMIC_DISPATCH(WeightedSearchBatch)(format, x, a, offsets, n, count,
+                                            hi, words, bits, s, replaced);
 }
 
 void groupTopBits(const float *x, int64_t k, int64_t gs, uint32_t *top) {

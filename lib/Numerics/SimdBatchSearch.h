@@ -63,21 +63,12 @@ void searchScalesBatch(FloatFormat format, const float *x,
                        float maxInt, bool fullRange, uint32_t *words, int bits,
                        float *s, uint8_t *replaced);
 
-/// searchScalesBatch for binary16 weights and scales (SimdBatchSearchF16.cpp:
-/// the same results from fewer operations where they are provably exact).
-void searchScalesBatchF16(const float *x, const int32_t *offsets, int64_t n,
-                          int64_t count, float maxInt, bool fullRange,
-                          uint32_t *words, int bits, float *s,
-                          uint8_t *replaced);
-
-/// CalibratedSearch.h's weightedSearch with the group rule (CodeRule with
-/// mlcCodes, scales rounded to `format`, rounding `rounding`, codes in
+/// CalibratedSearch.h's groupSearch (scales rounded to `format`, codes in
 /// [-hi, hi]) of `count` groups of n finite values x with importance a
-/// (same positions), starting from the scale s[c] and the codes: where a
-/// candidate beats the start, s[c] becomes the best one, the group's words
-/// its codes (the group rule's) and replaced[c] = 1 (else 0).
-void weightedSearchBatch(FloatFormat format, RoundingMode rounding,
-                         const float *x, const float *a,
+/// (same positions), starting from plain rounding's scale s[c] and codes:
+/// where a candidate beats the start, s[c] becomes the best one, the
+/// group's words its codes and replaced[c] = 1 (else 0).
+void weightedSearchBatch(FloatFormat format, const float *x, const float *a,
                          const int32_t *offsets, int64_t n, int64_t count,
                          float hi, uint32_t *words, int bits, float *s,
                          uint8_t *replaced);

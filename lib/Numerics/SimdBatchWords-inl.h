@@ -1,10 +1,11 @@
 //===- SimdBatchWords-inl.h - Plain rounding's codes per lane ---*- C++ -*-===//
 //
 // Internal to lib/Numerics; included once per Highway target by the batch
-// searches (SimdBatchSearch.cpp, SimdBatchSearchF16.cpp). Plain rounding's
-// codes of a chunk of groups, one group per lane, read from the row's packed
-// words (SimdBatchSearch.h): the chunk's words are gathered once, word j of
-// lane l at j * N + l, and code i is a shift and a mask of word i / E.
+// searches (SimdBatchSearch.cpp). Plain rounding's codes of a chunk of
+// groups, one group per lane, read from the row's packed words
+// (SimdBatchSearch.h): the chunk's words are gathered once, word j of lane l
+// at j * N + l, and code i is a shift and a mask of word i / E, taken word
+// by word.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,7 +34,7 @@ public:
   ChunkWords(DF df, const uint32_t *words, const int32_t *offsets, int64_t n,
              int bits, float maxInt, uint32_t *scratch)
       : perWord(32 / bits), bits(bits), mask((1u << bits) - 1u),
-        maxInt(maxInt), wt(scratch) {
+        maxInt(maxInt), wt(scratch), n(n) {
     const hn::RebindToUnsigned<DF> du;
     const hn::RebindToSigned<DF> di;
     const auto N = int64_t(hn::Lanes(df));
@@ -45,15 +46,21 @@ public:
       hn::StoreU(hn::GatherIndex(du, words, hn::Add(base, hn::Set(di, int32_t(j)))),
                  du, wt + j * N);
   }
-  /// The signed code i of each lane, as floats.
-  hn::Vec<DF> At(DF df, int64_t i) const {
+  /// Calls f(i, codes) for i = 0 .. n - 1 in order, codes the signed code i
+  /// of each lane, as floats (no division per element).
+  template <class F> HWY_INLINE void ForEach(DF df, const F &f) const {
     const hn::RebindToUnsigned<DF> du;
     const hn::RebindToSigned<DF> di;
     const auto N = int64_t(hn::Lanes(df));
-    const auto w = hn::LoadU(du, wt + (i / perWord) * N);
-    const auto c = hn::And(hn::ShiftRightSame(w, int((i % perWord) * bits)),
-                           hn::Set(du, mask));
-    return hn::Sub(hn::ConvertTo(df, hn::BitCast(di, c)), hn::Set(df, maxInt));
+    const auto vMask = hn::Set(du, mask);
+    const auto vMax = hn::Set(df, maxInt);
+    for (int64_t j = 0, i = 0; i < n; ++j) {
+      const auto w = hn::LoadU(du, wt + j * N);
+      for (int64_t r = 0; r < perWord && i < n; ++r, ++i) {
+        const auto c = hn::And(hn::ShiftRightSame(w, int(r * bits)), vMask);
+        f(i, hn::Sub(hn::ConvertTo(df, hn::BitCast(di, c)), vMax));
+      }
+    }
   }
 
 private:
@@ -62,6 +69,7 @@ private:
   uint32_t mask;
   float maxInt;
   uint32_t *wt;
+  int64_t n;
 };
 
 

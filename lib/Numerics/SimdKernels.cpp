@@ -136,8 +136,60 @@ HWY_INLINE void PackNibbles(const uint8_t *q, int64_t numWords,
   packCodeWords(q + i, (total - i) / 8, 4, out + i / 8);
 }
 
-template <FloatFormat F, RoundingMode R>
-void QuantizeRowsT(const void *wv, int64_t rows, int64_t k, int bits,
+/// The float16 casts of weights.cast (convertElements: Convert.cpp), also
+/// used row by row by QuantizeRowsT for values stored wider than the model
+/// format.
+void Bf16ToF16(const uint16_t *src, uint16_t *dst, size_t n) {
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<uint16_t, decltype(df)> dh;
+  const size_t lanes = hn::Lanes(df);
+  size_t i = 0;
+  for (; i + lanes <= n; i += lanes)
+    hn::StoreU(FloatToHalf(df, BFloat16ToFloat(df, hn::LoadU(dh, src + i))),
+               dh, dst + i);
+  for (; i < n; ++i)
+    storeAt(dst, int64_t(i),
+            floatToHalf(bfloat16ToFloat(loadAt(src, int64_t(i)))));
+}
+
+void F32ToF16(const float *src, uint16_t *dst, size_t n) {
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<uint16_t, decltype(df)> dh;
+  const size_t lanes = hn::Lanes(df);
+  size_t i = 0;
+  for (; i + lanes <= n; i += lanes)
+    hn::StoreU(FloatToHalf(df, hn::LoadU(df, src + i)), dh, dst + i);
+  for (; i < n; ++i)
+    storeAt(dst, int64_t(i), floatToHalf(loadAt(src, int64_t(i))));
+}
+
+/// Stored values of one row in the model format F: the row itself, or (for
+/// values stored as S, wider than a float16 model) the row cast to float16
+/// in `buf` by the cast above, which is weights.cast's own rounding.
+template <FloatFormat F, FloatFormat S>
+HWY_INLINE const typename rules::Model<F>::Storage *
+ModelRow(const typename rules::Model<S>::Storage *src, int64_t k,
+         typename rules::Model<F>::Storage *buf) {
+  if constexpr (S == F) {
+    (void)k, (void)buf;
+    return src;
+  } else {
+    static_assert(F == FloatFormat::F16 && S != FloatFormat::F16);
+    if constexpr (S == FloatFormat::BF16)
+      Bf16ToF16(src, buf, size_t(k));
+    else
+      F32ToF16(src, buf, size_t(k));
+    return buf;
+  }
+}
+
+/// Quantizes rows of values stored as S (the model format F, or bfloat16 /
+/// float32 for a float16 model: see ModelRow); returns the first row
+/// holding a NaN or an infinity in the model format (rows if none), which
+/// the group maxima show at no extra cost (the source range check fused
+/// into this pass over the values, docs/reliability.md).
+template <FloatFormat F, RoundingMode R, FloatFormat S>
+int64_t QuantizeRowsT(const void *wv, int64_t rows, int64_t k, int bits,
                    int64_t groupSize, uint32_t *qweight, void *scalev) {
   using M = rules::Model<F>;
   using T = typename M::Storage;
@@ -150,10 +202,13 @@ void QuantizeRowsT(const void *wv, int64_t rows, int64_t k, int bits,
   std::vector<uint8_t> q(size_t(numGroups * groupSize) + 8, 0);
   std::vector<uint32_t> maxBits(static_cast<size_t>(numGroups));
   std::vector<float> scales(static_cast<size_t>(numGroups));
-  const T *w = static_cast<const T *>(wv);
+  // A row cast to the model format (stored wider only): it stays in L1.
+  std::vector<T> modelRow(S == F ? 0 : size_t(k));
+  const auto *w = static_cast<const typename rules::Model<S>::Storage *>(wv);
   T *scale = static_cast<T *>(scalev);
+  int64_t firstNonFinite = rows;
   for (int64_t row = 0; row < rows; ++row) {
-    const T *wRow = w + row * k;
+    const T *wRow = ModelRow<F, S>(w + row * k, k, modelRow.data());
     T *scaleRow = scale + row * numGroups;
     bool anyNaN = false, anyInf = false;
     // Whole batches of groups row-wide (SimdRowQuant-inl.h), the rest one
@@ -172,6 +227,8 @@ void QuantizeRowsT(const void *wv, int64_t rows, int64_t k, int bits,
       anyNaN |= m > M::kInfBits;
       anyInf |= m == M::kInfBits;
     }
+    if ((anyNaN || anyInf) && firstNonFinite == rows)
+      firstNonFinite = row;
     // The scales (rules::groupScale): float16 ones on vectors of groups.
     int64_t g = 0;
     if constexpr (F == FloatFormat::F16) {
@@ -234,54 +291,54 @@ void QuantizeRowsT(const void *wv, int64_t rows, int64_t k, int bits,
     else
       packCodeWords(q.data(), numWords, bits, qRow);
   }
+  return firstNonFinite;
 }
 
-void QuantizeRows(const void *w, int64_t rows, int64_t k, int bits,
-                  int64_t groupSize, FloatFormat format, RoundingMode rounding,
-                  uint32_t *qweight, void *scale) {
-  const bool even = rounding == RoundingMode::NearestEven;
+/// QuantizeRowsT for one stored format, model format and rounding (the
+/// stored format is the model's, or BF16 / F32 for an F16 model).
+template <FloatFormat S>
+int64_t QuantizeRowsFrom(const void *w, int64_t rows, int64_t k, int bits,
+                         int64_t groupSize, FloatFormat format,
+                         RoundingMode rounding, uint32_t *qweight,
+                         void *scale) {
   constexpr auto E = RoundingMode::NearestEven, A = RoundingMode::NearestAway;
-  switch (format) {
+  constexpr auto H = FloatFormat::F16;
+  if (S != format && format != H)
+    return -1;
+  const bool even = rounding == E;
+  if constexpr (S == FloatFormat::F16)
+    return even ? QuantizeRowsT<H, E, S>(w, rows, k, bits, groupSize, qweight,
+                                         scale)
+                : QuantizeRowsT<H, A, S>(w, rows, k, bits, groupSize, qweight,
+                                         scale);
+  else if (format == H)
+    return even ? QuantizeRowsT<H, E, S>(w, rows, k, bits, groupSize, qweight,
+                                         scale)
+                : QuantizeRowsT<H, A, S>(w, rows, k, bits, groupSize, qweight,
+                                         scale);
+  else
+    return even ? QuantizeRowsT<S, E, S>(w, rows, k, bits, groupSize, qweight,
+                                         scale)
+                : QuantizeRowsT<S, A, S>(w, rows, k, bits, groupSize, qweight,
+                                         scale);
+}
+
+int64_t QuantizeRows(const void *w, FloatFormat stored, int64_t rows,
+                     int64_t k, int bits, int64_t groupSize,
+                     FloatFormat format, RoundingMode rounding,
+                     uint32_t *qweight, void *scale) {
+  switch (stored) {
   case FloatFormat::F16:
-    return even ? QuantizeRowsT<FloatFormat::F16, E>(w, rows, k, bits,
-                                                     groupSize, qweight, scale)
-                : QuantizeRowsT<FloatFormat::F16, A>(w, rows, k, bits,
-                                                     groupSize, qweight, scale);
+    return QuantizeRowsFrom<FloatFormat::F16>(w, rows, k, bits, groupSize,
+                                              format, rounding, qweight, scale);
   case FloatFormat::BF16:
-    return even ? QuantizeRowsT<FloatFormat::BF16, E>(w, rows, k, bits,
-                                                      groupSize, qweight, scale)
-                : QuantizeRowsT<FloatFormat::BF16, A>(
-                      w, rows, k, bits, groupSize, qweight, scale);
+    return QuantizeRowsFrom<FloatFormat::BF16>(
+        w, rows, k, bits, groupSize, format, rounding, qweight, scale);
   case FloatFormat::F32:
-    return even ? QuantizeRowsT<FloatFormat::F32, E>(w, rows, k, bits,
-                                                     groupSize, qweight, scale)
-                : QuantizeRowsT<FloatFormat::F32, A>(w, rows, k, bits,
-                                                     groupSize, qweight, scale);
+    return QuantizeRowsFrom<FloatFormat::F32>(w, rows, k, bits, groupSize,
+                                              format, rounding, qweight, scale);
   }
-}
-
-void Bf16ToF16(const uint16_t *src, uint16_t *dst, size_t n) {
-  const hn::ScalableTag<float> df;
-  const hn::Rebind<uint16_t, decltype(df)> dh;
-  const size_t lanes = hn::Lanes(df);
-  size_t i = 0;
-  for (; i + lanes <= n; i += lanes)
-    hn::StoreU(FloatToHalf(df, BFloat16ToFloat(df, hn::LoadU(dh, src + i))),
-               dh, dst + i);
-  for (; i < n; ++i)
-    storeAt(dst, int64_t(i),
-            floatToHalf(bfloat16ToFloat(loadAt(src, int64_t(i)))));
-}
-
-void F32ToF16(const float *src, uint16_t *dst, size_t n) {
-  const hn::ScalableTag<float> df;
-  const hn::Rebind<uint16_t, decltype(df)> dh;
-  const size_t lanes = hn::Lanes(df);
-  size_t i = 0;
-  for (; i + lanes <= n; i += lanes)
-    hn::StoreU(FloatToHalf(df, hn::LoadU(df, src + i)), dh, dst + i);
-  for (; i < n; ++i)
-    storeAt(dst, int64_t(i), floatToHalf(loadAt(src, int64_t(i))));
+  return -1;
 }
 
 uint32_t MaxAbsBits16(const uint16_t *w, size_t n) {
@@ -382,12 +439,12 @@ bool enabled() {
   return allowed && simdSwitch.load(std::memory_order_relaxed);
 }
 
-void groupQuantizeRows(const void *w, int64_t rows, int64_t k,
-                       const GroupQuantSpec &spec, uint32_t *qweight,
-                       void *scale) {
-  HWY_DYNAMIC_DISPATCH(QuantizeRows)
-  (w, rows, k, spec.bits, spec.groupSize, spec.modelFormat, spec.rounding,
-   qweight, scale);
+int64_t groupQuantizeRows(const void *w, FloatFormat stored, int64_t rows,
+                          int64_t k, const GroupQuantSpec &spec,
+                          uint32_t *qweight, void *scale) {
+  return HWY_DYNAMIC_DISPATCH(QuantizeRows)(w, stored, rows, k, spec.bits,
+                                            spec.groupSize, spec.modelFormat,
+                                            spec.rounding, qweight, scale);
 }
 
 void bf16ToF16(const uint16_t *src, uint16_t *dst, size_t n) {

@@ -1,7 +1,7 @@
 //===- SimdSearch.cpp - Highway kernels of the scale searches ---*- C++ -*-===//
 //
-// See Simd.h and SearchRules.h. The element steps of --optimize-scales and
-// HQQ on vectors of doubles (float steps on the matching float lanes). Each
+// See Simd.h and SearchRules.h. The element steps of HQQ (and MNN's codes)
+// on vectors of doubles (float steps on the matching float lanes). Each
 // accumulator vector holds consecutive lanes of the scalar loops' kSumLanes
 // lane sums and is loaded from and stored back to them, so every lane adds
 // its elements in the scalar order whatever the vector width.
@@ -19,56 +19,6 @@
 HWY_BEFORE_NAMESPACE();
 namespace qopt::numerics::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-/// The score of one scale (Simd.h: scoreScale). Each accumulator vector
-/// holds lanes [off, off + Lanes) of the kSumLanes lane sums; the
-/// n % kSumLanes tail elements then go to lanes 0.. as in the scalar loop,
-/// and the lanes are summed by search::sumLanes, all in this one call.
-void ScoreScale(const float *y, int64_t n, float s, float lo, float hi,
-                double *out) {
-  constexpr int kLanes = search::kSumLanes;
-  const hn::CappedTag<double, kLanes> dd;
-  const hn::Rebind<float, decltype(dd)> df;
-  const auto nd = int64_t(hn::Lanes(dd));
-  const int64_t full = n - n % kLanes;
-  const float inv = 1.0f / s;
-  const auto vInv = hn::Set(df, inv), vS = hn::Set(df, s),
-             vLo = hn::Set(df, lo), vHi = hn::Set(df, hi),
-             magic = hn::Set(df, rules::kRoundMagic);
-  double e[kLanes], a[kLanes], b[kLanes];
-  for (int64_t off = 0; off < kLanes; off += nd) {
-    auto vE = hn::Zero(dd), vA = hn::Zero(dd), vB = hn::Zero(dd);
-    for (int64_t i = 0; i < full; i += kLanes) {
-      const auto vy = hn::LoadU(df, y + i + off);
-      // search::assignCode.
-      auto r = hn::Sub(hn::Add(hn::Mul(vy, vInv), magic), magic);
-      r = hn::IfThenElse(hn::Lt(r, vHi), r, vHi);
-      r = hn::IfThenElse(hn::Gt(r, vLo), r, vLo);
-      const auto d = hn::Mul(r, vS);
-      const auto yd = hn::PromoteTo(dd, vy);
-      const auto rd = hn::PromoteTo(dd, r);
-      const auto diff = hn::Sub(yd, hn::PromoteTo(dd, d));
-      vE = hn::Add(vE, hn::Mul(diff, diff));
-      vA = hn::Add(vA, hn::Mul(yd, rd));
-      vB = hn::Add(vB, hn::Mul(rd, rd));
-    }
-    hn::StoreU(vE, dd, e + off);
-    hn::StoreU(vA, dd, a + off);
-    hn::StoreU(vB, dd, b + off);
-  }
-  for (int64_t i = full; i < n; ++i) {
-    const int l = int(i - full);
-    const float r = search::assignCode(y[i], inv, lo, hi);
-    const float d = r * s;
-    const double diff = double(y[i]) - double(d);
-    e[l] += diff * diff;
-    a[l] += double(y[i]) * double(r);
-    b[l] += double(r) * double(r);
-  }
-  out[0] = search::sumLanes(e);
-  out[1] = search::sumLanes(a);
-  out[2] = search::sumLanes(b);
-}
 
 void HqqStepLanes(const float *w, int64_t n, double s, double scale, double z,
                   double qmax, double *e, double *a, double *maxAbs) {
@@ -145,16 +95,10 @@ HWY_AFTER_NAMESPACE();
 
 namespace qopt::numerics {
 
-HWY_EXPORT(ScoreScale);
 HWY_EXPORT(HqqStepLanes);
 HWY_EXPORT(MnnCodes);
 
 namespace simd {
-
-void scoreScale(const float *y, int64_t n, float s, float lo, float hi,
-                double *out) {
-  HWY_DYNAMIC_DISPATCH(ScoreScale)(y, n, s, lo, hi, out);
-}
 
 void hqqStepLanes(const float *w, int64_t n, double s, double scale, double z,
                   double qmax, double *e, double *a, double *maxAbs) {

@@ -1,15 +1,15 @@
 //===- Md5.cpp - Multi-buffer MD5 -------------------------------*- C++ -*-===//
 //
-// RFC 1321 MD5 on kMd5Lanes messages at once. Each of a, b, c, d is a vector
-// of lanes (GCC vector extensions, so the baseline build uses SSE and the
-// x86-64-v3/v4 clones AVX2/AVX-512); one compress step processes one 64-byte
-// block of every active lane. Lanes that have no block in a step keep their
-// state (a mask merges it back), so messages of any lengths share a batch.
+// RFC 1321 MD5 on kMd5Lanes messages at once: the messages' padding, files
+// and streams fed in pieces. The compression runs in a Highway kernel
+// (qopt/Numerics/Md5Lanes.h, lib/Numerics/SimdMd5.cpp) with one message per
+// SIMD lane; lanes that have no block in a step keep their state, so
+// messages of any lengths share a batch.
 //
 //===----------------------------------------------------------------------===//
 
 #include "qopt/TensorCache/Md5.h"
-#include "qopt/Numerics/Config.h"
+#include "qopt/Numerics/Md5Lanes.h"
 
 #include <algorithm>
 #include <atomic>
@@ -27,103 +27,9 @@ namespace qopt::tensorcache {
 namespace {
 
 constexpr unsigned L = kMd5Lanes;
-typedef uint32_t V __attribute__((vector_size(4 * kMd5Lanes)));
+using State = numerics::Md5LaneState;
 
-constexpr uint32_t kK[64] = {
-    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a,
-    0xa8304613, 0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be,
-    0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340,
-    0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
-    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8,
-    0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c,
-    0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
-    0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
-    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92,
-    0xffeff47d, 0x85845dd1, 0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1,
-    0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
-
-template <int S>
-inline V rotl(V x) {
-  return (x << S) | (x >> (32 - S));
-}
-
-/// Step I of the 64: the round function, message word and shift of RFC 1321.
-template <int I>
-inline void step(V &a, V b, V c, V d, const V *x) {
-  constexpr int round = I / 16;
-  constexpr int g = round == 0   ? I
-                    : round == 1 ? (5 * I + 1) % 16
-                    : round == 2 ? (3 * I + 5) % 16
-                                 : (7 * I) % 16;
-  constexpr int shifts[4][4] = {
-      {7, 12, 17, 22}, {5, 9, 14, 20}, {4, 11, 16, 23}, {6, 10, 15, 21}};
-  constexpr int s = shifts[round][I % 4];
-  V f;
-  if constexpr (round == 0)
-    f = d ^ (b & (c ^ d));
-  else if constexpr (round == 1)
-    f = c ^ (d & (b ^ c));
-  else if constexpr (round == 2)
-    f = b ^ c ^ d;
-  else
-    f = c ^ (b | ~d);
-  a = b + rotl<s>(a + f + kK[I] + x[g]);
-}
-
-template <int... Is>
-inline void steps(V &a, V &b, V &c, V &d, const V *x,
-                  std::integer_sequence<int, Is...>) {
-  // Rotating roles: step i updates a, d, c, b in turn.
-  (
-      [&] {
-        if constexpr (Is % 4 == 0)
-          step<Is>(a, b, c, d, x);
-        else if constexpr (Is % 4 == 1)
-          step<Is>(d, a, b, c, x);
-        else if constexpr (Is % 4 == 2)
-          step<Is>(c, d, a, b, x);
-        else
-          step<Is>(b, c, d, a, x);
-      }(),
-      ...);
-}
-
-struct State {
-  V a, b, c, d;
-};
-
-/// One block of each lane: block[l] points at lane l's 64 bytes; lanes whose
-/// bit in `active` is clear keep their state.
-QOPT_MULTIVERSION
-void compress(State &st, const uint8_t *const block[L], uint32_t active) {
-  V x[16];
-  for (unsigned w = 0; w < 16; ++w) {
-    uint32_t t[L];
-    for (unsigned l = 0; l < L; ++l)
-      std::memcpy(&t[l], block[l] + 4 * w, 4); // little-endian words
-    std::memcpy(&x[w], t, sizeof t);
-  }
-  V a = st.a, b = st.b, c = st.c, d = st.d;
-  steps(a, b, c, d, x, std::make_integer_sequence<int, 64>());
-  uint32_t mt[L];
-  for (unsigned l = 0; l < L; ++l)
-    mt[l] = (active >> l) & 1 ? ~0u : 0u;
-  V m;
-  std::memcpy(&m, mt, sizeof mt);
-  st.a = ((st.a + a) & m) | (st.a & ~m);
-  st.b = ((st.b + b) & m) | (st.b & ~m);
-  st.c = ((st.c + c) & m) | (st.c & ~m);
-  st.d = ((st.d + d) & m) | (st.d & ~m);
-}
-
-void initState(State &st) {
-  for (unsigned l = 0; l < L; ++l) {
-    st.a[l] = 0x67452301u;
-    st.b[l] = 0xefcdab89u;
-    st.c[l] = 0x98badcfeu;
-    st.d[l] = 0x10325476u;
-  }
-}
+void initState(State &st) { st.reset(); }
 
 Md5Digest digestOf(const State &st, unsigned l) {
   Md5Digest out;
@@ -147,20 +53,10 @@ uint64_t padTail(uint8_t *buf, uint64_t tail, uint64_t totalBytes) {
   return blocks;
 }
 
-/// Runs the blocks of one round: lane l has blocks[l] blocks at base[l].
+/// Runs the blocks of one round: lane l has blocks[l] blocks at base[l]
+/// (the Highway kernel, lib/Numerics/SimdMd5.cpp).
 void runBlocks(State &st, uint8_t *const base[L], const uint64_t blocks[L]) {
-  static const uint8_t zero[64] = {};
-  uint64_t most = *std::max_element(blocks, blocks + L);
-  const uint8_t *ptr[L];
-  for (uint64_t i = 0; i < most; ++i) {
-    uint32_t active = 0;
-    for (unsigned l = 0; l < L; ++l) {
-      bool on = i < blocks[l];
-      active |= uint32_t(on) << l;
-      ptr[l] = on ? base[l] + i * 64 : zero;
-    }
-    compress(st, ptr, active);
-  }
+  numerics::md5RunBlocks(st, base, blocks);
 }
 
 llvm::Error fileError(const Md5File &f, const llvm::Twine &what) {

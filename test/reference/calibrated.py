@@ -9,17 +9,19 @@ has statistics in STATS (our safetensors format: W.imatrix, W.hessian)
 quantized by a deliberately simple model of the method instead of plain
 rounding, written from the descriptions, not from the C++:
 
-- imatrix: per group, the importance-weighted squared error
-  sum_i a_i (x_i - q_i s)^2 (float32, every operation rounded, i
-  ascending) of MLC's own result is the one to beat; the screened scales
-  s = model(base * r), base = float32(max|x| / M), for r in 1, 0.9, 0.8;
-  the screened one of least error (the first on ties) is the lead, and up
-  to two weighted least-squares refinements s' = model(float32(sum a x q /
-  sum a q^2)) (the sums in float32 as the error: (a q) x and (a q) q added
-  i ascending) follow from the lead only (each from the one before); a
-  scale already scored, not positive or infinite is not scored and ends
-  the refinements; codes q = clamp(round_half_even(float32(x / s)), -M,
-  M). A candidate replaces the best only when strictly better.
+- imatrix: per group, with W = sum_i (a_i x_i) x_i and, for codes q,
+  X = sum_i (a_i q_i) x_i and Q = sum_i (a_i q_i) q_i (float32, every
+  operation rounded, i ascending from +0), a scale s with codes q scores
+  E = (W - 2 (s X)) + (s s) Q (float32, each step rounded). MLC's own
+  result is the one to beat; the screened scales s = model(base * r),
+  base = float32(max|x| / M), for r in 1, 0.9, 0.8; the screened one of
+  least error (the first on ties) is the lead, and up to two weighted
+  least-squares refinements s' = model(float32(X / Q)) (none when Q = 0)
+  follow from the lead only (each from the one before); a scale already
+  scored, not positive, infinite or with an infinite float32 reciprocal is
+  not scored and ends the refinements; a candidate's codes are q =
+  clamp(round_half_even(float32(x * float32(1 / s))), -M, M). A candidate
+  replaces the best only when strictly better.
 - gptq: GPTQ as in the paper (Frantar et al. 2022, Algorithm 1) and
   AutoGPTQ: dead columns (H_jj = 0) get H_jj = 1 and zero weights; with
   act-order the columns are sorted by descending H_jj (ties by index); H is
@@ -28,7 +30,13 @@ rounding, written from the descriptions, not from the C++:
   are quantized in blocks, each error (w - q) / U_pp spread at once inside
   the block and, summed over the block, on the later columns. Group scales
   are MLC's rule on the current values (or, with act-order, the original
-  ones) when a group's first column comes.
+  ones) when a group's first column comes; with --with-importance, the
+  weighted search of MLC's codes: the importance-weighted squared error
+  sum_i a_i (x_i - q_i s)^2 (float32, every operation rounded, i
+  ascending) of MLC's result is the one to beat, the candidates are those
+  of imatrix (same screening, lead and refinements, the least-squares sums
+  (a q) x and (a q) q in float32) but scored by that error and with MLC's
+  codes q = code(x, s).
 
 Every float32 and model-dtype operation is rounded right after it
 (mlc_reference's round_f32 / round_f16 / ...), double sums run in index
@@ -131,6 +139,59 @@ def weighted_search(x, a, s, q, max_int, model):
     return best[1], best[2]
 
 
+def group_search(x, a, s, q, max_int, model):
+    """--imatrix's search of one group: the best (s, q), starting from
+    MLC's (s, q)."""
+    w = 0.0
+    for xi, ai in zip(x, a):
+        w = f32(w + f32(f32(ai * xi) * xi))
+
+    def sums(codes):
+        sx = sq = 0.0
+        for xi, ai, qi in zip(x, a, codes):
+            aq = f32(ai * qi)
+            sx = f32(sx + f32(aq * xi))
+            sq = f32(sq + f32(aq * qi))
+        return sx, sq
+
+    def score(cs, codes):
+        sx, sq = sums(codes)
+        t1 = f32(cs * sx)
+        e = f32(f32(w - f32(t1 + t1)) + f32(f32(cs * cs) * sq))
+        return e, sx, sq
+
+    best = [score(s, q)[0], s, q]
+    base = f32(max(abs(v) for v in x) / max_int)
+    tried = []
+
+    def attempt(cs):
+        if cs is None or not cs > 0 or math.isinf(cs) or cs in tried:
+            return None
+        inv = f32(1.0 / cs)
+        if math.isinf(inv):
+            return None
+        tried.append(cs)
+        cq = [min(max(float(round(f32(v * inv))), -float(max_int)),
+                  float(max_int)) for v in x]
+        e, sx, sq = score(cs, cq)
+        if e < best[0]:
+            best[:] = [e, cs, cq]
+        return e, (model(f32(sx / sq)) if sq > 0 else None)
+
+    lead = (math.inf, None)
+    for r in RATIOS:
+        got = attempt(model(f32(base * r)))
+        if got is not None and got[0] < lead[0]:
+            lead = got
+    cs = lead[1]
+    for _ in range(REFINEMENTS):
+        got = attempt(cs)
+        if got is None:
+            break
+        cs = got[1]
+    return best[1], best[2]
+
+
 def mlc_group(chunk, max_int, model, rounding):
     """MLC's scale and signed codes of one group (mlc_reference's steps)."""
     max_abs = max(abs(x) for x in chunk)
@@ -179,7 +240,7 @@ def imatrix_quantize(weight, mode, rounding, imatrix):
             chunk, a = x[g:g + group], imatrix[g:g + group]
             s, q = mlc_group(chunk, max_int, ftype.round, rounding)
             if any(v != 0 for v in chunk) and sum(a) > 0:
-                s, q = weighted_search(chunk, a, s, q, max_int, ftype.round)
+                s, q = group_search(chunk, a, s, q, max_int, ftype.round)
             codes += q
             scales.append(s)
         all_codes.append(codes)

@@ -13,19 +13,23 @@ the model dtype's rounding, f32 float32's):
   E0 = err(q0, s0).
 - err(q, s) = the squared error sum (y_i - f32(q_i * s))^2 in double, with
   element i added into accumulator i mod 8 (i ascending) and the 8
-  accumulators summed ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
-  the least-squares sums sum y q and sum q^2 the same way.
+  accumulators summed ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)).
 - the codes of a candidate s: inv = f32(1 / s),
   q_i = clamp(round_half_even(f32(y_i * inv)), -M, M).
+- a candidate's score, from float32 sums (every product and sum rounded
+  to float32, i ascending from +0): W = sum y_i y_i, X = sum y_i q_i,
+  Q = sum q_i q_i, score = f32(f32(W - f32(t + t)) + f32(f32(s s) Q)) with
+  t = f32(s X).
 - base = max(f32(max(y, 0) / M), f32(max(-y, 0) / M)); the screened scales
   model(f32(base * r)) for r in 1, 0.9, 0.8 (float32
-  constants); the screened one of least error (the first on ties) is the
+  constants); the screened one of least score (the first on ties) is the
   lead; then up to 2 least-squares steps from the lead, s' = model(f32(
-  sum y q / sum q^2)) of the scale before (none when sum q^2 = 0). A scale
-  not positive, not finite or already scored is not scored and ends the
-  steps. The best candidate (strictly less error; the first on ties)
-  replaces MLC's result if its error is strictly below E0; its codes are
-  its own. Stored fields past a short last group are 0.
+  X / Q)) of the scale before (none when Q = 0). A scale not positive, not
+  finite, whose f32 reciprocal is not finite or already scored is not
+  scored and ends the steps. The candidate of least score (strictly less;
+  the first on ties) replaces MLC's result if its error err(q, s) is
+  strictly below E0; its codes are its own. Stored fields past a short
+  last group are 0.
 """
 import argparse
 import math
@@ -66,24 +70,33 @@ def codes(y, s, max_int):
 
 
 def search(y, max_int, model):
-    """(error, scale) of the best candidate; (inf, None) if none."""
+    """(scale, codes) of the candidate of least score; (None, None) if
+    none was scored."""
     top = max([0.0] + [v for v in y])
     bottom = max([0.0] + [-v for v in y])
     base = max(f32(top / max_int), f32(bottom / max_int))
+    w = 0.0
+    for v in y:
+        w = f32(w + f32(v * v))
     best = [math.inf, None]
     tried = []
 
     def attempt(s):
         if s is None or not s > 0 or math.isinf(s) or s in tried:
             return None
+        if math.isinf(f32(1.0 / s)):
+            return None
         tried.append(s)
         q = codes(y, s, max_int)
-        e = error(y, q, s)
+        sx = sq = 0.0
+        for v, c in zip(y, q):
+            sx = f32(sx + f32(v * c))
+            sq = f32(sq + f32(c * c))
+        t = f32(s * sx)
+        e = f32(f32(w - f32(t + t)) + f32(f32(s * s) * sq))
         if e < best[0]:
             best[:] = [e, s]
-        sxq = lane_sum([v * c for v, c in zip(y, q)])
-        sqq = lane_sum([c * c for c in q])
-        return e, (model(f32(sxq / sqq)) if sqq > 0 else None)
+        return e, (model(f32(sx / sq)) if sq > 0 else None)
 
     lead = (math.inf, None)
     for r in RATIOS:
@@ -96,7 +109,9 @@ def search(y, max_int, model):
         if got is None:
             break
         s = got[1]
-    return best
+    if best[1] is None:
+        return None, None
+    return best[1], codes(y, best[1], max_int)
 
 
 def optimize_quantize(weight, mode, rounding):
@@ -113,9 +128,9 @@ def optimize_quantize(weight, mode, rounding):
             y = x[g:g + group]
             s, q = mlc_group(y, max_int, ftype.round, rounding)
             if all(math.isfinite(v) for v in y) and any(v != 0 for v in y):
-                e, cs = search(y, max_int, ftype.round)
-                if e < error(y, q, s):
-                    s, q = cs, codes(y, cs, max_int)
+                cs, cq = search(y, max_int, ftype.round)
+                if cs is not None and error(y, cq, cs) < error(y, q, s):
+                    s, q = cs, cq
             row_codes += q
             scales.append(s)
         all_codes.append(row_codes)

@@ -32,6 +32,8 @@ static void operandRowCuts(Value v, SmallVectorImpl<int64_t> &cuts) {
 // ConcatOp
 //===----------------------------------------------------------------------===//
 
+bool ConcatOp::forwardsNonFinite() { return true; }
+
 bool ConcatOp::isRowLocal() { return true; }
 
 void ConcatOp::getRowCuts(SmallVectorImpl<int64_t> &cuts) {
@@ -131,6 +133,8 @@ llvm::Error ConcatOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
 // StackOp
 //===----------------------------------------------------------------------===//
 
+bool StackOp::forwardsNonFinite() { return true; }
+
 bool StackOp::isRowLocal() { return true; }
 
 llvm::Error StackOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
@@ -180,6 +184,16 @@ llvm::Error StackOp::evaluateSubRows(EvaluationContext &ctx, int64_t r,
 //===----------------------------------------------------------------------===//
 // CastOp
 //===----------------------------------------------------------------------===//
+
+/// Between float types a cast rounds to nearest: NaN and infinities stay,
+/// a value beyond the result type becomes an infinity.
+bool CastOp::forwardsNonFinite() {
+  auto isFloat16To32 = [](Type t) {
+    return t.isF16() || t.isBF16() || t.isF32();
+  };
+  return isFloat16To32(getInput().getType().getElementType()) &&
+         isFloat16To32(getType().getElementType());
+}
 
 bool CastOp::isRowLocal() { return true; }
 
@@ -241,6 +255,8 @@ llvm::Error CastOp::evaluateSubRows(EvaluationContext &ctx, int64_t r,
 //===----------------------------------------------------------------------===//
 // TransposeOp
 //===----------------------------------------------------------------------===//
+
+bool TransposeOp::forwardsNonFinite() { return true; }
 
 bool TransposeOp::isRowLocal() { return false; }
 

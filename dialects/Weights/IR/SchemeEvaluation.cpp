@@ -51,8 +51,14 @@ static num::GroupQuantSpec groupSpec(GroupQuantAttr g, DType model) {
 }
 
 static llvm::Error finishGroupOutputs(GroupQuantAttr g, const RowBuffer &in,
-                                      RowBuffer qw, RowBuffer sc,
+                                      DType model, RowBuffer qw, RowBuffer sc,
                                       SmallVectorImpl<RowBuffer> &outputs);
+
+static num::FloatFormat floatFormatOf(DType t) {
+  return t == DType::BF16  ? num::FloatFormat::BF16
+         : t == DType::F32 ? num::FloatFormat::F32
+                           : num::FloatFormat::F16;
+}
 
 bool GroupQuantAttr::isRowLocal() const { return getLayout() == Layout::NK; }
 
@@ -77,18 +83,54 @@ llvm::Error GroupQuantAttr::quantizeRows(EvaluationContext &ctx,
     num::groupQuantizeRows(in.bytes(), rows, k, spec, words32, sc.data.data());
   }
   // Outputs keep the weight's leading dimensions: [.., words], [.., groups].
-  return finishGroupOutputs(*this, in, std::move(qw), std::move(sc), outputs);
+  return finishGroupOutputs(*this, in, in.dtype, std::move(qw), std::move(sc),
+                            outputs);
+}
+
+bool GroupQuantAttr::quantizesFused(EvaluationContext &ctx,
+                                    RankedTensorType weightType,
+                                    DType stored) const {
+  std::optional<DType> model = fromMlirType(weightType.getElementType());
+  auto isFloat = [](DType t) {
+    return t == DType::F16 || t == DType::BF16 || t == DType::F32;
+  };
+  // The plain rounding kernel of the CPU.
+  return !getOptimizeScales() && !ctx.getOptions().cuda && model &&
+         isFloat(*model) && isFloat(stored) &&
+         num::groupQuantizeAcceptsStorage(floatFormatOf(stored),
+                                          floatFormatOf(*model));
+}
+
+llvm::Error GroupQuantAttr::quantizeRowsFused(
+    EvaluationContext &, RankedTensorType weightType, const RowBuffer &in,
+    SmallVectorImpl<RowBuffer> &outputs, bool &nonFinite) const {
+  DType model = *fromMlirType(weightType.getElementType());
+  num::GroupQuantSpec spec = groupSpec(*this, model);
+  auto [rows, k] = rowsAndK(in);
+  int64_t words = num::wordsPerRow(spec, k), groups = num::groupsPerRow(spec, k);
+  RowBuffer qw = RowBuffer::allocate(DType::U32, {rows, words});
+  RowBuffer sc = RowBuffer::allocate(model, {rows, groups});
+  int64_t bad = num::groupQuantizeRowsFrom(
+      in.bytes(), floatFormatOf(in.dtype), rows, k, spec,
+      reinterpret_cast<uint32_t *>(qw.data.data()), sc.data.data());
+  if (bad < 0)
+    return schemeError("cannot quantize " + llvm::Twine(num::tvmName(in.dtype)) +
+                       " values as " + num::tvmName(model));
+  nonFinite = bad < rows;
+  return finishGroupOutputs(*this, in, model, std::move(qw), std::move(sc),
+                            outputs);
 }
 
 /// The outputs of group quantization [.., words] and [.., groups] (row
-/// major, the weight's leading dimensions), transposed for layout = kn.
+/// major, the weight's leading dimensions), transposed for layout = kn;
+/// `model` is the weight's type (the scales'), `in` holds its rows.
 static llvm::Error finishGroupOutputs(GroupQuantAttr g, const RowBuffer &in,
-                                      RowBuffer qw, RowBuffer sc,
+                                      DType model, RowBuffer qw, RowBuffer sc,
                                       SmallVectorImpl<RowBuffer> &outputs) {
   auto [rows, k] = rowsAndK(in);
-  num::GroupQuantSpec spec = groupSpec(g, in.dtype);
+  num::GroupQuantSpec spec = groupSpec(g, model);
   int64_t words = num::wordsPerRow(spec, k), groups = num::groupsPerRow(spec, k);
-  size_t ses = num::dtypeSize(in.dtype);
+  size_t ses = num::dtypeSize(model);
   qw.shape.assign(in.shape.begin(), in.shape.end());
   qw.shape.back() = words;
   sc.shape.assign(in.shape.begin(), in.shape.end());
@@ -96,7 +138,7 @@ static llvm::Error finishGroupOutputs(GroupQuantAttr g, const RowBuffer &in,
   if (g.getLayout() == Layout::KN) {
     // The whole 2-D weight: both outputs transposed.
     RowBuffer qwT = RowBuffer::allocate(DType::U32, {words, rows});
-    RowBuffer scT = RowBuffer::allocate(in.dtype, {groups, rows});
+    RowBuffer scT = RowBuffer::allocate(model, {groups, rows});
     num::transpose2D(qw.data.data(), rows, words, 4, qwT.data.data());
     num::transpose2D(sc.data.data(), rows, groups, ses, scT.data.data());
     qw = std::move(qwT);
@@ -135,7 +177,8 @@ llvm::Error GroupQuantAttr::quantizeRowsCalibrated(
     else
       num::groupQuantizeRowsWeighted(w, perMatrix, k, spec, imp, q, s);
   }
-  return finishGroupOutputs(*this, in, std::move(qw), std::move(sc), outputs);
+  return finishGroupOutputs(*this, in, in.dtype, std::move(qw), std::move(sc),
+                            outputs);
 }
 
 llvm::Error GroupQuantAttr::dequantizeRows(ArrayRef<RowBuffer> outputs,

@@ -11,7 +11,8 @@ include "dialects/Weights/IR/WeightsInterfaces.td"
 
 def Weights_GroupQuantAttr : Weights_Attr<"GroupQuant", "group",
     [DeclareAttrInterfaceMethods<Weights_QuantSchemeAttrInterface,
-        ["acceptsCalibration", "quantizeRowsCalibrated"]>]> {
+        ["acceptsCalibration", "quantizeRowsCalibrated", "quantizesFused",
+         "quantizeRowsFused"]>]> {
   let summary = "Symmetric group quantization packed into uint32 words (MLC q3/q4 modes)";
   let description = [{
     Each run of `group_size` elements along the last axis shares one scale

@@ -344,6 +344,9 @@ llvm::Error mlir::qopt::weights::checkEvaluable(Value value, Operation *user) {
 
 bool SourceOp::isRowLocal() { return true; }
 
+/// Its rows are the file's values.
+bool SourceOp::forwardsNonFinite() { return true; }
+
 void SourceOp::getRowReads(int64_t r0, int64_t r1, RowReads &reads) {
   // Strided sources read scattered bytes: no hint.
   auto type = cast<RankedTensorType>(getType());
@@ -368,6 +371,11 @@ static llvm::Error checkSourceRows(EvaluationContext &ctx, SourceOp op,
   const auto &check = ctx.getOptions().checkSourceRows;
   if (!check)
     return llvm::Error::success();
+  // Left to the consumer (EvaluationContext::DeferredSourceChecks).
+  const auto &follows = ctx.getOptions().sourceCheckFollowsFromFinite;
+  if (std::optional<DType> to = ctx.getSourceChecksDeferredTo())
+    if (follows && follows(op, *to))
+      return llvm::Error::success();
   if (llvm::Error err = check(op, r0, rows))
     return makeEvaluationError(op, llvm::toString(std::move(err)));
   return llvm::Error::success();
@@ -434,6 +442,10 @@ llvm::Error SourceOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
 //===----------------------------------------------------------------------===//
 
 bool ShardOp::isRowLocal() { return true; }
+
+/// A shard of rows reads only its rows; one of columns reads whole rows and
+/// drops the other shards' values.
+bool ShardOp::forwardsNonFinite() { return getDim() == 0; }
 
 Value ShardOp::getSelectedValue() { return getInput(); }
 
@@ -543,10 +555,8 @@ void QuantizeOp::getRowCuts(SmallVectorImpl<int64_t> &cuts) {
 llvm::Error QuantizeOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
                                      int64_t r1,
                                      SmallVectorImpl<RowBuffer> &results) {
-  auto in = ctx.getRows(getInput(), r0, r1);
-  if (!in)
-    return in.takeError();
-  return quantizeAndMeasure(ctx, r0, r1, *in, results);
+  return evaluateFromInput(
+      ctx, r0, r1, [&](Value v) { return ctx.getRows(v, r0, r1); }, results);
 }
 
 /// Without calibration statistics a row-local scheme quantizes each row of
@@ -563,10 +573,9 @@ void QuantizeOp::getSubRowCuts(int64_t r, SmallVectorImpl<int64_t> &cuts) {
 llvm::Error QuantizeOp::evaluateSubRows(EvaluationContext &ctx, int64_t r,
                                         int64_t s0, int64_t s1,
                                         SmallVectorImpl<RowBuffer> &results) {
-  auto in = ctx.getSubRows(getInput(), r, s0, s1);
-  if (!in)
-    return in.takeError();
-  return quantizeAndMeasure(ctx, r, r + 1, *in, results);
+  return evaluateFromInput(
+      ctx, r, r + 1, [&](Value v) { return ctx.getSubRows(v, r, s0, s1); },
+      results);
 }
 
 llvm::Error QuantizeOp::quantizeAndMeasure(EvaluationContext &ctx, int64_t r0,

@@ -217,6 +217,14 @@ struct EvaluationOptions {
   /// policy, docs/reliability.md). Unset: no check.
   std::function<llvm::Error(Operation *, int64_t, RowBuffer &)>
       checkSourceRows;
+  /// Whether checkSourceRows would accept every chunk of the weights.source
+  /// whose values all stay finite when rounded to `format` (no clamping,
+  /// and `format` the narrowest type its values are cast to), so that a
+  /// consumer that finds no NaN or infinity in its rows of that type may
+  /// check them instead (EvaluationContext::DeferredSourceChecks). Unset:
+  /// never; every source chunk is checked as it is read.
+  std::function<bool(Operation *, ::qopt::numerics::DType)>
+      sourceCheckFollowsFromFinite;
   /// Shared between the contexts of one evaluation (SharedResults); a
   /// context without one makes its own.
   std::shared_ptr<SharedResults> sharedResults;
@@ -318,6 +326,32 @@ public:
     return std::static_pointer_cast<const T>(*s);
   }
 
+  /// While one lives, weights.source skips EvaluationOptions::checkSourceRows
+  /// where EvaluationOptions::sourceCheckFollowsFromFinite says that values
+  /// finite in `format` pass it: the consumer that made it (a
+  /// `weights.quantize` whose kernel tells whether its input holds a NaN or
+  /// an infinity) reads the sources through ops that forward non-finite
+  /// values and evaluates them again, checked, when it finds one, so the
+  /// error is the one the checks give (docs/reliability.md).
+  class DeferredSourceChecks {
+  public:
+    DeferredSourceChecks(EvaluationContext &ctx, ::qopt::numerics::DType format)
+        : ctx(ctx), saved(ctx.deferredTo) {
+      ctx.deferredTo = format;
+    }
+    ~DeferredSourceChecks() { ctx.deferredTo = saved; }
+    DeferredSourceChecks(const DeferredSourceChecks &) = delete;
+    DeferredSourceChecks &operator=(const DeferredSourceChecks &) = delete;
+
+  private:
+    EvaluationContext &ctx;
+    std::optional<::qopt::numerics::DType> saved;
+  };
+  /// The format of the live DeferredSourceChecks, if any.
+  std::optional<::qopt::numerics::DType> getSourceChecksDeferredTo() const {
+    return deferredTo;
+  }
+
   /// Adds the quantization error of `n` values: `w` the weight, `wq` its
   /// dequantized form (sums of w^2 and (w - wq)^2, in element order).
   void addError(const float *w, const float *wq, size_t n);
@@ -337,6 +371,7 @@ private:
   EvaluationOptions options;
   double signal = 0, noise = 0;
   bool measured = false;
+  std::optional<::qopt::numerics::DType> deferredTo;
 };
 
 /// Whether every op the definition of `value` reaches evaluates row by row
@@ -347,6 +382,10 @@ bool isRowLocalChain(Value value);
 /// (a stack) is sub-row local, and the operands below it are row-local
 /// chains (their sub-rows are their rows).
 bool isSubRowLocalChain(Value value);
+/// Whether the definition of `value` forwards non-finite values from every
+/// weights.source it reaches (EvaluableOpInterface::forwardsNonFinite on
+/// every op down to them).
+bool forwardsNonFiniteChain(Value value);
 /// Fails, at the op, when the definition of `value` reaches an op that
 /// cannot be evaluated (no EvaluableOpInterface), or, at `user`, a block
 /// argument.

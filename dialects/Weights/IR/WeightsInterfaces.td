@@ -78,6 +78,39 @@ def Weights_QuantSchemeAttrInterface : AttrInterface<"QuantSchemeAttrInterface">
             "scheme takes no calibration statistics");
       }]>,
     InterfaceMethod<[{
+        Whether `quantizeRowsFused` quantizes rows of a weight of type
+        `weightType` given as values of `stored` under these options: the
+        weight's own element type, or a wider float type whose values the
+        scheme rounds to the weight's type exactly as `weights.cast` does
+        (so `weights.quantize` of a cast reads the cast's input). By default
+        no scheme does.
+      }], "bool", "quantizesFused",
+      (ins "::mlir::qopt::weights::EvaluationContext &":$ctx,
+           "::mlir::RankedTensorType":$weightType,
+           "::qopt::numerics::DType":$stored),
+      [{}], [{
+        (void)ctx; (void)weightType; (void)stored;
+        return false;
+      }]>,
+    InterfaceMethod<[{
+        quantizeRows of `input` (rows of a weight of type `weightType`,
+        stored as `quantizesFused` accepts; the same outputs), in one pass
+        over the values that also tells whether any of them is a NaN or an
+        infinity in the weight's type (`nonFinite`): the range check of the
+        source rows fused into the quantization (docs/reliability.md).
+      }], "::llvm::Error", "quantizeRowsFused",
+      (ins "::mlir::qopt::weights::EvaluationContext &":$ctx,
+           "::mlir::RankedTensorType":$weightType,
+           "const ::mlir::qopt::weights::RowBuffer &":$input,
+           "::llvm::SmallVectorImpl<::mlir::qopt::weights::RowBuffer> &":$outputs,
+           "bool &":$nonFinite),
+      [{}], [{
+        (void)ctx; (void)weightType; (void)input; (void)outputs;
+        (void)nonFinite;
+        return ::llvm::createStringError(::llvm::inconvertibleErrorCode(),
+            "scheme has no fused quantization");
+      }]>,
+    InterfaceMethod<[{
         The inverse: the float32 values the outputs of quantizeRows stand
         for, row-major in the weight's layout (`out` holds as many elements
         as the input had).
@@ -149,6 +182,18 @@ def Weights_EvaluableOpInterface : OpInterface<"EvaluableOpInterface"> {
       (ins "::mlir::qopt::weights::EvaluationContext &":$ctx, "int64_t":$r0,
            "int64_t":$r1,
            "::llvm::SmallVectorImpl<::mlir::qopt::weights::RowBuffer> &":$results)>,
+    InterfaceMethod<[{
+        Whether every value of the operand rows the op reads reaches its
+        result rows, unchanged or rounded to another float type by
+        round-to-nearest (a NaN or an infinity stays one, a finite value
+        beyond the result type becomes an infinity). A consumer that finds
+        no NaN or infinity in a chain of such ops down to the
+        `weights.source`s then knows that their values were all finite in
+        its type, which is what the source range check asks
+        (docs/reliability.md). `weights.source` (its values are the file's),
+        `concat`, `stack`, `transpose`, a float `cast` and a `shard` of rows
+        do; by default an op does not.
+      }], "bool", "forwardsNonFinite", (ins), [{}], [{ return false; }]>,
     InterfaceMethod<[{
         Whether the op computes sub-rows alone: rows `[s0, s1)` of one row
         `r` of its results (their second dimension; a stacked expert's

@@ -99,7 +99,8 @@ def Weights_ModelOp : Weights_Op<"model", [
 // Checkpoint tensors
 //===----------------------------------------------------------------------===//
 
-def Weights_SourceOp : Weights_EvaluableOp<"source", ["getRowReads"]> {
+def Weights_SourceOp : Weights_EvaluableOp<"source", ["getRowReads",
+    "forwardsNonFinite"]> {
   let summary = "A tensor stored in a checkpoint file";
   let description = [{
     Names a tensor of a checkpoint: the file (relative to the enclosing
@@ -138,7 +139,8 @@ def Weights_SourceOp : Weights_EvaluableOp<"source", ["getRowReads"]> {
 // Mapping steps
 //===----------------------------------------------------------------------===//
 
-def Weights_ConcatOp : Weights_EvaluableOp<"concat", ["getRowCuts", "getRowReads"]> {
+def Weights_ConcatOp : Weights_EvaluableOp<"concat", ["getRowCuts", "getRowReads",
+    "forwardsNonFinite"]> {
   let summary = "Concatenates tensors along an axis";
   let description = [{
     Fuses source tensors, e.g. q/k/v projections into one `qkv_proj`:
@@ -157,7 +159,7 @@ def Weights_ConcatOp : Weights_EvaluableOp<"concat", ["getRowCuts", "getRowReads
 }
 
 def Weights_StackOp : Weights_EvaluableOp<"stack", ["isSubRowLocal",
-    "getSubRowCuts", "evaluateSubRows"]> {
+    "getSubRowCuts", "evaluateSubRows", "forwardsNonFinite"]> {
   let summary = "Stacks equally shaped tensors on a new leading axis";
   let description = [{
     Builds MoE expert tensors `[E, ...]` from per-expert weights.
@@ -173,7 +175,7 @@ def Weights_StackOp : Weights_EvaluableOp<"stack", ["isSubRowLocal",
 }
 
 def Weights_CastOp : Weights_EvaluableOp<"cast", ["getRowCuts",
-    "isSubRowLocal", "getSubRowCuts", "evaluateSubRows"]> {
+    "isSubRowLocal", "getSubRowCuts", "evaluateSubRows", "forwardsNonFinite"]> {
   let summary = "Converts a tensor to another float type (or reinterprets integers)";
   let description = [{
     numpy `astype` semantics: widen exactly, round once to nearest even.
@@ -191,7 +193,7 @@ def Weights_CastOp : Weights_EvaluableOp<"cast", ["getRowCuts",
   let hasFolder = 1;
 }
 
-def Weights_TransposeOp : Weights_EvaluableOp<"transpose"> {
+def Weights_TransposeOp : Weights_EvaluableOp<"transpose", ["forwardsNonFinite"]> {
   let summary = "Transposes a 2-D tensor";
   let description = [{
     ```mlir
@@ -380,6 +382,15 @@ def Weights_QuantizeOp : Weights_EvaluableOp<"quantize", ["getRowCount", "getRow
     ::llvm::Error quantizeAndMeasure(EvaluationContext &ctx, int64_t r0,
                                      int64_t r1, const RowBuffer &input,
                                      ::llvm::SmallVectorImpl<RowBuffer> &results);
+    /// Rows [r0, r1) of the results from the input rows `fetch` gives (the
+    /// rows of evaluateRows, or the sub-rows of evaluateSubRows): through
+    /// the scheme's fused quantization where it applies (reading a cast's
+    /// input, the source range checks left to the kernel; docs/simd.md),
+    /// else quantizeAndMeasure (WeightsEvaluation.cpp).
+    ::llvm::Error evaluateFromInput(EvaluationContext &ctx, int64_t r0,
+        int64_t r1,
+        ::llvm::function_ref<::llvm::Expected<RowBuffer>(::mlir::Value)> fetch,
+        ::llvm::SmallVectorImpl<RowBuffer> &results);
   }];
   let builders = [
     // Plain quantization: no statistics.
@@ -433,7 +444,7 @@ def Weights_QuantViewOp : Weights_Op<"quant_view"> {
 // Tensor-parallel presharding
 //===----------------------------------------------------------------------===//
 
-def Weights_ShardOp : Weights_EvaluableOp<"shard", [],
+def Weights_ShardOp : Weights_EvaluableOp<"shard", ["forwardsNonFinite"],
     [DeclareOpInterfaceMethods<Weights_RowSelectionOpInterface>]> {
   let summary = "One tensor-parallel shard of a tensor (MLC's ShardSingleDim)";
   let description = [{

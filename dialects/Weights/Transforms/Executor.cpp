@@ -264,6 +264,12 @@ private:
                                       RowBuffer &b) {
       return checkWeightRange(range, s, r0, b);
     };
+    // A consumer that finds its rows finite may stand for the check
+    // (EvaluationContext::DeferredSourceChecks).
+    evalOpts.sourceCheckFollowsFromFinite = [this](Operation *s,
+                                                   ::qopt::numerics::DType t) {
+      return range.followsFromFinite(s, t);
+    };
     EvaluationContext ctx(reader, evalOpts);
     // Each worker's CUDA streams and buffers live as long as it works.
     struct CudaRelease {

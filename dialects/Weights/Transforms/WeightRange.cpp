@@ -64,6 +64,34 @@ num::FloatFormat WeightRangePolicy::targetOf(SourceOp source,
   return it == targets.end() ? own : num::narrowerFormat(own, it->second);
 }
 
+static std::optional<num::FloatFormat> formatOf(num::DType t) {
+  switch (t) {
+  case num::DType::F16:
+    return num::FloatFormat::F16;
+  case num::DType::BF16:
+    return num::FloatFormat::BF16;
+  case num::DType::F32:
+    return num::FloatFormat::F32;
+  default:
+    return std::nullopt;
+  }
+}
+
+bool WeightRangePolicy::followsFromFinite(Operation *sourceOp,
+                                          num::DType format) const {
+  auto source = dyn_cast<SourceOp>(sourceOp);
+  if (clamp || !source)
+    return false;
+  std::optional<num::DType> stored = fromMlirType(
+      cast<RankedTensorType>(source.getType()).getElementType());
+  std::optional<num::FloatFormat> own = stored ? formatOf(*stored)
+                                               : std::nullopt;
+  if (!own)
+    return true; // checkWeightRange checks float types only
+  std::optional<num::FloatFormat> to = formatOf(format);
+  return to && targetOf(source, *own) == num::narrowerFormat(*own, *to);
+}
+
 llvm::Error WeightRangePolicy::error(SourceOp source, int64_t row0,
                                      ArrayRef<int64_t> chunkShape,
                                      size_t index, float value,

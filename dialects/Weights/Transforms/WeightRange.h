@@ -32,6 +32,15 @@ struct WeightRangePolicy {
   ::qopt::numerics::FloatFormat
   targetOf(SourceOp source, ::qopt::numerics::FloatFormat own) const;
 
+  /// Whether checkWeightRange accepts every chunk of `source` whose values
+  /// are all finite once rounded to `format`
+  /// (EvaluationOptions::sourceCheckFollowsFromFinite): without clamping,
+  /// when the format the values must be finite in is the narrower of their
+  /// own and `format` (float16, bfloat16 or float32; a source of another
+  /// type is never checked).
+  bool followsFromFinite(Operation *source,
+                         ::qopt::numerics::DType format) const;
+
   /// "<file>: tensor '<key>': element [r, c] is <value>..." for the element
   /// `index` of a chunk of `source` that starts at row `row0`.
   llvm::Error error(SourceOp source, int64_t row0, ArrayRef<int64_t> chunkShape,

@@ -68,6 +68,25 @@ void groupQuantizeRows(const void *w, int64_t rows, int64_t k,
                        const GroupQuantSpec &spec, uint32_t *qweight,
                        void *scale);
 
+/// Whether groupQuantizeRowsFrom takes values stored as \p stored for the
+/// model format \p model: the model format itself, or bfloat16 / float32
+/// values for a float16 model.
+bool groupQuantizeAcceptsStorage(FloatFormat stored, FloatFormat model);
+
+/// groupQuantizeRows of values stored as \p stored (groupQuantizeAcceptsStorage):
+/// a value stored wider than the model format is first rounded to it exactly
+/// as convertElements (weights.cast) does, a row at a time, so the bytes are
+/// those of the cast followed by groupQuantizeRows without the cast's
+/// buffer. Returns the first row that holds a NaN or an infinity in the
+/// model format (after that rounding; such rows are quantized as
+/// groupQuantizeRows does), \p rows when none does, and -1 (nothing done)
+/// for an invalid spec or storage. The group maxima show it at no extra
+/// cost: the range check of the source rows fused into the quantization's
+/// own pass over them (docs/reliability.md).
+int64_t groupQuantizeRowsFrom(const void *w, FloatFormat stored, int64_t rows,
+                              int64_t k, const GroupQuantSpec &spec,
+                              uint32_t *qweight, void *scale);
+
 /// False runs the scalar definitions (qopt/Numerics/QuantRules.h) instead of
 /// the Highway SIMD kernels, which give the same bytes (docs/simd.md);
 /// tests compare the two. Default true. Also declared in qopt/Numerics/Simd.h.

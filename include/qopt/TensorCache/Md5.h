@@ -4,7 +4,8 @@
 // dependency chain per message (about 600 MB/s on a core), so hashing the
 // shards one after the other costs as much CPU as quantizing them. Here up to
 // kMd5Lanes shards are hashed at once, one per SIMD lane: the same RFC 1321
-// rounds, on vectors of lanes, so the chains run side by side.
+// rounds, on vectors of lanes, so the chains run side by side (the kernel:
+// qopt/Numerics/Md5Lanes.h, dispatched like the numerics' other kernels).
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +15,8 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 
+#include "qopt/Numerics/Md5Lanes.h"
+
 #include <array>
 #include <cstdint>
 #include <string>
@@ -22,7 +25,7 @@
 namespace qopt::tensorcache {
 
 /// Messages hashed side by side by one thread.
-constexpr unsigned kMd5Lanes = 16;
+using numerics::kMd5Lanes;
 
 using Md5Digest = std::array<uint8_t, 16>;
 

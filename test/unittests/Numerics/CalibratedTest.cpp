@@ -38,13 +38,14 @@ TEST(ImportanceSearch, GroupScaleFollowsTheImportantValues) {
   // Stored [14, 8 x 7]. With importance a = [0, 1 x 7] (the outlier's
   // input channel is never active) MLC's weighted error is 7 * 0.25 =
   // 1.75. The screened scales base * r (base = 1, float32 scales) and
-  // their codes of 1.5 (round(1.5 / s), ties to even) and weighted errors:
-  // s = 1: q = 1, 1.75 (not better); 0.9: q = 2, 7 * 0.3^2 = 0.63; 0.8:
-  // q = 2, 7 * 0.1^2 = 0.07. The lead is 0.8; its weighted least-squares
-  // refinement is s = sum a x q / sum a q^2 = 7 * 1.5 * 2 / (7 * 4) = 0.75,
-  // where every 1.5 is q = 2 exactly: weighted error 0, the winner. The
-  // outlier becomes round(7 / 0.75 + 7) = round(16.33), clamped to 14,
-  // q = 7; the others 2 + 7 = 9.
+  // their codes of 1.5 (round(1.5 * (1 / s)), ties to even) and weighted
+  // errors: s = 1: q = 2, 7 * 0.5^2 = 1.75 (equal, not better); 0.9: q = 2,
+  // 7 * 0.3^2 = 0.63; 0.8: q = 2, 7 * 0.1^2 = 0.07. The lead is 0.8; its
+  // weighted least-squares refinement is s = sum a x q / sum a q^2 = 7 *
+  // 1.5 * 2 / (7 * 4) = 0.75, where every 1.5 is q = 2 exactly: weighted
+  // error 0 (W - 2 s X + s^2 Q = 15.75 - 31.5 + 15.75, exact), the winner.
+  // The outlier becomes round(7 / 0.75) = 9, clamped to q = 7, stored 14;
+  // the others 2 + 7 = 9.
   std::vector<float> w = {7, 1.5f, 1.5f, 1.5f, 1.5f, 1.5f, 1.5f, 1.5f};
   std::vector<float> a = {0, 1, 1, 1, 1, 1, 1, 1};
   uint32_t plainWord = 0, word = 0;

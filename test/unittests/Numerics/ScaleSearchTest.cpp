@@ -267,61 +267,74 @@ TEST(ScaleSearchTest, FullCodeRange) {
   });
 }
 
-/// The documented search, written plainly (sums in sequential order): the
-/// least squared error over the candidate scales, or the RTN error if that
-/// is not beaten.
+/// The documented search, written plainly: candidates scored from float32
+/// sums in sequential order (W = sum y y, X = sum y q, Q = sum q q, score
+/// (W - 2 s X) + s^2 Q), the winner's squared error (double), or the RTN
+/// error if that is not beaten.
 double referenceSearchError(const std::vector<float> &x, int m, double rtn) {
   const float ratios[] = {1.00f, 0.90f, 0.80f};
-  float amax = 0;
-  for (float v : x)
+  float amax = 0, w = 0;
+  for (float v : x) {
     amax = std::max(amax, std::fabs(v));
-  double best = rtn;
-  auto score = [&](float s, double &sxq, double &sqq) {
-    double e = 0;
+    w += v * v;
+  }
+  auto codeOf = [&](float v, float s) {
+    return std::clamp(std::nearbyint(v * (1.0f / s)), float(-m), float(m));
+  };
+  float bestScore = std::numeric_limits<float>::infinity(), bestS = 0;
+  auto score = [&](float s, float &sxq, float &sqq) {
     sxq = sqq = 0;
     for (float v : x) {
-      const float q =
-          std::clamp(std::nearbyint(v * (1.0f / s)), float(-m), float(m));
-      const float d = q * s;
-      e += (double(v) - d) * (double(v) - d);
-      sxq += double(v) * q;
-      sqq += double(q) * q;
+      const float q = codeOf(v, s);
+      sxq += v * q;
+      sqq += q * q;
     }
-    return e;
+    const float t = s * sxq;
+    return (w - (t + t)) + (s * s) * sqq;
   };
   std::vector<float> tried;
-  // Scores s if new: its error and least-squares successor (0: none).
-  auto attempt = [&](float s, double &e, float &next) {
-    if (!(s > 0) || !std::isfinite(s) ||
+  // Scores s if new: its score and least-squares successor (0: none).
+  auto attempt = [&](float s, float &e, float &next) {
+    if (!(s > 0) || !std::isfinite(s) || !std::isfinite(1.0f / s) ||
         std::find(tried.begin(), tried.end(), s) != tried.end())
       return false;
     tried.push_back(s);
-    double sxq, sqq;
+    float sxq, sqq;
     e = score(s, sxq, sqq);
-    best = std::min(best, e);
-    next = sqq > 0 ? roundTo<FloatFormat::F16>(float(sxq / sqq)) : 0.0f;
+    if (e < bestScore) {
+      bestScore = e;
+      bestS = s;
+    }
+    next = sqq > 0 ? roundTo<FloatFormat::F16>(sxq / sqq) : 0.0f;
     return true;
   };
   // Screening of the ratios, then two refinements from the lead only.
-  double leadError = std::numeric_limits<double>::infinity();
+  float leadScore = std::numeric_limits<float>::infinity();
   float s = 0;
   for (float r : ratios) {
-    double e;
+    float e;
     float next;
     if (attempt(roundTo<FloatFormat::F16>(amax / float(m) * r), e, next) &&
-        e < leadError) {
-      leadError = e;
+        e < leadScore) {
+      leadScore = e;
       s = next;
     }
   }
   for (int step = 0; step < 2; ++step) {
-    double e;
+    float e;
     float next;
     if (!attempt(s, e, next))
       break;
     s = next;
   }
-  return best;
+  if (bestS == 0)
+    return rtn;
+  double e = 0;
+  for (float v : x) {
+    const double d = double(v) - double(codeOf(v, bestS) * bestS);
+    e += d * d;
+  }
+  return std::min(rtn, e);
 }
 
 TEST(ScaleSearchTest, MatchesPlainReferenceOfTheSearch) {

@@ -3,11 +3,15 @@
 // Expected digests: the RFC 1321 test suite (appendix A.5), and llvm::MD5 (an
 // independent scalar implementation) for messages of every length around the
 // block and padding boundaries, in batches that mix lengths so lanes finish
-// at different blocks.
+// at different blocks. Each test runs on every SIMD target of the
+// compression kernel (qopt/Numerics/Md5Lanes.h) this CPU runs, then on its
+// scalar definition, and prints which ran.
 //
 //===----------------------------------------------------------------------===//
 
 #include "qopt/TensorCache/Md5.h"
+
+#include "../Numerics/SimdTargets.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/MD5.h"
@@ -21,6 +25,7 @@
 #include <vector>
 
 using namespace qopt::tensorcache;
+using qopt::numerics::testing::forEachSimdTarget;
 
 namespace {
 
@@ -45,6 +50,7 @@ std::vector<uint8_t> randomBytes(size_t n, uint32_t seed) {
 }
 
 TEST(Md5, Rfc1321Suite) {
+  forEachSimdTarget([&] {
   const std::vector<std::pair<std::string, std::string>> suite = {
       {"", "d41d8cd98f00b204e9800998ecf8427e"},
       {"a", "0cc175b9c0f1b6a831c399e269772661"},
@@ -63,9 +69,11 @@ TEST(Md5, Rfc1321Suite) {
   ASSERT_EQ(got.size(), suite.size());
   for (size_t i = 0; i < suite.size(); ++i)
     EXPECT_EQ(md5Hex(got[i]), suite[i].second) << "message " << i;
+  });
 }
 
 TEST(Md5, EveryLengthAroundTheBlocksAgainstScalar) {
+  forEachSimdTarget([&] {
   // Lengths 0..200 in batches of 16 (more than one batch, the last partial):
   // tails of 55, 56 and 63 bytes need one or two padding blocks.
   std::vector<std::vector<uint8_t>> data;
@@ -75,9 +83,11 @@ TEST(Md5, EveryLengthAroundTheBlocksAgainstScalar) {
   std::vector<Md5Digest> got = md5Many(msgs);
   for (size_t n = 0; n < data.size(); ++n)
     EXPECT_EQ(md5Hex(got[n]), scalarMd5(data[n])) << "length " << n;
+  });
 }
 
 TEST(Md5, FilesOfMixedSizesOnSeveralThreads) {
+  forEachSimdTarget([&] {
   // 37 files (three batches on two threads; a file of exactly 1 MiB, the
   // chunk a lane reads at a time, and ones just around it) against llvm::MD5.
   const std::vector<size_t> sizes = {0,       1,        63,       64,
@@ -117,6 +127,7 @@ TEST(Md5, FilesOfMixedSizesOnSeveralThreads) {
   for (size_t i = 0; i < 37; ++i)
     ::unlink((dir + "/f" + std::to_string(i)).c_str());
   ::rmdir(dir.c_str());
+  });
 }
 
 // Streams fed in pieces: the RFC 1321 suite one byte at a time, and 37
@@ -124,6 +135,7 @@ TEST(Md5, FilesOfMixedSizesOnSeveralThreads) {
 // around block boundaries, the pieces of different streams fed together in
 // rounds (some streams get an empty piece in a round).
 TEST(Md5Test, StreamsFedInPiecesMatchTheScalarDigest) {
+  forEachSimdTarget([&] {
   const char *msg = "12345678901234567890123456789012345678901234567890123456"
                     "789012345678901234567890";
   Md5Stream one;
@@ -162,6 +174,22 @@ TEST(Md5Test, StreamsFedInPiecesMatchTheScalarDigest) {
     EXPECT_EQ(s[i].length, msgs[i].size());
     EXPECT_EQ(md5Hex(s[i].digest()), scalarMd5(msgs[i])) << "message " << i;
   }
+  });
+}
+
+// Sixteen long messages of different lengths in one batch (lanes run many
+// blocks and stop at different ones), on every target.
+TEST(Md5, LongMessagesInOneBatch) {
+  std::vector<std::vector<uint8_t>> data;
+  for (size_t l = 0; l < 16; ++l)
+    data.push_back(randomBytes(64 * (37 * l % 101) + (l * 13) % 64 + 4096,
+                               uint32_t(500 + l)));
+  std::vector<llvm::ArrayRef<uint8_t>> msgs(data.begin(), data.end());
+  forEachSimdTarget([&] {
+    std::vector<Md5Digest> got = md5Many(msgs);
+    for (size_t l = 0; l < data.size(); ++l)
+      EXPECT_EQ(md5Hex(got[l]), scalarMd5(data[l])) << "lane " << l;
+  });
 }
 
 } // namespace
