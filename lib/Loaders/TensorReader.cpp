@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qopt/Loaders/TensorReader.h"
+#include "MappingRange.h"
 
 
 #include "llvm/ADT/SmallVector.h"
@@ -272,6 +273,11 @@ TensorReader::TensorReader(uint64_t maxScratchBytes)
 
 TensorReader::~TensorReader() = default;
 
+void TensorReader::releaseMappingRanges() {
+  std::lock_guard<std::mutex> lock(mutex);
+  ranges.clear();
+}
+
 llvm::Expected<const RandomAccessFile *>
 TensorReader::getFile(const std::string &path) {
   std::lock_guard<std::mutex> lock(mutex);
@@ -412,7 +418,11 @@ MappedBytes::~MappedBytes() {
   mapSlots[slot].begin.store(0);
   mapSlots[slot].end.store(0);
   mapSlots[slot].state.store(0);
-  ::munmap(base, length);
+  if (range) {
+    range->release();
+  } else {
+    ::munmap(base, length);
+  }
   if (!lost || !owner)
     return;
   struct stat st;
@@ -467,19 +477,39 @@ std::unique_ptr<MappedBytes> TensorReader::mapRows(const TensorInfo &t,
   static const uint64_t page = uint64_t(::sysconf(_SC_PAGESIZE));
   uint64_t start = begin / page * page;
   size_t length = size_t(begin + len - start);
-  void *base = ::mmap(nullptr, length, PROT_READ, MAP_SHARED | MAP_POPULATE,
-                      (*file)->descriptor(), off_t(start));
-  if (base == MAP_FAILED)
-    return nullptr;
+  std::shared_ptr<MappingRange> range;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::shared_ptr<MappingRange> &mine = ranges[std::this_thread::get_id()];
+    if (!mine)
+      mine = MappingRange::create(counters);
+    range = mine;
+  }
+  void *base = range ? range->place((*file)->descriptor(), off_t(start), length)
+                     : nullptr;
+  if (!base)
+    range.reset();
+  if (!base) {
+    base = ::mmap(nullptr, length, PROT_READ, MAP_SHARED | MAP_POPULATE,
+                  (*file)->descriptor(), off_t(start));
+    if (base == MAP_FAILED)
+      return nullptr;
+  }
   int slot = claimMapSlot(reinterpret_cast<uintptr_t>(base),
                           reinterpret_cast<uintptr_t>(base) + length);
   if (slot < 0) { // Every slot in use: the caller reads the rows instead.
-    ::munmap(base, length);
+    if (range)
+      range->release();
+    else
+      ::munmap(base, length);
     return nullptr;
   }
+  counters->mappings.fetch_add(1, std::memory_order_relaxed);
+  if (range)
+    counters->placed.fetch_add(1, std::memory_order_relaxed);
   return std::make_unique<MappedBytes>(
       base, length, static_cast<const uint8_t *>(base) + (begin - start),
-      size_t(len), slot, this, t.file, t.name);
+      size_t(len), slot, this, t.file, t.name, std::move(range));
 }
 
 } // namespace qopt::loaders

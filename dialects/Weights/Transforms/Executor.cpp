@@ -486,8 +486,15 @@ llvm::Error mlir::qopt::weights::executeParams(
     return err;
   if (errors && opts.accuracy)
     runner.collectErrors(*errors);
-  if (opts.stats)
+  if (opts.stats) {
     *opts.stats = runner.stats();
+    const ::qopt::loaders::MappingCounters &m = reader.mappingCounters();
+    opts.stats->inputMappings = m.mappings;
+    opts.stats->inputMappingsInRanges = m.placed;
+    // The ranges still held are unmapped with the reader, just below.
+    reader.releaseMappingRanges();
+    opts.stats->inputUnmappings = m.unmappings();
+  }
   return llvm::Error::success();
 }
 

@@ -226,7 +226,11 @@ struct SerializeTensorCachePass
       llvm::errs() << "executor: " << execStats.chunks << " chunks ("
                    << execStats.subRowChunks << " of sub-rows), at most "
                    << execStats.maxChunkBufferBytes
-                   << " buffer bytes held for one chunk\n";
+                   << " buffer bytes held for one chunk; input rows: "
+                   << execStats.inputMappings << " mappings ("
+                   << execStats.inputMappingsInRanges
+                   << " in the workers' ranges), "
+                   << execStats.inputUnmappings << " unmappings\n";
     llvm::Expected<tc::Metadata> meta = stats.metadata();
     if (!meta) {
       model.emitError(llvm::toString(meta.takeError()));

@@ -16,10 +16,12 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 
 namespace qopt::loaders {
@@ -58,6 +60,20 @@ private:
 };
 
 class TensorReader;
+class MappingRange;
+
+/// What TensorReader::mapRows did with the address space (QOPT_EXEC_STATS).
+struct MappingCounters {
+  std::atomic<uint64_t> mappings{0};   // mapRows results
+  std::atomic<uint64_t> placed{0};     // of them, placed in a thread's range
+  std::atomic<uint64_t> rangeDrops{0}; // ranges emptied by one remapping
+  std::atomic<uint64_t> rangesUnmapped{0}; // ranges unmapped when let go
+  /// Calls that unmapped rows: each mapping of its own once, each drop and
+  /// each range let go once.
+  uint64_t unmappings() const {
+    return mappings - placed + rangeDrops + rangesUnmapped;
+  }
+};
 
 /// Bytes of a checkpoint mapped read-only (mmap); unmapped when destroyed.
 ///
@@ -71,9 +87,10 @@ class MappedBytes {
 public:
   MappedBytes(void *base, size_t length, const uint8_t *data, size_t size,
               int slot, TensorReader *owner, std::string file,
-              std::string tensor)
+              std::string tensor, std::shared_ptr<MappingRange> range = {})
       : base(base), length(length), ptr(data), len(size), slot(slot),
-        owner(owner), file(std::move(file)), tensor(std::move(tensor)) {}
+        owner(owner), file(std::move(file)), tensor(std::move(tensor)),
+        range(std::move(range)) {}
   ~MappedBytes();
   MappedBytes(const MappedBytes &) = delete;
   MappedBytes &operator=(const MappedBytes &) = delete;
@@ -90,6 +107,9 @@ private:
   int slot;
   TensorReader *owner;
   std::string file, tensor;
+  /// Where the mapping was placed (released, not unmapped, on destruction);
+  /// null for a mapping of its own.
+  std::shared_ptr<MappingRange> range;
 };
 
 /// Reads tensor bytes as contiguous row-major buffers.
@@ -111,10 +131,23 @@ public:
   /// Rows [row0, row1) of `t` mapped instead of copied, when `t` is stored
   /// contiguously (no strides) and the rows
   /// lie inside the file; nullptr otherwise (then use readRows, which also
-  /// reports the errors). The pages are populated at once and released on
-  /// destruction, so memory stays bounded by the rows held.
+  /// reports the errors). The pages are populated at once.
+  ///
+  /// Each calling thread places its mappings one after the other in a
+  /// reserved range of kMappingRangeBytes of its own; a released mapping
+  /// stays there until the next one does not fit and none in the range is
+  /// held, when one remapping drops them all (one TLB shootdown of the other
+  /// CPUs instead of one per mapping). A mapping longer than the range, or
+  /// one made while the full range is still held, is mapped on its own and
+  /// unmapped on destruction. Memory stays bounded by the rows held plus one
+  /// range per thread.
   std::unique_ptr<MappedBytes> mapRows(const TensorInfo &t, int64_t row0,
                                        int64_t row1);
+  static constexpr size_t kMappingRangeBytes = size_t(8) << 20;
+  /// Lets go of every thread's range (each is unmapped once its last
+  /// mapping is released): for the end of a run, whose threads are done.
+  void releaseMappingRanges();
+  const MappingCounters &mappingCounters() const { return *counters; }
 
   /// The first "<file>: tensor '<name>': the file changed while it was read
   /// (it shrank to N bytes)" error of a mapping that lost pages, if any.
@@ -126,7 +159,10 @@ private:
   std::string changedFileError;
 
   uint64_t maxScratch;
+  std::shared_ptr<MappingCounters> counters =
+      std::make_shared<MappingCounters>();
   std::mutex mutex;
+  std::unordered_map<std::thread::id, std::shared_ptr<MappingRange>> ranges;
   std::unordered_map<std::string, std::unique_ptr<RandomAccessFile>> files;
 };
 
