@@ -41,7 +41,10 @@ std::string sourceFormatOf(weights::ModelOp model, llvm::StringRef file) {
       return "awq";
   if (file.ends_with(".gguf"))
     return "gguf";
-  if (file.ends_with(".safetensors"))
+  // A sharded checkpoint's source configuration is its index:
+  // model.safetensors.index.json for safetensors shards,
+  // pytorch_model.bin.index.json for torch ones (mlc_llm's detection).
+  if (file.ends_with(".safetensors") || file.ends_with(".safetensors.index.json"))
     return "huggingface-safetensor";
   return "huggingface-torch";
 }

@@ -297,12 +297,16 @@ private:
         llvm::handleAllErrors(
             std::move(err),
             [&](const EvaluationError &e) {
-              if (!firstError)
+              if (!firstError || i < firstErrorAt) {
                 firstError.emplace(e.getLocation(), e.getMessage());
+                firstErrorAt = i;
+              }
             },
             [&](const llvm::ErrorInfoBase &e) {
-              if (!firstError)
+              if (!firstError || i < firstErrorAt) {
                 firstError.emplace(std::nullopt, e.message());
+                firstErrorAt = i;
+              }
             });
         failed.store(true);
         return;
@@ -466,7 +470,12 @@ private:
   std::unique_ptr<std::atomic<uint32_t>[]> chunksLeft; // per item
   std::atomic<bool> failed{false};
   std::mutex errorMutex, progressMutex;
+  /// The error of the failing chunk first in `order`, not the first to
+  /// fail in time: chunks are taken in order, so when one fails every chunk
+  /// before it has been taken and finishes; the one reported is the same for
+  /// any thread count and timing.
   std::optional<std::pair<std::optional<Location>, std::string>> firstError;
+  size_t firstErrorAt = 0;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point lastReport = start;
 };
