@@ -78,29 +78,52 @@ constexpr size_t kVecs = kMd5Lanes / kN;
 static_assert(kN * kVecs == kMd5Lanes, "lanes must divide 16");
 using V = hn::Vec<D>;
 
-/// Step I on the K vectors of each variable (roles rotate as in RFC 1321:
-/// step i updates a, d, c, b in turn). x holds the block's words, word w of
-/// lane l at x[w * 16 + l].
+/// Step I on one vector of each variable (roles rotate as in RFC 1321:
+/// step i updates a, d, c, b in turn). xj holds the block's words of these
+/// lanes, word w at xj[w * 16].
+template <int I>
+HWY_INLINE void step1(V &a, V b, V c, V d, const uint32_t *xj) {
+  const D dd;
+  constexpr int round = I / 16;
+  V f;
+  if constexpr (round == 0)
+    f = hn::Xor(d, hn::And(b, hn::Xor(c, d)));
+  else if constexpr (round == 1)
+    f = hn::Xor(c, hn::And(d, hn::Xor(b, c)));
+  else if constexpr (round == 2)
+    f = hn::Xor(hn::Xor(b, c), d);
+  else
+    f = hn::Xor(c, hn::Or(b, hn::Not(d)));
+  const V w = hn::Load(dd, xj + md5::wordOf(I) * kMd5Lanes);
+  const V sum = hn::Add(hn::Add(a, f), hn::Add(hn::Set(dd, md5::kK[I]), w));
+  a = hn::Add(b, hn::RotateRight<32 - md5::shiftOf(I)>(sum));
+}
+
+/// The 64 steps on one vector of each variable.
+template <int... Is>
+HWY_INLINE void steps1(V &a, V &b, V &c, V &d, const uint32_t *xj,
+                       std::integer_sequence<int, Is...>) {
+  (
+      [&] {
+        if constexpr (Is % 4 == 0)
+          step1<Is>(a, b, c, d, xj);
+        else if constexpr (Is % 4 == 1)
+          step1<Is>(d, a, b, c, xj);
+        else if constexpr (Is % 4 == 2)
+          step1<Is>(c, d, a, b, xj);
+        else
+          step1<Is>(b, c, d, a, xj);
+      }(),
+      ...);
+}
+
+#if !HWY_HAVE_SCALABLE
+/// Step I on the K vectors of each variable, side by side.
 template <int I>
 HWY_INLINE void step(V *a, const V *b, const V *c, const V *d,
                      const uint32_t *x) {
-  const D dd;
-  constexpr int round = I / 16;
-  const V k = hn::Set(dd, md5::kK[I]);
-  for (size_t j = 0; j < kVecs; ++j) {
-    V f;
-    if constexpr (round == 0)
-      f = hn::Xor(d[j], hn::And(b[j], hn::Xor(c[j], d[j])));
-    else if constexpr (round == 1)
-      f = hn::Xor(c[j], hn::And(d[j], hn::Xor(b[j], c[j])));
-    else if constexpr (round == 2)
-      f = hn::Xor(hn::Xor(b[j], c[j]), d[j]);
-    else
-      f = hn::Xor(c[j], hn::Or(b[j], hn::Not(d[j])));
-    const V w = hn::Load(dd, x + md5::wordOf(I) * kMd5Lanes + j * kN);
-    const V sum = hn::Add(hn::Add(a[j], f), hn::Add(k, w));
-    a[j] = hn::Add(b[j], hn::RotateRight<32 - md5::shiftOf(I)>(sum));
-  }
+  for (size_t j = 0; j < kVecs; ++j)
+    step1<I>(a[j], b[j], c[j], d[j], x + j * kN);
 }
 
 template <int... Is>
@@ -119,6 +142,8 @@ HWY_INLINE void steps(V *a, V *b, V *c, V *d, const uint32_t *x,
       }(),
       ...);
 }
+
+#endif // !HWY_HAVE_SCALABLE
 
 #if HWY_TARGET != HWY_SCALAR
 /// A vector of n = MaxLanes(d) words whose 128-bit block b holds the 16
@@ -187,6 +212,38 @@ void Md5RunBlocks(Md5LaneState &st, const uint8_t *const base[kMd5Lanes],
                   const uint64_t blocks[kMd5Lanes]) {
   using namespace md5k;
   const D dd;
+  const uint64_t most = *std::max_element(blocks, blocks + kMd5Lanes);
+  // The block's words, lane by lane (word w of lane l at w * 16 + l), and
+  // which lanes take this block.
+  alignas(64) uint32_t x[16 * kMd5Lanes];
+  alignas(64) uint32_t on[kMd5Lanes];
+  const uint8_t *ptr[kMd5Lanes];
+  auto prepare = [&](uint64_t i) {
+    for (unsigned l = 0; l < kMd5Lanes; ++l) {
+      const bool active = i < blocks[l];
+      on[l] = active ? ~0u : 0u;
+      ptr[l] = active ? base[l] + i * 64 : md5::kZeroBlock;
+    }
+    transposeBlock(ptr, x);
+  };
+#if HWY_HAVE_SCALABLE
+  // Sizeless SVE vectors cannot form arrays: the K groups of lanes one
+  // after the other, their state through memory between blocks.
+  for (uint64_t i = 0; i < most; ++i) {
+    prepare(i);
+    for (size_t j = 0; j < kVecs; ++j) {
+      const V sa = hn::Load(dd, st.a + j * kN), sb = hn::Load(dd, st.b + j * kN);
+      const V sc = hn::Load(dd, st.c + j * kN), sd = hn::Load(dd, st.d + j * kN);
+      V a = sa, b = sb, c = sc, d = sd;
+      steps1(a, b, c, d, x + j * kN, std::make_integer_sequence<int, 64>());
+      const auto m = hn::MaskFromVec(hn::Load(dd, on + j * kN));
+      hn::Store(hn::IfThenElse(m, hn::Add(sa, a), sa), dd, st.a + j * kN);
+      hn::Store(hn::IfThenElse(m, hn::Add(sb, b), sb), dd, st.b + j * kN);
+      hn::Store(hn::IfThenElse(m, hn::Add(sc, c), sc), dd, st.c + j * kN);
+      hn::Store(hn::IfThenElse(m, hn::Add(sd, d), sd), dd, st.d + j * kN);
+    }
+  }
+#else
   V sa[kVecs], sb[kVecs], sc[kVecs], sd[kVecs];
   for (size_t j = 0; j < kVecs; ++j) {
     sa[j] = hn::Load(dd, st.a + j * kN);
@@ -194,19 +251,8 @@ void Md5RunBlocks(Md5LaneState &st, const uint8_t *const base[kMd5Lanes],
     sc[j] = hn::Load(dd, st.c + j * kN);
     sd[j] = hn::Load(dd, st.d + j * kN);
   }
-  const uint64_t most = *std::max_element(blocks, blocks + kMd5Lanes);
-  // The block's words, lane by lane (word w of lane l at w * 16 + l), and
-  // which lanes take this block.
-  alignas(64) uint32_t x[16 * kMd5Lanes];
-  alignas(64) uint32_t on[kMd5Lanes];
-  const uint8_t *ptr[kMd5Lanes];
   for (uint64_t i = 0; i < most; ++i) {
-    for (unsigned l = 0; l < kMd5Lanes; ++l) {
-      const bool active = i < blocks[l];
-      on[l] = active ? ~0u : 0u;
-      ptr[l] = active ? base[l] + i * 64 : md5::kZeroBlock;
-    }
-    transposeBlock(ptr, x);
+    prepare(i);
     V a[kVecs], b[kVecs], c[kVecs], d[kVecs];
     for (size_t j = 0; j < kVecs; ++j) {
       a[j] = sa[j];
@@ -229,6 +275,7 @@ void Md5RunBlocks(Md5LaneState &st, const uint8_t *const base[kMd5Lanes],
     hn::Store(sc[j], dd, st.c + j * kN);
     hn::Store(sd[j], dd, st.d + j * kN);
   }
+#endif
 }
 
 } // namespace qopt::numerics::HWY_NAMESPACE
