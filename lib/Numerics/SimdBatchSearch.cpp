@@ -79,6 +79,39 @@ double LaneError(const float *x, int32_t offset, const float *q, int64_t N,
 /// against plain rounding by their double errors, decided here from float
 /// errors with a bound on their rounding where that suffices, else by the
 /// scalar errorOf (same bits).
+/// The candidate schedule both searches run per lane (docs/simd.md section
+/// 5): screening scores every ratio of `base`, the lead is the least error
+/// (first on ties); then up to kRefinements least-squares steps from each
+/// lane's lead while the lane's chain goes on. tryScale(s, want, e, next)
+/// scores s in the lanes of `want` and returns the lanes it scored.
+template <FloatFormat F, class DF, class TryScale>
+HWY_INLINE void RunSchedule(DF df, hn::Vec<DF> base, TryScale &tryScale) {
+  using VW = hn::Vec<DF>;
+  using MW = hn::Mask<DF>;
+  const VW oneF = hn::Set(df, 1.0f);
+  const MW all = hn::Eq(oneF, oneF);
+  VW leadE = hn::Set(df, std::numeric_limits<float>::infinity());
+  VW s = hn::Zero(df);
+  for (float ratio : calibrated::kRatios) {
+    VW e, next;
+    const MW ok = tryScale(RoundScale<F>(hn::Mul(base, hn::Set(df, ratio))),
+                           all, e, next);
+    if (hn::AllFalse(df, ok))
+      continue;
+    const MW lead = hn::And(ok, hn::Lt(e, leadE));
+    leadE = hn::IfThenElse(lead, e, leadE);
+    s = hn::IfThenElse(lead, next, s);
+  }
+  MW chain = all;
+  for (int refine = 0; refine < calibrated::kRefinements; ++refine) {
+    VW e, next;
+    chain = tryScale(s, chain, e, next);
+    if (hn::AllFalse(df, chain))
+      break;
+    s = next;
+  }
+}
+
 template <FloatFormat F>
 void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
                    int64_t count, float maxInt, bool fullRange,
@@ -170,29 +203,7 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
             go, RoundScale<F>(hn::Div(sx, hn::IfThenElse(go, sq, oneF))));
         return ok;
       };
-      // Screening: every ratio; the lead is the least error (first on ties).
-      const MW all = hn::Eq(oneF, oneF);
-      VW leadE = hn::Set(df, std::numeric_limits<float>::infinity());
-      VW s = zeroF;
-      for (float ratio : calibrated::kRatios) {
-        VW e, next;
-        const MW ok = tryScale(RoundScale<F>(hn::Mul(base, hn::Set(df, ratio))),
-                               all, e, next);
-        if (hn::AllFalse(df, ok))
-          continue;
-        const MW lead = hn::And(ok, hn::Lt(e, leadE));
-        leadE = hn::IfThenElse(lead, e, leadE);
-        s = hn::IfThenElse(lead, next, s);
-      }
-      // Refinement: least-squares steps from each lane's lead.
-      MW chain = all;
-      for (int refine = 0; refine < calibrated::kRefinements; ++refine) {
-        VW e, next;
-        chain = tryScale(s, chain, e, next);
-        if (hn::AllFalse(df, chain))
-          break;
-        s = next;
-      }
+      RunSchedule<F>(df, base, tryScale);
     }
     // The winners' codes (signed, of x), by the arithmetic that scored them
     // (yf holds -x after the second orientation), and their float errors.
@@ -334,29 +345,7 @@ void WeightedSearchT(const float *xRow, const float *aRow,
           go, RoundScale<F>(hn::Div(sx, hn::IfThenElse(go, sq, oneF))));
       return ok;
     };
-    // Screening: every ratio; the lead is the least error (first on ties).
-    const MW all = hn::Eq(oneF, oneF);
-    VW leadE = hn::Set(df, std::numeric_limits<float>::infinity());
-    VW cs = zeroF;
-    for (float ratio : calibrated::kRatios) {
-      VW e, next;
-      const MW ok = tryScale(RoundScale<F>(hn::Mul(base, hn::Set(df, ratio))),
-                             all, e, next);
-      if (hn::AllFalse(df, ok))
-        continue;
-      const MW lead = hn::And(ok, hn::Lt(e, leadE));
-      leadE = hn::IfThenElse(lead, e, leadE);
-      cs = hn::IfThenElse(lead, next, cs);
-    }
-    // Refinement: least-squares steps from each lane's lead.
-    MW chain = all;
-    for (int refine = 0; refine < calibrated::kRefinements; ++refine) {
-      VW e, next;
-      chain = tryScale(cs, chain, e, next);
-      if (hn::AllFalse(df, chain))
-        break;
-      cs = next;
-    }
+    RunSchedule<F>(df, base, tryScale);
     // The winners' codes, by the rule that scored them, packed into the
     // row's words.
     const VW inv = hn::Div(oneF, hn::IfThenElse(won, bestS, oneF));

@@ -82,7 +82,7 @@ using V = hn::Vec<D>;
 /// step i updates a, d, c, b in turn). xj holds the block's words of these
 /// lanes, word w at xj[w * 16].
 template <int I>
-HWY_INLINE void step1(V &a, V b, V c, V d, const uint32_t *xj) {
+HWY_INLINE void step(V &a, V b, V c, V d, const uint32_t *xj) {
   const D dd;
   constexpr int round = I / 16;
   V f;
@@ -99,35 +99,21 @@ HWY_INLINE void step1(V &a, V b, V c, V d, const uint32_t *xj) {
   a = hn::Add(b, hn::RotateRight<32 - md5::shiftOf(I)>(sum));
 }
 
-/// The 64 steps on one vector of each variable.
-template <int... Is>
-HWY_INLINE void steps1(V &a, V &b, V &c, V &d, const uint32_t *xj,
-                       std::integer_sequence<int, Is...>) {
-  (
-      [&] {
-        if constexpr (Is % 4 == 0)
-          step1<Is>(a, b, c, d, xj);
-        else if constexpr (Is % 4 == 1)
-          step1<Is>(d, a, b, c, xj);
-        else if constexpr (Is % 4 == 2)
-          step1<Is>(c, d, a, b, xj);
-        else
-          step1<Is>(b, c, d, a, xj);
-      }(),
-      ...);
-}
-
 #if !HWY_HAVE_SCALABLE
 /// Step I on the K vectors of each variable, side by side.
 template <int I>
 HWY_INLINE void step(V *a, const V *b, const V *c, const V *d,
                      const uint32_t *x) {
   for (size_t j = 0; j < kVecs; ++j)
-    step1<I>(a[j], b[j], c[j], d[j], x + j * kN);
+    step<I>(a[j], b[j], c[j], d[j], x + j * kN);
 }
 
-template <int... Is>
-HWY_INLINE void steps(V *a, V *b, V *c, V *d, const uint32_t *x,
+#endif // !HWY_HAVE_SCALABLE
+
+/// The 64 steps, on one vector of each variable (T = V) or on the K vectors
+/// of each (T = V *).
+template <class T, int... Is>
+HWY_INLINE void steps(T &a, T &b, T &c, T &d, const uint32_t *x,
                       std::integer_sequence<int, Is...>) {
   (
       [&] {
@@ -142,8 +128,6 @@ HWY_INLINE void steps(V *a, V *b, V *c, V *d, const uint32_t *x,
       }(),
       ...);
 }
-
-#endif // !HWY_HAVE_SCALABLE
 
 #if HWY_TARGET != HWY_SCALAR
 /// A vector of n = MaxLanes(d) words whose 128-bit block b holds the 16
@@ -235,7 +219,7 @@ void Md5RunBlocks(Md5LaneState &st, const uint8_t *const base[kMd5Lanes],
       const V sa = hn::Load(dd, st.a + j * kN), sb = hn::Load(dd, st.b + j * kN);
       const V sc = hn::Load(dd, st.c + j * kN), sd = hn::Load(dd, st.d + j * kN);
       V a = sa, b = sb, c = sc, d = sd;
-      steps1(a, b, c, d, x + j * kN, std::make_integer_sequence<int, 64>());
+      steps(a, b, c, d, x + j * kN, std::make_integer_sequence<int, 64>());
       const auto m = hn::MaskFromVec(hn::Load(dd, on + j * kN));
       hn::Store(hn::IfThenElse(m, hn::Add(sa, a), sa), dd, st.a + j * kN);
       hn::Store(hn::IfThenElse(m, hn::Add(sb, b), sb), dd, st.b + j * kN);
@@ -260,7 +244,8 @@ void Md5RunBlocks(Md5LaneState &st, const uint8_t *const base[kMd5Lanes],
       c[j] = sc[j];
       d[j] = sd[j];
     }
-    steps(a, b, c, d, x, std::make_integer_sequence<int, 64>());
+    V *pa = a, *pb = b, *pc = c, *pd = d;
+    steps(pa, pb, pc, pd, x, std::make_integer_sequence<int, 64>());
     for (size_t j = 0; j < kVecs; ++j) {
       const auto m = hn::MaskFromVec(hn::Load(dd, on + j * kN));
       sa[j] = hn::IfThenElse(m, hn::Add(sa[j], a[j]), sa[j]);
