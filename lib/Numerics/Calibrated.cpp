@@ -296,6 +296,8 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
       simd::enabled() && gs % epw == 0 && k <= int64_t(INT32_MAX) - 2 * gs;
   std::vector<float> sB, aPadded;
   std::vector<int32_t> offsets;
+  // The batch column's group (its offset / group size).
+  std::vector<int64_t> groupOf;
   std::vector<uint8_t> won;
   // The row's plain-rounding words, readable by the padding lanes too.
   std::vector<uint32_t> rowWords, tops;
@@ -324,6 +326,7 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
     sB.resize(size_t(padded));
     won.resize(size_t(padded));
     offsets.reserve(size_t(padded));
+    groupOf.reserve(size_t(padded));
   }
   auto pack = [&](uint32_t *gw, int64_t len, auto codeAt) {
     for (int64_t j = 0; j < gs / epw; ++j) {
@@ -350,6 +353,7 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
       for (int64_t i = 0; i < k; ++i)
         x[size_t(i)] = loadModelValue(wRow + size_t(i) * es, format);
     offsets.clear();
+    groupOf.clear();
     if (batched) {
       simd::loadModelRow(format, sRow, groups, scaleF.data());
       simd::groupTopBits(x.data(), k, gs, tops.data());
@@ -370,6 +374,7 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
       if (batched && len == gs) {
         sB[offsets.size()] = scaleF[size_t(g)];
         offsets.push_back(int32_t(begin));
+        groupOf.push_back(g);
         continue;
       }
       for (int64_t i = 0; i < len; ++i)
@@ -398,10 +403,10 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
       if (won[size_t(c)]) {
         anyWon = true;
         if (format == FloatFormat::F16)
-          scaleF[size_t(offsets[size_t(c)] / gs)] = sB[size_t(c)];
+          scaleF[size_t(groupOf[size_t(c)])] = sB[size_t(c)];
         else
           storeModelValue(sB[size_t(c)], format,
-                          sRow + size_t(offsets[size_t(c)] / gs) * es);
+                          sRow + size_t(groupOf[size_t(c)]) * es);
       }
     if (anyWon && format == FloatFormat::F16) {
       simd::f32ToF16(scaleF.data(), scaleH.data(), size_t(groups));

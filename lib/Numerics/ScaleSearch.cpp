@@ -245,6 +245,8 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
                        k <= int64_t(INT32_MAX) - 2 * groupSize;
   std::vector<float> sB;
   std::vector<int32_t> offsets;
+  // The batch column's group (its offset / group size).
+  std::vector<int64_t> groupOf;
   std::vector<uint8_t> won;
   // The row's plain-rounding words, readable by the padding lanes too.
   std::vector<uint32_t> rowWords;
@@ -260,6 +262,7 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
     sB.resize(size_t(padded));
     won.resize(size_t(padded));
     offsets.reserve(size_t(padded));
+    groupOf.reserve(size_t(padded));
   }
   // The RTN result, exactly groupQuantizeRows', for blocks of rows (one
   // call per row cost more than the rounding of a short row).
@@ -279,6 +282,7 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
         x[size_t(i)] = loadAsFloat(wRow + size_t(i) * elemSize, format);
 
     offsets.clear();
+    groupOf.clear();
     // Finite and not all zero: the largest magnitude's bits.
     if (batched) {
       simd::loadModelRow(format, scaleRow, numGroups, scaleF.data());
@@ -305,6 +309,7 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
       if (batched && len == groupSize) {
         sB[offsets.size()] = scaleF[size_t(g)];
         offsets.push_back(int32_t(begin));
+        groupOf.push_back(g);
         continue;
       }
       for (int64_t i = 0; i < len; ++i)
@@ -346,10 +351,10 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
       if (won[size_t(c)]) {
         anyWon = true;
         if (format == FloatFormat::F16)
-          scaleF[size_t(offsets[size_t(c)] / groupSize)] = sB[size_t(c)];
+          scaleF[size_t(groupOf[size_t(c)])] = sB[size_t(c)];
         else
           storeFromFloat(sB[size_t(c)], format,
-                         scaleRow + size_t(offsets[size_t(c)] / groupSize) *
+                         scaleRow + size_t(groupOf[size_t(c)]) *
                                         elemSize);
       }
     if (anyWon && format == FloatFormat::F16) {

@@ -26,6 +26,22 @@ HWY_BEFORE_NAMESPACE();
 namespace qopt::numerics::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+/// x / d rounded down for 0 <= x < 2^31 and 0 < d <= 32 without a
+/// division instruction (the word offset of a group, value offset / values
+/// per word, 16 per chunk, was an idiv each): x m / 2^40 with m =
+/// floor(2^40 / d) + 1 exceeds x / d by less than x / 2^40 < 2^-9, less than
+/// the 1 / d that separates x / d from the next integer.
+class WordDivider {
+public:
+  explicit WordDivider(int64_t d) : m((uint64_t(1) << 40) / uint64_t(d) + 1) {}
+  int64_t operator()(int32_t x) const {
+    return int64_t((uint64_t(uint32_t(x)) * m) >> 40);
+  }
+
+private:
+  uint64_t m;
+};
+
 /// The packed words of a chunk's groups, transposed.
 template <class DF> class ChunkWords {
 public:
@@ -38,9 +54,10 @@ public:
     const hn::RebindToUnsigned<DF> du;
     const hn::RebindToSigned<DF> di;
     const auto N = int64_t(hn::Lanes(df));
+    const WordDivider toWord(perWord);
     alignas(64) int32_t at[64];
     for (int64_t l = 0; l < N; ++l)
-      at[l] = int32_t(offsets[l] / perWord);
+      at[l] = int32_t(toWord(offsets[l]));
     const auto base = hn::LoadU(di, at);
     for (int64_t j = 0; j < n / perWord; ++j)
       hn::StoreU(hn::GatherIndex(du, words, hn::Add(base, hn::Set(di, int32_t(j)))),
@@ -83,25 +100,29 @@ HWY_INLINE void StoreWinnerWords(DF df, int64_t n, int bits, float maxInt,
                                  const CodeAt &code, uint32_t *scratch,
                                  uint32_t *words) {
   const hn::RebindToUnsigned<DF> du;
-  const hn::RebindToSigned<DF> di;
   const auto N = int64_t(hn::Lanes(df));
   const int64_t perWord = 32 / bits;
-  const auto vMax = hn::Set(df, maxInt);
+  // code + maxInt + 2^23 is exact and holds the stored code (< 2^bits) in
+  // its low mantissa bits.
+  const auto vBias = hn::Set(df, maxInt + 0x1p23f);
+  const auto vMask = hn::Set(du, (1u << bits) - 1u);
   for (int64_t j = 0; j < n / perWord; ++j) {
     auto w = hn::Zero(du);
     for (int64_t r = 0; r < perWord; ++r) {
-      const auto stored = hn::BitCast(
-          du, hn::ConvertTo(di, hn::Add(code(j * perWord + r), vMax)));
+      const auto stored =
+          hn::And(hn::BitCast(du, hn::Add(code(j * perWord + r), vBias)),
+                  vMask);
       w = hn::Or(w, hn::ShiftLeftSame(stored, int(r * bits)));
     }
     hn::StoreU(w, du, scratch + j * N);
   }
   alignas(64) float flags[64];
   hn::StoreU(hn::IfThenElseZero(won, hn::Set(df, 1.0f)), df, flags);
+  const WordDivider toWord(perWord);
   for (int64_t l = 0; l < N; ++l) {
     if (flags[l] == 0.0f)
       continue;
-    uint32_t *out = words + offsets[l] / perWord;
+    uint32_t *out = words + toWord(offsets[l]);
     for (int64_t j = 0; j < n / perWord; ++j)
       out[j] = scratch[j * N + l];
   }
