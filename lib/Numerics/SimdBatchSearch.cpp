@@ -55,6 +55,19 @@ template <FloatFormat F, class V> HWY_INLINE V RoundScale(V x) {
     return x;
 }
 
+/// Whether y r is exact in float32 for every model-format value y (as
+/// float, or its negation) and code r (an integer of at most 8 bits):
+/// binary16 and bfloat16 values have 11 and 8 significant bits, so y r has
+/// at most 19 (a bfloat16 subnormal times r is a multiple of 2^-149, a
+/// float32 subnormal or normal one), and r r at most 16 on every format. An
+/// exact product makes a fused multiply-add the same float as the rounded
+/// product added (round(s + y r) either way; where y r overflows, both are
+/// +infinity: the terms y r of a search are never negative), so the sums are
+/// the scalar definition's bits with one operation less per product.
+template <FloatFormat F> constexpr bool ExactProducts() {
+  return F != FloatFormat::F32;
+}
+
 /// std::max(a, b) of each lane: (a < b) ? b : a.
 template <class V> HWY_INLINE V MaxOf(V a, V b) {
   return hn::IfThenElse(hn::Lt(a, b), b, a);
@@ -189,8 +202,10 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
           // search::assignCode: never NaN (finite y and inverse).
           VW r = hn::Sub(hn::Add(hn::Mul(y, ci), magic), magic);
           r = hn::Max(hn::Min(r, vHi), vLo);
-          sx = hn::Add(sx, hn::Mul(y, r));
-          sq = hn::Add(sq, hn::Mul(r, r));
+          // Products rounded, then added: MulAdd where they are exact.
+          sx = ExactProducts<F>() ? hn::MulAdd(y, r, sx)
+                                  : hn::Add(sx, hn::Mul(y, r));
+          sq = hn::MulAdd(r, r, sq);
         }
         const VW t1 = hn::Mul(s, sx);
         e = hn::Add(hn::Sub(w, hn::Add(t1, t1)), hn::Mul(hn::Mul(s, s), sq));
