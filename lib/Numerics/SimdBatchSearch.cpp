@@ -32,7 +32,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <limits>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -95,33 +97,53 @@ double LaneError(const float *x, int32_t offset, const float *q, int64_t N,
 /// The candidate schedule both searches run per lane (docs/simd.md section
 /// 5): screening scores every ratio of `base`, the lead is the least error
 /// (first on ties); then up to kRefinements least-squares steps from each
-/// lane's lead while the lane's chain goes on. tryScale(s, want, e, next)
-/// scores s in the lanes of `want` and returns the lanes it scored.
-template <FloatFormat F, class DF, class TryScale>
-HWY_INLINE void RunSchedule(DF df, hn::Vec<DF> base, TryScale &tryScale) {
+/// lane's lead while the lane's chain goes on.
+/// - prepare(s, want, inv): the lanes of `want` where s is a new usable
+///   scale, which it records as tried; inv = 1 / s.
+/// - score(K, s, inv, ok, e, next): scores K candidates (candidate j in the
+///   lanes ok[j]) in one pass over the values and applies them to the best
+///   so far in the order j = 0 .. K - 1, as K calls one after the other
+///   would; e[j] and next[j] (its least-squares successor, 0 if none) per
+///   lane. The screening candidates do not depend on each other's scores, so
+///   they share a pass: one load of each value, three independent sums per
+///   lane instead of one dependency chain, and one gap (the divisions
+///   between the last sums of one candidate and the first products of the
+///   next) instead of three.
+template <FloatFormat F, class DF, class Prepare, class Score>
+HWY_INLINE void RunSchedule(DF df, hn::Vec<DF> base, Prepare &prepare,
+                            Score &score) {
   using VW = hn::Vec<DF>;
   using MW = hn::Mask<DF>;
+  constexpr int kScreen = int(std::size(calibrated::kRatios));
   const VW oneF = hn::Set(df, 1.0f);
   const MW all = hn::Eq(oneF, oneF);
-  VW leadE = hn::Set(df, std::numeric_limits<float>::infinity());
-  VW s = hn::Zero(df);
-  for (float ratio : calibrated::kRatios) {
-    VW e, next;
-    const MW ok = tryScale(RoundScale<F>(hn::Mul(base, hn::Set(df, ratio))),
-                           all, e, next);
-    if (hn::AllFalse(df, ok))
-      continue;
-    const MW lead = hn::And(ok, hn::Lt(e, leadE));
-    leadE = hn::IfThenElse(lead, e, leadE);
-    s = hn::IfThenElse(lead, next, s);
+  VW s[kScreen], inv[kScreen], e[kScreen], next[kScreen];
+  MW ok[kScreen];
+  bool any = false;
+  for (int j = 0; j < kScreen; ++j) {
+    s[j] = RoundScale<F>(hn::Mul(base, hn::Set(df, calibrated::kRatios[j])));
+    ok[j] = prepare(s[j], all, inv[j]);
+    any = any || !hn::AllFalse(df, ok[j]);
+  }
+  VW lead = hn::Zero(df);
+  if (any) {
+    score(std::integral_constant<int, kScreen>(), s, inv, ok, e, next);
+    VW leadE = hn::Set(df, std::numeric_limits<float>::infinity());
+    for (int j = 0; j < kScreen; ++j) {
+      const MW better = hn::And(ok[j], hn::Lt(e[j], leadE));
+      leadE = hn::IfThenElse(better, e[j], leadE);
+      lead = hn::IfThenElse(better, next[j], lead);
+    }
   }
   MW chain = all;
   for (int refine = 0; refine < calibrated::kRefinements; ++refine) {
-    VW e, next;
-    chain = tryScale(s, chain, e, next);
+    VW ci;
+    chain = prepare(lead, chain, ci);
     if (hn::AllFalse(df, chain))
       break;
-    s = next;
+    VW e1, next1;
+    score(std::integral_constant<int, 1>(), &lead, &ci, &chain, &e1, &next1);
+    lead = next1;
   }
 }
 
@@ -153,7 +175,7 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
   const VW rel = hn::Set(df, float(n + 8) * 0x1p-24f),
            tiny = hn::Set(df, float(n + 8) * 0x1p-126f);
   for (int64_t g0 = 0; g0 < count; g0 += N) {
-    const auto off = hn::LoadU(di, offsets + g0);
+    TransposeGroups(df, x, offsets + g0, n, yf);
     const ChunkWords<DW> rtn(df, words, offsets + g0, n, bits, maxInt,
                              wt);
     // The values; plain rounding's codes and float error (for the bound).
@@ -161,8 +183,7 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
     // Also the first orientation's largest values and W (below).
     VW e0 = zeroF, top = zeroF, bottom = zeroF, w = zeroF;
     rtn.ForEach(df, [&](int64_t i, VW q) HWY_ATTR {
-      const VW y = hn::GatherIndex(df, x, hn::Add(off, hn::Set(di, int32_t(i))));
-      hn::StoreU(y, df, yf + i * N);
+      const VW y = hn::LoadU(df, yf + i * N);
       hn::StoreU(q, df, q0 + i * N);
       const VW d = hn::Sub(y, hn::Mul(q, s0));
       e0 = hn::Add(e0, hn::Mul(d, d));
@@ -185,40 +206,49 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
       const VW base = MaxOf(hn::Div(top, vHi), hn::Div(bottom, vMax));
       VW tried[kMaxTried];
       int numTried = 0;
-      // Scores s in the lanes of `want` where it is a new usable scale:
-      // returns those lanes; e and next (its least-squares successor, 0 if
-      // none) per lane.
-      auto tryScale = [&](VW s, MW want, VW &e, VW &next)
-                          HWY_ATTR __attribute__((always_inline)) {
-        const VW inv = hn::Div(oneF, s);
-        const MW ok = FreshScales(df, s, hn::And(want, hn::IsFinite(inv)),
-                                  tried, numTried);
-        if (hn::AllFalse(df, ok))
-          return ok;
-        const VW ci = hn::IfThenElse(ok, inv, oneF);
-        VW sx = zeroF, sq = zeroF;
+      auto prepare = [&](VW s, MW want, VW &inv)
+                         HWY_ATTR __attribute__((always_inline)) {
+        inv = hn::Div(oneF, s);
+        return FreshScales(df, s, hn::And(want, hn::IsFinite(inv)), tried,
+                           numTried);
+      };
+      auto score = [&](auto k, const VW *s, const VW *inv, const MW *ok,
+                       VW *e, VW *next)
+                       HWY_ATTR __attribute__((always_inline)) {
+        constexpr int K = decltype(k)::value;
+        VW ci[K], sx[K], sq[K];
+        for (int j = 0; j < K; ++j) {
+          ci[j] = hn::IfThenElse(ok[j], inv[j], oneF);
+          sx[j] = zeroF;
+          sq[j] = zeroF;
+        }
         for (int64_t i = 0; i < n; ++i) {
           const VW y = hn::LoadU(df, yf + i * N);
-          // search::assignCode: never NaN (finite y and inverse).
-          VW r = hn::Sub(hn::Add(hn::Mul(y, ci), magic), magic);
-          r = hn::Max(hn::Min(r, vHi), vLo);
-          // Products rounded, then added: MulAdd where they are exact.
-          sx = ExactProducts<F>() ? hn::MulAdd(y, r, sx)
-                                  : hn::Add(sx, hn::Mul(y, r));
-          sq = hn::MulAdd(r, r, sq);
+          for (int j = 0; j < K; ++j) {
+            // search::assignCode: never NaN (finite y and inverse).
+            VW r = hn::Sub(hn::Add(hn::Mul(y, ci[j]), magic), magic);
+            r = hn::Max(hn::Min(r, vHi), vLo);
+            // Products rounded, then added: MulAdd where they are exact.
+            sx[j] = ExactProducts<F>() ? hn::MulAdd(y, r, sx[j])
+                                       : hn::Add(sx[j], hn::Mul(y, r));
+            sq[j] = hn::MulAdd(r, r, sq[j]);
+          }
         }
-        const VW t1 = hn::Mul(s, sx);
-        e = hn::Add(hn::Sub(w, hn::Add(t1, t1)), hn::Mul(hn::Mul(s, s), sq));
-        const MW better = hn::And(ok, hn::Lt(e, best));
-        best = hn::IfThenElse(better, e, best);
-        bestS = hn::IfThenElse(better, negate ? hn::Neg(s) : s, bestS);
-        won = hn::Or(won, better);
-        const MW go = hn::And(ok, hn::Gt(sq, zeroF));
-        next = hn::IfThenElseZero(
-            go, RoundScale<F>(hn::Div(sx, hn::IfThenElse(go, sq, oneF))));
-        return ok;
+        for (int j = 0; j < K; ++j) {
+          const VW t1 = hn::Mul(s[j], sx[j]);
+          e[j] = hn::Add(hn::Sub(w, hn::Add(t1, t1)),
+                         hn::Mul(hn::Mul(s[j], s[j]), sq[j]));
+          const MW better = hn::And(ok[j], hn::Lt(e[j], best));
+          best = hn::IfThenElse(better, e[j], best);
+          bestS = hn::IfThenElse(better, negate ? hn::Neg(s[j]) : s[j], bestS);
+          won = hn::Or(won, better);
+          const MW go = hn::And(ok[j], hn::Gt(sq[j], zeroF));
+          next[j] = hn::IfThenElseZero(
+              go,
+              RoundScale<F>(hn::Div(sx[j], hn::IfThenElse(go, sq[j], oneF))));
+        }
       };
-      RunSchedule<F>(df, base, tryScale);
+      RunSchedule<F>(df, base, prepare, score);
     }
     // The winners' codes (signed, of x), by the arithmetic that scored them
     // (yf holds -x after the second orientation), and their float errors.
@@ -299,17 +329,15 @@ void WeightedSearchT(const float *xRow, const float *aRow,
   const VW vHi = hn::Set(df, hi), vLo = hn::Set(df, -hi), zeroF = hn::Zero(df),
            oneF = hn::Set(df, 1.0f), magic = hn::Set(df, rules::kRoundMagic);
   for (int64_t g0 = 0; g0 < count; g0 += N) {
-    const auto off = hn::LoadU(di, offsets + g0);
+    TransposeGroups(df, xRow, offsets + g0, n, xf);
+    TransposeGroups(df, aRow, offsets + g0, n, af);
     const ChunkWords<DW> rtn(df, words, offsets + g0, n, bits, hi, wt);
     // The values and importance; max |x|; W = sum (a x) x; plain rounding's
     // X and Q (groupSearch's order: i ascending from +0).
     VW amax = zeroF, w = zeroF, sx0 = zeroF, sq0 = zeroF;
     rtn.ForEach(df, [&](int64_t i, VW q) HWY_ATTR {
-      const auto at = hn::Add(off, hn::Set(di, int32_t(i)));
-      const VW x = hn::GatherIndex(df, xRow, at);
-      const VW a = hn::GatherIndex(df, aRow, at);
-      hn::StoreU(x, df, xf + i * N);
-      hn::StoreU(a, df, af + i * N);
+      const VW x = hn::LoadU(df, xf + i * N);
+      const VW a = hn::LoadU(df, af + i * N);
       amax = hn::IfThenElse(hn::Lt(amax, hn::Abs(x)), hn::Abs(x), amax);
       w = hn::Add(w, hn::Mul(hn::Mul(a, x), x));
       const VW aq = hn::Mul(a, q);
@@ -329,38 +357,45 @@ void WeightedSearchT(const float *xRow, const float *aRow,
     const VW base = hn::Div(amax, vHi);
     VW tried[kMaxTried];
     int numTried = 0;
-    // Scores cs in the lanes of `want` where it is a new usable scale:
-    // returns those lanes; e and next (its least-squares successor, 0 if
-    // none) per lane.
-    auto tryScale = [&](VW cs, MW want, VW &e, VW &next)
-                        HWY_ATTR __attribute__((always_inline)) {
-      const VW inv = hn::Div(oneF, cs);
-      const MW ok = FreshScales(df, cs, hn::And(want, hn::IsFinite(inv)),
-                                tried, numTried);
-      if (hn::AllFalse(df, ok))
-        return ok;
-      const VW ci = hn::IfThenElse(ok, inv, oneF);
-      VW sx = zeroF, sq = zeroF;
+    auto prepare = [&](VW cs, MW want, VW &inv)
+                       HWY_ATTR __attribute__((always_inline)) {
+      inv = hn::Div(oneF, cs);
+      return FreshScales(df, cs, hn::And(want, hn::IsFinite(inv)), tried,
+                         numTried);
+    };
+    auto score = [&](auto k, const VW *cs, const VW *inv, const MW *ok, VW *e,
+                     VW *next) HWY_ATTR __attribute__((always_inline)) {
+      constexpr int K = decltype(k)::value;
+      VW ci[K], sx[K], sq[K];
+      for (int j = 0; j < K; ++j) {
+        ci[j] = hn::IfThenElse(ok[j], inv[j], oneF);
+        sx[j] = zeroF;
+        sq[j] = zeroF;
+      }
       for (int64_t i = 0; i < n; ++i) {
         const VW x = hn::LoadU(df, xf + i * N);
-        // search::assignCode: never NaN (finite x and inverse).
-        VW q = hn::Sub(hn::Add(hn::Mul(x, ci), magic), magic);
-        q = hn::Max(hn::Min(q, vHi), vLo);
-        const VW aq = hn::Mul(hn::LoadU(df, af + i * N), q);
-        sx = hn::Add(sx, hn::Mul(aq, x));
-        sq = hn::Add(sq, hn::Mul(aq, q));
+        const VW a = hn::LoadU(df, af + i * N);
+        for (int j = 0; j < K; ++j) {
+          // search::assignCode: never NaN (finite x and inverse).
+          VW q = hn::Sub(hn::Add(hn::Mul(x, ci[j]), magic), magic);
+          q = hn::Max(hn::Min(q, vHi), vLo);
+          const VW aq = hn::Mul(a, q);
+          sx[j] = hn::Add(sx[j], hn::Mul(aq, x));
+          sq[j] = hn::Add(sq[j], hn::Mul(aq, q));
+        }
       }
-      e = errorOf(cs, sx, sq);
-      const MW better = hn::And(ok, hn::Lt(e, best));
-      best = hn::IfThenElse(better, e, best);
-      bestS = hn::IfThenElse(better, cs, bestS);
-      won = hn::Or(won, better);
-      const MW go = hn::And(ok, hn::Gt(sq, zeroF));
-      next = hn::IfThenElseZero(
-          go, RoundScale<F>(hn::Div(sx, hn::IfThenElse(go, sq, oneF))));
-      return ok;
+      for (int j = 0; j < K; ++j) {
+        e[j] = errorOf(cs[j], sx[j], sq[j]);
+        const MW better = hn::And(ok[j], hn::Lt(e[j], best));
+        best = hn::IfThenElse(better, e[j], best);
+        bestS = hn::IfThenElse(better, cs[j], bestS);
+        won = hn::Or(won, better);
+        const MW go = hn::And(ok[j], hn::Gt(sq[j], zeroF));
+        next[j] = hn::IfThenElseZero(
+            go, RoundScale<F>(hn::Div(sx[j], hn::IfThenElse(go, sq[j], oneF))));
+      }
     };
-    RunSchedule<F>(df, base, tryScale);
+    RunSchedule<F>(df, base, prepare, score);
     // The winners' codes, by the rule that scored them, packed into the
     // row's words.
     const VW inv = hn::Div(oneF, hn::IfThenElse(won, bestS, oneF));

@@ -42,6 +42,64 @@ private:
   uint64_t m;
 };
 
+#if HWY_TARGET != HWY_SCALAR
+/// A vector whose 128-bit block b holds the 4 floats at x + at[4 b] + i.
+template <class D>
+HWY_INLINE hn::Vec<D> LoadPieces(D d, const float *x, const int32_t *at,
+                                 int64_t i) {
+  constexpr size_t kLanes = hn::MaxLanes(D());
+  if constexpr (kLanes == 4) {
+    return hn::LoadU(d, x + at[0] + i);
+  } else {
+    const hn::Half<D> dh;
+    return hn::Combine(d, LoadPieces(dh, x, at + kLanes / 2, i),
+                       LoadPieces(dh, x, at, i));
+  }
+}
+#endif
+
+/// The values of a chunk's groups in lane order: out[i * N + l] =
+/// x[offsets[l] + i] for i < n and every lane l (what GatherIndex gives; a
+/// gather was the most expensive operation of the searches' first pass).
+/// On the vector targets 16-byte pieces of 4 values are loaded so that each
+/// 128-bit block of vector a holds lane 4 b + a's values i .. i + 3 (block
+/// b), then a 4 x 4 transpose inside every block (two rounds of interleaves)
+/// gives 4 columns; the last n % 4 columns are gathered.
+template <class DF>
+HWY_INLINE void TransposeGroups(DF df, const float *x, const int32_t *offsets,
+                                int64_t n, float *out) {
+  const hn::RebindToSigned<DF> di;
+  const auto N = int64_t(hn::Lanes(df));
+  int64_t i = 0;
+#if HWY_TARGET != HWY_SCALAR
+  if constexpr (hn::MaxLanes(DF()) >= 4) {
+    const hn::Repartition<uint64_t, DF> d64;
+    for (; i + 4 <= n; i += 4) {
+      const auto va = LoadPieces(df, x, offsets, i);
+      const auto vb = LoadPieces(df, x, offsets + 1, i);
+      const auto vc = LoadPieces(df, x, offsets + 2, i);
+      const auto vd = LoadPieces(df, x, offsets + 3, i);
+      const auto t0 = hn::BitCast(d64, hn::InterleaveLower(df, va, vb));
+      const auto t1 = hn::BitCast(d64, hn::InterleaveLower(df, vc, vd));
+      const auto t2 = hn::BitCast(d64, hn::InterleaveUpper(df, va, vb));
+      const auto t3 = hn::BitCast(d64, hn::InterleaveUpper(df, vc, vd));
+      float *o = out + i * N;
+      hn::StoreU(hn::BitCast(df, hn::InterleaveLower(d64, t0, t1)), df, o);
+      hn::StoreU(hn::BitCast(df, hn::InterleaveUpper(d64, t0, t1)), df,
+                 o + N);
+      hn::StoreU(hn::BitCast(df, hn::InterleaveLower(d64, t2, t3)), df,
+                 o + 2 * N);
+      hn::StoreU(hn::BitCast(df, hn::InterleaveUpper(d64, t2, t3)), df,
+                 o + 3 * N);
+    }
+  }
+#endif
+  const auto off = hn::LoadU(di, offsets);
+  for (; i < n; ++i)
+    hn::StoreU(hn::GatherIndex(df, x, hn::Add(off, hn::Set(di, int32_t(i)))),
+               df, out + i * N);
+}
+
 /// The packed words of a chunk's groups, transposed.
 template <class DF> class ChunkWords {
 public:
