@@ -290,43 +290,44 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
   auto *scaleOut = static_cast<unsigned char *>(scale);
   std::vector<float> x(static_cast<size_t>(k)), q(static_cast<size_t>(gs)),
       tmp(static_cast<size_t>(gs));
-  // With the SIMD kernels: the row's full groups searched together, one per
-  // lane (SimdBatchSearch.h; the same bits as groupSearch).
+  // With the SIMD kernels: the row's full groups with importance searched
+  // together, one per lane (SimdBatchSearch.h; the same bits as
+  // groupSearch, which also leaves the groups with a NaN, an infinity or
+  // only zeros alone); the partial last group, if any, by groupSearch.
   const bool batched =
       simd::enabled() && gs % epw == 0 && k <= int64_t(INT32_MAX) - 2 * gs;
-  std::vector<float> sB, aPadded;
+  const int64_t numFull = batched ? k / gs : 0;
+  // The batch: the offsets (padded) and groups of the full groups whose
+  // importance sums (double, ascending) above 0 (searchable()'s importance
+  // part, the same for every row), their scales as floats (the padding
+  // lanes' stay 0), the results.
   std::vector<int32_t> offsets;
-  // The batch column's group (its offset / group size).
   std::vector<int64_t> groupOf;
+  std::vector<float> sB, aPadded, scaleF;
   std::vector<uint8_t> won;
   // The row's plain-rounding words, readable by the padding lanes too.
-  std::vector<uint32_t> rowWords, tops;
-  // The row's scales as floats (and as f16 bits to store them back).
-  std::vector<float> scaleF;
+  std::vector<uint32_t> rowWords;
   std::vector<uint16_t> scaleH;
-  // Per group: whether its importance sums (double, ascending) above 0.
-  std::vector<uint8_t> weighted;
-  if (batched) {
-    tops.resize(size_t(groups));
-    scaleF.resize(size_t(groups));
-    scaleH.resize(size_t(groups));
-    weighted.resize(size_t(groups));
-    for (int64_t g = 0; g < groups; ++g) {
+  int64_t count = 0;
+  if (numFull > 0) {
+    for (int64_t g = 0; g < numFull; ++g) {
       double total = 0;
-      for (int64_t i = g * gs; i < std::min(k, (g + 1) * gs); ++i)
+      for (int64_t i = g * gs; i < (g + 1) * gs; ++i)
         total += double(importance[i]);
-      weighted[size_t(g)] = total > 0;
+      if (total > 0) {
+        offsets.push_back(int32_t(g * gs));
+        groupOf.push_back(g);
+      }
     }
+    sB.resize(offsets.size() + size_t(simd::kBatchPad));
+    count = simd::padBatch(offsets, sB.data(), int32_t(k));
+    won.resize(offsets.size());
     rowWords.resize(size_t(words + gs / epw));
     aPadded.assign(importance, importance + k);
     aPadded.resize(size_t(k + gs));
-    const int64_t padded =
-        (groups + simd::kBatchPad - 1) / simd::kBatchPad * simd::kBatchPad;
     x.resize(size_t(k + gs));
-    sB.resize(size_t(padded));
-    won.resize(size_t(padded));
-    offsets.reserve(size_t(padded));
-    groupOf.reserve(size_t(padded));
+    scaleF.resize(size_t(numFull));
+    scaleH.resize(size_t(numFull));
   }
   auto pack = [&](uint32_t *gw, int64_t len, auto codeAt) {
     for (int64_t j = 0; j < gs / epw; ++j) {
@@ -352,52 +353,35 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
     else
       for (int64_t i = 0; i < k; ++i)
         x[size_t(i)] = loadModelValue(wRow + size_t(i) * es, format);
-    offsets.clear();
-    groupOf.clear();
-    if (batched) {
-      simd::loadModelRow(format, sRow, groups, scaleF.data());
-      simd::groupTopBits(x.data(), k, gs, tops.data());
-    }
-    for (int64_t g = 0; g < groups; ++g) {
+    // The groups groupSearch takes.
+    for (int64_t g = numFull; g < groups; ++g) {
       const int64_t begin = g * gs, len = std::min(gs, k - begin);
       const float *xg = x.data() + begin, *ag = importance + begin;
-      // searchable(), its importance part once for all rows.
-      if (batched ? !(weighted[size_t(g)] && tops[size_t(g)] != 0 &&
-                      tops[size_t(g)] < 0x7F800000u)
-                  : !searchable(xg, ag, len))
+      if (!searchable(xg, ag, len))
         continue;
       uint32_t *gw = qRow + g * (gs / epw);
-      auto codeOf = [&](int64_t i) {
-        return float(int32_t((gw[i / epw] >> ((i % epw) * bits)) & mask)) -
-               maxInt;
-      };
-      if (batched && len == gs) {
-        sB[offsets.size()] = scaleF[size_t(g)];
-        offsets.push_back(int32_t(begin));
-        groupOf.push_back(g);
-        continue;
-      }
       for (int64_t i = 0; i < len; ++i)
-        q[size_t(i)] = codeOf(i);
+        q[size_t(i)] =
+            float(int32_t((gw[i / epw] >> ((i % epw) * bits)) & mask)) -
+            maxInt;
       float s = loadModelValue(sRow + size_t(g) * es, format);
       if (!groupSearch(xg, ag, len, maxInt, format, s, q.data(), tmp.data()))
         continue;
       storeModelValue(s, format, sRow + size_t(g) * es);
-      if (batched)
-        scaleF[size_t(g)] = s;
       pack(gw, len, [&](int64_t i) { return q[size_t(i)]; });
     }
-    if (offsets.empty())
+    if (count == 0)
       continue;
-    // Padding lanes: the zeros after the row (no candidate, no change).
-    const int64_t count = simd::padBatch(offsets, sB.data(), int32_t(k));
+    simd::loadModelRow(format, sRow, numFull, scaleF.data());
+    for (int64_t c = 0; c < count; ++c)
+      sB[size_t(c)] = scaleF[size_t(groupOf[size_t(c)])];
     std::memcpy(rowWords.data(), qRow, size_t(words) * 4);
     simd::weightedSearchBatch(format, x.data(), aPadded.data(),
                               offsets.data(), gs, count, maxInt,
                               rowWords.data(), bits, sB.data(), won.data());
     std::memcpy(qRow, rowWords.data(), size_t(words) * 4);
-    // The winners' scales (f16: the row's scales stored at once; they are
-    // f16 values already, so the conversion is exact).
+    // The winners' scales (f16: the full groups' scales stored at once; they
+    // are f16 values already, so the conversion is exact).
     bool anyWon = false;
     for (int64_t c = 0; c < count; ++c)
       if (won[size_t(c)]) {
@@ -409,8 +393,8 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
                           sRow + size_t(groupOf[size_t(c)]) * es);
       }
     if (anyWon && format == FloatFormat::F16) {
-      simd::f32ToF16(scaleF.data(), scaleH.data(), size_t(groups));
-      std::memcpy(sRow, scaleH.data(), size_t(groups) * 2);
+      simd::f32ToF16(scaleF.data(), scaleH.data(), size_t(numFull));
+      std::memcpy(sRow, scaleH.data(), size_t(numFull) * 2);
     }
   }
 }

@@ -240,29 +240,29 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
   GroupSearcher searcher(format, maxInt, options.fullCodeRange,
                          size_t(groupSize));
   // With the SIMD kernels: the row's full groups searched together, one per
-  // lane (SimdBatchSearch.h; the same bits as the scalar searcher).
+  // lane (SimdBatchSearch.h; the same bits as the scalar searcher, which
+  // also leaves the groups with a NaN, an infinity or only zeros alone);
+  // the partial last group, if any, by the scalar searcher.
   const bool batched = simd::enabled() && groupSize == wordsPerGroup * epw &&
                        k <= int64_t(INT32_MAX) - 2 * groupSize;
-  std::vector<float> sB;
+  const int64_t numFull = batched ? k / groupSize : 0;
+  // The full groups' offsets (padded) and scales as floats (the padding
+  // lanes' stay 0), the batch's results.
   std::vector<int32_t> offsets;
-  // The batch column's group (its offset / group size).
-  std::vector<int64_t> groupOf;
+  std::vector<float> sB;
   std::vector<uint8_t> won;
   // The row's plain-rounding words, readable by the padding lanes too.
   std::vector<uint32_t> rowWords;
-  std::vector<uint32_t> tops(static_cast<size_t>(numGroups));
-  // The row's scales as floats (and as f16 bits to store them back).
-  std::vector<float> scaleF(static_cast<size_t>(numGroups));
-  std::vector<uint16_t> scaleH(static_cast<size_t>(numGroups));
-  if (batched) {
-    const int64_t padded = (numGroups + simd::kBatchPad - 1) /
-                           simd::kBatchPad * simd::kBatchPad;
+  std::vector<uint16_t> scaleH;
+  if (numFull > 0) {
+    for (int64_t g = 0; g < numFull; ++g)
+      offsets.push_back(int32_t(g * groupSize));
+    sB.resize(size_t(numFull + simd::kBatchPad));
+    simd::padBatch(offsets, sB.data(), int32_t(k));
+    won.resize(offsets.size());
     rowWords.resize(size_t(numWords + wordsPerGroup));
     x.resize(size_t(k + groupSize));
-    sB.resize(size_t(padded));
-    won.resize(size_t(padded));
-    offsets.reserve(size_t(padded));
-    groupOf.reserve(size_t(padded));
+    scaleH.resize(size_t(numFull));
   }
   // The RTN result, exactly groupQuantizeRows', for blocks of rows (one
   // call per row cost more than the rounding of a short row).
@@ -281,37 +281,24 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
       for (int64_t i = 0; i < k; ++i)
         x[size_t(i)] = loadAsFloat(wRow + size_t(i) * elemSize, format);
 
-    offsets.clear();
-    groupOf.clear();
-    // Finite and not all zero: the largest magnitude's bits.
-    if (batched) {
-      simd::loadModelRow(format, scaleRow, numGroups, scaleF.data());
-      simd::groupTopBits(x.data(), k, groupSize, tops.data());
-    } else {
-      std::fill(tops.begin(), tops.end(), 0u);
-      for (int64_t i = 0; i < k; ++i) {
-        uint32_t bitsOf;
-        std::memcpy(&bitsOf, &x[size_t(i)], 4);
-        uint32_t &t = tops[size_t(i / groupSize)];
-        t = std::max(t, bitsOf & 0x7FFFFFFFu);
-      }
-    }
-    for (int64_t g = 0; g < numGroups; ++g) {
+    // The groups the scalar searcher takes.
+    for (int64_t g = numFull; g < numGroups; ++g) {
       const int64_t begin = g * groupSize;
       const int64_t len = std::min(groupSize, k - begin);
       const float *xg = x.data() + begin;
-      if (tops[size_t(g)] >= 0x7F800000u || tops[size_t(g)] == 0)
+      // Finite and not all zero: the largest magnitude's bits.
+      uint32_t top = 0;
+      for (int64_t i = 0; i < len; ++i) {
+        uint32_t bitsOf;
+        std::memcpy(&bitsOf, &xg[i], 4);
+        top = std::max(top, bitsOf & 0x7FFFFFFFu);
+      }
+      if (top >= 0x7F800000u || top == 0)
         continue;
 
       // The RTN codes and scale, as groupDequantizeRows reconstructs them.
       uint32_t *words = qRow + size_t(g) * size_t(wordsPerGroup);
       unsigned char *scalePtr = scaleRow + size_t(g) * elemSize;
-      if (batched && len == groupSize) {
-        sB[offsets.size()] = scaleF[size_t(g)];
-        offsets.push_back(int32_t(begin));
-        groupOf.push_back(g);
-        continue;
-      }
       for (int64_t i = 0; i < len; ++i)
         rtnQ[size_t(i)] =
             int32_t((words[i / epw] >> ((i % epw) * bits)) & mask) - maxInt;
@@ -323,8 +310,6 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
           !(errorOf(xg, bestQ.data(), len, best.scale) < rtnError))
         continue;
       storeFromFloat(best.scale, format, scalePtr);
-      if (batched)
-        scaleF[size_t(g)] = best.scale;
       for (int64_t j = 0; j < wordsPerGroup; ++j) {
         uint32_t word = 0;
         for (int64_t r = 0; r < epw; ++r) {
@@ -335,32 +320,27 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
         words[j] = word;
       }
     }
-    if (offsets.empty())
+    if (numFull == 0)
       continue;
-    // Padding lanes: the zeros after the row (no candidate, no change).
-    const int64_t count = simd::padBatch(offsets, sB.data(), int32_t(k));
+    simd::loadModelRow(format, scaleRow, numFull, sB.data());
     std::memcpy(rowWords.data(), qRow, size_t(numWords) * 4);
     simd::searchScalesBatch(format, x.data(), offsets.data(), groupSize,
-                            count, float(maxInt), options.fullCodeRange,
+                            numFull, float(maxInt), options.fullCodeRange,
                             rowWords.data(), bits, sB.data(), won.data());
     std::memcpy(qRow, rowWords.data(), size_t(numWords) * 4);
-    // The winners' scales (f16: the row's scales stored at once; they are
-    // f16 values already, so the conversion is exact).
+    // The winners' scales (f16: the full groups' scales stored at once; they
+    // are f16 values already, so the conversion is exact).
     bool anyWon = false;
-    for (int64_t c = 0; c < count; ++c)
+    for (int64_t c = 0; c < numFull; ++c)
       if (won[size_t(c)]) {
         anyWon = true;
-        if (format == FloatFormat::F16)
-          scaleF[size_t(groupOf[size_t(c)])] = sB[size_t(c)];
-        else
+        if (format != FloatFormat::F16)
           storeFromFloat(sB[size_t(c)], format,
-                         scaleRow + size_t(groupOf[size_t(c)]) *
-                                        elemSize);
+                         scaleRow + size_t(c) * elemSize);
       }
     if (anyWon && format == FloatFormat::F16) {
-      std::vector<uint16_t> &h = scaleH;
-      simd::f32ToF16(scaleF.data(), h.data(), size_t(numGroups));
-      std::memcpy(scaleRow, h.data(), size_t(numGroups) * 2);
+      simd::f32ToF16(sB.data(), scaleH.data(), size_t(numFull));
+      std::memcpy(scaleRow, scaleH.data(), size_t(numFull) * 2);
     }
   }
 }

@@ -76,28 +76,23 @@ template <class V> HWY_INLINE V MaxOf(V a, V b) {
 }
 
 /// ScaleSearch.cpp's double error (errorOf) of lane l's group: x minus the
-/// codes q (signed, floats at q[i * N + l]) times s, element i into lane
-/// i % kSumLanes, the lanes summed by search::sumLanes.
-double LaneError(const float *x, int32_t offset, const float *q, int64_t N,
-                 int64_t l, int64_t n, float s) {
+/// codes (signed, in transposed words w: LaneCode) times s, element i into
+/// lane i % kSumLanes, the lanes summed by search::sumLanes.
+double LaneError(const float *x, int32_t offset, const uint32_t *w, int64_t N,
+                 int64_t l, int64_t n, int bits, float maxInt, float s) {
   double e[search::kSumLanes] = {};
   for (int64_t i = 0; i < n; ++i) {
-    const float d = q[i * N + l] * s;
+    const float d = LaneCode(w, N, l, i, bits, maxInt) * s;
     const double diff = double(x[offset + i]) - double(d);
     e[i % search::kSumLanes] += diff * diff;
   }
   return search::sumLanes(e);
 }
 
-/// ScaleSearch.cpp's search of a chunk of groups, one per lane: every
-/// candidate scored from its float32 sums in the scalar order; the winner
-/// against plain rounding by their double errors, decided here from float
-/// errors with a bound on their rounding where that suffices, else by the
-/// scalar errorOf (same bits).
 /// The candidate schedule both searches run per lane (docs/simd.md section
 /// 5): screening scores every ratio of `base`, the lead is the least error
 /// (first on ties); then up to kRefinements least-squares steps from each
-/// lane's lead while the lane's chain goes on.
+/// lane's lead while the lane's chain goes on; only in the lanes of `all`.
 /// - prepare(s, want, inv): the lanes of `want` where s is a new usable
 ///   scale, which it records as tried; inv = 1 / s.
 /// - score(K, s, inv, ok, e, next): scores K candidates (candidate j in the
@@ -110,13 +105,11 @@ double LaneError(const float *x, int32_t offset, const float *q, int64_t N,
 ///   between the last sums of one candidate and the first products of the
 ///   next) instead of three.
 template <FloatFormat F, class DF, class Prepare, class Score>
-HWY_INLINE void RunSchedule(DF df, hn::Vec<DF> base, Prepare &prepare,
-                            Score &score) {
+HWY_INLINE void RunSchedule(DF df, hn::Vec<DF> base, hn::Mask<DF> all,
+                            Prepare &prepare, Score &score) {
   using VW = hn::Vec<DF>;
   using MW = hn::Mask<DF>;
   constexpr int kScreen = int(std::size(calibrated::kRatios));
-  const VW oneF = hn::Set(df, 1.0f);
-  const MW all = hn::Eq(oneF, oneF);
   VW s[kScreen], inv[kScreen], e[kScreen], next[kScreen];
   MW ok[kScreen];
   bool any = false;
@@ -147,6 +140,13 @@ HWY_INLINE void RunSchedule(DF df, hn::Vec<DF> base, Prepare &prepare,
   }
 }
 
+/// ScaleSearch.cpp's search of a chunk of groups, one per lane: every
+/// candidate scored from its float32 sums in the scalar order; the winner
+/// against plain rounding by their double errors, decided here from float
+/// errors with a bound on their rounding where that suffices, else by the
+/// scalar errorOf (same bits).
+/// A lane whose group holds a NaN or an infinity, or only zeros, has no
+/// candidate and keeps plain rounding (as the scalar callers skip it).
 template <FloatFormat F>
 void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
                    int64_t count, float maxInt, bool fullRange,
@@ -158,18 +158,18 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
   const hn::RebindToSigned<DW> di;
   const auto N = int64_t(hn::Lanes(df));
   // Scratch kept by the thread (a row is one call).
-  thread_local std::vector<float> yfV, qfV, q0V;
-  thread_local std::vector<uint32_t> wtV;
+  thread_local std::vector<float> yfV;
+  thread_local std::vector<uint32_t> wtV, pkV;
   yfV.resize(size_t(n * N));
-  qfV.resize(size_t(n * N));
-  q0V.resize(size_t(n * N));
   wtV.resize(size_t(n * N));
-  float *yf = yfV.data(), *qf = qfV.data(), *q0 = q0V.data();
-  uint32_t *wt = wtV.data();
+  pkV.resize(size_t(n * N));
+  float *yf = yfV.data();
+  uint32_t *wt = wtV.data(), *pk = pkV.data();
   const float hiCode = fullRange ? maxInt + 1.0f : maxInt;
   const VW vLo = hn::Set(df, -maxInt), vHi = hn::Set(df, hiCode),
            vMax = hn::Set(df, maxInt), zeroF = hn::Zero(df),
            oneF = hn::Set(df, 1.0f), magic = hn::Set(df, rules::kRoundMagic);
+  const auto absBits = hn::Set(di, 0x7FFFFFFF), infBits = hn::Set(di, 0x7F800000);
   // The float errors' relative rounding bound (n + 8 float32 roundings of
   // nonnegative terms, generously) and an absolute one for subnormals.
   const VW rel = hn::Set(df, float(n + 8) * 0x1p-24f),
@@ -178,19 +178,29 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
     TransposeGroups(df, x, offsets + g0, n, yf);
     const ChunkWords<DW> rtn(df, words, offsets + g0, n, bits, maxInt,
                              wt);
-    // The values; plain rounding's codes and float error (for the bound).
+    // Plain rounding's float error (for the bound), W = sum y y, the largest
+    // magnitude's bits and, with the full range, the largest values of both
+    // signs (MaxOf from +0: std::max's signed zeros).
     const VW s0 = hn::LoadU(df, sOut + g0);
-    // Also the first orientation's largest values and W (below).
     VW e0 = zeroF, top = zeroF, bottom = zeroF, w = zeroF;
+    auto topBits = hn::Zero(di);
     rtn.ForEach(df, [&](int64_t i, VW q) HWY_ATTR {
       const VW y = hn::LoadU(df, yf + i * N);
-      hn::StoreU(q, df, q0 + i * N);
       const VW d = hn::Sub(y, hn::Mul(q, s0));
-      e0 = hn::Add(e0, hn::Mul(d, d));
-      top = MaxOf(top, y);
-      bottom = MaxOf(bottom, hn::Neg(y));
-      w = hn::Add(w, hn::Mul(y, y));
+      e0 = hn::MulAdd(d, d, e0);
+      topBits = hn::Max(topBits, hn::And(hn::BitCast(di, y), absBits));
+      if (fullRange) {
+        top = MaxOf(top, y);
+        bottom = MaxOf(bottom, hn::Neg(y));
+      }
+      w = ExactProducts<F>() ? hn::MulAdd(y, y, w) : hn::Add(w, hn::Mul(y, y));
     });
+    // Finite and not all zero.
+    const MW valid = hn::RebindMask(
+        df, hn::And(hn::Gt(topBits, hn::Zero(di)), hn::Lt(topBits, infBits)));
+    // Without the full range max(top / M, bottom / M) = max |y| / M.
+    if (!fullRange)
+      top = bottom = hn::BitCast(df, topBits);
     VW best = hn::Set(df, std::numeric_limits<float>::infinity());
     VW bestS = zeroF;
     MW won = hn::Lt(oneF, zeroF);
@@ -248,25 +258,29 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
               RoundScale<F>(hn::Div(sx[j], hn::IfThenElse(go, sq[j], oneF))));
         }
       };
-      RunSchedule<F>(df, base, prepare, score);
+      RunSchedule<F>(df, base, valid, prepare, score);
     }
     // The winners' codes (signed, of x), by the arithmetic that scored them
-    // (yf holds -x after the second orientation), and their float errors.
+    // (yf holds -x after the second orientation), packed, and their float
+    // errors.
     const VW absS = hn::IfThenElse(won, hn::Abs(bestS), oneF);
     const VW inv = hn::Div(oneF, absS);
     const MW flip = fullRange ? hn::Not(hn::Lt(bestS, zeroF))
                               : hn::Lt(bestS, zeroF);
     const VW signedS = hn::IfThenElse(won, bestS, oneF);
     VW e1 = zeroF;
-    for (int64_t i = 0; i < n; ++i) {
-      VW y = hn::LoadU(df, yf + i * N);
-      y = hn::IfThenElse(flip, hn::Neg(y), y);
-      VW r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
-      r = hn::Max(hn::Min(r, vHi), vLo);
-      hn::StoreU(r, df, qf + i * N);
-      const VW d = hn::Sub(y, hn::Mul(r, absS));
-      e1 = hn::Add(e1, hn::Mul(d, d));
-    }
+    PackCodes(
+        df, n, bits, maxInt,
+        [&](int64_t i) HWY_ATTR {
+          VW y = hn::LoadU(df, yf + i * N);
+          y = hn::IfThenElse(flip, hn::Neg(y), y);
+          VW r = hn::Sub(hn::Add(hn::Mul(y, inv), magic), magic);
+          r = hn::Max(hn::Min(r, vHi), vLo);
+          const VW d = hn::Sub(y, hn::Mul(r, absS));
+          e1 = hn::MulAdd(d, d, e1);
+          return r;
+        },
+        pk);
     // Replaced where the winner's double error is below plain rounding's:
     // certain from the float errors and their bounds (|float - double| is
     // below rel * error + tiny for both), else decided by the scalar errors.
@@ -282,23 +296,20 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
       hn::StoreU(hn::IfThenElseZero(unsure, oneF), df, uf);
       hn::StoreU(signedS, df, ss);
       hn::StoreU(s0, df, s0f);
-      // qf holds the codes of the winner's orientation, which with its
+      // pk holds the codes of the winner's orientation, which with its
       // signed scale are the scalar search's q and scale (errorOf).
       for (int64_t l = 0; l < N; ++l) {
         if (uf[l] == 0.0f)
           continue;
-        const double er = LaneError(x, offsets[g0 + l], q0, N, l, n,
-                                    s0f[l]);
-        const double ew = LaneError(x, offsets[g0 + l], qf, N, l, n,
-                                    ss[l]);
+        const double er = LaneError(x, offsets[g0 + l], wt, N, l, n, bits,
+                                    maxInt, s0f[l]);
+        const double ew = LaneError(x, offsets[g0 + l], pk, N, l, n, bits,
+                                    maxInt, ss[l]);
         flags[l] = ew < er ? 1.0f : 0.0f;
       }
     }
     const MW take = hn::Gt(hn::LoadU(df, flags), zeroF);
-    StoreWinnerWords(
-        df, n, bits, maxInt, take, offsets + g0,
-        [&](int64_t i) { return hn::LoadU(df, qf + i * N); },
-        wt, words);
+    CopyWinnerWords(df, n, bits, take, offsets + g0, pk, words);
     hn::StoreU(hn::IfThenElse(take, bestS, s0), df, sOut + g0);
     for (int64_t l = 0; l < N; ++l)
       replaced[g0 + l] = flags[l] != 0.0f;
@@ -328,17 +339,19 @@ void WeightedSearchT(const float *xRow, const float *aRow,
   uint32_t *wt = wtV.data();
   const VW vHi = hn::Set(df, hi), vLo = hn::Set(df, -hi), zeroF = hn::Zero(df),
            oneF = hn::Set(df, 1.0f), magic = hn::Set(df, rules::kRoundMagic);
+  const auto absBits = hn::Set(di, 0x7FFFFFFF), infBits = hn::Set(di, 0x7F800000);
   for (int64_t g0 = 0; g0 < count; g0 += N) {
     TransposeGroups(df, xRow, offsets + g0, n, xf);
     TransposeGroups(df, aRow, offsets + g0, n, af);
     const ChunkWords<DW> rtn(df, words, offsets + g0, n, bits, hi, wt);
     // The values and importance; max |x|; W = sum (a x) x; plain rounding's
     // X and Q (groupSearch's order: i ascending from +0).
-    VW amax = zeroF, w = zeroF, sx0 = zeroF, sq0 = zeroF;
+    VW w = zeroF, sx0 = zeroF, sq0 = zeroF;
+    auto topBits = hn::Zero(di);
     rtn.ForEach(df, [&](int64_t i, VW q) HWY_ATTR {
       const VW x = hn::LoadU(df, xf + i * N);
       const VW a = hn::LoadU(df, af + i * N);
-      amax = hn::IfThenElse(hn::Lt(amax, hn::Abs(x)), hn::Abs(x), amax);
+      topBits = hn::Max(topBits, hn::And(hn::BitCast(di, x), absBits));
       w = hn::Add(w, hn::Mul(hn::Mul(a, x), x));
       const VW aq = hn::Mul(a, q);
       sx0 = hn::Add(sx0, hn::Mul(aq, x));
@@ -354,7 +367,11 @@ void WeightedSearchT(const float *xRow, const float *aRow,
     VW best = errorOf(s0, sx0, sq0);
     VW bestS = s0;
     MW won = hn::Lt(oneF, zeroF);
-    const VW base = hn::Div(amax, vHi);
+    // Finite and not all zero (the scalar callers skip other groups); max
+    // |x| is the float of the largest magnitude bits.
+    const MW valid = hn::RebindMask(
+        df, hn::And(hn::Gt(topBits, hn::Zero(di)), hn::Lt(topBits, infBits)));
+    const VW base = hn::Div(hn::BitCast(df, topBits), vHi);
     VW tried[kMaxTried];
     int numTried = 0;
     auto prepare = [&](VW cs, MW want, VW &inv)
@@ -395,18 +412,19 @@ void WeightedSearchT(const float *xRow, const float *aRow,
             go, RoundScale<F>(hn::Div(sx[j], hn::IfThenElse(go, sq[j], oneF))));
       }
     };
-    RunSchedule<F>(df, base, prepare, score);
+    RunSchedule<F>(df, base, valid, prepare, score);
     // The winners' codes, by the rule that scored them, packed into the
     // row's words.
     const VW inv = hn::Div(oneF, hn::IfThenElse(won, bestS, oneF));
-    StoreWinnerWords(
-        df, n, bits, hi, won, offsets + g0,
-        [&](int64_t i) {
+    PackCodes(
+        df, n, bits, hi,
+        [&](int64_t i) HWY_ATTR {
           const VW x = hn::LoadU(df, xf + i * N);
           const VW q = hn::Sub(hn::Add(hn::Mul(x, inv), magic), magic);
           return hn::Max(hn::Min(q, vHi), vLo);
         },
-        wt, words);
+        wt);
+    CopyWinnerWords(df, n, bits, won, offsets + g0, wt, words);
     hn::StoreU(bestS, df, sOut + g0);
     alignas(64) float flags[64];
     hn::StoreU(hn::IfThenElseZero(won, oneF), df, flags);

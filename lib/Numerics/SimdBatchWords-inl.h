@@ -100,6 +100,16 @@ HWY_INLINE void TransposeGroups(DF df, const float *x, const int32_t *offsets,
                df, out + i * N);
 }
 
+/// The signed code i of lane l in transposed words (word j of lane l at
+/// w[j * N + l], `bits`-bit fields, stored code = signed code + maxInt).
+inline float LaneCode(const uint32_t *w, int64_t N, int64_t l, int64_t i,
+                      int bits, float maxInt) {
+  const int64_t perWord = 32 / bits;
+  const uint32_t word = w[(i / perWord) * N + l];
+  return float(int32_t((word >> ((i % perWord) * bits)) & ((1u << bits) - 1u))) -
+         maxInt;
+}
+
 /// The packed words of a chunk's groups, transposed.
 template <class DF> class ChunkWords {
 public:
@@ -109,17 +119,18 @@ public:
              int bits, float maxInt, uint32_t *scratch)
       : perWord(32 / bits), bits(bits), mask((1u << bits) - 1u),
         maxInt(maxInt), wt(scratch), n(n) {
-    const hn::RebindToUnsigned<DF> du;
-    const hn::RebindToSigned<DF> di;
     const auto N = int64_t(hn::Lanes(df));
     const WordDivider toWord(perWord);
     alignas(64) int32_t at[64];
     for (int64_t l = 0; l < N; ++l)
       at[l] = int32_t(toWord(offsets[l]));
-    const auto base = hn::LoadU(di, at);
-    for (int64_t j = 0; j < n / perWord; ++j)
-      hn::StoreU(hn::GatherIndex(du, words, hn::Add(base, hn::Set(di, int32_t(j)))),
-                 du, wt + j * N);
+    // Moved as float bits (loads, interleaves and stores only).
+    TransposeGroups(df, reinterpret_cast<const float *>(words), at,
+                    n / perWord, reinterpret_cast<float *>(wt));
+  }
+  /// The signed code i of lane l.
+  float Code(int64_t N, int64_t l, int64_t i) const {
+    return LaneCode(wt, N, l, i, bits, maxInt);
   }
   /// Calls f(i, codes) for i = 0 .. n - 1 in order, codes the signed code i
   /// of each lane, as floats (no division per element).
@@ -148,15 +159,12 @@ private:
 };
 
 
-/// Packs the winners' codes into the row's words: code(i) gives the signed
-/// codes of element i of every lane (floats in [-maxInt, maxInt + 1]); for
-/// each lane of `won`, its group's words (at word offsets[l] / E of `words`)
-/// are replaced. `scratch` has room for n lanes-wide vectors of words.
+/// Packs codes into transposed words: code(i), called for i = 0 .. n - 1 in
+/// order, gives the signed codes of element i of every lane (floats in
+/// [-maxInt, maxInt + 1]); word j of lane l goes to out[j * N + l].
 template <class DF, class CodeAt>
-HWY_INLINE void StoreWinnerWords(DF df, int64_t n, int bits, float maxInt,
-                                 hn::Mask<DF> won, const int32_t *offsets,
-                                 const CodeAt &code, uint32_t *scratch,
-                                 uint32_t *words) {
+HWY_INLINE void PackCodes(DF df, int64_t n, int bits, float maxInt,
+                          const CodeAt &code, uint32_t *out) {
   const hn::RebindToUnsigned<DF> du;
   const auto N = int64_t(hn::Lanes(df));
   const int64_t perWord = 32 / bits;
@@ -172,8 +180,19 @@ HWY_INLINE void StoreWinnerWords(DF df, int64_t n, int bits, float maxInt,
                   vMask);
       w = hn::Or(w, hn::ShiftLeftSame(stored, int(r * bits)));
     }
-    hn::StoreU(w, du, scratch + j * N);
+    hn::StoreU(w, du, out + j * N);
   }
+}
+
+/// For each lane l of `won`, its group's words in the row (at word
+/// offsets[l] / (32 / bits) of `words`) become the packed ones (word j at
+/// packed[j * N + l]).
+template <class DF>
+HWY_INLINE void CopyWinnerWords(DF df, int64_t n, int bits, hn::Mask<DF> won,
+                                const int32_t *offsets, const uint32_t *packed,
+                                uint32_t *words) {
+  const auto N = int64_t(hn::Lanes(df));
+  const int64_t perWord = 32 / bits;
   alignas(64) float flags[64];
   hn::StoreU(hn::IfThenElseZero(won, hn::Set(df, 1.0f)), df, flags);
   const WordDivider toWord(perWord);
@@ -182,7 +201,7 @@ HWY_INLINE void StoreWinnerWords(DF df, int64_t n, int bits, float maxInt,
       continue;
     uint32_t *out = words + toWord(offsets[l]);
     for (int64_t j = 0; j < n / perWord; ++j)
-      out[j] = scratch[j * N + l];
+      out[j] = packed[j * N + l];
   }
 }
 
