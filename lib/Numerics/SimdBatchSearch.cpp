@@ -92,21 +92,22 @@ double LaneError(const float *x, int32_t offset, const uint32_t *w, int64_t N,
 /// The candidate schedule both searches run per lane (docs/simd.md section
 /// 5): screening scores every ratio of `base`, the lead is the least error
 /// (first on ties); then up to kRefinements least-squares steps from each
-/// lane's lead while the lane's chain goes on; only in the lanes of `all`.
+/// lane's lead while the lane's chain goes on; only in the lanes of `valid`.
 /// - prepare(s, want, inv): the lanes of `want` where s is a new usable
 ///   scale, which it records as tried; inv = 1 / s.
 /// - score(K, s, inv, ok, e, next): scores K candidates (candidate j in the
 ///   lanes ok[j]) in one pass over the values and applies them to the best
 ///   so far in the order j = 0 .. K - 1, as K calls one after the other
 ///   would; e[j] and next[j] (its least-squares successor, 0 if none) per
-///   lane. The screening candidates do not depend on each other's scores, so
-///   they share a pass: one load of each value, three independent sums per
-///   lane instead of one dependency chain, and one gap (the divisions
-///   between the last sums of one candidate and the first products of the
-///   next) instead of three.
+///   lane.
+/// The screening candidates do not depend on each other's scores, so they
+/// share a pass: one load of each value, three independent sums per lane
+/// instead of one dependency chain, and one gap (the divisions between the
+/// last sums of one candidate and the first products of the next) instead
+/// of three. Screen returns each lane's lead (0 where none).
 template <FloatFormat F, class DF, class Prepare, class Score>
-HWY_INLINE void RunSchedule(DF df, hn::Vec<DF> base, hn::Mask<DF> all,
-                            Prepare &prepare, Score &score) {
+HWY_INLINE hn::Vec<DF> Screen(DF df, hn::Vec<DF> base, hn::Mask<DF> valid,
+                              Prepare &prepare, Score &score) {
   using VW = hn::Vec<DF>;
   using MW = hn::Mask<DF>;
   constexpr int kScreen = int(std::size(calibrated::kRatios));
@@ -115,7 +116,7 @@ HWY_INLINE void RunSchedule(DF df, hn::Vec<DF> base, hn::Mask<DF> all,
   bool any = false;
   for (int j = 0; j < kScreen; ++j) {
     s[j] = RoundScale<F>(hn::Mul(base, hn::Set(df, calibrated::kRatios[j])));
-    ok[j] = prepare(s[j], all, inv[j]);
+    ok[j] = prepare(s[j], valid, inv[j]);
     any = any || !hn::AllFalse(df, ok[j]);
   }
   VW lead = hn::Zero(df);
@@ -128,23 +129,55 @@ HWY_INLINE void RunSchedule(DF df, hn::Vec<DF> base, hn::Mask<DF> all,
       lead = hn::IfThenElse(better, next[j], lead);
     }
   }
-  MW chain = all;
+  return lead;
+}
+
+/// The least-squares steps of M chunks (1 or 2) at once, chunk m from
+/// lead[m] in the lanes of chain[m]: prepare(m, s, want, inv) as above for
+/// chunk m; score(M, s, inv, ok, e, next) scores candidate m for chunk m.
+/// Each step of a chunk depends on the one before (a division, the rounding
+/// to the model dtype, the inverse: a gap of tens of cycles, and one
+/// dependency chain per sum), so two chunks take their steps in one pass,
+/// which fills the gaps and the chains with independent work. A chunk whose
+/// chain has ended takes no more steps (its candidates are scored in no
+/// lane), as alone.
+template <int M, class DF, class Prepare, class Score>
+HWY_INLINE void Refine(DF df, hn::Vec<DF> *lead, hn::Mask<DF> *chain,
+                       Prepare &prepare, Score &score) {
+  using VW = hn::Vec<DF>;
   for (int refine = 0; refine < calibrated::kRefinements; ++refine) {
-    VW ci;
-    chain = prepare(lead, chain, ci);
-    if (hn::AllFalse(df, chain))
+    VW ci[M];
+    bool any = false;
+    for (int m = 0; m < M; ++m) {
+      chain[m] = prepare(m, lead[m], chain[m], ci[m]);
+      any = any || !hn::AllFalse(df, chain[m]);
+    }
+    if (!any)
       break;
-    VW e1, next1;
-    score(std::integral_constant<int, 1>(), &lead, &ci, &chain, &e1, &next1);
-    lead = next1;
+    VW e[M], next[M];
+    score(std::integral_constant<int, M>(), lead, ci, chain, e, next);
+    for (int m = 0; m < M; ++m)
+      lead[m] = next[m];
   }
 }
+
+/// A chunk of the unweighted search: its buffers and per-lane state.
+template <class DW> struct ScaleChunk {
+  float *yf;
+  uint32_t *wt, *pk;
+  int64_t g0;
+  hn::Vec<DW> s0, e0, w, top, bottom, best, bestS, lead;
+  hn::Mask<DW> valid, won, chain;
+  hn::Vec<DW> tried[kMaxTried];
+  int numTried;
+  bool negate;
+};
 
 /// ScaleSearch.cpp's search of a chunk of groups, one per lane: every
 /// candidate scored from its float32 sums in the scalar order; the winner
 /// against plain rounding by their double errors, decided here from float
 /// errors with a bound on their rounding where that suffices, else by the
-/// scalar errorOf (same bits).
+/// scalar errorOf (same bits). Chunks are taken two at a time (Refine).
 /// A lane whose group holds a NaN or an infinity, or only zeros, has no
 /// candidate and keeps plain rounding (as the scalar callers skip it).
 template <FloatFormat F>
@@ -154,36 +187,40 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
   using DW = hn::ScalableTag<float>;
   using VW = hn::Vec<DW>;
   using MW = hn::Mask<DW>;
+  using Chunk = ScaleChunk<DW>;
   const DW df;
   const hn::RebindToSigned<DW> di;
   const auto N = int64_t(hn::Lanes(df));
-  // Scratch kept by the thread (a row is one call).
+  // Scratch kept by the thread (a row is one call), for two chunks.
   thread_local std::vector<float> yfV;
   thread_local std::vector<uint32_t> wtV, pkV;
-  yfV.resize(size_t(n * N));
-  wtV.resize(size_t(n * N));
-  pkV.resize(size_t(n * N));
-  float *yf = yfV.data();
-  uint32_t *wt = wtV.data(), *pk = pkV.data();
+  yfV.resize(size_t(2 * n * N));
+  wtV.resize(size_t(2 * n * N));
+  pkV.resize(size_t(2 * n * N));
   const float hiCode = fullRange ? maxInt + 1.0f : maxInt;
   const VW vLo = hn::Set(df, -maxInt), vHi = hn::Set(df, hiCode),
            vMax = hn::Set(df, maxInt), zeroF = hn::Zero(df),
            oneF = hn::Set(df, 1.0f), magic = hn::Set(df, rules::kRoundMagic);
-  const auto absBits = hn::Set(di, 0x7FFFFFFF), infBits = hn::Set(di, 0x7F800000);
+  const auto absBits = hn::Set(di, 0x7FFFFFFF),
+             infBits = hn::Set(di, 0x7F800000);
   // The float errors' relative rounding bound (n + 8 float32 roundings of
   // nonnegative terms, generously) and an absolute one for subnormals.
   const VW rel = hn::Set(df, float(n + 8) * 0x1p-24f),
            tiny = hn::Set(df, float(n + 8) * 0x1p-126f);
-  for (int64_t g0 = 0; g0 < count; g0 += N) {
-    TransposeGroups(df, x, offsets + g0, n, yf);
-    const ChunkWords<DW> rtn(df, words, offsets + g0, n, bits, maxInt,
-                             wt);
-    // Plain rounding's float error (for the bound), W = sum y y, the largest
-    // magnitude's bits and, with the full range, the largest values of both
-    // signs (MaxOf from +0: std::max's signed zeros).
-    const VW s0 = hn::LoadU(df, sOut + g0);
+
+  // The values in lane order, plain rounding's words, its float error (for
+  // the bound), W = sum y y, the largest magnitude's bits and, with the full
+  // range, the largest values of both signs (MaxOf from +0: std::max's
+  // signed zeros).
+  auto begin = [&](Chunk &c) HWY_ATTR {
+    TransposeGroups(df, x, offsets + c.g0, n, c.yf);
+    const ChunkWords<DW> rtn(df, words, offsets + c.g0, n, bits, maxInt,
+                             c.wt);
+    c.s0 = hn::LoadU(df, sOut + c.g0);
     VW e0 = zeroF, top = zeroF, bottom = zeroF, w = zeroF;
     auto topBits = hn::Zero(di);
+    const float *yf = c.yf;
+    const VW s0 = c.s0;
     rtn.ForEach(df, [&](int64_t i, VW q) HWY_ATTR {
       const VW y = hn::LoadU(df, yf + i * N);
       const VW d = hn::Sub(y, hn::Mul(q, s0));
@@ -196,79 +233,101 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
       w = ExactProducts<F>() ? hn::MulAdd(y, y, w) : hn::Add(w, hn::Mul(y, y));
     });
     // Finite and not all zero.
-    const MW valid = hn::RebindMask(
+    c.valid = hn::RebindMask(
         df, hn::And(hn::Gt(topBits, hn::Zero(di)), hn::Lt(topBits, infBits)));
     // Without the full range max(top / M, bottom / M) = max |y| / M.
     if (!fullRange)
       top = bottom = hn::BitCast(df, topBits);
-    VW best = hn::Set(df, std::numeric_limits<float>::infinity());
-    VW bestS = zeroF;
-    MW won = hn::Lt(oneF, zeroF);
-    for (int orient = 0; orient < (fullRange ? 2 : 1); ++orient) {
-      const bool negate = orient == 1;
-      if (negate) {
-        // -x: the same W (y y), top and bottom exchanged.
-        for (int64_t i = 0; i < n * N; i += N)
-          hn::StoreU(hn::Neg(hn::LoadU(df, yf + i)), df,
-                     yf + i);
-        std::swap(top, bottom);
-      }
-      const VW base = MaxOf(hn::Div(top, vHi), hn::Div(bottom, vMax));
-      VW tried[kMaxTried];
-      int numTried = 0;
-      auto prepare = [&](VW s, MW want, VW &inv)
-                         HWY_ATTR __attribute__((always_inline)) {
-        inv = hn::Div(oneF, s);
-        return FreshScales(df, s, hn::And(want, hn::IsFinite(inv)), tried,
-                           numTried);
-      };
-      auto score = [&](auto k, const VW *s, const VW *inv, const MW *ok,
-                       VW *e, VW *next)
-                       HWY_ATTR __attribute__((always_inline)) {
-        constexpr int K = decltype(k)::value;
-        VW ci[K], sx[K], sq[K];
-        for (int j = 0; j < K; ++j) {
-          ci[j] = hn::IfThenElse(ok[j], inv[j], oneF);
-          sx[j] = zeroF;
-          sq[j] = zeroF;
-        }
-        for (int64_t i = 0; i < n; ++i) {
-          const VW y = hn::LoadU(df, yf + i * N);
-          for (int j = 0; j < K; ++j) {
-            // search::assignCode: never NaN (finite y and inverse).
-            VW r = hn::Sub(hn::Add(hn::Mul(y, ci[j]), magic), magic);
-            r = hn::Max(hn::Min(r, vHi), vLo);
-            // Products rounded, then added: MulAdd where they are exact.
-            sx[j] = ExactProducts<F>() ? hn::MulAdd(y, r, sx[j])
-                                       : hn::Add(sx[j], hn::Mul(y, r));
-            sq[j] = hn::MulAdd(r, r, sq[j]);
-          }
-        }
-        for (int j = 0; j < K; ++j) {
-          const VW t1 = hn::Mul(s[j], sx[j]);
-          e[j] = hn::Add(hn::Sub(w, hn::Add(t1, t1)),
-                         hn::Mul(hn::Mul(s[j], s[j]), sq[j]));
-          const MW better = hn::And(ok[j], hn::Lt(e[j], best));
-          best = hn::IfThenElse(better, e[j], best);
-          bestS = hn::IfThenElse(better, negate ? hn::Neg(s[j]) : s[j], bestS);
-          won = hn::Or(won, better);
-          const MW go = hn::And(ok[j], hn::Gt(sq[j], zeroF));
-          next[j] = hn::IfThenElseZero(
-              go,
-              RoundScale<F>(hn::Div(sx[j], hn::IfThenElse(go, sq[j], oneF))));
-        }
-      };
-      RunSchedule<F>(df, base, valid, prepare, score);
+    c.e0 = e0;
+    c.w = w;
+    c.top = top;
+    c.bottom = bottom;
+    c.best = hn::Set(df, std::numeric_limits<float>::infinity());
+    c.bestS = zeroF;
+    c.won = hn::Lt(oneF, zeroF);
+  };
+  auto prepare = [&](Chunk &c, VW s, MW want, VW &inv)
+                     HWY_ATTR __attribute__((always_inline)) {
+    inv = hn::Div(oneF, s);
+    return FreshScales(df, s, hn::And(want, hn::IsFinite(inv)), c.tried,
+                       c.numTried);
+  };
+  // Candidate j: scale s[j] of chunk *ch[j] in the lanes ok[j].
+  auto score = [&](auto k, Chunk *const *ch, const VW *s, const VW *inv,
+                   const MW *ok, VW *e, VW *next)
+                   HWY_ATTR __attribute__((always_inline)) {
+    constexpr int K = decltype(k)::value;
+    VW ci[K], sx[K], sq[K];
+    const float *yf[K];
+    for (int j = 0; j < K; ++j) {
+      ci[j] = hn::IfThenElse(ok[j], inv[j], oneF);
+      sx[j] = zeroF;
+      sq[j] = zeroF;
+      yf[j] = ch[j]->yf;
     }
-    // The winners' codes (signed, of x), by the arithmetic that scored them
-    // (yf holds -x after the second orientation), packed, and their float
-    // errors.
-    const VW absS = hn::IfThenElse(won, hn::Abs(bestS), oneF);
+    for (int64_t i = 0; i < n; ++i) {
+      for (int j = 0; j < K; ++j) {
+        const VW y = hn::LoadU(df, yf[j] + i * N);
+        // search::assignCode: never NaN (finite y and inverse).
+        VW r = hn::Sub(hn::Add(hn::Mul(y, ci[j]), magic), magic);
+        r = hn::Max(hn::Min(r, vHi), vLo);
+        // Products rounded, then added: MulAdd where they are exact.
+        sx[j] = ExactProducts<F>() ? hn::MulAdd(y, r, sx[j])
+                                   : hn::Add(sx[j], hn::Mul(y, r));
+        sq[j] = hn::MulAdd(r, r, sq[j]);
+      }
+    }
+    for (int j = 0; j < K; ++j) {
+      Chunk &c = *ch[j];
+      const VW t1 = hn::Mul(s[j], sx[j]);
+      e[j] = hn::Add(hn::Sub(c.w, hn::Add(t1, t1)),
+                     hn::Mul(hn::Mul(s[j], s[j]), sq[j]));
+      const MW better = hn::And(ok[j], hn::Lt(e[j], c.best));
+      c.best = hn::IfThenElse(better, e[j], c.best);
+      c.bestS = hn::IfThenElse(better, c.negate ? hn::Neg(s[j]) : s[j],
+                               c.bestS);
+      c.won = hn::Or(c.won, better);
+      const MW go = hn::And(ok[j], hn::Gt(sq[j], zeroF));
+      next[j] = hn::IfThenElseZero(
+          go, RoundScale<F>(hn::Div(sx[j], hn::IfThenElse(go, sq[j], oneF))));
+    }
+  };
+  // Screening of one orientation (-x after the first: the same W, top and
+  // bottom exchanged).
+  auto screen = [&](Chunk &c, int orient) HWY_ATTR {
+    c.negate = orient == 1;
+    if (c.negate) {
+      for (int64_t i = 0; i < n * N; i += N)
+        hn::StoreU(hn::Neg(hn::LoadU(df, c.yf + i)), df, c.yf + i);
+      std::swap(c.top, c.bottom);
+    }
+    c.numTried = 0;
+    const VW base = MaxOf(hn::Div(c.top, vHi), hn::Div(c.bottom, vMax));
+    auto prepare1 = [&](VW s, MW want, VW &inv)
+                        HWY_ATTR __attribute__((always_inline)) {
+      return prepare(c, s, want, inv);
+    };
+    auto score1 = [&](auto k, const VW *s, const VW *inv, const MW *ok, VW *e,
+                      VW *next) HWY_ATTR __attribute__((always_inline)) {
+      Chunk *ch[decltype(k)::value];
+      for (auto &p : ch)
+        p = &c;
+      score(k, ch, s, inv, ok, e, next);
+    };
+    c.lead = Screen<F>(df, base, c.valid, prepare1, score1);
+    c.chain = c.valid;
+  };
+  // The winners' codes (signed, of x), by the arithmetic that scored them
+  // (yf holds -x after the second orientation), packed, their float errors
+  // and the comparison with plain rounding.
+  auto finish = [&](Chunk &c) HWY_ATTR {
+    const VW absS = hn::IfThenElse(c.won, hn::Abs(c.bestS), oneF);
     const VW inv = hn::Div(oneF, absS);
-    const MW flip = fullRange ? hn::Not(hn::Lt(bestS, zeroF))
-                              : hn::Lt(bestS, zeroF);
-    const VW signedS = hn::IfThenElse(won, bestS, oneF);
+    const MW flip = fullRange ? hn::Not(hn::Lt(c.bestS, zeroF))
+                              : hn::Lt(c.bestS, zeroF);
+    const VW signedS = hn::IfThenElse(c.won, c.bestS, oneF);
     VW e1 = zeroF;
+    const float *yf = c.yf;
     PackCodes(
         df, n, bits, maxInt,
         [&](int64_t i) HWY_ATTR {
@@ -280,43 +339,97 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
           e1 = hn::MulAdd(d, d, e1);
           return r;
         },
-        pk);
+        c.pk);
     // Replaced where the winner's double error is below plain rounding's:
     // certain from the float errors and their bounds (|float - double| is
     // below rel * error + tiny for both), else decided by the scalar errors.
     const VW b1 = hn::Add(hn::Mul(e1, rel), tiny),
-             b0 = hn::Add(hn::Mul(e0, rel), tiny);
+             b0 = hn::Add(hn::Mul(c.e0, rel), tiny);
     const MW sure =
-        hn::And(won, hn::Lt(hn::Add(e1, b1), hn::Sub(e0, b0)));
+        hn::And(c.won, hn::Lt(hn::Add(e1, b1), hn::Sub(c.e0, b0)));
     const MW unsure = hn::AndNot(
-        hn::Or(sure, hn::Ge(hn::Sub(e1, b1), hn::Add(e0, b0))), won);
+        hn::Or(sure, hn::Ge(hn::Sub(e1, b1), hn::Add(c.e0, b0))), c.won);
     alignas(64) float flags[64], uf[64], ss[64], s0f[64];
     hn::StoreU(hn::IfThenElseZero(sure, oneF), df, flags);
     if (!hn::AllFalse(df, unsure)) {
       hn::StoreU(hn::IfThenElseZero(unsure, oneF), df, uf);
       hn::StoreU(signedS, df, ss);
-      hn::StoreU(s0, df, s0f);
+      hn::StoreU(c.s0, df, s0f);
       // pk holds the codes of the winner's orientation, which with its
       // signed scale are the scalar search's q and scale (errorOf).
       for (int64_t l = 0; l < N; ++l) {
         if (uf[l] == 0.0f)
           continue;
-        const double er = LaneError(x, offsets[g0 + l], wt, N, l, n, bits,
-                                    maxInt, s0f[l]);
-        const double ew = LaneError(x, offsets[g0 + l], pk, N, l, n, bits,
-                                    maxInt, ss[l]);
+        const int32_t off = offsets[c.g0 + l];
+        const double er =
+            LaneError(x, off, c.wt, N, l, n, bits, maxInt, s0f[l]);
+        const double ew =
+            LaneError(x, off, c.pk, N, l, n, bits, maxInt, ss[l]);
         flags[l] = ew < er ? 1.0f : 0.0f;
       }
     }
     const MW take = hn::Gt(hn::LoadU(df, flags), zeroF);
-    CopyWinnerWords(df, n, bits, take, offsets + g0, pk, words);
-    hn::StoreU(hn::IfThenElse(take, bestS, s0), df, sOut + g0);
+    CopyWinnerWords(df, n, bits, take, offsets + c.g0, c.pk, words);
+    hn::StoreU(hn::IfThenElse(take, c.bestS, c.s0), df, sOut + c.g0);
     for (int64_t l = 0; l < N; ++l)
-      replaced[g0 + l] = flags[l] != 0.0f;
+      replaced[c.g0 + l] = flags[l] != 0.0f;
+  };
+
+  Chunk chunks[2];
+  for (int m = 0; m < 2; ++m) {
+    chunks[m].yf = yfV.data() + m * n * N;
+    chunks[m].wt = wtV.data() + m * n * N;
+    chunks[m].pk = pkV.data() + m * n * N;
+    // (Read, unused, by a last chunk without a partner.)
+    chunks[m].lead = zeroF;
+    chunks[m].chain = hn::Lt(oneF, zeroF);
+  }
+  for (int64_t g0 = 0; g0 < count; g0 += 2 * N) {
+    const int pair = g0 + N < count ? 2 : 1;
+    for (int m = 0; m < pair; ++m) {
+      chunks[m].g0 = g0 + m * N;
+      begin(chunks[m]);
+    }
+    for (int orient = 0; orient < (fullRange ? 2 : 1); ++orient) {
+      for (int m = 0; m < pair; ++m)
+        screen(chunks[m], orient);
+      VW lead[2] = {chunks[0].lead, chunks[1].lead};
+      MW chain[2] = {chunks[0].chain, chunks[1].chain};
+      auto prepareM = [&](int m, VW s, MW want, VW &inv)
+                          HWY_ATTR __attribute__((always_inline)) {
+        return prepare(chunks[m], s, want, inv);
+      };
+      auto scoreM = [&](auto k, const VW *s, const VW *inv, const MW *ok,
+                        VW *e, VW *next)
+                        HWY_ATTR __attribute__((always_inline)) {
+        Chunk *ch[2] = {&chunks[0], &chunks[1]};
+        score(k, ch, s, inv, ok, e, next);
+      };
+      if (pair == 2)
+        Refine<2>(df, lead, chain, prepareM, scoreM);
+      else
+        Refine<1>(df, lead, chain, prepareM, scoreM);
+    }
+    for (int m = 0; m < pair; ++m)
+      finish(chunks[m]);
   }
 }
 
-/// calibrated::groupSearch of a chunk of groups, one per lane.
+/// A chunk of the weighted search: its buffers and per-lane state.
+template <class DW> struct WeightedChunk {
+  float *xf, *af;
+  uint32_t *wt;
+  int64_t g0;
+  hn::Vec<DW> w, best, bestS, lead;
+  hn::Mask<DW> won, chain;
+  hn::Vec<DW> tried[kMaxTried];
+  int numTried;
+};
+
+/// calibrated::groupSearch of a chunk of groups, one per lane; chunks two at
+/// a time (Refine). A lane whose group holds a NaN or an infinity, or only
+/// zeros, has no candidate and keeps plain rounding (as the scalar callers
+/// skip it).
 template <FloatFormat F>
 void WeightedSearchT(const float *xRow, const float *aRow,
                      const int32_t *offsets, int64_t n, int64_t count, float hi,
@@ -326,28 +439,79 @@ void WeightedSearchT(const float *xRow, const float *aRow,
   using DW = hn::ScalableTag<float>;
   using VW = hn::Vec<DW>;
   using MW = hn::Mask<DW>;
+  using Chunk = WeightedChunk<DW>;
   const DW df;
   const hn::RebindToSigned<DW> di;
   const auto N = int64_t(hn::Lanes(df));
-  // Scratch kept by the thread (a row is one call).
+  // Scratch kept by the thread (a row is one call), for two chunks.
   thread_local std::vector<float> xfV, afV;
   thread_local std::vector<uint32_t> wtV;
-  xfV.resize(size_t(n * N));
-  afV.resize(size_t(n * N));
-  wtV.resize(size_t(n * N));
-  float *xf = xfV.data(), *af = afV.data();
-  uint32_t *wt = wtV.data();
+  xfV.resize(size_t(2 * n * N));
+  afV.resize(size_t(2 * n * N));
+  wtV.resize(size_t(2 * n * N));
   const VW vHi = hn::Set(df, hi), vLo = hn::Set(df, -hi), zeroF = hn::Zero(df),
            oneF = hn::Set(df, 1.0f), magic = hn::Set(df, rules::kRoundMagic);
-  const auto absBits = hn::Set(di, 0x7FFFFFFF), infBits = hn::Set(di, 0x7F800000);
-  for (int64_t g0 = 0; g0 < count; g0 += N) {
-    TransposeGroups(df, xRow, offsets + g0, n, xf);
-    TransposeGroups(df, aRow, offsets + g0, n, af);
-    const ChunkWords<DW> rtn(df, words, offsets + g0, n, bits, hi, wt);
-    // The values and importance; max |x|; W = sum (a x) x; plain rounding's
-    // X and Q (groupSearch's order: i ascending from +0).
+  const auto absBits = hn::Set(di, 0x7FFFFFFF),
+             infBits = hn::Set(di, 0x7F800000);
+  // E = (W - 2 (s X)) + (s s) Q.
+  auto errorOf = [&](VW w, VW cs, VW sx, VW sq) HWY_ATTR {
+    const VW t1 = hn::Mul(cs, sx);
+    return hn::Add(hn::Sub(w, hn::Add(t1, t1)), hn::Mul(hn::Mul(cs, cs), sq));
+  };
+  auto prepare = [&](Chunk &c, VW cs, MW want, VW &inv)
+                     HWY_ATTR __attribute__((always_inline)) {
+    inv = hn::Div(oneF, cs);
+    return FreshScales(df, cs, hn::And(want, hn::IsFinite(inv)), c.tried,
+                       c.numTried);
+  };
+  // Candidate j: scale cs[j] of chunk *ch[j] in the lanes ok[j].
+  auto score = [&](auto k, Chunk *const *ch, const VW *cs, const VW *inv,
+                   const MW *ok, VW *e, VW *next)
+                   HWY_ATTR __attribute__((always_inline)) {
+    constexpr int K = decltype(k)::value;
+    VW ci[K], sx[K], sq[K];
+    const float *xf[K], *af[K];
+    for (int j = 0; j < K; ++j) {
+      ci[j] = hn::IfThenElse(ok[j], inv[j], oneF);
+      sx[j] = zeroF;
+      sq[j] = zeroF;
+      xf[j] = ch[j]->xf;
+      af[j] = ch[j]->af;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      for (int j = 0; j < K; ++j) {
+        const VW x = hn::LoadU(df, xf[j] + i * N);
+        const VW a = hn::LoadU(df, af[j] + i * N);
+        // search::assignCode: never NaN (finite x and inverse).
+        VW q = hn::Sub(hn::Add(hn::Mul(x, ci[j]), magic), magic);
+        q = hn::Max(hn::Min(q, vHi), vLo);
+        const VW aq = hn::Mul(a, q);
+        sx[j] = hn::Add(sx[j], hn::Mul(aq, x));
+        sq[j] = hn::Add(sq[j], hn::Mul(aq, q));
+      }
+    }
+    for (int j = 0; j < K; ++j) {
+      Chunk &c = *ch[j];
+      e[j] = errorOf(c.w, cs[j], sx[j], sq[j]);
+      const MW better = hn::And(ok[j], hn::Lt(e[j], c.best));
+      c.best = hn::IfThenElse(better, e[j], c.best);
+      c.bestS = hn::IfThenElse(better, cs[j], c.bestS);
+      c.won = hn::Or(c.won, better);
+      const MW go = hn::And(ok[j], hn::Gt(sq[j], zeroF));
+      next[j] = hn::IfThenElseZero(
+          go, RoundScale<F>(hn::Div(sx[j], hn::IfThenElse(go, sq[j], oneF))));
+    }
+  };
+  // The values, importance and plain rounding's words in lane order; max
+  // |x|; W = sum (a x) x; plain rounding's X and Q and score (groupSearch's
+  // order: i ascending from +0); then the screening.
+  auto begin = [&](Chunk &c) HWY_ATTR {
+    TransposeGroups(df, xRow, offsets + c.g0, n, c.xf);
+    TransposeGroups(df, aRow, offsets + c.g0, n, c.af);
+    const ChunkWords<DW> rtn(df, words, offsets + c.g0, n, bits, hi, c.wt);
     VW w = zeroF, sx0 = zeroF, sq0 = zeroF;
     auto topBits = hn::Zero(di);
+    const float *xf = c.xf, *af = c.af;
     rtn.ForEach(df, [&](int64_t i, VW q) HWY_ATTR {
       const VW x = hn::LoadU(df, xf + i * N);
       const VW a = hn::LoadU(df, af + i * N);
@@ -357,65 +521,36 @@ void WeightedSearchT(const float *xRow, const float *aRow,
       sx0 = hn::Add(sx0, hn::Mul(aq, x));
       sq0 = hn::Add(sq0, hn::Mul(aq, q));
     });
-    // E = (W - 2 (s X)) + (s s) Q.
-    auto errorOf = [&](VW cs, VW sx, VW sq) HWY_ATTR {
-      const VW t1 = hn::Mul(cs, sx);
-      return hn::Add(hn::Sub(w, hn::Add(t1, t1)),
-                     hn::Mul(hn::Mul(cs, cs), sq));
-    };
-    const VW s0 = hn::LoadU(df, sOut + g0);
-    VW best = errorOf(s0, sx0, sq0);
-    VW bestS = s0;
-    MW won = hn::Lt(oneF, zeroF);
+    c.w = w;
+    const VW s0 = hn::LoadU(df, sOut + c.g0);
+    c.best = errorOf(w, s0, sx0, sq0);
+    c.bestS = s0;
+    c.won = hn::Lt(oneF, zeroF);
+    c.numTried = 0;
     // Finite and not all zero (the scalar callers skip other groups); max
     // |x| is the float of the largest magnitude bits.
     const MW valid = hn::RebindMask(
         df, hn::And(hn::Gt(topBits, hn::Zero(di)), hn::Lt(topBits, infBits)));
     const VW base = hn::Div(hn::BitCast(df, topBits), vHi);
-    VW tried[kMaxTried];
-    int numTried = 0;
-    auto prepare = [&](VW cs, MW want, VW &inv)
-                       HWY_ATTR __attribute__((always_inline)) {
-      inv = hn::Div(oneF, cs);
-      return FreshScales(df, cs, hn::And(want, hn::IsFinite(inv)), tried,
-                         numTried);
+    auto prepare1 = [&](VW cs, MW want, VW &inv)
+                        HWY_ATTR __attribute__((always_inline)) {
+      return prepare(c, cs, want, inv);
     };
-    auto score = [&](auto k, const VW *cs, const VW *inv, const MW *ok, VW *e,
-                     VW *next) HWY_ATTR __attribute__((always_inline)) {
-      constexpr int K = decltype(k)::value;
-      VW ci[K], sx[K], sq[K];
-      for (int j = 0; j < K; ++j) {
-        ci[j] = hn::IfThenElse(ok[j], inv[j], oneF);
-        sx[j] = zeroF;
-        sq[j] = zeroF;
-      }
-      for (int64_t i = 0; i < n; ++i) {
-        const VW x = hn::LoadU(df, xf + i * N);
-        const VW a = hn::LoadU(df, af + i * N);
-        for (int j = 0; j < K; ++j) {
-          // search::assignCode: never NaN (finite x and inverse).
-          VW q = hn::Sub(hn::Add(hn::Mul(x, ci[j]), magic), magic);
-          q = hn::Max(hn::Min(q, vHi), vLo);
-          const VW aq = hn::Mul(a, q);
-          sx[j] = hn::Add(sx[j], hn::Mul(aq, x));
-          sq[j] = hn::Add(sq[j], hn::Mul(aq, q));
-        }
-      }
-      for (int j = 0; j < K; ++j) {
-        e[j] = errorOf(cs[j], sx[j], sq[j]);
-        const MW better = hn::And(ok[j], hn::Lt(e[j], best));
-        best = hn::IfThenElse(better, e[j], best);
-        bestS = hn::IfThenElse(better, cs[j], bestS);
-        won = hn::Or(won, better);
-        const MW go = hn::And(ok[j], hn::Gt(sq[j], zeroF));
-        next[j] = hn::IfThenElseZero(
-            go, RoundScale<F>(hn::Div(sx[j], hn::IfThenElse(go, sq[j], oneF))));
-      }
+    auto score1 = [&](auto k, const VW *cs, const VW *inv, const MW *ok,
+                      VW *e, VW *next) HWY_ATTR __attribute__((always_inline)) {
+      Chunk *ch[decltype(k)::value];
+      for (auto &p : ch)
+        p = &c;
+      score(k, ch, cs, inv, ok, e, next);
     };
-    RunSchedule<F>(df, base, valid, prepare, score);
-    // The winners' codes, by the rule that scored them, packed into the
-    // row's words.
-    const VW inv = hn::Div(oneF, hn::IfThenElse(won, bestS, oneF));
+    c.lead = Screen<F>(df, base, valid, prepare1, score1);
+    c.chain = valid;
+  };
+  // The winners' codes, by the rule that scored them, packed into the row's
+  // words.
+  auto finish = [&](Chunk &c) HWY_ATTR {
+    const VW inv = hn::Div(oneF, hn::IfThenElse(c.won, c.bestS, oneF));
+    const float *xf = c.xf;
     PackCodes(
         df, n, bits, hi,
         [&](int64_t i) HWY_ATTR {
@@ -423,13 +558,47 @@ void WeightedSearchT(const float *xRow, const float *aRow,
           const VW q = hn::Sub(hn::Add(hn::Mul(x, inv), magic), magic);
           return hn::Max(hn::Min(q, vHi), vLo);
         },
-        wt);
-    CopyWinnerWords(df, n, bits, won, offsets + g0, wt, words);
-    hn::StoreU(bestS, df, sOut + g0);
+        c.wt);
+    CopyWinnerWords(df, n, bits, c.won, offsets + c.g0, c.wt, words);
+    hn::StoreU(c.bestS, df, sOut + c.g0);
     alignas(64) float flags[64];
-    hn::StoreU(hn::IfThenElseZero(won, oneF), df, flags);
+    hn::StoreU(hn::IfThenElseZero(c.won, oneF), df, flags);
     for (int64_t l = 0; l < N; ++l)
-      replaced[g0 + l] = flags[l] != 0.0f;
+      replaced[c.g0 + l] = flags[l] != 0.0f;
+  };
+
+  Chunk chunks[2];
+  for (int m = 0; m < 2; ++m) {
+    chunks[m].xf = xfV.data() + m * n * N;
+    chunks[m].af = afV.data() + m * n * N;
+    chunks[m].wt = wtV.data() + m * n * N;
+    // (Read, unused, by a last chunk without a partner.)
+    chunks[m].lead = zeroF;
+    chunks[m].chain = hn::Lt(oneF, zeroF);
+  }
+  for (int64_t g0 = 0; g0 < count; g0 += 2 * N) {
+    const int pair = g0 + N < count ? 2 : 1;
+    for (int m = 0; m < pair; ++m) {
+      chunks[m].g0 = g0 + m * N;
+      begin(chunks[m]);
+    }
+    VW lead[2] = {chunks[0].lead, chunks[1].lead};
+    MW chain[2] = {chunks[0].chain, chunks[1].chain};
+    auto prepareM = [&](int m, VW cs, MW want, VW &inv)
+                        HWY_ATTR __attribute__((always_inline)) {
+      return prepare(chunks[m], cs, want, inv);
+    };
+    auto scoreM = [&](auto k, const VW *cs, const VW *inv, const MW *ok,
+                      VW *e, VW *next) HWY_ATTR __attribute__((always_inline)) {
+      Chunk *ch[2] = {&chunks[0], &chunks[1]};
+      score(k, ch, cs, inv, ok, e, next);
+    };
+    if (pair == 2)
+      Refine<2>(df, lead, chain, prepareM, scoreM);
+    else
+      Refine<1>(df, lead, chain, prepareM, scoreM);
+    for (int m = 0; m < pair; ++m)
+      finish(chunks[m]);
   }
 }
 
