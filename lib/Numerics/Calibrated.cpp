@@ -290,14 +290,16 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
   auto *scaleOut = static_cast<unsigned char *>(scale);
   std::vector<float> x(static_cast<size_t>(k)), q(static_cast<size_t>(gs)),
       tmp(static_cast<size_t>(gs));
-  // With the SIMD kernels: the row's full groups with importance searched
+  // With the SIMD kernels: the row's groups with importance searched
   // together, one per lane (SimdBatchSearch.h; the same bits as
   // groupSearch, which also leaves the groups with a NaN, an infinity or
-  // only zeros alone); the partial last group, if any, by groupSearch.
+  // only zeros alone), a partial last group as a full one (setCodesFrom;
+  // its missing values and importance are zeros).
   const bool batched =
       simd::enabled() && gs % epw == 0 && k <= int64_t(INT32_MAX) - 2 * gs;
-  const int64_t numFull = batched ? k / gs : 0;
-  // The batch: the offsets (padded) and groups of the full groups whose
+  const int64_t numBatched = batched ? groups : 0;
+  const int64_t lastLen = k - (groups - 1) * gs;
+  // The batch: the offsets (padded) and groups of the groups whose
   // importance sums (double, ascending) above 0 (searchable()'s importance
   // part, the same for every row), their scales as floats (the padding
   // lanes' stay 0), the results.
@@ -309,10 +311,10 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
   std::vector<uint32_t> rowWords;
   std::vector<uint16_t> scaleH;
   int64_t count = 0;
-  if (numFull > 0) {
-    for (int64_t g = 0; g < numFull; ++g) {
+  if (numBatched > 0) {
+    for (int64_t g = 0; g < numBatched; ++g) {
       double total = 0;
-      for (int64_t i = g * gs; i < (g + 1) * gs; ++i)
+      for (int64_t i = g * gs; i < std::min(k, (g + 1) * gs); ++i)
         total += double(importance[i]);
       if (total > 0) {
         offsets.push_back(int32_t(g * gs));
@@ -326,8 +328,8 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
     aPadded.assign(importance, importance + k);
     aPadded.resize(size_t(k + gs));
     x.resize(size_t(k + gs));
-    scaleF.resize(size_t(numFull));
-    scaleH.resize(size_t(numFull));
+    scaleF.resize(size_t(numBatched));
+    scaleH.resize(size_t(numBatched));
   }
   auto pack = [&](uint32_t *gw, int64_t len, auto codeAt) {
     for (int64_t j = 0; j < gs / epw; ++j) {
@@ -354,7 +356,7 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
       for (int64_t i = 0; i < k; ++i)
         x[size_t(i)] = loadModelValue(wRow + size_t(i) * es, format);
     // The groups groupSearch takes.
-    for (int64_t g = numFull; g < groups; ++g) {
+    for (int64_t g = numBatched; g < groups; ++g) {
       const int64_t begin = g * gs, len = std::min(gs, k - begin);
       const float *xg = x.data() + begin, *ag = importance + begin;
       if (!searchable(xg, ag, len))
@@ -372,16 +374,28 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
     }
     if (count == 0)
       continue;
-    simd::loadModelRow(format, sRow, numFull, scaleF.data());
+    simd::loadModelRow(format, sRow, numBatched, scaleF.data());
     for (int64_t c = 0; c < count; ++c)
       sB[size_t(c)] = scaleF[size_t(groupOf[size_t(c)])];
     std::memcpy(rowWords.data(), qRow, size_t(words) * 4);
+    uint32_t *lastWords = rowWords.data() + size_t(groups - 1) * size_t(gs / epw);
+    // The partial last group's lane, if it is in the batch (the last one).
+    const bool partial = lastLen < gs && groupOf[size_t(count - 1)] == groups - 1;
+    if (partial)
+      simd::setCodesFrom(lastWords, lastLen, gs, bits, uint32_t(maxInt));
     simd::weightedSearchBatch(format, x.data(), aPadded.data(),
                               offsets.data(), gs, count, maxInt,
                               rowWords.data(), bits, sB.data(), won.data());
+    if (partial) {
+      if (won[size_t(count - 1)])
+        simd::setCodesFrom(lastWords, lastLen, gs, bits, 0);
+      else
+        std::memcpy(lastWords, qRow + (groups - 1) * (gs / epw),
+                    size_t(gs / epw) * 4);
+    }
     std::memcpy(qRow, rowWords.data(), size_t(words) * 4);
-    // The winners' scales (f16: the full groups' scales stored at once; they
-    // are f16 values already, so the conversion is exact).
+    // The winners' scales (f16: the row's scales stored at once; they are
+    // f16 values already, so the conversion is exact).
     bool anyWon = false;
     for (int64_t c = 0; c < count; ++c)
       if (won[size_t(c)]) {
@@ -393,8 +407,8 @@ void groupQuantizeRowsWeighted(const void *w, int64_t rows, int64_t k,
                           sRow + size_t(groupOf[size_t(c)]) * es);
       }
     if (anyWon && format == FloatFormat::F16) {
-      simd::f32ToF16(scaleF.data(), scaleH.data(), size_t(numFull));
-      std::memcpy(sRow, scaleH.data(), size_t(numFull) * 2);
+      simd::f32ToF16(scaleF.data(), scaleH.data(), size_t(numBatched));
+      std::memcpy(sRow, scaleH.data(), size_t(numBatched) * 2);
     }
   }
 }

@@ -239,30 +239,31 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
   std::vector<int32_t> bestQ(static_cast<size_t>(groupSize));
   GroupSearcher searcher(format, maxInt, options.fullCodeRange,
                          size_t(groupSize));
-  // With the SIMD kernels: the row's full groups searched together, one per
-  // lane (SimdBatchSearch.h; the same bits as the scalar searcher, which
-  // also leaves the groups with a NaN, an infinity or only zeros alone);
-  // the partial last group, if any, by the scalar searcher.
+  // With the SIMD kernels: the row's groups searched together, one per lane
+  // (SimdBatchSearch.h; the same bits as the scalar searcher, which also
+  // leaves the groups with a NaN, an infinity or only zeros alone), a
+  // partial last group as a full one (setCodesFrom).
   const bool batched = simd::enabled() && groupSize == wordsPerGroup * epw &&
                        k <= int64_t(INT32_MAX) - 2 * groupSize;
-  const int64_t numFull = batched ? k / groupSize : 0;
-  // The full groups' offsets (padded) and scales as floats (the padding
-  // lanes' stay 0), the batch's results.
+  const int64_t numBatched = batched ? numGroups : 0;
+  const int64_t lastLen = k - (numGroups - 1) * groupSize;
+  // The groups' offsets (padded) and scales as floats (the padding lanes'
+  // stay 0), the batch's results.
   std::vector<int32_t> offsets;
   std::vector<float> sB;
   std::vector<uint8_t> won;
   // The row's plain-rounding words, readable by the padding lanes too.
   std::vector<uint32_t> rowWords;
   std::vector<uint16_t> scaleH;
-  if (numFull > 0) {
-    for (int64_t g = 0; g < numFull; ++g)
+  if (numBatched > 0) {
+    for (int64_t g = 0; g < numBatched; ++g)
       offsets.push_back(int32_t(g * groupSize));
-    sB.resize(size_t(numFull + simd::kBatchPad));
+    sB.resize(size_t(numBatched + simd::kBatchPad));
     simd::padBatch(offsets, sB.data(), int32_t(k));
     won.resize(offsets.size());
     rowWords.resize(size_t(numWords + wordsPerGroup));
     x.resize(size_t(k + groupSize));
-    scaleH.resize(size_t(numFull));
+    scaleH.resize(size_t(numBatched));
   }
   // The RTN result, exactly groupQuantizeRows', for blocks of rows (one
   // call per row cost more than the rounding of a short row).
@@ -282,7 +283,7 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
         x[size_t(i)] = loadAsFloat(wRow + size_t(i) * elemSize, format);
 
     // The groups the scalar searcher takes.
-    for (int64_t g = numFull; g < numGroups; ++g) {
+    for (int64_t g = numBatched; g < numGroups; ++g) {
       const int64_t begin = g * groupSize;
       const int64_t len = std::min(groupSize, k - begin);
       const float *xg = x.data() + begin;
@@ -320,18 +321,30 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
         words[j] = word;
       }
     }
-    if (numFull == 0)
+    if (numBatched == 0)
       continue;
-    simd::loadModelRow(format, scaleRow, numFull, sB.data());
+    simd::loadModelRow(format, scaleRow, numBatched, sB.data());
     std::memcpy(rowWords.data(), qRow, size_t(numWords) * 4);
+    uint32_t *lastWords =
+        rowWords.data() + size_t(numGroups - 1) * size_t(wordsPerGroup);
+    if (lastLen < groupSize)
+      simd::setCodesFrom(lastWords, lastLen, groupSize, bits,
+                         uint32_t(maxInt));
     simd::searchScalesBatch(format, x.data(), offsets.data(), groupSize,
-                            numFull, float(maxInt), options.fullCodeRange,
+                            numBatched, float(maxInt), options.fullCodeRange,
                             rowWords.data(), bits, sB.data(), won.data());
+    if (lastLen < groupSize) {
+      if (won[size_t(numGroups - 1)])
+        simd::setCodesFrom(lastWords, lastLen, groupSize, bits, 0);
+      else
+        std::memcpy(lastWords, qRow + (numGroups - 1) * wordsPerGroup,
+                    size_t(wordsPerGroup) * 4);
+    }
     std::memcpy(qRow, rowWords.data(), size_t(numWords) * 4);
-    // The winners' scales (f16: the full groups' scales stored at once; they
-    // are f16 values already, so the conversion is exact).
+    // The winners' scales (f16: the row's scales stored at once; they are
+    // f16 values already, so the conversion is exact).
     bool anyWon = false;
-    for (int64_t c = 0; c < numFull; ++c)
+    for (int64_t c = 0; c < numBatched; ++c)
       if (won[size_t(c)]) {
         anyWon = true;
         if (format != FloatFormat::F16)
@@ -339,8 +352,8 @@ void groupQuantizeRowsOptimized(const void *w, int64_t rows, int64_t k,
                          scaleRow + size_t(c) * elemSize);
       }
     if (anyWon && format == FloatFormat::F16) {
-      simd::f32ToF16(sB.data(), scaleH.data(), size_t(numFull));
-      std::memcpy(scaleRow, scaleH.data(), size_t(numFull) * 2);
+      simd::f32ToF16(sB.data(), scaleH.data(), size_t(numBatched));
+      std::memcpy(scaleRow, scaleH.data(), size_t(numBatched) * 2);
     }
   }
 }

@@ -161,8 +161,12 @@ HWY_INLINE void Refine(DF df, hn::Vec<DF> *lead, hn::Mask<DF> *chain,
   }
 }
 
-/// A chunk of the unweighted search: its buffers and per-lane state.
+/// A chunk of the unweighted search: its buffers and per-lane state. (The
+/// constructors carry the target's attributes: the vectors' own are
+/// always_inline, which GCC refuses to inline into an implicit constructor
+/// without them, on Arm.)
 template <class DW> struct ScaleChunk {
+  HWY_ATTR ScaleChunk() {}
   float *yf;
   uint32_t *wt, *pk;
   int64_t g0;
@@ -417,6 +421,7 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
 
 /// A chunk of the weighted search: its buffers and per-lane state.
 template <class DW> struct WeightedChunk {
+  HWY_ATTR WeightedChunk() {}
   float *xf, *af;
   uint32_t *wt;
   int64_t g0;

@@ -52,6 +52,24 @@ inline int64_t padBatch(std::vector<int32_t> &offsets, float *s,
   return count;
 }
 
+/// Sets the codes i = len .. n - 1 of a group's packed words (`bits`-bit
+/// fields, 32 / bits per word, LSB first) to the stored value `stored`. A
+/// row's partial last group is searched in the batch as a full one, its
+/// missing values being the zeros after the row (their terms add +0 to
+/// every sum, as in the scalar search of its len values): before the batch
+/// its missing codes are set to plain rounding's code of 0 (stored maxInt),
+/// after it back to the scalar search's 0 bits where it won.
+inline void setCodesFrom(uint32_t *w, int64_t len, int64_t n, int bits,
+                         uint32_t stored) {
+  const int64_t perWord = 32 / bits;
+  const uint32_t mask = (1u << bits) - 1u;
+  for (int64_t i = len; i < n; ++i) {
+    const int shift = int(i % perWord) * bits;
+    uint32_t &word = w[i / perWord];
+    word = (word & ~(mask << shift)) | (stored << shift);
+  }
+}
+
 /// ScaleSearch.cpp's search of each of `count` groups of n finite values,
 /// not all zero (codes in [-maxInt, maxInt], or [-maxInt, maxInt + 1] and
 /// both signs of the scale with fullRange; scales rounded to `format`),

@@ -34,7 +34,8 @@ namespace {
 
 /// rows x k weights in `format`'s storage: Gaussian, heavy tails, plus whole
 /// groups of zeros, a NaN, an infinity and a group of one huge value, at
-/// group-aligned places that vary by row.
+/// group-aligned places that vary by row; a partial last group of zeros in
+/// row 0 and with a NaN in row 1.
 std::vector<unsigned char> weights(int64_t rows, int64_t k, int64_t group,
                                    FloatFormat format, unsigned seed) {
   std::mt19937 rng(seed);
@@ -54,6 +55,14 @@ std::vector<unsigned char> weights(int64_t rows, int64_t k, int64_t group,
     row[(g + 2) * group + 1] = std::numeric_limits<float>::infinity();
     row[(g + 3) * group + 2] = 60.0f;
   }
+  // A partial last group of zeros (row 0) and one with a NaN (row 1): no
+  // search there, plain rounding's words kept.
+  if (rows >= 2 && k % group != 0)
+    for (int64_t i = k - k % group; i < k; ++i) {
+      w[size_t(i)] = 0.0f;
+      w[size_t(k + i)] = i == k - 1 ? std::numeric_limits<float>::quiet_NaN()
+                                    : w[size_t(k + i)];
+    }
   const size_t es = format == FloatFormat::F32 ? 4 : 2;
   std::vector<unsigned char> out(w.size() * es);
   for (size_t i = 0; i < w.size(); ++i) {
@@ -84,14 +93,30 @@ int64_t changedGroups(const Result &a, const Result &b, size_t es) {
   return n;
 }
 
+/// The number of rows whose last group's scale differs between a and b.
+int64_t changedLastGroups(const Result &a, const Result &b, size_t es,
+                          int64_t groups) {
+  int64_t n = 0;
+  for (int64_t r = 0; r < int64_t(a.scale.size() / es) / groups; ++r) {
+    const size_t at = size_t(r * groups + groups - 1) * es;
+    n += std::memcmp(&a.scale[at], &b.scale[at], es) != 0;
+  }
+  return n;
+}
+
 constexpr int64_t kRows = 5, kK = 1000;
 
 TEST(BatchSearchTest, OptimizedScalesEveryTarget) {
   for (FloatFormat f : {FloatFormat::F16, FloatFormat::BF16, FloatFormat::F32})
     for (bool fullRange : {false, true})
-      for (auto [bits, group] : {std::pair{4, 32}, {3, 40}}) {
+      // Partial last groups of 8, 10 and 40 values (1000 = 31 x 32 +
+      // 8 = 33 x 30 + 10 = 20 x 48 + 40), searched in the batch as full
+      // groups padded with zeros; none with 40.
+      for (auto [bits, group] :
+           {std::pair{4, 32}, {3, 40}, {3, 30}, {4, 48}}) {
         SCOPED_TRACE(std::to_string(int(f)) + " " + std::to_string(bits) +
-                     " bits, full range " + std::to_string(fullRange));
+                     " bits, group " + std::to_string(group) +
+                     ", full range " + std::to_string(fullRange));
         const GroupQuantSpec spec{bits, group, f};
         const auto w = weights(kRows, kK, group, f, 11);
         const size_t es = f == FloatFormat::F32 ? 4 : 2;
@@ -111,8 +136,17 @@ TEST(BatchSearchTest, OptimizedScalesEveryTarget) {
         const Result want = run(true);
         setSimdKernelsEnabled(true);
         // Most of the 5 x 25 (or 31 + 1) groups take a searched scale.
-        EXPECT_GT(changedGroups(want, run(false), es),
+        const Result plain = run(false);
+        EXPECT_GT(changedGroups(want, plain, es),
                   kRows * groupsPerRow(spec, kK) / 2);
+        // The partial last group takes a searched scale in some rows (not
+        // in rows 0 and 1).
+        if (kK % group != 0) {
+          const int64_t last =
+              changedLastGroups(want, plain, es, groupsPerRow(spec, kK));
+          EXPECT_GT(last, 0);
+          EXPECT_LT(last, kRows);
+        }
         forEachSimdTarget([&] { EXPECT_TRUE(run(true) == want); });
       }
 }
@@ -123,9 +157,14 @@ TEST(BatchSearchTest, WeightedSearchEveryTarget) {
   for (FloatFormat f : {FloatFormat::F16, FloatFormat::BF16, FloatFormat::F32})
     for (RoundingMode rounding :
          {RoundingMode::NearestEven, RoundingMode::NearestAway})
-      for (auto [bits, group] : {std::pair{4, 32}, {3, 40}}) {
+      // Partial last groups of 8, 10 and 40 values (1000 = 31 x 32 +
+      // 8 = 33 x 30 + 10 = 20 x 48 + 40), searched in the batch as full
+      // groups padded with zeros; none with 40.
+      for (auto [bits, group] :
+           {std::pair{4, 32}, {3, 40}, {3, 30}, {4, 48}}) {
         SCOPED_TRACE(std::to_string(int(f)) + " " + std::to_string(bits) +
-                     " bits, rounding " + std::to_string(int(rounding)));
+                     " bits, group " + std::to_string(group) + ", rounding " +
+                     std::to_string(int(rounding)));
         const GroupQuantSpec spec{bits, group, f, rounding};
         const auto w = weights(kRows, kK, group, f, 12);
         std::vector<float> importance(static_cast<size_t>(kK));
@@ -151,8 +190,17 @@ TEST(BatchSearchTest, WeightedSearchEveryTarget) {
         setSimdKernelsEnabled(false);
         const Result want = run(true);
         setSimdKernelsEnabled(true);
-        EXPECT_GT(changedGroups(want, run(false), es),
+        const Result plain = run(false);
+        EXPECT_GT(changedGroups(want, plain, es),
                   kRows * groupsPerRow(spec, kK) / 2);
+        // The partial last group takes a searched scale in some rows (not
+        // in rows 0 and 1).
+        if (kK % group != 0) {
+          const int64_t last =
+              changedLastGroups(want, plain, es, groupsPerRow(spec, kK));
+          EXPECT_GT(last, 0);
+          EXPECT_LT(last, kRows);
+        }
         forEachSimdTarget([&] { EXPECT_TRUE(run(true) == want); });
       }
 }
