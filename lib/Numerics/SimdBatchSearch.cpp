@@ -1,6 +1,8 @@
 //===- SimdBatchSearch.cpp - Scale searches, one group per lane -*- C++ -*-===//
 //
-// See SimdBatchSearch.h. Each kernel handles the groups of a batch in chunks
+// See SimdBatchSearch.h: --optimize-scales' search (--imatrix's is
+// SimdWeightedSearch.cpp, the schedule both run SimdBatchSchedule-inl.h).
+// The kernel handles the groups of a batch in chunks
 // of as many groups as the target has float lanes (every score is a float32
 // sum in the scalar order). A lane whose chain has ended (or
 // whose candidate is not scored by the scalar search) computes with a
@@ -24,6 +26,7 @@
 
 #include "CalibratedSearch.h"
 #include "SearchRules.h"
+#include "SimdBatchSchedule-inl.h"
 #include "SimdBatchWords-inl.h"
 #include "SimdRules-inl.h"
 
@@ -46,17 +49,6 @@ namespace {
 
 using calibrated::kMaxTried;
 
-/// roundTo(x, F) of each lane.
-template <FloatFormat F, class V> HWY_INLINE V RoundScale(V x) {
-  const hn::DFromV<V> df;
-  if constexpr (F == FloatFormat::F16)
-    return HalfToFloat(df, FloatToHalf(df, x));
-  else if constexpr (F == FloatFormat::BF16)
-    return RoundToBFloat16(df, x);
-  else
-    return x;
-}
-
 /// Whether y r is exact in float32 for every model-format value y (as
 /// float, or its negation) and code r (an integer of at most 8 bits):
 /// binary16 and bfloat16 values have 11 and 8 significant bits, so y r has
@@ -68,11 +60,6 @@ template <FloatFormat F, class V> HWY_INLINE V RoundScale(V x) {
 /// the scalar definition's bits with one operation less per product.
 template <FloatFormat F> constexpr bool ExactProducts() {
   return F != FloatFormat::F32;
-}
-
-/// std::max(a, b) of each lane: (a < b) ? b : a.
-template <class V> HWY_INLINE V MaxOf(V a, V b) {
-  return hn::IfThenElse(hn::Lt(a, b), b, a);
 }
 
 /// ScaleSearch.cpp's double error (errorOf) of lane l's group: x minus the
@@ -87,78 +74,6 @@ double LaneError(const float *x, int32_t offset, const uint32_t *w, int64_t N,
     e[i % search::kSumLanes] += diff * diff;
   }
   return search::sumLanes(e);
-}
-
-/// The candidate schedule both searches run per lane (docs/simd.md section
-/// 5): screening scores every ratio of `base`, the lead is the least error
-/// (first on ties); then up to kRefinements least-squares steps from each
-/// lane's lead while the lane's chain goes on; only in the lanes of `valid`.
-/// - prepare(s, want, inv): the lanes of `want` where s is a new usable
-///   scale, which it records as tried; inv = 1 / s.
-/// - score(K, s, inv, ok, e, next): scores K candidates (candidate j in the
-///   lanes ok[j]) in one pass over the values and applies them to the best
-///   so far in the order j = 0 .. K - 1, as K calls one after the other
-///   would; e[j] and next[j] (its least-squares successor, 0 if none) per
-///   lane.
-/// The screening candidates do not depend on each other's scores, so they
-/// share a pass: one load of each value, three independent sums per lane
-/// instead of one dependency chain, and one gap (the divisions between the
-/// last sums of one candidate and the first products of the next) instead
-/// of three. Screen returns each lane's lead (0 where none).
-template <FloatFormat F, class DF, class Prepare, class Score>
-HWY_INLINE hn::Vec<DF> Screen(DF df, hn::Vec<DF> base, hn::Mask<DF> valid,
-                              Prepare &prepare, Score &score) {
-  using VW = hn::Vec<DF>;
-  using MW = hn::Mask<DF>;
-  constexpr int kScreen = int(std::size(calibrated::kRatios));
-  VW s[kScreen], inv[kScreen], e[kScreen], next[kScreen];
-  MW ok[kScreen];
-  bool any = false;
-  for (int j = 0; j < kScreen; ++j) {
-    s[j] = RoundScale<F>(hn::Mul(base, hn::Set(df, calibrated::kRatios[j])));
-    ok[j] = prepare(s[j], valid, inv[j]);
-    any = any || !hn::AllFalse(df, ok[j]);
-  }
-  VW lead = hn::Zero(df);
-  if (any) {
-    score(std::integral_constant<int, kScreen>(), s, inv, ok, e, next);
-    VW leadE = hn::Set(df, std::numeric_limits<float>::infinity());
-    for (int j = 0; j < kScreen; ++j) {
-      const MW better = hn::And(ok[j], hn::Lt(e[j], leadE));
-      leadE = hn::IfThenElse(better, e[j], leadE);
-      lead = hn::IfThenElse(better, next[j], lead);
-    }
-  }
-  return lead;
-}
-
-/// The least-squares steps of M chunks (1 or 2) at once, chunk m from
-/// lead[m] in the lanes of chain[m]: prepare(m, s, want, inv) as above for
-/// chunk m; score(M, s, inv, ok, e, next) scores candidate m for chunk m.
-/// Each step of a chunk depends on the one before (a division, the rounding
-/// to the model dtype, the inverse: a gap of tens of cycles, and one
-/// dependency chain per sum), so two chunks take their steps in one pass,
-/// which fills the gaps and the chains with independent work. A chunk whose
-/// chain has ended takes no more steps (its candidates are scored in no
-/// lane), as alone.
-template <int M, class DF, class Prepare, class Score>
-HWY_INLINE void Refine(DF df, hn::Vec<DF> *lead, hn::Mask<DF> *chain,
-                       Prepare &prepare, Score &score) {
-  using VW = hn::Vec<DF>;
-  for (int refine = 0; refine < calibrated::kRefinements; ++refine) {
-    VW ci[M];
-    bool any = false;
-    for (int m = 0; m < M; ++m) {
-      chain[m] = prepare(m, lead[m], chain[m], ci[m]);
-      any = any || !hn::AllFalse(df, chain[m]);
-    }
-    if (!any)
-      break;
-    VW e[M], next[M];
-    score(std::integral_constant<int, M>(), lead, ci, chain, e, next);
-    for (int m = 0; m < M; ++m)
-      lead[m] = next[m];
-  }
 }
 
 /// A chunk of the unweighted search: its buffers and per-lane state. (The
@@ -419,194 +334,6 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
   }
 }
 
-/// A chunk of the weighted search: its buffers and per-lane state.
-template <class DW> struct WeightedChunk {
-  HWY_ATTR WeightedChunk() {}
-  float *xf, *af;
-  uint32_t *wt;
-  int64_t g0;
-  hn::Vec<DW> w, best, bestS, lead;
-  hn::Mask<DW> won, chain;
-  hn::Vec<DW> tried[kMaxTried];
-  int numTried;
-};
-
-/// calibrated::groupSearch of a chunk of groups, one per lane; chunks two at
-/// a time (Refine). A lane whose group holds a NaN or an infinity, or only
-/// zeros, has no candidate and keeps plain rounding (as the scalar callers
-/// skip it).
-template <FloatFormat F>
-void WeightedSearchT(const float *xRow, const float *aRow,
-                     const int32_t *offsets, int64_t n, int64_t count, float hi,
-                     uint32_t *words, int bits, float *sOut,
-                     uint8_t *replaced) {
-  // Float arithmetic throughout: a full vector of groups per chunk.
-  using DW = hn::ScalableTag<float>;
-  using VW = hn::Vec<DW>;
-  using MW = hn::Mask<DW>;
-  using Chunk = WeightedChunk<DW>;
-  const DW df;
-  const hn::RebindToSigned<DW> di;
-  const auto N = int64_t(hn::Lanes(df));
-  // Scratch kept by the thread (a row is one call), for two chunks.
-  thread_local std::vector<float> xfV, afV;
-  thread_local std::vector<uint32_t> wtV;
-  xfV.resize(size_t(2 * n * N));
-  afV.resize(size_t(2 * n * N));
-  wtV.resize(size_t(2 * n * N));
-  const VW vHi = hn::Set(df, hi), vLo = hn::Set(df, -hi), zeroF = hn::Zero(df),
-           oneF = hn::Set(df, 1.0f), magic = hn::Set(df, rules::kRoundMagic);
-  const auto absBits = hn::Set(di, 0x7FFFFFFF),
-             infBits = hn::Set(di, 0x7F800000);
-  // E = (W - 2 (s X)) + (s s) Q.
-  auto errorOf = [&](VW w, VW cs, VW sx, VW sq) HWY_ATTR {
-    const VW t1 = hn::Mul(cs, sx);
-    return hn::Add(hn::Sub(w, hn::Add(t1, t1)), hn::Mul(hn::Mul(cs, cs), sq));
-  };
-  auto prepare = [&](Chunk &c, VW cs, MW want, VW &inv)
-                     HWY_ATTR __attribute__((always_inline)) {
-    inv = hn::Div(oneF, cs);
-    return FreshScales(df, cs, hn::And(want, hn::IsFinite(inv)), c.tried,
-                       c.numTried);
-  };
-  // Candidate j: scale cs[j] of chunk *ch[j] in the lanes ok[j].
-  auto score = [&](auto k, Chunk *const *ch, const VW *cs, const VW *inv,
-                   const MW *ok, VW *e, VW *next)
-                   HWY_ATTR __attribute__((always_inline)) {
-    constexpr int K = decltype(k)::value;
-    VW ci[K], sx[K], sq[K];
-    const float *xf[K], *af[K];
-    for (int j = 0; j < K; ++j) {
-      ci[j] = hn::IfThenElse(ok[j], inv[j], oneF);
-      sx[j] = zeroF;
-      sq[j] = zeroF;
-      xf[j] = ch[j]->xf;
-      af[j] = ch[j]->af;
-    }
-    for (int64_t i = 0; i < n; ++i) {
-      for (int j = 0; j < K; ++j) {
-        const VW x = hn::LoadU(df, xf[j] + i * N);
-        const VW a = hn::LoadU(df, af[j] + i * N);
-        // search::assignCode: never NaN (finite x and inverse).
-        VW q = hn::Sub(hn::Add(hn::Mul(x, ci[j]), magic), magic);
-        q = hn::Max(hn::Min(q, vHi), vLo);
-        const VW aq = hn::Mul(a, q);
-        sx[j] = hn::Add(sx[j], hn::Mul(aq, x));
-        sq[j] = hn::Add(sq[j], hn::Mul(aq, q));
-      }
-    }
-    for (int j = 0; j < K; ++j) {
-      Chunk &c = *ch[j];
-      e[j] = errorOf(c.w, cs[j], sx[j], sq[j]);
-      const MW better = hn::And(ok[j], hn::Lt(e[j], c.best));
-      c.best = hn::IfThenElse(better, e[j], c.best);
-      c.bestS = hn::IfThenElse(better, cs[j], c.bestS);
-      c.won = hn::Or(c.won, better);
-      const MW go = hn::And(ok[j], hn::Gt(sq[j], zeroF));
-      next[j] = hn::IfThenElseZero(
-          go, RoundScale<F>(hn::Div(sx[j], hn::IfThenElse(go, sq[j], oneF))));
-    }
-  };
-  // The values, importance and plain rounding's words in lane order; max
-  // |x|; W = sum (a x) x; plain rounding's X and Q and score (groupSearch's
-  // order: i ascending from +0); then the screening.
-  auto begin = [&](Chunk &c) HWY_ATTR {
-    TransposeGroups(df, xRow, offsets + c.g0, n, c.xf);
-    TransposeGroups(df, aRow, offsets + c.g0, n, c.af);
-    const ChunkWords<DW> rtn(df, words, offsets + c.g0, n, bits, hi, c.wt);
-    VW w = zeroF, sx0 = zeroF, sq0 = zeroF;
-    auto topBits = hn::Zero(di);
-    const float *xf = c.xf, *af = c.af;
-    rtn.ForEach(df, [&](int64_t i, VW q) HWY_ATTR {
-      const VW x = hn::LoadU(df, xf + i * N);
-      const VW a = hn::LoadU(df, af + i * N);
-      topBits = hn::Max(topBits, hn::And(hn::BitCast(di, x), absBits));
-      w = hn::Add(w, hn::Mul(hn::Mul(a, x), x));
-      const VW aq = hn::Mul(a, q);
-      sx0 = hn::Add(sx0, hn::Mul(aq, x));
-      sq0 = hn::Add(sq0, hn::Mul(aq, q));
-    });
-    c.w = w;
-    const VW s0 = hn::LoadU(df, sOut + c.g0);
-    c.best = errorOf(w, s0, sx0, sq0);
-    c.bestS = s0;
-    c.won = hn::Lt(oneF, zeroF);
-    c.numTried = 0;
-    // Finite and not all zero (the scalar callers skip other groups); max
-    // |x| is the float of the largest magnitude bits.
-    const MW valid = hn::RebindMask(
-        df, hn::And(hn::Gt(topBits, hn::Zero(di)), hn::Lt(topBits, infBits)));
-    const VW base = hn::Div(hn::BitCast(df, topBits), vHi);
-    auto prepare1 = [&](VW cs, MW want, VW &inv)
-                        HWY_ATTR __attribute__((always_inline)) {
-      return prepare(c, cs, want, inv);
-    };
-    auto score1 = [&](auto k, const VW *cs, const VW *inv, const MW *ok,
-                      VW *e, VW *next) HWY_ATTR __attribute__((always_inline)) {
-      Chunk *ch[decltype(k)::value];
-      for (auto &p : ch)
-        p = &c;
-      score(k, ch, cs, inv, ok, e, next);
-    };
-    c.lead = Screen<F>(df, base, valid, prepare1, score1);
-    c.chain = valid;
-  };
-  // The winners' codes, by the rule that scored them, packed into the row's
-  // words.
-  auto finish = [&](Chunk &c) HWY_ATTR {
-    const VW inv = hn::Div(oneF, hn::IfThenElse(c.won, c.bestS, oneF));
-    const float *xf = c.xf;
-    PackCodes(
-        df, n, bits, hi,
-        [&](int64_t i) HWY_ATTR {
-          const VW x = hn::LoadU(df, xf + i * N);
-          const VW q = hn::Sub(hn::Add(hn::Mul(x, inv), magic), magic);
-          return hn::Max(hn::Min(q, vHi), vLo);
-        },
-        c.wt);
-    CopyWinnerWords(df, n, bits, c.won, offsets + c.g0, c.wt, words);
-    hn::StoreU(c.bestS, df, sOut + c.g0);
-    alignas(64) float flags[64];
-    hn::StoreU(hn::IfThenElseZero(c.won, oneF), df, flags);
-    for (int64_t l = 0; l < N; ++l)
-      replaced[c.g0 + l] = flags[l] != 0.0f;
-  };
-
-  Chunk chunks[2];
-  for (int m = 0; m < 2; ++m) {
-    chunks[m].xf = xfV.data() + m * n * N;
-    chunks[m].af = afV.data() + m * n * N;
-    chunks[m].wt = wtV.data() + m * n * N;
-    // (Read, unused, by a last chunk without a partner.)
-    chunks[m].lead = zeroF;
-    chunks[m].chain = hn::Lt(oneF, zeroF);
-  }
-  for (int64_t g0 = 0; g0 < count; g0 += 2 * N) {
-    const int pair = g0 + N < count ? 2 : 1;
-    for (int m = 0; m < pair; ++m) {
-      chunks[m].g0 = g0 + m * N;
-      begin(chunks[m]);
-    }
-    VW lead[2] = {chunks[0].lead, chunks[1].lead};
-    MW chain[2] = {chunks[0].chain, chunks[1].chain};
-    auto prepareM = [&](int m, VW cs, MW want, VW &inv)
-                        HWY_ATTR __attribute__((always_inline)) {
-      return prepare(chunks[m], cs, want, inv);
-    };
-    auto scoreM = [&](auto k, const VW *cs, const VW *inv, const MW *ok,
-                      VW *e, VW *next) HWY_ATTR __attribute__((always_inline)) {
-      Chunk *ch[2] = {&chunks[0], &chunks[1]};
-      score(k, ch, cs, inv, ok, e, next);
-    };
-    if (pair == 2)
-      Refine<2>(df, lead, chain, prepareM, scoreM);
-    else
-      Refine<1>(df, lead, chain, prepareM, scoreM);
-    for (int m = 0; m < pair; ++m)
-      finish(chunks[m]);
-  }
-}
-
 } // namespace
 
 void LoadModelRow(FloatFormat format, const void *src, int64_t n,
@@ -633,24 +360,6 @@ void LoadModelRow(FloatFormat format, const void *src, int64_t n,
   }
 }
 
-void GroupTopBits(const float *x, int64_t k, int64_t gs, uint32_t *top) {
-  const hn::ScalableTag<uint32_t> du;
-  const auto W = int64_t(hn::Lanes(du));
-  const auto *u = reinterpret_cast<const uint32_t *>(x);
-  const auto absMask = hn::Set(du, 0x7FFFFFFFu);
-  for (int64_t g = 0, begin = 0; begin < k; ++g, begin += gs) {
-    const int64_t end = std::min(begin + gs, k);
-    int64_t i = begin;
-    auto m = hn::Zero(du);
-    for (; i + W <= end; i += W)
-      m = hn::Max(m, hn::And(hn::LoadU(du, u + i), absMask));
-    uint32_t t = hn::GetLane(hn::MaxOfLanes(du, m));
-    for (; i < end; ++i)
-      t = std::max(t, u[i] & 0x7FFFFFFFu);
-    top[g] = t;
-  }
-}
-
 void SearchScalesBatch(FloatFormat format, const float *x,
                        const int32_t *offsets, int64_t n, int64_t count,
                        float maxInt, bool fullRange, uint32_t *words, int bits,
@@ -671,23 +380,6 @@ void SearchScalesBatch(FloatFormat format, const float *x,
   }
 }
 
-void WeightedSearchBatch(FloatFormat format, const float *x, const float *a,
-                         const int32_t *offsets, int64_t n, int64_t count,
-                         float hi, uint32_t *words, int bits, float *s,
-                         uint8_t *replaced) {
-  switch (format) {
-  case FloatFormat::F16:
-    return WeightedSearchT<FloatFormat::F16>(x, a, offsets, n, count, hi,
-                                             words, bits, s, replaced);
-  case FloatFormat::BF16:
-    return WeightedSearchT<FloatFormat::BF16>(x, a, offsets, n, count, hi,
-                                              words, bits, s, replaced);
-  case FloatFormat::F32:
-    return WeightedSearchT<FloatFormat::F32>(x, a, offsets, n, count, hi,
-                                             words, bits, s, replaced);
-  }
-}
-
 } // namespace qopt::numerics::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -698,9 +390,7 @@ HWY_AFTER_NAMESPACE();
 namespace qopt::numerics {
 
 HWY_EXPORT(SearchScalesBatch);
-HWY_EXPORT(WeightedSearchBatch);
 HWY_EXPORT(LoadModelRow);
-HWY_EXPORT(GroupTopBits);
 
 namespace simd {
 
@@ -711,18 +401,6 @@ void searchScalesBatch(FloatFormat format, const float *x,
   HWY_DYNAMIC_DISPATCH(SearchScalesBatch)(format, x, offsets, n, count, maxInt,
                                           fullRange, words, bits, s,
                                           replaced);
-}
-
-void weightedSearchBatch(FloatFormat format, const float *x, const float *a,
-                         const int32_t *offsets, int64_t n, int64_t count,
-                         float hi, uint32_t *words, int bits, float *s,
-                         uint8_t *replaced) {
-  HWY_DYNAMIC_DISPATCH(WeightedSearchBatch)(format, x, a, offsets, n, count,
-                                            hi, words, bits, s, replaced);
-}
-
-void groupTopBits(const float *x, int64_t k, int64_t gs, uint32_t *top) {
-  HWY_DYNAMIC_DISPATCH(GroupTopBits)(x, k, gs, top);
 }
 
 void loadModelRow(FloatFormat format, const void *src, int64_t n,

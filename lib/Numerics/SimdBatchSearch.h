@@ -1,6 +1,7 @@
 //===- SimdBatchSearch.h - Scale searches, one group per lane ---*- C++ -*-===//
 //
-// Internal to lib/Numerics (SimdBatchSearch.cpp). The scale search of
+// Internal to lib/Numerics (SimdBatchSearch.cpp, SimdWeightedSearch.cpp,
+// SimdBatchSchedule-inl.h, SimdBatchWords-inl.h). The scale search of
 // --optimize-scales (ScaleSearch.cpp) and the importance-weighted search of
 // --imatrix for MLC's group modes (Calibrated.cpp) run for several groups at
 // once, group g in vector lane g: every lane takes the steps the scalar
@@ -70,31 +71,28 @@ inline void setCodesFrom(uint32_t *w, int64_t len, int64_t n, int bits,
   }
 }
 
-/// ScaleSearch.cpp's search of each of `count` groups of n finite values,
-/// not all zero (codes in [-maxInt, maxInt], or [-maxInt, maxInt + 1] and
-/// both signs of the scale with fullRange; scales rounded to `format`),
-/// against plain rounding's scale s[c] and codes: where the best
-/// candidate's error is below plain rounding's, s[c] becomes its signed
-/// scale, its codes replace the group's words and replaced[c] = 1 (else 0).
+/// ScaleSearch.cpp's search of each of `count` groups of n values (codes
+/// in [-maxInt, maxInt], or [-maxInt, maxInt + 1] and both signs of the
+/// scale with fullRange; scales rounded to `format`), against plain
+/// rounding's scale s[c] and codes: where the best candidate's error is
+/// below plain rounding's, s[c] becomes its signed scale, its codes replace
+/// the group's words and replaced[c] = 1 (else 0). A group with a NaN, an
+/// infinity or only zeros keeps plain rounding.
 void searchScalesBatch(FloatFormat format, const float *x,
                        const int32_t *offsets, int64_t n, int64_t count,
                        float maxInt, bool fullRange, uint32_t *words, int bits,
                        float *s, uint8_t *replaced);
 
 /// CalibratedSearch.h's groupSearch (scales rounded to `format`, codes in
-/// [-hi, hi]) of `count` groups of n finite values x with importance a
-/// (same positions), starting from plain rounding's scale s[c] and codes:
-/// where a candidate beats the start, s[c] becomes the best one, the
-/// group's words its codes and replaced[c] = 1 (else 0).
+/// [-hi, hi]) of `count` groups of n values x with importance a (same
+/// positions), starting from plain rounding's scale s[c] and codes: where a
+/// candidate beats the start, s[c] becomes the best one, the group's words
+/// its codes and replaced[c] = 1 (else 0). A group with a NaN, an infinity
+/// or only zeros keeps plain rounding.
 void weightedSearchBatch(FloatFormat format, const float *x, const float *a,
                          const int32_t *offsets, int64_t n, int64_t count,
                          float hi, uint32_t *words, int bits, float *s,
                          uint8_t *replaced);
-
-/// top[g] = the largest (bits & 0x7FFFFFFF) of the float values
-/// x[g * gs, min((g + 1) * gs, k)) for every group g of a row of k values:
-/// a group is finite and not all zero iff 0 < top[g] < 0x7F800000.
-void groupTopBits(const float *x, int64_t k, int64_t gs, uint32_t *top);
 
 /// dst[i] = the model-format value i of src as float (halfToFloat,
 /// bfloat16ToFloat, or a copy), n values.
