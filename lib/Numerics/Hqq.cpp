@@ -62,6 +62,47 @@ static double storedError(const float *w, int64_t n, const uint8_t *codes,
   return err;
 }
 
+/// storedError(w, n, a, scale, minA) < storedError(w, n, b, scale, minB),
+/// exactly. The two sums, i ascending, are one dependency chain of double
+/// additions each (4 cycles an element): here the same terms are first
+/// summed into kSumLanes accumulators. Each way of summing n nonnegative
+/// terms is within (n - 1) 2^-53 (ascending) or (n / 8 + 2) 2^-53 (lanes) of
+/// the exact sum, relative, plus at most 2^-1075 a term below the normal
+/// range; so the two ways differ by less than 2 (n + 2) 2^-53 of the sum
+/// plus n 2^-1074, here rounded up to n 2^-1022 (a normal double: arithmetic
+/// on subnormals takes a microcode assist on x86), and only where the bounds
+/// of the two errors overlap are the ascending sums computed.
+static bool storedErrorLess(const float *w, int64_t n, const uint8_t *a,
+                            float minA, const uint8_t *b, float minB,
+                            float scale) {
+  double ea[kSumLanes] = {}, eb[kSumLanes] = {};
+  auto add = [&](int64_t i, int l) {
+    const double wi = w[i];
+    const float pa = float(a[i]) * scale, pb = float(b[i]) * scale;
+    const float da = pa + minA, db = pb + minB;
+    const double xa = wi - double(da), xb = wi - double(db);
+    ea[l] += xa * xa;
+    eb[l] += xb * xb;
+  };
+  // Lane by lane with constant lane numbers, so the accumulators are
+  // registers.
+  int64_t i = 0;
+  for (; i + kSumLanes <= n; i += kSumLanes)
+    for (int l = 0; l < kSumLanes; ++l)
+      add(i + l, l);
+  for (int l = 0; i < n; ++i, ++l)
+    add(i, l);
+  const double sa = sumLanes(ea), sb = sumLanes(eb);
+  const double rel = 2.0 * double(n + 2) * 0x1p-53,
+               tiny = double(n) * 0x1p-1022;
+  const double ba = sa * rel + tiny, bb = sb * rel + tiny;
+  if (sa + ba < sb - bb)
+    return true;
+  if (sa - ba >= sb + bb)
+    return false;
+  return storedError(w, n, a, scale, minA) < storedError(w, n, b, scale, minB);
+}
+
 /// Codes of the stored (scale, min), as IDSTEncoder computes them:
 /// clamp(round((w - min) / scale), 0, qmax), round half away from zero.
 static void storedCodes(const float *w, int64_t n, float scale, float min,
@@ -168,10 +209,13 @@ void mnnHqqQuantizeBlock(const float *w, int64_t n, int bits, uint8_t *codes,
 
   // MNN's stored form: the scale is unchanged, min = -z * scale.
   const auto hqqMin = float(-bestZ * scaleD);
-  std::vector<uint8_t> hqqCodes(static_cast<size_t>(n));
+  thread_local std::vector<uint8_t> hqqCodes;
+  hqqCodes.resize(static_cast<size_t>(n));
   storedCodes(w, n, scale, hqqMin, float(qmax), hqqCodes.data());
-  if (!(storedError(w, n, hqqCodes.data(), scale, hqqMin) <
-        storedError(w, n, codes, scale, min)))
+  // The same min and codes (HQQ kept the first z): the same error, not less.
+  if (hqqMin == min && std::equal(hqqCodes.begin(), hqqCodes.end(), codes))
+    return;
+  if (!storedErrorLess(w, n, hqqCodes.data(), hqqMin, codes, min, scale))
     return;
   min = hqqMin;
   std::copy(hqqCodes.begin(), hqqCodes.end(), codes);
