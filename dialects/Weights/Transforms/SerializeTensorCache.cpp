@@ -72,7 +72,7 @@ static void recordStatistics(Operation *module, const tc::Statistics &stats) {
 /// op none of whose results is used any more: the definitions only those
 /// parameters had. Their entries in `params` become null.
 static void eraseParams(MutableArrayRef<ParamOp> params,
-                          llvm::function_ref<bool(size_t)> drop) {
+                        llvm::function_ref<bool(size_t)> drop) {
   SmallVector<Operation *> work;
   for (size_t i = 0; i < params.size(); ++i)
     if (drop(i)) {
@@ -275,7 +275,8 @@ struct SerializeTensorCachePass
     bool execStatsWanted = std::getenv("QOPT_EXEC_STATS");
     opts.beforeRun = [&] {
       if (partSpec && eraseOtherParts)
-        eraseParams(params, [&](size_t i) { return !(*writer)->wantsRecord(i); });
+        eraseParams(params,
+                    [&](size_t i) { return !(*writer)->wantsRecord(i); });
       returnFreedHeap();
       if (execStatsWanted)
         model.walk([&](Operation *o) { opsAlive += o != model; });
