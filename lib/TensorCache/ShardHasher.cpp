@@ -361,6 +361,7 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
     Stats windowStats;
     std::unique_ptr<uint8_t[]> laneBuf;
     llvm::Error failure = llvm::Error::success();
+    bool cut = false;
     for (bool more = true; more && !failure;) {
       // Once fewer than half of the lanes have bytes left, the kernel would
       // compute mostly idle lanes: unless this is the final drain, the rest
@@ -382,8 +383,10 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
           ++active;
           cuttable &= at[i] == 0 || !taken[i][piece[i]].data;
         }
-        if (2 * active < n && cuttable)
+        if (active > 0 && 2 * active < n && cuttable) {
+          cut = true;
           break;
+        }
       }
       more = false;
       windows.nextRound();
@@ -475,6 +478,7 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
     }
     ++counters.batches;
     counters.laneBatches += n;
+    counters.cutShort += cut;
     counters.windowMaps += windowStats.windowMaps;
     counters.windowReleases += windowStats.windowReleases;
     for (size_t i = 0; i < n; ++i) {
