@@ -18,6 +18,7 @@
 #include "llvm/Support/Error.h"
 
 #include <atomic>
+#include <functional>
 
 namespace mlir::qopt::weights {
 
@@ -76,6 +77,12 @@ struct ExecutorOptions {
   bool clampWeights = false;
   /// When set, receives what the scheduler did.
   ExecutorStats *stats = nullptr;
+  /// Called once, after every parameter has been checked and the chunks
+  /// planned, before the workers start. From then on the executor reads
+  /// only the definitions of the records the writer wants (its part), so
+  /// the caller may erase the others' IR and return freed memory
+  /// (SerializeTensorCache.cpp).
+  std::function<void()> beforeRun;
 };
 
 /// Quantization error of one weight: its model-dtype values w against the

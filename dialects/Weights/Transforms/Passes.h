@@ -154,6 +154,12 @@ struct ConvertPipelineOptions
       llvm::cl::desc("Calibration statistics: fold AWQ's activation-aware "
                      "scales before quantization"),
       llvm::cl::init("")};
+  // Memory of a part: qopt-serialize-tensor-cache's erase-other-parts.
+  Option<bool> eraseOtherParts{
+      *this, "erase-other-parts",
+      llvm::cl::desc("With part: erase the other parts' parameters from the "
+                     "IR once they are planned"),
+      llvm::cl::init(false)};
 };
 
 /// import -> map -> quantize -> verify -> preshard -> serialize.

@@ -307,6 +307,12 @@ def SerializeTensorCache : Pass<"qopt-serialize-tensor-cache"> {
     Option<"chunkBytes", "chunk-bytes", "uint64_t", "4194304",
            "Input bytes (as float32) one chunk evaluates at most, unless one "
            "row alone is larger and cannot be cut into sub-rows">,
+    // Memory of a part (docs/design.md, "Keeping bytes out of the IR").
+    Option<"eraseOtherParts", "erase-other-parts", "bool", "false",
+           "With part: once every parameter is checked and planned, erase "
+           "the weights.param ops of the other parts' records and the ops "
+           "only they use, so their IR is not held while the part's chunks "
+           "run (quant-opt convert sets it)">,
   ];
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }

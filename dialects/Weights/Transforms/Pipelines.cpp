@@ -46,10 +46,12 @@ void mlir::qopt::weights::buildConvertPipeline(
   pm.addPass(createVerifyParameters(VerifyParametersOptions{opts.graph}));
   if (opts.tensorParallelShards > 1)
     pm.addPass(createPreShardTP(PreShardTPOptions{opts.tensorParallelShards}));
-  pm.addPass(createSerializeTensorCache(SerializeTensorCacheOptions{
+  SerializeTensorCacheOptions serialize{
       opts.output, opts.threads, opts.statsJson, opts.printStats,
       opts.dryRun, opts.accuracy, opts.progress, opts.device, opts.part,
-      opts.shardCapBytes, /*checkpointRoot=*/"", opts.clampWeights, opts.logParams}));
+      opts.shardCapBytes, /*checkpointRoot=*/"", opts.clampWeights, opts.logParams};
+  serialize.eraseOtherParts = opts.eraseOtherParts;
+  pm.addPass(createSerializeTensorCache(serialize));
 }
 
 void mlir::qopt::weights::registerWeightsPipelines() {

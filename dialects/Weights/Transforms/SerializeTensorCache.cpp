@@ -28,6 +28,9 @@
 #include <chrono>
 #include <cmath>
 #include <sys/resource.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace mlir::qopt::weights {
 #define GEN_PASS_DEF_SERIALIZETENSORCACHE
@@ -65,7 +68,66 @@ static void recordStatistics(Operation *module, const tc::Statistics &stats) {
                           b.getI64IntegerAttr(int64_t(stats.totalParams)))}));
 }
 
+/// Erases the parameters of `params` whose record `drop` selects, then every
+/// op none of whose results is used any more: the definitions only those
+/// parameters had. Their entries in `params` become null.
+static void eraseParams(MutableArrayRef<ParamOp> params,
+                        llvm::function_ref<bool(size_t)> drop) {
+  SmallVector<Operation *> work;
+  for (size_t i = 0; i < params.size(); ++i)
+    if (drop(i)) {
+      work.push_back(params[i]);
+      params[i] = ParamOp();
+    }
+  // An op reached twice (two results used, one input read twice) is erased
+  // once; its pointer is not followed again.
+  llvm::DenseSet<Operation *> erased;
+  while (!work.empty()) {
+    Operation *op = work.pop_back_val();
+    if (erased.contains(op) || !op->use_empty())
+      continue;
+    for (Value operand : op->getOperands())
+      if (Operation *def = operand.getDefiningOp())
+        work.push_back(def);
+    erased.insert(op);
+    op->erase();
+  }
+}
+
+/// Returns the heap's free pages to the system. `quant-opt` raises glibc's
+/// trim threshold so that the executor's freed chunk buffers stay in the
+/// heap (docs/design.md, "Embedding"); the memory planning freed (the
+/// checkpoint headers' records, the mapping's tables, the range policy's
+/// walk, another part's IR) would then stay resident through the whole run,
+/// under the executor's buffers and mappings. Trimmed once, before the
+/// workers start, it is not.
+static void returnFreedHeap() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
 namespace {
+/// The executor's workers may unique types and attributes (an evaluation
+/// builds the tensor types it needs), and the context's uniquers lock only
+/// with multithreading enabled. A context that ran the planning without it
+/// (quant-opt convert: its passes run nothing on MLIR's threads, and
+/// multithreading would enter every uniqued name and location in a
+/// thread-local cache too) has it while the workers run, and not after.
+struct MultithreadingForWorkers {
+  MLIRContext *ctx;
+  bool enabled;
+  explicit MultithreadingForWorkers(MLIRContext *ctx)
+      : ctx(ctx), enabled(!ctx->isMultithreadingEnabled()) {
+    if (enabled)
+      ctx->enableMultithreading();
+  }
+  ~MultithreadingForWorkers() {
+    if (enabled)
+      ctx->disableMultithreading();
+  }
+};
+
 /// The --stats-json file, opened before the conversion without truncating
 /// it; a file this run created is removed again unless keep() is called.
 struct StatsFile {
@@ -208,8 +270,22 @@ struct SerializeTensorCachePass
     opts.chunkBytes = std::max<uint64_t>(chunkBytes, 1);
     ExecutorStats execStats;
     opts.stats = &execStats;
+    // Planned and checked: another part's IR is not read again.
+    size_t opsAlive = 0;
+    bool execStatsWanted = std::getenv("QOPT_EXEC_STATS");
+    opts.beforeRun = [&] {
+      if (partSpec && eraseOtherParts)
+        eraseParams(params,
+                    [&](size_t i) { return !(*writer)->wantsRecord(i); });
+      returnFreedHeap();
+      if (execStatsWanted)
+        model.walk([&](Operation *o) { opsAlive += o != model; });
+    };
     std::vector<TensorError> errors;
-    if (llvm::Error err = executeParams(params, **writer, opts, &errors)) {
+    std::optional<MultithreadingForWorkers> multithreading(&getContext());
+    llvm::Error executed = executeParams(params, **writer, opts, &errors);
+    multithreading.reset();
+    if (llvm::Error err = std::move(executed)) {
       line.clear();
       // Evaluation errors are located at the op that failed.
       llvm::handleAllErrors(
@@ -231,6 +307,9 @@ struct SerializeTensorCachePass
                    << execStats.inputMappingsInRanges
                    << " in the workers' ranges), "
                    << execStats.inputUnmappings << " unmappings\n";
+    if (execStatsWanted)
+      llvm::errs() << "executor: " << opsAlive
+                   << " ops in the model while the chunks ran\n";
     llvm::Expected<tc::Metadata> meta = stats.metadata();
     if (!meta) {
       model.emitError(llvm::toString(meta.takeError()));
