@@ -176,8 +176,18 @@ RowCodes(DF df, VecOf<DF> x, VecOf<DF> s, VecOf<DF> maxInt, VecOf<DF> hi) {
   if constexpr (R == RoundingMode::NearestEven) {
     const hn::RebindToSigned<DF> di;
     const hn::Rebind<uint8_t, DF> d8;
-    auto t = RoundForQuantizer<F>(df, hn::Div(x, s));
-    t = RoundForQuantizer<F>(df, hn::Add(t, maxInt));
+    // The float16 steps by Veltkamp's splitting (RoundToHalfBySplitting:
+    // the bits of rules::roundToHalfForQuantizer for the finite lanes of
+    // these rows), three float operations each instead of a conversion
+    // round trip.
+    const auto round = [&](VecOf<DF> v) {
+      if constexpr (F == FloatFormat::F16)
+        return RoundToHalfBySplitting(df, v);
+      else
+        return RoundForQuantizer<F>(df, v);
+    };
+    auto t = round(hn::Div(x, s));
+    t = round(hn::Add(t, maxInt));
     const auto zero = hn::Set(di, int32_t(0x4B000000));
     auto u = hn::BitCast(di, hn::Add(t, hn::Set(df, 0x1p23f)));
     u = hn::Min(hn::Max(u, zero),

@@ -361,7 +361,33 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
     Stats windowStats;
     std::unique_ptr<uint8_t[]> laneBuf;
     llvm::Error failure = llvm::Error::success();
+    bool cut = false;
     for (bool more = true; more && !failure;) {
+      // Once fewer than half of the lanes have bytes left, the kernel would
+      // compute mostly idle lanes: unless this is the final drain, the rest
+      // goes back to the shards (below) and joins the next batch, whose
+      // lanes the other shards' new bytes fill. Only where every lane with
+      // bytes left is at a piece boundary or inside a file range (a copy is
+      // not cut).
+      if (!all) {
+        size_t active = 0;
+        bool cuttable = true;
+        for (size_t i = 0; i < n; ++i) {
+          while (piece[i] < taken[i].size() &&
+                 at[i] == taken[i][piece[i]].size) {
+            ++piece[i];
+            at[i] = 0;
+          }
+          if (piece[i] == taken[i].size())
+            continue;
+          ++active;
+          cuttable &= at[i] == 0 || !taken[i][piece[i]].data;
+        }
+        if (active > 0 && 2 * active < n && cuttable) {
+          cut = true;
+          break;
+        }
+      }
       more = false;
       windows.nextRound();
       for (size_t i = 0; i < n && !failure; ++i) {
@@ -419,6 +445,31 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
         md5UpdateMany(streams, data);
     }
     lock.lock();
+    // What a batch cut short did not hash waits again, before the pieces
+    // that arrived meanwhile.
+    for (size_t i = 0; i < n && !failure; ++i) {
+      if (piece[i] == taken[i].size())
+        continue;
+      Shard &sh = shards[order[i]];
+      Bytes rest;
+      uint64_t restBytes = 0;
+      for (size_t k = piece[i]; k < taken[i].size(); ++k) {
+        SlabRef &r = taken[i][k];
+        if (k == piece[i] && at[i] > 0) { // inside a file range
+          r.offset += at[i];
+          r.size -= size_t(at[i]);
+        }
+        restBytes += r.size;
+        rest.push_back(std::move(r));
+      }
+      taken[i].resize(piece[i]);
+      for (SlabRef &r : sh.ready)
+        rest.push_back(std::move(r));
+      sh.ready = std::move(rest);
+      sh.readySize += restBytes;
+      readyTotal += restBytes;
+      takenBytes[i] -= restBytes;
+    }
     for (Bytes &b : taken) {
       for (const SlabRef &r : b)
         if (r.data)
@@ -427,6 +478,7 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
     }
     ++counters.batches;
     counters.laneBatches += n;
+    counters.cutShort += cut;
     counters.windowMaps += windowStats.windowMaps;
     counters.windowReleases += windowStats.windowReleases;
     for (size_t i = 0; i < n; ++i) {

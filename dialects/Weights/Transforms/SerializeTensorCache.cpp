@@ -401,11 +401,13 @@ struct SerializeTensorCachePass
   static void printHashStats(const tc::ShardHasher::Stats &s) {
     llvm::errs() << llvm::format(
         "md5: %llu bytes hashed as written (%llu waited out of order, %llu "
-        "read back), %llu batches, %.1f lanes per batch, at most %.1f MB "
+        "read back), %llu batches (%llu cut short), %.1f lanes per batch, at "
+        "most %.1f MB "
         "waiting in %.1f MB of copies, %llu windows mapped, %llu "
         "unmappings\n",
         (unsigned long long)s.bytes, (unsigned long long)s.outOfOrder,
         (unsigned long long)s.readBack, (unsigned long long)s.batches,
+        (unsigned long long)s.cutShort,
         s.batches ? double(s.laneBatches) / double(s.batches) : 0.0,
         double(s.peakWaiting) / 1e6, double(s.peakHeld) / 1e6,
         (unsigned long long)s.windowMaps,

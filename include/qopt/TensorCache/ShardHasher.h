@@ -64,6 +64,9 @@ public:
     uint64_t outOfOrder = 0;    // of which waited as out-of-order copies
     uint64_t batches = 0;       // md5UpdateMany calls
     uint64_t laneBatches = 0;   // sum over batches of the lanes used
+    /// Batches stopped once fewer than half of their lanes had bytes left
+    /// (the rest waited for the next batch).
+    uint64_t cutShort = 0;
     uint64_t peakWaiting = 0;   // most bytes held (in order + out of order)
     /// Most bytes of copy storage allocated at once: slabs (used or on the
     /// free list) and small pieces' own allocations. What the copies cost

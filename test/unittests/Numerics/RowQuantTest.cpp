@@ -7,6 +7,9 @@
 // (lib/Numerics/SimdRowQuant-inl.h). Rows here are long enough for whole
 // batches on every target, and hold the values that decide which path a
 // row takes: each target must write the bytes of the scalar definitions.
+// The codes' float16 steps on those rows are Veltkamp's splitting
+// (RoundToHalfBySplitting in lib/Numerics/SimdRules-inl.h); the last test
+// runs every finite half value against a spread of scales through them.
 //
 //===----------------------------------------------------------------------===//
 
@@ -138,4 +141,50 @@ TEST(RowQuantTest, RowsWithSpecialsAgreeRowByRow) {
           << "row " << r;
     }
   });
+}
+
+TEST(RowQuantTest, EveryHalfValueAgainstManyScalesMatchesTheScalarDefinitions) {
+  // Groups led by their largest magnitude m (so the group's scale is
+  // f16(m / maxInt)) followed by every finite half value x with |x| <= m,
+  // subnormals and both zeros included, for m at 96 significands across
+  // [1, 2) with alternating signs and 8 subnormal or small normal maxima:
+  // x / s then falls at every position a half quotient reaches relative to
+  // the code boundaries, which is where the float16 rounding steps decide a
+  // code. Each target must write the scalar definitions' bytes (float16
+  // model, round half to even: the rows take the row-wide code step).
+  std::vector<uint16_t> maxima;
+  for (uint16_t mant = 0; mant < 0x400; mant += 11)
+    maxima.push_back(uint16_t((mant & 1 ? 0x8000 : 0) | 0x3C00 | mant));
+  for (uint16_t m : {0x0001, 0x0007, 0x0155, 0x03FF, 0x0400, 0x0555, 0x0801,
+                     0x0BFF})
+    maxima.push_back(m);
+  for (auto [bits, group] :
+       {std::pair{4, 32}, {3, 40}, {2, 32}, {8, 32}}) {
+    SCOPED_TRACE(std::to_string(bits) + " bits, group " +
+                 std::to_string(group));
+    std::vector<uint16_t> w;
+    for (uint16_t m : maxima) {
+      const uint16_t mag = m & 0x7FFF;
+      // Group after group: m, then the next group - 1 values of the list.
+      std::vector<uint16_t> xs;
+      for (uint32_t h = 0; h <= mag; ++h) {
+        xs.push_back(uint16_t(h));
+        xs.push_back(uint16_t(h | 0x8000));
+      }
+      for (size_t i = 0; i < xs.size(); i += size_t(group - 1)) {
+        w.push_back(m);
+        for (size_t j = 0; j < size_t(group - 1); ++j)
+          w.push_back(xs[std::min(i + j, xs.size() - 1)]);
+      }
+    }
+    const int64_t k = 5120; // whole batches of groups of 32 and of 40
+    while (w.size() % size_t(k) != 0)
+      w.push_back(w[w.size() % size_t(group)]);
+    const GroupQuantSpec spec{bits, group, FloatFormat::F16,
+                              RoundingMode::NearestEven};
+    setSimdKernelsEnabled(false);
+    const std::vector<uint8_t> want = quantize(w, k, spec);
+    setSimdKernelsEnabled(true);
+    forEachSimdTarget([&] { EXPECT_EQ(quantize(w, k, spec), want); });
+  }
 }

@@ -319,6 +319,69 @@ TEST(ShardHasherTest, LaneWindowsAreUnmappedTogether) {
   ::rmdir(dir.c_str());
 }
 
+// A batch stops once fewer than half of its lanes have bytes left; the rest
+// waits for the next batch, whose other lanes new bytes fill (the md5 kernel
+// computes all 16 lanes whatever their use). Worked by hand, 8 lanes wanted:
+// shard 0 (1 MiB) is added whole, then the first 64 KiB of shards 1..7
+// (128 KiB each); at shard 7's piece 8 shards wait: batch 1 hashes one round
+// of 64 KiB per lane, then only shard 0 has bytes left (1 of 8 lanes): cut,
+// 960 KiB wait again. The second halves of shards 1..7: at shard 7's, batch
+// 2 (shard 0's rest and 7 x 64 KiB) is cut the same way after one round,
+// leaving 896 KiB; shards 1..7 are then complete, so shard 0 alone is enough
+// for batch 3, which hashes it to its end (one lane: nothing to cut for).
+TEST(ShardHasherTest, BatchesStopWhenMostLanesRunDry) {
+  std::string dir = std::string(QOPT_TEST_TMPDIR) + "/hasher-cut-" +
+                    std::to_string(::getpid());
+  ::mkdir(dir.c_str(), 0777);
+  std::mt19937 rng(41);
+  std::vector<std::vector<uint8_t>> content;
+  std::vector<std::string> paths;
+  std::vector<uint64_t> sizes;
+  for (size_t k = 0; k < 8; ++k) {
+    std::vector<uint8_t> d(k == 0 ? (1u << 20) : (128u << 10));
+    for (uint8_t &b : d)
+      b = uint8_t(rng());
+    paths.push_back(dir + "/s" + std::to_string(k));
+    std::ofstream(paths.back(), std::ios::binary)
+        .write(reinterpret_cast<const char *>(d.data()),
+               std::streamsize(d.size()));
+    sizes.push_back(d.size());
+    content.push_back(std::move(d));
+  }
+  ShardHasher::Limits limits;
+  limits.readyCopyBytes = 0;
+  limits.pendingBytes = 0;
+  limits.readyBytes = 1ull << 30;
+  limits.batchLanes = 8;
+  ShardHasher h(sizes, paths, paths, limits);
+  auto add = [&](size_t k, uint64_t off, uint64_t len) {
+    llvm::Error err = h.add(k, off, content[k].data() + off, len);
+    ASSERT_FALSE(bool(err)) << llvm::toString(std::move(err));
+  };
+  add(0, 0, 1u << 20);
+  for (size_t k = 1; k < 8; ++k)
+    add(k, 0, 64u << 10);
+  ShardHasher::Stats s = h.stats();
+  EXPECT_EQ(s.batches, 1u);
+  EXPECT_EQ(s.cutShort, 1u);
+  EXPECT_EQ(s.bytes, 8u * (64u << 10));
+  for (size_t k = 1; k < 8; ++k)
+    add(k, 64u << 10, 64u << 10);
+  s = h.stats();
+  EXPECT_EQ(s.batches, 3u);
+  EXPECT_EQ(s.cutShort, 2u);
+  EXPECT_EQ(s.laneBatches, 8u + 8u + 1u);
+  EXPECT_EQ(s.bytes, (1u << 20) + 7u * (128u << 10));
+  auto got = h.finish();
+  ASSERT_TRUE(bool(got)) << llvm::toString(got.takeError());
+  for (size_t k = 0; k < 8; ++k)
+    EXPECT_EQ((*got)[k], scalarMd5(content[k])) << "shard " << k;
+  EXPECT_EQ(h.stats().batches, 3u);
+  for (const std::string &p : paths)
+    ::unlink(p.c_str());
+  ::rmdir(dir.c_str());
+}
+
 // A file range that cannot be read back is an error naming the shard.
 TEST(ShardHasherTest, NoCopiesMissingFileIsAnError) {
   Fixture f(21);
