@@ -19,6 +19,8 @@
 
 #include <hwy/highway.h>
 
+#include "SimdTranspose-inl.h"
+
 #include <cstdint>
 #include <limits>
 
@@ -73,24 +75,12 @@ HWY_INLINE void TransposeGroups(DF df, const float *x, const int32_t *offsets,
   int64_t i = 0;
 #if HWY_TARGET != HWY_SCALAR
   if constexpr (hn::MaxLanes(DF()) >= 4) {
-    const hn::Repartition<uint64_t, DF> d64;
     for (; i + 4 <= n; i += 4) {
       const auto va = LoadPieces(df, x, offsets, i);
       const auto vb = LoadPieces(df, x, offsets + 1, i);
       const auto vc = LoadPieces(df, x, offsets + 2, i);
       const auto vd = LoadPieces(df, x, offsets + 3, i);
-      const auto t0 = hn::BitCast(d64, hn::InterleaveLower(df, va, vb));
-      const auto t1 = hn::BitCast(d64, hn::InterleaveLower(df, vc, vd));
-      const auto t2 = hn::BitCast(d64, hn::InterleaveUpper(df, va, vb));
-      const auto t3 = hn::BitCast(d64, hn::InterleaveUpper(df, vc, vd));
-      float *o = out + i * N;
-      hn::StoreU(hn::BitCast(df, hn::InterleaveLower(d64, t0, t1)), df, o);
-      hn::StoreU(hn::BitCast(df, hn::InterleaveUpper(d64, t0, t1)), df,
-                 o + N);
-      hn::StoreU(hn::BitCast(df, hn::InterleaveLower(d64, t2, t3)), df,
-                 o + 2 * N);
-      hn::StoreU(hn::BitCast(df, hn::InterleaveUpper(d64, t2, t3)), df,
-                 o + 3 * N);
+      StoreTransposed4x4(df, va, vb, vc, vd, out + i * N, size_t(N));
     }
   }
 #endif

@@ -15,6 +15,7 @@
 
 #include <hwy/highway.h>
 
+#include "SimdTranspose-inl.h"
 #include "qopt/Numerics/Md5Lanes.h"
 
 #include <algorithm>
@@ -158,7 +159,6 @@ HWY_INLINE void transposeBlock(const uint8_t *const ptr[kMd5Lanes],
   static_assert(kN >= 4, "128-bit blocks of 4 words");
   {
     const D dd;
-    const hn::Repartition<uint64_t, D> d64;
     for (unsigned q = 0; q < 4; ++q) {
       for (size_t j = 0; j < kVecs; ++j) {
         // Block b of vector a: words 4q..4q+3 of lane j * kN + 4 b + a.
@@ -167,18 +167,8 @@ HWY_INLINE void transposeBlock(const uint8_t *const ptr[kMd5Lanes],
         const V vb = gatherPieces(dd, ptr, l + 1, 16 * q);
         const V vc = gatherPieces(dd, ptr, l + 2, 16 * q);
         const V vd = gatherPieces(dd, ptr, l + 3, 16 * q);
-        const auto t0 = hn::BitCast(d64, hn::InterleaveLower(dd, va, vb));
-        const auto t1 = hn::BitCast(d64, hn::InterleaveLower(dd, vc, vd));
-        const auto t2 = hn::BitCast(d64, hn::InterleaveUpper(dd, va, vb));
-        const auto t3 = hn::BitCast(d64, hn::InterleaveUpper(dd, vc, vd));
-        uint32_t *out = x + 4 * q * kMd5Lanes + j * kN;
-        hn::Store(hn::BitCast(dd, hn::InterleaveLower(d64, t0, t1)), dd, out);
-        hn::Store(hn::BitCast(dd, hn::InterleaveUpper(d64, t0, t1)), dd,
-                  out + kMd5Lanes);
-        hn::Store(hn::BitCast(dd, hn::InterleaveLower(d64, t2, t3)), dd,
-                  out + 2 * kMd5Lanes);
-        hn::Store(hn::BitCast(dd, hn::InterleaveUpper(d64, t2, t3)), dd,
-                  out + 3 * kMd5Lanes);
+        StoreTransposed4x4(dd, va, vb, vc, vd,
+                           x + 4 * q * kMd5Lanes + j * kN, kMd5Lanes);
       }
     }
   }

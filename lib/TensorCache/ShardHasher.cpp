@@ -357,6 +357,14 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
     // kept as file ranges follow each other in the file).
     std::vector<uint64_t> runEnd(n, 0);
     std::vector<llvm::ArrayRef<uint8_t>> data(n);
+    // Moves lane i past the pieces it has hashed whole.
+    auto skipFinishedPieces = [&](size_t i) {
+      while (piece[i] < taken[i].size() &&
+             at[i] == taken[i][piece[i]].size) {
+        ++piece[i];
+        at[i] = 0;
+      }
+    };
     LaneWindows windows(n);
     Stats windowStats;
     std::unique_ptr<uint8_t[]> laneBuf;
@@ -373,11 +381,7 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
         size_t active = 0;
         bool cuttable = true;
         for (size_t i = 0; i < n; ++i) {
-          while (piece[i] < taken[i].size() &&
-                 at[i] == taken[i][piece[i]].size) {
-            ++piece[i];
-            at[i] = 0;
-          }
+          skipFinishedPieces(i);
           if (piece[i] == taken[i].size())
             continue;
           ++active;
@@ -392,11 +396,7 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
       windows.nextRound();
       for (size_t i = 0; i < n && !failure; ++i) {
         data[i] = {};
-        while (piece[i] < taken[i].size() &&
-               at[i] == taken[i][piece[i]].size) {
-          ++piece[i];
-          at[i] = 0;
-        }
+        skipFinishedPieces(i);
         if (piece[i] == taken[i].size())
           continue;
         const SlabRef &p = taken[i][piece[i]];
