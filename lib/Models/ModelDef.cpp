@@ -21,6 +21,15 @@ static llvm::Error makeError(const llvm::Twine &msg) {
 // MapExpr
 //===----------------------------------------------------------------------===//
 
+/// An expression of `op` over one operand; the builders below set its
+/// parameter.
+static MapExpr unary(MapExpr::Op op, MapExpr inner) {
+  MapExpr e;
+  e.op = op;
+  e.operands.push_back(std::move(inner));
+  return e;
+}
+
 MapExpr MapExpr::src(std::string name) {
   MapExpr e;
   e.op = Op::Source;
@@ -44,60 +53,44 @@ MapExpr MapExpr::stack(std::vector<MapExpr> parts) {
 }
 
 MapExpr MapExpr::transpose(MapExpr inner) {
-  MapExpr e;
-  e.op = Op::Transpose;
-  e.operands.push_back(std::move(inner));
-  return e;
+  return unary(Op::Transpose, std::move(inner));
 }
 
 MapExpr MapExpr::addConstant(MapExpr inner, double c) {
-  MapExpr e;
-  e.op = Op::AddConstant;
+  MapExpr e = unary(Op::AddConstant, std::move(inner));
   e.constant = c;
-  e.operands.push_back(std::move(inner));
   return e;
 }
 
 MapExpr MapExpr::toF32(MapExpr inner) {
-  MapExpr e;
-  e.op = Op::ToF32;
-  e.operands.push_back(std::move(inner));
-  return e;
+  return unary(Op::ToF32, std::move(inner));
 }
 
 MapExpr MapExpr::dividePow2(MapExpr inner, int64_t exponent) {
-  MapExpr e;
-  e.op = Op::DividePow2;
+  MapExpr e = unary(Op::DividePow2, std::move(inner));
   e.exponent = exponent;
-  e.operands.push_back(std::move(inner));
   return e;
 }
 
 MapExpr MapExpr::exp(MapExpr inner, bool negate) {
-  MapExpr e;
-  e.op = Op::Exp;
+  MapExpr e = unary(Op::Exp, std::move(inner));
   e.negate = negate;
-  e.operands.push_back(std::move(inner));
   return e;
 }
 
 MapExpr MapExpr::view(std::string src, int64_t offset,
                       std::vector<int64_t> shape,
                       std::vector<int64_t> strides) {
-  MapExpr e;
-  e.op = Op::View;
+  MapExpr e = unary(Op::View, MapExpr::src(std::move(src)));
   e.viewOffset = offset;
   e.viewShape = std::move(shape);
   e.viewStrides = std::move(strides);
-  e.operands.push_back(MapExpr::src(std::move(src)));
   return e;
 }
 
 MapExpr MapExpr::stackEach(MapExpr pattern, int64_t count) {
-  MapExpr e;
-  e.op = Op::StackEach;
+  MapExpr e = unary(Op::StackEach, std::move(pattern));
   e.count = count;
-  e.operands.push_back(std::move(pattern));
   return e;
 }
 

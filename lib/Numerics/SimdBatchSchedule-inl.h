@@ -118,6 +118,33 @@ HWY_INLINE void Refine(DF df, hn::Vec<DF> *lead, hn::Mask<DF> *chain,
   }
 }
 
+/// Refine on chunks[0 .. pair) (pair 1 or 2) of a search's chunk pair, each
+/// from its own lead and chain (left as they are): prepare(chunk, s, want,
+/// inv) for one chunk; score(M, Chunk *[2], s, inv, ok, e, next) as
+/// Refine's, given the chunks. Both batch searches run their least-squares
+/// steps through it.
+template <class DF, class Chunk, class Prepare, class Score>
+HWY_INLINE void RefineChunks(DF df, Chunk *chunks, int pair, Prepare &prepare,
+                             Score &score) {
+  using VW = hn::Vec<DF>;
+  using MW = hn::Mask<DF>;
+  VW lead[2] = {chunks[0].lead, chunks[1].lead};
+  MW chain[2] = {chunks[0].chain, chunks[1].chain};
+  auto prepareM = [&](int m, VW s, MW want, VW &inv)
+                      HWY_ATTR __attribute__((always_inline)) {
+    return prepare(chunks[m], s, want, inv);
+  };
+  auto scoreM = [&](auto k, const VW *s, const VW *inv, const MW *ok, VW *e,
+                    VW *next) HWY_ATTR __attribute__((always_inline)) {
+    Chunk *ch[2] = {&chunks[0], &chunks[1]};
+    score(k, ch, s, inv, ok, e, next);
+  };
+  if (pair == 2)
+    Refine<2>(df, lead, chain, prepareM, scoreM);
+  else
+    Refine<1>(df, lead, chain, prepareM, scoreM);
+}
+
 } // namespace qopt::numerics::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 

@@ -312,22 +312,7 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
     for (int orient = 0; orient < (fullRange ? 2 : 1); ++orient) {
       for (int m = 0; m < pair; ++m)
         screen(chunks[m], orient);
-      VW lead[2] = {chunks[0].lead, chunks[1].lead};
-      MW chain[2] = {chunks[0].chain, chunks[1].chain};
-      auto prepareM = [&](int m, VW s, MW want, VW &inv)
-                          HWY_ATTR __attribute__((always_inline)) {
-        return prepare(chunks[m], s, want, inv);
-      };
-      auto scoreM = [&](auto k, const VW *s, const VW *inv, const MW *ok,
-                        VW *e, VW *next)
-                        HWY_ATTR __attribute__((always_inline)) {
-        Chunk *ch[2] = {&chunks[0], &chunks[1]};
-        score(k, ch, s, inv, ok, e, next);
-      };
-      if (pair == 2)
-        Refine<2>(df, lead, chain, prepareM, scoreM);
-      else
-        Refine<1>(df, lead, chain, prepareM, scoreM);
+      RefineChunks(df, chunks, pair, prepare, score);
     }
     for (int m = 0; m < pair; ++m)
       finish(chunks[m]);

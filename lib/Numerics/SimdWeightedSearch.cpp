@@ -206,21 +206,7 @@ void WeightedSearchT(const float *xRow, const float *aRow,
       chunks[m].g0 = g0 + m * N;
       begin(chunks[m]);
     }
-    VW lead[2] = {chunks[0].lead, chunks[1].lead};
-    MW chain[2] = {chunks[0].chain, chunks[1].chain};
-    auto prepareM = [&](int m, VW cs, MW want, VW &inv)
-                        HWY_ATTR __attribute__((always_inline)) {
-      return prepare(chunks[m], cs, want, inv);
-    };
-    auto scoreM = [&](auto k, const VW *cs, const VW *inv, const MW *ok,
-                      VW *e, VW *next) HWY_ATTR __attribute__((always_inline)) {
-      Chunk *ch[2] = {&chunks[0], &chunks[1]};
-      score(k, ch, cs, inv, ok, e, next);
-    };
-    if (pair == 2)
-      Refine<2>(df, lead, chain, prepareM, scoreM);
-    else
-      Refine<1>(df, lead, chain, prepareM, scoreM);
+    RefineChunks(df, chunks, pair, prepare, score);
     for (int m = 0; m < pair; ++m)
       finish(chunks[m]);
   }
