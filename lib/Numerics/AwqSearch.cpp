@@ -31,6 +31,55 @@ void awqScalesForRatio(const float *imatrix, int64_t k, double alpha,
     scales[i] = static_cast<float>(t[i] / norm);
 }
 
+/// Adds the loss of `rows` rows of `k` values `w` (quantDequant made `q` of
+/// their scaled copies) to `loss`, element by element in order: awqLoss's
+/// sum. `e` holds k doubles.
+static void addRowsLoss(const float *w, const float *q, int64_t rows,
+                        int64_t k, const float *imatrix, const float *hessian,
+                        const float *scales, double *e, double &loss) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *row = w + r * k;
+    const float *qr = q + r * k;
+    for (int64_t c = 0; c < k; ++c)
+      e[c] = static_cast<double>(qr[c]) / static_cast<double>(scales[c]) -
+             static_cast<double>(row[c]);
+    if (hessian) {
+      for (int64_t i = 0; i < k; ++i) {
+        const float *h = hessian + i * k;
+        // Four partial sums (j mod 4), added in a fixed order: the same
+        // result everywhere, and loops the compiler can vectorize.
+        double d[4] = {0, 0, 0, 0};
+        int64_t j = 0;
+        for (; j + 4 <= k; j += 4)
+          for (int l = 0; l < 4; ++l)
+            d[l] += static_cast<double>(h[j + l]) * e[j + l];
+        for (; j < k; ++j)
+          d[j % 4] += static_cast<double>(h[j]) * e[j];
+        loss += e[i] * ((d[0] + d[1]) + (d[2] + d[3]));
+      }
+    } else {
+      for (int64_t c = 0; c < k; ++c)
+        loss += static_cast<double>(imatrix[c]) * e[c] * e[c];
+    }
+  }
+}
+
+/// quantDequant of `rows` rows of `w` times `scales` into `deq`, through
+/// the `scaled` buffer.
+static std::string scaleAndQuantize(const float *w, int64_t rows, int64_t k,
+                                    const float *scales,
+                                    const AwqQuantDequantFn &quantDequant,
+                                    std::vector<float> &scaled,
+                                    std::vector<float> &deq) {
+  size_t n = static_cast<size_t>(rows * k);
+  scaled.resize(n);
+  deq.resize(n);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < k; ++c)
+      scaled[r * k + c] = w[r * k + c] * scales[c];
+  return quantDequant(scaled.data(), rows, k, deq.data());
+}
+
 std::string awqLoss(const std::vector<AwqWeight> &weights, int64_t k,
                     const float *imatrix, const float *hessian,
                     const float *scales, const AwqQuantDequantFn &quantDequant,
@@ -39,72 +88,75 @@ std::string awqLoss(const std::vector<AwqWeight> &weights, int64_t k,
   std::vector<float> scaled, deq;
   std::vector<double> e(static_cast<size_t>(k));
   for (const AwqWeight &w : weights) {
-    size_t n = static_cast<size_t>(w.rows * k);
-    scaled.resize(n);
-    deq.resize(n);
-    for (int64_t r = 0; r < w.rows; ++r)
-      for (int64_t c = 0; c < k; ++c)
-        scaled[r * k + c] = w.values[r * k + c] * scales[c];
-    if (std::string err = quantDequant(scaled.data(), w.rows, k, deq.data());
+    if (std::string err = scaleAndQuantize(w.values, w.rows, k, scales,
+                                           quantDequant, scaled, deq);
         !err.empty())
       return err;
-    for (int64_t r = 0; r < w.rows; ++r) {
-      const float *row = w.values + r * k;
-      const float *q = deq.data() + r * k;
-      for (int64_t c = 0; c < k; ++c)
-        e[c] = static_cast<double>(q[c]) / static_cast<double>(scales[c]) -
-               static_cast<double>(row[c]);
-      if (hessian) {
-        for (int64_t i = 0; i < k; ++i) {
-          const float *h = hessian + i * k;
-          // Four partial sums (j mod 4), added in a fixed order: the same
-          // result everywhere, and loops the compiler can vectorize.
-          double d[4] = {0, 0, 0, 0};
-          int64_t j = 0;
-          for (; j + 4 <= k; j += 4)
-            for (int l = 0; l < 4; ++l)
-              d[l] += static_cast<double>(h[j + l]) * e[j + l];
-          for (; j < k; ++j)
-            d[j % 4] += static_cast<double>(h[j]) * e[j];
-          loss += e[i] * ((d[0] + d[1]) + (d[2] + d[3]));
-        }
-      } else {
-        for (int64_t c = 0; c < k; ++c)
-          loss += static_cast<double>(imatrix[c]) * e[c] * e[c];
-      }
-    }
+    addRowsLoss(w.values, deq.data(), w.rows, k, imatrix, hessian, scales,
+                e.data(), loss);
   }
   return "";
+}
+
+std::string AwqStreamedSearch::start(int64_t kIn, const float *imatrixIn,
+                                     const float *hessianIn, int grid) {
+  if (grid < 1)
+    return "the grid needs at least 1 point, got " + std::to_string(grid);
+  for (int64_t i = 0; i < kIn; ++i)
+    if (!std::isfinite(imatrixIn[i]) || imatrixIn[i] < 0)
+      return "importance matrix entry " + std::to_string(i) + " is " +
+             std::to_string(imatrixIn[i]) + " (must be finite and >= 0)";
+  k = kIn;
+  imatrix = imatrixIn;
+  hessian = hessianIn;
+  scales.assign(size_t(grid), std::vector<float>(static_cast<size_t>(k)));
+  for (int i = 0; i < grid; ++i)
+    awqScalesForRatio(imatrix, k, static_cast<double>(i) / grid,
+                      scales[size_t(i)].data());
+  losses.assign(size_t(grid), 0.0);
+  e.resize(static_cast<size_t>(k));
+  return "";
+}
+
+std::string AwqStreamedSearch::addRows(const float *w, int64_t rows,
+                                       const AwqQuantDequantFn &quantDequant) {
+  for (size_t i = 0; i < scales.size(); ++i) {
+    if (std::string err = scaleAndQuantize(w, rows, k, scales[i].data(),
+                                           quantDequant, scaled, deq);
+        !err.empty())
+      return err;
+    addRowsLoss(w, deq.data(), rows, k, imatrix, hessian, scales[i].data(),
+                e.data(), losses[i]);
+  }
+  return "";
+}
+
+AwqSearchResult AwqStreamedSearch::finish() const {
+  AwqSearchResult result;
+  for (size_t i = 0; i < losses.size(); ++i) {
+    if (i == 0)
+      result.plainLoss = losses[i];
+    if (i == 0 || losses[i] < result.loss) {
+      result.loss = losses[i];
+      result.ratioIndex = int(i);
+      result.scales = scales[i];
+    }
+  }
+  return result;
 }
 
 std::string awqSearchScales(const std::vector<AwqWeight> &weights, int64_t k,
                             const float *imatrix, const float *hessian,
                             const AwqQuantDequantFn &quantDequant, int grid,
                             AwqSearchResult &result) {
-  if (grid < 1)
-    return "the grid needs at least 1 point, got " + std::to_string(grid);
-  for (int64_t i = 0; i < k; ++i)
-    if (!std::isfinite(imatrix[i]) || imatrix[i] < 0)
-      return "importance matrix entry " + std::to_string(i) + " is " +
-             std::to_string(imatrix[i]) + " (must be finite and >= 0)";
-  std::vector<float> scales(static_cast<size_t>(k));
-  result = AwqSearchResult();
-  for (int i = 0; i < grid; ++i) {
-    awqScalesForRatio(imatrix, k, static_cast<double>(i) / grid,
-                      scales.data());
-    double loss = 0;
-    if (std::string err = awqLoss(weights, k, imatrix, hessian, scales.data(),
-                                  quantDequant, loss);
+  AwqStreamedSearch search;
+  if (std::string err = search.start(k, imatrix, hessian, grid); !err.empty())
+    return err;
+  for (const AwqWeight &w : weights)
+    if (std::string err = search.addRows(w.values, w.rows, quantDequant);
         !err.empty())
       return err;
-    if (i == 0)
-      result.plainLoss = loss;
-    if (i == 0 || loss < result.loss) {
-      result.loss = loss;
-      result.ratioIndex = i;
-      result.scales = scales;
-    }
-  }
+  result = search.finish();
   return "";
 }
 

@@ -11,7 +11,9 @@
 #include "qopt/Numerics/AwqSearch.h"
 #include "qopt/Numerics/Convert.h"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::qopt::weights;
@@ -91,21 +93,16 @@ static llvm::Expected<std::vector<float>> getFloats(EvaluationContext &ctx,
   return out;
 }
 
-/// AWQ's search over the weights' current values (AwqSearch.h).
+/// AWQ's search over the weights' current values (AwqSearch.h), a block of
+/// rows at a time where the scheme quantizes each row alone: what the search
+/// holds is a block (about 1 MiB of float32 and its scaled and dequantized
+/// copies), not the weights (a 1.1B model's fused gate/up alone is 92 MB as
+/// float32; two workers searching held 1 GB). The losses are the same sums,
+/// so the scales are the same.
 static llvm::Error computeAwqScales(AwqScalesOp op, EvaluationContext &ctx,
                                     SharedResults::Results &out) {
   auto first = cast<RankedTensorType>(op.getWeights().front().getType());
   int64_t k = first.getDimSize(1);
-  std::vector<std::vector<float>> values;
-  std::vector<num::AwqWeight> weights;
-  for (Value w : op.getWeights()) {
-    auto f = getFloats(ctx, w);
-    if (!f)
-      return f.takeError();
-    values.push_back(std::move(*f));
-    weights.push_back({values.back().data(),
-                       cast<RankedTensorType>(w.getType()).getDimSize(0)});
-  }
   auto imatrix = getFloats(ctx, op.getImatrix());
   if (!imatrix)
     return imatrix.takeError();
@@ -137,12 +134,34 @@ static llvm::Error computeAwqScales(AwqScalesOp op, EvaluationContext &ctx,
       return llvm::toString(std::move(e));
     return "";
   };
-  num::AwqSearchResult result;
-  if (std::string err = num::awqSearchScales(
-          weights, k, imatrix->data(), hessian.empty() ? nullptr : hessian.data(),
-          quantDequant, int(op.getGrid()), result);
+  num::AwqStreamedSearch search;
+  if (std::string err = search.start(
+          k, imatrix->data(), hessian.empty() ? nullptr : hessian.data(),
+          int(op.getGrid()));
       !err.empty())
     return makeEvaluationError(op, "awq: " + err);
+  // A scheme that is not row-local is given each weight whole.
+  int64_t blockRows =
+      scheme.isRowLocal() ? std::max<int64_t>(1, (int64_t(1) << 18) / k)
+                          : std::numeric_limits<int64_t>::max();
+  std::vector<float> block;
+  for (Value w : op.getWeights()) {
+    int64_t rows = cast<RankedTensorType>(w.getType()).getDimSize(0);
+    for (int64_t r0 = 0; r0 < rows; r0 += std::min(blockRows, rows - r0)) {
+      int64_t r1 = r0 + std::min(blockRows, rows - r0);
+      auto got = ctx.getRows(w, r0, r1);
+      if (!got)
+        return got.takeError();
+      block.resize(size_t(got->numElements()));
+      // Verified: f16, bf16 or f32.
+      num::convertElements(got->bytes(), got->dtype, block.data(), DType::F32,
+                           block.size());
+      if (std::string err = search.addRows(block.data(), r1 - r0, quantDequant);
+          !err.empty())
+        return makeEvaluationError(op, "awq: " + err);
+    }
+  }
+  num::AwqSearchResult result = search.finish();
   RowBuffer s = RowBuffer::allocate(DType::F32, {k});
   std::memcpy(s.data.data(), result.scales.data(), size_t(k) * sizeof(float));
   out.push_back(std::move(s));
@@ -189,6 +208,9 @@ LogicalResult ScaleChannelsOp::verify() {
 }
 
 bool ScaleChannelsOp::isRowLocal() { return true; }
+
+/// Only the input's rows: the scales are read whole (a shared result).
+bool ScaleChannelsOp::readsOperandRows(unsigned index) { return index == 0; }
 
 void ScaleChannelsOp::getRowCuts(SmallVectorImpl<int64_t> &cuts) {
   if (auto op = getInput().getDefiningOp<EvaluableOpInterface>())

@@ -77,7 +77,7 @@ def Weights_AwqScalesOp : Weights_EvaluableOp<"awq_scales", [],
 }
 
 def Weights_ScaleChannelsOp : Weights_EvaluableOp<"scale_channels",
-    ["getRowCuts"], [AllTypesMatch<["input", "result"]>]> {
+    ["getRowCuts", "readsOperandRows"], [AllTypesMatch<["input", "result"]>]> {
   let summary = "Multiplies or divides channels of a tensor by scales";
   let description = [{
     Channels `offset .. offset + K` of dimension `dim` of `input` are
@@ -85,6 +85,9 @@ def Weights_ScaleChannelsOp : Weights_EvaluableOp<"scale_channels",
     other channels stay. Each value is one float32 operation rounded once to
     the tensor's type. AWQ folds its scales with it: a linear's columns
     times s, the norm feeding it (or the rows of the linear before it) by s.
+    The scales are read whole (their rows are not the input's), so a
+    row-local input keeps the result row-local: chunks of a folded weight
+    hold their own rows, not the weight.
 
     ```mlir
     %w = weights.scale_channels %qkv, %s dim 1 : tensor<512x256xf16>, tensor<256xf32>

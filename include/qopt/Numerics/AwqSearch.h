@@ -83,6 +83,37 @@ std::string awqSearchScales(const std::vector<AwqWeight> &weights, int64_t k,
                             const AwqQuantDequantFn &quantDequant, int grid,
                             AwqSearchResult &result);
 
+/// awqSearchScales over rows given a block at a time, so that no weight is
+/// held whole (a 1.1B model's fused gate/up is 92 MB as float32, and every
+/// candidate needed its scaled and dequantized copies). Every candidate's
+/// loss is a running sum that takes the rows in the order awqLoss takes
+/// them (weights in order, rows in order), so the losses, and the result,
+/// are those of awqSearchScales over the same rows whatever the blocks,
+/// provided quantDequant treats each row alone.
+class AwqStreamedSearch {
+public:
+  /// Checks the importance matrix and the grid as awqSearchScales does and
+  /// forms every candidate's scales; `imatrix` and `hessian` must outlive
+  /// the search. Returns an empty string, or why not.
+  std::string start(int64_t k, const float *imatrix, const float *hessian,
+                    int grid);
+  /// The next `rows` rows (row-major, `k` float32 values each) of the
+  /// weights, in order: adds them to every candidate's loss. Returns an
+  /// empty string, or quantDequant's error.
+  std::string addRows(const float *w, int64_t rows,
+                      const AwqQuantDequantFn &quantDequant);
+  /// The first smallest loss's candidate, as awqSearchScales chooses.
+  AwqSearchResult finish() const;
+
+private:
+  int64_t k = 0;
+  const float *imatrix = nullptr, *hessian = nullptr;
+  std::vector<std::vector<float>> scales; // [grid][k]
+  std::vector<double> losses;             // [grid]
+  std::vector<float> scaled, deq;
+  std::vector<double> e;
+};
+
 } // namespace qopt::numerics
 
 #endif // QOPT_NUMERICS_AWQSEARCH_H

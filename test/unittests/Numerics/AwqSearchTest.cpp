@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 using namespace qopt::numerics;
@@ -106,4 +108,76 @@ TEST(AwqSearchTest, Errors) {
   };
   EXPECT_EQ(awqSearchScales({{w, 1}}, 2, im, nullptr, failing, 20, r),
             "no quantizer");
+}
+
+// The streamed search adds rows a block at a time; every candidate's loss
+// must be the very sum awqLoss forms over the whole weights (rows in order),
+// whatever the blocks: checked bit for bit against awqLoss run per
+// candidate on the whole weights, for blocks of 1, 3, 7 and all rows, with
+// the importance matrix and with a Hessian. A per-row quantizer (each row
+// rounded to steps of its own largest magnitude / 7) makes the candidates'
+// losses differ.
+TEST(AwqSearchTest, StreamedBlocksGiveTheWholeSearch) {
+  const int64_t k = 16, rowsA = 37, rowsB = 23;
+  uint32_t seed = 12345;
+  auto next = [&] {
+    seed = seed * 1664525u + 1013904223u;
+    return float(seed >> 8) / float(1u << 24); // [0, 1)
+  };
+  std::vector<float> a(static_cast<size_t>(rowsA * k)),
+      b(static_cast<size_t>(rowsB * k)), im(static_cast<size_t>(k)),
+      h(static_cast<size_t>(k * k));
+  for (float &x : a)
+    x = next() * 2 - 1;
+  for (float &x : b)
+    x = next() * 4 - 2;
+  for (int64_t c = 0; c < k; ++c)
+    im[size_t(c)] = c % 5 == 0 ? 30 * next() : next();
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < k; ++j)
+      h[size_t(i * k + j)] =
+          i == j ? im[size_t(i)] + 1 : 0.01f * float((i * 7 + j * 3) % 5);
+  auto perRow = [](const float *w, int64_t rows, int64_t kk, float *out) {
+    for (int64_t r = 0; r < rows; ++r) {
+      float m = 0;
+      for (int64_t c = 0; c < kk; ++c)
+        m = std::max(m, std::fabs(w[r * kk + c]));
+      float step = m > 0 ? m / 7 : 1;
+      for (int64_t c = 0; c < kk; ++c)
+        out[r * kk + c] = std::nearbyint(w[r * kk + c] / step) * step;
+    }
+    return std::string();
+  };
+  const int grid = 20;
+  for (const float *hess : {static_cast<const float *>(nullptr),
+                            static_cast<const float *>(h.data())}) {
+    // The reference: each candidate's loss over the whole weights.
+    std::vector<double> want(grid);
+    std::vector<float> s(static_cast<size_t>(k));
+    int best = 0;
+    for (int i = 0; i < grid; ++i) {
+      awqScalesForRatio(im.data(), k, double(i) / grid, s.data());
+      ASSERT_EQ(awqLoss({{a.data(), rowsA}, {b.data(), rowsB}}, k, im.data(),
+                        hess, s.data(), perRow, want[size_t(i)]),
+                "");
+      if (want[size_t(i)] < want[size_t(best)])
+        best = i;
+    }
+    ASSERT_NE(best, 0) << "the case should favour some scaling";
+    for (int64_t block : {int64_t(1), int64_t(3), int64_t(7), int64_t(1000)}) {
+      AwqStreamedSearch search;
+      ASSERT_EQ(search.start(k, im.data(), hess, grid), "");
+      for (auto [w, rows] : {std::pair{a.data(), rowsA}, {b.data(), rowsB}})
+        for (int64_t r0 = 0; r0 < rows; r0 += block)
+          ASSERT_EQ(search.addRows(w + r0 * k, std::min(block, rows - r0),
+                                   perRow),
+                    "");
+      AwqSearchResult got = search.finish();
+      EXPECT_EQ(got.ratioIndex, best) << "block " << block;
+      EXPECT_EQ(got.loss, want[size_t(best)]) << "block " << block;
+      EXPECT_EQ(got.plainLoss, want[0]) << "block " << block;
+      awqScalesForRatio(im.data(), k, double(best) / grid, s.data());
+      EXPECT_EQ(got.scales, s) << "block " << block;
+    }
+  }
 }
