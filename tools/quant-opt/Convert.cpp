@@ -13,9 +13,11 @@
 #include "qopt/Kernels/Cuda.h"
 #include "qopt/Models/QuantizationModes.h"
 
+#include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Process.h"
@@ -301,6 +303,56 @@ static std::string checkCalibrationFlags(const std::string &mode) {
   return "";
 }
 
+/// The context a conversion runs in. Without MLIR's multithreading: nothing
+/// in the conversion's passes runs on MLIR's threads, and with it every
+/// uniqued name and location (one of each per checkpoint tensor) is entered
+/// in a thread-local cache too (1.3 MB for Qwen3-30B-A3B's 18,867 tensors,
+/// held to the end). The serialize pass enables it while its workers run
+/// (they unique types). (Threading::DISABLED at construction leaves the
+/// uniquers' own switch on: disableMultithreading() sets both.)
+static std::unique_ptr<MLIRContext> makeContext(const DialectRegistry &registry) {
+  auto ctx = std::make_unique<MLIRContext>(registry);
+  ctx->disableMultithreading();
+  ctx->loadAllAvailableDialects();
+  ctx->printOpOnDiagnostic(false);
+  ctx->getDiagEngine().registerHandler(::qopt::printConvertDiagnostic);
+  return ctx;
+}
+
+/// Moves what the plan stage left (one part's definitions, the other
+/// records as weights.external_param) into a new context as bytecode, drops
+/// the planning context with everything it uniqued for the whole checkpoint
+/// (a name and a location per tensor: they are never freed while it lives),
+/// and serializes there. Bytecode keeps the locations, so diagnostics name
+/// the checkpoint file and tensor as in one context.
+static int runInFreshContext(OwningOpRef<ModuleOp> &module,
+                             std::unique_ptr<MLIRContext> &ctx,
+                             const DialectRegistry &registry,
+                             const weights::ConvertPipelineOptions &opts) {
+  std::string bytecode;
+  {
+    llvm::raw_string_ostream os(bytecode);
+    if (failed(writeBytecodeToFile(*module, os))) {
+      emitError(module->getLoc(), "cannot write the planned IR as bytecode");
+      return 1;
+    }
+  }
+  module = nullptr;
+  ctx = makeContext(registry);
+  OwningOpRef<ModuleOp> run;
+  {
+    ParserConfig config(ctx.get());
+    run = parseSourceString<ModuleOp>(bytecode, config, "planned IR");
+  }
+  if (!run)
+    return 1;
+  // The parsed IR holds no reference into the bytecode (no resources).
+  std::string().swap(bytecode);
+  PassManager pm(ctx.get());
+  weights::buildConvertPipeline(pm, opts);
+  return failed(pm.run(*run)) ? 1 : 0;
+}
+
 namespace qopt {
 int runConvert() {
   std::string shardsText = shardsOpt;
@@ -387,18 +439,7 @@ int runConvert() {
 
   DialectRegistry registry;
   ::qopt::registerAllDialects(registry);
-  // Without MLIR's multithreading: nothing in the conversion's passes runs
-  // on MLIR's threads, and with it every uniqued name and location (one of
-  // each per checkpoint tensor) is entered in a thread-local cache too (1.3
-  // MB for Qwen3-30B-A3B's 18,867 tensors, held to the end). The serialize
-  // pass enables it while its workers run (they unique types).
-  // (Threading::DISABLED at construction leaves the uniquers' own switch
-  // on: disableMultithreading() sets both.)
-  MLIRContext ctx(registry);
-  ctx.disableMultithreading();
-  ctx.loadAllAvailableDialects();
-  ctx.printOpOnDiagnostic(false);
-  ctx.getDiagEngine().registerHandler(::qopt::printConvertDiagnostic);
+  std::unique_ptr<MLIRContext> ctx = makeContext(registry);
 
   LogLevel level = quiet     ? LogLevel::Quiet
                    : verbose ? LogLevel::Verbose
@@ -417,8 +458,7 @@ int runConvert() {
   logArgs.threads = threads;
 
   OwningOpRef<ModuleOp> module =
-      ModuleOp::create(FileLineColLoc::get(&ctx, config, 0, 0));
-  PassManager pm(&ctx);
+      ModuleOp::create(FileLineColLoc::get(ctx.get(), config, 0, 0));
   weights::ConvertPipelineOptions opts;
   opts.config = config;
   opts.source = sourcePath;
@@ -452,10 +492,21 @@ int runConvert() {
   // Nothing prints the IR after the conversion: a part drops the other
   // parts' IR before its chunks run (docs/design.md).
   opts.eraseOtherParts = true;
-  weights::buildConvertPipeline(pm, opts);
-  pm.addInstrumentation(::qopt::createConvertLogger(logArgs));
-  if (failed(pm.run(*module)))
-    return 1;
-  return 0;
+  // A part plans in one context and runs in another (docs/design.md, "What
+  // is alive while the chunks run").
+  bool twoContexts = !part.empty() && !dryRun;
+  if (twoContexts)
+    opts.stage = weights::ConvertStage::Plan;
+  {
+    PassManager pm(ctx.get());
+    weights::buildConvertPipeline(pm, opts);
+    pm.addInstrumentation(::qopt::createConvertLogger(logArgs));
+    if (failed(pm.run(*module)))
+      return 1;
+  }
+  if (!twoContexts)
+    return 0;
+  opts.stage = weights::ConvertStage::Serialize;
+  return runInFreshContext(module, ctx, registry, opts);
 }
 } // namespace qopt

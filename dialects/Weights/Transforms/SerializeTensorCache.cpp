@@ -12,6 +12,7 @@
 #include "dialects/Weights/Transforms/Executor.h"
 #include "dialects/Weights/Transforms/Passes.h"
 #include "dialects/Weights/Transforms/Progress.h"
+#include "dialects/Weights/Transforms/Records.h"
 #include "dialects/Weights/Transforms/Utils.h"
 #include "qopt/Kernels/Cuda.h"
 #include "qopt/TensorCache/TensorCache.h"
@@ -69,29 +70,16 @@ static void recordStatistics(Operation *module, const tc::Statistics &stats) {
 }
 
 /// Erases the parameters of `params` whose record `drop` selects, then every
-/// op none of whose results is used any more: the definitions only those
-/// parameters had. Their entries in `params` become null.
+/// op only they used. Their entries in `params` become null.
 static void eraseParams(MutableArrayRef<ParamOp> params,
                         llvm::function_ref<bool(size_t)> drop) {
-  SmallVector<Operation *> work;
+  SmallVector<Operation *> dropped;
   for (size_t i = 0; i < params.size(); ++i)
-    if (drop(i)) {
-      work.push_back(params[i]);
+    if (params[i] && drop(i)) {
+      dropped.push_back(params[i]);
       params[i] = ParamOp();
     }
-  // An op reached twice (two results used, one input read twice) is erased
-  // once; its pointer is not followed again.
-  llvm::DenseSet<Operation *> erased;
-  while (!work.empty()) {
-    Operation *op = work.pop_back_val();
-    if (erased.contains(op) || !op->use_empty())
-      continue;
-    for (Value operand : op->getOperands())
-      if (Operation *def = operand.getDefiningOp())
-        work.push_back(def);
-    erased.insert(op);
-    op->erase();
-  }
+  eraseWithUnusedDefinitions(dropped);
 }
 
 /// Returns the heap's free pages to the system. `quant-opt` raises glibc's
@@ -171,45 +159,27 @@ struct SerializeTensorCachePass
       model.emitError("qopt-serialize-tensor-cache needs 'output-dir'");
       return signalPassFailure();
     }
-    auto missing = model.getBody().front().getOps<MissingOp>();
-    if (!missing.empty()) {
-      MissingOp first = *missing.begin();
-      model.emitError("parameter '")
-          << first.getParam() << "' was not built: source tensor '"
-          << *first.getTensors().getAsValueRange<StringAttr>().begin()
-          << "' is not in the checkpoint (run qopt-verify-parameters for all)";
+    if (failed(checkAllBuilt(model)))
       return signalPassFailure();
-    }
 
-    // Records, in emission order.
+    // Records, in emission order; a weights.external_param has no
+    // definition here (another part writes it): its entry in params is null.
     std::vector<tc::RecordSpec> records;
+    std::vector<Operation *> recordOps;
+    if (failed(collectRecords(model, records, recordOps)))
+      return signalPassFailure();
     std::vector<ParamOp> params;
-    for (ParamOp p : model.getParams()) {
-      auto type = cast<RankedTensorType>(p.getValue().getType());
-      std::optional<DType> dt = fromMlirType(type.getElementType());
-      if (!dt) {
-        p.emitError("parameter '") << p.getName() << "' has element type "
-                                   << type.getElementType()
-                                   << ", which a tensor cache cannot hold";
-        return signalPassFailure();
-      }
-      records.push_back({p.getName().str(),
-                         std::vector<int64_t>(type.getShape().begin(),
-                                              type.getShape().end()),
-                         *dt});
-      params.push_back(p);
-    }
+    for (Operation *o : recordOps)
+      params.push_back(dyn_cast<ParamOp>(o));
 
     tc::Statistics stats = tc::Statistics::fromRecords(records);
     stats.totalParams = sourceParamCount(model);
 
     std::optional<tc::PartSpec> partSpec;
     if (!part.getValue().empty()) {
-      partSpec = parsePart(part.getValue());
+      partSpec = parsePartSpec(part.getValue());
       if (!partSpec) {
-        model.emitError("invalid part '")
-            << part.getValue()
-            << "': expected I/N with 1 <= I <= N (for example 2/8)";
+        emitInvalidPart(model, part.getValue());
         return signalPassFailure();
       }
     }
@@ -217,6 +187,8 @@ struct SerializeTensorCachePass
       model.emitError("shard capacity must be positive");
       return signalPassFailure();
     }
+    if (failed(checkExternalRecords(records, recordOps, partSpec)))
+      return signalPassFailure();
 
     if (dryRun) {
       printPlan(model, records, stats);
@@ -368,14 +340,32 @@ struct SerializeTensorCachePass
     recordStatistics(op, stats);
   }
 
-  /// "I/N" with 1 <= I <= N.
-  static std::optional<tc::PartSpec> parsePart(StringRef text) {
-    auto [i, n] = text.split('/');
-    uint32_t index, count;
-    if (i.getAsInteger(10, index) || n.getAsInteger(10, count) || index < 1 ||
-        index > count)
-      return std::nullopt;
-    return tc::PartSpec{index, count};
+  /// A weights.external_param is a record another part writes: only a
+  /// part whose shards do not hold it serializes the IR (the dry run's
+  /// plan needs no definition).
+  LogicalResult checkExternalRecords(const std::vector<tc::RecordSpec> &records,
+                                     ArrayRef<Operation *> ops,
+                                     std::optional<tc::PartSpec> spec) {
+    if (dryRun || llvm::none_of(ops, llvm::IsaPred<ExternalParamOp>))
+      return success();
+    std::vector<bool> in;
+    if (spec)
+      in = recordsInPart(records, *spec, shardCapBytes);
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (!isa<ExternalParamOp>(ops[i]))
+        continue;
+      if (!spec)
+        return ops[i]->emitOpError("record '")
+               << records[i].name
+               << "' has no definition: only a part that does not write it "
+                  "can be serialized (part=I/N)";
+      if (in[i])
+        return ops[i]->emitOpError("record '")
+               << records[i].name << "' has no definition, but part "
+               << spec->index << " of " << spec->count
+               << " writes its shard";
+    }
+    return success();
   }
 
   void printPartSummary(const tc::TensorCacheWriter &writer,
@@ -450,6 +440,8 @@ struct SerializeTensorCachePass
     llvm::raw_ostream &os = llvm::errs();
     llvm::DenseSet<Value> shown;
     for (ParamOp p : params) {
+      if (!p)
+        continue;
       Value v = p.getValue();
       std::string name = p.getName().str();
       if (auto shard = v.getDefiningOp<ShardOp>()) {
