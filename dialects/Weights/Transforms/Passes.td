@@ -335,15 +335,24 @@ def SelectPart : Pass<"qopt-select-part"> {
     `quant-opt convert --part` runs it, moves the IR it leaves to a fresh
     context (bytecode) and serializes it there, so that the names and
     locations of the other parts' tensors, uniqued in the first context, are
-    freed. Errors as the serialize pass's: a record of a type no tensor
-    cache holds, a parameter that was not built, another part's parameter
-    that cannot be evaluated.
+    freed. With `end-record`, the records kept are those of a range of the
+    emission order instead: one segment of a conversion that `quant-opt
+    convert` runs in several (each planned and serialized in contexts of
+    its own, all written by one writer that commits once). Errors as the
+    serialize pass's: a record of a type no tensor cache holds, a parameter
+    that was not built, another part's parameter that cannot be evaluated;
+    and a record range outside the records.
   }];
   let options = [
     Option<"part", "part", "std::string", "\"\"",
            "I/N: keep the records of the I-th of N slices of the shards">,
     Option<"shardCapBytes", "shard-cap-bytes", "uint64_t", "33554432",
            "Shard capacity (as qopt-serialize-tensor-cache's)">,
+    Option<"firstRecord", "first-record", "uint64_t", "0",
+           "With end-record: keep records [first-record, end-record) "
+           "instead of a part's (a segment of quant-opt convert)">,
+    Option<"endRecord", "end-record", "uint64_t", "0",
+           "End of the records kept (0: select by part)">,
   ];
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }

@@ -59,9 +59,17 @@ struct SelectPartPass
     std::vector<Operation *> ops;
     if (failed(collectRecords(model, records, ops)))
       return failure();
+    bool byRange = endRecord != 0;
     std::optional<tc::PartSpec> spec = parsePartSpec(part.getValue());
-    if (!spec)
+    if (byRange) {
+      if (firstRecord >= endRecord || endRecord > records.size())
+        return model.emitError("records [")
+               << firstRecord.getValue() << ", " << endRecord.getValue()
+               << ") are not a range of the model's " << records.size()
+               << " records";
+    } else if (!spec) {
       return emitInvalidPart(model, part.getValue());
+    }
     if (shardCapBytes == 0)
       return model.emitError("shard capacity must be positive");
 
@@ -102,7 +110,12 @@ struct SelectPartPass
     WeightRangePolicy whole =
         WeightRangePolicy::build(params, /*clamp=*/false);
 
-    std::vector<bool> in = recordsInPart(records, *spec, shardCapBytes);
+    std::vector<bool> in(records.size());
+    if (byRange)
+      for (size_t i = firstRecord; i < endRecord; ++i)
+        in[i] = true;
+    else
+      in = recordsInPart(records, *spec, shardCapBytes);
     SmallVector<ParamOp> kept;
     SmallVector<Operation *> dropped;
     for (size_t i = 0; i < ops.size(); ++i) {

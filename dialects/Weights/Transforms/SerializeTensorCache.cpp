@@ -13,6 +13,7 @@
 #include "dialects/Weights/Transforms/Passes.h"
 #include "dialects/Weights/Transforms/Progress.h"
 #include "dialects/Weights/Transforms/Records.h"
+#include "dialects/Weights/Transforms/SerializeSegments.h"
 #include "dialects/Weights/Transforms/Utils.h"
 #include "qopt/Kernels/Cuda.h"
 #include "qopt/TensorCache/TensorCache.h"
@@ -95,6 +96,21 @@ static void returnFreedHeap() {
 #endif
 }
 
+void mlir::qopt::weights::summarizeSources(ModelOp model, uint64_t &bytes,
+                                           bool &gguf) {
+  bytes = 0;
+  gguf = false;
+  model.walk([&](SourceOp s) {
+    auto type = cast<RankedTensorType>(s.getType());
+    gguf |= s.getFile().ends_with(".gguf");
+    if (std::optional<DType> dt = fromMlirType(type.getElementType()))
+      bytes += uint64_t(type.getNumElements()) * ::qopt::numerics::dtypeSize(*dt);
+  });
+}
+
+std::unique_ptr<Pass> mlir::qopt::weights::createSerializeTensorCache(
+    const SerializeTensorCacheOptions &options, SerializeSegments *segments);
+
 namespace {
 /// The executor's workers may unique types and attributes (an evaluation
 /// builds the tensor types it needs), and the context's uniquers lock only
@@ -145,6 +161,12 @@ struct StatsFile {
 struct SerializeTensorCachePass
     : public ::mlir::qopt::weights::impl::SerializeTensorCacheBase<SerializeTensorCachePass> {
   using Base::Base;
+  SerializeTensorCachePass(const SerializeTensorCacheOptions &options,
+                           SerializeSegments *segments)
+      : Base(options), segments(segments) {}
+
+  /// One segment of a conversion run in several (SerializeSegments.h).
+  SerializeSegments *segments = nullptr;
 
   void runOnOperation() override {
     Operation *op = getOperation();
@@ -187,7 +209,13 @@ struct SerializeTensorCachePass
       model.emitError("shard capacity must be positive");
       return signalPassFailure();
     }
-    if (failed(checkExternalRecords(records, recordOps, partSpec)))
+    if (segments && partSpec) {
+      model.emitError("a segment of a conversion cannot be a part");
+      return signalPassFailure();
+    }
+    // A segment's external records are the other segments'.
+    if (!segments &&
+        failed(checkExternalRecords(records, recordOps, partSpec)))
       return signalPassFailure();
 
     if (dryRun) {
@@ -217,15 +245,22 @@ struct SerializeTensorCachePass
     if (!statsJson.getValue().empty() &&
         failed(statsFile.open(model, statsJson.getValue())))
       return signalPassFailure();
-    auto writer =
-        partSpec ? tc::TensorCacheWriter::createPart(outputDir.getValue(),
-                                                     records, *partSpec,
-                                                     shardCapBytes)
-                 : tc::TensorCacheWriter::create(outputDir.getValue(), records,
-                                                 shardCapBytes);
+    // A segment writes into the writer of the first one.
+    std::unique_ptr<tc::TensorCacheWriter> ownWriter;
+    std::unique_ptr<tc::TensorCacheWriter> &writer =
+        segments ? segments->writer : ownWriter;
     if (!writer) {
-      emitError(unknown, llvm::toString(writer.takeError()));
-      return signalPassFailure();
+      auto made =
+          partSpec ? tc::TensorCacheWriter::createPart(outputDir.getValue(),
+                                                       records, *partSpec,
+                                                       shardCapBytes)
+                   : tc::TensorCacheWriter::create(outputDir.getValue(),
+                                                   records, shardCapBytes);
+      if (!made) {
+        emitError(unknown, llvm::toString(made.takeError()));
+        return signalPassFailure();
+      }
+      writer = std::move(*made);
     }
     ProgressLine line(progress);
     ExecutorTimes times;
@@ -238,7 +273,7 @@ struct SerializeTensorCachePass
     opts.clampWeights = clampWeights;
     opts.progress = line.isEnabled();
     opts.progressLine = &line;
-    opts.times = &times;
+    opts.times = segments ? &segments->times : &times;
     opts.chunkBytes = std::max<uint64_t>(chunkBytes, 1);
     ExecutorStats execStats;
     opts.stats = &execStats;
@@ -248,14 +283,14 @@ struct SerializeTensorCachePass
     opts.beforeRun = [&] {
       if (partSpec && eraseOtherParts)
         eraseParams(params,
-                    [&](size_t i) { return !(*writer)->wantsRecord(i); });
+                    [&](size_t i) { return !writer->wantsRecord(i); });
       returnFreedHeap();
       if (execStatsWanted)
         model.walk([&](Operation *o) { opsAlive += o != model; });
     };
     std::vector<TensorError> errors;
     std::optional<MultithreadingForWorkers> multithreading(&getContext());
-    llvm::Error executed = executeParams(params, **writer, opts, &errors);
+    llvm::Error executed = executeParams(params, *writer, opts, &errors);
     multithreading.reset();
     if (llvm::Error err = std::move(executed)) {
       line.clear();
@@ -282,6 +317,18 @@ struct SerializeTensorCachePass
     if (execStatsWanted)
       llvm::errs() << "executor: " << opsAlive
                    << " ops in the model while the chunks ran\n";
+    std::vector<std::string> ownLines;
+    llvm::StringSet<> ownLogged;
+    if (logParams)
+      appendParamLines(params, segments ? segments->paramLines : ownLines,
+                       segments ? segments->loggedParams : ownLogged);
+    if (segments) {
+      // Emission order: segments are consecutive runs of records.
+      llvm::append_range(segments->errors, errors);
+      if (!segments->commit)
+        return;
+      errors = std::move(segments->errors);
+    }
     llvm::Expected<tc::Metadata> meta = stats.metadata();
     if (!meta) {
       model.emitError(llvm::toString(meta.takeError()));
@@ -297,14 +344,14 @@ struct SerializeTensorCachePass
                                ? model.getQuantization()->str()
                                : std::string("none")}};
       if (llvm::Error err =
-              (*writer)->commitPart(*meta, stats.totalParams, identity)) {
+              writer->commitPart(*meta, stats.totalParams, identity)) {
         emitError(unknown, llvm::toString(std::move(err)));
         return signalPassFailure();
       }
       if (std::getenv("QOPT_HASH_STATS"))
-        printHashStats((*writer)->hashStats());
+        printHashStats(writer->hashStats());
       if (printStats)
-        printPartSummary(**writer, *partSpec);
+        printPartSummary(*writer, *partSpec);
     } else {
       {
         tc::ShardPlan plan = tc::planShards(records, shardCapBytes);
@@ -316,16 +363,27 @@ struct SerializeTensorCachePass
                   (plan.shardBytes.size() == 1 ? "" : "s") + ", " +
                   ProgressLine::bytes(double(fileBytes)));
       }
-      llvm::Error committed = (*writer)->commit(*meta);
+      llvm::Error committed = writer->commit(*meta);
       line.clear();
       if (committed) {
         emitError(unknown, llvm::toString(std::move(committed)));
         return signalPassFailure();
       }
       if (std::getenv("QOPT_HASH_STATS"))
-        printHashStats((*writer)->hashStats());
-      if (logParams)
-        logConversion(model, params, times);
+        printHashStats(writer->hashStats());
+      if (logParams) {
+        uint64_t sourceBytes = 0;
+        bool gguf = false;
+        if (segments) {
+          sourceBytes = segments->sourceBytes;
+          gguf = segments->gguf;
+        } else {
+          summarizeSources(model, sourceBytes, gguf);
+        }
+        for (const std::string &l : segments ? segments->paramLines : ownLines)
+          llvm::errs() << l;
+        printUsage(segments ? segments->times : times, sourceBytes, gguf);
+      }
       if (printStats) {
         printStatistics(llvm::errs(), stats,
                         "Saved to directory: " + bold(outputDir.getValue()));
@@ -433,12 +491,11 @@ struct SerializeTensorCachePass
   }
 
   /// What mlc_llm logs while converting: one line per parameter as it
-  /// leaves the quantizer (before presharding), then the time and RAM
-  /// usage of the loader.
-  void logConversion(ModelOp model, ArrayRef<ParamOp> params,
-                     const ExecutorTimes &times) {
-    llvm::raw_ostream &os = llvm::errs();
-    llvm::DenseSet<Value> shown;
+  /// leaves the quantizer (before presharding; the shards of one tensor
+  /// once, under its name), appended to `lines`.
+  void appendParamLines(ArrayRef<ParamOp> params,
+                        std::vector<std::string> &lines,
+                        llvm::StringSet<> &logged) {
     for (ParamOp p : params) {
       if (!p)
         continue;
@@ -447,25 +504,24 @@ struct SerializeTensorCachePass
       if (auto shard = v.getDefiningOp<ShardOp>()) {
         v = shard.getInput();
         name = name.substr(0, name.rfind("_shard-"));
-        if (!shown.insert(v).second)
+        if (!logged.insert(name).second)
           continue;
       }
       auto type = cast<RankedTensorType>(v.getType());
       std::optional<DType> dt = fromMlirType(type.getElementType());
-      os << (v.getDefiningOp<QuantizeOp>() ? "[Quantized]" : "[Not quantized]")
-         << " Parameter: \"" << bold(name)
-         << "\", shape: " << pythonShape(type.getShape())
-         << ", dtype: " << (dt ? ::qopt::numerics::tvmName(*dt) : "?") << "\n";
+      lines.push_back(
+          std::string(v.getDefiningOp<QuantizeOp>() ? "[Quantized]"
+                                                    : "[Not quantized]") +
+          " Parameter: \"" + bold(name) +
+          "\", shape: " + pythonShape(type.getShape()) + ", dtype: " +
+          std::string(dt ? ::qopt::numerics::tvmName(*dt) : "?") + "\n");
     }
-    bool gguf = false;
-    uint64_t sourceBytes = 0;
-    model.walk([&](SourceOp s) {
-      auto type = cast<RankedTensorType>(s.getType());
-      gguf |= s.getFile().ends_with(".gguf");
-      if (std::optional<DType> dt = fromMlirType(type.getElementType()))
-        sourceBytes +=
-            uint64_t(type.getNumElements()) * ::qopt::numerics::dtypeSize(*dt);
-    });
+  }
+
+  /// mlc_llm's time and RAM usage lines after the parameters.
+  static void printUsage(const ExecutorTimes &times, uint64_t sourceBytes,
+                         bool gguf) {
+    llvm::raw_ostream &os = llvm::errs();
     auto secs = [](const std::atomic<uint64_t> &ns) { return double(ns) / 1e9; };
     os << green("Time usage")
        << llvm::format(": %s loading: %.3f sec; Pre-quantization mapping: "
@@ -574,3 +630,8 @@ struct SerializeTensorCachePass
   }
 };
 } // namespace
+
+std::unique_ptr<Pass> mlir::qopt::weights::createSerializeTensorCache(
+    const SerializeTensorCacheOptions &options, SerializeSegments *segments) {
+  return std::make_unique<SerializeTensorCachePass>(options, segments);
+}
