@@ -32,7 +32,9 @@ struct SerializeSegments {
   /// its records (every record: the others are weights.external_param).
   std::unique_ptr<::qopt::tensorcache::TensorCacheWriter> writer;
   ExecutorTimes times;
+  /// --accuracy: each quantized weight's error once, in emission order.
   std::vector<TensorError> errors;
+  llvm::StringSet<> measuredWeights;
   /// mlc_llm's per-parameter log lines, in emission order, each once.
   std::vector<std::string> paramLines;
   llvm::StringSet<> loggedParams;

@@ -314,8 +314,12 @@ struct SerializeTensorCachePass
       appendParamLines(params, segments ? segments->paramLines : ownLines,
                        segments ? segments->loggedParams : ownLogged);
     if (segments) {
-      // Emission order: segments are consecutive runs of records.
-      llvm::append_range(segments->errors, errors);
+      // Emission order: segments are consecutive runs of records. A weight
+      // whose records two segments write (q_weight in one, q_scale in the
+      // next) is evaluated, and measured alike, in both: counted once.
+      for (TensorError &e : errors)
+        if (segments->measuredWeights.insert(e.name).second)
+          segments->errors.push_back(std::move(e));
       if (!segments->commit)
         return;
       errors = std::move(segments->errors);
