@@ -236,10 +236,16 @@ struct SerializeTensorCachePass
     if (!statsJson.getValue().empty() &&
         failed(statsFile.open(model, statsJson.getValue())))
       return signalPassFailure();
-    // A segment writes into the writer of the first one.
+    // A segment writes into the writer of the first one, whose plan its
+    // own must be (each segment planned the model again).
     std::unique_ptr<tc::TensorCacheWriter> ownWriter;
     std::unique_ptr<tc::TensorCacheWriter> &writer =
         segments ? segments->writer : ownWriter;
+    if (writer && !sameRecords(records, writer->records())) {
+      model.emitError("the records of this segment differ from those the "
+                      "first segment planned (did the checkpoint change?)");
+      return signalPassFailure();
+    }
     if (!writer) {
       auto made =
           partSpec ? tc::TensorCacheWriter::createPart(outputDir.getValue(),
@@ -391,6 +397,14 @@ struct SerializeTensorCachePass
         return signalPassFailure();
     statsFile.keep();
     recordStatistics(op, stats);
+  }
+
+  static bool sameRecords(const std::vector<tc::RecordSpec> &a,
+                          const std::vector<tc::RecordSpec> &b) {
+    return llvm::equal(a, b, [](const tc::RecordSpec &x,
+                                const tc::RecordSpec &y) {
+      return x.name == y.name && x.shape == y.shape && x.dtype == y.dtype;
+    });
   }
 
   /// A weights.external_param is a record another part writes: only a
