@@ -383,6 +383,10 @@ int runConvert() {
     return usageError(err);
   if (threads > 4096)
     return usageError("--threads needs a count between 0 and 4096");
+  if (segments.getNumOccurrences() && (!part.empty() || dryRun))
+    return usageError(std::string("--segments applies to a whole conversion, "
+                                  "not with ") +
+                      (part.empty() ? "--dry-run" : "--part"));
   if (quiet && verbose)
     return usageError("--quiet and --verbose exclude each other");
   if (strict && allowRequantize)
