@@ -18,6 +18,9 @@ for line in lines:
             undescribed += 1
             print("no description:", current, m.group(1))
         continue
+    # The values of an enum option ("    =all  -   ..."), under it.
+    if re.match(r"^    =", line):
+        continue
     if not line.startswith("        "):
         current = None
 for name in sorted(options):

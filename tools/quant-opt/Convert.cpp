@@ -9,6 +9,7 @@
 
 #include "Commands.h"
 #include "ConvertLog.h"
+#include "ConvertContexts.h"
 #include "qopt/InitAll.h"
 #include "qopt/Kernels/Cuda.h"
 #include "qopt/Models/QuantizationModes.h"
@@ -121,6 +122,14 @@ cl::opt<std::string> part(
 cl::opt<std::string> shardCapMb(
     "shard-cap-mb", cl::sub(sub()), cl::cat(cat()), cl::value_desc("X"),
     cl::desc("Shard capacity in MiB (default 32, as mlc_llm)"));
+cl::opt<unsigned> segments(
+    "segments", cl::sub(sub()), cl::cat(cat()), cl::init(0),
+    cl::value_desc("N"),
+    cl::desc("Run the conversion as N segments of consecutive records, each "
+             "planned and serialized in MLIR contexts of its own, so that "
+             "the IR of one segment at a time is held while its tensors are "
+             "converted; same output, committed once (default 0: one "
+             "segment per 2,500 checkpoint tensors)"));
 cl::opt<unsigned> threads("threads", cl::sub(sub()), cl::cat(cat()),
                           cl::init(0), cl::value_desc("N"),
                           cl::desc("Worker threads (default 0: all cores)"));
@@ -374,6 +383,10 @@ int runConvert() {
     return usageError(err);
   if (threads > 4096)
     return usageError("--threads needs a count between 0 and 4096");
+  if (segments.getNumOccurrences() && (!part.empty() || dryRun))
+    return usageError(std::string("--segments applies to a whole conversion, "
+                                  "not with ") +
+                      (part.empty() ? "--dry-run" : "--part"));
   if (quiet && verbose)
     return usageError("--quiet and --verbose exclude each other");
   if (strict && allowRequantize)
@@ -387,18 +400,7 @@ int runConvert() {
 
   DialectRegistry registry;
   ::qopt::registerAllDialects(registry);
-  // Without MLIR's multithreading: nothing in the conversion's passes runs
-  // on MLIR's threads, and with it every uniqued name and location (one of
-  // each per checkpoint tensor) is entered in a thread-local cache too (1.3
-  // MB for Qwen3-30B-A3B's 18,867 tensors, held to the end). The serialize
-  // pass enables it while its workers run (they unique types).
-  // (Threading::DISABLED at construction leaves the uniquers' own switch
-  // on: disableMultithreading() sets both.)
-  MLIRContext ctx(registry);
-  ctx.disableMultithreading();
-  ctx.loadAllAvailableDialects();
-  ctx.printOpOnDiagnostic(false);
-  ctx.getDiagEngine().registerHandler(::qopt::printConvertDiagnostic);
+  std::unique_ptr<MLIRContext> ctx = makeContext(registry);
 
   LogLevel level = quiet     ? LogLevel::Quiet
                    : verbose ? LogLevel::Verbose
@@ -417,8 +419,7 @@ int runConvert() {
   logArgs.threads = threads;
 
   OwningOpRef<ModuleOp> module =
-      ModuleOp::create(FileLineColLoc::get(&ctx, config, 0, 0));
-  PassManager pm(&ctx);
+      ModuleOp::create(FileLineColLoc::get(ctx.get(), config, 0, 0));
   weights::ConvertPipelineOptions opts;
   opts.config = config;
   opts.source = sourcePath;
@@ -452,10 +453,27 @@ int runConvert() {
   // Nothing prints the IR after the conversion: a part drops the other
   // parts' IR before its chunks run (docs/design.md).
   opts.eraseOtherParts = true;
-  weights::buildConvertPipeline(pm, opts);
-  pm.addInstrumentation(::qopt::createConvertLogger(logArgs));
-  if (failed(pm.run(*module)))
-    return 1;
-  return 0;
+  // A part plans in one context and runs in another (docs/design.md, "What
+  // is alive while the chunks run").
+  bool twoContexts = !part.empty() && !dryRun;
+  if (twoContexts)
+    opts.stage = weights::ConvertStage::Plan;
+  bool whole = part.empty() && !dryRun;
+  if (whole)
+    opts.stage = weights::ConvertStage::Plan;
+  {
+    PassManager pm(ctx.get());
+    weights::buildConvertPipeline(pm, opts);
+    pm.addInstrumentation(::qopt::createConvertLogger(logArgs));
+    if (failed(pm.run(*module)))
+      return 1;
+  }
+  if (twoContexts) {
+    opts.stage = weights::ConvertStage::Serialize;
+    return runInFreshContext(module, ctx, registry, opts);
+  }
+  if (!whole)
+    return 0;
+  return runSegments(module, ctx, registry, opts, segments, config);
 }
 } // namespace qopt

@@ -116,6 +116,11 @@ def Weights_SourceOp : Weights_EvaluableOp<"source", ["getRowReads",
     GGUF block-quantized tensors are sources of their raw bytes
     (`tensor<rows x bytes x ui8>`) decoded by `weights.dequantize_ggml`.
 
+    `range_type`, set by `qopt-select-part` when records outside the IR
+    read the tensor too: the narrowest float type a cast on the way to one
+    of them gives its values, which the serialize pass's range check then
+    counts as if that cast were still in the IR (docs/reliability.md).
+
     ```mlir
     %0 = weights.source "model.safetensors"["lm_head.weight"] offset 2192 : tensor<512x128xbf16>
     %1 = weights.source "llama.gguf"["model.layers.0.mlp.up_proj.weight"] offset 4096 : tensor<256x136xui8>
@@ -125,13 +130,23 @@ def Weights_SourceOp : Weights_EvaluableOp<"source", ["getRowReads",
     StrAttr:$file,
     StrAttr:$key,
     I64Prop:$offset,
-    OptionalAttr<DenseI64ArrayAttr>:$strides
+    OptionalAttr<DenseI64ArrayAttr>:$strides,
+    OptionalAttr<TypeAttrOf<AnyFloat>>:$range_type
   );
   let results = (outs AnyStaticShapeTensor:$result);
   let assemblyFormat = [{
     $file `[` $key `]` `offset` $offset (`strides` $strides^)?
     attr-dict `:` type($result)
   }];
+  let builders = [
+    // An importer's source: no range_type.
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::StringAttr":$file,
+                   "::mlir::StringAttr":$key, "int64_t":$offset,
+                   "::mlir::DenseI64ArrayAttr":$strides), [{
+      build($_builder, $_state, result, file, key, offset, strides,
+            ::mlir::TypeAttr());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 
@@ -528,6 +543,27 @@ def Weights_ParamOp : Weights_Op<"param", [Symbol, HasParent<"ModelOp">]> {
       return getSymName();
     }
   }];
+}
+
+def Weights_ExternalParamOp : Weights_Op<"external_param",
+    [Symbol, HasParent<"ModelOp">]> {
+  let summary = "A record of the tensor cache that another part writes";
+  let description = [{
+    Keeps the place, name, shape and dtype of a record whose definition is
+    not in the IR: `qopt-select-part` leaves one for every record of the
+    other parts, so that the IR of one part still plans the whole tensor
+    cache's shards (the layout depends on every record's size, in order),
+    and `qopt-serialize-tensor-cache{part=I/N}` writes the records that
+    have a definition at the places the whole cache gives them. The record
+    must lie in a shard another part writes.
+
+    ```mlir
+    weights.external_param @model.layers.1.mlp.down_proj.q_weight : tensor<128x32xui32>
+    ```
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name,
+                       TypeAttrOf<AnyStaticShapeTensor>:$type);
+  let assemblyFormat = "$sym_name attr-dict `:` $type";
 }
 
 //===----------------------------------------------------------------------===//

@@ -111,6 +111,10 @@ public:
     DenseMap<Operation *, size_t> itemOf;
     for (size_t i = 0; i < params.size(); ++i) {
       ParamOp p = params[i];
+      // No definition here (a weights.external_param): a record of another
+      // part, which the serialize pass checked.
+      if (!p)
+        continue;
       Value v = p.getValue();
       auto selection = v.getDefiningOp<RowSelectionOpInterface>();
       if (selection)

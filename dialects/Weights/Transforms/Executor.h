@@ -95,7 +95,8 @@ struct TensorError {
   double sqnrDb() const;
 };
 
-/// Evaluates `params` (record i of `writer` is params[i]) and writes them.
+/// Evaluates `params` (record i of `writer` is params[i]; null for a record
+/// of another part, which the writer must not want) and writes them.
 /// The first error stops the workers and is returned: an EvaluationError at
 /// the op that could not be evaluated (its message names the parameter), or
 /// a plain error of the writer.

@@ -25,6 +25,9 @@ namespace mlir::qopt::weights {
 /// qoptConvert returns them.
 inline constexpr llvm::StringLiteral kStatisticsAttrName = "weights.statistics";
 
+/// The passes of qopt-convert that run (its `stage` option).
+enum class ConvertStage { All, Plan, Serialize };
+
 /// Options of the whole conversion (`quant-opt convert`).
 struct ConvertPipelineOptions
     : public PassPipelineOptions<ConvertPipelineOptions> {
@@ -160,6 +163,18 @@ struct ConvertPipelineOptions
       llvm::cl::desc("With part: erase the other parts' parameters from the "
                      "IR once they are planned"),
       llvm::cl::init(false)};
+  // Issue 16: planning and the run in separate MLIR contexts (quant-opt
+  // convert --part; docs/design.md, "What is alive while the chunks run").
+  Option<ConvertStage> stage{
+      *this, "stage", llvm::cl::desc("Which passes of the pipeline run"),
+      llvm::cl::init(ConvertStage::All),
+      llvm::cl::values(
+          clEnumValN(ConvertStage::All, "all", "the whole pipeline"),
+          clEnumValN(ConvertStage::Plan, "plan",
+                     "up to presharding, then (with part) qopt-select-part"),
+          clEnumValN(ConvertStage::Serialize, "serialize",
+                     "qopt-serialize-tensor-cache alone, on what plan "
+                     "left"))};
 };
 
 /// import -> map -> quantize -> verify -> preshard -> serialize.

@@ -317,4 +317,44 @@ def SerializeTensorCache : Pass<"qopt-serialize-tensor-cache"> {
   let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
 }
 
+// Issue 16: the IR of one part, for a run in a fresh context (docs/design.md,
+// "What is alive while the chunks run").
+def SelectPart : Pass<"qopt-select-part"> {
+  let summary = "Keeps only the definitions of one part's records";
+  let description = [{
+    Plans the tensor cache's shards from the records (`weights.param` and
+    `weights.external_param` ops, in order: the same plan as
+    `qopt-serialize-tensor-cache`), then replaces every `weights.param`
+    whose record lies in a shard another part writes by a
+    `weights.external_param` of the same name and type, and erases every op
+    that only those parameters used. A source that records of other parts
+    read through a narrower cast than the part's own records gets that type
+    as its `range_type`, so that the range check of the part's run is the
+    same as the whole model's. Serializing the result with the same `part`
+    writes the same shards and manifest as serializing the whole model;
+    `quant-opt convert --part` runs it, moves the IR it leaves to a fresh
+    context (bytecode) and serializes it there, so that the names and
+    locations of the other parts' tensors, uniqued in the first context, are
+    freed. With `end-record`, the records kept are those of a range of the
+    emission order instead: one segment of a conversion that `quant-opt
+    convert` runs in several (each planned and serialized in contexts of
+    its own, all written by one writer that commits once). Errors as the
+    serialize pass's: a record of a type no tensor cache holds, a parameter
+    that was not built, another part's parameter that cannot be evaluated;
+    and a record range outside the records.
+  }];
+  let options = [
+    Option<"part", "part", "std::string", "\"\"",
+           "I/N: keep the records of the I-th of N slices of the shards">,
+    Option<"shardCapBytes", "shard-cap-bytes", "uint64_t", "33554432",
+           "Shard capacity (as qopt-serialize-tensor-cache's)">,
+    Option<"firstRecord", "first-record", "uint64_t", "0",
+           "With end-record: keep records [first-record, end-record) "
+           "instead of a part's (a segment of quant-opt convert)">,
+    Option<"endRecord", "end-record", "uint64_t", "0",
+           "End of the records kept (0: select by part)">,
+  ];
+  let dependentDialects = ["::mlir::qopt::weights::WeightsDialect"];
+}
+
 #endif // QOPT_WEIGHTS_PASSES

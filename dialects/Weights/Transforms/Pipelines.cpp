@@ -2,7 +2,9 @@
 //
 // `qopt-convert`: import -> map names -> [merge LoRA] -> quantize -> check
 // requantization -> verify -> preshard -> serialize, the pipeline
-// `quant-opt convert` runs.
+// `quant-opt convert` runs; its `stage` option splits it in two (plan, with
+// part then qopt-select-part; serialize), which `quant-opt convert --part`
+// runs in two MLIR contexts.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,8 +16,30 @@
 using namespace mlir;
 using namespace mlir::qopt::weights;
 
+static void buildPlanStage(OpPassManager &pm,
+                           const ConvertPipelineOptions &opts);
+
 void mlir::qopt::weights::buildConvertPipeline(
     OpPassManager &pm, const ConvertPipelineOptions &opts) {
+  if (opts.stage != ConvertStage::Serialize)
+    buildPlanStage(pm, opts);
+  if (opts.stage == ConvertStage::Plan) {
+    if (!opts.part.getValue().empty())
+      pm.addPass(createSelectPart(
+          SelectPartOptions{opts.part, opts.shardCapBytes}));
+    return;
+  }
+  SerializeTensorCacheOptions serialize{
+      opts.output, opts.threads, opts.statsJson, opts.printStats,
+      opts.dryRun, opts.accuracy, opts.progress, opts.device, opts.part,
+      opts.shardCapBytes, /*checkpointRoot=*/"", opts.clampWeights, opts.logParams};
+  serialize.eraseOtherParts = opts.eraseOtherParts;
+  pm.addPass(createSerializeTensorCache(serialize));
+}
+
+/// import -> ... -> preshard: everything before the serialize pass.
+static void buildPlanStage(OpPassManager &pm,
+                           const ConvertPipelineOptions &opts) {
   pm.addPass(createImportCheckpoint(ImportCheckpointOptions{
       opts.source, opts.config, opts.sourceFormat, opts.modelType}));
   // Missing source tensors are reported by the verify pass, with the other
@@ -46,12 +70,6 @@ void mlir::qopt::weights::buildConvertPipeline(
   pm.addPass(createVerifyParameters(VerifyParametersOptions{opts.graph}));
   if (opts.tensorParallelShards > 1)
     pm.addPass(createPreShardTP(PreShardTPOptions{opts.tensorParallelShards}));
-  SerializeTensorCacheOptions serialize{
-      opts.output, opts.threads, opts.statsJson, opts.printStats,
-      opts.dryRun, opts.accuracy, opts.progress, opts.device, opts.part,
-      opts.shardCapBytes, /*checkpointRoot=*/"", opts.clampWeights, opts.logParams};
-  serialize.eraseOtherParts = opts.eraseOtherParts;
-  pm.addPass(createSerializeTensorCache(serialize));
 }
 
 void mlir::qopt::weights::registerWeightsPipelines() {

@@ -12,6 +12,9 @@
 #include "dialects/Weights/Transforms/Executor.h"
 #include "dialects/Weights/Transforms/Passes.h"
 #include "dialects/Weights/Transforms/Progress.h"
+#include "dialects/Weights/Transforms/Records.h"
+#include "dialects/Weights/Transforms/SerializeLog.h"
+#include "dialects/Weights/Transforms/SerializeSegments.h"
 #include "dialects/Weights/Transforms/Utils.h"
 #include "qopt/Kernels/Cuda.h"
 #include "qopt/TensorCache/TensorCache.h"
@@ -69,29 +72,16 @@ static void recordStatistics(Operation *module, const tc::Statistics &stats) {
 }
 
 /// Erases the parameters of `params` whose record `drop` selects, then every
-/// op none of whose results is used any more: the definitions only those
-/// parameters had. Their entries in `params` become null.
+/// op only they used. Their entries in `params` become null.
 static void eraseParams(MutableArrayRef<ParamOp> params,
                         llvm::function_ref<bool(size_t)> drop) {
-  SmallVector<Operation *> work;
+  SmallVector<Operation *> dropped;
   for (size_t i = 0; i < params.size(); ++i)
-    if (drop(i)) {
-      work.push_back(params[i]);
+    if (params[i] && drop(i)) {
+      dropped.push_back(params[i]);
       params[i] = ParamOp();
     }
-  // An op reached twice (two results used, one input read twice) is erased
-  // once; its pointer is not followed again.
-  llvm::DenseSet<Operation *> erased;
-  while (!work.empty()) {
-    Operation *op = work.pop_back_val();
-    if (erased.contains(op) || !op->use_empty())
-      continue;
-    for (Value operand : op->getOperands())
-      if (Operation *def = operand.getDefiningOp())
-        work.push_back(def);
-    erased.insert(op);
-    op->erase();
-  }
+  eraseWithUnusedDefinitions(dropped);
 }
 
 /// Returns the heap's free pages to the system. `quant-opt` raises glibc's
@@ -106,6 +96,9 @@ static void returnFreedHeap() {
   malloc_trim(0);
 #endif
 }
+
+std::unique_ptr<Pass> mlir::qopt::weights::createSerializeTensorCache(
+    const SerializeTensorCacheOptions &options, SerializeSegments *segments);
 
 namespace {
 /// The executor's workers may unique types and attributes (an evaluation
@@ -154,9 +147,17 @@ struct StatsFile {
   }
 };
 
+using namespace serializelog;
+
 struct SerializeTensorCachePass
     : public ::mlir::qopt::weights::impl::SerializeTensorCacheBase<SerializeTensorCachePass> {
   using Base::Base;
+  SerializeTensorCachePass(const SerializeTensorCacheOptions &options,
+                           SerializeSegments *segments)
+      : Base(options), segments(segments) {}
+
+  /// One segment of a conversion run in several (SerializeSegments.h).
+  SerializeSegments *segments = nullptr;
 
   void runOnOperation() override {
     Operation *op = getOperation();
@@ -171,45 +172,27 @@ struct SerializeTensorCachePass
       model.emitError("qopt-serialize-tensor-cache needs 'output-dir'");
       return signalPassFailure();
     }
-    auto missing = model.getBody().front().getOps<MissingOp>();
-    if (!missing.empty()) {
-      MissingOp first = *missing.begin();
-      model.emitError("parameter '")
-          << first.getParam() << "' was not built: source tensor '"
-          << *first.getTensors().getAsValueRange<StringAttr>().begin()
-          << "' is not in the checkpoint (run qopt-verify-parameters for all)";
+    if (failed(checkAllBuilt(model)))
       return signalPassFailure();
-    }
 
-    // Records, in emission order.
+    // Records, in emission order; a weights.external_param has no
+    // definition here (another part writes it): its entry in params is null.
     std::vector<tc::RecordSpec> records;
+    std::vector<Operation *> recordOps;
+    if (failed(collectRecords(model, records, recordOps)))
+      return signalPassFailure();
     std::vector<ParamOp> params;
-    for (ParamOp p : model.getParams()) {
-      auto type = cast<RankedTensorType>(p.getValue().getType());
-      std::optional<DType> dt = fromMlirType(type.getElementType());
-      if (!dt) {
-        p.emitError("parameter '") << p.getName() << "' has element type "
-                                   << type.getElementType()
-                                   << ", which a tensor cache cannot hold";
-        return signalPassFailure();
-      }
-      records.push_back({p.getName().str(),
-                         std::vector<int64_t>(type.getShape().begin(),
-                                              type.getShape().end()),
-                         *dt});
-      params.push_back(p);
-    }
+    for (Operation *o : recordOps)
+      params.push_back(dyn_cast<ParamOp>(o));
 
     tc::Statistics stats = tc::Statistics::fromRecords(records);
     stats.totalParams = sourceParamCount(model);
 
     std::optional<tc::PartSpec> partSpec;
     if (!part.getValue().empty()) {
-      partSpec = parsePart(part.getValue());
+      partSpec = parsePartSpec(part.getValue());
       if (!partSpec) {
-        model.emitError("invalid part '")
-            << part.getValue()
-            << "': expected I/N with 1 <= I <= N (for example 2/8)";
+        emitInvalidPart(model, part.getValue());
         return signalPassFailure();
       }
     }
@@ -217,6 +200,14 @@ struct SerializeTensorCachePass
       model.emitError("shard capacity must be positive");
       return signalPassFailure();
     }
+    if (segments && partSpec) {
+      model.emitError("a segment of a conversion cannot be a part");
+      return signalPassFailure();
+    }
+    // A segment's external records are the other segments'.
+    if (!segments &&
+        failed(checkExternalRecords(records, recordOps, partSpec)))
+      return signalPassFailure();
 
     if (dryRun) {
       printPlan(model, records, stats);
@@ -245,15 +236,28 @@ struct SerializeTensorCachePass
     if (!statsJson.getValue().empty() &&
         failed(statsFile.open(model, statsJson.getValue())))
       return signalPassFailure();
-    auto writer =
-        partSpec ? tc::TensorCacheWriter::createPart(outputDir.getValue(),
-                                                     records, *partSpec,
-                                                     shardCapBytes)
-                 : tc::TensorCacheWriter::create(outputDir.getValue(), records,
-                                                 shardCapBytes);
-    if (!writer) {
-      emitError(unknown, llvm::toString(writer.takeError()));
+    // A segment writes into the writer of the first one, whose plan its
+    // own must be (each segment planned the model again).
+    std::unique_ptr<tc::TensorCacheWriter> ownWriter;
+    std::unique_ptr<tc::TensorCacheWriter> &writer =
+        segments ? segments->writer : ownWriter;
+    if (writer && !sameRecords(records, writer->records())) {
+      model.emitError("the records of this segment differ from those the "
+                      "first segment planned (did the checkpoint change?)");
       return signalPassFailure();
+    }
+    if (!writer) {
+      auto made =
+          partSpec ? tc::TensorCacheWriter::createPart(outputDir.getValue(),
+                                                       records, *partSpec,
+                                                       shardCapBytes)
+                   : tc::TensorCacheWriter::create(outputDir.getValue(),
+                                                   records, shardCapBytes);
+      if (!made) {
+        emitError(unknown, llvm::toString(made.takeError()));
+        return signalPassFailure();
+      }
+      writer = std::move(*made);
     }
     ProgressLine line(progress);
     ExecutorTimes times;
@@ -266,7 +270,7 @@ struct SerializeTensorCachePass
     opts.clampWeights = clampWeights;
     opts.progress = line.isEnabled();
     opts.progressLine = &line;
-    opts.times = &times;
+    opts.times = segments ? &segments->times : &times;
     opts.chunkBytes = std::max<uint64_t>(chunkBytes, 1);
     ExecutorStats execStats;
     opts.stats = &execStats;
@@ -276,14 +280,14 @@ struct SerializeTensorCachePass
     opts.beforeRun = [&] {
       if (partSpec && eraseOtherParts)
         eraseParams(params,
-                    [&](size_t i) { return !(*writer)->wantsRecord(i); });
+                    [&](size_t i) { return !writer->wantsRecord(i); });
       returnFreedHeap();
       if (execStatsWanted)
         model.walk([&](Operation *o) { opsAlive += o != model; });
     };
     std::vector<TensorError> errors;
     std::optional<MultithreadingForWorkers> multithreading(&getContext());
-    llvm::Error executed = executeParams(params, **writer, opts, &errors);
+    llvm::Error executed = executeParams(params, *writer, opts, &errors);
     multithreading.reset();
     if (llvm::Error err = std::move(executed)) {
       line.clear();
@@ -310,6 +314,22 @@ struct SerializeTensorCachePass
     if (execStatsWanted)
       llvm::errs() << "executor: " << opsAlive
                    << " ops in the model while the chunks ran\n";
+    std::vector<std::string> ownLines;
+    llvm::StringSet<> ownLogged;
+    if (logParams)
+      appendParamLines(params, segments ? segments->paramLines : ownLines,
+                       segments ? segments->loggedParams : ownLogged);
+    if (segments) {
+      // Emission order: segments are consecutive runs of records. A weight
+      // whose records two segments write (q_weight in one, q_scale in the
+      // next) is evaluated, and measured alike, in both: counted once.
+      for (TensorError &e : errors)
+        if (segments->measuredWeights.insert(e.name).second)
+          segments->errors.push_back(std::move(e));
+      if (!segments->commit)
+        return;
+      errors = std::move(segments->errors);
+    }
     llvm::Expected<tc::Metadata> meta = stats.metadata();
     if (!meta) {
       model.emitError(llvm::toString(meta.takeError()));
@@ -325,14 +345,14 @@ struct SerializeTensorCachePass
                                ? model.getQuantization()->str()
                                : std::string("none")}};
       if (llvm::Error err =
-              (*writer)->commitPart(*meta, stats.totalParams, identity)) {
+              writer->commitPart(*meta, stats.totalParams, identity)) {
         emitError(unknown, llvm::toString(std::move(err)));
         return signalPassFailure();
       }
       if (std::getenv("QOPT_HASH_STATS"))
-        printHashStats((*writer)->hashStats());
+        printHashStats(writer->hashStats());
       if (printStats)
-        printPartSummary(**writer, *partSpec);
+        printPartSummary(*writer, *partSpec);
     } else {
       {
         tc::ShardPlan plan = tc::planShards(records, shardCapBytes);
@@ -344,16 +364,27 @@ struct SerializeTensorCachePass
                   (plan.shardBytes.size() == 1 ? "" : "s") + ", " +
                   ProgressLine::bytes(double(fileBytes)));
       }
-      llvm::Error committed = (*writer)->commit(*meta);
+      llvm::Error committed = writer->commit(*meta);
       line.clear();
       if (committed) {
         emitError(unknown, llvm::toString(std::move(committed)));
         return signalPassFailure();
       }
       if (std::getenv("QOPT_HASH_STATS"))
-        printHashStats((*writer)->hashStats());
-      if (logParams)
-        logConversion(model, params, times);
+        printHashStats(writer->hashStats());
+      if (logParams) {
+        uint64_t sourceBytes = 0;
+        bool gguf = false;
+        if (segments) {
+          sourceBytes = segments->sourceBytes;
+          gguf = segments->gguf;
+        } else {
+          summarizeSources(model, sourceBytes, gguf);
+        }
+        for (const std::string &l : segments ? segments->paramLines : ownLines)
+          llvm::errs() << l;
+        printUsage(segments ? segments->times : times, sourceBytes, gguf);
+      }
       if (printStats) {
         printStatistics(llvm::errs(), stats,
                         "Saved to directory: " + bold(outputDir.getValue()));
@@ -368,14 +399,40 @@ struct SerializeTensorCachePass
     recordStatistics(op, stats);
   }
 
-  /// "I/N" with 1 <= I <= N.
-  static std::optional<tc::PartSpec> parsePart(StringRef text) {
-    auto [i, n] = text.split('/');
-    uint32_t index, count;
-    if (i.getAsInteger(10, index) || n.getAsInteger(10, count) || index < 1 ||
-        index > count)
-      return std::nullopt;
-    return tc::PartSpec{index, count};
+  static bool sameRecords(const std::vector<tc::RecordSpec> &a,
+                          const std::vector<tc::RecordSpec> &b) {
+    return llvm::equal(a, b, [](const tc::RecordSpec &x,
+                                const tc::RecordSpec &y) {
+      return x.name == y.name && x.shape == y.shape && x.dtype == y.dtype;
+    });
+  }
+
+  /// A weights.external_param is a record another part writes: only a
+  /// part whose shards do not hold it serializes the IR (the dry run's
+  /// plan needs no definition).
+  LogicalResult checkExternalRecords(const std::vector<tc::RecordSpec> &records,
+                                     ArrayRef<Operation *> ops,
+                                     std::optional<tc::PartSpec> spec) {
+    if (dryRun || llvm::none_of(ops, llvm::IsaPred<ExternalParamOp>))
+      return success();
+    std::vector<bool> in;
+    if (spec)
+      in = recordsInPart(records, *spec, shardCapBytes);
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (!isa<ExternalParamOp>(ops[i]))
+        continue;
+      if (!spec)
+        return ops[i]->emitOpError("record '")
+               << records[i].name
+               << "' has no definition: only a part that does not write it "
+                  "can be serialized (part=I/N)";
+      if (in[i])
+        return ops[i]->emitOpError("record '")
+               << records[i].name << "' has no definition, but part "
+               << spec->index << " of " << spec->count
+               << " writes its shard";
+    }
+    return success();
   }
 
   void printPartSummary(const tc::TensorCacheWriter &writer,
@@ -396,119 +453,6 @@ struct SerializeTensorCachePass
                  << outputDir.getValue() << "\n"
                  << "Manifest: "
                  << tc::partManifestPath(outputDir.getValue(), spec) << "\n";
-  }
-
-  static void printHashStats(const tc::ShardHasher::Stats &s) {
-    llvm::errs() << llvm::format(
-        "md5: %llu bytes hashed as written (%llu waited out of order, %llu "
-        "read back), %llu batches (%llu cut short), %.1f lanes per batch, at "
-        "most %.1f MB "
-        "waiting in %.1f MB of copies, %llu windows mapped, %llu "
-        "unmappings\n",
-        (unsigned long long)s.bytes, (unsigned long long)s.outOfOrder,
-        (unsigned long long)s.readBack, (unsigned long long)s.batches,
-        (unsigned long long)s.cutShort,
-        s.batches ? double(s.laneBatches) / double(s.batches) : 0.0,
-        double(s.peakWaiting) / 1e6, double(s.peakHeld) / 1e6,
-        (unsigned long long)s.windowMaps,
-        (unsigned long long)s.windowReleases);
-  }
-
-  static bool color() { return llvm::sys::Process::StandardErrHasColors(); }
-  static std::string bold(const std::string &text) {
-    return color() ? "\033[1m" + text + "\033[0m" : text;
-  }
-  static std::string green(const std::string &text) {
-    return color() ? "\033[92m" + text + "\033[0m" : text;
-  }
-
-  /// mlc_llm's statistics lines (statistics on stderr; in a dry run's plan,
-  /// on stdout).
-  static void printStatistics(llvm::raw_ostream &os,
-                              const tc::Statistics &stats,
-                              const std::string &last) {
-    bool styled = &os == &llvm::errs() && color();
-    for (const std::string &line : tc::formatStatisticsLines(stats, styled))
-      os << line << "\n";
-    if (!last.empty())
-      os << last << "\n";
-  }
-
-  /// "(256, 32)", "(128,)", "()": a Python tuple, as mlc_llm prints shapes.
-  static std::string pythonShape(ArrayRef<int64_t> shape) {
-    std::string s = "(";
-    for (size_t i = 0; i < shape.size(); ++i)
-      s += (i ? ", " : "") + std::to_string(shape[i]);
-    return s + (shape.size() == 1 ? ",)" : ")");
-  }
-
-  /// What mlc_llm logs while converting: one line per parameter as it
-  /// leaves the quantizer (before presharding), then the time and RAM
-  /// usage of the loader.
-  void logConversion(ModelOp model, ArrayRef<ParamOp> params,
-                     const ExecutorTimes &times) {
-    llvm::raw_ostream &os = llvm::errs();
-    llvm::DenseSet<Value> shown;
-    for (ParamOp p : params) {
-      Value v = p.getValue();
-      std::string name = p.getName().str();
-      if (auto shard = v.getDefiningOp<ShardOp>()) {
-        v = shard.getInput();
-        name = name.substr(0, name.rfind("_shard-"));
-        if (!shown.insert(v).second)
-          continue;
-      }
-      auto type = cast<RankedTensorType>(v.getType());
-      std::optional<DType> dt = fromMlirType(type.getElementType());
-      os << (v.getDefiningOp<QuantizeOp>() ? "[Quantized]" : "[Not quantized]")
-         << " Parameter: \"" << bold(name)
-         << "\", shape: " << pythonShape(type.getShape())
-         << ", dtype: " << (dt ? ::qopt::numerics::tvmName(*dt) : "?") << "\n";
-    }
-    bool gguf = false;
-    uint64_t sourceBytes = 0;
-    model.walk([&](SourceOp s) {
-      auto type = cast<RankedTensorType>(s.getType());
-      gguf |= s.getFile().ends_with(".gguf");
-      if (std::optional<DType> dt = fromMlirType(type.getElementType()))
-        sourceBytes +=
-            uint64_t(type.getNumElements()) * ::qopt::numerics::dtypeSize(*dt);
-    });
-    auto secs = [](const std::atomic<uint64_t> &ns) { return double(ns) / 1e9; };
-    os << green("Time usage")
-       << llvm::format(": %s loading: %.3f sec; Pre-quantization mapping: "
-                       "%.3f sec; Quantization: %.3f sec\n",
-                       gguf ? "GGUF" : "HF", secs(times.loadNs),
-                       secs(times.mapNs), secs(times.quantNs));
-    struct rusage usage {};
-    getrusage(RUSAGE_SELF, &usage);
-    double gib = 1024.0 * 1024.0 * 1024.0;
-    os << green("RAM usage")
-       << llvm::format(": Peak RAM: %.3f GB. Total bytes loaded from disk: "
-                       "%.3f GB\n",
-                       double(usage.ru_maxrss) * 1024.0 / gib,
-                       double(sourceBytes) / gib);
-  }
-
-  static TensorError total(const std::vector<TensorError> &errors) {
-    TensorError all;
-    for (const TensorError &e : errors) {
-      all.signal += e.signal;
-      all.noise += e.noise;
-    }
-    return all;
-  }
-
-  static void printAccuracy(const std::vector<TensorError> &errors) {
-    if (errors.empty()) {
-      llvm::errs() << "Quantization error: no quantized weights\n";
-      return;
-    }
-    TensorError all = total(errors);
-    llvm::errs() << llvm::format(
-        "Quantization error: relative Frobenius %.6f, SQNR %.2f dB over %zu "
-        "quantized weights\n",
-        all.relFrobenius(), all.sqnrDb(), errors.size());
   }
 
   /// The statistics JSON; with accuracy, an "Accuracy" object is added:
@@ -582,3 +526,8 @@ struct SerializeTensorCachePass
   }
 };
 } // namespace
+
+std::unique_ptr<Pass> mlir::qopt::weights::createSerializeTensorCache(
+    const SerializeTensorCacheOptions &options, SerializeSegments *segments) {
+  return std::make_unique<SerializeTensorCachePass>(options, segments);
+}

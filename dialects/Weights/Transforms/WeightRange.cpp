@@ -33,7 +33,8 @@ WeightRangePolicy WeightRangePolicy::build(ArrayRef<ParamOp> params,
   llvm::DenseSet<std::pair<Value, unsigned>> seen;
   SmallVector<std::pair<Value, num::FloatFormat>> work;
   for (ParamOp p : params)
-    work.push_back({p.getValue(), num::FloatFormat::BF16});
+    if (p) // null: a record of another part (an external_param)
+      work.push_back({p.getValue(), num::FloatFormat::BF16});
   while (!work.empty()) {
     auto [v, target] = work.pop_back_val();
     if (!seen.insert({v, unsigned(target)}).second)
@@ -41,7 +42,12 @@ WeightRangePolicy WeightRangePolicy::build(ArrayRef<ParamOp> params,
     Operation *def = v.getDefiningOp();
     if (!def)
       continue;
-    if (isa<SourceOp>(def)) {
+    if (auto source = dyn_cast<SourceOp>(def)) {
+      // Records outside the IR read it through a cast to this type
+      // (qopt-select-part).
+      if (auto t = source.getRangeType())
+        if (auto f = formatOf(*t))
+          target = num::narrowerFormat(target, *f);
       auto [it, inserted] = policy.targets.try_emplace(def, target);
       if (!inserted)
         it->second = num::narrowerFormat(it->second, target);

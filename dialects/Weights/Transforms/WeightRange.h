@@ -25,7 +25,8 @@ struct WeightRangePolicy {
   /// --clamp-weights: clamp instead of failing.
   bool clamp = false;
 
-  /// Walks the definitions of `params`.
+  /// Walks the definitions of `params` (null entries are skipped); a
+  /// source's `range_type` counts as a cast on the way.
   static WeightRangePolicy build(ArrayRef<ParamOp> params, bool clamp);
 
   /// The format values of `source` (stored as `own`) must be finite in.

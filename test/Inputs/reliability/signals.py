@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Interrupting, racing and crashing runs of quant-opt convert (stdlib only).
 
-  signals.py QUANT_OPT MODEL_DIR WORK_DIR
+  signals.py QUANT_OPT MODEL_DIR WORK_DIR [CONVERT_ARG...]
+
+CONVERT_ARG...: more arguments for every run (e.g. --segments 4).
 
 1. SIGINT and SIGTERM while the shards are being written (polls until the
    staging directory exists, then signals): the process dies of the signal,
@@ -20,6 +22,7 @@ import sys
 import time
 
 QOPT, MODEL, WORK = sys.argv[1:4]
+EXTRA = sys.argv[4:]
 
 
 def files(d):
@@ -42,7 +45,7 @@ def default_signals():
 
 def convert(out, mode="q4f16_1"):
     return subprocess.Popen([QOPT, "convert", MODEL, "--quiet", "--quantization", mode,
-                             "-o", out, "--threads", "1"],
+                             "-o", out, "--threads", "1"] + EXTRA,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, preexec_fn=default_signals)
 
