@@ -237,14 +237,22 @@ llvm::Error ScaleChannelsOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
   std::vector<float> x(n);
   num::convertElements(in->bytes(), in->dtype, x.data(), DType::F32, n);
   bool divide = getDivide();
-  for (size_t e = 0; e < n; ++e) {
-    // The element's index along `dim` (rows are counted from r0).
-    int64_t c = dim == 0 ? r0 + int64_t(e) / inner
-                         : (int64_t(e) / inner) % len;
-    if (c < offset || c >= offset + count)
-      continue;
-    float sc = scales[c - offset];
-    x[e] = divide ? x[e] / sc : x[e] * sc;
+  // Runs of `inner` elements share their index c along `dim` (rows are
+  // counted from r0; below the first dimension, c wraps at its size).
+  int64_t c = dim == 0 ? r0 : 0;
+  for (size_t e0 = 0; inner > 0 && e0 < n; e0 += size_t(inner)) {
+    if (c >= offset && c < offset + count) {
+      float sc = scales[c - offset];
+      size_t end = std::min(n, e0 + size_t(inner));
+      if (divide)
+        for (size_t e = e0; e < end; ++e)
+          x[e] = x[e] / sc;
+      else
+        for (size_t e = e0; e < end; ++e)
+          x[e] = x[e] * sc;
+    }
+    if (++c == len && dim != 0)
+      c = 0;
   }
   RowBuffer out = RowBuffer::allocate(in->dtype, in->shape);
   num::convertElements(x.data(), DType::F32, out.data.data(), in->dtype, n);
