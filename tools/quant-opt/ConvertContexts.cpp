@@ -67,9 +67,9 @@ moveToFreshContext(OwningOpRef<ModuleOp> &module,
 /// A part: what the plan stage left (its definitions, the other records as
 /// weights.external_param) is serialized in a fresh context.
 int runInFreshContext(OwningOpRef<ModuleOp> &module,
-                             std::unique_ptr<MLIRContext> &ctx,
-                             const DialectRegistry &registry,
-                             const weights::ConvertPipelineOptions &opts) {
+                      std::unique_ptr<MLIRContext> &ctx,
+                      const DialectRegistry &registry,
+                      const weights::ConvertPipelineOptions &opts) {
   OwningOpRef<ModuleOp> run = moveToFreshContext(module, ctx, registry);
   if (!run)
     return 1;
@@ -94,7 +94,8 @@ int runSegments(OwningOpRef<ModuleOp> &module,
   size_t tensors = 0, records = 0;
   if (!models.empty()) {
     weights::ModelOp model = *models.begin();
-    tensors = llvm::range_size(model.getBody().front().getOps<weights::SourceOp>());
+    tensors = llvm::range_size(
+        model.getBody().front().getOps<weights::SourceOp>());
     records = llvm::range_size(model.getParams());
   }
   if (count == 0)
