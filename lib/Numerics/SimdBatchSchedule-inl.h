@@ -46,6 +46,17 @@ template <class V> HWY_INLINE V MaxOf(V a, V b) {
   return hn::IfThenElse(hn::Lt(a, b), b, a);
 }
 
+/// The least-squares successor of a scored candidate, per lane: the
+/// scale sx / sq rounded to the model dtype where the candidate was scored
+/// (ok) and sq > 0, else 0 (no successor).
+template <FloatFormat F, class V, class M>
+HWY_INLINE V LeastSquaresNext(M ok, V sx, V sq) {
+  const hn::DFromV<V> df;
+  const M go = hn::And(ok, hn::Gt(sq, hn::Zero(df)));
+  return hn::IfThenElseZero(
+      go, RoundScale<F>(hn::Div(sx, hn::IfThenElse(go, sq, hn::Set(df, 1.0f)))));
+}
+
 /// The candidate schedule both searches run per lane (docs/simd.md section
 /// 5): screening scores every ratio of `base`, the lead is the least error
 /// (first on ties); then up to kRefinements least-squares steps from each
@@ -87,6 +98,29 @@ HWY_INLINE hn::Vec<DF> Screen(DF df, hn::Vec<DF> base, hn::Mask<DF> valid,
     }
   }
   return lead;
+}
+
+/// Screen of one chunk of a batch search: prepare(chunk, s, want, inv) and
+/// score(K, Chunk *[K], s, inv, ok, e, next), the forms RefineChunks takes,
+/// bound to `c` (every candidate of the screening is c's).
+template <FloatFormat F, class DF, class Chunk, class Prepare, class Score>
+HWY_INLINE hn::Vec<DF> ScreenChunk(DF df, hn::Vec<DF> base,
+                                   hn::Mask<DF> valid, Chunk &c,
+                                   Prepare &prepare, Score &score) {
+  using VW = hn::Vec<DF>;
+  using MW = hn::Mask<DF>;
+  auto prepare1 = [&](VW s, MW want, VW &inv)
+                      HWY_ATTR __attribute__((always_inline)) {
+    return prepare(c, s, want, inv);
+  };
+  auto score1 = [&](auto k, const VW *s, const VW *inv, const MW *ok, VW *e,
+                    VW *next) HWY_ATTR __attribute__((always_inline)) {
+    Chunk *ch[decltype(k)::value];
+    for (auto &p : ch)
+      p = &c;
+    score(k, ch, s, inv, ok, e, next);
+  };
+  return Screen<F>(df, base, valid, prepare1, score1);
 }
 
 /// The least-squares steps of M chunks (1 or 2) at once, chunk m from

@@ -206,9 +206,7 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
       c.bestS = hn::IfThenElse(better, c.negate ? hn::Neg(s[j]) : s[j],
                                c.bestS);
       c.won = hn::Or(c.won, better);
-      const MW go = hn::And(ok[j], hn::Gt(sq[j], zeroF));
-      next[j] = hn::IfThenElseZero(
-          go, RoundScale<F>(hn::Div(sx[j], hn::IfThenElse(go, sq[j], oneF))));
+      next[j] = LeastSquaresNext<F>(ok[j], sx[j], sq[j]);
     }
   };
   // Screening of one orientation (-x after the first: the same W, top and
@@ -222,18 +220,7 @@ void SearchScalesT(const float *x, const int32_t *offsets, int64_t n,
     }
     c.numTried = 0;
     const VW base = MaxOf(hn::Div(c.top, vHi), hn::Div(c.bottom, vMax));
-    auto prepare1 = [&](VW s, MW want, VW &inv)
-                        HWY_ATTR __attribute__((always_inline)) {
-      return prepare(c, s, want, inv);
-    };
-    auto score1 = [&](auto k, const VW *s, const VW *inv, const MW *ok, VW *e,
-                      VW *next) HWY_ATTR __attribute__((always_inline)) {
-      Chunk *ch[decltype(k)::value];
-      for (auto &p : ch)
-        p = &c;
-      score(k, ch, s, inv, ok, e, next);
-    };
-    c.lead = Screen<F>(df, base, c.valid, prepare1, score1);
+    c.lead = ScreenChunk<F>(df, base, c.valid, c, prepare, score);
     c.chain = c.valid;
   };
   // The winners' codes (signed, of x), by the arithmetic that scored them

@@ -121,9 +121,7 @@ void WeightedSearchT(const float *xRow, const float *aRow,
       c.best = hn::IfThenElse(better, e[j], c.best);
       c.bestS = hn::IfThenElse(better, cs[j], c.bestS);
       c.won = hn::Or(c.won, better);
-      const MW go = hn::And(ok[j], hn::Gt(sq[j], zeroF));
-      next[j] = hn::IfThenElseZero(
-          go, RoundScale<F>(hn::Div(sx[j], hn::IfThenElse(go, sq[j], oneF))));
+      next[j] = LeastSquaresNext<F>(ok[j], sx[j], sq[j]);
     }
   };
   // The values, importance and plain rounding's words in lane order; max
@@ -156,18 +154,7 @@ void WeightedSearchT(const float *xRow, const float *aRow,
     const MW valid = hn::RebindMask(
         df, hn::And(hn::Gt(topBits, hn::Zero(di)), hn::Lt(topBits, infBits)));
     const VW base = hn::Div(hn::BitCast(df, topBits), vHi);
-    auto prepare1 = [&](VW cs, MW want, VW &inv)
-                        HWY_ATTR __attribute__((always_inline)) {
-      return prepare(c, cs, want, inv);
-    };
-    auto score1 = [&](auto k, const VW *cs, const VW *inv, const MW *ok,
-                      VW *e, VW *next) HWY_ATTR __attribute__((always_inline)) {
-      Chunk *ch[decltype(k)::value];
-      for (auto &p : ch)
-        p = &c;
-      score(k, ch, cs, inv, ok, e, next);
-    };
-    c.lead = Screen<F>(df, base, valid, prepare1, score1);
+    c.lead = ScreenChunk<F>(df, base, valid, c, prepare, score);
     c.chain = valid;
   };
   // The winners' codes, by the rule that scored them, packed into the row's

@@ -34,6 +34,21 @@ std::string scalarMd5(const std::vector<uint8_t> &m) {
   return std::string(r.digest());
 }
 
+/// Appends `n` bytes drawn from `rng` to `content` and writes them as the
+/// shard file `dir`/s<k> (its path appended to `paths`).
+void writeRandomShard(const std::string &dir, size_t k, size_t n,
+                      std::mt19937 &rng,
+                      std::vector<std::vector<uint8_t>> &content,
+                      std::vector<std::string> &paths) {
+  std::vector<uint8_t> d(n);
+  for (uint8_t &b : d)
+    b = uint8_t(rng());
+  paths.push_back(dir + "/s" + std::to_string(k));
+  std::ofstream(paths.back(), std::ios::binary)
+      .write(reinterpret_cast<const char *>(d.data()), std::streamsize(n));
+  content.push_back(std::move(d));
+}
+
 struct Piece {
   size_t shard;
   uint64_t offset, size;
@@ -54,18 +69,12 @@ struct Fixture {
     ::mkdir(dir.c_str(), 0777);
     for (size_t k = 0; k < 23; ++k) {
       size_t n = k == 4 ? 0 : k % 5 == 0 ? rng() % 60 : rng() % 300000;
-      std::vector<uint8_t> d(n);
-      for (uint8_t &b : d)
-        b = uint8_t(rng());
-      paths.push_back(dir + "/s" + std::to_string(k));
-      std::ofstream(paths.back(), std::ios::binary)
-          .write(reinterpret_cast<const char *>(d.data()), std::streamsize(n));
+      writeRandomShard(dir, k, n, rng, content, paths);
       for (uint64_t off = 0; off < n;) {
         uint64_t len = std::min<uint64_t>(n - off, 1 + rng() % 40000);
         pieces.push_back({k, off, len});
         off += len;
       }
-      content.push_back(std::move(d));
     }
   }
   ~Fixture() {
@@ -283,15 +292,8 @@ TEST(ShardHasherTest, LaneWindowsAreUnmappedTogether) {
   std::vector<std::string> paths;
   std::vector<uint64_t> sizes;
   for (size_t k = 0; k < 17; ++k) {
-    std::vector<uint8_t> d(k < 16 ? (1u << 20) : 100u);
-    for (uint8_t &b : d)
-      b = uint8_t(rng());
-    paths.push_back(dir + "/s" + std::to_string(k));
-    std::ofstream(paths.back(), std::ios::binary)
-        .write(reinterpret_cast<const char *>(d.data()),
-               std::streamsize(d.size()));
-    sizes.push_back(d.size());
-    content.push_back(std::move(d));
+    writeRandomShard(dir, k, k < 16 ? (1u << 20) : 100u, rng, content, paths);
+    sizes.push_back(content.back().size());
   }
   ShardHasher::Limits limits;
   limits.readyCopyBytes = 0;
@@ -338,15 +340,8 @@ TEST(ShardHasherTest, BatchesStopWhenMostLanesRunDry) {
   std::vector<std::string> paths;
   std::vector<uint64_t> sizes;
   for (size_t k = 0; k < 8; ++k) {
-    std::vector<uint8_t> d(k == 0 ? (1u << 20) : (128u << 10));
-    for (uint8_t &b : d)
-      b = uint8_t(rng());
-    paths.push_back(dir + "/s" + std::to_string(k));
-    std::ofstream(paths.back(), std::ios::binary)
-        .write(reinterpret_cast<const char *>(d.data()),
-               std::streamsize(d.size()));
-    sizes.push_back(d.size());
-    content.push_back(std::move(d));
+    writeRandomShard(dir, k, k == 0 ? (1u << 20) : (128u << 10), rng, content, paths);
+    sizes.push_back(content.back().size());
   }
   ShardHasher::Limits limits;
   limits.readyCopyBytes = 0;
