@@ -111,10 +111,10 @@ TEST(AwqSearchTest, Errors) {
 }
 
 // The streamed search adds rows a block at a time; every candidate's loss
-// must be the very sum awqLoss forms over the whole weights (rows in order),
-// whatever the blocks: checked bit for bit against awqLoss run per
-// candidate on the whole weights, for blocks of 1, 3, 7 and all rows, with
-// the importance matrix and with a Hessian. A per-row quantizer (each row
+// must be the sum AwqSearch.h defines over the whole weights (rows in
+// order), whatever the blocks: checked bit for bit against a plain loop
+// written here from that definition (not the library's awqLoss), for blocks
+// of 1, 3, 7 and all rows, with the importance matrix and with a Hessian. A per-row quantizer (each row
 // rounded to steps of its own largest magnitude / 7) makes the candidates'
 // losses differ.
 TEST(AwqSearchTest, StreamedBlocksGiveTheWholeSearch) {
@@ -157,9 +157,33 @@ TEST(AwqSearchTest, StreamedBlocksGiveTheWholeSearch) {
     int best = 0;
     for (int i = 0; i < grid; ++i) {
       awqScalesForRatio(im.data(), k, double(i) / grid, s.data());
-      ASSERT_EQ(awqLoss({{a.data(), rowsA}, {b.data(), rowsB}}, k, im.data(),
-                        hess, s.data(), perRow, want[size_t(i)]),
-                "");
+      // The definition: e = double(q) / double(s) - double(w) per row, then
+      // sum_k imatrix_k e_k^2, or sum_i e_i (H e)_i with H e as four partial
+      // sums over j mod 4 added pairwise; one running double sum.
+      double loss = 0;
+      for (auto [w, rows] : {std::pair{a.data(), rowsA}, {b.data(), rowsB}})
+        for (int64_t r = 0; r < rows; ++r) {
+          std::vector<float> scaled(static_cast<size_t>(k)),
+              q(static_cast<size_t>(k));
+          for (int64_t c = 0; c < k; ++c)
+            scaled[size_t(c)] = w[r * k + c] * s[size_t(c)];
+          perRow(scaled.data(), 1, k, q.data());
+          std::vector<double> e(static_cast<size_t>(k));
+          for (int64_t c = 0; c < k; ++c)
+            e[size_t(c)] = double(q[size_t(c)]) / double(s[size_t(c)]) -
+                           double(w[r * k + c]);
+          for (int64_t c = 0; c < k; ++c) {
+            if (!hess) {
+              loss += double(im[size_t(c)]) * e[size_t(c)] * e[size_t(c)];
+              continue;
+            }
+            double d[4] = {0, 0, 0, 0};
+            for (int64_t j = 0; j < k; ++j)
+              d[j % 4] += double(hess[c * k + j]) * e[size_t(j)];
+            loss += e[size_t(c)] * ((d[0] + d[1]) + (d[2] + d[3]));
+          }
+        }
+      want[size_t(i)] = loss;
       if (want[size_t(i)] < want[size_t(best)])
         best = i;
     }
