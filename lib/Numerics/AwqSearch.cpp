@@ -7,6 +7,8 @@
 
 #include "qopt/Numerics/AwqSearch.h"
 
+#include "SimdAwq.h"
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -32,36 +34,48 @@ void awqScalesForRatio(const float *imatrix, int64_t k, double alpha,
 }
 
 /// Adds the loss of `rows` rows of `k` values `w` (quantDequant made `q` of
-/// their scaled copies) to `loss`, element by element in order: awqLoss's
-/// sum. `e` holds k doubles.
+/// their scaled copies) to `loss`, row by row in order: awqLoss's sum. With
+/// a Hessian, `e` holds k doubles; without, `inv` holds the float32 inverse
+/// scales and `rowLoss` `rows` floats.
 static void addRowsLoss(const float *w, const float *q, int64_t rows,
                         int64_t k, const float *imatrix, const float *hessian,
-                        const float *scales, double *e, double &loss) {
+                        const float *scales, const float *inv, double *e,
+                        std::vector<float> &rowLoss, double &loss) {
+  if (!hessian) {
+    rowLoss.resize(size_t(rows));
+    simd::awqDiagRowLosses(w, q, rows, k, inv, imatrix, rowLoss.data());
+    for (int64_t r = 0; r < rows; ++r)
+      loss += static_cast<double>(rowLoss[size_t(r)]);
+    return;
+  }
   for (int64_t r = 0; r < rows; ++r) {
     const float *row = w + r * k;
     const float *qr = q + r * k;
     for (int64_t c = 0; c < k; ++c)
       e[c] = static_cast<double>(qr[c]) / static_cast<double>(scales[c]) -
              static_cast<double>(row[c]);
-    if (hessian) {
-      for (int64_t i = 0; i < k; ++i) {
-        const float *h = hessian + i * k;
-        // Four partial sums (j mod 4), added in a fixed order: the same
-        // result everywhere, and loops the compiler can vectorize.
-        double d[4] = {0, 0, 0, 0};
-        int64_t j = 0;
-        for (; j + 4 <= k; j += 4)
-          for (int l = 0; l < 4; ++l)
-            d[l] += static_cast<double>(h[j + l]) * e[j + l];
-        for (; j < k; ++j)
-          d[j % 4] += static_cast<double>(h[j]) * e[j];
-        loss += e[i] * ((d[0] + d[1]) + (d[2] + d[3]));
-      }
-    } else {
-      for (int64_t c = 0; c < k; ++c)
-        loss += static_cast<double>(imatrix[c]) * e[c] * e[c];
+    for (int64_t i = 0; i < k; ++i) {
+      const float *h = hessian + i * k;
+      // Four partial sums (j mod 4), added in a fixed order: the same
+      // result everywhere, and loops the compiler can vectorize.
+      double d[4] = {0, 0, 0, 0};
+      int64_t j = 0;
+      for (; j + 4 <= k; j += 4)
+        for (int l = 0; l < 4; ++l)
+          d[l] += static_cast<double>(h[j + l]) * e[j + l];
+      for (; j < k; ++j)
+        d[j % 4] += static_cast<double>(h[j]) * e[j];
+      loss += e[i] * ((d[0] + d[1]) + (d[2] + d[3]));
     }
   }
+}
+
+/// The float32 inverses 1 / s_k of `k` scales.
+static std::vector<float> inverseScales(const float *scales, int64_t k) {
+  std::vector<float> inv(static_cast<size_t>(k));
+  for (int64_t c = 0; c < k; ++c)
+    inv[size_t(c)] = 1.0f / scales[c];
+  return inv;
 }
 
 /// quantDequant of `rows` rows of `w` times `scales` into `deq`, through
@@ -87,15 +101,27 @@ std::string awqLoss(const std::vector<AwqWeight> &weights, int64_t k,
   loss = 0;
   std::vector<float> scaled, deq;
   std::vector<double> e(static_cast<size_t>(k));
+  std::vector<float> inv = inverseScales(scales, k), rowLoss;
   for (const AwqWeight &w : weights) {
     if (std::string err = scaleAndQuantize(w.values, w.rows, k, scales,
                                            quantDequant, scaled, deq);
         !err.empty())
       return err;
     addRowsLoss(w.values, deq.data(), w.rows, k, imatrix, hessian, scales,
-                e.data(), loss);
+                inv.data(), e.data(), rowLoss, loss);
   }
   return "";
+}
+
+int64_t awqSampleCount(int64_t rows, int64_t sample) {
+  return sample <= 0 ? rows : std::min(rows, sample);
+}
+
+int64_t awqSampledRow(int64_t i, int64_t rows, int64_t sample) {
+  if (sample <= 0 || rows <= sample)
+    return i;
+  // (2 i + 1) rows < 2^63 for any weight: rows and sample below 2^31.
+  return (2 * i + 1) * rows / (2 * sample);
 }
 
 std::string AwqStreamedSearch::start(int64_t kIn, const float *imatrixIn,
@@ -110,9 +136,12 @@ std::string AwqStreamedSearch::start(int64_t kIn, const float *imatrixIn,
   imatrix = imatrixIn;
   hessian = hessianIn;
   scales.assign(size_t(grid), std::vector<float>(static_cast<size_t>(k)));
-  for (int i = 0; i < grid; ++i)
+  inverses.clear();
+  for (int i = 0; i < grid; ++i) {
     awqScalesForRatio(imatrix, k, static_cast<double>(i) / grid,
                       scales[size_t(i)].data());
+    inverses.push_back(inverseScales(scales[size_t(i)].data(), k));
+  }
   losses.assign(size_t(grid), 0.0);
   e.resize(static_cast<size_t>(k));
   return "";
@@ -126,7 +155,7 @@ std::string AwqStreamedSearch::addRows(const float *w, int64_t rows,
         !err.empty())
       return err;
     addRowsLoss(w, deq.data(), rows, k, imatrix, hessian, scales[i].data(),
-                e.data(), losses[i]);
+                inverses[i].data(), e.data(), rowLoss, losses[i]);
   }
   return "";
 }

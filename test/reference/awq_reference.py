@@ -8,7 +8,8 @@ Written from the AWQ paper (Lin et al., MLSys 2024) and AutoAWQ's
 the weights W * s are quantized and dequantized (Q), and the ratio with the
 smallest output error of Q(W s) / s - W wins (the first on ties). Here
 x_mean = sqrt(imatrix) (the RMS of each input channel), the error is
-sum_rows sum_k imatrix_k e_k^2 (or e H e^T with a Hessian), and the
+sum_rows sum_k imatrix_k e_k^2 (each row's sum in float32, in 16 lane
+sums combined pairwise, as AwqSearch.h defines it), and the
 quantizer is MLC's group quantization from mlc_reference.py (written from
 the format sheets, not from the C++).
 
@@ -80,14 +81,30 @@ def quant_dequant(rows):
     return out
 
 
+def row_loss(row, q, s, imatrix):
+    """One row's error in float32 (every operation rounded), as AwqSearch.h
+    defines it: e = q * (1 / s) - w, t = (e * e) * imatrix, 16 lane sums
+    (lane l takes t[l], t[l + 16], ... in order) combined pairwise (for h =
+    8, 4, 2, 1: lane i += lane i + h)."""
+    lanes = [0.0] * 16
+    for c, v in enumerate(row):
+        e = f32(f32(q[c] * f32(1.0 / s[c])) - v)
+        t = f32(f32(e * e) * imatrix[c])
+        lanes[c % 16] = f32(lanes[c % 16] + t)
+    h = 8
+    while h >= 1:
+        for i in range(h):
+            lanes[i] = f32(lanes[i] + lanes[i + h])
+        h //= 2
+    return lanes[0]
+
+
 def loss_of(w, s, imatrix):
     scaled = [[f16(f32(v * s[c])) for c, v in enumerate(row)] for row in w]
     q = quant_dequant(scaled)
     loss = 0.0
     for r, row in enumerate(w):
-        for c, v in enumerate(row):
-            e = q[r][c] / s[c] - v
-            loss += imatrix[c] * e * e
+        loss += row_loss(row, q[r], s, imatrix)  # rows added in double
     return loss
 
 

@@ -209,6 +209,11 @@ cl::opt<std::string> awq(
     cl::desc("Fold AWQ's activation-aware per-channel scales, searched from "
              "the calibration statistics STATS (quant-opt calibrate), into "
              "the weights and norms before quantizing"));
+cl::opt<int64_t> awqRows(
+    "awq-rows", cl::sub(sub()), cl::cat(cat()), cl::value_desc("N"),
+    cl::init(256),
+    cl::desc("--awq: rows of each weight the scale search measures the "
+             "error on, spread evenly; 0 = every row (docs/calibration.md)"));
 } // namespace
 
 static int usageError(const std::string &msg) {
@@ -450,6 +455,7 @@ int runConvert() {
   opts.gptqBlock = gptqBlock;
   opts.gptqActOrder = gptqActOrder;
   opts.awq = awq;
+  opts.awqRows = awqRows;
   // Nothing prints the IR after the conversion: a part drops the other
   // parts' IR before its chunks run (docs/design.md).
   opts.eraseOtherParts = true;

@@ -65,6 +65,8 @@ LogicalResult AwqScalesOp::verify() {
            << f32Tensor(ctx, {k}) << ", got " << getType();
   if (getGrid() < 1)
     return emitOpError("grid must be at least 1, got ") << getGrid();
+  if (std::optional<int64_t> rows = getRows(); rows && *rows < 1)
+    return emitOpError("rows must be at least 1, got ") << *rows;
   QuantSchemeAttrInterface scheme = getScheme();
   for (auto [i, w] : llvm::enumerate(getWeights())) {
     SmallVector<QuantOutput> outs;
@@ -119,15 +121,28 @@ static llvm::Error computeAwqScales(AwqScalesOp op, EvaluationContext &ctx,
   DType stored = *fromMlirType(first.getElementType());
   Type expressedType = scheme.getExpressedType();
   DType expressed = *fromMlirType(expressedType);
+  // Buffers kept across the calls (every candidate of every block).
+  std::vector<uint8_t> narrow;
+  RowBuffer in;
+  SmallVector<RowBuffer> outs;
   auto quantDequant = [&](const float *w, int64_t rows, int64_t kk,
                           float *deq) -> std::string {
     size_t n = size_t(rows * kk);
-    std::vector<uint8_t> narrow(n * num::dtypeSize(stored));
-    num::convertElements(w, DType::F32, narrow.data(), stored, n);
-    RowBuffer in = RowBuffer::allocate(expressed, {rows, kk});
-    num::convertElements(narrow.data(), stored, in.data.data(), expressed, n);
-    SmallVector<RowBuffer> outs;
     auto type = RankedTensorType::get({rows, kk}, expressedType);
+    if (stored == expressed) {
+      // The rounding to the stored type is the quantizer's input.
+      if (in.dtype != expressed || in.shape != SmallVector<int64_t>{rows, kk})
+        in = RowBuffer::allocate(expressed, {rows, kk});
+      num::convertElements(w, DType::F32, in.data.data(), expressed, n);
+    } else {
+      narrow.resize(n * num::dtypeSize(stored));
+      num::convertElements(w, DType::F32, narrow.data(), stored, n);
+      if (in.dtype != expressed || in.shape != SmallVector<int64_t>{rows, kk})
+        in = RowBuffer::allocate(expressed, {rows, kk});
+      num::convertElements(narrow.data(), stored, in.data.data(), expressed,
+                           n);
+    }
+    outs.clear();
     if (llvm::Error e = scheme.quantizeRows(ctx, type, in, outs))
       return llvm::toString(std::move(e));
     if (llvm::Error e = scheme.dequantizeRows(outs, in, deq))
@@ -140,23 +155,38 @@ static llvm::Error computeAwqScales(AwqScalesOp op, EvaluationContext &ctx,
           int(op.getGrid()));
       !err.empty())
     return makeEvaluationError(op, "awq: " + err);
-  // A scheme that is not row-local is given each weight whole.
-  int64_t blockRows =
-      scheme.isRowLocal() ? std::max<int64_t>(1, (int64_t(1) << 18) / k)
-                          : std::numeric_limits<int64_t>::max();
+  // A scheme that is not row-local is given each weight whole, every row.
+  bool rowLocal = scheme.isRowLocal();
+  int64_t blockRows = rowLocal ? std::max<int64_t>(1, (int64_t(1) << 18) / k)
+                               : std::numeric_limits<int64_t>::max();
+  int64_t sample = rowLocal ? op.getRows().value_or(0) : 0;
   std::vector<float> block;
+  // Appends rows read from a weight to the block, as float32.
+  auto append = [&](const RowBuffer &got) {
+    size_t at = block.size();
+    block.resize(at + size_t(got.numElements()));
+    // Verified: f16, bf16 or f32.
+    num::awqWidenToF32(got.bytes(), got.dtype, block.data() + at,
+                       size_t(got.numElements()));
+  };
   for (Value w : op.getWeights()) {
     int64_t rows = cast<RankedTensorType>(w.getType()).getDimSize(0);
-    for (int64_t r0 = 0; r0 < rows; r0 += std::min(blockRows, rows - r0)) {
-      int64_t r1 = r0 + std::min(blockRows, rows - r0);
-      auto got = ctx.getRows(w, r0, r1);
-      if (!got)
-        return got.takeError();
-      block.resize(size_t(got->numElements()));
-      // Verified: f16, bf16 or f32.
-      num::convertElements(got->bytes(), got->dtype, block.data(), DType::F32,
-                           block.size());
-      if (std::string err = search.addRows(block.data(), r1 - r0, quantDequant);
+    int64_t count = num::awqSampleCount(rows, sample);
+    // Sampled rows i0 .. i1 - 1 per block; consecutive rows in one read.
+    for (int64_t i0 = 0; i0 < count; i0 += std::min(blockRows, count - i0)) {
+      int64_t i1 = i0 + std::min(blockRows, count - i0);
+      block.clear();
+      for (int64_t i = i0; i < i1;) {
+        int64_t r0 = num::awqSampledRow(i, rows, sample), j = i + 1;
+        while (j < i1 && num::awqSampledRow(j, rows, sample) == r0 + (j - i))
+          ++j;
+        auto got = ctx.getRows(w, r0, r0 + (j - i));
+        if (!got)
+          return got.takeError();
+        append(*got);
+        i = j;
+      }
+      if (std::string err = search.addRows(block.data(), i1 - i0, quantDequant);
           !err.empty())
         return makeEvaluationError(op, "awq: " + err);
     }
@@ -235,8 +265,25 @@ llvm::Error ScaleChannelsOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
   int64_t len = type.getRank() ? type.getDimSize(dim) : 1;
   size_t n = size_t(in->numElements());
   std::vector<float> x(n);
-  num::convertElements(in->bytes(), in->dtype, x.data(), DType::F32, n);
+  num::awqWidenToF32(in->bytes(), in->dtype, x.data(), n);
   bool divide = getDivide();
+  if (inner == 1 && dim != 0) {
+    // Channels along the last dimension: the same scales in every row.
+    const float *sc = scales - offset;
+    for (size_t r0 = 0; r0 < n; r0 += size_t(len)) {
+      float *row = x.data() + r0;
+      if (divide)
+        for (int64_t c = offset; c < offset + count; ++c)
+          row[c] = row[c] / sc[c];
+      else
+        for (int64_t c = offset; c < offset + count; ++c)
+          row[c] = row[c] * sc[c];
+    }
+    RowBuffer out = RowBuffer::allocate(in->dtype, in->shape);
+    num::convertElements(x.data(), DType::F32, out.data.data(), in->dtype, n);
+    results.push_back(std::move(out));
+    return llvm::Error::success();
+  }
   // Runs of `inner` elements share their index c along `dim` (rows are
   // counted from r0; below the first dimension, c wraps at its size).
   int64_t c = dim == 0 ? r0 : 0;

@@ -55,10 +55,13 @@ def Weights_AwqScalesOp : Weights_EvaluableOp<"awq_scales", [],
     of `Q(W s) / s - W` is measured with the Hessian, or its diagonal, the
     importance matrix. The first smallest error wins (alpha = 0, s = 1, is
     plain rounding), computed once per evaluation however many consumers
-    ask (qopt/Numerics/AwqSearch.h).
+    ask (qopt/Numerics/AwqSearch.h). With `rows N`, the error is measured
+    on N rows of each weight spread evenly over it (every row of a weight
+    of at most N rows, and of a scheme that does not quantize rows alone);
+    without, on every row.
 
     ```mlir
-    %s = weights.awq_scales %qkv imatrix %im grid 20 : (tensor<512x256xf16>), tensor<256xf32> -> tensor<256xf32>
+    %s = weights.awq_scales %qkv imatrix %im grid 20 rows 256 : (tensor<512x256xf16>), tensor<256xf32> -> tensor<256xf32>
         with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even>
     ```
   }];
@@ -66,10 +69,12 @@ def Weights_AwqScalesOp : Weights_EvaluableOp<"awq_scales", [],
                        AnyStaticShapeTensor:$imatrix,
                        Optional<AnyStaticShapeTensor>:$hessian,
                        I64Attr:$grid,
-                       Weights_QuantSchemeAttrInterface:$scheme);
+                       Weights_QuantSchemeAttrInterface:$scheme,
+                       OptionalAttr<I64Attr>:$rows);
   let results = (outs AnyStaticShapeTensor:$result);
   let assemblyFormat = [{
     $weights `imatrix` $imatrix (`hessian` $hessian^)? `grid` $grid
+    (`rows` $rows^)?
     attr-dict `:` `(` type($weights) `)` `,` type($imatrix) (`,` type($hessian)^)?
     `->` type($result) `with` $scheme
   }];

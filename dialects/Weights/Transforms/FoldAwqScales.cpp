@@ -113,6 +113,11 @@ struct FoldAwqScalesPass
              "search scales for";
       return signalPassFailure();
     }
+    if (rows < 0) {
+      module->emitError("awq: rows must be at least 0, got ")
+          << rows.getValue();
+      return signalPassFailure();
+    }
     if (grid < 1) {
       module->emitError("awq: grid must be at least 1, got ")
           << grid.getValue();
@@ -285,7 +290,9 @@ struct FoldAwqScalesPass
     auto f32 = RankedTensorType::get({k}, b.getF32Type());
     Value s = AwqScalesOp::create(b, loc, f32, ValueRange{weight}, *imatrix,
                                   hessian, b.getI64IntegerAttr(grid),
-                                  cast<QuantSchemeAttrInterface>(scheme));
+                                  cast<QuantSchemeAttrInterface>(scheme),
+                                  rows > 0 ? b.getI64IntegerAttr(rows)
+                                           : IntegerAttr());
     auto scale = [&](ParamOp p, int64_t d, int64_t offset, bool divide) {
       Value v = ScaleChannelsOp::create(
           b, p.getLoc(), p.getValue().getType(), p.getValue(), s,

@@ -157,6 +157,11 @@ struct ConvertPipelineOptions
       llvm::cl::desc("Calibration statistics: fold AWQ's activation-aware "
                      "scales before quantization"),
       llvm::cl::init("")};
+  Option<int64_t> awqRows{
+      *this, "awq-rows",
+      llvm::cl::desc("AWQ: rows of each weight the scale search measures "
+                     "the error on, spread evenly (0: every row)"),
+      llvm::cl::init(256)};
   // Memory of a part: qopt-serialize-tensor-cache's erase-other-parts.
   Option<bool> eraseOtherParts{
       *this, "erase-other-parts",

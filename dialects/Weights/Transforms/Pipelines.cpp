@@ -50,7 +50,7 @@ static void buildPlanStage(OpPassManager &pm,
   if (!opts.awq.getValue().empty())
     pm.addPass(createFoldAwqScales(FoldAwqScalesOptions{
         opts.awq, opts.quantization, opts.rounding, /*grid=*/20,
-        /*useHessian=*/true}));
+        /*useHessian=*/true, opts.awqRows}));
   pm.addPass(createQuantizeWeights(
       QuantizeWeightsOptions{opts.quantization, opts.rounding,
                              opts.optimizeScales}));

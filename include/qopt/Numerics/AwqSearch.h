@@ -18,6 +18,9 @@
 #ifndef QOPT_NUMERICS_AWQSEARCH_H
 #define QOPT_NUMERICS_AWQSEARCH_H
 
+#include "qopt/Numerics/DType.h"
+
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -58,14 +61,21 @@ struct AwqSearchResult {
 void awqScalesForRatio(const float *imatrix, int64_t k, double alpha,
                        float *scales);
 
-/// The loss of one candidate: for every weight row w and the values q that
-/// quantDequant made of w * s (float32 products),
-/// e_k = double(q_k) / double(s_k) - double(w_k) and
-///   with `hessian` ([k, k] row-major): sum_rows sum_i sum_j e_i H_ij e_j,
-///   without:                            sum_rows sum_k imatrix_k e_k^2,
-/// summed in double in a fixed order (rows in the order of `weights`; each
-/// H e product as four partial sums over j mod 4, added pairwise).
-/// Returns an empty string, or quantDequant's error.
+/// The loss of one candidate, for every weight row w and the values q that
+/// quantDequant made of w * s (float32 products):
+///  - without `hessian` (the importance matrix alone), in float32 with
+///    every operation rounded, inv_k = 1 / s_k,
+///      e_k = q_k * inv_k - w_k,   t_k = (e_k * e_k) * imatrix_k,
+///    per row 16 lane sums (lane l = +0 + t_l + t_{l+16} + ... in order)
+///    combined pairwise (for h = 8, 4, 2, 1: lane i += lane i + h), and
+///    the rows' float32 losses added in double in row order: the same bits
+///    on every SIMD target (a fixed 16 lanes whatever the vector width);
+///  - with `hessian` ([k, k] row-major), in double,
+///    e_k = double(q_k) / double(s_k) - double(w_k) and
+///    sum_rows sum_i sum_j e_i H_ij e_j (each H e product as four partial
+///    sums over j mod 4, added pairwise; rows in order).
+/// Rows are taken in the order of `weights`. Returns an empty string, or
+/// quantDequant's error.
 std::string awqLoss(const std::vector<AwqWeight> &weights, int64_t k,
                     const float *imatrix, const float *hessian,
                     const float *scales, const AwqQuantDequantFn &quantDequant,
@@ -82,6 +92,20 @@ std::string awqSearchScales(const std::vector<AwqWeight> &weights, int64_t k,
                             const float *imatrix, const float *hessian,
                             const AwqQuantDequantFn &quantDequant, int grid,
                             AwqSearchResult &result);
+
+/// dst = `n` values of `type` (F16, BF16 or F32) as float32, exactly as
+/// convertElements (Convert.h) gives them; a Highway kernel for float16,
+/// the rows AWQ's search reads and weights.scale_channels scales.
+void awqWidenToF32(const void *src, DType type, float *dst, size_t n);
+
+/// How many rows of a weight of `rows` rows the search reads with a budget
+/// of `sample` rows (0: every row): min(rows, sample).
+int64_t awqSampleCount(int64_t rows, int64_t sample);
+/// The i-th of them (i < awqSampleCount): row i where every row is read,
+/// else floor((2 i + 1) rows / (2 sample)), the middle of the i-th of
+/// `sample` equal slices, so the rows are spread evenly over the weight
+/// (over each of q, k and v of a fused q/k/v, in proportion).
+int64_t awqSampledRow(int64_t i, int64_t rows, int64_t sample);
 
 /// awqSearchScales over rows given a block at a time, so that no weight is
 /// held whole (a 1.1B model's fused gate/up is 92 MB as float32, and every
@@ -108,9 +132,10 @@ public:
 private:
   int64_t k = 0;
   const float *imatrix = nullptr, *hessian = nullptr;
-  std::vector<std::vector<float>> scales; // [grid][k]
+  std::vector<std::vector<float>> scales;   // [grid][k]
+  std::vector<std::vector<float>> inverses; // [grid][k], 1 / scales
   std::vector<double> losses;             // [grid]
-  std::vector<float> scaled, deq;
+  std::vector<float> scaled, deq, rowLoss;
   std::vector<double> e;
 };
 

@@ -109,3 +109,12 @@ weights.model @m attributes {arch = "llama", config = {}} {
   // expected-error @+1 {{'weights.scale_channels' op channels [6, 10) exceed dimension 0 of size 8}}
   %x = weights.scale_channels %w, %s dim 0 offset 6 divide : tensor<8x32xf16>, tensor<4xf32>
 }
+
+// -----
+
+weights.model @m attributes {arch = "llama", config = {}} {
+  %w = weights.source "m.safetensors"["w"] offset 0 : tensor<8x32xf16>
+  %im = weights.source "s.safetensors"["im"] offset 0 : tensor<32xf32>
+  // expected-error @+1 {{'weights.awq_scales' op rows must be at least 1, got 0}}
+  %s = weights.awq_scales %w imatrix %im grid 20 rows 0 : (tensor<8x32xf16>), tensor<32xf32> -> tensor<32xf32> with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even>
+}

@@ -14,6 +14,9 @@ weights.model @m attributes {arch = "llama", config = {}} {
   // CHECK: weights.awq_scales %{{.+}} imatrix %{{.+}} grid 4 : (tensor<8x32xf16>), tensor<32xf32> -> tensor<32xf32> with #weights.mnn
   %t = weights.awq_scales %w imatrix %im grid 4 : (tensor<8x32xf16>), tensor<32xf32> -> tensor<32xf32>
       with #weights.mnn<quant_type = !quant.any<u4:f16>, block = 32, hqq = false>
+  // CHECK: weights.awq_scales %{{.+}} imatrix %{{.+}} grid 20 rows 4 : (tensor<8x32xf16>), tensor<32xf32> -> tensor<32xf32> with #weights.group
+  %r = weights.awq_scales %w imatrix %im grid 20 rows 4 : (tensor<8x32xf16>), tensor<32xf32> -> tensor<32xf32>
+      with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even>
   // CHECK: weights.scale_channels %{{.+}}, %[[S]] dim 1 : tensor<8x32xf16>, tensor<32xf32>
   %a = weights.scale_channels %w, %s dim 1 : tensor<8x32xf16>, tensor<32xf32>
   // CHECK: weights.scale_channels %{{.+}}, %[[S]] dim 0 divide : tensor<32xf16>, tensor<32xf32>

@@ -1,15 +1,20 @@
 //===- AwqSearchTest.cpp - AWQ's scale search by hand ------------*- C++ -*-===//
 
 #include "qopt/Numerics/AwqSearch.h"
+#include "qopt/Numerics/Float.h"
+
+#include "SimdTargets.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <utility>
 #include <vector>
 
 using namespace qopt::numerics;
+using qopt::numerics::testing::forEachSimdTarget;
 
 // A quantizer that rounds every value to the nearest integer.
 static std::string roundToIntegers(const float *w, int64_t rows, int64_t k,
@@ -110,15 +115,36 @@ TEST(AwqSearchTest, Errors) {
             "no quantizer");
 }
 
+/// AwqSearch.h's diagonal loss of one row, written here from the
+/// definition (float32, 16 lane sums in order, combined pairwise).
+static float rowLossByDefinition(const float *w, const float *q,
+                                 const float *s, const float *im, int64_t k) {
+  float lanes[16] = {};
+  for (int64_t c = 0; c < k; ++c) {
+    float inv = 1.0f / s[c];
+    float e = q[c] * inv;
+    e = e - w[c];
+    float t = e * e;
+    t = t * im[c];
+    lanes[c % 16] = lanes[c % 16] + t;
+  }
+  for (int h = 8; h >= 1; h /= 2)
+    for (int i = 0; i < h; ++i)
+      lanes[i] = lanes[i] + lanes[i + h];
+  return lanes[0];
+}
+
 // The streamed search adds rows a block at a time; every candidate's loss
 // must be the sum AwqSearch.h defines over the whole weights (rows in
 // order), whatever the blocks: checked bit for bit against a plain loop
 // written here from that definition (not the library's awqLoss), for blocks
-// of 1, 3, 7 and all rows, with the importance matrix and with a Hessian. A per-row quantizer (each row
-// rounded to steps of its own largest magnitude / 7) makes the candidates'
-// losses differ.
+// of 1, 3, 7 and all rows, with the importance matrix (float32 row losses
+// of 16 lane sums; k = 40 has a short last span) and with a Hessian
+// (double). A per-row quantizer (each row rounded to steps of its own
+// largest magnitude / 7) makes the candidates' losses differ. On every
+// SIMD target (the row losses are a Highway kernel) and the portable path.
 TEST(AwqSearchTest, StreamedBlocksGiveTheWholeSearch) {
-  const int64_t k = 16, rowsA = 37, rowsB = 23;
+  const int64_t k = 40, rowsA = 37, rowsB = 23;
   uint32_t seed = 12345;
   auto next = [&] {
     seed = seed * 1664525u + 1013904223u;
@@ -157,9 +183,10 @@ TEST(AwqSearchTest, StreamedBlocksGiveTheWholeSearch) {
     int best = 0;
     for (int i = 0; i < grid; ++i) {
       awqScalesForRatio(im.data(), k, double(i) / grid, s.data());
-      // The definition: e = double(q) / double(s) - double(w) per row, then
-      // sum_k imatrix_k e_k^2, or sum_i e_i (H e)_i with H e as four partial
-      // sums over j mod 4 added pairwise; one running double sum.
+      // The definition: without a Hessian, each row's float32 loss added
+      // in double; with one, e = double(q) / double(s) - double(w) and
+      // sum_i e_i (H e)_i with H e as four partial sums over j mod 4 added
+      // pairwise; one running double sum.
       double loss = 0;
       for (auto [w, rows] : {std::pair{a.data(), rowsA}, {b.data(), rowsB}})
         for (int64_t r = 0; r < rows; ++r) {
@@ -168,15 +195,16 @@ TEST(AwqSearchTest, StreamedBlocksGiveTheWholeSearch) {
           for (int64_t c = 0; c < k; ++c)
             scaled[size_t(c)] = w[r * k + c] * s[size_t(c)];
           perRow(scaled.data(), 1, k, q.data());
+          if (!hess) {
+            loss += double(rowLossByDefinition(w + r * k, q.data(), s.data(),
+                                               im.data(), k));
+            continue;
+          }
           std::vector<double> e(static_cast<size_t>(k));
           for (int64_t c = 0; c < k; ++c)
             e[size_t(c)] = double(q[size_t(c)]) / double(s[size_t(c)]) -
                            double(w[r * k + c]);
           for (int64_t c = 0; c < k; ++c) {
-            if (!hess) {
-              loss += double(im[size_t(c)]) * e[size_t(c)] * e[size_t(c)];
-              continue;
-            }
             double d[4] = {0, 0, 0, 0};
             for (int64_t j = 0; j < k; ++j)
               d[j % 4] += double(hess[c * k + j]) * e[size_t(j)];
@@ -188,20 +216,87 @@ TEST(AwqSearchTest, StreamedBlocksGiveTheWholeSearch) {
         best = i;
     }
     ASSERT_NE(best, 0) << "the case should favour some scaling";
-    for (int64_t block : {int64_t(1), int64_t(3), int64_t(7), int64_t(1000)}) {
-      AwqStreamedSearch search;
-      ASSERT_EQ(search.start(k, im.data(), hess, grid), "");
-      for (auto [w, rows] : {std::pair{a.data(), rowsA}, {b.data(), rowsB}})
-        for (int64_t r0 = 0; r0 < rows; r0 += block)
-          ASSERT_EQ(search.addRows(w + r0 * k, std::min(block, rows - r0),
-                                   perRow),
-                    "");
-      AwqSearchResult got = search.finish();
-      EXPECT_EQ(got.ratioIndex, best) << "block " << block;
-      EXPECT_EQ(got.loss, want[size_t(best)]) << "block " << block;
-      EXPECT_EQ(got.plainLoss, want[0]) << "block " << block;
-      awqScalesForRatio(im.data(), k, double(best) / grid, s.data());
-      EXPECT_EQ(got.scales, s) << "block " << block;
-    }
+    forEachSimdTarget([&] {
+      for (int64_t block :
+           {int64_t(1), int64_t(3), int64_t(7), int64_t(1000)}) {
+        AwqStreamedSearch search;
+        ASSERT_EQ(search.start(k, im.data(), hess, grid), "");
+        for (auto [w, rows] : {std::pair{a.data(), rowsA}, {b.data(), rowsB}})
+          for (int64_t r0 = 0; r0 < rows; r0 += block)
+            ASSERT_EQ(search.addRows(w + r0 * k, std::min(block, rows - r0),
+                                     perRow),
+                      "");
+        AwqSearchResult got = search.finish();
+        EXPECT_EQ(got.ratioIndex, best) << "block " << block;
+        EXPECT_EQ(got.loss, want[size_t(best)]) << "block " << block;
+        EXPECT_EQ(got.plainLoss, want[0]) << "block " << block;
+        awqScalesForRatio(im.data(), k, double(best) / grid, s.data());
+        EXPECT_EQ(got.scales, s) << "block " << block;
+      }
+    });
   }
+}
+
+// The float32 row loss by hand: k = 18 (a full span of 16 and a short one),
+// w = 0, q = 1 everywhere, s = 2 (inv 0.5, e = 0.5, e^2 = 0.25) and
+// imatrix 4 except imatrix_16 = 8, imatrix_17 = 0.5: lane 0 = 1 + 2 = 3,
+// lane 1 = 1 + 0.125, lanes 2..15 = 1; the pairwise sum is 3 + 1.125 + 14 =
+// 18.125. Through the search: a quantizer that returns 1 for every value,
+// one row, grid 1 (s = 1: e = 1, loss 4 * 16 + 8 + 0.5 = 72.5).
+TEST(AwqSearchTest, RowLossByHand) {
+  const int64_t k = 18;
+  std::vector<float> w(k, 0.f), q(k, 1.f), s(k, 2.f), im(k, 4.f);
+  im[16] = 8.f;
+  im[17] = 0.5f;
+  EXPECT_EQ(rowLossByDefinition(w.data(), q.data(), s.data(), im.data(), k),
+            18.125f);
+  auto ones = [](const float *, int64_t rows, int64_t kk, float *out) {
+    std::fill(out, out + rows * kk, 1.f);
+    return std::string();
+  };
+  forEachSimdTarget([&] {
+    AwqSearchResult r;
+    ASSERT_EQ(awqSearchScales({{w.data(), 1}}, k, im.data(), nullptr, ones, 1,
+                              r),
+              "");
+    EXPECT_EQ(r.loss, 72.5);
+  });
+}
+
+// The widening of float16 rows equals Float.h's halfToFloat for every bit
+// pattern (subnormals, infinities and NaN payloads included), on every
+// target, for lengths that end inside a vector.
+TEST(AwqSearchTest, WidenHalfEveryPattern) {
+  std::vector<uint16_t> h(65536 + 5);
+  for (size_t i = 0; i < h.size(); ++i)
+    h[i] = uint16_t(i);
+  std::vector<float> want(h.size());
+  for (size_t i = 0; i < h.size(); ++i)
+    want[i] = halfToFloat(h[i]);
+  forEachSimdTarget([&] {
+    for (size_t n : {h.size(), size_t(7), size_t(33)}) {
+      std::vector<float> got(n, -1.f);
+      awqWidenToF32(h.data(), DType::F16, got.data(), n);
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), n * sizeof(float)), 0)
+          << "n " << n;
+    }
+  });
+}
+
+// The sampled rows: 10 rows with a budget of 4 are the middles of four
+// slices of 2.5 rows: floor((2i + 1) 10 / 8) = 1, 3, 6, 8; a weight of at
+// most `sample` rows, or sample 0, gives every row.
+TEST(AwqSearchTest, SampledRowsByHand) {
+  EXPECT_EQ(awqSampleCount(10, 4), 4);
+  std::vector<int64_t> got;
+  for (int64_t i = 0; i < 4; ++i)
+    got.push_back(awqSampledRow(i, 10, 4));
+  EXPECT_EQ(got, std::vector<int64_t>({1, 3, 6, 8}));
+  EXPECT_EQ(awqSampleCount(3, 4), 3);
+  EXPECT_EQ(awqSampledRow(2, 3, 4), 2);
+  EXPECT_EQ(awqSampleCount(10, 0), 10);
+  EXPECT_EQ(awqSampledRow(7, 10, 0), 7);
+  // 2560 rows (a 1.1B model's fused q/k/v), 256: every tenth, from row 5.
+  EXPECT_EQ(awqSampledRow(0, 2560, 256), 5);
+  EXPECT_EQ(awqSampledRow(255, 2560, 256), 2555);
 }
