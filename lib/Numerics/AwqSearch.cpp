@@ -143,20 +143,29 @@ std::string AwqStreamedSearch::start(int64_t kIn, const float *imatrixIn,
     inverses.push_back(inverseScales(scales[size_t(i)].data(), k));
   }
   losses.assign(size_t(grid), 0.0);
-  e.resize(static_cast<size_t>(k));
   return "";
 }
 
 std::string AwqStreamedSearch::addRows(const float *w, int64_t rows,
                                        const AwqQuantDequantFn &quantDequant) {
-  for (size_t i = 0; i < scales.size(); ++i) {
-    if (std::string err = scaleAndQuantize(w, rows, k, scales[i].data(),
-                                           quantDequant, scaled, deq);
+  for (int i = 0; i < numCandidates(); ++i)
+    if (std::string err = addCandidateRows(i, w, rows, quantDequant, scratch);
         !err.empty())
       return err;
-    addRowsLoss(w, deq.data(), rows, k, imatrix, hessian, scales[i].data(),
-                inverses[i].data(), e.data(), rowLoss, losses[i]);
-  }
+  return "";
+}
+
+std::string AwqStreamedSearch::addCandidateRows(
+    int i, const float *w, int64_t rows, const AwqQuantDequantFn &quantDequant,
+    Scratch &s) {
+  auto c = size_t(i);
+  if (std::string err = scaleAndQuantize(w, rows, k, scales[c].data(),
+                                         quantDequant, s.scaled, s.deq);
+      !err.empty())
+    return err;
+  s.e.resize(static_cast<size_t>(k));
+  addRowsLoss(w, s.deq.data(), rows, k, imatrix, hessian, scales[c].data(),
+              inverses[c].data(), s.e.data(), s.rowLoss, losses[c]);
   return "";
 }
 

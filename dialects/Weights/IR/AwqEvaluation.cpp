@@ -95,12 +95,65 @@ static llvm::Expected<std::vector<float>> getFloats(EvaluationContext &ctx,
   return out;
 }
 
-/// AWQ's search over the weights' current values (AwqSearch.h), a block of
-/// rows at a time where the scheme quantizes each row alone: what the search
-/// holds is a block (about 1 MiB of float32 and its scaled and dequantized
-/// copies), not the weights (a 1.1B model's fused gate/up alone is 92 MB as
-/// float32; two workers searching held 1 GB). The losses are the same sums,
-/// so the scales are the same.
+namespace {
+/// quantDequant of AwqSearch.h for one thread: the scaled weight as the IR
+/// stores it (rounded to the weight's type by weights.scale_channels, cast
+/// to the scheme's type), quantized and dequantized by the scheme, with
+/// buffers kept across its calls.
+class QuantDequant {
+public:
+  QuantDequant(QuantSchemeAttrInterface scheme, DType stored,
+               EvaluationContext &ctx)
+      : scheme(scheme), stored(stored),
+        expressedType(scheme.getExpressedType()),
+        expressed(*fromMlirType(expressedType)), ctx(ctx) {}
+
+  std::string operator()(const float *w, int64_t rows, int64_t k,
+                         float *deq) {
+    size_t n = size_t(rows * k);
+    if (in.dtype != expressed || ArrayRef<int64_t>(in.shape) !=
+                                     ArrayRef<int64_t>({rows, k}))
+      in = RowBuffer::allocate(expressed, {rows, k});
+    if (stored == expressed) {
+      num::convertElements(w, DType::F32, in.data.data(), expressed, n);
+    } else {
+      narrow.resize(n * num::dtypeSize(stored));
+      num::convertElements(w, DType::F32, narrow.data(), stored, n);
+      num::convertElements(narrow.data(), stored, in.data.data(), expressed,
+                           n);
+    }
+    outs.clear();
+    auto type = RankedTensorType::get({rows, k}, expressedType);
+    if (llvm::Error e = scheme.quantizeRows(ctx, type, in, outs))
+      return llvm::toString(std::move(e));
+    if (llvm::Error e = scheme.dequantizeRows(outs, in, deq))
+      return llvm::toString(std::move(e));
+    return "";
+  }
+
+private:
+  QuantSchemeAttrInterface scheme;
+  DType stored;
+  Type expressedType;
+  DType expressed;
+  EvaluationContext &ctx;
+  std::vector<uint8_t> narrow;
+  RowBuffer in;
+  SmallVector<RowBuffer> outs;
+};
+} // namespace
+
+/// AWQ's search over the weights' current values (AwqSearch.h). With a row
+/// budget (`rows`) and a scheme that quantizes rows alone, the sampled rows
+/// of every weight are read once (the budget times K float32 values per
+/// weight) and the grid's candidates are tasks that the threads waiting for
+/// the scales share (SharedResults::runTasks): each candidate's loss is its
+/// own running sum over the rows in order, so the same bits whichever
+/// thread ran it. Without a budget, every row is read a block at a time
+/// (about 1 MiB of float32 and its scaled and dequantized copies), on this
+/// thread: what the search holds is a block, not the weights (a 1.1B
+/// model's fused gate/up alone is 92 MB as float32). The losses are the
+/// same sums either way.
 static llvm::Error computeAwqScales(AwqScalesOp op, EvaluationContext &ctx,
                                     SharedResults::Results &out) {
   auto first = cast<RankedTensorType>(op.getWeights().front().getType());
@@ -115,40 +168,8 @@ static llvm::Error computeAwqScales(AwqScalesOp op, EvaluationContext &ctx,
       return f.takeError();
     hessian = std::move(*f);
   }
-  // The scaled weight as the IR stores it: rounded to the weight's type by
-  // weights.scale_channels, cast to the scheme's type, then quantized.
   QuantSchemeAttrInterface scheme = op.getScheme();
   DType stored = *fromMlirType(first.getElementType());
-  Type expressedType = scheme.getExpressedType();
-  DType expressed = *fromMlirType(expressedType);
-  // Buffers kept across the calls (every candidate of every block).
-  std::vector<uint8_t> narrow;
-  RowBuffer in;
-  SmallVector<RowBuffer> outs;
-  auto quantDequant = [&](const float *w, int64_t rows, int64_t kk,
-                          float *deq) -> std::string {
-    size_t n = size_t(rows * kk);
-    auto type = RankedTensorType::get({rows, kk}, expressedType);
-    if (stored == expressed) {
-      // The rounding to the stored type is the quantizer's input.
-      if (in.dtype != expressed || in.shape != SmallVector<int64_t>{rows, kk})
-        in = RowBuffer::allocate(expressed, {rows, kk});
-      num::convertElements(w, DType::F32, in.data.data(), expressed, n);
-    } else {
-      narrow.resize(n * num::dtypeSize(stored));
-      num::convertElements(w, DType::F32, narrow.data(), stored, n);
-      if (in.dtype != expressed || in.shape != SmallVector<int64_t>{rows, kk})
-        in = RowBuffer::allocate(expressed, {rows, kk});
-      num::convertElements(narrow.data(), stored, in.data.data(), expressed,
-                           n);
-    }
-    outs.clear();
-    if (llvm::Error e = scheme.quantizeRows(ctx, type, in, outs))
-      return llvm::toString(std::move(e));
-    if (llvm::Error e = scheme.dequantizeRows(outs, in, deq))
-      return llvm::toString(std::move(e));
-    return "";
-  };
   num::AwqStreamedSearch search;
   if (std::string err = search.start(
           k, imatrix->data(), hessian.empty() ? nullptr : hessian.data(),
@@ -157,9 +178,10 @@ static llvm::Error computeAwqScales(AwqScalesOp op, EvaluationContext &ctx,
     return makeEvaluationError(op, "awq: " + err);
   // A scheme that is not row-local is given each weight whole, every row.
   bool rowLocal = scheme.isRowLocal();
-  int64_t blockRows = rowLocal ? std::max<int64_t>(1, (int64_t(1) << 18) / k)
-                               : std::numeric_limits<int64_t>::max();
   int64_t sample = rowLocal ? op.getRows().value_or(0) : 0;
+  int64_t blockRows = sample > 0 ? std::numeric_limits<int64_t>::max()
+                      : rowLocal ? std::max<int64_t>(1, (int64_t(1) << 18) / k)
+                                 : std::numeric_limits<int64_t>::max();
   std::vector<float> block;
   // Appends rows read from a weight to the block, as float32.
   auto append = [&](const RowBuffer &got) {
@@ -169,13 +191,17 @@ static llvm::Error computeAwqScales(AwqScalesOp op, EvaluationContext &ctx,
     num::awqWidenToF32(got.bytes(), got.dtype, block.data() + at,
                        size_t(got.numElements()));
   };
+  QuantDequant quantDequant(scheme, stored, ctx);
+  num::AwqQuantDequantFn fn = std::ref(quantDequant);
+  int64_t held = 0; // rows in `block` (the sampled search)
   for (Value w : op.getWeights()) {
     int64_t rows = cast<RankedTensorType>(w.getType()).getDimSize(0);
     int64_t count = num::awqSampleCount(rows, sample);
     // Sampled rows i0 .. i1 - 1 per block; consecutive rows in one read.
     for (int64_t i0 = 0; i0 < count; i0 += std::min(blockRows, count - i0)) {
       int64_t i1 = i0 + std::min(blockRows, count - i0);
-      block.clear();
+      if (sample == 0)
+        block.clear();
       for (int64_t i = i0; i < i1;) {
         int64_t r0 = num::awqSampledRow(i, rows, sample), j = i + 1;
         while (j < i1 && num::awqSampledRow(j, rows, sample) == r0 + (j - i))
@@ -186,10 +212,33 @@ static llvm::Error computeAwqScales(AwqScalesOp op, EvaluationContext &ctx,
         append(*got);
         i = j;
       }
-      if (std::string err = search.addRows(block.data(), i1 - i0, quantDequant);
+      if (sample > 0) {
+        held += i1 - i0;
+        continue;
+      }
+      if (std::string err = search.addRows(block.data(), i1 - i0, fn);
           !err.empty())
         return makeEvaluationError(op, "awq: " + err);
     }
+  }
+  if (sample > 0) {
+    // One task per candidate, over all the sampled rows.
+    if (llvm::Error e = ctx.getSharedResults().runTasks(
+            op, ctx, size_t(search.numCandidates()),
+            [&](EvaluationContext &taskCtx, size_t i) -> llvm::Error {
+              QuantDequant qd(scheme, stored, taskCtx);
+              num::AwqStreamedSearch::Scratch scratch;
+              // About 1 MiB of rows at a time: the copies stay small.
+              int64_t step = std::max<int64_t>(1, (int64_t(1) << 18) / k);
+              for (int64_t r0 = 0; r0 < held; r0 += step)
+                if (std::string err = search.addCandidateRows(
+                        int(i), block.data() + r0 * k,
+                        std::min(step, held - r0), std::ref(qd), scratch);
+                    !err.empty())
+                  return makeEvaluationError(op, "awq: " + err);
+              return llvm::Error::success();
+            }))
+      return e;
   }
   num::AwqSearchResult result = search.finish();
   RowBuffer s = RowBuffer::allocate(DType::F32, {k});
@@ -203,8 +252,9 @@ llvm::Error AwqScalesOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
                                       SmallVectorImpl<RowBuffer> &results) {
   (void)r0;
   (void)r1; // evaluated whole (not row-local)
+  // Threads that ask while another searches take candidates of the search.
   auto shared = ctx.getSharedResults().getOrCompute(
-      *this, [&](SharedResults::Results &out) {
+      *this, ctx, [&](SharedResults::Results &out) {
         return computeAwqScales(*this, ctx, out);
       });
   if (!shared)

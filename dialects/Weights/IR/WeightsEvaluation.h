@@ -179,6 +179,8 @@ private:
 /// An EvaluationError at `op`.
 llvm::Error makeEvaluationError(Operation *op, const llvm::Twine &message);
 
+class EvaluationContext;
+
 /// Results of ops that are evaluated once per evaluation and then shared
 /// (small whole-tensor results many consumers ask for, such as
 /// `weights.awq_scales`), by every context holding the same instance: the
@@ -192,12 +194,45 @@ public:
   llvm::Expected<std::shared_ptr<const Results>>
   getOrCompute(Operation *op,
                llvm::function_ref<llvm::Error(Results &)> compute);
+  /// The same, but a thread that asks while another computes the results
+  /// first helps: it runs the tasks `compute` offers through runTasks (with
+  /// its own context, `helper`) that no thread has taken yet, then waits.
+  llvm::Expected<std::shared_ptr<const Results>>
+  getOrCompute(Operation *op, EvaluationContext &helper,
+               llvm::function_ref<llvm::Error(Results &)> compute);
+
+  /// Called by `op`'s compute: runs task(context, i) once for every
+  /// i < count, on this thread (with `ctx`) and on the threads waiting for
+  /// `op`'s results (with their own contexts), several at a time, in no
+  /// fixed order: each task must write only its own outputs, so that the
+  /// results do not depend on which thread ran what. Returns when all have
+  /// run, with the error of the failing task of the lowest index, if any.
+  llvm::Error
+  runTasks(Operation *op, EvaluationContext &ctx, size_t count,
+           llvm::function_ref<llvm::Error(EvaluationContext &, size_t)> task);
 
 private:
+  /// Tasks offered by runTasks.
+  struct Offer {
+    size_t count = 0;
+    llvm::function_ref<llvm::Error(EvaluationContext &, size_t)> task;
+    size_t next = 0, finished = 0; // under `mutex`
+    std::vector<std::unique_ptr<llvm::ErrorInfoBase>> failures;
+  };
+  /// Runs `compute` for `op` (marked running) and keeps its results.
+  llvm::Expected<std::shared_ptr<const Results>>
+  computeShared(Operation *op,
+                llvm::function_ref<llvm::Error(Results &)> compute);
+  /// Takes and runs tasks of `offer` until none is left; called and
+  /// returning with `lock` held.
+  void runOffered(Offer &offer, EvaluationContext &ctx,
+                  std::unique_lock<std::mutex> &lock);
+
   std::mutex mutex;
   std::condition_variable done;
   llvm::DenseMap<Operation *, std::shared_ptr<const Results>> results;
   llvm::DenseMap<Operation *, bool> running;
+  llvm::DenseMap<Operation *, std::shared_ptr<Offer>> offers;
 };
 
 class PreparedStateCache;

@@ -116,6 +116,12 @@ int64_t awqSampledRow(int64_t i, int64_t rows, int64_t sample);
 /// provided quantDequant treats each row alone.
 class AwqStreamedSearch {
 public:
+  /// One thread's buffers for addCandidateRows.
+  struct Scratch {
+    std::vector<float> scaled, deq, rowLoss;
+    std::vector<double> e;
+  };
+
   /// Checks the importance matrix and the grid as awqSearchScales does and
   /// forms every candidate's scales; `imatrix` and `hessian` must outlive
   /// the search. Returns an empty string, or why not.
@@ -126,6 +132,15 @@ public:
   /// empty string, or quantDequant's error.
   std::string addRows(const float *w, int64_t rows,
                       const AwqQuantDequantFn &quantDequant);
+  /// The number of candidates (the grid's points).
+  int numCandidates() const { return int(scales.size()); }
+  /// addRows for candidate `i` alone, with the caller's buffers: different
+  /// candidates may take their rows on different threads at the same time
+  /// (each adds to its own loss, rows in the order given), with the same
+  /// result as addRows.
+  std::string addCandidateRows(int i, const float *w, int64_t rows,
+                               const AwqQuantDequantFn &quantDequant,
+                               Scratch &scratch);
   /// The first smallest loss's candidate, as awqSearchScales chooses.
   AwqSearchResult finish() const;
 
@@ -135,8 +150,7 @@ private:
   std::vector<std::vector<float>> scales;   // [grid][k]
   std::vector<std::vector<float>> inverses; // [grid][k], 1 / scales
   std::vector<double> losses;             // [grid]
-  std::vector<float> scaled, deq, rowLoss;
-  std::vector<double> e;
+  Scratch scratch;
 };
 
 } // namespace qopt::numerics
