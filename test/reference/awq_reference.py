@@ -14,10 +14,11 @@ quantizer is MLC's group quantization from mlc_reference.py (written from
 the format sheets, not from the C++).
 
   awq_reference.py inputs DIR   writes DIR/tiny.safetensors (the case)
-  awq_reference.py expect       prints the loss of plain rounding, the
+  awq_reference.py expect [N]   prints the loss of plain rounding, the
                                 chosen ratio and its loss, the scales and
                                 the folded tensors, as float32 / float16
-                                bit patterns
+                                bit patterns (N: the error measured on N
+                                evenly spread rows of W)
   awq_reference.py dump OUT     prints the records `scales`, `w` and `norm`
                                 of tensor cache OUT in the same form (the
                                 float32 scales in the cache's bfloat16 file
@@ -167,12 +168,19 @@ def main(argv):
     if len(argv) == 3 and argv[1] == "inputs":
         write_inputs(argv[2])
         return 0
-    if len(argv) != 2 or argv[1] != "expect":
+    # expect [ROWS]: the search measures the error on ROWS rows of W, the
+    # middles of ROWS equal slices: row floor((2 i + 1) * 2 / (2 ROWS)).
+    if len(argv) not in (2, 3) or argv[1] != "expect":
         print(__doc__, file=sys.stderr)
         return 2
     w = [[f16(v) for v in row] for row in W]
     im = [f32(v) for v in IMATRIX]
-    (best, loss, s), losses = search(w, im, GRID)
+    sample = int(argv[2]) if len(argv) == 3 else 0
+    searched = w
+    if 0 < sample < len(w):
+        searched = [w[(2 * i + 1) * len(w) // (2 * sample)]
+                    for i in range(sample)]
+    (best, loss, s), losses = search(searched, im, GRID)
     print("plain loss %.9g" % losses[0])
     print("ratio %d/%d loss %.9g" % (best, GRID, loss))
     print("scales-f32 " + " ".join(f32_hex(v) for v in s))
