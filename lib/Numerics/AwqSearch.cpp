@@ -120,7 +120,7 @@ int64_t awqSampleCount(int64_t rows, int64_t sample) {
 int64_t awqSampledRow(int64_t i, int64_t rows, int64_t sample) {
   if (sample <= 0 || rows <= sample)
     return i;
-  // (2 i + 1) rows < 2^63 for any weight: rows and sample below 2^31.
+  // No overflow: i < sample < rows, and a weight has fewer than 2^31 rows.
   return (2 * i + 1) * rows / (2 * sample);
 }
 
