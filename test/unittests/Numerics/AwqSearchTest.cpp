@@ -115,6 +115,12 @@ TEST(AwqSearchTest, Errors) {
             "no quantizer");
 }
 
+/// Products rounded on their own: a call the compiler does not inline
+/// cannot be fused with the sum that follows (this file is not built with
+/// -ffp-contract=off, and GCC fuses a * b + c into one rounding on Arm).
+[[gnu::noinline]] static float product(float a, float b) { return a * b; }
+[[gnu::noinline]] static double product(double a, double b) { return a * b; }
+
 /// AwqSearch.h's diagonal loss of one row, written here from the
 /// definition (float32, 16 lane sums in order, combined pairwise).
 static float rowLossByDefinition(const float *w, const float *q,
@@ -122,10 +128,9 @@ static float rowLossByDefinition(const float *w, const float *q,
   float lanes[16] = {};
   for (int64_t c = 0; c < k; ++c) {
     float inv = 1.0f / s[c];
-    float e = q[c] * inv;
+    float e = product(q[c], inv);
     e = e - w[c];
-    float t = e * e;
-    t = t * im[c];
+    float t = product(product(e, e), im[c]);
     lanes[c % 16] = lanes[c % 16] + t;
   }
   for (int h = 8; h >= 1; h /= 2)
@@ -207,8 +212,8 @@ TEST(AwqSearchTest, StreamedBlocksGiveTheWholeSearch) {
           for (int64_t c = 0; c < k; ++c) {
             double d[4] = {0, 0, 0, 0};
             for (int64_t j = 0; j < k; ++j)
-              d[j % 4] += double(hess[c * k + j]) * e[size_t(j)];
-            loss += e[size_t(c)] * ((d[0] + d[1]) + (d[2] + d[3]));
+              d[j % 4] += product(double(hess[c * k + j]), e[size_t(j)]);
+            loss += product(e[size_t(c)], (d[0] + d[1]) + (d[2] + d[3]));
           }
         }
       want[size_t(i)] = loss;
