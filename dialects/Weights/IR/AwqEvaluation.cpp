@@ -227,7 +227,8 @@ static llvm::Error computeAwqScales(AwqScalesOp op, EvaluationContext &ctx,
             op, ctx, size_t(search.numCandidates()),
             [&](EvaluationContext &taskCtx, size_t i) -> llvm::Error {
               QuantDequant qd(scheme, stored, taskCtx);
-              num::AwqStreamedSearch::Scratch scratch;
+              // Kept by the thread: no buffer zeroed per candidate.
+              thread_local num::AwqStreamedSearch::Scratch scratch;
               // About 1 MiB of rows at a time: the copies stay small.
               int64_t step = std::max<int64_t>(1, (int64_t(1) << 18) / k);
               for (int64_t r0 = 0; r0 < held; r0 += step)
@@ -314,26 +315,32 @@ llvm::Error ScaleChannelsOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
     inner *= type.getDimSize(d);
   int64_t len = type.getRank() ? type.getDimSize(dim) : 1;
   size_t n = size_t(in->numElements());
-  std::vector<float> x(n);
-  num::awqWidenToF32(in->bytes(), in->dtype, x.data(), n);
   bool divide = getDivide();
-  if (inner == 1 && dim != 0) {
-    // Channels along the last dimension: the same scales in every row.
+  if (inner == 1 && dim != 0 && len > 0) {
+    // Channels along the last dimension: the same scales in every row, a
+    // row at a time through a float32 row that stays in the cache.
     const float *sc = scales - offset;
+    size_t es = num::dtypeSize(in->dtype);
+    thread_local std::vector<float> row;
+    row.resize(size_t(len));
+    RowBuffer out = RowBuffer::allocate(in->dtype, in->shape);
     for (size_t r0 = 0; r0 < n; r0 += size_t(len)) {
-      float *row = x.data() + r0;
+      num::awqWidenToF32(in->bytes() + r0 * es, in->dtype, row.data(),
+                         size_t(len));
       if (divide)
         for (int64_t c = offset; c < offset + count; ++c)
-          row[c] = row[c] / sc[c];
+          row[size_t(c)] = row[size_t(c)] / sc[c];
       else
         for (int64_t c = offset; c < offset + count; ++c)
-          row[c] = row[c] * sc[c];
+          row[size_t(c)] = row[size_t(c)] * sc[c];
+      num::convertElements(row.data(), DType::F32, out.data.data() + r0 * es,
+                           in->dtype, size_t(len));
     }
-    RowBuffer out = RowBuffer::allocate(in->dtype, in->shape);
-    num::convertElements(x.data(), DType::F32, out.data.data(), in->dtype, n);
     results.push_back(std::move(out));
     return llvm::Error::success();
   }
+  std::vector<float> x(n);
+  num::awqWidenToF32(in->bytes(), in->dtype, x.data(), n);
   // Runs of `inner` elements share their index c along `dim` (rows are
   // counted from r0; below the first dimension, c wraps at its size).
   int64_t c = dim == 0 ? r0 : 0;
