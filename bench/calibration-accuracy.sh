@@ -50,7 +50,9 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 stats=$work/stats.safetensors
 
 have_awq=0
-"$qopt" convert --help 2>/dev/null | grep -q -- '--awq' && have_awq=1
+# grep reads the whole help (not -q): under pipefail, a grep that stops at
+# the first match can fail the pipeline through quant-opt's SIGPIPE.
+"$qopt" convert --help 2>/dev/null | grep -- '--awq' > /dev/null && have_awq=1
 
 methods=("plain|" "imatrix|--imatrix $stats" "gptq|--gptq $stats"
          "gptq+imatrix|--gptq $stats --imatrix $stats")

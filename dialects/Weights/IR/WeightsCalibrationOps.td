@@ -61,7 +61,7 @@ def Weights_AwqScalesOp : Weights_EvaluableOp<"awq_scales", [],
     without, on every row.
 
     ```mlir
-    %s = weights.awq_scales %qkv imatrix %im grid 20 rows 256 : (tensor<512x256xf16>), tensor<256xf32> -> tensor<256xf32>
+    %s = weights.awq_scales %qkv imatrix %im grid 20 rows 192 : (tensor<512x256xf16>), tensor<256xf32> -> tensor<256xf32>
         with #weights.group<quant_type = !quant.any<u4<0:14>:f16>, group_size = 32, layout = nk, rounding = even>
     ```
   }];
