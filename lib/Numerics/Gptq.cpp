@@ -14,6 +14,7 @@
 #include "CalibratedSearch.h"
 #include "Simd.h"
 #include "SimdCalibrated.h"
+#include "SimdGptq.h"
 
 #include <algorithm>
 #include <cmath>
@@ -172,6 +173,9 @@ namespace {
 /// matrix product (simd::gptqLazyUpdate) that reads each block of U once
 /// per tile instead of once per row.
 constexpr int64_t kTileRows = 64;
+/// Columns of a block quantized one by one before the block's later columns
+/// take their errors together (simd::gptqSubtractUpdate).
+constexpr int64_t kSubBlock = 16;
 
 /// GPTQ over rows of float32 values for any code rule whose parameters
 /// are chosen per group of `groupSize` columns. `params(v, a, n, s, m, q)`
@@ -217,36 +221,78 @@ void gptqRows(const CodeRule &rule, const float *x0, int64_t rows, int64_t k,
           params1(r, g, acc.data());
       }
     }
+    // Column p of row i: its code, and its error over U's diagonal (kept
+    // in err for the updates).
+    auto column = [&](int64_t i, int64_t b0, int64_t bl, int64_t pp) {
+      const int64_t r = r0 + i;
+      double *x = xs.data() + size_t(i) * n;
+      float *s = scales + r * groups, *m = mins + r * groups;
+      const size_t p = size_t(pp);
+      const int64_t j = f.order[p];
+      if (!options.actOrder && j % groupSize == 0)
+        params1(r, j / groupSize, x);
+      const int64_t g = j / groupSize;
+      const float vj = float(x[p]);
+      const float qj = rule.code(vj, s[g], m[g]);
+      const float dj = rule.value(qj, s[g], m[g]);
+      codes[r * k + j] = qj;
+      const double e = (x[p] - double(dj)) / f.u[p * n + p];
+      err[size_t(i * bl + (pp - b0))] = e;
+      return e;
+    };
     for (int64_t b0 = 0; b0 < k; b0 += block) {
       const int64_t b1 = std::min(b0 + block, k), bl = b1 - b0;
-      for (int64_t i = 0; i < nr; ++i) {
-        const int64_t r = r0 + i;
-        double *x = xs.data() + size_t(i) * n;
-        float *s = scales + r * groups, *m = mins + r * groups;
-        float *c = codes + r * k;
-        for (int64_t pp = b0; pp < b1; ++pp) {
-          const size_t p = size_t(pp);
-          const int64_t j = f.order[p];
-          if (!options.actOrder && j % groupSize == 0)
-            params1(r, j / groupSize, x);
-          const int64_t g = j / groupSize;
-          const float vj = float(x[p]);
-          const float qj = rule.code(vj, s[g], m[g]);
-          const float dj = rule.value(qj, s[g], m[g]);
-          c[j] = qj;
-          const double e = (x[p] - double(dj)) / f.u[p * n + p];
-          err[size_t(i * bl + (pp - b0))] = e;
-          const double *urow = f.u.data() + p * n;
-          for (size_t p2 = p + 1; p2 < size_t(b1); ++p2) {
-            double t = e * urow[p2];
-            x[p2] -= t;
+      if (!simd::enabled()) {
+        // The definition: each column's error subtracted at once from the
+        // block's later columns.
+        for (int64_t i = 0; i < nr; ++i) {
+          double *x = xs.data() + size_t(i) * n;
+          for (int64_t pp = b0; pp < b1; ++pp) {
+            const size_t p = size_t(pp);
+            const double e = column(i, b0, bl, pp);
+            const double *urow = f.u.data() + p * n;
+            for (size_t p2 = p + 1; p2 < size_t(b1); ++p2) {
+              double t = e * urow[p2];
+              x[p2] -= t;
+            }
           }
+        }
+      } else {
+        // The same subtractions in the same order per element, sub-blocks
+        // of kSubBlock columns at a time: inside one, column by column;
+        // the block's columns after it take the sub-block's errors by one
+        // register-blocked product over the tile's rows. A sub-block ends
+        // before a group's first column (without act-order its scale is
+        // chosen there from the group's values, which must then hold every
+        // earlier column's terms).
+        for (int64_t s0 = b0, s1; s0 < b1; s0 = s1) {
+          s1 = std::min(s0 + kSubBlock, b1);
+          if (!options.actOrder)
+            s1 = std::min(s1, (s0 / groupSize + 1) * groupSize);
+          // Columns outer, rows inner: the rows' chains (each column's
+          // code waits for the previous column's update) overlap.
+          for (int64_t pp = s0; pp < s1; ++pp) {
+            const size_t p = size_t(pp);
+            const double *urow = f.u.data() + p * n;
+            for (int64_t i = 0; i < nr; ++i) {
+              double *x = xs.data() + size_t(i) * n;
+              const double e = column(i, b0, bl, pp);
+              for (size_t p2 = p + 1; p2 < size_t(s1); ++p2) {
+                double t = e * urow[p2];
+                x[p2] -= t;
+              }
+            }
+          }
+          if (s1 < b1)
+            simd::gptqSubtractUpdate(err.data() + (s0 - b0), bl, nr, s1 - s0,
+                                     f.u.data() + size_t(s0) * n, k, s1, b1,
+                                     xs.data(), k);
         }
       }
       if (b1 == k)
         break;
       // x[p2] -= sum over the block's columns, in order, of e * U[pp][p2].
-      simd::gptqLazyUpdate(err.data(), nr, bl, f.u.data() + size_t(b0) * n,
+      simd::gptqLazyUpdate(err.data(), bl, nr, bl, f.u.data() + size_t(b0) * n,
                            k, b1, k, xs.data(), k);
     }
   }
@@ -309,11 +355,15 @@ void gptqGroupQuantizeRows(const void *w, int64_t rows, int64_t k,
       uint32_t *qRow = qweight + row * words;
       unsigned char *sRow = scaleOut + size_t(row * groups) * es;
       const float *c = codes.data() + b * k;
+      // Group g's word w holds its codes w epw .. w epw + epw - 1; as gs
+      // is a multiple of epw, that is word i / epw of the row for code i.
       std::memset(qRow, 0, size_t(words) * 4);
-      for (int64_t i = 0; i < k; ++i) {
-        const int64_t g = i / gs, r = i % gs;
-        qRow[g * (gs / epw) + r / epw] |=
-            uint32_t(int32_t(c[size_t(i)] + maxInt)) << ((r % epw) * bits);
+      for (int64_t i0 = 0, wi = 0; i0 < k; i0 += epw, ++wi) {
+        uint32_t word = 0;
+        for (int64_t e = 0; e < epw && i0 + e < k; ++e)
+          word |= uint32_t(int32_t(c[size_t(i0 + e)] + maxInt))
+                  << (e * bits);
+        qRow[wi] = word;
       }
       for (int64_t g = 0; g < groups; ++g)
         storeModelValue(s[size_t(b * groups + g)], format,

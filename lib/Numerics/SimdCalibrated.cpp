@@ -1,8 +1,7 @@
 //===- SimdCalibrated.cpp - Highway kernels of GPTQ -------------*- C++ -*-===//
 //
-// GPTQ's lazy-batch update (Gptq.cpp) for a tile of rows at once: a rank-B
-// update x -= E U by a register-blocked matrix product; and the O(k^3)
-// steps of prepareGptq (two Cholesky factorizations, a triangular inverse
+// The O(k^3) steps of prepareGptq (Gptq.cpp; its row phase is in
+// SimdGptq.cpp) (two Cholesky factorizations, a triangular inverse
 // and its Gram product) blocked so that each vector load serves 8 rows.
 // Scalable targets (SVE, RVV), whose vectors cannot live in arrays, run
 // the scalar definitions of the blocked kernels (same bits). Every element's sum
@@ -40,64 +39,6 @@
 HWY_BEFORE_NAMESPACE();
 namespace qopt::numerics::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-#if !HWY_HAVE_SCALABLE
-/// Rows [r0, r0 + RT) and the 2 vectors of columns at c.
-template <int RT, class D>
-HWY_INLINE void LazyTile(D d, const double *HWY_RESTRICT err, int64_t b,
-                         const double *HWY_RESTRICT u, int64_t ldu, int64_t c,
-                         double *HWY_RESTRICT x, int64_t ldx, int64_t r0) {
-  const size_t n = hn::Lanes(d);
-  using V = hn::Vec<D>;
-  V a0[RT], a1[RT];
-  for (int r = 0; r < RT; ++r) {
-    a0[r] = hn::Zero(d);
-    a1[r] = hn::Zero(d);
-  }
-  for (int64_t t = 0; t < b; ++t) {
-    const V u0 = hn::LoadU(d, u + t * ldu + c);
-    const V u1 = hn::LoadU(d, u + t * ldu + c + int64_t(n));
-    for (int r = 0; r < RT; ++r) {
-      const V e = hn::Set(d, err[(r0 + r) * b + t]);
-      a0[r] = hn::Add(a0[r], hn::Mul(e, u0));
-      a1[r] = hn::Add(a1[r], hn::Mul(e, u1));
-    }
-  }
-  for (int r = 0; r < RT; ++r) {
-    double *xr = x + (r0 + r) * ldx + c;
-    hn::StoreU(hn::Sub(hn::LoadU(d, xr), a0[r]), d, xr);
-    hn::StoreU(hn::Sub(hn::LoadU(d, xr + n), a1[r]), d, xr + n);
-  }
-}
-
-#endif // !HWY_HAVE_SCALABLE
-void GptqLazyUpdate(const double *err, int64_t rows, int64_t b,
-                    const double *u, int64_t ldu, int64_t c0, int64_t c1,
-                    double *x, int64_t ldx) {
-  int64_t c = c0;
-#if !HWY_HAVE_SCALABLE
-  const hn::ScalableTag<double> d;
-  const int64_t step = 2 * int64_t(hn::Lanes(d));
-  for (; c + step <= c1; c += step) {
-    int64_t r = 0;
-    for (; r + 4 <= rows; r += 4)
-      LazyTile<4>(d, err, b, u, ldu, c, x, ldx, r);
-    for (; r < rows; ++r)
-      LazyTile<1>(d, err, b, u, ldu, c, x, ldx, r);
-  }
-#endif
-  // The last columns, one at a time in the same order.
-  for (; c < c1; ++c)
-    for (int64_t r = 0; r < rows; ++r) {
-      double acc = 0.0;
-      for (int64_t t = 0; t < b; ++t) {
-        double p = err[r * b + t] * u[t * ldu + c];
-        acc += p;
-      }
-      x[r * ldx + c] -= acc;
-    }
-}
-
 
 /// Rows of a factor per cache chunk: about 1 MiB of them (half an L2).
 inline int64_t chunkRows(int64_t n) {
@@ -478,31 +419,12 @@ HWY_AFTER_NAMESPACE();
 
 namespace qopt::numerics {
 
-HWY_EXPORT(GptqLazyUpdate);
 HWY_EXPORT(CholeskyRows);
 HWY_EXPORT(InvertLower);
 HWY_EXPORT(GramUpper);
 HWY_EXPORT(WeightedTerms);
 
 namespace simd {
-
-void gptqLazyUpdate(const double *err, int64_t rows, int64_t b,
-                    const double *u, int64_t ldu, int64_t c0, int64_t c1,
-                    double *x, int64_t ldx) {
-  if (!enabled()) {
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = c0; c < c1; ++c) {
-        double acc = 0.0;
-        for (int64_t t = 0; t < b; ++t) {
-          double p = err[r * b + t] * u[t * ldu + c];
-          acc += p;
-        }
-        x[r * ldx + c] -= acc;
-      }
-    return;
-  }
-  HWY_DYNAMIC_DISPATCH(GptqLazyUpdate)(err, rows, b, u, ldu, c0, c1, x, ldx);
-}
 
 bool choleskyRows(const double *a, int64_t lda, int64_t ldb, int64_t n,
                   double *r) {
