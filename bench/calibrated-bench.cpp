@@ -201,11 +201,15 @@ int main(int argc, char **argv) {
               "these %lld rows) | %.1f | |\n",
               prepare, prepare / n * 1e9, (long long)rows, prepare / plain);
   // GPTQ's arithmetic: per weight, its error is spread on the later columns
-  // (K/2 multiply-adds on average, in double); prepare is about K^3
-  // multiply-adds per Hessian (two Cholesky factorizations K^3/3 each, the
-  // triangular inverse and its Gram product K^3/6 each).
+  // (K/2 multiply-adds on average, in double); prepare is about 2K^3/3
+  // multiply-adds per Hessian (two Cholesky factorizations, the triangular
+  // inverse and its Gram product, K^3/6 each). The rates below count a
+  // multiply-add as one (a separate multiply and add: no FMA).
+  const double spread = double(k) / 2 * n;
+  const double prep = 2.0 * double(k) * double(k) * double(k) / 3;
   std::printf("\nGPTQ arithmetic: %.0f multiply-adds (double) per weight for "
-              "the error spreading; prepare %.2e per Hessian.\n",
-              double(k) / 2, double(k) * double(k) * double(k));
+              "the error spreading (%.1f G/s in --gptq's rows); prepare "
+              "%.2e per Hessian (%.1f G/s).\n",
+              double(k) / 2, spread / gptq * 1e-9, prep, prep / prepare * 1e-9);
   return 0;
 }

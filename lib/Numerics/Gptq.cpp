@@ -37,10 +37,13 @@ static std::string factorSimd(std::vector<double> &a, std::vector<double> &p,
   if (!simd::choleskyRows(p.data(), 1, k, k, a.data()))
     return "the Hessian is not positive definite after dampening "
            "(raise the dampening)";
-  // L row-major in p.
-  for (size_t i = 0; i < n; ++i)
-    for (size_t j = 0; j < n; ++j)
-      p[i * n + j] = a[j * n + i];
+  // L row-major in p (a transpose by tiles of 32 x 32).
+  constexpr size_t T = 32;
+  for (size_t i0 = 0; i0 < n; i0 += T)
+    for (size_t j0 = 0; j0 < n; j0 += T)
+      for (size_t i = i0; i < std::min(i0 + T, n); ++i)
+        for (size_t j = j0; j < std::min(j0 + T, n); ++j)
+          p[i * n + j] = a[j * n + i];
   // Linv row-major in a; Hinv's upper triangle in p.
   std::fill(a.begin(), a.end(), 0.0);
   simd::invertLower(p.data(), k, a.data());

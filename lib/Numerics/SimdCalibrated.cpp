@@ -212,9 +212,17 @@ bool CholeskyRows(const double *a, int64_t lda, int64_t ldb, int64_t n,
   // its terms in ascending t.
   for (int64_t p0 = 0; p0 < n; p0 += P) {
     const int64_t p1 = std::min(p0 + P, n);
-    for (int64_t b = 0; b < p1 - p0; ++b)
+    // The panel's rows of A, read along A's memory (a transposed A, lda 1,
+    // is read a row of memory per j).
+    if (lda < ldb) {
       for (int64_t j = p0; j < n; ++j)
-        v[b * n + j] = a[(p0 + b) * lda + j * ldb];
+        for (int64_t b = 0; b < p1 - p0; ++b)
+          v[b * n + j] = a[(p0 + b) * lda + j * ldb];
+    } else {
+      for (int64_t b = 0; b < p1 - p0; ++b)
+        for (int64_t j = p0; j < n; ++j)
+          v[b * n + j] = a[(p0 + b) * lda + j * ldb];
+    }
     const int64_t nch = HWY_HAVE_SCALABLE ? 0 : (n - p0) / W;
     for (int64_t t0 = 0; t0 < p0; t0 += TC) {
       const int64_t t1 = std::min(t0 + TC, p0);
