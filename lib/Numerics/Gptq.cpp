@@ -199,6 +199,10 @@ void gptqRows(const CodeRule &rule, const float *x0, int64_t rows, int64_t k,
       err(static_cast<size_t>(tile * block));
   std::vector<float> v(static_cast<size_t>(groupSize)),
       q(static_cast<size_t>(groupSize));
+  // The vector column step's scales and codes (sub-block x rows, rows
+  // rounded up to a vector of at most 16 doubles).
+  std::vector<float> colScale(size_t(kSubBlock * tile)),
+      codesT(size_t(kSubBlock * (tile + 16)));
   for (int64_t r0 = 0; r0 < rows; r0 += tile) {
     const int64_t nr = std::min(tile, rows - r0);
     auto params1 = [&](int64_t r, int64_t g, const double *natural) {
@@ -272,6 +276,27 @@ void gptqRows(const CodeRule &rule, const float *x0, int64_t rows, int64_t k,
           s1 = std::min(s0 + kSubBlock, b1);
           if (!options.actOrder)
             s1 = std::min(s1, (s0 / groupSize + 1) * groupSize);
+          if (rule.mlcCodes) {
+            // Group modes: the column step for all rows by vectors
+            // (simd::gptqGroupColumns); a group's scale first if the
+            // sub-block starts one (only its first column can).
+            if (!options.actOrder && f.order[size_t(s0)] % groupSize == 0)
+              for (int64_t i = 0; i < nr; ++i)
+                params1(r0 + i, f.order[size_t(s0)] / groupSize,
+                        xs.data() + size_t(i) * n);
+            for (int64_t pp = s0; pp < s1; ++pp)
+              for (int64_t i = 0; i < nr; ++i)
+                colScale[size_t((pp - s0) * nr + i)] =
+                    scales[(r0 + i) * groups + f.order[size_t(pp)] / groupSize];
+            const int64_t rp = simd::gptqGroupColumns(
+                rule.scaleFormat, rule.mlcRounding, xs.data(), k, nr, s0, s1,
+                f.u.data(), k, colScale.data(), rule.hi, err.data(), bl,
+                s0 - b0, codesT.data());
+            for (int64_t pp = s0; pp < s1; ++pp)
+              for (int64_t i = 0; i < nr; ++i)
+                codes[(r0 + i) * k + f.order[size_t(pp)]] =
+                    codesT[size_t((pp - s0) * rp + i)];
+          } else
           // Columns outer, rows inner: the rows' chains (each column's
           // code waits for the previous column's update) overlap.
           for (int64_t pp = s0; pp < s1; ++pp) {

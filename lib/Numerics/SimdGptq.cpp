@@ -27,6 +27,8 @@
 
 #include <hwy/highway.h>
 
+#include "SimdRules-inl.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -176,6 +178,91 @@ void GptqSubtractUpdate(const double *err, int64_t lde, int64_t rows,
   gptq_scalar::subtractUpdate(err, lde, rows, b, u, ldu, c, c1, x, ldx);
 }
 
+/// GPTQ's columns [s0, s1) of a tile in a group mode (see
+/// simd::gptqGroupColumns), rows a vector of doubles at a time: the
+/// sub-block's weights transposed into xt (column q's rows contiguous), each
+/// column's codes, dequantized values and errors for all rows, and its
+/// error subtracted from the sub-block's later columns, element by element
+/// in the scalar order.
+template <FloatFormat F, RoundingMode R>
+void GroupColumnsT(double *xs, int64_t ldx, int64_t rows, int64_t s0,
+                   int64_t s1, const double *u, int64_t ldu,
+                   const float *colScale, float maxInt, double *err,
+                   int64_t lde, int64_t errCol0, float *codesT) {
+  const hn::ScalableTag<double> dd;
+  const hn::Rebind<float, decltype(dd)> df;
+  const auto N = int64_t(hn::Lanes(dd));
+  const int64_t S = s1 - s0, rp = (rows + N - 1) / N * N;
+  std::vector<double> xt(size_t(S * rp), 0.0), et(size_t(S * rp));
+  std::vector<float> sc(size_t(S * rp), 1.0f);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t q = 0; q < S; ++q) {
+      xt[size_t(q * rp + i)] = xs[i * ldx + s0 + q];
+      sc[size_t(q * rp + i)] = colScale[q * rows + i];
+    }
+  const auto vmax = hn::Set(df, maxInt), vtop = hn::Set(df, 2 * maxInt);
+  for (int64_t q = 0; q < S; ++q) {
+    const double *urow = u + (s0 + q) * ldu + s0;
+    const auto upp = hn::Set(dd, urow[q]);
+    for (int64_t i = 0; i < rp; i += N) {
+      double *xq = xt.data() + q * rp + i;
+      const auto xd = hn::LoadU(dd, xq);
+      const auto v = hn::DemoteTo(df, xd);
+      const auto s = hn::LoadU(df, sc.data() + q * rp + i);
+      // CodeRule::code with mlcCodes: MLC's code, or for a zero scale the
+      // sign rule; then minus M. CodeRule::value: code * s.
+      const auto code = hn::Sub(
+          hn::IfThenElse(hn::Eq(s, hn::Zero(df)),
+                         QuantizeValuesZeroScale(df, v, vtop),
+                         QuantizeValues<F, R>(df, v, s, vmax, vtop)),
+          vmax);
+      hn::StoreU(code, df, codesT + q * rp + i);
+      const auto dj = hn::Mul(code, s);
+      const auto e = hn::Div(hn::Sub(xd, hn::PromoteTo(dd, dj)), upp);
+      hn::StoreU(e, dd, et.data() + q * rp + i);
+      for (int64_t q2 = q + 1; q2 < S; ++q2) {
+        double *x2 = xt.data() + q2 * rp + i;
+        hn::StoreU(hn::Sub(hn::LoadU(dd, x2), hn::Mul(e, hn::Set(dd, urow[q2]))),
+                   dd, x2);
+      }
+    }
+  }
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t q = 0; q < S; ++q)
+      err[i * lde + errCol0 + q] = et[size_t(q * rp + i)];
+}
+
+int64_t GptqGroupColumns(FloatFormat f, RoundingMode r, double *xs,
+                         int64_t ldx, int64_t rows, int64_t s0, int64_t s1,
+                         const double *u, int64_t ldu, const float *colScale,
+                         float maxInt, double *err, int64_t lde,
+                         int64_t errCol0, float *codesT) {
+  using FF = FloatFormat;
+  using RM = RoundingMode;
+  const bool away = r == RM::NearestAway;
+  auto go = [&](auto fn) {
+    fn(xs, ldx, rows, s0, s1, u, ldu, colScale, maxInt, err, lde, errCol0,
+       codesT);
+  };
+  switch (f) {
+  case FF::F16:
+    away ? go(GroupColumnsT<FF::F16, RM::NearestAway>)
+         : go(GroupColumnsT<FF::F16, RM::NearestEven>);
+    break;
+  case FF::BF16:
+    away ? go(GroupColumnsT<FF::BF16, RM::NearestAway>)
+         : go(GroupColumnsT<FF::BF16, RM::NearestEven>);
+    break;
+  case FF::F32:
+    away ? go(GroupColumnsT<FF::F32, RM::NearestAway>)
+         : go(GroupColumnsT<FF::F32, RM::NearestEven>);
+    break;
+  }
+  const hn::ScalableTag<double> dd;
+  const auto N = int64_t(hn::Lanes(dd));
+  return (rows + N - 1) / N * N;
+}
+
 } // namespace qopt::numerics::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -188,6 +275,7 @@ namespace qopt::numerics {
 
 HWY_EXPORT(GptqLazyUpdate);
 HWY_EXPORT(GptqSubtractUpdate);
+HWY_EXPORT(GptqGroupColumns);
 
 namespace simd {
 
@@ -209,6 +297,16 @@ void gptqSubtractUpdate(const double *err, int64_t lde, int64_t rows,
                                        ldx);
   HWY_DYNAMIC_DISPATCH(GptqSubtractUpdate)(err, lde, rows, b, u, ldu, c0, c1,
                                            x, ldx);
+}
+
+int64_t gptqGroupColumns(FloatFormat f, RoundingMode r, double *xs,
+                         int64_t ldx, int64_t rows, int64_t s0, int64_t s1,
+                         const double *u, int64_t ldu, const float *colScale,
+                         float maxInt, double *err, int64_t lde,
+                         int64_t errCol0, float *codesT) {
+  return HWY_DYNAMIC_DISPATCH(GptqGroupColumns)(f, r, xs, ldx, rows, s0, s1,
+                                                u, ldu, colScale, maxInt, err,
+                                                lde, errCol0, codesT);
 }
 
 } // namespace simd

@@ -10,6 +10,9 @@
 #ifndef QOPT_LIB_NUMERICS_SIMDGPTQ_H
 #define QOPT_LIB_NUMERICS_SIMDGPTQ_H
 
+#include "qopt/Numerics/Float.h"
+#include "qopt/Numerics/GroupQuant.h"
+
 #include <cstdint>
 
 namespace qopt::numerics::simd {
@@ -30,6 +33,23 @@ void gptqLazyUpdate(const double *err, int64_t lde, int64_t rows, int64_t b,
 void gptqSubtractUpdate(const double *err, int64_t lde, int64_t rows,
                         int64_t b, const double *u, int64_t ldu, int64_t c0,
                         int64_t c1, double *x, int64_t ldx);
+
+/// GPTQ's column-by-column step over the columns [s0, s1) of a tile of
+/// `rows` rows (row i at xs + i ldx) in a group mode (codes by MLC's rule
+/// for scale format f and rounding r, codes in [-maxInt, maxInt]): for each
+/// column p in order and each row, with s = colScale[(p - s0) rows + i] (the
+/// scale of p's group in that row),
+///   v = float(x_p); q = CodeRule::code(v, s) (mlcCodes); d = q s;
+///   e = (x_p - double(d)) / u[p ldu + p];
+///   x_p2 -= e u[p ldu + p2] for s0 <= p < p2 < s1;
+/// q is stored at codesT[(p - s0) R + i] and e at err[i lde + errCol0 +
+/// p - s0]. Returns R (rows rounded up to the vector). Only with the SIMD
+/// kernels on (its scalar definition is Gptq.cpp's column step).
+int64_t gptqGroupColumns(FloatFormat f, RoundingMode r, double *xs,
+                         int64_t ldx, int64_t rows, int64_t s0, int64_t s1,
+                         const double *u, int64_t ldu, const float *colScale,
+                         float maxInt, double *err, int64_t lde,
+                         int64_t errCol0, float *codesT);
 
 } // namespace qopt::numerics::simd
 
