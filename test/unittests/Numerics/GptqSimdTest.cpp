@@ -117,7 +117,9 @@ TEST(GptqSimd, RowsEqualThePortableDefinition) {
   std::normal_distribution<float> nd(0.0f, 1.0f);
   // k = 203: scalar column tails on every target; 200 with groups of 40 and
   // blocks of 48: groups that straddle blocks (a sub-block ends at each
-  // group start); 67 rows: a second tile, 8-row blocks and their tails.
+  // group start); 160: bfloat16 weights with ties away; 67 rows: a second
+  // tile, 8-row blocks and their tails; a row of zeros and a zero group
+  // (zero scales).
   struct Case {
     int64_t k, group, block;
   };
@@ -125,20 +127,30 @@ TEST(GptqSimd, RowsEqualThePortableDefinition) {
     const int64_t rows = 67, k = c.k;
     const std::vector<float> h = randomHessian(k, 24, rng);
     std::vector<uint16_t> w(size_t(rows * k));
+    const bool bf16 = k == 160;
     for (uint16_t &v : w)
-      v = floatToHalf(nd(rng));
-    w[size_t(9 * k + 3)] = 0x7E00; // row 9: NaN, MLC's rounding
+      v = bf16 ? floatToBFloat16(nd(rng)) : floatToHalf(nd(rng));
+    w[size_t(9 * k + 3)] = bf16 ? 0x7FC0 : 0x7E00; // row 9: NaN, MLC's rounding
+    for (int64_t i = 0; i < k; ++i) // row 20: zeros, a zero scale
+      w[size_t(20 * k + i)] = 0;
+    for (int64_t i = 0; i < c.group && i < k; ++i) // row 21: a zero group
+      w[size_t(21 * k + i)] = 0;
     std::vector<float> importance(static_cast<size_t>(k));
     for (int64_t i = 0; i < k; ++i)
       importance[size_t(i)] = h[size_t(i * k + i)];
     std::vector<float> wf(size_t(rows * k));
     for (size_t i = 0; i < wf.size(); ++i)
-      wf[i] = std::isfinite(halfToFloat(w[i])) ? halfToFloat(w[i]) : 0.5f;
+      wf[i] = bf16 ? bfloat16ToFloat(w[i]) : halfToFloat(w[i]);
+    wf[size_t(9 * k + 3)] = 0.5f; // MNN: finite rows only here
     // k = 203 and groups of 7 are not a group mode (group sizes are
     // multiples of 8); MNN's blocks take any divisor of k.
     const bool group = c.group % 8 == 0;
-    const GroupQuantSpec spec{4, c.group, FloatFormat::F16,
-                              RoundingMode::NearestEven};
+    // F16 ties to even; BF16 ties away (the other code rule's branches).
+    const GroupQuantSpec spec =
+        bf16 ? GroupQuantSpec{4, c.group, FloatFormat::BF16,
+                                    RoundingMode::NearestAway}
+                   : GroupQuantSpec{4, c.group, FloatFormat::F16,
+                                    RoundingMode::NearestEven};
     MnnQuantSpec mnn;
     mnn.bits = 4;
     mnn.block = c.group;
