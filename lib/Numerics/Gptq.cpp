@@ -173,8 +173,8 @@ std::string prepareGptq(const float *h, int64_t k, const GptqOptions &options,
 namespace {
 
 /// Rows compensated together: the lazy-batch update of a tile is one
-/// matrix product (simd::gptqLazyUpdate) that reads each block of U once
-/// per tile instead of once per row.
+/// matrix product (simd::gptqLazyUpdate, SimdGptq.h) that reads each block
+/// of U once per tile instead of once per row.
 constexpr int64_t kTileRows = 64;
 /// Columns of a block quantized one by one before the block's later columns
 /// take their errors together (simd::gptqSubtractUpdate).

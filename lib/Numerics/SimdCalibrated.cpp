@@ -1,9 +1,9 @@
 //===- SimdCalibrated.cpp - Highway kernels of GPTQ -------------*- C++ -*-===//
 //
-// The O(k^3) steps of prepareGptq (Gptq.cpp; its row phase is in
-// SimdGptq.cpp) (two Cholesky factorizations, a triangular inverse
-// and its Gram product) blocked so that each vector load serves 8 rows.
-// Scalable targets (SVE, RVV), whose vectors cannot live in arrays, run
+// The O(k^3) steps of prepareGptq (Gptq.cpp): two Cholesky
+// factorizations, a triangular inverse and its Gram product, blocked so
+// that each vector load serves 8 rows, with the rows they reuse packed
+// (GPTQ's row phase is SimdGptq.cpp). Scalable targets (SVE, RVV), whose vectors cannot live in arrays, run
 // the scalar definitions of the blocked kernels (same bits). Every element's sum
 // runs over the block's columns in ascending order from +0, each product
 // rounded before it is added (no FMA: the library builds with
