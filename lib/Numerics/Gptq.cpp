@@ -11,6 +11,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "qopt/Numerics/Calibrated.h"
+#include "qopt/Numerics/Convert.h"
+#include "qopt/Numerics/DType.h"
 #include "CalibratedSearch.h"
 #include "Simd.h"
 #include "SimdCalibrated.h"
@@ -344,6 +346,9 @@ void gptqGroupQuantizeRows(const void *w, int64_t rows, int64_t k,
   CodeRule rule{-maxInt, maxInt, false, false, format, false, true,
                 spec.rounding};
   auto *in = static_cast<const unsigned char *>(w);
+  const DType srcType = format == FloatFormat::F32    ? DType::F32
+                        : format == FloatFormat::BF16 ? DType::BF16
+                                                      : DType::F16;
   auto *scaleOut = static_cast<unsigned char *>(scale);
   const size_t tileK = size_t(kTileRows * k), tileG = size_t(kTileRows * groups);
   std::vector<float> x(tileK), codes(tileK), tmp(static_cast<size_t>(gs));
@@ -402,11 +407,11 @@ void gptqGroupQuantizeRows(const void *w, int64_t rows, int64_t k,
   for (int64_t row = 0; row < rows; ++row) {
     const unsigned char *wRow = in + size_t(row * k) * es;
     float *xr = x.data() + int64_t(batch.size()) * k;
+    // The row as float (exact; the SIMD casts), then whether all finite.
+    convertElements(wRow, srcType, xr, DType::F32, size_t(k));
     bool finite = true;
-    for (int64_t i = 0; i < k; ++i) {
-      xr[size_t(i)] = loadModelValue(wRow + size_t(i) * es, format);
+    for (int64_t i = 0; i < k; ++i)
       finite &= std::isfinite(xr[size_t(i)]);
-    }
     if (!finite) {
       // MLC's rounding for a row GPTQ cannot handle.
       groupQuantizeRows(wRow, 1, k, spec, qweight + row * words,
