@@ -3,12 +3,14 @@
 
   calibration-stats.py MODEL_DIR OUT.safetensors [--layers N]
       [--hessian-layers N] [--hessian-max-k K] [--only-hessians]
+      [--hessian-lm-head]
 
 Writes a STATS file (docs/calibration.md) for the llama checkpoint of
 `qopt-bench-gen`: for the first N layers (default all) and lm_head, a
 positive importance per input channel (a smooth pattern with a few
 channels 30x larger, like real activations' outlier channels); for the
-first --hessian-layers layers, Hessians of inputs with K <= --hessian-max-k:
+first --hessian-layers layers (and lm_head with --hessian-lm-head),
+Hessians of inputs with K <= --hessian-max-k:
 diagonally dominant (so positive definite) with a small symmetric
 off-diagonal pattern and the importance on the diagonal. Timing only: the
 numbers are not statistics of any text.
@@ -47,6 +49,8 @@ def main():
     ap.add_argument("--hessian-max-k", type=int, default=1 << 30)
     ap.add_argument("--only-hessians", action="store_true",
                     help="write only the weights that get a Hessian")
+    ap.add_argument("--hessian-lm-head", action="store_true",
+                    help="give lm_head a Hessian too (--gptq then covers it)")
     a = ap.parse_args()
     cfg = json.load(open(os.path.join(a.model_dir, "config.json")))
     hidden, inter = cfg["hidden_size"], cfg["intermediate_size"]
@@ -69,12 +73,16 @@ def main():
             if with_h:
                 tensors.append((w + ".hessian", "F32", [k, k],
                                 hessian(imp).tobytes()))
-    if not a.only_hessians:
+    lm_h = a.hessian_lm_head and hidden <= a.hessian_max_k
+    if not a.only_hessians or lm_h:
         imp = importance(hidden)
         tensors.append(("lm_head.weight.imatrix", "F32", [hidden],
                         imp.tobytes()))
         tensors.append(("lm_head.weight.count", "I64", [1],
                         struct.pack("<q", 4096)))
+        if lm_h:
+            tensors.append(("lm_head.weight.hessian", "F32", [hidden, hidden],
+                            hessian(imp).tobytes()))
     header = {"__metadata__": {"format": "quant-opt-calibration", "version": "1",
                                "model_type": "llama", "tokens": "4096"}}
     off = 0

@@ -25,7 +25,7 @@
 #     --methods "LIST"   also time the slower methods against plain rounding,
 #                        plain and method runs alternated (default "": none):
 #                        optimize-scales and imatrix (with each mode of --quants
-#                        but q0*; imatrix reads statistics that
+#                        but q0*), imatrix and awq (both read statistics that
 #                        bench/calibration-stats.py writes for every layer and
 #                        lm_head), hqq (`--quantization mnn --weight-quant-bits 4
 #                        --weight-quant-asymmetric --weight-quant-block 64`,
@@ -92,7 +92,7 @@ while [ $# -gt 0 ]; do
 done
 
 for m in $methods; do
-  case "$m" in optimize-scales|imatrix|hqq) ;; *) die "--methods: unknown method '$m' (optimize-scales, imatrix, hqq)" ;; esac
+  case "$m" in optimize-scales|imatrix|awq|hqq) ;; *) die "--methods: unknown method '$m' (optimize-scales, imatrix, awq, hqq)" ;; esac
 done
 [[ $reps =~ ^[1-9][0-9]*$ ]] || die "--reps needs a positive integer, got '$reps'"
 [[ $parts =~ ^[0-9]+$ ]] && [ "$parts" != 1 ] || die "--parts needs 0 or a count >= 2, got '$parts'"
@@ -190,7 +190,7 @@ time_methods() {
       hqq) mode_list=mnn_w4_asym_b64 ;;
       *) for q in $quants; do [[ $q == q0* ]] || mode_list="$mode_list $q"; done ;;
     esac
-    if [ "$m" = imatrix ] && [ -z "$stats" ]; then
+    if { [ "$m" = imatrix ] || [ "$m" = awq ]; } && [ -z "$stats" ]; then
       stats=$work/stats-$preset-$dtype.safetensors
       python3 "$script_dir/calibration-stats.py" "$ckpt" "$stats" --hessian-layers 0 >&2 ||
         die "bench/calibration-stats.py failed for $ckpt"
@@ -205,6 +205,7 @@ time_methods() {
         case "$m" in
           optimize-scales) extra=(--optimize-scales) ;;
           imatrix) extra=(--imatrix "$stats") ;;
+          awq) extra=(--awq "$stats") ;;
         esac
       fi
       for t in $threads_list; do
@@ -377,7 +378,7 @@ out_fs_desc=$(df -P -T "$outs" | awk 'NR == 2 { print $2 " (" $1 ")" }')
     echo
     echo "## Slower methods against plain rounding (\`--methods\`)"
     echo
-    echo "SIMD: $simd; load average at the end: $load_end. Best of $reps wall times each, plain and method runs alternated; CPU = user + sys of the best run; ratio = method / plain of the same mode and thread count. \`--imatrix\` reads statistics for every layer and lm_head (\`bench/calibration-stats.py\`); \`--hqq\` is timed on \`mnn_w4_asym_b64\` (MNN 4-bit asymmetric, blocks of 64)."
+    echo "SIMD: $simd; load average at the end: $load_end. Best of $reps wall times each, plain and method runs alternated; CPU = user + sys of the best run; ratio = method / plain of the same mode and thread count. \`--imatrix\` and \`--awq\` read statistics for every layer and lm_head (\`bench/calibration-stats.py\`); \`--hqq\` is timed on \`mnn_w4_asym_b64\` (MNN 4-bit asymmetric, blocks of 64)."
     echo
     echo "| model | dtype | mode | method | threads | plain s | method s | method / plain | plain CPU s | method CPU s | CPU ratio | peak RSS MB | load |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"

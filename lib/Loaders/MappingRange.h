@@ -4,6 +4,9 @@
 //
 //===----------------------------------------------------------------------===//
 //
+// The fallback of TensorReader's views of whole-file mappings, for files
+// that cannot be mapped whole (TensorReader.h).
+//
 // Unmapping a range of a process whose other threads run on other CPUs
 // interrupts those CPUs to flush their TLBs (a shootdown, ~17 us each on the
 // bench machine). A worker maps one chunk of input rows after another; each

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -268,14 +269,75 @@ static llvm::Error gather(const RandomAccessFile &file, uint64_t srcByte,
   return llvm::Error::success();
 }
 
-TensorReader::TensorReader(uint64_t maxScratchBytes)
-    : maxScratch(std::max<uint64_t>(maxScratchBytes, 16)) {}
+static bool fileViewsByDefault() {
+  const char *v = std::getenv("QOPT_NO_FILE_VIEWS");
+  return !(v && *v && *v != '0');
+}
 
-TensorReader::~TensorReader() = default;
+TensorReader::TensorReader(uint64_t maxScratchBytes)
+    : maxScratch(std::max<uint64_t>(maxScratchBytes, 16)),
+      fileViews(fileViewsByDefault()) {}
+
+TensorReader::~TensorReader() {
+  releaseMappingRanges();
+  for (auto &[fd, v] : views)
+    if (v.base)
+      ::munmap(v.base, size_t(v.length));
+}
 
 void TensorReader::releaseMappingRanges() {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    ranges.clear();
+  }
+  std::lock_guard<std::mutex> lock(dropMutex);
+  if (viewDrops && !viewDrops->empty())
+    counters->viewDrops.fetch_add(viewDrops->drop(), std::memory_order_relaxed);
+}
+
+const uint8_t *TensorReader::getView(const RandomAccessFile &file,
+                                     uint64_t &length) {
+  if (!fileViews || file.size() == 0)
+    return nullptr;
   std::lock_guard<std::mutex> lock(mutex);
-  ranges.clear();
+  auto [it, inserted] = views.try_emplace(file.descriptor());
+  FileView &v = it->second;
+  if (inserted) {
+    void *p = ::mmap(nullptr, size_t(file.size()), PROT_READ, MAP_SHARED,
+                     file.descriptor(), 0);
+    if (p != MAP_FAILED) {
+      v.base = static_cast<uint8_t *>(p);
+      v.length = file.size();
+    }
+  }
+  length = v.length;
+  return v.base;
+}
+
+/// Page faults map the pages around them that the page cache holds, in the
+/// aligned block of fault_around_bytes (64 KiB unless configured): what a
+/// view's populating or reading mapped reaches up to that far beyond it, so
+/// the pages dropped are those of the aligned blocks it touches (inside the
+/// file's mapping). A neighbouring view still held that loses a page maps it
+/// again when it reads it: the same bytes, from the page cache.
+void TensorReader::dropView(const uint8_t *lo, uint64_t viewLength,
+                            const uint8_t *base, size_t length) {
+  constexpr uintptr_t kBlock = 64 << 10;
+  uintptr_t l = reinterpret_cast<uintptr_t>(lo), h = l + viewLength;
+  uintptr_t b = std::max(l, reinterpret_cast<uintptr_t>(base) / kBlock * kBlock);
+  uintptr_t e = std::min(h, (reinterpret_cast<uintptr_t>(base) + length +
+                             kBlock - 1) / kBlock * kBlock);
+  support::PageDropList full;
+  {
+    std::lock_guard<std::mutex> lock(dropMutex);
+    if (!viewDrops)
+      viewDrops = std::make_unique<support::PageDropList>();
+    viewDrops->add(reinterpret_cast<const void *>(b), e - b);
+    if (viewDrops->bytes() < kViewDropBytes)
+      return;
+    std::swap(full, *viewDrops);
+  }
+  counters->viewDrops.fetch_add(full.drop(), std::memory_order_relaxed);
 }
 
 llvm::Expected<const RandomAccessFile *>
@@ -418,7 +480,11 @@ MappedBytes::~MappedBytes() {
   mapSlots[slot].begin.store(0);
   mapSlots[slot].end.store(0);
   mapSlots[slot].state.store(0);
-  if (range) {
+  if (viewLo) {
+    if (owner)
+      owner->dropView(viewLo, viewLength, static_cast<const uint8_t *>(base),
+                      length);
+  } else if (range) {
     range->release();
   } else {
     ::munmap(base, length);
@@ -477,6 +543,33 @@ std::unique_ptr<MappedBytes> TensorReader::mapRows(const TensorInfo &t,
   static const uint64_t page = uint64_t(::sysconf(_SC_PAGESIZE));
   uint64_t start = begin / page * page;
   size_t length = size_t(begin + len - start);
+  // A view of the whole file's mapping, populated now (MADV_POPULATE_READ
+  // takes the address-space lock for reading only). Where populating fails
+  // because the file lost pages, the caller reads the rows and reports it;
+  // where the kernel cannot populate (before Linux 5.14), the reads fault
+  // the pages in.
+  uint64_t viewLength = 0;
+  if (const uint8_t *view = getView(**file, viewLength);
+      view && start + length <= viewLength) {
+    uint8_t *at = const_cast<uint8_t *>(view) + start;
+#ifdef MADV_POPULATE_READ
+    if (::madvise(at, length, MADV_POPULATE_READ) != 0 && errno != EINVAL)
+      return nullptr;
+#endif
+    int slot = claimMapSlot(reinterpret_cast<uintptr_t>(at),
+                            reinterpret_cast<uintptr_t>(at) + length);
+    if (slot >= 0) {
+      counters->mappings.fetch_add(1, std::memory_order_relaxed);
+      counters->viewed.fetch_add(1, std::memory_order_relaxed);
+      auto m = std::make_unique<MappedBytes>(at, length, at + (begin - start),
+                                             size_t(len), slot, this, t.file,
+                                             t.name);
+      m->viewLo = view;
+      m->viewLength = viewLength;
+      return m;
+    }
+    return nullptr; // every slot in use: the caller reads the rows
+  }
   std::shared_ptr<MappingRange> range;
   {
     std::lock_guard<std::mutex> lock(mutex);

@@ -11,9 +11,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "qopt/Numerics/Calibrated.h"
+#include "qopt/Numerics/Convert.h"
+#include "qopt/Numerics/DType.h"
 #include "CalibratedSearch.h"
 #include "Simd.h"
 #include "SimdCalibrated.h"
+#include "SimdGptq.h"
 
 #include <algorithm>
 #include <cmath>
@@ -36,10 +39,13 @@ static std::string factorSimd(std::vector<double> &a, std::vector<double> &p,
   if (!simd::choleskyRows(p.data(), 1, k, k, a.data()))
     return "the Hessian is not positive definite after dampening "
            "(raise the dampening)";
-  // L row-major in p.
-  for (size_t i = 0; i < n; ++i)
-    for (size_t j = 0; j < n; ++j)
-      p[i * n + j] = a[j * n + i];
+  // L row-major in p (a transpose by tiles of 32 x 32).
+  constexpr size_t T = 32;
+  for (size_t i0 = 0; i0 < n; i0 += T)
+    for (size_t j0 = 0; j0 < n; j0 += T)
+      for (size_t i = i0; i < std::min(i0 + T, n); ++i)
+        for (size_t j = j0; j < std::min(j0 + T, n); ++j)
+          p[i * n + j] = a[j * n + i];
   // Linv row-major in a; Hinv's upper triangle in p.
   std::fill(a.begin(), a.end(), 0.0);
   simd::invertLower(p.data(), k, a.data());
@@ -169,9 +175,12 @@ std::string prepareGptq(const float *h, int64_t k, const GptqOptions &options,
 namespace {
 
 /// Rows compensated together: the lazy-batch update of a tile is one
-/// matrix product (simd::gptqLazyUpdate) that reads each block of U once
-/// per tile instead of once per row.
+/// matrix product (simd::gptqLazyUpdate, SimdGptq.h) that reads each block
+/// of U once per tile instead of once per row.
 constexpr int64_t kTileRows = 64;
+/// Columns of a block quantized one by one before the block's later columns
+/// take their errors together (simd::gptqSubtractUpdate).
+constexpr int64_t kSubBlock = 16;
 
 /// GPTQ over rows of float32 values for any code rule whose parameters
 /// are chosen per group of `groupSize` columns. `params(v, a, n, s, m, q)`
@@ -192,6 +201,10 @@ void gptqRows(const CodeRule &rule, const float *x0, int64_t rows, int64_t k,
       err(static_cast<size_t>(tile * block));
   std::vector<float> v(static_cast<size_t>(groupSize)),
       q(static_cast<size_t>(groupSize));
+  // The vector column step's scales and codes (sub-block x rows, rows
+  // rounded up to a vector of at most 16 doubles).
+  std::vector<float> colScale(size_t(kSubBlock * tile)),
+      codesT(size_t(kSubBlock * (tile + 16)));
   for (int64_t r0 = 0; r0 < rows; r0 += tile) {
     const int64_t nr = std::min(tile, rows - r0);
     auto params1 = [&](int64_t r, int64_t g, const double *natural) {
@@ -217,36 +230,99 @@ void gptqRows(const CodeRule &rule, const float *x0, int64_t rows, int64_t k,
           params1(r, g, acc.data());
       }
     }
+    // Column p of row i: its code, and its error over U's diagonal (kept
+    // in err for the updates).
+    auto column = [&](int64_t i, int64_t b0, int64_t bl, int64_t pp) {
+      const int64_t r = r0 + i;
+      double *x = xs.data() + size_t(i) * n;
+      float *s = scales + r * groups, *m = mins + r * groups;
+      const size_t p = size_t(pp);
+      const int64_t j = f.order[p];
+      if (!options.actOrder && j % groupSize == 0)
+        params1(r, j / groupSize, x);
+      const int64_t g = j / groupSize;
+      const float vj = float(x[p]);
+      const float qj = rule.code(vj, s[g], m[g]);
+      const float dj = rule.value(qj, s[g], m[g]);
+      codes[r * k + j] = qj;
+      const double e = (x[p] - double(dj)) / f.u[p * n + p];
+      err[size_t(i * bl + (pp - b0))] = e;
+      return e;
+    };
     for (int64_t b0 = 0; b0 < k; b0 += block) {
       const int64_t b1 = std::min(b0 + block, k), bl = b1 - b0;
-      for (int64_t i = 0; i < nr; ++i) {
-        const int64_t r = r0 + i;
-        double *x = xs.data() + size_t(i) * n;
-        float *s = scales + r * groups, *m = mins + r * groups;
-        float *c = codes + r * k;
-        for (int64_t pp = b0; pp < b1; ++pp) {
-          const size_t p = size_t(pp);
-          const int64_t j = f.order[p];
-          if (!options.actOrder && j % groupSize == 0)
-            params1(r, j / groupSize, x);
-          const int64_t g = j / groupSize;
-          const float vj = float(x[p]);
-          const float qj = rule.code(vj, s[g], m[g]);
-          const float dj = rule.value(qj, s[g], m[g]);
-          c[j] = qj;
-          const double e = (x[p] - double(dj)) / f.u[p * n + p];
-          err[size_t(i * bl + (pp - b0))] = e;
-          const double *urow = f.u.data() + p * n;
-          for (size_t p2 = p + 1; p2 < size_t(b1); ++p2) {
-            double t = e * urow[p2];
-            x[p2] -= t;
+      if (!simd::enabled()) {
+        // The definition: each column's error subtracted at once from the
+        // block's later columns.
+        for (int64_t i = 0; i < nr; ++i) {
+          double *x = xs.data() + size_t(i) * n;
+          for (int64_t pp = b0; pp < b1; ++pp) {
+            const size_t p = size_t(pp);
+            const double e = column(i, b0, bl, pp);
+            const double *urow = f.u.data() + p * n;
+            for (size_t p2 = p + 1; p2 < size_t(b1); ++p2) {
+              double t = e * urow[p2];
+              x[p2] -= t;
+            }
           }
+        }
+      } else {
+        // The same subtractions in the same order per element, sub-blocks
+        // of kSubBlock columns at a time: inside one, column by column;
+        // the block's columns after it take the sub-block's errors by one
+        // register-blocked product over the tile's rows. A sub-block ends
+        // before a group's first column (without act-order its scale is
+        // chosen there from the group's values, which must then hold every
+        // earlier column's terms).
+        for (int64_t s0 = b0, s1; s0 < b1; s0 = s1) {
+          s1 = std::min(s0 + kSubBlock, b1);
+          if (!options.actOrder)
+            s1 = std::min(s1, (s0 / groupSize + 1) * groupSize);
+          if (rule.mlcCodes) {
+            // Group modes: the column step for all rows by vectors
+            // (simd::gptqGroupColumns); a group's scale first if the
+            // sub-block starts one (only its first column can).
+            if (!options.actOrder && f.order[size_t(s0)] % groupSize == 0)
+              for (int64_t i = 0; i < nr; ++i)
+                params1(r0 + i, f.order[size_t(s0)] / groupSize,
+                        xs.data() + size_t(i) * n);
+            for (int64_t pp = s0; pp < s1; ++pp)
+              for (int64_t i = 0; i < nr; ++i)
+                colScale[size_t((pp - s0) * nr + i)] =
+                    scales[(r0 + i) * groups + f.order[size_t(pp)] / groupSize];
+            const int64_t rp = simd::gptqGroupColumns(
+                rule.scaleFormat, rule.mlcRounding, xs.data(), k, nr, s0, s1,
+                f.u.data(), k, colScale.data(), rule.hi, err.data(), bl,
+                s0 - b0, codesT.data());
+            for (int64_t pp = s0; pp < s1; ++pp)
+              for (int64_t i = 0; i < nr; ++i)
+                codes[(r0 + i) * k + f.order[size_t(pp)]] =
+                    codesT[size_t((pp - s0) * rp + i)];
+          } else
+          // Columns outer, rows inner: the rows' chains (each column's
+          // code waits for the previous column's update) overlap.
+          for (int64_t pp = s0; pp < s1; ++pp) {
+            const size_t p = size_t(pp);
+            const double *urow = f.u.data() + p * n;
+            for (int64_t i = 0; i < nr; ++i) {
+              double *x = xs.data() + size_t(i) * n;
+              const double e = column(i, b0, bl, pp);
+              for (size_t p2 = p + 1; p2 < size_t(s1); ++p2) {
+                double t = e * urow[p2];
+                x[p2] -= t;
+              }
+            }
+          }
+          if (s1 < b1)
+            simd::gptqSubtractUpdate(err.data() + (s0 - b0), bl, nr, s1 - s0,
+                                     f.u.data() + size_t(s0) * n, k, s1, b1,
+                                     xs.data(), k);
         }
       }
       if (b1 == k)
         break;
       // x[p2] -= sum over the block's columns, in order, of e * U[pp][p2].
-      simd::gptqLazyUpdate(err.data(), nr, bl, f.u.data() + size_t(b0) * n,
+      simd::gptqLazyUpdate(err.data(), bl, nr, bl, f.u.data() + size_t(b0) * n,
                            k, b1, k, xs.data(), k);
     }
   }
@@ -270,6 +346,9 @@ void gptqGroupQuantizeRows(const void *w, int64_t rows, int64_t k,
   CodeRule rule{-maxInt, maxInt, false, false, format, false, true,
                 spec.rounding};
   auto *in = static_cast<const unsigned char *>(w);
+  const DType srcType = format == FloatFormat::F32    ? DType::F32
+                        : format == FloatFormat::BF16 ? DType::BF16
+                                                      : DType::F16;
   auto *scaleOut = static_cast<unsigned char *>(scale);
   const size_t tileK = size_t(kTileRows * k), tileG = size_t(kTileRows * groups);
   std::vector<float> x(tileK), codes(tileK), tmp(static_cast<size_t>(gs));
@@ -309,11 +388,15 @@ void gptqGroupQuantizeRows(const void *w, int64_t rows, int64_t k,
       uint32_t *qRow = qweight + row * words;
       unsigned char *sRow = scaleOut + size_t(row * groups) * es;
       const float *c = codes.data() + b * k;
+      // Group g's word w holds its codes w epw .. w epw + epw - 1; as gs
+      // is a multiple of epw, that is word i / epw of the row for code i.
       std::memset(qRow, 0, size_t(words) * 4);
-      for (int64_t i = 0; i < k; ++i) {
-        const int64_t g = i / gs, r = i % gs;
-        qRow[g * (gs / epw) + r / epw] |=
-            uint32_t(int32_t(c[size_t(i)] + maxInt)) << ((r % epw) * bits);
+      for (int64_t i0 = 0, wi = 0; i0 < k; i0 += epw, ++wi) {
+        uint32_t word = 0;
+        for (int64_t e = 0; e < epw && i0 + e < k; ++e)
+          word |= uint32_t(int32_t(c[size_t(i0 + e)] + maxInt))
+                  << (e * bits);
+        qRow[wi] = word;
       }
       for (int64_t g = 0; g < groups; ++g)
         storeModelValue(s[size_t(b * groups + g)], format,
@@ -324,11 +407,11 @@ void gptqGroupQuantizeRows(const void *w, int64_t rows, int64_t k,
   for (int64_t row = 0; row < rows; ++row) {
     const unsigned char *wRow = in + size_t(row * k) * es;
     float *xr = x.data() + int64_t(batch.size()) * k;
+    // The row as float (exact; the SIMD casts), then whether all finite.
+    convertElements(wRow, srcType, xr, DType::F32, size_t(k));
     bool finite = true;
-    for (int64_t i = 0; i < k; ++i) {
-      xr[size_t(i)] = loadModelValue(wRow + size_t(i) * es, format);
+    for (int64_t i = 0; i < k; ++i)
       finite &= std::isfinite(xr[size_t(i)]);
-    }
     if (!finite) {
       // MLC's rounding for a row GPTQ cannot handle.
       groupQuantizeRows(wRow, 1, k, spec, qweight + row * words,

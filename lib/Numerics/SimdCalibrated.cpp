@@ -1,10 +1,9 @@
 //===- SimdCalibrated.cpp - Highway kernels of GPTQ -------------*- C++ -*-===//
 //
-// GPTQ's lazy-batch update (Gptq.cpp) for a tile of rows at once: a rank-B
-// update x -= E U by a register-blocked matrix product; and the O(k^3)
-// steps of prepareGptq (two Cholesky factorizations, a triangular inverse
-// and its Gram product) blocked so that each vector load serves 8 rows.
-// Scalable targets (SVE, RVV), whose vectors cannot live in arrays, run
+// The O(k^3) steps of prepareGptq (Gptq.cpp): two Cholesky
+// factorizations, a triangular inverse and its Gram product, blocked so
+// that each vector load serves 8 rows, with the rows they reuse packed
+// (GPTQ's row phase is SimdGptq.cpp). Scalable targets (SVE, RVV), whose vectors cannot live in arrays, run
 // the scalar definitions of the blocked kernels (same bits). Every element's sum
 // runs over the block's columns in ascending order from +0, each product
 // rounded before it is added (no FMA: the library builds with
@@ -40,64 +39,6 @@
 HWY_BEFORE_NAMESPACE();
 namespace qopt::numerics::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-
-#if !HWY_HAVE_SCALABLE
-/// Rows [r0, r0 + RT) and the 2 vectors of columns at c.
-template <int RT, class D>
-HWY_INLINE void LazyTile(D d, const double *HWY_RESTRICT err, int64_t b,
-                         const double *HWY_RESTRICT u, int64_t ldu, int64_t c,
-                         double *HWY_RESTRICT x, int64_t ldx, int64_t r0) {
-  const size_t n = hn::Lanes(d);
-  using V = hn::Vec<D>;
-  V a0[RT], a1[RT];
-  for (int r = 0; r < RT; ++r) {
-    a0[r] = hn::Zero(d);
-    a1[r] = hn::Zero(d);
-  }
-  for (int64_t t = 0; t < b; ++t) {
-    const V u0 = hn::LoadU(d, u + t * ldu + c);
-    const V u1 = hn::LoadU(d, u + t * ldu + c + int64_t(n));
-    for (int r = 0; r < RT; ++r) {
-      const V e = hn::Set(d, err[(r0 + r) * b + t]);
-      a0[r] = hn::Add(a0[r], hn::Mul(e, u0));
-      a1[r] = hn::Add(a1[r], hn::Mul(e, u1));
-    }
-  }
-  for (int r = 0; r < RT; ++r) {
-    double *xr = x + (r0 + r) * ldx + c;
-    hn::StoreU(hn::Sub(hn::LoadU(d, xr), a0[r]), d, xr);
-    hn::StoreU(hn::Sub(hn::LoadU(d, xr + n), a1[r]), d, xr + n);
-  }
-}
-
-#endif // !HWY_HAVE_SCALABLE
-void GptqLazyUpdate(const double *err, int64_t rows, int64_t b,
-                    const double *u, int64_t ldu, int64_t c0, int64_t c1,
-                    double *x, int64_t ldx) {
-  int64_t c = c0;
-#if !HWY_HAVE_SCALABLE
-  const hn::ScalableTag<double> d;
-  const int64_t step = 2 * int64_t(hn::Lanes(d));
-  for (; c + step <= c1; c += step) {
-    int64_t r = 0;
-    for (; r + 4 <= rows; r += 4)
-      LazyTile<4>(d, err, b, u, ldu, c, x, ldx, r);
-    for (; r < rows; ++r)
-      LazyTile<1>(d, err, b, u, ldu, c, x, ldx, r);
-  }
-#endif
-  // The last columns, one at a time in the same order.
-  for (; c < c1; ++c)
-    for (int64_t r = 0; r < rows; ++r) {
-      double acc = 0.0;
-      for (int64_t t = 0; t < b; ++t) {
-        double p = err[r * b + t] * u[t * ldu + c];
-        acc += p;
-      }
-      x[r * ldx + c] -= acc;
-    }
-}
-
 
 /// Rows of a factor per cache chunk: about 1 MiB of them (half an L2).
 inline int64_t chunkRows(int64_t n) {
@@ -176,33 +117,67 @@ HWY_INLINE bool CholeskyBlock(D d, int64_t n, int64_t tStart, int64_t i0,
   return true;
 }
 
+/// Rows [t0, t1) of a row-major n x n factor, columns [c0, c0 + nch W),
+/// packed by column chunks of W = 2N: pk[(c (t1 - t0) + t - t0) W + lane].
+/// The factor's rows are n apart (a multiple of 4 KiB for the usual n, so a
+/// column chunk falls in one L1 set and the hardware prefetchers, which stay
+/// inside a page, do not follow it); the packed chunk is read in order.
+template <class D>
+HWY_INLINE void PackChunk(D d, const double *HWY_RESTRICT r, int64_t n,
+                          int64_t t0, int64_t t1, int64_t c0, int64_t nch,
+                          double *HWY_RESTRICT pk) {
+  const auto N = int64_t(hn::Lanes(d)), W = 2 * N;
+  for (int64_t c = 0; c < nch; ++c)
+    for (int64_t t = t0; t < t1; ++t) {
+      const double *src = r + t * n + c0 + c * W;
+      double *dst = pk + (c * (t1 - t0) + t - t0) * W;
+      hn::StoreU(hn::LoadU(d, src), d, dst);
+      hn::StoreU(hn::LoadU(d, src + N), d, dst + N);
+    }
+}
+
 /// V[b n + j] -= R[t][i0 + b] R[t][j] for t in [t0, t1) ascending, the
-/// rows b < nb, the columns j >= i0.
+/// rows b < nb, the columns j >= i0 (and, for full blocks, any j >= the
+/// start of i0's column chunk: those land left of the diagonal, which
+/// nothing reads). pk: R's rows [t0, t1) packed from column c0 (PackChunk,
+/// nch chunks); coef: room for IB (t1 - t0) values.
 template <class D>
 HWY_INLINE void SubtractRows(D d, int64_t n, int64_t t0, int64_t t1,
                              int64_t i0, int64_t nb, double *HWY_RESTRICT v,
-                             const double *HWY_RESTRICT r) {
+                             const double *HWY_RESTRICT r,
+                             const double *HWY_RESTRICT pk, int64_t c0,
+                             int64_t nch, double *HWY_RESTRICT coef) {
   int64_t j = i0;
 #if HWY_HAVE_SCALABLE
   (void)d;
+  (void)pk;
+  (void)c0;
+  (void)nch;
+  (void)coef;
 #else
   constexpr int64_t IB = 8;
-  const auto N = int64_t(hn::Lanes(d));
+  const auto N = int64_t(hn::Lanes(d)), W = 2 * N;
   using V = hn::Vec<D>;
-  if (nb == IB)
-    for (; j + 2 * N <= n; j += 2 * N) {
+  if (nb == IB && nch > (i0 - c0) / W) {
+    const int64_t tn = t1 - t0;
+    for (int64_t t = t0; t < t1; ++t)
+      for (int64_t b = 0; b < IB; ++b)
+        coef[(t - t0) * IB + b] = r[t * n + i0 + b];
+    for (int64_t c = (i0 - c0) / W; c < nch; ++c) {
+      j = c0 + c * W;
       V a0[IB], a1[IB];
       for (int64_t b = 0; b < IB; ++b) {
         a0[b] = hn::LoadU(d, v + b * n + j);
         a1[b] = hn::LoadU(d, v + b * n + j + N);
       }
-      for (int64_t t = t0; t < t1; ++t) {
-        const double *rt = r + t * n;
-        const V u0 = hn::LoadU(d, rt + j), u1 = hn::LoadU(d, rt + j + N);
+      const double *pc = pk + c * tn * W;
+      for (int64_t t = 0; t < tn; ++t) {
+        const V u0 = hn::LoadU(d, pc + t * W),
+                u1 = hn::LoadU(d, pc + t * W + N);
         for (int64_t b = 0; b < IB; ++b) {
-          const V c = hn::Set(d, rt[i0 + b]);
-          a0[b] = hn::Sub(a0[b], hn::Mul(c, u0));
-          a1[b] = hn::Sub(a1[b], hn::Mul(c, u1));
+          const V cv = hn::Set(d, coef[t * IB + b]);
+          a0[b] = hn::Sub(a0[b], hn::Mul(cv, u0));
+          a1[b] = hn::Sub(a1[b], hn::Mul(cv, u1));
         }
       }
       for (int64_t b = 0; b < IB; ++b) {
@@ -210,6 +185,8 @@ HWY_INLINE void SubtractRows(D d, int64_t n, int64_t t0, int64_t t1,
         hn::StoreU(a1[b], d, v + b * n + j + N);
       }
     }
+    j = c0 + nch * W;
+  }
 #endif
   for (; j < n; ++j)
     for (int64_t b = 0; b < nb; ++b) {
@@ -227,20 +204,34 @@ bool CholeskyRows(const double *a, int64_t lda, int64_t ldb, int64_t n,
   const hn::ScalableTag<double> d;
   constexpr int64_t IB = 8, P = 64;
   const int64_t TC = chunkRows(n);
+  const auto W = 2 * int64_t(hn::Lanes(d));
+  std::vector<double> pk(size_t(TC * n)), coef(size_t(TC * IB));
   // Panels of P rows: the rows above a panel are subtracted from all of it
-  // in chunks of TC rows of R that stay in cache; inside the panel, blocks
-  // of IB rows left-looking. Every element still subtracts its terms in
-  // ascending t.
+  // in chunks of TC rows of R that stay in cache (packed); inside the
+  // panel, blocks of IB rows left-looking. Every element still subtracts
+  // its terms in ascending t.
   for (int64_t p0 = 0; p0 < n; p0 += P) {
     const int64_t p1 = std::min(p0 + P, n);
-    for (int64_t b = 0; b < p1 - p0; ++b)
+    // The panel's rows of A, read along A's memory (a transposed A, lda 1,
+    // is read a row of memory per j).
+    if (lda < ldb) {
       for (int64_t j = p0; j < n; ++j)
-        v[b * n + j] = a[(p0 + b) * lda + j * ldb];
+        for (int64_t b = 0; b < p1 - p0; ++b)
+          v[b * n + j] = a[(p0 + b) * lda + j * ldb];
+    } else {
+      for (int64_t b = 0; b < p1 - p0; ++b)
+        for (int64_t j = p0; j < n; ++j)
+          v[b * n + j] = a[(p0 + b) * lda + j * ldb];
+    }
+    const int64_t nch = HWY_HAVE_SCALABLE ? 0 : (n - p0) / W;
     for (int64_t t0 = 0; t0 < p0; t0 += TC) {
       const int64_t t1 = std::min(t0 + TC, p0);
+#if !HWY_HAVE_SCALABLE
+      PackChunk(d, r, n, t0, t1, p0, nch, pk.data());
+#endif
       for (int64_t i0 = p0; i0 < p1; i0 += IB)
         SubtractRows(d, n, t0, t1, i0, std::min(IB, p1 - i0),
-                     v + (i0 - p0) * n, r);
+                     v + (i0 - p0) * n, r, pk.data(), p0, nch, coef.data());
     }
     for (int64_t i0 = p0; i0 < p1; i0 += IB)
       if (!CholeskyBlock(d, n, p0, i0, std::min(i0 + IB, p1),
@@ -253,11 +244,12 @@ bool CholeskyRows(const double *a, int64_t lda, int64_t ldb, int64_t n,
 #if !HWY_HAVE_SCALABLE
 /// Row i of Linv in the columns [c0, c0 + 4N) from its sums a[0..3] (over
 /// t in [c0, i)): -s / L[i][i], with the diagonal 1 / L[i][i] and zeros
-/// above it.
+/// above it; also copied to row i - c0 of the panel.
 template <class D, class V>
 HWY_INLINE void FinishInverseRow(D d, int64_t n, int64_t c0, int64_t i,
                                  const double *HWY_RESTRICT l, const V *a,
-                                 double *HWY_RESTRICT li) {
+                                 double *HWY_RESTRICT li,
+                                 double *HWY_RESTRICT panel) {
   const auto N = int64_t(hn::Lanes(d));
   const double lii = l[i * n + i];
   const V vlii = hn::Set(d, lii);
@@ -266,16 +258,19 @@ HWY_INLINE void FinishInverseRow(D d, int64_t n, int64_t c0, int64_t i,
     hn::StoreU(hn::Div(hn::Neg(a[q]), vlii), d, out + q * N);
   for (int64_t c = std::max(c0, i); c < c0 + 4 * N; ++c)
     out[c - c0] = c == i ? 1.0 / lii : 0.0;
+  for (int64_t q = 0; q < 4; ++q)
+    hn::StoreU(hn::LoadU(d, out + q * N), d, panel + (i - c0) * 4 * N + q * N);
 }
 
-/// Columns [c0, c0 + 4N) of Linv, row-major (see simd::invertLower); rows
-/// RB at a time: they take their terms t < i (the first row's) with shared
+/// Columns [c0, c0 + 4N) of Linv, row-major (see simd::invertLower), read
+/// back from the panel (rows t - c0 of 4N); rows RB at a time: they take their terms t < i (the first row's) with shared
 /// loads, then each row, once the rows before it are done, their terms in
 /// order (ascending t for every row).
 template <class D>
 HWY_INLINE void InvertColumns(D d, int64_t n, int64_t c0,
                               const double *HWY_RESTRICT l,
-                              double *HWY_RESTRICT li) {
+                              double *HWY_RESTRICT li,
+                              double *HWY_RESTRICT panel) {
   constexpr int64_t RB = 4;
   const auto N = int64_t(hn::Lanes(d));
   using V = hn::Vec<D>;
@@ -286,7 +281,7 @@ HWY_INLINE void InvertColumns(D d, int64_t n, int64_t c0,
       for (int64_t q = 0; q < 4; ++q)
         a[r][q] = hn::Zero(d);
     for (int64_t t = c0; t < i; ++t) {
-      const double *row = li + t * n + c0;
+      const double *row = panel + (t - c0) * 4 * N;
       V u[4];
       for (int64_t q = 0; q < 4; ++q)
         u[q] = hn::LoadU(d, row + q * N);
@@ -298,12 +293,12 @@ HWY_INLINE void InvertColumns(D d, int64_t n, int64_t c0,
     }
     for (int64_t r = 0; r < RB; ++r) {
       for (int64_t t = i; t < i + r; ++t) {
-        const double *row = li + t * n + c0;
+        const double *row = panel + (t - c0) * 4 * N;
         const V c = hn::Set(d, l[(i + r) * n + t]);
         for (int64_t q = 0; q < 4; ++q)
           a[r][q] = hn::Add(a[r][q], hn::Mul(c, hn::LoadU(d, row + q * N)));
       }
-      FinishInverseRow(d, n, c0, i + r, l, a[r], li);
+      FinishInverseRow(d, n, c0, i + r, l, a[r], li, panel);
     }
   }
   for (; i < n; ++i) {
@@ -311,12 +306,12 @@ HWY_INLINE void InvertColumns(D d, int64_t n, int64_t c0,
     for (int64_t q = 0; q < 4; ++q)
       a[q] = hn::Zero(d);
     for (int64_t t = c0; t < i; ++t) {
-      const double *row = li + t * n + c0;
+      const double *row = panel + (t - c0) * 4 * N;
       const V c = hn::Set(d, l[i * n + t]);
       for (int64_t q = 0; q < 4; ++q)
         a[q] = hn::Add(a[q], hn::Mul(c, hn::LoadU(d, row + q * N)));
     }
-    FinishInverseRow(d, n, c0, i, l, a, li);
+    FinishInverseRow(d, n, c0, i, l, a, li, panel);
   }
 }
 
@@ -326,8 +321,11 @@ void InvertLower(const double *l, int64_t n, double *li) {
 #if !HWY_HAVE_SCALABLE
   const hn::ScalableTag<double> d;
   const auto W = 4 * int64_t(hn::Lanes(d));
+  // The column block's finished rows, packed: Linv's rows are n apart (a
+  // multiple of 4 KiB for the usual n, one L1 set), the panel's 4N.
+  std::vector<double> panel(size_t(n * W));
   for (; c0 + W <= n; c0 += W)
-    InvertColumns(d, n, c0, l, li);
+    InvertColumns(d, n, c0, l, li, panel.data());
 #endif
   // The last columns one at a time, as the scalar definition.
   for (int64_t c = c0; c < n; ++c) {
@@ -352,37 +350,48 @@ void GramUpper(const double *li, int64_t n, double *g) {
     }
     g[i * n + j] = s;
   };
-  // Rows of li in chunks of TC that stay in cache while every block of 8
-  // rows of g takes their terms; partial sums wait in g between chunks (the
-  // terms of each element are still added in ascending t from +0; terms
-  // with t < j are li[t][j] = 0 products, which leave +0 unchanged).
+  // Rows of li in chunks of TC that stay in cache (packed, PackChunk) while
+  // every block of 8 rows of g takes their terms; partial sums wait in g
+  // between chunks (the terms of each element are still added in ascending
+  // t from +0; terms with t < j, or t < i, are products with li[t][j] = 0
+  // or li[t][i] = 0, which leave +0 unchanged, so a vector starts at
+  // t = max(its first column, i0)).
 #if HWY_HAVE_SCALABLE
   const int64_t fullI = 0;
 #else
   const hn::ScalableTag<double> d;
-  const auto N = int64_t(hn::Lanes(d));
+  const auto N = int64_t(hn::Lanes(d)), W = 2 * N;
   using V = hn::Vec<decltype(d)>;
   constexpr int64_t IB = 8;
   const int64_t TC = chunkRows(n);
-  const int64_t fullI = n / IB * IB;
+  const int64_t fullI = n / IB * IB, nch = n / W;
+  std::vector<double> pk(size_t(TC * n)), coef(size_t(TC * IB));
   for (int64_t t0 = 0; t0 < n; t0 += TC) {
-    const int64_t t1 = std::min(t0 + TC, n);
+    const int64_t t1 = std::min(t0 + TC, n), tn = t1 - t0;
+    PackChunk(d, li, n, t0, t1, 0, nch, pk.data());
     for (int64_t i0 = 0; i0 < fullI && i0 < t1; i0 += IB) {
-      for (int64_t j = i0; j + 2 * N <= n && j < t1; j += 2 * N) {
+      for (int64_t t = t0; t < t1; ++t)
+        for (int64_t b = 0; b < IB; ++b)
+          coef[(t - t0) * IB + b] = li[t * n + i0 + b];
+      for (int64_t c = i0 / W; c < nch; ++c) {
+        const int64_t j = c * W, jt = std::max(j, i0);
+        if (jt >= t1)
+          break;
         V a0[IB], a1[IB];
-        const bool first = j >= t0;
+        const bool first = jt >= t0;
         for (int64_t b = 0; b < IB; ++b) {
           double *gb = g + (i0 + b) * n + j;
           a0[b] = first ? hn::Zero(d) : hn::LoadU(d, gb);
           a1[b] = first ? hn::Zero(d) : hn::LoadU(d, gb + N);
         }
-        for (int64_t t = std::max(t0, j); t < t1; ++t) {
-          const double *rt = li + t * n;
-          const V u0 = hn::LoadU(d, rt + j), u1 = hn::LoadU(d, rt + j + N);
+        const double *pc = pk.data() + c * tn * W;
+        for (int64_t t = std::max(t0, jt) - t0; t < tn; ++t) {
+          const V u0 = hn::LoadU(d, pc + t * W),
+                  u1 = hn::LoadU(d, pc + t * W + N);
           for (int64_t b = 0; b < IB; ++b) {
-            const V c = hn::Set(d, rt[i0 + b]);
-            a0[b] = hn::Add(a0[b], hn::Mul(c, u0));
-            a1[b] = hn::Add(a1[b], hn::Mul(c, u1));
+            const V cv = hn::Set(d, coef[t * IB + b]);
+            a0[b] = hn::Add(a0[b], hn::Mul(cv, u0));
+            a1[b] = hn::Add(a1[b], hn::Mul(cv, u1));
           }
         }
         // Lanes j < i land in the lower triangle, which nothing reads.
@@ -394,12 +403,10 @@ void GramUpper(const double *li, int64_t n, double *g) {
     }
   }
   // What the blocks left: the last columns of each row block, the last rows.
-  for (int64_t i0 = 0; i0 < fullI; i0 += IB) {
-    const int64_t jEnd = i0 + (n - i0) / (2 * N) * (2 * N);
+  for (int64_t i0 = 0; i0 < fullI; i0 += IB)
     for (int64_t b = 0; b < IB; ++b)
-      for (int64_t jj = std::max(jEnd, i0 + b); jj < n; ++jj)
+      for (int64_t jj = std::max(nch * W, i0 + b); jj < n; ++jj)
         scalar(i0 + b, jj);
-  }
 #endif
   const int64_t i0 = fullI;
   for (int64_t i = i0; i < n; ++i)
@@ -478,31 +485,12 @@ HWY_AFTER_NAMESPACE();
 
 namespace qopt::numerics {
 
-HWY_EXPORT(GptqLazyUpdate);
 HWY_EXPORT(CholeskyRows);
 HWY_EXPORT(InvertLower);
 HWY_EXPORT(GramUpper);
 HWY_EXPORT(WeightedTerms);
 
 namespace simd {
-
-void gptqLazyUpdate(const double *err, int64_t rows, int64_t b,
-                    const double *u, int64_t ldu, int64_t c0, int64_t c1,
-                    double *x, int64_t ldx) {
-  if (!enabled()) {
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = c0; c < c1; ++c) {
-        double acc = 0.0;
-        for (int64_t t = 0; t < b; ++t) {
-          double p = err[r * b + t] * u[t * ldu + c];
-          acc += p;
-        }
-        x[r * ldx + c] -= acc;
-      }
-    return;
-  }
-  HWY_DYNAMIC_DISPATCH(GptqLazyUpdate)(err, rows, b, u, ldu, c0, c1, x, ldx);
-}
 
 bool choleskyRows(const double *a, int64_t lda, int64_t ldb, int64_t n,
                   double *r) {

@@ -15,14 +15,6 @@
 
 namespace qopt::numerics::simd {
 
-/// GPTQ's lazy-batch update of `rows` rows: for r < rows, c0 <= c < c1,
-///   acc = +0; for t = 0 .. b-1: acc += err[r b + t] * u[t ldu + c];
-///   x[r ldx + c] -= acc
-/// with every product and sum rounded to double in that order.
-void gptqLazyUpdate(const double *err, int64_t rows, int64_t b,
-                    const double *u, int64_t ldu, int64_t c0, int64_t c1,
-                    double *x, int64_t ldx);
-
 /// Left-looking Cholesky factor R (upper, row-major n x n; only the upper
 /// triangle is written) of the symmetric A(i, j) = a[i lda + j ldb]: for
 /// each row i, for j >= i, v = A(i, j) then v -= R[t][i] * R[t][j] for

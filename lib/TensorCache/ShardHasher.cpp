@@ -1,6 +1,7 @@
 //===- ShardHasher.cpp - MD5 of shards as their bytes are written -*- C++ -*-===//
 
 #include "qopt/TensorCache/ShardHasher.h"
+#include "qopt/Support/PageDrop.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -26,6 +27,9 @@ ShardHasher::~ShardHasher() {
 }
 
 void ShardHasher::Shard::closeFile() {
+  if (view && view != MAP_FAILED)
+    ::munmap(view, size_t(viewLength));
+  view = nullptr;
   if (fd >= 0)
     ::close(fd);
   fd = -1;
@@ -113,105 +117,89 @@ static llvm::Error readBack(int &fd, const std::string &path,
 }
 
 namespace {
-/// Read-only windows of the staged shard files where a batch reads bytes
-/// back: the md5 then reads the page cache in place, which costs the kernel
-/// a page-table entry per page instead of a copy of it (pread). Each lane
-/// has a slot of kWindow bytes in one reserved address range, so that at
-/// most kWindow bytes per lane are mapped (and resident) at a time; a
-/// window moves on by mapping the next bytes over its slot.
-///
-/// Unmapping pages costs a TLB shootdown: an interrupt to every other CPU
-/// running this process (the computing threads), which waits for them. The
-/// lanes advance together, so their windows run out in the same round: a
-/// window that ran out is not unmapped alone while another lane still reads
-/// its own, but all of them are dropped by one mapping over the whole range
-/// when the first lane needs its next window (one shootdown per round of
-/// windows instead of one per window).
-class LaneWindows {
+/// Where a batch reads bytes back: each staged shard file is mapped once,
+/// read-only, from the first batch that reads it until it is complete
+/// (Shard::view), and the md5 reads the page cache in place (a page-table
+/// entry per page instead of a copy, as pread would make). Mapping and
+/// unmapping take the address-space lock for writing, which stalls the other
+/// threads' page faults; a mapping per window of a few hundred KiB cost the
+/// 1.1B's q0f16 conversion 8,458 of them. Now the pages a lane has read are
+/// dropped (MADV_DONTNEED, the lock taken for reading), all lanes' together
+/// once they have read kWindow bytes each on average: one process_madvise
+/// call, so one TLB shootdown of the computing threads' CPUs per round of
+/// windows (qopt/Support/PageDrop.h). At most about kWindow bytes per lane
+/// are resident.
+class LaneViews {
 public:
   static constexpr uint64_t kWindow = 256 << 10;
-  explicit LaneWindows(size_t lanes) : slots(lanes) {
-    void *p = ::mmap(nullptr, regionBytes(), PROT_NONE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    region = p == MAP_FAILED ? nullptr : static_cast<uint8_t *>(p);
+  explicit LaneViews(size_t lanes) : pending(lanes) {}
+  /// Starts a round: once the lanes have read kWindow bytes each since the
+  /// last drop, drops what they read.
+  void nextRound(ShardHasher::Stats &stats) {
+    if (readSinceDrop >= kWindow * pending.size())
+      dropAll(stats);
   }
-  ~LaneWindows() {
-    // After a failed MAP_FIXED the range may have a hole that another
-    // mapping took: then leave it alone.
-    if (region && !broken)
-      ::munmap(region, regionBytes());
-  }
-  /// Starts a round: every lane consumed what it got in the previous one.
-  void nextRound() { ++round; }
-  /// [offset, offset + size) of the file `fd` for lane `lane`, or null if
-  /// it cannot be mapped (the caller reads it instead); `size` is cut to
-  /// what the window holds from `offset` on, `limit` is the end of the
-  /// bytes the lane reads contiguously from `offset`. The bytes stay valid
-  /// until the next round.
-  const uint8_t *get(size_t lane, int fd, uint64_t offset, uint64_t &size,
-                     uint64_t limit, ShardHasher::Stats &stats) {
-    if (!region || broken)
-      return nullptr;
-    Slot &s = slots[lane];
-    if (!s.mapped || offset < s.start || offset >= s.start + s.length) {
-      static const uint64_t page = uint64_t(::sysconf(_SC_PAGESIZE));
-      if (s.mapped) {
-        ++stats.windowReleases;
-        if (othersUsedUp(lane) && !releaseAll())
-          return nullptr;
-        // Otherwise the new window replaces this one alone.
-      }
-      uint64_t start = offset / page * page;
-      uint64_t length = std::min<uint64_t>(kWindow, limit - start);
-      void *p = ::mmap(region + lane * kWindow, size_t(length), PROT_READ,
-                       MAP_SHARED | MAP_POPULATE | MAP_FIXED, fd,
-                       off_t(start));
-      if (p == MAP_FAILED) {
-        broken = true;
-        return nullptr;
-      }
-      s = {start, length, 0, 0, true};
-      ++stats.windowMaps;
+  /// [offset, offset + size) of the shard whose staged file is `fd` and
+  /// whose view is `view` (mapped here, `length` bytes, when null; set to
+  /// MAP_FAILED when it cannot be), for lane `lane`; null where the file
+  /// cannot be mapped (the caller reads it instead).
+  const uint8_t *get(size_t lane, int fd, uint8_t *&view, uint64_t length,
+                     uint64_t offset, uint64_t size,
+                     ShardHasher::Stats &stats) {
+    if (!view) {
+      void *p = ::mmap(nullptr, size_t(length), PROT_READ, MAP_SHARED, fd, 0);
+      view = p == MAP_FAILED ? static_cast<uint8_t *>(MAP_FAILED)
+                             : static_cast<uint8_t *>(p);
+      stats.viewMaps += p != MAP_FAILED;
     }
-    size = std::min(size, s.start + s.length - offset);
-    s.readEnd = offset + size;
-    s.round = round;
-    return region + lane * kWindow + (offset - s.start);
+    if (view == MAP_FAILED || offset + size > length)
+      return nullptr;
+    uintptr_t b = reinterpret_cast<uintptr_t>(view + offset);
+    Range &r = pending[lane];
+    if (r.end != b) {
+      addDrop(r);
+      r.begin = b;
+      r.lo = reinterpret_cast<uintptr_t>(view);
+      r.hi = r.lo + length;
+    }
+    r.end = b + size;
+    readSinceDrop += size;
+    return view + offset;
+  }
+  /// Drops the pages every lane has read (at the end of the batch).
+  void dropAll(ShardHasher::Stats &stats) {
+    for (Range &r : pending) {
+      addDrop(r);
+      r = {};
+    }
+    if (!drops.empty())
+      stats.pageDrops += drops.drop();
+    readSinceDrop = 0;
   }
 
 private:
-  struct Slot {
-    uint64_t start = 0, length = 0, readEnd = 0, round = 0;
-    bool mapped = false;
+  /// Bytes read [begin, end) of a view [lo, hi).
+  struct Range {
+    uintptr_t begin = 0, end = 0, lo = 0, hi = 0;
   };
-  size_t regionBytes() const { return size_t(kWindow * slots.size()); }
-  /// Whether no lane but `lane` has unread bytes in its window or bytes of
-  /// this round still to be hashed.
-  bool othersUsedUp(size_t lane) const {
-    for (size_t i = 0; i < slots.size(); ++i) {
-      const Slot &s = slots[i];
-      if (i != lane && s.mapped &&
-          (s.readEnd != s.start + s.length || s.round == round))
-        return false;
-    }
-    return true;
+  /// A page fault maps the pages around it that the page cache holds, in
+  /// the aligned block of fault_around_bytes (64 KiB unless configured)
+  /// that holds it: the md5 reading the last bytes of a range maps up to
+  /// 60 KiB beyond it, which would stay resident until the shard is done.
+  /// So the pages dropped are those of the aligned blocks the range
+  /// touches, inside the view.
+  static constexpr uintptr_t kFaultAround = 64 << 10;
+  void addDrop(const Range &r) {
+    if (r.end == r.begin)
+      return;
+    uintptr_t b = std::max(r.lo, r.begin / kFaultAround * kFaultAround);
+    uintptr_t e = std::min(r.hi, (r.end + kFaultAround - 1) / kFaultAround *
+                                     kFaultAround);
+    drops.add(reinterpret_cast<const void *>(b), e - b);
   }
-  /// Drops every lane's window (one shootdown); the range stays reserved.
-  bool releaseAll() {
-    if (::mmap(region, regionBytes(), PROT_NONE,
-               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
-               0) == MAP_FAILED) {
-      broken = true;
-      return false;
-    }
-    for (Slot &s : slots)
-      s.mapped = false;
-    return true;
-  }
-  std::vector<Slot> slots;
-  uint8_t *region = nullptr;
-  uint64_t round = 1;
-  bool broken = false;
+  std::vector<Range> pending; // per lane: read, not yet in `drops`
+  support::PageDropList drops;
+  uint64_t readSinceDrop = 0;
 };
 } // namespace
 
@@ -365,7 +353,7 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
         at[i] = 0;
       }
     };
-    LaneWindows windows(n);
+    LaneViews views(n);
     Stats windowStats;
     std::unique_ptr<uint8_t[]> laneBuf;
     llvm::Error failure = llvm::Error::success();
@@ -393,7 +381,7 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
         }
       }
       more = false;
-      windows.nextRound();
+      views.nextRound(windowStats);
       for (size_t i = 0; i < n && !failure; ++i) {
         data[i] = {};
         skipFinishedPieces(i);
@@ -414,12 +402,12 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
                  ++k)
               runEnd[i] += taken[i][k].size;
           }
-          // A round reads across consecutive pieces of the run, so that the
-          // lanes' windows run out in the same round.
+          // A round reads across consecutive pieces of the run.
           len = std::min<uint64_t>(kSlice, runEnd[i] - (p.offset + at[i]));
+          sh.viewLength = sizes[order[i]];
           src = sh.fd < 0 ? nullptr
-                          : windows.get(i, sh.fd, p.offset + at[i], len,
-                                        runEnd[i], windowStats);
+                          : views.get(i, sh.fd, sh.view, sh.viewLength,
+                                      p.offset + at[i], len, windowStats);
           if (!src) {
             if (!laneBuf)
               laneBuf.reset(new uint8_t[n * kSlice]);
@@ -444,6 +432,7 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
       if (more && !failure)
         md5UpdateMany(streams, data);
     }
+    views.dropAll(windowStats);
     lock.lock();
     // What a batch cut short did not hash waits again, before the pieces
     // that arrived meanwhile.
@@ -479,8 +468,8 @@ llvm::Error ShardHasher::hashBatches(std::unique_lock<std::mutex> &lock,
     ++counters.batches;
     counters.laneBatches += n;
     counters.cutShort += cut;
-    counters.windowMaps += windowStats.windowMaps;
-    counters.windowReleases += windowStats.windowReleases;
+    counters.viewMaps += windowStats.viewMaps;
+    counters.pageDrops += windowStats.pageDrops;
     for (size_t i = 0; i < n; ++i) {
       Shard &sh = shards[order[i]];
       sh.busy = false;

@@ -21,9 +21,13 @@ inline constexpr uint32_t kSkipChunk = UINT32_MAX;
 
 /// The indices of the chunks in the order to run them. `shardOfChunk[c]` is
 /// the shard chunk c writes (most of) its bytes to. Chunks of one shard keep
-/// their relative order; up to `lanes` shards, taken in order of first
-/// appearance, progress round robin, and a shard whose chunks are all
-/// scheduled hands its turn to the next shard.
+/// their relative order. The shards, in order of first appearance, are dealt
+/// to up to `lanes` lanes, each to the lane with the fewest chunks so far;
+/// a lane runs its shards one after the other, and the lanes advance in
+/// proportion to their lengths (chunk j of a lane of L chunks runs once
+/// (j + 1) / L of each lane is done; ties in lane order), so that they all
+/// finish together: the hasher's last batches keep every lane busy instead
+/// of hashing the shards that finish last one or two side by side.
 std::vector<size_t> interleaveChunksByShard(llvm::ArrayRef<uint32_t> shardOfChunk,
                                             unsigned lanes);
 

@@ -535,6 +535,7 @@ llvm::Error mlir::qopt::weights::executeParams(
     *opts.stats = runner.stats();
     const ::qopt::loaders::MappingCounters &m = reader.mappingCounters();
     opts.stats->inputMappings = m.mappings;
+    opts.stats->inputMappingsInViews = m.viewed;
     opts.stats->inputMappingsInRanges = m.placed;
     // The ranges still held are unmapped with the reader, just below.
     reader.releaseMappingRanges();

@@ -40,10 +40,12 @@ struct ExecutorStats {
   /// UninitVectors, not the mapped checkpoint rows) one worker held while
   /// it computed and wrote one chunk.
   uint64_t maxChunkBufferBytes = 0;
-  /// Checkpoint rows mapped (TensorReader::mapRows), those placed in a
-  /// worker's mapping range, and the unmappings (TLB shootdowns when
-  /// another worker runs) they cost, the ranges' final ones included.
-  uint64_t inputMappings = 0, inputMappingsInRanges = 0, inputUnmappings = 0;
+  /// Checkpoint rows mapped (TensorReader::mapRows), those that were views
+  /// of a whole file's mapping, those placed in a worker's mapping range,
+  /// and the unmappings or page drops (TLB shootdowns when another worker
+  /// runs) they cost, the final ones included.
+  uint64_t inputMappings = 0, inputMappingsInViews = 0,
+           inputMappingsInRanges = 0, inputUnmappings = 0;
 };
 
 struct ExecutorOptions {

@@ -36,15 +36,15 @@ void printHashStats(const tc::ShardHasher::Stats &s) {
       "md5: %llu bytes hashed as written (%llu waited out of order, %llu "
       "read back), %llu batches (%llu cut short), %.1f lanes per batch, at "
       "most %.1f MB "
-      "waiting in %.1f MB of copies, %llu windows mapped, %llu "
-      "unmappings\n",
+      "waiting in %.1f MB of copies, %llu staged files mapped, %llu "
+      "page drops\n",
       (unsigned long long)s.bytes, (unsigned long long)s.outOfOrder,
       (unsigned long long)s.readBack, (unsigned long long)s.batches,
       (unsigned long long)s.cutShort,
       s.batches ? double(s.laneBatches) / double(s.batches) : 0.0,
       double(s.peakWaiting) / 1e6, double(s.peakHeld) / 1e6,
-      (unsigned long long)s.windowMaps,
-      (unsigned long long)s.windowReleases);
+      (unsigned long long)s.viewMaps,
+      (unsigned long long)s.pageDrops);
 }
 
 std::string bold(const std::string &text) {

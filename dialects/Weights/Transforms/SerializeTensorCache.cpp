@@ -308,9 +308,12 @@ struct SerializeTensorCachePass
                    << execStats.maxChunkBufferBytes
                    << " buffer bytes held for one chunk; input rows: "
                    << execStats.inputMappings << " mappings ("
+                   << execStats.inputMappingsInViews
+                   << " views of mapped files, "
                    << execStats.inputMappingsInRanges
                    << " in the workers' ranges), "
-                   << execStats.inputUnmappings << " unmappings\n";
+                   << execStats.inputUnmappings
+                   << " unmappings or page drops\n";
     if (execStatsWanted)
       llvm::errs() << "executor: " << opsAlive
                    << " ops in the model while the chunks ran\n";

@@ -12,6 +12,7 @@
 #define QOPT_LOADERS_TENSORREADER_H
 
 #include "qopt/Loaders/Checkpoint.h"
+#include "qopt/Support/PageDrop.h"
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -68,10 +69,14 @@ struct MappingCounters {
   std::atomic<uint64_t> placed{0};     // of them, placed in a thread's range
   std::atomic<uint64_t> rangeDrops{0}; // ranges emptied by one remapping
   std::atomic<uint64_t> rangesUnmapped{0}; // ranges unmapped when let go
-  /// Calls that unmapped rows: each mapping of its own once, each drop and
-  /// each range let go once.
+  std::atomic<uint64_t> viewed{0};     // of them, views of a mapped file
+  std::atomic<uint64_t> viewDrops{0};  // calls that dropped views' pages
+  /// Calls that unmapped rows or dropped their pages (each a possible TLB
+  /// shootdown): each mapping of its own once, each drop of a range or of
+  /// views' pages and each range let go once.
   uint64_t unmappings() const {
-    return mappings - placed + rangeDrops + rangesUnmapped;
+    return mappings - placed - viewed + rangeDrops + rangesUnmapped +
+           viewDrops;
   }
 };
 
@@ -110,6 +115,12 @@ private:
   /// Where the mapping was placed (released, not unmapped, on destruction);
   /// null for a mapping of its own.
   std::shared_ptr<MappingRange> range;
+  /// A view of the owner's mapping of the whole file, [viewLo, viewLo +
+  /// viewLength): its pages are handed to the owner to drop, nothing is
+  /// unmapped.
+  const uint8_t *viewLo = nullptr;
+  uint64_t viewLength = 0;
+  friend class TensorReader;
 };
 
 /// Reads tensor bytes as contiguous row-major buffers.
@@ -133,19 +144,34 @@ public:
   /// lie inside the file; nullptr otherwise (then use readRows, which also
   /// reports the errors). The pages are populated at once.
   ///
-  /// Each calling thread places its mappings one after the other in a
-  /// reserved range of kMappingRangeBytes of its own; a released mapping
-  /// stays there until the next one does not fit and none in the range is
-  /// held, when one remapping drops them all (one TLB shootdown of the other
-  /// CPUs instead of one per mapping). A mapping longer than the range, or
-  /// one made while the full range is still held, is mapped on its own and
-  /// unmapped on destruction. Memory stays bounded by the rows held plus one
-  /// range per thread.
+  /// Each file is mapped once, whole, and the rows are a view of that
+  /// mapping: creating and removing mappings takes the address-space lock
+  /// for writing, which stalled the other threads' page faults (a mapping
+  /// per 2 MiB chunk cost 2 threads converting the 1.1B 100-165 ms of
+  /// waiting). The pages of released views are dropped together once
+  /// kViewDropBytes of them wait (MADV_DONTNEED, one TLB shootdown for all
+  /// of them where the system batches, qopt/Support/PageDrop.h), so memory
+  /// stays bounded by the rows held plus kViewDropBytes.
+  ///
+  /// Where a file cannot be mapped whole, each calling thread places its
+  /// mappings one after the other in a reserved range of kMappingRangeBytes
+  /// of its own; a released mapping stays there until the next one does not
+  /// fit and none in the range is held, when one remapping drops them all
+  /// (one TLB shootdown of the other CPUs instead of one per mapping). A
+  /// mapping longer than the range, or one made while the full range is
+  /// still held, is mapped on its own and unmapped on destruction.
+  /// useFileViews(false), or QOPT_NO_FILE_VIEWS=1 in the environment,
+  /// turns the views off.
   std::unique_ptr<MappedBytes> mapRows(const TensorInfo &t, int64_t row0,
                                        int64_t row1);
   static constexpr size_t kMappingRangeBytes = size_t(8) << 20;
+  static constexpr size_t kViewDropBytes = size_t(8) << 20;
+  /// Whether mapRows makes views of whole-file mappings (before the first
+  /// call only).
+  void useFileViews(bool on) { fileViews = on; }
   /// Lets go of every thread's range (each is unmapped once its last
-  /// mapping is released): for the end of a run, whose threads are done.
+  /// mapping is released) and drops the released views' pages: for the end
+  /// of a run, whose threads are done.
   void releaseMappingRanges();
   const MappingCounters &mappingCounters() const { return *counters; }
 
@@ -156,6 +182,20 @@ public:
 private:
   friend class MappedBytes;
   llvm::Expected<const RandomAccessFile *> getFile(const std::string &path);
+  /// The whole of `file` mapped read-only (made on first use), or null.
+  const uint8_t *getView(const RandomAccessFile &file, uint64_t &length);
+  /// Hands the pages of a released view [base, base + length) of the file
+  /// mapped at [lo, lo + viewLength) to be dropped.
+  void dropView(const uint8_t *lo, uint64_t viewLength, const uint8_t *base,
+                size_t length);
+  struct FileView {
+    uint8_t *base = nullptr; // null: cannot be mapped
+    uint64_t length = 0;
+  };
+  std::unordered_map<int, FileView> views; // by descriptor
+  bool fileViews;
+  std::mutex dropMutex;
+  std::unique_ptr<support::PageDropList> viewDrops;
   std::string changedFileError;
 
   uint64_t maxScratch;

@@ -13,13 +13,15 @@
 // Limits::readyCopyBytes = 0 (the writer's setting) in-order pieces are not
 // copied either: they wait as file ranges and the batch reads them back from
 // the page cache, so the hasher holds no more than its batch buffers. It
-// reads them in place: each lane maps a window of 256 KiB of its staged file
-// (MAP_POPULATE) and the md5 reads the mapping, which costs the kernel a
-// page-table entry per page instead of a pread copy (pread remains the
-// fallback where a mapping fails). The lanes' windows share one reserved
-// address range and are unmapped together when they have all been read (one
-// TLB shootdown per round of windows, not one per window), and each shard's
-// file stays open from its first batch to its last.
+// reads them in place: each staged file is mapped once, read-only, from the
+// first batch that reads it until the shard is complete, and the md5 reads
+// the mapping, which costs the kernel a page-table entry per page instead
+// of a pread copy (pread remains the fallback where a mapping fails). The
+// pages the lanes have read are dropped together once they have read 256
+// KiB each (qopt/Support/PageDrop.h: one TLB shootdown for all lanes where
+// the system batches drops), so no mapping is made or removed per window:
+// that took the address-space lock for writing, 8,458 times for the 1.1B's
+// q0f16 conversion, and stalled the computing threads' page faults.
 //
 //===----------------------------------------------------------------------===//
 
@@ -72,8 +74,8 @@ public:
     /// free list) and small pieces' own allocations. What the copies cost
     /// in memory, which peakWaiting bounds only when pieces fill slabs.
     uint64_t peakHeld = 0;
-    uint64_t windowMaps = 0;    // windows of staged files mapped
-    uint64_t windowReleases = 0; // unmappings of windows (TLB shootdowns)
+    uint64_t viewMaps = 0;  // staged files mapped to be read back
+    uint64_t pageDrops = 0; // calls that dropped read pages (shootdowns)
   };
 
   /// `sizes[k]` is shard k's final size; `paths[k]` its staged file (for
@@ -132,6 +134,11 @@ private:
     /// reads it until the shard is complete (only a batch holding the
     /// shard uses it).
     int fd = -1;
+    /// The staged file mapped read-only (viewLength bytes) from the first
+    /// batch that reads it back until the shard is complete; MAP_FAILED
+    /// where it cannot be mapped (then it is read with pread).
+    uint8_t *view = nullptr;
+    uint64_t viewLength = 0;
     void closeFile();
   };
 

@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 //
+// Where a file cannot be mapped whole (useFileViews(false) here),
 // TensorReader::mapRows places each thread's mappings one after the other in
 // a reserved range of kMappingRangeBytes (8 MiB) and drops the range's
 // released mappings together (TensorReader.h). The counts below are worked
@@ -88,6 +89,7 @@ TEST(MappingRangeTest, ChunksShareOneUnmappingPerRange) {
   ASSERT_EQ(TensorReader::kMappingRangeBytes, size_t(8) << 20);
   Fixture f("ChunksShareOneUnmappingPerRange");
   TensorReader reader;
+  reader.useFileViews(false); // the ranges are the fallback of views
   // Ten chunks of 2 MiB, each released before the next: 0-3 fill the range,
   // 4 drops it (1) and lands where 0 was, 4-7 fill it again, 8 drops it (2).
   const uint8_t *first = nullptr;
