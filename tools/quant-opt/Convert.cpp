@@ -211,7 +211,7 @@ cl::opt<std::string> awq(
              "the weights and norms before quantizing"));
 cl::opt<int64_t> awqRows(
     "awq-rows", cl::sub(sub()), cl::cat(cat()), cl::value_desc("N"),
-    cl::init(192),
+    cl::init(128),
     cl::desc("--awq: rows of each weight the scale search measures the "
              "error on, spread evenly; 0 = every row (docs/calibration.md)"));
 } // namespace

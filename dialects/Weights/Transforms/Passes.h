@@ -161,7 +161,7 @@ struct ConvertPipelineOptions
       *this, "awq-rows",
       llvm::cl::desc("AWQ: rows of each weight the scale search measures "
                      "the error on, spread evenly (0: every row)"),
-      llvm::cl::init(192)};
+      llvm::cl::init(128)};
   // Memory of a part: qopt-serialize-tensor-cache's erase-other-parts.
   Option<bool> eraseOtherParts{
       *this, "erase-other-parts",

@@ -93,7 +93,7 @@ def FoldAwqScales : Pass<"qopt-fold-awq-scales"> {
            "Ratios alpha = i / grid, i = 0 .. grid-1, searched">,
     Option<"useHessian", "use-hessian", "bool", "true",
            "Measure the error with the `.hessian` statistics when present">,
-    Option<"rows", "rows", "int64_t", "192",
+    Option<"rows", "rows", "int64_t", "128",
            "Rows of each weight the search measures the error on, spread "
            "evenly (0: every row)">,
   ];
