@@ -15,74 +15,31 @@
 #include "qopt/Loaders/TensorReader.h"
 
 #include "LoaderTestUtil.h"
+#include "RowsFixture.h"
+#include "../Support/SmapsRss.h"
 
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <thread>
 
 using namespace qopt::loaders;
 using namespace qopt::loaders::test;
-using qopt::numerics::DType;
+using qopt::test::smapsRssKiB;
 
 namespace {
 
-constexpr int64_t kRows = 20, kRowFloats = 1 << 18; // rows of 1 MiB
-
-/// The Rss (KiB) that /proc/self/smaps gives the mapping starting at `p`.
-long rssKiB(const void *p) {
-  std::ifstream smaps("/proc/self/smaps");
-  std::string line;
-  char head[32];
-  std::snprintf(head, sizeof(head), "%lx-", reinterpret_cast<unsigned long>(p));
-  bool in = false;
-  while (std::getline(smaps, line)) {
-    if (line.rfind(head, 0) == 0) {
-      in = true;
-      continue;
-    }
-    if (in && line.rfind("Rss:", 0) == 0)
-      return std::stol(line.substr(4));
-  }
-  return -1;
-}
-
 TEST(FileViewTest, ViewsOfOneMappingDropTheirPagesTogether) {
   ASSERT_EQ(TensorReader::kViewDropBytes, size_t(8) << 20);
-  std::vector<float> v(size_t(kRows * kRowFloats));
-  for (int64_t r = 0; r < kRows; ++r)
-    for (int64_t c = 0; c < kRowFloats; ++c)
-      v[size_t(r * kRowFloats + c)] = float(r * 1000 + c % 1000);
-  std::string bytes(reinterpret_cast<const char *>(v.data()), v.size() * 4);
-  std::string path =
-      scratchDir("ViewsOfOneMappingDropTheirPagesTogether") + "/rows.bin";
-  writeFile(path, bytes);
-  TensorInfo t;
-  t.name = "w";
-  t.dtype = DType::F32;
-  t.shape = {kRows, kRowFloats};
-  t.file = path;
-  t.storageBytes = bytes.size();
-
+  RowsFixture f("ViewsOfOneMappingDropTheirPagesTogether");
   TensorReader reader;
   const uint8_t *view = nullptr;
   auto map = [&](int64_t r0, int64_t r1) {
-    std::unique_ptr<MappedBytes> m = reader.mapRows(t, r0, r1);
-    EXPECT_NE(m, nullptr);
-    if (!m)
-      return m;
-    size_t n = size_t(r1 - r0) * kRowFloats * 4;
-    EXPECT_EQ(m->size(), n);
-    EXPECT_EQ(std::memcmp(m->data(), bytes.data() + size_t(r0) * kRowFloats * 4,
-                          n),
-              0)
-        << "rows " << r0 << ".." << r1;
+    std::unique_ptr<MappedBytes> m = f.map(reader, r0, r1);
     // One mapping of the file: row r is always at view + r MiB.
-    if (r0 == 0)
+    if (m && r0 == 0)
       view = m->data();
-    else if (view)
+    else if (m && view)
       EXPECT_EQ(m->data(), view + size_t(r0) * kRowFloats * 4);
     return m;
   };
@@ -93,7 +50,7 @@ TEST(FileViewTest, ViewsOfOneMappingDropTheirPagesTogether) {
     map(2 * k, 2 * k + 2);
   ASSERT_NE(view, nullptr);
   EXPECT_EQ(c.viewDrops.load(), 1u);
-  EXPECT_EQ(rssKiB(view), 0);
+  EXPECT_EQ(smapsRssKiB(view), 0);
   // Chunk 4 held while 5..7 come and go: 6 MiB wait, nothing is dropped,
   // and 8 MiB stay mapped.
   {
@@ -101,19 +58,19 @@ TEST(FileViewTest, ViewsOfOneMappingDropTheirPagesTogether) {
     for (int64_t k = 5; k < 8; ++k)
       map(2 * k, 2 * k + 2);
     EXPECT_EQ(c.viewDrops.load(), 1u);
-    EXPECT_GE(rssKiB(view), 8 << 10);
+    EXPECT_GE(smapsRssKiB(view), 8 << 10);
   } // released: 8 MiB wait, dropped (2)
   EXPECT_EQ(c.viewDrops.load(), 2u);
-  EXPECT_EQ(rssKiB(view), 0);
+  EXPECT_EQ(smapsRssKiB(view), 0);
   // Another thread's views are views of the same mapping.
   std::thread([&] { map(16, 18); }).join();
   map(18, 20);
   EXPECT_EQ(c.viewDrops.load(), 2u);
-  EXPECT_GE(rssKiB(view), 4 << 10);
+  EXPECT_GE(smapsRssKiB(view), 4 << 10);
   // The end of the run drops what waits (3).
   reader.releaseMappingRanges();
   EXPECT_EQ(c.viewDrops.load(), 3u);
-  EXPECT_EQ(rssKiB(view), 0);
+  EXPECT_EQ(smapsRssKiB(view), 0);
   EXPECT_EQ(c.mappings.load(), 10u);
   EXPECT_EQ(c.viewed.load(), 10u);
   EXPECT_EQ(c.placed.load(), 0u);

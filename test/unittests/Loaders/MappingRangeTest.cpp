@@ -16,6 +16,7 @@
 #include "qopt/Loaders/TensorReader.h"
 
 #include "LoaderTestUtil.h"
+#include "RowsFixture.h"
 
 #include <gtest/gtest.h>
 
@@ -27,45 +28,6 @@ using namespace qopt::loaders::test;
 using qopt::numerics::DType;
 
 namespace {
-
-constexpr int64_t kRows = 20, kRowFloats = 1 << 18; // rows of 1 MiB
-
-/// A [20, 262144] float32 tensor whose element (r, c) is r * 1000 + c % 1000.
-struct Fixture {
-  std::string path;
-  std::string bytes;
-  TensorInfo t;
-  explicit Fixture(const std::string &name) {
-    std::vector<float> v(size_t(kRows * kRowFloats));
-    for (int64_t r = 0; r < kRows; ++r)
-      for (int64_t c = 0; c < kRowFloats; ++c)
-        v[size_t(r * kRowFloats + c)] = float(r * 1000 + c % 1000);
-    bytes.assign(reinterpret_cast<const char *>(v.data()), v.size() * 4);
-    path = scratchDir(name) + "/rows.bin";
-    writeFile(path, bytes);
-    t.name = "w";
-    t.dtype = DType::F32;
-    t.shape = {kRows, kRowFloats};
-    t.file = path;
-    t.offset = 0;
-    t.storageBytes = bytes.size();
-  }
-  /// Maps rows [r0, r1) and checks they are the file's bytes.
-  std::unique_ptr<MappedBytes> map(TensorReader &reader, int64_t r0,
-                                   int64_t r1) {
-    std::unique_ptr<MappedBytes> m = reader.mapRows(t, r0, r1);
-    EXPECT_NE(m, nullptr) << r0;
-    if (!m)
-      return m;
-    size_t n = size_t(r1 - r0) * kRowFloats * 4;
-    EXPECT_EQ(m->size(), n);
-    EXPECT_EQ(std::memcmp(m->data(), bytes.data() + size_t(r0) * kRowFloats * 4,
-                          n),
-              0)
-        << "rows " << r0 << ".." << r1;
-    return m;
-  }
-};
 
 struct Counts {
   uint64_t mappings, placed, drops, unmapped, unmappings;
@@ -87,7 +49,7 @@ Counts counts(const TensorReader &r) {
 
 TEST(MappingRangeTest, ChunksShareOneUnmappingPerRange) {
   ASSERT_EQ(TensorReader::kMappingRangeBytes, size_t(8) << 20);
-  Fixture f("ChunksShareOneUnmappingPerRange");
+  RowsFixture f("ChunksShareOneUnmappingPerRange");
   TensorReader reader;
   reader.useFileViews(false); // the ranges are the fallback of views
   // Ten chunks of 2 MiB, each released before the next: 0-3 fill the range,

@@ -13,6 +13,8 @@
 
 #include "qopt/Support/PageDrop.h"
 
+#include "SmapsRss.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -26,26 +28,9 @@
 #include <vector>
 
 using namespace qopt::support;
+using qopt::test::smapsRssKiB;
 
 namespace {
-
-/// The Rss (KiB) that /proc/self/smaps gives the mapping starting at `p`.
-long rssKiB(const void *p) {
-  std::ifstream smaps("/proc/self/smaps");
-  std::string line;
-  char head[32];
-  std::snprintf(head, sizeof(head), "%lx-", reinterpret_cast<unsigned long>(p));
-  bool in = false;
-  while (std::getline(smaps, line)) {
-    if (line.rfind(head, 0) == 0) {
-      in = true;
-      continue;
-    }
-    if (in && line.rfind("Rss:", 0) == 0)
-      return std::stol(line.substr(4));
-  }
-  return -1;
-}
 
 /// A file of `pages` pages whose byte i is i * 7 % 251, mapped read-only and
 /// read whole (so every page is mapped).
@@ -87,7 +72,7 @@ void dropThreeRanges(bool batched, unsigned expectedCalls) {
   ASSERT_NE(f.base, nullptr);
   ASSERT_TRUE(f.readAll());
   long page = long(pageSize() / 1024);
-  ASSERT_EQ(rssKiB(f.base), 64 * page);
+  ASSERT_EQ(smapsRssKiB(f.base), 64 * page);
   PageDropList list(batched);
   // Pages [0, 8), [8, 20) (extends the first: one range), [30, 40) and
   // [50, 64), given with unaligned ends: whole pages are dropped.
@@ -100,9 +85,9 @@ void dropThreeRanges(bool batched, unsigned expectedCalls) {
   EXPECT_TRUE(list.empty());
   EXPECT_EQ(list.bytes(), 0u);
   // Pages 20..29 and 40..49 stay.
-  EXPECT_EQ(rssKiB(f.base), 20 * page);
+  EXPECT_EQ(smapsRssKiB(f.base), 20 * page);
   EXPECT_TRUE(f.readAll());
-  EXPECT_EQ(rssKiB(f.base), 64 * page);
+  EXPECT_EQ(smapsRssKiB(f.base), 64 * page);
 }
 
 TEST(PageDropTest, BatchedDropsEveryRangeInOneCall) {
