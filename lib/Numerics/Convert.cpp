@@ -184,6 +184,11 @@ bool convertElements(const void *src, DType srcType, void *dst, DType dstType,
                      static_cast<uint16_t *>(dst), n);
     return true;
   }
+  if (srcType == DType::F16 && dstType == DType::F32 && simd::enabled()) {
+    simd::halfToFloat(static_cast<const uint16_t *>(src),
+                      static_cast<float *>(dst), n);
+    return true;
+  }
   ConvertFn fn = selectConversion(srcType, dstType);
   if (!fn)
     return false;

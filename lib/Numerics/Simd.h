@@ -33,6 +33,10 @@ int64_t groupQuantizeRows(const void *w, FloatFormat stored, int64_t rows,
 void bf16ToF16(const uint16_t *src, uint16_t *dst, size_t n);
 /// dst[i] = floatToHalf(src[i]) for n values.
 void f32ToF16(const float *src, uint16_t *dst, size_t n);
+/// dst[i] = halfToFloat(src[i]) for n values, exactly (NaN payloads
+/// included; the kernel is in SimdAwq.cpp, where AWQ's search first needed
+/// it).
+void halfToFloat(const uint16_t *src, float *dst, size_t n);
 
 /// max(w[i] & 0x7FFF) over n binary16 values (0 for n == 0).
 uint32_t maxAbsBits16(const uint16_t *w, size_t n);

@@ -167,12 +167,6 @@ void halfToFloat(const uint16_t *src, float *dst, size_t n) {
 
 } // namespace simd
 
-void awqWidenToF32(const void *src, DType type, float *dst, size_t n) {
-  if (type == DType::F16)
-    return simd::halfToFloat(static_cast<const uint16_t *>(src), dst, n);
-  convertElements(src, type, dst, DType::F32, n);
-}
-
 } // namespace qopt::numerics
 
 #endif // HWY_ONCE

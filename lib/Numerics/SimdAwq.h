@@ -40,9 +40,6 @@ void awqDiagRowLossesScalar(const float *w, const float *q, int64_t rows,
                             int64_t k, const float *inv, const float *im,
                             float *rowLoss);
 
-/// dst[i] = halfToFloat(src[i]) (exact, NaN payloads included).
-void halfToFloat(const uint16_t *src, float *dst, size_t n);
-
 } // namespace qopt::numerics::simd
 
 #endif // QOPT_LIB_NUMERICS_SIMDAWQ_H

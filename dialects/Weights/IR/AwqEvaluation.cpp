@@ -188,8 +188,8 @@ static llvm::Error computeAwqScales(AwqScalesOp op, EvaluationContext &ctx,
     size_t at = block.size();
     block.resize(at + size_t(got.numElements()));
     // Verified: f16, bf16 or f32.
-    num::awqWidenToF32(got.bytes(), got.dtype, block.data() + at,
-                       size_t(got.numElements()));
+    num::convertElements(got.bytes(), got.dtype, block.data() + at,
+                         DType::F32, size_t(got.numElements()));
   };
   QuantDequant quantDequant(scheme, stored, ctx);
   num::AwqQuantDequantFn fn = std::ref(quantDequant);
@@ -325,8 +325,8 @@ llvm::Error ScaleChannelsOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
     row.resize(size_t(len));
     RowBuffer out = RowBuffer::allocate(in->dtype, in->shape);
     for (size_t r0 = 0; r0 < n; r0 += size_t(len)) {
-      num::awqWidenToF32(in->bytes() + r0 * es, in->dtype, row.data(),
-                         size_t(len));
+      num::convertElements(in->bytes() + r0 * es, in->dtype, row.data(),
+                           DType::F32, size_t(len));
       if (divide)
         for (int64_t c = offset; c < offset + count; ++c)
           row[size_t(c)] = row[size_t(c)] / sc[c];
@@ -340,7 +340,7 @@ llvm::Error ScaleChannelsOp::evaluateRows(EvaluationContext &ctx, int64_t r0,
     return llvm::Error::success();
   }
   std::vector<float> x(n);
-  num::awqWidenToF32(in->bytes(), in->dtype, x.data(), n);
+  num::convertElements(in->bytes(), in->dtype, x.data(), DType::F32, n);
   // Runs of `inner` elements share their index c along `dim` (rows are
   // counted from r0; below the first dimension, c wraps at its size).
   int64_t c = dim == 0 ? r0 : 0;

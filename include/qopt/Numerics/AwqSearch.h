@@ -93,10 +93,6 @@ std::string awqSearchScales(const std::vector<AwqWeight> &weights, int64_t k,
                             const AwqQuantDequantFn &quantDequant, int grid,
                             AwqSearchResult &result);
 
-/// dst = `n` values of `type` (F16, BF16 or F32) as float32, exactly as
-/// convertElements (Convert.h) gives them; a Highway kernel for float16,
-/// the rows AWQ's search reads and weights.scale_channels scales.
-void awqWidenToF32(const void *src, DType type, float *dst, size_t n);
 
 /// How many rows of a weight of `rows` rows the search reads with a budget
 /// of `sample` rows (0: every row): min(rows, sample).

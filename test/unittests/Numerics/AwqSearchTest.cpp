@@ -1,6 +1,7 @@
 //===- AwqSearchTest.cpp - AWQ's scale search by hand ------------*- C++ -*-===//
 
 #include "qopt/Numerics/AwqSearch.h"
+#include "qopt/Numerics/Convert.h"
 #include "qopt/Numerics/Float.h"
 
 #include "SimdTargets.h"
@@ -268,7 +269,8 @@ TEST(AwqSearchTest, RowLossByHand) {
   });
 }
 
-// The widening of float16 rows equals Float.h's halfToFloat for every bit
+// The widening of float16 rows (convertElements F16 -> F32, a Highway
+// kernel that AWQ's search first needed) equals Float.h's halfToFloat for every bit
 // pattern (subnormals, infinities and NaN payloads included), on every
 // target, for lengths that end inside a vector.
 TEST(AwqSearchTest, WidenHalfEveryPattern) {
@@ -281,7 +283,7 @@ TEST(AwqSearchTest, WidenHalfEveryPattern) {
   forEachSimdTarget([&] {
     for (size_t n : {h.size(), size_t(7), size_t(33)}) {
       std::vector<float> got(n, -1.f);
-      awqWidenToF32(h.data(), DType::F16, got.data(), n);
+      convertElements(h.data(), DType::F16, got.data(), DType::F32, n);
       EXPECT_EQ(std::memcmp(got.data(), want.data(), n * sizeof(float)), 0)
           << "n " << n;
     }
