@@ -6,49 +6,86 @@
 
 #include <algorithm>
 
-std::vector<size_t> mlir::qopt::weights::interleaveChunksByShard(
-    llvm::ArrayRef<uint32_t> shardOfChunk, unsigned lanes) {
-  // The chunks of each shard, shards in order of first appearance.
-  llvm::DenseMap<uint32_t, size_t> groupOf;
-  std::vector<std::vector<size_t>> groups;
-  for (size_t c = 0; c < shardOfChunk.size(); ++c) {
-    uint32_t s = shardOfChunk[c];
-    if (s == kSkipChunk)
-      continue;
-    auto [it, inserted] = groupOf.try_emplace(s, groups.size());
-    if (inserted)
-      groups.emplace_back();
-    groups[it->second].push_back(c);
-  }
-  if (groups.empty())
+using namespace mlir::qopt::weights;
+
+std::vector<size_t> mlir::qopt::weights::orderChunksForHashing(
+    llvm::ArrayRef<llvm::SmallVector<ChunkWrite, 2>> writes,
+    llvm::ArrayRef<uint64_t> shardBytes, unsigned lanes) {
+  // The shards written, in order of first appearance.
+  std::vector<uint32_t> shards;
+  llvm::DenseMap<uint32_t, size_t> seen;
+  for (const auto &ws : writes)
+    for (const ChunkWrite &w : ws)
+      if (seen.try_emplace(w.shard, shards.size()).second)
+        shards.push_back(w.shard);
+  if (shards.empty())
     return {};
-  // Each shard, in order, joins the lane with the fewest chunks so far.
-  size_t n = std::min<size_t>(std::max(1u, lanes), groups.size());
-  std::vector<std::vector<size_t>> laneChunks(n);
-  for (std::vector<size_t> &g : groups) {
+  // Each shard joins the lane with the fewest bytes so far; it starts
+  // where the lane's earlier shards end.
+  size_t n = std::min<size_t>(std::max(1u, lanes), shards.size());
+  std::vector<uint64_t> laneBytes(n, 0);
+  struct Slot {
+    size_t lane;
+    uint64_t start;
+  };
+  std::vector<Slot> slot(shards.size());
+  for (size_t i = 0; i < shards.size(); ++i) {
     size_t best = 0;
     for (size_t l = 1; l < n; ++l)
-      if (laneChunks[l].size() < laneChunks[best].size())
+      if (laneBytes[l] < laneBytes[best])
         best = l;
-    laneChunks[best].insert(laneChunks[best].end(), g.begin(), g.end());
+    slot[i] = {best, laneBytes[best]};
+    laneBytes[best] += shardBytes[shards[i]];
   }
-  // Chunk j of a lane of L chunks runs when (j + 1) / L of every lane is
-  // done: the lanes advance in proportion and finish together.
+  // Each chunk's earliest due write: (start + offset + size) / lane bytes.
   struct Entry {
     size_t chunk, lane;
-    uint64_t done, length; // (j + 1) and L
+    uint64_t due, length;
+  };
+  auto before = [](const Entry &a, const Entry &b) {
+    unsigned __int128 x = (unsigned __int128)a.due * b.length,
+                      y = (unsigned __int128)b.due * a.length;
+    if (x != y)
+      return x < y;
+    return a.lane != b.lane ? a.lane < b.lane : a.chunk < b.chunk;
   };
   std::vector<Entry> entries;
-  for (size_t l = 0; l < n; ++l)
-    for (size_t j = 0; j < laneChunks[l].size(); ++j)
-      entries.push_back({laneChunks[l][j], l, j + 1, laneChunks[l].size()});
-  std::sort(entries.begin(), entries.end(), [](const Entry &a, const Entry &b) {
-    uint64_t x = a.done * b.length, y = b.done * a.length;
-    return x != y ? x < y : a.lane < b.lane;
-  });
+  for (size_t c = 0; c < writes.size(); ++c) {
+    std::optional<Entry> best;
+    for (const ChunkWrite &w : writes[c]) {
+      const Slot &sl = slot[seen.lookup(w.shard)];
+      // An empty lane (zero-byte shards only): every write is due at once.
+      uint64_t length = std::max<uint64_t>(laneBytes[sl.lane], 1);
+      Entry e{c, sl.lane, std::min(sl.start + w.offset + w.size, length),
+              length};
+      if (!best || before(e, *best))
+        best = e;
+    }
+    if (best)
+      entries.push_back(*best);
+  }
+  std::sort(entries.begin(), entries.end(), before);
   std::vector<size_t> order;
   order.reserve(entries.size());
   for (const Entry &e : entries)
     order.push_back(e.chunk);
   return order;
+}
+
+std::vector<size_t> mlir::qopt::weights::interleaveChunksByShard(
+    llvm::ArrayRef<uint32_t> shardOfChunk, unsigned lanes) {
+  std::vector<llvm::SmallVector<ChunkWrite, 2>> writes(shardOfChunk.size());
+  llvm::DenseMap<uint32_t, uint64_t> count;
+  uint32_t top = 0;
+  for (size_t c = 0; c < shardOfChunk.size(); ++c) {
+    uint32_t s = shardOfChunk[c];
+    if (s == kSkipChunk)
+      continue;
+    writes[c].push_back({s, count[s]++, 1});
+    top = std::max(top, s + 1);
+  }
+  std::vector<uint64_t> shardBytes(top, 0);
+  for (auto [s, n] : count)
+    shardBytes[s] = n;
+  return orderChunksForHashing(writes, shardBytes, lanes);
 }

@@ -10,6 +10,7 @@
 #define QOPT_DIALECTS_WEIGHTS_TRANSFORMS_CHUNKORDER_H
 
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/SmallVector.h"
 
 #include <cstdint>
 #include <vector>
@@ -19,17 +20,40 @@ namespace mlir::qopt::weights {
 /// Chunks whose key is kSkipChunk are not run (another part writes them).
 inline constexpr uint32_t kSkipChunk = UINT32_MAX;
 
-/// The indices of the chunks in the order to run them. `shardOfChunk[c]` is
-/// the shard chunk c writes (most of) its bytes to. Chunks of one shard keep
-/// their relative order. The shards, in order of first appearance, are dealt
-/// to up to `lanes` lanes, each to the lane with the fewest chunks so far;
-/// a lane runs its shards one after the other, and the lanes advance in
-/// proportion to their lengths (chunk j of a lane of L chunks runs once
-/// (j + 1) / L of each lane is done; ties in lane order), so that they all
-/// finish together: the hasher's last batches keep every lane busy instead
-/// of hashing the shards that finish last one or two side by side.
-std::vector<size_t> interleaveChunksByShard(llvm::ArrayRef<uint32_t> shardOfChunk,
-                                            unsigned lanes);
+/// Bytes [offset, offset + size) of a shard that a chunk writes.
+struct ChunkWrite {
+  uint32_t shard;
+  uint64_t offset, size;
+};
+
+/// The indices of the chunks in the order to run them, so that the hasher
+/// reads every shard's bytes at one pace. `writes[c]` are chunk c's writes
+/// (none: it does not run: another part writes it); `shardBytes` the
+/// shards' sizes. The shards that some chunk writes, in order of first
+/// appearance, are dealt to up to `lanes` lanes, each to the lane with the
+/// fewest bytes so far; a lane hashes its shards one after the other, and
+/// the lanes advance in proportion to their lengths, so that they all
+/// finish together. A write is due when its lane has hashed up to its end:
+/// (bytes of the lane's earlier shards + offset + size) / the lane's bytes.
+/// Chunks run in order of their earliest due write (ties: the lower lane,
+/// then the lower index).
+///
+/// A chunk is due by its earliest write, not its largest: a quantized
+/// weight's chunk writes rows of codes and of scales, and the scales may
+/// open another shard (the 1.1B Llama's q4f16_1: lm_head's and
+/// embed_tokens' scales are the first 8 MB of shard 2, their codes shards
+/// 0 and 1). Run at the pace of their codes' shards, those chunks held
+/// back all of shard 2 until the end, to be hashed alone on one lane after
+/// every other chunk had run (68 ms of the 1.1B's 0.7 s at 2 threads).
+std::vector<size_t>
+orderChunksForHashing(llvm::ArrayRef<llvm::SmallVector<ChunkWrite, 2>> writes,
+                      llvm::ArrayRef<uint64_t> shardBytes, unsigned lanes);
+
+/// orderChunksForHashing for chunks that write one byte each to their
+/// shard `shardOfChunk[c]` (kSkipChunk: not run), in index order: the
+/// lanes advance by chunks.
+std::vector<size_t>
+interleaveChunksByShard(llvm::ArrayRef<uint32_t> shardOfChunk, unsigned lanes);
 
 } // namespace mlir::qopt::weights
 

@@ -236,14 +236,32 @@ public:
   /// side (the writer hashes them together), none whose records all belong
   /// to another part.
   std::vector<size_t> runOrder() {
-    std::vector<uint32_t> shardOf(chunks.size(), kSkipChunk);
-    for (size_t c = 0; c < chunks.size(); ++c)
-      for (const Consumer &con : items[chunks[c].item].consumers)
-        if (writer.wantsRecord(con.record)) {
-          shardOf[c] = writer.plan().placements[con.record].shard;
-          break;
+    const tc::ShardPlan &plan = writer.plan();
+    std::vector<SmallVector<ChunkWrite, 2>> writes(chunks.size());
+    for (size_t c = 0; c < chunks.size(); ++c) {
+      const Chunk &chunk = chunks[c];
+      for (const Consumer &con : items[chunk.item].consumers) {
+        if (!writer.wantsRecord(con.record))
+          continue;
+        const tc::ShardPlan::Placement &p = plan.placements[con.record];
+        const tc::RecordSpec &spec = writer.records()[con.record];
+        // Where writeRows puts the chunk's rows. A selection's rows land
+        // elsewhere in its record: its start stands for them.
+        uint64_t offset = 0, size = 0;
+        if (chunk.s1 > chunk.s0) {
+          uint64_t subRowBytes = fileRowBytes(spec) /
+                                 uint64_t(std::max<int64_t>(spec.shape[1], 1));
+          offset = uint64_t(chunk.r0) * fileRowBytes(spec) +
+                   uint64_t(chunk.s0) * subRowBytes;
+          size = uint64_t(chunk.s1 - chunk.s0) * subRowBytes;
+        } else if (!con.selection) {
+          offset = uint64_t(chunk.r0) * fileRowBytes(spec);
+          size = uint64_t(chunk.r1 - chunk.r0) * fileRowBytes(spec);
         }
-    return interleaveChunksByShard(shardOf, tc::kMd5Lanes);
+        writes[c].push_back({p.shard, p.byteOffset + offset, size});
+      }
+    }
+    return orderChunksForHashing(writes, plan.shardBytes, tc::kMd5Lanes);
   }
 
   llvm::Error run(::qopt::loaders::TensorReader &reader) {

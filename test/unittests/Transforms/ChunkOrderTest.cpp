@@ -4,7 +4,9 @@
 // keep their order; shards, in order of first appearance, join the lane
 // with the fewest chunks so far (the lowest on a tie); chunk j of a lane of
 // L chunks runs at (j + 1) / L, ties in lane order; skipped chunks never
-// run.
+// run. And orderChunksForHashing's rule for chunks that write several
+// shards or bytes of different sizes: lanes dealt by bytes, each chunk due
+// at its earliest write's end over its lane's length.
 //
 //===----------------------------------------------------------------------===//
 
@@ -52,6 +54,47 @@ TEST(ChunkOrderTest, ShortShardsFillTheShortestLane) {
   std::vector<uint32_t> shardOf = {0, 0, 0, 0, 1, 2, 3, 4};
   EXPECT_EQ(interleaveChunksByShard(shardOf, 2),
             (std::vector<size_t>{0, 4, 1, 5, 2, 6, 3, 7}));
+}
+
+TEST(ChunkOrderTest, ScalesThatOpenAShardRunFirst) {
+  // Chunks 0-3 (b0-b3) write 3 bytes each of shard 1 at 4 + 3i; chunks 4-7
+  // (a0-a3) write 4 bytes of shard 0 at 4i and 1 byte of shard 1 at i: a's
+  // codes fill shard 0 and its scales open shard 1 (lm_head's q_scale at
+  // the start of the 1.1B's q4f16_1 shard 2). Shard 1 appears first: lane
+  // 0 (16 bytes), shard 0 lane 1 (16). Due: a_i's scales (i + 1) / 16
+  // (before its codes, (4i + 4) / 16), b_i (7 + 3i) / 16. So every a runs
+  // before any b: filed by their codes' shard, the a's would have run in
+  // step with b's (a0 b0 a1 b1 ...) and shard 1's hash waited for a3.
+  using W = llvm::SmallVector<ChunkWrite, 2>;
+  std::vector<W> writes;
+  for (uint64_t i = 0; i < 4; ++i)
+    writes.push_back(W{{1, 4 + 3 * i, 3}});
+  for (uint64_t i = 0; i < 4; ++i)
+    writes.push_back(W{{0, 4 * i, 4}, {1, i, 1}});
+  EXPECT_EQ(orderChunksForHashing(writes, {16, 16}, 2),
+            (std::vector<size_t>{4, 5, 6, 7, 0, 1, 2, 3}));
+  // One lane: shard 1 then shard 0 (32 bytes): a_i due at (i + 1) / 32,
+  // b_i at (7 + 3i) / 32; the same order.
+  EXPECT_EQ(orderChunksForHashing(writes, {16, 16}, 1),
+            (std::vector<size_t>{4, 5, 6, 7, 0, 1, 2, 3}));
+}
+
+TEST(ChunkOrderTest, LanesAreDealtByBytes) {
+  // Shard 0: chunks 0, 1 of 4 bytes; shards 1 and 2: chunks 2, 3 and 4, 5
+  // of 1 byte. Two lanes: shard 0 -> lane 0 (8 bytes), shard 1 -> lane 1
+  // (2), shard 2 -> lane 1 (2 < 8: starts at 2, the lane has 4). Due: 0 at
+  // 4/8, 1 at 8/8; 2 at 1/4, 3 at 2/4; 4 at 3/4, 5 at 4/4. Ties in lane
+  // order: 2, 0, 3, 4, 1, 5. (By chunks, lane 1 would have 4 chunks to
+  // lane 0's 2, and shard 0's second chunk would run before chunk 4.)
+  using W = llvm::SmallVector<ChunkWrite, 2>;
+  std::vector<W> writes = {W{{0, 0, 4}}, W{{0, 4, 4}}, W{{1, 0, 1}},
+                           W{{1, 1, 1}}, W{{2, 0, 1}}, W{{2, 1, 1}}};
+  EXPECT_EQ(orderChunksForHashing(writes, {8, 2, 2}, 2),
+            (std::vector<size_t>{2, 0, 3, 4, 1, 5}));
+  // A chunk without writes (another part's) does not run.
+  writes[3].clear();
+  EXPECT_EQ(orderChunksForHashing(writes, {8, 2, 2}, 2),
+            (std::vector<size_t>{2, 0, 4, 1, 5}));
 }
 
 } // namespace
