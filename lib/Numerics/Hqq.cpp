@@ -85,8 +85,12 @@ static bool storedErrorLess(const float *w, int64_t n, const uint8_t *a,
     eb[l] += xb * xb;
   };
   // Lane by lane with constant lane numbers, so the accumulators are
-  // registers.
+  // registers (on vectors: the same lanes, the same operations).
   int64_t i = 0;
+  if (simd::enabled()) {
+    i = n - n % kSumLanes;
+    simd::storedErrorLanes(w, i, a, minA, b, minB, scale, ea, eb);
+  }
   for (; i + kSumLanes <= n; i += kSumLanes)
     for (int l = 0; l < kSumLanes; ++l)
       add(i + l, l);

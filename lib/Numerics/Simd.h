@@ -52,6 +52,14 @@ void castHalfToFp8E5M2(const uint16_t *w, size_t n, uint8_t *out);
 void hqqStepLanes(const float *w, int64_t n, double s, double scale, double z,
                   double qmax, double *e, double *a, double *maxAbs);
 
+/// For the first n values of w, n a multiple of search::kSumLanes: adds
+/// (w - double(float(a) * scale + minA))^2 (each product and sum rounded
+/// to float32, the rest in double) to ea at lane i % kSumLanes, and the
+/// same for b, minB into eb (Hqq.cpp's storedErrorLess).
+void storedErrorLanes(const float *w, int64_t n, const uint8_t *a, float minA,
+                      const uint8_t *b, float minB, float scale, double *ea,
+                      double *eb);
+
 /// codes[i] = rules::mnnCode(w[i], sub, scale, lo, hi, offset).
 void mnnCodes(const float *w, int64_t n, float sub, float scale, float lo,
               float hi, int offset, uint8_t *codes);

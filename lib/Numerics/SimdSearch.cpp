@@ -1,7 +1,8 @@
 //===- SimdSearch.cpp - Highway kernels of the scale searches ---*- C++ -*-===//
 //
 // See Simd.h and SearchRules.h. The element steps of HQQ (and MNN's codes)
-// on vectors of doubles (float steps on the matching float lanes). Each
+// on vectors of doubles (float steps on the matching float lanes), and the
+// lane sums of the stored-error comparison that ends HQQ. Each
 // accumulator vector holds consecutive lanes of the scalar loops' kSumLanes
 // lane sums and is loaded from and stored back to them, so every lane adds
 // its elements in the scalar order whatever the vector width.
@@ -52,6 +53,35 @@ void HqqStepLanes(const float *w, int64_t n, double s, double scale, double z,
   }
 }
 
+void StoredErrorLanes(const float *w, int64_t n, const uint8_t *a, float minA,
+                      const uint8_t *b, float minB, float scale, double *ea,
+                      double *eb) {
+  constexpr int kLanes = search::kSumLanes;
+  const hn::CappedTag<double, kLanes> dd;
+  const hn::Rebind<float, decltype(dd)> df;
+  const hn::Rebind<int32_t, decltype(dd)> di;
+  const hn::Rebind<uint8_t, decltype(dd)> d8;
+  const auto nd = int64_t(hn::Lanes(dd));
+  const auto vScale = hn::Set(df, scale), vMinA = hn::Set(df, minA),
+             vMinB = hn::Set(df, minB);
+  for (int64_t off = 0; off < kLanes; off += nd) {
+    auto vEa = hn::LoadU(dd, ea + off);
+    auto vEb = hn::LoadU(dd, eb + off);
+    for (int64_t i = 0; i < n; i += kLanes) {
+      const auto wi = hn::PromoteTo(dd, hn::LoadU(df, w + i + off));
+      // float(code) * scale + min in float32, then the difference in double.
+      const auto ca = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, a + i + off)));
+      const auto cb = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, b + i + off)));
+      const auto xa = hn::Sub(wi, hn::PromoteTo(dd, hn::Add(hn::Mul(ca, vScale), vMinA)));
+      const auto xb = hn::Sub(wi, hn::PromoteTo(dd, hn::Add(hn::Mul(cb, vScale), vMinB)));
+      vEa = hn::Add(vEa, hn::Mul(xa, xa));
+      vEb = hn::Add(vEb, hn::Mul(xb, xb));
+    }
+    hn::StoreU(vEa, dd, ea + off);
+    hn::StoreU(vEb, dd, eb + off);
+  }
+}
+
 void MnnCodes(const float *w, int64_t n, float sub, float scale, float lo,
               float hi, int offset, uint8_t *codes) {
   const hn::ScalableTag<float> df;
@@ -97,6 +127,7 @@ namespace qopt::numerics {
 
 HWY_EXPORT(HqqStepLanes);
 HWY_EXPORT(MnnCodes);
+HWY_EXPORT(StoredErrorLanes);
 
 namespace simd {
 
@@ -108,6 +139,13 @@ void hqqStepLanes(const float *w, int64_t n, double s, double scale, double z,
 void mnnCodes(const float *w, int64_t n, float sub, float scale, float lo,
               float hi, int offset, uint8_t *codes) {
   HWY_DYNAMIC_DISPATCH(MnnCodes)(w, n, sub, scale, lo, hi, offset, codes);
+}
+
+void storedErrorLanes(const float *w, int64_t n, const uint8_t *a, float minA,
+                      const uint8_t *b, float minB, float scale, double *ea,
+                      double *eb) {
+  HWY_DYNAMIC_DISPATCH(StoredErrorLanes)(w, n, a, minA, b, minB, scale, ea,
+                                         eb);
 }
 
 } // namespace simd

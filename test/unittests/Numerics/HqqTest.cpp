@@ -5,12 +5,16 @@
 // z = -min * s, the lp shrinkage with p = 0.7, beta = 10, the closed-form
 // zero update, 20 steps, the best-scored zero kept, the plain rounding kept
 // when not beaten), compared with mnnQuantizeRows(hqq = true); and the
-// property that HQQ never loses to plain asymmetric rounding.
+// property that HQQ never loses to plain asymmetric rounding. And the
+// vector kernel of the final stored-error comparison against a plain loop
+// of its definition, bit for bit, on every target.
 //
 //===----------------------------------------------------------------------===//
 
 #include "qopt/Numerics/Mnn.h"
 #include "SimdTargets.h"
+// The kernels' internal header (lib/Numerics is not on the include path).
+#include "../../../lib/Numerics/Simd.h"
 
 #include <gtest/gtest.h>
 
@@ -317,4 +321,56 @@ TEST(HqqTest, HandWorkedZeroUpdate) {
   // 1.2 c^2 up to the float32 rounding of min' (relative 2^-24).
   EXPECT_NEAR(refError(w, b), 1.2 * double(c) * double(c),
               1e-6 * double(c) * double(c));
+}
+
+TEST(HqqTest, StoredErrorLanesAreTheDefinitionsSums) {
+  // Lane l of ea sums, for i = l, l + 8, ... ascending, the squares of
+  // w[i] - double(float(float(a[i]) * scale) + minA) in double: written here
+  // from Simd.h's definition, compared bit for bit on every target (a
+  // kernel that rounded the dequantization in double, or fused a multiply
+  // and add, differs in the last bits of these random values).
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> val(-0.37f, 0.41f);
+  std::uniform_int_distribution<int> code(0, 255);
+  for (int64_t n : {0, 8, 64, 256}) {
+    std::vector<float> w(static_cast<size_t>(n));
+    std::vector<uint8_t> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      w[size_t(i)] = val(rng);
+      a[size_t(i)] = uint8_t(code(rng));
+      b[size_t(i)] = uint8_t(code(rng));
+    }
+    const float scale = 0.0031372549f, minA = -0.3709f, minB = -0.3697f;
+    double wantA[8], wantB[8];
+    for (int l = 0; l < 8; ++l) {
+      wantA[l] = 0.25 * l; // the kernel adds to what the lanes hold
+      wantB[l] = 0.5 * l;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      volatile float pa = float(a[size_t(i)]) * scale;
+      volatile float pb = float(b[size_t(i)]) * scale;
+      volatile float da = pa + minA, db = pb + minB;
+      const double xa = double(w[size_t(i)]) - double(da);
+      const double xb = double(w[size_t(i)]) - double(db);
+      volatile double sa = xa * xa, sb = xb * xb;
+      wantA[i % 8] += sa;
+      wantB[i % 8] += sb;
+    }
+    std::string ran = qopt::numerics::testing::forEachSimdTarget([&] {
+      if (!simd::enabled())
+        return; // the portable path does not call the kernel
+      double ea[8], eb[8];
+      for (int l = 0; l < 8; ++l) {
+        ea[l] = 0.25 * l;
+        eb[l] = 0.5 * l;
+      }
+      simd::storedErrorLanes(w.data(), n, a.data(), minA, b.data(), minB,
+                             scale, ea, eb);
+      for (int l = 0; l < 8; ++l) {
+        EXPECT_EQ(ea[l], wantA[l]) << "n " << n << " lane " << l;
+        EXPECT_EQ(eb[l], wantB[l]) << "n " << n << " lane " << l;
+      }
+    });
+    EXPECT_NE(ran.find("SCALAR"), std::string::npos) << ran;
+  }
 }
