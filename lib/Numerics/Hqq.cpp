@@ -29,6 +29,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -183,9 +184,17 @@ void mnnHqqQuantizeBlock(const float *w, int64_t n, int bits, uint8_t *codes,
   // A (near-)constant block, and non-finite input, keep the plain rounding.
   if (!(scale > kMnnScaleEpsilon) || !std::isfinite(scale))
     return;
-  for (int64_t i = 0; i < n; ++i)
-    if (!std::isfinite(w[i]))
-      return;
+  // Exponent bits all ones: an infinity or NaN. Without an early exit, so
+  // that the compiler vectorizes the loop (a branch per element was 3% of
+  // a --hqq conversion).
+  uint32_t nonFinite = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &w[i], sizeof bits);
+    nonFinite |= uint32_t((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  if (nonFinite)
+    return;
 
   const double qmax = double((1 << bits) - 1);
   const double scaleD = scale;
