@@ -244,6 +244,8 @@ public:
         if (!writer.wantsRecord(con.record))
           continue;
         const tc::ShardPlan::Placement &p = plan.placements[con.record];
+        if (p.shard >= plan.shardBytes.size())
+          continue; // a record no shard holds (the writer rejects such plans)
         const tc::RecordSpec &spec = writer.records()[con.record];
         // Where writeRows puts the chunk's rows. A selection's rows land
         // elsewhere in its record: its start stands for them.
