@@ -5,6 +5,7 @@
 #include "llvm/ADT/DenseMap.h"
 
 #include <algorithm>
+#include <optional>
 
 using namespace mlir::qopt::weights;
 
