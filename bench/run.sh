@@ -30,6 +30,13 @@
 #                        lm_head), hqq (`--quantization mnn --weight-quant-bits 4
 #                        --weight-quant-asymmetric --weight-quant-block 64`,
 #                        with and without --hqq)
+#     --pairs N          also run N pairs of the first and the last --threads
+#                        value back to back (default 0: none), each run
+#                        started once the CPUs have been at least 95% idle for
+#                        0.5 s (/proc/stat; at most 20 s of waiting, runs that
+#                        found no such moment are counted): the thread scaling
+#                        as per-pair ratios, which a drifting machine moves
+#                        less than a best-of-N
 #     --keep             keep the scratch directory
 #
 # Per (preset, dtype): generate the checkpoint, read it twice so the page cache
@@ -65,6 +72,7 @@ work_parent=/tmp
 out_file=$script_dir/results.md
 keep=0
 methods=""
+pairs=0
 
 die() {
   echo "bench/run.sh: $*" >&2
@@ -85,6 +93,7 @@ while [ $# -gt 0 ]; do
     --parts) parts=$2; shift 2 ;;
     --out) out_file=$2; shift 2 ;;
     --methods) methods=$2; shift 2 ;;
+    --pairs) pairs=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     -h|--help) sed -n '2,50p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
@@ -95,6 +104,7 @@ for m in $methods; do
   case "$m" in optimize-scales|imatrix|awq|hqq) ;; *) die "--methods: unknown method '$m' (optimize-scales, imatrix, awq, hqq)" ;; esac
 done
 [[ $reps =~ ^[1-9][0-9]*$ ]] || die "--reps needs a positive integer, got '$reps'"
+[[ $pairs =~ ^[0-9]+$ ]] || die "--pairs needs a count, got '$pairs'"
 [[ $parts =~ ^[0-9]+$ ]] && [ "$parts" != 1 ] || die "--parts needs 0 or a count >= 2, got '$parts'"
 floor_reps=$(( reps > 5 ? reps : 5 ))
 quant_opt=$build/bin/quant-opt
@@ -157,6 +167,26 @@ fi
 rows=()
 part_rows=()
 method_rows=()
+pair_rows=()
+
+# Idle and total jiffies of all CPUs (/proc/stat: idle + iowait, and the
+# sum of user .. steal).
+cpu_jiffies() { awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat; }
+# Waits until the CPUs have been at least 95% idle for 0.5 s, at most 40
+# tries (20 s); fails when they never were.
+wait_idle() {
+  local tries a b
+  for ((tries = 0; tries < 40; tries++)); do
+    a=$(cpu_jiffies)
+    sleep 0.5
+    b=$(cpu_jiffies)
+    if awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
+         t = y[2] - x[2]; exit !(t > 0 && (y[1] - x[1]) / t >= 0.95) }'; then
+      return 0
+    fi
+  done
+  return 1
+}
 
 # One timed convert: $1 = label, the rest = quant-opt arguments. Sets
 # run_ns, run_cpu (user + sys) and run_rss_kb.
@@ -326,6 +356,43 @@ for preset in $presets; do
         echo "${part_rows[-1]}" >&2
       fi
 
+      # Pairs: the first and the last --threads value back to back.
+      t1=${threads_list%% *}
+      t2=${threads_list##* }
+      if (( pairs > 0 )) && [ "$t1" != "$t2" ]; then
+        pair_ratios=() best1="" best2="" missed=0 load_lo="" load_hi=""
+        for ((r = 1; r <= pairs; r++)); do
+          for t in "$t1" "$t2"; do
+            rm -rf "$outs/out"
+            sync
+            echo "== $preset $dtype $quant pair $r/$pairs --threads $t" >&2
+            wait_idle || missed=$((missed + 1))
+            start=$(now)
+            "$quant_opt" convert "$ckpt" --quantization "$quant" -o "$outs/out" \
+              --threads "$t" --device "$device" >/dev/null 2>&1 ||
+              die "quant-opt convert failed ($preset $dtype $quant, pair $r --threads $t)"
+            ns=$(( $(now) - start ))
+            if [ "$t" = "$t1" ]; then
+              ns1=$ns
+              if [ -z "$best1" ] || (( ns < best1 )); then best1=$ns; fi
+            else
+              if [ -z "$best2" ] || (( ns < best2 )); then best2=$ns; fi
+              pair_ratios+=("$(awk -v a="$ns1" -v b="$ns" 'BEGIN { printf "%.4f", a / b }')")
+            fi
+          done
+          l=$(load1)
+          load_lo=$(awk -v a="${load_lo:-$l}" -v b="$l" 'BEGIN { print (b < a ? b : a) }')
+          load_hi=$(awk -v a="${load_hi:-$l}" -v b="$l" 'BEGIN { print (b > a ? b : a) }')
+        done
+        rm -rf "$outs/out"
+        summary=$(printf '%s\n' "${pair_ratios[@]}" | sort -g | awk '
+          { v[NR] = $1 }
+          END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+                printf "%.2f (%.2f-%.2f)", m, v[1], v[NR] }')
+        pair_rows+=("| $preset | $dtype | $quant | $t1 / $t2 | $(secs "$best1") | $(secs "$best2") | $(ratio "$best1" "$best2") | $summary | $missed of $(( 2 * pairs )) | $load_lo-$load_hi |")
+        echo "${pair_rows[-1]}" >&2
+      fi
+
       for t in $threads_list; do
         ns=${best_ns[$t]}
         rows+=("| $preset | $dtype | $quant | $t | $(gb "$in_bytes") | $(gb "$out_bytes") | $(secs "$base") | $(secs "$ns") | ${cpu_s[$t]} | $(( ${rss_kb[$t]} / 1024 )) | $(awk -v b="$in_bytes" -v n="$ns" 'BEGIN { printf "%.2f", b / n }') | $(ratio "$ns" "$base") | ${load_at[$t]} |")
@@ -383,6 +450,16 @@ out_fs_desc=$(df -P -T "$outs" | awk 'NR == 2 { print $2 " (" $1 ")" }')
     echo "| model | dtype | mode | method | threads | plain s | method s | method / plain | plain CPU s | method CPU s | CPU ratio | peak RSS MB | load |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${method_rows[@]}"
+  fi
+  if [ "${#pair_rows[@]}" -gt 0 ]; then
+    echo
+    echo "## Thread scaling as pairs (\`--pairs $pairs\`)"
+    echo
+    echo "SIMD: $simd. Each pair: a run with the first --threads value, then one with the last, each started once the CPUs had been at least 95% idle for 0.5 s (/proc/stat; \"not idle\" counts the runs that waited 20 s without finding such a moment and started anyway); ratio = the first run's wall time / the second's. Load = the 1-minute load average after each pair, lowest-highest."
+    echo
+    echo "| model | dtype | mode | threads | best s (first) | best s (last) | best / best | per-pair ratio median (min-max) | not idle | load |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${pair_rows[@]}"
   fi
 } >"$out_file.tmp"
 mv "$out_file.tmp" "$out_file"
