@@ -356,9 +356,11 @@ TEST(HqqTest, StoredErrorLanesAreTheDefinitionsSums) {
       wantA[i % 8] += sa;
       wantB[i % 8] += sb;
     }
+    int vectorRuns = 0;
     std::string ran = qopt::numerics::testing::forEachSimdTarget([&] {
       if (!simd::enabled())
         return; // the portable path does not call the kernel
+      ++vectorRuns;
       double ea[8], eb[8];
       for (int l = 0; l < 8; ++l) {
         ea[l] = 0.25 * l;
@@ -371,6 +373,7 @@ TEST(HqqTest, StoredErrorLanesAreTheDefinitionsSums) {
         EXPECT_EQ(eb[l], wantB[l]) << "n " << n << " lane " << l;
       }
     });
-    EXPECT_NE(ran.find("SCALAR"), std::string::npos) << ran;
+    // At least one target ran the kernel (not only the portable path).
+    EXPECT_GT(vectorRuns, 0) << ran;
   }
 }
