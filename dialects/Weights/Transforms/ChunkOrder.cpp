@@ -72,21 +72,3 @@ std::vector<size_t> mlir::qopt::weights::orderChunksForHashing(
     order.push_back(e.chunk);
   return order;
 }
-
-std::vector<size_t> mlir::qopt::weights::interleaveChunksByShard(
-    llvm::ArrayRef<uint32_t> shardOfChunk, unsigned lanes) {
-  std::vector<llvm::SmallVector<ChunkWrite, 2>> writes(shardOfChunk.size());
-  llvm::DenseMap<uint32_t, uint64_t> count;
-  uint32_t top = 0;
-  for (size_t c = 0; c < shardOfChunk.size(); ++c) {
-    uint32_t s = shardOfChunk[c];
-    if (s == kSkipChunk)
-      continue;
-    writes[c].push_back({s, count[s]++, 1});
-    top = std::max(top, s + 1);
-  }
-  std::vector<uint64_t> shardBytes(top, 0);
-  for (auto [s, n] : count)
-    shardBytes[s] = n;
-  return orderChunksForHashing(writes, shardBytes, lanes);
-}

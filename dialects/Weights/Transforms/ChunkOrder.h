@@ -17,9 +17,6 @@
 
 namespace mlir::qopt::weights {
 
-/// Chunks whose key is kSkipChunk are not run (another part writes them).
-inline constexpr uint32_t kSkipChunk = UINT32_MAX;
-
 /// Bytes [offset, offset + size) of a shard that a chunk writes.
 struct ChunkWrite {
   uint32_t shard;
@@ -48,12 +45,6 @@ struct ChunkWrite {
 std::vector<size_t>
 orderChunksForHashing(llvm::ArrayRef<llvm::SmallVector<ChunkWrite, 2>> writes,
                       llvm::ArrayRef<uint64_t> shardBytes, unsigned lanes);
-
-/// orderChunksForHashing for chunks that write one byte each to their
-/// shard `shardOfChunk[c]` (kSkipChunk: not run), in index order: the
-/// lanes advance by chunks.
-std::vector<size_t>
-interleaveChunksByShard(llvm::ArrayRef<uint32_t> shardOfChunk, unsigned lanes);
 
 } // namespace mlir::qopt::weights
 

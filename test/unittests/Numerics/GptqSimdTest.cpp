@@ -21,6 +21,7 @@
 #include "qopt/Numerics/Calibrated.h"
 #include "qopt/Numerics/Float.h"
 
+#include "GptqTestUtil.h"
 #include "SimdTargets.h"
 // The kernels' internal header (lib/Numerics is not on the include path).
 #include "../../../lib/Numerics/SimdGptq.h"
@@ -34,6 +35,7 @@
 
 using namespace qopt::numerics;
 using qopt::numerics::testing::forEachSimdTarget;
+using qopt::numerics::testing::randomHessian;
 
 namespace {
 
@@ -95,23 +97,6 @@ TEST(GptqSimd, HandWorkedGroupsOnEveryTarget) {
   EXPECT_NE(ran.find("portable"), std::string::npos);
 }
 
-/// H = X^T X / T + I/10 for a random X of T x k.
-std::vector<float> randomHessian(int64_t k, int64_t tokens, std::mt19937 &rng) {
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> x(size_t(tokens * k));
-  for (float &v : x)
-    v = nd(rng);
-  std::vector<float> h(size_t(k * k));
-  for (int64_t i = 0; i < k; ++i)
-    for (int64_t j = 0; j < k; ++j) {
-      double s = 0;
-      for (int64_t t = 0; t < tokens; ++t)
-        s += double(x[size_t(t * k + i)]) * x[size_t(t * k + j)];
-      h[size_t(i * k + j)] = float(s / double(tokens) + (i == j ? 0.1 : 0.0));
-    }
-  return h;
-}
-
 TEST(GptqSimd, RowsEqualThePortableDefinition) {
   std::mt19937 rng(11);
   std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -125,7 +110,7 @@ TEST(GptqSimd, RowsEqualThePortableDefinition) {
   };
   for (Case c : {Case{200, 40, 48}, Case{203, 7, 128}, Case{160, 32, 64}}) {
     const int64_t rows = 67, k = c.k;
-    const std::vector<float> h = randomHessian(k, 24, rng);
+    const std::vector<float> h = randomHessian(k, 24, rng, 0.1);
     std::vector<uint16_t> w(size_t(rows * k));
     const bool bf16 = k == 160;
     for (uint16_t &v : w)

@@ -13,6 +13,7 @@
 #include "qopt/Numerics/Calibrated.h"
 #include "qopt/Numerics/Float.h"
 
+#include "GptqTestUtil.h"
 #include "SimdTargets.h"
 
 #include <gtest/gtest.h>
@@ -24,6 +25,7 @@
 
 using namespace qopt::numerics;
 using qopt::numerics::testing::forEachSimdTarget;
+using qopt::numerics::testing::randomHessian;
 
 namespace {
 
@@ -36,17 +38,7 @@ TEST(GptqTiles, RowsEqualRowsConvertedAlone) {
     v = floatToHalf(nd(rng));
   w[size_t(40 * k + 7)] = 0x7C00; // row 40: inf, MLC's rounding
   // H = X^T X / T + I/10 with X 24 x k.
-  std::vector<float> x(size_t(24 * k));
-  for (float &v : x)
-    v = nd(rng);
-  std::vector<float> h(size_t(k * k));
-  for (int64_t i = 0; i < k; ++i)
-    for (int64_t j = 0; j < k; ++j) {
-      double s = 0;
-      for (int64_t t = 0; t < 24; ++t)
-        s += double(x[size_t(t * k + i)]) * x[size_t(t * k + j)];
-      h[size_t(i * k + j)] = float(s / 24 + (i == j ? 0.1 : 0.0));
-    }
+  const std::vector<float> h = randomHessian(k, 24, rng, 0.1);
   std::vector<float> importance(static_cast<size_t>(k));
   for (int64_t i = 0; i < k; ++i)
     importance[size_t(i)] = h[size_t(i * k + i)];
@@ -104,18 +96,7 @@ TEST(GptqTiles, RowsEqualRowsConvertedAlone) {
 TEST(GptqTiles, FactorEqualsTheScalarDefinition) {
   const int64_t k = 203;
   std::mt19937 rng(9);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> x(size_t(40 * k));
-  for (float &v : x)
-    v = nd(rng);
-  std::vector<float> h(size_t(k * k));
-  for (int64_t i = 0; i < k; ++i)
-    for (int64_t j = 0; j < k; ++j) {
-      double s = 0;
-      for (int64_t t = 0; t < 40; ++t)
-        s += double(x[size_t(t * k + i)]) * x[size_t(t * k + j)];
-      h[size_t(i * k + j)] = float(s / 40);
-    }
+  std::vector<float> h = randomHessian(k, 40, rng, 0.0);
   for (int64_t j = 0; j < k; ++j) // a dead column: input 5 never seen
     h[size_t(5 * k + j)] = h[size_t(j * k + 5)] = 0.0f;
   for (bool actOrder : {false, true}) {

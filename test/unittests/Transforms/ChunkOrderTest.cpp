@@ -18,6 +18,26 @@ using namespace mlir::qopt::weights;
 
 namespace {
 
+/// Chunks whose shard is kSkipChunk do not run (another part writes them).
+constexpr uint32_t kSkipChunk = UINT32_MAX;
+
+/// orderChunksForHashing for chunks that write one byte each to their
+/// shard `shardOfChunk[c]`, in index order: the lanes advance by chunks.
+std::vector<size_t> interleaveChunksByShard(llvm::ArrayRef<uint32_t> shardOfChunk,
+                                            unsigned lanes) {
+  std::vector<llvm::SmallVector<ChunkWrite, 2>> writes(shardOfChunk.size());
+  std::vector<uint64_t> shardBytes;
+  for (size_t c = 0; c < shardOfChunk.size(); ++c) {
+    uint32_t s = shardOfChunk[c];
+    if (s == kSkipChunk)
+      continue;
+    if (shardBytes.size() <= s)
+      shardBytes.resize(s + 1, 0);
+    writes[c].push_back({s, shardBytes[s]++, 1});
+  }
+  return orderChunksForHashing(writes, shardBytes, lanes);
+}
+
 TEST(ChunkOrderTest, LanesFinishTogether) {
   // Shard 0: chunks 0 1 2; shard 1: 3 4; shard 2: 5 7 (6 skipped); shard 3: 8.
   std::vector<uint32_t> shardOf = {0, 0, 0, 1, 1, 2, kSkipChunk, 2, 3};
